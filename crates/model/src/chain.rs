@@ -1,0 +1,91 @@
+//! Chains as the configuration names them, and the secret wrapper for RPC URLs.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChainKind {
+    Bitcoin,
+    Evm,
+}
+
+/// One chain entry of the configuration (`[chains.NAME]` in `configs/default.toml`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainSpec {
+    /// Filled from the table key when the config is loaded.
+    #[serde(default)]
+    pub name: String,
+    pub kind: ChainKind,
+    /// Bitcoin network (`mainnet`, `testnet`, `signet`, `regtest`).
+    #[serde(default)]
+    pub network: Option<String>,
+    /// EVM chain id the node must report.
+    #[serde(default)]
+    pub chain_id: Option<u64>,
+    pub native_symbol: String,
+    pub native_decimals: u8,
+    /// Default RPC endpoint; may carry an API key, so it is never printed whole.
+    #[serde(default)]
+    pub rpc: Option<Sensitive>,
+    /// Token contracts whose price follows a stablecoin column / a named asset in the price
+    /// table, keyed by lower-case contract address → price symbol (e.g. `USDT`).
+    #[serde(default)]
+    pub price_symbols: std::collections::BTreeMap<String, String>,
+}
+
+/// A string that must never be logged whole (RPC URLs with API keys, passwords).
+/// `Debug` and `Display` print `<redacted>`; [`Sensitive::redacted_url`] shows `scheme://host`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Sensitive(pub String);
+
+impl Sensitive {
+    pub fn new(s: impl Into<String>) -> Self {
+        Sensitive(s.into())
+    }
+
+    /// The secret itself, for the one place that must use it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// `https://user:pw@host:8545/v2/KEY` → `https://host:8545`.
+    pub fn redacted_url(&self) -> String {
+        let s = self.0.as_str();
+        let Some((scheme, rest)) = s.split_once("://") else {
+            return "<redacted>".to_string();
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let host = authority.rsplit('@').next().unwrap_or("");
+        format!("{scheme}://{host}")
+    }
+}
+
+impl fmt::Debug for Sensitive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Display for Sensitive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_leak() {
+        let s = Sensitive::new("https://user:pw@mainnet.example.com:8545/v2/SECRETKEY?x=1");
+        assert_eq!(s.redacted_url(), "https://mainnet.example.com:8545");
+        assert_eq!(format!("{s} {s:?}"), "<redacted> <redacted>");
+        assert!(!s.redacted_url().contains("SECRET"));
+        assert_eq!(Sensitive::new("no scheme SECRET").redacted_url(), "<redacted>");
+    }
+}

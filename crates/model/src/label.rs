@@ -1,0 +1,112 @@
+//! Labels: what is known about an address, and from where.
+
+use std::{collections::BTreeMap, fmt, str::FromStr};
+
+use serde::{Deserialize, Serialize};
+
+use crate::Address;
+
+/// SPEC's label categories.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Sanctioned,
+    Exchange,
+    ExchangeDeposit,
+    Mixer,
+    Bridge,
+    Dex,
+    Otc,
+    Service,
+    Scam,
+    Other,
+}
+
+impl Category {
+    pub const ALL: [Category; 10] = [
+        Category::Sanctioned,
+        Category::Exchange,
+        Category::ExchangeDeposit,
+        Category::Mixer,
+        Category::Bridge,
+        Category::Dex,
+        Category::Otc,
+        Category::Service,
+        Category::Scam,
+        Category::Other,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Category::Sanctioned => "sanctioned",
+            Category::Exchange => "exchange",
+            Category::ExchangeDeposit => "exchange_deposit",
+            Category::Mixer => "mixer",
+            Category::Bridge => "bridge",
+            Category::Dex => "dex",
+            Category::Otc => "otc",
+            Category::Service => "service",
+            Category::Scam => "scam",
+            Category::Other => "other",
+        }
+    }
+
+    /// Funds that reach these pool with other users' funds: the walk does not pass through.
+    pub fn is_pooling(&self) -> bool {
+        matches!(
+            self,
+            Category::Exchange
+                | Category::ExchangeDeposit
+                | Category::Service
+                | Category::Mixer
+                | Category::Bridge
+                | Category::Dex
+                | Category::Otc
+        )
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Category {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let norm = s.trim().to_ascii_lowercase().replace([' ', '-'], "_");
+        Category::ALL.into_iter().find(|c| c.as_str() == norm).ok_or_else(|| {
+            format!(
+                "unknown label category {s:?}: expected one of {}",
+                Category::ALL.map(|c| c.as_str()).join(", ")
+            )
+        })
+    }
+}
+
+/// One fact about one address from one source.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Label {
+    /// The chain the label is about; `None` means every chain of the address's kind
+    /// (an EVM address is the same wallet on every EVM chain).
+    pub chain: Option<String>,
+    pub address: Address,
+    pub category: Category,
+    /// Who the address belongs to (`Binance`, `LAZARUS GROUP`, …).
+    pub entity: String,
+    /// Where the label comes from (file name, list and date, `inferred:deposit-sweeps`).
+    pub source: String,
+    /// 0–100.
+    pub confidence: u8,
+    /// Source-specific facts: sanctions programs, ticker, list date, evidence transactions.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attrs: BTreeMap<String, String>,
+}
+
+impl Label {
+    /// Whether this label applies on a chain named `chain` (of the address's kind).
+    pub fn applies_to(&self, chain: &str) -> bool {
+        self.chain.as_deref().is_none_or(|c| c == chain)
+    }
+}

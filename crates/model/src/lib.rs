@@ -1,0 +1,19 @@
+//! Chain-agnostic types shared by every chaintrace crate.
+//!
+//! Nothing here does I/O: adapters produce these types, the store persists them, the tracer
+//! walks them and the exporters render them.
+
+pub mod address;
+pub mod amount;
+pub mod case;
+pub mod chain;
+pub mod label;
+pub mod time_fmt;
+pub mod transfer;
+
+pub use address::{Address, AddressError};
+pub use amount::{format_units, parse_units, AmountError, U256};
+pub use case::{CaseDeposit, CaseEdge, CaseFile, CaseNode, NodeLabel, Provenance, Role, TipRef, TraceParams, CASE_VERSION};
+pub use chain::{ChainKind, ChainSpec, Sensitive};
+pub use label::{Category, Label};
+pub use transfer::{Asset, BlockData, BlockRef, Hash32, Position, Transfer, UtxoLookup, UtxoOutput, UtxoSpend};

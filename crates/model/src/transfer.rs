@@ -1,0 +1,165 @@
+//! Transfers, block identities and the Bitcoin UTXO rows an adapter hands to the store.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Address, U256};
+
+/// A 32-byte hash (block hash, transaction id) in the byte order the chain displays it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Hash32(pub [u8; 32]);
+
+impl Hash32 {
+    pub const ZERO: Hash32 = Hash32([0; 32]);
+
+    pub fn parse(text: &str) -> Option<Self> {
+        let t = text.trim();
+        let t = t.strip_prefix("0x").unwrap_or(t);
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(t, &mut out).ok()?;
+        Some(Hash32(out))
+    }
+
+    /// Lower-case hex without prefix (Bitcoin style).
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Display for Hash32 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for Hash32 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Hash32({self})")
+    }
+}
+
+impl Serialize for Hash32 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Hash32 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Hash32::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("invalid 32-byte hash {s:?}")))
+    }
+}
+
+/// What moved: the chain's native coin or a token contract.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+pub enum Asset {
+    Native,
+    /// An EVM token contract (ERC-20).
+    Token([u8; 20]),
+}
+
+impl Asset {
+    /// The case-file rendering: the native symbol, or the token contract in lower-case hex.
+    pub fn display(&self, native_symbol: &str) -> String {
+        match self {
+            Asset::Native => native_symbol.to_string(),
+            Asset::Token(c) => format!("0x{}", hex::encode(c)),
+        }
+    }
+
+    /// Parse `ETH`/`BTC` (the native symbol, any case) or a `0x` contract address.
+    pub fn parse(text: &str, native_symbol: &str) -> Option<Self> {
+        if text.eq_ignore_ascii_case(native_symbol) {
+            return Some(Asset::Native);
+        }
+        match Address::parse_evm(text).ok()? {
+            Address::Evm(b) => Some(Asset::Token(b)),
+            _ => None,
+        }
+    }
+}
+
+/// Where a transfer sits in its block: the transaction's index and a sub-index within the
+/// transaction assigned by the adapter (deterministic, so re-ingesting yields the same keys).
+/// Ordering by `(height, tx_index, sub)` is the chain's own order of events.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default, Serialize, Deserialize)]
+pub struct Position {
+    pub tx_index: u32,
+    pub sub: u32,
+}
+
+/// One movement of one asset.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Transfer {
+    pub tx: Hash32,
+    pub height: u64,
+    pub pos: Position,
+    /// Block time, unix seconds UTC.
+    pub time: u64,
+    pub from: Address,
+    pub to: Address,
+    pub asset: Asset,
+    /// Base units (satoshi, wei, token units).
+    pub amount: U256,
+}
+
+impl Transfer {
+    /// The chain-order key of this transfer: events are compared by it.
+    pub fn order(&self) -> (u64, Position) {
+        (self.height, self.pos)
+    }
+}
+
+/// A block's identity.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct BlockRef {
+    pub height: u64,
+    pub hash: Hash32,
+    pub parent: Hash32,
+    pub time: u64,
+}
+
+/// A Bitcoin transaction output as stored (so value can be followed exactly).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct UtxoOutput {
+    pub txid: Hash32,
+    pub vout: u32,
+    /// `None` for outputs that pay no one (OP_RETURN: the value is burned).
+    pub address: Option<Address>,
+    pub value: u64,
+}
+
+/// Which input spent which output.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct UtxoSpend {
+    pub txid: Hash32,
+    pub vin: u32,
+    pub prev_txid: Hash32,
+    pub prev_vout: u32,
+}
+
+/// Everything one block contributes to the store, already normalised by an adapter.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct BlockData {
+    pub block: BlockRef,
+    pub tx_count: u32,
+    pub transfers: Vec<Transfer>,
+    pub outputs: Vec<UtxoOutput>,
+    pub spends: Vec<UtxoSpend>,
+}
+
+impl BlockData {
+    pub fn new(block: BlockRef) -> Self {
+        BlockData { block, tx_count: 0, transfers: Vec::new(), outputs: Vec::new(), spends: Vec::new() }
+    }
+}
+
+/// Resolves the outputs that Bitcoin inputs spend. The store implements it; adapters ask it,
+/// so they never learn the store's key layout.
+pub trait UtxoLookup {
+    type Error: std::error::Error + Send + Sync + 'static;
+    /// The output `txid:vout`, if it is known.
+    fn output(&self, txid: &Hash32, vout: u32) -> Result<Option<UtxoOutput>, Self::Error>;
+}
