@@ -1,0 +1,279 @@
+//! Column family names and key byte layouts. Only this module knows them; `docs/schema.md`
+//! describes the same layouts for humans.
+//!
+//! All integers in keys are big-endian so that byte order equals logical order.
+
+use chaintrace_model::{Hash32, Position};
+
+/// Column family names (one place, as constants).
+pub mod cf {
+    pub const META: &str = "meta";
+    pub const BLOCKS: &str = "blocks";
+    pub const TRANSFERS: &str = "transfers";
+    pub const ADDR_OUT: &str = "addr_out";
+    pub const ADDR_IN: &str = "addr_in";
+    pub const ADDRESSES: &str = "addresses";
+    pub const OUTPUTS: &str = "outputs";
+    pub const SPENDS: &str = "spends";
+    pub const SPENT_BY: &str = "spent_by";
+    pub const LABELS: &str = "labels";
+    pub const LABELS_BY_SOURCE: &str = "labels_by_source";
+
+    pub const ALL: [&str; 11] =
+        [META, BLOCKS, TRANSFERS, ADDR_OUT, ADDR_IN, ADDRESSES, OUTPUTS, SPENDS, SPENT_BY, LABELS, LABELS_BY_SOURCE];
+}
+
+/// Numeric chain id assigned at first use (2 bytes in keys).
+pub type ChainNo = u16;
+/// Dictionary id of an (chain, address) pair (8 bytes in keys).
+pub type AddrId = u64;
+
+/// `blocks`: chain ‖ height.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub struct BlockKey {
+    pub chain: ChainNo,
+    pub height: u64,
+}
+
+impl BlockKey {
+    pub const LEN: usize = 10;
+    pub fn encode(&self) -> [u8; Self::LEN] {
+        let mut k = [0u8; Self::LEN];
+        k[..2].copy_from_slice(&self.chain.to_be_bytes());
+        k[2..].copy_from_slice(&self.height.to_be_bytes());
+        k
+    }
+    #[cfg(test)]
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        if b.len() != Self::LEN {
+            return None;
+        }
+        Some(BlockKey { chain: u16::from_be_bytes(b[..2].try_into().ok()?), height: u64::from_be_bytes(b[2..].try_into().ok()?) })
+    }
+}
+
+/// `transfers`: chain ‖ height ‖ tx_index ‖ sub.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub struct TransferKey {
+    pub chain: ChainNo,
+    pub height: u64,
+    pub pos: Position,
+}
+
+impl TransferKey {
+    pub const LEN: usize = 18;
+    pub fn encode(&self) -> [u8; Self::LEN] {
+        let mut k = [0u8; Self::LEN];
+        k[..2].copy_from_slice(&self.chain.to_be_bytes());
+        k[2..10].copy_from_slice(&self.height.to_be_bytes());
+        k[10..14].copy_from_slice(&self.pos.tx_index.to_be_bytes());
+        k[14..].copy_from_slice(&self.pos.sub.to_be_bytes());
+        k
+    }
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        if b.len() != Self::LEN {
+            return None;
+        }
+        Some(TransferKey {
+            chain: u16::from_be_bytes(b[..2].try_into().ok()?),
+            height: u64::from_be_bytes(b[2..10].try_into().ok()?),
+            pos: Position {
+                tx_index: u32::from_be_bytes(b[10..14].try_into().ok()?),
+                sub: u32::from_be_bytes(b[14..].try_into().ok()?),
+            },
+        })
+    }
+}
+
+/// `addr_out` / `addr_in`: address id ‖ height ‖ tx_index ‖ sub (value empty). A prefix scan
+/// from `id ‖ height` answers "what left this address after height H" in chain order.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub struct AdjKey {
+    pub addr: AddrId,
+    pub height: u64,
+    pub pos: Position,
+}
+
+impl AdjKey {
+    pub const LEN: usize = 24;
+    pub fn encode(&self) -> [u8; Self::LEN] {
+        let mut k = [0u8; Self::LEN];
+        k[..8].copy_from_slice(&self.addr.to_be_bytes());
+        k[8..16].copy_from_slice(&self.height.to_be_bytes());
+        k[16..20].copy_from_slice(&self.pos.tx_index.to_be_bytes());
+        k[20..].copy_from_slice(&self.pos.sub.to_be_bytes());
+        k
+    }
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        if b.len() != Self::LEN {
+            return None;
+        }
+        Some(AdjKey {
+            addr: u64::from_be_bytes(b[..8].try_into().ok()?),
+            height: u64::from_be_bytes(b[8..16].try_into().ok()?),
+            pos: Position {
+                tx_index: u32::from_be_bytes(b[16..20].try_into().ok()?),
+                sub: u32::from_be_bytes(b[20..].try_into().ok()?),
+            },
+        })
+    }
+}
+
+/// `addresses`: chain ‖ address key (see `Address::to_key`) → address id.
+pub fn address_key(chain: ChainNo, addr_key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 + addr_key.len());
+    k.extend_from_slice(&chain.to_be_bytes());
+    k.extend_from_slice(addr_key);
+    k
+}
+
+/// `outputs` / `spends` / `spent_by`: chain ‖ txid ‖ index (vout or vin).
+pub fn outpoint_key(chain: ChainNo, txid: &Hash32, index: u32) -> [u8; 38] {
+    let mut k = [0u8; 38];
+    k[..2].copy_from_slice(&chain.to_be_bytes());
+    k[2..34].copy_from_slice(&txid.0);
+    k[34..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+pub fn decode_outpoint_key(b: &[u8]) -> Option<(ChainNo, Hash32, u32)> {
+    if b.len() != 38 {
+        return None;
+    }
+    Some((
+        u16::from_be_bytes(b[..2].try_into().ok()?),
+        Hash32(b[2..34].try_into().ok()?),
+        u32::from_be_bytes(b[34..].try_into().ok()?),
+    ))
+}
+
+pub fn tx_prefix(chain: ChainNo, txid: &Hash32) -> [u8; 34] {
+    let mut k = [0u8; 34];
+    k[..2].copy_from_slice(&chain.to_be_bytes());
+    k[2..].copy_from_slice(&txid.0);
+    k
+}
+
+/// `labels`: len(address key) ‖ address key ‖ chain ‖ 0 ‖ source ‖ 0 ‖ category ‖ 0 ‖ entity.
+/// The length prefix makes `labels_prefix(addr)` match exactly one address.
+pub fn label_key(addr_key: &[u8], chain: &str, source: &str, category: &str, entity: &str) -> Vec<u8> {
+    let mut k = labels_prefix(addr_key);
+    for (i, part) in [chain, source, category, entity].iter().enumerate() {
+        if i > 0 {
+            k.push(0);
+        }
+        k.extend(part.bytes().filter(|&b| b != 0));
+    }
+    k
+}
+
+pub fn labels_prefix(addr_key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + addr_key.len() + 32);
+    k.push(u8::try_from(addr_key.len()).unwrap_or(u8::MAX));
+    k.extend_from_slice(addr_key);
+    k
+}
+
+/// `labels_by_source`: source ‖ 0 ‖ label key.
+pub fn source_index_key(source: &str, label_key: &[u8]) -> Vec<u8> {
+    let mut k = source_prefix(source);
+    k.extend_from_slice(label_key);
+    k
+}
+
+pub fn source_prefix(source: &str) -> Vec<u8> {
+    let mut k: Vec<u8> = source.bytes().filter(|&b| b != 0).collect();
+    k.push(0);
+    k
+}
+
+/// `meta` keys.
+pub mod meta {
+    pub const FORMAT_VERSION: &[u8] = b"format_version";
+    pub const NEXT_ADDR_ID: &[u8] = b"next_addr_id";
+    pub const CHAIN_PREFIX: &[u8] = b"chain/";
+    pub const USER_PREFIX: &[u8] = b"user/";
+
+    pub fn chain(name: &str) -> Vec<u8> {
+        [CHAIN_PREFIX, name.as_bytes()].concat()
+    }
+
+    pub fn user_prefix(ns: &str) -> Vec<u8> {
+        let mut k = USER_PREFIX.to_vec();
+        k.extend(ns.bytes().filter(|&b| b != 0));
+        k.push(0);
+        k
+    }
+}
+
+/// The smallest key greater than every key that starts with `prefix` (None: no bound).
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn pos(t: u32, s: u32) -> Position {
+        Position { tx_index: t, sub: s }
+    }
+
+    proptest! {
+        #[test]
+        fn transfer_keys_round_trip_and_sort(a in any::<(u16, u64, u32, u32)>(), b in any::<(u16, u64, u32, u32)>()) {
+            let ka = TransferKey { chain: a.0, height: a.1, pos: pos(a.2, a.3) };
+            let kb = TransferKey { chain: b.0, height: b.1, pos: pos(b.2, b.3) };
+            prop_assert_eq!(TransferKey::decode(&ka.encode()), Some(ka));
+            prop_assert_eq!(ka.cmp(&kb), ka.encode().cmp(&kb.encode()));
+        }
+
+        #[test]
+        fn adjacency_keys_round_trip_and_sort(a in any::<(u64, u64, u32, u32)>(), b in any::<(u64, u64, u32, u32)>()) {
+            let ka = AdjKey { addr: a.0, height: a.1, pos: pos(a.2, a.3) };
+            let kb = AdjKey { addr: b.0, height: b.1, pos: pos(b.2, b.3) };
+            prop_assert_eq!(AdjKey::decode(&ka.encode()), Some(ka));
+            prop_assert_eq!(ka.cmp(&kb), ka.encode().cmp(&kb.encode()));
+        }
+
+        #[test]
+        fn block_keys_round_trip_and_sort(a in any::<(u16, u64)>(), b in any::<(u16, u64)>()) {
+            let ka = BlockKey { chain: a.0, height: a.1 };
+            let kb = BlockKey { chain: b.0, height: b.1 };
+            prop_assert_eq!(BlockKey::decode(&ka.encode()), Some(ka));
+            prop_assert_eq!(ka.cmp(&kb), ka.encode().cmp(&kb.encode()));
+        }
+
+        #[test]
+        fn outpoint_keys_round_trip_and_sort(a in any::<(u16, [u8; 32], u32)>(), b in any::<(u16, [u8; 32], u32)>()) {
+            let ka = outpoint_key(a.0, &Hash32(a.1), a.2);
+            let kb = outpoint_key(b.0, &Hash32(b.1), b.2);
+            prop_assert_eq!(decode_outpoint_key(&ka), Some((a.0, Hash32(a.1), a.2)));
+            prop_assert_eq!(a.cmp(&b), ka.cmp(&kb));
+        }
+
+        #[test]
+        fn label_prefix_matches_only_its_address(a in proptest::collection::vec(any::<u8>(), 1..40), b in proptest::collection::vec(any::<u8>(), 1..40)) {
+            let key = label_key(&a, "", "src", "exchange", "X");
+            prop_assert!(key.starts_with(&labels_prefix(&a)));
+            if a != b {
+                prop_assert!(!key.starts_with(&labels_prefix(&b)));
+            }
+        }
+    }
+
+    #[test]
+    fn prefix_end_bounds() {
+        assert_eq!(prefix_end(&[1, 2]), Some(vec![1, 3]));
+        assert_eq!(prefix_end(&[1, 255]), Some(vec![2]));
+        assert_eq!(prefix_end(&[255, 255]), None);
+    }
+}

@@ -1,0 +1,696 @@
+//! The chaintrace transaction-graph store on RocksDB.
+//!
+//! Invariants (see `docs/schema.md` and `ARCHITECTURE.md`):
+//! - one block batch (its rows and the new checkpoint) is one atomic `WriteBatch`, WAL on;
+//! - applying a block that is already stored changes nothing;
+//! - a block whose parent is not the stored tip is refused (`ParentMismatch`): the caller rolls
+//!   back to the fork point with [`Store::rollback_to`] and re-applies;
+//! - the digest is a sum of per-transfer hashes, so it does not depend on ingest order.
+
+mod error;
+mod keys;
+mod labels;
+mod rows;
+mod utxo;
+
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    path::{Path, PathBuf},
+    sync::Mutex,
+};
+
+use chaintrace_model::{Address, BlockData, Hash32, Position, Transfer, U256};
+use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, IteratorMode, Options, ReadOptions, WriteBatch, DB};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use error::StoreError;
+pub use labels::LabelDiff;
+pub use utxo::StoreUtxoLookup;
+
+use keys::{cf, meta, AddrId, AdjKey, BlockKey, ChainNo, TransferKey};
+use rows::{BlockRow, ChainStateRow, OutputRow, OutpointRow, TipRow, TransferRow};
+
+/// Version of the on-disk layout; bumped on any incompatible change to `docs/schema.md`.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Out,
+    In,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Tip {
+    pub height: u64,
+    pub hash: Hash32,
+    pub time: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ApplySummary {
+    pub blocks: u64,
+    pub transfers: u64,
+    /// Blocks (linked ingest) or rows (unlinked) that were already stored.
+    pub skipped: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChainStats {
+    pub tip_height: Option<u64>,
+    pub tip_hash: Option<String>,
+    pub blocks: u64,
+    pub transfers: u64,
+    pub addresses: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    pub chains: BTreeMap<String, ChainStats>,
+    pub labels: u64,
+    pub digest: String,
+}
+
+/// Writer-side state: one writer at a time (RocksDB's LOCK file keeps other processes out,
+/// this mutex other threads).
+struct WriterState {
+    next_addr_id: AddrId,
+    chains: HashMap<String, ChainStateRow>,
+    /// (chain, address key) → id, for addresses seen by this process.
+    addr_cache: HashMap<(ChainNo, Vec<u8>), AddrId>,
+}
+
+pub struct Store {
+    db: DB,
+    path: PathBuf,
+    writer: Mutex<WriterState>,
+}
+
+const ADDR_CACHE_MAX: usize = 4_000_000;
+
+impl Store {
+    /// Open (or create) the store at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let shown = path.display().to_string();
+        if path.exists() {
+            if !path.is_dir() {
+                return Err(StoreError::NotADirectory { path: shown });
+            }
+            let is_store = path.join("CURRENT").exists();
+            let empty = std::fs::read_dir(path)
+                .map_err(|e| StoreError::Unreadable { path: shown.clone(), reason: e.to_string() })?
+                .next()
+                .is_none();
+            if !is_store && !empty {
+                return Err(StoreError::NotAStore { path: shown });
+            }
+        }
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_max_open_files(512);
+        opts.increase_parallelism(2);
+        let cfs = cf::ALL.iter().map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| StoreError::from_open(&shown, e))?;
+
+        let version = db.get_cf(Self::cf_of(&db, cf::META), meta::FORMAT_VERSION)?;
+        match version {
+            None => {
+                let mut b = WriteBatch::default();
+                b.put_cf(Self::cf_of(&db, cf::META), meta::FORMAT_VERSION, FORMAT_VERSION.to_be_bytes());
+                db.write(b)?;
+            }
+            Some(v) => {
+                let found = <[u8; 4]>::try_from(v.as_slice()).map(u32::from_be_bytes).unwrap_or(0);
+                if found != FORMAT_VERSION {
+                    return Err(StoreError::FormatVersion { path: shown, found, expected: FORMAT_VERSION });
+                }
+            }
+        }
+        let next_addr_id = db
+            .get_cf(Self::cf_of(&db, cf::META), meta::NEXT_ADDR_ID)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(1);
+        let mut chains = HashMap::new();
+        let meta_cf = Self::cf_of(&db, cf::META);
+        for item in db.iterator_cf(meta_cf, IteratorMode::From(meta::CHAIN_PREFIX, rocksdb::Direction::Forward)) {
+            let (k, v) = item?;
+            let Some(name) = k.strip_prefix(meta::CHAIN_PREFIX) else { break };
+            let name = String::from_utf8_lossy(name).into_owned();
+            let row: ChainStateRow =
+                rows::decode(&v).ok_or_else(|| StoreError::Corrupt(format!("chain state of {name:?}")))?;
+            chains.insert(name, row);
+        }
+        Ok(Store {
+            db,
+            path: path.to_path_buf(),
+            writer: Mutex::new(WriterState { next_addr_id, chains, addr_cache: HashMap::new() }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn cf_of<'a>(db: &'a DB, name: &str) -> &'a ColumnFamily {
+        db.cf_handle(name).expect("every column family is created at open")
+    }
+
+    fn cf(&self, name: &str) -> &ColumnFamily {
+        Self::cf_of(&self.db, name)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, WriterState> {
+        // A panic while holding the lock cannot leave the database inconsistent (all writes are
+        // batches), so a poisoned lock is still usable.
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The chain's number, when the chain has been seen.
+    fn chain_no(&self, chain: &str) -> Option<ChainNo> {
+        self.lock().chains.get(chain).map(|c| c.no)
+    }
+
+    fn chain_state_mut<'a>(w: &'a mut WriterState, chain: &str) -> &'a mut ChainStateRow {
+        if !w.chains.contains_key(chain) {
+            let no = w.chains.values().map(|c| c.no).max().map_or(1, |m| m + 1);
+            w.chains.insert(chain.to_string(), ChainStateRow { no, ..Default::default() });
+        }
+        w.chains.get_mut(chain).expect("inserted above")
+    }
+
+    pub fn tip(&self, chain: &str) -> Result<Option<Tip>, StoreError> {
+        Ok(self
+            .lock()
+            .chains
+            .get(chain)
+            .and_then(|c| c.tip)
+            .map(|t| Tip { height: t.height, hash: t.hash, time: t.time }))
+    }
+
+    pub fn block_hash(&self, chain: &str, height: u64) -> Result<Option<Hash32>, StoreError> {
+        let Some(no) = self.chain_no(chain) else { return Ok(None) };
+        Ok(self.block_row(no, height)?.map(|r| r.hash))
+    }
+
+    fn block_row(&self, no: ChainNo, height: u64) -> Result<Option<BlockRow>, StoreError> {
+        let key = BlockKey { chain: no, height }.encode();
+        match self.db.get_cf(self.cf(cf::BLOCKS), key)? {
+            None => Ok(None),
+            Some(v) => rows::decode(&v).map(Some).ok_or_else(|| StoreError::Corrupt(format!("block row at height {height}"))),
+        }
+    }
+
+    /// Look up or allocate the id of an address, recording a new one in `batch`.
+    fn addr_id_for_write(
+        &self,
+        w: &mut WriterState,
+        state: &mut ChainStateRow,
+        batch: &mut WriteBatch,
+        addr: &Address,
+    ) -> Result<AddrId, StoreError> {
+        let akey = addr.to_key();
+        if let Some(id) = w.addr_cache.get(&(state.no, akey.clone())) {
+            return Ok(*id);
+        }
+        let dict_key = keys::address_key(state.no, &akey);
+        let id = match self.db.get_cf(self.cf(cf::ADDRESSES), &dict_key)? {
+            Some(v) => u64::from_be_bytes(
+                v.as_slice().try_into().map_err(|_| StoreError::Corrupt(format!("address id of {addr}")))?,
+            ),
+            None => {
+                let id = w.next_addr_id;
+                w.next_addr_id += 1;
+                state.addresses += 1;
+                batch.put_cf(self.cf(cf::ADDRESSES), &dict_key, id.to_be_bytes());
+                batch.put_cf(self.cf(cf::META), meta::NEXT_ADDR_ID, w.next_addr_id.to_be_bytes());
+                id
+            }
+        };
+        if w.addr_cache.len() >= ADDR_CACHE_MAX {
+            w.addr_cache.clear();
+        }
+        w.addr_cache.insert((state.no, akey), id);
+        Ok(id)
+    }
+
+    /// The id of an address, without allocating.
+    fn addr_id(&self, no: ChainNo, addr: &Address) -> Result<Option<AddrId>, StoreError> {
+        let dict_key = keys::address_key(no, &addr.to_key());
+        Ok(self
+            .db
+            .get_cf(self.cf(cf::ADDRESSES), dict_key)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map(u64::from_be_bytes))
+    }
+
+    /// Write one transfer's rows; returns its digest term, or None when it was already stored.
+    #[allow(clippy::too_many_arguments)]
+    fn put_transfer(
+        &self,
+        w: &mut WriterState,
+        state: &mut ChainStateRow,
+        batch: &mut WriteBatch,
+        t: &Transfer,
+        check_existing: bool,
+        pending: &mut HashSet<[u8; TransferKey::LEN]>,
+    ) -> Result<Option<U256>, StoreError> {
+        let key = TransferKey { chain: state.no, height: t.height, pos: t.pos };
+        let kb = key.encode();
+        if !pending.insert(kb) {
+            return Err(StoreError::DuplicatePosition { height: t.height, tx_index: t.pos.tx_index, sub: t.pos.sub });
+        }
+        let row = TransferRow::encode(t);
+        if check_existing {
+            if let Some(old) = self.db.get_cf(self.cf(cf::TRANSFERS), kb)? {
+                if old == row {
+                    return Ok(None);
+                }
+                return Err(StoreError::Conflict { height: t.height, tx_index: t.pos.tx_index, sub: t.pos.sub });
+            }
+        }
+        let from = self.addr_id_for_write(w, state, batch, &t.from)?;
+        let to = self.addr_id_for_write(w, state, batch, &t.to)?;
+        batch.put_cf(self.cf(cf::TRANSFERS), kb, &row);
+        batch.put_cf(self.cf(cf::ADDR_OUT), AdjKey { addr: from, height: t.height, pos: t.pos }.encode(), []);
+        batch.put_cf(self.cf(cf::ADDR_IN), AdjKey { addr: to, height: t.height, pos: t.pos }.encode(), []);
+        Ok(Some(TransferRow::digest_term(&key, &row)))
+    }
+
+    fn put_utxo(&self, no: ChainNo, batch: &mut WriteBatch, block: &BlockData) -> Vec<Hash32> {
+        let mut txids = Vec::new();
+        for o in &block.outputs {
+            batch.put_cf(
+                self.cf(cf::OUTPUTS),
+                keys::outpoint_key(no, &o.txid, o.vout),
+                rows::encode(&OutputRow::from_output(o)),
+            );
+            if txids.last() != Some(&o.txid) {
+                txids.push(o.txid);
+            }
+        }
+        for s in &block.spends {
+            batch.put_cf(
+                self.cf(cf::SPENDS),
+                keys::outpoint_key(no, &s.txid, s.vin),
+                rows::encode(&OutpointRow { txid: s.prev_txid, index: s.prev_vout }),
+            );
+            batch.put_cf(
+                self.cf(cf::SPENT_BY),
+                keys::outpoint_key(no, &s.prev_txid, s.prev_vout),
+                rows::encode(&OutpointRow { txid: s.txid, index: s.vin }),
+            );
+            if txids.last() != Some(&s.txid) {
+                txids.push(s.txid);
+            }
+        }
+        txids.sort();
+        txids.dedup();
+        txids
+    }
+
+    /// Apply contiguous blocks in one atomic batch. See the crate docs for the rules.
+    pub fn apply_blocks(&self, chain: &str, blocks: &[BlockData]) -> Result<ApplySummary, StoreError> {
+        let mut w = self.lock();
+        let mut state = Self::chain_state_mut(&mut w, chain).clone();
+        let mut batch = WriteBatch::default();
+        let mut summary = ApplySummary::default();
+        let mut acc = U256::from_be_bytes(state.digest_acc);
+        for data in blocks {
+            let b = &data.block;
+            if let Some(tip) = state.tip {
+                if b.height <= tip.height {
+                    // Already stored with this hash: nothing to do. Otherwise a fork.
+                    match self.block_row(state.no, b.height)? {
+                        Some(row) if row.hash == b.hash => {
+                            summary.skipped += 1;
+                            continue;
+                        }
+                        Some(row) => {
+                            return Err(StoreError::ParentMismatch {
+                                chain: chain.to_string(),
+                                height: b.height,
+                                expected: row.hash,
+                                got: b.hash,
+                            })
+                        }
+                        None => {}
+                    }
+                }
+                if b.height != tip.height + 1 {
+                    return Err(StoreError::Gap { chain: chain.to_string(), tip: tip.height, height: b.height });
+                }
+                if b.parent != tip.hash {
+                    return Err(StoreError::ParentMismatch {
+                        chain: chain.to_string(),
+                        height: b.height,
+                        expected: tip.hash,
+                        got: b.parent,
+                    });
+                }
+            }
+            let mut pending = HashSet::with_capacity(data.transfers.len());
+            let mut stored = 0u32;
+            let check_existing = state.has_unlinked;
+            for t in &data.transfers {
+                if t.height != b.height {
+                    return Err(StoreError::Invalid(format!(
+                        "transfer in tx {} says height {} inside block {}",
+                        t.tx, t.height, b.height
+                    )));
+                }
+                if let Some(term) = self.put_transfer(&mut w, &mut state, &mut batch, t, check_existing, &mut pending)? {
+                    acc = acc.wrapping_add(term);
+                    state.transfers += 1;
+                    summary.transfers += 1;
+                }
+                stored += 1;
+            }
+            let utxo_txids = self.put_utxo(state.no, &mut batch, data);
+            let row = BlockRow { hash: b.hash, parent: b.parent, time: b.time, tx_count: data.tx_count, transfers: stored, utxo_txids };
+            batch.put_cf(self.cf(cf::BLOCKS), BlockKey { chain: state.no, height: b.height }.encode(), rows::encode(&row));
+            state.tip = Some(TipRow { height: b.height, hash: b.hash, time: b.time });
+            state.blocks += 1;
+            summary.blocks += 1;
+        }
+        state.digest_acc = acc.to_be_bytes();
+        batch.put_cf(self.cf(cf::META), meta::chain(chain), rows::encode(&state));
+        self.db.write(batch)?;
+        w.chains.insert(chain.to_string(), state);
+        Ok(summary)
+    }
+
+    /// Store partial blocks without moving the checkpoint (Esplora histories, on-demand
+    /// expansion). Idempotent per transfer key.
+    pub fn put_unlinked(&self, chain: &str, blocks: &[BlockData]) -> Result<ApplySummary, StoreError> {
+        let mut w = self.lock();
+        let mut state = Self::chain_state_mut(&mut w, chain).clone();
+        state.has_unlinked = true;
+        let mut batch = WriteBatch::default();
+        let mut summary = ApplySummary::default();
+        let mut acc = U256::from_be_bytes(state.digest_acc);
+        for data in blocks {
+            let mut pending = HashSet::new();
+            for t in &data.transfers {
+                match self.put_transfer(&mut w, &mut state, &mut batch, t, true, &mut pending)? {
+                    Some(term) => {
+                        acc = acc.wrapping_add(term);
+                        state.transfers += 1;
+                        summary.transfers += 1;
+                    }
+                    None => summary.skipped += 1,
+                }
+            }
+            self.put_utxo(state.no, &mut batch, data);
+            summary.blocks += 1;
+        }
+        state.digest_acc = acc.to_be_bytes();
+        batch.put_cf(self.cf(cf::META), meta::chain(chain), rows::encode(&state));
+        self.db.write(batch)?;
+        w.chains.insert(chain.to_string(), state);
+        Ok(summary)
+    }
+
+    /// Remove every block above `height`, newest first, in one atomic batch. Returns how many
+    /// blocks were removed.
+    pub fn rollback_to(&self, chain: &str, height: u64) -> Result<u64, StoreError> {
+        let mut w = self.lock();
+        let Some(mut state) = w.chains.get(chain).cloned() else { return Ok(0) };
+        let Some(tip) = state.tip else { return Ok(0) };
+        if tip.height <= height {
+            return Ok(0);
+        }
+        let mut batch = WriteBatch::default();
+        let mut acc = U256::from_be_bytes(state.digest_acc);
+        let mut removed = 0;
+        let mut new_tip = None;
+        let mut h = tip.height;
+        loop {
+            if h <= height {
+                new_tip = self.block_row(state.no, h)?.map(|r| TipRow { height: h, hash: r.hash, time: r.time });
+                break;
+            }
+            if let Some(row) = self.block_row(state.no, h)? {
+                let (n, sub) = self.delete_block_transfers(state.no, h, &mut batch)?;
+                acc = acc.wrapping_sub(sub);
+                state.transfers = state.transfers.saturating_sub(n);
+                for txid in &row.utxo_txids {
+                    self.delete_utxo_tx(state.no, txid, &mut batch)?;
+                }
+                batch.delete_cf(self.cf(cf::BLOCKS), BlockKey { chain: state.no, height: h }.encode());
+                state.blocks = state.blocks.saturating_sub(1);
+                removed += 1;
+            }
+            if h == 0 {
+                break;
+            }
+            h -= 1;
+        }
+        state.tip = new_tip;
+        state.digest_acc = acc.to_be_bytes();
+        batch.put_cf(self.cf(cf::META), meta::chain(chain), rows::encode(&state));
+        self.db.write(batch)?;
+        w.chains.insert(chain.to_string(), state);
+        Ok(removed)
+    }
+
+    fn delete_block_transfers(&self, no: ChainNo, height: u64, batch: &mut WriteBatch) -> Result<(u64, U256), StoreError> {
+        let prefix = BlockKey { chain: no, height }.encode();
+        let mut n = 0u64;
+        let mut sum = U256::ZERO;
+        for (k, v) in self.prefix_scan(cf::TRANSFERS, &prefix)? {
+            let key = TransferKey::decode(&k).ok_or_else(|| StoreError::Corrupt("transfer key".into()))?;
+            let t = TransferRow::decode(&key, &v)
+                .ok_or_else(|| StoreError::Corrupt(format!("transfer row at height {height}")))?;
+            for (addr, cf_name) in [(&t.from, cf::ADDR_OUT), (&t.to, cf::ADDR_IN)] {
+                if let Some(id) = self.addr_id(no, addr)? {
+                    batch.delete_cf(self.cf(cf_name), AdjKey { addr: id, height, pos: key.pos }.encode());
+                }
+            }
+            batch.delete_cf(self.cf(cf::TRANSFERS), &k);
+            sum = sum.wrapping_add(TransferRow::digest_term(&key, &v));
+            n += 1;
+        }
+        Ok((n, sum))
+    }
+
+    fn delete_utxo_tx(&self, no: ChainNo, txid: &Hash32, batch: &mut WriteBatch) -> Result<(), StoreError> {
+        let prefix = keys::tx_prefix(no, txid);
+        for (k, _) in self.prefix_scan(cf::OUTPUTS, &prefix)? {
+            batch.delete_cf(self.cf(cf::OUTPUTS), &k);
+        }
+        for (k, v) in self.prefix_scan(cf::SPENDS, &prefix)? {
+            if let Some(prev) = rows::decode::<OutpointRow>(&v) {
+                batch.delete_cf(self.cf(cf::SPENT_BY), keys::outpoint_key(no, &prev.txid, prev.index));
+            }
+            batch.delete_cf(self.cf(cf::SPENDS), &k);
+        }
+        Ok(())
+    }
+
+    /// All (key, value) pairs of `cf_name` whose key starts with `prefix`.
+    fn prefix_scan(&self, cf_name: &str, prefix: &[u8]) -> Result<Vec<(Box<[u8]>, Box<[u8]>)>, StoreError> {
+        let mut out = Vec::new();
+        self.prefix_for_each(cf_name, prefix, |k, v| {
+            out.push((k.into(), v.into()));
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// Visit keys of `cf_name` starting with `prefix`, from `start` (≥ prefix) on, until `f`
+    /// returns false.
+    fn prefix_for_each_from(
+        &self,
+        cf_name: &str,
+        prefix: &[u8],
+        start: &[u8],
+        mut f: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        let mut ro = ReadOptions::default();
+        if let Some(end) = keys::prefix_end(prefix) {
+            ro.set_iterate_upper_bound(end);
+        }
+        let it = self.db.iterator_cf_opt(self.cf(cf_name), ro, IteratorMode::From(start, rocksdb::Direction::Forward));
+        for item in it {
+            let (k, v) = item?;
+            if !k.starts_with(prefix) || !f(&k, &v) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn prefix_for_each(&self, cf_name: &str, prefix: &[u8], f: impl FnMut(&[u8], &[u8]) -> bool) -> Result<(), StoreError> {
+        self.prefix_for_each_from(cf_name, prefix, prefix, f)
+    }
+
+    /// Transfers out of / into `addr` in chain order, strictly after `after`, at most `limit`.
+    pub fn transfers(
+        &self,
+        chain: &str,
+        addr: &Address,
+        dir: Direction,
+        after: Option<(u64, Position)>,
+        limit: usize,
+    ) -> Result<Vec<Transfer>, StoreError> {
+        let Some(no) = self.chain_no(chain) else { return Ok(Vec::new()) };
+        let Some(id) = self.addr_id(no, addr)? else { return Ok(Vec::new()) };
+        let cf_name = match dir {
+            Direction::Out => cf::ADDR_OUT,
+            Direction::In => cf::ADDR_IN,
+        };
+        let prefix = id.to_be_bytes();
+        let start = match after {
+            Some((h, p)) => AdjKey { addr: id, height: h, pos: p }.encode().to_vec(),
+            None => prefix.to_vec(),
+        };
+        let mut tkeys = Vec::new();
+        self.prefix_for_each_from(cf_name, &prefix, &start, |k, _| {
+            if let Some(adj) = AdjKey::decode(k) {
+                if after.is_none_or(|a| (adj.height, adj.pos) > a) {
+                    tkeys.push(TransferKey { chain: no, height: adj.height, pos: adj.pos });
+                }
+            }
+            tkeys.len() < limit
+        })?;
+        self.load_transfers(&tkeys)
+    }
+
+    fn load_transfers(&self, tkeys: &[TransferKey]) -> Result<Vec<Transfer>, StoreError> {
+        let cf_t = self.cf(cf::TRANSFERS);
+        let encoded: Vec<_> = tkeys.iter().map(|k| k.encode()).collect();
+        let values = self.db.multi_get_cf(encoded.iter().map(|k| (cf_t, k)));
+        let mut out = Vec::with_capacity(tkeys.len());
+        for (key, v) in tkeys.iter().zip(values) {
+            let v = v?.ok_or_else(|| StoreError::Corrupt(format!("adjacency without transfer at height {}", key.height)))?;
+            out.push(TransferRow::decode(key, &v).ok_or_else(|| StoreError::Corrupt(format!("transfer row at height {}", key.height)))?);
+        }
+        Ok(out)
+    }
+
+    /// Number of transfers of `addr` in `dir`, counting stops at `cap`.
+    pub fn degree(&self, chain: &str, addr: &Address, dir: Direction, cap: u64) -> Result<u64, StoreError> {
+        let Some(no) = self.chain_no(chain) else { return Ok(0) };
+        let Some(id) = self.addr_id(no, addr)? else { return Ok(0) };
+        let cf_name = match dir {
+            Direction::Out => cf::ADDR_OUT,
+            Direction::In => cf::ADDR_IN,
+        };
+        let mut n = 0;
+        self.prefix_for_each(cf_name, &id.to_be_bytes(), |_, _| {
+            n += 1;
+            n < cap
+        })?;
+        Ok(n)
+    }
+
+    /// Every transfer of blocks `from..=to` in chain order; `f` returns false to stop.
+    pub fn scan_transfers(&self, chain: &str, from: u64, to: u64, mut f: impl FnMut(Transfer) -> bool) -> Result<(), StoreError> {
+        let Some(no) = self.chain_no(chain) else { return Ok(()) };
+        let start = BlockKey { chain: no, height: from }.encode();
+        let mut err = None;
+        self.prefix_for_each_from(cf::TRANSFERS, &no.to_be_bytes(), &start, |k, v| {
+            let Some(key) = TransferKey::decode(k) else {
+                err = Some(StoreError::Corrupt("transfer key".into()));
+                return false;
+            };
+            if key.height > to {
+                return false;
+            }
+            match TransferRow::decode(&key, v) {
+                Some(t) => f(t),
+                None => {
+                    err = Some(StoreError::Corrupt(format!("transfer row at height {}", key.height)));
+                    false
+                }
+            }
+        })?;
+        err.map_or(Ok(()), Err)
+    }
+
+    /// Every address the chain has seen (including ones only in rolled-back blocks).
+    pub fn scan_addresses(&self, chain: &str, mut f: impl FnMut(Address) -> bool) -> Result<(), StoreError> {
+        let Some(no) = self.chain_no(chain) else { return Ok(()) };
+        self.prefix_for_each(cf::ADDRESSES, &no.to_be_bytes(), |k, _| match Address::from_key(&k[2..]) {
+            Some(a) => f(a),
+            None => true,
+        })
+    }
+
+    // --- metadata namespaces -------------------------------------------------------------
+
+    pub fn put_meta(&self, ns: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        self.put_meta_batch(ns, &[(key.to_vec(), value.to_vec())])
+    }
+
+    pub fn put_meta_batch(&self, ns: &str, rows: &[(Vec<u8>, Vec<u8>)]) -> Result<(), StoreError> {
+        let prefix = meta::user_prefix(ns);
+        let mut batch = WriteBatch::default();
+        for (k, v) in rows {
+            batch.put_cf(self.cf(cf::META), [prefix.as_slice(), k].concat(), v);
+        }
+        self.db.write(batch)?;
+        Ok(())
+    }
+
+    pub fn get_meta(&self, ns: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get_cf(self.cf(cf::META), [meta::user_prefix(ns).as_slice(), key].concat())?)
+    }
+
+    pub fn scan_meta(&self, ns: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let prefix = meta::user_prefix(ns);
+        let mut out = Vec::new();
+        self.prefix_for_each(cf::META, &prefix, |k, v| {
+            out.push((k[prefix.len()..].to_vec(), v.to_vec()));
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// Remove a whole namespace (e.g. before recomputing clusters) in one batch.
+    pub fn clear_meta(&self, ns: &str) -> Result<(), StoreError> {
+        let prefix = meta::user_prefix(ns);
+        let mut batch = WriteBatch::default();
+        self.prefix_for_each(cf::META, &prefix, |k, _| {
+            batch.delete_cf(self.cf(cf::META), k);
+            true
+        })?;
+        self.db.write(batch)?;
+        Ok(())
+    }
+
+    // --- stats ---------------------------------------------------------------------------
+
+    /// What the store holds, with the order-independent digest of all stored transfers.
+    pub fn stats(&self) -> Result<Stats, StoreError> {
+        let w = self.lock();
+        let mut chains = BTreeMap::new();
+        let mut digest_parts: Vec<(&String, [u8; 32])> = Vec::new();
+        for (name, s) in &w.chains {
+            chains.insert(
+                name.clone(),
+                ChainStats {
+                    tip_height: s.tip.map(|t| t.height),
+                    tip_hash: s.tip.map(|t| t.hash.to_hex()),
+                    blocks: s.blocks,
+                    transfers: s.transfers,
+                    addresses: s.addresses,
+                },
+            );
+            if s.transfers > 0 {
+                digest_parts.push((name, s.digest_acc));
+            }
+        }
+        digest_parts.sort();
+        let mut h = Sha256::new();
+        for (name, acc) in digest_parts {
+            h.update((name.len() as u64).to_be_bytes());
+            h.update(name.as_bytes());
+            h.update(acc);
+        }
+        drop(w);
+        Ok(Stats { chains, labels: self.label_count()?, digest: hex::encode(h.finalize()) })
+    }
+}

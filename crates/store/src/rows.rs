@@ -1,0 +1,190 @@
+//! Value encodings. Transfer rows are hand-encoded (compact, canonical: the digest hashes
+//! them); the small bookkeeping rows use bincode.
+
+use chaintrace_model::{Address, Asset, Hash32, Transfer, UtxoOutput, U256};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::keys::{ChainNo, TransferKey};
+
+/// `transfers` value: tx ‖ time ‖ asset ‖ amount ‖ from ‖ to.
+pub struct TransferRow;
+
+impl TransferRow {
+    pub fn encode(t: &Transfer) -> Vec<u8> {
+        let mut v = Vec::with_capacity(96);
+        v.extend_from_slice(&t.tx.0);
+        v.extend_from_slice(&t.time.to_be_bytes());
+        match t.asset {
+            Asset::Native => v.push(0),
+            Asset::Token(c) => {
+                v.push(1);
+                v.extend_from_slice(&c);
+            }
+        }
+        let amount: [u8; 32] = t.amount.to_be_bytes();
+        let skip = amount.iter().take_while(|&&b| b == 0).count();
+        v.push((32 - skip) as u8);
+        v.extend_from_slice(&amount[skip..]);
+        for a in [&t.from, &t.to] {
+            let k = a.to_key();
+            v.push(u8::try_from(k.len()).unwrap_or(u8::MAX));
+            v.extend_from_slice(&k[..k.len().min(255)]);
+        }
+        v
+    }
+
+    pub fn decode(key: &TransferKey, b: &[u8]) -> Option<Transfer> {
+        let mut r = Reader(b);
+        let tx = Hash32(r.take(32)?.try_into().ok()?);
+        let time = u64::from_be_bytes(r.take(8)?.try_into().ok()?);
+        let asset = match r.take(1)?[0] {
+            0 => Asset::Native,
+            1 => Asset::Token(r.take(20)?.try_into().ok()?),
+            _ => return None,
+        };
+        let n = r.take(1)?[0] as usize;
+        if n > 32 {
+            return None;
+        }
+        let mut amount = [0u8; 32];
+        amount[32 - n..].copy_from_slice(r.take(n)?);
+        let from_len = r.take(1)?[0] as usize;
+        let from = Address::from_key(r.take(from_len)?)?;
+        let to_len = r.take(1)?[0] as usize;
+        let to = Address::from_key(r.take(to_len)?)?;
+        if !r.0.is_empty() {
+            return None;
+        }
+        Some(Transfer {
+            tx,
+            height: key.height,
+            pos: key.pos,
+            time,
+            from,
+            to,
+            asset,
+            amount: U256::from_be_bytes(amount),
+        })
+    }
+
+    /// This transfer's contribution to the order-independent digest.
+    pub fn digest_term(key: &TransferKey, row: &[u8]) -> U256 {
+        let mut h = Sha256::new();
+        h.update(key.height.to_be_bytes());
+        h.update(key.pos.tx_index.to_be_bytes());
+        h.update(key.pos.sub.to_be_bytes());
+        h.update(row);
+        U256::from_be_bytes::<32>(h.finalize().into())
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Some(head)
+    }
+}
+
+/// `blocks` value.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BlockRow {
+    pub hash: Hash32,
+    pub parent: Hash32,
+    pub time: u64,
+    pub tx_count: u32,
+    pub transfers: u32,
+    /// Transactions whose outputs/spends this block stored (Bitcoin), so a rollback finds them.
+    pub utxo_txids: Vec<Hash32>,
+}
+
+/// Per-chain bookkeeping in `meta` (`chain/<name>`), updated in the same batch as the blocks.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ChainStateRow {
+    pub no: ChainNo,
+    pub tip: Option<TipRow>,
+    pub blocks: u64,
+    pub transfers: u64,
+    pub addresses: u64,
+    /// Sum (mod 2^256) of the digest terms of every stored transfer.
+    pub digest_acc: [u8; 32],
+    /// Some data was stored with `put_unlinked`: linked ingest must check for existing rows.
+    pub has_unlinked: bool,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct TipRow {
+    pub height: u64,
+    pub hash: Hash32,
+    pub time: u64,
+}
+
+/// `outputs` value.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OutputRow {
+    pub address: Option<Vec<u8>>,
+    pub value: u64,
+}
+
+impl OutputRow {
+    pub fn from_output(o: &UtxoOutput) -> Self {
+        OutputRow { address: o.address.as_ref().map(Address::to_key), value: o.value }
+    }
+
+    pub fn into_output(self, txid: Hash32, vout: u32) -> Option<UtxoOutput> {
+        let address = match self.address {
+            Some(k) => Some(Address::from_key(&k)?),
+            None => None,
+        };
+        Some(UtxoOutput { txid, vout, address, value: self.value })
+    }
+}
+
+/// `spends` value (keyed by the spending input) and `spent_by` value (keyed by the output).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OutpointRow {
+    pub txid: Hash32,
+    pub index: u32,
+}
+
+pub fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    bincode::serialize(v).expect("bincode serialisation of plain structs cannot fail")
+}
+
+pub fn decode<'a, T: Deserialize<'a>>(b: &'a [u8]) -> Option<T> {
+    bincode::deserialize(b).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chaintrace_model::Position;
+    use proptest::prelude::*;
+
+    fn position(tx_index: u32, sub: u32) -> Position {
+        Position { tx_index, sub }
+    }
+
+    proptest! {
+        #[test]
+        fn transfer_rows_round_trip(
+            tx in any::<[u8; 32]>(), time in any::<u64>(), token in proptest::option::of(any::<[u8; 20]>()),
+            limbs in any::<[u64; 4]>(), from in any::<[u8; 20]>(), to in "[a-z0-9]{1,62}",
+            height in any::<u64>(), ti in any::<u32>(), sub in any::<u32>(),
+        ) {
+            let t = Transfer {
+                tx: Hash32(tx), height, pos: position(ti, sub), time,
+                from: Address::Evm(from), to: Address::Bitcoin(to),
+                asset: token.map_or(Asset::Native, Asset::Token), amount: U256::from_limbs(limbs),
+            };
+            let key = TransferKey { chain: 7, height, pos: t.pos };
+            prop_assert_eq!(TransferRow::decode(&key, &TransferRow::encode(&t)), Some(t));
+        }
+    }
+}

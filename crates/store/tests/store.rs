@@ -1,0 +1,160 @@
+mod common;
+
+use chaintrace_model::{Address, Category, Label};
+use chaintrace_store::{Direction, Store, StoreError};
+
+fn digest(s: &Store) -> String {
+    s.stats().unwrap().digest
+}
+
+fn fresh() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    (dir, store)
+}
+
+#[test]
+fn applying_the_same_blocks_twice_or_in_other_batch_sizes_gives_the_same_digest() {
+    let blocks = common::chain(60);
+    let (_d1, one) = fresh();
+    for b in &blocks {
+        one.apply_blocks("ethereum", std::slice::from_ref(b)).unwrap();
+    }
+    let first = digest(&one);
+    let again = one.apply_blocks("ethereum", &blocks).unwrap();
+    assert_eq!(again.blocks, 0);
+    assert_eq!(again.skipped, 60);
+    assert_eq!(digest(&one), first);
+
+    let (_d2, batched) = fresh();
+    for chunk in blocks.chunks(7) {
+        batched.apply_blocks("ethereum", chunk).unwrap();
+    }
+    let (_d3, whole) = fresh();
+    whole.apply_blocks("ethereum", &blocks).unwrap();
+    assert_eq!(digest(&batched), first);
+    assert_eq!(digest(&whole), first);
+    let s = whole.stats().unwrap();
+    let c = &s.chains["ethereum"];
+    assert_eq!(c.blocks, 60);
+    assert_eq!(c.tip_height, Some(59));
+    assert_eq!(c.transfers, blocks.iter().map(|b| b.transfers.len() as u64).sum::<u64>());
+    assert_ne!(first, digest(&fresh().1), "a store with transfers differs from an empty one");
+}
+
+#[test]
+fn rollback_equals_a_store_that_never_saw_the_removed_blocks() {
+    let blocks = common::chain(40);
+    for k in [1u64, 5, 17, 39] {
+        let (_d, s) = fresh();
+        s.apply_blocks("ethereum", &blocks).unwrap();
+        let removed = s.rollback_to("ethereum", 39 - k).unwrap();
+        assert_eq!(removed, k, "rollback of {k}");
+        let (_d2, clean) = fresh();
+        clean.apply_blocks("ethereum", &blocks[..(40 - k) as usize]).unwrap();
+        assert_eq!(digest(&s), digest(&clean), "rollback of {k}");
+        assert_eq!(s.tip("ethereum").unwrap(), clean.tip("ethereum").unwrap());
+        // No adjacency row survives: every address's transfers match the clean store.
+        for a in 0u8..40 {
+            let addr = Address::Evm([a; 20]);
+            for dir in [Direction::Out, Direction::In] {
+                assert_eq!(
+                    s.transfers("ethereum", &addr, dir, None, usize::MAX).unwrap(),
+                    clean.transfers("ethereum", &addr, dir, None, usize::MAX).unwrap()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_fork_is_refused_until_rolled_back_then_applies() {
+    let blocks = common::chain(10);
+    let (_d, s) = fresh();
+    s.apply_blocks("ethereum", &blocks).unwrap();
+    let fork = common::block(8, blocks[7].block.hash, 1);
+    let err = s.apply_blocks("ethereum", std::slice::from_ref(&fork)).unwrap_err();
+    assert!(matches!(err, StoreError::ParentMismatch { height: 8, .. }), "{err}");
+    let gap = common::block(12, blocks[9].block.hash, 0);
+    assert!(matches!(s.apply_blocks("ethereum", &[gap]).unwrap_err(), StoreError::Gap { .. }));
+    s.rollback_to("ethereum", 7).unwrap();
+    s.apply_blocks("ethereum", std::slice::from_ref(&fork)).unwrap();
+    assert_eq!(s.tip("ethereum").unwrap().unwrap().hash, fork.block.hash);
+    let out = s.output("ethereum", &fork.outputs[0].txid, 0).unwrap();
+    assert_eq!(out.as_ref(), Some(&fork.outputs[0]));
+    let orphan = &blocks[9].outputs[0];
+    assert_eq!(s.output("ethereum", &orphan.txid, 0).unwrap(), None, "orphaned output removed");
+}
+
+#[test]
+fn transfers_come_back_in_chain_order_after_a_position() {
+    let blocks = common::chain(50);
+    let (_d, s) = fresh();
+    s.apply_blocks("ethereum", &blocks).unwrap();
+    let addr = blocks[10].transfers[0].from.clone();
+    let all = s.transfers("ethereum", &addr, Direction::Out, None, usize::MAX).unwrap();
+    let expected: Vec<_> = blocks.iter().flat_map(|b| b.transfers.iter()).filter(|t| t.from == addr).cloned().collect();
+    assert_eq!(all, expected);
+    let cut = all[all.len() / 2].order();
+    let later = s.transfers("ethereum", &addr, Direction::Out, Some(cut), usize::MAX).unwrap();
+    assert!(later.iter().all(|t| t.order() > cut));
+    assert_eq!(later.len(), all.iter().filter(|t| t.order() > cut).count());
+    assert_eq!(s.degree("ethereum", &addr, Direction::Out, 3).unwrap(), 3.min(all.len() as u64));
+    // unlinked data (an on-demand fetch) is idempotent and counted once
+    let (_d2, u) = fresh();
+    let first = u.put_unlinked("ethereum", &blocks[..5]).unwrap();
+    let second = u.put_unlinked("ethereum", &blocks[..5]).unwrap();
+    assert_eq!(second.transfers, 0);
+    assert_eq!(second.skipped, first.transfers);
+}
+
+#[test]
+fn labels_replace_by_source_and_report_the_difference() {
+    let (_d, s) = fresh();
+    let label = |a: u8, entity: &str| Label {
+        chain: None,
+        address: Address::Evm([a; 20]),
+        category: Category::Sanctioned,
+        entity: entity.into(),
+        source: "ofac-sdn".into(),
+        confidence: 100,
+        attrs: Default::default(),
+    };
+    let d1 = s.replace_labels("ofac-sdn", &[label(1, "A"), label(2, "B")]).unwrap();
+    assert_eq!(d1.added.len(), 2);
+    let h1 = s.labels_hash().unwrap();
+    let again = s.replace_labels("ofac-sdn", &[label(1, "A"), label(2, "B")]).unwrap();
+    assert_eq!((again.added.len(), again.removed.len(), again.unchanged), (0, 0, 2));
+    assert_eq!(s.labels_hash().unwrap(), h1);
+    let d2 = s.replace_labels("ofac-sdn", &[label(1, "A"), label(3, "C")]).unwrap();
+    assert_eq!(d2.added, vec![label(3, "C")]);
+    assert_eq!(d2.removed, vec![label(2, "B")]);
+    assert!(s.labels_of(&Address::Evm([2; 20])).unwrap().is_empty());
+    assert_eq!(s.labels_of(&Address::Evm([3; 20])).unwrap(), vec![label(3, "C")]);
+    assert_eq!(s.stats().unwrap().labels, 2);
+}
+
+#[test]
+fn bad_store_paths_give_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let e = Store::open(&file).err().unwrap();
+    assert!(matches!(e, StoreError::NotADirectory { .. }), "{e}");
+    assert!(e.to_string().contains("a-file"));
+    let under_file = file.join("db");
+    let e = Store::open(&under_file).err().unwrap();
+    assert!(e.to_string().contains("a-file"), "{e}");
+    let other = dir.path().join("photos");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("cat.jpg"), b"meow").unwrap();
+    let e = Store::open(&other).err().unwrap();
+    assert!(matches!(e, StoreError::NotAStore { .. }), "{e}");
+    assert_eq!(std::fs::read(other.join("cat.jpg")).unwrap(), b"meow", "nothing touched");
+    let db = dir.path().join("db");
+    let held = Store::open(&db).unwrap();
+    let e = Store::open(&db).err().unwrap();
+    assert!(matches!(e, StoreError::Locked { .. }), "{e}");
+    drop(held);
+    Store::open(&db).unwrap();
+}
