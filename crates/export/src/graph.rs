@@ -1,0 +1,369 @@
+//! A checked view of a case file and the attribute table every format writes.
+//!
+//! All formats carry the same attributes under the same names, so a column means the same
+//! thing in Gephi, Neo4j and a spreadsheet:
+//!
+//! | element | attribute | type | notes |
+//! |---|---|---|---|
+//! | node | `address` | string | also the node id |
+//! | node | `label` | string | display text: first entity, else the short address |
+//! | node | `role` | string | `seed`, `intermediate`, `exchange_deposit`, `exchange`, `service`, `stop` |
+//! | node | `hop` | int | fewest transfers from a seed |
+//! | node | `stop_reason` | string | only on `stop` nodes |
+//! | node | `cluster` | string | when clustering ran |
+//! | node | `entities` | string | distinct label entities, `; `-joined |
+//! | node | `categories` | string | distinct label categories, `; `-joined |
+//! | node | `label_sources` | string | distinct label sources, `; `-joined |
+//! | node | `labels` | string | the exact label list as JSON (`[{category, entity, source}]`) |
+//! | edge | `tx`, `block` (long), `time`, `asset`, `symbol`, `amount`, `amount_raw`, `traced_amount`, `usd` | | as in the case file; decimals stay exact strings |
+//! | edge | `weight` | double | `traced_amount` as a float, for tools that size edges (approximate) |
+//!
+//! Absent values (`usd` without a price, `stop_reason` on other roles, empty strings) are
+//! left out rather than written as empty values.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chaintrace_model::{CaseEdge, CaseFile, CaseNode, Role};
+
+use crate::{text, ExportError};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum AttrType {
+    String,
+    Int,
+    Long,
+    Double,
+}
+
+impl AttrType {
+    /// GraphML's `attr.type`.
+    pub fn graphml(self) -> &'static str {
+        match self {
+            AttrType::String => "string",
+            AttrType::Int => "int",
+            AttrType::Long => "long",
+            AttrType::Double => "double",
+        }
+    }
+
+    /// GEXF's attribute `type`.
+    pub fn gexf(self) -> &'static str {
+        match self {
+            AttrType::String => "string",
+            AttrType::Int => "integer",
+            AttrType::Long => "long",
+            AttrType::Double => "double",
+        }
+    }
+
+    /// Neo4j import header type suffix (`:int`), empty for strings.
+    pub fn neo4j(self) -> &'static str {
+        match self {
+            AttrType::String => "",
+            AttrType::Int => ":int",
+            AttrType::Long => ":long",
+            AttrType::Double => ":double",
+        }
+    }
+}
+
+pub struct AttrSpec {
+    pub name: &'static str,
+    pub ty: AttrType,
+}
+
+const fn spec(name: &'static str, ty: AttrType) -> AttrSpec {
+    AttrSpec { name, ty }
+}
+
+pub const NODE_ATTRS: &[AttrSpec] = &[
+    spec("address", AttrType::String),
+    spec("label", AttrType::String),
+    spec("role", AttrType::String),
+    spec("hop", AttrType::Int),
+    spec("stop_reason", AttrType::String),
+    spec("cluster", AttrType::String),
+    spec("entities", AttrType::String),
+    spec("categories", AttrType::String),
+    spec("label_sources", AttrType::String),
+    spec("labels", AttrType::String),
+];
+
+pub const EDGE_ATTRS: &[AttrSpec] = &[
+    spec("tx", AttrType::String),
+    spec("block", AttrType::Long),
+    spec("time", AttrType::String),
+    spec("asset", AttrType::String),
+    spec("symbol", AttrType::String),
+    spec("amount", AttrType::String),
+    spec("amount_raw", AttrType::String),
+    spec("traced_amount", AttrType::String),
+    spec("usd", AttrType::String),
+    spec("weight", AttrType::Double),
+];
+
+/// One attribute value, already rendered as text in its type's canonical form.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Str(String),
+    Int(i64),
+    Long(u64),
+    Double(f64),
+}
+
+impl Value {
+    pub fn render(&self) -> String {
+        match self {
+            Value::Str(s) => s.clone(),
+            Value::Int(i) => i.to_string(),
+            Value::Long(l) => l.to_string(),
+            Value::Double(d) => {
+                let s = d.to_string();
+                if s.contains(['.', 'e', 'E']) || !d.is_finite() {
+                    s
+                } else {
+                    format!("{s}.0")
+                }
+            }
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Str(s) => serde_json::Value::String(s.clone()),
+            Value::Int(i) => (*i).into(),
+            Value::Long(l) => (*l).into(),
+            Value::Double(d) => serde_json::Number::from_f64(*d)
+                .map(serde_json::Value::Number)
+                .unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+/// The checked graph: every edge's endpoints are nodes, node addresses are unique.
+pub struct Graph<'a> {
+    pub case: &'a CaseFile,
+    index: HashMap<&'a str, usize>,
+}
+
+impl<'a> Graph<'a> {
+    pub fn new(case: &'a CaseFile) -> Result<Self, ExportError> {
+        let mut index = HashMap::with_capacity(case.nodes.len());
+        for (i, node) in case.nodes.iter().enumerate() {
+            if index.insert(node.address.as_str(), i).is_some() {
+                return Err(ExportError::InvalidCase(format!(
+                    "address {:?} appears twice among the case's nodes",
+                    node.address
+                )));
+            }
+        }
+        for (i, edge) in case.edges.iter().enumerate() {
+            for end in [&edge.from, &edge.to] {
+                if !index.contains_key(end.as_str()) {
+                    return Err(ExportError::InvalidCase(format!(
+                        "edge {i} (tx {}) refers to address {end:?}, which is not among the case's nodes",
+                        edge.tx
+                    )));
+                }
+            }
+        }
+        Ok(Graph { case, index })
+    }
+
+    pub fn nodes(&self) -> &'a [CaseNode] {
+        &self.case.nodes
+    }
+
+    pub fn edges(&self) -> &'a [CaseEdge] {
+        &self.case.edges
+    }
+
+    pub fn node_index(&self, address: &str) -> Option<usize> {
+        self.index.get(address).copied()
+    }
+
+    /// The earliest time of any edge touching each node (RFC 3339 strings compare in time
+    /// order when they share the `Z` form the case file uses).
+    pub fn first_seen(&self) -> Vec<Option<&'a str>> {
+        let mut first: Vec<Option<&'a str>> = vec![None; self.case.nodes.len()];
+        for edge in self.edges() {
+            for end in [&edge.from, &edge.to] {
+                if let Some(i) = self.node_index(end) {
+                    let t = edge.time.as_str();
+                    if first[i].is_none_or(|f| t < f) {
+                        first[i] = Some(t);
+                    }
+                }
+            }
+        }
+        first
+    }
+}
+
+fn distinct_join<'b>(items: impl Iterator<Item = &'b str>) -> String {
+    let mut seen = BTreeSet::new();
+    let mut out: Vec<&str> = Vec::new();
+    for item in items {
+        if !item.is_empty() && seen.insert(item) {
+            out.push(item);
+        }
+    }
+    out.join("; ")
+}
+
+/// What a picture calls a node: its first entity, else its short address.
+pub fn display_label(node: &CaseNode) -> String {
+    node.labels
+        .iter()
+        .map(|l| l.entity.as_str())
+        .find(|e| !e.trim().is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| text::short_address(&node.address))
+}
+
+/// The symbol to show for an edge's asset: the token symbol, else the asset (shortened when
+/// it is a contract address).
+pub fn asset_symbol(edge: &CaseEdge) -> String {
+    match edge.symbol.as_deref() {
+        Some(s) if !s.trim().is_empty() => s.to_string(),
+        _ => text::short_address(&edge.asset),
+    }
+}
+
+pub fn node_values(node: &CaseNode) -> Vec<(&'static AttrSpec, Value)> {
+    let labels_json = serde_json::to_string(&node.labels).expect("labels serialise: plain strings");
+    let mut out = Vec::with_capacity(NODE_ATTRS.len());
+    for spec in NODE_ATTRS {
+        let v = match spec.name {
+            "address" => Some(Value::Str(node.address.clone())),
+            "label" => Some(Value::Str(display_label(node))),
+            "role" => Some(Value::Str(node.role.as_str().to_string())),
+            "hop" => Some(Value::Int(i64::from(node.hop))),
+            "stop_reason" => node.stop_reason.clone().map(Value::Str),
+            "cluster" => node.cluster.clone().map(Value::Str),
+            "entities" => Some(Value::Str(distinct_join(node.labels.iter().map(|l| l.entity.as_str())))),
+            "categories" => Some(Value::Str(distinct_join(node.labels.iter().map(|l| l.category.as_str())))),
+            "label_sources" => Some(Value::Str(distinct_join(node.labels.iter().map(|l| l.source.as_str())))),
+            "labels" => (!node.labels.is_empty()).then(|| Value::Str(labels_json.clone())),
+            other => unreachable!("node attribute {other} has no value"),
+        };
+        if let Some(v) = v {
+            if v != Value::Str(String::new()) {
+                out.push((spec, v));
+            }
+        }
+    }
+    out
+}
+
+pub fn edge_values(edge: &CaseEdge) -> Vec<(&'static AttrSpec, Value)> {
+    let mut out = Vec::with_capacity(EDGE_ATTRS.len());
+    for spec in EDGE_ATTRS {
+        let v = match spec.name {
+            "tx" => Some(Value::Str(edge.tx.clone())),
+            "block" => Some(Value::Long(edge.block)),
+            "time" => Some(Value::Str(edge.time.clone())),
+            "asset" => Some(Value::Str(edge.asset.clone())),
+            "symbol" => edge.symbol.clone().map(Value::Str),
+            "amount" => Some(Value::Str(edge.amount.clone())),
+            "amount_raw" => Some(Value::Str(edge.amount_raw.clone())),
+            "traced_amount" => Some(Value::Str(edge.traced_amount.clone())),
+            "usd" => edge.usd.clone().map(Value::Str),
+            "weight" => decimal_f64(&edge.traced_amount).map(Value::Double),
+            other => unreachable!("edge attribute {other} has no value"),
+        };
+        if let Some(v) = v {
+            if v != Value::Str(String::new()) {
+                out.push((spec, v));
+            }
+        }
+    }
+    out
+}
+
+/// A decimal string as an approximate float, for sizing only.
+pub fn decimal_f64(text: &str) -> Option<f64> {
+    text.trim().parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+/// Sort key that puts roles in the order a reader follows the money.
+pub fn role_rank(role: Role) -> u8 {
+    match role {
+        Role::Seed => 0,
+        Role::Intermediate => 1,
+        Role::Stop => 2,
+        Role::Service => 3,
+        Role::ExchangeDeposit => 4,
+        Role::Exchange => 5,
+    }
+}
+
+/// One colour per role, shared by every format that has colour (DOT, GEXF, HTML).
+pub fn graph_colour(role: Role) -> (u8, u8, u8) {
+    match role {
+        Role::Seed => (215, 38, 61),
+        Role::Intermediate => (63, 111, 181),
+        Role::ExchangeDeposit => (244, 163, 0),
+        Role::Exchange => (27, 153, 139),
+        Role::Service => (142, 91, 181),
+        Role::Stop => (141, 153, 174),
+    }
+}
+
+pub fn hex_colour(role: Role) -> String {
+    let (r, g, b) = graph_colour(role);
+    format!("#{r:02x}{g:02x}{b:02x}")
+}
+
+/// How a role is called in a legend.
+pub fn role_title(role: Role) -> &'static str {
+    match role {
+        Role::Seed => "Seed",
+        Role::Intermediate => "Intermediate",
+        Role::ExchangeDeposit => "Exchange deposit",
+        Role::Exchange => "Exchange",
+        Role::Service => "Service",
+        Role::Stop => "Stop (not expanded)",
+    }
+}
+
+pub const ROLES: [Role; 6] =
+    [Role::Seed, Role::Intermediate, Role::Stop, Role::Service, Role::ExchangeDeposit, Role::Exchange];
+
+/// Exact sum of decimal strings (the case file's amounts); `None` if one does not parse.
+pub fn sum_decimals<'b>(values: impl Iterator<Item = &'b str> + Clone) -> Option<String> {
+    let places = values
+        .clone()
+        .map(|v| v.trim().split_once('.').map_or(0, |(_, f)| f.len()))
+        .max()
+        .unwrap_or(0);
+    let places = u8::try_from(places).ok()?;
+    let mut total = chaintrace_model::U256::ZERO;
+    for v in values {
+        let raw = chaintrace_model::parse_units(v, places).ok()?;
+        total = total.checked_add(raw)?;
+    }
+    Some(chaintrace_model::format_units(total, places))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_exactly() {
+        assert_eq!(sum_decimals(["1.5", "2.25", "3"].into_iter()).as_deref(), Some("6.75"));
+        assert_eq!(
+            sum_decimals(["0.1", "0.2"].into_iter()).as_deref(),
+            Some("0.3"),
+            "no float rounding"
+        );
+        assert_eq!(sum_decimals(["x"].into_iter()), None);
+    }
+
+    #[test]
+    fn doubles_render_as_doubles() {
+        assert_eq!(Value::Double(2.0).render(), "2.0");
+        assert_eq!(Value::Double(0.5).render(), "0.5");
+    }
+}

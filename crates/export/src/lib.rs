@@ -1,0 +1,219 @@
+//! Exports of a chaintrace case file into the tools investigators already use.
+//!
+//! | format | output | for |
+//! |---|---|---|
+//! | [`Format::Graphml`] | one `.graphml` file | yEd, Gephi, networkx, Cytoscape desktop |
+//! | [`Format::Gexf`] | one GEXF 1.3 file, edges timed for Gephi's timeline | Gephi |
+//! | [`Format::Dot`] | one Graphviz file, left to right by hop | `dot -Tsvg`, `dot -Tpdf` |
+//! | [`Format::Json`] | Cytoscape.js elements JSON | Cytoscape.js, Cytoscape desktop, scripts |
+//! | [`Format::Csv`] | a directory with `nodes.csv` and `edges.csv` in `neo4j-admin database import` form | Neo4j, spreadsheets, Maltego |
+//! | [`Format::Html`] | one self-contained HTML page with an SVG picture and the deposits table | people, reports |
+//!
+//! Every node and edge carries the attributes listed in [`graph`]; text is made safe for
+//! each syntax by the rules in [`text`] (control characters become visible Control Pictures,
+//! spreadsheet formulas are neutralised in CSV). Nothing here prints: the CLI reports.
+//!
+//! Files are written to a temporary name in the output's directory and renamed into place,
+//! so a failed export never leaves a half-written file under the final name, and an existing
+//! output is replaced only when [`ExportOptions::force`] is set.
+
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+    str::FromStr,
+};
+
+use chaintrace_model::{CaseFile, CASE_VERSION};
+
+pub mod csv;
+pub mod dot;
+pub mod gexf;
+pub mod graph;
+pub mod graphml;
+pub mod html;
+pub mod json;
+pub mod layout;
+pub mod text;
+mod write;
+
+pub use graph::Graph;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Format {
+    Graphml,
+    Gexf,
+    Dot,
+    Json,
+    Csv,
+    Html,
+}
+
+impl Format {
+    pub const ALL: [Format; 6] =
+        [Format::Graphml, Format::Gexf, Format::Dot, Format::Json, Format::Csv, Format::Html];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Graphml => "graphml",
+            Format::Gexf => "gexf",
+            Format::Dot => "dot",
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Html => "html",
+        }
+    }
+
+    /// Whether the output path names a directory (CSV) rather than a file.
+    pub fn is_directory(self) -> bool {
+        self == Format::Csv
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let norm = s.trim().to_ascii_lowercase();
+        Format::ALL.into_iter().find(|f| f.as_str() == norm).ok_or_else(|| {
+            format!(
+                "unknown export format {s:?}: expected one of {}",
+                Format::ALL.map(Format::as_str).join(", ")
+            )
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("{} already exists: pass --force to overwrite it", .0.display())]
+    Exists(PathBuf),
+    #[error("{} exists and is not a directory: CSV export writes nodes.csv and edges.csv into a directory", .0.display())]
+    NotADirectory(PathBuf),
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid case file: {0}")]
+    InvalidCase(String),
+}
+
+impl ExportError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        ExportError::Io { path: path.to_path_buf(), source }
+    }
+}
+
+/// Errors reading a case file's bytes.
+#[derive(Debug, thiserror::Error)]
+pub enum CaseReadError {
+    #[error("not a case file: invalid JSON at line {line}, column {column}: {message}")]
+    Json { line: usize, column: usize, message: String },
+    #[error("unsupported case file version {found} (this chaintrace reads version {CASE_VERSION})")]
+    Version { found: u64 },
+}
+
+/// Parse a case file from raw bytes. Bytes that are not UTF-8 (a label file in Latin-1 that
+/// reached the case file, say) are decoded lossily to U+FFFD instead of rejecting the file;
+/// anything that is not a version-1 case file is a [`CaseReadError`] that says where.
+pub fn read_case(bytes: &[u8]) -> Result<CaseFile, CaseReadError> {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let json_err = |e: serde_json::Error| CaseReadError::Json {
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    };
+    let value: serde_json::Value = serde_json::from_str(text).map_err(json_err)?;
+    match value.get("version").and_then(serde_json::Value::as_u64) {
+        Some(v) if v == u64::from(CASE_VERSION) => {}
+        Some(v) => return Err(CaseReadError::Version { found: v }),
+        None => {
+            return Err(CaseReadError::Json {
+                line: 1,
+                column: 1,
+                message: "missing numeric \"version\" field".to_string(),
+            })
+        }
+    }
+    // Deserialising from the text again (not from `value`) keeps line/column in errors.
+    serde_json::from_str(text).map_err(json_err)
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExportOptions {
+    /// Replace an existing output.
+    pub force: bool,
+}
+
+/// What an export wrote.
+#[derive(Clone, Debug)]
+pub struct Written {
+    pub format: Format,
+    /// The files written, in order.
+    pub files: Vec<PathBuf>,
+    pub nodes: usize,
+    pub edges: usize,
+}
+
+/// Render one format into memory: one `(file name, bytes)` per file. Single-file formats
+/// return one entry named after the format; CSV returns `nodes.csv` and `edges.csv`.
+pub fn render(case: &CaseFile, format: Format) -> Result<Vec<(&'static str, Vec<u8>)>, ExportError> {
+    let graph = Graph::new(case)?;
+    Ok(match format {
+        Format::Graphml => vec![("graph.graphml", graphml::render(&graph))],
+        Format::Gexf => vec![("graph.gexf", gexf::render(&graph))],
+        Format::Dot => vec![("graph.dot", dot::render(&graph).into_bytes())],
+        Format::Json => vec![("graph.json", json::render(&graph))],
+        Format::Csv => {
+            let (nodes, edges) = csv::render(&graph)?;
+            vec![(csv::NODES_FILE, nodes), (csv::EDGES_FILE, edges)]
+        }
+        Format::Html => vec![("graph.html", html::render(&graph).into_bytes())],
+    })
+}
+
+/// Render `case` as `format` and write it to `output` (a directory for CSV).
+pub fn export(
+    case: &CaseFile,
+    format: Format,
+    output: &Path,
+    options: ExportOptions,
+) -> Result<Written, ExportError> {
+    let rendered = render(case, format)?;
+    let files = if format.is_directory() {
+        write::directory(output, &rendered, options.force)?
+    } else {
+        let (_, bytes) = rendered.first().expect("single-file formats render one file");
+        write::file(output, bytes, options.force)?;
+        vec![output.to_path_buf()]
+    };
+    Ok(Written { format, files, nodes: case.nodes.len(), edges: case.edges.len() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_parse() {
+        for f in Format::ALL {
+            assert_eq!(f.as_str().parse::<Format>(), Ok(f));
+        }
+        assert!("pdf".parse::<Format>().unwrap_err().contains("graphml, gexf, dot, json, csv, html"));
+    }
+
+    #[test]
+    fn read_case_reports_position() {
+        let err = read_case(b"{\"version\": 1,\n \"chain\": }").unwrap_err();
+        assert!(matches!(err, CaseReadError::Json { line: 2, .. }), "{err}");
+        let err = read_case(b"{\"version\": 2}").unwrap_err();
+        assert!(matches!(err, CaseReadError::Version { found: 2 }), "{err}");
+    }
+}

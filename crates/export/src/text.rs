@@ -1,0 +1,179 @@
+//! Text made safe for each output syntax.
+//!
+//! Every exporter passes free text (addresses, label entities and sources, stop reasons,
+//! symbols) through one of these functions. The rules, shared by all formats so a label
+//! looks the same everywhere:
+//!
+//! - **C0 control characters** other than tab, line feed and carriage return (U+0000–U+001F)
+//!   and DEL (U+007F) cannot be carried by XML 1.0 (and confuse Graphviz and spreadsheets). They
+//!   are replaced, deterministically, by their visible stand-ins from Unicode's *Control
+//!   Pictures* block: U+0000 becomes `␀` (U+2400), U+001B becomes `␛` (U+241B), DEL becomes `␡`
+//!   (U+2421). The replacement is one-way: the picture characters themselves pass through
+//!   unchanged, so an exported file never holds a raw control byte.
+//! - The non-characters U+FFFE and U+FFFF (also not XML 1.0 characters) become U+FFFD.
+//! - Tab, line feed and carriage return are kept, written as character references where the
+//!   syntax would otherwise normalise them away (XML attribute values, XML text for CR).
+//! - Bytes that were not UTF-8 in a case file arrive as U+FFFD (the reader decodes lossily)
+//!   and are ordinary characters from here on.
+
+use std::borrow::Cow;
+
+/// The visible stand-in for a character that no export may carry raw, if `c` is one.
+pub fn stand_in(c: char) -> Option<char> {
+    match c {
+        '\t' | '\n' | '\r' => None,
+        '\u{0}'..='\u{1f}' => char::from_u32(0x2400 + c as u32),
+        '\u{7f}' => Some('\u{2421}'),
+        '\u{fffe}' | '\u{ffff}' => Some('\u{fffd}'),
+        _ => None,
+    }
+}
+
+/// `text` with every control character (other than tab, LF, CR) replaced by its stand-in.
+pub fn clean(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| stand_in(c).is_some()) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(text.chars().map(|c| stand_in(c).unwrap_or(c)).collect())
+}
+
+/// Escape for an XML attribute value (either quote style) or XML text content: the five
+/// predefined entities, tab/LF/CR as character references so attribute-value normalisation
+/// and end-of-line handling give them back unchanged, and controls replaced by [`clean`].
+pub fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            c => out.push(stand_in(c).unwrap_or(c)),
+        }
+    }
+    out
+}
+
+/// Escape for HTML text and attribute values (double-quoted). Newlines stay newlines (CSS
+/// decides how they show); controls are replaced by [`clean`].
+pub fn html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\r' => out.push_str("&#13;"),
+            c => out.push(stand_in(c).unwrap_or(c)),
+        }
+    }
+    out
+}
+
+/// The inside of a double-quoted DOT string. Graphviz reads `\"` as a quote and gives other
+/// backslash sequences meaning in labels (`\n`, `\l`, `\N`, …), so a literal backslash is
+/// doubled; newlines become `\n` (centred line break), CR and tab become spaces-preserving
+/// `\r`-free forms.
+pub fn dot(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            '\t' => out.push(' '),
+            c => out.push(stand_in(c).unwrap_or(c)),
+        }
+    }
+    out
+}
+
+/// A CSV cell that no spreadsheet will evaluate: controls replaced by [`clean`], and a cell
+/// that begins with `=`, `+`, `-`, `@`, tab or CR (which Excel, LibreOffice and Google Sheets
+/// treat as the start of a formula) is prefixed with an apostrophe (OWASP's recommendation).
+/// Quoting of commas, quotes and newlines is left to the CSV writer (RFC 4180).
+pub fn csv_cell(text: &str) -> Cow<'_, str> {
+    let cleaned = clean(text);
+    match cleaned.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{cleaned}")),
+        _ => cleaned,
+    }
+}
+
+/// A long address shortened for a picture: `0x1234…abcd`.
+pub fn short_address(address: &str) -> String {
+    let chars: Vec<char> = address.chars().collect();
+    if chars.len() <= 14 {
+        return address.to_string();
+    }
+    let head: String = chars[..6].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+/// At most `max` characters of `text`, with an ellipsis when cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(max).collect();
+    if chars.next().is_some() {
+        let mut cut: String = head.chars().take(max.saturating_sub(1)).collect();
+        cut.push('…');
+        cut
+    } else {
+        head
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_become_pictures() {
+        assert_eq!(clean("a\u{0}b\u{1b}c\u{7f}"), "a\u{2400}b\u{241b}c\u{2421}");
+        assert_eq!(clean("tab\tlf\ncr\r"), "tab\tlf\ncr\r");
+        assert_eq!(clean("\u{fffe}"), "\u{fffd}");
+        assert!(matches!(clean("plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn xml_escapes_everything_that_matters() {
+        assert_eq!(xml(r#"<a href="x">&'"#), "&lt;a href=&quot;x&quot;&gt;&amp;&apos;");
+        assert_eq!(xml("l1\nl2\r\tx"), "l1&#10;l2&#13;&#9;x");
+        assert_eq!(xml("\u{1}"), "\u{2401}");
+    }
+
+    #[test]
+    fn csv_neutralises_formulas() {
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(csv_cell("+1"), "'+1");
+        assert_eq!(csv_cell("-1"), "'-1");
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_cell("\tx"), "'\tx");
+        assert_eq!(csv_cell("\rx"), "'\rx");
+        assert_eq!(csv_cell("Binance"), "Binance");
+        assert_eq!(csv_cell(""), "");
+        assert_eq!(csv_cell("a=b"), "a=b");
+    }
+
+    #[test]
+    fn dot_strings() {
+        assert_eq!(dot(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(dot("l1\nl2"), "l1\\nl2");
+    }
+
+    #[test]
+    fn shortening() {
+        assert_eq!(short_address("0x00112233445566778899aabbccddeeff00112233"), "0x0011…2233");
+        assert_eq!(short_address("bc1qshort"), "bc1qshort");
+        assert_eq!(truncate("abcdef", 4), "abc…");
+        assert_eq!(truncate("abc", 4), "abc");
+    }
+}
