@@ -1,0 +1,268 @@
+//! Pure decoding: JSON-RPC blocks, receipts and traces → normalised transfers.
+//!
+//! # What becomes a transfer
+//!
+//! - **Native top-level value** of a *successful* transaction with `value > 0`, from the sender
+//!   to the recipient (for a contract creation: to the created contract). Reverted
+//!   transactions move nothing; gas fees are never transfers; zero-value native calls are not
+//!   transfers (they move nothing and would flood the graph with contract calls).
+//! - **Internal value transfers** from traces: value-carrying `CALL`s, `CREATE`/`CREATE2` with
+//!   value and `SELFDESTRUCT` balances, below the top-level frame, when neither the frame nor
+//!   any ancestor failed. `DELEGATECALL`/`STATICCALL`/`CALLCODE` move no value between
+//!   accounts and are skipped, as are zero-value frames. Block/uncle rewards and withdrawals
+//!   are issuance, not transfers, and are not recorded.
+//! - **ERC-20 `Transfer(address,address,uint256)` logs** of any contract: exactly three topics
+//!   (ERC-721 puts the token id in a fourth) and a 32-byte data word; kept as logged, including
+//!   zero amounts (they are real events, and address-poisoning scams use them). Logs marked
+//!   `removed` are ignored.
+//!
+//! # Positions
+//!
+//! `Position { tx_index, sub }` with `sub` = 0 for the top-level value, `k` for the k-th frame
+//! of the transaction's call tree in depth-first order (the root frame is 0, so internal calls
+//! are 1, 2, …), and [`LOG_SUB_BASE`] + the block-wide log index for token transfers. Log
+//! positions therefore do not depend on whether the node offers traces.
+
+use std::collections::HashMap;
+
+use alloy_primitives::{b256, Address as EvmAddr, B256, U256};
+use chaintrace_model::{Address, Asset, BlockData, BlockRef, Hash32, Position, Transfer};
+
+use crate::types::{CallFrame, GethTxTrace, ParityTrace, RpcBlock, RpcLog, RpcReceipt};
+
+/// `keccak256("Transfer(address,address,uint256)")`.
+pub const TRANSFER_TOPIC: B256 = b256!("ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef");
+
+/// Token-transfer positions start here (see the module docs).
+pub const LOG_SUB_BASE: u32 = 0x8000_0000;
+
+/// Which kind of frame a trace row is (the ethereum-etl `trace_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceKind {
+    Call,
+    Create,
+    Suicide,
+}
+
+impl TraceKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TraceKind::Call => "call",
+            TraceKind::Create => "create",
+            TraceKind::Suicide => "suicide",
+        }
+    }
+}
+
+/// One frame of a transaction's call tree, normalised from Geth or Parity format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceRow {
+    pub tx_index: u32,
+    /// Depth-first position in the transaction's call tree; the root frame is 0.
+    pub ordinal: u32,
+    pub trace_address: Vec<u32>,
+    pub kind: TraceKind,
+    /// `call`, `delegatecall`, `staticcall`, `callcode` for calls.
+    pub call_type: Option<String>,
+    pub from: Option<EvmAddr>,
+    pub to: Option<EvmAddr>,
+    pub value: U256,
+    pub error: Option<String>,
+    /// This frame or an ancestor failed, so none of its effects happened.
+    pub failed: bool,
+}
+
+impl TraceRow {
+    /// Whether this frame moved native value between accounts.
+    pub fn is_internal_transfer(&self) -> bool {
+        if self.trace_address.is_empty() || self.failed || self.value.is_zero() {
+            return false;
+        }
+        match self.kind {
+            TraceKind::Call => self.call_type.as_deref() == Some("call"),
+            TraceKind::Create | TraceKind::Suicide => true,
+        }
+    }
+}
+
+/// Flatten Geth callTracer results (one per transaction, in block order).
+pub fn geth_rows(traces: &[GethTxTrace]) -> Vec<TraceRow> {
+    fn walk(f: &CallFrame, tx: u32, addr: &mut Vec<u32>, parent_failed: bool, ord: &mut u32, out: &mut Vec<TraceRow>) {
+        let t = f.kind.to_ascii_uppercase();
+        let (kind, call_type) = match t.as_str() {
+            "CREATE" | "CREATE2" => (TraceKind::Create, None),
+            "SELFDESTRUCT" | "SUICIDE" => (TraceKind::Suicide, None),
+            other => (TraceKind::Call, Some(other.to_ascii_lowercase())),
+        };
+        let failed = parent_failed || f.error.is_some();
+        out.push(TraceRow {
+            tx_index: tx,
+            ordinal: *ord,
+            trace_address: addr.clone(),
+            kind,
+            call_type,
+            from: f.from,
+            to: f.to,
+            value: f.value.unwrap_or_default(),
+            error: f.error.clone(),
+            failed,
+        });
+        *ord += 1;
+        for (i, c) in f.calls.iter().enumerate() {
+            addr.push(i as u32);
+            walk(c, tx, addr, failed, ord, out);
+            addr.pop();
+        }
+    }
+    let mut out = Vec::new();
+    for (i, t) in traces.iter().enumerate() {
+        if let Some(root) = &t.result {
+            let mut ord = 0;
+            walk(root, i as u32, &mut Vec::new(), false, &mut ord, &mut out);
+        }
+    }
+    out
+}
+
+/// Normalise Parity-style `trace_block` output (already depth-first per transaction).
+/// Rewards are skipped.
+pub fn parity_rows(traces: &[ParityTrace]) -> Vec<TraceRow> {
+    let mut out: Vec<TraceRow> = Vec::new();
+    let mut failed_prefixes: Vec<Vec<u32>> = Vec::new();
+    let mut cur_tx: Option<u64> = None;
+    let mut ord = 0u32;
+    for t in traces {
+        let Some(pos) = t.transaction_position else { continue };
+        if cur_tx != Some(pos) {
+            cur_tx = Some(pos);
+            failed_prefixes.clear();
+            ord = 0;
+        }
+        let (kind, call_type, from, to, value) = match t.kind.as_str() {
+            "call" => (TraceKind::Call, t.action.call_type.clone(), t.action.from, t.action.to, t.action.value),
+            "create" => (TraceKind::Create, None, t.action.from, t.result.as_ref().and_then(|r| r.address), t.action.value),
+            "suicide" | "selfdestruct" => {
+                (TraceKind::Suicide, None, t.action.address, t.action.refund_address, t.action.balance)
+            }
+            _ => continue,
+        };
+        let ancestor_failed = failed_prefixes.iter().any(|p| t.trace_address.starts_with(p));
+        if t.error.is_some() {
+            failed_prefixes.push(t.trace_address.clone());
+        }
+        out.push(TraceRow {
+            tx_index: pos as u32,
+            ordinal: ord,
+            trace_address: t.trace_address.clone(),
+            kind,
+            call_type,
+            from,
+            to,
+            value: value.unwrap_or_default(),
+            error: t.error.clone(),
+            failed: ancestor_failed || t.error.is_some(),
+        });
+        ord += 1;
+    }
+    out
+}
+
+pub fn hash32(h: &B256) -> Hash32 {
+    Hash32(h.0)
+}
+
+pub fn addr(a: &EvmAddr) -> Address {
+    Address::Evm(a.0 .0)
+}
+
+/// Decode an ERC-20 `Transfer` log: `(token, from, to, amount)`, or `None` for any other log.
+pub fn decode_transfer_log(log: &RpcLog) -> Option<(EvmAddr, EvmAddr, EvmAddr, U256)> {
+    if log.removed || log.topics.len() != 3 || log.topics[0] != TRANSFER_TOPIC || log.data.len() != 32 {
+        return None;
+    }
+    let word_addr = |t: &B256| -> Option<EvmAddr> {
+        if t.0[..12].iter().any(|b| *b != 0) {
+            return None;
+        }
+        Some(EvmAddr::from_slice(&t.0[12..]))
+    };
+    let from = word_addr(&log.topics[1])?;
+    let to = word_addr(&log.topics[2])?;
+    Some((log.address, from, to, U256::from_be_slice(&log.data)))
+}
+
+/// Assemble one block's transfers. `traces` is `None` when the node offers no tracing.
+pub fn block_data(
+    block: &RpcBlock,
+    receipts: &[RpcReceipt],
+    traces: Option<&[TraceRow]>,
+) -> Result<BlockData, String> {
+    let height = block.number.to::<u64>();
+    let time = block.timestamp.to::<u64>();
+    let mut data = BlockData::new(BlockRef {
+        height,
+        hash: hash32(&block.hash),
+        parent: hash32(&block.parent_hash),
+        time,
+    });
+    data.tx_count = block.transactions.len() as u32;
+    if receipts.len() != block.transactions.len() {
+        return Err(format!("{} receipts for {} transactions", receipts.len(), block.transactions.len()));
+    }
+    let by_hash: HashMap<B256, &RpcReceipt> = receipts.iter().map(|r| (r.transaction_hash, r)).collect();
+    let mut trace_by_tx: HashMap<u32, Vec<&TraceRow>> = HashMap::new();
+    if let Some(rows) = traces {
+        for r in rows {
+            trace_by_tx.entry(r.tx_index).or_default().push(r);
+        }
+    }
+    let mut next_log_index = 0u64;
+    for (i, tx) in block.transactions.iter().enumerate() {
+        let tx_index = tx.transaction_index.map(|x| x.to::<u64>()).unwrap_or(i as u64) as u32;
+        let receipt = by_hash.get(&tx.hash).ok_or_else(|| format!("no receipt for transaction {}", tx.hash))?;
+        let frames = trace_by_tx.get(&tx_index);
+        let success = match receipt.status.map(|s| s.to::<u64>()) {
+            Some(1) => true,
+            Some(_) => false,
+            // Pre-Byzantium: no status; the trace's root frame says whether it failed.
+            None => !frames.and_then(|f| f.first()).is_some_and(|root| root.failed),
+        };
+        let mk = |sub: u32, from: Address, to: Address, asset: Asset, amount: U256| Transfer {
+            tx: hash32(&tx.hash),
+            height,
+            pos: Position { tx_index, sub },
+            time,
+            from,
+            to,
+            asset,
+            amount,
+        };
+        if success && !tx.value.is_zero() {
+            if let Some(to) = tx.to.or(receipt.contract_address) {
+                data.transfers.push(mk(0, addr(&tx.from), addr(&to), Asset::Native, tx.value));
+            }
+        }
+        if success {
+            for f in frames.into_iter().flatten().filter(|f| f.is_internal_transfer()) {
+                if let (Some(from), Some(to)) = (f.from, f.to) {
+                    data.transfers.push(mk(f.ordinal, addr(&from), addr(&to), Asset::Native, f.value));
+                }
+            }
+        }
+        for log in &receipt.logs {
+            let li = log.log_index.map(|x| x.to::<u64>()).unwrap_or(next_log_index);
+            next_log_index = li + 1;
+            if !success {
+                continue;
+            }
+            if let Some((token, from, to, amount)) = decode_transfer_log(log) {
+                let sub = LOG_SUB_BASE
+                    .checked_add(u32::try_from(li).map_err(|_| format!("log index {li} out of range"))?)
+                    .ok_or_else(|| format!("log index {li} out of range"))?;
+                data.transfers.push(mk(sub, addr(&from), addr(&to), Asset::Token(token.0 .0), amount));
+            }
+        }
+    }
+    data.transfers.sort_by_key(|t| t.pos);
+    Ok(data)
+}

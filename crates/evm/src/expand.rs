@@ -1,0 +1,1 @@
+//! On-demand expansion (see below).

@@ -1,0 +1,327 @@
+//! The ingest loop: fetch ranges concurrently, apply them in order to a [`ChainSink`], follow
+//! the head, and handle reorganisations by rolling back to the fork point.
+//!
+//! The adapter never sees store keys: the CLI implements [`ChainSink`] over the store.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chaintrace_model::{BlockData, Hash32};
+use futures::StreamExt;
+
+use crate::adapter::{EvmAdapter, TraceMode};
+use crate::error::EvmError;
+use crate::tokens::TokenMetaStore;
+
+/// The outcome of [`ChainSink::apply`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// Stored (blocks already present with the same hash are skipped by the sink).
+    Ok { transfers: u64 },
+    /// The first block's parent is not the stored tip: the caller must find the fork point.
+    ParentMismatch,
+}
+
+/// Where ingested blocks go: the store, or memory in tests.
+pub trait ChainSink {
+    type Error: std::error::Error + Send + Sync + 'static;
+    /// `(height, hash)` of the stored tip.
+    fn tip(&self) -> Result<Option<(u64, Hash32)>, Self::Error>;
+    fn block_hash(&self, height: u64) -> Result<Option<Hash32>, Self::Error>;
+    /// Apply contiguous blocks atomically.
+    fn apply(&self, blocks: &[BlockData]) -> Result<Applied, Self::Error>;
+    /// Remove every block above `height`.
+    fn rollback_to(&self, height: u64) -> Result<u64, Self::Error>;
+    /// Record what the node offers (trace mode), e.g. in store metadata. Default: nothing.
+    fn record_node_info(&self, _key: &str, _value: &str) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct IngestOptions {
+    /// First height when the sink is empty (default 0). With a non-empty sink, ingest resumes
+    /// after the stored tip; a `from` beyond it is refused (it would leave a gap).
+    pub from: Option<u64>,
+    /// Last height; `None` follows the head until stopped.
+    pub to: Option<u64>,
+    /// Blocks per fetch task (one set of JSON-RPC batches).
+    pub chunk_blocks: u64,
+    /// Fetch tasks in flight ahead of the writer.
+    pub parallel_chunks: usize,
+    /// How often to poll the head when caught up.
+    pub poll_interval: Duration,
+    /// How far back a fork point is searched for.
+    pub max_reorg_depth: u64,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            from: None,
+            to: None,
+            chunk_blocks: 10,
+            parallel_chunks: 4,
+            poll_interval: Duration::from_secs(2),
+            max_reorg_depth: 1024,
+        }
+    }
+}
+
+/// A progress report after each applied chunk.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Progress {
+    pub height: u64,
+    pub head: u64,
+    pub blocks: u64,
+    pub transfers: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct IngestSummary {
+    pub blocks: u64,
+    pub transfers: u64,
+    pub reorgs: u64,
+    pub rolled_back: u64,
+    pub tip: Option<(u64, Hash32)>,
+    pub trace_mode: Option<&'static str>,
+    pub tokens_read: u64,
+    pub stopped: bool,
+}
+
+fn sink_err<E: std::error::Error>(e: E) -> EvmError {
+    EvmError::Sink(e.to_string())
+}
+
+/// Ingest until `opts.to` (or until `stop` is set when following the head).
+pub async fn ingest<S: ChainSink, T: TokenMetaStore>(
+    adapter: &EvmAdapter,
+    sink: &S,
+    tokens: Option<&T>,
+    opts: &IngestOptions,
+    stop: &AtomicBool,
+    mut progress: impl FnMut(Progress),
+) -> Result<IngestSummary, EvmError> {
+    let mut sum = IngestSummary::default();
+    let chain = adapter.chain().to_string();
+    let mut next = match sink.tip().map_err(sink_err)? {
+        Some((h, _)) => {
+            let resume = reconcile(adapter, sink, h, opts.max_reorg_depth, &mut sum).await?;
+            if let Some(f) = opts.from {
+                if f > resume {
+                    return Err(EvmError::Gap { chain, tip: resume.saturating_sub(1), from: f });
+                }
+            }
+            resume
+        }
+        None => opts.from.unwrap_or(0),
+    };
+    let mode = adapter.trace_mode(next).await?;
+    sum.trace_mode = Some(mode.as_str());
+    sink.record_node_info("trace_mode", mode.as_str()).map_err(sink_err)?;
+    if mode == TraceMode::None {
+        sink.record_node_info("internal_transfers", "unavailable").map_err(sink_err)?;
+    }
+    let chunk = opts.chunk_blocks.max(1);
+    'outer: loop {
+        if stop.load(Ordering::Relaxed) {
+            sum.stopped = true;
+            break;
+        }
+        if opts.to.is_some_and(|t| next > t) {
+            break;
+        }
+        let head = adapter.head().await?;
+        let target = opts.to.map_or(head, |t| t.min(head));
+        if next > target {
+            // Caught up. A reorg can replace the tip without a new height: check it.
+            if let Some((h, hash)) = sink.tip().map_err(sink_err)? {
+                let node = adapter.headers(&[h]).await?.pop().flatten();
+                if node.map(|b| b.hash) != Some(hash) {
+                    next = reconcile(adapter, sink, h, opts.max_reorg_depth, &mut sum).await?;
+                    continue;
+                }
+            }
+            if !sleep_unless_stopped(opts.poll_interval, stop).await {
+                sum.stopped = true;
+                break;
+            }
+            continue;
+        }
+        let window_end = target.min(next.saturating_add(chunk * opts.parallel_chunks.max(1) as u64 - 1));
+        let ranges: Vec<(u64, u64)> = (next..=window_end)
+            .step_by(chunk as usize)
+            .map(|a| (a, (a + chunk - 1).min(window_end)))
+            .collect();
+        let mut fetched = futures::stream::iter(ranges)
+            .map(|(a, b)| fetch_with_retry(adapter, a, b))
+            .buffered(opts.parallel_chunks.max(1));
+        while let Some(res) = fetched.next().await {
+            let blocks = match res {
+                Ok(b) => b,
+                // The head moved back (a reorg to a shorter chain): start over from the top.
+                Err(EvmError::MissingBlock { .. }) => continue 'outer,
+                Err(e) => return Err(e),
+            };
+            if let Some(t) = tokens {
+                sum.tokens_read += adapter.resolve_tokens(&blocks, t).await? as u64;
+            }
+            let first = &blocks[0];
+            let tip = sink.tip().map_err(sink_err)?;
+            let parent_ok = match tip {
+                Some((h, hash)) => first.block.height == h + 1 && first.block.parent == hash,
+                None => true,
+            };
+            let applied = if parent_ok { sink.apply(&blocks).map_err(sink_err)? } else { Applied::ParentMismatch };
+            match applied {
+                Applied::Ok { transfers } => {
+                    let last = blocks.last().expect("non-empty chunk");
+                    sum.blocks += blocks.len() as u64;
+                    sum.transfers += transfers;
+                    sum.tip = Some((last.block.height, last.block.hash));
+                    next = last.block.height + 1;
+                    progress(Progress { height: last.block.height, head, blocks: sum.blocks, transfers: sum.transfers });
+                    if stop.load(Ordering::Relaxed) {
+                        sum.stopped = true;
+                        break 'outer;
+                    }
+                }
+                Applied::ParentMismatch => {
+                    let (h, _) = tip.expect("a mismatch needs a stored tip");
+                    tracing::warn!(chain = %adapter.chain(), height = first.block.height,
+                        "parent hash does not match the stored tip: reorganisation");
+                    next = reconcile(adapter, sink, h, opts.max_reorg_depth, &mut sum).await?;
+                    continue 'outer;
+                }
+            }
+        }
+    }
+    if sum.tip.is_none() {
+        sum.tip = sink.tip().map_err(sink_err)?;
+    }
+    Ok(sum)
+}
+
+async fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {
+    let step = Duration::from_millis(50);
+    let mut left = d;
+    while !left.is_zero() {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let s = step.min(left);
+        tokio::time::sleep(s).await;
+        left -= s;
+    }
+    !stop.load(Ordering::Relaxed)
+}
+
+async fn fetch_with_retry(adapter: &EvmAdapter, a: u64, b: u64) -> Result<Vec<BlockData>, EvmError> {
+    let mut attempt = 0u32;
+    loop {
+        match adapter.fetch_blocks(a, b).await {
+            Err(e) if e.is_retryable() && attempt < 8 => {
+                tracing::debug!(from = a, to = b, error = %e, "retrying block fetch");
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(100 << attempt.min(6))).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Compare the stored chain with the node from `tip` down; roll back to the highest height
+/// where both agree and return the height to resume at.
+async fn reconcile<S: ChainSink>(
+    adapter: &EvmAdapter,
+    sink: &S,
+    tip: u64,
+    max_depth: u64,
+    sum: &mut IngestSummary,
+) -> Result<u64, EvmError> {
+    let floor = tip.saturating_sub(max_depth);
+    let mut top = tip;
+    loop {
+        let lo = top.saturating_sub(15).max(floor);
+        let heights: Vec<u64> = (lo..=top).rev().collect();
+        let nodes = adapter.headers(&heights).await?;
+        for (h, node) in heights.iter().zip(nodes) {
+            let stored = sink.block_hash(*h).map_err(sink_err)?;
+            let agree = match (stored, node) {
+                (Some(s), Some(n)) => s == n.hash,
+                // Below the first stored block: nothing of ours to compare, so this is the floor.
+                (None, _) => true,
+                (Some(_), None) => false,
+            };
+            if agree {
+                if *h == tip {
+                    return Ok(tip + 1);
+                }
+                let removed = sink.rollback_to(*h).map_err(sink_err)?;
+                tracing::warn!(chain = %adapter.chain(), fork_point = *h, removed, "rolled back orphaned blocks");
+                sum.reorgs += 1;
+                sum.rolled_back += removed;
+                return Ok(*h + 1);
+            }
+        }
+        if lo == floor {
+            if floor == 0 {
+                // Even genesis differs: this is another chain.
+                return Err(EvmError::ReorgTooDeep { height: tip, depth: tip });
+            }
+            return Err(EvmError::ReorgTooDeep { height: tip, depth: max_depth });
+        }
+        top = lo - 1;
+    }
+}
+
+/// An in-memory [`ChainSink`] with the store's semantics (tests and on-demand use).
+#[derive(Default, Clone)]
+pub struct MemorySink {
+    pub blocks: Arc<Mutex<BTreeMap<u64, BlockData>>>,
+    pub info: Arc<Mutex<BTreeMap<String, String>>>,
+}
+
+impl MemorySink {
+    pub fn all_transfers(&self) -> Vec<chaintrace_model::Transfer> {
+        self.blocks.lock().expect("sink lock").values().flat_map(|b| b.transfers.clone()).collect()
+    }
+}
+
+impl ChainSink for MemorySink {
+    type Error = std::convert::Infallible;
+    fn tip(&self) -> Result<Option<(u64, Hash32)>, Self::Error> {
+        Ok(self.blocks.lock().expect("sink lock").last_key_value().map(|(h, b)| (*h, b.block.hash)))
+    }
+    fn block_hash(&self, height: u64) -> Result<Option<Hash32>, Self::Error> {
+        Ok(self.blocks.lock().expect("sink lock").get(&height).map(|b| b.block.hash))
+    }
+    fn apply(&self, blocks: &[BlockData]) -> Result<Applied, Self::Error> {
+        let mut m = self.blocks.lock().expect("sink lock");
+        if let (Some((h, tip)), Some(first)) = (m.last_key_value(), blocks.first()) {
+            if first.block.height != h + 1 || first.block.parent != tip.block.hash {
+                return Ok(Applied::ParentMismatch);
+            }
+        }
+        let mut transfers = 0;
+        for b in blocks {
+            transfers += b.transfers.len() as u64;
+            m.insert(b.block.height, b.clone());
+        }
+        Ok(Applied::Ok { transfers })
+    }
+    fn rollback_to(&self, height: u64) -> Result<u64, Self::Error> {
+        let mut m = self.blocks.lock().expect("sink lock");
+        let above: Vec<u64> = m.range(height + 1..).map(|(h, _)| *h).collect();
+        for h in &above {
+            m.remove(h);
+        }
+        Ok(above.len() as u64)
+    }
+    fn record_node_info(&self, key: &str, value: &str) -> Result<(), Self::Error> {
+        self.info.lock().expect("sink lock").insert(key.to_string(), value.to_string());
+        Ok(())
+    }
+}

@@ -1,0 +1,25 @@
+//! Ethereum and other EVM chains for chaintrace.
+//!
+//! The adapter reads blocks (with full transactions), receipts (`eth_getBlockReceipts`, or per
+//! transaction) and traces (`debug_traceBlockByNumber` with the call tracer, or `trace_block`)
+//! from a JSON-RPC node and normalises them into [`chaintrace_model::BlockData`]: native value
+//! transfers, internal value transfers and ERC-20 `Transfer` logs. See [`decode`] for exactly
+//! what counts as a transfer and how positions are numbered, [`ingest`] for the loop with reorg
+//! handling, and [`expand`] for on-demand address histories.
+//!
+//! The library never prints and never logs an RPC URL beyond `scheme://host`.
+
+pub mod adapter;
+pub mod decode;
+pub mod error;
+pub mod expand;
+pub mod ingest;
+pub mod rpc;
+pub mod tokens;
+pub mod types;
+
+pub use adapter::{EvmAdapter, EvmConfig, TraceMode, TraceSetting};
+pub use error::{EvmError, RpcError};
+pub use ingest::{ingest, Applied, ChainSink, IngestOptions, IngestSummary, MemorySink, Progress};
+pub use rpc::{Rpc, RpcConfig};
+pub use tokens::{MemoryTokenMeta, TokenMeta, TokenMetaStore};

@@ -1,0 +1,112 @@
+//! The project's Solidity test contracts, compiled with solcjs, and ABI call encoding.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use alloy_primitives::{keccak256, U256};
+
+/// Compiled creation bytecode by contract name (`TetherLike`, `Gold18`, `MuteToken`,
+/// `NftLike`, `Forwarder`, `Rejecter`, `SimpleToken`).
+pub struct Contracts {
+    bins: BTreeMap<String, Vec<u8>>,
+}
+
+fn sources_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts")
+}
+
+impl Contracts {
+    /// Compile `contracts/*.sol` (cached by a hash of the sources). Panics on failure.
+    pub fn compile() -> Contracts {
+        let dir = sources_dir();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "sol"))
+            .collect();
+        files.sort();
+        let mut all = Vec::new();
+        for f in &files {
+            all.extend_from_slice(f.file_name().expect("file name").as_encoded_bytes());
+            all.extend(std::fs::read(f).unwrap_or_else(|e| panic!("read {}: {e}", f.display())));
+        }
+        let key = hex::encode(&keccak256(&all)[..8]);
+        let out = crate::tools::tools_dir().join("solc-out").join(key);
+        if !out.join("done").is_file() {
+            let solc = crate::tools::solcjs();
+            let tmp = out.with_extension(format!("tmp{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&tmp);
+            std::fs::create_dir_all(&tmp).unwrap_or_else(|e| panic!("create {}: {e}", tmp.display()));
+            let o = Command::new(&solc)
+                .arg("--bin")
+                .arg("--optimize")
+                .arg("--base-path")
+                .arg(&dir)
+                .arg("-o")
+                .arg(&tmp)
+                .args(&files)
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run {}: {e}", solc.display()));
+            assert!(
+                o.status.success(),
+                "solcjs failed: {}\n{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            std::fs::write(tmp.join("done"), b"ok").expect("write marker");
+            let _ = std::fs::remove_dir_all(&out);
+            if std::fs::rename(&tmp, &out).is_err() {
+                // Another test process finished first; use its output.
+                let _ = std::fs::remove_dir_all(&tmp);
+            }
+        }
+        let mut bins = BTreeMap::new();
+        for e in std::fs::read_dir(&out).unwrap_or_else(|e| panic!("read {}: {e}", out.display())).flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if let Some(stem) = name.strip_suffix(".bin") {
+                let contract = stem.rsplit('_').next().expect("solcjs names files <file>_sol_<Contract>.bin");
+                let text = std::fs::read_to_string(e.path()).expect("read .bin");
+                let code = hex::decode(text.trim()).unwrap_or_else(|e| panic!("bad hex in {name}: {e}"));
+                bins.insert(contract.to_string(), code);
+            }
+        }
+        Contracts { bins }
+    }
+
+    pub fn bytecode(&self, name: &str) -> &[u8] {
+        self.bins.get(name).unwrap_or_else(|| panic!("no compiled contract named {name}"))
+    }
+}
+
+/// A static ABI word.
+#[derive(Clone, Debug)]
+pub enum Word {
+    Address(String),
+    Uint(U256),
+}
+
+/// The 4-byte selector of a signature such as `transfer(address,uint256)`.
+pub fn selector(sig: &str) -> [u8; 4] {
+    let h = keccak256(sig.as_bytes());
+    [h[0], h[1], h[2], h[3]]
+}
+
+/// `selector ++ words`, for functions with static arguments only.
+pub fn encode_call(sig: &str, args: &[Word]) -> Vec<u8> {
+    let mut out = selector(sig).to_vec();
+    for a in args {
+        let mut w = [0u8; 32];
+        match a {
+            Word::Address(s) => {
+                let b = hex::decode(s.trim_start_matches("0x")).expect("address hex");
+                assert_eq!(b.len(), 20, "address {s} is not 20 bytes");
+                w[12..].copy_from_slice(&b);
+            }
+            Word::Uint(v) => w = v.to_be_bytes::<32>(),
+        }
+        out.extend_from_slice(&w);
+    }
+    out
+}

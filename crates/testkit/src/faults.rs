@@ -1,0 +1,130 @@
+//! A fault-injecting HTTP proxy for JSON-RPC: drops, delays, HTTP 429/503, provider
+//! rate-limit errors and truncated JSON, for a deterministic pseudo-random share of requests.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::http::{self, Reply, Server};
+
+#[derive(Clone, Debug)]
+pub struct FaultConfig {
+    /// Share of requests that get a fault, 0.0..=1.0.
+    pub rate: f64,
+    /// How long a delayed request waits before it is forwarded.
+    pub delay: Duration,
+    pub seed: u64,
+}
+
+impl Default for FaultConfig {
+    fn default() -> Self {
+        FaultConfig { rate: 0.3, delay: Duration::from_millis(1500), seed: 7 }
+    }
+}
+
+/// How many faults of each kind were injected.
+#[derive(Debug, Default)]
+pub struct FaultStats {
+    pub requests: AtomicU64,
+    pub dropped: AtomicU64,
+    pub delayed: AtomicU64,
+    pub http_429: AtomicU64,
+    pub http_503: AtomicU64,
+    pub rpc_rate_limited: AtomicU64,
+    pub truncated: AtomicU64,
+}
+
+impl FaultStats {
+    pub fn faults(&self) -> u64 {
+        [&self.dropped, &self.delayed, &self.http_429, &self.http_503, &self.rpc_rate_limited, &self.truncated]
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
+    }
+}
+
+pub struct FaultProxy {
+    server: Server,
+    stats: Arc<FaultStats>,
+}
+
+/// splitmix64: deterministic per-request randomness without a dependency.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl FaultProxy {
+    pub fn start(upstream: SocketAddr, cfg: FaultConfig) -> FaultProxy {
+        let stats = Arc::new(FaultStats::default());
+        let st = stats.clone();
+        let server = Server::start(move |body| {
+            let n = st.requests.fetch_add(1, Ordering::Relaxed);
+            let r = mix(cfg.seed ^ n.wrapping_mul(0x2545_f491_4f6c_dd1d));
+            let roll = (r >> 11) as f64 / (1u64 << 53) as f64;
+            let forward = || match http::post(upstream, body, Duration::from_secs(60)) {
+                Ok(resp) => Reply::Send { status: resp.status, body: resp.body, content_length: None },
+                Err(_) => Reply::Drop,
+            };
+            if roll >= cfg.rate {
+                return forward();
+            }
+            match r % 6 {
+                0 => {
+                    st.dropped.fetch_add(1, Ordering::Relaxed);
+                    Reply::Drop
+                }
+                1 => {
+                    st.delayed.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(cfg.delay);
+                    forward()
+                }
+                2 => {
+                    st.http_429.fetch_add(1, Ordering::Relaxed);
+                    Reply::Send { status: 429, body: b"rate limited".to_vec(), content_length: None }
+                }
+                3 => {
+                    st.http_503.fetch_add(1, Ordering::Relaxed);
+                    Reply::Send { status: 503, body: b"unavailable".to_vec(), content_length: None }
+                }
+                4 => {
+                    st.rpc_rate_limited.fetch_add(1, Ordering::Relaxed);
+                    // The shape hosted providers use (Infura -32005, "limit exceeded").
+                    let err = |id: Value| json!({"jsonrpc":"2.0","id":id,"error":{"code":-32005,"message":"daily request count exceeded, request rate limited"}});
+                    let resp = match serde_json::from_slice::<Value>(body) {
+                        Ok(Value::Array(items)) => {
+                            Value::Array(items.iter().map(|i| err(i.get("id").cloned().unwrap_or(Value::Null))).collect())
+                        }
+                        Ok(v) => err(v.get("id").cloned().unwrap_or(Value::Null)),
+                        Err(_) => err(Value::Null),
+                    };
+                    Reply::json(serde_json::to_vec(&resp).expect("serialise JSON"))
+                }
+                _ => {
+                    st.truncated.fetch_add(1, Ordering::Relaxed);
+                    match forward() {
+                        Reply::Send { status, body, .. } => {
+                            let cut = body.len() / 2;
+                            Reply::Send { status, body: body[..cut].to_vec(), content_length: None }
+                        }
+                        Reply::Drop => Reply::Drop,
+                    }
+                }
+            }
+        });
+        FaultProxy { server, stats }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    pub fn stats(&self) -> &FaultStats {
+        &self.stats
+    }
+}

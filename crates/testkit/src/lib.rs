@@ -1,0 +1,24 @@
+//! Test harness shared by chaintrace's tests (dev-dependency only).
+//!
+//! - [`tools`]: find `anvil` and `solcjs`, installing them from the npm registry into
+//!   `~/.cache/chaintrace-tools` when missing; failing loudly (never skipping) when that fails.
+//! - [`Anvil`]: a real anvil node on a free loopback port, killed on drop, with JSON-RPC helpers.
+//! - [`contracts`]: compile the project's Solidity sources (`contracts/`) and encode calls.
+//! - [`http`]: a tiny blocking HTTP/1.1 JSON-RPC client and server (no async runtime needed).
+//! - [`fixtures`]: serve recorded JSON-RPC responses (ethereum-etl's file-name rule).
+//! - [`faults`]: a fault-injecting proxy (drops, delays, 429/503, truncated JSON).
+//!
+//! Everything here is for tests: helpers panic with a clear message when the environment is
+//! broken (a tool cannot be installed, anvil does not start), because a test must fail loudly.
+
+pub mod anvil;
+pub mod contracts;
+pub mod faults;
+pub mod fixtures;
+pub mod http;
+pub mod tools;
+
+pub use anvil::{Anvil, AnvilBuilder};
+pub use contracts::{encode_call, selector, Contracts, Word};
+pub use faults::{FaultConfig, FaultProxy, FaultStats};
+pub use fixtures::FixtureServer;
