@@ -1,0 +1,406 @@
+//! Watchlists and attribution: everything chaintrace knows about who owns an address.
+//!
+//! - Parsers ([`parse_file`]) turn one file into labels plus a per-item report of what was
+//!   skipped (invalid or unsupported addresses). A structural problem (bad XML, bad CSV row,
+//!   a TagPack that violates the schema) fails the whole file with its line or element.
+//!   Formats: the OFAC SDN list (`SDN_ADVANCED.XML`, legacy `SDN.XML`, `sdn.csv` with
+//!   `sdn_comments.csv`/`add.csv`, and per-asset address lists), GraphSense TagPacks, the
+//!   SPEC labels CSV and Etherscan label exports.
+//! - [`import`] writes a parsed file into the store atomically per source, so importing the
+//!   same file twice changes nothing and a newer OFAC snapshot replaces the older one; the
+//!   added/removed addresses of every import are recorded.
+//! - [`deposits`] infers exchange deposit addresses from their sweeps to known exchange
+//!   wallets (Victor 2020), and lets Bitcoin cluster members inherit exchange labels.
+
+pub mod addr;
+pub mod deposits;
+pub mod etherscan;
+pub mod import;
+pub mod ofac;
+pub mod speccsv;
+pub mod tagpack;
+mod xml;
+
+use std::{
+    collections::BTreeSet,
+    fmt,
+    path::{Path, PathBuf},
+};
+
+use chaintrace_model::Label;
+use serde::Serialize;
+
+pub use addr::AddrProblem;
+
+/// The file formats the importer reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// OFAC `SDN_ADVANCED.XML` (features "Digital Currency Address - T").
+    OfacSdnAdvancedXml,
+    /// OFAC legacy `SDN.XML` (`<id><idType>Digital Currency Address - T</idType>`).
+    OfacSdnXml,
+    /// OFAC `sdn.csv` (addresses in the Remarks column).
+    OfacSdnCsv,
+    /// OFAC `sdn_comments.csv` (Remarks overflow; only together with `sdn.csv`).
+    OfacSdnComments,
+    /// OFAC `add.csv` (addresses file; only together with `sdn.csv`).
+    OfacSdnAdd,
+    /// A per-asset list of sanctioned addresses (`sanctioned_addresses_<T>.txt|json`) or an
+    /// `address,name` / `address,first_seen,label,source` extraction of the SDN list.
+    OfacList,
+    /// A GraphSense TagPack (YAML).
+    Tagpack,
+    /// SPEC's labels CSV (`chain,address,category,entity[,source][,confidence]`).
+    Csv,
+    /// An Etherscan label export: `,Address,Name Tag,Balance,Txn Count` CSV or
+    /// `[{"address","nameTag"}]` JSON.
+    Etherscan,
+}
+
+impl Format {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Format::OfacSdnAdvancedXml => "ofac-sdn-advanced-xml",
+            Format::OfacSdnXml => "ofac-sdn-xml",
+            Format::OfacSdnCsv => "ofac-sdn-csv",
+            Format::OfacSdnComments => "ofac-sdn-comments",
+            Format::OfacSdnAdd => "ofac-sdn-add",
+            Format::OfacList => "ofac-list",
+            Format::Tagpack => "tagpack",
+            Format::Csv => "csv",
+            Format::Etherscan => "etherscan",
+        }
+    }
+
+    pub fn is_ofac(&self) -> bool {
+        matches!(
+            self,
+            Format::OfacSdnAdvancedXml
+                | Format::OfacSdnXml
+                | Format::OfacSdnCsv
+                | Format::OfacSdnComments
+                | Format::OfacSdnAdd
+                | Format::OfacList
+        )
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the user asked for with `--format` (a family, or one exact format).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormatHint {
+    /// Any OFAC SDN format (detected among them).
+    OfacSdn,
+    Exact(Format),
+}
+
+impl std::str::FromStr for FormatHint {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "ofac-sdn" | "ofac" => FormatHint::OfacSdn,
+            "ofac-sdn-advanced-xml" | "ofac-sdn-advanced" => FormatHint::Exact(Format::OfacSdnAdvancedXml),
+            "ofac-sdn-xml" => FormatHint::Exact(Format::OfacSdnXml),
+            "ofac-sdn-csv" => FormatHint::Exact(Format::OfacSdnCsv),
+            "ofac-sdn-comments" => FormatHint::Exact(Format::OfacSdnComments),
+            "ofac-sdn-add" => FormatHint::Exact(Format::OfacSdnAdd),
+            "ofac-list" => FormatHint::Exact(Format::OfacList),
+            "tagpack" | "graphsense" => FormatHint::Exact(Format::Tagpack),
+            "csv" => FormatHint::Exact(Format::Csv),
+            "etherscan" => FormatHint::Exact(Format::Etherscan),
+            other => {
+                return Err(format!(
+                    "unknown label format {other:?}: expected ofac-sdn, ofac-sdn-xml, ofac-sdn-advanced-xml, \
+                     ofac-sdn-csv, ofac-list, tagpack, csv or etherscan"
+                ))
+            }
+        })
+    }
+}
+
+/// Which part of the OFAC list a file covers: a newer file replaces exactly that part of the
+/// stored `ofac-sdn` source, so per-asset lists and whole-list files can be mixed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "tickers")]
+pub enum Coverage {
+    /// The whole list (SDN XML or CSV).
+    All,
+    /// Only the addresses listed under these tickers.
+    Tickers(BTreeSet<String>),
+    /// Every EVM-style address, under every ticker (an `address,name` extraction of all
+    /// `0x` addresses).
+    Evm,
+}
+
+/// A listed address that was not stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    /// Line or element in the file.
+    pub location: String,
+    pub ticker: Option<String>,
+    pub address: String,
+    /// `unsupported` or `invalid`.
+    pub kind: &'static str,
+    pub reason: String,
+}
+
+impl Skipped {
+    pub fn new(location: impl Into<String>, ticker: Option<&str>, address: &str, problem: &AddrProblem) -> Self {
+        Skipped {
+            location: location.into(),
+            ticker: ticker.map(str::to_string),
+            address: address.to_string(),
+            kind: if problem.is_unsupported() { "unsupported" } else { "invalid" },
+            reason: problem.to_string(),
+        }
+    }
+}
+
+/// One parsed file.
+#[derive(Clone, Debug)]
+pub struct Parsed {
+    pub files: Vec<PathBuf>,
+    pub format: Format,
+    pub labels: Vec<Label>,
+    pub skipped: Vec<Skipped>,
+    /// For OFAC files: which part of the list this file is.
+    pub coverage: Option<Coverage>,
+    /// The list's publication date (`YYYY-MM-DD`) when the file or its name gives one.
+    pub list_date: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabelsError {
+    /// A file that cannot be imported; nothing of it is stored.
+    #[error("{file}: {location}: {message}")]
+    Parse { file: String, location: String, message: String },
+    #[error("{file}: cannot read: {reason}")]
+    Io { file: String, reason: String },
+    #[error("{file}: cannot tell the label format ({reason}); pass --format ofac-sdn|tagpack|csv|etherscan")]
+    UnknownFormat { file: String, reason: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("label store: {0}")]
+    Store(#[from] chaintrace_store::StoreError),
+}
+
+impl LabelsError {
+    pub(crate) fn parse(file: &Path, location: impl Into<String>, message: impl Into<String>) -> Self {
+        LabelsError::Parse { file: file.display().to_string(), location: location.into(), message: message.into() }
+    }
+
+    pub(crate) fn io(file: &Path, e: impl fmt::Display) -> Self {
+        LabelsError::Io { file: file.display().to_string(), reason: e.to_string() }
+    }
+}
+
+/// Largest label file read into memory (the official `sdn.csv` is about 5 MB; the XML files
+/// are streamed and not subject to this).
+pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+pub(crate) fn read_capped(path: &Path) -> Result<Vec<u8>, LabelsError> {
+    let meta = std::fs::metadata(path).map_err(|e| LabelsError::io(path, e))?;
+    if meta.is_dir() {
+        return Err(LabelsError::io(path, "is a directory"));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(LabelsError::io(path, format!("file of {} bytes is larger than {MAX_FILE_BYTES}", meta.len())));
+    }
+    std::fs::read(path).map_err(|e| LabelsError::io(path, e))
+}
+
+/// Options that are not in the files themselves.
+#[derive(Clone, Debug, Default)]
+pub struct ParseOptions {
+    /// Publication date of an OFAC list when the file does not carry one (`YYYY-MM-DD`).
+    pub list_date: Option<String>,
+}
+
+/// Detect a file's format from its content (and, for per-asset lists, its name).
+pub fn detect(path: &Path, hint: Option<FormatHint>) -> Result<Format, LabelsError> {
+    if let Some(FormatHint::Exact(f)) = hint {
+        return Ok(f);
+    }
+    let mut head = vec![0u8; 8192];
+    let n = {
+        use std::io::Read;
+        let mut f = std::fs::File::open(path).map_err(|e| LabelsError::io(path, e))?;
+        let mut n = 0;
+        while n < head.len() {
+            let k = f.read(&mut head[n..]).map_err(|e| LabelsError::io(path, e))?;
+            if k == 0 {
+                break;
+            }
+            n += k;
+        }
+        n
+    };
+    head.truncate(n);
+    let text = String::from_utf8_lossy(&head);
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let ofac_only = matches!(hint, Some(FormatHint::OfacSdn));
+    let unknown = |reason: &str| LabelsError::UnknownFormat { file: path.display().to_string(), reason: reason.into() };
+
+    if trimmed.starts_with('<') {
+        if text.contains("<sdnList") {
+            return Ok(Format::OfacSdnXml);
+        }
+        if text.contains("<Sanctions") {
+            return Ok(Format::OfacSdnAdvancedXml);
+        }
+        return Err(unknown("an XML file that is neither SDN.XML nor SDN_ADVANCED.XML"));
+    }
+    if ofac::ticker_from_file_name(path).is_some() {
+        return Ok(Format::OfacList);
+    }
+    if trimmed.starts_with('[') {
+        return if text.contains("\"nameTag\"") || text.contains("\"address\"") {
+            if ofac_only {
+                Err(unknown("a JSON label export, not an OFAC list"))
+            } else {
+                Ok(Format::Etherscan)
+            }
+        } else {
+            Err(unknown("a JSON array of neither addresses nor {address, nameTag} objects"))
+        };
+    }
+    let first_line = trimmed.lines().next().unwrap_or("").trim().to_ascii_lowercase();
+    let header: Vec<&str> = first_line.split(',').map(|s| s.trim().trim_matches('"')).collect();
+    if !ofac_only && header.len() >= 4 && header[..4] == ["chain", "address", "category", "entity"] {
+        return Ok(Format::Csv);
+    }
+    if !ofac_only && header.len() >= 3 && header[0].is_empty() && header[1] == "address" && header[2] == "name tag" {
+        return Ok(Format::Etherscan);
+    }
+    if header == ["address", "name"] || header == ["address", "first_seen", "label", "source"] {
+        return Ok(Format::OfacList);
+    }
+    if (name.ends_with(".yaml") || name.ends_with(".yml") || trimmed.contains("\ntags:") || trimmed.starts_with("tags:"))
+        && !ofac_only
+    {
+        return Ok(Format::Tagpack);
+    }
+    // OFAC's CSV files have no header: ent_num first.
+    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(head.as_slice());
+    if let Some(Ok(rec)) = rdr.records().next() {
+        let numeric = |i: usize| rec.get(i).is_some_and(|s| !s.trim().is_empty() && s.trim().bytes().all(|b| b.is_ascii_digit()));
+        if numeric(0) {
+            if rec.len() >= 12 {
+                return Ok(Format::OfacSdnCsv);
+            }
+            if rec.len() == 6 && numeric(1) {
+                return Ok(Format::OfacSdnAdd);
+            }
+            if rec.len() == 2 {
+                return Ok(Format::OfacSdnComments);
+            }
+        }
+    }
+    if looks_like_address_list(&text) {
+        return Err(unknown(
+            "a plain address list whose ticker is not in its name (sanctioned_addresses_<TICKER>.txt)",
+        ));
+    }
+    Err(unknown("not an OFAC SDN file, TagPack, labels CSV or Etherscan export"))
+}
+
+fn looks_like_address_list(text: &str) -> bool {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty()).peekable();
+    lines.peek().is_some() && lines.take(5).all(|l| !l.contains(',') && !l.contains(' ') && l.len() >= 26)
+}
+
+/// Parse one file (or an `sdn.csv` with its companions, see [`parse_group`]).
+pub fn parse_file(path: &Path, format: Format, opts: &ParseOptions) -> Result<Parsed, LabelsError> {
+    parse_group(&[(path.to_path_buf(), format)], opts)
+}
+
+/// Parse a group of files that form one import unit: an `sdn.csv` with its `sdn_comments.csv`
+/// and `add.csv`, or a single file of any other format.
+pub fn parse_group(files: &[(PathBuf, Format)], opts: &ParseOptions) -> Result<Parsed, LabelsError> {
+    let Some((path, format)) = files.iter().find(|(_, f)| !matches!(f, Format::OfacSdnComments | Format::OfacSdnAdd))
+    else {
+        let (p, f) = files.first().ok_or_else(|| LabelsError::Invalid("no file to parse".into()))?;
+        return Err(LabelsError::parse(
+            p,
+            "file",
+            format!("{f} only continues an sdn.csv: import it together with the sdn.csv it belongs to"),
+        ));
+    };
+    let path = path.as_path();
+    let mut parsed = match format {
+        Format::OfacSdnAdvancedXml => ofac::parse_advanced_xml(path, opts)?,
+        Format::OfacSdnXml => ofac::parse_legacy_xml(path, opts)?,
+        Format::OfacSdnCsv => {
+            let comments: Vec<&Path> =
+                files.iter().filter(|(_, f)| *f == Format::OfacSdnComments).map(|(p, _)| p.as_path()).collect();
+            let adds: Vec<&Path> =
+                files.iter().filter(|(_, f)| *f == Format::OfacSdnAdd).map(|(p, _)| p.as_path()).collect();
+            ofac::parse_sdn_csv(path, &comments, &adds, opts)?
+        }
+        Format::OfacList => ofac::parse_list(path, opts)?,
+        Format::Tagpack => tagpack::parse(path)?,
+        Format::Csv => speccsv::parse(path)?,
+        Format::Etherscan => etherscan::parse(path)?,
+        Format::OfacSdnComments | Format::OfacSdnAdd => unreachable!("filtered above"),
+    };
+    parsed.files = files.iter().map(|(p, _)| p.clone()).collect();
+    Ok(parsed)
+}
+
+/// A date (`YYYY-MM-DD`, or `YYYY-MM`) found in a file's path, used as the list date of
+/// snapshots that carry none inside.
+pub fn date_in_path(path: &Path) -> Option<String> {
+    let s = path.to_string_lossy();
+    let b = s.as_bytes();
+    let mut best: Option<String> = None;
+    let mut i = 0;
+    while i + 7 <= b.len() {
+        let digits = |r: std::ops::Range<usize>| r.clone().all(|k| k < b.len() && b[k].is_ascii_digit());
+        let boundary_before = i == 0 || !b[i - 1].is_ascii_digit();
+        if boundary_before && digits(i..i + 4) && b[i + 4] == b'-' && digits(i + 5..i + 7) {
+            let year = &s[i..i + 4];
+            if year.starts_with("19") || year.starts_with("20") {
+                if i + 10 <= b.len() && b[i + 7] == b'-' && digits(i + 8..i + 10) && (i + 10 == b.len() || !b[i + 10].is_ascii_digit()) {
+                    best = Some(s[i..i + 10].to_string());
+                    i += 10;
+                    continue;
+                } else if i + 7 == b.len() || !b[i + 7].is_ascii_digit() {
+                    best = Some(s[i..i + 7].to_string());
+                }
+            }
+        }
+        i += 1;
+    }
+    best
+}
+
+/// A file's stem, for source names (`binance.csv` → `binance`).
+pub(crate) fn stem(path: &Path) -> String {
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "labels".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_in_paths() {
+        assert_eq!(date_in_path(Path::new("a/sambacha-ofac-list-2025-03-10/x_ETH.txt")).as_deref(), Some("2025-03-10"));
+        assert_eq!(date_in_path(Path::new("sdn_2021-07_digital_currency_rows.csv")).as_deref(), Some("2021-07"));
+        assert_eq!(date_in_path(Path::new("0xB10C-lists/sanctioned_addresses_ETH.txt")), None);
+    }
+
+    #[test]
+    fn format_hints_parse() {
+        assert_eq!("ofac-sdn".parse::<FormatHint>(), Ok(FormatHint::OfacSdn));
+        assert_eq!("tagpack".parse::<FormatHint>(), Ok(FormatHint::Exact(Format::Tagpack)));
+        assert!("yaml".parse::<FormatHint>().is_err());
+    }
+}

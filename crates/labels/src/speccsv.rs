@@ -1,0 +1,134 @@
+//! SPEC's labels CSV: header `chain,address,category,entity,source,confidence` (the last two
+//! optional). A row's `source` is its label's source; rows without one get `csv:<file stem>`.
+//! Each source in the file is replaced as a whole when the file is imported again.
+
+use std::{collections::BTreeMap, path::Path};
+
+use chaintrace_model::{Category, Label};
+
+use crate::{addr, read_capped, stem, Format, LabelsError, Parsed, Skipped};
+
+/// Confidence of a row that gives none.
+pub const DEFAULT_CONFIDENCE: u8 = 50;
+
+pub fn parse(path: &Path) -> Result<Parsed, LabelsError> {
+    let bytes = read_capped(path)?;
+    let mut rdr = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(bytes.as_slice());
+    let headers: Vec<String> = rdr
+        .headers()
+        .map_err(|e| LabelsError::parse(path, "line 1", format!("invalid CSV header: {e}")))?
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
+        .collect();
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let (Some(c_chain), Some(c_addr), Some(c_cat), Some(c_ent)) = (col("chain"), col("address"), col("category"), col("entity"))
+    else {
+        return Err(LabelsError::parse(
+            path,
+            "line 1",
+            "expected header chain,address,category,entity[,source][,confidence]",
+        ));
+    };
+    let (c_src, c_conf) = (col("source"), col("confidence"));
+    let default_source = format!("csv:{}", stem(path));
+    let mut labels: BTreeMap<Vec<u8>, Label> = BTreeMap::new();
+    let mut skipped = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| {
+            let line = e.position().map(|p| format!("line {}", p.line())).unwrap_or_else(|| "file".into());
+            LabelsError::parse(path, line, format!("invalid CSV: {e}"))
+        })?;
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        let loc = format!("line {line}");
+        let get = |i: usize| rec.get(i).unwrap_or("").trim();
+        if rec.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let chain = get(c_chain).to_ascii_lowercase();
+        if chain.is_empty() {
+            return Err(LabelsError::parse(path, &loc, "chain is empty"));
+        }
+        let category: Category = get(c_cat).parse().map_err(|e: String| LabelsError::parse(path, &loc, e))?;
+        let entity = get(c_ent).to_string();
+        if entity.is_empty() {
+            return Err(LabelsError::parse(path, &loc, "entity is empty"));
+        }
+        let source = c_src.map(get).filter(|s| !s.is_empty()).map(str::to_string).unwrap_or_else(|| default_source.clone());
+        let confidence = match c_conf.map(get).filter(|s| !s.is_empty()) {
+            None => DEFAULT_CONFIDENCE,
+            Some(s) => s.parse::<u8>().ok().filter(|c| *c <= 100).ok_or_else(|| {
+                LabelsError::parse(path, &loc, format!("confidence {s:?} is not a whole number from 0 to 100"))
+            })?,
+        };
+        let text = get(c_addr);
+        let ticker = if chain == "bitcoin" { "BTC" } else { "ETH" };
+        let parsed = if chain == "bitcoin" || addr::looks_evm(text) || text.starts_with("0x") {
+            addr::classify(ticker, text)
+        } else {
+            Err(addr::AddrProblem::Unsupported(chain.clone()))
+        };
+        let address = match parsed {
+            Ok(a) if chain == "bitcoin" && a.is_evm() => {
+                skipped.push(Skipped::new(&loc, Some(&chain), text, &addr::AddrProblem::Bitcoin("an EVM address on chain bitcoin".into())));
+                continue;
+            }
+            Ok(a) => a,
+            Err(p) => {
+                skipped.push(Skipped::new(&loc, Some(&chain), text, &p));
+                continue;
+            }
+        };
+        // `evm`, `*` or an empty scope mean every EVM chain; a named chain is kept.
+        let scope = match chain.as_str() {
+            "evm" | "*" | "any" => None,
+            c => Some(c.to_string()),
+        };
+        let label = Label { chain: scope, address, category, entity, source, confidence, attrs: BTreeMap::new() };
+        let key = format!("{:?}|{}|{}|{}|{}", label.chain, label.address, label.source, label.category, label.entity).into_bytes();
+        labels.insert(key, label);
+    }
+    Ok(Parsed {
+        files: vec![path.to_path_buf()],
+        format: Format::Csv,
+        labels: labels.into_values().collect(),
+        skipped,
+        coverage: None,
+        list_date: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_and_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("mine.csv");
+        std::fs::write(
+            &p,
+            "chain,address,category,entity,source,confidence\n\
+             ethereum,0x28C6c06298d514Db089934071355E5743bf21d60,exchange,Binance,etherscan,80\n\
+             bitcoin,1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa,other,Satoshi,,\n\
+             ethereum,0x28C6c06298d514Db089934071355E5743bf21d61,exchange,Binance,,\n\
+             tron,TXn8LKyqVpR8o9vAuDUHhqbKFKQD7zGvPL,exchange,Binance,,\n",
+        )
+        .unwrap();
+        let parsed = parse(&p).unwrap();
+        assert_eq!(parsed.labels.len(), 2, "{:?}", parsed.labels);
+        let bn = parsed.labels.iter().find(|l| l.address.is_evm()).unwrap();
+        assert_eq!((bn.source.as_str(), bn.confidence, bn.chain.as_deref()), ("etherscan", 80, Some("ethereum")));
+        let sat = parsed.labels.iter().find(|l| !l.address.is_evm()).unwrap();
+        assert_eq!((sat.source.as_str(), sat.confidence), ("csv:mine", DEFAULT_CONFIDENCE));
+        assert_eq!(parsed.skipped.len(), 2);
+        assert_eq!(parsed.skipped[0].location, "line 4");
+        assert_eq!(parsed.skipped[0].kind, "invalid");
+        assert_eq!(parsed.skipped[1].kind, "unsupported");
+
+        std::fs::write(&p, "chain,address,category,entity\nethereum,0x28c6c06298d514db089934071355e5743bf21d60,bank,X\n").unwrap();
+        let err = parse(&p).unwrap_err().to_string();
+        assert!(err.contains("mine.csv: line 2: unknown label category \"bank\""), "{err}");
+        std::fs::write(&p, "address,entity\n").unwrap();
+        assert!(parse(&p).unwrap_err().to_string().contains("line 1"));
+    }
+}
