@@ -1,0 +1,1 @@
+//! Common-input-ownership clustering (filled in below).

@@ -1,0 +1,226 @@
+//! Raw blocks → [`BlockData`]: outputs, spends and address-level transfers.
+
+use std::collections::HashMap;
+
+use bitcoin::{consensus::Decodable, Block, Network, Transaction};
+use chaintrace_model::{
+    Address, Asset, BlockData, BlockRef, Hash32, Position, Transfer, UtxoLookup, UtxoOutput, UtxoSpend, U256,
+};
+
+use crate::{flows, script::script_address, to_hash32};
+
+/// Largest serialized block accepted (consensus: 4,000,000 weight units ≥ bytes).
+pub const MAX_BLOCK_BYTES: usize = 4_000_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("corrupt block: {0}")]
+    Corrupt(String),
+    #[error("block {hash} at height {height}: merkle root in header does not match its transactions")]
+    MerkleMismatch { height: u64, hash: Hash32 },
+    #[error("block {hash} at height {height}: input {vin} of tx {txid} spends {prev_txid}:{prev_vout}, which is not known (ingest the chain from its start, or give the spent outputs)")]
+    MissingPrevout { height: u64, hash: Hash32, txid: Hash32, vin: u32, prev_txid: Hash32, prev_vout: u32 },
+    #[error("looking up the output {txid}:{vout}: {source}")]
+    Lookup { txid: Hash32, vout: u32, source: Box<dyn std::error::Error + Send + Sync> },
+}
+
+/// Parse a serialized block, requiring every byte to be used. Lengths inside are capped by
+/// rust-bitcoin's decoder; the whole block by [`MAX_BLOCK_BYTES`].
+pub fn parse_block(bytes: &[u8]) -> Result<Block, DecodeError> {
+    if bytes.len() > MAX_BLOCK_BYTES {
+        return Err(DecodeError::Corrupt(format!("block of {} bytes exceeds {MAX_BLOCK_BYTES}", bytes.len())));
+    }
+    let mut cur = bytes;
+    let block = Block::consensus_decode(&mut cur).map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+    if !cur.is_empty() {
+        return Err(DecodeError::Corrupt(format!("{} trailing bytes after the block", cur.len())));
+    }
+    Ok(block)
+}
+
+/// A lookup that knows no outputs (for blocks whose inputs all come from the overlay, or tests).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoLookup;
+
+impl UtxoLookup for NoLookup {
+    type Error = std::convert::Infallible;
+    fn output(&self, _: &Hash32, _: u32) -> Result<Option<UtxoOutput>, Self::Error> {
+        Ok(None)
+    }
+}
+
+/// Outputs held in memory as a lookup (prevout files, Esplora prevouts, tests).
+#[derive(Clone, Debug, Default)]
+pub struct OutputMap(pub HashMap<(Hash32, u32), UtxoOutput>);
+
+impl OutputMap {
+    pub fn insert(&mut self, o: UtxoOutput) {
+        self.0.insert((o.txid, o.vout), o);
+    }
+}
+
+impl UtxoLookup for OutputMap {
+    type Error = std::convert::Infallible;
+    fn output(&self, txid: &Hash32, vout: u32) -> Result<Option<UtxoOutput>, Self::Error> {
+        Ok(self.0.get(&(*txid, vout)).cloned())
+    }
+}
+
+/// Decodes blocks of one network into [`BlockData`], resolving inputs first from the outputs it
+/// has decoded itself (the overlay: the current batch, not yet in the store) and then from
+/// `lookup`.
+///
+/// Spent overlay entries are dropped as they are used; call [`BlockDecoder::clear_overlay`]
+/// (or [`BlockDecoder::trim_overlay`]) once the decoded blocks are in the store.
+pub struct BlockDecoder<L> {
+    network: Network,
+    lookup: L,
+    overlay: HashMap<(Hash32, u32), (Option<Address>, u64)>,
+    verify_merkle: bool,
+}
+
+/// Totals of one decoded block, for fee checks and progress.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BlockTotals {
+    pub inputs_value: u64,
+    pub outputs_value: u64,
+    pub coinbase_value: u64,
+}
+
+impl BlockTotals {
+    /// Fees paid by the block's transactions: inputs minus non-coinbase outputs.
+    pub fn fees(&self) -> u64 {
+        self.inputs_value.saturating_sub(self.outputs_value - self.coinbase_value)
+    }
+}
+
+impl<L: UtxoLookup> BlockDecoder<L> {
+    pub fn new(network: Network, lookup: L) -> Self {
+        BlockDecoder { network, lookup, overlay: HashMap::new(), verify_merkle: true }
+    }
+
+    /// Skip the merkle-root check (only for callers that verified it already).
+    pub fn verify_merkle(mut self, yes: bool) -> Self {
+        self.verify_merkle = yes;
+        self
+    }
+
+    pub fn network(&self) -> Network {
+        self.network
+    }
+
+    pub fn lookup(&self) -> &L {
+        &self.lookup
+    }
+
+    /// Forget the overlay (after the blocks it came from were stored).
+    pub fn clear_overlay(&mut self) {
+        self.overlay.clear();
+        self.overlay.shrink_to(1 << 16);
+    }
+
+    /// Forget the overlay if it holds more than `max` unspent outputs. Keeping it between
+    /// batches is a cache: the store holds the same outputs.
+    pub fn trim_overlay(&mut self, max: usize) {
+        if self.overlay.len() > max {
+            self.clear_overlay();
+        }
+    }
+
+    pub fn overlay_len(&self) -> usize {
+        self.overlay.len()
+    }
+
+    /// Decode one block at `height` (the caller knows it: from parent links or the node).
+    pub fn decode(&mut self, block: &Block, height: u64) -> Result<BlockData, DecodeError> {
+        self.decode_with_totals(block, height).map(|(d, _)| d)
+    }
+
+    pub fn decode_with_totals(&mut self, block: &Block, height: u64) -> Result<(BlockData, BlockTotals), DecodeError> {
+        let hash = to_hash32(&block.block_hash());
+        let txids: Vec<bitcoin::Txid> = block.txdata.iter().map(Transaction::compute_txid).collect();
+        if self.verify_merkle {
+            let root = bitcoin::merkle_tree::calculate_root(txids.iter().map(|t| t.to_raw_hash()));
+            if root.map(bitcoin::TxMerkleNode::from_raw_hash) != Some(block.header.merkle_root) {
+                return Err(DecodeError::MerkleMismatch { height, hash });
+            }
+        }
+        let time = u64::from(block.header.time);
+        let mut data = BlockData::new(BlockRef { height, hash, parent: to_hash32(&block.header.prev_blockhash), time });
+        data.tx_count = u32::try_from(block.txdata.len()).unwrap_or(u32::MAX);
+        let mut totals = BlockTotals::default();
+        let mut in_addrs: Vec<(Address, u64)> = Vec::new();
+        let mut out_addrs: Vec<(Option<Address>, u64)> = Vec::new();
+        for (tx_index, (tx, txid)) in block.txdata.iter().zip(&txids).enumerate() {
+            let txid = to_hash32(txid);
+            let coinbase = tx.is_coinbase();
+            in_addrs.clear();
+            out_addrs.clear();
+            if !coinbase {
+                for (vin, input) in tx.input.iter().enumerate() {
+                    let prev_txid = to_hash32(&input.previous_output.txid);
+                    let prev_vout = input.previous_output.vout;
+                    let vin = vin as u32;
+                    let (addr, value) = self.resolve(&prev_txid, prev_vout).and_then(|r| {
+                        r.ok_or(DecodeError::MissingPrevout { height, hash, txid, vin, prev_txid, prev_vout })
+                    })?;
+                    totals.inputs_value = totals.inputs_value.saturating_add(value);
+                    // An input spending an OP_RETURN output cannot exist; keep the value
+                    // attributed to a stable key anyway rather than losing it.
+                    in_addrs.push((addr.unwrap_or_else(|| Address::Bitcoin("script-unspendable".into())), value));
+                    data.spends.push(UtxoSpend { txid, vin, prev_txid, prev_vout });
+                }
+            }
+            for (vout, out) in tx.output.iter().enumerate() {
+                let value = out.value.to_sat();
+                let address = script_address(&out.script_pubkey, self.network);
+                totals.outputs_value = totals.outputs_value.saturating_add(value);
+                if coinbase {
+                    totals.coinbase_value = totals.coinbase_value.saturating_add(value);
+                }
+                data.outputs.push(UtxoOutput { txid, vout: vout as u32, address: address.clone(), value });
+                self.overlay.insert((txid, vout as u32), (address.clone(), value));
+                out_addrs.push((address, value));
+            }
+            let outputs = flows::group(out_addrs.iter().filter_map(|(a, v)| a.as_ref().map(|a| (a, *v))));
+            let tx_pos = tx_index as u32;
+            let mut sub = 0u32;
+            let mut push = |from: &Address, to: &Address, amount: u64| {
+                data.transfers.push(Transfer {
+                    tx: txid,
+                    height,
+                    pos: Position { tx_index: tx_pos, sub },
+                    time,
+                    from: from.clone(),
+                    to: to.clone(),
+                    asset: Asset::Native,
+                    amount: U256::from(amount),
+                });
+                sub += 1;
+            };
+            if coinbase {
+                for (to, v) in outputs {
+                    if v > 0 {
+                        push(&Address::Coinbase, to, v);
+                    }
+                }
+            } else {
+                let inputs = flows::group(in_addrs.iter().map(|(a, v)| (a, *v)));
+                for e in flows::edges(&inputs, &outputs) {
+                    push(e.from, e.to, e.amount);
+                }
+            }
+        }
+        Ok((data, totals))
+    }
+
+    fn resolve(&mut self, txid: &Hash32, vout: u32) -> Result<Option<(Option<Address>, u64)>, DecodeError> {
+        if let Some(hit) = self.overlay.remove(&(*txid, vout)) {
+            return Ok(Some(hit));
+        }
+        match self.lookup.output(txid, vout) {
+            Ok(o) => Ok(o.map(|o| (o.address, o.value))),
+            Err(e) => Err(DecodeError::Lookup { txid: *txid, vout, source: Box::new(e) }),
+        }
+    }
+}
