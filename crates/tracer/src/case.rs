@@ -1,0 +1,293 @@
+//! The case file (SPEC "Case file"), the deposits report and the readable summary.
+//!
+//! Everything is sorted deterministically so the same store, labels and parameters give a
+//! byte-identical file: nodes by (hop, address), edges and deposits in chain order, labels by
+//! (category, entity, source).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use chaintrace_model::time_fmt::{rfc3339, utc_date};
+use chaintrace_model::{
+    format_units, Asset, CaseDeposit, CaseEdge, CaseFile, CaseNode, Hash32, NodeLabel, Provenance, Role, TraceParams,
+    Transfer, CASE_VERSION, U256,
+};
+
+use crate::engine::{Bound, Trace};
+use crate::price::PriceTable;
+
+/// What the case file needs beyond the trace itself.
+#[derive(Clone, Debug)]
+pub struct CaseContext<'a> {
+    /// The chain's name in the configuration.
+    pub chain: &'a str,
+    /// EVM chains print transaction hashes with a `0x` prefix.
+    pub evm: bool,
+    pub prices: &'a PriceTable,
+    /// Lower-case `0x` token contract → price symbol (the chain config's `price_symbols`).
+    pub price_symbols: &'a BTreeMap<String, String>,
+    pub provenance: Provenance,
+    /// The label the seeds were selected by, when they were.
+    pub seeds_label: Option<String>,
+    /// `--since`/`--until` as the user wrote them (recorded verbatim when given).
+    pub since_text: Option<String>,
+    pub until_text: Option<String>,
+}
+
+fn bound_text(b: &Option<Bound>, given: &Option<String>) -> Option<String> {
+    given.clone().or_else(|| {
+        b.map(|b| match b {
+            Bound::Height(h) => h.to_string(),
+            Bound::Time(t) => rfc3339(t),
+        })
+    })
+}
+
+fn tx_text(tx: &Hash32, evm: bool) -> String {
+    if evm {
+        format!("0x{}", tx.to_hex())
+    } else {
+        tx.to_hex()
+    }
+}
+
+/// Build the case file of a trace.
+pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
+    let o = &trace.options;
+    let price_symbol = |asset: &Asset| -> Option<String> {
+        match asset {
+            Asset::Native => Some(o.native_symbol.clone()),
+            Asset::Token(_) => ctx.price_symbols.get(&asset.display(&o.native_symbol).to_ascii_lowercase()).cloned(),
+        }
+    };
+    let info = |asset: &Asset| {
+        trace.assets.get(asset).map(|i| (i.id.clone(), i.symbol.clone(), i.decimals)).unwrap_or_else(|| {
+            (asset.display(&o.native_symbol), None, if *asset == Asset::Native { o.native_decimals } else { 0 })
+        })
+    };
+    let usd = |t: &Transfer, raw: U256| -> Option<String> {
+        let sym = price_symbol(&t.asset)?;
+        let (_, _, decimals) = info(&t.asset);
+        ctx.prices.usd(&sym, &utc_date(t.time), raw, decimals)
+    };
+
+    let mut nodes: Vec<CaseNode> = trace
+        .nodes
+        .iter()
+        .map(|(addr, n)| {
+            let mut labels: Vec<NodeLabel> = n
+                .labels
+                .iter()
+                .map(|l| NodeLabel {
+                    category: l.category.to_string(),
+                    entity: l.entity.clone(),
+                    source: l.source.clone(),
+                })
+                .collect();
+            labels.sort_by(|a, b| (&a.category, &a.entity, &a.source).cmp(&(&b.category, &b.entity, &b.source)));
+            labels.dedup();
+            CaseNode {
+                address: addr.to_string(),
+                hop: n.hop,
+                role: n.role,
+                labels,
+                stop_reason: n.stop_reason.clone(),
+                cluster: None,
+            }
+        })
+        .collect();
+    nodes.sort_by(|a, b| (a.hop, &a.address).cmp(&(b.hop, &b.address)));
+
+    let edges: Vec<CaseEdge> = trace
+        .edges
+        .iter()
+        .map(|e| {
+            let t = &e.transfer;
+            let (id, symbol, decimals) = info(&t.asset);
+            CaseEdge {
+                from: t.from.to_string(),
+                to: t.to.to_string(),
+                tx: tx_text(&t.tx, ctx.evm),
+                block: t.height,
+                time: rfc3339(t.time),
+                asset: id,
+                symbol,
+                amount: format_units(t.amount, decimals),
+                amount_raw: t.amount.to_string(),
+                traced_amount: format_units(e.traced, decimals),
+                usd: usd(t, e.traced),
+            }
+        })
+        .collect();
+
+    let deposits: Vec<CaseDeposit> = trace
+        .deposits
+        .iter()
+        .map(|d| {
+            let e = &trace.edges[d.edge];
+            let t = &e.transfer;
+            let (id, symbol, decimals) = info(&t.asset);
+            CaseDeposit {
+                address: t.to.to_string(),
+                exchange: d.exchange.clone(),
+                asset: id,
+                symbol,
+                amount: format_units(e.traced, decimals),
+                usd: usd(t, e.traced),
+                tx: tx_text(&t.tx, ctx.evm),
+                block: t.height,
+                time: rfc3339(t.time),
+                hops: d.hops,
+                seed: d.seed.to_string(),
+                path: d.path.iter().map(|a| a.to_string()).collect(),
+            }
+        })
+        .collect();
+
+    let mut seeds: Vec<String> = o.seeds.iter().map(|s| s.to_string()).collect();
+    seeds.sort();
+    seeds.dedup();
+    CaseFile {
+        version: CASE_VERSION,
+        chain: ctx.chain.to_string(),
+        seeds,
+        params: TraceParams {
+            direction: o.direction.as_str().to_string(),
+            hops: o.hops,
+            policy: o.policy.as_str().to_string(),
+            min_amount: o.min_amount.clone(),
+            asset: o.asset.map(|a| a.display(&o.native_symbol)),
+            since: bound_text(&o.since, &ctx.since_text),
+            until: bound_text(&o.until, &ctx.until_text),
+            seeds_label: ctx.seeds_label.clone(),
+            hub_degree: o.hub_degree,
+        },
+        provenance: ctx.provenance.clone(),
+        nodes,
+        edges,
+        deposits,
+    }
+}
+
+/// The case file as written to disk: pretty JSON with a trailing newline.
+pub fn to_json(case: &CaseFile) -> Result<String, serde_json::Error> {
+    let mut s = serde_json::to_string_pretty(case)?;
+    s.push('\n');
+    Ok(s)
+}
+
+/// SPEC's deposits CSV header.
+pub const DEPOSITS_CSV_HEADER: &str =
+    "chain,deposit_address,exchange,asset,amount,usd,tx_hash,block,timestamp,hops,seed";
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The off-ramp report as CSV (SPEC "Deposits CSV"), one row per deposit, header first.
+pub fn deposits_csv(case: &CaseFile) -> String {
+    let mut out = String::from(DEPOSITS_CSV_HEADER);
+    out.push('\n');
+    for d in &case.deposits {
+        let row = [
+            case.chain.as_str(),
+            &d.address,
+            &d.exchange,
+            &d.asset,
+            &d.amount,
+            d.usd.as_deref().unwrap_or(""),
+            &d.tx,
+            &d.block.to_string(),
+            &d.time,
+            &d.hops.to_string(),
+            &d.seed,
+        ]
+        .map(csv_field)
+        .join(",");
+        out.push_str(&row);
+        out.push('\n');
+    }
+    out
+}
+
+/// Sum decimal strings exactly (as integers scaled to the longest fraction).
+fn add_decimal(acc: &mut (U256, usize), text: &str) {
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    let scale = acc.1.max(frac.len());
+    let up = |v: U256, from: usize| v * U256::from(10u8).pow(U256::from(scale - from));
+    let parse = |s: &str| U256::from_str_radix(if s.is_empty() { "0" } else { s }, 10).unwrap_or(U256::ZERO);
+    let v = parse(&format!("{int}{frac}"));
+    acc.0 = up(acc.0, acc.1) + up(v, frac.len());
+    acc.1 = scale;
+}
+
+/// A readable summary: deposits per exchange with totals and USD, then the stops.
+pub fn summary_text(case: &CaseFile) -> String {
+    let mut s = String::new();
+    let p = &case.params;
+    let _ = writeln!(
+        s,
+        "trace {} on {} from {} seed(s), policy {}, up to {} hops",
+        p.direction,
+        case.chain,
+        case.seeds.len(),
+        p.policy,
+        p.hops
+    );
+    let mut roles: BTreeMap<&str, usize> = BTreeMap::new();
+    for n in &case.nodes {
+        *roles.entry(n.role.as_str()).or_default() += 1;
+    }
+    let roles_text: Vec<String> = roles.iter().map(|(r, c)| format!("{c} {r}")).collect();
+    let _ = writeln!(s, "{} addresses ({}), {} transfers", case.nodes.len(), roles_text.join(", "), case.edges.len());
+
+    // exchange -> asset label -> (count, amount sum, usd cents sum, any usd unknown)
+    type Tot = (usize, (U256, usize), (U256, usize), bool);
+    let mut per: BTreeMap<&str, BTreeMap<String, Tot>> = BTreeMap::new();
+    for d in &case.deposits {
+        let asset = d.symbol.clone().unwrap_or_else(|| d.asset.clone());
+        let t =
+            per.entry(&d.exchange).or_default().entry(asset).or_insert((0, (U256::ZERO, 0), (U256::ZERO, 0), false));
+        t.0 += 1;
+        add_decimal(&mut t.1, &d.amount);
+        match &d.usd {
+            Some(u) => add_decimal(&mut t.2, u),
+            None => t.3 = true,
+        }
+    }
+    if per.is_empty() {
+        let _ = writeln!(s, "no exchange deposits found");
+    } else {
+        let _ = writeln!(s, "exchange deposits ({}):", case.deposits.len());
+        for (ex, assets) in &per {
+            for (asset, (n, amt, usd, unknown)) in assets {
+                let usd_text = if usd.0.is_zero() && *unknown {
+                    "USD unknown".to_string()
+                } else {
+                    format!("${}{}", format_units(usd.0, usd.1 as u8), if *unknown { " + unpriced" } else { "" })
+                };
+                let _ =
+                    writeln!(s, "  {ex}: {n} deposit(s), {} {asset} ({usd_text})", format_units(amt.0, amt.1 as u8));
+            }
+        }
+    }
+    let mut stops: BTreeMap<&str, usize> = BTreeMap::new();
+    for n in case.nodes.iter().filter(|n| n.role == Role::Stop) {
+        *stops.entry(n.stop_reason.as_deref().unwrap_or("stop")).or_default() += 1;
+    }
+    let services = case.nodes.iter().filter(|n| n.role == Role::Service).count();
+    if stops.is_empty() && services == 0 {
+        let _ = writeln!(s, "no stops");
+    } else {
+        let mut parts: Vec<String> = stops.iter().map(|(r, c)| format!("{c} {r}")).collect();
+        if services > 0 {
+            parts.push(format!("{services} service"));
+        }
+        let _ = writeln!(s, "stops: {}", parts.join(", "));
+    }
+    s
+}

@@ -1,0 +1,22 @@
+//! The chaintrace hop walker.
+//!
+//! Sans-IO: the walk asks a [`GraphSource`] for an address's transfers, labels and degree, so
+//! the same code runs over the RocksDB store, an on-demand fetcher, or an in-memory
+//! [`MemGraph`] in tests. See [`engine`] for the algorithm and its rules, [`policy`] for the
+//! taint policies, [`case`] for the case file and deposits report, [`price`] for valuation.
+
+pub mod case;
+pub mod engine;
+pub mod mem;
+pub mod policy;
+pub mod price;
+pub mod source;
+
+pub use engine::{
+    trace, AssetInfo, Bound, Deposit, Trace, TraceDirection, TraceError, TraceOptions, TracedEdge, TracedNode,
+    WalkStats, DEFAULT_HUB_DEGREE,
+};
+pub use mem::MemGraph;
+pub use policy::Policy;
+pub use price::{PriceError, PriceTable};
+pub use source::{Direction, GraphSource, TokenMeta};

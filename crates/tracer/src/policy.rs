@@ -1,0 +1,347 @@
+//! Taint policies: how much of what leaves an address is traced.
+//!
+//! Traced funds carry a *stratum*: the number of transfers they travelled from a seed (seed funds
+//! are stratum 0). Keeping the strata apart is what makes `--hops` exact under mixing policies:
+//! funds that reached an address at hop `N` are not followed out of it, even when the same
+//! address also holds funds that arrived at hop 2.
+//!
+//! All arithmetic is on integers: haircut shares are `floor(amount × tainted / balance)`
+//! computed in 512 bits, with the rounding remainder left in the address (so value is conserved
+//! exactly: what leaves plus what stays equals what came in).
+
+use std::collections::VecDeque;
+
+use chaintrace_model::U256;
+use ruint::aliases::U512;
+
+/// The taint policy of a trace (SPEC "Tracing rules").
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub enum Policy {
+    /// Anything that touches traced funds is traced in full.
+    Poison,
+    /// Traced share proportional to the traced fraction of the balance at that moment.
+    Haircut,
+    /// First in, first out through each address (Bitcoin: through each transaction).
+    Fifo,
+}
+
+impl Policy {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Policy::Poison => "poison",
+            Policy::Haircut => "haircut",
+            Policy::Fifo => "fifo",
+        }
+    }
+}
+
+impl std::fmt::Display for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Policy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "poison" => Ok(Policy::Poison),
+            "haircut" => Ok(Policy::Haircut),
+            "fifo" => Ok(Policy::Fifo),
+            other => Err(format!("unknown policy {other:?}: expected poison, haircut or fifo")),
+        }
+    }
+}
+
+/// A run of value in FIFO order: traced at a stratum, or untraced (`None`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Seg {
+    pub amount: U256,
+    pub stratum: Option<u8>,
+}
+
+/// The traced content of one transfer.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Parcel {
+    /// Poison: the strata present (bit `s`); the whole transfer is traced when any bit is set.
+    Mask(u64),
+    /// Haircut: traced amount per stratum, ascending strata, no zero entries.
+    Amounts(Vec<(u8, U256)>),
+    /// FIFO: the transfer's value in queue order.
+    Segs(Vec<Seg>),
+}
+
+impl Parcel {
+    /// The parcel of a transfer out of a seed: all of it, stratum 0.
+    pub fn seed(policy: Policy, amount: U256) -> Parcel {
+        match policy {
+            Policy::Poison => Parcel::Mask(1),
+            Policy::Haircut => Parcel::Amounts(if amount.is_zero() { vec![] } else { vec![(0, amount)] }),
+            Policy::Fifo => Parcel::Segs(vec![Seg { amount, stratum: Some(0) }]),
+        }
+    }
+
+    /// Nothing traced.
+    pub fn none(policy: Policy, amount: U256) -> Parcel {
+        match policy {
+            Policy::Poison => Parcel::Mask(0),
+            Policy::Haircut => Parcel::Amounts(vec![]),
+            Policy::Fifo => Parcel::Segs(vec![Seg { amount, stratum: None }]),
+        }
+    }
+
+    /// After one more transfer: every stratum `s < limit` becomes `s + 1`; funds already at
+    /// `limit` hops are not followed any further.
+    pub fn advance(self, limit: u32) -> Parcel {
+        match self {
+            Parcel::Mask(m) => {
+                let keep = if limit >= 64 { u64::MAX } else { (1u64 << limit) - 1 };
+                Parcel::Mask((m & keep) << 1)
+            }
+            Parcel::Amounts(v) => {
+                Parcel::Amounts(v.into_iter().filter(|(s, _)| u32::from(*s) < limit).map(|(s, a)| (s + 1, a)).collect())
+            }
+            Parcel::Segs(v) => {
+                let mut out: Vec<Seg> = Vec::with_capacity(v.len());
+                for seg in v {
+                    let stratum = seg.stratum.filter(|s| u32::from(*s) < limit).map(|s| s + 1);
+                    push_seg(&mut out, Seg { amount: seg.amount, stratum });
+                }
+                Parcel::Segs(out)
+            }
+        }
+    }
+
+    /// The traced part of a transfer of `amount` carrying this parcel.
+    pub fn traced(&self, amount: U256) -> U256 {
+        match self {
+            Parcel::Mask(0) => U256::ZERO,
+            Parcel::Mask(_) => amount,
+            Parcel::Amounts(v) => v.iter().map(|(_, a)| *a).fold(U256::ZERO, |x, y| x + y),
+            Parcel::Segs(v) => {
+                v.iter().filter(|s| s.stratum.is_some()).map(|s| s.amount).fold(U256::ZERO, |x, y| x + y)
+            }
+        }
+    }
+
+    /// Bit `s` set when funds of stratum `s` are present (with a non-zero amount).
+    pub fn mask(&self) -> u64 {
+        match self {
+            Parcel::Mask(m) => *m,
+            Parcel::Amounts(v) => v.iter().filter(|(_, a)| !a.is_zero()).fold(0, |m, (s, _)| m | 1u64 << s),
+            Parcel::Segs(v) => {
+                v.iter().filter(|s| !s.amount.is_zero()).filter_map(|s| s.stratum).fold(0, |m, s| m | 1u64 << s)
+            }
+        }
+    }
+}
+
+fn push_seg(q: &mut Vec<Seg>, seg: Seg) {
+    if seg.amount.is_zero() {
+        return;
+    }
+    match q.last_mut() {
+        Some(last) if last.stratum == seg.stratum => last.amount += seg.amount,
+        _ => q.push(seg),
+    }
+}
+
+/// One address's holdings of one asset, as far as the policy needs to know.
+#[derive(Clone, Debug)]
+pub enum State {
+    Poison { mask: u64 },
+    Haircut { balance: U256, strata: Vec<U256> },
+    Fifo { queue: VecDeque<Seg>, total: U256 },
+}
+
+impl State {
+    pub fn new(policy: Policy, hops: u32) -> State {
+        match policy {
+            Policy::Poison => State::Poison { mask: 0 },
+            Policy::Haircut => State::Haircut { balance: U256::ZERO, strata: vec![U256::ZERO; hops as usize + 1] },
+            Policy::Fifo => State::Fifo { queue: VecDeque::new(), total: U256::ZERO },
+        }
+    }
+
+    /// `amount` arrives carrying `parcel` (`None`: untraced).
+    pub fn receive(&mut self, amount: U256, parcel: Option<&Parcel>) {
+        match self {
+            State::Poison { mask } => {
+                if let Some(p) = parcel {
+                    *mask |= p.mask();
+                }
+            }
+            State::Haircut { balance, strata } => {
+                *balance += amount;
+                if let Some(Parcel::Amounts(v)) = parcel {
+                    for (s, a) in v {
+                        if let Some(slot) = strata.get_mut(*s as usize) {
+                            *slot += *a;
+                        }
+                    }
+                }
+            }
+            State::Fifo { queue, total } => {
+                *total += amount;
+                match parcel {
+                    Some(Parcel::Segs(v)) => {
+                        for seg in v {
+                            push_back(queue, *seg);
+                        }
+                    }
+                    _ => push_back(queue, Seg { amount, stratum: None }),
+                }
+            }
+        }
+    }
+
+    /// `amount` leaves; returns what it carries (strata as held here, not yet advanced).
+    ///
+    /// When `amount` exceeds what the address is known to hold (its history before the loaded
+    /// range, or value that left without a transfer record), the shortfall is treated as an
+    /// untraced opening balance: it is never attributed to the traced funds.
+    pub fn send(&mut self, amount: U256) -> Parcel {
+        match self {
+            State::Poison { mask } => Parcel::Mask(*mask),
+            State::Haircut { balance, strata } => {
+                if amount > *balance {
+                    *balance = amount;
+                }
+                let tainted = strata.iter().fold(U256::ZERO, |x, y| x + *y);
+                if tainted.is_zero() || amount.is_zero() {
+                    *balance -= amount;
+                    return Parcel::Amounts(vec![]);
+                }
+                let b = U512::from(*balance);
+                let a = U512::from(amount);
+                let total: U256 = U256::from(a * U512::from(tainted) / b);
+                let mut taken: Vec<U256> = strata.iter().map(|t| U256::from(a * U512::from(*t) / b)).collect();
+                let mut rem = total - taken.iter().fold(U256::ZERO, |x, y| x + *y);
+                // hand the rounding remainder (< number of strata) to the lowest strata that still hold more
+                for (t, o) in strata.iter().zip(taken.iter_mut()) {
+                    if rem.is_zero() {
+                        break;
+                    }
+                    if *t > *o {
+                        *o += U256::from(1u8);
+                        rem -= U256::from(1u8);
+                    }
+                }
+                let mut out = Vec::new();
+                for (s, (t, o)) in strata.iter_mut().zip(taken).enumerate() {
+                    *t -= o;
+                    if !o.is_zero() {
+                        out.push((s as u8, o));
+                    }
+                }
+                *balance -= amount;
+                Parcel::Amounts(out)
+            }
+            State::Fifo { queue, total } => {
+                if amount > *total {
+                    queue.push_front(Seg { amount: amount - *total, stratum: None });
+                    *total = amount;
+                }
+                *total -= amount;
+                let mut need = amount;
+                let mut out = Vec::new();
+                while !need.is_zero() {
+                    let Some(front) = queue.front_mut() else { break };
+                    if front.amount <= need {
+                        need -= front.amount;
+                        let seg = *front;
+                        queue.pop_front();
+                        push_seg(&mut out, seg);
+                    } else {
+                        front.amount -= need;
+                        push_seg(&mut out, Seg { amount: need, stratum: front.stratum });
+                        need = U256::ZERO;
+                    }
+                }
+                Parcel::Segs(out)
+            }
+        }
+    }
+
+    /// Traced value currently held (haircut/FIFO; poison has no amounts).
+    pub fn tainted(&self) -> U256 {
+        match self {
+            State::Poison { .. } => U256::ZERO,
+            State::Haircut { strata, .. } => strata.iter().fold(U256::ZERO, |x, y| x + *y),
+            State::Fifo { queue, .. } => {
+                queue.iter().filter(|s| s.stratum.is_some()).fold(U256::ZERO, |x, s| x + s.amount)
+            }
+        }
+    }
+}
+
+fn push_back(q: &mut VecDeque<Seg>, seg: Seg) {
+    if seg.amount.is_zero() {
+        return;
+    }
+    match q.back_mut() {
+        Some(last) if last.stratum == seg.stratum => last.amount += seg.amount,
+        _ => q.push_back(seg),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(x: u64) -> U256 {
+        U256::from(x)
+    }
+
+    #[test]
+    fn haircut_is_proportional_and_exact() {
+        let mut s = State::new(Policy::Haircut, 6);
+        s.receive(u(30), Some(&Parcel::Amounts(vec![(1, u(30))])));
+        s.receive(u(70), None);
+        // 30% tainted: sending 10 carries 3
+        assert_eq!(s.send(u(10)), Parcel::Amounts(vec![(1, u(3))]));
+        // 27 of 90 left; sending 1 carries floor(0.3) = 0, remainder stays
+        assert_eq!(s.send(u(1)), Parcel::Amounts(vec![]));
+        assert_eq!(s.tainted(), u(27));
+        // the rest carries everything that is left
+        assert_eq!(s.send(u(89)), Parcel::Amounts(vec![(1, u(27))]));
+        assert_eq!(s.tainted(), u(0));
+    }
+
+    #[test]
+    fn haircut_shortfall_is_untraced_opening_balance() {
+        let mut s = State::new(Policy::Haircut, 6);
+        s.receive(u(10), Some(&Parcel::Amounts(vec![(2, u(10))])));
+        // 40 leaves but only 10 is known: 30 came from before the loaded history
+        assert_eq!(s.send(u(40)), Parcel::Amounts(vec![(2, u(10))]));
+        let mut s = State::new(Policy::Haircut, 6);
+        s.receive(u(10), Some(&Parcel::Amounts(vec![(2, u(10))])));
+        s.receive(u(10), None);
+        assert_eq!(s.send(u(5)), Parcel::Amounts(vec![(2, u(2))]), "floor(5*10/20)=2");
+    }
+
+    #[test]
+    fn fifo_queue_by_hand() {
+        let mut s = State::new(Policy::Fifo, 6);
+        s.receive(u(5), None); // clean 5
+        s.receive(u(10), Some(&Parcel::Segs(vec![Seg { amount: u(10), stratum: Some(1) }])));
+        s.receive(u(3), None);
+        // first 7 out: 5 clean + 2 traced
+        assert_eq!(
+            s.send(u(7)),
+            Parcel::Segs(vec![Seg { amount: u(5), stratum: None }, Seg { amount: u(2), stratum: Some(1) }])
+        );
+        // next 9: 8 traced + 1 clean
+        let p = s.send(u(9));
+        assert_eq!(p.traced(u(9)), u(8));
+        assert_eq!(s.tainted(), u(0));
+        assert_eq!(p.clone().advance(6).mask(), 0b100);
+        assert_eq!(p.advance(1).mask(), 0, "stratum 1 is at the limit of 1 hop");
+    }
+
+    #[test]
+    fn poison_masks_advance() {
+        assert_eq!(Parcel::Mask(0b101).advance(2), Parcel::Mask(0b010));
+        assert_eq!(Parcel::Mask(1).advance(64), Parcel::Mask(2));
+    }
+}

@@ -1,0 +1,101 @@
+//! What the tracer asks of the world: an address's transfers, labels and degree.
+//!
+//! The tracer never does I/O itself. Anything that can answer these questions — the RocksDB
+//! store, an on-demand fetcher, an in-memory graph in a test — can be traced over.
+
+use chaintrace_model::{Address, Hash32, Label, Position, Transfer, UtxoOutput, UtxoSpend};
+
+/// Which side of an address a query is about.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Direction {
+    /// Transfers sent by the address.
+    Out,
+    /// Transfers received by the address.
+    In,
+}
+
+/// A token's display facts.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct TokenMeta {
+    pub symbol: Option<String>,
+    pub decimals: u8,
+}
+
+/// One request of a batched read: the address and the chain-order key to read strictly after.
+pub type BatchRequest = (Address, Option<(u64, Position)>);
+
+/// The transaction graph of one chain, as the tracer sees it.
+pub trait GraphSource {
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Transfers out of / into `addr` in chain order `(height, tx_index, sub)`, strictly after
+    /// `after` when given, at most `limit`.
+    fn transfers(
+        &self,
+        addr: &Address,
+        dir: Direction,
+        after: Option<(u64, Position)>,
+        limit: usize,
+    ) -> Result<Vec<Transfer>, Self::Error>;
+
+    /// Every transfer of each requested address (no limit), one result per request in request
+    /// order. Sources that can read many keys at once override this; the tracer asks for a
+    /// whole hop's frontier in one call.
+    fn transfers_batch(&self, reqs: &[BatchRequest], dir: Direction) -> Result<Vec<Vec<Transfer>>, Self::Error> {
+        reqs.iter().map(|(a, after)| self.transfers(a, dir, *after, usize::MAX)).collect()
+    }
+
+    /// Labels of `addr` that apply to this source's chain.
+    fn labels(&self, addr: &Address) -> Result<Vec<Label>, Self::Error>;
+
+    /// Number of transfers of `addr` in `dir`, counting stops at `cap`.
+    fn degree(&self, addr: &Address, dir: Direction, cap: u64) -> Result<u64, Self::Error>;
+
+    /// Symbol and decimals of a token contract, when known.
+    fn token_meta(&self, _token: &[u8; 20]) -> Result<Option<TokenMeta>, Self::Error> {
+        Ok(None)
+    }
+
+    /// Bitcoin: a transaction's inputs in vin order with the outputs they spend (`None` when the
+    /// spent output is unknown). `Ok(None)` when the source has no UTXO structure (EVM).
+    #[allow(clippy::type_complexity)]
+    fn tx_inputs(&self, _txid: &Hash32) -> Result<Option<Vec<(UtxoSpend, Option<UtxoOutput>)>>, Self::Error> {
+        Ok(None)
+    }
+
+    /// Bitcoin: a transaction's outputs in vout order. `Ok(None)` without UTXO structure.
+    fn tx_outputs(&self, _txid: &Hash32) -> Result<Option<Vec<UtxoOutput>>, Self::Error> {
+        Ok(None)
+    }
+}
+
+impl<S: GraphSource + ?Sized> GraphSource for &S {
+    type Error = S::Error;
+    fn transfers(
+        &self,
+        addr: &Address,
+        dir: Direction,
+        after: Option<(u64, Position)>,
+        limit: usize,
+    ) -> Result<Vec<Transfer>, Self::Error> {
+        (**self).transfers(addr, dir, after, limit)
+    }
+    fn transfers_batch(&self, reqs: &[BatchRequest], dir: Direction) -> Result<Vec<Vec<Transfer>>, Self::Error> {
+        (**self).transfers_batch(reqs, dir)
+    }
+    fn labels(&self, addr: &Address) -> Result<Vec<Label>, Self::Error> {
+        (**self).labels(addr)
+    }
+    fn degree(&self, addr: &Address, dir: Direction, cap: u64) -> Result<u64, Self::Error> {
+        (**self).degree(addr, dir, cap)
+    }
+    fn token_meta(&self, token: &[u8; 20]) -> Result<Option<TokenMeta>, Self::Error> {
+        (**self).token_meta(token)
+    }
+    fn tx_inputs(&self, txid: &Hash32) -> Result<Option<Vec<(UtxoSpend, Option<UtxoOutput>)>>, Self::Error> {
+        (**self).tx_inputs(txid)
+    }
+    fn tx_outputs(&self, txid: &Hash32) -> Result<Option<Vec<UtxoOutput>>, Self::Error> {
+        (**self).tx_outputs(txid)
+    }
+}
