@@ -16,4 +16,6 @@ pub use amount::{format_units, parse_units, AmountError, U256};
 pub use case::{CaseDeposit, CaseEdge, CaseFile, CaseNode, NodeLabel, Provenance, Role, TipRef, TraceParams, CASE_VERSION};
 pub use chain::{ChainKind, ChainSpec, Sensitive};
 pub use label::{Category, Label};
-pub use transfer::{Asset, BlockData, BlockRef, Hash32, Position, Transfer, UtxoLookup, UtxoOutput, UtxoSpend};
+pub use transfer::{
+    token_namespace, Asset, BlockData, BlockRef, Hash32, Position, TokenInfo, Transfer, UtxoLookup, UtxoOutput, UtxoSpend,
+};

@@ -163,3 +163,19 @@ pub trait UtxoLookup {
     /// The output `txid:vout`, if it is known.
     fn output(&self, txid: &Hash32, vout: u32) -> Result<Option<UtxoOutput>, Self::Error>;
 }
+
+/// What is known of a token contract, read from the contract once by the EVM adapter and kept
+/// in the store's metadata namespace [`token_namespace`] (key: the 20 contract bytes, value:
+/// this struct as JSON).
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub symbol: Option<String>,
+    pub name: Option<String>,
+    /// `None` when the contract did not answer `decimals()`: amounts stay in raw units.
+    pub decimals: Option<u8>,
+}
+
+/// The store metadata namespace holding [`TokenInfo`] rows of one chain.
+pub fn token_namespace(chain: &str) -> String {
+    format!("token:{chain}")
+}

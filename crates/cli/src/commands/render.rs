@@ -1,0 +1,41 @@
+//! Turning stored transfers into the SPEC's edge objects.
+
+use chaintrace_model::{format_units, time_fmt, token_namespace, Asset, CaseEdge, ChainSpec, TokenInfo, Transfer};
+use chaintrace_store::Store;
+
+/// Symbol and decimals of an asset on a chain (token rows come from the EVM adapter).
+pub fn asset_info(store: &Store, spec: &ChainSpec, asset: &Asset) -> (Option<String>, u8) {
+    match asset {
+        Asset::Native => (Some(spec.native_symbol.clone()), spec.native_decimals),
+        Asset::Token(c) => {
+            let info: Option<TokenInfo> = store
+                .get_meta(&token_namespace(&spec.name), c)
+                .ok()
+                .flatten()
+                .and_then(|v| serde_json::from_slice(&v).ok());
+            match info {
+                Some(i) => (i.symbol, i.decimals.unwrap_or(0)),
+                None => (None, 0),
+            }
+        }
+    }
+}
+
+/// A stored transfer as an edge object (everything in it counts as traced).
+pub fn edge(store: &Store, spec: &ChainSpec, t: &Transfer) -> CaseEdge {
+    let (symbol, decimals) = asset_info(store, spec, &t.asset);
+    let amount = format_units(t.amount, decimals);
+    CaseEdge {
+        from: t.from.to_string(),
+        to: t.to.to_string(),
+        tx: t.tx.to_hex(),
+        block: t.height,
+        time: time_fmt::rfc3339(t.time),
+        asset: t.asset.display(&spec.native_symbol),
+        symbol,
+        amount: amount.clone(),
+        amount_raw: t.amount.to_string(),
+        traced_amount: amount,
+        usd: None,
+    }
+}

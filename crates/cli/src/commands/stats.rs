@@ -1,0 +1,27 @@
+use anyhow::Result;
+
+use crate::{context::Context, output};
+
+pub fn run(ctx: &Context) -> Result<()> {
+    let store = ctx.open_store()?;
+    let stats = store.stats()?;
+    if ctx.json {
+        return output::json(&stats);
+    }
+    output::line(format!("store   {}", ctx.store_path.display()))?;
+    if stats.chains.is_empty() {
+        output::line("chains  (none ingested yet)")?;
+    }
+    for (name, c) in &stats.chains {
+        let tip = match (c.tip_height, &c.tip_hash) {
+            (Some(h), Some(hash)) => format!("tip {h} {hash}"),
+            _ => "no linked blocks".to_string(),
+        };
+        output::line(format!(
+            "{name:<10} {tip}, {} blocks, {} transfers, {} addresses",
+            c.blocks, c.transfers, c.addresses
+        ))?;
+    }
+    output::line(format!("labels  {}", stats.labels))?;
+    output::line(format!("digest  {}", stats.digest))
+}

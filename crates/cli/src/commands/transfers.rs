@@ -1,0 +1,67 @@
+use anyhow::{Context as _, Result};
+use chaintrace_model::{Address, ChainKind};
+use chaintrace_store::Direction;
+use clap::{Args, ValueEnum};
+
+use crate::{commands::render, context::Context, output};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Dir {
+    In,
+    Out,
+    Both,
+}
+
+#[derive(Args, Debug)]
+pub struct TransfersArgs {
+    /// The address (EVM 0x…, or a Bitcoin address).
+    address: String,
+    /// Chain name from the config (default: ethereum for 0x addresses, bitcoin otherwise).
+    #[arg(long)]
+    chain: Option<String>,
+    #[arg(long, value_enum, default_value = "both")]
+    direction: Dir,
+    /// At most this many transfers per direction.
+    #[arg(long, default_value_t = 10_000)]
+    limit: usize,
+}
+
+pub fn run(ctx: &Context, args: TransfersArgs) -> Result<()> {
+    let address = Address::parse_any(&args.address).context("check the address")?;
+    let chain = args.chain.clone().unwrap_or_else(|| if address.is_evm() { "ethereum" } else { "bitcoin" }.to_string());
+    let spec = ctx.config.chain(&chain)?;
+    if (spec.kind == ChainKind::Evm) != address.is_evm() && address != Address::Coinbase {
+        anyhow::bail!("{address} is not an address of chain {chain:?} (kind {:?}): pass --chain", spec.kind);
+    }
+    let store = ctx.open_store()?;
+    let mut all = Vec::new();
+    if matches!(args.direction, Dir::Out | Dir::Both) {
+        all.extend(store.transfers(&chain, &address, Direction::Out, None, args.limit)?);
+    }
+    if matches!(args.direction, Dir::In | Dir::Both) {
+        all.extend(store.transfers(&chain, &address, Direction::In, None, args.limit)?);
+    }
+    all.sort_by_key(|t| t.order());
+    all.dedup_by_key(|t| t.order());
+    let edges: Vec<_> = all.iter().map(|t| render::edge(&store, spec, t)).collect();
+    if ctx.json {
+        return output::json(&edges);
+    }
+    if edges.is_empty() {
+        return output::line(format!("no stored transfers for {address} on {chain}"));
+    }
+    for e in &edges {
+        let dir = if e.from == address.to_string() { "out" } else { "in " };
+        output::line(format!(
+            "{} block {:>9} {dir} {} -> {}  {} {}  tx {}",
+            e.time,
+            e.block,
+            e.from,
+            e.to,
+            e.amount,
+            e.symbol.as_deref().unwrap_or(&e.asset),
+            e.tx
+        ))?;
+    }
+    Ok(())
+}

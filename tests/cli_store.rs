@@ -1,0 +1,86 @@
+//! The workspace spine through the binary: `stats`, `transfers`, store errors.
+
+mod common;
+
+use common::Workdir;
+
+#[test]
+fn stats_on_a_new_store_prints_the_spec_shape() {
+    let w = Workdir::new();
+    let v = w.json(&["stats"]);
+    assert!(v["chains"].as_object().is_some_and(|c| c.is_empty()), "{v}");
+    assert_eq!(v["labels"], 0);
+    let digest = v["digest"].as_str().expect("digest is a string");
+    assert_eq!(digest.len(), 64);
+    assert!(digest.bytes().all(|b| b.is_ascii_hexdigit()));
+    // The same empty content gives the same digest in another store.
+    assert_eq!(Workdir::new().json(&["stats"])["digest"], v["digest"]);
+    let text = w.ok(&["stats"]);
+    assert!(text.contains("digest"), "{text}");
+}
+
+#[test]
+fn transfers_of_an_unknown_address_is_empty_not_an_error() {
+    let w = Workdir::new();
+    let v = w.json(&["transfers", "0x098B716B8Aaf21512996dC57EB0615e2383E2f96"]);
+    assert_eq!(v, serde_json::json!([]));
+}
+
+#[test]
+fn bad_input_gets_one_line_errors() {
+    let w = Workdir::new();
+    let file = w.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let e = w.cmd(&["stats"]).arg("--store").arg(&file).output().unwrap();
+    common::assert_clean_failure(&e, &["stats", "--store", "<file>"]);
+    assert!(String::from_utf8_lossy(&e.stderr).contains("not-a-dir"));
+
+    let e = w.fails(&["transfers", "0x1234"]);
+    assert!(e.contains("0x1234"), "{e}");
+    let e = w.fails(&["transfers", "0x098B716B8Aaf21512996dC57EB0615e2383E2f96", "--chain", "dogecoin"]);
+    assert!(e.contains("dogecoin") && e.contains("--config"), "{e}");
+    let e = w.fails(&["transfers", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", "--chain", "ethereum"]);
+    assert!(e.contains("--chain"), "{e}");
+    let bad_config = w.path().join("bad.toml");
+    std::fs::write(&bad_config, "[chains.x]\nkind = \"evm\"\n").unwrap();
+    let e = w.cmd(&["stats", "--config"]).arg(&bad_config).output().unwrap();
+    common::assert_clean_failure(&e, &["stats", "--config", "bad.toml"]);
+}
+
+#[test]
+fn a_store_held_by_another_process_is_refused_clearly() {
+    let w = Workdir::new();
+    w.ok(&["stats"]);
+    let _held = chaintrace_store_holder(&w);
+    let e = w.fails(&["stats"]);
+    assert!(e.contains("in use by another chaintrace process") && e.contains("store"), "{e}");
+}
+
+/// Hold the store open from a second process: RocksDB's LOCK file is taken with `flock`-style
+/// locks, which `flock(1)` from util-linux takes too.
+fn chaintrace_store_holder(w: &Workdir) -> ChildGuard {
+    let lock = w.store().join("LOCK");
+    assert!(lock.exists(), "store has a LOCK file");
+    let child = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import fcntl,sys,time\nf=open(sys.argv[1],'r+')\nfcntl.lockf(f,fcntl.LOCK_EX)\nprint('locked',flush=True)\ntime.sleep(60)")
+        .arg(&lock)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut child = ChildGuard(child);
+    let mut buf = [0u8; 6];
+    use std::io::Read;
+    child.0.stdout.as_mut().unwrap().read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"locked");
+    child
+}
+
+struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

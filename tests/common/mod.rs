@@ -1,0 +1,77 @@
+//! A small harness for end-to-end tests: run the real `chaintrace` binary against a temporary
+//! store and check its output. Each test file includes it with `mod common;`.
+#![allow(dead_code)]
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+/// `../shared/data` beside the repository.
+pub fn shared_data() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    assert!(p.is_dir(), "the shared fixtures are missing at {}: clone the repository beside ../shared", p.display());
+    p
+}
+
+/// A temporary working directory with its own store.
+pub struct Workdir {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    pub fn new() -> Workdir {
+        Workdir { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    /// `chaintrace --store <tmp>/store ARGS…` (not yet run).
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_chaintrace"));
+        c.arg("--store").arg(self.store()).args(args).env_remove("CHAINTRACE_STORE").env_remove("CHAINTRACE_CONFIG");
+        c
+    }
+
+    /// Run and require success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd(args).output().expect("run chaintrace");
+        assert!(
+            out.status.success(),
+            "chaintrace {args:?} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("stdout is UTF-8")
+    }
+
+    /// Run and require failure with a one-line error (no panic, no backtrace); returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.cmd(args).output().expect("run chaintrace");
+        assert_clean_failure(&out, args);
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let text = self.ok(&a);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("chaintrace {a:?} printed invalid JSON ({e}):\n{text}"))
+    }
+}
+
+pub fn assert_clean_failure(out: &Output, args: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "chaintrace {args:?} should fail but succeeded");
+    assert_eq!(out.status.code(), Some(1), "chaintrace {args:?}: exit status {:?}\n{stderr}", out.status);
+    let lines: Vec<_> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "chaintrace {args:?}: expected a one-line error, got:\n{stderr}");
+    assert!(lines[0].starts_with("error: "), "chaintrace {args:?}: {stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("internal error"), "chaintrace {args:?} panicked:\n{stderr}");
+}
