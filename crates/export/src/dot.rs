@@ -61,8 +61,7 @@ pub fn render(graph: &Graph<'_>) -> String {
     hops.sort_unstable();
     hops.dedup();
     for hop in hops {
-        let members: Vec<String> =
-            graph.nodes().iter().filter(|n| n.hop == hop).map(|n| q(&n.address)).collect();
+        let members: Vec<String> = graph.nodes().iter().filter(|n| n.hop == hop).map(|n| q(&n.address)).collect();
         let rank = if hop == 0 { "source" } else { "same" };
         let _ = writeln!(out, "  {{ rank={rank}; {}; }}", members.join("; "));
     }

@@ -74,11 +74,7 @@ pub fn render(graph: &Graph<'_>) -> Vec<u8> {
     x.open("nodes", &[]);
     for (i, node) in graph.nodes().iter().enumerate() {
         let values = node_values(node);
-        let label = values
-            .iter()
-            .find(|(s, _)| s.name == "label")
-            .map(|(_, v)| v.render())
-            .unwrap_or_default();
+        let label = values.iter().find(|(s, _)| s.name == "label").map(|(_, v)| v.render()).unwrap_or_default();
         let mut attrs: Vec<(&str, &str)> = vec![("id", &node.address), ("label", &label)];
         if let Some(start) = first_seen[i] {
             attrs.push(("start", start));
@@ -95,10 +91,7 @@ pub fn render(graph: &Graph<'_>) -> Vec<u8> {
         x.empty("viz:size", &[("value", &size.to_string())]);
         let (px, py) = lay.positions[i];
         // Gephi's y axis points up; the layout's points down.
-        x.empty(
-            "viz:position",
-            &[("x", &format!("{px:.1}")), ("y", &format!("{:.1}", -py)), ("z", "0.0")],
-        );
+        x.empty("viz:position", &[("x", &format!("{px:.1}")), ("y", &format!("{:.1}", -py)), ("z", "0.0")]);
         x.close("node");
     }
     x.close("nodes");

@@ -133,9 +133,9 @@ impl Value {
             Value::Str(s) => serde_json::Value::String(s.clone()),
             Value::Int(i) => (*i).into(),
             Value::Long(l) => (*l).into(),
-            Value::Double(d) => serde_json::Number::from_f64(*d)
-                .map(serde_json::Value::Number)
-                .unwrap_or(serde_json::Value::Null),
+            Value::Double(d) => {
+                serde_json::Number::from_f64(*d).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null)
+            }
         }
     }
 }
@@ -332,11 +332,7 @@ pub const ROLES: [Role; 6] =
 
 /// Exact sum of decimal strings (the case file's amounts); `None` if one does not parse.
 pub fn sum_decimals<'b>(values: impl Iterator<Item = &'b str> + Clone) -> Option<String> {
-    let places = values
-        .clone()
-        .map(|v| v.trim().split_once('.').map_or(0, |(_, f)| f.len()))
-        .max()
-        .unwrap_or(0);
+    let places = values.clone().map(|v| v.trim().split_once('.').map_or(0, |(_, f)| f.len())).max().unwrap_or(0);
     let places = u8::try_from(places).ok()?;
     let mut total = chaintrace_model::U256::ZERO;
     for v in values {
@@ -353,11 +349,7 @@ mod tests {
     #[test]
     fn sums_exactly() {
         assert_eq!(sum_decimals(["1.5", "2.25", "3"].into_iter()).as_deref(), Some("6.75"));
-        assert_eq!(
-            sum_decimals(["0.1", "0.2"].into_iter()).as_deref(),
-            Some("0.3"),
-            "no float rounding"
-        );
+        assert_eq!(sum_decimals(["0.1", "0.2"].into_iter()).as_deref(), Some("0.3"), "no float rounding");
         assert_eq!(sum_decimals(["x"].into_iter()), None);
     }
 

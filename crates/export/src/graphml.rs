@@ -94,17 +94,11 @@ pub fn render(graph: &Graph<'_>) -> Vec<u8> {
     }
     for spec in NODE_ATTRS {
         let id = format!("n_{}", spec.name);
-        x.empty(
-            "key",
-            &[("id", &id), ("for", "node"), ("attr.name", spec.name), ("attr.type", spec.ty.graphml())],
-        );
+        x.empty("key", &[("id", &id), ("for", "node"), ("attr.name", spec.name), ("attr.type", spec.ty.graphml())]);
     }
     for spec in EDGE_ATTRS {
         let id = format!("e_{}", spec.name);
-        x.empty(
-            "key",
-            &[("id", &id), ("for", "edge"), ("attr.name", spec.name), ("attr.type", spec.ty.graphml())],
-        );
+        x.empty("key", &[("id", &id), ("for", "edge"), ("attr.name", spec.name), ("attr.type", spec.ty.graphml())]);
     }
     x.open("graph", &[("id", "case"), ("edgedefault", "directed")]);
     let params = serde_json::to_string(&case.params).expect("params serialise: plain values");

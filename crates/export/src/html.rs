@@ -15,9 +15,7 @@ use std::{collections::BTreeMap, fmt::Write as _};
 use chaintrace_model::{CaseEdge, Role};
 
 use crate::{
-    graph::{
-        asset_symbol, display_label, hex_colour, node_values, role_title, sum_decimals, Graph, ROLES,
-    },
+    graph::{asset_symbol, display_label, hex_colour, node_values, role_title, sum_decimals, Graph, ROLES},
     layout::{self, Layout, NODE_H, NODE_W},
     text::{self, html as h},
 };
@@ -53,7 +51,8 @@ th, td { text-align:left; padding:6px 8px; border-bottom:1px solid var(--line); 
 th { background:var(--bg); font-weight:600; position:sticky; top:0; }
 td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
 tr.total td { font-weight:600; border-top:2px solid var(--ink); }
-td .path { color:var(--muted); }
+td .path { color:var(--muted); white-space:nowrap; }
+td.wrap { word-break:break-all; min-width:18ch; }
 .pill { display:inline-block; padding:1px 8px; border-radius:999px; background:#fff1cc; border:1px solid #f0c36a; font-weight:600; }
 .pre { white-space:pre-wrap; }
 details summary { cursor:pointer; font-weight:600; font-size:15px; }
@@ -131,7 +130,7 @@ fn svg(graph: &Graph<'_>, lay: &Layout, out: &mut String) {
     for (id, colour) in [("arrow", "#7b8a9a"), ("arrow-deposit", "#c98500")] {
         let _ = write!(
             out,
-            r#"<marker id="{id}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{colour}"/></marker>"#
+            r#"<marker id="{id}" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="11" markerHeight="11" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{colour}"/></marker>"#
         );
     }
     out.push_str(r##"<filter id="glow" x="-30%" y="-40%" width="160%" height="180%"><feDropShadow dx="0" dy="0" stdDeviation="5" flood-color="#f4a300" flood-opacity="0.85"/></filter>"##);
@@ -184,7 +183,21 @@ fn svg(graph: &Graph<'_>, lay: &Layout, out: &mut String) {
         let width = if max_mag > 0.0 { 1.4 + 5.0 * (1.0 + magnitude(g)).ln() / (1.0 + max_mag).ln() } else { 1.8 };
         let (d, lx, ly) = if g.from == g.to {
             let (x, y) = (x1 + NODE_W / 2.0 - 20.0, y1 - NODE_H / 2.0);
-            (format!("M{:.1},{:.1} C{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}", x, y, x - 10.0, y - 50.0, x + 40.0, y - 50.0, x + 20.0, y + 2.0), x + 10.0, y - 44.0)
+            (
+                format!(
+                    "M{:.1},{:.1} C{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}",
+                    x,
+                    y,
+                    x - 10.0,
+                    y - 50.0,
+                    x + 40.0,
+                    y - 50.0,
+                    x + 20.0,
+                    y + 2.0
+                ),
+                x + 10.0,
+                y - 44.0,
+            )
         } else if lay.column[g.to] > lay.column[g.from] {
             let (sx, sy, ex, ey) = (x1 + NODE_W / 2.0, y1, x2 - NODE_W / 2.0 - 2.0, y2);
             let dx = (ex - sx) / 2.0;
@@ -271,7 +284,9 @@ fn svg(graph: &Graph<'_>, lay: &Layout, out: &mut String) {
         let colour = hex_colour(node.role);
         let (fill, ink, stroke, extra) = match node.role {
             Role::Seed => (colour.clone(), "#ffffff", "#8f1022".to_string(), ""),
-            Role::ExchangeDeposit => (colour.clone(), "#1d1300", "#8a5a00".to_string(), r#" filter="url(#glow)" stroke-width="3""#),
+            Role::ExchangeDeposit => {
+                (colour.clone(), "#1d1300", "#8a5a00".to_string(), r#" filter="url(#glow)" stroke-width="3""#)
+            }
             Role::Exchange => (colour.clone(), "#ffffff", "#0d5c53".to_string(), ""),
             Role::Service => ("#f3ecf9".to_string(), "#17212b", colour.clone(), ""),
             Role::Stop => ("#f2f4f7".to_string(), "#17212b", colour.clone(), r#" stroke-dasharray="5 3""#),
@@ -297,10 +312,10 @@ fn svg(graph: &Graph<'_>, lay: &Layout, out: &mut String) {
         let _ = write!(
             out,
             r#"<text class="name" x="14" y="19" fill="{ink}">{}</text>"#,
-            h(&text::truncate(&name.replace(['\n', '\r', '\t'], " "), 22))
+            h(&text::truncate(&name.replace(['\n', '\r', '\t'], " "), 19))
         );
         let _ = write!(out, r#"<text class="addr" x="14" y="34" fill="{ink}">{}</text>"#, h(&short));
-        let mut meta = format!("hop {} · {}", node.hop, role_title(node.role).to_lowercase());
+        let mut meta = format!("hop {} · {}", node.hop, node.role.as_str().replace('_', " "));
         if let Some(r) = &node.stop_reason {
             let _ = write!(meta, " · {r}");
         }
@@ -353,7 +368,7 @@ fn deposits_table(graph: &Graph<'_>, out: &mut String) {
         let path_short: Vec<String> = d.path.iter().map(|a| text::short_address(a)).collect();
         let _ = write!(
             out,
-            r#"<tr><td class="num">{}</td><td><b>{}</b></td><td class="mono">{}</td><td class="num mono">{}</td><td title="{}">{}</td><td class="num">{}</td><td class="num">{}</td><td class="mono">{}</td><td class="num mono">{}</td><td class="mono">{}</td><td class="mono"><span class="path" title="{}">{}</span></td></tr>"#,
+            r#"<tr><td class="num">{}</td><td><b>{}</b></td><td class="mono wrap">{}</td><td class="num mono">{}</td><td title="{}">{}</td><td class="num">{}</td><td class="num">{}</td><td class="mono">{}</td><td class="num mono">{}</td><td class="mono wrap">{}</td><td class="mono"><span class="path" title="{}">{}</span></td></tr>"#,
             i + 1,
             h(&d.exchange),
             h(&d.address),
@@ -428,11 +443,8 @@ fn addresses_table(graph: &Graph<'_>, out: &mut String) {
         graph.nodes().len()
     );
     for n in graph.nodes() {
-        let labels: Vec<String> = n
-            .labels
-            .iter()
-            .map(|l| format!("{} · {} · {}", h(&l.category), h(&l.entity), h(&l.source)))
-            .collect();
+        let labels: Vec<String> =
+            n.labels.iter().map(|l| format!("{} · {} · {}", h(&l.category), h(&l.entity), h(&l.source))).collect();
         let mut role = role_title(n.role).to_string();
         if let Some(r) = &n.stop_reason {
             let _ = write!(role, " ({r})");
@@ -478,13 +490,19 @@ pub fn render(graph: &Graph<'_>) -> String {
     );
     let usd_known: Vec<&str> = case.deposits.iter().filter_map(|d| d.usd.as_deref()).collect();
     let usd_total = sum_decimals(usd_known.iter().copied()).filter(|_| !usd_known.is_empty());
+    let unpriced = case.deposits.len() - usd_known.len();
+    let usd_label = if unpriced == 0 {
+        "USD reached exchanges".to_string()
+    } else {
+        format!("USD reached exchanges ({unpriced} deposit(s) without a price)")
+    };
     let exchanges: std::collections::BTreeSet<&str> = case.deposits.iter().map(|d| d.exchange.as_str()).collect();
     for (value, label, hot) in [
         (case.nodes.len().to_string(), "addresses", false),
         (case.edges.len().to_string(), "transfers", false),
         (case.deposits.len().to_string(), "exchange deposits", true),
         (exchanges.len().to_string(), "exchanges", true),
-        (usd_total.as_deref().map(usd).unwrap_or_else(|| "—".into()), "USD reached exchanges", true),
+        (usd_total.as_deref().map(usd).unwrap_or_else(|| "—".into()), usd_label.as_str(), true),
     ] {
         let _ = write!(
             out,

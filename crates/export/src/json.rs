@@ -53,10 +53,7 @@ pub fn render(graph: &Graph<'_>) -> Vec<u8> {
             data.insert("id".into(), Value::String(format!("e{i}")));
             data.insert("source".into(), Value::String(edge.from.clone()));
             data.insert("target".into(), Value::String(edge.to.clone()));
-            data.insert(
-                "label".into(),
-                Value::String(format!("{} {}", edge.traced_amount, asset_symbol(edge))),
-            );
+            data.insert("label".into(), Value::String(format!("{} {}", edge.traced_amount, asset_symbol(edge))));
             for (spec, value) in edge_values(edge) {
                 data.insert(spec.name.into(), value.to_json());
             }

@@ -41,8 +41,7 @@ pub fn node_size(role: Role) -> f64 {
 pub fn layered(graph: &Graph<'_>) -> Layout {
     let nodes = graph.nodes();
     let hops: Vec<u32> = nodes.iter().map(|n| n.hop).collect::<BTreeSet<_>>().into_iter().collect();
-    let column: Vec<usize> =
-        nodes.iter().map(|n| hops.binary_search(&n.hop).expect("every hop is a column")).collect();
+    let column: Vec<usize> = nodes.iter().map(|n| hops.binary_search(&n.hop).expect("every hop is a column")).collect();
 
     // Undirected neighbour lists, without duplicates (parallel transfers count once).
     let mut neighbours: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); nodes.len()];

@@ -49,8 +49,7 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 6] =
-        [Format::Graphml, Format::Gexf, Format::Dot, Format::Json, Format::Csv, Format::Html];
+    pub const ALL: [Format; 6] = [Format::Graphml, Format::Gexf, Format::Dot, Format::Json, Format::Csv, Format::Html];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -80,10 +79,7 @@ impl FromStr for Format {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let norm = s.trim().to_ascii_lowercase();
         Format::ALL.into_iter().find(|f| f.as_str() == norm).ok_or_else(|| {
-            format!(
-                "unknown export format {s:?}: expected one of {}",
-                Format::ALL.map(Format::as_str).join(", ")
-            )
+            format!("unknown export format {s:?}: expected one of {}", Format::ALL.map(Format::as_str).join(", "))
         })
     }
 }
@@ -125,11 +121,8 @@ pub enum CaseReadError {
 pub fn read_case(bytes: &[u8]) -> Result<CaseFile, CaseReadError> {
     let text = String::from_utf8_lossy(bytes);
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let json_err = |e: serde_json::Error| CaseReadError::Json {
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
-    };
+    let json_err =
+        |e: serde_json::Error| CaseReadError::Json { line: e.line(), column: e.column(), message: e.to_string() };
     let value: serde_json::Value = serde_json::from_str(text).map_err(json_err)?;
     match value.get("version").and_then(serde_json::Value::as_u64) {
         Some(v) if v == u64::from(CASE_VERSION) => {}
@@ -180,12 +173,7 @@ pub fn render(case: &CaseFile, format: Format) -> Result<Vec<(&'static str, Vec<
 }
 
 /// Render `case` as `format` and write it to `output` (a directory for CSV).
-pub fn export(
-    case: &CaseFile,
-    format: Format,
-    output: &Path,
-    options: ExportOptions,
-) -> Result<Written, ExportError> {
+pub fn export(case: &CaseFile, format: Format, output: &Path, options: ExportOptions) -> Result<Written, ExportError> {
     let rendered = render(case, format)?;
     let files = if format.is_directory() {
         write::directory(output, &rendered, options.force)?

@@ -33,10 +33,7 @@ pub fn file(path: &Path, bytes: &[u8], force: bool) -> Result<(), ExportError> {
         return Err(ExportError::Exists(path.to_path_buf()));
     }
     if path.is_dir() {
-        return Err(ExportError::io(
-            path,
-            std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory"),
-        ));
+        return Err(ExportError::io(path, std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory")));
     }
     let dir = parent_of(path);
     let mut tmp = temp_in(dir, path)?;
@@ -45,9 +42,7 @@ pub fn file(path: &Path, bytes: &[u8], force: bool) -> Result<(), ExportError> {
     let persisted = if force { tmp.persist(path) } else { tmp.persist_noclobber(path) };
     match persisted {
         Ok(_) => Ok(()),
-        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
-            Err(ExportError::Exists(path.to_path_buf()))
-        }
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Err(ExportError::Exists(path.to_path_buf())),
         // The temporary file is removed when `e.file` drops.
         Err(e) => Err(ExportError::io(path, e.error)),
     }
