@@ -1,0 +1,247 @@
+//! `chaintrace ingest bitcoin …`: the Bitcoin adapter over the store.
+//!
+//! Sources: Core's `blk*.dat` files (`--blocks-dir`), Bitcoin Core JSON-RPC (`--rpc`) and an
+//! Esplora REST API (`--esplora --address …`). Blocks are decoded by `chaintrace-bitcoin`,
+//! whose inputs are resolved through the store's [`UtxoLookup`](chaintrace_model::UtxoLookup)
+//! plus the decoder's overlay of outputs not yet written, and written with
+//! [`Store::apply_blocks`] one atomic batch at a time, so a crash or a bad block leaves the
+//! store at the last complete batch.
+
+use std::path::Path;
+
+use anyhow::{bail, Context as _, Result};
+use chaintrace_bitcoin::{
+    bitcoin::Network,
+    network::{genesis_hash, network_name},
+    parse_network, to_hash32, BlockDecoder, BlocksDir, ChainBlock,
+};
+use chaintrace_model::{BlockData, ChainSpec};
+use chaintrace_store::Store;
+use serde::Serialize;
+
+use super::ingest::IngestArgs;
+use crate::{context::Context, output};
+
+/// Unspent outputs kept in memory between batches (a cache in front of the store).
+const OVERLAY_MAX: usize = 4_000_000;
+
+#[derive(Debug, Default, Serialize)]
+struct Summary {
+    chain: String,
+    source: &'static str,
+    network: &'static str,
+    blocks: u64,
+    transactions: u64,
+    transfers: u64,
+    skipped: u64,
+    rolled_back: u64,
+    bytes: u64,
+    tip_height: Option<u64>,
+    tip_hash: Option<String>,
+}
+
+pub fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<()> {
+    let network = network_for(spec, args.network.as_deref())?;
+    let sources = [args.blocks_dir.is_some(), args.esplora.is_some(), args.rpc.is_some()];
+    if sources.iter().filter(|s| **s).count() > 1 {
+        bail!("give one source: --blocks-dir, --rpc or --esplora");
+    }
+    let store = ctx.open_store()?;
+    check_genesis(&store, &spec.name, network)?;
+    let summary = if let Some(dir) = &args.blocks_dir {
+        ingest_blocks_dir(&store, spec, network, dir, args)?
+    } else {
+        bail!(
+            "ingest bitcoin needs a source: --blocks-dir DIR (Bitcoin Core's blocks directory), --rpc URL, or --esplora URL --address ADDR"
+        )
+    };
+    report(ctx, &summary)
+}
+
+/// The network of the chain: the config's `network`; `--network` must agree with it.
+fn network_for(spec: &ChainSpec, flag: Option<&str>) -> Result<Network> {
+    let configured = spec.network.as_deref().unwrap_or("mainnet");
+    let net = parse_network(configured).with_context(|| format!("config of chain {:?}", spec.name))?;
+    if let Some(f) = flag {
+        let given = parse_network(f)?;
+        if given != net {
+            bail!(
+                "--network {} does not match chain {:?}, which the config sets to {}: use a chain whose config says network = \"{}\" (--config FILE with a [chains.NAME] table)",
+                network_name(given),
+                spec.name,
+                network_name(net),
+                network_name(given)
+            );
+        }
+    }
+    Ok(net)
+}
+
+/// Refuse to mix networks in one stored chain.
+fn check_genesis(store: &Store, chain: &str, network: Network) -> Result<()> {
+    let expected = to_hash32(&genesis_hash(network));
+    if let Some(stored) = store.block_hash(chain, 0)? {
+        if stored != expected {
+            bail!(
+                "the store's chain {chain:?} starts with block {stored}, not the {} genesis {expected}: it holds another network; use another --store or chain name",
+                network_name(network)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn ingest_blocks_dir(
+    store: &Store,
+    spec: &ChainSpec,
+    network: Network,
+    dir: &Path,
+    args: &IngestArgs,
+) -> Result<Summary> {
+    let chain = spec.name.as_str();
+    let mut summary = Summary {
+        chain: chain.to_string(),
+        source: "blocks-dir",
+        network: network_name(network),
+        ..Summary::default()
+    };
+    let bd = BlocksDir::open(dir, network)?;
+    let scan = output::progress(None, "indexing block files");
+    let index = bd.scan()?;
+    scan.finish_and_clear();
+    tracing::info!(
+        chain,
+        files = bd.files().len(),
+        blocks = index.len(),
+        xor = bd.xor_key().is_some(),
+        "indexed block files"
+    );
+    let tip = store.tip(chain)?;
+    let best = index.best_chain_from_genesis(network)?;
+    let todo: Vec<ChainBlock> = match (&tip, best.is_empty()) {
+        (None, true) => bail!(
+            "{}: no {} genesis block in the block files ({} blocks found); a pruned node's files cannot start a new store",
+            dir.display(),
+            network_name(network),
+            index.len()
+        ),
+        (None, false) => best,
+        // Pruned files without genesis: continue from the stored tip if it is there.
+        (Some(t), true) => {
+            if !index.contains(&t.hash) && index.best_chain_after(&t.hash, t.height).is_empty() {
+                bail!("{}: the stored tip {} (height {}) is not in the block files and nothing extends it", dir.display(), t.hash, t.height);
+            }
+            index.best_chain_after(&t.hash, t.height)
+        }
+        (Some(t), false) => {
+            let h = t.height as usize;
+            if best.get(h).is_some_and(|b| b.hash == t.hash) {
+                best[h + 1..].to_vec()
+            } else if (best.len() as u64) <= t.height {
+                bail!(
+                    "{}: the stored tip {} (height {}) is not on the block files' best chain, which ends at height {}; refusing to roll back to a shorter chain",
+                    dir.display(),
+                    t.hash,
+                    t.height,
+                    best.len().saturating_sub(1)
+                );
+            } else {
+                // A reorganisation: roll back to the last block both agree on.
+                let mut fork = h.min(best.len() - 1);
+                loop {
+                    if store.block_hash(chain, fork as u64)? == Some(best[fork].hash) {
+                        break;
+                    }
+                    if fork == 0 {
+                        bail!("the stored chain {chain:?} shares no block with the block files");
+                    }
+                    fork -= 1;
+                }
+                summary.rolled_back = store.rollback_to(chain, fork as u64)?;
+                tracing::warn!(chain, fork, rolled_back = summary.rolled_back, "reorganisation: rolled back");
+                best[fork + 1..].to_vec()
+            }
+        }
+    };
+    let todo: Vec<ChainBlock> = match args.to {
+        Some(to) => todo.into_iter().take_while(|b| b.height <= to).collect(),
+        None => todo,
+    };
+    let bar = output::progress(Some(todo.len() as u64), "ingesting blocks");
+    let mut reader = bd.reader();
+    let mut decoder = BlockDecoder::new(network, store.utxo_lookup(chain));
+    let mut buf = Vec::new();
+    let batch_max = args.batch_blocks.max(1);
+    let mut batch: Vec<BlockData> = Vec::with_capacity(batch_max);
+    let mut failure: Option<anyhow::Error> = None;
+    for cb in &todo {
+        let decoded = reader
+            .read_block(&cb.loc, &mut buf)
+            .map_err(anyhow::Error::from)
+            .and_then(|block| {
+                decoder.decode(&block, cb.height).map_err(|e| {
+                    anyhow::anyhow!("{} at offset {}: {e}", reader.path(&cb.loc).display(), cb.loc.offset - 8)
+                })
+            })
+            .with_context(|| format!("block {} at height {}", cb.hash, cb.height));
+        match decoded {
+            Ok(data) => {
+                summary.bytes += u64::from(cb.loc.len);
+                summary.transactions += u64::from(data.tx_count);
+                batch.push(data);
+            }
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+        if batch.len() >= batch_max {
+            flush(store, chain, &mut batch, &mut summary)?;
+            decoder.trim_overlay(OVERLAY_MAX);
+            bar.set_position(summary.blocks + summary.skipped);
+        }
+    }
+    // Blocks decoded before a failure are complete: keep them, then report the failure.
+    flush(store, chain, &mut batch, &mut summary)?;
+    bar.finish_and_clear();
+    if let Some(e) = failure {
+        return Err(e.context(format!(
+            "ingest stopped; the store holds every block up to height {} and a rerun continues from there",
+            store.tip(chain)?.map(|t| t.height.to_string()).unwrap_or_else(|| "(none)".into())
+        )));
+    }
+    if let Some(t) = store.tip(chain)? {
+        summary.tip_height = Some(t.height);
+        summary.tip_hash = Some(t.hash.to_hex());
+    }
+    Ok(summary)
+}
+
+fn flush(store: &Store, chain: &str, batch: &mut Vec<BlockData>, summary: &mut Summary) -> Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let first = batch[0].block.height;
+    let s = store
+        .apply_blocks(chain, batch)
+        .with_context(|| format!("storing blocks {first}..={} of chain {chain:?}", first + batch.len() as u64 - 1))?;
+    summary.blocks += s.blocks;
+    summary.transfers += s.transfers;
+    summary.skipped += s.skipped;
+    batch.clear();
+    Ok(())
+}
+
+fn report(ctx: &Context, s: &Summary) -> Result<()> {
+    if ctx.json {
+        return output::json(s);
+    }
+    let tip = match (&s.tip_height, &s.tip_hash) {
+        (Some(h), Some(hash)) => format!("tip {h} {hash}"),
+        _ => "no tip".into(),
+    };
+    output::line(format!(
+        "{}: ingested {} blocks ({} txs, {} transfers, {} already stored) from {} ({}); {tip}",
+        s.chain, s.blocks, s.transactions, s.transfers, s.skipped, s.source, s.network
+    ))
+}
