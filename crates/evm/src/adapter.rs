@@ -316,13 +316,14 @@ impl EvmAdapter {
         Ok(out)
     }
 
-    /// Read `decimals()` and `symbol()` of `tokens` (one batch, at the latest block).
+    /// Read `decimals()`, `symbol()` and `name()` of `tokens` (one batch, at the latest block).
     pub async fn token_meta(&self, tokens: &[[u8; 20]]) -> Result<Vec<TokenMeta>, EvmError> {
-        let mut calls = Vec::with_capacity(tokens.len() * 2);
+        let mut calls = Vec::with_capacity(tokens.len() * 3);
         for t in tokens {
             let to = format!("0x{}", hex::encode(t));
             calls.push(Call::new("eth_call", json!([{"to": to, "data": tokens::DECIMALS}, "latest"])));
             calls.push(Call::new("eth_call", json!([{"to": to, "data": tokens::SYMBOL}, "latest"])));
+            calls.push(Call::new("eth_call", json!([{"to": to, "data": tokens::NAME}, "latest"])));
         }
         let mut res = self.rpc.batch(&calls).await.into_iter();
         let mut out = Vec::with_capacity(tokens.len());
@@ -337,7 +338,8 @@ impl EvmAdapter {
             };
             let decimals = answer()?.as_deref().and_then(tokens::decode_decimals);
             let symbol = answer()?.as_deref().and_then(tokens::decode_symbol);
-            out.push(TokenMeta { decimals, symbol });
+            let name = answer()?.as_deref().and_then(tokens::decode_symbol);
+            out.push(TokenMeta { decimals, symbol, name });
         }
         Ok(out)
     }
@@ -358,7 +360,7 @@ impl EvmAdapter {
         }
         let metas = self.token_meta(&new).await?;
         for (t, m) in new.iter().zip(&metas) {
-            if m.raw_units() {
+            if tokens::raw_units(m) {
                 tracing::info!(token = %format!("0x{}", hex::encode(t)), "token does not answer decimals(); amounts stay in raw units");
             }
             store.put(t, m).map_err(|e| EvmError::Sink(e.to_string()))?;

@@ -1,36 +1,33 @@
 //! ERC-20 metadata (decimals, symbol), read once per contract and kept by the caller.
 
-use serde::{Deserialize, Serialize};
-
 /// `decimals()` selector.
 pub const DECIMALS: &str = "0x313ce567";
 /// `symbol()` selector.
 pub const SYMBOL: &str = "0x95d89b41";
 
-/// What a token contract said about itself. `decimals: None` means the contract did not
-/// answer: its amounts stay in raw units.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenMeta {
-    pub decimals: Option<u8>,
-    pub symbol: Option<String>,
+/// What a token contract said about itself: the model's [`TokenInfo`]. `decimals: None` means
+/// the contract did not answer `decimals()`: its amounts stay in raw units.
+pub use chaintrace_model::TokenInfo as TokenMeta;
+
+/// `name()` selector.
+pub const NAME: &str = "0x06fdde03";
+
+/// Whether amounts of this token must stay in raw units.
+pub fn raw_units(m: &TokenMeta) -> bool {
+    m.decimals.is_none()
 }
 
-impl TokenMeta {
-    pub fn raw_units(&self) -> bool {
-        self.decimals.is_none()
-    }
+/// The bytes stored in the `token:<chain>` namespace.
+pub fn to_bytes(m: &TokenMeta) -> Vec<u8> {
+    serde_json::to_vec(m).expect("TokenInfo serialises")
+}
 
-    pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("TokenMeta serialises")
-    }
-
-    pub fn from_bytes(b: &[u8]) -> Option<Self> {
-        serde_json::from_slice(b).ok()
-    }
+pub fn from_bytes(b: &[u8]) -> Option<TokenMeta> {
+    serde_json::from_slice(b).ok()
 }
 
 /// Where token metadata lives between runs. The CLI implements it over the store's meta
-/// namespace `token:<chain>` (key: the 20 contract bytes; value: [`TokenMeta::to_bytes`]).
+/// namespace `token:<chain>` (key: the 20 contract bytes; value: [`to_bytes`], JSON of [`TokenMeta`]).
 pub trait TokenMetaStore {
     type Error: std::error::Error + Send + Sync + 'static;
     fn get(&self, token: &[u8; 20]) -> Result<Option<TokenMeta>, Self::Error>;
