@@ -81,9 +81,8 @@ pub fn parse_evm_checked(text: &str) -> Result<Address, AddrProblem> {
 pub fn parse_bitcoin_checked(text: &str) -> Result<Address, AddrProblem> {
     let t = text.trim();
     let unchecked = bitcoin::Address::from_str(t).map_err(|e| AddrProblem::Bitcoin(e.to_string()))?;
-    let checked = unchecked
-        .require_network(bitcoin::Network::Bitcoin)
-        .map_err(|e| AddrProblem::BitcoinNetwork(e.to_string()))?;
+    let checked =
+        unchecked.require_network(bitcoin::Network::Bitcoin).map_err(|e| AddrProblem::BitcoinNetwork(e.to_string()))?;
     Ok(Address::Bitcoin(checked.to_string()))
 }
 

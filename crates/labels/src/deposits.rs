@@ -126,7 +126,8 @@ fn ratio_ok(sent: U256, received: U256, p: &DepositParams) -> bool {
         return false;
     }
     let s = sent.saturating_mul(U256::from(1000u32));
-    s >= received.saturating_mul(U256::from(p.min_ratio_permille)) && s <= received.saturating_mul(U256::from(p.max_ratio_permille))
+    s >= received.saturating_mul(U256::from(p.min_ratio_permille))
+        && s <= received.saturating_mul(U256::from(p.max_ratio_permille))
 }
 
 /// Run the sweep heuristic: candidates are every sender to a known exchange wallet.

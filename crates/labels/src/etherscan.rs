@@ -102,7 +102,11 @@ pub fn parse(path: &Path) -> Result<Parsed, LabelsError> {
             name_tag: Option<String>,
         }
         let rows: Vec<Row> = serde_json::from_slice(&bytes).map_err(|e| {
-            LabelsError::parse(path, format!("line {}", e.line()), format!("expected [{{\"address\", \"nameTag\"}}]: {e}"))
+            LabelsError::parse(
+                path,
+                format!("line {}", e.line()),
+                format!("expected [{{\"address\", \"nameTag\"}}]: {e}"),
+            )
         })?;
         let rows: Vec<(String, String, String)> = rows
             .into_iter()
@@ -130,7 +134,11 @@ pub fn parse(path: &Path) -> Result<Parsed, LabelsError> {
                 LabelsError::parse(path, line, format!("invalid CSV: {e}"))
             })?;
             let line = rec.position().map(|p| p.line()).unwrap_or(0);
-            rows.push((format!("line {line}"), rec.get(c_addr).unwrap_or("").trim().to_string(), rec.get(c_tag).unwrap_or("").trim().to_string()));
+            rows.push((
+                format!("line {line}"),
+                rec.get(c_addr).unwrap_or("").trim().to_string(),
+                rec.get(c_tag).unwrap_or("").trim().to_string(),
+            ));
         }
         (format!("etherscan-labels:{label}"), rows)
     };

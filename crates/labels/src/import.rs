@@ -114,18 +114,13 @@ fn label_id(l: &Label) -> (Address, Option<String>, Category, String) {
 /// Added/removed by label identity; for OFAC (one label per address) that is by address.
 fn address_diff(source: &str, old: &[Label], new: &[Label]) -> SourceChange {
     let by_addr = source == ofac::SOURCE;
-    let key = |l: &Label| if by_addr { (l.address.clone(), None, Category::Sanctioned, String::new()) } else { label_id(l) };
+    let key =
+        |l: &Label| if by_addr { (l.address.clone(), None, Category::Sanctioned, String::new()) } else { label_id(l) };
     let old_keys: BTreeSet<_> = old.iter().map(key).collect();
     let new_keys: BTreeSet<_> = new.iter().map(key).collect();
     let added: Vec<AddrChange> = new.iter().filter(|l| !old_keys.contains(&key(l))).map(AddrChange::of).collect();
     let removed: Vec<AddrChange> = old.iter().filter(|l| !new_keys.contains(&key(l))).map(AddrChange::of).collect();
-    SourceChange {
-        source: source.to_string(),
-        total: new.len(),
-        unchanged: new.len() - added.len(),
-        added,
-        removed,
-    }
+    SourceChange { source: source.to_string(), total: new.len(), unchanged: new.len() - added.len(), added, removed }
 }
 
 /// The new `ofac-sdn` set: the stored labels the file does not cover, plus the file's labels
@@ -206,7 +201,8 @@ fn record_import(store: &Store, mut record: ImportRecord) -> Result<ImportRecord
         .map(u64::from_be_bytes)
         .unwrap_or(0);
     record.seq = last + 1;
-    let value = serde_json::to_vec(&record).map_err(|e| LabelsError::Invalid(format!("encoding import record: {e}")))?;
+    let value =
+        serde_json::to_vec(&record).map_err(|e| LabelsError::Invalid(format!("encoding import record: {e}")))?;
     store.put_meta(IMPORTS_NS, &record.seq.to_be_bytes(), &value)?;
     Ok(record)
 }
@@ -260,7 +256,11 @@ mod tests {
 
     #[test]
     fn coverage_replaces_only_its_part() {
-        let old = vec![ofac_label(A, "LAZARUS GROUP", "ETH"), ofac_label(B, UNNAMED, "ETH,USDT"), ofac_label(C, UNNAMED, "ARB,BSC")];
+        let old = vec![
+            ofac_label(A, "LAZARUS GROUP", "ETH"),
+            ofac_label(B, UNNAMED, "ETH,USDT"),
+            ofac_label(C, UNNAMED, "ARB,BSC"),
+        ];
         // A newer ETH list without B: B stays (still under USDT), A keeps its name.
         let new = vec![ofac_label(A, UNNAMED, "ETH")];
         let merged = merge_ofac(&old, &new, &Coverage::Tickers(BTreeSet::from(["ETH".to_string()])));

@@ -282,7 +282,10 @@ pub fn detect(path: &Path, hint: Option<FormatHint>) -> Result<Format, LabelsErr
     if header == ["address", "name"] || header == ["address", "first_seen", "label", "source"] {
         return Ok(Format::OfacList);
     }
-    if (name.ends_with(".yaml") || name.ends_with(".yml") || trimmed.contains("\ntags:") || trimmed.starts_with("tags:"))
+    if (name.ends_with(".yaml")
+        || name.ends_with(".yml")
+        || trimmed.contains("\ntags:")
+        || trimmed.starts_with("tags:"))
         && !ofac_only
     {
         return Ok(Format::Tagpack);
@@ -290,7 +293,8 @@ pub fn detect(path: &Path, hint: Option<FormatHint>) -> Result<Format, LabelsErr
     // OFAC's CSV files have no header: ent_num first.
     let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(head.as_slice());
     if let Some(Ok(rec)) = rdr.records().next() {
-        let numeric = |i: usize| rec.get(i).is_some_and(|s| !s.trim().is_empty() && s.trim().bytes().all(|b| b.is_ascii_digit()));
+        let numeric =
+            |i: usize| rec.get(i).is_some_and(|s| !s.trim().is_empty() && s.trim().bytes().all(|b| b.is_ascii_digit()));
         if numeric(0) {
             if rec.len() >= 12 {
                 return Ok(Format::OfacSdnCsv);
@@ -367,7 +371,11 @@ pub fn date_in_path(path: &Path) -> Option<String> {
         if boundary_before && digits(i..i + 4) && b[i + 4] == b'-' && digits(i + 5..i + 7) {
             let year = &s[i..i + 4];
             if year.starts_with("19") || year.starts_with("20") {
-                if i + 10 <= b.len() && b[i + 7] == b'-' && digits(i + 8..i + 10) && (i + 10 == b.len() || !b[i + 10].is_ascii_digit()) {
+                if i + 10 <= b.len()
+                    && b[i + 7] == b'-'
+                    && digits(i + 8..i + 10)
+                    && (i + 10 == b.len() || !b[i + 10].is_ascii_digit())
+                {
                     best = Some(s[i..i + 10].to_string());
                     i += 10;
                     continue;

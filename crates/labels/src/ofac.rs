@@ -116,7 +116,8 @@ fn build(
 
 /// Add `items` to the comma-separated set in `attrs[key]`.
 pub(crate) fn merge_set<'a>(attrs: &mut BTreeMap<String, String>, key: &str, items: impl Iterator<Item = &'a str>) {
-    let mut set: BTreeSet<String> = attrs.get(key).map(|v| split_list(v).map(str::to_string).collect()).unwrap_or_default();
+    let mut set: BTreeSet<String> =
+        attrs.get(key).map(|v| split_list(v).map(str::to_string).collect()).unwrap_or_default();
     let before = set.len();
     set.extend(items.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
     if set.len() != before || !set.is_empty() {
@@ -289,10 +290,19 @@ pub fn parse_list(path: &Path, opts: &ParseOptions) -> Result<Parsed, LabelsErro
         let mut entries = Vec::new();
         if text.trim_start().starts_with('[') {
             let list: Vec<String> = serde_json::from_str(text).map_err(|e| {
-                LabelsError::parse(path, format!("line {}", e.line()), format!("expected a JSON array of addresses: {e}"))
+                LabelsError::parse(
+                    path,
+                    format!("line {}", e.line()),
+                    format!("expected a JSON array of addresses: {e}"),
+                )
             })?;
             for (i, a) in list.into_iter().enumerate() {
-                entries.push(Entry { location: format!("item {}", i + 1), ticker: ticker.clone(), address: a, ..Default::default() });
+                entries.push(Entry {
+                    location: format!("item {}", i + 1),
+                    ticker: ticker.clone(),
+                    address: a,
+                    ..Default::default()
+                });
             }
         } else {
             for (i, line) in text.lines().enumerate() {
@@ -307,14 +317,20 @@ pub fn parse_list(path: &Path, opts: &ParseOptions) -> Result<Parsed, LabelsErro
                         format!("expected one address per line, found {a:?}"),
                     ));
                 }
-                entries.push(Entry { location: format!("line {}", i + 1), ticker: ticker.clone(), address: a.to_string(), ..Default::default() });
+                entries.push(Entry {
+                    location: format!("line {}", i + 1),
+                    ticker: ticker.clone(),
+                    address: a.to_string(),
+                    ..Default::default()
+                });
             }
         }
         let cov = Coverage::Tickers(BTreeSet::from([ticker]));
         return Ok(build(path, Format::OfacList, entries, cov, date, CONF_EXTRACT));
     }
     // CSV extractions with a header.
-    let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
+    // `flexible`: the 2023 list has unquoted commas in its last column (source URLs).
+    let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(text.as_bytes());
     let headers: Vec<String> = rdr
         .headers()
         .map_err(|e| LabelsError::parse(path, "line 1", format!("invalid CSV header: {e}")))?
@@ -345,8 +361,9 @@ pub fn parse_list(path: &Path, opts: &ParseOptions) -> Result<Parsed, LabelsErro
             if let Some(fs) = rec.get(1).map(str::trim).filter(|s| !s.is_empty()) {
                 extra.insert("first_seen".to_string(), fs.to_string());
             }
-            if let Some(r) = rec.get(3).map(str::trim).filter(|s| !s.is_empty()) {
-                extra.insert("reference".to_string(), r.to_string());
+            let reference = rec.iter().skip(3).collect::<Vec<_>>().join(",");
+            if !reference.trim().is_empty() {
+                extra.insert("reference".to_string(), reference.trim().to_string());
             }
             rec.get(2).map(str::to_string)
         } else {
@@ -442,7 +459,8 @@ pub fn parse_legacy_xml(path: &Path, opts: &ParseOptions) -> Result<Parsed, Labe
                 }
                 "sdnEntry" => {
                     if let Some(c) = cur.take() {
-                        let entity = if c.first.is_empty() { c.last.clone() } else { format!("{}, {}", c.last, c.first) };
+                        let entity =
+                            if c.first.is_empty() { c.last.clone() } else { format!("{}, {}", c.last, c.first) };
                         for (ticker, address) in c.ids {
                             entries.push(Entry {
                                 location: format!("sdnEntry uid {}", c.uid),

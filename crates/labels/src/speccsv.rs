@@ -21,7 +21,8 @@ pub fn parse(path: &Path) -> Result<Parsed, LabelsError> {
         .map(|h| h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
         .collect();
     let col = |name: &str| headers.iter().position(|h| h == name);
-    let (Some(c_chain), Some(c_addr), Some(c_cat), Some(c_ent)) = (col("chain"), col("address"), col("category"), col("entity"))
+    let (Some(c_chain), Some(c_addr), Some(c_cat), Some(c_ent)) =
+        (col("chain"), col("address"), col("category"), col("entity"))
     else {
         return Err(LabelsError::parse(
             path,
@@ -53,7 +54,8 @@ pub fn parse(path: &Path) -> Result<Parsed, LabelsError> {
         if entity.is_empty() {
             return Err(LabelsError::parse(path, &loc, "entity is empty"));
         }
-        let source = c_src.map(get).filter(|s| !s.is_empty()).map(str::to_string).unwrap_or_else(|| default_source.clone());
+        let source =
+            c_src.map(get).filter(|s| !s.is_empty()).map(str::to_string).unwrap_or_else(|| default_source.clone());
         let confidence = match c_conf.map(get).filter(|s| !s.is_empty()) {
             None => DEFAULT_CONFIDENCE,
             Some(s) => s.parse::<u8>().ok().filter(|c| *c <= 100).ok_or_else(|| {
@@ -69,7 +71,12 @@ pub fn parse(path: &Path) -> Result<Parsed, LabelsError> {
         };
         let address = match parsed {
             Ok(a) if chain == "bitcoin" && a.is_evm() => {
-                skipped.push(Skipped::new(&loc, Some(&chain), text, &addr::AddrProblem::Bitcoin("an EVM address on chain bitcoin".into())));
+                skipped.push(Skipped::new(
+                    &loc,
+                    Some(&chain),
+                    text,
+                    &addr::AddrProblem::Bitcoin("an EVM address on chain bitcoin".into()),
+                ));
                 continue;
             }
             Ok(a) => a,
@@ -84,7 +91,8 @@ pub fn parse(path: &Path) -> Result<Parsed, LabelsError> {
             c => Some(c.to_string()),
         };
         let label = Label { chain: scope, address, category, entity, source, confidence, attrs: BTreeMap::new() };
-        let key = format!("{:?}|{}|{}|{}|{}", label.chain, label.address, label.source, label.category, label.entity).into_bytes();
+        let key = format!("{:?}|{}|{}|{}|{}", label.chain, label.address, label.source, label.category, label.entity)
+            .into_bytes();
         labels.insert(key, label);
     }
     Ok(Parsed {
@@ -125,7 +133,11 @@ mod tests {
         assert_eq!(parsed.skipped[0].kind, "invalid");
         assert_eq!(parsed.skipped[1].kind, "unsupported");
 
-        std::fs::write(&p, "chain,address,category,entity\nethereum,0x28c6c06298d514db089934071355e5743bf21d60,bank,X\n").unwrap();
+        std::fs::write(
+            &p,
+            "chain,address,category,entity\nethereum,0x28c6c06298d514db089934071355e5743bf21d60,bank,X\n",
+        )
+        .unwrap();
         let err = parse(&p).unwrap_err().to_string();
         assert!(err.contains("mine.csv: line 2: unknown label category \"bank\""), "{err}");
         std::fs::write(&p, "address,entity\n").unwrap();

@@ -330,7 +330,11 @@ pub fn parse(path: &Path) -> Result<Parsed, LabelsError> {
         let get = |k: &str| fields.get(k).and_then(text);
         let confidence_id = get("confidence").unwrap_or_default();
         let Some(confidence) = CONFIDENCE.iter().find(|(c, _)| *c == confidence_id).map(|(_, l)| *l) else {
-            return Err(LabelsError::parse(path, &loc, format!("confidence {confidence_id:?} is not in the confidence taxonomy")));
+            return Err(LabelsError::parse(
+                path,
+                &loc,
+                format!("confidence {confidence_id:?} is not in the confidence taxonomy"),
+            ));
         };
         let mut concepts: Vec<String> = Vec::new();
         for k in ["category", "abuse"] {
@@ -344,14 +348,22 @@ pub fn parse(path: &Path) -> Result<Parsed, LabelsError> {
             for c in cs {
                 let c = text(c).unwrap_or_default();
                 if !is_concept(&c) {
-                    return Err(LabelsError::parse(path, &loc, format!("concept {c:?} is not in the concept taxonomy")));
+                    return Err(LabelsError::parse(
+                        path,
+                        &loc,
+                        format!("concept {c:?} is not in the concept taxonomy"),
+                    ));
                 }
                 concepts.push(c);
             }
         }
         if let Some(t) = get("tag_type") {
             if !TAG_TYPES.contains(&t.as_str()) {
-                return Err(LabelsError::parse(path, &loc, format!("tag_type {t:?} is not one of actor, event, mention")));
+                return Err(LabelsError::parse(
+                    path,
+                    &loc,
+                    format!("tag_type {t:?} is not one of actor, event, mention"),
+                ));
             }
         }
         let currency = get("currency").unwrap_or_default();
@@ -467,7 +479,8 @@ mod tests {
         assert!(err.contains("line 6 (tag 1)") && err.contains("confidence"), "{err}");
         let (_d, p) = write("title: t\ncreator: c\nconfidence: very_sure\nsource: s\nlabel: l\ntags:\n- address: '0x28c6c06298d514db089934071355e5743bf21d60'\n  currency: ETH\n");
         assert!(parse(&p).unwrap_err().to_string().contains("confidence taxonomy"));
-        let (_d, p) = write("title: t\ncreator: c\nconfidence: web_crawl\nsource: s\nlabel: l\ncategory: bank\ntags: []\n");
+        let (_d, p) =
+            write("title: t\ncreator: c\nconfidence: web_crawl\nsource: s\nlabel: l\ncategory: bank\ntags: []\n");
         // An empty pack with a bad inherited category is still only checked per tag.
         assert!(parse(&p).is_ok());
         let (_d, p) = write("title: t\ncolour: red\ntags: []\n");

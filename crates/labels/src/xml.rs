@@ -43,10 +43,7 @@ pub(crate) fn line_of(path: &Path, offset: u64) -> Option<u64> {
 
 /// Stream `path`, calling `f` for each event. `f` returns an error message to abort; the
 /// error then names the file, the line and the element path.
-pub(crate) fn walk(
-    path: &Path,
-    mut f: impl FnMut(XmlEvent<'_>) -> Result<(), String>,
-) -> Result<(), LabelsError> {
+pub(crate) fn walk(path: &Path, mut f: impl FnMut(XmlEvent<'_>) -> Result<(), String>) -> Result<(), LabelsError> {
     let file = File::open(path).map_err(|e| LabelsError::io(path, e))?;
     walk_reader(path, BufReader::new(file), &mut f)
 }
@@ -116,7 +113,11 @@ fn walk_reader<R: BufRead>(
                 f(XmlEvent::Text { path: &stack, text: text.trim() }).map_err(|m| fail(&reader, &stack, m))?;
             }
             Event::DocType(_) => {
-                return Err(fail(&reader, &stack, "a DOCTYPE is not allowed in an OFAC list (no DTD is processed)".into()));
+                return Err(fail(
+                    &reader,
+                    &stack,
+                    "a DOCTYPE is not allowed in an OFAC list (no DTD is processed)".into(),
+                ));
             }
             Event::Eof => {
                 if !stack.is_empty() {
@@ -131,10 +132,7 @@ fn walk_reader<R: BufRead>(
 }
 
 #[cfg(test)]
-pub(crate) fn walk_str(
-    text: &str,
-    mut f: impl FnMut(XmlEvent<'_>) -> Result<(), String>,
-) -> Result<(), LabelsError> {
+pub(crate) fn walk_str(text: &str, mut f: impl FnMut(XmlEvent<'_>) -> Result<(), String>) -> Result<(), LabelsError> {
     walk_reader(Path::new("<memory>"), text.as_bytes(), &mut f)
 }
 
