@@ -153,6 +153,9 @@ pub fn infer<G: Graph>(
     Ok(out)
 }
 
+/// Per exchange: the qualifying sweeps (height, tx hash) and the wallets they went to.
+type Sweeps = (Vec<(u64, String)>, BTreeSet<String>);
+
 /// Decide one candidate.
 fn judge<G: Graph>(
     graph: &G,
@@ -178,8 +181,7 @@ fn judge<G: Graph>(
     for t in &outs {
         by_asset.entry(t.asset).or_default().push((t, false));
     }
-    // exchange → (sweep txs, wallets)
-    let mut sweeps: BTreeMap<String, (Vec<(u64, String)>, BTreeSet<String>)> = BTreeMap::new();
+    let mut sweeps: BTreeMap<String, Sweeps> = BTreeMap::new();
     for (_, mut events) in by_asset {
         // Arrivals sort before a transfer out at the same position only when earlier in the
         // chain; at equal order an arrival counts first (it funded the same transaction).

@@ -520,11 +520,7 @@ pub fn parse_advanced_xml(path: &Path, opts: &ParseOptions) -> Result<Parsed, La
                     st.name_parts.clear();
                 }
                 "Alias" => st.in_primary_alias = attrs.get("Primary").is_some_and(|v| v == "true"),
-                "DocumentedName" => {
-                    if st.in_primary_alias && !st.name_taken {
-                        st.collecting_name = true;
-                    }
-                }
+                "DocumentedName" if st.in_primary_alias && !st.name_taken => st.collecting_name = true,
                 "Feature" => {
                     st.feature = Some((
                         attrs.get("ID").cloned().unwrap_or_default(),
@@ -569,18 +565,14 @@ pub fn parse_advanced_xml(path: &Path, opts: &ParseOptions) -> Result<Parsed, La
             }
             XmlEvent::End { name } => match name {
                 "DateOfIssue" => st.in_date_of_issue = false,
-                "DocumentedName" => {
-                    if st.collecting_name {
-                        st.collecting_name = false;
-                        st.name_taken = true;
-                    }
+                "DocumentedName" if st.collecting_name => {
+                    st.collecting_name = false;
+                    st.name_taken = true;
                 }
                 "Alias" => st.in_primary_alias = false,
                 "Feature" => st.feature = None,
-                "Profile" => {
-                    if st.features.last().is_some_and(|f| f.0 == st.profile) && !st.name_parts.is_empty() {
-                        st.names.insert(st.profile.clone(), st.name_parts.join(" "));
-                    }
+                "Profile" if st.features.last().is_some_and(|f| f.0 == st.profile) && !st.name_parts.is_empty() => {
+                    st.names.insert(st.profile.clone(), st.name_parts.join(" "));
                 }
                 _ => {}
             },
