@@ -511,9 +511,10 @@ fn html_renders_in_headless_chromium_with_every_node() {
     let html = std::fs::read_to_string(&out).unwrap();
     assert!(!html.contains("<script"), "no script, and hostile <script> text is escaped");
     assert!(html.contains("default-src 'none'"), "a CSP keeps the page offline and inert");
-    for remote in ["<link", " src=", "url(", "<iframe", "<object"] {
+    for remote in ["<link", " src=", "<iframe", "<object", "@import url"] {
         assert!(!html.contains(remote), "no remote resource ({remote})");
     }
+    assert_eq!(html.matches("url(").count(), html.matches("url(#").count(), "only in-document references");
     let case = hostile_case();
     let profile = tempfile::tempdir().unwrap();
     let url = format!("file://{}", out.display());
