@@ -67,7 +67,13 @@ async fn block_483920_decodes_to_the_expected_token_transfers_and_values() {
         csv(res("test_export_token_transfers_job/block_with_transfers/expected_token_transfers.csv"))
             .into_iter()
             .map(|r| {
-                (r["token_address"].clone(), r["from_address"].clone(), r["to_address"].clone(), r["value"].clone(), r["transaction_hash"].clone())
+                (
+                    r["token_address"].clone(),
+                    r["from_address"].clone(),
+                    r["to_address"].clone(),
+                    r["value"].clone(),
+                    r["transaction_hash"].clone(),
+                )
             })
             .collect();
     assert_eq!(expected.len(), 2);
@@ -143,7 +149,8 @@ async fn check_traces(job: &str, block: &str, height: u64, setting: TraceSetting
     let server = FixtureServer::start(vec![dir.clone()]);
     let a = adapter(&server, setting).await;
     let rows = a.traces(height).await.unwrap_or_else(|e| panic!("{job}/{block}: {e}"));
-    let expected: Vec<_> = csv(dir.join("expected_traces.csv")).into_iter().filter(|r| r["trace_type"] != "reward").collect();
+    let expected: Vec<_> =
+        csv(dir.join("expected_traces.csv")).into_iter().filter(|r| r["trace_type"] != "reward").collect();
     assert_eq!(rows.len(), expected.len(), "{job}/{block}: {rows:?}");
     for (row, exp) in rows.iter().zip(&expected) {
         let ctx = format!("{job}/{block} {exp:?} vs {row:?}");
@@ -154,7 +161,8 @@ async fn check_traces(job: &str, block: &str, height: u64, setting: TraceSetting
         if row.kind == TraceKind::Call {
             assert_eq!(row.call_type.as_deref(), Some(exp["call_type"].as_str()), "{ctx}");
         }
-        let fmt = |a: Option<alloy_primitives::Address>| a.map(|a| Address::Evm(a.0 .0).to_string()).unwrap_or_default();
+        let fmt =
+            |a: Option<alloy_primitives::Address>| a.map(|a| Address::Evm(a.0 .0).to_string()).unwrap_or_default();
         if !exp["from_address"].is_empty() {
             assert_eq!(fmt(row.from), exp["from_address"], "{ctx}");
         }
@@ -164,7 +172,11 @@ async fn check_traces(job: &str, block: &str, height: u64, setting: TraceSetting
         if !exp["value"].is_empty() {
             assert_eq!(row.value.to_string(), exp["value"], "{ctx}");
         }
-        assert_eq!(row.error.as_deref().map(str::to_lowercase), Some(exp["error"].to_lowercase()).filter(|e| !e.is_empty()), "{ctx}");
+        assert_eq!(
+            row.error.as_deref().map(str::to_lowercase),
+            Some(exp["error"].to_lowercase()).filter(|e| !e.is_empty()),
+            "{ctx}"
+        );
         if !exp["status"].is_empty() {
             assert_eq!(!row.failed, exp["status"] == "1", "{ctx}");
         }
@@ -223,7 +235,9 @@ async fn token_metadata_matches_the_expected_tokens() {
         let server = FixtureServer::start(vec![res(dir)]);
         let a = adapter(&server, TraceSetting::Off).await;
         let mut t = [0u8; 20];
-        t.copy_from_slice(&(0..20).map(|i| u8::from_str_radix(&token[2 * i..2 * i + 2], 16).unwrap()).collect::<Vec<_>>());
+        t.copy_from_slice(
+            &(0..20).map(|i| u8::from_str_radix(&token[2 * i..2 * i + 2], 16).unwrap()).collect::<Vec<_>>(),
+        );
         let meta = a.token_meta(&[t]).await.expect("token meta").pop().unwrap();
         let exp = &csv(res(dir).join("expected_tokens.csv"))[0];
         assert_eq!(meta.symbol.as_deref().unwrap_or(""), exp["symbol"], "{dir}");

@@ -77,8 +77,7 @@ impl EvmAdapter {
     /// Connect and check that the node serves the configured chain (`eth_chainId`).
     pub async fn connect(url: &Sensitive, cfg: EvmConfig) -> Result<EvmAdapter, EvmError> {
         let rpc = Rpc::new(url, cfg.rpc.clone())?;
-        let adapter =
-            EvmAdapter { rpc, cfg, trace_mode: OnceCell::new(), receipts_per_tx: AtomicBool::new(false) };
+        let adapter = EvmAdapter { rpc, cfg, trace_mode: OnceCell::new(), receipts_per_tx: AtomicBool::new(false) };
         if let Some(expected) = adapter.cfg.chain_id {
             let got = adapter.chain_id().await?;
             if got != expected {
@@ -181,7 +180,12 @@ impl EvmAdapter {
         }
     }
 
-    fn decode_traces(&self, mode: TraceMode, h: u64, raw: &serde_json::value::RawValue) -> Result<Vec<TraceRow>, EvmError> {
+    fn decode_traces(
+        &self,
+        mode: TraceMode,
+        h: u64,
+        raw: &serde_json::value::RawValue,
+    ) -> Result<Vec<TraceRow>, EvmError> {
         Ok(match mode {
             TraceMode::Geth => {
                 let t: Option<Vec<GethTxTrace>> = self.rpc.decode("debug_traceBlockByNumber", raw)?;
@@ -237,7 +241,10 @@ impl EvmAdapter {
                 None => return Err(EvmError::MissingBlock { height: h, head: self.head().await? }),
             };
             if b.number.to::<u64>() != h {
-                return Err(EvmError::Inconsistent { height: h, what: format!("asked for block {h}, got {}", b.number) });
+                return Err(EvmError::Inconsistent {
+                    height: h,
+                    what: format!("asked for block {h}, got {}", b.number),
+                });
             }
             blocks.push(b);
             if !per_tx {

@@ -140,7 +140,9 @@ pub fn parity_rows(traces: &[ParityTrace]) -> Vec<TraceRow> {
         }
         let (kind, call_type, from, to, value) = match t.kind.as_str() {
             "call" => (TraceKind::Call, t.action.call_type.clone(), t.action.from, t.action.to, t.action.value),
-            "create" => (TraceKind::Create, None, t.action.from, t.result.as_ref().and_then(|r| r.address), t.action.value),
+            "create" => {
+                (TraceKind::Create, None, t.action.from, t.result.as_ref().and_then(|r| r.address), t.action.value)
+            }
             "suicide" | "selfdestruct" => {
                 (TraceKind::Suicide, None, t.action.address, t.action.refund_address, t.action.balance)
             }
@@ -192,19 +194,11 @@ pub fn decode_transfer_log(log: &RpcLog) -> Option<(EvmAddr, EvmAddr, EvmAddr, U
 }
 
 /// Assemble one block's transfers. `traces` is `None` when the node offers no tracing.
-pub fn block_data(
-    block: &RpcBlock,
-    receipts: &[RpcReceipt],
-    traces: Option<&[TraceRow]>,
-) -> Result<BlockData, String> {
+pub fn block_data(block: &RpcBlock, receipts: &[RpcReceipt], traces: Option<&[TraceRow]>) -> Result<BlockData, String> {
     let height = block.number.to::<u64>();
     let time = block.timestamp.to::<u64>();
-    let mut data = BlockData::new(BlockRef {
-        height,
-        hash: hash32(&block.hash),
-        parent: hash32(&block.parent_hash),
-        time,
-    });
+    let mut data =
+        BlockData::new(BlockRef { height, hash: hash32(&block.hash), parent: hash32(&block.parent_hash), time });
     data.tx_count = block.transactions.len() as u32;
     if receipts.len() != block.transactions.len() {
         return Err(format!("{} receipts for {} transactions", receipts.len(), block.transactions.len()));

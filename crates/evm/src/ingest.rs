@@ -151,10 +151,8 @@ pub async fn ingest<S: ChainSink, T: TokenMetaStore>(
             continue;
         }
         let window_end = target.min(next.saturating_add(chunk * opts.parallel_chunks.max(1) as u64 - 1));
-        let ranges: Vec<(u64, u64)> = (next..=window_end)
-            .step_by(chunk as usize)
-            .map(|a| (a, (a + chunk - 1).min(window_end)))
-            .collect();
+        let ranges: Vec<(u64, u64)> =
+            (next..=window_end).step_by(chunk as usize).map(|a| (a, (a + chunk - 1).min(window_end))).collect();
         let mut fetched = futures::stream::iter(ranges)
             .map(|(a, b)| fetch_with_retry(adapter, a, b))
             .buffered(opts.parallel_chunks.max(1));
@@ -182,7 +180,12 @@ pub async fn ingest<S: ChainSink, T: TokenMetaStore>(
                     sum.transfers += transfers;
                     sum.tip = Some((last.block.height, last.block.hash));
                     next = last.block.height + 1;
-                    progress(Progress { height: last.block.height, head, blocks: sum.blocks, transfers: sum.transfers });
+                    progress(Progress {
+                        height: last.block.height,
+                        head,
+                        blocks: sum.blocks,
+                        transfers: sum.transfers,
+                    });
                     if stop.load(Ordering::Relaxed) {
                         sum.stopped = true;
                         break 'outer;

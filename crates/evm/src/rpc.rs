@@ -112,10 +112,10 @@ impl Rpc {
         }
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         let client = RpcClient::new_http(parsed);
-        let limiter = cfg.rate_per_sec.filter(|r| *r > 0.0).map(|r| Limiter {
-            interval: Duration::from_secs_f64(1.0 / r),
-            next: Mutex::new(Instant::now()),
-        });
+        let limiter = cfg
+            .rate_per_sec
+            .filter(|r| *r > 0.0)
+            .map(|r| Limiter { interval: Duration::from_secs_f64(1.0 / r), next: Mutex::new(Instant::now()) });
         Ok(Rpc {
             inner: Arc::new(Inner {
                 client,
@@ -291,7 +291,11 @@ impl Rpc {
                     for &i in &pending {
                         let err = clone_err(&e, calls[i].method);
                         results[i] = Some(Err(if exhausted {
-                            RpcError::Exhausted { method: calls[i].method.to_string(), attempts: max, last: Box::new(err) }
+                            RpcError::Exhausted {
+                                method: calls[i].method.to_string(),
+                                attempts: max,
+                                last: Box::new(err),
+                            }
                         } else {
                             err
                         }));
@@ -310,14 +314,14 @@ impl Rpc {
         // Calls still failing after the last attempt are reported as exhausted.
         for i in pending {
             if let Some(Err(e)) = results[i].take() {
-                results[i] =
-                    Some(Err(RpcError::Exhausted { method: calls[i].method.to_string(), attempts: max, last: Box::new(e) }));
+                results[i] = Some(Err(RpcError::Exhausted {
+                    method: calls[i].method.to_string(),
+                    attempts: max,
+                    last: Box::new(e),
+                }));
             }
         }
-        results
-            .into_iter()
-            .map(|r| r.expect("every call of a batch gets a result"))
-            .collect()
+        results.into_iter().map(|r| r.expect("every call of a batch gets a result")).collect()
     }
 
     /// One call, decoded into `T` (`Option<T>` for calls that may return null).
@@ -345,7 +349,9 @@ fn clone_err(e: &RpcError, method: &str) -> RpcError {
         RpcError::Http { endpoint, status, body, .. } => {
             RpcError::Http { method: m, endpoint: endpoint.clone(), status: *status, body: body.clone() }
         }
-        RpcError::Timeout { endpoint, secs, .. } => RpcError::Timeout { method: m, endpoint: endpoint.clone(), secs: *secs },
+        RpcError::Timeout { endpoint, secs, .. } => {
+            RpcError::Timeout { method: m, endpoint: endpoint.clone(), secs: *secs }
+        }
         RpcError::Transport { endpoint, message, .. } => {
             RpcError::Transport { method: m, endpoint: endpoint.clone(), message: message.clone() }
         }

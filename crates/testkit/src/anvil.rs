@@ -184,10 +184,17 @@ impl Anvil {
     }
 
     /// The receipt of a mined transaction (panics when it is not mined).
+    /// Automine runs in the background in anvil, so this waits up to 20 s for the receipt.
     pub fn receipt(&self, tx: &str) -> Value {
-        let r = self.rpc("eth_getTransactionReceipt", json!([tx]));
-        assert!(!r.is_null(), "transaction {tx} is not mined");
-        r
+        let start = Instant::now();
+        loop {
+            let r = self.rpc("eth_getTransactionReceipt", json!([tx]));
+            if !r.is_null() {
+                return r;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "transaction {tx} is not mined");
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// Whether the mined transaction succeeded.

@@ -97,9 +97,9 @@ impl FaultProxy {
                     // The shape hosted providers use (Infura -32005, "limit exceeded").
                     let err = |id: Value| json!({"jsonrpc":"2.0","id":id,"error":{"code":-32005,"message":"daily request count exceeded, request rate limited"}});
                     let resp = match serde_json::from_slice::<Value>(body) {
-                        Ok(Value::Array(items)) => {
-                            Value::Array(items.iter().map(|i| err(i.get("id").cloned().unwrap_or(Value::Null))).collect())
-                        }
+                        Ok(Value::Array(items)) => Value::Array(
+                            items.iter().map(|i| err(i.get("id").cloned().unwrap_or(Value::Null))).collect(),
+                        ),
                         Ok(v) => err(v.get("id").cloned().unwrap_or(Value::Null)),
                         Err(_) => err(Value::Null),
                     };

@@ -16,9 +16,11 @@ pub mod contracts;
 pub mod faults;
 pub mod fixtures;
 pub mod http;
+pub mod scenario;
 pub mod tools;
 
 pub use anvil::{Anvil, AnvilBuilder};
 pub use contracts::{encode_call, selector, Contracts, Word};
 pub use faults::{FaultConfig, FaultProxy, FaultStats};
 pub use fixtures::FixtureServer;
+pub use scenario::{ExpectedTransfer, Scenario};
