@@ -11,6 +11,7 @@ pub mod mem;
 pub mod policy;
 pub mod price;
 pub mod source;
+pub mod store_source;
 
 pub use engine::{
     trace, AssetInfo, Bound, Deposit, Trace, TraceDirection, TraceError, TraceOptions, TracedEdge, TracedNode,
@@ -20,3 +21,4 @@ pub use mem::MemGraph;
 pub use policy::Policy;
 pub use price::{PriceError, PriceTable};
 pub use source::{Direction, GraphSource, TokenMeta};
+pub use store_source::StoreSource;

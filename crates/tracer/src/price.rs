@@ -53,6 +53,8 @@ impl Decimal {
 pub struct PriceTable {
     /// symbol → date (`YYYY-MM-DD`) → price
     prices: BTreeMap<String, BTreeMap<String, Decimal>>,
+    /// SHA-256 of the CSV text (recorded in the case file's provenance).
+    sha256: Option<String>,
 }
 
 impl PriceTable {
@@ -82,7 +84,10 @@ impl PriceTable {
                 lc.strip_suffix("_usd").unwrap_or(&lc).to_ascii_uppercase()
             })
             .collect();
-        let mut table = PriceTable::default();
+        let mut table = PriceTable {
+            prices: BTreeMap::new(),
+            sha256: Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()))),
+        };
         for (i, line) in lines {
             if line.trim().is_empty() {
                 continue;
@@ -103,6 +108,11 @@ impl PriceTable {
             }
         }
         Ok(table)
+    }
+
+    /// SHA-256 (hex) of the CSV the table was read from.
+    pub fn sha256(&self) -> Option<&str> {
+        self.sha256.as_deref()
     }
 
     /// The USD price of one unit of `symbol` on `date`; stablecoins are 1.00; `None` when the

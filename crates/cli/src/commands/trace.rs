@@ -1,0 +1,275 @@
+//! `chaintrace trace` (walk from seeds, write the case file) and `chaintrace deposits` (the
+//! off-ramp report of a case file).
+
+use std::collections::BTreeSet;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+use chaintrace_model::time_fmt::parse_rfc3339;
+use chaintrace_model::{Address, Asset, CaseFile, ChainKind, ChainSpec, Provenance, TipRef};
+use chaintrace_store::Store;
+use chaintrace_tracer::case::{case_file, deposits_csv, summary_text, to_json, CaseContext};
+use chaintrace_tracer::{trace, Bound, Policy, PriceTable, StoreSource, TraceDirection, TraceOptions};
+use clap::{Args, ValueEnum};
+
+use crate::{context::Context, output};
+
+#[derive(Args, Debug)]
+pub struct TraceArgs {
+    /// Seed addresses to walk from.
+    seeds: Vec<String>,
+    /// Chain name from the config (default: ethereum for 0x seeds, bitcoin otherwise).
+    #[arg(long, help_heading = "What to trace")]
+    chain: Option<String>,
+    /// Also seed every address whose label entity or category is NAME (e.g. an OFAC entity).
+    #[arg(long, value_name = "NAME", help_heading = "What to trace")]
+    seeds_label: Option<String>,
+    /// forward: where did the money go; backward: where did it come from.
+    #[arg(long, default_value = "forward", value_parser = parse_direction, help_heading = "Walk")]
+    direction: TraceDirection,
+    /// Follow paths of at most N transfers (default from the config, 6).
+    #[arg(long, value_name = "N", help_heading = "Walk")]
+    hops: Option<u32>,
+    /// Taint policy: poison, haircut or fifo (default from the config, haircut).
+    #[arg(long, value_parser = parse_policy, help_heading = "Walk")]
+    policy: Option<Policy>,
+    /// Do not follow transfers whose traced amount is below X (in the asset's units).
+    #[arg(long, value_name = "X", help_heading = "Filters")]
+    min_amount: Option<String>,
+    /// Only this asset: the native symbol (ETH, BTC), a token contract, or a price symbol from the config.
+    #[arg(long, value_name = "A", help_heading = "Filters")]
+    asset: Option<String>,
+    /// Only transfers at or after T (RFC 3339 time or block height).
+    #[arg(long, value_name = "T", help_heading = "Filters")]
+    since: Option<String>,
+    /// Only transfers at or before T (RFC 3339 time or block height).
+    #[arg(long, value_name = "T", help_heading = "Filters")]
+    until: Option<String>,
+    /// Unlabelled addresses with more than N transfers in either direction are stops (default from the config).
+    #[arg(long, value_name = "N", help_heading = "Walk")]
+    hub_degree: Option<u64>,
+    /// Daily USD price table (CSV: date,btc_usd,eth_usd,…) to value deposits and edges.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    prices: Option<PathBuf>,
+    /// Write the case file here (JSON); without it a summary is printed.
+    #[arg(long, value_name = "CASE.json", help_heading = "Output")]
+    out: Option<PathBuf>,
+}
+
+fn parse_direction(s: &str) -> Result<TraceDirection, String> {
+    s.parse()
+}
+
+fn parse_policy(s: &str) -> Result<Policy, String> {
+    s.parse()
+}
+
+fn parse_bound(text: &str, flag: &str) -> Result<Bound> {
+    let t = text.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        return t.parse().map(Bound::Height).with_context(|| format!("{flag} {t:?}: block height out of range"));
+    }
+    parse_rfc3339(t).map(Bound::Time).with_context(|| {
+        format!("invalid {flag} {t:?}: give an RFC 3339 time such as 2022-11-09T00:00:00Z or a block height")
+    })
+}
+
+fn parse_asset(text: &str, spec: &ChainSpec) -> Result<Asset> {
+    if let Some(a) = Asset::parse(text, &spec.native_symbol) {
+        if matches!(a, Asset::Token(_)) && spec.kind != ChainKind::Evm {
+            bail!("--asset {text}: chain {} has no tokens; use {}", spec.name, spec.native_symbol);
+        }
+        return Ok(a);
+    }
+    let by_symbol = spec.price_symbols.iter().find(|(_, sym)| sym.eq_ignore_ascii_case(text));
+    if let Some((contract, _)) = by_symbol {
+        if let Some(a) = Asset::parse(contract, &spec.native_symbol) {
+            return Ok(a);
+        }
+    }
+    bail!("unknown --asset {text:?}: give {} or a token contract address (0x…)", spec.native_symbol)
+}
+
+fn parse_seed(text: &str, spec: &ChainSpec) -> Result<Address> {
+    let a = Address::parse_any(text).with_context(|| format!("invalid seed address {text:?}"))?;
+    if a == Address::Coinbase || a.is_evm() != (spec.kind == ChainKind::Evm) {
+        bail!(
+            "seed {text} is not an address of chain {} (kind {:?}): check the seed or pass --chain",
+            spec.name,
+            spec.kind
+        );
+    }
+    Ok(a)
+}
+
+fn seeds_by_label(store: &Store, spec: &ChainSpec, name: &str) -> Result<Vec<Address>> {
+    let labels = store.all_labels().context("reading labels for --seeds-label")?;
+    let mut out: BTreeSet<Address> = BTreeSet::new();
+    for l in labels {
+        let matches = l.entity.eq_ignore_ascii_case(name) || l.category.as_str().eq_ignore_ascii_case(name);
+        if matches && l.applies_to(&spec.name) && l.address.is_evm() == (spec.kind == ChainKind::Evm) {
+            out.insert(l.address);
+        }
+    }
+    if out.is_empty() {
+        bail!(
+            "--seeds-label {name:?} matches no address of chain {}: import labels first (chaintrace labels import) or check `chaintrace labels list`",
+            spec.name
+        );
+    }
+    Ok(out.into_iter().collect())
+}
+
+fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().with_context(|| format!("--out {}: not a file path", path.display()))?;
+    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    let res = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res.with_context(|| format!("cannot write case file {}", path.display()))
+}
+
+pub fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
+    let chain = match &args.chain {
+        Some(c) => c.clone(),
+        None => match args.seeds.first() {
+            Some(s) if s.trim().starts_with("0x") || s.trim().starts_with("0X") => "ethereum".to_string(),
+            Some(_) => "bitcoin".to_string(),
+            None => bail!("no seeds: give seed addresses and --chain, or --seeds-label NAME --chain CHAIN"),
+        },
+    };
+    let spec = ctx.config.chain(&chain)?.clone();
+    let defaults = &ctx.config.tracer;
+    let policy = match args.policy {
+        Some(p) => p,
+        None => defaults.policy.parse().map_err(|e: String| anyhow::anyhow!("config [tracer] policy: {e}"))?,
+    };
+    let mut seeds: Vec<Address> = args.seeds.iter().map(|s| parse_seed(s, &spec)).collect::<Result<_>>()?;
+    let since = args.since.as_deref().map(|t| parse_bound(t, "--since")).transpose()?;
+    let until = args.until.as_deref().map(|t| parse_bound(t, "--until")).transpose()?;
+    let asset = args.asset.as_deref().map(|a| parse_asset(a, &spec)).transpose()?;
+    let prices = match &args.prices {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read price table {}: check the --prices path", p.display()))?;
+            PriceTable::parse_csv(&text, &p.display().to_string())?
+        }
+        None => PriceTable::empty(),
+    };
+
+    let store = ctx.open_store()?;
+    if let Some(name) = &args.seeds_label {
+        seeds.extend(seeds_by_label(&store, &spec, name)?);
+    }
+    if seeds.is_empty() {
+        bail!("no seeds: give seed addresses or --seeds-label NAME");
+    }
+    let mut opts = TraceOptions::new(seeds, &spec.native_symbol, spec.native_decimals);
+    opts.direction = args.direction;
+    opts.hops = args.hops.unwrap_or(defaults.hops);
+    opts.policy = policy;
+    opts.min_amount = args.min_amount.clone();
+    opts.asset = asset;
+    opts.since = since;
+    opts.until = until;
+    opts.hub_degree = args.hub_degree.unwrap_or(defaults.hub_degree);
+
+    let source = StoreSource::new(&store, &chain, spec.kind == ChainKind::Bitcoin);
+    let started = std::time::Instant::now();
+    let result = trace(&source, &opts).with_context(|| format!("tracing on {chain}"))?;
+    tracing::info!(
+        chain = %chain,
+        nodes = result.nodes.len(),
+        edges = result.edges.len(),
+        deposits = result.deposits.len(),
+        batches = result.stats.batches,
+        transfers_read = result.stats.transfers_read,
+        ms = started.elapsed().as_millis() as u64,
+        "trace done"
+    );
+
+    let mut provenance = Provenance {
+        tool_version: format!("chaintrace {}", env!("CARGO_PKG_VERSION")),
+        labels_hash: store.labels_hash()?,
+        prices: args.prices.as_ref().map(|p| {
+            let name =
+                p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| p.display().to_string());
+            format!("{name} sha256:{}", prices.sha256().unwrap_or(""))
+        }),
+        ..Default::default()
+    };
+    for name in ctx.config.chains.keys() {
+        if let Some(tip) = store.tip(name)? {
+            provenance.store_tips.insert(name.clone(), TipRef { height: tip.height, hash: tip.hash.to_hex() });
+        }
+    }
+    let cctx = CaseContext {
+        chain: &chain,
+        evm: spec.kind == ChainKind::Evm,
+        prices: &prices,
+        price_symbols: &spec.price_symbols,
+        provenance,
+        seeds_label: args.seeds_label.clone(),
+        since_text: args.since.clone(),
+        until_text: args.until.clone(),
+    };
+    let case = case_file(&result, &cctx);
+    match &args.out {
+        Some(path) => {
+            write_atomic(path, &to_json(&case)?)?;
+            if ctx.json {
+                output::json(&serde_json::json!({
+                    "out": path.display().to_string(),
+                    "nodes": case.nodes.len(),
+                    "edges": case.edges.len(),
+                    "deposits": case.deposits.len(),
+                }))
+            } else {
+                output::line(summary_text(&case).trim_end())?;
+                output::line(format!("case file written to {}", path.display()))
+            }
+        }
+        None if ctx.json => output::json(&case),
+        None => output::line(summary_text(&case).trim_end()),
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum DepositsFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct DepositsArgs {
+    /// A case file written by `chaintrace trace --out`.
+    case: PathBuf,
+    /// csv (SPEC header) or json; `--json` means json.
+    #[arg(long, value_enum)]
+    format: Option<DepositsFormat>,
+}
+
+pub fn run_deposits(ctx: &Context, args: DepositsArgs) -> Result<()> {
+    let text = std::fs::read_to_string(&args.case)
+        .with_context(|| format!("cannot read case file {}: check the path", args.case.display()))?;
+    let case: CaseFile = serde_json::from_str(&text).with_context(|| {
+        format!("{} is not a chaintrace case file (write one with `chaintrace trace --out`)", args.case.display())
+    })?;
+    let format = args.format.unwrap_or(if ctx.json { DepositsFormat::Json } else { DepositsFormat::Csv });
+    match format {
+        DepositsFormat::Json => output::json(&case.deposits),
+        DepositsFormat::Csv => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(deposits_csv(&case).as_bytes())?;
+            Ok(())
+        }
+    }
+}
