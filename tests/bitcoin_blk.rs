@@ -157,7 +157,7 @@ fn corrupt_block_stops_cleanly_and_keeps_the_store() {
     let stats = w.json(&["stats"]);
     assert_eq!(stats["chains"]["bitcoin"]["tip_height"], 299);
     let clean = Workdir::new();
-    let cdir = blocks_dir(&clean, "b", &[src.clone()], None);
+    let cdir = blocks_dir(&clean, "b", std::slice::from_ref(&src), None);
     ingest(&clean, &cdir, &["--to", "299"]);
     assert_eq!(clean.json(&["stats"])["digest"], stats["digest"]);
     // With the file repaired, a rerun continues to the tip.

@@ -19,6 +19,7 @@ pub mod cluster;
 pub mod decode;
 pub mod flows;
 pub mod network;
+pub mod rpc;
 pub mod script;
 
 pub use blkfile::{BlkError, BlkIndex, BlockLocation, BlocksDir, ChainBlock};

@@ -15,8 +15,9 @@ use chaintrace_bitcoin::{
     network::{genesis_hash, network_name},
     parse_network, to_hash32, BlockDecoder, BlocksDir, ChainBlock,
 };
-use chaintrace_model::{BlockData, ChainSpec};
-use chaintrace_store::Store;
+use chaintrace_bitcoin::{parse_block, rpc::RpcClient};
+use chaintrace_model::{BlockData, ChainSpec, Sensitive};
+use chaintrace_store::{Store, StoreError};
 use serde::Serialize;
 
 use super::ingest::IngestArgs;
@@ -50,6 +51,8 @@ pub fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<()> {
     check_genesis(&store, &spec.name, network)?;
     let summary = if let Some(dir) = &args.blocks_dir {
         ingest_blocks_dir(&store, spec, network, dir, args)?
+    } else if let Some(url) = args.rpc.clone().map(Sensitive::new).or_else(|| spec.rpc.clone()) {
+        ingest_rpc(&store, spec, network, &url, args)?
     } else {
         bail!(
             "ingest bitcoin needs a source: --blocks-dir DIR (Bitcoin Core's blocks directory), --rpc URL, or --esplora URL --address ADDR"
@@ -215,6 +218,119 @@ fn ingest_blocks_dir(
         summary.tip_hash = Some(t.hash.to_hex());
     }
     Ok(summary)
+}
+
+fn ingest_rpc(
+    store: &Store,
+    spec: &ChainSpec,
+    network: Network,
+    url: &Sensitive,
+    args: &IngestArgs,
+) -> Result<Summary> {
+    let chain = spec.name.as_str();
+    let mut summary =
+        Summary { chain: chain.to_string(), source: "rpc", network: network_name(network), ..Summary::default() };
+    let mut client = RpcClient::new(url, args.cookie.as_deref())?;
+    client.batch_size = args.rpc_batch.max(1);
+    let (node_net, head) = client.chain_info()?;
+    let genesis = client.block_hashes(&[0])?[0];
+    if node_net != Some(network) || genesis != genesis_hash(network) {
+        bail!(
+            "the node at {} serves {} (genesis {genesis}), but chain {chain:?} is {} in the config: point --rpc at a {} node or use another chain name",
+            client.endpoint(),
+            node_net.map(network_name).unwrap_or("an unknown network"),
+            network_name(network),
+            network_name(network)
+        );
+    }
+    let to = args.to.unwrap_or(head);
+    if to > head {
+        bail!("--to {to} is above the node's best height {head}");
+    }
+    let mut next = match (store.tip(chain)?, args.from) {
+        (None, from) => from.unwrap_or(0),
+        (Some(t), from) => {
+            if let Some(f) = from.filter(|f| *f > t.height + 1) {
+                bail!(
+                    "--from {f} would leave a gap after the stored tip {}: start at {} or lower",
+                    t.height,
+                    t.height + 1
+                );
+            }
+            let (fork, rolled) = reconcile(store, chain, &mut client, t.height)?;
+            summary.rolled_back = rolled;
+            fork + 1
+        }
+    };
+    let batch_max = args.batch_blocks.max(1) as u64;
+    let bar = output::progress(Some((to + 1).saturating_sub(next)), "ingesting blocks");
+    let mut decoder = BlockDecoder::new(network, store.utxo_lookup(chain));
+    while next <= to {
+        let heights: Vec<u64> = (next..=to.min(next + batch_max - 1)).collect();
+        let hashes = client.block_hashes(&heights)?;
+        let raws = client.raw_blocks(&hashes)?;
+        let mut batch = Vec::with_capacity(heights.len());
+        for ((h, hash), raw) in heights.iter().zip(&hashes).zip(&raws) {
+            let block =
+                parse_block(raw).with_context(|| format!("block {hash} at height {h} from {}", client.endpoint()))?;
+            if block.block_hash() != *hash {
+                bail!(
+                    "the node sent block {} for height {h}, but its hash at that height is {hash}",
+                    block.block_hash()
+                );
+            }
+            let data = decoder.decode(&block, *h).with_context(|| format!("block {hash} at height {h}"))?;
+            summary.bytes += raw.len() as u64;
+            summary.transactions += u64::from(data.tx_count);
+            batch.push(data);
+        }
+        match store.apply_blocks(chain, &batch) {
+            Ok(s) => {
+                summary.blocks += s.blocks;
+                summary.transfers += s.transfers;
+                summary.skipped += s.skipped;
+                next = heights[heights.len() - 1] + 1;
+                decoder.trim_overlay(OVERLAY_MAX);
+                bar.set_position(summary.blocks + summary.skipped);
+            }
+            Err(StoreError::ParentMismatch { height, .. }) => {
+                // The node reorganised under us: roll back to the common block and go on.
+                decoder.clear_overlay();
+                let tip = store.tip(chain)?.map(|t| t.height).unwrap_or(0);
+                let (fork, rolled) = reconcile(store, chain, &mut client, tip.min(height))?;
+                summary.rolled_back += rolled;
+                next = fork + 1;
+            }
+            Err(e) => return Err(e).context(format!("storing blocks {}..={}", heights[0], heights[heights.len() - 1])),
+        }
+    }
+    bar.finish_and_clear();
+    if let Some(t) = store.tip(chain)? {
+        summary.tip_height = Some(t.height);
+        summary.tip_hash = Some(t.hash.to_hex());
+    }
+    Ok(summary)
+}
+
+/// Find the highest stored block at or below `from` that the node also has at that height,
+/// roll the store back to it, and return it with the number of blocks removed.
+fn reconcile(store: &Store, chain: &str, client: &mut RpcClient, from: u64) -> Result<(u64, u64)> {
+    let mut h = from;
+    loop {
+        let stored = store.block_hash(chain, h)?;
+        let node = client.block_hashes(&[h]).ok().map(|v| to_hash32(&v[0]));
+        if stored.is_some() && stored == node {
+            let rolled = store.rollback_to(chain, h)?;
+            if rolled > 0 {
+                tracing::warn!(chain, fork = h, rolled, "reorganisation: rolled back");
+            }
+            return Ok((h, rolled));
+        }
+        if h == 0 {
+            bail!("the stored chain {chain:?} shares no block with the node at {}", client.endpoint());
+        }
+        h -= 1;
+    }
 }
 
 fn flush(store: &Store, chain: &str, batch: &mut Vec<BlockData>, summary: &mut Summary) -> Result<()> {
