@@ -133,3 +133,87 @@ pub fn render(graph: &Graph<'_>) -> Vec<u8> {
     x.close("graphml");
     x.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use chaintrace_model::{CaseFile, CaseNode, NodeLabel, Provenance, Role, TraceParams};
+    use proptest::prelude::*;
+    use quick_xml::{events::Event, Reader};
+
+    use super::*;
+
+    fn case_with_entity(entity: &str) -> CaseFile {
+        CaseFile {
+            version: 1,
+            chain: "ethereum".into(),
+            seeds: vec!["a".into()],
+            params: TraceParams {
+                direction: "forward".into(),
+                hops: 1,
+                policy: "poison".into(),
+                min_amount: None,
+                asset: None,
+                since: None,
+                until: None,
+                seeds_label: None,
+                hub_degree: 1,
+            },
+            provenance: Provenance::default(),
+            nodes: vec![CaseNode {
+                address: "a".into(),
+                hop: 0,
+                role: Role::Seed,
+                labels: vec![NodeLabel { category: "other".into(), entity: entity.into(), source: entity.into() }],
+                stop_reason: Some(entity.into()),
+                cluster: None,
+            }],
+            edges: vec![],
+            deposits: vec![],
+        }
+    }
+
+    /// The text of `<data key="{key}">` in a GraphML document, unescaped by an XML reader.
+    fn data_text(xml: &[u8], key: &str) -> Option<String> {
+        let mut reader = Reader::from_reader(xml);
+        let mut inside = false;
+        let mut text = String::new();
+        loop {
+            match reader.read_event().expect("well-formed XML") {
+                Event::Start(e) if e.name().as_ref() == b"data" => {
+                    inside = e
+                        .try_get_attribute("key")
+                        .expect("attribute")
+                        .is_some_and(|a| a.unescape_value().expect("unescape") == key);
+                }
+                Event::Text(t) if inside => text.push_str(&t.unescape().expect("unescape")),
+                Event::End(e) if e.name().as_ref() == b"data" && inside => return Some(text),
+                Event::Eof => return None,
+                _ => {}
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_label_text_round_trips_through_graphml(entity in "\\PC*|[\\x00-\\x7f\\u{fffe}\\u{ffff}]{0,40}") {
+            let case = case_with_entity(&entity);
+            let graph = Graph::new(&case).unwrap();
+            let xml = render(&graph);
+            let expected = text::clean(&entity).into_owned();
+            if !expected.is_empty() {
+                prop_assert_eq!(data_text(&xml, "n_stop_reason"), Some(expected.clone()));
+                prop_assert_eq!(data_text(&xml, "n_entities"), Some(expected));
+            }
+        }
+    }
+
+    #[test]
+    fn hostile_text_round_trips() {
+        for entity in ["a\"b'c<d>&e", "line1\nline2\r\nx\ty", "\u{0}\u{1b}\u{7f}", "=cmd|' /C calc'!A0", "caf\u{fffd}"]
+        {
+            let case = case_with_entity(entity);
+            let xml = render(&Graph::new(&case).unwrap());
+            assert_eq!(data_text(&xml, "n_stop_reason").as_deref(), Some(&*text::clean(entity)), "{entity:?}");
+        }
+    }
+}

@@ -43,8 +43,8 @@ g.node text.name { font-weight:600; font-size:13px; }
 g.node text.addr { font-family:ui-monospace,Menlo,Consolas,monospace; font-size:11px; }
 g.node text.meta { font-size:10.5px; opacity:.85; }
 g.node:hover rect.box { stroke-width:3; }
-g.edge text { font-size:11px; font-weight:600; fill:#1d2733; paint-order:stroke; stroke:#fbfcfd; stroke-width:4px; stroke-linejoin:round; }
-g.edge text.small { font-size:10px; font-weight:400; fill:#5d6b7a; }
+g.edge-label text { font-size:11px; font-weight:600; fill:#1d2733; paint-order:stroke; stroke:#fbfcfd; stroke-width:4px; stroke-linejoin:round; }
+g.edge-label text.small { font-size:10px; font-weight:400; fill:#5d6b7a; }
 g.edge:hover path { stroke-opacity:1; }
 table { border-collapse:collapse; width:100%; font-size:13px; }
 th, td { text-align:left; padding:6px 8px; border-bottom:1px solid var(--line); vertical-align:top; }
@@ -69,6 +69,17 @@ fn compact(amount: &str) -> String {
         }
         _ => amount.to_string(),
     }
+}
+
+/// An address cut to fit a node box: `0x4f47bc49…c1a2b3c4d5`.
+fn medium_address(address: &str) -> String {
+    let chars: Vec<char> = address.chars().collect();
+    if chars.len() <= 24 {
+        return address.to_string();
+    }
+    let head: String = chars[..12].iter().collect();
+    let tail: String = chars[chars.len() - 10..].iter().collect();
+    format!("{head}…{tail}")
 }
 
 /// `1234567.891` → `$1,234,567.89` (display only; tables also show the exact value).
@@ -113,6 +124,58 @@ fn group_usd(g: &EdgeGroup<'_>) -> Option<String> {
     } else {
         None
     }
+}
+
+#[derive(Clone, Copy)]
+struct Rect {
+    x0: f64,
+    y0: f64,
+    x1: f64,
+    y1: f64,
+}
+
+impl Rect {
+    fn around(cx: f64, cy: f64, w: f64, h: f64) -> Rect {
+        Rect { x0: cx - w / 2.0, y0: cy - h / 2.0, x1: cx + w / 2.0, y1: cy + h / 2.0 }
+    }
+
+    fn overlap(&self, o: &Rect) -> f64 {
+        let w = self.x1.min(o.x1) - self.x0.max(o.x0);
+        let h = self.y1.min(o.y1) - self.y0.max(o.y0);
+        if w > 0.0 && h > 0.0 {
+            w * h
+        } else {
+            0.0
+        }
+    }
+}
+
+fn bezier(c: &[(f64, f64); 4], t: f64) -> (f64, f64) {
+    let u = 1.0 - t;
+    let (a, b, cc, d) = (u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t);
+    (a * c[0].0 + b * c[1].0 + cc * c[2].0 + d * c[3].0, a * c[0].1 + b * c[1].1 + cc * c[2].1 + d * c[3].1)
+}
+
+/// The point along the curve where a `w`×`h` label overlaps least with what is already there
+/// (nodes and earlier labels), preferring the middle.
+fn place_label(curve: &[(f64, f64); 4], w: f64, h: f64, taken: &[Rect]) -> (f64, f64) {
+    let mut best = (f64::INFINITY, bezier(curve, 0.5));
+    for t in [0.5, 0.4, 0.6, 0.3, 0.7, 0.22, 0.78, 0.15, 0.85] {
+        for dy in [0.0, -16.0, 16.0] {
+            let (x, y) = bezier(curve, t);
+            let y = y + dy;
+            let cost: f64 = taken.iter().map(|r| r.overlap(&Rect::around(x, y, w, h))).sum::<f64>()
+                + (t - 0.5).abs() * 2.0
+                + dy.abs() * 0.1;
+            if cost < best.0 {
+                best = (cost, (x, y));
+            }
+            if cost < 1.0 {
+                return (x, y);
+            }
+        }
+    }
+    best.1
 }
 
 fn svg(graph: &Graph<'_>, lay: &Layout, out: &mut String) {
@@ -167,55 +230,36 @@ fn svg(graph: &Graph<'_>, lay: &Layout, out: &mut String) {
         }
     };
     let max_mag = groups.iter().map(magnitude).fold(0.0f64, f64::max);
-    // Several assets between the same two addresses: spread their labels.
-    let mut pair_seen: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+    // Labels are placed greedily where they overlap neither nodes nor earlier labels, and
+    // drawn above every edge so no line crosses a number.
+    let mut taken: Vec<Rect> =
+        lay.positions.iter().map(|&(x, y)| Rect::around(x, y, NODE_W + 8.0, NODE_H + 8.0)).collect();
+    let mut labels_svg = String::new();
 
     out.push_str(r#"<g class="edges">"#);
     for g in &groups {
         let (x1, y1) = lay.positions[g.from];
         let (x2, y2) = lay.positions[g.to];
-        let nth = {
-            let k = pair_seen.entry((g.from.min(g.to), g.from.max(g.to))).or_insert(0);
-            *k += 1;
-            *k - 1
-        };
         let to_cashout = matches!(nodes[g.to].role, Role::ExchangeDeposit | Role::Exchange);
         let width = if max_mag > 0.0 { 1.4 + 5.0 * (1.0 + magnitude(g)).ln() / (1.0 + max_mag).ln() } else { 1.8 };
-        let (d, lx, ly) = if g.from == g.to {
+        let curve: [(f64, f64); 4] = if g.from == g.to {
             let (x, y) = (x1 + NODE_W / 2.0 - 20.0, y1 - NODE_H / 2.0);
-            (
-                format!(
-                    "M{:.1},{:.1} C{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}",
-                    x,
-                    y,
-                    x - 10.0,
-                    y - 50.0,
-                    x + 40.0,
-                    y - 50.0,
-                    x + 20.0,
-                    y + 2.0
-                ),
-                x + 10.0,
-                y - 44.0,
-            )
+            [(x, y), (x - 10.0, y - 50.0), (x + 40.0, y - 50.0), (x + 20.0, y + 2.0)]
         } else if lay.column[g.to] > lay.column[g.from] {
             let (sx, sy, ex, ey) = (x1 + NODE_W / 2.0, y1, x2 - NODE_W / 2.0 - 2.0, y2);
             let dx = (ex - sx) / 2.0;
-            let (c1x, c1y, c2x, c2y) = (sx + dx, sy, ex - dx, ey);
-            let mx = (sx + 3.0 * c1x + 3.0 * c2x + ex) / 8.0;
-            let my = (sy + 3.0 * c1y + 3.0 * c2y + ey) / 8.0;
-            (format!("M{sx:.1},{sy:.1} C{c1x:.1},{c1y:.1} {c2x:.1},{c2y:.1} {ex:.1},{ey:.1}"), mx, my)
+            [(sx, sy), (sx + dx, sy), (ex - dx, ey), (ex, ey)]
         } else {
             // Same column or backwards: an arc over the top of the boxes.
             let (sx, sy, ex, ey) = (x1, y1 - NODE_H / 2.0, x2, y2 - NODE_H / 2.0 - 2.0);
             let lift = 48.0 + 0.12 * (sx - ex).abs() + 0.3 * (sy - ey).abs();
             let top = sy.min(ey) - lift;
-            let (c1x, c2x) = (sx + (ex - sx) * 0.2, ex - (ex - sx) * 0.2);
-            let mx = (sx + 3.0 * c1x + 3.0 * c2x + ex) / 8.0;
-            let my = (sy + 3.0 * top + 3.0 * top + ey) / 8.0;
-            (format!("M{sx:.1},{sy:.1} C{c1x:.1},{top:.1} {c2x:.1},{top:.1} {ex:.1},{ey:.1}"), mx, my)
+            [(sx, sy), (sx + (ex - sx) * 0.2, top), (ex - (ex - sx) * 0.2, top), (ex, ey)]
         };
-        let ly = ly + nth as f64 * 26.0;
+        let d = format!(
+            "M{:.1},{:.1} C{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}",
+            curve[0].0, curve[0].1, curve[1].0, curve[1].1, curve[2].0, curve[2].1, curve[3].0, curve[3].1
+        );
         let colour = if to_cashout { "#c98500" } else { "#7b8a9a" };
         let marker = if to_cashout { "arrow-deposit" } else { "arrow" };
         let traced = sum_decimals(g.transfers.iter().map(|e| e.traced_amount.as_str()))
@@ -243,19 +287,14 @@ fn svg(graph: &Graph<'_>, lay: &Layout, out: &mut String) {
         }
         let _ = write!(
             out,
-            r#"<g class="edge" data-from="{}" data-to="{}" data-transfers="{}"><title>{}</title><path d="{d}" fill="none" stroke="{colour}" stroke-opacity="0.8" stroke-width="{width:.2}" marker-end="url(#{marker})"/>"#,
+            r#"<g class="edge" data-from="{}" data-to="{}" data-transfers="{}"><title>{}</title><path d="{d}" fill="none" stroke="{colour}" stroke-opacity="0.8" stroke-width="{width:.2}" marker-end="url(#{marker})"/></g>"#,
             h(&nodes[g.from].address),
             h(&nodes[g.to].address),
             g.transfers.len(),
             h(&tip),
         );
-        let _ = write!(
-            out,
-            r#"<text x="{lx:.1}" y="{:.1}" text-anchor="middle">{} {}</text>"#,
-            ly - 4.0,
-            h(&compact(&traced)),
-            h(&text::truncate(&g.symbol, 14))
-        );
+
+        let first = format!("{} {}", compact(&traced), text::truncate(&g.symbol, 14));
         let mut second = Vec::new();
         if g.transfers.len() > 1 {
             second.push(format!("{} transfers", g.transfers.len()));
@@ -265,17 +304,29 @@ fn svg(graph: &Graph<'_>, lay: &Layout, out: &mut String) {
         if let Some(u) = group_usd(g) {
             second.push(usd(&u));
         }
+        let second = second.join(" · ");
+        let label_w = (first.chars().count() as f64 * 6.6).max(second.chars().count() as f64 * 5.6) + 8.0;
+        let (lx, ly) = place_label(&curve, label_w, 28.0, &taken);
+        taken.push(Rect::around(lx, ly, label_w, 28.0));
+        let _ = write!(
+            labels_svg,
+            r#"<g class="edge-label"><title>{}</title><text x="{lx:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            h(&tip),
+            ly - 2.0,
+            h(&first)
+        );
         if !second.is_empty() {
             let _ = write!(
-                out,
+                labels_svg,
                 r#"<text class="small" x="{lx:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-                ly + 9.0,
-                h(&second.join(" · "))
+                ly + 11.0,
+                h(&second)
             );
         }
-        out.push_str("</g>");
+        labels_svg.push_str("</g>");
     }
     out.push_str("</g>");
+    let _ = write!(out, r#"<g class="edge-labels">{labels_svg}</g>"#);
 
     out.push_str(r#"<g class="nodes">"#);
     for (i, node) in nodes.iter().enumerate() {
@@ -308,7 +359,7 @@ fn svg(graph: &Graph<'_>, lay: &Layout, out: &mut String) {
             let _ = write!(out, r#"<rect width="6" height="{NODE_H}" rx="3" fill="{colour}"/>"#);
         }
         let name = display_label(node);
-        let short = text::short_address(&node.address);
+        let short = medium_address(&node.address);
         let _ = write!(
             out,
             r#"<text class="name" x="14" y="19" fill="{ink}">{}</text>"#,

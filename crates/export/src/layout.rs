@@ -11,7 +11,7 @@ use crate::graph::{role_rank, Graph};
 
 pub const NODE_W: f64 = 188.0;
 pub const NODE_H: f64 = 56.0;
-pub const COL_STEP: f64 = 310.0;
+pub const COL_STEP: f64 = 340.0;
 pub const ROW_STEP: f64 = 84.0;
 pub const MARGIN_X: f64 = 40.0;
 pub const MARGIN_Y: f64 = 56.0;
