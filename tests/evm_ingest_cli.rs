@@ -1,0 +1,140 @@
+//! `chaintrace ingest ethereum --rpc …` end to end: the real binary against a real anvil
+//! (chain id 1 stands in for `ethereum`), checked transfer by transfer through
+//! `chaintrace transfers ADDR --json` and `chaintrace stats --json`.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chaintrace_testkit::scenario::{self, ExpectedTransfer};
+use chaintrace_testkit::{Anvil, Contracts, FaultConfig, FaultProxy};
+use common::Workdir;
+use serde_json::{json, Value};
+
+fn stats(w: &Workdir) -> Value {
+    serde_json::from_str(&w.ok(&["stats", "--json"])).expect("stats --json is JSON")
+}
+
+fn ingest(w: &Workdir, url: &str, to: u64) -> String {
+    w.ok(&["ingest", "ethereum", "--rpc", url, "--to", &to.to_string()])
+}
+
+/// Every stored transfer touching `addrs`, as the scenario's oracle type, plus the raw edges.
+fn stored(w: &Workdir, addrs: &BTreeSet<String>) -> (Vec<ExpectedTransfer>, Vec<Value>) {
+    let mut set = BTreeSet::new();
+    let mut edges = Vec::new();
+    for a in addrs {
+        let out = w.ok(&["transfers", a, "--json"]);
+        let v: Vec<Value> = serde_json::from_str(&out).expect("transfers --json is a JSON array");
+        for e in v {
+            let s = |k: &str| e[k].as_str().unwrap_or_else(|| panic!("edge field {k} in {e}")).to_string();
+            let asset = s("asset");
+            set.insert(ExpectedTransfer {
+                block: e["block"].as_u64().expect("block"),
+                tx: format!("0x{}", s("tx").trim_start_matches("0x")),
+                from: s("from"),
+                to: s("to"),
+                asset: if asset.starts_with("0x") { asset } else { asset.to_uppercase() },
+                amount: s("amount_raw"),
+            });
+            edges.push(e);
+        }
+    }
+    (set.into_iter().collect(), edges)
+}
+
+#[test]
+fn ingest_stores_exactly_the_transfers_the_scenario_made() {
+    let anvil = Anvil::spawn();
+    let sc = scenario::run(&anvil, &Contracts::compile());
+    let head = anvil.block_number();
+    let w = Workdir::new();
+    let out = ingest(&w, &anvil.url(), head);
+    assert!(out.contains("internal transfers from"), "{out}");
+
+    let addrs: BTreeSet<String> = sc.expected.iter().flat_map(|e| [e.from.clone(), e.to.clone()]).collect();
+    let (got, edges) = stored(&w, &addrs);
+    let missing: Vec<_> = sc.expected.iter().filter(|e| !got.contains(e)).collect();
+    let extra: Vec<_> = got.iter().filter(|g| !sc.expected.contains(g)).collect();
+    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:#?}\nextra {extra:#?}");
+
+    let st = stats(&w);
+    let eth = &st["chains"]["ethereum"];
+    assert_eq!(eth["transfers"].as_u64(), Some(sc.expected.len() as u64), "{st}");
+    assert_eq!(eth["tip_height"].as_u64(), Some(head), "{st}");
+    assert_eq!(eth["blocks"].as_u64(), Some(head + 1), "{st}");
+    assert_eq!(eth["tip_hash"].as_str().map(|h| h.trim_start_matches("0x").to_string()), Some(anvil.block_hash(head).trim_start_matches("0x").to_string()));
+
+    // Token amounts are scaled by the decimals read from the contract; a token that does not
+    // answer decimals() keeps raw units.
+    let edge = |asset: &str, amount_raw: &str| {
+        edges.iter().find(|e| e["asset"] == asset && e["amount_raw"] == amount_raw).unwrap_or_else(|| panic!("no edge {asset} {amount_raw}")).clone()
+    };
+    let usdt = edge(&sc.usdt, "1000000001");
+    assert_eq!((usdt["symbol"].as_str(), usdt["amount"].as_str()), (Some("USDT"), Some("1000.000001")));
+    let gold = edge(&sc.gold, "2500000000000000000");
+    assert_eq!((gold["symbol"].as_str(), gold["amount"].as_str()), (Some("GLD"), Some("2.5")));
+    let mute = edge(&sc.mute, "12345");
+    assert_eq!(mute["amount"].as_str(), Some("12345"));
+
+    // Idempotent: ingesting the same range again changes nothing.
+    let digest = st["digest"].clone();
+    w.ok(&["ingest", "ethereum", "--rpc", &anvil.url(), "--from", "0", "--to", &head.to_string()]);
+    assert_eq!(stats(&w)["digest"], digest);
+}
+
+#[test]
+fn a_reorg_through_the_binary_leaves_the_same_digest_as_a_fresh_ingest() {
+    let anvil = Anvil::spawn();
+    let a = anvil.accounts();
+    scenario::native_blocks(&anvil, 0, 10, 1);
+    let w = Workdir::new();
+    ingest(&w, &anvil.url(), anvil.block_number());
+    for depth in 1..=5u64 {
+        let txs: Vec<_> =
+            (0..depth).map(|i| json!([{"from": a[4], "to": a[9], "value": format!("0x{:x}", 5000 + depth * 10 + i)}, i])).collect();
+        anvil.reorg(depth, json!(txs));
+        scenario::native_blocks(&anvil, 1, 1, depth + 10);
+        ingest(&w, &anvil.url(), anvil.block_number());
+        let fresh = Workdir::new();
+        ingest(&fresh, &anvil.url(), anvil.block_number());
+        assert_eq!(stats(&w)["digest"], stats(&fresh)["digest"], "depth {depth}");
+        assert_eq!(stats(&w)["chains"]["ethereum"]["transfers"], stats(&fresh)["chains"]["ethereum"]["transfers"]);
+    }
+}
+
+#[test]
+fn faults_between_the_binary_and_the_node_leave_the_same_digest() {
+    let anvil = Anvil::spawn();
+    scenario::run(&anvil, &Contracts::compile());
+    let head = anvil.block_number();
+    let clean = Workdir::new();
+    ingest(&clean, &anvil.url(), head);
+    let proxy = FaultProxy::start(anvil.addr(), FaultConfig { rate: 0.35, delay: Duration::from_millis(1500), seed: 5 });
+    let faulty = Workdir::new();
+    let out = faulty
+        .cmd(&["ingest", "ethereum", "--rpc", &proxy.url(), "--to", &head.to_string(), "--rpc-batch", "1"])
+        .env("CHAINTRACE_EVM_TIMEOUT", "0.7")
+        .output()
+        .expect("run chaintrace");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(proxy.stats().faults() > 5, "{:?}", proxy.stats());
+    assert_eq!(stats(&faulty)["digest"], stats(&clean)["digest"]);
+}
+
+#[test]
+fn a_node_of_another_chain_is_refused() {
+    let anvil = Anvil::builder().chain_id(31337).spawn();
+    let w = Workdir::new();
+    let err = w.fails(&["ingest", "ethereum", "--rpc", &anvil.url(), "--to", "0"]);
+    assert!(err.contains("chain id 31337") && err.contains("ethereum"), "{err}");
+}
+
+#[test]
+fn rpc_urls_never_appear_beyond_scheme_and_host() {
+    let w = Workdir::new();
+    let err = w.fails(&["ingest", "ethereum", "--rpc", "http://user:pw@127.0.0.1:1/v3/SECRETKEY", "--to", "0"]);
+    assert!(!err.contains("SECRET") && !err.contains("pw@"), "{err}");
+    assert!(err.contains("http://127.0.0.1:1"), "{err}");
+}
