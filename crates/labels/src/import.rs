@@ -182,8 +182,11 @@ fn enrich(l: &mut Label, other: &Label, newer: bool) {
         if k == "tickers" || k == "programs" {
             continue;
         }
-        if newer && k == "list_date" {
-            l.attrs.insert(k.clone(), v.clone());
+        if k == "list_date" {
+            // The date of the list that last confirmed the address, never an older one.
+            if newer {
+                l.attrs.insert(k.clone(), v.clone());
+            }
         } else {
             l.attrs.entry(k.clone()).or_insert_with(|| v.clone());
         }
