@@ -546,8 +546,44 @@ fn html_renders_in_headless_chromium_with_every_node() {
     assert!(shot.status.success(), "chromium --screenshot failed: {}", String::from_utf8_lossy(&shot.stderr));
     let bytes = std::fs::read(&png).expect("screenshot written");
     assert!(bytes.starts_with(b"\x89PNG"), "a PNG");
-    assert!(bytes.len() > 20_000, "the screenshot shows a picture, not a blank page ({} bytes)", bytes.len());
+    // The screenshot shows the picture: count pixels in the seed red and the deposit amber.
+    let counts = python(PNG_COLOURS, &png);
+    let seed_px = counts["seed"].as_u64().unwrap();
+    let deposit_px = counts["deposit"].as_u64().unwrap();
+    assert!(seed_px > 2_000, "seed boxes visible in the screenshot ({seed_px} red pixels)");
+    assert!(deposit_px > 2_000, "deposit boxes visible in the screenshot ({deposit_px} amber pixels)");
 }
+
+/// Decode an 8-bit RGB/RGBA PNG with the standard library only and count pixels close to the
+/// seed colour (215, 38, 61) and the exchange-deposit colour (244, 163, 0).
+const PNG_COLOURS: &str = r#"
+import json, struct, sys, zlib
+data = open(sys.argv[1], 'rb').read()
+pos, idat, w, h, ctype = 8, b'', 0, 0, 0
+while pos < len(data):
+    n, kind = struct.unpack('>I4s', data[pos:pos+8]); body = data[pos+8:pos+8+n]; pos += 12 + n
+    if kind == b'IHDR':
+        w, h, depth, ctype = struct.unpack('>IIBB', body[:10]); assert depth == 8 and ctype in (2, 6), (depth, ctype)
+    elif kind == b'IDAT':
+        idat += body
+raw, bpp = zlib.decompress(idat), (3 if ctype == 2 else 4)
+stride, prev, rows, i = w * bpp, bytearray(w * bpp), [], 0
+for _ in range(h):
+    f, line = raw[i], bytearray(raw[i+1:i+1+stride]); i += 1 + stride
+    for x in range(stride):
+        a = line[x-bpp] if x >= bpp else 0; b = prev[x]; c = prev[x-bpp] if x >= bpp else 0
+        if f == 1: line[x] = (line[x] + a) & 255
+        elif f == 2: line[x] = (line[x] + b) & 255
+        elif f == 3: line[x] = (line[x] + (a + b) // 2) & 255
+        elif f == 4:
+            p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+    rows.append(line); prev = line
+def count(rgb):
+    return sum(1 for r in rows for x in range(0, stride, bpp)
+               if abs(r[x]-rgb[0]) < 14 and abs(r[x+1]-rgb[1]) < 14 and abs(r[x+2]-rgb[2]) < 14)
+print(json.dumps({"width": w, "height": h, "seed": count((215, 38, 61)), "deposit": count((244, 163, 0))}))
+"#;
 
 fn output_within(mut cmd: Command, limit: Duration) -> Output {
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
