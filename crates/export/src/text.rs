@@ -15,6 +15,10 @@
 //!   syntax would otherwise normalise them away (XML attribute values, XML text for CR).
 //! - Bytes that were not UTF-8 in a case file arrive as U+FFFD (the reader decodes lossily)
 //!   and are ordinary characters from here on.
+//!
+//! JSON carries any text exactly (controls as `\u` escapes), so the Cytoscape export is not
+//! cleaned; and every format's `labels` attribute holds the node's label list as JSON text,
+//! so the exact original label text is recoverable even from GraphML, GEXF and CSV.
 
 use std::borrow::Cow;
 
