@@ -197,6 +197,73 @@ mod tests {
         assert!("pdf".parse::<Format>().unwrap_err().contains("graphml, gexf, dot, json, csv, html"));
     }
 
+    fn empty_case() -> CaseFile {
+        let json = r#"{"version": 1, "chain": "bitcoin", "seeds": [],
+            "params": {"direction": "forward", "hops": 6, "policy": "haircut", "min_amount": null,
+                       "asset": null, "since": null, "until": null, "seeds_label": null, "hub_degree": 1000},
+            "provenance": {"tool_version": "0", "store_tips": {}, "labels_hash": ""},
+            "nodes": [], "edges": [], "deposits": []}"#;
+        read_case(json.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn every_format_renders_an_empty_case_and_a_lone_node() {
+        let mut case = empty_case();
+        for f in Format::ALL {
+            assert!(!render(&case, f).unwrap()[0].1.is_empty(), "{f}");
+        }
+        case.nodes.push(chaintrace_model::CaseNode {
+            address: "bc1qlone".into(),
+            hop: 0,
+            role: chaintrace_model::Role::Seed,
+            labels: vec![],
+            stop_reason: None,
+            cluster: None,
+        });
+        for f in Format::ALL {
+            let out = render(&case, f).unwrap();
+            assert!(String::from_utf8_lossy(&out[0].1).contains("bc1qlone"), "{f}");
+        }
+    }
+
+    #[test]
+    fn inconsistent_cases_are_errors_not_panics() {
+        let mut case = empty_case();
+        let node = chaintrace_model::CaseNode {
+            address: "a".into(),
+            hop: 0,
+            role: chaintrace_model::Role::Seed,
+            labels: vec![],
+            stop_reason: None,
+            cluster: None,
+        };
+        case.nodes = vec![node.clone(), node];
+        let err = render(&case, Format::Json).unwrap_err().to_string();
+        assert!(err.contains("appears twice"), "{err}");
+    }
+
+    #[test]
+    fn read_case_decodes_non_utf8_lossily() {
+        let mut json = br#"{"version": 1, "chain": "caf"#.to_vec();
+        json.push(0xe9);
+        json.extend_from_slice(
+            br#"", "seeds": [], "params": {"direction": "forward", "hops": 6, "policy": "haircut",
+            "min_amount": null, "asset": null, "since": null, "until": null, "seeds_label": null,
+            "hub_degree": 1}, "provenance": {"tool_version": "", "store_tips": {}, "labels_hash": ""},
+            "nodes": [], "edges": [], "deposits": []}"#,
+        );
+        assert_eq!(read_case(&json).unwrap().chain, "caf\u{fffd}");
+    }
+
+    #[test]
+    fn export_into_a_missing_directory_fails_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("missing/sub/out.graphml");
+        let err = export(&empty_case(), Format::Graphml, &out, ExportOptions::default()).unwrap_err();
+        assert!(matches!(err, ExportError::Io { .. }), "{err}");
+        assert!(!out.exists());
+    }
+
     #[test]
     fn read_case_reports_position() {
         let err = read_case(b"{\"version\": 1,\n \"chain\": }").unwrap_err();
