@@ -149,28 +149,25 @@ impl<L: UtxoLookup> BlockDecoder<L> {
         let mut data = BlockData::new(BlockRef { height, hash, parent: to_hash32(&block.header.prev_blockhash), time });
         data.tx_count = u32::try_from(block.txdata.len()).unwrap_or(u32::MAX);
         let mut totals = BlockTotals::default();
-        let mut in_addrs: Vec<(Address, u64)> = Vec::new();
-        let mut out_addrs: Vec<(Option<Address>, u64)> = Vec::new();
+        let mut inputs: Vec<InputRef> = Vec::new();
+        let mut outputs: Vec<UtxoOutput> = Vec::new();
         for (tx_index, (tx, txid)) in block.txdata.iter().zip(&txids).enumerate() {
             let txid = to_hash32(txid);
             let coinbase = tx.is_coinbase();
-            in_addrs.clear();
-            out_addrs.clear();
+            inputs.clear();
             if !coinbase {
                 for (vin, input) in tx.input.iter().enumerate() {
                     let prev_txid = to_hash32(&input.previous_output.txid);
                     let prev_vout = input.previous_output.vout;
                     let vin = vin as u32;
-                    let (addr, value) = self.resolve(&prev_txid, prev_vout).and_then(|r| {
+                    let prevout = self.resolve(&prev_txid, prev_vout).and_then(|r| {
                         r.ok_or(DecodeError::MissingPrevout { height, hash, txid, vin, prev_txid, prev_vout })
                     })?;
-                    totals.inputs_value = totals.inputs_value.saturating_add(value);
-                    // An input spending an OP_RETURN output cannot exist; keep the value
-                    // attributed to a stable key anyway rather than losing it.
-                    in_addrs.push((addr.unwrap_or_else(|| Address::Bitcoin("script-unspendable".into())), value));
-                    data.spends.push(UtxoSpend { txid, vin, prev_txid, prev_vout });
+                    totals.inputs_value = totals.inputs_value.saturating_add(prevout.value);
+                    inputs.push(InputRef { prev_txid, prev_vout, prevout: Some(prevout) });
                 }
             }
+            outputs.clear();
             for (vout, out) in tx.output.iter().enumerate() {
                 let value = out.value.to_sat();
                 let address = script_address(&out.script_pubkey, self.network);
@@ -178,49 +175,93 @@ impl<L: UtxoLookup> BlockDecoder<L> {
                 if coinbase {
                     totals.coinbase_value = totals.coinbase_value.saturating_add(value);
                 }
-                data.outputs.push(UtxoOutput { txid, vout: vout as u32, address: address.clone(), value });
                 self.overlay.insert((txid, vout as u32), (address.clone(), value));
-                out_addrs.push((address, value));
+                outputs.push(UtxoOutput { txid, vout: vout as u32, address, value });
             }
-            let outputs = flows::group(out_addrs.iter().filter_map(|(a, v)| a.as_ref().map(|a| (a, *v))));
-            let tx_pos = tx_index as u32;
-            let mut sub = 0u32;
-            let mut push = |from: &Address, to: &Address, amount: u64| {
-                data.transfers.push(Transfer {
-                    tx: txid,
-                    height,
-                    pos: Position { tx_index: tx_pos, sub },
-                    time,
-                    from: from.clone(),
-                    to: to.clone(),
-                    asset: Asset::Native,
-                    amount: U256::from(amount),
-                });
-                sub += 1;
-            };
-            if coinbase {
-                for (to, v) in outputs {
-                    if v > 0 {
-                        push(&Address::Coinbase, to, v);
-                    }
-                }
-            } else {
-                let inputs = flows::group(in_addrs.iter().map(|(a, v)| (a, *v)));
-                for e in flows::edges(&inputs, &outputs) {
-                    push(e.from, e.to, e.amount);
-                }
-            }
+            let rows = TxRows { txid, tx_index: tx_index as u32, height, time, coinbase };
+            tx_rows(&rows, &inputs, outputs.drain(..), &mut data);
         }
         Ok((data, totals))
     }
 
-    fn resolve(&mut self, txid: &Hash32, vout: u32) -> Result<Option<(Option<Address>, u64)>, DecodeError> {
-        if let Some(hit) = self.overlay.remove(&(*txid, vout)) {
-            return Ok(Some(hit));
+    fn resolve(&mut self, txid: &Hash32, vout: u32) -> Result<Option<UtxoOutput>, DecodeError> {
+        if let Some((address, value)) = self.overlay.remove(&(*txid, vout)) {
+            return Ok(Some(UtxoOutput { txid: *txid, vout, address, value }));
         }
         match self.lookup.output(txid, vout) {
-            Ok(o) => Ok(o.map(|o| (o.address, o.value))),
+            Ok(o) => Ok(o),
             Err(e) => Err(DecodeError::Lookup { txid: *txid, vout, source: Box::new(e) }),
         }
     }
+}
+
+/// Where a transaction sits and what kind it is.
+#[derive(Clone, Copy, Debug)]
+pub struct TxRows {
+    pub txid: Hash32,
+    pub tx_index: u32,
+    pub height: u64,
+    pub time: u64,
+    pub coinbase: bool,
+}
+
+/// One input: the outpoint it spends and, when known, that output.
+#[derive(Clone, Debug)]
+pub struct InputRef {
+    pub prev_txid: Hash32,
+    pub prev_vout: u32,
+    pub prevout: Option<UtxoOutput>,
+}
+
+/// Append one transaction's rows to `data`: its outputs, its spends and its address-level
+/// transfers (SPEC: coinbase outputs from `coinbase`; otherwise each output address receives
+/// from each input address its share, exactly; OP_RETURN outputs receive nothing). Inputs
+/// whose prevout is unknown are stored as spends but carry no share.
+pub fn tx_rows(
+    rows: &TxRows,
+    inputs: &[InputRef],
+    outputs: impl IntoIterator<Item = UtxoOutput>,
+    data: &mut BlockData,
+) {
+    let TxRows { txid, tx_index, height, time, coinbase } = *rows;
+    let first_output = data.outputs.len();
+    data.outputs.extend(outputs);
+    let outs = &data.outputs[first_output..];
+    let grouped_out = flows::group(outs.iter().filter_map(|o| o.address.as_ref().map(|a| (a, o.value))));
+    let mut sub = 0u32;
+    let mut push = |transfers: &mut Vec<Transfer>, from: &Address, to: &Address, amount: u64| {
+        transfers.push(Transfer {
+            tx: txid,
+            height,
+            pos: Position { tx_index, sub },
+            time,
+            from: from.clone(),
+            to: to.clone(),
+            asset: Asset::Native,
+            amount: U256::from(amount),
+        });
+        sub += 1;
+    };
+    let mut transfers = std::mem::take(&mut data.transfers);
+    if coinbase {
+        for (to, v) in grouped_out {
+            if v > 0 {
+                push(&mut transfers, &Address::Coinbase, to, v);
+            }
+        }
+    } else {
+        let unspendable = Address::Bitcoin("script-unspendable".into());
+        let grouped_in = flows::group(inputs.iter().filter_map(|i| {
+            // An input spending an OP_RETURN output cannot exist in a valid chain; keep its
+            // value attributed to a stable key rather than losing it.
+            i.prevout.as_ref().map(|o| (o.address.as_ref().unwrap_or(&unspendable), o.value))
+        }));
+        for e in flows::edges(&grouped_in, &grouped_out) {
+            push(&mut transfers, e.from, e.to, e.amount);
+        }
+        for (vin, i) in inputs.iter().enumerate() {
+            data.spends.push(UtxoSpend { txid, vin: vin as u32, prev_txid: i.prev_txid, prev_vout: i.prev_vout });
+        }
+    }
+    data.transfers = transfers;
 }

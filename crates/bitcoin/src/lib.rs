@@ -17,6 +17,7 @@
 pub mod blkfile;
 pub mod cluster;
 pub mod decode;
+pub mod esplora;
 pub mod flows;
 pub mod network;
 pub mod rpc;

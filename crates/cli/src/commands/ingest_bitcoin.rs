@@ -15,7 +15,7 @@ use chaintrace_bitcoin::{
     network::{genesis_hash, network_name},
     parse_network, to_hash32, BlockDecoder, BlocksDir, ChainBlock,
 };
-use chaintrace_bitcoin::{parse_block, rpc::RpcClient};
+use chaintrace_bitcoin::{esplora::EsploraClient, parse_block, rpc::RpcClient};
 use chaintrace_model::{BlockData, ChainSpec, Sensitive};
 use chaintrace_store::{Store, StoreError};
 use serde::Serialize;
@@ -51,6 +51,8 @@ pub fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<()> {
     check_genesis(&store, &spec.name, network)?;
     let summary = if let Some(dir) = &args.blocks_dir {
         ingest_blocks_dir(&store, spec, network, dir, args)?
+    } else if let Some(url) = &args.esplora {
+        ingest_esplora(&store, spec, network, &Sensitive::new(url.clone()), args)?
     } else if let Some(url) = args.rpc.clone().map(Sensitive::new).or_else(|| spec.rpc.clone()) {
         ingest_rpc(&store, spec, network, &url, args)?
     } else {
@@ -305,6 +307,67 @@ fn ingest_rpc(
         }
     }
     bar.finish_and_clear();
+    if let Some(t) = store.tip(chain)? {
+        summary.tip_height = Some(t.height);
+        summary.tip_hash = Some(t.hash.to_hex());
+    }
+    Ok(summary)
+}
+
+fn ingest_esplora(
+    store: &Store,
+    spec: &ChainSpec,
+    network: Network,
+    url: &Sensitive,
+    args: &IngestArgs,
+) -> Result<Summary> {
+    let chain = spec.name.as_str();
+    if args.address.is_empty() {
+        bail!("--esplora needs the addresses whose history to fetch: --address ADDR…");
+    }
+    let mut summary =
+        Summary { chain: chain.to_string(), source: "esplora", network: network_name(network), ..Summary::default() };
+    let mut addresses = Vec::with_capacity(args.address.len());
+    for a in &args.address {
+        let parsed: chaintrace_bitcoin::bitcoin::Address<_> =
+            a.parse().with_context(|| format!("{a:?} is not a Bitcoin address"))?;
+        let checked = parsed.require_network(network).map_err(|_| {
+            anyhow::anyhow!(
+                "{a} is not a {} address (chain {chain:?} is {} in the config)",
+                network_name(network),
+                network_name(network)
+            )
+        })?;
+        addresses.push(checked.to_string());
+    }
+    let mut client = EsploraClient::new(url)?;
+    let genesis = client.genesis()?;
+    if genesis != to_hash32(&genesis_hash(network)) {
+        bail!(
+            "the Esplora server at {} has genesis {genesis}, not the {} genesis: chain {chain:?} is {} in the config",
+            client.endpoint(),
+            network_name(network),
+            network_name(network)
+        );
+    }
+    let bar = output::progress(Some(addresses.len() as u64), "fetching address histories");
+    let mut txs = Vec::new();
+    for a in &addresses {
+        let h = client.address_history(a)?;
+        tracing::info!(chain, address = %a, txs = h.len(), "fetched address history");
+        txs.extend(h);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let blocks = client.to_block_data(network, &txs)?;
+    let s = store.put_unlinked(chain, &blocks).context("storing the fetched transactions")?;
+    summary.blocks = blocks.len() as u64;
+    summary.transactions = blocks
+        .iter()
+        .map(|b| b.transfers.iter().map(|t| t.tx).collect::<std::collections::HashSet<_>>().len() as u64)
+        .sum();
+    summary.transfers = s.transfers;
+    summary.skipped = s.skipped;
     if let Some(t) = store.tip(chain)? {
         summary.tip_height = Some(t.height);
         summary.tip_hash = Some(t.hash.to_hex());
