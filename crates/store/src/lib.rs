@@ -71,6 +71,9 @@ pub struct Stats {
     pub digest: String,
 }
 
+/// A key and its value, as read from a column family.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
 /// Writer-side state: one writer at a time (RocksDB's LOCK file keeps other processes out,
 /// this mutex other threads).
 struct WriterState {
@@ -490,10 +493,10 @@ impl Store {
     }
 
     /// All (key, value) pairs of `cf_name` whose key starts with `prefix`.
-    fn prefix_scan(&self, cf_name: &str, prefix: &[u8]) -> Result<Vec<(Box<[u8]>, Box<[u8]>)>, StoreError> {
+    fn prefix_scan(&self, cf_name: &str, prefix: &[u8]) -> Result<Vec<KeyValue>, StoreError> {
         let mut out = Vec::new();
         self.prefix_for_each(cf_name, prefix, |k, v| {
-            out.push((k.into(), v.into()));
+            out.push((k.to_vec(), v.to_vec()));
             true
         })?;
         Ok(out)
@@ -625,7 +628,7 @@ impl Store {
         self.put_meta_batch(ns, &[(key.to_vec(), value.to_vec())])
     }
 
-    pub fn put_meta_batch(&self, ns: &str, rows: &[(Vec<u8>, Vec<u8>)]) -> Result<(), StoreError> {
+    pub fn put_meta_batch(&self, ns: &str, rows: &[KeyValue]) -> Result<(), StoreError> {
         let prefix = meta::user_prefix(ns);
         let mut batch = WriteBatch::default();
         for (k, v) in rows {
@@ -639,7 +642,7 @@ impl Store {
         Ok(self.db.get_cf(self.cf(cf::META), [meta::user_prefix(ns).as_slice(), key].concat())?)
     }
 
-    pub fn scan_meta(&self, ns: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub fn scan_meta(&self, ns: &str) -> Result<Vec<KeyValue>, StoreError> {
         let prefix = meta::user_prefix(ns);
         let mut out = Vec::new();
         self.prefix_for_each(cf::META, &prefix, |k, v| {

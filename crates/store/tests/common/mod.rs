@@ -24,7 +24,7 @@ pub fn block(height: u64, parent: Hash32, fork: u8) -> BlockData {
         let seed = h(&[&hash.0, &i.to_be_bytes()]).0;
         let from = Address::Evm([seed[0] % 40; 20]);
         let to = Address::Evm([seed[1] % 40; 20]);
-        let asset = if seed[2] % 3 == 0 { Asset::Token([0xaa; 20]) } else { Asset::Native };
+        let asset = if seed[2].is_multiple_of(3) { Asset::Token([0xaa; 20]) } else { Asset::Native };
         b.transfers.push(Transfer {
             tx: Hash32(seed),
             height,

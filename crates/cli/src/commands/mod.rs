@@ -1,0 +1,9 @@
+pub mod export;
+pub mod ingest;
+pub mod ingest_bitcoin;
+pub mod ingest_evm;
+pub mod labels;
+pub mod render;
+pub mod stats;
+pub mod trace;
+pub mod transfers;
