@@ -30,11 +30,11 @@
 //! mirror images (FIFO backward attributes a departure to the latest earlier arrivals first).
 //! Deposits are only flagged forward.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-use chaintrace_model::{Address, Asset, Category, Label, Position, Role, Transfer, U256};
+use chaintrace_model::{Address, Asset, Category, Hash32, Label, Position, Role, Transfer, U256};
 
-use crate::policy::{Parcel, Policy, State};
+use crate::policy::{Parcel, Policy, Seg, State};
 use crate::source::{BatchRequest, Direction, GraphSource, TokenMeta};
 
 /// Which way the walk goes.
@@ -493,7 +493,16 @@ impl<S: GraphSource> Walker<'_, S> {
             }
         }
         let addrs: BTreeSet<Address> = tracked.iter().map(|(a, _)| a.clone()).collect();
+        // Bitcoin FIFO runs through each transaction's inputs to its outputs (forward walks)
+        let utxo = policy == Policy::Fifo && self.fwd && self.src.tx_inputs(&Hash32::ZERO).map_err(src_err)?.is_some();
         match policy {
+            _ if utxo => {
+                for a in &addrs {
+                    if let Some((_, l)) = self.outs.get(a) {
+                        events.extend(l.iter().cloned());
+                    }
+                }
+            }
             Policy::Poison => {
                 for a in &addrs {
                     if let Some((_, l)) = self.outs.get(a) {
@@ -516,6 +525,9 @@ impl<S: GraphSource> Walker<'_, S> {
         events.sort_by_key(|t| self.okey(t));
         events.dedup_by_key(|t| self.okey(t));
         self.stats.events_replayed = events.len() as u64;
+        if utxo {
+            return self.replay_utxo(events, &tracked);
+        }
 
         let mut edges = Vec::new();
         for t in events {
@@ -547,6 +559,113 @@ impl<S: GraphSource> Walker<'_, S> {
             }
             if let Some(st) = states.get_mut(&(to.clone(), t.asset)) {
                 st.receive(t.amount, carried.as_ref());
+            }
+        }
+        Ok(edges)
+    }
+
+    /// FIFO on a UTXO chain: each transaction's input values, in vin order, fill its outputs
+    /// in vout order (the fee is what is left at the end). Taint is held per output, so only
+    /// the coins a transaction actually spends carry traced funds on. The case file's edges are
+    /// the address-level view (B's output value times A's share of the inputs); where FIFO moves
+    /// more of A's coins into B than that share, the edge shows at most its amount while B's
+    /// outputs keep the exact FIFO taint for the rest of the walk.
+    fn replay_utxo(
+        &mut self,
+        events: Vec<Transfer>,
+        tracked: &BTreeSet<(Address, Asset)>,
+    ) -> Result<Vec<TracedEdge>, TraceError> {
+        let n = self.opts.hops;
+        let mut taint: HashMap<(Hash32, u32), Vec<Seg>> = HashMap::new();
+        let mut edges = Vec::new();
+        let mut i = 0;
+        while i < events.len() {
+            let key = (events[i].height, events[i].pos.tx_index);
+            let mut j = i;
+            while j < events.len() && (events[j].height, events[j].pos.tx_index) == key {
+                j += 1;
+            }
+            let group = &events[i..j];
+            i = j;
+            let txid = group[0].tx;
+            let allowed = self.allowed(&group[0]);
+            let inputs = self.src.tx_inputs(&txid).map_err(src_err)?.unwrap_or_default();
+            let outputs = self.src.tx_outputs(&txid).map_err(src_err)?.unwrap_or_default();
+            // input values in vin order, each piece tagged with the address that spent it
+            let mut pieces: VecDeque<(Seg, Option<Address>)> = VecDeque::new();
+            for (spend, prev) in inputs {
+                let Some(prev) = prev else { continue };
+                let value = U256::from(prev.value);
+                let owner = prev.address.clone();
+                let held = taint.remove(&(spend.prev_txid, spend.prev_vout));
+                let segs = match &owner {
+                    Some(a) if self.seeds.contains(a) => vec![Seg { amount: value, stratum: Some(0) }],
+                    Some(a) if tracked.contains(&(a.clone(), Asset::Native)) => {
+                        held.unwrap_or_else(|| vec![Seg { amount: value, stratum: None }])
+                    }
+                    _ => vec![Seg { amount: value, stratum: None }],
+                };
+                for seg in segs {
+                    let stratum = seg.stratum.filter(|s| allowed && u32::from(*s) < n).map(|s| s + 1);
+                    pieces.push_back((Seg { amount: seg.amount, stratum }, owner.clone()));
+                }
+            }
+            // fill the outputs in vout order
+            let mut filled: Vec<Vec<(Seg, Option<Address>)>> = Vec::with_capacity(outputs.len());
+            for o in &outputs {
+                let mut need = U256::from(o.value);
+                let mut got = Vec::new();
+                while !need.is_zero() {
+                    let Some(front) = pieces.front_mut() else { break };
+                    let take = front.0.amount.min(need);
+                    got.push((Seg { amount: take, stratum: front.0.stratum }, front.1.clone()));
+                    front.0.amount -= take;
+                    need -= take;
+                    if front.0.amount.is_zero() {
+                        pieces.pop_front();
+                    }
+                }
+                filled.push(got);
+            }
+            // traced value per (sender, receiver) address pair
+            let mut pair: HashMap<(Address, Address), (U256, u64)> = HashMap::new();
+            for (o, got) in outputs.iter().zip(&filled) {
+                let Some(to) = &o.address else { continue };
+                for (seg, from) in got {
+                    if let (Some(s), Some(from)) = (seg.stratum, from) {
+                        let e = pair.entry((from.clone(), to.clone())).or_insert((U256::ZERO, 0));
+                        e.0 += seg.amount;
+                        e.1 |= 1u64 << s;
+                    }
+                }
+            }
+            let mut dropped: BTreeSet<(Address, Address)> = BTreeSet::new();
+            for t in group {
+                let Some(&(traced, strata)) = pair.get(&(t.from.clone(), t.to.clone())) else { continue };
+                let traced = traced.min(t.amount);
+                if traced.is_zero() {
+                    continue;
+                }
+                let followed = traced >= self.asset(t.asset)?.min_raw;
+                if !followed {
+                    dropped.insert((t.from.clone(), t.to.clone()));
+                }
+                edges.push(TracedEdge { transfer: t.clone(), traced, hop: strata.trailing_zeros(), strata, followed });
+            }
+            for (o, got) in outputs.iter().zip(filled) {
+                let segs: Vec<Seg> = got
+                    .into_iter()
+                    .map(|(seg, from)| {
+                        let cut = match (&from, &o.address) {
+                            (Some(f), Some(to)) => dropped.contains(&(f.clone(), to.clone())),
+                            _ => false,
+                        };
+                        Seg { amount: seg.amount, stratum: if cut { None } else { seg.stratum } }
+                    })
+                    .collect();
+                if segs.iter().any(|s| s.stratum.is_some()) {
+                    taint.insert((txid, o.vout), segs);
+                }
             }
         }
         Ok(edges)
