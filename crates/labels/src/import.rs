@@ -83,10 +83,15 @@ pub fn import(store: &Store, parsed: &Parsed) -> Result<ImportReport, LabelsErro
         for l in &parsed.labels {
             by_source.entry(l.source.as_str()).or_default().push(l.clone());
         }
-        for (source, labels) in by_source {
-            let old = store.labels_by_source(source)?;
-            store.replace_labels(source, &labels)?;
-            sources.push(address_diff(source, &old, &labels));
+        // Every source of the file goes in one atomic batch: all of it or nothing.
+        let mut olds = Vec::with_capacity(by_source.len());
+        for source in by_source.keys() {
+            olds.push(store.labels_by_source(source)?);
+        }
+        let sets: Vec<(&str, &[Label])> = by_source.iter().map(|(s, l)| (*s, l.as_slice())).collect();
+        store.replace_labels_many(&sets)?;
+        for ((source, labels), old) in by_source.iter().zip(&olds) {
+            sources.push(address_diff(source, old, labels));
         }
     }
     let record = ImportRecord {

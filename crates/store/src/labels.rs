@@ -52,33 +52,46 @@ impl Store {
     /// Atomically make `labels` the whole label set of `source` (every label must carry that
     /// source), returning what was added and removed.
     pub fn replace_labels(&self, source: &str, labels: &[Label]) -> Result<LabelDiff, StoreError> {
-        if let Some(l) = labels.iter().find(|l| l.source != source) {
-            return Err(StoreError::Invalid(format!("label source {:?} differs from {source:?}", l.source)));
+        let mut diffs = self.replace_labels_many(&[(source, labels)])?;
+        Ok(diffs.pop().expect("one diff per source"))
+    }
+
+    /// [`Store::replace_labels`] for several sources in one atomic batch (a file that carries
+    /// labels of several sources goes in whole or not at all). One diff per source, in order.
+    pub fn replace_labels_many(&self, sets: &[(&str, &[Label])]) -> Result<Vec<LabelDiff>, StoreError> {
+        for (source, labels) in sets {
+            if let Some(l) = labels.iter().find(|l| l.source != *source) {
+                return Err(StoreError::Invalid(format!("label source {:?} differs from {source:?}", l.source)));
+            }
         }
         let _w = self.lock();
-        let old: BTreeMap<Vec<u8>, Label> =
-            self.labels_by_source_unlocked(source)?.into_iter().map(|l| (label_key(&l), l)).collect();
-        let new: BTreeMap<Vec<u8>, &Label> = labels.iter().map(|l| (label_key(l), l)).collect();
-        let mut diff = LabelDiff::default();
         let mut batch = WriteBatch::default();
-        for (k, l) in &old {
-            if !new.contains_key(k) {
-                batch.delete_cf(self.cf(cf::LABELS), k);
-                batch.delete_cf(self.cf(cf::LABELS_BY_SOURCE), keys::source_index_key(source, k));
-                diff.removed.push(l.clone());
+        let mut diffs = Vec::with_capacity(sets.len());
+        for (source, labels) in sets {
+            let old: BTreeMap<Vec<u8>, Label> =
+                self.labels_by_source_unlocked(source)?.into_iter().map(|l| (label_key(&l), l)).collect();
+            let new: BTreeMap<Vec<u8>, &Label> = labels.iter().map(|l| (label_key(l), l)).collect();
+            let mut diff = LabelDiff::default();
+            for (k, l) in &old {
+                if !new.contains_key(k) {
+                    batch.delete_cf(self.cf(cf::LABELS), k);
+                    batch.delete_cf(self.cf(cf::LABELS_BY_SOURCE), keys::source_index_key(source, k));
+                    diff.removed.push(l.clone());
+                }
             }
-        }
-        for (k, l) in &new {
-            if old.contains_key(k) {
-                diff.unchanged += 1;
-            } else {
-                diff.added.push((*l).clone());
+            for (k, l) in &new {
+                if old.contains_key(k) {
+                    diff.unchanged += 1;
+                } else {
+                    diff.added.push((*l).clone());
+                }
+                batch.put_cf(self.cf(cf::LABELS), k, encode(l));
+                batch.put_cf(self.cf(cf::LABELS_BY_SOURCE), keys::source_index_key(source, k), []);
             }
-            batch.put_cf(self.cf(cf::LABELS), k, encode(l));
-            batch.put_cf(self.cf(cf::LABELS_BY_SOURCE), keys::source_index_key(source, k), []);
+            diffs.push(diff);
         }
         self.db.write(batch)?;
-        Ok(diff)
+        Ok(diffs)
     }
 
     /// Every label on `addr`, across chain scopes and sources.
