@@ -16,6 +16,7 @@ pub mod expand;
 pub mod ingest;
 pub mod rpc;
 pub mod tokens;
+mod transport;
 pub mod types;
 
 pub use adapter::{EvmAdapter, EvmConfig, TraceMode, TraceSetting};

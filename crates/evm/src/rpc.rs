@@ -40,9 +40,9 @@ impl Default for RpcConfig {
             rate_per_sec: None,
             batch_size: 50,
             timeout: Duration::from_secs(30),
-            max_attempts: 10,
+            max_attempts: 8,
             backoff_base: Duration::from_millis(100),
-            backoff_max: Duration::from_secs(10),
+            backoff_max: Duration::from_secs(5),
         }
     }
 }
@@ -99,8 +99,7 @@ struct Inner {
 impl Rpc {
     pub fn new(url: &Sensitive, cfg: RpcConfig) -> Result<Rpc, EvmError> {
         let endpoint = url.redacted_url();
-        let parsed: alloy_transport_http::reqwest::Url =
-            url.expose().parse().map_err(|_| EvmError::BadUrl(endpoint.clone()))?;
+        let parsed: reqwest::Url = url.expose().parse().map_err(|_| EvmError::BadUrl(endpoint.clone()))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(EvmError::BadUrl(endpoint));
         }
@@ -111,7 +110,8 @@ impl Rpc {
             secrets.push(t);
         }
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        let client = RpcClient::new_http(parsed);
+        let is_local = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        let client = RpcClient::new(crate::transport::QuietHttp::new(parsed), is_local);
         let limiter = cfg
             .rate_per_sec
             .filter(|r| *r > 0.0)
