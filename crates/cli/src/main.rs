@@ -46,6 +46,8 @@ enum Command {
     Trace(commands::trace::TraceArgs),
     /// The flagged exchange deposits of a case file (CSV or JSON).
     Deposits(commands::trace::DepositsArgs),
+    /// Bitcoin: group addresses into entities by common-input ownership (CoinJoins excluded).
+    Cluster(commands::cluster::ClusterArgs),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -58,6 +60,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Labels(args) => commands::labels::run(&ctx, args),
         Command::Trace(args) => commands::trace::run(&ctx, args),
         Command::Deposits(args) => commands::trace::run_deposits(&ctx, args),
+        Command::Cluster(args) => commands::cluster::run(&ctx, args),
     }
 }
 

@@ -1,3 +1,4 @@
+pub mod cluster;
 pub mod export;
 pub mod ingest;
 pub mod ingest_bitcoin;

@@ -63,5 +63,10 @@ pub fn run(ctx: &Context, args: TransfersArgs) -> Result<()> {
             e.tx
         ))?;
     }
+    if spec.kind == ChainKind::Bitcoin {
+        if let Some((id, size)) = super::cluster::cluster_of(&store, &chain, &address)? {
+            output::line(format!("cluster {id} ({size} addresses by common inputs)"))?;
+        }
+    }
     Ok(())
 }
