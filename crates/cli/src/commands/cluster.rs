@@ -80,7 +80,7 @@ pub fn run(ctx: &Context, args: ClusterArgs) -> Result<()> {
             current = Some(s.txid);
             inputs.clear();
             n += 1;
-            if n % 10_000 == 0 {
+            if n.is_multiple_of(10_000) {
                 bar.set_position(n);
             }
         }
