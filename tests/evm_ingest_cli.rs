@@ -159,3 +159,28 @@ fn rpc_urls_never_appear_beyond_scheme_and_host() {
     assert!(all.contains("DEBUG"), "debug logging is on: {all}");
     assert!(!all.contains("SECRET") && !all.contains("pw@"), "{all}");
 }
+
+#[test]
+fn without_to_ingest_follows_the_head_and_stops_cleanly_on_ctrl_c() {
+    let anvil = Anvil::spawn();
+    scenario::native_blocks(&anvil, 0, 3, 1);
+    let w = Workdir::new();
+    let child = w
+        .cmd(&["ingest", "ethereum", "--rpc", &anvil.url()])
+        .env("CHAINTRACE_EVM_POLL", "0.1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start chaintrace");
+    // New blocks arrive while it runs; give it time to pick them up.
+    std::thread::sleep(Duration::from_millis(1500));
+    scenario::native_blocks(&anvil, 1, 2, 2);
+    std::thread::sleep(Duration::from_millis(1500));
+    let st = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill -INT");
+    assert!(st.success());
+    let out = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("stopped on request"), "{stdout}");
+    assert_eq!(stats(&w)["chains"]["ethereum"]["tip_height"].as_u64(), Some(anvil.block_number()));
+}
