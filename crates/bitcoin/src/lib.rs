@@ -22,6 +22,7 @@ pub mod flows;
 pub mod network;
 pub mod rpc;
 pub mod script;
+pub mod synth;
 
 pub use blkfile::{BlkError, BlkIndex, BlockLocation, BlocksDir, ChainBlock};
 pub use decode::{parse_block, BlockDecoder, BlockTotals, DecodeError, NoLookup, OutputMap};
