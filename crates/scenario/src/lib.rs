@@ -1,0 +1,23 @@
+//! Scenario tooling for chaintrace (dev/tool side, never a dependency of the binary).
+//!
+//! - [`typology`]: a DPRK IT-worker revenue-laundering typology run on a real anvil node, at
+//!   several sizes, from a seeded RNG, with its ground truth ([`Truth`]): every exchange
+//!   deposit that carries traced funds and its exact traced amount under `poison`, `haircut`
+//!   and `fifo`, and the decoys no policy may flag.
+//! - [`ledger`]: how that ground truth is kept while the transactions are sent.
+//! - [`chain`]: anvil driving (gas-free, impersonated senders, blocks at chosen times).
+//! - [`record`]: a recording JSON-RPC proxy and the compact recording file `chaintrace demo`
+//!   replays (`cargo run -p chaintrace-scenario --bin record-demo` regenerates it).
+//!
+//! Like `chaintrace-testkit`, this crate is test tooling: when the environment is broken (anvil
+//! does not start, a transaction is refused) or the scenario's own invariants fail, it panics
+//! with a message saying which step failed, because a test or a recording must stop loudly.
+
+pub mod chain;
+pub mod ledger;
+pub mod record;
+pub mod rng;
+pub mod typology;
+
+pub use ledger::{DepositTruth, Ledger, POLICIES};
+pub use typology::{generate, Size, Truth, GENESIS_TIME, LARGE, MEDIUM, SMALL};
