@@ -46,6 +46,8 @@ enum Command {
     Trace(commands::trace::TraceArgs),
     /// The flagged exchange deposits of a case file (CSV or JSON).
     Deposits(commands::trace::DepositsArgs),
+    /// The main job end to end on the embedded demo case (offline): ingest, labels, trace, deposits, exports.
+    Demo(commands::demo::DemoArgs),
     /// Bitcoin: group addresses into entities by common-input ownership (CoinJoins excluded).
     Cluster(commands::cluster::ClusterArgs),
 }
@@ -60,6 +62,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Labels(args) => commands::labels::run(&ctx, args),
         Command::Trace(args) => commands::trace::run(&ctx, args),
         Command::Deposits(args) => commands::trace::run_deposits(&ctx, args),
+        Command::Demo(args) => commands::demo::run(&ctx, args),
         Command::Cluster(args) => commands::cluster::run(&ctx, args),
     }
 }

@@ -1,4 +1,5 @@
 pub mod cluster;
+pub mod demo;
 pub mod export;
 pub mod ingest;
 pub mod ingest_bitcoin;
