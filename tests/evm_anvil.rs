@@ -59,11 +59,12 @@ async fn the_scenario_is_ingested_exactly_with_either_tracing_api() {
     let contracts = Contracts::compile();
     let sc = scenario::run(&anvil, &contracts);
     let head = anvil.block_number();
-    for setting in [TraceSetting::Auto, TraceSetting::Parity] {
+    for setting in [TraceSetting::Auto, TraceSetting::Geth, TraceSetting::Parity] {
         let sink = MemorySink::default();
         let tokens = MemoryTokenMeta::default();
         let sum = ingest_to(&anvil.url(), config(setting), &sink, &tokens, head).await;
-        let mode = if setting == TraceSetting::Auto { TraceMode::Geth } else { TraceMode::Parity };
+        // anvil offers both; the probe prefers the cheaper trace_block.
+        let mode = if setting == TraceSetting::Geth { TraceMode::Geth } else { TraceMode::Parity };
         assert_eq!(sum.trace_mode, Some(mode.as_str()));
         assert_eq!(sum.blocks, head + 1);
         let got = stored(&sink);

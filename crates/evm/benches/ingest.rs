@@ -1,0 +1,212 @@
+//! EVM ingest benchmark (not a test): blocks/s and transfers/s ingesting the same anvil range
+//! with chaintrace-evm and, side by side, with `ethereum-etl` (PyPI) and `cryo` when they are
+//! installed.
+//!
+//! Run: `cargo bench -p chaintrace-evm --bench ingest` (env: `BENCH_BLOCKS` default 300,
+//! `BENCH_TXS` transactions per block default 20, `ETHEREUMETL` / `CRYO_PYTHON` paths to the tools;
+//! by default they are looked for in `~/.cache/chaintrace-tools/{etl-venv,cryo-venv}/bin`, where
+//! `pip install ethereum-etl parsimonious==0.10.0` / `pip install cryo` put them).
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use alloy_primitives::U256;
+use chaintrace_evm::{ingest, EvmAdapter, EvmConfig, IngestOptions, MemorySink, MemoryTokenMeta, TraceSetting};
+use chaintrace_model::Sensitive;
+use chaintrace_testkit::contracts::{encode_call, Word};
+use chaintrace_testkit::{scenario, Anvil, Contracts};
+
+fn env_u64(k: &str, d: u64) -> u64 {
+    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
+}
+
+fn tool(env: &str, venv: &str, bin: &str) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(env) {
+        return Some(PathBuf::from(p));
+    }
+    let p = chaintrace_testkit::tools::tools_dir().join(venv).join("bin").join(bin);
+    p.is_file().then_some(p)
+}
+
+struct Row {
+    name: String,
+    secs: f64,
+    blocks: u64,
+    items: u64,
+    what: &'static str,
+}
+
+fn main() {
+    let blocks = env_u64("BENCH_BLOCKS", 300);
+    let per_block = env_u64("BENCH_TXS", 20);
+    eprintln!("building an anvil chain: {blocks} blocks x {per_block} transactions (token + native transfers)…");
+    let anvil = Anvil::spawn();
+    let contracts = Contracts::compile();
+    let sc = scenario::run(&anvil, &contracts);
+    let a = anvil.accounts();
+    anvil.set_automine(false);
+    for b in 0..blocks {
+        for i in 0..per_block {
+            let from = &a[1 + ((b + i) % 19) as usize];
+            let to = &a[1 + ((b + i + 1) % 19) as usize];
+            if i % 2 == 0 {
+                let data = encode_call(
+                    "transfer(address,uint256)",
+                    &[Word::Address(to.clone()), Word::Uint(U256::from(1 + i))],
+                );
+                anvil.send_with_gas(from, Some(&sc.usdt), U256::ZERO, &data, 100_000);
+            } else {
+                anvil.send_with_gas(from, Some(to), U256::from(1000 + b), &[], 21_000);
+            }
+        }
+        anvil.mine(1);
+    }
+    anvil.set_automine(true);
+    let head = anvil.block_number();
+    eprintln!("chain head {head}; benchmarking 0..={head}");
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let mut rows = Vec::new();
+    for (label, traces) in [
+        ("chaintrace-evm (trace_block, the default)", TraceSetting::Auto),
+        ("chaintrace-evm (debug_traceBlockByNumber)", TraceSetting::Geth),
+        ("chaintrace-evm (no traces)", TraceSetting::Off),
+    ] {
+        let mut cfg = EvmConfig::new("ethereum", Some(1));
+        cfg.traces = traces;
+        let sink = MemorySink::default();
+        let t = Instant::now();
+        let sum = rt.block_on(async {
+            let adapter = EvmAdapter::connect(&Sensitive::new(anvil.url()), cfg).await.expect("connect");
+            let opts =
+                IngestOptions { to: Some(head), chunk_blocks: 50, parallel_chunks: 4, ..IngestOptions::default() };
+            ingest(&adapter, &sink, Some(&MemoryTokenMeta::default()), &opts, &AtomicBool::new(false), |_| {})
+                .await
+                .expect("ingest")
+        });
+        rows.push(Row {
+            name: label.into(),
+            secs: t.elapsed().as_secs_f64(),
+            blocks: sum.blocks,
+            items: sum.transfers,
+            what: "transfers (native+internal+ERC-20)",
+        });
+    }
+
+    let tmp = std::env::temp_dir().join(format!("chaintrace-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).expect("temp dir");
+    if let Some(etl) = tool("ETHEREUMETL", "etl-venv", "ethereumetl") {
+        let t = Instant::now();
+        let s1 = Command::new(&etl)
+            .args([
+                "export_blocks_and_transactions",
+                "--start-block",
+                "0",
+                "--end-block",
+                &head.to_string(),
+                "--provider-uri",
+                &anvil.url(),
+            ])
+            .arg("--blocks-output")
+            .arg(tmp.join("blocks.csv"))
+            .arg("--transactions-output")
+            .arg(tmp.join("transactions.csv"))
+            .args(["--batch-size", "50", "--max-workers", "4"])
+            .output()
+            .expect("run ethereumetl");
+        let s2 = Command::new(&etl)
+            .args([
+                "export_token_transfers",
+                "--start-block",
+                "0",
+                "--end-block",
+                &head.to_string(),
+                "--provider-uri",
+                &anvil.url(),
+            ])
+            .arg("--output")
+            .arg(tmp.join("token_transfers.csv"))
+            .args(["--batch-size", "50", "--max-workers", "4"])
+            .output()
+            .expect("run ethereumetl");
+        let secs = t.elapsed().as_secs_f64();
+        if s1.status.success() && s2.status.success() {
+            let lines = |f: &str| {
+                std::fs::read_to_string(tmp.join(f)).map(|s| s.lines().count().saturating_sub(1) as u64).unwrap_or(0)
+            };
+            rows.push(Row {
+                name: "ethereum-etl (blocks+txs, token transfers)".into(),
+                secs,
+                blocks: head + 1,
+                items: lines("transactions.csv") + lines("token_transfers.csv"),
+                what: "transactions + token transfers",
+            });
+        } else {
+            eprintln!(
+                "ethereum-etl failed:\n{}\n{}",
+                String::from_utf8_lossy(&s1.stderr),
+                String::from_utf8_lossy(&s2.stderr)
+            );
+        }
+    } else {
+        eprintln!("ethereum-etl not found (pip install ethereum-etl parsimonious==0.10.0 into ~/.cache/chaintrace-tools/etl-venv, or set ETHEREUMETL)");
+    }
+    if let Some(py) = tool("CRYO_PYTHON", "cryo-venv", "python") {
+        // cryo's PyPI package (Rust core with Python bindings): blocks, transactions, ERC-20 transfers.
+        let out_dir = tmp.join("cryo");
+        std::fs::create_dir_all(&out_dir).expect("cryo dir");
+        let script = format!(
+            "import cryo\ncryo.freeze(['blocks','transactions','erc20_transfers'], start_block=0, end_block={}, rpc='{}', output_dir='{}', file_format='csv', verbose=False)\n",
+            head + 1,
+            anvil.url(),
+            out_dir.display()
+        );
+        let t = Instant::now();
+        let out = Command::new(&py).arg("-c").arg(&script).output().expect("run cryo");
+        let secs = t.elapsed().as_secs_f64();
+        if out.status.success() {
+            let mut items = 0;
+            for e in std::fs::read_dir(&out_dir).expect("cryo output").flatten() {
+                let n = e.file_name().to_string_lossy().to_string();
+                if n.contains("__transactions__") || n.contains("__erc20_transfers__") {
+                    items += std::fs::read_to_string(e.path())
+                        .map(|s| s.lines().count().saturating_sub(1) as u64)
+                        .unwrap_or(0);
+                }
+            }
+            rows.push(Row {
+                name: "cryo 0.3 (blocks, txs, erc20_transfers)".into(),
+                secs,
+                blocks: head + 1,
+                items,
+                what: "transactions + ERC-20 transfers",
+            });
+        } else {
+            eprintln!("cryo failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    } else {
+        eprintln!("cryo not found (pip install cryo into ~/.cache/chaintrace-tools/cryo-venv, or set CRYO_PYTHON)");
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+
+    let base = rows[0].secs;
+    println!(
+        "\n{:<46} {:>8} {:>8} {:>10} {:>12} {:>8}  items",
+        "tool", "blocks", "secs", "blocks/s", "items/s", "time x"
+    );
+    for r in &rows {
+        println!(
+            "{:<46} {:>8} {:>8.2} {:>10.1} {:>12.1} {:>8.2}  {} {}",
+            r.name,
+            r.blocks,
+            r.secs,
+            r.blocks as f64 / r.secs,
+            r.items as f64 / r.secs,
+            r.secs / base,
+            r.items,
+            r.what
+        );
+    }
+}
