@@ -225,6 +225,18 @@ fn add_decimal(acc: &mut (U256, usize), text: &str) {
     acc.1 = scale;
 }
 
+/// `v / 10^scale` with exactly two decimals (USD sums; their inputs have two decimals).
+fn fixed(v: U256, scale: usize) -> String {
+    let cents = if scale >= 2 {
+        v / U256::from(10u8).pow(U256::from(scale - 2))
+    } else {
+        v * U256::from(10u8).pow(U256::from(2 - scale))
+    };
+    let s = format!("{:0>3}", cents.to_string());
+    let (i, f) = s.split_at(s.len() - 2);
+    format!("{i}.{f}")
+}
+
 /// A readable summary: deposits per exchange with totals and USD, then the stops.
 pub fn summary_text(case: &CaseFile) -> String {
     let mut s = String::new();
@@ -268,7 +280,7 @@ pub fn summary_text(case: &CaseFile) -> String {
                 let usd_text = if usd.0.is_zero() && *unknown {
                     "USD unknown".to_string()
                 } else {
-                    format!("${}{}", format_units(usd.0, usd.1 as u8), if *unknown { " + unpriced" } else { "" })
+                    format!("${}{}", fixed(usd.0, usd.1), if *unknown { " + unpriced" } else { "" })
                 };
                 let _ =
                     writeln!(s, "  {ex}: {n} deposit(s), {} {asset} ({usd_text})", format_units(amt.0, amt.1 as u8));

@@ -206,6 +206,11 @@ pub struct WalkStats {
     pub transfers_read: u64,
     pub addresses_expanded: u64,
     pub events_replayed: u64,
+    /// Label and degree look-ups (stop classification).
+    pub lookups: u64,
+    pub discover_us: u64,
+    pub replay_us: u64,
+    pub assemble_us: u64,
 }
 
 /// A chain-order key oriented in the walk's direction (backward: reversed).
@@ -264,9 +269,16 @@ pub fn trace<S: GraphSource>(src: &S, opts: &TraceOptions) -> Result<Trace, Trac
         min_text: opts.min_amount.clone(),
         stats: WalkStats::default(),
     };
+    let t0 = std::time::Instant::now();
     w.discover()?;
+    let t1 = std::time::Instant::now();
     let edges = w.replay()?;
-    w.assemble(edges)
+    let t2 = std::time::Instant::now();
+    w.stats.discover_us = (t1 - t0).as_micros() as u64;
+    w.stats.replay_us = (t2 - t1).as_micros() as u64;
+    let mut result = w.assemble(edges)?;
+    result.stats.assemble_us = t2.elapsed().as_micros() as u64;
+    Ok(result)
 }
 
 impl<S: GraphSource> Walker<'_, S> {
@@ -364,8 +376,9 @@ impl<S: GraphSource> Walker<'_, S> {
         if need.is_empty() {
             return Ok(());
         }
-        // strictly after k: the store's `after` is exclusive; for the seed key nothing is excluded.
-        let reqs: Vec<BatchRequest> = need.iter().map(|(a, k)| (a.clone(), Self::real_key(*k, self.fwd))).collect();
+        // strictly after k: the store's `after` is exclusive; the seed key excludes nothing
+        let reqs: Vec<BatchRequest> =
+            need.iter().map(|(a, k)| (a.clone(), Self::real_key(*k, self.fwd), usize::MAX)).collect();
         let lists = self.src.transfers_batch(&reqs, self.out_dir()).map_err(src_err)?;
         self.stats.batches += 1;
         for ((addr, k), list) in need.into_iter().zip(lists) {
@@ -383,8 +396,8 @@ impl<S: GraphSource> Walker<'_, S> {
         Ok(())
     }
 
-    /// Labels and stop class of newly reached addresses (one pass per hop level).
-    fn classify(&mut self, addrs: &BTreeSet<Address>, check_hub: bool) -> Result<(), TraceError> {
+    /// Labels and pooling class of newly reached addresses (one pass per hop level).
+    fn classify(&mut self, addrs: &BTreeSet<Address>) -> Result<(), TraceError> {
         for a in addrs {
             if self.class.contains_key(a) {
                 continue;
@@ -394,27 +407,38 @@ impl<S: GraphSource> Walker<'_, S> {
                 continue;
             }
             let labels = self.src.labels(a).map_err(src_err)?;
+            self.stats.lookups += 1;
             let class = match pooling_role(&labels) {
                 Some(role) => Class::Pool(role),
-                None if labels.is_empty() && check_hub && self.is_hub(a)? => Class::Hub,
                 None => Class::Expand,
             };
             self.labels.insert(a.clone(), labels);
-            if check_hub || class != Class::Expand {
-                self.class.insert(a.clone(), class);
-            }
+            self.class.insert(a.clone(), class);
         }
         Ok(())
     }
 
-    fn is_hub(&self, a: &Address) -> Result<bool, TraceError> {
+    /// An unlabelled address about to be expanded is a hub when it has more than `hub_degree`
+    /// transfers in either direction (counted on the store's adjacency index, without reading
+    /// the transfers themselves).
+    fn check_hubs(&mut self, frontier: &BTreeMap<Address, OKey>) -> Result<(), TraceError> {
         let cap = self.opts.hub_degree.saturating_add(1);
-        for dir in [Direction::Out, Direction::In] {
-            if self.src.degree(a, dir, cap).map_err(src_err)? > self.opts.hub_degree {
-                return Ok(true);
+        for a in frontier.keys() {
+            if self.seeds.contains(a) || self.class.get(a) != Some(&Class::Expand) {
+                continue;
+            }
+            if !self.labels.get(a).is_none_or(|l| l.is_empty()) {
+                continue;
+            }
+            for dir in [Direction::Out, Direction::In] {
+                self.stats.lookups += 1;
+                if self.src.degree(a, dir, cap).map_err(src_err)? > self.opts.hub_degree {
+                    self.class.insert(a.clone(), Class::Hub);
+                    break;
+                }
             }
         }
-        Ok(false)
+        Ok(())
     }
 
     fn discover(&mut self) -> Result<(), TraceError> {
@@ -429,8 +453,10 @@ impl<S: GraphSource> Walker<'_, S> {
             if frontier.is_empty() {
                 break;
             }
-            self.stats.addresses_expanded += frontier.len() as u64;
+            self.check_hubs(&frontier)?;
+            frontier.retain(|a, _| matches!(self.class.get(a), Some(Class::Expand | Class::Seed)));
             self.load_outs(frontier.clone())?;
+            self.stats.addresses_expanded += frontier.len() as u64;
             let mut improved: BTreeMap<Address, OKey> = BTreeMap::new();
             let mut reached: BTreeSet<Address> = BTreeSet::new();
             for x in frontier.keys() {
@@ -458,7 +484,7 @@ impl<S: GraphSource> Walker<'_, S> {
             if h == n {
                 break;
             }
-            self.classify(&reached, true)?;
+            self.classify(&reached)?;
             frontier = improved.into_iter().filter(|(a, _)| self.class.get(a) == Some(&Class::Expand)).collect();
         }
         Ok(())
@@ -511,7 +537,7 @@ impl<S: GraphSource> Walker<'_, S> {
                 }
             }
             Policy::Haircut | Policy::Fifo => {
-                let reqs: Vec<BatchRequest> = addrs.iter().map(|a| (a.clone(), None)).collect();
+                let reqs: Vec<BatchRequest> = addrs.iter().map(|a| (a.clone(), None, usize::MAX)).collect();
                 for dir in [Direction::Out, Direction::In] {
                     let lists = self.src.transfers_batch(&reqs, dir).map_err(src_err)?;
                     self.stats.batches += 1;
@@ -690,7 +716,7 @@ impl<S: GraphSource> Walker<'_, S> {
             }
         }
         let all: BTreeSet<Address> = hop.keys().cloned().collect();
-        self.classify(&all, false)?;
+        self.classify(&all)?;
         let mut nodes = BTreeMap::new();
         for s in &self.seeds {
             nodes.insert(

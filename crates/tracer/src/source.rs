@@ -21,8 +21,9 @@ pub struct TokenMeta {
     pub decimals: u8,
 }
 
-/// One request of a batched read: the address and the chain-order key to read strictly after.
-pub type BatchRequest = (Address, Option<(u64, Position)>);
+/// One request of a batched read: the address, the chain-order key to read strictly after, and
+/// the most transfers wanted.
+pub type BatchRequest = (Address, Option<(u64, Position)>, usize);
 
 /// The transaction graph of one chain, as the tracer sees it.
 pub trait GraphSource {
@@ -38,11 +39,11 @@ pub trait GraphSource {
         limit: usize,
     ) -> Result<Vec<Transfer>, Self::Error>;
 
-    /// Every transfer of each requested address (no limit), one result per request in request
-    /// order. Sources that can read many keys at once override this; the tracer asks for a
-    /// whole hop's frontier in one call.
+    /// The transfers of each requested address, one result per request in request order.
+    /// Sources that can read many keys at once override this; the tracer asks for a whole
+    /// hop's frontier in one call.
     fn transfers_batch(&self, reqs: &[BatchRequest], dir: Direction) -> Result<Vec<Vec<Transfer>>, Self::Error> {
-        reqs.iter().map(|(a, after)| self.transfers(a, dir, *after, usize::MAX)).collect()
+        reqs.iter().map(|(a, after, limit)| self.transfers(a, dir, *after, *limit)).collect()
     }
 
     /// Labels of `addr` that apply to this source's chain.

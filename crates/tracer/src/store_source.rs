@@ -1,21 +1,28 @@
 //! [`GraphSource`] over the RocksDB store, for one chain.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use chaintrace_model::{token_namespace, Address, Hash32, Label, Position, TokenInfo, Transfer, UtxoOutput, UtxoSpend};
 use chaintrace_store::{Direction as StoreDirection, Store, StoreError};
 
 use crate::source::{Direction, GraphSource, TokenMeta};
 
 /// One chain of a [`Store`] as a graph source.
+///
+/// Labels are read once, on the first look-up, into an in-memory index: a trace looks up every
+/// address it reaches, and one scan of the label set is far cheaper than a seek per address.
 pub struct StoreSource<'a> {
     store: &'a Store,
     chain: String,
     /// The chain has Bitcoin UTXO structure (FIFO runs through transactions).
     utxo: bool,
+    labels: OnceLock<HashMap<Address, Vec<Label>>>,
 }
 
 impl<'a> StoreSource<'a> {
     pub fn new(store: &'a Store, chain: impl Into<String>, utxo: bool) -> Self {
-        StoreSource { store, chain: chain.into(), utxo }
+        StoreSource { store, chain: chain.into(), utxo, labels: OnceLock::new() }
     }
 }
 
@@ -40,9 +47,16 @@ impl GraphSource for StoreSource<'_> {
     }
 
     fn labels(&self, addr: &Address) -> Result<Vec<Label>, StoreError> {
-        let mut l = self.store.labels_of(addr)?;
-        l.retain(|l| l.applies_to(&self.chain));
-        Ok(l)
+        if self.labels.get().is_none() {
+            let mut index: HashMap<Address, Vec<Label>> = HashMap::new();
+            for l in self.store.all_labels()? {
+                if l.applies_to(&self.chain) {
+                    index.entry(l.address.clone()).or_default().push(l);
+                }
+            }
+            let _ = self.labels.set(index);
+        }
+        Ok(self.labels.get().and_then(|m| m.get(addr)).cloned().unwrap_or_default())
     }
 
     fn degree(&self, addr: &Address, d: Direction, cap: u64) -> Result<u64, StoreError> {

@@ -1,0 +1,261 @@
+//! Benchmark (not a test): a 6-hop trace from 100 seeds over a generated store of at least
+//! 10 million transfers. Prints p50/p99 latency per policy and the process's peak RSS during
+//! the traces.
+//!
+//! ```text
+//! cargo bench -p chaintrace-tracer --bench trace
+//! CHAINTRACE_BENCH_DIR=/path CHAINTRACE_BENCH_TRANSFERS=10000000 CHAINTRACE_BENCH_RUNS=30 cargo bench …
+//! ```
+//!
+//! The store is generated once (deterministically) and reused on later runs. The graph: 1M
+//! ordinary addresses paying each other at random, 500 exchange deposit addresses (labelled)
+//! that receive 5% of payments and sweep to 10 exchange hot wallets, 20 unlabelled hubs that
+//! receive 1% of payments, 80% native coin and 20% one token, 1,000 transfers per block.
+
+use std::time::Instant;
+
+use chaintrace_model::{Address, Asset, BlockData, BlockRef, Category, Hash32, Label, Position, Transfer, U256};
+use chaintrace_store::Store;
+use chaintrace_tracer::{trace, Policy, StoreSource, TraceOptions};
+
+const CHAIN: &str = "ethereum";
+const PER_BLOCK: u64 = 1_000;
+const ORDINARY: u64 = 1_000_000;
+const DEPOSITS: u64 = 500;
+const HOT: u64 = 10;
+const HUBS: u64 = 20;
+const TOKEN: [u8; 20] = [0x77; 20];
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // splitmix64
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn addr(kind: u8, i: u64) -> Address {
+    let mut b = [0u8; 20];
+    b[0] = kind;
+    b[12..].copy_from_slice(&i.to_be_bytes());
+    Address::Evm(b)
+}
+
+fn ordinary(i: u64) -> Address {
+    addr(1, i)
+}
+fn deposit(i: u64) -> Address {
+    addr(2, i)
+}
+fn hot(i: u64) -> Address {
+    addr(3, i)
+}
+fn hub(i: u64) -> Address {
+    addr(4, i)
+}
+
+fn block_hash(h: u64) -> Hash32 {
+    let mut b = [0u8; 32];
+    b[..8].copy_from_slice(&h.to_be_bytes());
+    b[8] = 0xbb;
+    Hash32(b)
+}
+
+fn generate(store: &Store, total: u64) {
+    let mut rng = Rng(42);
+    let blocks = total.div_ceil(PER_BLOCK);
+    let started = Instant::now();
+    let mut batch = Vec::new();
+    for h in 0..blocks {
+        let parent = if h == 0 { Hash32::ZERO } else { block_hash(h - 1) };
+        let time = 1_600_000_000 + h * 12;
+        let mut data = BlockData::new(BlockRef { height: h, hash: block_hash(h), parent, time });
+        data.tx_count = PER_BLOCK as u32;
+        for i in 0..PER_BLOCK {
+            let r = rng.below(100);
+            let from = if r < 2 { deposit(rng.below(DEPOSITS)) } else { ordinary(rng.below(ORDINARY)) };
+            let to = if r < 2 {
+                hot(rng.below(HOT))
+            } else if r < 7 {
+                deposit(rng.below(DEPOSITS))
+            } else if r < 8 {
+                hub(rng.below(HUBS))
+            } else {
+                ordinary(rng.below(ORDINARY))
+            };
+            let asset = if rng.below(5) == 0 { Asset::Token(TOKEN) } else { Asset::Native };
+            let mut tx = [0u8; 32];
+            tx[..8].copy_from_slice(&h.to_be_bytes());
+            tx[8..16].copy_from_slice(&i.to_be_bytes());
+            data.transfers.push(Transfer {
+                tx: Hash32(tx),
+                height: h,
+                pos: Position { tx_index: i as u32, sub: 0 },
+                time,
+                from,
+                to,
+                asset,
+                amount: U256::from(1 + rng.below(1_000_000_000_000)),
+            });
+        }
+        batch.push(data);
+        if batch.len() == 100 || h + 1 == blocks {
+            store.apply_blocks(CHAIN, &batch).expect("apply generated blocks");
+            batch.clear();
+            eprintln!("  generated {} / {} blocks ({:.0?})", h + 1, blocks, started.elapsed());
+        }
+    }
+    let mut labels = Vec::new();
+    for i in 0..DEPOSITS {
+        labels.push(label(deposit(i), Category::ExchangeDeposit, i % HOT));
+    }
+    for i in 0..HOT {
+        labels.push(label(hot(i), Category::Exchange, i));
+    }
+    store.add_labels(&labels).expect("labels");
+}
+
+fn label(a: Address, category: Category, ex: u64) -> Label {
+    Label {
+        chain: Some(CHAIN.into()),
+        address: a,
+        category,
+        entity: format!("Exchange{ex}"),
+        source: "bench".into(),
+        confidence: 90,
+        attrs: Default::default(),
+    }
+}
+
+fn peak_rss_kib() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn reset_peak_rss() {
+    // Linux: writing 5 to clear_refs resets VmHWM to the current RSS
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo test --benches` asks for a list
+    }
+    let total: u64 =
+        std::env::var("CHAINTRACE_BENCH_TRANSFERS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
+    let runs: usize = std::env::var("CHAINTRACE_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
+    let dir = std::env::var("CHAINTRACE_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::env::temp_dir().join(format!("chaintrace-bench-{total}")));
+    let done = dir.join("GENERATED");
+    let store = Store::open(&dir.join("store")).expect("open bench store");
+    if !done.is_file() {
+        eprintln!("generating {total} transfers into {} (once)", dir.display());
+        generate(&store, total);
+        std::fs::write(&done, total.to_string()).expect("marker");
+    }
+    let stats = store.stats().expect("stats");
+    let chain = &stats.chains[CHAIN];
+    println!("store: {} transfers, {} addresses, {} blocks", chain.transfers, chain.addresses, chain.blocks);
+    let tip = chain.tip_height.unwrap_or(0);
+
+    let src = StoreSource::new(&store, CHAIN, false);
+    let mut rng = Rng(7);
+    let policies: Vec<Policy> = std::env::var("CHAINTRACE_BENCH_POLICIES")
+        .unwrap_or_else(|_| "poison,haircut,fifo".into())
+        .split(',')
+        .map(|p| p.parse().expect("CHAINTRACE_BENCH_POLICIES: poison, haircut, fifo"))
+        .collect();
+    for policy in policies {
+        reset_peak_rss();
+        let base = peak_rss_kib();
+        let mut lat = Vec::new();
+        let (mut nodes, mut edges, mut deps, mut read) = (0usize, 0usize, 0usize, 0u64);
+        let mut phases = [0u64; 4];
+        for _ in 0..runs {
+            // 100 seeds active in the first half of the chain: senders of random early transfers
+            let mut seeds = Vec::new();
+            while seeds.len() < 100 {
+                let h = rng.below(tip / 2 + 1);
+                let t = store.scan_first(CHAIN, h).unwrap_or_else(|| ordinary(rng.below(ORDINARY)));
+                if !seeds.contains(&t) {
+                    seeds.push(t);
+                }
+            }
+            let mut o = TraceOptions::new(seeds, "ETH", 18);
+            o.hops = 6;
+            o.policy = policy;
+            o.hub_degree = 1000;
+            let t0 = Instant::now();
+            let r = trace(&src, &o).expect("trace");
+            lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+            nodes += r.nodes.len();
+            edges += r.edges.len();
+            deps += r.deposits.len();
+            read += r.stats.transfers_read;
+            phases[0] += r.stats.discover_us;
+            phases[1] += r.stats.replay_us;
+            phases[2] += r.stats.assemble_us;
+            phases[3] += r.stats.lookups;
+        }
+        lat.sort_by(|a, b| a.total_cmp(b));
+        let n = runs as f64;
+        println!(
+            "{policy:>7}: {runs} runs of 6 hops from 100 seeds: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; \
+             mean {:.0} nodes, {:.0} traced edges, {:.0} deposits, {:.0} transfers read; peak RSS {} MiB (+{} MiB over the open store)",
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99),
+            lat.last().copied().unwrap_or(0.0),
+            nodes as f64 / n,
+            edges as f64 / n,
+            deps as f64 / n,
+            read as f64 / n,
+            peak_rss_kib() / 1024,
+            peak_rss_kib().saturating_sub(base) / 1024,
+        );
+        println!(
+            "         mean phases: discover {:.0} ms, replay {:.0} ms, assemble {:.0} ms; {:.0} label/degree look-ups",
+            phases[0] as f64 / n / 1000.0,
+            phases[1] as f64 / n / 1000.0,
+            phases[2] as f64 / n / 1000.0,
+            phases[3] as f64 / n
+        );
+    }
+}
+
+trait ScanFirst {
+    fn scan_first(&self, chain: &str, height: u64) -> Option<Address>;
+}
+
+impl ScanFirst for Store {
+    /// The sender of the first ordinary-address transfer at `height`.
+    fn scan_first(&self, chain: &str, height: u64) -> Option<Address> {
+        let mut found = None;
+        self.scan_transfers(chain, height, height, |t| {
+            if matches!(&t.from, Address::Evm(b) if b[0] == 1) {
+                found = Some(t.from);
+                return false;
+            }
+            true
+        })
+        .ok()?;
+        found
+    }
+}

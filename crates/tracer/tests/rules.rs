@@ -1,0 +1,197 @@
+//! The walk's stop rules, filters and case-file rendering on small hand-built graphs.
+
+use chaintrace_model::{Address, Asset, Category, Hash32, Label, Position, Role, Transfer, U256};
+use chaintrace_tracer::case::{case_file, deposits_csv, summary_text, to_json, CaseContext};
+use chaintrace_tracer::{trace, Bound, MemGraph, Policy, PriceTable, TokenMeta, TraceDirection, TraceOptions};
+
+const TOKEN: [u8; 20] = [0xdd; 20];
+
+fn a(i: u8) -> Address {
+    Address::Evm([i; 20])
+}
+
+struct G {
+    g: MemGraph,
+    n: u32,
+}
+
+impl G {
+    fn new() -> G {
+        let mut g = MemGraph::new("ethereum");
+        g.add_token(TOKEN, TokenMeta { symbol: Some("USDT".into()), decimals: 6 });
+        G { g, n: 0 }
+    }
+    fn t(&mut self, from: u8, to: u8, height: u64, asset: Asset, amount: u64) -> &mut Self {
+        self.n += 1;
+        self.g.add_transfer(Transfer {
+            tx: Hash32([self.n as u8; 32]),
+            height,
+            pos: Position { tx_index: self.n, sub: 0 },
+            time: 1_668_000_000 + height * 12, // 2022-11-09
+            from: a(from),
+            to: a(to),
+            asset,
+            amount: U256::from(amount),
+        });
+        self
+    }
+    fn label(&mut self, i: u8, category: Category, entity: &str) -> &mut Self {
+        self.g.add_label(Label {
+            chain: Some("ethereum".into()),
+            address: a(i),
+            category,
+            entity: entity.into(),
+            source: "test".into(),
+            confidence: 80,
+            attrs: Default::default(),
+        });
+        self
+    }
+}
+
+fn opts(seed: u8) -> TraceOptions {
+    let mut o = TraceOptions::new(vec![a(seed)], "ETH", 18);
+    o.policy = Policy::Poison;
+    o
+}
+
+const ETH: u64 = 1_000_000_000_000_000_000;
+
+#[test]
+fn stops_at_services_hubs_hops_and_min_amount() {
+    let mut g = G::new();
+    g.t(1, 2, 1, Asset::Native, ETH) // seed -> 2
+        .t(2, 3, 2, Asset::Native, ETH) // -> mixer 3 (service, not expanded)
+        .t(3, 4, 3, Asset::Native, ETH) // mixer output: not followed
+        .t(2, 5, 4, Asset::Native, ETH) // -> hub 5
+        .t(5, 6, 5, Asset::Native, ETH) // hub output: not followed
+        .t(2, 7, 6, Asset::Native, 10) // dust below --min-amount: recorded, not followed
+        .t(7, 8, 7, Asset::Native, 10)
+        .t(2, 9, 8, Asset::Native, ETH) // 9 at hop 2 = limit
+        .t(9, 10, 9, Asset::Native, ETH);
+    for i in 0..5 {
+        g.t(20 + i, 5, 10 + i as u64, Asset::Native, 1); // make 5 a hub (in-degree 6 > 4)
+    }
+    g.label(3, Category::Mixer, "Tornado");
+    let mut o = opts(1);
+    o.hops = 2;
+    o.hub_degree = 4;
+    o.min_amount = Some("0.001".into());
+    let t = trace(&g.g, &o).unwrap();
+    let role = |i: u8| t.nodes.get(&a(i)).map(|n| (n.role, n.stop_reason.clone(), n.hop));
+    assert_eq!(role(1), Some((Role::Seed, None, 0)));
+    assert_eq!(role(2), Some((Role::Intermediate, None, 1)));
+    assert_eq!(role(3), Some((Role::Service, None, 2)));
+    assert_eq!(role(5), Some((Role::Stop, Some("hops".into()), 2)), "reached at the limit: not examined further");
+    assert_eq!(role(7), Some((Role::Stop, Some("min_amount".into()), 2)));
+    assert_eq!(role(9), Some((Role::Stop, Some("hops".into()), 2)));
+    for i in [4, 6, 8, 10] {
+        assert_eq!(role(i), None, "{i} is beyond a stop");
+    }
+    // with 3 hops the hub and mixer still stop the walk but 9 pays on
+    o.hops = 3;
+    let t = trace(&g.g, &o).unwrap();
+    assert_eq!(t.nodes[&a(5)].stop_reason.as_deref(), Some("hub"));
+    assert!(t.nodes.contains_key(&a(10)) && !t.nodes.contains_key(&a(4)) && !t.nodes.contains_key(&a(6)));
+}
+
+#[test]
+fn deposits_and_sweeps_per_asset_with_usd() {
+    let mut g = G::new();
+    g.t(1, 2, 1, Asset::Token(TOKEN), 2_500_000) // 2.5 USDT
+        .t(1, 2, 2, Asset::Native, 3 * ETH)
+        .t(2, 3, 3, Asset::Token(TOKEN), 2_500_000) // deposit (token)
+        .t(2, 3, 4, Asset::Native, ETH) // deposit (ETH)
+        .t(3, 4, 5, Asset::Native, ETH) // sweep: not followed
+        .t(2, 4, 6, Asset::Native, ETH); // straight to the exchange wallet: a deposit too
+    g.label(3, Category::ExchangeDeposit, "Binance").label(4, Category::Exchange, "Binance");
+    let mut o = opts(1);
+    o.policy = Policy::Haircut;
+    let t = trace(&g.g, &o).unwrap();
+    assert_eq!(t.deposits.len(), 3);
+    assert!(t.edges.iter().all(|e| e.transfer.from != a(3)), "sweep not followed");
+    let prices = PriceTable::parse_csv("date,btc_usd,eth_usd\n2022-11-09,18562.35,1334.29\n", "p").unwrap();
+    let syms = [("0xdddddddddddddddddddddddddddddddddddddddd".to_string(), "USDT".to_string())].into();
+    let ctx = CaseContext {
+        chain: "ethereum",
+        evm: true,
+        prices: &prices,
+        price_symbols: &syms,
+        provenance: Default::default(),
+        seeds_label: None,
+        since_text: None,
+        until_text: None,
+    };
+    let case = case_file(&t, &ctx);
+    let rows: Vec<(String, String, Option<String>, u32)> =
+        case.deposits.iter().map(|d| (d.asset.clone(), d.amount.clone(), d.usd.clone(), d.hops)).collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("0xdddddddddddddddddddddddddddddddddddddddd".into(), "2.5".into(), Some("2.50".into()), 2),
+            ("ETH".into(), "1".into(), Some("1334.29".into()), 2),
+            ("ETH".into(), "1".into(), Some("1334.29".into()), 2),
+        ]
+    );
+    assert_eq!(case.deposits[0].symbol.as_deref(), Some("USDT"));
+    assert!(case.edges.iter().all(|e| e.tx.starts_with("0x")));
+    let csv = deposits_csv(&case);
+    assert!(csv.lines().nth(2).unwrap().starts_with(&format!("ethereum,{},Binance,ETH,1,1334.29,0x", a(3))), "{csv}");
+    let text = summary_text(&case);
+    assert!(text.contains("Binance: 2 deposit(s), 2 ETH ($2668.58)"), "{text}");
+    assert!(text.contains("2.5 USDT ($2.50)"), "{text}");
+    // deterministic bytes
+    assert_eq!(to_json(&case).unwrap(), to_json(&case_file(&trace(&g.g, &o).unwrap(), &ctx)).unwrap());
+}
+
+#[test]
+fn filters_asset_since_until_and_time_order() {
+    let mut g = G::new();
+    g.t(2, 3, 1, Asset::Native, ETH) // before 2 was reached: not traced
+        .t(1, 2, 2, Asset::Native, ETH)
+        .t(1, 2, 3, Asset::Token(TOKEN), 1_000_000)
+        .t(2, 4, 4, Asset::Token(TOKEN), 1_000_000)
+        .t(2, 5, 5, Asset::Native, ETH)
+        .t(1, 6, 9, Asset::Native, ETH);
+    let t = trace(&g.g, &opts(1)).unwrap();
+    assert!(!t.nodes.contains_key(&a(3)), "time order");
+    assert!(t.nodes.contains_key(&a(4)) && t.nodes.contains_key(&a(5)));
+    let mut o = opts(1);
+    o.asset = Some(Asset::Token(TOKEN));
+    let t = trace(&g.g, &o).unwrap();
+    assert!(t.nodes.contains_key(&a(4)) && !t.nodes.contains_key(&a(5)));
+    let mut o = opts(1);
+    o.since = Some(Bound::Height(3));
+    o.until = Some(Bound::Time(1_668_000_000 + 5 * 12));
+    let t = trace(&g.g, &o).unwrap();
+    let got: Vec<u64> = t.edges.iter().map(|e| e.transfer.height).collect();
+    assert_eq!(got, vec![3, 4], "the native seed payment at height 2 is before --since; height 9 after --until");
+}
+
+#[test]
+fn backward_walk_finds_sources_before_the_funds_left() {
+    let mut g = G::new();
+    g.t(5, 2, 1, Asset::Native, ETH) // source of 2 before it paid 1
+        .t(2, 1, 2, Asset::Native, ETH) // 2 pays the seed (hop 1 backward)
+        .t(6, 2, 3, Asset::Native, ETH) // after: not a source of those funds
+        .t(7, 5, 0, Asset::Native, ETH); // 7 funded 5 earlier (hop 2)
+    let mut o = opts(1);
+    o.direction = TraceDirection::Backward;
+    let t = trace(&g.g, &o).unwrap();
+    let hops: Vec<(Address, u32)> = t.nodes.iter().map(|(k, n)| (k.clone(), n.hop)).collect();
+    assert_eq!(hops, vec![(a(1), 0), (a(2), 1), (a(5), 2), (a(7), 3)]);
+    assert!(t.deposits.is_empty());
+}
+
+#[test]
+fn bad_options_are_errors_not_panics() {
+    let g = G::new();
+    let mut o = opts(1);
+    o.hops = 0;
+    assert!(trace(&g.g, &o).is_err());
+    let mut o = opts(1);
+    o.min_amount = Some("1e5".into());
+    assert!(trace(&g.g, &o).unwrap_err().to_string().contains("--min-amount"));
+    let o = TraceOptions::new(vec![], "ETH", 18);
+    assert!(trace(&g.g, &o).is_err());
+}
