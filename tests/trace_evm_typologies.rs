@@ -134,7 +134,8 @@ fn typologies_flag_every_true_deposit_and_no_decoy() {
         format!(
             "chain,address,category,entity,source,confidence\n\
              ethereum,{d1},exchange_deposit,Binance,test,90\nethereum,{h1},exchange,Binance,test,100\n\
-             ethereum,{d2},exchange_deposit,Kraken,test,90\nethereum,{h2},exchange,Kraken,test,100\n"
+             ethereum,{d2},exchange_deposit,Kraken,test,90\nethereum,{h2},exchange,Kraken,test,100\n\
+             ethereum,{seed},sanctioned,TEST DPRK FACILITATOR,test,100\n"
         ),
     )
     .unwrap();
@@ -251,6 +252,22 @@ fn typologies_flag_every_true_deposit_and_no_decoy() {
         rows.iter().any(|r| r.starts_with(&format!("ethereum,{d2},Kraken,{token},9508.196721,9508.20,{peel2},"))),
         "{csv}"
     );
+
+    // seeds by label: the same deposits as seeding the address itself
+    let by_label = w.json(&[
+        "--config",
+        cfgs,
+        "trace",
+        "--chain",
+        "ethereum",
+        "--seeds-label",
+        "TEST DPRK FACILITATOR",
+        "--policy",
+        "poison",
+    ]);
+    assert_eq!(by_label["seeds"], json!([seed]));
+    assert_eq!(by_label["params"]["seeds_label"], "TEST DPRK FACILITATOR");
+    assert_eq!(by_label["deposits"].as_array().unwrap().len(), 5);
 
     // a backward trace from the Kraken deposit address finds the seed within 5 hops
     let back = w.json(&[
