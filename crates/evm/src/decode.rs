@@ -260,3 +260,107 @@ pub fn block_data(block: &RpcBlock, receipts: &[RpcReceipt], traces: Option<&[Tr
     data.transfers.sort_by_key(|t| t.pos);
     Ok(data)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{RpcBlock, RpcTx};
+    use alloy_primitives::{Bytes, U64};
+
+    fn word_addr(b: u8) -> B256 {
+        let mut w = [0u8; 32];
+        w[31] = b;
+        B256::from(w)
+    }
+
+    fn log(topics: Vec<B256>, data: Vec<u8>, index: u64) -> RpcLog {
+        RpcLog {
+            address: EvmAddr::repeat_byte(0xaa),
+            topics,
+            data: Bytes::from(data),
+            log_index: Some(U64::from(index)),
+            transaction_hash: None,
+            transaction_index: None,
+            block_number: None,
+            block_hash: None,
+            removed: false,
+        }
+    }
+
+    #[test]
+    fn only_three_topic_transfer_logs_with_one_word_are_erc20_transfers() {
+        let amount = U256::from(5u64).to_be_bytes::<32>().to_vec();
+        let ok = log(vec![TRANSFER_TOPIC, word_addr(1), word_addr(2)], amount.clone(), 0);
+        let (token, from, to, v) = decode_transfer_log(&ok).expect("an ERC-20 transfer");
+        assert_eq!(
+            (token, from, to, v),
+            (EvmAddr::repeat_byte(0xaa), EvmAddr::with_last_byte(1), EvmAddr::with_last_byte(2), U256::from(5u64))
+        );
+        // ERC-721: the id is a fourth topic and there is no data.
+        assert!(decode_transfer_log(&log(vec![TRANSFER_TOPIC, word_addr(1), word_addr(2), word_addr(3)], vec![], 0))
+            .is_none());
+        // Wrong data length, another event, dirty address padding, removed logs.
+        assert!(decode_transfer_log(&log(vec![TRANSFER_TOPIC, word_addr(1), word_addr(2)], vec![0; 31], 0)).is_none());
+        assert!(decode_transfer_log(&log(vec![word_addr(9), word_addr(1), word_addr(2)], amount.clone(), 0)).is_none());
+        let mut dirty = word_addr(1);
+        dirty.0[0] = 1;
+        assert!(decode_transfer_log(&log(vec![TRANSFER_TOPIC, dirty, word_addr(2)], amount.clone(), 0)).is_none());
+        let mut removed = ok.clone();
+        removed.removed = true;
+        assert!(decode_transfer_log(&removed).is_none());
+    }
+
+    fn tx(hash: u8, value: u64, to: Option<u8>) -> RpcTx {
+        RpcTx {
+            hash: B256::repeat_byte(hash),
+            from: EvmAddr::with_last_byte(0x10),
+            to: to.map(EvmAddr::with_last_byte),
+            value: U256::from(value),
+            transaction_index: None,
+        }
+    }
+
+    fn receipt(hash: u8, status: Option<u64>, logs: Vec<RpcLog>) -> RpcReceipt {
+        RpcReceipt {
+            transaction_hash: B256::repeat_byte(hash),
+            transaction_index: None,
+            status: status.map(U64::from),
+            contract_address: Some(EvmAddr::with_last_byte(0xcc)),
+            logs,
+        }
+    }
+
+    #[test]
+    fn reverted_and_zero_value_transactions_move_nothing_and_positions_are_stable() {
+        let amount = U256::from(7u64).to_be_bytes::<32>().to_vec();
+        let block = RpcBlock {
+            number: U64::from(9),
+            hash: B256::repeat_byte(1),
+            parent_hash: B256::repeat_byte(2),
+            timestamp: U64::from(1000),
+            transactions: vec![tx(0xa1, 5, Some(1)), tx(0xa2, 6, Some(2)), tx(0xa3, 0, Some(3)), tx(0xa4, 8, None)],
+        };
+        let receipts = vec![
+            receipt(0xa1, Some(1), vec![log(vec![TRANSFER_TOPIC, word_addr(1), word_addr(2)], amount.clone(), 0)]),
+            receipt(0xa2, Some(0), vec![]),
+            receipt(0xa3, Some(1), vec![log(vec![TRANSFER_TOPIC, word_addr(3), word_addr(4)], amount.clone(), 1)]),
+            receipt(0xa4, Some(1), vec![]),
+        ];
+        let b = block_data(&block, &receipts, None).expect("block");
+        let got: Vec<(u32, u32, String)> =
+            b.transfers.iter().map(|t| (t.pos.tx_index, t.pos.sub, t.amount.to_string())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, 0, "5".into()),
+                (0, LOG_SUB_BASE, "7".into()),
+                (2, LOG_SUB_BASE + 1, "7".into()),
+                (3, 0, "8".into()),
+            ]
+        );
+        // A contract creation pays the new contract.
+        assert_eq!(b.transfers[3].to, Address::Evm(EvmAddr::with_last_byte(0xcc).0 .0));
+        // Receipts that do not match the transactions are refused.
+        assert!(block_data(&block, &receipts[..3], None).is_err());
+    }
+}

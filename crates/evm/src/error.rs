@@ -120,3 +120,33 @@ impl EvmError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(code: i64, message: &str) -> RpcError {
+        RpcError::Node { method: "m".into(), endpoint: "http://h".into(), code, message: message.into() }
+    }
+
+    fn http(status: u16) -> RpcError {
+        RpcError::Http { method: "m".into(), endpoint: "http://h".into(), status, body: String::new() }
+    }
+
+    #[test]
+    fn rpc_faults_are_classified() {
+        assert!(http(429).is_retryable() && http(503).is_retryable() && http(502).is_retryable());
+        assert!(!http(401).is_retryable() && !http(400).is_retryable());
+        assert!(node(-32005, "daily request count exceeded, request rate limited").is_retryable());
+        assert!(node(429, "Too Many Requests").is_retryable());
+        assert!(node(-32000, "header not found").is_retryable());
+        // A refused range is not retried as is: the caller splits it.
+        let range = node(-32005, "query exceeds max block range 2000");
+        assert!(!range.is_retryable() && range.is_too_large());
+        assert!(node(-32602, "query returned more than 10000 results").is_too_large());
+        assert!(node(-32601, "the method eth_getBlockReceipts does not exist/is not available").is_unsupported());
+        assert!(!node(-32000, "execution reverted").is_retryable());
+        let t = RpcError::Timeout { method: "m".into(), endpoint: "http://h".into(), secs: 1 };
+        assert!(t.is_retryable());
+    }
+}
