@@ -128,10 +128,16 @@ pub fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<()> {
         let sink = StoreSink { store: &store, chain: &spec.name };
         let toks = StoreTokens { store: &store, ns: token_namespace(&spec.name) };
         let start = store.tip(&spec.name)?.map(|t| t.height + 1).or(args.from).unwrap_or(0);
-        let bar = output::progress(args.to.map(|t| t.saturating_add(1).saturating_sub(start)), &format!("ingest {}", spec.name));
+        let bar = output::progress(
+            args.to.map(|t| t.saturating_add(1).saturating_sub(start)),
+            &format!("ingest {}", spec.name),
+        );
         let res = ingest(&adapter, &sink, Some(&toks), &opts, &stop, |p| {
             bar.set_position(p.blocks);
-            bar.set_message(format!("ingest {} height {} / head {}, {} transfers", spec.name, p.height, p.head, p.transfers));
+            bar.set_message(format!(
+                "ingest {} height {} / head {}, {} transfers",
+                spec.name, p.height, p.head, p.transfers
+            ));
         })
         .await;
         bar.finish_and_clear();
