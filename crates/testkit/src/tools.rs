@@ -4,10 +4,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Where npm installs go: `$CHAINTRACE_TOOLS_DIR` or `~/.cache/chaintrace-tools`.
+/// Where npm installs go: `$CHAINTRACE_TOOLS_DIR`, `$CHAINTRACE_TOOLS` (the name
+/// `scripts/setup` uses) or `~/.cache/chaintrace-tools`.
 pub fn tools_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("CHAINTRACE_TOOLS_DIR") {
-        return PathBuf::from(d);
+    for var in ["CHAINTRACE_TOOLS_DIR", "CHAINTRACE_TOOLS"] {
+        if let Some(d) = std::env::var_os(var).filter(|d| !d.is_empty()) {
+            return PathBuf::from(d);
+        }
     }
     let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
     home.join(".cache").join("chaintrace-tools")
