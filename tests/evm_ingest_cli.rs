@@ -184,3 +184,57 @@ fn without_to_ingest_follows_the_head_and_stops_cleanly_on_ctrl_c() {
     assert!(stdout.contains("stopped on request"), "{stdout}");
     assert_eq!(stats(&w)["chains"]["ethereum"]["tip_height"].as_u64(), Some(anvil.block_number()));
 }
+
+#[test]
+fn ingest_with_address_expands_one_wallet_on_demand_like_a_full_ingest() {
+    let anvil = Anvil::spawn();
+    let sc = scenario::run(&anvil, &Contracts::compile());
+    let head = anvil.block_number();
+    let full = Workdir::new();
+    ingest(&full, &anvil.url(), head);
+
+    // The busiest address of the scenario, in mixed case as a user might paste it.
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for e in &sc.expected {
+        *counts.entry(e.from.clone()).or_default() += 1;
+        *counts.entry(e.to.clone()).or_default() += 1;
+    }
+    let (busiest, n) = counts.into_iter().max_by_key(|(_, n)| *n).expect("the scenario made transfers");
+    let typed = busiest.to_uppercase().replacen("0X", "0x", 1);
+    let on_demand = Workdir::new();
+    let report = on_demand.json(&["ingest", "ethereum", "--rpc", &anvil.url(), "--address", &typed]);
+    let row = &report["addresses"][0];
+    assert_eq!(row["address"], busiest.as_str(), "{report}");
+    assert_ne!(row["native_transfers_from"], "unavailable", "anvil offers an address index: {report}");
+
+    let one: BTreeSet<String> = [busiest.clone()].into();
+    let (want, _) = stored(&full, &one);
+    let (got, _) = stored(&on_demand, &one);
+    assert_eq!(want.len(), n, "the full ingest holds every transfer of {busiest}");
+    assert_eq!(got, want, "on-demand expansion of {busiest} equals the full ingest's view of it");
+    // Expanding again stores nothing new; the checkpoint does not move.
+    let again = on_demand.json(&["ingest", "ethereum", "--rpc", &anvil.url(), "--address", &busiest]);
+    assert_eq!(again["addresses"][0]["new_transfers"], 0, "{again}");
+    assert!(stats(&on_demand)["chains"]["ethereum"]["tip_height"].is_null());
+    let e = on_demand.fails(&["ingest", "ethereum", "--rpc", &anvil.url(), "--address", "0x1234"]);
+    assert!(e.contains("0x1234"), "{e}");
+}
+
+#[test]
+fn stats_reports_a_node_without_traces() {
+    let anvil = Anvil::spawn();
+    let w = Workdir::new();
+    let head = anvil.block_number();
+    let out = w
+        .cmd(&["ingest", "ethereum", "--rpc", &anvil.url(), "--to", &head.to_string()])
+        .env("CHAINTRACE_EVM_TRACES", "off")
+        .output()
+        .expect("run chaintrace");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = w.ok(&["stats"]);
+    assert!(text.contains("internal_transfers=unavailable"), "{text}");
+    let full = Workdir::new();
+    ingest(&full, &anvil.url(), head);
+    let text = full.ok(&["stats"]);
+    assert!(!text.contains("internal_transfers=unavailable") && text.contains("trace_mode="), "{text}");
+}

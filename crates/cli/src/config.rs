@@ -48,7 +48,7 @@ pub struct Config {
 impl Config {
     pub fn parse(text: &str, origin: &str) -> Result<Config> {
         let mut c: Config = toml::from_str(text)
-            .map_err(|e| anyhow::anyhow!("{}", e.to_string().replace('\n', " ").trim().to_string()))
+            .map_err(|e| anyhow::anyhow!("{}", e.to_string().replace('\n', " ").trim()))
             .with_context(|| format!("invalid config {origin}"))?;
         for (name, spec) in c.chains.iter_mut() {
             spec.name = name.clone();

@@ -1,4 +1,7 @@
 //! `chaintrace ingest <evm chain> --rpc URL [--from N] [--to N]`: the EVM adapter over the store.
+//! With `--address ADDR…` it expands only those addresses on demand (token transfers by
+//! `eth_getLogs` topic filters, native ones where the node has an address index) and stores them
+//! without moving the checkpoint, so a wallet can be traced without indexing the chain.
 //!
 //! Without `--to` the head is followed until Ctrl-C. Environment knobs (advanced):
 //! `CHAINTRACE_EVM_TRACES` = `auto` (default) | `off` | `geth` | `parity`,
@@ -14,7 +17,8 @@ use chaintrace_evm::{
     ingest, tokens, Applied, ChainSink, EvmAdapter, EvmConfig, IngestOptions, RpcConfig, TokenMeta, TokenMetaStore,
     TraceSetting,
 };
-use chaintrace_model::{token_namespace, BlockData, ChainSpec, Hash32, Sensitive};
+use chaintrace_evm::expand::{expand_address, ExpandOptions, NativeSource};
+use chaintrace_model::{token_namespace, Address, BlockData, ChainSpec, Hash32, Sensitive};
 use chaintrace_store::{Store, StoreError};
 
 use super::ingest::IngestArgs;
@@ -110,12 +114,20 @@ pub fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<()> {
         poll_interval: env_secs("CHAINTRACE_EVM_POLL", 2.0)?,
         ..IngestOptions::default()
     };
+    let addresses = args
+        .address
+        .iter()
+        .map(|a| Address::parse_evm(a).with_context(|| format!("--address {a}")))
+        .collect::<Result<Vec<_>>>()?;
     let store = ctx.open_store()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    if !addresses.is_empty() {
+        return runtime.block_on(expand(ctx, spec, args, &store, &url, cfg, &addresses));
+    }
     let summary = runtime.block_on(async {
         let adapter = EvmAdapter::connect(&url, cfg).await?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -172,6 +184,54 @@ pub fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<()> {
             tip.map(|(h, hash)| format!("{h} {hash}")).unwrap_or_else(|| "none".into()),
             if summary.stopped { "; stopped on request" } else { "" },
         ))?;
+    }
+    Ok(())
+}
+
+/// `--address`: fetch and store the transfers of the given addresses only.
+async fn expand(
+    ctx: &Context,
+    spec: &ChainSpec,
+    args: &IngestArgs,
+    store: &Store,
+    url: &Sensitive,
+    cfg: EvmConfig,
+    addresses: &[Address],
+) -> Result<()> {
+    let adapter = EvmAdapter::connect(url, cfg).await?;
+    let toks = StoreTokens { store, ns: token_namespace(&spec.name) };
+    let opts = ExpandOptions { from: args.from.unwrap_or(0), to: args.to.unwrap_or(u64::MAX), ..ExpandOptions::default() };
+    let mut rows = Vec::new();
+    for addr in addresses {
+        let exp = expand_address(&adapter, addr, &opts).await.with_context(|| format!("expanding {addr}"))?;
+        adapter.resolve_tokens(&exp.blocks, &toks).await?;
+        let stored = store.put_unlinked(&spec.name, &exp.blocks)?;
+        let native = match exp.native {
+            NativeSource::TraceFilter => "trace_filter",
+            NativeSource::Otterscan => "ots_searchTransactionsBefore",
+            NativeSource::Unavailable => "unavailable",
+        };
+        let found: usize = exp.blocks.iter().map(|b| b.transfers.len()).sum();
+        rows.push(serde_json::json!({
+            "address": addr.to_string(),
+            "transfers": found,
+            "new_transfers": stored.transfers,
+            "blocks": exp.blocks.len(),
+            "native_transfers_from": native,
+            "log_queries": exp.log_queries,
+        }));
+        if !ctx.json {
+            output::line(format!(
+                "{}: {addr}: {found} transfers in {} blocks ({} new); native transfers {}",
+                spec.name,
+                exp.blocks.len(),
+                stored.transfers,
+                if native == "unavailable" { "not available from this node".to_string() } else { format!("via {native}") }
+            ))?;
+        }
+    }
+    if ctx.json {
+        output::json(&serde_json::json!({ "chain": spec.name, "addresses": rows }))?;
     }
     Ok(())
 }

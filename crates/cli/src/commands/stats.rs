@@ -21,6 +21,16 @@ pub fn run(ctx: &Context) -> Result<()> {
             "{name:<10} {tip}, {} blocks, {} transfers, {} addresses",
             c.blocks, c.transfers, c.addresses
         ))?;
+        // What the EVM adapter learnt of the node (e.g. that it offers no traces, so internal
+        // transfers are missing from this chain).
+        let node = store.scan_meta(&format!("node:{name}"))?;
+        if !node.is_empty() {
+            let facts: Vec<String> = node
+                .iter()
+                .map(|(k, v)| format!("{}={}", String::from_utf8_lossy(k), String::from_utf8_lossy(v)))
+                .collect();
+            output::line(format!("{:<10} node: {}", "", facts.join(", ")))?;
+        }
     }
     output::line(format!("labels  {}", stats.labels))?;
     output::line(format!("digest  {}", stats.digest))
