@@ -22,7 +22,7 @@ pub struct TraceArgs {
     /// Chain name from the config (default: ethereum for 0x seeds, bitcoin otherwise).
     #[arg(long, help_heading = "What to trace")]
     chain: Option<String>,
-    /// Also seed every address whose label entity or category is NAME (e.g. an OFAC entity).
+    /// Also seed every address whose label entity, category or sanctions program is NAME (e.g. an OFAC entity, DPRK3).
     #[arg(long, value_name = "NAME", help_heading = "What to trace")]
     seeds_label: Option<String>,
     /// forward: where did the money go; backward: where did it come from.
@@ -107,7 +107,11 @@ fn seeds_by_label(store: &Store, spec: &ChainSpec, name: &str) -> Result<Vec<Add
     let labels = store.all_labels().context("reading labels for --seeds-label")?;
     let mut out: BTreeSet<Address> = BTreeSet::new();
     for l in labels {
-        let matches = l.entity.eq_ignore_ascii_case(name) || l.category.as_str().eq_ignore_ascii_case(name);
+        // The entity (`LAZARUS GROUP`), the category (`sanctioned`) or a sanctions program the
+        // list names (`DPRK3`, kept comma-separated in the label's `programs` attribute).
+        let program = l.attrs.get("programs").is_some_and(|p| p.split(',').any(|x| x.trim().eq_ignore_ascii_case(name)));
+        let matches =
+            l.entity.eq_ignore_ascii_case(name) || l.category.as_str().eq_ignore_ascii_case(name) || program;
         if matches && l.applies_to(&spec.name) && l.address.is_evm() == (spec.kind == ChainKind::Evm) {
             out.insert(l.address);
         }
