@@ -605,7 +605,7 @@ pub fn generate(dir: &Path, p: &SynthParams) -> std::io::Result<SynthReport> {
         ));
         // A stale sibling (another miner's block at the same height). It is written after
         // the winning block, which the node saw first (the tie-break Core applies too).
-        let stale = if p.stale_every > 0 && height % u64::from(p.stale_every) == 0 {
+        let stale = if p.stale_every > 0 && height.is_multiple_of(u64::from(p.stale_every)) {
             let (scb, _) = g.coinbase(height, subsidy, (miner + 1) % miners, 1);
             Some(assemble(prev, time + 1, vec![scb]))
         } else {
@@ -619,7 +619,7 @@ pub fn generate(dir: &Path, p: &SynthParams) -> std::io::Result<SynthReport> {
                 w.write_block(&block)?;
                 w.write_block(&parent)?;
             }
-            None if p.swap_every > 0 && height % u64::from(p.swap_every) == 0 && w.report.txs < p.txs => {
+            None if p.swap_every > 0 && height.is_multiple_of(u64::from(p.swap_every)) && w.report.txs < p.txs => {
                 held = Some(block);
             }
             None => w.write_block(&block)?,
