@@ -109,6 +109,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.chain("arbitrum").unwrap().chain_id, Some(42161));
-        assert!(Config::parse("[chains.x]\nkind = \"evm\"\nnative_symbol = \"E\"\nnative_decimals = 18\n", "t").is_err());
+        assert!(
+            Config::parse("[chains.x]\nkind = \"evm\"\nnative_symbol = \"E\"\nnative_decimals = 18\n", "t").is_err()
+        );
     }
 }

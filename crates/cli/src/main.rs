@@ -12,7 +12,11 @@ use clap::{Parser, Subcommand};
 use crate::context::Context;
 
 #[derive(Parser, Debug)]
-#[command(name = "chaintrace", version, about = "Trace crypto payments hop by hop to the exchanges that cashed them out")]
+#[command(
+    name = "chaintrace",
+    version,
+    about = "Trace crypto payments hop by hop to the exchanges that cashed them out"
+)]
 pub struct Cli {
     /// The store directory (RocksDB).
     #[arg(long, global = true, env = "CHAINTRACE_STORE", default_value = "./chaintrace-data", help_heading = "Global")]

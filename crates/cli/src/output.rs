@@ -59,7 +59,8 @@ pub fn progress(len: Option<u64>, what: &str) -> ProgressBar {
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         ),
         None => ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template("{spinner} {msg} {pos} ({per_sec})").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ProgressStyle::with_template("{spinner} {msg} {pos} ({per_sec})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         ),
     };
     bar.set_message(what.to_string());

@@ -37,10 +37,8 @@ impl Address {
     /// Parse an EVM address, accepting any letter case.
     pub fn parse_evm(text: &str) -> Result<Self, AddressError> {
         let t = text.trim();
-        let hex_part = t
-            .strip_prefix("0x")
-            .or_else(|| t.strip_prefix("0X"))
-            .ok_or_else(|| AddressError::Evm(text.to_string()))?;
+        let hex_part =
+            t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).ok_or_else(|| AddressError::Evm(text.to_string()))?;
         if hex_part.len() != 40 {
             return Err(AddressError::Evm(text.to_string()));
         }

@@ -139,4 +139,3 @@ pub struct CaseFile {
     pub edges: Vec<CaseEdge>,
     pub deposits: Vec<CaseDeposit>,
 }
-

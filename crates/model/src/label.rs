@@ -77,10 +77,7 @@ impl FromStr for Category {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let norm = s.trim().to_ascii_lowercase().replace([' ', '-'], "_");
         Category::ALL.into_iter().find(|c| c.as_str() == norm).ok_or_else(|| {
-            format!(
-                "unknown label category {s:?}: expected one of {}",
-                Category::ALL.map(|c| c.as_str()).join(", ")
-            )
+            format!("unknown label category {s:?}: expected one of {}", Category::ALL.map(|c| c.as_str()).join(", "))
         })
     }
 }

@@ -13,9 +13,12 @@ pub mod transfer;
 
 pub use address::{Address, AddressError};
 pub use amount::{format_units, parse_units, AmountError, U256};
-pub use case::{CaseDeposit, CaseEdge, CaseFile, CaseNode, NodeLabel, Provenance, Role, TipRef, TraceParams, CASE_VERSION};
+pub use case::{
+    CaseDeposit, CaseEdge, CaseFile, CaseNode, NodeLabel, Provenance, Role, TipRef, TraceParams, CASE_VERSION,
+};
 pub use chain::{ChainKind, ChainSpec, Sensitive};
 pub use label::{Category, Label};
 pub use transfer::{
-    token_namespace, Asset, BlockData, BlockRef, Hash32, Position, TokenInfo, Transfer, UtxoLookup, UtxoOutput, UtxoSpend,
+    token_namespace, Asset, BlockData, BlockRef, Hash32, Position, TokenInfo, Transfer, UtxoLookup, UtxoOutput,
+    UtxoSpend,
 };

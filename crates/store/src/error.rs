@@ -10,7 +10,9 @@ pub enum StoreError {
     NotAStore { path: String },
     #[error("store {path} is in use by another chaintrace process: wait for it to finish or use another --store")]
     Locked { path: String },
-    #[error("store {path} has format version {found}, this chaintrace reads version {expected}: re-ingest into a new store")]
+    #[error(
+        "store {path} has format version {found}, this chaintrace reads version {expected}: re-ingest into a new store"
+    )]
     FormatVersion { path: String, found: u32, expected: u32 },
     #[error("cannot open store {path}: {reason}")]
     Open { path: String, reason: String },
@@ -34,7 +36,9 @@ impl StoreError {
     pub(crate) fn from_open(path: &str, e: rocksdb::Error) -> Self {
         let msg = e.to_string();
         let lower = msg.to_ascii_lowercase();
-        if lower.contains("lock") && (lower.contains("resource temporarily unavailable") || lower.contains("no locks available")) {
+        if lower.contains("lock")
+            && (lower.contains("resource temporarily unavailable") || lower.contains("no locks available"))
+        {
             StoreError::Locked { path: path.to_string() }
         } else if lower.contains("permission denied") {
             StoreError::Unreadable { path: path.to_string(), reason: "permission denied".into() }

@@ -48,7 +48,10 @@ impl BlockKey {
         if b.len() != Self::LEN {
             return None;
         }
-        Some(BlockKey { chain: u16::from_be_bytes(b[..2].try_into().ok()?), height: u64::from_be_bytes(b[2..].try_into().ok()?) })
+        Some(BlockKey {
+            chain: u16::from_be_bytes(b[..2].try_into().ok()?),
+            height: u64::from_be_bytes(b[2..].try_into().ok()?),
+        })
     }
 }
 

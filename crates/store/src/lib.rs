@@ -29,7 +29,7 @@ pub use labels::LabelDiff;
 pub use utxo::StoreUtxoLookup;
 
 use keys::{cf, meta, AddrId, AdjKey, BlockKey, ChainNo, TransferKey};
-use rows::{BlockRow, ChainStateRow, OutputRow, OutpointRow, TipRow, TransferRow};
+use rows::{BlockRow, ChainStateRow, OutpointRow, OutputRow, TipRow, TransferRow};
 
 /// Version of the on-disk layout; bumped on any incompatible change to `docs/schema.md`.
 pub const FORMAT_VERSION: u32 = 1;
@@ -184,12 +184,11 @@ impl Store {
     }
 
     pub fn tip(&self, chain: &str) -> Result<Option<Tip>, StoreError> {
-        Ok(self
-            .lock()
-            .chains
-            .get(chain)
-            .and_then(|c| c.tip)
-            .map(|t| Tip { height: t.height, hash: t.hash, time: t.time }))
+        Ok(self.lock().chains.get(chain).and_then(|c| c.tip).map(|t| Tip {
+            height: t.height,
+            hash: t.hash,
+            time: t.time,
+        }))
     }
 
     pub fn block_hash(&self, chain: &str, height: u64) -> Result<Option<Hash32>, StoreError> {
@@ -201,7 +200,9 @@ impl Store {
         let key = BlockKey { chain: no, height }.encode();
         match self.db.get_cf(self.cf(cf::BLOCKS), key)? {
             None => Ok(None),
-            Some(v) => rows::decode(&v).map(Some).ok_or_else(|| StoreError::Corrupt(format!("block row at height {height}"))),
+            Some(v) => {
+                rows::decode(&v).map(Some).ok_or_else(|| StoreError::Corrupt(format!("block row at height {height}")))
+            }
         }
     }
 
@@ -363,7 +364,9 @@ impl Store {
                         t.tx, t.height, b.height
                     )));
                 }
-                if let Some(term) = self.put_transfer(&mut w, &mut state, &mut batch, t, check_existing, &mut pending)? {
+                if let Some(term) =
+                    self.put_transfer(&mut w, &mut state, &mut batch, t, check_existing, &mut pending)?
+                {
                     acc = acc.wrapping_add(term);
                     state.transfers += 1;
                     summary.transfers += 1;
@@ -371,8 +374,19 @@ impl Store {
                 stored += 1;
             }
             let utxo_txids = self.put_utxo(state.no, &mut batch, data);
-            let row = BlockRow { hash: b.hash, parent: b.parent, time: b.time, tx_count: data.tx_count, transfers: stored, utxo_txids };
-            batch.put_cf(self.cf(cf::BLOCKS), BlockKey { chain: state.no, height: b.height }.encode(), rows::encode(&row));
+            let row = BlockRow {
+                hash: b.hash,
+                parent: b.parent,
+                time: b.time,
+                tx_count: data.tx_count,
+                transfers: stored,
+                utxo_txids,
+            };
+            batch.put_cf(
+                self.cf(cf::BLOCKS),
+                BlockKey { chain: state.no, height: b.height }.encode(),
+                rows::encode(&row),
+            );
             state.tip = Some(TipRow { height: b.height, hash: b.hash, time: b.time });
             state.blocks += 1;
             summary.blocks += 1;
@@ -458,7 +472,12 @@ impl Store {
         Ok(removed)
     }
 
-    fn delete_block_transfers(&self, no: ChainNo, height: u64, batch: &mut WriteBatch) -> Result<(u64, U256), StoreError> {
+    fn delete_block_transfers(
+        &self,
+        no: ChainNo,
+        height: u64,
+        batch: &mut WriteBatch,
+    ) -> Result<(u64, U256), StoreError> {
         let prefix = BlockKey { chain: no, height }.encode();
         let mut n = 0u64;
         let mut sum = U256::ZERO;
@@ -525,7 +544,12 @@ impl Store {
         Ok(())
     }
 
-    fn prefix_for_each(&self, cf_name: &str, prefix: &[u8], f: impl FnMut(&[u8], &[u8]) -> bool) -> Result<(), StoreError> {
+    fn prefix_for_each(
+        &self,
+        cf_name: &str,
+        prefix: &[u8],
+        f: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
         self.prefix_for_each_from(cf_name, prefix, prefix, f)
     }
 
@@ -567,8 +591,12 @@ impl Store {
         let values = self.db.multi_get_cf(encoded.iter().map(|k| (cf_t, k)));
         let mut out = Vec::with_capacity(tkeys.len());
         for (key, v) in tkeys.iter().zip(values) {
-            let v = v?.ok_or_else(|| StoreError::Corrupt(format!("adjacency without transfer at height {}", key.height)))?;
-            out.push(TransferRow::decode(key, &v).ok_or_else(|| StoreError::Corrupt(format!("transfer row at height {}", key.height)))?);
+            let v =
+                v?.ok_or_else(|| StoreError::Corrupt(format!("adjacency without transfer at height {}", key.height)))?;
+            out.push(
+                TransferRow::decode(key, &v)
+                    .ok_or_else(|| StoreError::Corrupt(format!("transfer row at height {}", key.height)))?,
+            );
         }
         Ok(out)
     }
@@ -590,7 +618,13 @@ impl Store {
     }
 
     /// Every transfer of blocks `from..=to` in chain order; `f` returns false to stop.
-    pub fn scan_transfers(&self, chain: &str, from: u64, to: u64, mut f: impl FnMut(Transfer) -> bool) -> Result<(), StoreError> {
+    pub fn scan_transfers(
+        &self,
+        chain: &str,
+        from: u64,
+        to: u64,
+        mut f: impl FnMut(Transfer) -> bool,
+    ) -> Result<(), StoreError> {
         let Some(no) = self.chain_no(chain) else { return Ok(()) };
         let start = BlockKey { chain: no, height: from }.encode();
         let mut err = None;

@@ -4,7 +4,7 @@ use chaintrace_model::{Hash32, UtxoLookup, UtxoOutput, UtxoSpend};
 
 use crate::{
     keys::{self, cf},
-    rows::{self, OutputRow, OutpointRow},
+    rows::{self, OutpointRow, OutputRow},
     Store, StoreError,
 };
 
@@ -40,7 +40,8 @@ impl Store {
         let mut out = Vec::new();
         for (k, v) in self.prefix_scan(cf::SPENDS, &keys::tx_prefix(no, txid))? {
             let (_, _, vin) = keys::decode_outpoint_key(&k).ok_or_else(|| StoreError::Corrupt("spend key".into()))?;
-            let prev: OutpointRow = rows::decode(&v).ok_or_else(|| StoreError::Corrupt(format!("spend {txid}:{vin}")))?;
+            let prev: OutpointRow =
+                rows::decode(&v).ok_or_else(|| StoreError::Corrupt(format!("spend {txid}:{vin}")))?;
             let spend = UtxoSpend { txid: *txid, vin, prev_txid: prev.txid, prev_vout: prev.index };
             let spent = self.output(chain, &prev.txid, prev.index)?;
             out.push((spend, spent));
@@ -54,7 +55,8 @@ impl Store {
         match self.db.get_cf(self.cf(cf::SPENT_BY), keys::outpoint_key(no, txid, vout))? {
             None => Ok(None),
             Some(v) => {
-                let by: OutpointRow = rows::decode(&v).ok_or_else(|| StoreError::Corrupt(format!("spender of {txid}:{vout}")))?;
+                let by: OutpointRow =
+                    rows::decode(&v).ok_or_else(|| StoreError::Corrupt(format!("spender of {txid}:{vout}")))?;
                 Ok(Some(UtxoSpend { txid: by.txid, vin: by.index, prev_txid: *txid, prev_vout: vout }))
             }
         }

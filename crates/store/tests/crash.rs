@@ -77,7 +77,11 @@ fn main() {
         }
         let (got, want) = (store.stats().unwrap(), clean.stats().unwrap());
         assert_eq!(got.digest, want.digest, "kill {kill}: digest after reopen at tip {tip:?}");
-        assert_eq!(got.chains.get("ethereum").map(|c| (c.blocks, c.transfers)), want.chains.get("ethereum").map(|c| (c.blocks, c.transfers)), "kill {kill}");
+        assert_eq!(
+            got.chains.get("ethereum").map(|c| (c.blocks, c.transfers)),
+            want.chains.get("ethereum").map(|c| (c.blocks, c.transfers)),
+            "kill {kill}"
+        );
         assert!(tip >= last_tip, "kill {kill}: checkpoint went backwards");
         if tip > last_tip {
             advanced += 1;

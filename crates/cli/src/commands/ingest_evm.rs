@@ -13,11 +13,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
+use chaintrace_evm::expand::{expand_address, ExpandOptions, NativeSource};
 use chaintrace_evm::{
     ingest, tokens, Applied, ChainSink, EvmAdapter, EvmConfig, IngestOptions, RpcConfig, TokenMeta, TokenMetaStore,
     TraceSetting,
 };
-use chaintrace_evm::expand::{expand_address, ExpandOptions, NativeSource};
 use chaintrace_model::{token_namespace, Address, BlockData, ChainSpec, Hash32, Sensitive};
 use chaintrace_store::{Store, StoreError};
 
@@ -200,7 +200,8 @@ async fn expand(
 ) -> Result<()> {
     let adapter = EvmAdapter::connect(url, cfg).await?;
     let toks = StoreTokens { store, ns: token_namespace(&spec.name) };
-    let opts = ExpandOptions { from: args.from.unwrap_or(0), to: args.to.unwrap_or(u64::MAX), ..ExpandOptions::default() };
+    let opts =
+        ExpandOptions { from: args.from.unwrap_or(0), to: args.to.unwrap_or(u64::MAX), ..ExpandOptions::default() };
     let mut rows = Vec::new();
     for addr in addresses {
         let exp = expand_address(&adapter, addr, &opts).await.with_context(|| format!("expanding {addr}"))?;
@@ -226,7 +227,11 @@ async fn expand(
                 spec.name,
                 exp.blocks.len(),
                 stored.transfers,
-                if native == "unavailable" { "not available from this node".to_string() } else { format!("via {native}") }
+                if native == "unavailable" {
+                    "not available from this node".to_string()
+                } else {
+                    format!("via {native}")
+                }
             ))?;
         }
     }

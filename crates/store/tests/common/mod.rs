@@ -35,7 +35,12 @@ pub fn block(height: u64, parent: Hash32, fork: u8) -> BlockData {
             asset,
             amount: U256::from(u64::from_be_bytes(seed[8..16].try_into().unwrap()) >> 8),
         });
-        b.outputs.push(UtxoOutput { txid: Hash32(seed), vout: 0, address: Some(Address::Bitcoin(format!("a{}", seed[3]))), value: 1000 + i as u64 });
+        b.outputs.push(UtxoOutput {
+            txid: Hash32(seed),
+            vout: 0,
+            address: Some(Address::Bitcoin(format!("a{}", seed[3]))),
+            value: 1000 + i as u64,
+        });
         if height > 0 {
             b.spends.push(UtxoSpend { txid: Hash32(seed), vin: 0, prev_txid: Hash32(seed), prev_vout: 1 });
         }
