@@ -13,7 +13,8 @@ fn seeds_label_matches_an_ofac_program_entity_or_category() {
         let out = w.path().join(format!("{label}.json"));
         w.ok(&["trace", "--chain", "bitcoin", "--seeds-label", label, "--out", out.to_str().unwrap()]);
         let case: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
-        let mut seeds: Vec<String> = case["seeds"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().into()).collect();
+        let mut seeds: Vec<String> =
+            case["seeds"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().into()).collect();
         seeds.sort();
         (seeds, case)
     };

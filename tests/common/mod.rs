@@ -73,5 +73,8 @@ pub fn assert_clean_failure(out: &Output, args: &[&str]) {
     let lines: Vec<_> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "chaintrace {args:?}: expected a one-line error, got:\n{stderr}");
     assert!(lines[0].starts_with("error: "), "chaintrace {args:?}: {stderr}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("internal error"), "chaintrace {args:?} panicked:\n{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("internal error"),
+        "chaintrace {args:?} panicked:\n{stderr}"
+    );
 }
