@@ -25,6 +25,14 @@ impl Hash32 {
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
+
+    /// The hash as the chain's users write it: `0x`-prefixed on EVM chains, bare on Bitcoin.
+    pub fn display_for(&self, kind: crate::ChainKind) -> String {
+        match kind {
+            crate::ChainKind::Evm => format!("0x{}", self.to_hex()),
+            crate::ChainKind::Bitcoin => self.to_hex(),
+        }
+    }
 }
 
 impl fmt::Display for Hash32 {

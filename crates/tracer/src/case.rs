@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 
 use chaintrace_model::time_fmt::{rfc3339, utc_date};
 use chaintrace_model::{
-    format_units, Asset, CaseDeposit, CaseEdge, CaseFile, CaseNode, Hash32, NodeLabel, Provenance, Role, TraceParams,
-    Transfer, CASE_VERSION, U256,
+    format_units, Asset, CaseDeposit, CaseEdge, CaseFile, CaseNode, ChainKind, Hash32, NodeLabel, Provenance, Role,
+    TraceParams, Transfer, CASE_VERSION, U256,
 };
 
 use crate::engine::{Bound, Trace};
@@ -44,11 +44,7 @@ fn bound_text(b: &Option<Bound>, given: &Option<String>) -> Option<String> {
 }
 
 fn tx_text(tx: &Hash32, evm: bool) -> String {
-    if evm {
-        format!("0x{}", tx.to_hex())
-    } else {
-        tx.to_hex()
-    }
+    tx.display_for(if evm { ChainKind::Evm } else { ChainKind::Bitcoin })
 }
 
 /// Build the case file of a trace.

@@ -28,7 +28,7 @@ pub fn edge(store: &Store, spec: &ChainSpec, t: &Transfer) -> CaseEdge {
     CaseEdge {
         from: t.from.to_string(),
         to: t.to.to_string(),
-        tx: t.tx.to_hex(),
+        tx: t.tx.display_for(spec.kind),
         block: t.height,
         time: time_fmt::rfc3339(t.time),
         asset: t.asset.display(&spec.native_symbol),
