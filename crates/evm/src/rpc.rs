@@ -366,3 +366,41 @@ fn clone_err(e: &RpcError, method: &str) -> RpcError {
         }
     }
 }
+
+/// A JSON-RPC call's identity for recording and replay: `method` + its parameters with object
+/// keys sorted (so the same call matches however a client orders its fields).
+pub fn canonical_key(method: &str, params: &serde_json::Value) -> String {
+    fn canon(v: &serde_json::Value, out: &mut String) {
+        match v {
+            serde_json::Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::Value::String(k.clone()).to_string());
+                    out.push(':');
+                    canon(&m[k], out);
+                }
+                out.push('}');
+            }
+            serde_json::Value::Array(a) => {
+                out.push('[');
+                for (i, x) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    canon(x, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut s = String::from(method);
+    s.push(' ');
+    canon(params, &mut s);
+    s
+}

@@ -25,42 +25,7 @@ use serde_json::{json, Value};
 /// The `format` field of a recording.
 pub const FORMAT: &str = "chaintrace-rpc-recording";
 
-/// `method` + parameters with object keys sorted: how calls are matched.
-pub fn canonical_key(method: &str, params: &Value) -> String {
-    fn canon(v: &Value, out: &mut String) {
-        match v {
-            Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                out.push('{');
-                for (i, k) in keys.into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&Value::String(k.clone()).to_string());
-                    out.push(':');
-                    canon(&m[k], out);
-                }
-                out.push('}');
-            }
-            Value::Array(a) => {
-                out.push('[');
-                for (i, x) in a.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    canon(x, out);
-                }
-                out.push(']');
-            }
-            other => out.push_str(&other.to_string()),
-        }
-    }
-    let mut s = String::from(method);
-    s.push(' ');
-    canon(params, &mut s);
-    s
-}
+pub use chaintrace_evm::rpc::canonical_key;
 
 type Calls = Arc<Mutex<BTreeMap<String, Value>>>;
 

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
+use chaintrace_evm::rpc::canonical_key;
 use clap::Args;
 use serde_json::{json, Value};
 
@@ -77,44 +78,6 @@ fn fresh_dir(dir: &Path) -> Result<()> {
     std::fs::write(dir.join(MARKER), "made by `chaintrace demo`; the next run clears this directory\n")
         .with_context(|| format!("cannot write in {}", dir.display()))?;
     Ok(())
-}
-
-/// `method` + parameters with object keys sorted: how recorded calls are matched (the same
-/// rule as `chaintrace_scenario::record::canonical_key`).
-fn canonical_key(method: &str, params: &Value) -> String {
-    fn canon(v: &Value, out: &mut String) {
-        match v {
-            Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                out.push('{');
-                for (i, k) in keys.into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&Value::String(k.clone()).to_string());
-                    out.push(':');
-                    canon(&m[k], out);
-                }
-                out.push('}');
-            }
-            Value::Array(a) => {
-                out.push('[');
-                for (i, x) in a.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    canon(x, out);
-                }
-                out.push(']');
-            }
-            other => out.push_str(&other.to_string()),
-        }
-    }
-    let mut s = String::from(method);
-    s.push(' ');
-    canon(params, &mut s);
-    s
 }
 
 /// The recorded answers, by canonical key.
