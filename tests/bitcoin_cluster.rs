@@ -58,6 +58,20 @@ fn clusters_respect_ownership_and_skip_coinjoins() {
     for (id, owners) in &by_cluster {
         assert_eq!(owners.len(), 1, "cluster {id} mixes owners {owners:?}");
     }
+    // Case files carry the cluster of each node.
+    let (seed, _) = addrs
+        .iter()
+        .step_by(25)
+        .take(120)
+        .find(|(a, _)| {
+            w.ok(&["--config", cfg, "transfers", a, "--chain", "bitcoin"]).lines().any(|l| l.starts_with("cluster "))
+        })
+        .unwrap();
+    let case_path = w.path().join("case.json");
+    w.ok(&["--config", cfg, "trace", "--chain", "bitcoin", seed, "--hops", "1", "--out", case_path.to_str().unwrap()]);
+    let case: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&case_path).unwrap()).unwrap();
+    let node = case["nodes"].as_array().unwrap().iter().find(|n| n["address"] == seed.as_str()).unwrap();
+    assert!(node["cluster"].as_str().is_some_and(|c| c.starts_with('c')), "{node}");
     // Rerunning replaces the result with the same one.
     let again = w.json(&["--config", cfg, "cluster", "--chain", "bitcoin"]);
     assert_eq!(again, c);

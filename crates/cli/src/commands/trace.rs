@@ -225,7 +225,15 @@ pub fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
         since_text: args.since.clone(),
         until_text: args.until.clone(),
     };
-    let case = case_file(&result, &cctx);
+    let mut case = case_file(&result, &cctx);
+    if spec.kind == ChainKind::Bitcoin {
+        // The entity cluster of each address, when `chaintrace cluster` has run.
+        for n in &mut case.nodes {
+            if let Ok(a) = Address::parse_bitcoin(&n.address) {
+                n.cluster = super::cluster::cluster_of(&store, &chain, &a)?.map(|(id, _)| id);
+            }
+        }
+    }
     match &args.out {
         Some(path) => {
             write_atomic(path, &to_json(&case)?)?;
