@@ -77,6 +77,7 @@ impl Node {
                 "-excessiveblocksize=10000000000",
                 "-maxstackmemoryusageconsensus=0",
                 "-minminingtxfee=0.00000500",
+                "-txindex=1",
                 "-printtoconsole=0",
             ])
             .stdout(Stdio::null())
@@ -236,6 +237,14 @@ fn rpc_and_blk_files_of_a_real_node() {
     let raw3 = node.rpc("getrawtransaction", json!([tx3, 1]));
     let n_inputs = raw3["vin"].as_array().unwrap().len();
     assert!(n_inputs >= 2, "expected a multi-input payment");
+
+    // A range on its own (empty store, from height 102, where the payments are): the outputs it spends come from the
+    // node (getrawtransaction), and the payments show with the same amounts.
+    let r = Workdir::new();
+    let rs = r.json(&["--config", &cfg, "ingest", "btcreg", "--rpc", &url, "--from", "102"]);
+    assert_eq!(rs["blocks"].as_u64(), Some(head - 101));
+    let ranged = r.json(&["--config", &cfg, "transfers", &a, "--chain", "btcreg", "--direction", "in"]);
+    assert_eq!(ranged, into_a);
 
     // Wrong password: a clean one-line error, nothing printed of the secret.
     let bad = format!("http://chaintrace:wrong-pw@127.0.0.1:{}", node.port);

@@ -372,6 +372,17 @@ impl RpcClient {
             .collect()
     }
 
+    /// A raw transaction (`getrawtransaction <txid> 0`; needs the node's `-txindex` unless the
+    /// transaction is in the mempool or a wallet).
+    pub fn raw_transaction(&mut self, txid: &bitcoin::Txid) -> Result<bitcoin::Transaction, RpcError> {
+        let v = self.call("getrawtransaction", json!([txid.to_string(), 0]))?;
+        let bytes = v
+            .as_str()
+            .and_then(|s| hex::decode(s).ok())
+            .ok_or_else(|| self.decode_err("getrawtransaction", "expected the transaction as hex"))?;
+        bitcoin::consensus::deserialize(&bytes).map_err(|e| self.decode_err("getrawtransaction", &e.to_string()))
+    }
+
     /// Raw serialized blocks (`getblock <hash> 0`).
     pub fn raw_blocks(&mut self, hashes: &[BlockHash]) -> Result<Vec<Vec<u8>>, RpcError> {
         let params: Vec<Value> = hashes.iter().map(|h| json!([h.to_string(), 0])).collect();
@@ -437,5 +448,68 @@ mod tests {
             !RpcError::Rpc { endpoint: "e".into(), method: "m".into(), code: -8, message: "bad".into() }.is_retryable()
         );
         assert!(!RpcError::Unauthorized { endpoint: "e".into() }.is_retryable());
+    }
+}
+
+/// Resolves spent outputs first from `inner` (the store), then from the node
+/// (`getrawtransaction`), so a block range can be ingested without the blocks before it.
+/// Fetched transactions are cached (a transaction often funds several inputs).
+pub struct NodeFallbackLookup<'a, L> {
+    pub inner: L,
+    client: std::cell::RefCell<&'a mut RpcClient>,
+    network: Network,
+    cache: std::cell::RefCell<std::collections::HashMap<chaintrace_model::Hash32, bitcoin::Transaction>>,
+    /// Outputs that had to be fetched from the node.
+    pub fetched: std::cell::Cell<u64>,
+}
+
+impl<'a, L> NodeFallbackLookup<'a, L> {
+    pub fn new(inner: L, client: &'a mut RpcClient, network: Network) -> Self {
+        NodeFallbackLookup {
+            inner,
+            client: std::cell::RefCell::new(client),
+            network,
+            cache: Default::default(),
+            fetched: std::cell::Cell::new(0),
+        }
+    }
+}
+
+/// Why a fallback lookup failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FallbackError<E: std::error::Error + 'static> {
+    #[error(transparent)]
+    Inner(E),
+    #[error("fetching a spent output from the node (start the node with -txindex, or ingest from height 0): {0}")]
+    Node(RpcError),
+}
+
+impl<L: chaintrace_model::UtxoLookup> chaintrace_model::UtxoLookup for NodeFallbackLookup<'_, L> {
+    type Error = FallbackError<L::Error>;
+    fn output(
+        &self,
+        txid: &chaintrace_model::Hash32,
+        vout: u32,
+    ) -> Result<Option<chaintrace_model::UtxoOutput>, Self::Error> {
+        if let Some(o) = self.inner.output(txid, vout).map_err(FallbackError::Inner)? {
+            return Ok(Some(o));
+        }
+        let mut cache = self.cache.borrow_mut();
+        if !cache.contains_key(txid) {
+            if cache.len() > 100_000 {
+                cache.clear();
+            }
+            let tx =
+                self.client.borrow_mut().raw_transaction(&crate::from_hash32(txid)).map_err(FallbackError::Node)?;
+            cache.insert(*txid, tx);
+        }
+        let tx = &cache[txid];
+        self.fetched.set(self.fetched.get() + 1);
+        Ok(tx.output.get(vout as usize).map(|o| chaintrace_model::UtxoOutput {
+            txid: *txid,
+            vout,
+            address: crate::script::script_address(&o.script_pubkey, self.network),
+            value: o.value.to_sat(),
+        }))
     }
 }

@@ -15,7 +15,11 @@ use chaintrace_bitcoin::{
     network::{genesis_hash, network_name},
     parse_network, to_hash32, BlockDecoder, BlocksDir, ChainBlock,
 };
-use chaintrace_bitcoin::{esplora::EsploraClient, parse_block, rpc::RpcClient};
+use chaintrace_bitcoin::{
+    esplora::EsploraClient,
+    parse_block,
+    rpc::{NodeFallbackLookup, RpcClient},
+};
 use chaintrace_model::{BlockData, ChainSpec, Sensitive};
 use chaintrace_store::{Store, StoreError};
 use serde::Serialize;
@@ -266,7 +270,11 @@ fn ingest_rpc(
     };
     let batch_max = args.batch_blocks.max(1) as u64;
     let bar = output::progress(Some((to + 1).saturating_sub(next)), "ingesting blocks");
-    let mut decoder = BlockDecoder::new(network, store.utxo_lookup(chain));
+    // Spent outputs below the stored range come from the node (getrawtransaction), so a range
+    // can be ingested on its own; a second connection serves those lookups.
+    let mut prev_client = RpcClient::new(url, args.cookie.as_deref())?;
+    let mut decoder =
+        BlockDecoder::new(network, NodeFallbackLookup::new(store.utxo_lookup(chain), &mut prev_client, network));
     while next <= to {
         let heights: Vec<u64> = (next..=to.min(next + batch_max - 1)).collect();
         let hashes = client.block_hashes(&heights)?;
@@ -307,6 +315,10 @@ fn ingest_rpc(
         }
     }
     bar.finish_and_clear();
+    let fetched = decoder.lookup().fetched.get();
+    if fetched > 0 {
+        tracing::info!(chain, fetched, "spent outputs fetched from the node");
+    }
     if let Some(t) = store.tip(chain)? {
         summary.tip_height = Some(t.height);
         summary.tip_hash = Some(t.hash.to_hex());
