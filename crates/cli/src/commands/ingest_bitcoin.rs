@@ -108,6 +108,11 @@ fn ingest_blocks_dir(
     args: &IngestArgs,
 ) -> Result<Summary> {
     let chain = spec.name.as_str();
+    if let Some(f) = args.from {
+        bail!(
+            "--from {f} does not apply to --blocks-dir: block files are ingested from genesis, then after the stored tip (use --to to stop early)"
+        );
+    }
     let mut summary = Summary {
         chain: chain.to_string(),
         source: "blocks-dir",
