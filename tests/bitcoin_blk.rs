@@ -187,3 +187,49 @@ fn network_mismatch_is_refused() {
     assert!(err.contains("does not match"), "{err}");
     assert!(w.json(&["stats"])["chains"].get("btcreg").is_none_or(|c| c["blocks"] == 0));
 }
+
+/// Reorganisation across runs: the store followed a branch the block files later abandon.
+/// The next run rolls back to the fork point and follows the heavier chain; the result is the
+/// same store as a clean ingest of that chain.
+#[test]
+fn reorg_between_runs_rolls_back_to_the_fork() {
+    let genesis_file = first_100k();
+    let genesis_len = 8 + u32::from_le_bytes(genesis_file[4..8].try_into().unwrap()) as usize;
+    let genesis = genesis_file[..genesis_len].to_vec();
+    let chain = std::fs::read(blocks().join("btcd/blocks1-256")).unwrap();
+    // Records of blocks 1..=255.
+    let mut recs = Vec::new();
+    let mut p = 0;
+    while p + 8 <= chain.len() {
+        let len = u32::from_le_bytes(chain[p + 4..p + 8].try_into().unwrap()) as usize;
+        recs.push(chain[p..p + 8 + len].to_vec());
+        p += 8 + len;
+    }
+    // A competing block 101': block 101 with another nonce (same parent, same work).
+    let mut fork = recs[100].clone();
+    fork[8 + 76] ^= 0x01;
+    let short: Vec<u8> = [genesis.clone(), recs[..100].concat(), fork.clone()].concat();
+    let full: Vec<u8> = [genesis.clone(), recs.concat(), fork].concat();
+
+    let w = Workdir::new();
+    let d1 = blocks_dir(&w, "short", &[short], None);
+    assert_eq!(ingest(&w, &d1, &[])["blocks"], 102);
+    let stale_tip = w.json(&["stats"])["chains"]["bitcoin"]["tip_hash"].clone();
+    let d2 = blocks_dir(&w, "full", &[full.clone()], None);
+    let s = ingest(&w, &d2, &[]);
+    assert_eq!(s["rolled_back"], 1);
+    assert_eq!(s["blocks"], 155);
+    let stats = w.json(&["stats"]);
+    assert_eq!(
+        stats["chains"]["bitcoin"]["tip_hash"],
+        "00000000d0a75c861fabf9ff7b92022f60e4afeed9331fe5aa073d8e4706fe3c"
+    );
+    assert_ne!(stats["chains"]["bitcoin"]["tip_hash"], stale_tip);
+
+    let clean = Workdir::new();
+    let d3 = blocks_dir(&clean, "full", &[full], None);
+    ingest(&clean, &d3, &[]);
+    let cs = clean.json(&["stats"]);
+    assert_eq!(stats["digest"], cs["digest"]);
+    assert_eq!(stats["chains"]["bitcoin"]["blocks"], cs["chains"]["bitcoin"]["blocks"]);
+}
