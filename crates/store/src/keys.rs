@@ -18,9 +18,22 @@ pub mod cf {
     pub const SPENT_BY: &str = "spent_by";
     pub const LABELS: &str = "labels";
     pub const LABELS_BY_SOURCE: &str = "labels_by_source";
+    pub const DEGREE: &str = "degree";
 
-    pub const ALL: [&str; 11] =
-        [META, BLOCKS, TRANSFERS, ADDR_OUT, ADDR_IN, ADDRESSES, OUTPUTS, SPENDS, SPENT_BY, LABELS, LABELS_BY_SOURCE];
+    pub const ALL: [&str; 12] = [
+        META,
+        BLOCKS,
+        TRANSFERS,
+        ADDR_OUT,
+        ADDR_IN,
+        ADDRESSES,
+        OUTPUTS,
+        SPENDS,
+        SPENT_BY,
+        LABELS,
+        LABELS_BY_SOURCE,
+        DEGREE,
+    ];
 }
 
 /// Numeric chain id assigned at first use (2 bytes in keys).

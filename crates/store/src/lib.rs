@@ -34,7 +34,7 @@ use keys::{cf, meta, AddrId, AdjKey, BlockKey, ChainNo, TransferKey};
 use rows::{BlockRow, ChainStateRow, OutpointRow, OutputRow, TipRow, TransferRow};
 
 /// Version of the on-disk layout; bumped on any incompatible change to `docs/schema.md`.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
@@ -126,6 +126,9 @@ impl Store {
             table.set_bloom_filter(10.0, false);
             let mut cf_opts = Options::default();
             cf_opts.set_block_based_table_factory(&table);
+            if *name == cf::DEGREE {
+                cf_opts.set_merge_operator_associative("chaintrace_degree_add", rows::degree_merge);
+            }
             ColumnFamilyDescriptor::new(*name, cf_opts)
         });
         let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| StoreError::from_open(&shown, e))?;
@@ -295,6 +298,8 @@ impl Store {
         // sequential scan (the tracer reads whole histories) instead of a random read per row.
         batch.put_cf(self.cf(cf::ADDR_OUT), AdjKey { addr: from, height: t.height, pos: t.pos }.encode(), &row);
         batch.put_cf(self.cf(cf::ADDR_IN), AdjKey { addr: to, height: t.height, pos: t.pos }.encode(), &row);
+        batch.merge_cf(self.cf(cf::DEGREE), from.to_be_bytes(), rows::degree_delta(1, 0));
+        batch.merge_cf(self.cf(cf::DEGREE), to.to_be_bytes(), rows::degree_delta(0, 1));
         Ok(Some(TransferRow::digest_term(&key, &row)))
     }
 
@@ -501,9 +506,12 @@ impl Store {
             let key = TransferKey::decode(&k).ok_or_else(|| StoreError::Corrupt("transfer key".into()))?;
             let t = TransferRow::decode(&key, &v)
                 .ok_or_else(|| StoreError::Corrupt(format!("transfer row at height {height}")))?;
-            for (addr, cf_name) in [(&t.from, cf::ADDR_OUT), (&t.to, cf::ADDR_IN)] {
+            for (addr, cf_name, delta) in
+                [(&t.from, cf::ADDR_OUT, rows::degree_delta(-1, 0)), (&t.to, cf::ADDR_IN, rows::degree_delta(0, -1))]
+            {
                 if let Some(id) = self.addr_id(no, addr)? {
                     batch.delete_cf(self.cf(cf_name), AdjKey { addr: id, height, pos: key.pos }.encode());
+                    batch.merge_cf(self.cf(cf::DEGREE), id.to_be_bytes(), delta);
                 }
             }
             batch.delete_cf(self.cf(cf::TRANSFERS), &k);
@@ -611,20 +619,18 @@ impl Store {
         err.map_or(Ok(out), Err)
     }
 
-    /// Number of transfers of `addr` in `dir`, counting stops at `cap`.
+    /// Number of transfers of `addr` in `dir`, at most `cap` (one point read of a counter kept
+    /// by merge at write time).
     pub fn degree(&self, chain: &str, addr: &Address, dir: Direction, cap: u64) -> Result<u64, StoreError> {
         let Some(no) = self.chain_no(chain) else { return Ok(0) };
         let Some(id) = self.addr_id(no, addr)? else { return Ok(0) };
-        let cf_name = match dir {
-            Direction::Out => cf::ADDR_OUT,
-            Direction::In => cf::ADDR_IN,
+        let (out, inn) =
+            self.db.get_cf(self.cf(cf::DEGREE), id.to_be_bytes())?.map_or((0, 0), |v| rows::degree_decode(&v));
+        let n = match dir {
+            Direction::Out => out,
+            Direction::In => inn,
         };
-        let mut n = 0;
-        self.prefix_for_each(cf_name, &id.to_be_bytes(), |_, _| {
-            n += 1;
-            n < cap
-        })?;
-        Ok(n)
+        Ok(u64::try_from(n).unwrap_or(0).min(cap))
     }
 
     /// Every transfer of blocks `from..=to` in chain order; `f` returns false to stop.

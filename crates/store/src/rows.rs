@@ -161,6 +161,32 @@ pub fn decode<'a, T: Deserialize<'a>>(b: &'a [u8]) -> Option<T> {
     bincode::deserialize(b).ok()
 }
 
+/// `degree` value: transfers out and in of one address, as two little-endian i64. Written only
+/// through the merge operator [`degree_merge`] with deltas (+1 on apply, -1 on rollback), so
+/// ingest never reads it.
+pub fn degree_delta(out: i64, inn: i64) -> [u8; 16] {
+    let mut v = [0u8; 16];
+    v[..8].copy_from_slice(&out.to_le_bytes());
+    v[8..].copy_from_slice(&inn.to_le_bytes());
+    v
+}
+
+pub fn degree_decode(v: &[u8]) -> (i64, i64) {
+    let get = |r: std::ops::Range<usize>| v.get(r).and_then(|b| b.try_into().ok()).map_or(0, i64::from_le_bytes);
+    (get(0..8), get(8..16))
+}
+
+/// Associative merge of `degree` deltas: element-wise sum.
+pub fn degree_merge(_key: &[u8], existing: Option<&[u8]>, operands: &rocksdb::MergeOperands) -> Option<Vec<u8>> {
+    let (mut out, mut inn) = existing.map_or((0, 0), degree_decode);
+    for op in operands.iter() {
+        let (o, i) = degree_decode(op);
+        out = out.wrapping_add(o);
+        inn = inn.wrapping_add(i);
+    }
+    Some(degree_delta(out, inn).to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,10 +58,11 @@ fn rollback_equals_a_store_that_never_saw_the_removed_blocks() {
         for a in 0u8..40 {
             let addr = Address::Evm([a; 20]);
             for dir in [Direction::Out, Direction::In] {
-                assert_eq!(
-                    s.transfers("ethereum", &addr, dir, None, usize::MAX).unwrap(),
-                    clean.transfers("ethereum", &addr, dir, None, usize::MAX).unwrap()
-                );
+                let history = s.transfers("ethereum", &addr, dir, None, usize::MAX).unwrap();
+                assert_eq!(history, clean.transfers("ethereum", &addr, dir, None, usize::MAX).unwrap());
+                // The degree counters are rolled back with the rows they count.
+                assert_eq!(s.degree("ethereum", &addr, dir, u64::MAX).unwrap(), history.len() as u64);
+                assert_eq!(clean.degree("ethereum", &addr, dir, u64::MAX).unwrap(), history.len() as u64);
             }
         }
     }
