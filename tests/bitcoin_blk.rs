@@ -215,7 +215,7 @@ fn reorg_between_runs_rolls_back_to_the_fork() {
     let d1 = blocks_dir(&w, "short", &[short], None);
     assert_eq!(ingest(&w, &d1, &[])["blocks"], 102);
     let stale_tip = w.json(&["stats"])["chains"]["bitcoin"]["tip_hash"].clone();
-    let d2 = blocks_dir(&w, "full", &[full.clone()], None);
+    let d2 = blocks_dir(&w, "full", std::slice::from_ref(&full), None);
     let s = ingest(&w, &d2, &[]);
     assert_eq!(s["rolled_back"], 1);
     assert_eq!(s["blocks"], 155);
