@@ -14,7 +14,9 @@ pub enum StoreError {
         "store {path} has format version {found}, this chaintrace reads version {expected}: re-ingest into a new store"
     )]
     FormatVersion { path: String, found: u32, expected: u32 },
-    #[error("cannot open store {path}: {reason}")]
+    #[error(
+        "cannot open store {path}: {reason} (check --store; a damaged store must be re-ingested into a new directory)"
+    )]
     Open { path: String, reason: String },
     #[error("{chain} block {height} does not extend the stored chain (expected {expected}, got {got}): roll back to the fork point first")]
     ParentMismatch { chain: String, height: u64, expected: Hash32, got: Hash32 },

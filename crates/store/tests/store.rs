@@ -152,6 +152,14 @@ fn bad_store_paths_give_clear_errors() {
     let e = Store::open(&other).err().unwrap();
     assert!(matches!(e, StoreError::NotAStore { .. }), "{e}");
     assert_eq!(std::fs::read(other.join("cat.jpg")).unwrap(), b"meow", "nothing touched");
+    // A store whose files cannot be read as a store: a clear error, and the files are left alone.
+    let damaged = dir.path().join("damaged");
+    std::fs::create_dir(&damaged).unwrap();
+    std::fs::write(damaged.join("CURRENT"), b"\xff\xfe garbage").unwrap();
+    let e = Store::open(&damaged).err().unwrap();
+    assert!(matches!(e, StoreError::Open { .. }), "{e}");
+    assert!(e.to_string().contains("damaged") && e.to_string().contains("--store"), "{e}");
+    assert_eq!(std::fs::read(damaged.join("CURRENT")).unwrap(), b"\xff\xfe garbage");
     let db = dir.path().join("db");
     let held = Store::open(&db).unwrap();
     let e = Store::open(&db).err().unwrap();
