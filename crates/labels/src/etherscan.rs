@@ -129,10 +129,7 @@ pub fn parse(path: &Path) -> Result<Parsed, LabelsError> {
         };
         let mut rows = Vec::new();
         for rec in rdr.records() {
-            let rec = rec.map_err(|e| {
-                let line = e.position().map(|p| format!("line {}", p.line())).unwrap_or_else(|| "file".into());
-                LabelsError::parse(path, line, format!("invalid CSV: {e}"))
-            })?;
+            let rec = rec.map_err(|e| crate::csv_error(path, e))?;
             let line = rec.position().map(|p| p.line()).unwrap_or(0);
             rows.push((
                 format!("line {line}"),
@@ -172,14 +169,7 @@ pub fn parse(path: &Path) -> Result<Parsed, LabelsError> {
             Label { chain: None, address, category, entity, source: source.clone(), confidence: CONFIDENCE, attrs },
         );
     }
-    Ok(Parsed {
-        files: vec![path.to_path_buf()],
-        format: Format::Etherscan,
-        labels: labels.into_values().collect(),
-        skipped,
-        coverage: None,
-        list_date: None,
-    })
+    Ok(Parsed::single(path, Format::Etherscan, labels.into_values().collect(), skipped))
 }
 
 #[cfg(test)]

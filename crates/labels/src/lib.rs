@@ -175,6 +175,19 @@ pub struct Parsed {
     pub list_date: Option<String>,
 }
 
+impl Parsed {
+    /// The result of parsing one file that is not part of the OFAC list.
+    pub(crate) fn single(path: &Path, format: Format, labels: Vec<Label>, skipped: Vec<Skipped>) -> Parsed {
+        Parsed { files: vec![path.to_path_buf()], format, labels, skipped, coverage: None, list_date: None }
+    }
+}
+
+/// A CSV reader error as a parse error naming the file and line.
+pub(crate) fn csv_error(path: &Path, e: csv::Error) -> LabelsError {
+    let line = e.position().map(|p| format!("line {}", p.line())).unwrap_or_else(|| "file".into());
+    LabelsError::parse(path, line, format!("invalid CSV: {e}"))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LabelsError {
     /// A file that cannot be imported; nothing of it is stored.

@@ -183,10 +183,7 @@ fn csv_records(path: &Path) -> Result<Vec<(u64, csv::StringRecord)>, LabelsError
     let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes.as_slice());
     let mut out = Vec::new();
     for rec in rdr.records() {
-        let rec = rec.map_err(|e| {
-            let line = e.position().map(|p| format!("line {}", p.line())).unwrap_or_else(|| "file".into());
-            LabelsError::parse(path, line, format!("invalid CSV: {e}"))
-        })?;
+        let rec = rec.map_err(|e| crate::csv_error(path, e))?;
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
         out.push((line, rec));
     }
@@ -347,10 +344,7 @@ pub fn parse_list(path: &Path, opts: &ParseOptions) -> Result<Parsed, LabelsErro
     }
     let mut entries = Vec::new();
     for rec in rdr.records() {
-        let rec = rec.map_err(|e| {
-            let line = e.position().map(|p| format!("line {}", p.line())).unwrap_or_else(|| "file".into());
-            LabelsError::parse(path, line, format!("invalid CSV: {e}"))
-        })?;
+        let rec = rec.map_err(|e| crate::csv_error(path, e))?;
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
         let address = rec.get(0).unwrap_or("").trim().to_string();
         if address.is_empty() {

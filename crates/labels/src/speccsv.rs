@@ -35,10 +35,7 @@ pub fn parse(path: &Path) -> Result<Parsed, LabelsError> {
     let mut labels: BTreeMap<Vec<u8>, Label> = BTreeMap::new();
     let mut skipped = Vec::new();
     for rec in rdr.records() {
-        let rec = rec.map_err(|e| {
-            let line = e.position().map(|p| format!("line {}", p.line())).unwrap_or_else(|| "file".into());
-            LabelsError::parse(path, line, format!("invalid CSV: {e}"))
-        })?;
+        let rec = rec.map_err(|e| crate::csv_error(path, e))?;
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
         let loc = format!("line {line}");
         let get = |i: usize| rec.get(i).unwrap_or("").trim();
@@ -95,14 +92,7 @@ pub fn parse(path: &Path) -> Result<Parsed, LabelsError> {
             .into_bytes();
         labels.insert(key, label);
     }
-    Ok(Parsed {
-        files: vec![path.to_path_buf()],
-        format: Format::Csv,
-        labels: labels.into_values().collect(),
-        skipped,
-        coverage: None,
-        list_date: None,
-    })
+    Ok(Parsed::single(path, Format::Csv, labels.into_values().collect(), skipped))
 }
 
 #[cfg(test)]

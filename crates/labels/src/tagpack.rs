@@ -435,14 +435,7 @@ pub fn parse(path: &Path) -> Result<Parsed, LabelsError> {
             }
         }
     }
-    Ok(Parsed {
-        files: vec![path.to_path_buf()],
-        format: Format::Tagpack,
-        labels: labels.into_values().collect(),
-        skipped,
-        coverage: None,
-        list_date: None,
-    })
+    Ok(Parsed::single(path, Format::Tagpack, labels.into_values().collect(), skipped))
 }
 
 #[cfg(test)]
