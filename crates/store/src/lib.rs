@@ -92,6 +92,8 @@ pub struct Store {
 }
 
 const ADDR_CACHE_MAX: usize = 4_000_000;
+/// Largest total size of write-ahead logs before the oldest column families are flushed.
+const MAX_TOTAL_WAL_BYTES: u64 = 256 << 20;
 /// RocksDB block cache shared by all column families.
 const BLOCK_CACHE_BYTES: usize = 256 << 20;
 
@@ -116,6 +118,9 @@ impl Store {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_max_open_files(512);
+        // Column families written rarely (meta, blocks, labels) would otherwise pin every WAL
+        // file until they flush; cap the WAL so they are flushed and old logs deleted.
+        opts.set_max_total_wal_size(MAX_TOTAL_WAL_BYTES);
         opts.increase_parallelism(2);
         // One block cache shared by every column family; bloom filters make the point lookups of
         // ingest (address ids, existing rows) cheap.
