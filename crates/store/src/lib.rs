@@ -340,6 +340,21 @@ impl Store {
         txids
     }
 
+    /// Write `batch` together with the chain's new state row (the checkpoint) atomically, then
+    /// make that state the one this process sees.
+    fn commit(
+        &self,
+        w: &mut WriterState,
+        chain: &str,
+        state: ChainStateRow,
+        mut batch: WriteBatch,
+    ) -> Result<(), StoreError> {
+        batch.put_cf(self.cf(cf::META), meta::chain(chain), rows::encode(&state));
+        self.db.write(batch)?;
+        w.chains.insert(chain.to_string(), state);
+        Ok(())
+    }
+
     /// Apply contiguous blocks in one atomic batch. See the crate docs for the rules.
     pub fn apply_blocks(&self, chain: &str, blocks: &[BlockData]) -> Result<ApplySummary, StoreError> {
         let mut w = self.lock();
@@ -418,9 +433,7 @@ impl Store {
             summary.blocks += 1;
         }
         state.digest_acc = acc.to_be_bytes();
-        batch.put_cf(self.cf(cf::META), meta::chain(chain), rows::encode(&state));
-        self.db.write(batch)?;
-        w.chains.insert(chain.to_string(), state);
+        self.commit(&mut w, chain, state, batch)?;
         Ok(summary)
     }
 
@@ -449,9 +462,7 @@ impl Store {
             summary.blocks += 1;
         }
         state.digest_acc = acc.to_be_bytes();
-        batch.put_cf(self.cf(cf::META), meta::chain(chain), rows::encode(&state));
-        self.db.write(batch)?;
-        w.chains.insert(chain.to_string(), state);
+        self.commit(&mut w, chain, state, batch)?;
         Ok(summary)
     }
 
@@ -492,9 +503,7 @@ impl Store {
         }
         state.tip = new_tip;
         state.digest_acc = acc.to_be_bytes();
-        batch.put_cf(self.cf(cf::META), meta::chain(chain), rows::encode(&state));
-        self.db.write(batch)?;
-        w.chains.insert(chain.to_string(), state);
+        self.commit(&mut w, chain, state, batch)?;
         Ok(removed)
     }
 
