@@ -224,11 +224,7 @@ fn ingest_blocks_dir(
             store.tip(chain)?.map(|t| t.height.to_string()).unwrap_or_else(|| "(none)".into())
         )));
     }
-    if let Some(t) = store.tip(chain)? {
-        summary.tip_height = Some(t.height);
-        summary.tip_hash = Some(t.hash.to_hex());
-    }
-    Ok(summary)
+    summary.with_tip(store, chain)
 }
 
 fn ingest_rpc(
@@ -324,11 +320,7 @@ fn ingest_rpc(
     if fetched > 0 {
         tracing::info!(chain, fetched, "spent outputs fetched from the node");
     }
-    if let Some(t) = store.tip(chain)? {
-        summary.tip_height = Some(t.height);
-        summary.tip_hash = Some(t.hash.to_hex());
-    }
-    Ok(summary)
+    summary.with_tip(store, chain)
 }
 
 fn ingest_esplora(
@@ -385,11 +377,7 @@ fn ingest_esplora(
         .sum();
     summary.transfers = s.transfers;
     summary.skipped = s.skipped;
-    if let Some(t) = store.tip(chain)? {
-        summary.tip_height = Some(t.height);
-        summary.tip_hash = Some(t.hash.to_hex());
-    }
-    Ok(summary)
+    summary.with_tip(store, chain)
 }
 
 /// Find the highest stored block at or below `from` that the node also has at that height,
@@ -440,4 +428,15 @@ fn report(ctx: &Context, s: &Summary) -> Result<()> {
         "{}: ingested {} blocks ({} txs, {} transfers, {} already stored) from {} ({}); {tip}",
         s.chain, s.blocks, s.transactions, s.transfers, s.skipped, s.source, s.network
     ))
+}
+
+impl Summary {
+    /// The summary with the store's tip after the run.
+    fn with_tip(mut self, store: &Store, chain: &str) -> Result<Summary> {
+        if let Some(t) = store.tip(chain)? {
+            self.tip_height = Some(t.height);
+            self.tip_hash = Some(t.hash.to_hex());
+        }
+        Ok(self)
+    }
 }
