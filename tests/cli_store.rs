@@ -84,3 +84,29 @@ impl Drop for ChildGuard {
         let _ = self.0.wait();
     }
 }
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    use std::io::Read;
+    let w = Workdir::new();
+    // More output than a pipe buffer (64 KiB) holds, in text and in JSON.
+    for ticker in ["XBT", "ETH"] {
+        let list = common::shared_data().join(format!("ofac/0xB10C-lists/sanctioned_addresses_{ticker}.txt"));
+        w.ok(&["labels", "import", list.to_str().unwrap()]);
+    }
+    assert!(w.ok(&["labels", "list"]).len() > 64 * 1024);
+    for args in [&["labels", "list"][..], &["labels", "list", "--json"][..]] {
+        let mut child = w
+            .cmd(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run chaintrace");
+        // Read one byte, then close the pipe like `| head -c 1` does.
+        let mut first = [0u8; 1];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{args:?}: {:?} {}", out.status, String::from_utf8_lossy(&out.stderr));
+        assert!(out.stderr.is_empty(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}

@@ -15,9 +15,10 @@ pub fn line(text: impl std::fmt::Display) -> Result<()> {
 
 /// Print a value as pretty JSON on stdout.
 pub fn json<T: Serialize>(value: &T) -> Result<()> {
+    // Serialise first, then write: a closed pipe is then a plain io::Error (exit 0).
+    let text = serde_json::to_string_pretty(value)?;
     let mut out = io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)?;
+    writeln!(out, "{text}")?;
     Ok(())
 }
 
