@@ -110,3 +110,24 @@ fn a_closed_pipe_is_not_an_error() {
         assert!(out.stderr.is_empty(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+#[test]
+fn usage_mistakes_are_one_line_with_exit_status_2() {
+    let w = Workdir::new();
+    for args in [
+        &["trace", "--chain", "ethereum", "0x098B716B8Aaf21512996dC57EB0615e2383E2f96", "--policy", "magic"][..],
+        &["labels", "infer-deposits"][..],
+        &["frobnicate"][..],
+        &["stats", "--hops", "3"][..],
+    ] {
+        let out = w.cmd(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: ") && stderr.contains("--help"), "{args:?}: {stderr}");
+    }
+    let e = String::from_utf8_lossy(&w.cmd(&["trace", "--policy", "magic"]).output().unwrap().stderr).into_owned();
+    assert!(e.contains("magic") && e.contains("poison, haircut or fifo"), "{e}");
+    let help = w.cmd(&["--help"]).output().unwrap();
+    assert!(help.status.success() && String::from_utf8_lossy(&help.stdout).contains("Usage:"));
+}
