@@ -73,6 +73,9 @@ pub struct Stats {
     pub digest: String,
 }
 
+/// Per-address changes of the degree counters gathered over one batch: (out, in).
+type DegreeDeltas = HashMap<AddrId, (i64, i64)>;
+
 /// A key and its value, as read from a column family.
 pub type KeyValue = (Vec<u8>, Vec<u8>);
 
@@ -281,6 +284,7 @@ impl Store {
         t: &Transfer,
         check_existing: bool,
         pending: &mut HashSet<[u8; TransferKey::LEN]>,
+        degrees: &mut DegreeDeltas,
     ) -> Result<Option<U256>, StoreError> {
         let key = TransferKey { chain: state.no, height: t.height, pos: t.pos };
         let kb = key.encode();
@@ -303,8 +307,8 @@ impl Store {
         // sequential scan (the tracer reads whole histories) instead of a random read per row.
         batch.put_cf(self.cf(cf::ADDR_OUT), AdjKey { addr: from, height: t.height, pos: t.pos }.encode(), &row);
         batch.put_cf(self.cf(cf::ADDR_IN), AdjKey { addr: to, height: t.height, pos: t.pos }.encode(), &row);
-        batch.merge_cf(self.cf(cf::DEGREE), from.to_be_bytes(), rows::degree_delta(1, 0));
-        batch.merge_cf(self.cf(cf::DEGREE), to.to_be_bytes(), rows::degree_delta(0, 1));
+        degrees.entry(from).or_default().0 += 1;
+        degrees.entry(to).or_default().1 += 1;
         Ok(Some(TransferRow::digest_term(&key, &row)))
     }
 
@@ -348,7 +352,14 @@ impl Store {
         chain: &str,
         state: ChainStateRow,
         mut batch: WriteBatch,
+        degrees: DegreeDeltas,
     ) -> Result<(), StoreError> {
+        // One merge per address per batch, not one per transfer.
+        for (id, (out, inn)) in degrees {
+            if (out, inn) != (0, 0) {
+                batch.merge_cf(self.cf(cf::DEGREE), id.to_be_bytes(), rows::degree_delta(out, inn));
+            }
+        }
         batch.put_cf(self.cf(cf::META), meta::chain(chain), rows::encode(&state));
         self.db.write(batch)?;
         w.chains.insert(chain.to_string(), state);
@@ -360,6 +371,7 @@ impl Store {
         let mut w = self.lock();
         let mut state = Self::chain_state_mut(&mut w, chain).clone();
         let mut batch = WriteBatch::default();
+        let mut degrees = DegreeDeltas::new();
         let mut summary = ApplySummary::default();
         let mut acc = U256::from_be_bytes(state.digest_acc);
         for data in blocks {
@@ -406,7 +418,7 @@ impl Store {
                     )));
                 }
                 if let Some(term) =
-                    self.put_transfer(&mut w, &mut state, &mut batch, t, check_existing, &mut pending)?
+                    self.put_transfer(&mut w, &mut state, &mut batch, t, check_existing, &mut pending, &mut degrees)?
                 {
                     acc = acc.wrapping_add(term);
                     state.transfers += 1;
@@ -433,7 +445,7 @@ impl Store {
             summary.blocks += 1;
         }
         state.digest_acc = acc.to_be_bytes();
-        self.commit(&mut w, chain, state, batch)?;
+        self.commit(&mut w, chain, state, batch, degrees)?;
         Ok(summary)
     }
 
@@ -444,12 +456,13 @@ impl Store {
         let mut state = Self::chain_state_mut(&mut w, chain).clone();
         state.has_unlinked = true;
         let mut batch = WriteBatch::default();
+        let mut degrees = DegreeDeltas::new();
         let mut summary = ApplySummary::default();
         let mut acc = U256::from_be_bytes(state.digest_acc);
         for data in blocks {
             let mut pending = HashSet::new();
             for t in &data.transfers {
-                match self.put_transfer(&mut w, &mut state, &mut batch, t, true, &mut pending)? {
+                match self.put_transfer(&mut w, &mut state, &mut batch, t, true, &mut pending, &mut degrees)? {
                     Some(term) => {
                         acc = acc.wrapping_add(term);
                         state.transfers += 1;
@@ -462,7 +475,7 @@ impl Store {
             summary.blocks += 1;
         }
         state.digest_acc = acc.to_be_bytes();
-        self.commit(&mut w, chain, state, batch)?;
+        self.commit(&mut w, chain, state, batch, degrees)?;
         Ok(summary)
     }
 
@@ -476,6 +489,7 @@ impl Store {
             return Ok(0);
         }
         let mut batch = WriteBatch::default();
+        let mut degrees = DegreeDeltas::new();
         let mut acc = U256::from_be_bytes(state.digest_acc);
         let mut removed = 0;
         let mut new_tip = None;
@@ -486,7 +500,7 @@ impl Store {
                 break;
             }
             if let Some(row) = self.block_row(state.no, h)? {
-                let (n, sub) = self.delete_block_transfers(state.no, h, &mut batch)?;
+                let (n, sub) = self.delete_block_transfers(state.no, h, &mut batch, &mut degrees)?;
                 acc = acc.wrapping_sub(sub);
                 state.transfers = state.transfers.saturating_sub(n);
                 for txid in &row.utxo_txids {
@@ -503,7 +517,7 @@ impl Store {
         }
         state.tip = new_tip;
         state.digest_acc = acc.to_be_bytes();
-        self.commit(&mut w, chain, state, batch)?;
+        self.commit(&mut w, chain, state, batch, degrees)?;
         Ok(removed)
     }
 
@@ -512,6 +526,7 @@ impl Store {
         no: ChainNo,
         height: u64,
         batch: &mut WriteBatch,
+        degrees: &mut DegreeDeltas,
     ) -> Result<(u64, U256), StoreError> {
         let prefix = BlockKey { chain: no, height }.encode();
         let mut n = 0u64;
@@ -520,12 +535,12 @@ impl Store {
             let key = TransferKey::decode(&k).ok_or_else(|| StoreError::Corrupt("transfer key".into()))?;
             let t = TransferRow::decode(&key, &v)
                 .ok_or_else(|| StoreError::Corrupt(format!("transfer row at height {height}")))?;
-            for (addr, cf_name, delta) in
-                [(&t.from, cf::ADDR_OUT, rows::degree_delta(-1, 0)), (&t.to, cf::ADDR_IN, rows::degree_delta(0, -1))]
-            {
+            for (addr, cf_name, delta) in [(&t.from, cf::ADDR_OUT, (-1, 0)), (&t.to, cf::ADDR_IN, (0, -1))] {
                 if let Some(id) = self.addr_id(no, addr)? {
                     batch.delete_cf(self.cf(cf_name), AdjKey { addr: id, height, pos: key.pos }.encode());
-                    batch.merge_cf(self.cf(cf::DEGREE), id.to_be_bytes(), delta);
+                    let d = degrees.entry(id).or_default();
+                    d.0 += delta.0;
+                    d.1 += delta.1;
                 }
             }
             batch.delete_cf(self.cf(cf::TRANSFERS), &k);
