@@ -164,22 +164,15 @@ fn typologies_flag_every_true_deposit_and_no_decoy() {
         .collect()
     };
 
+    let trace_to = |policy: &str, out: &std::path::Path| {
+        let args = ["--config", cfgs, "trace", "--chain", "ethereum", seed, "--policy", policy, "--prices"];
+        let mut args = args.to_vec();
+        args.extend([prices.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        w.ok(&args);
+    };
     for policy in ["poison", "haircut", "fifo"] {
         let out = w.path().join(format!("{policy}.json"));
-        w.ok(&[
-            "--config",
-            cfgs,
-            "trace",
-            "--chain",
-            "ethereum",
-            seed,
-            "--policy",
-            policy,
-            "--prices",
-            prices.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        trace_to(policy, &out);
         let case: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
         let deps = case["deposits"].as_array().unwrap();
         let got: BTreeSet<Dep> = deps
@@ -226,20 +219,7 @@ fn typologies_flag_every_true_deposit_and_no_decoy() {
         assert!(node(user).is_none(), "{policy}: unrelated user is not in the case");
         // the same inputs give the same bytes
         let again = w.path().join(format!("{policy}-2.json"));
-        w.ok(&[
-            "--config",
-            cfgs,
-            "trace",
-            "--chain",
-            "ethereum",
-            seed,
-            "--policy",
-            policy,
-            "--prices",
-            prices.to_str().unwrap(),
-            "--out",
-            again.to_str().unwrap(),
-        ]);
+        trace_to(policy, &again);
         assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&again).unwrap(), "{policy}: reproducible");
     }
 
