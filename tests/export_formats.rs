@@ -195,55 +195,27 @@ fn have(bin: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Find a Debian tool, installing its package when missing; panic loudly if impossible.
+/// Find a Debian tool that `scripts/setup` installs; panic loudly when it is missing.
 fn debian_tool(bin: &str, package: &str) -> String {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    if !have(bin) {
-        let status = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "(apt-get install -y -qq {package} || (apt-get update -qq && apt-get install -y -qq {package})) >&2"
-            ))
-            .status();
-        assert!(
-            status.is_ok_and(|s| s.success()) && have(bin),
-            "`{bin}` is required by this test and could not be installed: run `apt-get install -y {package}`"
-        );
-    }
+    assert!(have(bin), "`{bin}` is required by this test: run ./scripts/setup (it installs Debian's {package})");
     bin.to_string()
 }
 
-/// A `PYTHONPATH` directory holding networkx from PyPI, installed on first use.
+/// The `PYTHONPATH` directory holding networkx from PyPI, which `scripts/setup` installs.
 fn networkx_path() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::var_os("CHAINTRACE_PY_CACHE").map(PathBuf::from).unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/tmp".into())).join(".cache/chaintrace-py")
+        let tools = std::env::var_os("CHAINTRACE_TOOLS").map(PathBuf::from).unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/tmp".into())).join(".cache/chaintrace-tools")
         });
-        let check = |dir: &Path| {
-            Command::new("python3")
-                .args(["-c", &format!("import networkx; assert networkx.__version__ == '{NETWORKX_VERSION}'")])
-                .env("PYTHONPATH", dir)
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        if !check(&dir) {
-            std::fs::create_dir_all(&dir).unwrap();
-            let o = Command::new("python3")
-                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade", "--target"])
-                .arg(&dir)
-                .arg(format!("networkx=={NETWORKX_VERSION}"))
-                .output()
-                .expect("python3 is required by this test (for networkx)");
-            assert!(
-                o.status.success() && check(&dir),
-                "could not install networkx {NETWORKX_VERSION} from PyPI into {}: {}",
-                dir.display(),
-                String::from_utf8_lossy(&o.stderr)
-            );
-        }
+        let dir = tools.join("py");
+        let ok = Command::new("python3")
+            .args(["-c", &format!("import networkx; assert networkx.__version__ == '{NETWORKX_VERSION}'")])
+            .env("PYTHONPATH", &dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "networkx {NETWORKX_VERSION} is missing from {}: run ./scripts/setup", dir.display());
         dir
     })
 }

@@ -1,5 +1,5 @@
 //! `chaintrace labels …` end to end: the real binary on the real public fixtures
-//! (`../shared/data/ofac`, `../shared/data/labels`) and on transfers made on a real anvil node.
+//! (`tests/data/ofac`, `tests/data/labels`) and on transfers made on a real anvil node.
 
 mod common;
 

@@ -1,6 +1,6 @@
 //! `chaintrace trace` over real mainnet blocks: the first payment chain (block 9 coinbase → 170
 //! → 181 → 182 → 183 → 187/221/248), checked hop by hop and amount by amount against
-//! `../shared/data/bitcoin-blocks/early_spend_chain_heights_9_to_248.csv`, under every policy.
+//! `tests/data/bitcoin-blocks/early_spend_chain_heights_9_to_248.csv`, under every policy.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! The adapter against the real mainnet blocks in `../shared/data/bitcoin-blocks`, checked
+//! The adapter against the real mainnet blocks in `tests/data/bitcoin-blocks`, checked
 //! against the facts in its PROVENANCE.md and index.csv.
 
 use std::{
@@ -13,7 +13,7 @@ use chaintrace_bitcoin::{
 use chaintrace_model::{Address, BlockData, Hash32, UtxoLookup, UtxoOutput, U256};
 
 fn data() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/bitcoin-blocks"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/bitcoin-blocks"))
 }
 
 struct Row {

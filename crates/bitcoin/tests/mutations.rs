@@ -4,7 +4,7 @@
 use chaintrace_bitcoin::{bitcoin::Network, parse_block, BlockDecoder, BlocksDir, NoLookup};
 
 fn data(p: &str) -> Vec<u8> {
-    std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/bitcoin-blocks/").to_string() + p).unwrap()
+    std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/bitcoin-blocks/").to_string() + p).unwrap()
 }
 
 struct Rng(u64);

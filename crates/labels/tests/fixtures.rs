@@ -1,4 +1,4 @@
-//! The parsers and the importer on the real public fixtures in `../shared/data` (see its
+//! The parsers and the importer on the real public fixtures in `tests/data` (see its
 //! PROVENANCE files for the facts checked here).
 
 use std::{
@@ -11,7 +11,7 @@ use chaintrace_model::{Address, Category, Label};
 use chaintrace_store::Store;
 
 fn data() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data"))
 }
 
 fn ofac_dir() -> PathBuf {

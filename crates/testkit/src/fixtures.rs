@@ -1,5 +1,5 @@
 //! Serve recorded JSON-RPC responses (blockchain-etl/ethereum-etl's `web3_response.*.json`
-//! files) over HTTP, using the file-name rule documented in `shared/data/ethereum-etl/PROVENANCE.md`.
+//! files) over HTTP, using the file-name rule documented in `tests/data/ethereum-etl/PROVENANCE.md`.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

@@ -177,8 +177,8 @@ mod tests {
 
     #[test]
     fn real_table_samples() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/prices/daily_usd.csv");
-        let text = std::fs::read_to_string(path).expect("shared price fixture");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/prices/daily_usd.csv");
+        let text = std::fs::read_to_string(path).expect("price fixture in tests/data");
         let t = PriceTable::parse_csv(&text, path).unwrap();
         assert_eq!(t.usd("BTC", "2022-11-09", U256::from(100_000_000u64), 8).as_deref(), Some("18562.35"));
         assert_eq!(t.usd("ETH", "2022-11-09", U256::from(10u64).pow(U256::from(18)), 18).as_deref(), Some("1334.29"));
