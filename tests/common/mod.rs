@@ -10,7 +10,11 @@ use std::{
 /// The real public fixtures copied into the repository (`tests/data`, one PROVENANCE.md per folder).
 pub fn shared_data() -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data");
-    assert!(p.is_dir(), "the fixtures are missing at {}: the repository's tests/data folder is incomplete", p.display());
+    assert!(
+        p.is_dir(),
+        "the fixtures are missing at {}: the repository's tests/data folder is incomplete",
+        p.display()
+    );
     p
 }
 

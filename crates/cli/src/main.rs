@@ -42,6 +42,8 @@ enum Command {
     Transfers(commands::transfers::TransfersArgs),
     /// What the store holds: tips, blocks, transfers, addresses, labels and the digest.
     Stats,
+    /// Recompute every chain's digest and counts from the stored rows and compare them with the checkpoint.
+    Verify(commands::verify::VerifyArgs),
     /// Export a case file: graphml, gexf, dot, json (Cytoscape.js), csv (Neo4j), html.
     Export(commands::export::ExportArgs),
     /// Labels: import watchlists and attributions, list, show, infer exchange deposit addresses.
@@ -62,6 +64,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest(args) => commands::ingest::run(&ctx, args),
         Command::Transfers(args) => commands::transfers::run(&ctx, args),
         Command::Stats => commands::stats::run(&ctx),
+        Command::Verify(args) => commands::verify::run(&ctx, args),
         Command::Export(args) => commands::export::run(&ctx, args),
         Command::Labels(args) => commands::labels::run(&ctx, args),
         Command::Trace(args) => commands::trace::run(&ctx, args),

@@ -56,7 +56,6 @@ impl BlockKey {
         k[2..].copy_from_slice(&self.height.to_be_bytes());
         k
     }
-    #[cfg(test)]
     pub fn decode(b: &[u8]) -> Option<Self> {
         if b.len() != Self::LEN {
             return None;

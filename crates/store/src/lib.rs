@@ -12,6 +12,7 @@ mod keys;
 mod labels;
 mod rows;
 mod utxo;
+mod verify;
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
@@ -29,6 +30,7 @@ use sha2::{Digest, Sha256};
 pub use error::StoreError;
 pub use labels::LabelDiff;
 pub use utxo::StoreUtxoLookup;
+pub use verify::{ChainFigures, ChainVerification, Verification};
 
 use keys::{cf, meta, AddrId, AdjKey, BlockKey, ChainNo, TransferKey};
 use rows::{BlockRow, ChainStateRow, OutpointRow, OutputRow, TipRow, TransferRow};

@@ -9,3 +9,4 @@ pub mod render;
 pub mod stats;
 pub mod trace;
 pub mod transfers;
+pub mod verify;

@@ -1,0 +1,537 @@
+//! `verify`: recompute each chain's figures from the stored rows and compare them with the
+//! checkpoint (the chain-state row that ingest writes in the same batch as the rows).
+//!
+//! The checkpoint's counters and digest accumulator are written by the same code, in the same
+//! batch, as the rows they describe, so comparing two checkpoints proves only that the
+//! bookkeeping agrees with itself. `verify` instead reads every row a chain owns and derives
+//! the figures again, independently of the accumulator:
+//!
+//! - `transfers`: count and digest (the sum of per-row digest terms) of the transfer rows;
+//! - `addr_out` / `addr_in`: each adjacency row must carry exactly the transfer row of its key,
+//!   under the dictionary id of that row's sender (receiver); their digests must equal the
+//!   transfers' digest, so no row is missing, extra or different;
+//! - `degree`: each address's counters must equal its adjacency rows in each direction;
+//! - `addresses`: the dictionary size must equal the checkpoint's count, and every address of a
+//!   transfer must have a dictionary row (ids and keys one to one);
+//! - `blocks`: the count, the tip, parent links between consecutive heights, and each block's
+//!   transfer count (chains fed only by linked ingest);
+//! - `outputs`, `spends`, `spent_by`: spends and spent-by rows must mirror each other, and every
+//!   UTXO row must belong to a transaction that a stored block recorded (linked ingest only).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chaintrace_model::{Hash32, U256};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::keys::{self, cf, AddrId, AdjKey, BlockKey, TransferKey};
+use crate::rows::{self, BlockRow, ChainStateRow, OutpointRow, TransferRow};
+use crate::{Store, StoreError};
+
+/// A chain's figures, either as recorded in its checkpoint or as recomputed from its rows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ChainFigures {
+    /// Stored linked blocks.
+    pub blocks: u64,
+    /// Stored transfers.
+    pub transfers: u64,
+    /// Addresses in the chain's dictionary.
+    pub addresses: u64,
+    /// The chain's digest accumulator (hex of the 256-bit sum of per-transfer digest terms).
+    pub digest: String,
+    /// Height of the stored tip, if any.
+    pub tip_height: Option<u64>,
+}
+
+/// The outcome of verifying one chain.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChainVerification {
+    /// The chain's name.
+    pub chain: String,
+    /// What the checkpoint says.
+    pub checkpoint: ChainFigures,
+    /// What the rows say.
+    pub recomputed: ChainFigures,
+    /// Every disagreement found, one sentence each; empty when the chain is consistent.
+    pub problems: Vec<String>,
+}
+
+impl ChainVerification {
+    /// True when the rows agree with the checkpoint and with each other.
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// The outcome of [`Store::verify`].
+#[derive(Clone, Debug, Serialize)]
+pub struct Verification {
+    /// One entry per verified chain, by name.
+    pub chains: Vec<ChainVerification>,
+    /// The store digest recomputed from the rows of the verified chains (same formula as
+    /// `stats`), comparable with another store's `stats` digest or `verify` digest.
+    pub digest: String,
+}
+
+impl Verification {
+    /// True when every verified chain is consistent.
+    pub fn ok(&self) -> bool {
+        self.chains.iter().all(ChainVerification::ok)
+    }
+}
+
+/// How many problems of one kind are listed before the rest are only counted.
+const MAX_LISTED: usize = 5;
+
+/// Collects problems, listing the first few of each kind and counting the rest.
+#[derive(Default)]
+struct Problems {
+    listed: Vec<String>,
+    per_kind: BTreeMap<&'static str, u64>,
+}
+
+impl Problems {
+    fn add(&mut self, kind: &'static str, what: impl FnOnce() -> String) {
+        let n = self.per_kind.entry(kind).or_default();
+        *n += 1;
+        if *n as usize <= MAX_LISTED {
+            self.listed.push(what());
+        }
+    }
+
+    fn finish(mut self) -> Vec<String> {
+        for (kind, n) in &self.per_kind {
+            if *n as usize > MAX_LISTED {
+                self.listed.push(format!("… and {} more {kind} problems", *n as usize - MAX_LISTED));
+            }
+        }
+        self.listed
+    }
+}
+
+impl Store {
+    /// Recompute the figures of `chain` (or of every chain) from the stored rows and compare
+    /// them with the checkpoint. Reads every row the chain owns; never writes.
+    pub fn verify(&self, chain: Option<&str>) -> Result<Verification, StoreError> {
+        let states: Vec<(String, ChainStateRow)> = {
+            let w = self.lock();
+            let mut v: Vec<_> = w.chains.iter().map(|(n, s)| (n.clone(), s.clone())).collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v
+        };
+        if let Some(name) = chain {
+            if !states.iter().any(|(n, _)| n == name) {
+                return Err(StoreError::Invalid(format!("the store holds no chain named {name:?}")));
+            }
+        }
+        let mut chains = Vec::new();
+        let mut digest_parts = Vec::new();
+        for (name, state) in &states {
+            if chain.is_some_and(|c| c != name) {
+                continue;
+            }
+            let (v, acc) = self.verify_chain(name, state)?;
+            if v.recomputed.transfers > 0 {
+                digest_parts.push((name.clone(), acc.to_be_bytes::<32>()));
+            }
+            chains.push(v);
+        }
+        let mut h = Sha256::new();
+        for (name, acc) in digest_parts {
+            h.update((name.len() as u64).to_be_bytes());
+            h.update(name.as_bytes());
+            h.update(acc);
+        }
+        Ok(Verification { chains, digest: hex::encode(h.finalize()) })
+    }
+
+    fn verify_chain(&self, name: &str, state: &ChainStateRow) -> Result<(ChainVerification, U256), StoreError> {
+        let no = state.no;
+        let mut p = Problems::default();
+
+        // The address dictionary: key ↔ id, one to one.
+        let mut id_of: HashMap<Vec<u8>, AddrId> = HashMap::new();
+        let mut ids: HashSet<AddrId> = HashSet::new();
+        self.prefix_for_each(cf::ADDRESSES, &no.to_be_bytes(), |k, v| {
+            match <[u8; 8]>::try_from(v).map(u64::from_be_bytes) {
+                Ok(id) => {
+                    if !ids.insert(id) {
+                        p.add("dictionary", || format!("address id {id} is given to two addresses"));
+                    }
+                    id_of.insert(k[2..].to_vec(), id);
+                }
+                Err(_) => p.add("dictionary", || "an address dictionary row does not hold an 8-byte id".into()),
+            }
+            true
+        })?;
+
+        // Blocks: count, parent links, per-height transfer counts and recorded UTXO txids.
+        let mut blocks: BTreeMap<u64, BlockRow> = BTreeMap::new();
+        self.prefix_for_each(cf::BLOCKS, &no.to_be_bytes(), |k, v| {
+            match (BlockKey::decode(k), rows::decode::<BlockRow>(v)) {
+                (Some(key), Some(row)) => {
+                    blocks.insert(key.height, row);
+                }
+                _ => p.add("blocks", || "a block row does not decode".into()),
+            }
+            true
+        })?;
+        let mut prev: Option<(u64, Hash32)> = None;
+        for (h, row) in &blocks {
+            if let Some((ph, phash)) = prev {
+                if ph + 1 == *h && row.parent != phash {
+                    p.add("blocks", || format!("block {h}'s parent is not the stored block {ph}"));
+                }
+            }
+            prev = Some((*h, row.hash));
+        }
+        let recorded_txids: HashSet<Hash32> = blocks.values().flat_map(|b| b.utxo_txids.iter().copied()).collect();
+
+        // Transfers: count, digest, and the per-address expectations for the adjacency rows.
+        let mut transfers = 0u64;
+        let mut digest = U256::ZERO;
+        let mut per_height: HashMap<u64, u32> = HashMap::new();
+        let mut want_degree: HashMap<AddrId, (i64, i64)> = HashMap::new();
+        let mut err = None;
+        self.prefix_for_each(cf::TRANSFERS, &no.to_be_bytes(), |k, v| {
+            let Some(key) = TransferKey::decode(k) else {
+                p.add("transfers", || "a transfer key does not decode".into());
+                return true;
+            };
+            let Some(t) = TransferRow::decode(&key, v) else {
+                p.add("transfers", || format!("the transfer row at height {} does not decode", key.height));
+                return true;
+            };
+            transfers += 1;
+            digest = digest.wrapping_add(TransferRow::digest_term(&key, v));
+            *per_height.entry(key.height).or_default() += 1;
+            for (addr, out) in [(&t.from, true), (&t.to, false)] {
+                match id_of.get(&addr.to_key()) {
+                    Some(id) => {
+                        let d = want_degree.entry(*id).or_default();
+                        if out {
+                            d.0 += 1;
+                        } else {
+                            d.1 += 1;
+                        }
+                    }
+                    None => p.add("dictionary", || {
+                        format!("address {addr} of the transfer at height {} has no dictionary row", key.height)
+                    }),
+                }
+            }
+            if err.is_none() {
+                // Each adjacency row must carry this very transfer row.
+                for (addr, cf_name) in [(&t.from, cf::ADDR_OUT), (&t.to, cf::ADDR_IN)] {
+                    let Some(id) = id_of.get(&addr.to_key()) else { continue };
+                    let adj = AdjKey { addr: *id, height: key.height, pos: key.pos }.encode();
+                    match self.db.get_cf(self.cf(cf_name), adj) {
+                        Ok(Some(row)) if row == v => {}
+                        Ok(Some(_)) => p.add("adjacency", || {
+                            format!("the {cf_name} row of {addr} at height {} differs from the transfer", key.height)
+                        }),
+                        Ok(None) => p.add("adjacency", || {
+                            format!("the {cf_name} row of {addr} at height {} is missing", key.height)
+                        }),
+                        Err(e) => err = Some(e),
+                    }
+                }
+            }
+            true
+        })?;
+        if let Some(e) = err {
+            return Err(e.into());
+        }
+
+        // Adjacency rows of this chain's ids: no row without its transfer (counted both ways).
+        let mut have_degree: HashMap<AddrId, (i64, i64)> = HashMap::new();
+        for (cf_name, out) in [(cf::ADDR_OUT, true), (cf::ADDR_IN, false)] {
+            let mut n = 0u64;
+            let mut sum = U256::ZERO;
+            self.prefix_for_each(cf_name, &[], |k, v| {
+                let Some(adj) = AdjKey::decode(k) else {
+                    return true;
+                };
+                if !ids.contains(&adj.addr) {
+                    return true;
+                }
+                n += 1;
+                let key = TransferKey { chain: no, height: adj.height, pos: adj.pos };
+                sum = sum.wrapping_add(TransferRow::digest_term(&key, v));
+                let d = have_degree.entry(adj.addr).or_default();
+                if out {
+                    d.0 += 1;
+                } else {
+                    d.1 += 1;
+                }
+                true
+            })?;
+            if n != transfers || sum != digest {
+                p.add("adjacency", || {
+                    format!("{cf_name} holds {n} rows of this chain (digest {}), the transfers {transfers}", short(sum))
+                });
+            }
+        }
+
+        // Degree counters: equal to the adjacency rows, per address and direction.
+        for id in &ids {
+            let stored =
+                self.db.get_cf(self.cf(cf::DEGREE), id.to_be_bytes())?.map_or((0, 0), |v| rows::degree_decode(&v));
+            let rows_say = have_degree.get(id).copied().unwrap_or_default();
+            let transfers_say = want_degree.get(id).copied().unwrap_or_default();
+            if stored != rows_say || stored != transfers_say {
+                p.add("degree", || {
+                    format!(
+                        "address id {id}: degree counters say out {} / in {}, adjacency rows {} / {}, transfers {} / {}",
+                        stored.0, stored.1, rows_say.0, rows_say.1, transfers_say.0, transfers_say.1
+                    )
+                });
+            }
+        }
+
+        // UTXO rows: spends and spent_by mirror each other; rows belong to recorded txids.
+        let linked_only = !state.has_unlinked;
+        let mut spends = 0u64;
+        self.prefix_for_each(cf::SPENDS, &no.to_be_bytes(), |k, v| {
+            spends += 1;
+            let (Some((_, txid, vin)), Some(prev)) = (keys::decode_outpoint_key(k), rows::decode::<OutpointRow>(v))
+            else {
+                p.add("utxo", || "a spends row does not decode".into());
+                return true;
+            };
+            let back = self
+                .db
+                .get_cf(self.cf(cf::SPENT_BY), keys::outpoint_key(no, &prev.txid, prev.index))
+                .ok()
+                .flatten()
+                .and_then(|b| rows::decode::<OutpointRow>(&b));
+            if back.is_none_or(|b| b.txid != txid || b.index != vin) {
+                p.add("utxo", || {
+                    format!("spent_by of {}:{} does not point back to {}:{vin}", prev.txid, prev.index, txid)
+                });
+            }
+            if linked_only && !recorded_txids.contains(&txid) {
+                p.add("utxo", || format!("spend {txid}:{vin} belongs to no stored block"));
+            }
+            true
+        })?;
+        let mut spent_by = 0u64;
+        self.prefix_for_each(cf::SPENT_BY, &no.to_be_bytes(), |_, _| {
+            spent_by += 1;
+            true
+        })?;
+        if spends != spent_by {
+            p.add("utxo", || format!("{spends} spends rows but {spent_by} spent_by rows"));
+        }
+        if linked_only {
+            self.prefix_for_each(cf::OUTPUTS, &no.to_be_bytes(), |k, _| {
+                if let Some((_, txid, vout)) = keys::decode_outpoint_key(k) {
+                    if !recorded_txids.contains(&txid) {
+                        p.add("utxo", || format!("output {txid}:{vout} belongs to no stored block"));
+                    }
+                }
+                true
+            })?;
+            for (h, row) in &blocks {
+                let n = per_height.get(h).copied().unwrap_or(0);
+                if n != row.transfers {
+                    p.add("blocks", || format!("block {h} records {} transfers, the rows hold {n}", row.transfers));
+                }
+            }
+            if let Some(h) = per_height.keys().find(|h| !blocks.contains_key(h)) {
+                let h = *h;
+                p.add("blocks", || format!("transfers at height {h} belong to no stored block"));
+            }
+        }
+
+        let recomputed = ChainFigures {
+            blocks: blocks.len() as u64,
+            transfers,
+            addresses: id_of.len() as u64,
+            digest: hex::encode(digest.to_be_bytes::<32>()),
+            tip_height: blocks.keys().next_back().copied(),
+        };
+        let checkpoint = ChainFigures {
+            blocks: state.blocks,
+            transfers: state.transfers,
+            addresses: state.addresses,
+            digest: hex::encode(state.digest_acc),
+            tip_height: state.tip.map(|t| t.height),
+        };
+        for (what, cp, rc) in [
+            ("blocks", checkpoint.blocks, recomputed.blocks),
+            ("transfers", checkpoint.transfers, recomputed.transfers),
+            ("addresses", checkpoint.addresses, recomputed.addresses),
+        ] {
+            if cp != rc {
+                p.add("checkpoint", || format!("the checkpoint counts {cp} {what}, the rows hold {rc}"));
+            }
+        }
+        if checkpoint.digest != recomputed.digest {
+            p.add("checkpoint", || {
+                format!(
+                    "the checkpoint digest is {}…, the rows give {}…",
+                    &checkpoint.digest[..16],
+                    &recomputed.digest[..16]
+                )
+            });
+        }
+        if checkpoint.tip_height != recomputed.tip_height {
+            p.add("checkpoint", || {
+                format!(
+                    "the checkpoint tip is {:?}, the highest block row {:?}",
+                    checkpoint.tip_height, recomputed.tip_height
+                )
+            });
+        } else if let (Some(t), Some(h)) = (state.tip, recomputed.tip_height) {
+            if blocks.get(&h).is_some_and(|b| b.hash != t.hash) {
+                p.add("checkpoint", || format!("the checkpoint tip hash differs from block {h}'s row"));
+            }
+        }
+        Ok((ChainVerification { chain: name.to_string(), checkpoint, recomputed, problems: p.finish() }, digest))
+    }
+}
+
+fn short(v: U256) -> String {
+    hex::encode(&v.to_be_bytes::<32>()[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use chaintrace_model::{Address, Asset, BlockData, BlockRef, Position, Transfer, UtxoOutput, UtxoSpend};
+    use rocksdb::WriteBatch;
+
+    use super::*;
+
+    /// `n` linked blocks; block h moves value among 12 addresses and spends an output of h-1.
+    fn chain(n: u64) -> Vec<BlockData> {
+        let mut parent = Hash32::ZERO;
+        (0..n)
+            .map(|height| {
+                let mut hash = [0u8; 32];
+                hash[..8].copy_from_slice(&height.to_be_bytes());
+                hash[31] = 0xb1;
+                let hash = Hash32(hash);
+                let mut b = BlockData::new(BlockRef { height, hash, parent, time: 1_700_000_000 + height });
+                parent = hash;
+                b.tx_count = 3;
+                for i in 0..3u32 {
+                    let mut tx = [0u8; 32];
+                    tx[..8].copy_from_slice(&height.to_be_bytes());
+                    tx[8] = i as u8;
+                    b.transfers.push(Transfer {
+                        tx: Hash32(tx),
+                        height,
+                        pos: Position { tx_index: i, sub: 0 },
+                        time: b.block.time,
+                        from: Address::Evm([(height as u8 + i as u8) % 12; 20]),
+                        to: Address::Evm([(height as u8 * 5 + i as u8 + 1) % 12; 20]),
+                        asset: if i == 2 { Asset::Token([0xee; 20]) } else { Asset::Native },
+                        amount: U256::from(1_000 + height * 10 + u64::from(i)),
+                    });
+                    b.outputs.push(UtxoOutput {
+                        txid: Hash32(tx),
+                        vout: 0,
+                        address: Some(Address::Bitcoin(format!("addr{i}"))),
+                        value: 5_000,
+                    });
+                    if height > 0 {
+                        let mut prev = [0u8; 32];
+                        prev[..8].copy_from_slice(&(height - 1).to_be_bytes());
+                        prev[8] = i as u8;
+                        b.spends.push(UtxoSpend { txid: Hash32(tx), vin: 0, prev_txid: Hash32(prev), prev_vout: 0 });
+                    }
+                }
+                b
+            })
+            .collect()
+    }
+
+    fn fresh() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("db")).expect("open");
+        (dir, store)
+    }
+
+    fn problems(s: &Store) -> Vec<String> {
+        s.verify(None).expect("verify").chains.into_iter().flat_map(|c| c.problems).collect()
+    }
+
+    #[test]
+    fn a_consistent_store_verifies_with_figures_counted_from_the_blocks() {
+        let blocks = chain(30);
+        let (_d, s) = fresh();
+        s.apply_blocks("eth", &blocks[..17]).expect("apply");
+        s.apply_blocks("eth", &blocks[17..]).expect("apply");
+        let v = s.verify(Some("eth")).expect("verify");
+        assert!(v.ok(), "{:?}", v.chains[0].problems);
+        let r = &v.chains[0].recomputed;
+        let addresses: HashSet<_> =
+            blocks.iter().flat_map(|b| b.transfers.iter()).flat_map(|t| [&t.from, &t.to]).collect();
+        assert_eq!((r.blocks, r.transfers, r.addresses), (30, 90, addresses.len() as u64));
+        assert_eq!(r.tip_height, Some(29));
+        assert_eq!(v.digest, s.stats().expect("stats").digest);
+
+        // After a rollback, the rows still agree, and equal a store that never saw the blocks.
+        s.rollback_to("eth", 20).expect("rollback");
+        let after = s.verify(None).expect("verify");
+        assert!(after.ok(), "{:?}", after.chains[0].problems);
+        let (_d2, clean) = fresh();
+        clean.apply_blocks("eth", &blocks[..21]).expect("apply");
+        assert_eq!(after.digest, clean.verify(None).expect("verify").digest);
+        assert_eq!(after.chains[0].recomputed.transfers, 63);
+    }
+
+    #[test]
+    fn verify_names_each_kind_of_damage() {
+        let blocks = chain(12);
+        type Damage = fn(&Store);
+        let cases: [(&str, Damage); 6] = [
+            ("addr_out row", |s| {
+                let (k, _) = s.prefix_scan(cf::ADDR_OUT, &[]).expect("scan").remove(3);
+                s.db.delete_cf(s.cf(cf::ADDR_OUT), k).expect("delete");
+            }),
+            ("addr_in row differs", |s| {
+                let (k, mut v) = s.prefix_scan(cf::ADDR_IN, &[]).expect("scan").remove(5);
+                let last = v.len() - 1;
+                v[last] ^= 1;
+                s.db.put_cf(s.cf(cf::ADDR_IN), k, v).expect("put");
+            }),
+            ("degree counter", |s| {
+                let mut b = WriteBatch::default();
+                b.merge_cf(s.cf(cf::DEGREE), 1u64.to_be_bytes(), rows::degree_delta(1, 0));
+                s.db.write(b).expect("merge");
+            }),
+            ("transfer row without its checkpoint", |s| {
+                let (k, v) = s.prefix_scan(cf::TRANSFERS, &[]).expect("scan").remove(0);
+                s.db.delete_cf(s.cf(cf::TRANSFERS), &k).expect("delete");
+                let _ = v;
+            }),
+            ("spent_by row", |s| {
+                let (k, _) = s.prefix_scan(cf::SPENT_BY, &[]).expect("scan").remove(2);
+                s.db.delete_cf(s.cf(cf::SPENT_BY), k).expect("delete");
+            }),
+            ("dictionary row", |s| {
+                let (k, _) = s.prefix_scan(cf::ADDRESSES, &[]).expect("scan").remove(4);
+                s.db.delete_cf(s.cf(cf::ADDRESSES), k).expect("delete");
+            }),
+        ];
+        for (what, damage) in cases {
+            let (_d, s) = fresh();
+            s.apply_blocks("eth", &blocks).expect("apply");
+            assert!(problems(&s).is_empty(), "{what}: clean before the damage");
+            damage(&s);
+            let found = problems(&s);
+            assert!(!found.is_empty(), "{what}: verify found nothing");
+            assert!(!s.verify(None).expect("verify").ok(), "{what}");
+        }
+    }
+
+    #[test]
+    fn verify_of_an_unknown_chain_is_an_error() {
+        let (_d, s) = fresh();
+        s.apply_blocks("eth", &chain(2)).expect("apply");
+        assert!(s.verify(Some("bitcoin")).is_err());
+        assert!(s.verify(Some("eth")).expect("verify").ok());
+    }
+}
