@@ -3,6 +3,7 @@
 mod commands;
 mod config;
 mod context;
+mod files;
 mod output;
 
 use std::{path::PathBuf, process::ExitCode};

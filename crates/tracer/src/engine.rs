@@ -125,13 +125,17 @@ pub const MAX_HOPS: u32 = 62;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
-    #[error("reading the transaction graph: {0}")]
+    /// The graph source failed.
+    #[error("reading the transaction graph")]
     Source(#[source] Box<dyn std::error::Error + Send + Sync>),
-    #[error("no seeds: give at least one seed address (or a --seeds-label that matches labels)")]
+    /// [`TraceOptions::seeds`] is empty.
+    #[error("no seeds to trace from")]
     NoSeeds,
-    #[error("--hops {0} is out of range: use 1 to {MAX_HOPS}")]
+    /// [`TraceOptions::hops`] is 0 or above [`MAX_HOPS`].
+    #[error("hop limit {0} is out of range 1..={MAX_HOPS}")]
     Hops(u32),
-    #[error("invalid --min-amount {0:?}: expected a non-negative decimal number such as 12.5")]
+    /// [`TraceOptions::min_amount`] is not a non-negative decimal the asset's decimals can hold.
+    #[error("invalid minimum amount {0:?}: expected a non-negative decimal number such as 12.5")]
     MinAmount(String),
 }
 
