@@ -105,8 +105,8 @@ impl TraceOptions {
         TraceOptions {
             seeds,
             direction: TraceDirection::Forward,
-            hops: 6,
-            policy: Policy::Haircut,
+            hops: DEFAULT_HOPS,
+            policy: DEFAULT_POLICY,
             min_amount: None,
             asset: None,
             since: None,
@@ -118,8 +118,14 @@ impl TraceOptions {
     }
 }
 
-/// Default `--hub-degree`.
-pub const DEFAULT_HUB_DEGREE: u64 = 10_000;
+/// The default hub degree: an unlabelled address with more transfers than this in the walk's
+/// direction is reported as a `hub` stop, not expanded. The one definition: the CLI's config
+/// default (`[tracer] hub_degree`) refers to it.
+pub const DEFAULT_HUB_DEGREE: u64 = 1000;
+/// The default hop limit (SPEC: `--hops N`, default 6).
+pub const DEFAULT_HOPS: u32 = 6;
+/// The default taint policy (SPEC: `--policy`, default haircut).
+pub const DEFAULT_POLICY: Policy = Policy::Haircut;
 /// Largest `--hops` (strata are bits of a `u64`).
 pub const MAX_HOPS: u32 = 62;
 

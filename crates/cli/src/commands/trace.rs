@@ -137,10 +137,7 @@ pub fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
     };
     let spec = ctx.config.chain(&chain)?.clone();
     let defaults = &ctx.config.tracer;
-    let policy = match args.policy {
-        Some(p) => p,
-        None => defaults.policy.parse().map_err(|e: String| anyhow::anyhow!("config [tracer] policy: {e}"))?,
-    };
+    let policy = args.policy.unwrap_or(defaults.policy);
     let mut seeds: Vec<Address> = args.seeds.iter().map(|s| parse_seed(s, &spec)).collect::<Result<_>>()?;
     let since = args.since.as_deref().map(|t| parse_bound(t, "--since")).transpose()?;
     let until = args.until.as_deref().map(|t| parse_bound(t, "--until")).transpose()?;
