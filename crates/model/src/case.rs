@@ -314,4 +314,28 @@ mod tests {
         let source = std::error::Error::source(&err).map(|s| s.to_string()).unwrap_or_default();
         assert!(source.contains("missing field `nodes`"), "{source}");
     }
+
+    /// What the `case_file` fuzz target checks, over every truncation and many one-byte
+    /// corruptions of a real case file: an error or a case, and a case writes canonical text.
+    #[test]
+    fn damaged_files_are_errors_or_round_trip() {
+        let good = sample().to_json().into_bytes();
+        let check = |bytes: &[u8]| {
+            if let Ok(case) = CaseFile::from_json_bytes(bytes) {
+                let text = case.to_json();
+                assert_eq!(CaseFile::from_json_str(&text).unwrap(), case);
+            }
+        };
+        // Everything short of the closing brace (the trailing newline is optional).
+        for end in 0..good.len() - 1 {
+            assert!(CaseFile::from_json_bytes(&good[..end]).is_err(), "a truncated file is an error");
+        }
+        for i in 0..good.len() {
+            for b in [b'"', b'{', b'0', b'\\', 0xff, b' '] {
+                let mut bytes = good.clone();
+                bytes[i] = b;
+                check(&bytes);
+            }
+        }
+    }
 }
