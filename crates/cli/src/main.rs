@@ -3,6 +3,7 @@
 mod commands;
 mod config;
 mod context;
+mod files;
 mod output;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -11,11 +12,39 @@ use clap::{Parser, Subcommand};
 
 use crate::context::Context;
 
+/// Environment variables chaintrace reads, listed in `--help` and in `configs/default.toml`.
+pub const ENVIRONMENT: &[(&str, &str)] = &[
+    ("CHAINTRACE_STORE", "the store directory (--store)"),
+    ("CHAINTRACE_CONFIG", "a config file (--config)"),
+    ("CHAINTRACE_LOG", "log filter on stderr, e.g. debug or chaintrace=info (overrides -v)"),
+    ("CHAINTRACE_EVM_TRACES", "EVM ingest: internal transfers from auto (probe), off, geth or parity traces"),
+    ("CHAINTRACE_EVM_TIMEOUT", "EVM ingest: per-request timeout in seconds (default 30)"),
+    ("CHAINTRACE_EVM_POLL", "EVM ingest without --to: head polling interval in seconds (default 2)"),
+];
+
+/// The `Environment:` section of `chaintrace --help` (kept equal to [`ENVIRONMENT`] by a test).
+const ENV_HELP: &str = "\
+Environment:
+  CHAINTRACE_STORE        the store directory (--store)
+  CHAINTRACE_CONFIG       a config file (--config)
+  CHAINTRACE_LOG          log filter on stderr, e.g. debug or chaintrace=info (overrides -v)
+  CHAINTRACE_EVM_TRACES   EVM ingest: internal transfers from auto (probe), off, geth or parity traces
+  CHAINTRACE_EVM_TIMEOUT  EVM ingest: per-request timeout in seconds (default 30)
+  CHAINTRACE_EVM_POLL     EVM ingest without --to: head polling interval in seconds (default 2)";
+
+/// The EVM part of [`ENV_HELP`], shown by `chaintrace ingest --help`.
+const INGEST_ENV_HELP: &str = "\
+Environment (EVM chains):
+  CHAINTRACE_EVM_TRACES   internal transfers from auto (probe), off, geth or parity traces
+  CHAINTRACE_EVM_TIMEOUT  per-request timeout in seconds (default 30)
+  CHAINTRACE_EVM_POLL     without --to: head polling interval in seconds (default 2)";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "chaintrace",
     version,
-    about = "Trace crypto payments hop by hop to the exchanges that cashed them out"
+    about = "Trace crypto payments hop by hop to the exchanges that cashed them out",
+    after_help = ENV_HELP
 )]
 pub struct Cli {
     /// The store directory (RocksDB).
@@ -37,6 +66,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Ingest blocks from a node, Bitcoin Core's blk files, or an Esplora API.
+    #[command(after_help = INGEST_ENV_HELP)]
     Ingest(commands::ingest::IngestArgs),
     /// The stored transfers into and out of one address, oldest first.
     Transfers(commands::transfers::TransfersArgs),
@@ -122,4 +152,26 @@ fn usage_error(e: clap::Error) -> ExitCode {
     let line = line.strip_prefix("error: ").unwrap_or(&line);
     eprintln!("error: {line} (see chaintrace --help)");
     ExitCode::from(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_help_lists_every_variable() {
+        for (name, what) in ENVIRONMENT {
+            let line = ENV_HELP.lines().find(|l| l.trim_start().starts_with(name));
+            assert!(line.is_some_and(|l| l.ends_with(what)), "--help must list {name}: {what}");
+            if name.starts_with("CHAINTRACE_EVM_") {
+                assert!(INGEST_ENV_HELP.contains(name), "ingest --help must list {name}");
+            }
+        }
+        assert_eq!(ENV_HELP.lines().count(), ENVIRONMENT.len() + 1);
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        <Cli as clap::CommandFactory>::command().debug_assert();
+    }
 }

@@ -13,6 +13,14 @@ pub fn line(text: impl std::fmt::Display) -> Result<()> {
     Ok(())
 }
 
+/// Print text as it is on stdout (it carries its own trailing newline).
+pub fn text(text: &str) -> Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
 /// Print a value as pretty JSON on stdout.
 pub fn json<T: Serialize>(value: &T) -> Result<()> {
     // Serialise first, then write: a closed pipe is then a plain io::Error (exit 0).

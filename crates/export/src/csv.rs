@@ -41,7 +41,7 @@ pub fn role_label(role: Role) -> &'static str {
 }
 
 fn csv_err(e: csv::Error) -> ExportError {
-    ExportError::InvalidCase(format!("cannot encode CSV: {e}"))
+    ExportError::Csv(e)
 }
 
 fn cell(ty: AttrType, rendered: String) -> String {
@@ -87,7 +87,7 @@ pub fn render(graph: &Graph<'_>) -> Result<(Vec<u8>, Vec<u8>), ExportError> {
         }
         edges.write_record(&row).map_err(csv_err)?;
     }
-    let nodes = nodes.into_inner().map_err(|e| ExportError::InvalidCase(format!("cannot encode CSV: {e}")))?;
-    let edges = edges.into_inner().map_err(|e| ExportError::InvalidCase(format!("cannot encode CSV: {e}")))?;
+    let nodes = nodes.into_inner().map_err(|e| csv_err(e.into_error().into()))?;
+    let edges = edges.into_inner().map_err(|e| csv_err(e.into_error().into()))?;
     Ok((nodes, edges))
 }

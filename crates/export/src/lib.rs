@@ -13,9 +13,10 @@
 //! each syntax by the rules in [`text`] (control characters become visible Control Pictures,
 //! spreadsheet formulas are neutralised in CSV). Nothing here prints: the CLI reports.
 //!
-//! Files are written to a temporary name in the output's directory and renamed into place,
+//! Files are written by [`atomic`] (a temporary name in the output's directory, fsync, rename),
 //! so a failed export never leaves a half-written file under the final name, and an existing
-//! output is replaced only when [`ExportOptions::force`] is set.
+//! output is replaced only when [`ExportOptions::force`] is set. Case files are read with the
+//! model's codec, [`CaseFile::from_json_bytes`].
 
 use std::{
     fmt,
@@ -23,8 +24,9 @@ use std::{
     str::FromStr,
 };
 
-use chaintrace_model::{CaseFile, CASE_VERSION};
+use chaintrace_model::CaseFile;
 
+pub mod atomic;
 pub mod csv;
 pub mod dot;
 pub mod gexf;
@@ -34,7 +36,6 @@ pub mod html;
 pub mod json;
 pub mod layout;
 pub mod text;
-mod write;
 
 pub use graph::Graph;
 
@@ -84,59 +85,18 @@ impl FromStr for Format {
     }
 }
 
+/// Why an export failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    #[error("{} already exists: pass --force to overwrite it", .0.display())]
-    Exists(PathBuf),
-    #[error("{} exists and is not a directory: CSV export writes nodes.csv and edges.csv into a directory", .0.display())]
-    NotADirectory(PathBuf),
-    #[error("cannot write {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// Writing the output failed (it exists, or the filesystem refused).
+    #[error(transparent)]
+    Write(#[from] atomic::WriteError),
+    /// The case file is inconsistent (an edge names an address the case does not have, …).
     #[error("invalid case file: {0}")]
     InvalidCase(String),
-}
-
-impl ExportError {
-    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
-        ExportError::Io { path: path.to_path_buf(), source }
-    }
-}
-
-/// Errors reading a case file's bytes.
-#[derive(Debug, thiserror::Error)]
-pub enum CaseReadError {
-    #[error("not a case file: invalid JSON at line {line}, column {column}: {message}")]
-    Json { line: usize, column: usize, message: String },
-    #[error("unsupported case file version {found} (this chaintrace reads version {CASE_VERSION})")]
-    Version { found: u64 },
-}
-
-/// Parse a case file from raw bytes. Bytes that are not UTF-8 (a label file in Latin-1 that
-/// reached the case file, say) are decoded lossily to U+FFFD instead of rejecting the file;
-/// anything that is not a version-1 case file is a [`CaseReadError`] that says where.
-pub fn read_case(bytes: &[u8]) -> Result<CaseFile, CaseReadError> {
-    let text = String::from_utf8_lossy(bytes);
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let json_err =
-        |e: serde_json::Error| CaseReadError::Json { line: e.line(), column: e.column(), message: e.to_string() };
-    let value: serde_json::Value = serde_json::from_str(text).map_err(json_err)?;
-    match value.get("version").and_then(serde_json::Value::as_u64) {
-        Some(v) if v == u64::from(CASE_VERSION) => {}
-        Some(v) => return Err(CaseReadError::Version { found: v }),
-        None => {
-            return Err(CaseReadError::Json {
-                line: 1,
-                column: 1,
-                message: "missing numeric \"version\" field".to_string(),
-            })
-        }
-    }
-    // Deserialising from the text again (not from `value`) keeps line/column in errors.
-    serde_json::from_str(text).map_err(json_err)
+    /// The CSV encoder failed.
+    #[error("cannot encode CSV")]
+    Csv(#[source] ::csv::Error),
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -175,11 +135,12 @@ pub fn render(case: &CaseFile, format: Format) -> Result<Vec<(&'static str, Vec<
 /// Render `case` as `format` and write it to `output` (a directory for CSV).
 pub fn export(case: &CaseFile, format: Format, output: &Path, options: ExportOptions) -> Result<Written, ExportError> {
     let rendered = render(case, format)?;
+    let replace = if options.force { atomic::Replace::Yes } else { atomic::Replace::No };
     let files = if format.is_directory() {
-        write::directory(output, &rendered, options.force)?
+        atomic::write_dir(output, &rendered, replace)?
     } else {
         let (_, bytes) = rendered.first().expect("single-file formats render one file");
-        write::file(output, bytes, options.force)?;
+        atomic::write_file(output, bytes, replace)?;
         vec![output.to_path_buf()]
     };
     Ok(Written { format, files, nodes: case.nodes.len(), edges: case.edges.len() })
@@ -203,7 +164,7 @@ mod tests {
                        "asset": null, "since": null, "until": null, "seeds_label": null, "hub_degree": 1000},
             "provenance": {"tool_version": "0", "store_tips": {}, "labels_hash": ""},
             "nodes": [], "edges": [], "deposits": []}"#;
-        read_case(json.as_bytes()).unwrap()
+        CaseFile::from_json_str(json).unwrap()
     }
 
     #[test]
@@ -243,32 +204,11 @@ mod tests {
     }
 
     #[test]
-    fn read_case_decodes_non_utf8_lossily() {
-        let mut json = br#"{"version": 1, "chain": "caf"#.to_vec();
-        json.push(0xe9);
-        json.extend_from_slice(
-            br#"", "seeds": [], "params": {"direction": "forward", "hops": 6, "policy": "haircut",
-            "min_amount": null, "asset": null, "since": null, "until": null, "seeds_label": null,
-            "hub_degree": 1}, "provenance": {"tool_version": "", "store_tips": {}, "labels_hash": ""},
-            "nodes": [], "edges": [], "deposits": []}"#,
-        );
-        assert_eq!(read_case(&json).unwrap().chain, "caf\u{fffd}");
-    }
-
-    #[test]
     fn export_into_a_missing_directory_fails_cleanly() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("missing/sub/out.graphml");
         let err = export(&empty_case(), Format::Graphml, &out, ExportOptions::default()).unwrap_err();
-        assert!(matches!(err, ExportError::Io { .. }), "{err}");
+        assert!(matches!(err, ExportError::Write(atomic::WriteError::Io { .. })), "{err}");
         assert!(!out.exists());
-    }
-
-    #[test]
-    fn read_case_reports_position() {
-        let err = read_case(b"{\"version\": 1,\n \"chain\": }").unwrap_err();
-        assert!(matches!(err, CaseReadError::Json { line: 2, .. }), "{err}");
-        let err = read_case(b"{\"version\": 2}").unwrap_err();
-        assert!(matches!(err, CaseReadError::Version { found: 2 }), "{err}");
     }
 }

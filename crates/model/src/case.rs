@@ -1,10 +1,17 @@
 //! The case file (SPEC "Case file (JSON, `"version": 1`)"): what a trace found, in a form
 //! that exporters and other tools read without the store.
+//!
+//! This module is the one codec for case files: [`CaseFile::from_json_bytes`] (and
+//! [`CaseFile::from_json_str`]) read one, checking its version first, and
+//! [`CaseFile::to_json`] writes the canonical text. `trace --out`, `deposits` and `export` all go
+//! through it. No I/O happens here: callers read and write the bytes (atomically, with
+//! `chaintrace_export::atomic`).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// The case file version this code writes and reads.
 pub const CASE_VERSION: u32 = 1;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
@@ -138,4 +145,197 @@ pub struct CaseFile {
     pub nodes: Vec<CaseNode>,
     pub edges: Vec<CaseEdge>,
     pub deposits: Vec<CaseDeposit>,
+}
+
+/// Why bytes could not be read as a case file.
+#[derive(Debug, thiserror::Error)]
+pub enum CaseDecodeError {
+    /// The bytes are not JSON at all (a syntax error or a truncated file). The source says
+    /// what was found and where.
+    #[error("malformed JSON")]
+    Malformed {
+        line: usize,
+        column: usize,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The JSON has no numeric top-level `version`.
+    #[error("no numeric \"version\" field at the top level: not a chaintrace case file")]
+    NoVersion,
+    /// A version this code does not read.
+    #[error("unsupported case file version {found} (this chaintrace reads version {CASE_VERSION})")]
+    UnsupportedVersion { found: u64 },
+    /// Valid JSON of the right version whose shape is not a case file's (a missing or
+    /// mistyped field); the source names the field and where.
+    #[error("not a version {CASE_VERSION} case file")]
+    Shape {
+        line: usize,
+        column: usize,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl CaseDecodeError {
+    fn from_json(source: serde_json::Error) -> Self {
+        let (line, column) = (source.line(), source.column());
+        if source.is_data() {
+            CaseDecodeError::Shape { line, column, source }
+        } else {
+            CaseDecodeError::Malformed { line, column, source }
+        }
+    }
+}
+
+impl CaseFile {
+    /// Read a case file from its bytes.
+    ///
+    /// Bytes that are not UTF-8 (a label file in Latin-1 that reached the case file, say) are
+    /// decoded lossily to U+FFFD instead of rejecting the file, and a leading byte-order mark
+    /// is skipped. The version is checked before the shape, so a file from a newer chaintrace
+    /// says so instead of naming a field it does not know.
+    pub fn from_json_bytes(bytes: &[u8]) -> Result<CaseFile, CaseDecodeError> {
+        CaseFile::from_json_str(&String::from_utf8_lossy(bytes))
+    }
+
+    /// Read a case file from text; see [`CaseFile::from_json_bytes`].
+    pub fn from_json_str(text: &str) -> Result<CaseFile, CaseDecodeError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let value: serde_json::Value = serde_json::from_str(text).map_err(CaseDecodeError::from_json)?;
+        match value.get("version").and_then(serde_json::Value::as_u64) {
+            Some(v) if v == u64::from(CASE_VERSION) => {}
+            Some(found) => return Err(CaseDecodeError::UnsupportedVersion { found }),
+            None => return Err(CaseDecodeError::NoVersion),
+        }
+        // Deserialising from the text again (not from `value`) keeps line and column in errors.
+        serde_json::from_str(text).map_err(CaseDecodeError::from_json)
+    }
+
+    /// The canonical text of the case file: pretty JSON (two-space indent, fields in the
+    /// order this module declares them, maps sorted by key) and a trailing newline. The same
+    /// case always gives the same bytes, and reading them back and writing again changes
+    /// nothing.
+    pub fn to_json(&self) -> String {
+        // Every map in a case file has string keys and every type derives `Serialize`, so
+        // serialisation to a string cannot fail.
+        let mut s = serde_json::to_string_pretty(self).expect("a case file always serialises to JSON");
+        s.push('\n');
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EMPTY: &str = r#"{"version": 1, "chain": "bitcoin", "seeds": [],
+        "params": {"direction": "forward", "hops": 6, "policy": "haircut", "min_amount": null,
+                   "asset": null, "since": null, "until": null, "seeds_label": null, "hub_degree": 1000},
+        "provenance": {"tool_version": "0", "store_tips": {}, "labels_hash": ""},
+        "nodes": [], "edges": [], "deposits": []}"#;
+
+    fn sample() -> CaseFile {
+        let mut c = CaseFile::from_json_str(EMPTY).unwrap();
+        c.seeds = vec!["bc1qseed".into()];
+        c.provenance.store_tips.insert("zeta".into(), TipRef { height: 9, hash: "ff".into() });
+        c.provenance.store_tips.insert("alpha".into(), TipRef { height: 1, hash: "00".into() });
+        c.nodes.push(CaseNode {
+            address: "bc1qseed".into(),
+            hop: 0,
+            role: Role::Seed,
+            labels: vec![NodeLabel { category: "sanctioned".into(), entity: "X \"Y\"".into(), source: "ofac".into() }],
+            stop_reason: None,
+            cluster: Some("c1".into()),
+        });
+        c.edges.push(CaseEdge {
+            from: "bc1qseed".into(),
+            to: "bc1qnext".into(),
+            tx: "aa".into(),
+            block: 7,
+            time: "2024-01-01T00:00:00Z".into(),
+            asset: "BTC".into(),
+            symbol: Some("BTC".into()),
+            amount: "1.5".into(),
+            amount_raw: "150000000".into(),
+            traced_amount: "1.5".into(),
+            usd: None,
+        });
+        c
+    }
+
+    #[test]
+    fn writing_is_canonical_and_round_trips_byte_for_byte() {
+        let c = sample();
+        let text = c.to_json();
+        assert!(text.ends_with("}\n") && text.starts_with("{\n  \"version\": 1,\n"), "{text}");
+        let back = CaseFile::from_json_str(&text).unwrap();
+        assert_eq!(back, c);
+        assert_eq!(back.to_json(), text, "read then write changes nothing");
+        assert!(text.find("\"alpha\"").unwrap() < text.find("\"zeta\"").unwrap(), "maps are sorted");
+        // Optional node fields are omitted when absent, so old files stay byte-stable.
+        assert!(!text.contains("stop_reason"));
+    }
+
+    #[test]
+    fn non_utf8_bytes_and_a_bom_are_tolerated() {
+        let mut bytes = "\u{feff}".as_bytes().to_vec();
+        bytes.extend_from_slice(EMPTY.replace("\"bitcoin\"", "\"caf\u{1}\"").as_bytes());
+        let pos = bytes.iter().position(|&b| b == 1).unwrap();
+        bytes[pos] = 0xe9;
+        assert_eq!(CaseFile::from_json_bytes(&bytes).unwrap().chain, "caf\u{fffd}");
+    }
+
+    #[test]
+    fn malformed_json_names_line_and_column() {
+        let err = CaseFile::from_json_str("{\"version\": 1,\n \"chain\": }").unwrap_err();
+        assert!(matches!(err, CaseDecodeError::Malformed { line: 2, .. }), "{err}");
+        let source = std::error::Error::source(&err).map(|s| s.to_string()).unwrap_or_default();
+        assert!(source.contains("line 2"), "{source}");
+        let err = CaseFile::from_json_str("{\"version\": 1, \"chain\": \"x\"").unwrap_err();
+        assert!(matches!(err, CaseDecodeError::Malformed { .. }), "truncated: {err}");
+    }
+
+    #[test]
+    fn unknown_or_missing_version_is_named() {
+        let err = CaseFile::from_json_str("{\"version\": 2}").unwrap_err();
+        assert!(matches!(err, CaseDecodeError::UnsupportedVersion { found: 2 }), "{err}");
+        assert!(err.to_string().contains("version 2") && err.to_string().contains("version 1"), "{err}");
+        for text in ["{}", "[1, 2]", "{\"version\": \"1\"}"] {
+            let err = CaseFile::from_json_str(text).unwrap_err();
+            assert!(matches!(err, CaseDecodeError::NoVersion), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_missing_field_is_named() {
+        let text = EMPTY.replace("\"nodes\": [], ", "");
+        let err = CaseFile::from_json_str(&text).unwrap_err();
+        assert!(matches!(err, CaseDecodeError::Shape { .. }), "{err}");
+        let source = std::error::Error::source(&err).map(|s| s.to_string()).unwrap_or_default();
+        assert!(source.contains("missing field `nodes`"), "{source}");
+    }
+
+    /// What the `case_file` fuzz target checks, over every truncation and many one-byte
+    /// corruptions of a real case file: an error or a case, and a case writes canonical text.
+    #[test]
+    fn damaged_files_are_errors_or_round_trip() {
+        let good = sample().to_json().into_bytes();
+        let check = |bytes: &[u8]| {
+            if let Ok(case) = CaseFile::from_json_bytes(bytes) {
+                let text = case.to_json();
+                assert_eq!(CaseFile::from_json_str(&text).unwrap(), case);
+            }
+        };
+        // Everything short of the closing brace (the trailing newline is optional).
+        for end in 0..good.len() - 1 {
+            assert!(CaseFile::from_json_bytes(&good[..end]).is_err(), "a truncated file is an error");
+        }
+        for i in 0..good.len() {
+            for b in [b'"', b'{', b'0', b'\\', 0xff, b' '] {
+                let mut bytes = good.clone();
+                bytes[i] = b;
+                check(&bytes);
+            }
+        }
+    }
 }

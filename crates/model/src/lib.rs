@@ -14,7 +14,8 @@ pub mod transfer;
 pub use address::{Address, AddressError};
 pub use amount::{format_units, parse_units, AmountError, U256};
 pub use case::{
-    CaseDeposit, CaseEdge, CaseFile, CaseNode, NodeLabel, Provenance, Role, TipRef, TraceParams, CASE_VERSION,
+    CaseDecodeError, CaseDeposit, CaseEdge, CaseFile, CaseNode, NodeLabel, Provenance, Role, TipRef, TraceParams,
+    CASE_VERSION,
 };
 pub use chain::{ChainKind, ChainSpec, Sensitive};
 pub use label::{Category, Label};

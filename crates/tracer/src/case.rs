@@ -1,4 +1,5 @@
-//! The case file (SPEC "Case file"), the deposits report and the readable summary.
+//! Building the case file (SPEC "Case file") from a trace, the deposits report and the
+//! readable summary. The file's text is the model's codec, [`CaseFile::to_json`].
 //!
 //! Everything is sorted deterministically so the same store, labels and parameters give a
 //! byte-identical file: nodes by (hop, address), edges and deposits in chain order, labels by
@@ -163,13 +164,6 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
         edges,
         deposits,
     }
-}
-
-/// The case file as written to disk: pretty JSON with a trailing newline.
-pub fn to_json(case: &CaseFile) -> Result<String, serde_json::Error> {
-    let mut s = serde_json::to_string_pretty(case)?;
-    s.push('\n');
-    Ok(s)
 }
 
 /// SPEC's deposits CSV header.

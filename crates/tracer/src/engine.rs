@@ -105,8 +105,8 @@ impl TraceOptions {
         TraceOptions {
             seeds,
             direction: TraceDirection::Forward,
-            hops: 6,
-            policy: Policy::Haircut,
+            hops: DEFAULT_HOPS,
+            policy: DEFAULT_POLICY,
             min_amount: None,
             asset: None,
             since: None,
@@ -118,20 +118,30 @@ impl TraceOptions {
     }
 }
 
-/// Default `--hub-degree`.
-pub const DEFAULT_HUB_DEGREE: u64 = 10_000;
+/// The default hub degree: an unlabelled address with more transfers than this in the walk's
+/// direction is reported as a `hub` stop, not expanded. The one definition: the CLI's config
+/// default (`[tracer] hub_degree`) refers to it.
+pub const DEFAULT_HUB_DEGREE: u64 = 1000;
+/// The default hop limit (SPEC: `--hops N`, default 6).
+pub const DEFAULT_HOPS: u32 = 6;
+/// The default taint policy (SPEC: `--policy`, default haircut).
+pub const DEFAULT_POLICY: Policy = Policy::Haircut;
 /// Largest `--hops` (strata are bits of a `u64`).
 pub const MAX_HOPS: u32 = 62;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
-    #[error("reading the transaction graph: {0}")]
+    /// The graph source failed.
+    #[error("reading the transaction graph")]
     Source(#[source] Box<dyn std::error::Error + Send + Sync>),
-    #[error("no seeds: give at least one seed address (or a --seeds-label that matches labels)")]
+    /// [`TraceOptions::seeds`] is empty.
+    #[error("no seeds to trace from")]
     NoSeeds,
-    #[error("--hops {0} is out of range: use 1 to {MAX_HOPS}")]
+    /// [`TraceOptions::hops`] is 0 or above [`MAX_HOPS`].
+    #[error("hop limit {0} is out of range 1..={MAX_HOPS}")]
     Hops(u32),
-    #[error("invalid --min-amount {0:?}: expected a non-negative decimal number such as 12.5")]
+    /// [`TraceOptions::min_amount`] is not a non-negative decimal the asset's decimals can hold.
+    #[error("invalid minimum amount {0:?}: expected a non-negative decimal number such as 12.5")]
     MinAmount(String),
 }
 

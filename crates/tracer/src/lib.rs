@@ -15,7 +15,7 @@ pub mod store_source;
 
 pub use engine::{
     trace, AssetInfo, Bound, Deposit, Trace, TraceDirection, TraceError, TraceOptions, TracedEdge, TracedNode,
-    WalkStats, DEFAULT_HUB_DEGREE,
+    WalkStats, DEFAULT_HOPS, DEFAULT_HUB_DEGREE, DEFAULT_POLICY, MAX_HOPS,
 };
 pub use mem::MemGraph;
 pub use policy::Policy;

@@ -22,10 +22,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
 use chaintrace_evm::rpc::canonical_key;
+use chaintrace_model::{CaseDeposit, Role};
 use clap::Args;
 use serde_json::{json, Value};
 
-use crate::{context::Context, output};
+use crate::{context::Context, files, output};
 
 const RECORDING: &[u8] = include_bytes!("../../demo/ethereum-rpc.json.gz");
 const LABELS: &str = include_str!("../../demo/labels.csv");
@@ -309,7 +310,7 @@ pub fn run(_ctx: &Context, args: DemoArgs) -> Result<()> {
     let last_block = truth["last_block"].as_u64().context("the embedded truth.json has no last_block")?;
     let (labels, config, prices) = (dir.join("labels.csv"), dir.join("config.toml"), dir.join("prices.csv"));
     for (path, text) in [(&labels, LABELS), (&config, CONFIG), (&prices, PRICES)] {
-        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        files::write_file(path, text.as_bytes())?;
     }
     let store = dir.join("store");
     let exe = std::env::current_exe().context("cannot find the chaintrace executable to run the demo steps")?;
@@ -361,8 +362,7 @@ pub fn run(_ctx: &Context, args: DemoArgs) -> Result<()> {
     let deposits_csv =
         step.run(&format!("deposits {} --format csv", p(&case)), &["deposits", &p(&case), "--format", "csv"])?;
     let deposits_path = dir.join("deposits.csv");
-    std::fs::write(&deposits_path, &deposits_csv)
-        .with_context(|| format!("cannot write {}", deposits_path.display()))?;
+    files::write_file(&deposits_path, deposits_csv.as_bytes())?;
     let mut exports = vec![("case file", case.clone()), ("deposits (CSV)", deposits_path.clone())];
     for (format, name, what) in [
         ("html", "case.html", "the picture: open it in a browser"),
@@ -387,12 +387,8 @@ pub fn run(_ctx: &Context, args: DemoArgs) -> Result<()> {
     }
 
     // What an investigator wants first.
-    let text = std::fs::read_to_string(&case).with_context(|| format!("cannot read {}", case.display()))?;
-    let c: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", case.display()))?;
-    let empty = Vec::new();
-    let nodes = c["nodes"].as_array().unwrap_or(&empty);
-    let edges = c["edges"].as_array().unwrap_or(&empty);
-    let deposits = c["deposits"].as_array().unwrap_or(&empty);
+    let c = files::read_case(&case)?;
+    let (nodes, edges, deposits) = (&c.nodes, &c.edges, &c.deposits);
     output::line("")?;
     output::line(format!(
         "Ingested {} blocks, {} transfers (native, internal from call traces, USDT-like token); {} exchange deposit addresses inferred from their sweeps.",
@@ -400,20 +396,19 @@ pub fn run(_ctx: &Context, args: DemoArgs) -> Result<()> {
         ing["transfers"].as_u64().unwrap_or(0),
         inf["deposits"].as_array().map_or(0, |d| d.len()),
     ))?;
-    let seeds: Vec<&str> = c["seeds"].as_array().unwrap_or(&empty).iter().filter_map(|s| s.as_str()).collect();
     output::line(format!(
         "\nSeeds: {} addresses labelled sanctioned ({})",
-        seeds.len(),
+        c.seeds.len(),
         truth["sanctioned_entity"].as_str().unwrap_or("sanctioned")
     ))?;
-    for s in &seeds {
+    for s in &c.seeds {
         output::line(format!("  {s}"))?;
     }
-    let max_hop = nodes.iter().filter_map(|n| n["hop"].as_u64()).max().unwrap_or(0);
-    let dep_hops: Vec<u64> = deposits.iter().filter_map(|d| d["hops"].as_u64()).collect();
+    let max_hop = nodes.iter().map(|n| n.hop).max().unwrap_or(0);
+    let dep_hops: Vec<u32> = deposits.iter().map(|d| d.hops).collect();
     let mut roles: BTreeMap<&str, usize> = BTreeMap::new();
     for n in nodes {
-        *roles.entry(n["role"].as_str().unwrap_or("?")).or_default() += 1;
+        *roles.entry(n.role.as_str()).or_default() += 1;
     }
     output::line(format!(
         "\nWalk: forward in time order, policy haircut, up to {HOPS} hops: {} addresses reached, {} transfers carried traced funds, farthest address {max_hop} hops out",
@@ -427,14 +422,14 @@ pub fn run(_ctx: &Context, args: DemoArgs) -> Result<()> {
         dep_hops.iter().min().unwrap_or(&0),
         dep_hops.iter().max().unwrap_or(&0)
     ))?;
-    let mut per: BTreeMap<(String, String), Vec<&Value>> = BTreeMap::new();
+    let mut per: BTreeMap<(&str, &str), Vec<&CaseDeposit>> = BTreeMap::new();
     for d in deposits {
-        let asset = d["symbol"].as_str().or(d["asset"].as_str()).unwrap_or("?").to_string();
-        per.entry((d["exchange"].as_str().unwrap_or("?").to_string(), asset)).or_default().push(d);
+        let asset = d.symbol.as_deref().unwrap_or(&d.asset);
+        per.entry((&d.exchange, asset)).or_default().push(d);
     }
     for ((exchange, asset), ds) in &per {
-        let amounts: Vec<&str> = ds.iter().filter_map(|d| d["amount"].as_str()).collect();
-        let usd: Vec<&str> = ds.iter().filter_map(|d| d["usd"].as_str()).collect();
+        let amounts: Vec<&str> = ds.iter().map(|d| d.amount.as_str()).collect();
+        let usd: Vec<&str> = ds.iter().filter_map(|d| d.usd.as_deref()).collect();
         let usd_text =
             if usd.len() == ds.len() { format!("${}", money(&sum_decimal(&usd))) } else { "USD unknown".into() };
         output::line(format!(
@@ -447,14 +442,14 @@ pub fn run(_ctx: &Context, args: DemoArgs) -> Result<()> {
     for d in deposits {
         output::line(format!(
             "    {}  {:<15} {} {:>24} {:<4} {:>12}  hops {}  tx {}",
-            d["time"].as_str().unwrap_or(""),
-            d["exchange"].as_str().unwrap_or(""),
-            short(d["address"].as_str().unwrap_or("")),
-            amount(d["amount"].as_str().unwrap_or("0")),
-            d["symbol"].as_str().or(d["asset"].as_str()).unwrap_or(""),
-            d["usd"].as_str().map(|u| format!("${}", money(u))).unwrap_or_else(|| "USD unknown".into()),
-            d["hops"].as_u64().unwrap_or(0),
-            short(d["tx"].as_str().unwrap_or("")),
+            d.time,
+            d.exchange,
+            short(&d.address),
+            amount(&d.amount),
+            d.symbol.as_deref().unwrap_or(&d.asset),
+            d.usd.as_deref().map(|u| format!("${}", money(u))).unwrap_or_else(|| "USD unknown".into()),
+            d.hops,
+            short(&d.tx),
         ))?;
     }
     let stops: Vec<String> = ["exchange", "exchange_deposit", "service", "stop"]
@@ -462,8 +457,8 @@ pub fn run(_ctx: &Context, args: DemoArgs) -> Result<()> {
         .filter_map(|r| roles.get(r).map(|n| format!("{n} {}", r.replace('_', " "))))
         .collect();
     let reasons: BTreeMap<&str, usize> =
-        nodes.iter().filter(|n| n["role"] == "stop").fold(BTreeMap::new(), |mut m, n| {
-            *m.entry(n["stop_reason"].as_str().unwrap_or("limit")).or_default() += 1;
+        nodes.iter().filter(|n| n.role == Role::Stop).fold(BTreeMap::new(), |mut m, n| {
+            *m.entry(n.stop_reason.as_deref().unwrap_or("limit")).or_default() += 1;
             m
         });
     let reason_text: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
@@ -474,9 +469,7 @@ pub fn run(_ctx: &Context, args: DemoArgs) -> Result<()> {
     ))?;
     let mut cmp = Vec::new();
     for (policy, path) in &other {
-        let t = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let v: Value = serde_json::from_str(&t).with_context(|| format!("{} is not JSON", path.display()))?;
-        cmp.push(format!("{policy} flags {}", v["deposits"].as_array().map_or(0, |d| d.len())));
+        cmp.push(format!("{policy} flags {}", files::read_case(path)?.deposits.len()));
     }
     output::line(format!("Same walk under the other policies: {} (case-poison.json, case-fifo.json)", cmp.join(", ")))?;
 

@@ -3,12 +3,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result};
-use chaintrace_export::{ExportOptions, Format};
-use chaintrace_model::CaseFile;
+use anyhow::{anyhow, Result};
+use chaintrace_export::atomic::WriteError;
+use chaintrace_export::{ExportError, ExportOptions, Format};
 use clap::Args;
 
-use crate::{context::Context, output};
+use crate::{context::Context, files, output};
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -36,18 +36,20 @@ fn parse_format(s: &str) -> Result<Format, String> {
     s.parse()
 }
 
-/// Read a case file robustly: bytes that are not UTF-8 become U+FFFD rather than failing the
-/// whole file; invalid JSON is reported with its line and column.
-pub fn read_case_file(path: &std::path::Path) -> Result<CaseFile> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read case file {}", path.display()))?;
-    chaintrace_export::read_case(&bytes)
-        .with_context(|| format!("cannot load case file {} (write one with `chaintrace trace --out`)", path.display()))
-}
-
 pub fn run(ctx: &Context, args: ExportArgs) -> Result<()> {
-    let case = read_case_file(&args.case)?;
+    let case = files::read_case(&args.case)?;
     let written = chaintrace_export::export(&case, args.format, &args.output, ExportOptions { force: args.force })
-        .with_context(|| format!("cannot export {} as {}", args.case.display(), args.format))?;
+        .map_err(|e| match e {
+            // The library states the fact; the flag that overrides it is ours to name.
+            ExportError::Write(WriteError::Exists(p)) => {
+                anyhow!("{} already exists: pass --force to overwrite it", p.display())
+            }
+            ExportError::Write(WriteError::NotADirectory(p)) => anyhow!(
+                "{} exists and is not a directory: --format csv writes nodes.csv and edges.csv into the directory --output names",
+                p.display()
+            ),
+            e => anyhow::Error::new(e).context(format!("cannot export {} as {}", args.case.display(), args.format)),
+        })?;
     tracing::info!(format = %written.format, nodes = written.nodes, edges = written.edges, "export written");
     let files: Vec<String> = written.files.iter().map(|p| p.display().to_string()).collect();
     if ctx.json {

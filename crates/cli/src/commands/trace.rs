@@ -2,18 +2,19 @@
 //! off-ramp report of a case file).
 
 use std::collections::BTreeSet;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{anyhow, bail, Context as _, Result};
 use chaintrace_model::time_fmt::parse_rfc3339;
-use chaintrace_model::{Address, Asset, CaseFile, ChainKind, ChainSpec, Provenance, TipRef};
+use chaintrace_model::{Address, Asset, ChainKind, ChainSpec, Provenance, TipRef};
 use chaintrace_store::Store;
-use chaintrace_tracer::case::{case_file, deposits_csv, summary_text, to_json, CaseContext};
-use chaintrace_tracer::{trace, Bound, Policy, PriceTable, StoreSource, TraceDirection, TraceOptions};
+use chaintrace_tracer::case::{case_file, deposits_csv, summary_text, CaseContext};
+use chaintrace_tracer::{
+    trace, Bound, Policy, PriceTable, StoreSource, TraceDirection, TraceError, TraceOptions, MAX_HOPS,
+};
 use clap::{Args, ValueEnum};
 
-use crate::{context::Context, output};
+use crate::{context::Context, files, output};
 
 #[derive(Args, Debug)]
 pub struct TraceArgs {
@@ -46,7 +47,7 @@ pub struct TraceArgs {
     /// Only transfers at or before T (RFC 3339 time or block height).
     #[arg(long, value_name = "T", help_heading = "Filters")]
     until: Option<String>,
-    /// Unlabelled addresses with more than N transfers in either direction are stops (default from the config).
+    /// Unlabelled addresses with more than N transfers in either direction are stops (default from the config, [tracer] hub_degree).
     #[arg(long, value_name = "N", help_heading = "Walk")]
     hub_degree: Option<u64>,
     /// Daily USD price table (CSV: date,btc_usd,eth_usd,…) to value deposits and edges.
@@ -125,22 +126,6 @@ fn seeds_by_label(store: &Store, spec: &ChainSpec, name: &str) -> Result<Vec<Add
     Ok(out.into_iter().collect())
 }
 
-fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().with_context(|| format!("--out {}: not a file path", path.display()))?;
-    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
-    let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res.with_context(|| format!("cannot write case file {}", path.display()))
-}
-
 pub fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
     let chain = match &args.chain {
         Some(c) => c.clone(),
@@ -152,10 +137,7 @@ pub fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
     };
     let spec = ctx.config.chain(&chain)?.clone();
     let defaults = &ctx.config.tracer;
-    let policy = match args.policy {
-        Some(p) => p,
-        None => defaults.policy.parse().map_err(|e: String| anyhow::anyhow!("config [tracer] policy: {e}"))?,
-    };
+    let policy = args.policy.unwrap_or(defaults.policy);
     let mut seeds: Vec<Address> = args.seeds.iter().map(|s| parse_seed(s, &spec)).collect::<Result<_>>()?;
     let since = args.since.as_deref().map(|t| parse_bound(t, "--since")).transpose()?;
     let until = args.until.as_deref().map(|t| parse_bound(t, "--until")).transpose()?;
@@ -188,7 +170,15 @@ pub fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
 
     let source = StoreSource::new(&store, &chain, spec.kind == ChainKind::Bitcoin);
     let started = std::time::Instant::now();
-    let result = trace(&source, &opts).with_context(|| format!("tracing on {chain}"))?;
+    let result = trace(&source, &opts).map_err(|e| match e {
+        // The tracer states the fact; the flag to change is ours to name.
+        TraceError::NoSeeds => anyhow!("no seeds: give seed addresses or a --seeds-label that matches labels"),
+        TraceError::Hops(h) => anyhow!("--hops {h} is out of range: use 1 to {MAX_HOPS}"),
+        TraceError::MinAmount(m) => {
+            anyhow!("invalid --min-amount {m:?}: expected a non-negative decimal number such as 12.5")
+        }
+        e => anyhow::Error::new(e).context(format!("tracing on {chain}")),
+    })?;
     tracing::info!(
         chain = %chain,
         nodes = result.nodes.len(),
@@ -236,7 +226,7 @@ pub fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
     }
     match &args.out {
         Some(path) => {
-            write_atomic(path, &to_json(&case)?)?;
+            files::write_case(path, &case)?;
             if ctx.json {
                 output::json(&serde_json::json!({
                     "out": path.display().to_string(),
@@ -249,7 +239,7 @@ pub fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
                 output::line(format!("case file written to {}", path.display()))
             }
         }
-        None if ctx.json => output::json(&case),
+        None if ctx.json => output::text(&case.to_json()),
         None => output::line(summary_text(&case).trim_end()),
     }
 }
@@ -270,18 +260,10 @@ pub struct DepositsArgs {
 }
 
 pub fn run_deposits(ctx: &Context, args: DepositsArgs) -> Result<()> {
-    let text = std::fs::read_to_string(&args.case)
-        .with_context(|| format!("cannot read case file {}: check the path", args.case.display()))?;
-    let case: CaseFile = serde_json::from_str(&text).with_context(|| {
-        format!("{} is not a chaintrace case file (write one with `chaintrace trace --out`)", args.case.display())
-    })?;
+    let case = files::read_case(&args.case)?;
     let format = args.format.unwrap_or(if ctx.json { DepositsFormat::Json } else { DepositsFormat::Csv });
     match format {
         DepositsFormat::Json => output::json(&case.deposits),
-        DepositsFormat::Csv => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(deposits_csv(&case).as_bytes())?;
-            Ok(())
-        }
+        DepositsFormat::Csv => output::text(&deposits_csv(&case)),
     }
 }

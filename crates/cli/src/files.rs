@@ -1,0 +1,28 @@
+//! Reading and writing the files users see, through the one case-file codec
+//! ([`CaseFile::from_json_bytes`], [`CaseFile::to_json`]) and the one atomic writer
+//! ([`chaintrace_export::atomic`]). The libraries state facts; the hints that name a flag are
+//! added here.
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use chaintrace_export::atomic::{self, Replace};
+use chaintrace_model::CaseFile;
+
+/// Read a case file written by `chaintrace trace --out`.
+pub fn read_case(path: &Path) -> Result<CaseFile> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read case file {}: check the path", path.display()))?;
+    CaseFile::from_json_bytes(&bytes)
+        .with_context(|| format!("cannot load case file {} (write one with `chaintrace trace --out`)", path.display()))
+}
+
+/// Write a case file atomically, replacing an earlier one.
+pub fn write_case(path: &Path, case: &CaseFile) -> Result<()> {
+    write_file(path, case.to_json().as_bytes()).with_context(|| format!("cannot write case file {}", path.display()))
+}
+
+/// Write a user-visible file atomically, replacing an earlier one.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    Ok(atomic::write_file(path, bytes, Replace::Yes)?)
+}
