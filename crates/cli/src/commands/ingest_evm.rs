@@ -15,8 +15,8 @@ use std::time::Duration;
 use anyhow::{bail, Context as _, Result};
 use chaintrace_evm::expand::{expand_address, ExpandOptions, NativeSource};
 use chaintrace_evm::{
-    ingest, tokens, Applied, ChainSink, EvmAdapter, EvmConfig, IngestOptions, RpcConfig, TokenMeta, TokenMetaStore,
-    TraceSetting,
+    ingest, tokens, Applied, ApplyCounts, ChainSink, EvmAdapter, EvmConfig, IngestOptions, RpcConfig, TokenMeta,
+    TokenMetaStore, TraceSetting,
 };
 use chaintrace_model::{token_namespace, Address, BlockData, ChainSpec, Hash32, Sensitive};
 use chaintrace_store::{Store, StoreError};
@@ -41,7 +41,7 @@ impl ChainSink for StoreSink<'_> {
     }
     fn apply(&self, blocks: &[BlockData]) -> Result<Applied, StoreError> {
         match self.store.apply_blocks(self.chain, blocks) {
-            Ok(s) => Ok(Applied::Ok { transfers: s.transfers }),
+            Ok(s) => Ok(Applied::Ok(ApplyCounts { blocks: s.blocks, transfers: s.transfers, skipped: s.skipped })),
             Err(StoreError::ParentMismatch { .. }) => Ok(Applied::ParentMismatch),
             Err(e) => Err(e),
         }
