@@ -19,6 +19,7 @@ pub mod cluster;
 pub mod decode;
 pub mod esplora;
 pub mod flows;
+pub mod ingest;
 pub mod network;
 pub mod rpc;
 pub mod script;
@@ -26,6 +27,7 @@ pub mod synth;
 
 pub use blkfile::{BlkError, BlkIndex, BlockLocation, BlocksDir, ChainBlock};
 pub use decode::{parse_block, BlockDecoder, BlockTotals, DecodeError, NoLookup, OutputMap};
+pub use ingest::{ingest_blocks_dir, ingest_node, IngestError, IngestOptions, IngestSummary, NodeSource};
 pub use network::{parse_network, NetworkError};
 pub use script::script_address;
 
