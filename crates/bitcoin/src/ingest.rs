@@ -297,7 +297,7 @@ pub enum IngestError {
         height: u64,
     },
     /// A failure after some blocks were stored.
-    #[error("ingest stopped; the sink holds every block up to height {}", tip.map_or_else(|| "(none)".to_string(), |t| t.to_string()))]
+    #[error("ingest stopped; every block up to height {} is stored", tip.map_or_else(|| "(none)".to_string(), |t| t.to_string()))]
     Stopped {
         /// The sink's tip when the run stopped.
         tip: Option<u64>,

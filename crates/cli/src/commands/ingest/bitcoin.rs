@@ -12,7 +12,7 @@ use chaintrace_bitcoin::{
     esplora::EsploraClient,
     network::{genesis_hash, network_name},
     parse_network,
-    rpc::{NodeFallbackLookup, RpcClient},
+    rpc::{NodeFallbackLookup, RpcClient, RpcError},
     to_hash32, BlkError, IngestSummary,
 };
 use chaintrace_model::{ChainSpec, Sensitive};
@@ -145,9 +145,17 @@ fn network_for(spec: &ChainSpec, flag: Option<&str>) -> Result<Network> {
 
 /// What the user can do about a Bitcoin ingest error, naming the flags.
 pub(super) fn hint(e: &anyhow::Error, spec: &ChainSpec) -> Option<String> {
+    let blk = |b: &BlkError| match b {
+        BlkError::NoFiles(_) => Some("point --blocks-dir at Bitcoin Core's blocks directory".to_string()),
+        BlkError::NetworkMismatch { .. } | BlkError::GenesisMismatch { .. } => {
+            Some(format!("check --network or the network of chain {:?} in the config", spec.name))
+        }
+        _ => None,
+    };
     e.chain().find_map(|c| {
         if let Some(ie) = c.downcast_ref::<IngestError>() {
             return match ie {
+                IngestError::Blk(b) => blk(b),
                 IngestError::OtherNetwork { .. } => Some("use another --store or chain name".into()),
                 IngestError::NodeNetwork { network, .. } => {
                     Some(format!("point --rpc at a {network} node or use another chain name"))
@@ -159,13 +167,10 @@ pub(super) fn hint(e: &anyhow::Error, spec: &ChainSpec) -> Option<String> {
                 _ => None,
             };
         }
-        match c.downcast_ref::<BlkError>()? {
-            BlkError::NoFiles(_) => Some("point --blocks-dir at Bitcoin Core's blocks directory".into()),
-            BlkError::NetworkMismatch { .. } | BlkError::GenesisMismatch { .. } => {
-                Some(format!("check --network or the network of chain {:?} in the config", spec.name))
-            }
-            _ => None,
+        if let Some(RpcError::Unauthorized { .. }) = c.downcast_ref::<RpcError>() {
+            return Some("check the user:password in the --rpc URL, or pass --cookie FILE".into());
         }
+        blk(c.downcast_ref::<BlkError>()?)
     })
 }
 
