@@ -141,7 +141,7 @@ impl NodeSource for RpcClient {
 pub enum IngestError {
     /// The block files could not be read or indexed.
     #[error(transparent)]
-    Blk(#[from] BlkError),
+    Blk(Box<BlkError>),
     /// The node failed.
     #[error("asking the node")]
     Node(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -218,7 +218,7 @@ pub enum IngestError {
         height: u64,
         /// The read error (it names the file and offset).
         #[source]
-        source: BlkError,
+        source: Box<BlkError>,
     },
     /// A block in the files could not be decoded.
     #[error("{path} at offset {offset}: block {hash} at height {height}")]
@@ -233,7 +233,7 @@ pub enum IngestError {
         height: u64,
         /// Why it could not be decoded.
         #[source]
-        source: DecodeError,
+        source: Box<DecodeError>,
     },
     /// A block from the node could not be parsed or decoded.
     #[error("block {hash} at height {height} from {endpoint}")]
@@ -246,7 +246,7 @@ pub enum IngestError {
         height: u64,
         /// Why it could not be decoded.
         #[source]
-        source: DecodeError,
+        source: Box<DecodeError>,
     },
     /// The node answered with a block other than the one asked for.
     #[error("the node sent block {got} for height {height}, but its hash at that height is {expected}")]
@@ -305,6 +305,12 @@ pub enum IngestError {
         #[source]
         source: Box<IngestError>,
     },
+}
+
+impl From<BlkError> for IngestError {
+    fn from(e: BlkError) -> Self {
+        IngestError::Blk(Box::new(e))
+    }
 }
 
 fn sink_err<E: std::error::Error + Send + Sync + 'static>(doing: &str) -> impl FnOnce(E) -> IngestError + '_ {
@@ -461,13 +467,13 @@ pub fn ingest_blocks_dir<S: ChainSink, L: UtxoLookup>(
     let mut failure: Option<IngestError> = None;
     for cb in &todo {
         let decoded = match reader.read_block(&cb.loc, &mut buf) {
-            Err(source) => Err(IngestError::Read { hash: cb.hash, height: cb.height, source }),
-            Ok(block) => decoder.decode(&block, cb.height).map_err(|source| IngestError::DecodeFile {
+            Err(e) => Err(IngestError::Read { hash: cb.hash, height: cb.height, source: Box::new(e) }),
+            Ok(block) => decoder.decode(&block, cb.height).map_err(|e| IngestError::DecodeFile {
                 path: reader.path(&cb.loc).to_path_buf(),
                 offset: cb.loc.offset - 8,
                 hash: cb.hash,
                 height: cb.height,
-                source,
+                source: Box::new(e),
             }),
         };
         match decoded {
@@ -548,11 +554,11 @@ pub fn ingest_node<S: ChainSink, N: NodeSource, L: UtxoLookup>(
         let raws = node.raw_blocks(&hashes).map_err(node_err)?;
         let mut batch = Vec::with_capacity(heights.len());
         for ((h, hash), raw) in heights.iter().zip(&hashes).zip(&raws) {
-            let decode_err = |source| IngestError::DecodeNode {
+            let decode_err = |e| IngestError::DecodeNode {
                 endpoint: node.endpoint(),
                 hash: to_hash32(hash),
                 height: *h,
-                source,
+                source: Box::new(e),
             };
             let block = parse_block(raw).map_err(decode_err)?;
             if block.block_hash() != *hash {
