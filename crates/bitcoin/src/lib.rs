@@ -7,8 +7,11 @@
 //!
 //! The adapter never sees the store: inputs are resolved through the [`UtxoLookup`] trait from
 //! `chaintrace-model` plus an in-memory overlay of outputs created earlier in the same batch
-//! ([`BlockDecoder`]).
+//! ([`BlockDecoder`]). The ingest loops ([`ingest`]: block files and a Core node, with
+//! reorganisations) write to `chaintrace-model`'s [`ChainSink`], the same trait the EVM adapter
+//! uses, and find fork points with the same shared search.
 //!
+//! [`ChainSink`]: chaintrace_model::ChainSink
 //! [`BlockData`]: chaintrace_model::BlockData
 //! [`Transfer`]: chaintrace_model::Transfer
 //! [`UtxoLookup`]: chaintrace_model::UtxoLookup
