@@ -98,9 +98,17 @@ fn blocks_dir_reorgs_of_depth_1_to_10_leave_exactly_the_heavier_branch() {
     }
 }
 
-/// A node serving a chain held in memory.
+/// A node serving a chain held in memory; with `switch`, it reorganises to another chain when
+/// first asked for heights at or above the given one.
 struct MemNode {
     blocks: Vec<Block>,
+    switch: Option<(u64, Vec<Block>)>,
+}
+
+impl MemNode {
+    fn new(blocks: Vec<Block>) -> Self {
+        MemNode { blocks, switch: None }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +124,9 @@ impl NodeSource for MemNode {
         Ok((Some(Network::Regtest), self.blocks.len() as u64 - 1))
     }
     fn block_hashes(&mut self, heights: &[u64]) -> Result<Vec<BlockHash>, NoBlock> {
+        if self.switch.as_ref().is_some_and(|(at, _)| heights.first().is_some_and(|h| h >= at)) {
+            self.blocks = self.switch.take().unwrap().1;
+        }
         heights
             .iter()
             .map(|h| self.blocks.get(*h as usize).map(Block::block_hash).ok_or_else(|| NoBlock(h.to_string())))
@@ -136,11 +147,11 @@ fn node_reorgs_of_depth_1_to_10_leave_exactly_the_heavier_branch() {
     let chain = base_chain();
     for depth in 1..=10usize {
         let sink = MemorySink::default();
-        let mut node = MemNode { blocks: chain.clone() };
+        let mut node = MemNode::new(chain.clone());
         let s = ingest_node(&mut node, &sink, sink.clone(), &opts(), |_| {}).unwrap();
         assert_eq!(s.blocks, chain.len() as u64);
         let branch = heavier_branch(&chain, depth);
-        let mut node = MemNode { blocks: branch.clone() };
+        let mut node = MemNode::new(branch.clone());
         let s = ingest_node(&mut node, &sink, sink.clone(), &opts(), |_| {}).unwrap();
         assert_eq!((s.reorgs, s.rolled_back, s.blocks), (1, depth as u64, depth as u64 + 1), "depth {depth}");
         let clean = MemorySink::default();
@@ -158,9 +169,9 @@ fn node_reorgs_of_depth_1_to_10_leave_exactly_the_heavier_branch() {
 fn a_fork_deeper_than_the_bound_is_refused_and_the_sink_kept() {
     let chain = base_chain();
     let sink = MemorySink::default();
-    ingest_node(&mut MemNode { blocks: chain.clone() }, &sink, sink.clone(), &opts(), |_| {}).unwrap();
+    ingest_node(&mut MemNode::new(chain.clone()), &sink, sink.clone(), &opts(), |_| {}).unwrap();
     let before = sink.snapshot();
-    let mut node = MemNode { blocks: heavier_branch(&chain, 6) };
+    let mut node = MemNode::new(heavier_branch(&chain, 6));
     let bounded = IngestOptions { max_reorg_depth: 5, ..opts() };
     let err = ingest_node(&mut node, &sink, sink.clone(), &bounded, |_| {}).unwrap_err();
     assert!(matches!(err, IngestError::Fork { source: ForkError::TooDeep { max_depth: 5, .. }, .. }), "{err:?}");
@@ -171,7 +182,29 @@ fn a_fork_deeper_than_the_bound_is_refused_and_the_sink_kept() {
         let prev = other.last().unwrap();
         other.push(coinbase_block(prev.block_hash(), h, prev.header.time + 600, 5_000, 0x33));
     }
-    let s = ingest_node(&mut MemNode { blocks: other.clone() }, &sink, sink.clone(), &opts(), |_| {}).unwrap();
+    let s = ingest_node(&mut MemNode::new(other.clone()), &sink, sink.clone(), &opts(), |_| {}).unwrap();
     assert_eq!(s.rolled_back, chain.len() as u64 - 1);
     assert_eq!(sink.snapshot().len(), other.len());
+}
+
+/// The node reorganises while the loop runs: the batch that no longer continues the stored
+/// tip is refused by the sink, the fork point is found, and the run ends on the new branch.
+#[test]
+fn a_reorg_during_a_node_run_is_followed() {
+    let chain = base_chain();
+    let branch = heavier_branch(&chain, 8);
+    let len = chain.len() as u64;
+    // The first batch (7 blocks each) that starts above the fork point's child: its parent is
+    // a replaced block, so the sink refuses it.
+    let at = (len - 7).div_ceil(7) * 7;
+    let mut node = MemNode { blocks: chain.clone(), switch: Some((at, branch.clone())) };
+    let sink = MemorySink::default();
+    let s = ingest_node(&mut node, &sink, sink.clone(), &opts(), |_| {}).unwrap();
+    assert_eq!((s.reorgs, s.rolled_back), (1, at - (len - 8)), "{s:?}");
+    // The last height was fixed when the run started.
+    assert_eq!(s.tip.map(|t| t.0), Some(len - 1));
+    let clean = MemorySink::default();
+    let to = IngestOptions { to: Some(len - 1), ..opts() };
+    ingest_node(&mut MemNode::new(branch), &clean, clean.clone(), &to, |_| {}).unwrap();
+    assert_eq!(sink.snapshot(), clean.snapshot());
 }
