@@ -1,5 +1,5 @@
 //! The EVM adapter and ingest loop against a real anvil node (installed from npm by the
-//! test kit): every transfer a scripted scenario made, reorgs of depth 1 to 5, head following,
+//! test kit): every transfer a scripted scenario made, reorgs of depth 1 to 10 (through the shared fork search of `chaintrace-model`), head following,
 //! and a fault-injecting proxy.
 
 use std::collections::BTreeSet;
@@ -116,12 +116,12 @@ fn assert_matches_node(anvil: &Anvil, sink: &MemorySink) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reorgs_of_depth_1_to_5_leave_no_orphaned_transfer() {
-    for depth in 1..=5u64 {
+async fn reorgs_of_depth_1_to_10_leave_no_orphaned_transfer() {
+    for depth in 1..=10u64 {
         // anvil_reorg: the last `depth` blocks are replaced by blocks with other transactions.
         let anvil = Anvil::spawn();
         let a = anvil.accounts();
-        scenario::native_blocks(&anvil, 0, 8, 1);
+        scenario::native_blocks(&anvil, 0, 12, 1);
         let sink = MemorySink::default();
         let tokens = MemoryTokenMeta::default();
         ingest_to(&anvil.url(), config(TraceSetting::Auto), &sink, &tokens, anvil.block_number()).await;

@@ -238,3 +238,40 @@ fn stats_reports_a_node_without_traces() {
     let text = full.ok(&["stats"]);
     assert!(!text.contains("internal_transfers=unavailable") && text.contains("trace_mode="), "{text}");
 }
+
+/// A flag that does not apply to the chain's kind (or to the chosen source) is a usage mistake:
+/// one line on stderr naming the flag, exit status 2, and nothing opened or written.
+#[test]
+fn flags_of_the_other_chain_kind_are_usage_errors() {
+    let w = Workdir::new();
+    let dir = w.path().to_str().unwrap().to_string();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["ingest", "ethereum", "--blocks-dir", &dir], "--blocks-dir"),
+        (vec!["ingest", "ethereum", "--esplora", "http://127.0.0.1:1", "--address", "0x00"], "--esplora"),
+        (vec!["ingest", "ethereum", "--rpc", "http://127.0.0.1:1", "--network", "regtest"], "--network"),
+        (vec!["ingest", "ethereum", "--rpc", "http://127.0.0.1:1", "--cookie", &dir], "--cookie"),
+        (vec!["ingest", "bitcoin", "--blocks-dir", &dir, "--rate", "5"], "--rate"),
+        (vec!["ingest", "bitcoin", "--rpc", "http://127.0.0.1:1", "--max-in-flight", "3"], "--max-in-flight"),
+        (
+            vec!["ingest", "bitcoin", "--rpc", "http://127.0.0.1:1", "--address", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"],
+            "--address",
+        ),
+        // Flags of another source of the same kind.
+        (vec!["ingest", "bitcoin", "--blocks-dir", &dir, "--rpc", "http://127.0.0.1:1"], "--rpc"),
+        (vec!["ingest", "bitcoin", "--blocks-dir", &dir, "--from", "5"], "--from"),
+        (
+            vec!["ingest", "bitcoin", "--blocks-dir", &dir, "--esplora", "http://127.0.0.1:1", "--address", "x"],
+            "--esplora",
+        ),
+        (vec!["ingest", "bitcoin", "--esplora", "http://127.0.0.1:1"], "--address"),
+    ];
+    for (args, flag) in cases {
+        let out = w.cmd(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        let lines: Vec<_> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{args:?}: {stderr}");
+        assert!(lines[0].starts_with("error: ") && lines[0].contains(flag), "{args:?}: {stderr}");
+        assert!(!w.store().exists(), "{args:?} opened the store");
+    }
+}

@@ -33,11 +33,11 @@ use crate::{
 pub enum BlkError {
     #[error("reading {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("no blk*.dat files in {0} (point --blocks-dir at Bitcoin Core's blocks directory)")]
+    #[error("no blk*.dat files in {0}")]
     NoFiles(PathBuf),
     #[error("{path}: expected an 8-byte XOR key, found {len} bytes")]
     BadXorKey { path: PathBuf, len: u64 },
-    #[error("{path} at offset {offset}: the block files hold {found} blocks but the network is {expected} (check --network or the config's network)")]
+    #[error("{path} at offset {offset}: the block files hold {found} blocks but the network is {expected}")]
     NetworkMismatch { path: PathBuf, offset: u64, found: &'static str, expected: &'static str },
     #[error("{path} at offset {offset}: unknown magic {magic} (not a block file of a known network, or an obfuscated file without its xor.dat)")]
     UnknownMagic { path: PathBuf, offset: u64, magic: String },
@@ -47,7 +47,7 @@ pub enum BlkError {
     Truncated { path: PathBuf, offset: u64, need: u64, have: u64 },
     #[error("{path} at offset {offset}: {source}")]
     Corrupt { path: PathBuf, offset: u64, source: Box<DecodeError> },
-    #[error("the block files start with block {found}, not the {network} genesis {expected} (wrong --network?)")]
+    #[error("the block files start with block {found}, not the {network} genesis {expected}")]
     GenesisMismatch { network: &'static str, expected: Hash32, found: Hash32 },
 }
 

@@ -7,8 +7,11 @@
 //!
 //! The adapter never sees the store: inputs are resolved through the [`UtxoLookup`] trait from
 //! `chaintrace-model` plus an in-memory overlay of outputs created earlier in the same batch
-//! ([`BlockDecoder`]).
+//! ([`BlockDecoder`]). The ingest loops ([`ingest`]: block files and a Core node, with
+//! reorganisations) write to `chaintrace-model`'s [`ChainSink`], the same trait the EVM adapter
+//! uses, and find fork points with the same shared search.
 //!
+//! [`ChainSink`]: chaintrace_model::ChainSink
 //! [`BlockData`]: chaintrace_model::BlockData
 //! [`Transfer`]: chaintrace_model::Transfer
 //! [`UtxoLookup`]: chaintrace_model::UtxoLookup
@@ -19,6 +22,7 @@ pub mod cluster;
 pub mod decode;
 pub mod esplora;
 pub mod flows;
+pub mod ingest;
 pub mod network;
 pub mod rpc;
 pub mod script;
@@ -26,6 +30,7 @@ pub mod synth;
 
 pub use blkfile::{BlkError, BlkIndex, BlockLocation, BlocksDir, ChainBlock};
 pub use decode::{parse_block, BlockDecoder, BlockTotals, DecodeError, NoLookup, OutputMap};
+pub use ingest::{ingest_blocks_dir, ingest_node, IngestError, IngestOptions, IngestSummary, NodeSource};
 pub use network::{parse_network, NetworkError};
 pub use script::script_address;
 

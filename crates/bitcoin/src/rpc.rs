@@ -16,9 +16,7 @@ use serde_json::{json, Value};
 pub enum RpcError {
     #[error("bitcoin rpc {endpoint}: cannot connect: {reason}")]
     Transport { endpoint: String, reason: String },
-    #[error(
-        "bitcoin rpc {endpoint}: authentication failed (HTTP 401): check the user/password in the URL or --cookie"
-    )]
+    #[error("bitcoin rpc {endpoint}: authentication failed (HTTP 401)")]
     Unauthorized { endpoint: String },
     #[error("bitcoin rpc {endpoint}: HTTP {status}: {body}")]
     Http { endpoint: String, status: u16, body: String },
@@ -480,8 +478,8 @@ impl<'a, L> NodeFallbackLookup<'a, L> {
 pub enum FallbackError<E: std::error::Error + 'static> {
     #[error(transparent)]
     Inner(E),
-    #[error("fetching a spent output from the node (start the node with -txindex, or ingest from height 0): {0}")]
-    Node(RpcError),
+    #[error("fetching a spent output from the node (it needs -txindex, unless the range starts at height 0): {0}")]
+    Node(#[source] RpcError),
 }
 
 impl<L: chaintrace_model::UtxoLookup> chaintrace_model::UtxoLookup for NodeFallbackLookup<'_, L> {

@@ -534,12 +534,64 @@ fn assemble(prev: BlockHash, time: u32, mut txdata: Vec<Transaction>) -> Block {
             });
         }
     }
+    mine(&mut block);
+    block
+}
+
+/// Set the merkle root and find a nonce that meets the header's (regtest) target.
+fn mine(block: &mut Block) {
     block.header.merkle_root = block.compute_merkle_root().expect("has a coinbase");
     let target = block.header.target();
     while !target.is_met_by(block.block_hash()) {
         block.header.nonce = block.header.nonce.wrapping_add(1);
     }
-    block
+}
+
+/// A competing block for reorganisation tests: `block`'s transactions on top of `prev`, with
+/// its coinbase marked by `tag` (so the coinbase txid differs), re-mined to the regtest target.
+pub fn sibling_block(block: &Block, prev: BlockHash, tag: u8) -> Block {
+    let mut b = block.clone();
+    b.header.prev_blockhash = prev;
+    b.header.nonce = 0;
+    if let Some(input) = b.txdata.first_mut().and_then(|cb| cb.input.first_mut()) {
+        let mut sig = input.script_sig.to_bytes();
+        sig.extend_from_slice(&[1, tag]);
+        input.script_sig = ScriptBuf::from_bytes(sig);
+    }
+    mine(&mut b);
+    b
+}
+
+/// A block holding only a coinbase of `value` satoshi (paid to a P2WPKH key derived from
+/// `tag`) at `height` on top of `prev`, mined to the regtest target.
+pub fn coinbase_block(prev: BlockHash, height: u64, time: u32, value: u64, tag: u8) -> Block {
+    let k = key_material(u64::from(tag), u32::from(tag), height as u32);
+    let sig = Builder::new().push_int(height as i64).push_slice(push(&[tag, 0x63, 0x74])).into_script();
+    let cb = Transaction {
+        version: TxVersion::TWO,
+        lock_time: LockTime::ZERO,
+        input: vec![TxIn {
+            previous_output: OutPoint::null(),
+            script_sig: sig,
+            sequence: Sequence::MAX,
+            witness: Witness::new(),
+        }],
+        output: vec![TxOut { value: Amount::from_sat(value), script_pubkey: script_for(Kind::P2wpkh, &k) }],
+    };
+    assemble(prev, time, vec![cb])
+}
+
+/// `blocks` in Bitcoin Core's block-file framing (magic, length, block), unobfuscated and
+/// without padding: the contents of one `blk*.dat` file.
+pub fn blk_records(network: Network, blocks: &[Block]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for b in blocks {
+        let bytes = serialize(b);
+        out.extend_from_slice(&network.magic().to_bytes());
+        out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        out.extend_from_slice(&bytes);
+    }
+    out
 }
 
 /// Write a chain into `dir` (which must exist). Returns what was written.

@@ -123,6 +123,14 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        // A usage mistake found after parsing (e.g. a flag of the other chain kind).
+        Err(e) if e.is::<clap::Error>() => match e.downcast::<clap::Error>() {
+            Ok(usage) => usage_error(usage),
+            Err(e) => {
+                eprintln!("error: {}", output::one_line(&e));
+                ExitCode::FAILURE
+            }
+        },
         Err(e) => {
             eprintln!("error: {}", output::one_line(&e));
             ExitCode::FAILURE

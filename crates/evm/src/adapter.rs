@@ -360,7 +360,7 @@ impl EvmAdapter {
         let mut new: Vec<[u8; 20]> = Vec::new();
         for t in blocks.iter().flat_map(|b| &b.transfers) {
             if let Asset::Token(c) = t.asset {
-                if !new.contains(&c) && store.get(&c).map_err(|e| EvmError::Sink(e.to_string()))?.is_none() {
+                if !new.contains(&c) && store.get(&c).map_err(|e| EvmError::TokenStore(Box::new(e)))?.is_none() {
                     new.push(c);
                 }
             }
@@ -373,7 +373,7 @@ impl EvmAdapter {
             if tokens::raw_units(m) {
                 tracing::info!(token = %format!("0x{}", hex::encode(t)), "token does not answer decimals(); amounts stay in raw units");
             }
-            store.put(t, m).map_err(|e| EvmError::Sink(e.to_string()))?;
+            store.put(t, m).map_err(|e| EvmError::TokenStore(Box::new(e)))?;
         }
         Ok(new.len())
     }

@@ -95,7 +95,7 @@ pub enum EvmError {
     Rpc(#[from] RpcError),
     #[error("invalid RPC URL {0}: expected http:// or https://")]
     BadUrl(String),
-    #[error("the node at {endpoint} serves chain id {got}, but chain {chain} is configured with chain id {expected}; point --rpc at a {chain} node or fix the config")]
+    #[error("the node at {endpoint} serves chain id {got}, but chain {chain} is configured with chain id {expected}")]
     ChainIdMismatch { chain: String, endpoint: String, expected: u64, got: u64 },
     #[error("block {height}: the node has no such block (head is {head})")]
     MissingBlock { height: u64, head: u64 },
@@ -103,12 +103,18 @@ pub enum EvmError {
     Inconsistent { height: u64, what: String },
     #[error("block {height}: {what}")]
     Trace { height: u64, what: String },
-    #[error("{0}")]
-    Sink(String),
-    #[error("store for chain {chain} ends at height {tip}; --from {from} would leave a gap (use --from {} or a new store)", tip + 1)]
+    /// The sink (the store, in the binary) failed.
+    #[error("writing ingested blocks to the sink")]
+    Sink(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The token metadata store failed.
+    #[error("reading or writing token metadata")]
+    TokenStore(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("{0} is not an EVM address")]
+    NotEvmAddress(String),
+    #[error("the stored chain {chain} ends at height {tip}; starting at {from} would leave a gap (the next height to ingest is {})", tip + 1)]
     Gap { chain: String, tip: u64, from: u64 },
-    #[error("reorg deeper than {depth} blocks below height {height}: no common ancestor with the stored chain; re-ingest into a new store")]
-    ReorgTooDeep { height: u64, depth: u64 },
+    #[error("finding where the stored chain and the node diverge")]
+    Fork(#[from] chaintrace_model::ForkError),
 }
 
 impl EvmError {

@@ -67,7 +67,7 @@ fn topic_of(a: &Address) -> Option<String> {
 
 /// Fetch the transfers of `addr` in `opts.from..=opts.to` (clipped to the head).
 pub async fn expand_address(adapter: &EvmAdapter, addr: &Address, opts: &ExpandOptions) -> Result<Expansion, EvmError> {
-    let topic = topic_of(addr).ok_or_else(|| EvmError::Sink(format!("{addr} is not an EVM address")))?;
+    let topic = topic_of(addr).ok_or_else(|| EvmError::NotEvmAddress(addr.to_string()))?;
     let to = opts.to.min(adapter.head().await?);
     let mut logs = Vec::new();
     let mut queries = 0;

@@ -1,44 +1,20 @@
 //! The ingest loop: fetch ranges concurrently, apply them in order to a [`ChainSink`], follow
 //! the head, and handle reorganisations by rolling back to the fork point.
 //!
-//! The adapter never sees store keys: the CLI implements [`ChainSink`] over the store.
+//! The adapter never sees store keys: the CLI implements [`ChainSink`] (from
+//! `chaintrace-model`, shared with the Bitcoin adapter) over the store. The fork point is found
+//! by the shared [`ForkSearch`], fed with windows of the node's block hashes.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chaintrace_model::sink::{Applied, ChainSink, ForkSearch};
 use chaintrace_model::{BlockData, Hash32};
 use futures::StreamExt;
 
 use crate::adapter::{EvmAdapter, TraceMode};
 use crate::error::EvmError;
 use crate::tokens::TokenMetaStore;
-
-/// The outcome of [`ChainSink::apply`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Applied {
-    /// Stored (blocks already present with the same hash are skipped by the sink).
-    Ok { transfers: u64 },
-    /// The first block's parent is not the stored tip: the caller must find the fork point.
-    ParentMismatch,
-}
-
-/// Where ingested blocks go: the store, or memory in tests.
-pub trait ChainSink {
-    type Error: std::error::Error + Send + Sync + 'static;
-    /// `(height, hash)` of the stored tip.
-    fn tip(&self) -> Result<Option<(u64, Hash32)>, Self::Error>;
-    fn block_hash(&self, height: u64) -> Result<Option<Hash32>, Self::Error>;
-    /// Apply contiguous blocks atomically.
-    fn apply(&self, blocks: &[BlockData]) -> Result<Applied, Self::Error>;
-    /// Remove every block above `height`.
-    fn rollback_to(&self, height: u64) -> Result<u64, Self::Error>;
-    /// Record what the node offers (trace mode), e.g. in store metadata. Default: nothing.
-    fn record_node_info(&self, _key: &str, _value: &str) -> Result<(), Self::Error> {
-        Ok(())
-    }
-}
 
 #[derive(Clone, Debug)]
 pub struct IngestOptions {
@@ -91,8 +67,8 @@ pub struct IngestSummary {
     pub stopped: bool,
 }
 
-fn sink_err<E: std::error::Error>(e: E) -> EvmError {
-    EvmError::Sink(e.to_string())
+fn sink_err<E: std::error::Error + Send + Sync + 'static>(e: E) -> EvmError {
+    EvmError::Sink(Box::new(e))
 }
 
 /// Ingest until `opts.to` (or until `stop` is set when following the head).
@@ -174,10 +150,10 @@ pub async fn ingest<S: ChainSink, T: TokenMetaStore>(
             };
             let applied = if parent_ok { sink.apply(&blocks).map_err(sink_err)? } else { Applied::ParentMismatch };
             match applied {
-                Applied::Ok { transfers } => {
+                Applied::Ok(counts) => {
                     let last = blocks.last().expect("non-empty chunk");
                     sum.blocks += blocks.len() as u64;
-                    sum.transfers += transfers;
+                    sum.transfers += counts.transfers;
                     sum.tip = Some((last.block.height, last.block.hash));
                     next = last.block.height + 1;
                     progress(Progress {
@@ -235,8 +211,9 @@ async fn fetch_with_retry(adapter: &EvmAdapter, a: u64, b: u64) -> Result<Vec<Bl
     }
 }
 
-/// Compare the stored chain with the node from `tip` down; roll back to the highest height
-/// where both agree and return the height to resume at.
+/// Compare the stored chain with the node from `tip` down (the shared [`ForkSearch`], fed
+/// with windows of node headers); roll back to the highest height where both agree and return
+/// the height to resume at.
 async fn reconcile<S: ChainSink>(
     adapter: &EvmAdapter,
     sink: &S,
@@ -244,87 +221,20 @@ async fn reconcile<S: ChainSink>(
     max_depth: u64,
     sum: &mut IngestSummary,
 ) -> Result<u64, EvmError> {
-    let floor = tip.saturating_sub(max_depth);
-    let mut top = tip;
-    loop {
-        let lo = top.saturating_sub(15).max(floor);
-        let heights: Vec<u64> = (lo..=top).rev().collect();
-        let nodes = adapter.headers(&heights).await?;
-        for (h, node) in heights.iter().zip(nodes) {
-            let stored = sink.block_hash(*h).map_err(sink_err)?;
-            let agree = match (stored, node) {
-                (Some(s), Some(n)) => s == n.hash,
-                // Below the first stored block: nothing of ours to compare, so this is the floor.
-                (None, _) => true,
-                (Some(_), None) => false,
-            };
-            if agree {
-                if *h == tip {
-                    return Ok(tip + 1);
-                }
-                let removed = sink.rollback_to(*h).map_err(sink_err)?;
-                tracing::warn!(chain = %adapter.chain(), fork_point = *h, removed, "rolled back orphaned blocks");
-                sum.reorgs += 1;
-                sum.rolled_back += removed;
-                return Ok(*h + 1);
-            }
+    let mut search = ForkSearch::new(tip, max_depth);
+    let fork = loop {
+        let heights = search.next_window(16)?;
+        let nodes: Vec<Option<Hash32>> =
+            adapter.headers(&heights).await?.into_iter().map(|b| b.map(|b| b.hash)).collect();
+        if let Some(h) = search.check(&heights, &nodes, |h| sink.block_hash(h)).map_err(sink_err)? {
+            break h;
         }
-        if lo == floor {
-            if floor == 0 {
-                // Even genesis differs: this is another chain.
-                return Err(EvmError::ReorgTooDeep { height: tip, depth: tip });
-            }
-            return Err(EvmError::ReorgTooDeep { height: tip, depth: max_depth });
-        }
-        top = lo - 1;
+    };
+    if fork < tip {
+        let removed = sink.rollback_to(fork).map_err(sink_err)?;
+        tracing::warn!(chain = %adapter.chain(), fork_point = fork, removed, "rolled back orphaned blocks");
+        sum.reorgs += 1;
+        sum.rolled_back += removed;
     }
-}
-
-/// An in-memory [`ChainSink`] with the store's semantics (tests and on-demand use).
-#[derive(Default, Clone)]
-pub struct MemorySink {
-    pub blocks: Arc<Mutex<BTreeMap<u64, BlockData>>>,
-    pub info: Arc<Mutex<BTreeMap<String, String>>>,
-}
-
-impl MemorySink {
-    pub fn all_transfers(&self) -> Vec<chaintrace_model::Transfer> {
-        self.blocks.lock().expect("sink lock").values().flat_map(|b| b.transfers.clone()).collect()
-    }
-}
-
-impl ChainSink for MemorySink {
-    type Error = std::convert::Infallible;
-    fn tip(&self) -> Result<Option<(u64, Hash32)>, Self::Error> {
-        Ok(self.blocks.lock().expect("sink lock").last_key_value().map(|(h, b)| (*h, b.block.hash)))
-    }
-    fn block_hash(&self, height: u64) -> Result<Option<Hash32>, Self::Error> {
-        Ok(self.blocks.lock().expect("sink lock").get(&height).map(|b| b.block.hash))
-    }
-    fn apply(&self, blocks: &[BlockData]) -> Result<Applied, Self::Error> {
-        let mut m = self.blocks.lock().expect("sink lock");
-        if let (Some((h, tip)), Some(first)) = (m.last_key_value(), blocks.first()) {
-            if first.block.height != h + 1 || first.block.parent != tip.block.hash {
-                return Ok(Applied::ParentMismatch);
-            }
-        }
-        let mut transfers = 0;
-        for b in blocks {
-            transfers += b.transfers.len() as u64;
-            m.insert(b.block.height, b.clone());
-        }
-        Ok(Applied::Ok { transfers })
-    }
-    fn rollback_to(&self, height: u64) -> Result<u64, Self::Error> {
-        let mut m = self.blocks.lock().expect("sink lock");
-        let above: Vec<u64> = m.range(height + 1..).map(|(h, _)| *h).collect();
-        for h in &above {
-            m.remove(h);
-        }
-        Ok(above.len() as u64)
-    }
-    fn record_node_info(&self, key: &str, value: &str) -> Result<(), Self::Error> {
-        self.info.lock().expect("sink lock").insert(key.to_string(), value.to_string());
-        Ok(())
-    }
+    Ok(fork + 1)
 }

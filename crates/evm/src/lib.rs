@@ -20,7 +20,10 @@ mod transport;
 pub mod types;
 
 pub use adapter::{EvmAdapter, EvmConfig, TraceMode, TraceSetting};
+/// The sink trait and its in-memory implementation live in `chaintrace-model` (shared with the
+/// Bitcoin adapter); re-exported so EVM callers need one import.
+pub use chaintrace_model::sink::{Applied, ApplyCounts, ChainSink, MemorySink};
 pub use error::{EvmError, RpcError};
-pub use ingest::{ingest, Applied, ChainSink, IngestOptions, IngestSummary, MemorySink, Progress};
+pub use ingest::{ingest, IngestOptions, IngestSummary, Progress};
 pub use rpc::{Rpc, RpcConfig};
 pub use tokens::{MemoryTokenMeta, TokenMeta, TokenMetaStore};

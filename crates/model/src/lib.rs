@@ -8,6 +8,7 @@ pub mod amount;
 pub mod case;
 pub mod chain;
 pub mod label;
+pub mod sink;
 pub mod time_fmt;
 pub mod transfer;
 
@@ -19,6 +20,7 @@ pub use case::{
 };
 pub use chain::{ChainKind, ChainSpec, Sensitive};
 pub use label::{Category, Label};
+pub use sink::{find_fork, Applied, ApplyCounts, ChainSink, ForkError, ForkSearch, MemorySink};
 pub use transfer::{
     token_namespace, Asset, BlockData, BlockRef, Hash32, Position, TokenInfo, Transfer, UtxoLookup, UtxoOutput,
     UtxoSpend,

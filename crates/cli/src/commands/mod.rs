@@ -2,8 +2,6 @@ pub mod cluster;
 pub mod demo;
 pub mod export;
 pub mod ingest;
-pub mod ingest_bitcoin;
-pub mod ingest_evm;
 pub mod labels;
 pub mod render;
 pub mod stats;

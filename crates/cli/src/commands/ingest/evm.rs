@@ -14,61 +14,14 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
 use chaintrace_evm::expand::{expand_address, ExpandOptions, NativeSource};
-use chaintrace_evm::{
-    ingest, tokens, Applied, ChainSink, EvmAdapter, EvmConfig, IngestOptions, RpcConfig, TokenMeta, TokenMetaStore,
-    TraceSetting,
-};
-use chaintrace_model::{token_namespace, Address, BlockData, ChainSpec, Hash32, Sensitive};
-use chaintrace_store::{Store, StoreError};
+use chaintrace_evm::{ingest, EvmAdapter, EvmConfig, EvmError, IngestOptions, RpcConfig, TraceSetting};
+use chaintrace_model::{Address, ChainSpec, Sensitive};
+use chaintrace_store::Store;
 
-use super::ingest::IngestArgs;
+use super::sink::{StoreSink, StoreTokens};
+use super::IngestArgs;
 use crate::context::Context;
 use crate::output;
-
-/// The store as the adapter's sink.
-struct StoreSink<'a> {
-    store: &'a Store,
-    chain: &'a str,
-}
-
-impl ChainSink for StoreSink<'_> {
-    type Error = StoreError;
-    fn tip(&self) -> Result<Option<(u64, Hash32)>, StoreError> {
-        Ok(self.store.tip(self.chain)?.map(|t| (t.height, t.hash)))
-    }
-    fn block_hash(&self, height: u64) -> Result<Option<Hash32>, StoreError> {
-        self.store.block_hash(self.chain, height)
-    }
-    fn apply(&self, blocks: &[BlockData]) -> Result<Applied, StoreError> {
-        match self.store.apply_blocks(self.chain, blocks) {
-            Ok(s) => Ok(Applied::Ok { transfers: s.transfers }),
-            Err(StoreError::ParentMismatch { .. }) => Ok(Applied::ParentMismatch),
-            Err(e) => Err(e),
-        }
-    }
-    fn rollback_to(&self, height: u64) -> Result<u64, StoreError> {
-        self.store.rollback_to(self.chain, height)
-    }
-    fn record_node_info(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.store.put_meta(&format!("node:{}", self.chain), key.as_bytes(), value.as_bytes())
-    }
-}
-
-/// Token metadata in the store's `token:<chain>` namespace.
-struct StoreTokens<'a> {
-    store: &'a Store,
-    ns: String,
-}
-
-impl TokenMetaStore for StoreTokens<'_> {
-    type Error = StoreError;
-    fn get(&self, token: &[u8; 20]) -> Result<Option<TokenMeta>, StoreError> {
-        Ok(self.store.get_meta(&self.ns, token)?.and_then(|b| tokens::from_bytes(&b)))
-    }
-    fn put(&self, token: &[u8; 20], meta: &TokenMeta) -> Result<(), StoreError> {
-        self.store.put_meta(&self.ns, token, &tokens::to_bytes(meta))
-    }
-}
 
 fn env_secs(name: &str, default: f64) -> Result<Duration> {
     match std::env::var(name) {
@@ -80,13 +33,13 @@ fn env_secs(name: &str, default: f64) -> Result<Duration> {
     }
 }
 
-pub fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<()> {
-    let url = match (&args.rpc, &spec.rpc) {
+pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<()> {
+    let url = match (&args.node.rpc, &spec.rpc) {
         (Some(u), _) => Sensitive::new(u.clone()),
         (None, Some(u)) => u.clone(),
         (None, None) => bail!("no RPC URL for chain {}: pass --rpc URL or set rpc in the config", spec.name),
     };
-    if let (Some(f), Some(t)) = (args.from, args.to) {
+    if let (Some(f), Some(t)) = (args.range.from, args.range.to) {
         if f > t {
             bail!("--from {f} is above --to {t}: give a range with from <= to");
         }
@@ -99,17 +52,17 @@ pub fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<()> {
         Ok(other) => bail!("CHAINTRACE_EVM_TRACES={other:?}: use auto, off, geth or parity"),
     };
     let rpc = RpcConfig {
-        max_in_flight: args.max_in_flight.max(1),
-        rate_per_sec: (args.rate > 0.0).then_some(args.rate),
-        batch_size: args.rpc_batch.max(1),
+        max_in_flight: args.evm.max_in_flight.unwrap_or(8).max(1),
+        rate_per_sec: args.evm.rate.filter(|r| *r > 0.0),
+        batch_size: args.node.rpc_batch.unwrap_or(50).max(1),
         timeout: env_secs("CHAINTRACE_EVM_TIMEOUT", 30.0)?,
         ..RpcConfig::default()
     };
     let cfg = EvmConfig { chain: spec.name.clone(), chain_id: spec.chain_id, rpc, traces };
     let opts = IngestOptions {
-        from: args.from,
-        to: args.to,
-        chunk_blocks: (args.batch_blocks.max(1) as u64).min(1000),
+        from: args.range.from,
+        to: args.range.to,
+        chunk_blocks: (args.node.batch_blocks.unwrap_or(100).max(1) as u64).min(1000),
         parallel_chunks: 2,
         poll_interval: env_secs("CHAINTRACE_EVM_POLL", 2.0)?,
         ..IngestOptions::default()
@@ -138,10 +91,10 @@ pub fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<()> {
             }
         });
         let sink = StoreSink { store: &store, chain: &spec.name };
-        let toks = StoreTokens { store: &store, ns: token_namespace(&spec.name) };
-        let start = store.tip(&spec.name)?.map(|t| t.height + 1).or(args.from).unwrap_or(0);
+        let toks = StoreTokens::new(&store, &spec.name);
+        let start = store.tip(&spec.name)?.map(|t| t.height + 1).or(args.range.from).unwrap_or(0);
         let bar = output::progress(
-            args.to.map(|t| t.saturating_add(1).saturating_sub(start)),
+            args.range.to.map(|t| t.saturating_add(1).saturating_sub(start)),
             &format!("ingest {}", spec.name),
         );
         let res = ingest(&adapter, &sink, Some(&toks), &opts, &stop, |p| {
@@ -199,9 +152,12 @@ async fn expand(
     addresses: &[Address],
 ) -> Result<()> {
     let adapter = EvmAdapter::connect(url, cfg).await?;
-    let toks = StoreTokens { store, ns: token_namespace(&spec.name) };
-    let opts =
-        ExpandOptions { from: args.from.unwrap_or(0), to: args.to.unwrap_or(u64::MAX), ..ExpandOptions::default() };
+    let toks = StoreTokens::new(store, &spec.name);
+    let opts = ExpandOptions {
+        from: args.range.from.unwrap_or(0),
+        to: args.range.to.unwrap_or(u64::MAX),
+        ..ExpandOptions::default()
+    };
     let mut rows = Vec::new();
     for addr in addresses {
         let exp = expand_address(&adapter, addr, &opts).await.with_context(|| format!("expanding {addr}"))?;
@@ -239,4 +195,14 @@ async fn expand(
         output::json(&serde_json::json!({ "chain": spec.name, "addresses": rows }))?;
     }
     Ok(())
+}
+
+/// What the user can do about an EVM ingest error, naming the flags.
+pub(super) fn hint(e: &anyhow::Error, spec: &ChainSpec) -> Option<String> {
+    e.chain().find_map(|c| match c.downcast_ref::<EvmError>()? {
+        EvmError::ChainIdMismatch { chain, .. } => Some(format!("point --rpc at a {chain} node or fix the config")),
+        EvmError::Gap { tip, .. } => Some(format!("pass --from {} or lower, or use a new --store", tip + 1)),
+        EvmError::Fork(_) => Some(format!("ingest chain {} into a new --store", spec.name)),
+        _ => None,
+    })
 }

@@ -1,0 +1,159 @@
+//! `chaintrace ingest CHAIN …`: dispatch to the adapter of the chain's kind.
+//!
+//! Flags come in groups by the kind they apply to; a flag of the other kind is a usage error
+//! (exit status 2), not silently ignored. Both kinds write through one [`sink::StoreSink`].
+
+mod bitcoin;
+mod evm;
+mod sink;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use chaintrace_model::{ChainKind, ChainSpec};
+use clap::{error::ErrorKind, Args, CommandFactory};
+
+use crate::context::Context;
+use crate::output;
+
+#[derive(Args, Debug, Clone)]
+#[command(after_help = "EVM environment (advanced):
+  CHAINTRACE_EVM_TRACES   internal transfers from auto (default), off, geth or parity tracing
+  CHAINTRACE_EVM_TIMEOUT  per-request timeout in seconds (default 30)
+  CHAINTRACE_EVM_POLL     head polling interval in seconds when following the head (default 2)")]
+pub struct IngestArgs {
+    /// Chain name from the config (`bitcoin`, `ethereum`, or any EVM chain you add).
+    pub chain: String,
+    #[command(flatten)]
+    pub node: NodeArgs,
+    #[command(flatten)]
+    pub range: RangeArgs,
+    #[command(flatten)]
+    pub bitcoin: BitcoinArgs,
+    #[command(flatten)]
+    pub evm: EvmArgs,
+    /// The addresses whose history to fetch: with --esplora (Bitcoin), or on their own on an EVM
+    /// chain (its transfers on demand, without indexing the chain).
+    #[arg(long, num_args = 1.., help_heading = "Addresses")]
+    pub address: Vec<String>,
+}
+
+/// A node: EVM JSON-RPC or Bitcoin Core RPC, by the chain's kind.
+#[derive(Args, Debug, Clone)]
+pub struct NodeArgs {
+    /// Node RPC URL (EVM JSON-RPC or Bitcoin Core RPC); defaults to the config's `rpc`.
+    #[arg(long, help_heading = "Node (EVM JSON-RPC or Bitcoin Core RPC)", conflicts_with_all = ["blocks_dir", "esplora"])]
+    pub rpc: Option<String>,
+    /// JSON-RPC requests per batch [default: 50].
+    #[arg(long, help_heading = "Node (EVM JSON-RPC or Bitcoin Core RPC)", conflicts_with_all = ["blocks_dir", "esplora"])]
+    pub rpc_batch: Option<usize>,
+    /// Blocks written per atomic batch [default: 100].
+    #[arg(long, help_heading = "Node (EVM JSON-RPC or Bitcoin Core RPC)", conflicts_with = "esplora")]
+    pub batch_blocks: Option<usize>,
+}
+
+/// Which blocks.
+#[derive(Args, Debug, Clone)]
+pub struct RangeArgs {
+    /// First block height to ingest (default: after the stored tip, or 0). Not with --blocks-dir:
+    /// block files are read from genesis, then after the stored tip.
+    #[arg(long, help_heading = "Range", conflicts_with_all = ["blocks_dir", "esplora"])]
+    pub from: Option<u64>,
+    /// Last block height to ingest (default: the source's head; EVM without --to follows the head).
+    #[arg(long, help_heading = "Range", conflicts_with = "esplora")]
+    pub to: Option<u64>,
+}
+
+/// Sources only a Bitcoin chain has.
+#[derive(Args, Debug, Clone)]
+pub struct BitcoinArgs {
+    /// Read Bitcoin Core's blk*.dat files from this directory.
+    #[arg(long, help_heading = "Bitcoin", conflicts_with = "esplora")]
+    pub blocks_dir: Option<PathBuf>,
+    /// Network the source must serve (mainnet, testnet, signet, regtest); must agree with the
+    /// chain's config.
+    #[arg(long, help_heading = "Bitcoin")]
+    pub network: Option<String>,
+    /// Fetch the history of --address ADDR… from this Esplora API base URL.
+    #[arg(long, help_heading = "Bitcoin", requires = "address")]
+    pub esplora: Option<String>,
+    /// Bitcoin Core RPC cookie file (instead of user:password in the URL).
+    #[arg(long, help_heading = "Bitcoin", conflicts_with_all = ["blocks_dir", "esplora"])]
+    pub cookie: Option<PathBuf>,
+}
+
+/// Knobs only the EVM adapter has.
+#[derive(Args, Debug, Clone)]
+pub struct EvmArgs {
+    /// Most RPC requests in flight at once [default: 8].
+    #[arg(long, help_heading = "EVM")]
+    pub max_in_flight: Option<usize>,
+    /// Most RPC requests per second [default: 0, unlimited].
+    #[arg(long, help_heading = "EVM")]
+    pub rate: Option<f64>,
+}
+
+impl IngestArgs {
+    /// Flags given that do not apply to a chain of `kind`.
+    fn foreign_flags(&self, kind: ChainKind) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        match kind {
+            ChainKind::Evm => {
+                let b = &self.bitcoin;
+                for (given, flag) in [
+                    (b.blocks_dir.is_some(), "--blocks-dir"),
+                    (b.network.is_some(), "--network"),
+                    (b.esplora.is_some(), "--esplora"),
+                    (b.cookie.is_some(), "--cookie"),
+                ] {
+                    if given {
+                        out.push(flag);
+                    }
+                }
+            }
+            ChainKind::Bitcoin => {
+                for (given, flag) in
+                    [(self.evm.max_in_flight.is_some(), "--max-in-flight"), (self.evm.rate.is_some(), "--rate")]
+                {
+                    if given {
+                        out.push(flag);
+                    }
+                }
+                if !self.address.is_empty() && self.bitcoin.esplora.is_none() {
+                    out.push("--address without --esplora");
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A usage mistake found after parsing (it needs the config): exit status 2, like clap's own.
+fn usage(message: String) -> anyhow::Error {
+    anyhow::Error::new(crate::Cli::command().error(ErrorKind::ArgumentConflict, message))
+}
+
+pub fn run(ctx: &Context, args: IngestArgs) -> Result<()> {
+    let spec = ctx.config.chain(&args.chain)?.clone();
+    if let Some(flag) = args.foreign_flags(spec.kind).first() {
+        let kind = match spec.kind {
+            ChainKind::Evm => "an EVM chain",
+            ChainKind::Bitcoin => "a Bitcoin chain",
+        };
+        return Err(usage(format!("{flag} does not apply to chain '{}', which is {kind}", spec.name)));
+    }
+    let res = match spec.kind {
+        ChainKind::Bitcoin => bitcoin::run(ctx, &spec, &args),
+        ChainKind::Evm => evm::run(ctx, &spec, &args),
+    };
+    res.map_err(|e| with_hint(e, &spec))
+}
+
+/// The library errors state facts; what the user can do about them (which flag to pass) is
+/// added here, at the end of the one-line message.
+fn with_hint(e: anyhow::Error, spec: &ChainSpec) -> anyhow::Error {
+    match bitcoin::hint(&e, spec).or_else(|| evm::hint(&e, spec)) {
+        Some(hint) => anyhow::anyhow!("{}; {hint}", output::one_line(&e)),
+        None => e,
+    }
+}

@@ -1,0 +1,68 @@
+//! The store as the adapters' sink: one [`ChainSink`] for both chain kinds, plus the EVM token
+//! metadata. The calls to the store's metadata namespaces (node capabilities, token info) are
+//! kept here, in [`StoreSink::record_node_info`] and [`StoreTokens`], so the typed store API can
+//! replace them in one place.
+
+use chaintrace_evm::{tokens, TokenMeta, TokenMetaStore};
+use chaintrace_model::sink::{Applied, ApplyCounts, ChainSink};
+use chaintrace_model::{token_namespace, BlockData, Hash32, UtxoLookup, UtxoOutput};
+use chaintrace_store::{Store, StoreError};
+
+/// One chain of the store as an ingest sink; it also resolves spent Bitcoin outputs.
+#[derive(Clone, Copy)]
+pub struct StoreSink<'a> {
+    pub store: &'a Store,
+    pub chain: &'a str,
+}
+
+impl ChainSink for StoreSink<'_> {
+    type Error = StoreError;
+    fn tip(&self) -> Result<Option<(u64, Hash32)>, StoreError> {
+        Ok(self.store.tip(self.chain)?.map(|t| (t.height, t.hash)))
+    }
+    fn block_hash(&self, height: u64) -> Result<Option<Hash32>, StoreError> {
+        self.store.block_hash(self.chain, height)
+    }
+    fn apply(&self, blocks: &[BlockData]) -> Result<Applied, StoreError> {
+        match self.store.apply_blocks(self.chain, blocks) {
+            Ok(s) => Ok(Applied::Ok(ApplyCounts { blocks: s.blocks, transfers: s.transfers, skipped: s.skipped })),
+            Err(StoreError::ParentMismatch { .. }) => Ok(Applied::ParentMismatch),
+            Err(e) => Err(e),
+        }
+    }
+    fn rollback_to(&self, height: u64) -> Result<u64, StoreError> {
+        self.store.rollback_to(self.chain, height)
+    }
+    fn record_node_info(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.store.put_meta(&format!("node:{}", self.chain), key.as_bytes(), value.as_bytes())
+    }
+}
+
+impl UtxoLookup for StoreSink<'_> {
+    type Error = StoreError;
+    fn output(&self, txid: &Hash32, vout: u32) -> Result<Option<UtxoOutput>, StoreError> {
+        self.store.output(self.chain, txid, vout)
+    }
+}
+
+/// Token metadata of one chain in the store.
+pub struct StoreTokens<'a> {
+    store: &'a Store,
+    ns: String,
+}
+
+impl<'a> StoreTokens<'a> {
+    pub fn new(store: &'a Store, chain: &str) -> Self {
+        StoreTokens { store, ns: token_namespace(chain) }
+    }
+}
+
+impl TokenMetaStore for StoreTokens<'_> {
+    type Error = StoreError;
+    fn get(&self, token: &[u8; 20]) -> Result<Option<TokenMeta>, StoreError> {
+        Ok(self.store.get_meta(&self.ns, token)?.and_then(|b| tokens::from_bytes(&b)))
+    }
+    fn put(&self, token: &[u8; 20], meta: &TokenMeta) -> Result<(), StoreError> {
+        self.store.put_meta(&self.ns, token, &tokens::to_bytes(meta))
+    }
+}
