@@ -6,8 +6,8 @@
 //! makes one such transfer among many others and is not flagged.
 //!
 //! On Bitcoin, addresses in a common-input cluster that contains a known exchange address
-//! also get that exchange's label (the clusters are the Bitcoin adapter's, stored in meta
-//! namespace [`CLUSTER_NS`]).
+//! also get that exchange's label (the clusters are the Bitcoin adapter's, stored per chain in
+//! meta namespace [`cluster_namespace`]).
 //!
 //! The inference runs over a small [`Graph`] trait, so it is tested on in-memory transfers
 //! and runs unchanged over the store.
@@ -22,8 +22,11 @@ use serde::Serialize;
 pub const SOURCE: &str = "inferred:deposit-sweeps";
 /// Source of labels inherited through Bitcoin clusters.
 pub const CLUSTER_SOURCE: &str = "inferred:cluster";
-/// Meta namespace the Bitcoin adapter's `cluster` command writes.
-pub const CLUSTER_NS: &str = "cluster:bitcoin";
+/// Meta namespace the `cluster` command writes for `chain` (the chain's configured name, which
+/// need not be `bitcoin`).
+pub fn cluster_namespace(chain: &str) -> String {
+    format!("cluster:{chain}")
+}
 
 /// Thresholds of the sweep heuristic.
 #[derive(Clone, Debug, Serialize)]
@@ -286,7 +289,7 @@ pub fn infer_and_store(store: &Store, chain: &str, evm: bool, p: &DepositParams)
     replace_chain_part(store, SOURCE, chain, new)?;
     let mut inherited = 0;
     if !evm {
-        let clusters = load_clusters(store)?;
+        let clusters = load_clusters(store, chain)?;
         let new = cluster_labels(chain, &clusters, &exchanges);
         inherited = new.len();
         replace_chain_part(store, CLUSTER_SOURCE, chain, new)?;
@@ -303,9 +306,9 @@ pub fn infer_and_store(store: &Store, chain: &str, evm: bool, p: &DepositParams)
 /// Address → cluster id, from the Bitcoin adapter's `cluster` output. Rows are read as
 /// key = address text, value = cluster id (8-byte big-endian or text); rows of any other
 /// shape are ignored.
-pub fn load_clusters(store: &Store) -> Result<BTreeMap<Address, Vec<u8>>, StoreError> {
+pub fn load_clusters(store: &Store, chain: &str) -> Result<BTreeMap<Address, Vec<u8>>, StoreError> {
     let mut out = BTreeMap::new();
-    for (k, v) in store.scan_meta(CLUSTER_NS)? {
+    for (k, v) in store.scan_meta(&cluster_namespace(chain))? {
         let Ok(text) = std::str::from_utf8(&k) else { continue };
         let Ok(addr) = Address::parse_any(text) else { continue };
         out.insert(addr, v);
