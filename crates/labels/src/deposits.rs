@@ -6,27 +6,23 @@
 //! makes one such transfer among many others and is not flagged.
 //!
 //! On Bitcoin, addresses in a common-input cluster that contains a known exchange address
-//! also get that exchange's label (the clusters are the Bitcoin adapter's, stored per chain in
-//! meta namespace [`cluster_namespace`]).
+//! also get that exchange's label (the clusters of the chain, as `chaintrace cluster` stored
+//! them, are given by the caller).
 //!
-//! The inference runs over a small [`Graph`] trait, so it is tested on in-memory transfers
-//! and runs unchanged over the store.
+//! The inference runs over a small [`Graph`] trait and writes through a [`LabelStore`], so it
+//! is tested on in-memory transfers and runs unchanged over the store.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chaintrace_model::{Address, Asset, Category, Label, Transfer, U256};
-use chaintrace_store::{Direction, Store, StoreError};
+use chaintrace_model::{Address, Asset, Category, Direction, Label, Transfer, U256};
 use serde::Serialize;
+
+use crate::{store::LabelStore, LabelsError};
 
 /// Source of every label this module writes.
 pub const SOURCE: &str = "inferred:deposit-sweeps";
 /// Source of labels inherited through Bitcoin clusters.
 pub const CLUSTER_SOURCE: &str = "inferred:cluster";
-/// Meta namespace the `cluster` command writes for `chain` (the chain's configured name, which
-/// need not be `bitcoin`).
-pub fn cluster_namespace(chain: &str) -> String {
-    format!("cluster:{chain}")
-}
 
 /// Thresholds of the sweep heuristic.
 #[derive(Clone, Debug, Serialize)]
@@ -68,19 +64,6 @@ pub trait Graph {
     type Error: std::error::Error + Send + Sync + 'static;
     /// Transfers in `dir` of `addr`, in chain order, at most `limit`.
     fn transfers(&self, addr: &Address, dir: Direction, limit: usize) -> Result<Vec<Transfer>, Self::Error>;
-}
-
-/// The store's transfers of one chain.
-pub struct StoreGraph<'a> {
-    pub store: &'a Store,
-    pub chain: &'a str,
-}
-
-impl Graph for StoreGraph<'_> {
-    type Error = StoreError;
-    fn transfers(&self, addr: &Address, dir: Direction, limit: usize) -> Result<Vec<Transfer>, StoreError> {
-        self.store.transfers(self.chain, addr, dir, None, limit)
-    }
 }
 
 /// One inferred deposit address with its evidence.
@@ -259,12 +242,11 @@ fn to_label(chain: &str, i: &Inferred) -> Option<Label> {
 }
 
 /// Replace this chain's part of `source` with `labels`, keeping other chains' labels.
-fn replace_chain_part(store: &Store, source: &str, chain: &str, labels: Vec<Label>) -> Result<(), StoreError> {
+fn replace_chain_part<S: LabelStore>(store: &S, source: &str, chain: &str, labels: Vec<Label>) -> Result<(), S::Error> {
     let mut all: Vec<Label> =
         store.labels_by_source(source)?.into_iter().filter(|l| l.chain.as_deref() != Some(chain)).collect();
     all.extend(labels);
-    store.replace_labels(source, &all)?;
-    Ok(())
+    store.replace_labels_many(&[(source, &all)])
 }
 
 /// What `labels infer-deposits` did.
@@ -278,21 +260,28 @@ pub struct InferReport {
     pub cluster_inherited: usize,
 }
 
-/// Infer deposit addresses on `chain` from the store and write them (replacing this chain's
-/// earlier inferences, so running it twice changes nothing).
-pub fn infer_and_store(store: &Store, chain: &str, evm: bool, p: &DepositParams) -> Result<InferReport, StoreError> {
-    let labels = store.all_labels()?;
+/// Infer deposit addresses on `chain` over `graph` and write them to `store` (replacing this
+/// chain's earlier inferences, so running it twice changes nothing). `evm` says the chain's
+/// kind; `clusters` (address → cluster id, Bitcoin only) are the chain's common-input
+/// clusters, whose members inherit the exchange labels of their cluster.
+pub fn infer_and_store<S: LabelStore, G: Graph>(
+    store: &S,
+    graph: &G,
+    chain: &str,
+    evm: bool,
+    clusters: Option<&BTreeMap<Address, String>>,
+    p: &DepositParams,
+) -> Result<InferReport, LabelsError> {
+    let labels = store.all_labels().map_err(LabelsError::store)?;
     let exchanges = exchange_wallets(&labels, chain, evm);
-    let graph = StoreGraph { store, chain };
-    let found = infer(&graph, &exchanges, p)?;
+    let found = infer(graph, &exchanges, p).map_err(LabelsError::store)?;
     let new: Vec<Label> = found.iter().filter_map(|i| to_label(chain, i)).collect();
-    replace_chain_part(store, SOURCE, chain, new)?;
+    replace_chain_part(store, SOURCE, chain, new).map_err(LabelsError::store)?;
     let mut inherited = 0;
-    if !evm {
-        let clusters = load_clusters(store, chain)?;
-        let new = cluster_labels(chain, &clusters, &exchanges);
+    if let Some(clusters) = clusters.filter(|_| !evm) {
+        let new = cluster_labels(chain, clusters, &exchanges);
         inherited = new.len();
-        replace_chain_part(store, CLUSTER_SOURCE, chain, new)?;
+        replace_chain_part(store, CLUSTER_SOURCE, chain, new).map_err(LabelsError::store)?;
     }
     Ok(InferReport {
         chain: chain.to_string(),
@@ -303,29 +292,16 @@ pub fn infer_and_store(store: &Store, chain: &str, evm: bool, p: &DepositParams)
     })
 }
 
-/// Address → cluster id, from the Bitcoin adapter's `cluster` output. Rows are read as
-/// key = address text, value = cluster id (8-byte big-endian or text); rows of any other
-/// shape are ignored.
-pub fn load_clusters(store: &Store, chain: &str) -> Result<BTreeMap<Address, Vec<u8>>, StoreError> {
-    let mut out = BTreeMap::new();
-    for (k, v) in store.scan_meta(&cluster_namespace(chain))? {
-        let Ok(text) = std::str::from_utf8(&k) else { continue };
-        let Ok(addr) = Address::parse_any(text) else { continue };
-        out.insert(addr, v);
-    }
-    Ok(out)
-}
-
 /// Labels for every clustered address that shares a cluster with a known exchange wallet.
 pub fn cluster_labels(
     chain: &str,
-    clusters: &BTreeMap<Address, Vec<u8>>,
+    clusters: &BTreeMap<Address, String>,
     exchanges: &BTreeMap<Address, String>,
 ) -> Vec<Label> {
-    let mut cluster_exchange: BTreeMap<&[u8], (&str, &Address)> = BTreeMap::new();
+    let mut cluster_exchange: BTreeMap<&str, (&str, &Address)> = BTreeMap::new();
     for (a, ex) in exchanges {
         if let Some(c) = clusters.get(a) {
-            cluster_exchange.entry(c.as_slice()).or_insert((ex.as_str(), a));
+            cluster_exchange.entry(c.as_str()).or_insert((ex.as_str(), a));
         }
     }
     let mut out = Vec::new();
@@ -333,10 +309,10 @@ pub fn cluster_labels(
         if exchanges.contains_key(a) {
             continue;
         }
-        if let Some((ex, wallet)) = cluster_exchange.get(c.as_slice()) {
+        if let Some((ex, wallet)) = cluster_exchange.get(c.as_str()) {
             let mut attrs = BTreeMap::new();
             attrs.insert("method".to_string(), "common-input cluster".to_string());
-            attrs.insert("cluster".to_string(), hex_or_text(c));
+            attrs.insert("cluster".to_string(), c.clone());
             attrs.insert("exchange_wallets".to_string(), wallet.to_string());
             out.push(Label {
                 chain: Some(chain.to_string()),
@@ -350,13 +326,6 @@ pub fn cluster_labels(
         }
     }
     out
-}
-
-fn hex_or_text(v: &[u8]) -> String {
-    match std::str::from_utf8(v) {
-        Ok(s) if s.bytes().all(|b| b.is_ascii_graphic()) => s.to_string(),
-        _ => v.iter().map(|b| format!("{b:02x}")).collect(),
-    }
 }
 
 #[cfg(test)]
@@ -466,7 +435,8 @@ mod tests {
         let ex = Address::Bitcoin("1ExchangeWallet".into());
         let member = Address::Bitcoin("1Member".into());
         let other = Address::Bitcoin("1Other".into());
-        let clusters = BTreeMap::from([(ex.clone(), vec![1]), (member.clone(), vec![1]), (other, vec![2])]);
+        let clusters =
+            BTreeMap::from([(ex.clone(), "c1".to_string()), (member.clone(), "c1".to_string()), (other, "c2".into())]);
         let exchanges = BTreeMap::from([(ex, "Binance".to_string())]);
         let labels = cluster_labels("bitcoin", &clusters, &exchanges);
         assert_eq!(labels.len(), 1);

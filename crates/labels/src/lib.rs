@@ -6,7 +6,7 @@
 //!   Formats: the OFAC SDN list (`SDN_ADVANCED.XML`, legacy `SDN.XML`, `sdn.csv` with
 //!   `sdn_comments.csv`/`add.csv`, and per-asset address lists), GraphSense TagPacks, the
 //!   SPEC labels CSV and Etherscan label exports.
-//! - [`import`] writes a parsed file into the store atomically per source, so importing the
+//! - [`import`] writes a parsed file into a [`LabelStore`] atomically per source, so importing the
 //!   same file twice changes nothing and a newer OFAC snapshot replaces the older one; the
 //!   added/removed addresses of every import are recorded.
 //! - [`deposits`] infers exchange deposit addresses from their sweeps to known exchange
@@ -18,6 +18,7 @@ pub mod etherscan;
 pub mod import;
 pub mod ofac;
 pub mod speccsv;
+pub mod store;
 pub mod tagpack;
 mod xml;
 
@@ -31,6 +32,7 @@ use chaintrace_model::Label;
 use serde::Serialize;
 
 pub use addr::AddrProblem;
+pub use store::{LabelStore, MemLabelStore};
 
 /// The file formats the importer reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -199,13 +201,19 @@ pub enum LabelsError {
     UnknownFormat { file: String, reason: String },
     #[error("{0}")]
     Invalid(String),
-    #[error("label store: {0}")]
-    Store(#[from] chaintrace_store::StoreError),
+    /// The label store failed.
+    #[error("label store")]
+    Store(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl LabelsError {
     pub(crate) fn parse(file: &Path, location: impl Into<String>, message: impl Into<String>) -> Self {
         LabelsError::Parse { file: file.display().to_string(), location: location.into(), message: message.into() }
+    }
+
+    /// A failure of the [`LabelStore`], kept as the source.
+    pub fn store(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        LabelsError::Store(Box::new(e))
     }
 
     pub(crate) fn io(file: &Path, e: impl fmt::Display) -> Self {

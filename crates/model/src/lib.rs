@@ -17,8 +17,7 @@ pub use case::{
     CaseDeposit, CaseEdge, CaseFile, CaseNode, NodeLabel, Provenance, Role, TipRef, TraceParams, CASE_VERSION,
 };
 pub use chain::{ChainKind, ChainSpec, Sensitive};
-pub use label::{Category, Label};
+pub use label::{AddrChange, Category, ImportRecord, Label, SourceChange};
 pub use transfer::{
-    token_namespace, Asset, BlockData, BlockRef, Hash32, Position, TokenInfo, Transfer, UtxoLookup, UtxoOutput,
-    UtxoSpend,
+    Asset, BlockData, BlockRef, Direction, Hash32, Position, TokenMeta, Transfer, UtxoLookup, UtxoOutput, UtxoSpend,
 };

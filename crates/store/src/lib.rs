@@ -11,6 +11,7 @@ mod error;
 mod keys;
 mod labels;
 mod rows;
+mod typed;
 mod utxo;
 
 use std::{
@@ -19,7 +20,7 @@ use std::{
     sync::Mutex,
 };
 
-use chaintrace_model::{Address, BlockData, Hash32, Position, Transfer, U256};
+use chaintrace_model::{Address, BlockData, Direction, Hash32, Position, Transfer, U256};
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, IteratorMode, Options, ReadOptions, WriteBatch, DB,
 };
@@ -35,12 +36,6 @@ use rows::{BlockRow, ChainStateRow, OutpointRow, OutputRow, TipRow, TransferRow}
 
 /// Version of the on-disk layout; bumped on any incompatible change to `docs/schema.md`.
 pub const FORMAT_VERSION: u32 = 2;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    Out,
-    In,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Tip {
@@ -77,7 +72,7 @@ pub struct Stats {
 type DegreeDeltas = HashMap<AddrId, (i64, i64)>;
 
 /// A key and its value, as read from a column family.
-pub type KeyValue = (Vec<u8>, Vec<u8>);
+type KeyValue = (Vec<u8>, Vec<u8>);
 
 /// Writer-side state: one writer at a time (RocksDB's LOCK file keeps other processes out,
 /// this mutex other threads).
@@ -699,48 +694,6 @@ impl Store {
             Some(a) => f(a),
             None => true,
         })
-    }
-
-    // --- metadata namespaces -------------------------------------------------------------
-
-    pub fn put_meta(&self, ns: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        self.put_meta_batch(ns, &[(key.to_vec(), value.to_vec())])
-    }
-
-    pub fn put_meta_batch(&self, ns: &str, rows: &[KeyValue]) -> Result<(), StoreError> {
-        let prefix = meta::user_prefix(ns);
-        let mut batch = WriteBatch::default();
-        for (k, v) in rows {
-            batch.put_cf(self.cf(cf::META), [prefix.as_slice(), k].concat(), v);
-        }
-        self.db.write(batch)?;
-        Ok(())
-    }
-
-    pub fn get_meta(&self, ns: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.db.get_cf(self.cf(cf::META), [meta::user_prefix(ns).as_slice(), key].concat())?)
-    }
-
-    pub fn scan_meta(&self, ns: &str) -> Result<Vec<KeyValue>, StoreError> {
-        let prefix = meta::user_prefix(ns);
-        let mut out = Vec::new();
-        self.prefix_for_each(cf::META, &prefix, |k, v| {
-            out.push((k[prefix.len()..].to_vec(), v.to_vec()));
-            true
-        })?;
-        Ok(out)
-    }
-
-    /// Remove a whole namespace (e.g. before recomputing clusters) in one batch.
-    pub fn clear_meta(&self, ns: &str) -> Result<(), StoreError> {
-        let prefix = meta::user_prefix(ns);
-        let mut batch = WriteBatch::default();
-        self.prefix_for_each(cf::META, &prefix, |k, _| {
-            batch.delete_cf(self.cf(cf::META), k);
-            true
-        })?;
-        self.db.write(batch)?;
-        Ok(())
     }
 
     // --- stats ---------------------------------------------------------------------------

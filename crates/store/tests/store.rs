@@ -1,7 +1,7 @@
 mod common;
 
-use chaintrace_model::{Address, Category, Label};
-use chaintrace_store::{Direction, Store, StoreError};
+use chaintrace_model::{Address, Category, Direction, ImportRecord, Label, TokenMeta};
+use chaintrace_store::{Store, StoreError};
 
 fn digest(s: &Store) -> String {
     s.stats().unwrap().digest
@@ -166,4 +166,56 @@ fn bad_store_paths_give_clear_errors() {
     assert!(matches!(e, StoreError::Locked { .. }), "{e}");
     drop(held);
     Store::open(&db).unwrap();
+}
+
+#[test]
+fn typed_meta_rows_round_trip_per_chain() {
+    let (_d, s) = fresh();
+    let usdt = [0xdau8; 20];
+    let meta = TokenMeta { symbol: Some("USDT".into()), name: Some("Tether USD".into()), decimals: Some(6) };
+    assert_eq!(s.token_meta("ethereum", &usdt).unwrap(), None);
+    s.put_token_meta("ethereum", &usdt, &meta).unwrap();
+    assert_eq!(s.token_meta("ethereum", &usdt).unwrap(), Some(meta));
+    assert_eq!(s.token_meta("bsc", &usdt).unwrap(), None, "token rows are per chain");
+
+    let a = Address::Bitcoin("1A".into());
+    let b = Address::Bitcoin("1B".into());
+    let c = Address::Bitcoin("1C".into());
+    let pair = [a.clone(), b.clone()];
+    let lone = [c.clone()];
+    s.replace_clusters("btcreg", [("c01", &pair[..]), ("c02", &lone[..])]).unwrap();
+    assert_eq!(s.cluster_of("btcreg", &a).unwrap().as_deref(), Some("c01"));
+    assert_eq!(s.cluster_of("btcreg", &c).unwrap(), None, "clusters of one are not kept");
+    assert_eq!(s.cluster_of("bitcoin", &a).unwrap(), None, "clusters are per chain");
+    assert_eq!(s.cluster_size("btcreg", "c01").unwrap(), 2);
+    assert_eq!(s.clusters("btcreg").unwrap().len(), 2);
+    // Replacing drops the old clustering whole.
+    let other = [b.clone(), c.clone()];
+    s.replace_clusters("btcreg", [("c03", &other[..])]).unwrap();
+    assert_eq!(s.cluster_of("btcreg", &a).unwrap(), None);
+    assert_eq!(s.cluster_size("btcreg", "c01").unwrap(), 0);
+    assert_eq!(s.cluster_of("btcreg", &c).unwrap().as_deref(), Some("c03"));
+
+    let rec = |f: &str| ImportRecord {
+        seq: 0,
+        files: vec![f.into()],
+        format: "csv".into(),
+        list_date: None,
+        labels: 1,
+        sources: vec![],
+        skipped_invalid: 0,
+        skipped_unsupported: 0,
+    };
+    assert_eq!(s.record_label_import(rec("a.csv")).unwrap().seq, 1);
+    assert_eq!(s.record_label_import(rec("b.csv")).unwrap().seq, 2);
+    let all = s.label_imports().unwrap();
+    assert_eq!(all.iter().map(|r| (r.seq, r.files[0].as_str())).collect::<Vec<_>>(), [(1, "a.csv"), (2, "b.csv")]);
+
+    s.put_node_capability("ethereum", "trace_mode", "none").unwrap();
+    s.put_node_capability("ethereum", "internal_transfers", "missing").unwrap();
+    assert_eq!(
+        s.node_capabilities("ethereum").unwrap(),
+        [("internal_transfers".to_string(), "missing".to_string()), ("trace_mode".into(), "none".into())]
+    );
+    assert!(s.node_capabilities("ethereum2").unwrap().is_empty());
 }

@@ -15,10 +15,10 @@ use std::time::Duration;
 use anyhow::{bail, Context as _, Result};
 use chaintrace_evm::expand::{expand_address, ExpandOptions, NativeSource};
 use chaintrace_evm::{
-    ingest, tokens, Applied, ChainSink, EvmAdapter, EvmConfig, IngestOptions, RpcConfig, TokenMeta, TokenMetaStore,
+    ingest, Applied, ChainSink, EvmAdapter, EvmConfig, IngestOptions, RpcConfig, TokenMeta, TokenMetaStore,
     TraceSetting,
 };
-use chaintrace_model::{token_namespace, Address, BlockData, ChainSpec, Hash32, Sensitive};
+use chaintrace_model::{Address, BlockData, ChainSpec, Hash32, Sensitive};
 use chaintrace_store::{Store, StoreError};
 
 use super::ingest::IngestArgs;
@@ -50,23 +50,23 @@ impl ChainSink for StoreSink<'_> {
         self.store.rollback_to(self.chain, height)
     }
     fn record_node_info(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.store.put_meta(&format!("node:{}", self.chain), key.as_bytes(), value.as_bytes())
+        self.store.put_node_capability(self.chain, key, value)
     }
 }
 
-/// Token metadata in the store's `token:<chain>` namespace.
+/// The store's token metadata of one chain.
 struct StoreTokens<'a> {
     store: &'a Store,
-    ns: String,
+    chain: &'a str,
 }
 
 impl TokenMetaStore for StoreTokens<'_> {
     type Error = StoreError;
     fn get(&self, token: &[u8; 20]) -> Result<Option<TokenMeta>, StoreError> {
-        Ok(self.store.get_meta(&self.ns, token)?.and_then(|b| tokens::from_bytes(&b)))
+        self.store.token_meta(self.chain, token)
     }
     fn put(&self, token: &[u8; 20], meta: &TokenMeta) -> Result<(), StoreError> {
-        self.store.put_meta(&self.ns, token, &tokens::to_bytes(meta))
+        self.store.put_token_meta(self.chain, token, meta)
     }
 }
 
@@ -138,7 +138,7 @@ pub fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<()> {
             }
         });
         let sink = StoreSink { store: &store, chain: &spec.name };
-        let toks = StoreTokens { store: &store, ns: token_namespace(&spec.name) };
+        let toks = StoreTokens { store: &store, chain: &spec.name };
         let start = store.tip(&spec.name)?.map(|t| t.height + 1).or(args.from).unwrap_or(0);
         let bar = output::progress(
             args.to.map(|t| t.saturating_add(1).saturating_sub(start)),
@@ -199,7 +199,7 @@ async fn expand(
     addresses: &[Address],
 ) -> Result<()> {
     let adapter = EvmAdapter::connect(url, cfg).await?;
-    let toks = StoreTokens { store, ns: token_namespace(&spec.name) };
+    let toks = StoreTokens { store, chain: &spec.name };
     let opts =
         ExpandOptions { from: args.from.unwrap_or(0), to: args.to.unwrap_or(u64::MAX), ..ExpandOptions::default() };
     let mut rows = Vec::new();

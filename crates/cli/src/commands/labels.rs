@@ -11,7 +11,11 @@ use chaintrace_labels::{
 use chaintrace_model::{Address, Category, ChainKind, Label};
 use clap::{Args, Subcommand};
 
-use crate::{context::Context, output};
+use crate::{
+    adapters::labels::{StoreGraph, StoreLabels},
+    context::Context,
+    output,
+};
 
 #[derive(Args, Debug)]
 pub struct LabelsArgs {
@@ -211,7 +215,8 @@ fn run_import(ctx: &Context, args: ImportArgs) -> Result<()> {
     let store = ctx.open_store()?;
     let mut reports = Vec::new();
     for p in &parsed {
-        let r = import::import(&store, p).with_context(|| format!("importing {}", p.files[0].display()))?;
+        let r =
+            import::import(&StoreLabels(&store), p).with_context(|| format!("importing {}", p.files[0].display()))?;
         reports.push(r);
     }
     if ctx.json {
@@ -319,7 +324,7 @@ fn format_label(l: &Label) -> String {
 }
 
 fn list_changes(ctx: &Context, store: &chaintrace_store::Store, source: Option<&str>) -> Result<()> {
-    let changes: Vec<_> = import::latest_changes(store)?
+    let changes: Vec<_> = import::latest_changes(&StoreLabels(store))?
         .into_iter()
         .filter(|(_, s)| source.is_none_or(|want| s.source == want))
         .collect();
@@ -425,7 +430,11 @@ fn run_infer(ctx: &Context, args: InferArgs) -> Result<()> {
         ..Default::default()
     };
     let store = ctx.open_store()?;
-    let report = deposits::infer_and_store(&store, &args.chain, kind == ChainKind::Evm, &params)
+    let evm = kind == ChainKind::Evm;
+    // Bitcoin: the clusters `chaintrace cluster` stored for this chain (under its own name).
+    let clusters = if evm { None } else { Some(store.clusters(&args.chain)?) };
+    let graph = StoreGraph { store: &store, chain: &args.chain };
+    let report = deposits::infer_and_store(&StoreLabels(&store), &graph, &args.chain, evm, clusters.as_ref(), &params)
         .with_context(|| format!("inferring deposit addresses on {}", args.chain))?;
     if ctx.json {
         return output::json(&report);

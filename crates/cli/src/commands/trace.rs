@@ -10,7 +10,9 @@ use chaintrace_model::time_fmt::parse_rfc3339;
 use chaintrace_model::{Address, Asset, CaseFile, ChainKind, ChainSpec, Provenance, TipRef};
 use chaintrace_store::Store;
 use chaintrace_tracer::case::{case_file, deposits_csv, summary_text, to_json, CaseContext};
-use chaintrace_tracer::{trace, Bound, Policy, PriceTable, StoreSource, TraceDirection, TraceOptions};
+use chaintrace_tracer::{trace, Bound, Policy, PriceTable, TraceDirection, TraceOptions};
+
+use crate::adapters::source::StoreSource;
 use clap::{Args, ValueEnum};
 
 use crate::{context::Context, output};
