@@ -79,8 +79,12 @@ type KeyValue = (Vec<u8>, Vec<u8>);
 struct WriterState {
     next_addr_id: AddrId,
     chains: HashMap<String, ChainStateRow>,
-    /// (chain, address key) → id, for addresses seen by this process.
+    /// (chain, address key) → id, for addresses seen by this process whose dictionary row is
+    /// committed.
     addr_cache: HashMap<(ChainNo, Vec<u8>), AddrId>,
+    /// Ids allocated by the batch being built: they join `addr_cache` only once the batch
+    /// commits, so a failed batch leaves no cached id without its dictionary row.
+    new_ids: HashMap<(ChainNo, Vec<u8>), AddrId>,
 }
 
 pub struct Store {
@@ -168,7 +172,12 @@ impl Store {
         Ok(Store {
             db,
             path: path.to_path_buf(),
-            writer: Mutex::new(WriterState { next_addr_id, chains, addr_cache: HashMap::new() }),
+            writer: Mutex::new(WriterState {
+                next_addr_id,
+                chains,
+                addr_cache: HashMap::new(),
+                new_ids: HashMap::new(),
+            }),
         })
     }
 
@@ -234,29 +243,50 @@ impl Store {
         batch: &mut WriteBatch,
         addr: &Address,
     ) -> Result<AddrId, StoreError> {
-        let akey = addr.to_key();
-        if let Some(id) = w.addr_cache.get(&(state.no, akey.clone())) {
+        let cache_key = (state.no, addr.to_key());
+        if let Some(id) = w.addr_cache.get(&cache_key).or_else(|| w.new_ids.get(&cache_key)) {
             return Ok(*id);
         }
-        let dict_key = keys::address_key(state.no, &akey);
-        let id = match self.db.get_cf(self.cf(cf::ADDRESSES), &dict_key)? {
-            Some(v) => u64::from_be_bytes(
-                v.as_slice().try_into().map_err(|_| StoreError::Corrupt(format!("address id of {addr}")))?,
-            ),
+        let dict_key = keys::address_key(state.no, &cache_key.1);
+        match self.db.get_cf(self.cf(cf::ADDRESSES), &dict_key)? {
+            Some(v) => {
+                let id = u64::from_be_bytes(
+                    v.as_slice().try_into().map_err(|_| StoreError::Corrupt(format!("address id of {addr}")))?,
+                );
+                Self::cache_id(w, cache_key, id);
+                Ok(id)
+            }
             None => {
                 let id = w.next_addr_id;
                 w.next_addr_id += 1;
                 state.addresses += 1;
                 batch.put_cf(self.cf(cf::ADDRESSES), &dict_key, id.to_be_bytes());
                 batch.put_cf(self.cf(cf::META), meta::NEXT_ADDR_ID, w.next_addr_id.to_be_bytes());
-                id
+                w.new_ids.insert(cache_key, id);
+                Ok(id)
             }
-        };
+        }
+    }
+
+    fn cache_id(w: &mut WriterState, key: (ChainNo, Vec<u8>), id: AddrId) {
         if w.addr_cache.len() >= ADDR_CACHE_MAX {
             w.addr_cache.clear();
         }
-        w.addr_cache.insert((state.no, akey), id);
-        Ok(id)
+        w.addr_cache.insert(key, id);
+    }
+
+    /// After a batch: the ids it allocated become cached when it committed; when it failed they
+    /// are forgotten and the id counter goes back to where the batch found it (nothing with
+    /// those ids was written).
+    fn settle_new_ids(w: &mut WriterState, counter_before: AddrId, committed: bool) {
+        let new = std::mem::take(&mut w.new_ids);
+        if committed {
+            for (k, id) in new {
+                Self::cache_id(w, k, id);
+            }
+        } else {
+            w.next_addr_id = counter_before;
+        }
     }
 
     /// The id of an address, without allocating.
@@ -364,7 +394,19 @@ impl Store {
     /// Apply contiguous blocks in one atomic batch. See the crate docs for the rules.
     pub fn apply_blocks(&self, chain: &str, blocks: &[BlockData]) -> Result<ApplySummary, StoreError> {
         let mut w = self.lock();
-        let mut state = Self::chain_state_mut(&mut w, chain).clone();
+        let counter_before = w.next_addr_id;
+        let r = self.apply_blocks_locked(&mut w, chain, blocks);
+        Self::settle_new_ids(&mut w, counter_before, r.is_ok());
+        r
+    }
+
+    fn apply_blocks_locked(
+        &self,
+        w: &mut WriterState,
+        chain: &str,
+        blocks: &[BlockData],
+    ) -> Result<ApplySummary, StoreError> {
+        let mut state = Self::chain_state_mut(w, chain).clone();
         let mut batch = WriteBatch::default();
         let mut degrees = DegreeDeltas::new();
         let mut summary = ApplySummary::default();
@@ -413,7 +455,7 @@ impl Store {
                     )));
                 }
                 if let Some(term) =
-                    self.put_transfer(&mut w, &mut state, &mut batch, t, check_existing, &mut pending, &mut degrees)?
+                    self.put_transfer(w, &mut state, &mut batch, t, check_existing, &mut pending, &mut degrees)?
                 {
                     acc = acc.wrapping_add(term);
                     state.transfers += 1;
@@ -440,7 +482,7 @@ impl Store {
             summary.blocks += 1;
         }
         state.digest_acc = acc.to_be_bytes();
-        self.commit(&mut w, chain, state, batch, degrees)?;
+        self.commit(w, chain, state, batch, degrees)?;
         Ok(summary)
     }
 
@@ -448,7 +490,19 @@ impl Store {
     /// expansion). Idempotent per transfer key.
     pub fn put_unlinked(&self, chain: &str, blocks: &[BlockData]) -> Result<ApplySummary, StoreError> {
         let mut w = self.lock();
-        let mut state = Self::chain_state_mut(&mut w, chain).clone();
+        let counter_before = w.next_addr_id;
+        let r = self.put_unlinked_locked(&mut w, chain, blocks);
+        Self::settle_new_ids(&mut w, counter_before, r.is_ok());
+        r
+    }
+
+    fn put_unlinked_locked(
+        &self,
+        w: &mut WriterState,
+        chain: &str,
+        blocks: &[BlockData],
+    ) -> Result<ApplySummary, StoreError> {
+        let mut state = Self::chain_state_mut(w, chain).clone();
         state.has_unlinked = true;
         let mut batch = WriteBatch::default();
         let mut degrees = DegreeDeltas::new();
@@ -457,7 +511,7 @@ impl Store {
         for data in blocks {
             let mut pending = HashSet::new();
             for t in &data.transfers {
-                match self.put_transfer(&mut w, &mut state, &mut batch, t, true, &mut pending, &mut degrees)? {
+                match self.put_transfer(w, &mut state, &mut batch, t, true, &mut pending, &mut degrees)? {
                     Some(term) => {
                         acc = acc.wrapping_add(term);
                         state.transfers += 1;
@@ -470,7 +524,7 @@ impl Store {
             summary.blocks += 1;
         }
         state.digest_acc = acc.to_be_bytes();
-        self.commit(&mut w, chain, state, batch, degrees)?;
+        self.commit(w, chain, state, batch, degrees)?;
         Ok(summary)
     }
 
