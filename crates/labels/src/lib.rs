@@ -197,9 +197,13 @@ pub enum LabelsError {
     /// A file that cannot be imported; nothing of it is stored.
     #[error("{file}: {location}: {message}")]
     Parse { file: String, location: String, message: String },
-    #[error("{file}: cannot read: {reason}")]
-    Io { file: String, reason: String },
-    #[error("{file}: cannot tell the label format ({reason}); pass --format ofac-sdn|tagpack|csv|etherscan")]
+    #[error("{file}: cannot read")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: cannot tell the label format ({reason})")]
     UnknownFormat { file: String, reason: String },
     #[error("{0}")]
     Invalid(String),
@@ -218,8 +222,8 @@ impl LabelsError {
         LabelsError::Store(Box::new(e))
     }
 
-    pub(crate) fn io(file: &Path, e: impl fmt::Display) -> Self {
-        LabelsError::Io { file: file.display().to_string(), reason: e.to_string() }
+    pub(crate) fn io(file: &Path, source: std::io::Error) -> Self {
+        LabelsError::Io { file: file.display().to_string(), source }
     }
 }
 
@@ -230,10 +234,11 @@ pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 pub(crate) fn read_capped(path: &Path) -> Result<Vec<u8>, LabelsError> {
     let meta = std::fs::metadata(path).map_err(|e| LabelsError::io(path, e))?;
     if meta.is_dir() {
-        return Err(LabelsError::io(path, "is a directory"));
+        return Err(LabelsError::io(path, std::io::Error::other("is a directory")));
     }
     if meta.len() > MAX_FILE_BYTES {
-        return Err(LabelsError::io(path, format!("file of {} bytes is larger than {MAX_FILE_BYTES}", meta.len())));
+        let too_big = format!("file of {} bytes is larger than {MAX_FILE_BYTES}", meta.len());
+        return Err(LabelsError::io(path, std::io::Error::other(too_big)));
     }
     std::fs::read(path).map_err(|e| LabelsError::io(path, e))
 }

@@ -158,7 +158,7 @@ fn bad_store_paths_give_clear_errors() {
     std::fs::write(damaged.join("CURRENT"), b"\xff\xfe garbage").unwrap();
     let e = Store::open(&damaged).err().unwrap();
     assert!(matches!(e, StoreError::Open { .. }), "{e}");
-    assert!(e.to_string().contains("damaged") && e.to_string().contains("--store"), "{e}");
+    assert!(e.to_string().contains("damaged"), "{e}");
     assert_eq!(std::fs::read(damaged.join("CURRENT")).unwrap(), b"\xff\xfe garbage");
     let db = dir.path().join("db");
     let held = Store::open(&db).unwrap();

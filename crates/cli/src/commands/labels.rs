@@ -6,7 +6,7 @@ use anyhow::{bail, Context as _, Result};
 use chaintrace_labels::{
     addr, deposits,
     import::{self, ImportReport},
-    Format, FormatHint, ParseOptions,
+    Format, FormatHint, LabelsError, ParseOptions,
 };
 use chaintrace_model::{Address, Category, ChainKind, Label};
 use clap::{Args, Subcommand};
@@ -144,7 +144,14 @@ fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 fn plan(files: &[PathBuf], hint: Option<FormatHint>) -> Result<Vec<Vec<(PathBuf, Format)>>> {
     let mut detected = Vec::new();
     for f in files {
-        detected.push((f.clone(), chaintrace_labels::detect(f, hint)?));
+        let format = chaintrace_labels::detect(f, hint).map_err(|e| match e {
+            LabelsError::UnknownFormat { .. } => {
+                let line = format!("{e}; pass --format ofac-sdn|tagpack|csv|etherscan");
+                anyhow::Error::new(e).context(line)
+            }
+            e => e.into(),
+        })?;
+        detected.push((f.clone(), format));
     }
     let companions: Vec<(PathBuf, Format)> =
         detected.iter().filter(|(_, f)| matches!(f, Format::OfacSdnComments | Format::OfacSdnAdd)).cloned().collect();
