@@ -272,7 +272,14 @@ pub fn infer_and_store<S: LabelStore, G: Graph>(
     clusters: Option<&BTreeMap<Address, String>>,
     p: &DepositParams,
 ) -> Result<InferReport, LabelsError> {
-    let labels = store.all_labels().map_err(LabelsError::store)?;
+    // Only labels from outside this inference name exchange wallets: an address that inherited
+    // an exchange label from its cluster last time is not a wallet its cluster inherits from.
+    let labels: Vec<Label> = store
+        .all_labels()
+        .map_err(LabelsError::store)?
+        .into_iter()
+        .filter(|l| l.source != SOURCE && l.source != CLUSTER_SOURCE)
+        .collect();
     let exchanges = exchange_wallets(&labels, chain, evm);
     let found = infer(graph, &exchanges, p).map_err(LabelsError::store)?;
     let new: Vec<Label> = found.iter().filter_map(|i| to_label(chain, i)).collect();
@@ -442,6 +449,62 @@ mod tests {
         assert_eq!(labels.len(), 1);
         assert_eq!(labels[0].address, member);
         assert_eq!(labels[0].entity, "Binance");
+    }
+
+    #[test]
+    fn infer_and_store_uses_the_clusters_it_is_given_for_any_chain_name() {
+        use crate::store::{LabelStore, MemLabelStore};
+        let ex = Address::Bitcoin("1ExchangeWallet".into());
+        let member = Address::Bitcoin("1Member".into());
+        let store = MemLabelStore::new();
+        let wallet = Label {
+            chain: None,
+            address: ex.clone(),
+            category: Category::Exchange,
+            entity: "binance".into(),
+            source: "tagpack:x".into(),
+            confidence: 80,
+            attrs: BTreeMap::new(),
+        };
+        store.replace_labels_many(&[("tagpack:x", &[wallet])]).unwrap();
+        let clusters = BTreeMap::from([(ex, "c1".to_string()), (member.clone(), "c1".to_string())]);
+        let p = DepositParams::default();
+        let r = infer_and_store(&store, &Mem::default(), "btcreg", false, Some(&clusters), &p).unwrap();
+        assert_eq!(r.cluster_inherited, 1);
+        let got = store.labels_of(&member);
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].chain.as_deref(), got[0].entity.as_str()), (Some("btcreg"), "Binance"));
+    }
+
+    /// Regression: the labels a run inherited through clusters counted as exchange wallets in
+    /// the next run, which then skipped those addresses and replaced the inherited labels with
+    /// nothing (every second run dropped them).
+    #[test]
+    fn rerunning_infer_deposits_keeps_cluster_inherited_labels() {
+        use crate::store::{LabelStore, MemLabelStore};
+        let ex = Address::Bitcoin("1ExchangeWallet".into());
+        let member = Address::Bitcoin("1Member".into());
+        let store = MemLabelStore::new();
+        let wallet = Label {
+            chain: None,
+            address: ex.clone(),
+            category: Category::Exchange,
+            entity: "binance".into(),
+            source: "tagpack:x".into(),
+            confidence: 80,
+            attrs: BTreeMap::new(),
+        };
+        store.replace_labels_many(&[("tagpack:x", &[wallet])]).unwrap();
+        let clusters = BTreeMap::from([(ex, "c1".to_string()), (member, "c1".to_string())]);
+        let p = DepositParams::default();
+        let first = store.all_labels().unwrap();
+        for run in 0..3 {
+            let r = infer_and_store(&store, &Mem::default(), "bitcoin", false, Some(&clusters), &p).unwrap();
+            assert_eq!(r.cluster_inherited, 1, "run {run}");
+            assert_eq!(r.exchange_wallets, 1, "run {run}");
+            assert_eq!(store.labels_by_source(CLUSTER_SOURCE).unwrap().len(), 1, "run {run}");
+        }
+        assert_eq!(store.all_labels().unwrap().len(), first.len() + 1);
     }
 
     #[test]
