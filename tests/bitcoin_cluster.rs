@@ -76,3 +76,64 @@ fn clusters_respect_ownership_and_skip_coinjoins() {
     let again = w.json(&["--config", cfg, "cluster", "--chain", "bitcoin"]);
     assert_eq!(again, c);
 }
+
+/// Regression: `cluster` wrote a chain's clusters under that chain's name, but
+/// `labels infer-deposits` read them back under the constant name `bitcoin`, so a Bitcoin chain
+/// configured under any other name (here `btcreg`) never had exchange labels inherited through
+/// its clusters.
+#[test]
+fn cluster_inheritance_on_a_bitcoin_chain_not_named_bitcoin() {
+    let w = Workdir::new();
+    let blocks = w.path().join("blocks");
+    std::fs::create_dir_all(&blocks).unwrap();
+    // Mainnet encoding, so the addresses are ones a TagPack can list.
+    let p = SynthParams {
+        txs: 1_500,
+        txs_per_block: 150,
+        entities: 60,
+        seed: 7,
+        network: chaintrace_bitcoin::bitcoin::Network::Bitcoin,
+        max_file_bytes: 2 << 20,
+        keep_truth: true,
+        ..SynthParams::default()
+    };
+    let truth = generate(&blocks, &p).unwrap();
+    let cfg = w.path().join("btcreg.toml");
+    std::fs::write(
+        &cfg,
+        "[chains.btcreg]\nkind = \"bitcoin\"\nnetwork = \"mainnet\"\nnative_symbol = \"BTC\"\nnative_decimals = 8\n",
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    w.ok(&["--config", cfg, "ingest", "btcreg", "--blocks-dir", blocks.to_str().unwrap()]);
+    let c = w.json(&["--config", cfg, "cluster", "--chain", "btcreg"]);
+    assert!(c["clusters"].as_u64().unwrap() > 0, "{c}");
+
+    // An address in a cluster of two or more, and the cluster's size.
+    let mut addrs: Vec<&String> = truth.owner.keys().collect();
+    addrs.sort();
+    let (wallet, size) = addrs
+        .iter()
+        .take(400)
+        .find_map(|a| {
+            let text = w.ok(&["--config", cfg, "transfers", a, "--chain", "btcreg"]);
+            let line = text.lines().find(|l| l.starts_with("cluster "))?;
+            // "cluster cXXXX (N addresses by common inputs)"
+            let size: u64 = line.split('(').nth(1)?.split_whitespace().next()?.parse().ok()?;
+            (size >= 2).then(|| (a.to_string(), size))
+        })
+        .expect("a clustered address among the first 400");
+
+    let pack = w.path().join("exchange.yaml");
+    std::fs::write(
+        &pack,
+        format!(
+            "title: t\ncreator: c\nconfidence: service_data\ncategory: exchange\nsource: https://example.org\n\
+             label: Binance\ntags:\n- address: {wallet}\n  currency: BTC\n"
+        ),
+    )
+    .unwrap();
+    w.ok(&["--config", cfg, "labels", "import", pack.to_str().unwrap()]);
+    let r = w.json(&["--config", cfg, "labels", "infer-deposits", "--chain", "btcreg"]);
+    assert_eq!(r["cluster_inherited"].as_u64(), Some(size - 1), "{r}");
+}

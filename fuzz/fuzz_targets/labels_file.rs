@@ -1,8 +1,10 @@
 //! Any bytes, read as any label file format (the first byte picks it), must give labels or an
-//! error, never a panic or an unbounded allocation.
+//! error, never a panic or an unbounded allocation. The parsers take bytes: no file is written.
 #![no_main]
 
-use chaintrace_labels::{parse_file, Format, ParseOptions};
+use std::path::Path;
+
+use chaintrace_labels::{detect_bytes, parse_bytes, Format, ParseOptions};
 use libfuzzer_sys::fuzz_target;
 
 const FORMATS: [(Format, &str); 8] = [
@@ -19,12 +21,8 @@ const FORMATS: [(Format, &str); 8] = [
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, body)) = data.split_first() else { return };
     let (format, name) = FORMATS[pick as usize % FORMATS.len()];
-    let dir = std::env::temp_dir().join(format!("chaintrace-fuzz-labels-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
-    let path = dir.join(name);
-    if std::fs::write(&path, body).is_ok() {
-        let _ = parse_file(&path, format, &ParseOptions::default());
-    }
+    let name = Path::new(name);
+    let _ = parse_bytes(name, body, format, &ParseOptions::default());
     // Detection must not panic either.
-    let _ = chaintrace_labels::detect(&path, None);
+    let _ = detect_bytes(name, body, None);
 });

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use chaintrace_store::Store;
+use chaintrace_store::{Store, StoreError};
 
 use crate::{config::Config, Cli};
 
@@ -18,8 +18,22 @@ impl Context {
         Ok(Context { store_path: cli.store.clone(), config: Config::load(cli.config.as_deref())?, json: cli.json })
     }
 
-    /// Open (or create) the store; errors already say what to do.
+    /// Open (or create) the store; an error says what was wrong and what to do about it.
     pub fn open_store(&self) -> Result<Store> {
-        Ok(Store::open(&self.store_path)?)
+        Store::open(&self.store_path).map_err(|e| {
+            let hint = match &e {
+                StoreError::NotADirectory { .. } => "pass --store with a directory path",
+                StoreError::Unreadable { .. } => "check its permissions",
+                StoreError::NotAStore { .. } => "pass --store with a new or existing store directory",
+                StoreError::Locked { .. } => "wait for it to finish or use another --store",
+                StoreError::FormatVersion { .. } => "re-ingest into a new store (--store DIR)",
+                StoreError::Open { .. } => "check --store; a damaged store must be re-ingested into a new directory",
+                _ => return anyhow::Error::new(e),
+            };
+            // The hint leads the chain; the store's own message, contained in it, is not
+            // repeated on the one-line report.
+            let line = format!("{e}: {hint}");
+            anyhow::Error::new(e).context(line)
+        })
     }
 }

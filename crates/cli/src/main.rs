@@ -1,5 +1,6 @@
 //! `chaintrace`: follow illicit crypto payments hop by hop to the exchanges that cashed them out.
 
+mod adapters;
 mod commands;
 mod config;
 mod context;

@@ -5,9 +5,9 @@ pub const DECIMALS: &str = "0x313ce567";
 /// `symbol()` selector.
 pub const SYMBOL: &str = "0x95d89b41";
 
-/// What a token contract said about itself: the model's [`TokenInfo`]. `decimals: None` means
-/// the contract did not answer `decimals()`: its amounts stay in raw units.
-pub use chaintrace_model::TokenInfo as TokenMeta;
+/// What a token contract said about itself (the model's type). `decimals: None` means the
+/// contract did not answer `decimals()`: its amounts stay in raw units.
+pub use chaintrace_model::TokenMeta;
 
 /// `name()` selector.
 pub const NAME: &str = "0x06fdde03";
@@ -17,17 +17,8 @@ pub fn raw_units(m: &TokenMeta) -> bool {
     m.decimals.is_none()
 }
 
-/// The bytes stored in the `token:<chain>` namespace.
-pub fn to_bytes(m: &TokenMeta) -> Vec<u8> {
-    serde_json::to_vec(m).expect("TokenInfo serialises")
-}
-
-pub fn from_bytes(b: &[u8]) -> Option<TokenMeta> {
-    serde_json::from_slice(b).ok()
-}
-
-/// Where token metadata lives between runs. The CLI implements it over the store's meta
-/// namespace `token:<chain>` (key: the 20 contract bytes; value: [`to_bytes`], JSON of [`TokenMeta`]).
+/// Where token metadata lives between runs. The CLI implements it over the store's typed token
+/// rows (`Store::token_meta` / `Store::put_token_meta`).
 pub trait TokenMetaStore {
     type Error: std::error::Error + Send + Sync + 'static;
     fn get(&self, token: &[u8; 20]) -> Result<Option<TokenMeta>, Self::Error>;

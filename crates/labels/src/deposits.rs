@@ -6,24 +6,23 @@
 //! makes one such transfer among many others and is not flagged.
 //!
 //! On Bitcoin, addresses in a common-input cluster that contains a known exchange address
-//! also get that exchange's label (the clusters are the Bitcoin adapter's, stored in meta
-//! namespace [`CLUSTER_NS`]).
+//! also get that exchange's label (the clusters of the chain, as `chaintrace cluster` stored
+//! them, are given by the caller).
 //!
-//! The inference runs over a small [`Graph`] trait, so it is tested on in-memory transfers
-//! and runs unchanged over the store.
+//! The inference runs over a small [`Graph`] trait and writes through a [`LabelStore`], so it
+//! is tested on in-memory transfers and runs unchanged over the store.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chaintrace_model::{Address, Asset, Category, Label, Transfer, U256};
-use chaintrace_store::{Direction, Store, StoreError};
+use chaintrace_model::{Address, Asset, Category, Direction, Label, Transfer, U256};
 use serde::Serialize;
+
+use crate::{store::LabelStore, LabelsError};
 
 /// Source of every label this module writes.
 pub const SOURCE: &str = "inferred:deposit-sweeps";
 /// Source of labels inherited through Bitcoin clusters.
 pub const CLUSTER_SOURCE: &str = "inferred:cluster";
-/// Meta namespace the Bitcoin adapter's `cluster` command writes.
-pub const CLUSTER_NS: &str = "cluster:bitcoin";
 
 /// Thresholds of the sweep heuristic.
 #[derive(Clone, Debug, Serialize)]
@@ -65,19 +64,6 @@ pub trait Graph {
     type Error: std::error::Error + Send + Sync + 'static;
     /// Transfers in `dir` of `addr`, in chain order, at most `limit`.
     fn transfers(&self, addr: &Address, dir: Direction, limit: usize) -> Result<Vec<Transfer>, Self::Error>;
-}
-
-/// The store's transfers of one chain.
-pub struct StoreGraph<'a> {
-    pub store: &'a Store,
-    pub chain: &'a str,
-}
-
-impl Graph for StoreGraph<'_> {
-    type Error = StoreError;
-    fn transfers(&self, addr: &Address, dir: Direction, limit: usize) -> Result<Vec<Transfer>, StoreError> {
-        self.store.transfers(self.chain, addr, dir, None, limit)
-    }
 }
 
 /// One inferred deposit address with its evidence.
@@ -256,12 +242,11 @@ fn to_label(chain: &str, i: &Inferred) -> Option<Label> {
 }
 
 /// Replace this chain's part of `source` with `labels`, keeping other chains' labels.
-fn replace_chain_part(store: &Store, source: &str, chain: &str, labels: Vec<Label>) -> Result<(), StoreError> {
+fn replace_chain_part<S: LabelStore>(store: &S, source: &str, chain: &str, labels: Vec<Label>) -> Result<(), S::Error> {
     let mut all: Vec<Label> =
         store.labels_by_source(source)?.into_iter().filter(|l| l.chain.as_deref() != Some(chain)).collect();
     all.extend(labels);
-    store.replace_labels(source, &all)?;
-    Ok(())
+    store.replace_labels_many(&[(source, &all)])
 }
 
 /// What `labels infer-deposits` did.
@@ -275,21 +260,35 @@ pub struct InferReport {
     pub cluster_inherited: usize,
 }
 
-/// Infer deposit addresses on `chain` from the store and write them (replacing this chain's
-/// earlier inferences, so running it twice changes nothing).
-pub fn infer_and_store(store: &Store, chain: &str, evm: bool, p: &DepositParams) -> Result<InferReport, StoreError> {
-    let labels = store.all_labels()?;
+/// Infer deposit addresses on `chain` over `graph` and write them to `store` (replacing this
+/// chain's earlier inferences, so running it twice changes nothing). `evm` says the chain's
+/// kind; `clusters` (address → cluster id, Bitcoin only) are the chain's common-input
+/// clusters, whose members inherit the exchange labels of their cluster.
+pub fn infer_and_store<S: LabelStore, G: Graph>(
+    store: &S,
+    graph: &G,
+    chain: &str,
+    evm: bool,
+    clusters: Option<&BTreeMap<Address, String>>,
+    p: &DepositParams,
+) -> Result<InferReport, LabelsError> {
+    // Only labels from outside this inference name exchange wallets: an address that inherited
+    // an exchange label from its cluster last time is not a wallet its cluster inherits from.
+    let labels: Vec<Label> = store
+        .all_labels()
+        .map_err(LabelsError::store)?
+        .into_iter()
+        .filter(|l| l.source != SOURCE && l.source != CLUSTER_SOURCE)
+        .collect();
     let exchanges = exchange_wallets(&labels, chain, evm);
-    let graph = StoreGraph { store, chain };
-    let found = infer(&graph, &exchanges, p)?;
+    let found = infer(graph, &exchanges, p).map_err(LabelsError::store)?;
     let new: Vec<Label> = found.iter().filter_map(|i| to_label(chain, i)).collect();
-    replace_chain_part(store, SOURCE, chain, new)?;
+    replace_chain_part(store, SOURCE, chain, new).map_err(LabelsError::store)?;
     let mut inherited = 0;
-    if !evm {
-        let clusters = load_clusters(store)?;
-        let new = cluster_labels(chain, &clusters, &exchanges);
+    if let Some(clusters) = clusters.filter(|_| !evm) {
+        let new = cluster_labels(chain, clusters, &exchanges);
         inherited = new.len();
-        replace_chain_part(store, CLUSTER_SOURCE, chain, new)?;
+        replace_chain_part(store, CLUSTER_SOURCE, chain, new).map_err(LabelsError::store)?;
     }
     Ok(InferReport {
         chain: chain.to_string(),
@@ -300,29 +299,16 @@ pub fn infer_and_store(store: &Store, chain: &str, evm: bool, p: &DepositParams)
     })
 }
 
-/// Address → cluster id, from the Bitcoin adapter's `cluster` output. Rows are read as
-/// key = address text, value = cluster id (8-byte big-endian or text); rows of any other
-/// shape are ignored.
-pub fn load_clusters(store: &Store) -> Result<BTreeMap<Address, Vec<u8>>, StoreError> {
-    let mut out = BTreeMap::new();
-    for (k, v) in store.scan_meta(CLUSTER_NS)? {
-        let Ok(text) = std::str::from_utf8(&k) else { continue };
-        let Ok(addr) = Address::parse_any(text) else { continue };
-        out.insert(addr, v);
-    }
-    Ok(out)
-}
-
 /// Labels for every clustered address that shares a cluster with a known exchange wallet.
 pub fn cluster_labels(
     chain: &str,
-    clusters: &BTreeMap<Address, Vec<u8>>,
+    clusters: &BTreeMap<Address, String>,
     exchanges: &BTreeMap<Address, String>,
 ) -> Vec<Label> {
-    let mut cluster_exchange: BTreeMap<&[u8], (&str, &Address)> = BTreeMap::new();
+    let mut cluster_exchange: BTreeMap<&str, (&str, &Address)> = BTreeMap::new();
     for (a, ex) in exchanges {
         if let Some(c) = clusters.get(a) {
-            cluster_exchange.entry(c.as_slice()).or_insert((ex.as_str(), a));
+            cluster_exchange.entry(c.as_str()).or_insert((ex.as_str(), a));
         }
     }
     let mut out = Vec::new();
@@ -330,10 +316,10 @@ pub fn cluster_labels(
         if exchanges.contains_key(a) {
             continue;
         }
-        if let Some((ex, wallet)) = cluster_exchange.get(c.as_slice()) {
+        if let Some((ex, wallet)) = cluster_exchange.get(c.as_str()) {
             let mut attrs = BTreeMap::new();
             attrs.insert("method".to_string(), "common-input cluster".to_string());
-            attrs.insert("cluster".to_string(), hex_or_text(c));
+            attrs.insert("cluster".to_string(), c.clone());
             attrs.insert("exchange_wallets".to_string(), wallet.to_string());
             out.push(Label {
                 chain: Some(chain.to_string()),
@@ -347,13 +333,6 @@ pub fn cluster_labels(
         }
     }
     out
-}
-
-fn hex_or_text(v: &[u8]) -> String {
-    match std::str::from_utf8(v) {
-        Ok(s) if s.bytes().all(|b| b.is_ascii_graphic()) => s.to_string(),
-        _ => v.iter().map(|b| format!("{b:02x}")).collect(),
-    }
 }
 
 #[cfg(test)]
@@ -463,12 +442,69 @@ mod tests {
         let ex = Address::Bitcoin("1ExchangeWallet".into());
         let member = Address::Bitcoin("1Member".into());
         let other = Address::Bitcoin("1Other".into());
-        let clusters = BTreeMap::from([(ex.clone(), vec![1]), (member.clone(), vec![1]), (other, vec![2])]);
+        let clusters =
+            BTreeMap::from([(ex.clone(), "c1".to_string()), (member.clone(), "c1".to_string()), (other, "c2".into())]);
         let exchanges = BTreeMap::from([(ex, "Binance".to_string())]);
         let labels = cluster_labels("bitcoin", &clusters, &exchanges);
         assert_eq!(labels.len(), 1);
         assert_eq!(labels[0].address, member);
         assert_eq!(labels[0].entity, "Binance");
+    }
+
+    #[test]
+    fn infer_and_store_uses_the_clusters_it_is_given_for_any_chain_name() {
+        use crate::store::{LabelStore, MemLabelStore};
+        let ex = Address::Bitcoin("1ExchangeWallet".into());
+        let member = Address::Bitcoin("1Member".into());
+        let store = MemLabelStore::new();
+        let wallet = Label {
+            chain: None,
+            address: ex.clone(),
+            category: Category::Exchange,
+            entity: "binance".into(),
+            source: "tagpack:x".into(),
+            confidence: 80,
+            attrs: BTreeMap::new(),
+        };
+        store.replace_labels_many(&[("tagpack:x", &[wallet])]).unwrap();
+        let clusters = BTreeMap::from([(ex, "c1".to_string()), (member.clone(), "c1".to_string())]);
+        let p = DepositParams::default();
+        let r = infer_and_store(&store, &Mem::default(), "btcreg", false, Some(&clusters), &p).unwrap();
+        assert_eq!(r.cluster_inherited, 1);
+        let got = store.labels_of(&member);
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].chain.as_deref(), got[0].entity.as_str()), (Some("btcreg"), "Binance"));
+    }
+
+    /// Regression: the labels a run inherited through clusters counted as exchange wallets in
+    /// the next run, which then skipped those addresses and replaced the inherited labels with
+    /// nothing (every second run dropped them).
+    #[test]
+    fn rerunning_infer_deposits_keeps_cluster_inherited_labels() {
+        use crate::store::{LabelStore, MemLabelStore};
+        let ex = Address::Bitcoin("1ExchangeWallet".into());
+        let member = Address::Bitcoin("1Member".into());
+        let store = MemLabelStore::new();
+        let wallet = Label {
+            chain: None,
+            address: ex.clone(),
+            category: Category::Exchange,
+            entity: "binance".into(),
+            source: "tagpack:x".into(),
+            confidence: 80,
+            attrs: BTreeMap::new(),
+        };
+        store.replace_labels_many(&[("tagpack:x", &[wallet])]).unwrap();
+        let clusters = BTreeMap::from([(ex, "c1".to_string()), (member, "c1".to_string())]);
+        let p = DepositParams::default();
+        let first = store.all_labels().unwrap();
+        for run in 0..3 {
+            let r = infer_and_store(&store, &Mem::default(), "bitcoin", false, Some(&clusters), &p).unwrap();
+            assert_eq!(r.cluster_inherited, 1, "run {run}");
+            assert_eq!(r.exchange_wallets, 1, "run {run}");
+            assert_eq!(store.labels_by_source(CLUSTER_SOURCE).unwrap().len(), 1, "run {run}");
+        }
+        assert_eq!(store.all_labels().unwrap().len(), first.len() + 1);
     }
 
     #[test]

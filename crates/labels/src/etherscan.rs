@@ -8,7 +8,7 @@ use std::{collections::BTreeMap, path::Path};
 
 use chaintrace_model::{Category, Label};
 
-use crate::{addr, read_capped, stem, Format, LabelsError, Parsed, Skipped};
+use crate::{addr, stem, Format, LabelsError, Parsed, Skipped};
 
 /// Etherscan labels come from web crawls (GraphSense's `web_crawl` level).
 pub const CONFIDENCE: u8 = 20;
@@ -88,8 +88,7 @@ pub fn label_of_path(path: &Path) -> String {
     s
 }
 
-pub fn parse(path: &Path) -> Result<Parsed, LabelsError> {
-    let bytes = read_capped(path)?;
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<Parsed, LabelsError> {
     let label = label_of_path(path);
     let (category, default_entity) = label_category(&label);
     let trimmed = bytes.iter().position(|b| !b.is_ascii_whitespace()).map(|i| bytes[i]);
@@ -101,7 +100,7 @@ pub fn parse(path: &Path) -> Result<Parsed, LabelsError> {
             #[serde(rename = "nameTag", default)]
             name_tag: Option<String>,
         }
-        let rows: Vec<Row> = serde_json::from_slice(&bytes).map_err(|e| {
+        let rows: Vec<Row> = serde_json::from_slice(bytes).map_err(|e| {
             LabelsError::parse(
                 path,
                 format!("line {}", e.line()),
@@ -115,7 +114,7 @@ pub fn parse(path: &Path) -> Result<Parsed, LabelsError> {
             .collect();
         (format!("eth-labels:{label}"), rows)
     } else {
-        let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes.as_slice());
+        let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes);
         let headers: Vec<String> = rdr
             .headers()
             .map_err(|e| LabelsError::parse(path, "line 1", format!("invalid CSV header: {e}")))?

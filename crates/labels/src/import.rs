@@ -1,65 +1,24 @@
-//! Writing parsed files into the store.
+//! Writing parsed files into a [`LabelStore`].
 //!
-//! Each source is swapped atomically with [`Store::replace_labels`], so importing the same
-//! file twice changes nothing and a newer file of the same source replaces the older one.
+//! Each source is swapped atomically ([`LabelStore::replace_labels_many`]), so importing the
+//! same file twice changes nothing and a newer file of the same source replaces the older one.
 //! OFAC is one source (`ofac-sdn`) fed by files that may each cover only part of the list
 //! (one ticker, or every EVM address): the file replaces exactly the part it covers, and
 //! names/programs known from an earlier file are kept for addresses a nameless list confirms.
-//! Every import that changed something is recorded (meta namespace [`IMPORTS_NS`]) with the
+//! Every import that changed something is recorded ([`LabelStore::record_import`]) with the
 //! addresses it added and removed, for `labels list --changes`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use chaintrace_model::{AddrChange, ImportRecord, SourceChange};
 use chaintrace_model::{Address, Category, Label};
-use chaintrace_store::Store;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::{
     ofac::{self, merge_set, tickers_of, UNNAMED},
+    store::LabelStore,
     Coverage, LabelsError, Parsed, Skipped,
 };
-
-/// Meta namespace of the import history (key: 8-byte big-endian sequence number).
-pub const IMPORTS_NS: &str = "labels:imports";
-
-/// One address added to or removed from a source.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AddrChange {
-    pub address: String,
-    pub category: Category,
-    pub entity: String,
-}
-
-impl AddrChange {
-    fn of(l: &Label) -> Self {
-        AddrChange { address: l.address.to_string(), category: l.category, entity: l.entity.clone() }
-    }
-}
-
-/// What one import did to one source.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SourceChange {
-    pub source: String,
-    /// Labels of the source after the import.
-    pub total: usize,
-    pub added: Vec<AddrChange>,
-    pub removed: Vec<AddrChange>,
-    pub unchanged: usize,
-}
-
-/// The record of one import (also what `labels import --json` prints per file).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ImportRecord {
-    pub seq: u64,
-    pub files: Vec<String>,
-    pub format: String,
-    pub list_date: Option<String>,
-    /// Labels read from the file(s).
-    pub labels: usize,
-    pub sources: Vec<SourceChange>,
-    pub skipped_invalid: usize,
-    pub skipped_unsupported: usize,
-}
 
 /// An import's full report: the record plus every skipped item.
 #[derive(Clone, Debug, Serialize)]
@@ -70,13 +29,12 @@ pub struct ImportReport {
 }
 
 /// Import one parsed file (or sdn.csv group) into the store.
-pub fn import(store: &Store, parsed: &Parsed) -> Result<ImportReport, LabelsError> {
+pub fn import<S: LabelStore>(store: &S, parsed: &Parsed) -> Result<ImportReport, LabelsError> {
     let mut sources = Vec::new();
     if let Some(cov) = &parsed.coverage {
-        let old = store.labels_by_source(ofac::SOURCE)?;
+        let old = store.labels_by_source(ofac::SOURCE).map_err(LabelsError::store)?;
         let merged = merge_ofac(&old, &parsed.labels, cov);
-        let diff = store.replace_labels(ofac::SOURCE, &merged)?;
-        drop(diff);
+        store.replace_labels_many(&[(ofac::SOURCE, &merged)]).map_err(LabelsError::store)?;
         sources.push(address_diff(ofac::SOURCE, &old, &merged));
     } else {
         let mut by_source: BTreeMap<&str, Vec<Label>> = BTreeMap::new();
@@ -86,10 +44,10 @@ pub fn import(store: &Store, parsed: &Parsed) -> Result<ImportReport, LabelsErro
         // Every source of the file goes in one atomic batch: all of it or nothing.
         let mut olds = Vec::with_capacity(by_source.len());
         for source in by_source.keys() {
-            olds.push(store.labels_by_source(source)?);
+            olds.push(store.labels_by_source(source).map_err(LabelsError::store)?);
         }
         let sets: Vec<(&str, &[Label])> = by_source.iter().map(|(s, l)| (*s, l.as_slice())).collect();
-        store.replace_labels_many(&sets)?;
+        store.replace_labels_many(&sets).map_err(LabelsError::store)?;
         for ((source, labels), old) in by_source.iter().zip(&olds) {
             sources.push(address_diff(source, old, labels));
         }
@@ -105,7 +63,7 @@ pub fn import(store: &Store, parsed: &Parsed) -> Result<ImportReport, LabelsErro
         skipped_unsupported: parsed.skipped.iter().filter(|s| s.kind == "unsupported").count(),
     };
     let record = if record.sources.iter().any(|s| !s.added.is_empty() || !s.removed.is_empty()) {
-        record_import(store, record)?
+        store.record_import(record).map_err(LabelsError::store)?
     } else {
         record
     };
@@ -201,36 +159,10 @@ fn enrich(l: &mut Label, other: &Label, newer: bool) {
     }
 }
 
-fn record_import(store: &Store, mut record: ImportRecord) -> Result<ImportRecord, LabelsError> {
-    let last = store
-        .scan_meta(IMPORTS_NS)?
-        .last()
-        .and_then(|(k, _)| <[u8; 8]>::try_from(k.as_slice()).ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0);
-    record.seq = last + 1;
-    let value =
-        serde_json::to_vec(&record).map_err(|e| LabelsError::Invalid(format!("encoding import record: {e}")))?;
-    store.put_meta(IMPORTS_NS, &record.seq.to_be_bytes(), &value)?;
-    Ok(record)
-}
-
-/// Every recorded import that changed labels, oldest first.
-pub fn history(store: &Store) -> Result<Vec<ImportRecord>, LabelsError> {
-    let mut out = Vec::new();
-    for (_, v) in store.scan_meta(IMPORTS_NS)? {
-        match serde_json::from_slice::<ImportRecord>(&v) {
-            Ok(r) => out.push(r),
-            Err(e) => tracing::warn!(error = %e, "skipping an unreadable import record"),
-        }
-    }
-    Ok(out)
-}
-
 /// For each source, the latest import that changed it.
-pub fn latest_changes(store: &Store) -> Result<Vec<(ImportRecord, SourceChange)>, LabelsError> {
+pub fn latest_changes<S: LabelStore>(store: &S) -> Result<Vec<(ImportRecord, SourceChange)>, LabelsError> {
     let mut latest: BTreeMap<String, (ImportRecord, SourceChange)> = BTreeMap::new();
-    for r in history(store)? {
+    for r in store.imports().map_err(LabelsError::store)? {
         for s in &r.sources {
             if !s.added.is_empty() || !s.removed.is_empty() {
                 latest.insert(s.source.clone(), (r.clone(), s.clone()));

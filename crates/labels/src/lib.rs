@@ -1,12 +1,14 @@
 //! Watchlists and attribution: everything chaintrace knows about who owns an address.
 //!
-//! - Parsers ([`parse_file`]) turn one file into labels plus a per-item report of what was
-//!   skipped (invalid or unsupported addresses). A structural problem (bad XML, bad CSV row,
+//! - Parsers turn one file's bytes into labels plus a per-item report of what was skipped
+//!   (invalid or unsupported addresses): [`parse_bytes`] / [`parse_group_bytes`] and
+//!   [`detect_bytes`] read no file; [`parse_file`] / [`parse_group`] / [`detect`] read the files
+//!   and call them. A structural problem (bad XML, bad CSV row,
 //!   a TagPack that violates the schema) fails the whole file with its line or element.
 //!   Formats: the OFAC SDN list (`SDN_ADVANCED.XML`, legacy `SDN.XML`, `sdn.csv` with
 //!   `sdn_comments.csv`/`add.csv`, and per-asset address lists), GraphSense TagPacks, the
 //!   SPEC labels CSV and Etherscan label exports.
-//! - [`import`] writes a parsed file into the store atomically per source, so importing the
+//! - [`import`] writes a parsed file into a [`LabelStore`] atomically per source, so importing the
 //!   same file twice changes nothing and a newer OFAC snapshot replaces the older one; the
 //!   added/removed addresses of every import are recorded.
 //! - [`deposits`] infers exchange deposit addresses from their sweeps to known exchange
@@ -18,6 +20,7 @@ pub mod etherscan;
 pub mod import;
 pub mod ofac;
 pub mod speccsv;
+pub mod store;
 pub mod tagpack;
 mod xml;
 
@@ -31,6 +34,7 @@ use chaintrace_model::Label;
 use serde::Serialize;
 
 pub use addr::AddrProblem;
+pub use store::{LabelStore, MemLabelStore};
 
 /// The file formats the importer reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -193,14 +197,19 @@ pub enum LabelsError {
     /// A file that cannot be imported; nothing of it is stored.
     #[error("{file}: {location}: {message}")]
     Parse { file: String, location: String, message: String },
-    #[error("{file}: cannot read: {reason}")]
-    Io { file: String, reason: String },
-    #[error("{file}: cannot tell the label format ({reason}); pass --format ofac-sdn|tagpack|csv|etherscan")]
+    #[error("{file}: cannot read")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: cannot tell the label format ({reason})")]
     UnknownFormat { file: String, reason: String },
     #[error("{0}")]
     Invalid(String),
-    #[error("label store: {0}")]
-    Store(#[from] chaintrace_store::StoreError),
+    /// The label store failed.
+    #[error("label store")]
+    Store(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl LabelsError {
@@ -208,22 +217,28 @@ impl LabelsError {
         LabelsError::Parse { file: file.display().to_string(), location: location.into(), message: message.into() }
     }
 
-    pub(crate) fn io(file: &Path, e: impl fmt::Display) -> Self {
-        LabelsError::Io { file: file.display().to_string(), reason: e.to_string() }
+    /// A failure of the [`LabelStore`], kept as the source.
+    pub fn store(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        LabelsError::Store(Box::new(e))
+    }
+
+    pub(crate) fn io(file: &Path, source: std::io::Error) -> Self {
+        LabelsError::Io { file: file.display().to_string(), source }
     }
 }
 
-/// Largest label file read into memory (the official `sdn.csv` is about 5 MB; the XML files
-/// are streamed and not subject to this).
+/// Largest label file read (the official `sdn.csv` is about 5 MB, `SDN_ADVANCED.XML` about
+/// 100 MB; the XML parser walks the bytes without building a document tree).
 pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
 pub(crate) fn read_capped(path: &Path) -> Result<Vec<u8>, LabelsError> {
     let meta = std::fs::metadata(path).map_err(|e| LabelsError::io(path, e))?;
     if meta.is_dir() {
-        return Err(LabelsError::io(path, "is a directory"));
+        return Err(LabelsError::io(path, std::io::Error::other("is a directory")));
     }
     if meta.len() > MAX_FILE_BYTES {
-        return Err(LabelsError::io(path, format!("file of {} bytes is larger than {MAX_FILE_BYTES}", meta.len())));
+        let too_big = format!("file of {} bytes is larger than {MAX_FILE_BYTES}", meta.len());
+        return Err(LabelsError::io(path, std::io::Error::other(too_big)));
     }
     std::fs::read(path).map_err(|e| LabelsError::io(path, e))
 }
@@ -235,12 +250,15 @@ pub struct ParseOptions {
     pub list_date: Option<String>,
 }
 
+/// How much of a file [`detect_bytes`] looks at.
+pub const DETECT_BYTES: usize = 8192;
+
 /// Detect a file's format from its content (and, for per-asset lists, its name).
 pub fn detect(path: &Path, hint: Option<FormatHint>) -> Result<Format, LabelsError> {
     if let Some(FormatHint::Exact(f)) = hint {
         return Ok(f);
     }
-    let mut head = vec![0u8; 8192];
+    let mut head = vec![0u8; DETECT_BYTES];
     let n = {
         use std::io::Read;
         let mut f = std::fs::File::open(path).map_err(|e| LabelsError::io(path, e))?;
@@ -255,7 +273,17 @@ pub fn detect(path: &Path, hint: Option<FormatHint>) -> Result<Format, LabelsErr
         n
     };
     head.truncate(n);
-    let text = String::from_utf8_lossy(&head);
+    detect_bytes(path, &head, hint)
+}
+
+/// Detect the format of a file named `path` from its first bytes `head` (at most
+/// [`DETECT_BYTES`] are looked at). Reads no file.
+pub fn detect_bytes(path: &Path, head: &[u8], hint: Option<FormatHint>) -> Result<Format, LabelsError> {
+    if let Some(FormatHint::Exact(f)) = hint {
+        return Ok(f);
+    }
+    let head = &head[..head.len().min(DETECT_BYTES)];
+    let text = String::from_utf8_lossy(head);
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
     let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     let ofac_only = matches!(hint, Some(FormatHint::OfacSdn));
@@ -304,7 +332,7 @@ pub fn detect(path: &Path, hint: Option<FormatHint>) -> Result<Format, LabelsErr
         return Ok(Format::Tagpack);
     }
     // OFAC's CSV files have no header: ent_num first.
-    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(head.as_slice());
+    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(head);
     if let Some(Ok(rec)) = rdr.records().next() {
         let numeric =
             |i: usize| rec.get(i).is_some_and(|s| !s.trim().is_empty() && s.trim().bytes().all(|b| b.is_ascii_digit()));
@@ -339,35 +367,66 @@ pub fn parse_file(path: &Path, format: Format, opts: &ParseOptions) -> Result<Pa
 }
 
 /// Parse a group of files that form one import unit: an `sdn.csv` with its `sdn_comments.csv`
-/// and `add.csv`, or a single file of any other format.
+/// and `add.csv`, or a single file of any other format. Reads each file (at most
+/// [`MAX_FILE_BYTES`]) and parses it with [`parse_group_bytes`].
 pub fn parse_group(files: &[(PathBuf, Format)], opts: &ParseOptions) -> Result<Parsed, LabelsError> {
-    let Some((path, format)) = files.iter().find(|(_, f)| !matches!(f, Format::OfacSdnComments | Format::OfacSdnAdd))
-    else {
-        let (p, f) = files.first().ok_or_else(|| LabelsError::Invalid("no file to parse".into()))?;
+    let mut contents = Vec::with_capacity(files.len());
+    for (p, _) in files {
+        contents.push(read_capped(p)?);
+    }
+    let inputs: Vec<FileBytes<'_>> =
+        files.iter().zip(&contents).map(|((name, format), bytes)| FileBytes { name, format: *format, bytes }).collect();
+    parse_group_bytes(&inputs, opts)
+}
+
+/// One file's content, with the name it is known by (its path: errors name it, and per-asset
+/// lists, source names and list dates are read from it).
+#[derive(Clone, Copy, Debug)]
+pub struct FileBytes<'a> {
+    /// The file's name or path.
+    pub name: &'a Path,
+    /// Its format.
+    pub format: Format,
+    /// Its content.
+    pub bytes: &'a [u8],
+}
+
+/// Parse one file's content: bytes in, labels out; no file is read.
+pub fn parse_bytes(name: &Path, bytes: &[u8], format: Format, opts: &ParseOptions) -> Result<Parsed, LabelsError> {
+    parse_group_bytes(&[FileBytes { name, format, bytes }], opts)
+}
+
+/// [`parse_group`] over contents already in memory: no file is read.
+pub fn parse_group_bytes(files: &[FileBytes<'_>], opts: &ParseOptions) -> Result<Parsed, LabelsError> {
+    let Some(main) = files.iter().find(|f| !matches!(f.format, Format::OfacSdnComments | Format::OfacSdnAdd)) else {
+        let f = files.first().ok_or_else(|| LabelsError::Invalid("no file to parse".into()))?;
         return Err(LabelsError::parse(
-            p,
+            f.name,
             "file",
-            format!("{f} only continues an sdn.csv: import it together with the sdn.csv it belongs to"),
+            format!("{} only continues an sdn.csv: import it together with the sdn.csv it belongs to", f.format),
         ));
     };
-    let path = path.as_path();
-    let mut parsed = match format {
-        Format::OfacSdnAdvancedXml => ofac::parse_advanced_xml(path, opts)?,
-        Format::OfacSdnXml => ofac::parse_legacy_xml(path, opts)?,
-        Format::OfacSdnCsv => {
-            let comments: Vec<&Path> =
-                files.iter().filter(|(_, f)| *f == Format::OfacSdnComments).map(|(p, _)| p.as_path()).collect();
-            let adds: Vec<&Path> =
-                files.iter().filter(|(_, f)| *f == Format::OfacSdnAdd).map(|(p, _)| p.as_path()).collect();
-            ofac::parse_sdn_csv(path, &comments, &adds, opts)?
-        }
-        Format::OfacList => ofac::parse_list(path, opts)?,
-        Format::Tagpack => tagpack::parse(path)?,
-        Format::Csv => speccsv::parse(path)?,
-        Format::Etherscan => etherscan::parse(path)?,
+    let (path, bytes) = (main.name, main.bytes);
+    let companions = |format: Format| -> Vec<(&Path, &[u8])> {
+        files.iter().filter(|f| f.format == format).map(|f| (f.name, f.bytes)).collect()
+    };
+    let mut parsed = match main.format {
+        Format::OfacSdnAdvancedXml => ofac::parse_advanced_xml(path, bytes, opts)?,
+        Format::OfacSdnXml => ofac::parse_legacy_xml(path, bytes, opts)?,
+        Format::OfacSdnCsv => ofac::parse_sdn_csv(
+            path,
+            bytes,
+            &companions(Format::OfacSdnComments),
+            &companions(Format::OfacSdnAdd),
+            opts,
+        )?,
+        Format::OfacList => ofac::parse_list(path, bytes, opts)?,
+        Format::Tagpack => tagpack::parse(path, bytes)?,
+        Format::Csv => speccsv::parse(path, bytes)?,
+        Format::Etherscan => etherscan::parse(path, bytes)?,
         Format::OfacSdnComments | Format::OfacSdnAdd => unreachable!("filtered above"),
     };
-    parsed.files = files.iter().map(|(p, _)| p.clone()).collect();
+    parsed.files = files.iter().map(|f| f.name.to_path_buf()).collect();
     Ok(parsed)
 }
 
@@ -416,6 +475,39 @@ mod tests {
         assert_eq!(date_in_path(Path::new("a/sambacha-ofac-list-2025-03-10/x_ETH.txt")).as_deref(), Some("2025-03-10"));
         assert_eq!(date_in_path(Path::new("sdn_2021-07_digital_currency_rows.csv")).as_deref(), Some("2021-07"));
         assert_eq!(date_in_path(Path::new("0xB10C-lists/sanctioned_addresses_ETH.txt")), None);
+    }
+
+    proptest::proptest! {
+        /// What the `labels_file` fuzz target does, briefly: any bytes under any format's file
+        /// name give labels or an error, never a panic; no file is read or written.
+        #[test]
+        fn any_bytes_parse_or_fail_cleanly(pick in 0usize..8, body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            const FORMATS: [(Format, &str); 8] = [
+                (Format::OfacSdnAdvancedXml, "SDN_ADVANCED.XML"),
+                (Format::OfacSdnXml, "SDN.XML"),
+                (Format::OfacSdnCsv, "sdn.csv"),
+                (Format::OfacList, "sanctioned_addresses_ETH.txt"),
+                (Format::OfacList, "sanctioned_addresses_XBT.json"),
+                (Format::Tagpack, "pack.yaml"),
+                (Format::Csv, "labels.csv"),
+                (Format::Etherscan, "binance.csv"),
+            ];
+            let (format, name) = FORMATS[pick];
+            let _ = parse_bytes(Path::new(name), &body, format, &ParseOptions::default());
+            let _ = detect_bytes(Path::new(name), &body, None);
+        }
+    }
+
+    #[test]
+    fn bytes_and_files_parse_alike() {
+        let text =
+            "chain,address,category,entity\nethereum,0x28c6c06298d514db089934071355e5743bf21d60,exchange,Binance\n";
+        let name = Path::new("mine.csv");
+        assert_eq!(detect_bytes(name, text.as_bytes(), None).unwrap(), Format::Csv);
+        let parsed = parse_bytes(name, text.as_bytes(), Format::Csv, &ParseOptions::default()).unwrap();
+        assert_eq!(parsed.labels.len(), 1);
+        assert_eq!(parsed.labels[0].source, "csv:mine");
+        assert_eq!(parsed.files, vec![name.to_path_buf()]);
     }
 
     #[test]

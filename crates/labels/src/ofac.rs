@@ -16,7 +16,7 @@ use std::{
 use chaintrace_model::{Address, Category, Label};
 
 use crate::{
-    addr, date_in_path, read_capped,
+    addr, date_in_path,
     xml::{walk, XmlEvent},
     Coverage, Format, LabelsError, ParseOptions, Parsed, Skipped,
 };
@@ -170,17 +170,17 @@ fn null(field: &str) -> &str {
     }
 }
 
-fn strip_eof(mut bytes: Vec<u8>) -> Vec<u8> {
+fn strip_eof(mut bytes: &[u8]) -> &[u8] {
     // OFAC's CSV files end with a DOS end-of-file byte (Ctrl-Z).
-    while matches!(bytes.last(), Some(0x1a | b'\r' | b'\n' | b' ')) {
-        bytes.pop();
+    while let [rest @ .., 0x1a | b'\r' | b'\n' | b' '] = bytes {
+        bytes = rest;
     }
     bytes
 }
 
-fn csv_records(path: &Path) -> Result<Vec<(u64, csv::StringRecord)>, LabelsError> {
-    let bytes = strip_eof(read_capped(path)?);
-    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes.as_slice());
+fn csv_records(path: &Path, bytes: &[u8]) -> Result<Vec<(u64, csv::StringRecord)>, LabelsError> {
+    let bytes = strip_eof(bytes);
+    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
     let mut out = Vec::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|e| crate::csv_error(path, e))?;
@@ -196,11 +196,13 @@ fn ent_num(path: &Path, line: u64, rec: &csv::StringRecord) -> Result<u64, Label
         .map_err(|_| LabelsError::parse(path, format!("line {line}"), format!("ent_num {f:?} is not a number")))
 }
 
-/// `sdn.csv` with its `sdn_comments.csv` (Remarks overflow, appended as is) and `add.csv`.
+/// `sdn.csv` with its `sdn_comments.csv` (Remarks overflow, appended as is) and `add.csv`,
+/// each given as (name, content).
 pub fn parse_sdn_csv(
     path: &Path,
-    comments: &[&Path],
-    adds: &[&Path],
+    bytes: &[u8],
+    comments: &[(&Path, &[u8])],
+    adds: &[(&Path, &[u8])],
     opts: &ParseOptions,
 ) -> Result<Parsed, LabelsError> {
     struct Row {
@@ -210,7 +212,7 @@ pub fn parse_sdn_csv(
         remarks: String,
     }
     let mut rows: BTreeMap<u64, Row> = BTreeMap::new();
-    for (line, rec) in csv_records(path)? {
+    for (line, rec) in csv_records(path, bytes)? {
         if rec.len() < 12 {
             return Err(LabelsError::parse(
                 path,
@@ -230,8 +232,8 @@ pub fn parse_sdn_csv(
         );
     }
     let mut overflow: HashMap<u64, String> = HashMap::new();
-    for c in comments {
-        for (line, rec) in csv_records(c)? {
+    for &(c, c_bytes) in comments {
+        for (line, rec) in csv_records(c, c_bytes)? {
             if rec.len() < 2 {
                 return Err(LabelsError::parse(c, format!("line {line}"), "expected ent_num,remarks"));
             }
@@ -240,8 +242,8 @@ pub fn parse_sdn_csv(
         }
     }
     let mut add_remarks: HashMap<u64, String> = HashMap::new();
-    for a in adds {
-        for (line, rec) in csv_records(a)? {
+    for &(a, a_bytes) in adds {
+        for (line, rec) in csv_records(a, a_bytes)? {
             if rec.len() < 6 {
                 return Err(LabelsError::parse(a, format!("line {line}"), "expected the 6 columns of add.csv"));
             }
@@ -278,10 +280,9 @@ pub fn parse_sdn_csv(
 
 /// Per-asset lists (`sanctioned_addresses_<T>.txt|json`) and `address,name` /
 /// `address,first_seen,label,source` extractions.
-pub fn parse_list(path: &Path, opts: &ParseOptions) -> Result<Parsed, LabelsError> {
+pub fn parse_list(path: &Path, bytes: &[u8], opts: &ParseOptions) -> Result<Parsed, LabelsError> {
     let date = opts.list_date.clone().or_else(|| date_in_path(path));
-    let bytes = read_capped(path)?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| LabelsError::parse(path, "file", format!("not UTF-8: {e}")))?;
+    let text = std::str::from_utf8(bytes).map_err(|e| LabelsError::parse(path, "file", format!("not UTF-8: {e}")))?;
     let text = text.trim_start_matches('\u{feff}');
     if let Some(ticker) = ticker_from_file_name(path) {
         let mut entries = Vec::new();
@@ -394,7 +395,7 @@ fn us_date(s: &str) -> Option<String> {
 }
 
 /// The legacy `SDN.XML`.
-pub fn parse_legacy_xml(path: &Path, opts: &ParseOptions) -> Result<Parsed, LabelsError> {
+pub fn parse_legacy_xml(path: &Path, bytes: &[u8], opts: &ParseOptions) -> Result<Parsed, LabelsError> {
     #[derive(Default)]
     struct Cur {
         uid: String,
@@ -408,7 +409,7 @@ pub fn parse_legacy_xml(path: &Path, opts: &ParseOptions) -> Result<Parsed, Labe
     let mut date = None;
     let mut cur: Option<Cur> = None;
     let mut entries = Vec::new();
-    walk(path, |ev| {
+    walk(path, bytes, |ev| {
         match ev {
             XmlEvent::Start { name, .. } => match name {
                 "sdnEntry" => cur = Some(Cur::default()),
@@ -479,7 +480,7 @@ pub fn parse_legacy_xml(path: &Path, opts: &ParseOptions) -> Result<Parsed, Labe
 
 /// `SDN_ADVANCED.XML`: feature types from the reference value sets, names from each
 /// profile's primary alias, programs from the sanctions entries' program measures.
-pub fn parse_advanced_xml(path: &Path, opts: &ParseOptions) -> Result<Parsed, LabelsError> {
+pub fn parse_advanced_xml(path: &Path, bytes: &[u8], opts: &ParseOptions) -> Result<Parsed, LabelsError> {
     #[derive(Default)]
     struct St {
         feature_types: HashMap<String, String>,
@@ -503,7 +504,7 @@ pub fn parse_advanced_xml(path: &Path, opts: &ParseOptions) -> Result<Parsed, La
         in_date_of_issue: bool,
     }
     let mut st = St::default();
-    walk(path, |ev| {
+    walk(path, bytes, |ev| {
         match ev {
             XmlEvent::Start { name, attrs } => match name {
                 "FeatureType" | "SanctionsType" => st.cur_ref_id = attrs.get("ID").cloned().unwrap_or_default(),
@@ -621,12 +622,6 @@ mod tests {
         assert_eq!(ticker_from_file_name(Path::new("data.csv")), None);
     }
 
-    fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
-        let p = dir.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-
     /// The structure documented in sambacha/ofac-list's README (real IDs), reduced.
     const ADVANCED: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <Sanctions xmlns="http://www.un.org/sanctions/1.0">
@@ -693,10 +688,9 @@ mod tests {
 
     #[test]
     fn advanced_xml() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = write(&dir, "SDN_ADVANCED.XML", ADVANCED);
-        assert_eq!(crate::detect(&p, None).unwrap(), Format::OfacSdnAdvancedXml);
-        let parsed = parse_advanced_xml(&p, &ParseOptions::default()).unwrap();
+        let (p, text) = (Path::new("SDN_ADVANCED.XML"), ADVANCED);
+        assert_eq!(crate::detect_bytes(p, text.as_bytes(), None).unwrap(), Format::OfacSdnAdvancedXml);
+        let parsed = parse_advanced_xml(p, text.as_bytes(), &ParseOptions::default()).unwrap();
         assert_eq!(parsed.list_date.as_deref(), Some("2024-09-26"));
         assert_eq!(parsed.labels.len(), 2, "{:?}", parsed.labels);
         let laz = parsed.labels.iter().find(|l| l.entity == "LAZARUS GROUP").unwrap();
@@ -733,10 +727,9 @@ mod tests {
     <idList><id><uid>4</uid><idType>Digital Currency Address - XBT</idType><idNumber>134r8iHv69xdT6p5qVKTsHrcUEuBVZAYak</idNumber></id></idList>
   </sdnEntry>
 </sdnList>"#;
-        let dir = tempfile::tempdir().unwrap();
-        let p = write(&dir, "SDN.XML", xml);
-        assert_eq!(crate::detect(&p, None).unwrap(), Format::OfacSdnXml);
-        let parsed = parse_legacy_xml(&p, &ParseOptions::default()).unwrap();
+        let (p, text) = (Path::new("SDN.XML"), xml);
+        assert_eq!(crate::detect_bytes(p, text.as_bytes(), None).unwrap(), Format::OfacSdnXml);
+        let parsed = parse_legacy_xml(p, text.as_bytes(), &ParseOptions::default()).unwrap();
         assert_eq!(parsed.list_date.as_deref(), Some("2024-09-26"));
         assert_eq!(parsed.labels.len(), 2);
         let laz = &parsed.labels.iter().find(|l| l.address.is_evm()).unwrap();
@@ -749,9 +742,8 @@ mod tests {
 
     #[test]
     fn truncated_xml_fails_with_element() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = write(&dir, "SDN.XML", "<sdnList>\n<sdnEntry>\n<uid>1</uid>\n");
-        let err = parse_legacy_xml(&p, &ParseOptions::default()).unwrap_err().to_string();
+        let (p, text) = (Path::new("SDN.XML"), "<sdnList>\n<sdnEntry>\n<uid>1</uid>\n");
+        let err = parse_legacy_xml(p, text.as_bytes(), &ParseOptions::default()).unwrap_err().to_string();
         assert!(err.contains("SDN.XML") && err.contains("sdnList/sdnEntry"), "{err}");
     }
 }

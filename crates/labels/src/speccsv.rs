@@ -6,14 +6,13 @@ use std::{collections::BTreeMap, path::Path};
 
 use chaintrace_model::{Category, Label};
 
-use crate::{addr, read_capped, stem, Format, LabelsError, Parsed, Skipped};
+use crate::{addr, stem, Format, LabelsError, Parsed, Skipped};
 
 /// Confidence of a row that gives none.
 pub const DEFAULT_CONFIDENCE: u8 = 50;
 
-pub fn parse(path: &Path) -> Result<Parsed, LabelsError> {
-    let bytes = read_capped(path)?;
-    let mut rdr = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(bytes.as_slice());
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<Parsed, LabelsError> {
+    let mut rdr = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(bytes);
     let headers: Vec<String> = rdr
         .headers()
         .map_err(|e| LabelsError::parse(path, "line 1", format!("invalid CSV header: {e}")))?
@@ -101,18 +100,13 @@ mod tests {
 
     #[test]
     fn rows_and_errors() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("mine.csv");
-        std::fs::write(
-            &p,
-            "chain,address,category,entity,source,confidence\n\
+        let p = Path::new("mine.csv");
+        let text: &str = "chain,address,category,entity,source,confidence\n\
              ethereum,0x28C6c06298d514Db089934071355E5743bf21d60,exchange,Binance,etherscan,80\n\
              bitcoin,1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa,other,Satoshi,,\n\
              ethereum,0x28C6c06298d514Db089934071355E5743bf21d61,exchange,Binance,,\n\
-             tron,TXn8LKyqVpR8o9vAuDUHhqbKFKQD7zGvPL,exchange,Binance,,\n",
-        )
-        .unwrap();
-        let parsed = parse(&p).unwrap();
+             tron,TXn8LKyqVpR8o9vAuDUHhqbKFKQD7zGvPL,exchange,Binance,,\n";
+        let parsed = parse(p, text.as_bytes()).unwrap();
         assert_eq!(parsed.labels.len(), 2, "{:?}", parsed.labels);
         let bn = parsed.labels.iter().find(|l| l.address.is_evm()).unwrap();
         assert_eq!((bn.source.as_str(), bn.confidence, bn.chain.as_deref()), ("etherscan", 80, Some("ethereum")));
@@ -123,14 +117,10 @@ mod tests {
         assert_eq!(parsed.skipped[0].kind, "invalid");
         assert_eq!(parsed.skipped[1].kind, "unsupported");
 
-        std::fs::write(
-            &p,
-            "chain,address,category,entity\nethereum,0x28c6c06298d514db089934071355e5743bf21d60,bank,X\n",
-        )
-        .unwrap();
-        let err = parse(&p).unwrap_err().to_string();
+        let text: &str = "chain,address,category,entity\nethereum,0x28c6c06298d514db089934071355e5743bf21d60,bank,X\n";
+        let err = parse(p, text.as_bytes()).unwrap_err().to_string();
         assert!(err.contains("mine.csv: line 2: unknown label category \"bank\""), "{err}");
-        std::fs::write(&p, "address,entity\n").unwrap();
-        assert!(parse(&p).unwrap_err().to_string().contains("line 1"));
+        let text: &str = "address,entity\n";
+        assert!(parse(p, text.as_bytes()).unwrap_err().to_string().contains("line 1"));
     }
 }

@@ -11,7 +11,7 @@ use std::{collections::BTreeMap, path::Path};
 use chaintrace_model::{Category, Label};
 use serde_yaml::Value;
 
-use crate::{addr, read_capped, stem, Format, LabelsError, Parsed, Skipped};
+use crate::{addr, stem, Format, LabelsError, Parsed, Skipped};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldType {
@@ -237,9 +237,8 @@ fn find_line(src: &str, needle: &str, from: usize) -> Option<usize> {
 }
 
 /// Parse and validate one TagPack. Source: `tagpack:<file stem>`.
-pub fn parse(path: &Path) -> Result<Parsed, LabelsError> {
-    let bytes = read_capped(path)?;
-    let src = std::str::from_utf8(&bytes).map_err(|e| LabelsError::parse(path, "file", format!("not UTF-8: {e}")))?;
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<Parsed, LabelsError> {
+    let src = std::str::from_utf8(bytes).map_err(|e| LabelsError::parse(path, "file", format!("not UTF-8: {e}")))?;
     let doc: Value = serde_yaml::from_str(src).map_err(|e| {
         let loc = e.location().map(|l| format!("line {}", l.line())).unwrap_or_else(|| "file".into());
         LabelsError::parse(path, loc, format!("invalid YAML: {e}"))
@@ -442,19 +441,15 @@ pub fn parse(path: &Path) -> Result<Parsed, LabelsError> {
 mod tests {
     use super::*;
 
-    fn write(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("pack.yaml");
-        std::fs::write(&p, text).unwrap();
-        (dir, p)
+    /// A pack's text, as a file named `pack.yaml` would give it.
+    fn pack(text: &str) -> Result<Parsed, LabelsError> {
+        parse(Path::new("pack.yaml"), text.as_bytes())
     }
 
     #[test]
     fn header_fields_are_inherited() {
-        let (_d, p) = write(
-            "title: t\ncreator: c\nconfidence: service_data\ncategory: exchange\nsource: https://x\nactor: binance\nlabel: Binance\ntags:\n- address: '0x28c6c06298d514db089934071355e5743bf21d60'\n  currency: ETH\n- address: 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa\n  currency: BTC\n  abuse: sanction\n- address: TXn8LKyqVpR8o9vAuDUHhqbKFKQD7zGvPL\n  currency: TRX\n",
-        );
-        let parsed = parse(&p).unwrap();
+        let p = "title: t\ncreator: c\nconfidence: service_data\ncategory: exchange\nsource: https://x\nactor: binance\nlabel: Binance\ntags:\n- address: '0x28c6c06298d514db089934071355e5743bf21d60'\n  currency: ETH\n- address: 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa\n  currency: BTC\n  abuse: sanction\n- address: TXn8LKyqVpR8o9vAuDUHhqbKFKQD7zGvPL\n  currency: TRX\n";
+        let parsed = pack(p).unwrap();
         assert_eq!(parsed.labels.len(), 2);
         let eth = parsed.labels.iter().find(|l| l.address.is_evm()).unwrap();
         assert_eq!((eth.category, eth.entity.as_str(), eth.confidence), (Category::Exchange, "binance", 50));
@@ -467,19 +462,18 @@ mod tests {
 
     #[test]
     fn schema_violations_fail_the_pack() {
-        let (_d, p) = write("title: t\ncreator: c\nsource: s\nlabel: l\ntags:\n- address: '0x28c6c06298d514db089934071355e5743bf21d60'\n  currency: ETH\n");
-        let err = parse(&p).unwrap_err().to_string();
+        let p = "title: t\ncreator: c\nsource: s\nlabel: l\ntags:\n- address: '0x28c6c06298d514db089934071355e5743bf21d60'\n  currency: ETH\n";
+        let err = pack(p).unwrap_err().to_string();
         assert!(err.contains("line 6 (tag 1)") && err.contains("confidence"), "{err}");
-        let (_d, p) = write("title: t\ncreator: c\nconfidence: very_sure\nsource: s\nlabel: l\ntags:\n- address: '0x28c6c06298d514db089934071355e5743bf21d60'\n  currency: ETH\n");
-        assert!(parse(&p).unwrap_err().to_string().contains("confidence taxonomy"));
-        let (_d, p) =
-            write("title: t\ncreator: c\nconfidence: web_crawl\nsource: s\nlabel: l\ncategory: bank\ntags: []\n");
+        let p = "title: t\ncreator: c\nconfidence: very_sure\nsource: s\nlabel: l\ntags:\n- address: '0x28c6c06298d514db089934071355e5743bf21d60'\n  currency: ETH\n";
+        assert!(pack(p).unwrap_err().to_string().contains("confidence taxonomy"));
+        let p = "title: t\ncreator: c\nconfidence: web_crawl\nsource: s\nlabel: l\ncategory: bank\ntags: []\n";
         // An empty pack with a bad inherited category is still only checked per tag.
-        assert!(parse(&p).is_ok());
-        let (_d, p) = write("title: t\ncolour: red\ntags: []\n");
-        assert!(parse(&p).unwrap_err().to_string().contains("colour"));
-        let (_d, p) = write("title: [t\n");
-        assert!(parse(&p).unwrap_err().to_string().contains("invalid YAML"));
+        assert!(pack(p).is_ok());
+        let p = "title: t\ncolour: red\ntags: []\n";
+        assert!(pack(p).unwrap_err().to_string().contains("colour"));
+        let p = "title: [t\n";
+        assert!(pack(p).unwrap_err().to_string().contains("invalid YAML"));
     }
 
     #[test]

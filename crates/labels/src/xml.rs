@@ -3,12 +3,7 @@
 //! predefined ones and character references is expanded, so a hostile file cannot make the
 //! parser allocate more than one element's text (capped).
 
-use std::{
-    collections::BTreeMap,
-    fs::File,
-    io::{BufRead, BufReader, Read},
-    path::Path,
-};
+use std::{collections::BTreeMap, path::Path};
 
 use quick_xml::{events::Event, Reader};
 
@@ -25,43 +20,28 @@ pub(crate) enum XmlEvent<'a> {
     End { name: &'a str },
 }
 
-/// The 1-based line of byte `offset` in `path` (computed only when reporting an error).
-pub(crate) fn line_of(path: &Path, offset: u64) -> Option<u64> {
-    let f = File::open(path).ok()?;
-    let mut r = BufReader::new(f).take(offset);
-    let mut line = 1u64;
-    let mut buf = [0u8; 64 * 1024];
-    loop {
-        let n = r.read(&mut buf).ok()?;
-        if n == 0 {
-            break;
-        }
-        line += buf[..n].iter().filter(|b| **b == b'\n').count() as u64;
-    }
-    Some(line)
+/// The 1-based line of byte `offset` of `bytes` (computed only when reporting an error).
+fn line_of(bytes: &[u8], offset: u64) -> u64 {
+    let end = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+    1 + bytes[..end].iter().filter(|b| **b == b'\n').count() as u64
 }
 
-/// Stream `path`, calling `f` for each event. `f` returns an error message to abort; the
-/// error then names the file, the line and the element path.
-pub(crate) fn walk(path: &Path, mut f: impl FnMut(XmlEvent<'_>) -> Result<(), String>) -> Result<(), LabelsError> {
-    let file = File::open(path).map_err(|e| LabelsError::io(path, e))?;
-    walk_reader(path, BufReader::new(file), &mut f)
-}
-
-fn walk_reader<R: BufRead>(
+/// Walk the XML document `bytes` (named `path` in errors), calling `f` for each event. `f`
+/// returns an error message to abort; the error then names the file, the line and the element
+/// path.
+pub(crate) fn walk(
     path: &Path,
-    input: R,
-    f: &mut impl FnMut(XmlEvent<'_>) -> Result<(), String>,
+    bytes: &[u8],
+    mut f: impl FnMut(XmlEvent<'_>) -> Result<(), String>,
 ) -> Result<(), LabelsError> {
-    let mut reader = Reader::from_reader(input);
+    let mut reader = Reader::from_reader(bytes);
     reader.config_mut().trim_text(true);
     reader.config_mut().check_end_names = true;
     let mut buf = Vec::new();
     let mut stack: Vec<String> = Vec::new();
     let mut attrs = BTreeMap::new();
-    let fail = |reader: &Reader<R>, stack: &[String], msg: String| {
-        let pos = reader.buffer_position();
-        let line = line_of(path, pos).map(|l| format!("line {l}")).unwrap_or_else(|| format!("byte {pos}"));
+    let fail = |reader: &Reader<&[u8]>, stack: &[String], msg: String| {
+        let line = format!("line {}", line_of(bytes, reader.buffer_position()));
         let element = if stack.is_empty() { String::new() } else { format!(", element {}", stack.join("/")) };
         LabelsError::parse(path, format!("{line}{element}"), msg)
     };
@@ -132,8 +112,8 @@ fn walk_reader<R: BufRead>(
 }
 
 #[cfg(test)]
-pub(crate) fn walk_str(text: &str, mut f: impl FnMut(XmlEvent<'_>) -> Result<(), String>) -> Result<(), LabelsError> {
-    walk_reader(Path::new("<memory>"), text.as_bytes(), &mut f)
+pub(crate) fn walk_str(text: &str, f: impl FnMut(XmlEvent<'_>) -> Result<(), String>) -> Result<(), LabelsError> {
+    walk(Path::new("<memory>"), text.as_bytes(), f)
 }
 
 #[cfg(test)]

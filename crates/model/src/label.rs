@@ -107,3 +107,58 @@ impl Label {
         self.chain.as_deref().is_none_or(|c| c == chain)
     }
 }
+
+/// One address added to or removed from a label source by an import.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddrChange {
+    /// The address as text.
+    pub address: String,
+    /// The label's category.
+    pub category: Category,
+    /// The label's entity.
+    pub entity: String,
+}
+
+impl AddrChange {
+    /// The change record of one label.
+    pub fn of(l: &Label) -> Self {
+        AddrChange { address: l.address.to_string(), category: l.category, entity: l.entity.clone() }
+    }
+}
+
+/// What one import did to one label source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceChange {
+    /// The source's name.
+    pub source: String,
+    /// Labels of the source after the import.
+    pub total: usize,
+    /// Labels the import added.
+    pub added: Vec<AddrChange>,
+    /// Labels the import removed.
+    pub removed: Vec<AddrChange>,
+    /// Labels the import confirmed.
+    pub unchanged: usize,
+}
+
+/// The record of one label import (what `labels import --json` prints per file, and what the
+/// store keeps of every import that changed something).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRecord {
+    /// Sequence number given by the store when the record is kept (0 before).
+    pub seq: u64,
+    /// The file(s) read.
+    pub files: Vec<String>,
+    /// The format name of the file(s).
+    pub format: String,
+    /// The list's publication date, when known.
+    pub list_date: Option<String>,
+    /// Labels read from the file(s).
+    pub labels: usize,
+    /// What the import did to each source.
+    pub sources: Vec<SourceChange>,
+    /// Listed addresses that were invalid.
+    pub skipped_invalid: usize,
+    /// Listed addresses of unsupported chains.
+    pub skipped_unsupported: usize,
+}

@@ -19,9 +19,8 @@ pub use case::{
     CASE_VERSION,
 };
 pub use chain::{ChainKind, ChainSpec, Sensitive};
-pub use label::{Category, Label};
+pub use label::{AddrChange, Category, ImportRecord, Label, SourceChange};
 pub use sink::{find_fork, Applied, ApplyCounts, ChainSink, ForkError, ForkSearch, MemorySink};
 pub use transfer::{
-    token_namespace, Asset, BlockData, BlockRef, Hash32, Position, TokenInfo, Transfer, UtxoLookup, UtxoOutput,
-    UtxoSpend,
+    Asset, BlockData, BlockRef, Direction, Hash32, Position, TokenMeta, Transfer, UtxoLookup, UtxoOutput, UtxoSpend,
 };

@@ -173,17 +173,27 @@ pub trait UtxoLookup {
 }
 
 /// What is known of a token contract, read from the contract once by the EVM adapter and kept
-/// in the store's metadata namespace [`token_namespace`] (key: the 20 contract bytes, value:
-/// this struct as JSON).
+/// in the store (one row per chain and contract; the store encodes and decodes it).
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
-pub struct TokenInfo {
+pub struct TokenMeta {
+    /// The contract's `symbol()`, when it answered one.
     pub symbol: Option<String>,
+    /// The contract's `name()`, when it answered one.
     pub name: Option<String>,
     /// `None` when the contract did not answer `decimals()`: amounts stay in raw units.
     pub decimals: Option<u8>,
 }
 
-/// The store metadata namespace holding [`TokenInfo`] rows of one chain.
-pub fn token_namespace(chain: &str) -> String {
-    format!("token:{chain}")
+/// Which side of an address a query is about.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Direction {
+    /// Transfers sent by the address.
+    Out,
+    /// Transfers received by the address.
+    In,
+}
+
+impl Direction {
+    /// Both directions, out first.
+    pub const BOTH: [Direction; 2] = [Direction::Out, Direction::In];
 }

@@ -1,22 +1,20 @@
 use chaintrace_model::Hash32;
 
+/// What went wrong in the store. Messages state the facts; what a user should do about them
+/// (which flag to pass) is for the binary to add.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("store {path} is a file, not a directory: pass --store with a directory path")]
+    #[error("store {path} is a file, not a directory")]
     NotADirectory { path: String },
-    #[error("store {path} is not readable ({reason}): check its permissions")]
+    #[error("store {path} is not readable ({reason})")]
     Unreadable { path: String, reason: String },
-    #[error("{path} is a non-empty directory that is not a chaintrace store: pass --store with a new or existing store directory")]
+    #[error("{path} is a non-empty directory that is not a chaintrace store")]
     NotAStore { path: String },
-    #[error("store {path} is in use by another chaintrace process: wait for it to finish or use another --store")]
+    #[error("store {path} is in use by another chaintrace process")]
     Locked { path: String },
-    #[error(
-        "store {path} has format version {found}, this chaintrace reads version {expected}: re-ingest into a new store"
-    )]
+    #[error("store {path} has format version {found}, this chaintrace reads version {expected}")]
     FormatVersion { path: String, found: u32, expected: u32 },
-    #[error(
-        "cannot open store {path}: {reason} (check --store; a damaged store must be re-ingested into a new directory)"
-    )]
+    #[error("cannot open store {path}: {reason}")]
     Open { path: String, reason: String },
     #[error("{chain} block {height} does not extend the stored chain (expected {expected}, got {got}): roll back to the fork point first")]
     ParentMismatch { chain: String, height: u64, expected: Hash32, got: Hash32 },

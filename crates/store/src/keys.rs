@@ -203,21 +203,77 @@ pub fn source_prefix(source: &str) -> Vec<u8> {
 }
 
 /// `meta` keys.
+///
+/// Besides the store's own rows, `meta` holds typed rows of other parts (token metadata,
+/// clusters, label imports, node capabilities). Their keys keep the byte layout of format
+/// version 2 (`user/<namespace>\0<key>`), so stores written before these rows were typed read
+/// unchanged.
 pub mod meta {
     pub const FORMAT_VERSION: &[u8] = b"format_version";
     pub const NEXT_ADDR_ID: &[u8] = b"next_addr_id";
     pub const CHAIN_PREFIX: &[u8] = b"chain/";
-    pub const USER_PREFIX: &[u8] = b"user/";
+    const USER_PREFIX: &[u8] = b"user/";
 
     pub fn chain(name: &str) -> Vec<u8> {
         [CHAIN_PREFIX, name.as_bytes()].concat()
     }
 
-    pub fn user_prefix(ns: &str) -> Vec<u8> {
+    /// `user/<ns>\0`: the prefix of one namespace of typed rows.
+    fn namespace(ns: &str) -> Vec<u8> {
         let mut k = USER_PREFIX.to_vec();
         k.extend(ns.bytes().filter(|&b| b != 0));
         k.push(0);
         k
+    }
+
+    /// Prefix of a chain's token metadata rows.
+    pub fn token_prefix(chain: &str) -> Vec<u8> {
+        namespace(&format!("token:{chain}"))
+    }
+
+    /// Token metadata of one contract: `user/token:<chain>\0 ‖ contract[20]`.
+    pub fn token(chain: &str, contract: &[u8; 20]) -> Vec<u8> {
+        [token_prefix(chain).as_slice(), contract].concat()
+    }
+
+    /// Prefix of a chain's address → cluster rows.
+    pub fn cluster_prefix(chain: &str) -> Vec<u8> {
+        namespace(&format!("cluster:{chain}"))
+    }
+
+    /// The cluster of one address: `user/cluster:<chain>\0 ‖ address text`.
+    pub fn cluster(chain: &str, address_text: &str) -> Vec<u8> {
+        [cluster_prefix(chain).as_slice(), address_text.as_bytes()].concat()
+    }
+
+    /// Prefix of a chain's cluster-size rows.
+    pub fn cluster_size_prefix(chain: &str) -> Vec<u8> {
+        namespace(&format!("cluster-size:{chain}"))
+    }
+
+    /// The size of one cluster: `user/cluster-size:<chain>\0 ‖ cluster id text`.
+    pub fn cluster_size(chain: &str, id: &str) -> Vec<u8> {
+        [cluster_size_prefix(chain).as_slice(), id.as_bytes()].concat()
+    }
+
+    /// Prefix of the label import records.
+    pub fn label_import_prefix() -> Vec<u8> {
+        namespace("labels:imports")
+    }
+
+    /// One label import record: `user/labels:imports\0 ‖ seq u64 BE`.
+    pub fn label_import(seq: u64) -> Vec<u8> {
+        [label_import_prefix().as_slice(), &seq.to_be_bytes()].concat()
+    }
+
+    /// Prefix of a chain's node capability rows.
+    pub fn node_capability_prefix(chain: &str) -> Vec<u8> {
+        namespace(&format!("node:{chain}"))
+    }
+
+    /// One node capability: `user/node:<chain>\0 ‖ key text`.
+    pub fn node_capability(chain: &str, key: &str) -> Vec<u8> {
+        [node_capability_prefix(chain).as_slice(), key.as_bytes()].concat()
     }
 }
 
@@ -283,6 +339,17 @@ mod tests {
                 prop_assert!(!key.starts_with(&labels_prefix(&b)));
             }
         }
+    }
+
+    #[test]
+    fn typed_meta_keys_keep_the_version_2_layout() {
+        assert_eq!(meta::token("ethereum", &[7; 20]), [b"user/token:ethereum\0".as_slice(), &[7; 20]].concat());
+        assert_eq!(meta::cluster("btcreg", "1A"), b"user/cluster:btcreg\x001A".to_vec());
+        assert_eq!(meta::cluster_size("bitcoin", "c01"), b"user/cluster-size:bitcoin\x00c01".to_vec());
+        assert_eq!(meta::label_import(3), [b"user/labels:imports\0".as_slice(), &3u64.to_be_bytes()].concat());
+        assert_eq!(meta::node_capability("ethereum", "trace_mode"), b"user/node:ethereum\x00trace_mode".to_vec());
+        // One chain's namespace is not a prefix of another's.
+        assert!(!meta::cluster("bitcoin2", "x").starts_with(&meta::cluster_prefix("bitcoin")));
     }
 
     #[test]

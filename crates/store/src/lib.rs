@@ -11,6 +11,7 @@ mod error;
 mod keys;
 mod labels;
 mod rows;
+mod typed;
 mod utxo;
 mod verify;
 
@@ -20,7 +21,7 @@ use std::{
     sync::Mutex,
 };
 
-use chaintrace_model::{Address, BlockData, Hash32, Position, Transfer, U256};
+use chaintrace_model::{Address, BlockData, Direction, Hash32, Position, Transfer, U256};
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, IteratorMode, Options, ReadOptions, WriteBatch, DB,
 };
@@ -37,12 +38,6 @@ use rows::{BlockRow, ChainStateRow, OutpointRow, OutputRow, TipRow, TransferRow}
 
 /// Version of the on-disk layout; bumped on any incompatible change to `docs/schema.md`.
 pub const FORMAT_VERSION: u32 = 2;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
-    Out,
-    In,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Tip {
@@ -79,15 +74,19 @@ pub struct Stats {
 type DegreeDeltas = HashMap<AddrId, (i64, i64)>;
 
 /// A key and its value, as read from a column family.
-pub type KeyValue = (Vec<u8>, Vec<u8>);
+type KeyValue = (Vec<u8>, Vec<u8>);
 
 /// Writer-side state: one writer at a time (RocksDB's LOCK file keeps other processes out,
 /// this mutex other threads).
 struct WriterState {
     next_addr_id: AddrId,
     chains: HashMap<String, ChainStateRow>,
-    /// (chain, address key) → id, for addresses seen by this process.
+    /// (chain, address key) → id, for addresses seen by this process whose dictionary row is
+    /// committed.
     addr_cache: HashMap<(ChainNo, Vec<u8>), AddrId>,
+    /// Ids allocated by the batch being built: they join `addr_cache` only once the batch
+    /// commits, so a failed batch leaves no cached id without its dictionary row.
+    new_ids: HashMap<(ChainNo, Vec<u8>), AddrId>,
 }
 
 pub struct Store {
@@ -175,7 +174,12 @@ impl Store {
         Ok(Store {
             db,
             path: path.to_path_buf(),
-            writer: Mutex::new(WriterState { next_addr_id, chains, addr_cache: HashMap::new() }),
+            writer: Mutex::new(WriterState {
+                next_addr_id,
+                chains,
+                addr_cache: HashMap::new(),
+                new_ids: HashMap::new(),
+            }),
         })
     }
 
@@ -241,29 +245,50 @@ impl Store {
         batch: &mut WriteBatch,
         addr: &Address,
     ) -> Result<AddrId, StoreError> {
-        let akey = addr.to_key();
-        if let Some(id) = w.addr_cache.get(&(state.no, akey.clone())) {
+        let cache_key = (state.no, addr.to_key());
+        if let Some(id) = w.addr_cache.get(&cache_key).or_else(|| w.new_ids.get(&cache_key)) {
             return Ok(*id);
         }
-        let dict_key = keys::address_key(state.no, &akey);
-        let id = match self.db.get_cf(self.cf(cf::ADDRESSES), &dict_key)? {
-            Some(v) => u64::from_be_bytes(
-                v.as_slice().try_into().map_err(|_| StoreError::Corrupt(format!("address id of {addr}")))?,
-            ),
+        let dict_key = keys::address_key(state.no, &cache_key.1);
+        match self.db.get_cf(self.cf(cf::ADDRESSES), &dict_key)? {
+            Some(v) => {
+                let id = u64::from_be_bytes(
+                    v.as_slice().try_into().map_err(|_| StoreError::Corrupt(format!("address id of {addr}")))?,
+                );
+                Self::cache_id(w, cache_key, id);
+                Ok(id)
+            }
             None => {
                 let id = w.next_addr_id;
                 w.next_addr_id += 1;
                 state.addresses += 1;
                 batch.put_cf(self.cf(cf::ADDRESSES), &dict_key, id.to_be_bytes());
                 batch.put_cf(self.cf(cf::META), meta::NEXT_ADDR_ID, w.next_addr_id.to_be_bytes());
-                id
+                w.new_ids.insert(cache_key, id);
+                Ok(id)
             }
-        };
+        }
+    }
+
+    fn cache_id(w: &mut WriterState, key: (ChainNo, Vec<u8>), id: AddrId) {
         if w.addr_cache.len() >= ADDR_CACHE_MAX {
             w.addr_cache.clear();
         }
-        w.addr_cache.insert((state.no, akey), id);
-        Ok(id)
+        w.addr_cache.insert(key, id);
+    }
+
+    /// After a batch: the ids it allocated become cached when it committed; when it failed they
+    /// are forgotten and the id counter goes back to where the batch found it (nothing with
+    /// those ids was written).
+    fn settle_new_ids(w: &mut WriterState, counter_before: AddrId, committed: bool) {
+        let new = std::mem::take(&mut w.new_ids);
+        if committed {
+            for (k, id) in new {
+                Self::cache_id(w, k, id);
+            }
+        } else {
+            w.next_addr_id = counter_before;
+        }
     }
 
     /// The id of an address, without allocating.
@@ -371,7 +396,19 @@ impl Store {
     /// Apply contiguous blocks in one atomic batch. See the crate docs for the rules.
     pub fn apply_blocks(&self, chain: &str, blocks: &[BlockData]) -> Result<ApplySummary, StoreError> {
         let mut w = self.lock();
-        let mut state = Self::chain_state_mut(&mut w, chain).clone();
+        let counter_before = w.next_addr_id;
+        let r = self.apply_blocks_locked(&mut w, chain, blocks);
+        Self::settle_new_ids(&mut w, counter_before, r.is_ok());
+        r
+    }
+
+    fn apply_blocks_locked(
+        &self,
+        w: &mut WriterState,
+        chain: &str,
+        blocks: &[BlockData],
+    ) -> Result<ApplySummary, StoreError> {
+        let mut state = Self::chain_state_mut(w, chain).clone();
         let mut batch = WriteBatch::default();
         let mut degrees = DegreeDeltas::new();
         let mut summary = ApplySummary::default();
@@ -420,7 +457,7 @@ impl Store {
                     )));
                 }
                 if let Some(term) =
-                    self.put_transfer(&mut w, &mut state, &mut batch, t, check_existing, &mut pending, &mut degrees)?
+                    self.put_transfer(w, &mut state, &mut batch, t, check_existing, &mut pending, &mut degrees)?
                 {
                     acc = acc.wrapping_add(term);
                     state.transfers += 1;
@@ -447,7 +484,7 @@ impl Store {
             summary.blocks += 1;
         }
         state.digest_acc = acc.to_be_bytes();
-        self.commit(&mut w, chain, state, batch, degrees)?;
+        self.commit(w, chain, state, batch, degrees)?;
         Ok(summary)
     }
 
@@ -455,7 +492,19 @@ impl Store {
     /// expansion). Idempotent per transfer key.
     pub fn put_unlinked(&self, chain: &str, blocks: &[BlockData]) -> Result<ApplySummary, StoreError> {
         let mut w = self.lock();
-        let mut state = Self::chain_state_mut(&mut w, chain).clone();
+        let counter_before = w.next_addr_id;
+        let r = self.put_unlinked_locked(&mut w, chain, blocks);
+        Self::settle_new_ids(&mut w, counter_before, r.is_ok());
+        r
+    }
+
+    fn put_unlinked_locked(
+        &self,
+        w: &mut WriterState,
+        chain: &str,
+        blocks: &[BlockData],
+    ) -> Result<ApplySummary, StoreError> {
+        let mut state = Self::chain_state_mut(w, chain).clone();
         state.has_unlinked = true;
         let mut batch = WriteBatch::default();
         let mut degrees = DegreeDeltas::new();
@@ -464,7 +513,7 @@ impl Store {
         for data in blocks {
             let mut pending = HashSet::new();
             for t in &data.transfers {
-                match self.put_transfer(&mut w, &mut state, &mut batch, t, true, &mut pending, &mut degrees)? {
+                match self.put_transfer(w, &mut state, &mut batch, t, true, &mut pending, &mut degrees)? {
                     Some(term) => {
                         acc = acc.wrapping_add(term);
                         state.transfers += 1;
@@ -477,7 +526,7 @@ impl Store {
             summary.blocks += 1;
         }
         state.digest_acc = acc.to_be_bytes();
-        self.commit(&mut w, chain, state, batch, degrees)?;
+        self.commit(w, chain, state, batch, degrees)?;
         Ok(summary)
     }
 
@@ -701,48 +750,6 @@ impl Store {
             Some(a) => f(a),
             None => true,
         })
-    }
-
-    // --- metadata namespaces -------------------------------------------------------------
-
-    pub fn put_meta(&self, ns: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        self.put_meta_batch(ns, &[(key.to_vec(), value.to_vec())])
-    }
-
-    pub fn put_meta_batch(&self, ns: &str, rows: &[KeyValue]) -> Result<(), StoreError> {
-        let prefix = meta::user_prefix(ns);
-        let mut batch = WriteBatch::default();
-        for (k, v) in rows {
-            batch.put_cf(self.cf(cf::META), [prefix.as_slice(), k].concat(), v);
-        }
-        self.db.write(batch)?;
-        Ok(())
-    }
-
-    pub fn get_meta(&self, ns: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.db.get_cf(self.cf(cf::META), [meta::user_prefix(ns).as_slice(), key].concat())?)
-    }
-
-    pub fn scan_meta(&self, ns: &str) -> Result<Vec<KeyValue>, StoreError> {
-        let prefix = meta::user_prefix(ns);
-        let mut out = Vec::new();
-        self.prefix_for_each(cf::META, &prefix, |k, v| {
-            out.push((k[prefix.len()..].to_vec(), v.to_vec()));
-            true
-        })?;
-        Ok(out)
-    }
-
-    /// Remove a whole namespace (e.g. before recomputing clusters) in one batch.
-    pub fn clear_meta(&self, ns: &str) -> Result<(), StoreError> {
-        let prefix = meta::user_prefix(ns);
-        let mut batch = WriteBatch::default();
-        self.prefix_for_each(cf::META, &prefix, |k, _| {
-            batch.delete_cf(self.cf(cf::META), k);
-            true
-        })?;
-        self.db.write(batch)?;
-        Ok(())
     }
 
     // --- stats ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 mod common;
 
-use chaintrace_model::{Address, Category, Label};
-use chaintrace_store::{Direction, Store, StoreError};
+use chaintrace_model::{Address, Category, Direction, ImportRecord, Label, TokenMeta};
+use chaintrace_store::{Store, StoreError};
 
 fn digest(s: &Store) -> String {
     s.stats().unwrap().digest
@@ -158,7 +158,7 @@ fn bad_store_paths_give_clear_errors() {
     std::fs::write(damaged.join("CURRENT"), b"\xff\xfe garbage").unwrap();
     let e = Store::open(&damaged).err().unwrap();
     assert!(matches!(e, StoreError::Open { .. }), "{e}");
-    assert!(e.to_string().contains("damaged") && e.to_string().contains("--store"), "{e}");
+    assert!(e.to_string().contains("damaged"), "{e}");
     assert_eq!(std::fs::read(damaged.join("CURRENT")).unwrap(), b"\xff\xfe garbage");
     let db = dir.path().join("db");
     let held = Store::open(&db).unwrap();
@@ -166,4 +166,82 @@ fn bad_store_paths_give_clear_errors() {
     assert!(matches!(e, StoreError::Locked { .. }), "{e}");
     drop(held);
     Store::open(&db).unwrap();
+}
+
+#[test]
+fn typed_meta_rows_round_trip_per_chain() {
+    let (_d, s) = fresh();
+    let usdt = [0xdau8; 20];
+    let meta = TokenMeta { symbol: Some("USDT".into()), name: Some("Tether USD".into()), decimals: Some(6) };
+    assert_eq!(s.token_meta("ethereum", &usdt).unwrap(), None);
+    s.put_token_meta("ethereum", &usdt, &meta).unwrap();
+    assert_eq!(s.token_meta("ethereum", &usdt).unwrap(), Some(meta));
+    assert_eq!(s.token_meta("bsc", &usdt).unwrap(), None, "token rows are per chain");
+
+    let a = Address::Bitcoin("1A".into());
+    let b = Address::Bitcoin("1B".into());
+    let c = Address::Bitcoin("1C".into());
+    let pair = [a.clone(), b.clone()];
+    let lone = [c.clone()];
+    s.replace_clusters("btcreg", [("c01", &pair[..]), ("c02", &lone[..])]).unwrap();
+    assert_eq!(s.cluster_of("btcreg", &a).unwrap().as_deref(), Some("c01"));
+    assert_eq!(s.cluster_of("btcreg", &c).unwrap(), None, "clusters of one are not kept");
+    assert_eq!(s.cluster_of("bitcoin", &a).unwrap(), None, "clusters are per chain");
+    assert_eq!(s.cluster_size("btcreg", "c01").unwrap(), 2);
+    assert_eq!(s.clusters("btcreg").unwrap().len(), 2);
+    // Replacing drops the old clustering whole.
+    let other = [b.clone(), c.clone()];
+    s.replace_clusters("btcreg", [("c03", &other[..])]).unwrap();
+    assert_eq!(s.cluster_of("btcreg", &a).unwrap(), None);
+    assert_eq!(s.cluster_size("btcreg", "c01").unwrap(), 0);
+    assert_eq!(s.cluster_of("btcreg", &c).unwrap().as_deref(), Some("c03"));
+
+    let rec = |f: &str| ImportRecord {
+        seq: 0,
+        files: vec![f.into()],
+        format: "csv".into(),
+        list_date: None,
+        labels: 1,
+        sources: vec![],
+        skipped_invalid: 0,
+        skipped_unsupported: 0,
+    };
+    assert_eq!(s.record_label_import(rec("a.csv")).unwrap().seq, 1);
+    assert_eq!(s.record_label_import(rec("b.csv")).unwrap().seq, 2);
+    let all = s.label_imports().unwrap();
+    assert_eq!(all.iter().map(|r| (r.seq, r.files[0].as_str())).collect::<Vec<_>>(), [(1, "a.csv"), (2, "b.csv")]);
+
+    s.put_node_capability("ethereum", "trace_mode", "none").unwrap();
+    s.put_node_capability("ethereum", "internal_transfers", "missing").unwrap();
+    assert_eq!(
+        s.node_capabilities("ethereum").unwrap(),
+        [("internal_transfers".to_string(), "missing".to_string()), ("trace_mode".into(), "none".into())]
+    );
+    assert!(s.node_capabilities("ethereum2").unwrap().is_empty());
+}
+
+/// Regression (issue 12): ids allocated for a batch were cached before the batch committed, so
+/// a batch that failed later (here: a parent mismatch in its second block) left cached ids with
+/// no dictionary row, and the transfers of those addresses written by the next batch could not
+/// be found by address.
+#[test]
+fn addresses_of_a_failed_batch_are_not_cached_without_their_dictionary_rows() {
+    let blocks = common::chain(3);
+    let (_d, s) = fresh();
+    s.apply_blocks("ethereum", &blocks[..1]).unwrap();
+    // Block 1 brings addresses of its own; block 2 of another branch does not follow it.
+    let stranger = common::block(2, chaintrace_model::Hash32([9; 32]), 1);
+    let err = s.apply_blocks("ethereum", &[blocks[1].clone(), stranger]).unwrap_err();
+    assert!(matches!(err, StoreError::ParentMismatch { height: 2, .. }), "{err}");
+    s.apply_blocks("ethereum", &blocks[1..]).unwrap();
+    let (_d2, clean) = fresh();
+    clean.apply_blocks("ethereum", &blocks).unwrap();
+    assert_eq!(digest(&s), digest(&clean));
+    for t in &blocks[1].transfers {
+        for (addr, dir) in [(&t.from, Direction::Out), (&t.to, Direction::In)] {
+            let got = s.transfers("ethereum", addr, dir, None, usize::MAX).unwrap();
+            assert!(got.contains(t), "{addr}: transfer of block 1 missing after the failed batch");
+            assert_eq!(got, clean.transfers("ethereum", addr, dir, None, usize::MAX).unwrap());
+        }
+    }
 }

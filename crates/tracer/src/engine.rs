@@ -32,10 +32,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-use chaintrace_model::{Address, Asset, Category, Hash32, Label, Position, Role, Transfer, U256};
+use chaintrace_model::{Address, Asset, Category, Direction, Hash32, Label, Position, Role, Transfer, U256};
 
 use crate::policy::{Parcel, Policy, Seg, State};
-use crate::source::{BatchRequest, Direction, GraphSource, TokenMeta};
+use crate::source::{BatchRequest, GraphSource};
 
 /// Which way the walk goes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -345,7 +345,7 @@ impl<S: GraphSource> Walker<'_, S> {
                 }
                 Asset::Token(c) => {
                     let meta = self.src.token_meta(&c).map_err(src_err)?;
-                    let TokenMeta { symbol, decimals } = meta.unwrap_or(TokenMeta { symbol: None, decimals: 0 });
+                    let (symbol, decimals) = meta.map_or((None, 0), |m| (m.symbol, m.decimals.unwrap_or(0)));
                     (a.display(&self.opts.native_symbol), symbol, decimals)
                 }
             };

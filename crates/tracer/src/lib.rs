@@ -1,7 +1,7 @@
 //! The chaintrace hop walker.
 //!
 //! Sans-IO: the walk asks a [`GraphSource`] for an address's transfers, labels and degree, so
-//! the same code runs over the RocksDB store, an on-demand fetcher, or an in-memory
+//! the same code runs over the RocksDB store (the binary's adapter), an on-demand fetcher, or an in-memory
 //! [`MemGraph`] in tests. See [`engine`] for the algorithm and its rules, [`policy`] for the
 //! taint policies, [`case`] for the case file and deposits report, [`price`] for valuation.
 
@@ -11,7 +11,6 @@ pub mod mem;
 pub mod policy;
 pub mod price;
 pub mod source;
-pub mod store_source;
 
 pub use engine::{
     trace, AssetInfo, Bound, Deposit, Trace, TraceDirection, TraceError, TraceOptions, TracedEdge, TracedNode,
@@ -20,5 +19,4 @@ pub use engine::{
 pub use mem::MemGraph;
 pub use policy::Policy;
 pub use price::{PriceError, PriceTable};
-pub use source::{Direction, GraphSource, TokenMeta};
-pub use store_source::StoreSource;
+pub use source::{BatchRequest, GraphSource};

@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 
-use chaintrace_model::{Address, Hash32, Label, Position, Transfer, UtxoOutput, UtxoSpend};
+use chaintrace_model::{Address, Direction, Hash32, Label, Position, TokenMeta, Transfer, UtxoOutput, UtxoSpend};
 
-use crate::source::{Direction, GraphSource, TokenMeta};
+use crate::source::GraphSource;
 
 /// A small transaction graph held in memory. Transfers must have unique chain-order keys.
 #[derive(Clone, Debug, Default)]

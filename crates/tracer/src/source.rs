@@ -3,23 +3,7 @@
 //! The tracer never does I/O itself. Anything that can answer these questions — the RocksDB
 //! store, an on-demand fetcher, an in-memory graph in a test — can be traced over.
 
-use chaintrace_model::{Address, Hash32, Label, Position, Transfer, UtxoOutput, UtxoSpend};
-
-/// Which side of an address a query is about.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum Direction {
-    /// Transfers sent by the address.
-    Out,
-    /// Transfers received by the address.
-    In,
-}
-
-/// A token's display facts.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct TokenMeta {
-    pub symbol: Option<String>,
-    pub decimals: u8,
-}
+use chaintrace_model::{Address, Direction, Hash32, Label, Position, TokenMeta, Transfer, UtxoOutput, UtxoSpend};
 
 /// One request of a batched read: the address, the chain-order key to read strictly after, and
 /// the most transfers wanted.

@@ -1,10 +1,9 @@
 //! The walk's stop rules, filters and case-file rendering on small hand-built graphs.
 
+use chaintrace_model::TokenMeta;
 use chaintrace_model::{Address, Asset, Category, Hash32, Label, Position, Role, Transfer, U256};
 use chaintrace_tracer::case::{case_file, deposits_csv, summary_text, CaseContext};
-use chaintrace_tracer::{
-    trace, Bound, MemGraph, Policy, PriceTable, TokenMeta, TraceDirection, TraceError, TraceOptions,
-};
+use chaintrace_tracer::{trace, Bound, MemGraph, Policy, PriceTable, TraceDirection, TraceError, TraceOptions};
 
 const TOKEN: [u8; 20] = [0xdd; 20];
 
@@ -20,7 +19,7 @@ struct G {
 impl G {
     fn new() -> G {
         let mut g = MemGraph::new("ethereum");
-        g.add_token(TOKEN, TokenMeta { symbol: Some("USDT".into()), decimals: 6 });
+        g.add_token(TOKEN, TokenMeta { symbol: Some("USDT".into()), name: None, decimals: Some(6) });
         G { g, n: 0 }
     }
     fn t(&mut self, from: u8, to: u8, height: u64, asset: Asset, amount: u64) -> &mut Self {

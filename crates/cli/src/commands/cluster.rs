@@ -1,12 +1,10 @@
 //! `chaintrace cluster --chain bitcoin`: group addresses into entities by common-input
 //! ownership (CoinJoin-like transactions excluded), from the UTXO rows in the store, and
-//! persist the result in the store's metadata:
+//! persist the result with [`Store::replace_clusters`] (cluster ids are `c` + 16 hex digits;
+//! only clusters of two or more addresses are kept).
 //!
-//! - `cluster:<chain>`: key = address text, value = cluster id text (`c` + 16 hex digits);
-//!   only addresses in clusters of two or more are written;
-//! - `cluster-size:<chain>`: key = cluster id text, value = member count (u64 big-endian).
-//!
-//! Each run recomputes everything from the stored spends and replaces both namespaces.
+//! Each run recomputes everything from the stored spends and replaces the chain's clusters in
+//! one atomic batch.
 
 use anyhow::{bail, Context as _, Result};
 use chaintrace_bitcoin::cluster::Clusterer;
@@ -34,25 +32,11 @@ struct Summary {
     largest: usize,
 }
 
-/// The metadata namespace of address → cluster id rows.
-pub fn namespace(chain: &str) -> String {
-    format!("cluster:{chain}")
-}
-
-fn size_namespace(chain: &str) -> String {
-    format!("cluster-size:{chain}")
-}
-
 /// The cluster of `addr` and its size, when `cluster` has run and the address is in a cluster
 /// of two or more (for `transfers` and case files).
 pub fn cluster_of(store: &Store, chain: &str, addr: &Address) -> Result<Option<(String, u64)>> {
-    let Some(id) = store.get_meta(&namespace(chain), addr.to_string().as_bytes())? else { return Ok(None) };
-    let id = String::from_utf8_lossy(&id).into_owned();
-    let size = store
-        .get_meta(&size_namespace(chain), id.as_bytes())?
-        .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0);
+    let Some(id) = store.cluster_of(chain, addr)? else { return Ok(None) };
+    let size = store.cluster_size(chain, &id)?;
     Ok(Some((id, size)))
 }
 
@@ -102,24 +86,9 @@ pub fn run(ctx: &Context, args: ClusterArgs) -> Result<()> {
     }
     bar.finish_and_clear();
     let clusters = cl.clusters();
-    let ns = namespace(chain);
-    let sns = size_namespace(chain);
-    store.clear_meta(&ns)?;
-    store.clear_meta(&sns)?;
-    let mut rows: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    let mut sizes: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    for c in &clusters {
-        sizes.push((c.id.as_bytes().to_vec(), (c.members.len() as u64).to_be_bytes().to_vec()));
-        for m in &c.members {
-            rows.push((m.to_string().into_bytes(), c.id.as_bytes().to_vec()));
-            if rows.len() >= 100_000 {
-                store.put_meta_batch(&ns, &rows).context("storing clusters")?;
-                rows.clear();
-            }
-        }
-    }
-    store.put_meta_batch(&ns, &rows).context("storing clusters")?;
-    store.put_meta_batch(&sns, &sizes).context("storing cluster sizes")?;
+    store
+        .replace_clusters(chain, clusters.iter().map(|c| (c.id.as_str(), c.members.as_slice())))
+        .context("storing clusters")?;
     let summary = Summary {
         chain: chain.to_string(),
         transactions_joined: cl.joined_txs,

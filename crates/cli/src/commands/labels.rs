@@ -6,12 +6,16 @@ use anyhow::{bail, Context as _, Result};
 use chaintrace_labels::{
     addr, deposits,
     import::{self, ImportReport},
-    Format, FormatHint, ParseOptions,
+    Format, FormatHint, LabelsError, ParseOptions,
 };
 use chaintrace_model::{Address, Category, ChainKind, Label};
 use clap::{Args, Subcommand};
 
-use crate::{context::Context, output};
+use crate::{
+    adapters::labels::{StoreGraph, StoreLabels},
+    context::Context,
+    output,
+};
 
 #[derive(Args, Debug)]
 pub struct LabelsArgs {
@@ -140,7 +144,14 @@ fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 fn plan(files: &[PathBuf], hint: Option<FormatHint>) -> Result<Vec<Vec<(PathBuf, Format)>>> {
     let mut detected = Vec::new();
     for f in files {
-        detected.push((f.clone(), chaintrace_labels::detect(f, hint)?));
+        let format = chaintrace_labels::detect(f, hint).map_err(|e| match e {
+            LabelsError::UnknownFormat { .. } => {
+                let line = format!("{e}; pass --format ofac-sdn|tagpack|csv|etherscan");
+                anyhow::Error::new(e).context(line)
+            }
+            e => e.into(),
+        })?;
+        detected.push((f.clone(), format));
     }
     let companions: Vec<(PathBuf, Format)> =
         detected.iter().filter(|(_, f)| matches!(f, Format::OfacSdnComments | Format::OfacSdnAdd)).cloned().collect();
@@ -211,7 +222,8 @@ fn run_import(ctx: &Context, args: ImportArgs) -> Result<()> {
     let store = ctx.open_store()?;
     let mut reports = Vec::new();
     for p in &parsed {
-        let r = import::import(&store, p).with_context(|| format!("importing {}", p.files[0].display()))?;
+        let r =
+            import::import(&StoreLabels(&store), p).with_context(|| format!("importing {}", p.files[0].display()))?;
         reports.push(r);
     }
     if ctx.json {
@@ -319,7 +331,7 @@ fn format_label(l: &Label) -> String {
 }
 
 fn list_changes(ctx: &Context, store: &chaintrace_store::Store, source: Option<&str>) -> Result<()> {
-    let changes: Vec<_> = import::latest_changes(store)?
+    let changes: Vec<_> = import::latest_changes(&StoreLabels(store))?
         .into_iter()
         .filter(|(_, s)| source.is_none_or(|want| s.source == want))
         .collect();
@@ -425,7 +437,11 @@ fn run_infer(ctx: &Context, args: InferArgs) -> Result<()> {
         ..Default::default()
     };
     let store = ctx.open_store()?;
-    let report = deposits::infer_and_store(&store, &args.chain, kind == ChainKind::Evm, &params)
+    let evm = kind == ChainKind::Evm;
+    // Bitcoin: the clusters `chaintrace cluster` stored for this chain (under its own name).
+    let clusters = if evm { None } else { Some(store.clusters(&args.chain)?) };
+    let graph = StoreGraph { store: &store, chain: &args.chain };
+    let report = deposits::infer_and_store(&StoreLabels(&store), &graph, &args.chain, evm, clusters.as_ref(), &params)
         .with_context(|| format!("inferring deposit addresses on {}", args.chain))?;
     if ctx.json {
         return output::json(&report);

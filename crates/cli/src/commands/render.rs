@@ -1,6 +1,6 @@
 //! Turning stored transfers into the SPEC's edge objects.
 
-use chaintrace_model::{format_units, time_fmt, token_namespace, Asset, CaseEdge, ChainSpec, TokenInfo, Transfer};
+use chaintrace_model::{format_units, time_fmt, Asset, CaseEdge, ChainSpec, Transfer};
 use chaintrace_store::Store;
 
 /// Symbol and decimals of an asset on a chain (token rows come from the EVM adapter).
@@ -8,12 +8,8 @@ pub fn asset_info(store: &Store, spec: &ChainSpec, asset: &Asset) -> (Option<Str
     match asset {
         Asset::Native => (Some(spec.native_symbol.clone()), spec.native_decimals),
         Asset::Token(c) => {
-            let info: Option<TokenInfo> = store
-                .get_meta(&token_namespace(&spec.name), c)
-                .ok()
-                .flatten()
-                .and_then(|v| serde_json::from_slice(&v).ok());
-            match info {
+            // An unreadable row is shown as an unknown token rather than failing the listing.
+            match store.token_meta(&spec.name, c).ok().flatten() {
                 Some(i) => (i.symbol, i.decimals.unwrap_or(0)),
                 None => (None, 0),
             }

@@ -23,12 +23,9 @@ pub fn run(ctx: &Context) -> Result<()> {
         ))?;
         // What the EVM adapter learnt of the node (e.g. that it offers no traces, so internal
         // transfers are missing from this chain).
-        let node = store.scan_meta(&format!("node:{name}"))?;
+        let node = store.node_capabilities(name)?;
         if !node.is_empty() {
-            let facts: Vec<String> = node
-                .iter()
-                .map(|(k, v)| format!("{}={}", String::from_utf8_lossy(k), String::from_utf8_lossy(v)))
-                .collect();
+            let facts: Vec<String> = node.iter().map(|(k, v)| format!("{k}={v}")).collect();
             output::line(format!("{:<10} node: {}", "", facts.join(", ")))?;
         }
     }

@@ -9,9 +9,9 @@ use chaintrace_model::time_fmt::parse_rfc3339;
 use chaintrace_model::{Address, Asset, ChainKind, ChainSpec, Provenance, TipRef};
 use chaintrace_store::Store;
 use chaintrace_tracer::case::{case_file, deposits_csv, summary_text, CaseContext};
-use chaintrace_tracer::{
-    trace, Bound, Policy, PriceTable, StoreSource, TraceDirection, TraceError, TraceOptions, MAX_HOPS,
-};
+use chaintrace_tracer::{trace, Bound, Policy, PriceTable, TraceDirection, TraceError, TraceOptions, MAX_HOPS};
+
+use crate::adapters::source::StoreSource;
 use clap::{Args, ValueEnum};
 
 use crate::{context::Context, files, output};

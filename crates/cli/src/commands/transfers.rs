@@ -1,15 +1,25 @@
 use anyhow::{Context as _, Result};
-use chaintrace_model::{Address, ChainKind};
-use chaintrace_store::Direction;
+use chaintrace_model::{Address, ChainKind, Direction};
 use clap::{Args, ValueEnum};
 
 use crate::{commands::render, context::Context, output};
 
+/// `--direction`: one side of the address, or both (maps onto the model's [`Direction`]).
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Dir {
     In,
     Out,
     Both,
+}
+
+impl Dir {
+    fn directions(self) -> &'static [Direction] {
+        match self {
+            Dir::In => &[Direction::In],
+            Dir::Out => &[Direction::Out],
+            Dir::Both => &Direction::BOTH,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -35,11 +45,8 @@ pub fn run(ctx: &Context, args: TransfersArgs) -> Result<()> {
     }
     let store = ctx.open_store()?;
     let mut all = Vec::new();
-    if matches!(args.direction, Dir::Out | Dir::Both) {
-        all.extend(store.transfers(&chain, &address, Direction::Out, None, args.limit)?);
-    }
-    if matches!(args.direction, Dir::In | Dir::Both) {
-        all.extend(store.transfers(&chain, &address, Direction::In, None, args.limit)?);
+    for &dir in args.direction.directions() {
+        all.extend(store.transfers(&chain, &address, dir, None, args.limit)?);
     }
     all.sort_by_key(|t| t.order());
     all.dedup_by_key(|t| t.order());

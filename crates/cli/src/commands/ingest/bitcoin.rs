@@ -20,7 +20,8 @@ use chaintrace_store::Store;
 use indicatif::ProgressBar;
 use serde::Serialize;
 
-use super::{sink::StoreSink, IngestArgs};
+use super::IngestArgs;
+use crate::adapters::sink::StoreSink;
 use crate::{context::Context, output};
 
 #[derive(Debug, Default, Serialize)]

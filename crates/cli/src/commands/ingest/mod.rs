@@ -5,7 +5,6 @@
 
 mod bitcoin;
 mod evm;
-mod sink;
 
 use std::path::PathBuf;
 

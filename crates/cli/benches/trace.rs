@@ -3,7 +3,7 @@
 //! the traces.
 //!
 //! ```text
-//! cargo bench -p chaintrace-tracer --bench trace
+//! cargo bench -p chaintrace-cli --bench trace
 //! CHAINTRACE_BENCH_DIR=/path CHAINTRACE_BENCH_TRANSFERS=10000000 CHAINTRACE_BENCH_RUNS=30 cargo bench …
 //! ```
 //!
@@ -16,7 +16,13 @@ use std::time::Instant;
 
 use chaintrace_model::{Address, Asset, BlockData, BlockRef, Category, Hash32, Label, Position, Transfer, U256};
 use chaintrace_store::Store;
-use chaintrace_tracer::{trace, Policy, StoreSource, TraceOptions};
+use chaintrace_tracer::{trace, Policy, TraceOptions};
+
+/// The binary's store adapter, compiled into the bench as it is into the binary.
+#[allow(dead_code)]
+#[path = "../src/adapters/source.rs"]
+mod source;
+use source::StoreSource;
 
 const CHAIN: &str = "ethereum";
 const PER_BLOCK: u64 = 1_000;

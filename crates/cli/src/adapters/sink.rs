@@ -1,11 +1,9 @@
-//! The store as the adapters' sink: one [`ChainSink`] for both chain kinds, plus the EVM token
-//! metadata. The calls to the store's metadata namespaces (node capabilities, token info) are
-//! kept here, in [`StoreSink::record_node_info`] and [`StoreTokens`], so the typed store API can
-//! replace them in one place.
+//! The store as the adapters' sink: one [`ChainSink`] for both chain kinds (it also resolves
+//! spent Bitcoin outputs), plus the EVM token metadata through the store's typed rows.
 
-use chaintrace_evm::{tokens, TokenMeta, TokenMetaStore};
+use chaintrace_evm::TokenMetaStore;
 use chaintrace_model::sink::{Applied, ApplyCounts, ChainSink};
-use chaintrace_model::{token_namespace, BlockData, Hash32, UtxoLookup, UtxoOutput};
+use chaintrace_model::{BlockData, Hash32, TokenMeta, UtxoLookup, UtxoOutput};
 use chaintrace_store::{Store, StoreError};
 
 /// One chain of the store as an ingest sink; it also resolves spent Bitcoin outputs.
@@ -34,7 +32,7 @@ impl ChainSink for StoreSink<'_> {
         self.store.rollback_to(self.chain, height)
     }
     fn record_node_info(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.store.put_meta(&format!("node:{}", self.chain), key.as_bytes(), value.as_bytes())
+        self.store.put_node_capability(self.chain, key, value)
     }
 }
 
@@ -48,21 +46,21 @@ impl UtxoLookup for StoreSink<'_> {
 /// Token metadata of one chain in the store.
 pub struct StoreTokens<'a> {
     store: &'a Store,
-    ns: String,
+    chain: &'a str,
 }
 
 impl<'a> StoreTokens<'a> {
-    pub fn new(store: &'a Store, chain: &str) -> Self {
-        StoreTokens { store, ns: token_namespace(chain) }
+    pub fn new(store: &'a Store, chain: &'a str) -> Self {
+        StoreTokens { store, chain }
     }
 }
 
 impl TokenMetaStore for StoreTokens<'_> {
     type Error = StoreError;
     fn get(&self, token: &[u8; 20]) -> Result<Option<TokenMeta>, StoreError> {
-        Ok(self.store.get_meta(&self.ns, token)?.and_then(|b| tokens::from_bytes(&b)))
+        self.store.token_meta(self.chain, token)
     }
     fn put(&self, token: &[u8; 20], meta: &TokenMeta) -> Result<(), StoreError> {
-        self.store.put_meta(&self.ns, token, &tokens::to_bytes(meta))
+        self.store.put_token_meta(self.chain, token, meta)
     }
 }

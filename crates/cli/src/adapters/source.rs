@@ -1,12 +1,12 @@
-//! [`GraphSource`] over the RocksDB store, for one chain.
+//! [`GraphSource`] over the RocksDB store, for one chain: the tracer is sans-IO and knows
+//! nothing of the store; this adapter is where the two meet.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use chaintrace_model::{token_namespace, Address, Hash32, Label, Position, TokenInfo, Transfer, UtxoOutput, UtxoSpend};
-use chaintrace_store::{Direction as StoreDirection, Store, StoreError};
-
-use crate::source::{Direction, GraphSource, TokenMeta};
+use chaintrace_model::{Address, Direction, Hash32, Label, Position, TokenMeta, Transfer, UtxoOutput, UtxoSpend};
+use chaintrace_store::{Store, StoreError};
+use chaintrace_tracer::GraphSource;
 
 /// One chain of a [`Store`] as a graph source.
 ///
@@ -21,15 +21,9 @@ pub struct StoreSource<'a> {
 }
 
 impl<'a> StoreSource<'a> {
+    /// Chain `chain` of `store`; `utxo` when it is a Bitcoin chain.
     pub fn new(store: &'a Store, chain: impl Into<String>, utxo: bool) -> Self {
         StoreSource { store, chain: chain.into(), utxo, labels: OnceLock::new() }
-    }
-}
-
-fn dir(d: Direction) -> StoreDirection {
-    match d {
-        Direction::Out => StoreDirection::Out,
-        Direction::In => StoreDirection::In,
     }
 }
 
@@ -43,7 +37,7 @@ impl GraphSource for StoreSource<'_> {
         after: Option<(u64, Position)>,
         limit: usize,
     ) -> Result<Vec<Transfer>, StoreError> {
-        self.store.transfers(&self.chain, addr, dir(d), after, limit)
+        self.store.transfers(&self.chain, addr, d, after, limit)
     }
 
     fn labels(&self, addr: &Address) -> Result<Vec<Label>, StoreError> {
@@ -60,14 +54,11 @@ impl GraphSource for StoreSource<'_> {
     }
 
     fn degree(&self, addr: &Address, d: Direction, cap: u64) -> Result<u64, StoreError> {
-        self.store.degree(&self.chain, addr, dir(d), cap)
+        self.store.degree(&self.chain, addr, d, cap)
     }
 
     fn token_meta(&self, token: &[u8; 20]) -> Result<Option<TokenMeta>, StoreError> {
-        let Some(v) = self.store.get_meta(&token_namespace(&self.chain), token)? else { return Ok(None) };
-        // a row that does not decode is treated as unknown metadata, not as a failure of the trace
-        let info: Option<TokenInfo> = serde_json::from_slice(&v).ok();
-        Ok(info.map(|i| TokenMeta { symbol: i.symbol, decimals: i.decimals.unwrap_or(0) }))
+        self.store.token_meta(&self.chain, token)
     }
 
     fn tx_inputs(&self, txid: &Hash32) -> Result<Option<Vec<(UtxoSpend, Option<UtxoOutput>)>>, StoreError> {
