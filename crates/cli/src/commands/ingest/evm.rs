@@ -18,8 +18,8 @@ use chaintrace_evm::{ingest, EvmAdapter, EvmConfig, EvmError, IngestOptions, Rpc
 use chaintrace_model::{Address, ChainSpec, Sensitive};
 use chaintrace_store::Store;
 
-use crate::adapters::sink::{StoreSink, StoreTokens};
 use super::IngestArgs;
+use crate::adapters::sink::{StoreSink, StoreTokens};
 use crate::context::Context;
 use crate::output;
 
