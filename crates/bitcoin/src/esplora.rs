@@ -140,12 +140,15 @@ impl EsploraClient {
                     body: body.replace(['\n', '\r'], " "),
                 });
             }
-            Err(e) => {
+            Err(ureq::Error::Transport(t)) => {
+                // Not `t.to_string()`: ureq puts the whole URL, credentials percent-encoded, in
+                // it. The kind and the underlying I/O error say what went wrong without it.
+                let cause = std::error::Error::source(&t).map(|c| format!(": {c}")).unwrap_or_default();
                 return Err(EsploraError::Transport {
                     endpoint: self.endpoint.clone(),
                     path: path.to_string(),
-                    reason: e.to_string(),
-                })
+                    reason: format!("{}{cause}", t.kind()),
+                });
             }
         };
         resp.into_json::<T>().map_err(|e| EsploraError::Decode {

@@ -86,13 +86,18 @@ impl std::fmt::Debug for RpcClient {
 }
 
 fn percent_decode(s: &str) -> String {
+    // Works on bytes, never slices the text: a `%` next to a multi-byte character is kept as
+    // it is (slicing the str there would panic, and the panic message would quote the secret).
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
+    }
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
+            if let (Some(hi), Some(lo)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push(hi << 4 | lo);
                 i += 3;
                 continue;
             }
@@ -412,6 +417,18 @@ fn transport_reason(e: &ureq::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percent_decode_of_a_multi_byte_character_does_not_panic() {
+        assert_eq!(percent_decode("p%é"), "p%é");
+        assert_eq!(percent_decode("%é%"), "%é%");
+        assert_eq!(percent_decode("%%41%4"), "%A%4");
+        assert_eq!(percent_decode("p%C3%A4ss"), "päss");
+        assert_eq!(percent_decode("%zz%c3"), "%zz\u{fffd}");
+        for s in ["€%€", "%€€", "ü%ü%", "%", "%%", "%1€"] {
+            let _ = percent_decode(s);
+        }
+    }
 
     #[test]
     fn base64_and_url_parsing_never_leak() {

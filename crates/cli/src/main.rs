@@ -106,15 +106,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
+    // A panic is a bug. Its message may quote user input (a URL with a password, a file's
+    // bytes), so only the code location is printed, never the message.
     std::panic::set_hook(Box::new(|info| {
-        let msg = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_default();
         let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
-        eprintln!("error: internal error{at}: {msg} (this is a bug in chaintrace; please report it)");
+        eprintln!("error: internal error{at} (this is a bug in chaintrace; please report it)");
     }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

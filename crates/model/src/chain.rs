@@ -37,10 +37,18 @@ pub struct ChainSpec {
 }
 
 /// A string that must never be logged whole (RPC URLs with API keys, passwords).
-/// `Debug` and `Display` print `<redacted>`; [`Sensitive::redacted_url`] shows `scheme://host`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `Debug` and `Display` print `<redacted>`; [`Sensitive::redacted_url`] shows `scheme://host`,
+/// and so does `Serialize` (a config or case echoed as JSON never carries the secret). It is
+/// read from configs as a plain string.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
-pub struct Sensitive(pub String);
+pub struct Sensitive(String);
+
+impl Serialize for Sensitive {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.redacted_url())
+    }
+}
 
 impl Sensitive {
     pub fn new(s: impl Into<String>) -> Self {
@@ -87,5 +95,14 @@ mod tests {
         assert_eq!(format!("{s} {s:?}"), "<redacted> <redacted>");
         assert!(!s.redacted_url().contains("SECRET"));
         assert_eq!(Sensitive::new("no scheme SECRET").redacted_url(), "<redacted>");
+    }
+
+    #[test]
+    fn serialising_a_secret_writes_only_scheme_and_host() {
+        let s = Sensitive::new("http://rpcuser:hunter2@127.0.0.1:8332/wallet/KEY");
+        let json = serde_json::to_string(&s).expect("serialise");
+        assert_eq!(json, "\"http://127.0.0.1:8332\"");
+        let back: Sensitive = serde_json::from_str("\"http://u:p@h/KEY\"").expect("read from a config");
+        assert_eq!(back.expose(), "http://u:p@h/KEY");
     }
 }
