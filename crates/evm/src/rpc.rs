@@ -187,10 +187,9 @@ impl Rpc {
         let cfg = &self.inner.cfg;
         let exp = cfg.backoff_base.saturating_mul(1u32 << attempt.min(16));
         let capped = exp.min(cfg.backoff_max);
-        // Deterministic jitter in [50%, 100%] so concurrent retries spread out.
-        let nanos = Instant::now().elapsed().subsec_nanos() as u64 ^ (attempt as u64).wrapping_mul(0x9e37_79b9);
-        let frac = 0.5 + (nanos % 1000) as f64 / 2000.0;
-        capped.mul_f64(frac)
+        // Jitter in [50%, 100%] so concurrent retries spread out instead of hitting the node
+        // again in lockstep.
+        capped.mul_f64(0.5 + jitter_unit() / 2.0)
     }
 
     /// Send one HTTP request holding `calls` (a single call or a batch), once.
@@ -403,4 +402,33 @@ pub fn canonical_key(method: &str, params: &serde_json::Value) -> String {
     s.push(' ');
     canon(params, &mut s);
     s
+}
+
+/// A number in [0, 1) that differs from call to call and from process to process: a shared
+/// counter mixed with the clock through splitmix64. (Retry jitter only; not for anything that
+/// must be unpredictable.)
+fn jitter_unit() -> f64 {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let clock = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let mut z = COUNTER.fetch_add(0x9e37_79b9_7f4a_7c15, Relaxed) ^ clock;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_jitter_spreads_over_half_to_all_of_the_backoff() {
+        let v: Vec<f64> = (0..1000).map(|_| jitter_unit()).collect();
+        assert!(v.iter().all(|x| (0.0..1.0).contains(x)));
+        let distinct: std::collections::BTreeSet<u64> = v.iter().map(|x| (x * 1e6) as u64).collect();
+        assert!(distinct.len() > 990, "jitter repeats: {} distinct of 1000", distinct.len());
+        let low = v.iter().filter(|x| **x < 0.5).count();
+        assert!((350..650).contains(&low), "{low} of 1000 below the middle");
+    }
 }

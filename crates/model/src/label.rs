@@ -162,3 +162,37 @@ pub struct ImportRecord {
     /// Listed addresses of unsupported chains.
     pub skipped_unsupported: usize,
 }
+
+/// The parts of a person's or entity's name, normalised so the spellings of different list
+/// formats compare equal: lower-case, split at anything that is not a letter or digit, in sorted
+/// order. OFAC's legacy SDN XML gives `SIM, Hyon Sop` (last name, first names) where the advanced
+/// XML gives `SIM Hyon Sop`; both become `["hyon", "sim", "sop"]`.
+pub fn name_parts(name: &str) -> Vec<String> {
+    let mut parts: Vec<String> =
+        name.split(|c: char| !c.is_alphanumeric()).filter(|p| !p.is_empty()).map(str::to_lowercase).collect();
+    parts.sort();
+    parts
+}
+
+/// True when two names are the same once case, punctuation and the order of their parts are
+/// ignored (see [`name_parts`]); an empty name matches nothing.
+pub fn names_match(a: &str, b: &str) -> bool {
+    let a = name_parts(a);
+    !a.is_empty() && a == name_parts(b)
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn the_spellings_of_one_name_in_the_legacy_and_advanced_sdn_formats_match() {
+        assert!(names_match("SIM, Hyon Sop", "SIM Hyon Sop"));
+        assert!(names_match("sim hyon-sop", "Hyon Sop SIM"));
+        assert!(names_match("LAZARUS GROUP", "Lazarus  Group."));
+        assert!(!names_match("SIM, Hyon Sop", "SIM Hyon"));
+        assert!(!names_match("", ""));
+        assert!(!names_match("Korea Sobaeksu Trading Company", "Sobaeksu"));
+        assert_eq!(name_parts("KIM, Sang Man"), ["kim", "man", "sang"]);
+    }
+}

@@ -19,7 +19,7 @@ pub use case::{
     CASE_VERSION,
 };
 pub use chain::{ChainKind, ChainSpec, Sensitive};
-pub use label::{AddrChange, Category, ImportRecord, Label, SourceChange};
+pub use label::{name_parts, names_match, AddrChange, Category, ImportRecord, Label, SourceChange};
 pub use sink::{find_fork, Applied, ApplyCounts, ChainSink, ForkError, ForkSearch, MemorySink};
 pub use transfer::{
     Asset, BlockData, BlockRef, Direction, Hash32, Position, TokenMeta, Transfer, UtxoLookup, UtxoOutput, UtxoSpend,

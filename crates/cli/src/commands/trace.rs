@@ -112,7 +112,10 @@ fn seeds_by_label(store: &Store, spec: &ChainSpec, name: &str) -> Result<Vec<Add
         // list names (`DPRK3`, kept comma-separated in the label's `programs` attribute).
         let program =
             l.attrs.get("programs").is_some_and(|p| p.split(',').any(|x| x.trim().eq_ignore_ascii_case(name)));
-        let matches = l.entity.eq_ignore_ascii_case(name) || l.category.as_str().eq_ignore_ascii_case(name) || program;
+        // Names compare normalised (case, punctuation, order of parts), so "SIM, Hyon Sop" from
+        // the legacy SDN XML and "SIM Hyon Sop" from the advanced XML are one person.
+        let matches =
+            chaintrace_model::names_match(&l.entity, name) || l.category.as_str().eq_ignore_ascii_case(name) || program;
         if matches && l.applies_to(&spec.name) && l.address.is_evm() == (spec.kind == ChainKind::Evm) {
             out.insert(l.address);
         }
