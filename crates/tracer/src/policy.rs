@@ -212,23 +212,23 @@ impl State {
                     *balance -= amount;
                     return Parcel::Amounts(vec![]);
                 }
+                // For every hop count k, what leaves of the funds that travelled at most k
+                // transfers is floor(amount × (those funds) / balance): the documented rule
+                // applied to each prefix of the strata. So the funds a hop limit still follows
+                // never get more than their exact proportional share, and the total is
+                // floor(amount × tainted / balance). (Handing the rounding remainder of
+                // per-stratum floors to the lowest strata instead could credit a short-path
+                // stratum with a unit its exact share does not reach.)
                 let b = U512::from(*balance);
                 let a = U512::from(amount);
-                let total: U256 = U256::from(a * U512::from(tainted) / b);
-                let mut taken: Vec<U256> = strata.iter().map(|t| U256::from(a * U512::from(*t) / b)).collect();
-                let mut rem = total - taken.iter().fold(U256::ZERO, |x, y| x + *y);
-                // hand the rounding remainder (< number of strata) to the lowest strata that still hold more
-                for (t, o) in strata.iter().zip(taken.iter_mut()) {
-                    if rem.is_zero() {
-                        break;
-                    }
-                    if *t > *o {
-                        *o += U256::from(1u8);
-                        rem -= U256::from(1u8);
-                    }
-                }
                 let mut out = Vec::new();
-                for (s, (t, o)) in strata.iter_mut().zip(taken).enumerate() {
+                let (mut within, mut before) = (U256::ZERO, U256::ZERO);
+                for (s, t) in strata.iter_mut().enumerate() {
+                    within += *t;
+                    let upto = U256::from(a * U512::from(within) / b);
+                    // ≤ ceil(amount × t / balance) ≤ t, since amount ≤ balance
+                    let o = upto - before;
+                    before = upto;
                     *t -= o;
                     if !o.is_zero() {
                         out.push((s as u8, o));
