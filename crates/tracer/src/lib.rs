@@ -8,6 +8,8 @@
 pub mod case;
 pub mod engine;
 pub mod mem;
+#[cfg(test)]
+mod oracle;
 pub mod policy;
 pub mod price;
 pub mod source;
