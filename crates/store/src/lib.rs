@@ -836,7 +836,8 @@ impl Store {
         err.map_or(Ok(()), Err)
     }
 
-    /// Every address the chain has seen (including ones only in rolled-back blocks).
+    /// Visit every address the chain has seen (including ones only in rolled-back blocks); `f`
+    /// returns false to stop.
     pub fn scan_addresses(&self, chain: &str, mut f: impl FnMut(Address) -> bool) -> Result<(), StoreError> {
         let Some(no) = self.chain_no(chain) else { return Ok(()) };
         self.prefix_for_each(cf::ADDRESSES, &no.to_be_bytes(), |k, _| match Address::from_key(&k[2..]) {

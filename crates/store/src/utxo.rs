@@ -63,7 +63,8 @@ impl Store {
         }
     }
 
-    /// Every stored input, grouped by spending transaction (txid order) and in vin order.
+    /// Visit every stored input, grouped by spending transaction (txid order) and in vin order;
+    /// `f` returns false to stop.
     pub fn scan_spends(&self, chain: &str, mut f: impl FnMut(UtxoSpend) -> bool) -> Result<(), StoreError> {
         let Some(no) = self.chain_no(chain) else { return Ok(()) };
         let mut err = None;
