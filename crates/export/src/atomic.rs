@@ -37,7 +37,9 @@ pub enum WriteError {
     /// The filesystem refused.
     #[error("cannot write {}", path.display())]
     Io {
+        /// The file or directory being written.
         path: PathBuf,
+        /// The OS error.
         #[source]
         source: std::io::Error,
     },

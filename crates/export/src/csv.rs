@@ -24,8 +24,11 @@ use crate::{
     text, ExportError,
 };
 
+/// File name of the nodes table inside the output directory.
 pub const NODES_FILE: &str = "nodes.csv";
+/// File name of the relationships table inside the output directory.
 pub const EDGES_FILE: &str = "edges.csv";
+/// The Neo4j relationship type of every edge (`:TYPE` column).
 pub const RELATIONSHIP_TYPE: &str = "TRANSFER";
 
 /// The Neo4j label for a role.
@@ -51,6 +54,8 @@ fn cell(ty: AttrType, rendered: String) -> String {
     }
 }
 
+/// The `(nodes.csv, edges.csv)` bytes with `neo4j-admin` typed headers; text cells that a
+/// spreadsheet would run as formulas are neutralised. Fails only if the CSV encoder does.
 pub fn render(graph: &Graph<'_>) -> Result<(Vec<u8>, Vec<u8>), ExportError> {
     let mut nodes = csv::WriterBuilder::new().from_writer(Vec::new());
     let node_cols: Vec<_> = NODE_ATTRS.iter().filter(|s| s.name != "address").collect();

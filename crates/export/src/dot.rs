@@ -36,6 +36,7 @@ fn custom_attr_ok(name: &str) -> bool {
     !matches!(name, "label" | "weight")
 }
 
+/// The case as a Graphviz digraph, left to right, nodes coloured by role.
 pub fn render(graph: &Graph<'_>) -> String {
     let case = graph.case;
     let mut out = String::new();

@@ -22,6 +22,7 @@ fn native(name: &str) -> bool {
     matches!(name, "label" | "weight")
 }
 
+/// The case as a GEXF 1.3 document with typed attributes and edges timed for Gephi's timeline.
 pub fn render(graph: &Graph<'_>) -> Vec<u8> {
     let case = graph.case;
     let lay = layout::layered(graph);

@@ -27,11 +27,16 @@ use chaintrace_model::{CaseEdge, CaseFile, CaseNode, Role};
 
 use crate::{text, ExportError};
 
+/// The type of an attribute column, mapped to each format's type name.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum AttrType {
+    /// Text.
     String,
+    /// A 32-bit integer (hops).
     Int,
+    /// A 64-bit integer (block heights).
     Long,
+    /// A float (the approximate `weight`).
     Double,
 }
 
@@ -67,8 +72,11 @@ impl AttrType {
     }
 }
 
+/// One attribute column: its name and type (the table in the module docs).
 pub struct AttrSpec {
+    /// The attribute's name in every format.
     pub name: &'static str,
+    /// The attribute's type.
     pub ty: AttrType,
 }
 
@@ -76,6 +84,7 @@ const fn spec(name: &'static str, ty: AttrType) -> AttrSpec {
     AttrSpec { name, ty }
 }
 
+/// Node attributes, in the order every format writes them.
 pub const NODE_ATTRS: &[AttrSpec] = &[
     spec("address", AttrType::String),
     spec("label", AttrType::String),
@@ -89,6 +98,7 @@ pub const NODE_ATTRS: &[AttrSpec] = &[
     spec("labels", AttrType::String),
 ];
 
+/// Edge attributes, in the order every format writes them.
 pub const EDGE_ATTRS: &[AttrSpec] = &[
     spec("tx", AttrType::String),
     spec("block", AttrType::Long),
@@ -105,13 +115,18 @@ pub const EDGE_ATTRS: &[AttrSpec] = &[
 /// One attribute value, already rendered as text in its type's canonical form.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
+    /// A string attribute.
     Str(String),
+    /// An `int` attribute.
     Int(i64),
+    /// A `long` attribute.
     Long(u64),
+    /// A `double` attribute.
     Double(f64),
 }
 
 impl Value {
+    /// The value as text; a whole double keeps a `.0` so tools read it as a float.
     pub fn render(&self) -> String {
         match self {
             Value::Str(s) => s.clone(),
@@ -128,6 +143,7 @@ impl Value {
         }
     }
 
+    /// The value as JSON; a non-finite double becomes `null`.
     pub fn to_json(&self) -> serde_json::Value {
         match self {
             Value::Str(s) => serde_json::Value::String(s.clone()),
@@ -142,11 +158,14 @@ impl Value {
 
 /// The checked graph: every edge's endpoints are nodes, node addresses are unique.
 pub struct Graph<'a> {
+    /// The case file the graph views.
     pub case: &'a CaseFile,
     index: HashMap<&'a str, usize>,
 }
 
 impl<'a> Graph<'a> {
+    /// Check `case`: [`ExportError::InvalidCase`] when an address appears twice among the nodes or
+    /// an edge names an address that is not a node.
     pub fn new(case: &'a CaseFile) -> Result<Self, ExportError> {
         let mut index = HashMap::with_capacity(case.nodes.len());
         for (i, node) in case.nodes.iter().enumerate() {
@@ -170,14 +189,17 @@ impl<'a> Graph<'a> {
         Ok(Graph { case, index })
     }
 
+    /// The case's nodes, in case-file order (node indices refer to it).
     pub fn nodes(&self) -> &'a [CaseNode] {
         &self.case.nodes
     }
 
+    /// The case's edges, in case-file order.
     pub fn edges(&self) -> &'a [CaseEdge] {
         &self.case.edges
     }
 
+    /// The index in [`Graph::nodes`] of the node with this address.
     pub fn node_index(&self, address: &str) -> Option<usize> {
         self.index.get(address).copied()
     }
@@ -230,6 +252,7 @@ pub fn asset_symbol(edge: &CaseEdge) -> String {
     }
 }
 
+/// A node's attributes in [`NODE_ATTRS`] order; absent values are left out.
 pub fn node_values(node: &CaseNode) -> Vec<(&'static AttrSpec, Value)> {
     let labels_json = serde_json::to_string(&node.labels).expect("labels serialise: plain strings");
     let mut out = Vec::with_capacity(NODE_ATTRS.len());
@@ -256,6 +279,7 @@ pub fn node_values(node: &CaseNode) -> Vec<(&'static AttrSpec, Value)> {
     out
 }
 
+/// An edge's attributes in [`EDGE_ATTRS`] order; absent values are left out.
 pub fn edge_values(edge: &CaseEdge) -> Vec<(&'static AttrSpec, Value)> {
     let mut out = Vec::with_capacity(EDGE_ATTRS.len());
     for spec in EDGE_ATTRS {
@@ -310,6 +334,7 @@ pub fn graph_colour(role: Role) -> (u8, u8, u8) {
     }
 }
 
+/// A role's colour as `#rrggbb`.
 pub fn hex_colour(role: Role) -> String {
     let (r, g, b) = graph_colour(role);
     format!("#{r:02x}{g:02x}{b:02x}")
@@ -327,6 +352,7 @@ pub fn role_title(role: Role) -> &'static str {
     }
 }
 
+/// Every role, in the order legends list them.
 pub const ROLES: [Role; 6] =
     [Role::Seed, Role::Intermediate, Role::Stop, Role::Service, Role::ExchangeDeposit, Role::Exchange];
 

@@ -26,20 +26,20 @@ pub(crate) fn xml_text(value: &str) -> BytesText<'static> {
     BytesText::from_escaped(text::xml(value))
 }
 
-pub(crate) struct Xml(pub Writer<Vec<u8>>);
+pub(crate) struct Xml(pub(crate) Writer<Vec<u8>>);
 
 impl Xml {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
         w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None))).expect("write to memory");
         Xml(w)
     }
 
-    pub fn event(&mut self, e: Event<'_>) {
+    pub(crate) fn event(&mut self, e: Event<'_>) {
         self.0.write_event(e).expect("write to memory");
     }
 
-    pub fn open(&mut self, name: &str, attrs: &[(&str, &str)]) {
+    pub(crate) fn open(&mut self, name: &str, attrs: &[(&str, &str)]) {
         let mut start = BytesStart::new(name);
         for (k, v) in attrs {
             start.push_attribute(attr(k, v));
@@ -47,7 +47,7 @@ impl Xml {
         self.event(Event::Start(start));
     }
 
-    pub fn empty(&mut self, name: &str, attrs: &[(&str, &str)]) {
+    pub(crate) fn empty(&mut self, name: &str, attrs: &[(&str, &str)]) {
         let mut start = BytesStart::new(name);
         for (k, v) in attrs {
             start.push_attribute(attr(k, v));
@@ -55,17 +55,17 @@ impl Xml {
         self.event(Event::Empty(start));
     }
 
-    pub fn close(&mut self, name: &str) {
+    pub(crate) fn close(&mut self, name: &str) {
         self.event(Event::End(BytesEnd::new(name)));
     }
 
-    pub fn text_element(&mut self, name: &str, attrs: &[(&str, &str)], value: &str) {
+    pub(crate) fn text_element(&mut self, name: &str, attrs: &[(&str, &str)], value: &str) {
         self.open(name, attrs);
         self.event(Event::Text(xml_text(value)));
         self.close(name);
     }
 
-    pub fn finish(self) -> Vec<u8> {
+    pub(crate) fn finish(self) -> Vec<u8> {
         let mut out = self.0.into_inner();
         out.push(b'\n');
         out
@@ -74,6 +74,7 @@ impl Xml {
 
 const GRAPH_KEYS: &[&str] = &["chain", "seeds", "case_version", "tool_version", "labels_hash", "params"];
 
+/// The case as a GraphML document (UTF-8, ends with a newline).
 pub fn render(graph: &Graph<'_>) -> Vec<u8> {
     let case = graph.case;
     let mut x = Xml::new();

@@ -512,6 +512,8 @@ fn addresses_table(graph: &Graph<'_>, out: &mut String) {
     out.push_str("</tbody></table></div></details></section>");
 }
 
+/// The case as one self-contained HTML page: the SVG picture, a legend, and the node, edge and
+/// deposit tables. Loads nothing from the network.
 pub fn render(graph: &Graph<'_>) -> String {
     let case = graph.case;
     let lay = layout::layered(graph);

@@ -12,6 +12,8 @@ use crate::{
     layout,
 };
 
+/// The case as Cytoscape.js elements JSON (`nodes` and `edges` with `data`, nodes with layered
+/// `position`s).
 pub fn render(graph: &Graph<'_>) -> Vec<u8> {
     let case = graph.case;
     let lay = layout::layered(graph);

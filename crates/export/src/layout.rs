@@ -9,14 +9,21 @@ use chaintrace_model::Role;
 
 use crate::graph::{role_rank, Graph};
 
+/// Width of a node box, SVG user units (px).
 pub const NODE_W: f64 = 188.0;
+/// Height of a node box, px.
 pub const NODE_H: f64 = 56.0;
+/// Distance between the centres of neighbouring columns, px.
 pub const COL_STEP: f64 = 340.0;
+/// Distance between the centres of neighbouring rows in a column, px.
 pub const ROW_STEP: f64 = 84.0;
+/// Space left and right of the drawing, px.
 pub const MARGIN_X: f64 = 40.0;
+/// Space above and below the drawing, px.
 pub const MARGIN_Y: f64 = 56.0;
 const SWEEPS: usize = 6;
 
+/// Where every node of a graph is drawn.
 pub struct Layout {
     /// Centre of each node, in the case's node order.
     pub positions: Vec<(f64, f64)>,
@@ -24,7 +31,9 @@ pub struct Layout {
     pub column: Vec<usize>,
     /// The hop each column shows.
     pub column_hops: Vec<u32>,
+    /// Width of the whole drawing, px.
     pub width: f64,
+    /// Height of the whole drawing, px.
     pub height: f64,
 }
 
@@ -38,6 +47,7 @@ pub fn node_size(role: Role) -> f64 {
     }
 }
 
+/// Lay `graph` out in hop columns with few crossings; deterministic.
 pub fn layered(graph: &Graph<'_>) -> Layout {
     let nodes = graph.nodes();
     let hops: Vec<u32> = nodes.iter().map(|n| n.hop).collect::<BTreeSet<_>>().into_iter().collect();

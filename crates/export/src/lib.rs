@@ -18,6 +18,8 @@
 //! output is replaced only when [`ExportOptions::force`] is set. Case files are read with the
 //! model's codec, [`CaseFile::from_json_bytes`].
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 use std::{
     fmt,
     path::{Path, PathBuf},
@@ -39,19 +41,28 @@ pub mod text;
 
 pub use graph::Graph;
 
+/// An export format (`--format`); see the table in the crate docs.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Format {
+    /// GraphML (`graph.graphml`).
     Graphml,
+    /// GEXF 1.3 (`graph.gexf`).
     Gexf,
+    /// Graphviz DOT (`graph.dot`).
     Dot,
+    /// Cytoscape.js elements JSON (`graph.json`).
     Json,
+    /// Neo4j import CSV: a directory with `nodes.csv` and `edges.csv`.
     Csv,
+    /// Self-contained HTML with SVG (`graph.html`).
     Html,
 }
 
 impl Format {
+    /// Every format, in the order help texts list them.
     pub const ALL: [Format; 6] = [Format::Graphml, Format::Gexf, Format::Dot, Format::Json, Format::Csv, Format::Html];
 
+    /// The lower-case name accepted by `--format`.
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Graphml => "graphml",
@@ -99,6 +110,7 @@ pub enum ExportError {
     Csv(#[source] ::csv::Error),
 }
 
+/// How [`export`] writes its output.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ExportOptions {
     /// Replace an existing output.
@@ -108,10 +120,13 @@ pub struct ExportOptions {
 /// What an export wrote.
 #[derive(Clone, Debug)]
 pub struct Written {
+    /// The format written.
     pub format: Format,
     /// The files written, in order.
     pub files: Vec<PathBuf>,
+    /// Nodes in the case file.
     pub nodes: usize,
+    /// Edges in the case file.
     pub edges: usize,
 }
 

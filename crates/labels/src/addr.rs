@@ -10,14 +10,19 @@ use tiny_keccak::{Hasher, Keccak};
 /// Why an address from a list was not stored.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AddrProblem {
+    /// Listed under an EVM ticker but not `0x` and 40 hex digits.
     #[error("not an EVM address (expected 0x and 40 hex digits)")]
     EvmSyntax,
+    /// Mixed case that fails its EIP-55 checksum (a typo in the list).
     #[error("mixed-case EVM address fails its EIP-55 checksum")]
     EvmChecksum,
+    /// Not a decodable Bitcoin address; carries the decoder's reason.
     #[error("invalid Bitcoin address: {0}")]
     Bitcoin(String),
+    /// A valid Bitcoin address of another network (testnet, signet, regtest); carries the decoder's message.
     #[error("Bitcoin address is not for mainnet ({0})")]
     BitcoinNetwork(String),
+    /// Listed under a ticker of a chain chaintrace does not read; carries the ticker.
     #[error("ticker {0} is not a supported chain (kept in the report, not stored)")]
     Unsupported(String),
 }

@@ -61,6 +61,7 @@ impl Default for DepositParams {
 
 /// The transfers of one chain, as the heuristic needs them.
 pub trait Graph {
+    /// The graph's own failure (a store error).
     type Error: std::error::Error + Send + Sync + 'static;
     /// Transfers in `dir` of `addr`, in chain order, at most `limit`.
     fn transfers(&self, addr: &Address, dir: Direction, limit: usize) -> Result<Vec<Transfer>, Self::Error>;
@@ -69,13 +70,17 @@ pub trait Graph {
 /// One inferred deposit address with its evidence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Inferred {
+    /// The inferred deposit address.
     pub address: String,
+    /// The exchange its sweeps go to (the wallets' entity).
     pub exchange: String,
     /// The exchange wallet(s) it sweeps to.
     pub exchange_wallets: Vec<String>,
+    /// Qualifying sweeps found.
     pub sweeps: usize,
     /// Sweep transaction hashes, oldest first.
     pub evidence: Vec<String>,
+    /// Confidence of the inferred label, 0–100 (capped at 90: below published labels).
     pub confidence: u8,
 }
 
@@ -252,9 +257,13 @@ fn replace_chain_part<S: LabelStore>(store: &S, source: &str, chain: &str, label
 /// What `labels infer-deposits` did.
 #[derive(Clone, Debug, Serialize)]
 pub struct InferReport {
+    /// The chain inferred on.
     pub chain: String,
+    /// The heuristic's thresholds.
     pub params: DepositParams,
+    /// Known exchange wallets the sweeps were matched against.
     pub exchange_wallets: usize,
+    /// Every inferred deposit address with its evidence.
     pub deposits: Vec<Inferred>,
     /// Bitcoin: addresses that inherited an exchange label through their cluster.
     pub cluster_inherited: usize,

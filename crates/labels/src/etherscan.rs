@@ -88,6 +88,9 @@ pub fn label_of_path(path: &Path) -> String {
     s
 }
 
+/// Parse an Etherscan label export read from `path` (JSON when it starts with `[`, else CSV).
+/// The Etherscan label in the file or folder name decides the category and the source
+/// (`etherscan-labels:<label>` or `eth-labels:<label>`); a malformed file fails with its line.
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Parsed, LabelsError> {
     let label = label_of_path(path);
     let (category, default_entity) = label_category(&label);

@@ -23,8 +23,10 @@ use crate::{
 /// An import's full report: the record plus every skipped item.
 #[derive(Clone, Debug, Serialize)]
 pub struct ImportReport {
+    /// What the import did (flattened into the JSON report).
     #[serde(flatten)]
     pub record: ImportRecord,
+    /// Every listed address that was not stored.
     pub skipped: Vec<Skipped>,
 }
 

@@ -14,6 +14,8 @@
 //! - [`deposits`] infers exchange deposit addresses from their sweeps to known exchange
 //!   wallets (Victor 2020), and lets Bitcoin cluster members inherit exchange labels.
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 pub mod addr;
 pub mod deposits;
 pub mod etherscan;
@@ -63,6 +65,7 @@ pub enum Format {
 }
 
 impl Format {
+    /// The kebab-case name used by `--format` and in import records.
     pub fn name(&self) -> &'static str {
         match self {
             Format::OfacSdnAdvancedXml => "ofac-sdn-advanced-xml",
@@ -77,6 +80,7 @@ impl Format {
         }
     }
 
+    /// True for the formats of the OFAC SDN list (stored under the `ofac-sdn` source).
     pub fn is_ofac(&self) -> bool {
         matches!(
             self,
@@ -101,6 +105,7 @@ impl fmt::Display for Format {
 pub enum FormatHint {
     /// Any OFAC SDN format (detected among them).
     OfacSdn,
+    /// This format and no other.
     Exact(Format),
 }
 
@@ -147,14 +152,18 @@ pub enum Coverage {
 pub struct Skipped {
     /// Line or element in the file.
     pub location: String,
+    /// The ticker the file listed the address under, when it has one.
     pub ticker: Option<String>,
+    /// The address as listed.
     pub address: String,
     /// `unsupported` or `invalid`.
     pub kind: &'static str,
+    /// Why it was skipped, one sentence.
     pub reason: String,
 }
 
 impl Skipped {
+    /// The skip record of `address` at `location`, kind and reason taken from `problem`.
     pub fn new(location: impl Into<String>, ticker: Option<&str>, address: &str, problem: &AddrProblem) -> Self {
         Skipped {
             location: location.into(),
@@ -169,9 +178,13 @@ impl Skipped {
 /// One parsed file.
 #[derive(Clone, Debug)]
 pub struct Parsed {
+    /// The file(s) read (an OFAC group reads `sdn.csv` with its companions).
     pub files: Vec<PathBuf>,
+    /// The format they were read as.
     pub format: Format,
+    /// Every label read.
     pub labels: Vec<Label>,
+    /// Listed addresses that were not turned into labels.
     pub skipped: Vec<Skipped>,
     /// For OFAC files: which part of the list this file is.
     pub coverage: Option<Coverage>,
@@ -192,19 +205,37 @@ pub(crate) fn csv_error(path: &Path, e: csv::Error) -> LabelsError {
     LabelsError::parse(path, line, format!("invalid CSV: {e}"))
 }
 
+/// Why a label file could not be read or imported; names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum LabelsError {
     /// A file that cannot be imported; nothing of it is stored.
     #[error("{file}: {location}: {message}")]
-    Parse { file: String, location: String, message: String },
+    Parse {
+        /// The file.
+        file: String,
+        /// Where in it (`line 12`, an XML element, a TagPack key).
+        location: String,
+        /// What is wrong there.
+        message: String,
+    },
+    /// The file could not be read.
     #[error("{file}: cannot read")]
     Io {
+        /// The file.
         file: String,
+        /// The OS error.
         #[source]
         source: std::io::Error,
     },
+    /// No known format (or none of the hinted family) matches the file's name and first bytes.
     #[error("{file}: cannot tell the label format ({reason})")]
-    UnknownFormat { file: String, reason: String },
+    UnknownFormat {
+        /// The file.
+        file: String,
+        /// What the detector saw.
+        reason: String,
+    },
+    /// The request itself is wrong (no file given, …).
     #[error("{0}")]
     Invalid(String),
     /// The label store failed.

@@ -11,6 +11,8 @@ use crate::{addr, stem, Format, LabelsError, Parsed, Skipped};
 /// Confidence of a row that gives none.
 pub const DEFAULT_CONFIDENCE: u8 = 50;
 
+/// Parse SPEC's labels CSV (`chain,address,category,entity[,source][,confidence]`) read from
+/// `path`; a bad row fails the file with its line.
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Parsed, LabelsError> {
     let mut rdr = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(bytes);
     let headers: Vec<String> = rdr

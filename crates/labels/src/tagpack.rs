@@ -13,11 +13,16 @@ use serde_yaml::Value;
 
 use crate::{addr, stem, Format, LabelsError, Parsed, Skipped};
 
+/// The type a TagPack field must have.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldType {
+    /// A string (numbers are accepted as text).
     Text,
+    /// `true` or `false`.
     Boolean,
+    /// A date or date-time.
     Datetime,
+    /// A YAML sequence.
     List,
 }
 
@@ -68,6 +73,7 @@ pub const CONFIDENCE: &[(&str, u8)] = &[
     ("unknown", 5),
 ];
 
+/// Allowed values of a tag's `tag_type`.
 pub const TAG_TYPES: &[&str] = &["actor", "event", "mention"];
 
 /// The concept taxonomy: id → broader concept.

@@ -20,10 +20,13 @@ pub enum Address {
     Coinbase,
 }
 
+/// Why text is not an address; carries the text as given.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AddressError {
+    /// Not `0x` followed by 40 hex digits.
     #[error("invalid EVM address {0:?}: expected 0x followed by 40 hex digits")]
     Evm(String),
+    /// Empty, longer than 100 characters, or not ASCII letters, digits and `-`.
     #[error("invalid Bitcoin address {0:?}")]
     Bitcoin(String),
 }
@@ -69,6 +72,7 @@ impl Address {
         }
     }
 
+    /// True for an EVM account.
     pub fn is_evm(&self) -> bool {
         matches!(self, Address::Evm(_))
     }
@@ -92,6 +96,7 @@ impl Address {
         }
     }
 
+    /// The inverse of [`Address::to_key`]; `None` for bytes no address encodes to.
     pub fn from_key(key: &[u8]) -> Option<Self> {
         match key.split_first()? {
             (&TAG_EVM, rest) => Some(Address::Evm(rest.try_into().ok()?)),

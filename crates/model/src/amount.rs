@@ -2,12 +2,21 @@
 
 pub use ruint::aliases::U256;
 
+/// Why a decimal amount could not be converted to base units; carries the text as given.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AmountError {
+    /// Not a plain non-negative decimal number.
     #[error("invalid amount {0:?}: expected a decimal number such as 12.5")]
     Syntax(String),
+    /// More fraction digits than the asset's `decimals`.
     #[error("amount {value:?} has more than {decimals} decimal places")]
-    TooPrecise { value: String, decimals: u8 },
+    TooPrecise {
+        /// The amount as given.
+        value: String,
+        /// The asset's decimal places.
+        decimals: u8,
+    },
+    /// The value in base units is 2^256 or more.
     #[error("amount {0:?} does not fit in 256 bits")]
     Overflow(String),
 }

@@ -14,19 +14,26 @@ use serde::{Deserialize, Serialize};
 /// The case file version this code writes and reads.
 pub const CASE_VERSION: u32 = 1;
 
+/// What an address is in a trace; a labelled pooling address (exchange, service) is not expanded.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// An address the trace started from.
     Seed,
+    /// An unlabelled address the traced funds passed through and that was expanded.
     Intermediate,
+    /// An address labelled `exchange_deposit`: traced funds entering it are reported as deposits.
     ExchangeDeposit,
+    /// An address labelled as an exchange's own wallet.
     Exchange,
+    /// An address of another pooling category (service, mixer, bridge, DEX, OTC desk).
     Service,
     /// Not expanded: a hub, or a limit was reached (`stop_reason` says which).
     Stop,
 }
 
 impl Role {
+    /// The snake_case name used in the case file (`seed`, `exchange_deposit`, …).
     pub fn as_str(&self) -> &'static str {
         match self {
             Role::Seed => "seed",
@@ -39,18 +46,27 @@ impl Role {
     }
 }
 
+/// One label of a case node, as the store held it when the trace ran.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct NodeLabel {
+    /// The label category's snake_case name (`sanctioned`, `exchange`, …).
     pub category: String,
+    /// Who the address belongs to, as the source names it.
     pub entity: String,
+    /// Where the label came from (`ofac`, a TagPack, a CSV file's source).
     pub source: String,
 }
 
+/// An address the trace reached.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct CaseNode {
+    /// The address as the chain's users write it.
     pub address: String,
+    /// Fewest hops from a seed to this address (0 for a seed).
     pub hop: u32,
+    /// What the address is in the trace.
     pub role: Role,
+    /// Every label the store holds for the address.
     pub labels: Vec<NodeLabel>,
     /// Why a `stop` node was not expanded (`hops`, `hub`, `min_amount`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -60,16 +76,22 @@ pub struct CaseNode {
     pub cluster: Option<String>,
 }
 
+/// A transfer that carried traced funds.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct CaseEdge {
+    /// Sending address, as the chain's users write it.
     pub from: String,
+    /// Receiving address, as the chain's users write it.
     pub to: String,
+    /// Transaction hash (`0x`-prefixed on EVM chains).
     pub tx: String,
+    /// Block height.
     pub block: u64,
     /// RFC 3339 UTC.
     pub time: String,
     /// Native symbol (`BTC`, `ETH`) or the token contract in lower-case hex.
     pub asset: String,
+    /// The asset's ticker when known (token metadata, or the native symbol).
     pub symbol: Option<String>,
     /// Exact decimal in the asset's units.
     pub amount: String,
@@ -82,20 +104,31 @@ pub struct CaseEdge {
     pub usd: Option<String>,
 }
 
+/// Traced funds entering an exchange deposit address: the report investigators subpoena from.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct CaseDeposit {
+    /// The deposit address.
     pub address: String,
+    /// The exchange the deposit address belongs to.
     pub exchange: String,
+    /// Native symbol or the token contract in lower-case hex, as in [`CaseEdge::asset`].
     pub asset: String,
+    /// The asset's ticker when known.
     #[serde(default)]
     pub symbol: Option<String>,
     /// Traced amount that entered the deposit address, exact decimal.
     pub amount: String,
+    /// USD value of `amount` at the transfer's day; `None` when no price is known.
     pub usd: Option<String>,
+    /// Hash of the transaction that entered the deposit address (`0x`-prefixed on EVM chains).
     pub tx: String,
+    /// Block height of that transaction.
     pub block: u64,
+    /// Block time, RFC 3339 UTC.
     pub time: String,
+    /// Hops from the seed to the deposit address.
     pub hops: u32,
+    /// The seed the funds came from.
     pub seed: String,
     /// Addresses from the seed to the deposit address, both included.
     pub path: Vec<String>,
@@ -104,13 +137,21 @@ pub struct CaseDeposit {
 /// Every parameter of a trace, recorded so the case can be reproduced.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct TraceParams {
+    /// `forward` (where funds went) or `backward` (where they came from).
     pub direction: String,
+    /// Largest number of hops followed from a seed.
     pub hops: u32,
+    /// Taint policy: `poison`, `haircut` or `fifo`.
     pub policy: String,
+    /// Smallest traced amount followed, exact decimal in the asset's units; `None` for no minimum.
     pub min_amount: Option<String>,
+    /// The one asset traced (native symbol or token contract); `None` for every asset.
     pub asset: Option<String>,
+    /// Lower time bound as given (`--since`: a height or a date); `None` when unbounded.
     pub since: Option<String>,
+    /// Upper time bound as given (`--until`); `None` when unbounded.
     pub until: Option<String>,
+    /// The label the seeds were selected by, when they were.
     pub seeds_label: Option<String>,
     /// Unlabelled addresses with more transfers than this are reported as stops.
     pub hub_degree: u64,
@@ -119,6 +160,7 @@ pub struct TraceParams {
 /// What makes a case reproducible: the state it was computed from.
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct Provenance {
+    /// Version of the chaintrace that ran the trace.
     pub tool_version: String,
     /// Chain name → `{height, hash}` of the store's tip when the trace ran.
     pub store_tips: BTreeMap<String, TipRef>,
@@ -129,21 +171,34 @@ pub struct Provenance {
     pub prices: Option<String>,
 }
 
+/// A block a store's tip pointed at.
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct TipRef {
+    /// Block height.
     pub height: u64,
+    /// Block hash in hex, as the chain displays it.
     pub hash: String,
 }
 
+/// What a trace found, version [`CASE_VERSION`]: read and written only with
+/// [`CaseFile::from_json_bytes`] and [`CaseFile::to_json`].
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct CaseFile {
+    /// Always [`CASE_VERSION`].
     pub version: u32,
+    /// The chain's name in the configuration.
     pub chain: String,
+    /// The addresses the trace started from.
     pub seeds: Vec<String>,
+    /// The trace's parameters.
     pub params: TraceParams,
+    /// The state the trace was computed from.
     pub provenance: Provenance,
+    /// Every address reached, sorted by hop then address so reruns are byte-identical.
     pub nodes: Vec<CaseNode>,
+    /// Every transfer that carried traced funds, in chain order.
     pub edges: Vec<CaseEdge>,
+    /// Traced funds that entered exchange deposit addresses.
     pub deposits: Vec<CaseDeposit>,
 }
 
@@ -154,8 +209,11 @@ pub enum CaseDecodeError {
     /// what was found and where.
     #[error("malformed JSON")]
     Malformed {
+        /// 1-based line of the error.
         line: usize,
+        /// 1-based column of the error.
         column: usize,
+        /// The JSON parser's error.
         #[source]
         source: serde_json::Error,
     },
@@ -164,13 +222,19 @@ pub enum CaseDecodeError {
     NoVersion,
     /// A version this code does not read.
     #[error("unsupported case file version {found} (this chaintrace reads version {CASE_VERSION})")]
-    UnsupportedVersion { found: u64 },
+    UnsupportedVersion {
+        /// The file's `version`.
+        found: u64,
+    },
     /// Valid JSON of the right version whose shape is not a case file's (a missing or
     /// mistyped field); the source names the field and where.
     #[error("not a version {CASE_VERSION} case file")]
     Shape {
+        /// 1-based line of the error.
         line: usize,
+        /// 1-based column of the error.
         column: usize,
+        /// The JSON parser's error (names the field).
         #[source]
         source: serde_json::Error,
     },

@@ -4,10 +4,13 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// Which adapter a chain uses; it decides how addresses and hashes are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChainKind {
+    /// Bitcoin (UTXO, sats).
     Bitcoin,
+    /// An EVM chain (accounts, wei and ERC-20 tokens).
     Evm,
 }
 
@@ -18,6 +21,7 @@ pub struct ChainSpec {
     /// Filled from the table key when the config is loaded.
     #[serde(default)]
     pub name: String,
+    /// Which adapter reads the chain.
     pub kind: ChainKind,
     /// Bitcoin network (`mainnet`, `testnet`, `signet`, `regtest`).
     #[serde(default)]
@@ -25,7 +29,9 @@ pub struct ChainSpec {
     /// EVM chain id the node must report.
     #[serde(default)]
     pub chain_id: Option<u64>,
+    /// Ticker of the native coin (`BTC`, `ETH`).
     pub native_symbol: String,
+    /// Decimal places of the native coin (8 for sats, 18 for wei).
     pub native_decimals: u8,
     /// Default RPC endpoint; may carry an API key, so it is never printed whole.
     #[serde(default)]
@@ -51,6 +57,7 @@ impl Serialize for Sensitive {
 }
 
 impl Sensitive {
+    /// Wrap a secret.
     pub fn new(s: impl Into<String>) -> Self {
         Sensitive(s.into())
     }

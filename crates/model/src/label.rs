@@ -10,19 +10,30 @@ use crate::Address;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
+    /// On a sanctions list (OFAC SDN).
     Sanctioned,
+    /// An exchange's own wallet (hot, cold).
     Exchange,
+    /// A deposit address an exchange gave one customer; sweeps to the exchange.
     ExchangeDeposit,
+    /// A mixer or tumbler.
     Mixer,
+    /// A cross-chain bridge.
     Bridge,
+    /// A decentralised exchange contract.
     Dex,
+    /// An over-the-counter desk.
     Otc,
+    /// Another service that pools users' funds (payment processor, custodian, …).
     Service,
+    /// A known scam or theft address.
     Scam,
+    /// Anything else a source says.
     Other,
 }
 
 impl Category {
+    /// Every category, in declaration order.
     pub const ALL: [Category; 10] = [
         Category::Sanctioned,
         Category::Exchange,
@@ -36,6 +47,7 @@ impl Category {
         Category::Other,
     ];
 
+    /// The snake_case name used in files, labels CSVs and case files.
     pub fn as_str(&self) -> &'static str {
         match self {
             Category::Sanctioned => "sanctioned",
@@ -88,7 +100,9 @@ pub struct Label {
     /// The chain the label is about; `None` means every chain of the address's kind
     /// (an EVM address is the same wallet on every EVM chain).
     pub chain: Option<String>,
+    /// The labelled address.
     pub address: Address,
+    /// What the source says the address is.
     pub category: Category,
     /// Who the address belongs to (`Binance`, `LAZARUS GROUP`, …).
     pub entity: String,

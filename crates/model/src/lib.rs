@@ -3,6 +3,8 @@
 //! Nothing here does I/O: adapters produce these types, the store persists them, the tracer
 //! walks them and the exporters render them.
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 pub mod address;
 pub mod amount;
 pub mod case;

@@ -11,8 +11,10 @@ use crate::{Address, U256};
 pub struct Hash32(pub [u8; 32]);
 
 impl Hash32 {
+    /// All zero bytes (the parent of a genesis block).
     pub const ZERO: Hash32 = Hash32([0; 32]);
 
+    /// Parse 64 hex digits, with or without `0x`; `None` otherwise.
     pub fn parse(text: &str) -> Option<Self> {
         let t = text.trim();
         let t = t.strip_prefix("0x").unwrap_or(t);
@@ -63,6 +65,7 @@ impl<'de> Deserialize<'de> for Hash32 {
 /// What moved: the chain's native coin or a token contract.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
 pub enum Asset {
+    /// The chain's native coin (BTC in sats, ETH in wei).
     Native,
     /// An EVM token contract (ERC-20).
     Token([u8; 20]),
@@ -94,20 +97,28 @@ impl Asset {
 /// Ordering by `(height, tx_index, sub)` is the chain's own order of events.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default, Serialize, Deserialize)]
 pub struct Position {
+    /// Index of the transaction in its block.
     pub tx_index: u32,
+    /// Index of the transfer within its transaction, assigned by the adapter.
     pub sub: u32,
 }
 
 /// One movement of one asset.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Transfer {
+    /// Hash of the transaction that made the transfer.
     pub tx: Hash32,
+    /// Height of the block holding the transaction.
     pub height: u64,
+    /// Where the transfer sits in its block.
     pub pos: Position,
     /// Block time, unix seconds UTC.
     pub time: u64,
+    /// The sender ([`Address::Coinbase`] for newly minted coins).
     pub from: Address,
+    /// The receiver.
     pub to: Address,
+    /// What moved.
     pub asset: Asset,
     /// Base units (satoshi, wei, token units).
     pub amount: U256,
@@ -123,42 +134,59 @@ impl Transfer {
 /// A block's identity.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct BlockRef {
+    /// Block height.
     pub height: u64,
+    /// The block's hash.
     pub hash: Hash32,
+    /// The previous block's hash ([`Hash32::ZERO`] for genesis).
     pub parent: Hash32,
+    /// Block timestamp, unix seconds UTC.
     pub time: u64,
 }
 
 /// A Bitcoin transaction output as stored (so value can be followed exactly).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct UtxoOutput {
+    /// The transaction that created the output.
     pub txid: Hash32,
+    /// The output's index in that transaction.
     pub vout: u32,
     /// `None` for outputs that pay no one (OP_RETURN: the value is burned).
     pub address: Option<Address>,
+    /// Value in sats.
     pub value: u64,
 }
 
 /// Which input spent which output.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct UtxoSpend {
+    /// The spending transaction.
     pub txid: Hash32,
+    /// The input's index in the spending transaction.
     pub vin: u32,
+    /// The transaction of the output spent.
     pub prev_txid: Hash32,
+    /// The index of the output spent.
     pub prev_vout: u32,
 }
 
 /// Everything one block contributes to the store, already normalised by an adapter.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct BlockData {
+    /// The block's identity.
     pub block: BlockRef,
+    /// Number of transactions in the block (including ones that moved nothing traced).
     pub tx_count: u32,
+    /// The block's transfers, all at the block's height, with unique positions.
     pub transfers: Vec<Transfer>,
+    /// Bitcoin: the outputs the block's transactions created (empty on EVM chains).
     pub outputs: Vec<UtxoOutput>,
+    /// Bitcoin: which output each input of the block spent (empty on EVM chains).
     pub spends: Vec<UtxoSpend>,
 }
 
 impl BlockData {
+    /// A block with no transactions, transfers or UTXO rows yet.
     pub fn new(block: BlockRef) -> Self {
         BlockData { block, tx_count: 0, transfers: Vec::new(), outputs: Vec::new(), spends: Vec::new() }
     }
@@ -167,6 +195,7 @@ impl BlockData {
 /// Resolves the outputs that Bitcoin inputs spend. The store implements it; adapters ask it,
 /// so they never learn the store's key layout.
 pub trait UtxoLookup {
+    /// The lookup's own failure (a store error).
     type Error: std::error::Error + Send + Sync + 'static;
     /// The output `txid:vout`, if it is known.
     fn output(&self, txid: &Hash32, vout: u32) -> Result<Option<UtxoOutput>, Self::Error>;

@@ -6,21 +6,21 @@
 use chaintrace_model::{Hash32, Position};
 
 /// Column family names (one place, as constants).
-pub mod cf {
-    pub const META: &str = "meta";
-    pub const BLOCKS: &str = "blocks";
-    pub const TRANSFERS: &str = "transfers";
-    pub const ADDR_OUT: &str = "addr_out";
-    pub const ADDR_IN: &str = "addr_in";
-    pub const ADDRESSES: &str = "addresses";
-    pub const OUTPUTS: &str = "outputs";
-    pub const SPENDS: &str = "spends";
-    pub const SPENT_BY: &str = "spent_by";
-    pub const LABELS: &str = "labels";
-    pub const LABELS_BY_SOURCE: &str = "labels_by_source";
-    pub const DEGREE: &str = "degree";
+pub(crate) mod cf {
+    pub(crate) const META: &str = "meta";
+    pub(crate) const BLOCKS: &str = "blocks";
+    pub(crate) const TRANSFERS: &str = "transfers";
+    pub(crate) const ADDR_OUT: &str = "addr_out";
+    pub(crate) const ADDR_IN: &str = "addr_in";
+    pub(crate) const ADDRESSES: &str = "addresses";
+    pub(crate) const OUTPUTS: &str = "outputs";
+    pub(crate) const SPENDS: &str = "spends";
+    pub(crate) const SPENT_BY: &str = "spent_by";
+    pub(crate) const LABELS: &str = "labels";
+    pub(crate) const LABELS_BY_SOURCE: &str = "labels_by_source";
+    pub(crate) const DEGREE: &str = "degree";
 
-    pub const ALL: [&str; 12] = [
+    pub(crate) const ALL: [&str; 12] = [
         META,
         BLOCKS,
         TRANSFERS,
@@ -37,26 +37,26 @@ pub mod cf {
 }
 
 /// Numeric chain id assigned at first use (2 bytes in keys).
-pub type ChainNo = u16;
+pub(crate) type ChainNo = u16;
 /// Dictionary id of an (chain, address) pair (8 bytes in keys).
-pub type AddrId = u64;
+pub(crate) type AddrId = u64;
 
 /// `blocks`: chain ‖ height.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-pub struct BlockKey {
-    pub chain: ChainNo,
-    pub height: u64,
+pub(crate) struct BlockKey {
+    pub(crate) chain: ChainNo,
+    pub(crate) height: u64,
 }
 
 impl BlockKey {
-    pub const LEN: usize = 10;
-    pub fn encode(&self) -> [u8; Self::LEN] {
+    pub(crate) const LEN: usize = 10;
+    pub(crate) fn encode(&self) -> [u8; Self::LEN] {
         let mut k = [0u8; Self::LEN];
         k[..2].copy_from_slice(&self.chain.to_be_bytes());
         k[2..].copy_from_slice(&self.height.to_be_bytes());
         k
     }
-    pub fn decode(b: &[u8]) -> Option<Self> {
+    pub(crate) fn decode(b: &[u8]) -> Option<Self> {
         if b.len() != Self::LEN {
             return None;
         }
@@ -69,15 +69,15 @@ impl BlockKey {
 
 /// `transfers`: chain ‖ height ‖ tx_index ‖ sub.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-pub struct TransferKey {
-    pub chain: ChainNo,
-    pub height: u64,
-    pub pos: Position,
+pub(crate) struct TransferKey {
+    pub(crate) chain: ChainNo,
+    pub(crate) height: u64,
+    pub(crate) pos: Position,
 }
 
 impl TransferKey {
-    pub const LEN: usize = 18;
-    pub fn encode(&self) -> [u8; Self::LEN] {
+    pub(crate) const LEN: usize = 18;
+    pub(crate) fn encode(&self) -> [u8; Self::LEN] {
         let mut k = [0u8; Self::LEN];
         k[..2].copy_from_slice(&self.chain.to_be_bytes());
         k[2..10].copy_from_slice(&self.height.to_be_bytes());
@@ -85,7 +85,7 @@ impl TransferKey {
         k[14..].copy_from_slice(&self.pos.sub.to_be_bytes());
         k
     }
-    pub fn decode(b: &[u8]) -> Option<Self> {
+    pub(crate) fn decode(b: &[u8]) -> Option<Self> {
         if b.len() != Self::LEN {
             return None;
         }
@@ -103,15 +103,15 @@ impl TransferKey {
 /// `addr_out` / `addr_in`: address id ‖ height ‖ tx_index ‖ sub (value empty). A prefix scan
 /// from `id ‖ height` answers "what left this address after height H" in chain order.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-pub struct AdjKey {
-    pub addr: AddrId,
-    pub height: u64,
-    pub pos: Position,
+pub(crate) struct AdjKey {
+    pub(crate) addr: AddrId,
+    pub(crate) height: u64,
+    pub(crate) pos: Position,
 }
 
 impl AdjKey {
-    pub const LEN: usize = 24;
-    pub fn encode(&self) -> [u8; Self::LEN] {
+    pub(crate) const LEN: usize = 24;
+    pub(crate) fn encode(&self) -> [u8; Self::LEN] {
         let mut k = [0u8; Self::LEN];
         k[..8].copy_from_slice(&self.addr.to_be_bytes());
         k[8..16].copy_from_slice(&self.height.to_be_bytes());
@@ -119,7 +119,7 @@ impl AdjKey {
         k[20..].copy_from_slice(&self.pos.sub.to_be_bytes());
         k
     }
-    pub fn decode(b: &[u8]) -> Option<Self> {
+    pub(crate) fn decode(b: &[u8]) -> Option<Self> {
         if b.len() != Self::LEN {
             return None;
         }
@@ -135,7 +135,7 @@ impl AdjKey {
 }
 
 /// `addresses`: chain ‖ address key (see `Address::to_key`) → address id.
-pub fn address_key(chain: ChainNo, addr_key: &[u8]) -> Vec<u8> {
+pub(crate) fn address_key(chain: ChainNo, addr_key: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(2 + addr_key.len());
     k.extend_from_slice(&chain.to_be_bytes());
     k.extend_from_slice(addr_key);
@@ -143,7 +143,7 @@ pub fn address_key(chain: ChainNo, addr_key: &[u8]) -> Vec<u8> {
 }
 
 /// `outputs` / `spends` / `spent_by`: chain ‖ txid ‖ index (vout or vin).
-pub fn outpoint_key(chain: ChainNo, txid: &Hash32, index: u32) -> [u8; 38] {
+pub(crate) fn outpoint_key(chain: ChainNo, txid: &Hash32, index: u32) -> [u8; 38] {
     let mut k = [0u8; 38];
     k[..2].copy_from_slice(&chain.to_be_bytes());
     k[2..34].copy_from_slice(&txid.0);
@@ -151,7 +151,7 @@ pub fn outpoint_key(chain: ChainNo, txid: &Hash32, index: u32) -> [u8; 38] {
     k
 }
 
-pub fn decode_outpoint_key(b: &[u8]) -> Option<(ChainNo, Hash32, u32)> {
+pub(crate) fn decode_outpoint_key(b: &[u8]) -> Option<(ChainNo, Hash32, u32)> {
     if b.len() != 38 {
         return None;
     }
@@ -162,7 +162,7 @@ pub fn decode_outpoint_key(b: &[u8]) -> Option<(ChainNo, Hash32, u32)> {
     ))
 }
 
-pub fn tx_prefix(chain: ChainNo, txid: &Hash32) -> [u8; 34] {
+pub(crate) fn tx_prefix(chain: ChainNo, txid: &Hash32) -> [u8; 34] {
     let mut k = [0u8; 34];
     k[..2].copy_from_slice(&chain.to_be_bytes());
     k[2..].copy_from_slice(&txid.0);
@@ -171,7 +171,7 @@ pub fn tx_prefix(chain: ChainNo, txid: &Hash32) -> [u8; 34] {
 
 /// `labels`: len(address key) ‖ address key ‖ chain ‖ 0 ‖ source ‖ 0 ‖ category ‖ 0 ‖ entity.
 /// The length prefix makes `labels_prefix(addr)` match exactly one address.
-pub fn label_key(addr_key: &[u8], chain: &str, source: &str, category: &str, entity: &str) -> Vec<u8> {
+pub(crate) fn label_key(addr_key: &[u8], chain: &str, source: &str, category: &str, entity: &str) -> Vec<u8> {
     let mut k = labels_prefix(addr_key);
     for (i, part) in [chain, source, category, entity].iter().enumerate() {
         if i > 0 {
@@ -182,7 +182,7 @@ pub fn label_key(addr_key: &[u8], chain: &str, source: &str, category: &str, ent
     k
 }
 
-pub fn labels_prefix(addr_key: &[u8]) -> Vec<u8> {
+pub(crate) fn labels_prefix(addr_key: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + addr_key.len() + 32);
     k.push(u8::try_from(addr_key.len()).unwrap_or(u8::MAX));
     k.extend_from_slice(addr_key);
@@ -190,13 +190,13 @@ pub fn labels_prefix(addr_key: &[u8]) -> Vec<u8> {
 }
 
 /// `labels_by_source`: source ‖ 0 ‖ label key.
-pub fn source_index_key(source: &str, label_key: &[u8]) -> Vec<u8> {
+pub(crate) fn source_index_key(source: &str, label_key: &[u8]) -> Vec<u8> {
     let mut k = source_prefix(source);
     k.extend_from_slice(label_key);
     k
 }
 
-pub fn source_prefix(source: &str) -> Vec<u8> {
+pub(crate) fn source_prefix(source: &str) -> Vec<u8> {
     let mut k: Vec<u8> = source.bytes().filter(|&b| b != 0).collect();
     k.push(0);
     k
@@ -208,13 +208,13 @@ pub fn source_prefix(source: &str) -> Vec<u8> {
 /// clusters, label imports, node capabilities). Their keys keep the byte layout of format
 /// version 2 (`user/<namespace>\0<key>`), so stores written before these rows were typed read
 /// unchanged.
-pub mod meta {
-    pub const FORMAT_VERSION: &[u8] = b"format_version";
-    pub const NEXT_ADDR_ID: &[u8] = b"next_addr_id";
-    pub const CHAIN_PREFIX: &[u8] = b"chain/";
+pub(crate) mod meta {
+    pub(crate) const FORMAT_VERSION: &[u8] = b"format_version";
+    pub(crate) const NEXT_ADDR_ID: &[u8] = b"next_addr_id";
+    pub(crate) const CHAIN_PREFIX: &[u8] = b"chain/";
     const USER_PREFIX: &[u8] = b"user/";
 
-    pub fn chain(name: &str) -> Vec<u8> {
+    pub(crate) fn chain(name: &str) -> Vec<u8> {
         [CHAIN_PREFIX, name.as_bytes()].concat()
     }
 
@@ -227,58 +227,58 @@ pub mod meta {
     }
 
     /// Prefix of a chain's token metadata rows.
-    pub fn token_prefix(chain: &str) -> Vec<u8> {
+    pub(crate) fn token_prefix(chain: &str) -> Vec<u8> {
         namespace(&format!("token:{chain}"))
     }
 
     /// Token metadata of one contract: `user/token:<chain>\0 ‖ contract[20]`.
-    pub fn token(chain: &str, contract: &[u8; 20]) -> Vec<u8> {
+    pub(crate) fn token(chain: &str, contract: &[u8; 20]) -> Vec<u8> {
         [token_prefix(chain).as_slice(), contract].concat()
     }
 
     /// Prefix of a chain's address → cluster rows.
-    pub fn cluster_prefix(chain: &str) -> Vec<u8> {
+    pub(crate) fn cluster_prefix(chain: &str) -> Vec<u8> {
         namespace(&format!("cluster:{chain}"))
     }
 
     /// The cluster of one address: `user/cluster:<chain>\0 ‖ address text`.
-    pub fn cluster(chain: &str, address_text: &str) -> Vec<u8> {
+    pub(crate) fn cluster(chain: &str, address_text: &str) -> Vec<u8> {
         [cluster_prefix(chain).as_slice(), address_text.as_bytes()].concat()
     }
 
     /// Prefix of a chain's cluster-size rows.
-    pub fn cluster_size_prefix(chain: &str) -> Vec<u8> {
+    pub(crate) fn cluster_size_prefix(chain: &str) -> Vec<u8> {
         namespace(&format!("cluster-size:{chain}"))
     }
 
     /// The size of one cluster: `user/cluster-size:<chain>\0 ‖ cluster id text`.
-    pub fn cluster_size(chain: &str, id: &str) -> Vec<u8> {
+    pub(crate) fn cluster_size(chain: &str, id: &str) -> Vec<u8> {
         [cluster_size_prefix(chain).as_slice(), id.as_bytes()].concat()
     }
 
     /// Prefix of the label import records.
-    pub fn label_import_prefix() -> Vec<u8> {
+    pub(crate) fn label_import_prefix() -> Vec<u8> {
         namespace("labels:imports")
     }
 
     /// One label import record: `user/labels:imports\0 ‖ seq u64 BE`.
-    pub fn label_import(seq: u64) -> Vec<u8> {
+    pub(crate) fn label_import(seq: u64) -> Vec<u8> {
         [label_import_prefix().as_slice(), &seq.to_be_bytes()].concat()
     }
 
     /// Prefix of a chain's node capability rows.
-    pub fn node_capability_prefix(chain: &str) -> Vec<u8> {
+    pub(crate) fn node_capability_prefix(chain: &str) -> Vec<u8> {
         namespace(&format!("node:{chain}"))
     }
 
     /// One node capability: `user/node:<chain>\0 ‖ key text`.
-    pub fn node_capability(chain: &str, key: &str) -> Vec<u8> {
+    pub(crate) fn node_capability(chain: &str, key: &str) -> Vec<u8> {
         [node_capability_prefix(chain).as_slice(), key.as_bytes()].concat()
     }
 }
 
 /// The smallest key greater than every key that starts with `prefix` (None: no bound).
-pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
         if last < u8::MAX {

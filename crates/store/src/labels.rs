@@ -11,11 +11,15 @@ use crate::{
     Store, StoreError,
 };
 
-/// What replacing one source's labels changed.
+/// What replacing one source's labels changed (a row is identified by address, chain scope,
+/// source, category and entity).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LabelDiff {
+    /// Labels of the new set that were not stored before.
     pub added: Vec<Label>,
+    /// Labels of the source that the new set no longer has; they were deleted.
     pub removed: Vec<Label>,
+    /// Number of labels in both the old and the new set.
     pub unchanged: usize,
 }
 
@@ -32,7 +36,8 @@ fn decode(v: &[u8]) -> Result<Label, StoreError> {
 }
 
 impl Store {
-    /// Upsert labels; returns how many were not stored before.
+    /// Upsert labels (global: a label whose `chain` is `None` applies to every chain of its
+    /// address's kind) in one atomic batch; returns how many were not stored before.
     pub fn add_labels(&self, labels: &[Label]) -> Result<usize, StoreError> {
         let _w = self.lock();
         let mut batch = WriteBatch::default();
@@ -50,7 +55,7 @@ impl Store {
     }
 
     /// Atomically make `labels` the whole label set of `source` (every label must carry that
-    /// source), returning what was added and removed.
+    /// source, else [`StoreError::Invalid`]), returning what was added and removed.
     pub fn replace_labels(&self, source: &str, labels: &[Label]) -> Result<LabelDiff, StoreError> {
         let mut diffs = self.replace_labels_many(&[(source, labels)])?;
         Ok(diffs.pop().expect("one diff per source"))
@@ -111,6 +116,8 @@ impl Store {
         err.map_or(Ok(out), Err)
     }
 
+    /// Every label stored under `source` (e.g. an OFAC import's source name), via the source
+    /// index.
     pub fn labels_by_source(&self, source: &str) -> Result<Vec<Label>, StoreError> {
         let _w = self.lock();
         self.labels_by_source_unlocked(source)
@@ -152,7 +159,8 @@ impl Store {
         Ok(n)
     }
 
-    /// A hash of the whole label set (what a trace saw), for case-file provenance.
+    /// Lower-case hex SHA-256 over every label row in key order: identifies the label set a
+    /// trace saw, for case-file provenance.
     pub fn labels_hash(&self) -> Result<String, StoreError> {
         let mut h = Sha256::new();
         for item in self.db.iterator_cf(self.cf(cf::LABELS), rocksdb::IteratorMode::Start) {

@@ -1,11 +1,58 @@
-//! The chaintrace transaction-graph store on RocksDB.
+//! The chaintrace transaction graph on RocksDB: the only crate that knows key layouts
+//! (documented with every column family and [`FORMAT_VERSION`] in `docs/schema.md`).
 //!
-//! Invariants (see `docs/schema.md` and `ARCHITECTURE.md`):
-//! - one block batch (its rows and the new checkpoint) is one atomic `WriteBatch`, WAL on;
-//! - applying a block that is already stored changes nothing;
-//! - a block whose parent is not the stored tip is refused (`ParentMismatch`): the caller rolls
-//!   back to the fork point with [`Store::rollback_to`] and re-applies;
-//! - the digest is a sum of per-transfer hashes, so it does not depend on ingest order.
+//! Adapters write normalised [`BlockData`] into a [`Store`]; the tracer, the label importers and
+//! the CLI read it back through the typed methods below. Amounts are exact base-unit integers
+//! (sats, wei, token base units) as carried by [`Transfer`]. A [`Store`] is `Send + Sync`: share
+//! one with `Arc`. Writes are serialised by an internal mutex; a second process opening the same
+//! directory gets [`StoreError::Locked`].
+//!
+//! # Invariants
+//!
+//! - one block batch (its rows and the new checkpoint) is one atomic `WriteBatch`, WAL on, so a
+//!   crash leaves either the whole batch or none of it;
+//! - applying a block that is already stored with the same hash changes nothing (idempotent
+//!   ingest);
+//! - a block whose parent is not the stored tip is refused ([`StoreError::ParentMismatch`]): the
+//!   caller rolls back to the fork point with [`Store::rollback_to`] and re-applies;
+//! - the digest is a sum of per-transfer hashes, so it does not depend on ingest order: two
+//!   stores holding the same transfers print the same [`Stats::digest`].
+//!
+//! # The API by task
+//!
+//! - **Open:** [`Store::open`] (creates an empty store; refuses files, foreign directories,
+//!   other format versions), [`Store::path`].
+//! - **Ingest:** [`Store::apply_blocks`] extends the checkpoint with contiguous blocks;
+//!   [`Store::put_unlinked`] stores partial blocks (Esplora histories, on-demand EVM expansion)
+//!   without moving it; [`Store::rollback_to`] removes blocks above a height. [`Store::tip`] and
+//!   [`Store::block_hash`] tell an adapter where it stands and where a fork starts.
+//! - **Graph queries:** [`Store::transfers`] (one address, one [`Direction`], chain order from a
+//!   position on), [`Store::degree`] (a capped counter, one point read),
+//!   [`Store::scan_transfers`] and [`Store::scan_addresses`] (whole-chain visits; the callback
+//!   returns `false` to stop).
+//! - **Bitcoin UTXO structure:** [`Store::output`], [`Store::tx_outputs`] (vout order),
+//!   [`Store::tx_inputs`] (vin order), [`Store::spender`], [`Store::scan_spends`], and
+//!   [`Store::utxo_lookup`], the [`chaintrace_model::UtxoLookup`] an adapter resolves inputs
+//!   through.
+//! - **Labels** (global, not per chain; a [`Label`] whose `chain` is `None` applies to every
+//!   chain of its address's kind): [`Store::add_labels`], [`Store::replace_labels`],
+//!   [`Store::replace_labels_many`], [`Store::labels_of`], [`Store::labels_by_source`],
+//!   [`Store::all_labels`], [`Store::labels_hash`].
+//! - **Typed rows of other parts** (their values are decoded only in this crate):
+//!   token metadata ([`Store::put_token_meta`], [`Store::token_meta`]: the EVM adapter keeps
+//!   what it read from a token contract as a [`TokenMeta`] `{ symbol, name, decimals }`, the
+//!   CLI's renderer and the tracer's store adapter read it back), Bitcoin clusters
+//!   ([`Store::replace_clusters`], [`Store::cluster_of`], [`Store::cluster_size`],
+//!   [`Store::clusters`]), label import records ([`Store::record_label_import`],
+//!   [`Store::label_imports`]) and node capabilities ([`Store::put_node_capability`],
+//!   [`Store::node_capabilities`]).
+//! - **Figures:** [`Store::stats`] (what `chaintrace stats --json` prints) and
+//!   [`Store::verify`] (recomputes every figure from the rows).
+//!
+//! [`TokenMeta`]: chaintrace_model::TokenMeta
+//! [`Label`]: chaintrace_model::Label
+
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
 mod error;
 mod keys;
@@ -39,34 +86,52 @@ use rows::{BlockRow, ChainStateRow, OutpointRow, OutputRow, TipRow, TransferRow}
 /// Version of the on-disk layout; bumped on any incompatible change to `docs/schema.md`.
 pub const FORMAT_VERSION: u32 = 2;
 
+/// The newest block of a chain's checkpoint (the last linked block applied).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Tip {
+    /// Block height.
     pub height: u64,
+    /// Block hash, in the byte order the chain displays it.
     pub hash: Hash32,
+    /// Block timestamp, Unix seconds.
     pub time: u64,
 }
 
+/// What one call of [`Store::apply_blocks`] or [`Store::put_unlinked`] wrote.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ApplySummary {
+    /// Blocks written (linked ingest) or partial blocks processed (unlinked).
     pub blocks: u64,
+    /// Transfers newly stored (ones already stored are not counted).
     pub transfers: u64,
     /// Blocks (linked ingest) or rows (unlinked) that were already stored.
     pub skipped: u64,
 }
 
+/// One chain's figures as recorded in its checkpoint (part of [`Stats`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ChainStats {
+    /// Height of the stored tip; `None` before the first linked block.
     pub tip_height: Option<u64>,
+    /// Lower-case hex of the stored tip's hash (no `0x`); `None` before the first linked block.
     pub tip_hash: Option<String>,
+    /// Linked blocks stored.
     pub blocks: u64,
+    /// Transfers stored, linked and unlinked.
     pub transfers: u64,
+    /// Addresses in the chain's dictionary (including ones seen only in rolled-back blocks).
     pub addresses: u64,
 }
 
+/// What the store holds; its JSON form is what `chaintrace stats --json` prints.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Stats {
+    /// Per-chain figures, by chain name.
     pub chains: BTreeMap<String, ChainStats>,
+    /// Number of label rows (all sources, all chains).
     pub labels: u64,
+    /// Hex SHA-256 over each chain's name and digest accumulator (the sum of its per-transfer
+    /// hashes): equal for two stores holding the same transfers, whatever the ingest order.
     pub digest: String,
 }
 
@@ -89,6 +154,9 @@ struct WriterState {
     new_ids: HashMap<(ChainNo, Vec<u8>), AddrId>,
 }
 
+/// The transaction-graph store: one RocksDB directory holding every chain's blocks, transfers,
+/// address adjacency, Bitcoin UTXO rows, labels and typed side rows. See the crate docs for the
+/// API by task and its invariants.
 pub struct Store {
     db: DB,
     path: PathBuf,
@@ -102,7 +170,13 @@ const MAX_TOTAL_WAL_BYTES: u64 = 256 << 20;
 const BLOCK_CACHE_BYTES: usize = 256 << 20;
 
 impl Store {
-    /// Open (or create) the store at `path`.
+    /// Open the store at `path`, creating it when the path does not exist or is an empty
+    /// directory.
+    ///
+    /// Errors: [`StoreError::NotADirectory`], [`StoreError::NotAStore`] (a non-empty directory
+    /// without a RocksDB `CURRENT` file), [`StoreError::Locked`] (another process has it open),
+    /// [`StoreError::FormatVersion`] (written by an incompatible chaintrace),
+    /// [`StoreError::Unreadable`] or [`StoreError::Open`].
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let shown = path.display().to_string();
         if path.exists() {
@@ -183,6 +257,7 @@ impl Store {
         })
     }
 
+    /// The directory this store was opened at.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -214,6 +289,8 @@ impl Store {
         w.chains.get_mut(chain).expect("inserted above")
     }
 
+    /// The checkpoint's tip of `chain`: the newest linked block, or `None` when none is stored.
+    /// Partial blocks from [`Store::put_unlinked`] never move it.
     pub fn tip(&self, chain: &str) -> Result<Option<Tip>, StoreError> {
         Ok(self.lock().chains.get(chain).and_then(|c| c.tip).map(|t| Tip {
             height: t.height,
@@ -222,6 +299,8 @@ impl Store {
         }))
     }
 
+    /// The hash of the linked block stored at `height` on `chain`, if any; adapters compare it
+    /// with the node's to find a fork point.
     pub fn block_hash(&self, chain: &str, height: u64) -> Result<Option<Hash32>, StoreError> {
         let Some(no) = self.chain_no(chain) else { return Ok(None) };
         Ok(self.block_row(no, height)?.map(|r| r.hash))
@@ -393,7 +472,16 @@ impl Store {
         Ok(())
     }
 
-    /// Apply contiguous blocks in one atomic batch. See the crate docs for the rules.
+    /// Apply contiguous blocks, in height order, in one atomic `WriteBatch` together with the
+    /// new checkpoint; returns what was written.
+    ///
+    /// The first block's parent must be the stored tip (or the chain is empty). Blocks already
+    /// stored with the same hash are skipped (idempotent); transfers, Bitcoin `outputs` and
+    /// `spends` are stored with their block. Errors: [`StoreError::ParentMismatch`] on a fork
+    /// (the caller rolls back with [`Store::rollback_to`] and retries),
+    /// [`StoreError::Gap`] when a height is skipped, [`StoreError::Invalid`] when a transfer's
+    /// height is not its block's, [`StoreError::DuplicatePosition`] / [`StoreError::Conflict`]
+    /// for clashing positions. On error nothing of the call is written.
     pub fn apply_blocks(&self, chain: &str, blocks: &[BlockData]) -> Result<ApplySummary, StoreError> {
         let mut w = self.lock();
         let counter_before = w.next_addr_id;
@@ -488,8 +576,9 @@ impl Store {
         Ok(summary)
     }
 
-    /// Store partial blocks without moving the checkpoint (Esplora histories, on-demand
-    /// expansion). Idempotent per transfer key.
+    /// Store partial blocks that do not extend the checkpoint (Esplora histories, on-demand EVM
+    /// expansion): transfers, outputs and spends are stored idempotently per key, in one atomic
+    /// batch; the tip does not move. `skipped` counts transfers already stored.
     pub fn put_unlinked(&self, chain: &str, blocks: &[BlockData]) -> Result<ApplySummary, StoreError> {
         let mut w = self.lock();
         let counter_before = w.next_addr_id;
@@ -530,8 +619,9 @@ impl Store {
         Ok(summary)
     }
 
-    /// Remove every block above `height`, newest first, in one atomic batch. Returns how many
-    /// blocks were removed.
+    /// Remove every linked block above `height` (their transfers, adjacency rows, outputs and
+    /// spends), newest first, in one atomic batch; the tip becomes the block at `height`.
+    /// Returns how many blocks were removed (0 when the tip is at or below `height`).
     pub fn rollback_to(&self, chain: &str, height: u64) -> Result<u64, StoreError> {
         let mut w = self.lock();
         let Some(mut state) = w.chains.get(chain).cloned() else { return Ok(0) };
@@ -657,7 +747,9 @@ impl Store {
         self.prefix_for_each_from(cf_name, prefix, prefix, f)
     }
 
-    /// Transfers out of / into `addr` in chain order, strictly after `after`, at most `limit`.
+    /// Transfers out of ([`Direction::Out`]) or into ([`Direction::In`]) `addr`, in chain order
+    /// `(height, tx_index, sub)`, strictly after `after` when given, at most `limit`. One prefix
+    /// scan of the adjacency column family; an unknown chain or address gives an empty list.
     pub fn transfers(
         &self,
         chain: &str,
@@ -713,7 +805,8 @@ impl Store {
         Ok(u64::try_from(n).unwrap_or(0).min(cap))
     }
 
-    /// Every transfer of blocks `from..=to` in chain order; `f` returns false to stop.
+    /// Visit every stored transfer of heights `from..=to` (linked and unlinked) in chain order;
+    /// `f` returns false to stop.
     pub fn scan_transfers(
         &self,
         chain: &str,
@@ -743,7 +836,8 @@ impl Store {
         err.map_or(Ok(()), Err)
     }
 
-    /// Every address the chain has seen (including ones only in rolled-back blocks).
+    /// Visit every address the chain has seen (including ones only in rolled-back blocks); `f`
+    /// returns false to stop.
     pub fn scan_addresses(&self, chain: &str, mut f: impl FnMut(Address) -> bool) -> Result<(), StoreError> {
         let Some(no) = self.chain_no(chain) else { return Ok(()) };
         self.prefix_for_each(cf::ADDRESSES, &no.to_be_bytes(), |k, _| match Address::from_key(&k[2..]) {

@@ -8,10 +8,10 @@ use sha2::{Digest, Sha256};
 use crate::keys::{ChainNo, TransferKey};
 
 /// `transfers` value: tx ‖ time ‖ asset ‖ amount ‖ from ‖ to.
-pub struct TransferRow;
+pub(crate) struct TransferRow;
 
 impl TransferRow {
-    pub fn encode(t: &Transfer) -> Vec<u8> {
+    pub(crate) fn encode(t: &Transfer) -> Vec<u8> {
         let mut v = Vec::with_capacity(96);
         v.extend_from_slice(&t.tx.0);
         v.extend_from_slice(&t.time.to_be_bytes());
@@ -34,7 +34,7 @@ impl TransferRow {
         v
     }
 
-    pub fn decode(key: &TransferKey, b: &[u8]) -> Option<Transfer> {
+    pub(crate) fn decode(key: &TransferKey, b: &[u8]) -> Option<Transfer> {
         let mut r = Reader(b);
         let tx = Hash32(r.take(32)?.try_into().ok()?);
         let time = u64::from_be_bytes(r.take(8)?.try_into().ok()?);
@@ -69,7 +69,7 @@ impl TransferRow {
     }
 
     /// This transfer's contribution to the order-independent digest.
-    pub fn digest_term(key: &TransferKey, row: &[u8]) -> U256 {
+    pub(crate) fn digest_term(key: &TransferKey, row: &[u8]) -> U256 {
         let mut h = Sha256::new();
         h.update(key.height.to_be_bytes());
         h.update(key.pos.tx_index.to_be_bytes());
@@ -94,50 +94,50 @@ impl<'a> Reader<'a> {
 
 /// `blocks` value.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct BlockRow {
-    pub hash: Hash32,
-    pub parent: Hash32,
-    pub time: u64,
-    pub tx_count: u32,
-    pub transfers: u32,
+pub(crate) struct BlockRow {
+    pub(crate) hash: Hash32,
+    pub(crate) parent: Hash32,
+    pub(crate) time: u64,
+    pub(crate) tx_count: u32,
+    pub(crate) transfers: u32,
     /// Transactions whose outputs/spends this block stored (Bitcoin), so a rollback finds them.
-    pub utxo_txids: Vec<Hash32>,
+    pub(crate) utxo_txids: Vec<Hash32>,
 }
 
 /// Per-chain bookkeeping in `meta` (`chain/<name>`), updated in the same batch as the blocks.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct ChainStateRow {
-    pub no: ChainNo,
-    pub tip: Option<TipRow>,
-    pub blocks: u64,
-    pub transfers: u64,
-    pub addresses: u64,
+pub(crate) struct ChainStateRow {
+    pub(crate) no: ChainNo,
+    pub(crate) tip: Option<TipRow>,
+    pub(crate) blocks: u64,
+    pub(crate) transfers: u64,
+    pub(crate) addresses: u64,
     /// Sum (mod 2^256) of the digest terms of every stored transfer.
-    pub digest_acc: [u8; 32],
+    pub(crate) digest_acc: [u8; 32],
     /// Some data was stored with `put_unlinked`: linked ingest must check for existing rows.
-    pub has_unlinked: bool,
+    pub(crate) has_unlinked: bool,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
-pub struct TipRow {
-    pub height: u64,
-    pub hash: Hash32,
-    pub time: u64,
+pub(crate) struct TipRow {
+    pub(crate) height: u64,
+    pub(crate) hash: Hash32,
+    pub(crate) time: u64,
 }
 
 /// `outputs` value.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct OutputRow {
-    pub address: Option<Vec<u8>>,
-    pub value: u64,
+pub(crate) struct OutputRow {
+    pub(crate) address: Option<Vec<u8>>,
+    pub(crate) value: u64,
 }
 
 impl OutputRow {
-    pub fn from_output(o: &UtxoOutput) -> Self {
+    pub(crate) fn from_output(o: &UtxoOutput) -> Self {
         OutputRow { address: o.address.as_ref().map(Address::to_key), value: o.value }
     }
 
-    pub fn into_output(self, txid: Hash32, vout: u32) -> Option<UtxoOutput> {
+    pub(crate) fn into_output(self, txid: Hash32, vout: u32) -> Option<UtxoOutput> {
         let address = match self.address {
             Some(k) => Some(Address::from_key(&k)?),
             None => None,
@@ -148,36 +148,36 @@ impl OutputRow {
 
 /// `spends` value (keyed by the spending input) and `spent_by` value (keyed by the output).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct OutpointRow {
-    pub txid: Hash32,
-    pub index: u32,
+pub(crate) struct OutpointRow {
+    pub(crate) txid: Hash32,
+    pub(crate) index: u32,
 }
 
-pub fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     bincode::serialize(v).expect("bincode serialisation of plain structs cannot fail")
 }
 
-pub fn decode<'a, T: Deserialize<'a>>(b: &'a [u8]) -> Option<T> {
+pub(crate) fn decode<'a, T: Deserialize<'a>>(b: &'a [u8]) -> Option<T> {
     bincode::deserialize(b).ok()
 }
 
 /// `degree` value: transfers out and in of one address, as two little-endian i64. Written only
 /// through the merge operator [`degree_merge`] with deltas (+1 on apply, -1 on rollback), so
 /// ingest never reads it.
-pub fn degree_delta(out: i64, inn: i64) -> [u8; 16] {
+pub(crate) fn degree_delta(out: i64, inn: i64) -> [u8; 16] {
     let mut v = [0u8; 16];
     v[..8].copy_from_slice(&out.to_le_bytes());
     v[8..].copy_from_slice(&inn.to_le_bytes());
     v
 }
 
-pub fn degree_decode(v: &[u8]) -> (i64, i64) {
+pub(crate) fn degree_decode(v: &[u8]) -> (i64, i64) {
     let get = |r: std::ops::Range<usize>| v.get(r).and_then(|b| b.try_into().ok()).map_or(0, i64::from_le_bytes);
     (get(0..8), get(8..16))
 }
 
 /// Associative merge of `degree` deltas: element-wise sum.
-pub fn degree_merge(_key: &[u8], existing: Option<&[u8]>, operands: &rocksdb::MergeOperands) -> Option<Vec<u8>> {
+pub(crate) fn degree_merge(_key: &[u8], existing: Option<&[u8]>, operands: &rocksdb::MergeOperands) -> Option<Vec<u8>> {
     let (mut out, mut inn) = existing.map_or((0, 0), degree_decode);
     for op in operands.iter() {
         let (o, i) = degree_decode(op);

@@ -9,6 +9,7 @@ use crate::{
 };
 
 impl Store {
+    /// The Bitcoin output `txid:vout` (value in sats, its address when it has one), if stored.
     pub fn output(&self, chain: &str, txid: &Hash32, vout: u32) -> Result<Option<UtxoOutput>, StoreError> {
         let Some(no) = self.chain_no(chain) else { return Ok(None) };
         match self.db.get_cf(self.cf(cf::OUTPUTS), keys::outpoint_key(no, txid, vout))? {
@@ -62,7 +63,8 @@ impl Store {
         }
     }
 
-    /// Every stored input, grouped by spending transaction (txid order) and in vin order.
+    /// Visit every stored input, grouped by spending transaction (txid order) and in vin order;
+    /// `f` returns false to stop.
     pub fn scan_spends(&self, chain: &str, mut f: impl FnMut(UtxoSpend) -> bool) -> Result<(), StoreError> {
         let Some(no) = self.chain_no(chain) else { return Ok(()) };
         let mut err = None;
@@ -80,6 +82,8 @@ impl Store {
         err.map_or(Ok(()), Err)
     }
 
+    /// This store's outputs of `chain` as a [`UtxoLookup`], through which an adapter resolves
+    /// the inputs of the blocks it reads.
     pub fn utxo_lookup<'a>(&'a self, chain: &'a str) -> StoreUtxoLookup<'a> {
         StoreUtxoLookup { store: self, chain }
     }

@@ -24,14 +24,17 @@ pub struct CaseContext<'a> {
     pub chain: &'a str,
     /// EVM chains print transaction hashes with a `0x` prefix.
     pub evm: bool,
+    /// USD prices for valuation (an empty table when none was given).
     pub prices: &'a PriceTable,
     /// Lower-case `0x` token contract → price symbol (the chain config's `price_symbols`).
     pub price_symbols: &'a BTreeMap<String, String>,
+    /// The store state the trace ran on, copied into the case file.
     pub provenance: Provenance,
     /// The label the seeds were selected by, when they were.
     pub seeds_label: Option<String>,
-    /// `--since`/`--until` as the user wrote them (recorded verbatim when given).
+    /// `--since` as the user wrote it (recorded verbatim when given).
     pub since_text: Option<String>,
+    /// `--until` as the user wrote it (recorded verbatim when given).
     pub until_text: Option<String>,
 }
 

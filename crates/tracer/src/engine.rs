@@ -47,6 +47,7 @@ pub enum TraceDirection {
 }
 
 impl TraceDirection {
+    /// `forward` or `backward`, as in `--direction` and the case file.
     pub fn as_str(&self) -> &'static str {
         match self {
             TraceDirection::Forward => "forward",
@@ -69,7 +70,9 @@ impl std::str::FromStr for TraceDirection {
 /// A `--since`/`--until` bound: a block height or a unix time.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Bound {
+    /// A block height (inclusive).
     Height(u64),
+    /// A block time, unix seconds UTC (inclusive).
     Time(u64),
 }
 
@@ -85,22 +88,33 @@ impl Bound {
 /// Everything a trace is asked to do.
 #[derive(Clone, Debug)]
 pub struct TraceOptions {
+    /// The addresses the walk starts from; at least one.
     pub seeds: Vec<Address>,
+    /// Which way the walk goes.
     pub direction: TraceDirection,
+    /// Largest number of transfers followed from a seed, `1..=MAX_HOPS`.
     pub hops: u32,
+    /// How traced funds are attributed when they mix with other funds.
     pub policy: Policy,
     /// In the asset's units (`"0.5"`); transfers whose traced amount is below it are not followed.
     pub min_amount: Option<String>,
+    /// Follow only this asset; `None` follows every asset.
     pub asset: Option<Asset>,
+    /// Ignore transfers before this bound.
     pub since: Option<Bound>,
+    /// Ignore transfers after this bound.
     pub until: Option<Bound>,
     /// Unlabelled addresses with more than this many transfers in either direction are stops.
     pub hub_degree: u64,
+    /// Ticker of the chain's native coin (`BTC`, `ETH`).
     pub native_symbol: String,
+    /// Decimal places of the native coin (8 for sats, 18 for wei).
     pub native_decimals: u8,
 }
 
 impl TraceOptions {
+    /// Options for a forward trace from `seeds` with the defaults: [`DEFAULT_HOPS`],
+    /// [`DEFAULT_POLICY`], [`DEFAULT_HUB_DEGREE`], every asset, no bounds, no minimum.
     pub fn new(seeds: Vec<Address>, native_symbol: &str, native_decimals: u8) -> Self {
         TraceOptions {
             seeds,
@@ -129,6 +143,7 @@ pub const DEFAULT_POLICY: Policy = Policy::Haircut;
 /// Largest `--hops` (strata are bits of a `u64`).
 pub const MAX_HOPS: u32 = 62;
 
+/// Why a trace could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
     /// The graph source failed.
@@ -154,7 +169,9 @@ fn src_err<E: std::error::Error + Send + Sync + 'static>(e: E) -> TraceError {
 pub struct AssetInfo {
     /// `BTC`/`ETH`, or the token contract in lower-case hex.
     pub id: String,
+    /// Ticker when known (native symbol, or the token's `symbol()`).
     pub symbol: Option<String>,
+    /// Decimal places of the asset's base unit (0 for a token that did not say).
     pub decimals: u8,
     /// `--min-amount` in base units for this asset.
     pub min_raw: U256,
@@ -165,15 +182,20 @@ pub struct AssetInfo {
 pub struct TracedNode {
     /// Fewest transfers on any traced path from a seed (0 for seeds).
     pub hop: u32,
+    /// What the address is in the trace.
     pub role: Role,
+    /// Why a [`Role::Stop`] node was not expanded (`hops`, `hub`, `min_amount`).
     pub stop_reason: Option<String>,
+    /// Every label on the address that applies on the traced chain.
     pub labels: Vec<Label>,
 }
 
 /// One transfer that carried traced funds.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct TracedEdge {
+    /// The transfer.
     pub transfer: Transfer,
+    /// The part of its amount that is traced funds, in base units.
     pub traced: U256,
     /// The fewest transfers from a seed of the traced funds it carries.
     pub hop: u32,
@@ -188,9 +210,13 @@ pub struct TracedEdge {
 pub struct Deposit {
     /// Index into [`Trace::edges`].
     pub edge: usize,
+    /// The exchange the receiving address belongs to (its label's entity).
     pub exchange: String,
+    /// The receiving address's label category (`exchange_deposit` or `exchange`).
     pub category: Category,
+    /// Hops from the seed to the receiving address.
     pub hops: u32,
+    /// The seed the funds came from.
     pub seed: Address,
     /// From the seed to the deposit address, both included.
     pub path: Vec<Address>,
@@ -199,27 +225,38 @@ pub struct Deposit {
 /// The result of a trace.
 #[derive(Clone, Debug)]
 pub struct Trace {
+    /// The options the trace ran with.
     pub options: TraceOptions,
+    /// Every address reached, by address.
     pub nodes: BTreeMap<Address, TracedNode>,
     /// In chain order.
     pub edges: Vec<TracedEdge>,
     /// In chain order of their transfers.
     pub deposits: Vec<Deposit>,
+    /// Display facts of every asset on an edge.
     pub assets: BTreeMap<Asset, AssetInfo>,
+    /// Work done by the walk.
     pub stats: WalkStats,
 }
 
 /// Work done, for logs and benchmarks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WalkStats {
+    /// Batched reads of the graph source.
     pub batches: u64,
+    /// Transfers those reads returned.
     pub transfers_read: u64,
+    /// Addresses whose outgoing transfers were read during discovery.
     pub addresses_expanded: u64,
+    /// Transfers processed by the replay phase.
     pub events_replayed: u64,
     /// Label and degree look-ups (stop classification).
     pub lookups: u64,
+    /// Wall time of the discovery phase, microseconds.
     pub discover_us: u64,
+    /// Wall time of the replay phase, microseconds.
     pub replay_us: u64,
+    /// Wall time of assembling the result, microseconds.
     pub assemble_us: u64,
 }
 

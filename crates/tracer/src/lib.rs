@@ -5,6 +5,8 @@
 //! [`MemGraph`] in tests. See [`engine`] for the algorithm and its rules, [`policy`] for the
 //! taint policies, [`case`] for the case file and deposits report, [`price`] for valuation.
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 pub mod case;
 pub mod engine;
 pub mod mem;

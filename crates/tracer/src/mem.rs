@@ -21,14 +21,18 @@ pub struct MemGraph {
 }
 
 impl MemGraph {
+    /// An empty graph of the chain named `chain` (the name labels are matched against).
     pub fn new(chain: impl Into<String>) -> Self {
         MemGraph { chain: chain.into(), ..Default::default() }
     }
 
+    /// The chain's name.
     pub fn chain(&self) -> &str {
         &self.chain
     }
 
+    /// Add a transfer, keeping each address's lists in chain order; its `(height, pos)` must be
+    /// unique.
     pub fn add_transfer(&mut self, t: Transfer) {
         let i = self.transfers.len();
         let key = t.order();
@@ -41,10 +45,12 @@ impl MemGraph {
         self.transfers.push(t);
     }
 
+    /// Add a label to its address.
     pub fn add_label(&mut self, label: Label) {
         self.labels.entry(label.address.clone()).or_default().push(label);
     }
 
+    /// Record a token contract's metadata.
     pub fn add_token(&mut self, token: [u8; 20], meta: TokenMeta) {
         self.tokens.insert(token, meta);
     }
@@ -55,6 +61,7 @@ impl MemGraph {
         self.outputs.insert(txid, outputs);
     }
 
+    /// Every transfer in insertion order.
     pub fn all_transfers(&self) -> &[Transfer] {
         &self.transfers
     }

@@ -26,6 +26,7 @@ pub enum Policy {
 }
 
 impl Policy {
+    /// `poison`, `haircut` or `fifo`, as in `--policy` and the case file.
     pub fn as_str(&self) -> &'static str {
         match self {
             Policy::Poison => "poison",
@@ -56,7 +57,9 @@ impl std::str::FromStr for Policy {
 /// A run of value in FIFO order: traced at a stratum, or untraced (`None`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Seg {
+    /// Base units in the run.
     pub amount: U256,
+    /// Hops the traced funds travelled from a seed; `None` for untraced value.
     pub stratum: Option<u8>,
 }
 
@@ -149,12 +152,29 @@ fn push_seg(q: &mut Vec<Seg>, seg: Seg) {
 /// One address's holdings of one asset, as far as the policy needs to know.
 #[derive(Clone, Debug)]
 pub enum State {
-    Poison { mask: u64 },
-    Haircut { balance: U256, strata: Vec<U256> },
-    Fifo { queue: VecDeque<Seg>, total: U256 },
+    /// Poison: which strata the address has received.
+    Poison {
+        /// Bit `s` set once funds of stratum `s` arrived.
+        mask: u64,
+    },
+    /// Haircut: the balance and its traced part per stratum.
+    Haircut {
+        /// Everything the address holds, base units.
+        balance: U256,
+        /// Traced base units held, indexed by stratum.
+        strata: Vec<U256>,
+    },
+    /// FIFO: the balance as a queue of runs, oldest first.
+    Fifo {
+        /// Runs of value, oldest first.
+        queue: VecDeque<Seg>,
+        /// Sum of the runs, base units.
+        total: U256,
+    },
 }
 
 impl State {
+    /// An empty holding under `policy`, with room for strata `0..=hops`.
     pub fn new(policy: Policy, hops: u32) -> State {
         match policy {
             Policy::Poison => State::Poison { mask: 0 },

@@ -13,22 +13,38 @@ use ruint::aliases::U512;
 /// Price symbols valued at exactly 1.00 USD.
 pub const STABLECOINS: &[&str] = &["USDT", "USDC", "DAI", "BUSD", "TUSD", "USDP", "PYUSD", "FDUSD", "GUSD", "USDS"];
 
+/// Why a price table could not be read; names the file and line.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PriceError {
+    /// The first line is not a `date,…` header.
     #[error("price table {file}: the first line must be a header starting with `date`")]
-    Header { file: String },
+    Header {
+        /// The table's file name.
+        file: String,
+    },
+    /// A data row is malformed (`what` says how).
     #[error("price table {file} line {line}: {what}")]
-    Row { file: String, line: usize, what: String },
+    Row {
+        /// The table's file name.
+        file: String,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with the row.
+        what: String,
+    },
 }
 
 /// An exact non-negative decimal: `mantissa / 10^scale`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Decimal {
+    /// The digits as an integer.
     pub mantissa: u128,
+    /// Number of fraction digits.
     pub scale: u32,
 }
 
 impl Decimal {
+    /// Exactly 1 (the price of a stablecoin).
     pub const ONE: Decimal = Decimal { mantissa: 1, scale: 0 };
 
     /// Parse `18562.35`, `1`, `0.9986`; rejects signs, exponents and more than 30 fraction digits.

@@ -11,6 +11,7 @@ pub type BatchRequest = (Address, Option<(u64, Position)>, usize);
 
 /// The transaction graph of one chain, as the tracer sees it.
 pub trait GraphSource {
+    /// The source's own failure (a store error; `Infallible` in memory).
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// Transfers out of / into `addr` in chain order `(height, tx_index, sub)`, strictly after
