@@ -1,5 +1,7 @@
 //! `chaintrace`: follow illicit crypto payments hop by hop to the exchanges that cashed them out.
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 mod adapters;
 mod commands;
 mod config;
@@ -107,6 +109,8 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
     }
 }
 
+// The binary's one error report: a single line on stderr (libraries never print).
+#[allow(clippy::print_stderr)]
 fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         let msg = info
@@ -144,6 +148,7 @@ fn main() -> ExitCode {
 
 /// Help and version go out as clap prints them; a usage mistake becomes one line on stderr
 /// (what was wrong, and where to look) with exit status 2.
+#[allow(clippy::print_stderr)]
 fn usage_error(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     if matches!(

@@ -18,7 +18,7 @@ use crate::{
 };
 
 #[derive(Args, Debug)]
-pub struct LabelsArgs {
+pub(crate) struct LabelsArgs {
     #[command(subcommand)]
     command: LabelsCommand,
 }
@@ -96,7 +96,7 @@ struct InferArgs {
     min_exchange_share: f64,
 }
 
-pub fn run(ctx: &Context, args: LabelsArgs) -> Result<()> {
+pub(crate) fn run(ctx: &Context, args: LabelsArgs) -> Result<()> {
     match args.command {
         LabelsCommand::Import(a) => run_import(ctx, a),
         LabelsCommand::List(a) => run_list(ctx, a),

@@ -38,7 +38,7 @@ pub(crate) struct IngestArgs {
 
 /// A node: EVM JSON-RPC or Bitcoin Core RPC, by the chain's kind.
 #[derive(Args, Debug, Clone)]
-pub struct NodeArgs {
+pub(crate) struct NodeArgs {
     /// Node RPC URL (EVM JSON-RPC or Bitcoin Core RPC); defaults to the config's `rpc`.
     #[arg(long, help_heading = "Node (EVM JSON-RPC or Bitcoin Core RPC)", conflicts_with_all = ["blocks_dir", "esplora"])]
     pub rpc: Option<String>,
@@ -52,7 +52,7 @@ pub struct NodeArgs {
 
 /// Which blocks.
 #[derive(Args, Debug, Clone)]
-pub struct RangeArgs {
+pub(crate) struct RangeArgs {
     /// First block height to ingest (default: after the stored tip, or 0). Not with --blocks-dir:
     /// block files are read from genesis, then after the stored tip.
     #[arg(long, help_heading = "Range", conflicts_with_all = ["blocks_dir", "esplora"])]
@@ -64,7 +64,7 @@ pub struct RangeArgs {
 
 /// Sources only a Bitcoin chain has.
 #[derive(Args, Debug, Clone)]
-pub struct BitcoinArgs {
+pub(crate) struct BitcoinArgs {
     /// Read Bitcoin Core's blk*.dat files from this directory.
     #[arg(long, help_heading = "Bitcoin", conflicts_with = "esplora")]
     pub blocks_dir: Option<PathBuf>,
@@ -133,8 +133,7 @@ pub(crate) enum Traces {
 /// A non-negative, finite number of seconds (`0.5`, `30`) as a [`Duration`].
 fn parse_seconds(text: &str) -> Result<Duration, String> {
     let secs: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number of seconds"))?;
-    // `!(secs >= 0.0)` also rejects NaN.
-    if !(secs >= 0.0) {
+    if secs.is_nan() || secs < 0.0 {
         return Err(format!("{text} is negative: give a number of seconds >= 0"));
     }
     Duration::try_from_secs_f64(secs).map_err(|_| format!("{text} seconds is too long"))
