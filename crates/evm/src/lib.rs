@@ -8,6 +8,7 @@
 //! handling, and [`expand`] for on-demand address histories.
 //!
 //! The library never prints and never logs an RPC URL beyond `scheme://host`.
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
 pub mod adapter;
 pub mod decode;
