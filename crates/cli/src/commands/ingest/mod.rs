@@ -92,7 +92,7 @@ pub(crate) struct EvmArgs {
     #[arg(long, help_heading = "EVM")]
     pub(crate) rate: Option<f64>,
     /// Where internal (contract) value transfers come from: auto probes the node for trace_block,
-    /// then debug_traceBlockByNumber; off skips them.
+    /// then debug_traceBlockByNumber (geth); off skips them.
     #[arg(long, help_heading = "EVM", env = "CHAINTRACE_EVM_TRACES", value_enum, default_value_t = Traces::Auto)]
     pub(crate) traces: Traces,
     /// Per-request timeout, in seconds (fractions allowed).
@@ -118,15 +118,16 @@ pub(crate) struct EvmArgs {
 }
 
 /// `--traces` / `CHAINTRACE_EVM_TRACES`: which node API internal value transfers are read from.
+/// (Plain comments on the variants: doc comments would switch `ingest --help` to its long form.)
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Traces {
-    /// Probe the node: trace_block (Parity/Erigon/Reth), then debug_traceBlockByNumber (Geth).
+    // Probe the node: trace_block (Parity/Erigon/Reth), then debug_traceBlockByNumber (Geth).
     Auto,
-    /// Do not read internal transfers.
+    // Do not read internal transfers.
     Off,
-    /// Geth's debug_traceBlockByNumber with the call tracer.
+    // Geth's debug_traceBlockByNumber with the call tracer.
     Geth,
-    /// Parity-style trace_block.
+    // Parity-style trace_block.
     Parity,
 }
 
