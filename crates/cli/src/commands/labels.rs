@@ -35,6 +35,8 @@ enum LabelsCommand {
     InferDeposits(InferArgs),
 }
 
+// Field docs are `--help` text (clap prints them verbatim), not Markdown.
+#[allow(rustdoc::invalid_html_tags)]
 #[derive(Args, Debug)]
 struct ImportArgs {
     /// Label files: OFAC SDN (SDN_ADVANCED.XML, SDN.XML, sdn.csv [+ sdn_comments.csv, add.csv],

@@ -16,6 +16,9 @@ use clap::{Args, ValueEnum};
 
 use crate::{context::Context, files, output};
 
+/// `chaintrace trace`'s arguments. Field docs are `--help` text (clap prints them verbatim),
+/// not Markdown: `[tracer]` names the config table.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Args, Debug)]
 pub(crate) struct TraceArgs {
     /// Seed addresses to walk from.

@@ -1,7 +1,7 @@
 //! `chaintrace ingest CHAIN …`: dispatch to the adapter of the chain's kind.
 //!
 //! Flags come in groups by the kind they apply to; a flag of the other kind is a usage error
-//! (exit status 2), not silently ignored. Both kinds write through one [`sink::StoreSink`].
+//! (exit status 2), not silently ignored. Both kinds write through one [`StoreSink`](crate::adapters::sink::StoreSink).
 
 mod bitcoin;
 mod evm;
