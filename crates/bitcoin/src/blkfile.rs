@@ -7,7 +7,7 @@
 //! `key[o % 8]`); an absent or all-zero key means plain files.
 //!
 //! Reading is two passes: [`BlocksDir::scan`] reads only the record headers and block headers
-//! into a [`BlkIndex`]; [`BlkIndex::best_chain`] orders the blocks by their parent links and
+//! into a [`BlkIndex`]; [`BlkIndex::best_chain_from_genesis`] orders the blocks by their parent links and
 //! keeps the chain with the most work; [`BlockReader`] then reads the blocks of that chain.
 //! Nothing read from a file is trusted: magic, lengths and bounds are checked, and every error
 //! names the file and the offset.
@@ -29,26 +29,94 @@ use crate::{
     to_hash32,
 };
 
+/// Why the block files could not be read. Messages name the file and the byte offset.
 #[derive(Debug, thiserror::Error)]
 pub enum BlkError {
+    /// A block file or `xor.dat` could not be read.
     #[error("reading {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The block file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The directory holds no `blk*.dat` files.
     #[error("no blk*.dat files in {0}")]
     NoFiles(PathBuf),
+    /// `xor.dat` is not the 8-byte obfuscation key Core 28+ writes.
     #[error("{path}: expected an 8-byte XOR key, found {len} bytes")]
-    BadXorKey { path: PathBuf, len: u64 },
+    BadXorKey {
+        /// The block file.
+        path: PathBuf,
+        /// The key file's length in bytes.
+        len: u64,
+    },
+    /// The files' magic bytes belong to another network than the one asked for.
     #[error("{path} at offset {offset}: the block files hold {found} blocks but the network is {expected}")]
-    NetworkMismatch { path: PathBuf, offset: u64, found: &'static str, expected: &'static str },
+    NetworkMismatch {
+        /// The block file.
+        path: PathBuf,
+        /// Byte offset of the record in the file.
+        offset: u64,
+        /// The network the magic bytes name.
+        found: &'static str,
+        /// The network asked for.
+        expected: &'static str,
+    },
+    /// A record does not start with any known network's magic bytes.
     #[error("{path} at offset {offset}: unknown magic {magic} (not a block file of a known network, or an obfuscated file without its xor.dat)")]
-    UnknownMagic { path: PathBuf, offset: u64, magic: String },
+    UnknownMagic {
+        /// The block file.
+        path: PathBuf,
+        /// Byte offset of the record in the file.
+        offset: u64,
+        /// The four bytes found, hex.
+        magic: String,
+    },
+    /// A record's length field is below a header's 80 bytes or above [`MAX_BLOCK_BYTES`].
     #[error("{path} at offset {offset}: block length {len} is out of range (80..={max})")]
-    BadLength { path: PathBuf, offset: u64, len: u64, max: usize },
+    BadLength {
+        /// The block file.
+        path: PathBuf,
+        /// Byte offset of the record in the file.
+        offset: u64,
+        /// The length field, in bytes.
+        len: u64,
+        /// The largest length accepted, in bytes.
+        max: usize,
+    },
+    /// A record runs past the end of its file.
     #[error("{path} at offset {offset}: truncated record: {need} bytes needed, {have} left in the file")]
-    Truncated { path: PathBuf, offset: u64, need: u64, have: u64 },
+    Truncated {
+        /// The block file.
+        path: PathBuf,
+        /// Byte offset of the record in the file.
+        offset: u64,
+        /// Bytes the record needs.
+        need: u64,
+        /// Bytes left in the file.
+        have: u64,
+    },
+    /// A record's bytes do not decode as a block.
     #[error("{path} at offset {offset}: {source}")]
-    Corrupt { path: PathBuf, offset: u64, source: Box<DecodeError> },
+    Corrupt {
+        /// The block file.
+        path: PathBuf,
+        /// Byte offset of the record in the file.
+        offset: u64,
+        /// The underlying error.
+        source: Box<DecodeError>,
+    },
+    /// The first block of the best chain is not the network's genesis block.
     #[error("the block files start with block {found}, not the {network} genesis {expected}")]
-    GenesisMismatch { network: &'static str, expected: Hash32, found: Hash32 },
+    GenesisMismatch {
+        /// The network asked for.
+        network: &'static str,
+        /// That network's genesis hash.
+        expected: Hash32,
+        /// The hash of the first block found.
+        found: Hash32,
+    },
 }
 
 impl BlkError {
@@ -61,16 +129,22 @@ impl BlkError {
 /// block itself (after magic and length) and its length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BlockLocation {
+    /// Index into [`BlocksDir::files`].
     pub file: u32,
+    /// Byte offset of the block itself, after the magic and length.
     pub offset: u64,
+    /// The block's serialized length, in bytes.
     pub len: u32,
 }
 
 /// A block of the selected chain, in height order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChainBlock {
+    /// Height on the selected chain (genesis is 0).
     pub height: u64,
+    /// Block hash, in display byte order.
     pub hash: Hash32,
+    /// Where its bytes are.
     pub loc: BlockLocation,
 }
 
@@ -145,18 +219,22 @@ impl BlocksDir {
         Ok(BlocksDir { dir: dir.to_path_buf(), files: files.into_iter().map(|(_, p)| p).collect(), xor, network })
     }
 
+    /// The blocks directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// The `blk*.dat` files, in file-number order.
     pub fn files(&self) -> &[PathBuf] {
         &self.files
     }
 
+    /// The XOR obfuscation key from `xor.dat` (`None` when absent or all zero).
     pub fn xor_key(&self) -> Option<[u8; 8]> {
         self.xor
     }
 
+    /// The network the files' magic bytes must match.
     pub fn network(&self) -> Network {
         self.network
     }
@@ -321,10 +399,12 @@ impl BlkIndex {
         self.entries.len()
     }
 
+    /// Whether no block was found.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
+    /// Whether a block with this hash was found (on any branch).
     pub fn contains(&self, hash: &Hash32) -> bool {
         self.by_hash.contains_key(&from_hash32::<BlockHash>(hash))
     }

@@ -39,7 +39,9 @@ pub struct Clusterer {
 /// One cluster: its stable id and members (sorted).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cluster {
+    /// The stable cluster id (see [`cluster_id`]).
     pub id: String,
+    /// Member addresses, sorted.
     pub members: Vec<Address>,
 }
 
@@ -51,6 +53,7 @@ pub fn cluster_id(smallest_member: &Address) -> String {
 }
 
 impl Clusterer {
+    /// A clusterer that has seen no transaction.
     pub fn new() -> Self {
         Self::default()
     }

@@ -12,16 +12,46 @@ use crate::{flows, script::script_address, to_hash32};
 /// Largest serialized block accepted (consensus: 4,000,000 weight units ≥ bytes).
 pub const MAX_BLOCK_BYTES: usize = 4_000_000;
 
+/// Why a block could not be decoded into [`BlockData`].
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
+    /// The bytes are not a consensus-encoded block.
     #[error("corrupt block: {0}")]
     Corrupt(String),
+    /// The header's merkle root does not commit to the block's transactions.
     #[error("block {hash} at height {height}: merkle root in header does not match its transactions")]
-    MerkleMismatch { height: u64, hash: Hash32 },
+    MerkleMismatch {
+        /// Block height.
+        height: u64,
+        /// Block hash.
+        hash: Hash32,
+    },
+    /// An input spends an output neither the lookup nor the batch overlay knows.
     #[error("block {hash} at height {height}: input {vin} of tx {txid} spends {prev_txid}:{prev_vout}, which is not known (ingest the chain from its start, or give the spent outputs)")]
-    MissingPrevout { height: u64, hash: Hash32, txid: Hash32, vin: u32, prev_txid: Hash32, prev_vout: u32 },
+    MissingPrevout {
+        /// Block height.
+        height: u64,
+        /// Block hash.
+        hash: Hash32,
+        /// The spending transaction.
+        txid: Hash32,
+        /// The input's index.
+        vin: u32,
+        /// The spent output's transaction.
+        prev_txid: Hash32,
+        /// The spent output's index.
+        prev_vout: u32,
+    },
+    /// The [`UtxoLookup`] failed.
     #[error("looking up the output {txid}:{vout}: {source}")]
-    Lookup { txid: Hash32, vout: u32, source: Box<dyn std::error::Error + Send + Sync> },
+    Lookup {
+        /// The spent output's transaction.
+        txid: Hash32,
+        /// The spent output's index.
+        vout: u32,
+        /// The lookup's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// Parse a serialized block, requiring every byte to be used. Lengths inside are capped by
@@ -54,6 +84,7 @@ impl UtxoLookup for NoLookup {
 pub struct OutputMap(pub HashMap<(Hash32, u32), UtxoOutput>);
 
 impl OutputMap {
+    /// Add an output, keyed by its outpoint (replacing an earlier one).
     pub fn insert(&mut self, o: UtxoOutput) {
         self.0.insert((o.txid, o.vout), o);
     }
@@ -82,8 +113,11 @@ pub struct BlockDecoder<L> {
 /// Totals of one decoded block, for fee checks and progress.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BlockTotals {
+    /// Value of all inputs of non-coinbase transactions, in sats.
     pub inputs_value: u64,
+    /// Value of all outputs, coinbase included, in sats.
     pub outputs_value: u64,
+    /// Value of the coinbase outputs (subsidy plus fees), in sats.
     pub coinbase_value: u64,
 }
 
@@ -95,6 +129,7 @@ impl BlockTotals {
 }
 
 impl<L: UtxoLookup> BlockDecoder<L> {
+    /// A decoder for `network` that resolves spent outputs through `lookup`; checks merkle roots.
     pub fn new(network: Network, lookup: L) -> Self {
         BlockDecoder { network, lookup, overlay: HashMap::new(), verify_merkle: true }
     }
@@ -105,10 +140,12 @@ impl<L: UtxoLookup> BlockDecoder<L> {
         self
     }
 
+    /// The network addresses are encoded for.
     pub fn network(&self) -> Network {
         self.network
     }
 
+    /// The lookup spent outputs are resolved through.
     pub fn lookup(&self) -> &L {
         &self.lookup
     }
@@ -127,6 +164,7 @@ impl<L: UtxoLookup> BlockDecoder<L> {
         }
     }
 
+    /// Outputs held in the in-memory overlay (created by decoded blocks, not yet spent).
     pub fn overlay_len(&self) -> usize {
         self.overlay.len()
     }
@@ -136,6 +174,7 @@ impl<L: UtxoLookup> BlockDecoder<L> {
         self.decode_with_totals(block, height).map(|(d, _)| d)
     }
 
+    /// [`BlockDecoder::decode`], also returning the block's value totals.
     pub fn decode_with_totals(&mut self, block: &Block, height: u64) -> Result<(BlockData, BlockTotals), DecodeError> {
         let hash = to_hash32(&block.block_hash());
         let txids: Vec<bitcoin::Txid> = block.txdata.iter().map(Transaction::compute_txid).collect();
@@ -198,18 +237,26 @@ impl<L: UtxoLookup> BlockDecoder<L> {
 /// Where a transaction sits and what kind it is.
 #[derive(Clone, Copy, Debug)]
 pub struct TxRows {
+    /// Transaction id, display byte order.
     pub txid: Hash32,
+    /// Position in the block (the coinbase is 0).
     pub tx_index: u32,
+    /// Block height.
     pub height: u64,
+    /// Block time, Unix seconds.
     pub time: u64,
+    /// Whether it is the coinbase transaction.
     pub coinbase: bool,
 }
 
 /// One input: the outpoint it spends and, when known, that output.
 #[derive(Clone, Debug)]
 pub struct InputRef {
+    /// The spent output's transaction id.
     pub prev_txid: Hash32,
+    /// The spent output's index.
     pub prev_vout: u32,
+    /// The spent output, when resolved.
     pub prevout: Option<UtxoOutput>,
 }
 

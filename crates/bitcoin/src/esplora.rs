@@ -18,23 +18,64 @@ use crate::{
     script::script_address,
 };
 
+/// Why an Esplora request failed. Messages show the server without credentials.
 #[derive(Debug, thiserror::Error)]
 pub enum EsploraError {
+    /// No HTTP answer (connection refused, reset, timed out).
     #[error("esplora {endpoint}{path}: cannot connect: {reason}")]
-    Transport { endpoint: String, path: String, reason: String },
+    Transport {
+        /// The server, without credentials.
+        endpoint: String,
+        /// The API path requested.
+        path: String,
+        /// What the HTTP client reported.
+        reason: String,
+    },
+    /// A non-success HTTP status.
     #[error("esplora {endpoint}{path}: HTTP {status}: {body}")]
-    Http { endpoint: String, path: String, status: u16, body: String },
+    Http {
+        /// The server, without credentials.
+        endpoint: String,
+        /// The API path requested.
+        path: String,
+        /// The HTTP status code.
+        status: u16,
+        /// The start of the response body.
+        body: String,
+    },
+    /// An answer that is not the expected JSON or block bytes.
     #[error("esplora {endpoint}{path}: unexpected answer: {detail}")]
-    Decode { endpoint: String, path: String, detail: String },
+    Decode {
+        /// The server, without credentials.
+        endpoint: String,
+        /// The API path requested.
+        path: String,
+        /// What was wrong with the answer.
+        detail: String,
+    },
+    /// The base URL is not http(s) (shown without credentials).
     #[error("invalid esplora URL {0}: expected http(s)://host[:port][/path]")]
     Url(String),
+    /// An address's history is longer than the client's page limit.
     #[error("esplora: address {address} has more than {max} pages of history; stopping")]
-    TooManyPages { address: String, max: usize },
+    TooManyPages {
+        /// The address whose history was paged.
+        address: String,
+        /// The page limit.
+        max: usize,
+    },
+    /// The server's transaction and block answers contradict each other.
     #[error("esplora: tx {txid} says block {block} but that block's txids do not list it")]
-    NotInBlock { txid: String, block: String },
+    NotInBlock {
+        /// The transaction id, hex.
+        txid: String,
+        /// The block hash it claims, hex.
+        block: String,
+    },
 }
 
 impl EsploraError {
+    /// Whether trying again can help: no connection, HTTP 5xx, 429 or 408.
     pub fn is_retryable(&self) -> bool {
         match self {
             EsploraError::Transport { .. } => true,
@@ -47,35 +88,52 @@ impl EsploraError {
 /// Esplora's transaction JSON (the fields chaintrace reads).
 #[derive(Clone, Debug, Deserialize)]
 pub struct EsploraTx {
+    /// Transaction id, hex.
     pub txid: String,
+    /// Its inputs.
     pub vin: Vec<EsploraVin>,
+    /// Its outputs.
     pub vout: Vec<EsploraVout>,
+    /// Whether and where it is confirmed.
     pub status: EsploraStatus,
 }
 
+/// An input of an [`EsploraTx`].
 #[derive(Clone, Debug, Deserialize)]
 pub struct EsploraVin {
+    /// The spent output's transaction id, hex.
     pub txid: String,
+    /// The spent output's index.
     pub vout: u32,
+    /// The spent output (absent for a coinbase input).
     #[serde(default)]
     pub prevout: Option<EsploraVout>,
+    /// Whether this is a coinbase input.
     #[serde(default)]
     pub is_coinbase: bool,
 }
 
+/// An output of an [`EsploraTx`].
 #[derive(Clone, Debug, Deserialize)]
 pub struct EsploraVout {
+    /// The output script, hex.
     pub scriptpubkey: String,
+    /// Value in sats.
     pub value: u64,
 }
 
+/// Confirmation status of an [`EsploraTx`].
 #[derive(Clone, Debug, Deserialize)]
 pub struct EsploraStatus {
+    /// Whether it is in a block.
     pub confirmed: bool,
+    /// Height of that block.
     #[serde(default)]
     pub block_height: Option<u64>,
+    /// Hash of that block, hex.
     #[serde(default)]
     pub block_hash: Option<String>,
+    /// Time of that block, Unix seconds.
     #[serde(default)]
     pub block_time: Option<u64>,
 }
@@ -90,6 +148,7 @@ struct EsploraBlock {
     previousblockhash: Option<String>,
 }
 
+/// A blocking Esplora REST client (Blockstream, mempool.space or self-hosted), with retries.
 pub struct EsploraClient {
     base: String,
     endpoint: String,
@@ -101,6 +160,7 @@ pub struct EsploraClient {
 }
 
 impl EsploraClient {
+    /// A client for the API base URL `url` (http or https, e.g. `https://blockstream.info/api`).
     pub fn new(url: &Sensitive) -> Result<Self, EsploraError> {
         let raw = url.expose().trim_end_matches('/');
         if !(raw.starts_with("http://") || raw.starts_with("https://")) {
@@ -118,11 +178,13 @@ impl EsploraClient {
         })
     }
 
+    /// Use this retry policy instead of the default.
     pub fn with_retry(mut self, retry: Retry) -> Self {
         self.retry = retry;
         self
     }
 
+    /// The server, without credentials (for messages).
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }

@@ -11,8 +11,11 @@ use chaintrace_model::Address;
 /// One address-level edge: indices into the grouped inputs/outputs and the amount.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Edge<'a> {
+    /// The paying address.
     pub from: &'a Address,
+    /// The paid address.
     pub to: &'a Address,
+    /// Amount in sats.
     pub amount: u64,
 }
 

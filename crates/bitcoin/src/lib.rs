@@ -15,6 +15,7 @@
 //! [`BlockData`]: chaintrace_model::BlockData
 //! [`Transfer`]: chaintrace_model::Transfer
 //! [`UtxoLookup`]: chaintrace_model::UtxoLookup
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod blkfile;

@@ -2,8 +2,10 @@
 
 use bitcoin::{blockdata::constants::genesis_block, BlockHash, Network};
 
+/// A network name that is not one chaintrace knows.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum NetworkError {
+    /// The name given.
     #[error("unknown bitcoin network {0:?}: expected mainnet, testnet, testnet4, signet or regtest")]
     Unknown(String),
 }

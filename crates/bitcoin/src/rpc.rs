@@ -12,20 +12,64 @@ use bitcoin::{BlockHash, Network};
 use chaintrace_model::Sensitive;
 use serde_json::{json, Value};
 
+/// Why a Bitcoin Core RPC call failed. Messages show the node without credentials.
 #[derive(Debug, thiserror::Error)]
 pub enum RpcError {
+    /// No HTTP answer (connection refused, reset, timed out).
     #[error("bitcoin rpc {endpoint}: cannot connect: {reason}")]
-    Transport { endpoint: String, reason: String },
+    Transport {
+        /// The node, as `scheme://host:port` without credentials.
+        endpoint: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// HTTP 401: wrong user/password or a stale cookie.
     #[error("bitcoin rpc {endpoint}: authentication failed (HTTP 401)")]
-    Unauthorized { endpoint: String },
+    Unauthorized {
+        /// The node, as `scheme://host:port` without credentials.
+        endpoint: String,
+    },
+    /// Another non-success HTTP status.
     #[error("bitcoin rpc {endpoint}: HTTP {status}: {body}")]
-    Http { endpoint: String, status: u16, body: String },
+    Http {
+        /// The node, as `scheme://host:port` without credentials.
+        endpoint: String,
+        /// The HTTP status code.
+        status: u16,
+        /// The start of the response body.
+        body: String,
+    },
+    /// The node answered with a JSON-RPC error.
     #[error("bitcoin rpc {endpoint}: {method} failed with code {code}: {message}")]
-    Rpc { endpoint: String, method: String, code: i64, message: String },
+    Rpc {
+        /// The node, as `scheme://host:port` without credentials.
+        endpoint: String,
+        /// The RPC method called.
+        method: String,
+        /// The JSON-RPC error code (`-5` not found, `-28` warming up…).
+        code: i64,
+        /// The node's error message.
+        message: String,
+    },
+    /// A result that does not have the expected shape.
     #[error("bitcoin rpc {endpoint}: unexpected answer to {method}: {detail}")]
-    Decode { endpoint: String, method: String, detail: String },
+    Decode {
+        /// The node, as `scheme://host:port` without credentials.
+        endpoint: String,
+        /// The RPC method called.
+        method: String,
+        /// What was wrong with the result.
+        detail: String,
+    },
+    /// The `.cookie` file could not be read or parsed.
     #[error("reading the rpc cookie file {path}: {reason}")]
-    Cookie { path: PathBuf, reason: String },
+    Cookie {
+        /// The cookie file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The URL is not `http://[user:password@]host:port` (shown without credentials).
     #[error("invalid bitcoin rpc URL {0}: expected http://[user:password@]host:port")]
     Url(String),
 }
@@ -46,9 +90,13 @@ impl RpcError {
 /// How to authenticate.
 #[derive(Clone)]
 pub enum RpcAuth {
+    /// No credentials in the URL and no cookie: requests carry no `Authorization` header.
     None,
+    /// User and password from the URL (Core's `rpcuser`/`rpcpassword` or `rpcauth`).
     UserPass {
+        /// The user name.
         user: String,
+        /// The password, redacted in `Debug`.
         password: Sensitive,
     },
     /// Core's `.cookie` file (`__cookie__:<random>`), re-read when the node answers 401.
@@ -58,7 +106,9 @@ pub enum RpcAuth {
 /// Retry policy: `attempts` tries in all, sleeping `base`, 2×`base`, 4×`base`… between them.
 #[derive(Clone, Copy, Debug)]
 pub struct Retry {
+    /// Tries in all, the first included.
     pub attempts: u32,
+    /// Sleep before the second try; doubled for each later one.
     pub base: Duration,
 }
 
@@ -68,6 +118,7 @@ impl Default for Retry {
     }
 }
 
+/// A blocking Bitcoin Core JSON-RPC client over HTTP, with retries and cookie re-reading.
 pub struct RpcClient {
     url: String,
     endpoint: String,
@@ -116,7 +167,7 @@ fn basic(user: &str, password: &str) -> String {
 /// A tiny standard base64 encoder (the only use is the Basic auth header).
 mod base64_lite {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    pub fn encode(input: &[u8]) -> String {
+    pub(crate) fn encode(input: &[u8]) -> String {
         let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
         for chunk in input.chunks(3) {
             let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
@@ -176,6 +227,7 @@ impl RpcClient {
         Ok(c)
     }
 
+    /// Use this retry policy instead of the default.
     pub fn with_retry(mut self, retry: Retry) -> Self {
         self.retry = retry;
         self
@@ -470,6 +522,7 @@ mod tests {
 /// (`getrawtransaction`), so a block range can be ingested without the blocks before it.
 /// Fetched transactions are cached (a transaction often funds several inputs).
 pub struct NodeFallbackLookup<'a, L> {
+    /// The first lookup (the store).
     pub inner: L,
     client: std::cell::RefCell<&'a mut RpcClient>,
     network: Network,
@@ -479,6 +532,7 @@ pub struct NodeFallbackLookup<'a, L> {
 }
 
 impl<'a, L> NodeFallbackLookup<'a, L> {
+    /// A lookup over `inner` that falls back to `client`, decoding addresses for `network`.
     pub fn new(inner: L, client: &'a mut RpcClient, network: Network) -> Self {
         NodeFallbackLookup {
             inner,
@@ -493,8 +547,10 @@ impl<'a, L> NodeFallbackLookup<'a, L> {
 /// Why a fallback lookup failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FallbackError<E: std::error::Error + 'static> {
+    /// The inner lookup failed.
     #[error(transparent)]
     Inner(E),
+    /// The node could not provide the transaction.
     #[error("fetching a spent output from the node (it needs -txindex, unless the range starts at height 0): {0}")]
     Node(#[source] RpcError),
 }

@@ -31,6 +31,7 @@ use bitcoin::{
 
 use crate::{blkfile::xor_in_place, script::script_address_string};
 
+/// How [`generate`] shapes a synthetic chain of block files.
 #[derive(Clone, Debug)]
 pub struct SynthParams {
     /// Non-coinbase transactions to generate (at least).
@@ -39,7 +40,9 @@ pub struct SynthParams {
     pub txs_per_block: u32,
     /// Distinct wallet owners.
     pub entities: u32,
+    /// RNG seed: the same seed and parameters give the same chain.
     pub seed: u64,
+    /// The network whose magic bytes and address encoding the files use.
     pub network: Network,
     /// Obfuscate the files as Core 28+ does (and write `xor.dat`).
     pub xor: Option<[u8; 8]>,
@@ -70,17 +73,22 @@ impl Default for SynthParams {
     }
 }
 
+/// What [`generate`] wrote.
 #[derive(Clone, Debug, Default)]
 pub struct SynthReport {
     /// Blocks of the best chain, genesis included.
     pub blocks: u64,
+    /// Stale (off-chain) sibling blocks written.
     pub stale_blocks: u64,
     /// Non-coinbase transactions.
     pub txs: u64,
+    /// CoinJoin-shaped transactions among `txs`.
     pub coinjoins: u64,
+    /// `blk*.dat` files written.
     pub files: u32,
     /// Bytes of block data (without framing or padding).
     pub block_bytes: u64,
+    /// Hash of the best chain's last block.
     pub tip: Option<BlockHash>,
     /// Address → owning entity (with `keep_truth`).
     pub owner: HashMap<String, u32>,

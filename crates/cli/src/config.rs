@@ -15,11 +15,11 @@ use chaintrace_tracer::{Policy, DEFAULT_HOPS, DEFAULT_HUB_DEGREE, DEFAULT_POLICY
 use serde::{Deserialize, Deserializer};
 
 /// The embedded default configuration.
-pub const DEFAULT_CONFIG: &str = include_str!("../../../configs/default.toml");
+pub(crate) const DEFAULT_CONFIG: &str = include_str!("../../../configs/default.toml");
 
 /// Defaults of `chaintrace trace`, after overlaying.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TracerDefaults {
+pub(crate) struct TracerDefaults {
     /// `--hops` when not given.
     pub hops: u32,
     /// `--policy` when not given.
@@ -37,7 +37,7 @@ impl Default for TracerDefaults {
 /// The `[tracer]` section of a config file: each key optional.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TracerSection {
+pub(crate) struct TracerSection {
     /// Follow paths of at most this many transfers.
     pub hops: Option<u32>,
     /// Taint policy: poison, haircut or fifo.
@@ -55,7 +55,7 @@ fn policy_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Policy>, D::Err
 /// What one config file says, section by section.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ConfigFile {
+pub(crate) struct ConfigFile {
     /// `[chains.NAME]` tables.
     #[serde(default)]
     pub chains: BTreeMap<String, ChainSpec>,
@@ -66,7 +66,7 @@ pub struct ConfigFile {
 
 impl ConfigFile {
     /// Parse and check one config file's text; `origin` names it in errors.
-    pub fn parse(text: &str, origin: &str) -> Result<ConfigFile> {
+    pub(crate) fn parse(text: &str, origin: &str) -> Result<ConfigFile> {
         let mut c: ConfigFile = toml::from_str(text).map_err(|e| {
             let at = e.span().map(|s| line_col(text, s.start)).map(|(l, c)| format!(" at line {l}, column {c}"));
             anyhow::anyhow!("invalid config {origin}{}: {}", at.unwrap_or_default(), e.message().trim())
@@ -100,7 +100,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// The configuration every command sees.
 #[derive(Clone, Debug, Default)]
-pub struct Config {
+pub(crate) struct Config {
     /// Chains by name.
     pub chains: BTreeMap<String, ChainSpec>,
     /// Defaults of `chaintrace trace`.
@@ -110,7 +110,7 @@ pub struct Config {
 impl Config {
     /// Overlay one config file: its chains replace or add tables, its `[tracer]` keys replace
     /// the keys they name.
-    pub fn overlay(&mut self, file: ConfigFile) {
+    pub(crate) fn overlay(&mut self, file: ConfigFile) {
         self.chains.extend(file.chains);
         let t = file.tracer;
         self.tracer.hops = t.hops.unwrap_or(self.tracer.hops);
@@ -119,14 +119,14 @@ impl Config {
     }
 
     /// The tracer's defaults overlaid by one file's text (no embedded chains).
-    pub fn parse(text: &str, origin: &str) -> Result<Config> {
+    pub(crate) fn parse(text: &str, origin: &str) -> Result<Config> {
         let mut c = Config::default();
         c.overlay(ConfigFile::parse(text, origin)?);
         Ok(c)
     }
 
     /// The embedded default, overlaid by `file` when given.
-    pub fn load(file: Option<&Path>) -> Result<Config> {
+    pub(crate) fn load(file: Option<&Path>) -> Result<Config> {
         let mut base = Config::parse(DEFAULT_CONFIG, "(embedded default)")?;
         if let Some(path) = file {
             let text = std::fs::read_to_string(path)
@@ -137,7 +137,7 @@ impl Config {
     }
 
     /// The chain called `name`, or an error listing the chains the config knows.
-    pub fn chain(&self, name: &str) -> Result<&ChainSpec> {
+    pub(crate) fn chain(&self, name: &str) -> Result<&ChainSpec> {
         self.chains.get(name).with_context(|| {
             format!(
                 "unknown chain {name:?}: the config knows {} (add a [chains.{name}] table with --config)",

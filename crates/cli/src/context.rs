@@ -7,19 +7,19 @@ use chaintrace_store::{Store, StoreError};
 
 use crate::{config::Config, Cli};
 
-pub struct Context {
+pub(crate) struct Context {
     pub store_path: PathBuf,
     pub config: Config,
     pub json: bool,
 }
 
 impl Context {
-    pub fn new(cli: &Cli) -> Result<Context> {
+    pub(crate) fn new(cli: &Cli) -> Result<Context> {
         Ok(Context { store_path: cli.store.clone(), config: Config::load(cli.config.as_deref())?, json: cli.json })
     }
 
     /// Open (or create) the store; an error says what was wrong and what to do about it.
-    pub fn open_store(&self) -> Result<Store> {
+    pub(crate) fn open_store(&self) -> Result<Store> {
         Store::open(&self.store_path).map_err(|e| {
             let hint = match &e {
                 StoreError::NotADirectory { .. } => "pass --store with a directory path",

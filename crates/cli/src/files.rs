@@ -10,7 +10,7 @@ use chaintrace_export::atomic::{self, Replace};
 use chaintrace_model::CaseFile;
 
 /// Read a case file written by `chaintrace trace --out`.
-pub fn read_case(path: &Path) -> Result<CaseFile> {
+pub(crate) fn read_case(path: &Path) -> Result<CaseFile> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read case file {}: check the path", path.display()))?;
     CaseFile::from_json_bytes(&bytes)
@@ -18,11 +18,11 @@ pub fn read_case(path: &Path) -> Result<CaseFile> {
 }
 
 /// Write a case file atomically, replacing an earlier one.
-pub fn write_case(path: &Path, case: &CaseFile) -> Result<()> {
+pub(crate) fn write_case(path: &Path, case: &CaseFile) -> Result<()> {
     write_file(path, case.to_json().as_bytes()).with_context(|| format!("cannot write case file {}", path.display()))
 }
 
 /// Write a user-visible file atomically, replacing an earlier one.
-pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(atomic::write_file(path, bytes, Replace::Yes)?)
 }

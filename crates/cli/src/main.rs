@@ -1,5 +1,7 @@
 //! `chaintrace`: follow illicit crypto payments hop by hop to the exchanges that cashed them out.
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 mod adapters;
 mod commands;
 mod config;
@@ -9,18 +11,22 @@ mod output;
 
 use std::{path::PathBuf, process::ExitCode};
 
-use clap::{Parser, Subcommand};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::context::Context;
 
 /// Environment variables chaintrace reads, listed in `--help` and in `configs/default.toml`.
+/// Each one but `CHAINTRACE_LOG` is also a flag's `env` (clap shows it beside the flag).
 pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("CHAINTRACE_STORE", "the store directory (--store)"),
     ("CHAINTRACE_CONFIG", "a config file (--config)"),
     ("CHAINTRACE_LOG", "log filter on stderr, e.g. debug or chaintrace=info (overrides -v)"),
-    ("CHAINTRACE_EVM_TRACES", "EVM ingest: internal transfers from auto (probe), off, geth or parity traces"),
-    ("CHAINTRACE_EVM_TIMEOUT", "EVM ingest: per-request timeout in seconds (default 30)"),
-    ("CHAINTRACE_EVM_POLL", "EVM ingest without --to: head polling interval in seconds (default 2)"),
+    (
+        "CHAINTRACE_EVM_TRACES",
+        "EVM ingest: internal transfers from auto (probe), off, geth or parity traces (--traces)",
+    ),
+    ("CHAINTRACE_EVM_TIMEOUT", "EVM ingest: per-request timeout in seconds, default 30 (--timeout)"),
+    ("CHAINTRACE_EVM_POLL", "EVM ingest without --to: head polling interval in seconds, default 2 (--poll)"),
 ];
 
 /// The `Environment:` section of `chaintrace --help` (kept equal to [`ENVIRONMENT`] by a test).
@@ -29,17 +35,11 @@ Environment:
   CHAINTRACE_STORE        the store directory (--store)
   CHAINTRACE_CONFIG       a config file (--config)
   CHAINTRACE_LOG          log filter on stderr, e.g. debug or chaintrace=info (overrides -v)
-  CHAINTRACE_EVM_TRACES   EVM ingest: internal transfers from auto (probe), off, geth or parity traces
-  CHAINTRACE_EVM_TIMEOUT  EVM ingest: per-request timeout in seconds (default 30)
-  CHAINTRACE_EVM_POLL     EVM ingest without --to: head polling interval in seconds (default 2)";
+  CHAINTRACE_EVM_TRACES   EVM ingest: internal transfers from auto (probe), off, geth or parity traces (--traces)
+  CHAINTRACE_EVM_TIMEOUT  EVM ingest: per-request timeout in seconds, default 30 (--timeout)
+  CHAINTRACE_EVM_POLL     EVM ingest without --to: head polling interval in seconds, default 2 (--poll)";
 
-/// The EVM part of [`ENV_HELP`], shown by `chaintrace ingest --help`.
-const INGEST_ENV_HELP: &str = "\
-Environment (EVM chains):
-  CHAINTRACE_EVM_TRACES   internal transfers from auto (probe), off, geth or parity traces
-  CHAINTRACE_EVM_TIMEOUT  per-request timeout in seconds (default 30)
-  CHAINTRACE_EVM_POLL     without --to: head polling interval in seconds (default 2)";
-
+/// The command line: global flags and one subcommand.
 #[derive(Parser, Debug)]
 #[command(
     name = "chaintrace",
@@ -47,7 +47,7 @@ Environment (EVM chains):
     about = "Trace crypto payments hop by hop to the exchanges that cashed them out",
     after_help = ENV_HELP
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// The store directory (RocksDB).
     #[arg(long, global = true, env = "CHAINTRACE_STORE", default_value = "./chaintrace-data", help_heading = "Global")]
     store: PathBuf,
@@ -67,7 +67,6 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Ingest blocks from a node, Bitcoin Core's blk files, or an Esplora API.
-    #[command(after_help = INGEST_ENV_HELP)]
     Ingest(commands::ingest::IngestArgs),
     /// The stored transfers into and out of one address, oldest first.
     Transfers(commands::transfers::TransfersArgs),
@@ -89,10 +88,15 @@ enum Command {
     Cluster(commands::cluster::ClusterArgs),
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+/// Run the parsed command; `matches` are what clap parsed it from (the ingest command asks them
+/// which flags were given on the command line rather than taken from the environment).
+fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
     let ctx = Context::new(&cli)?;
     match cli.command {
-        Command::Ingest(args) => commands::ingest::run(&ctx, args),
+        Command::Ingest(args) => {
+            let ingest = matches.subcommand_matches("ingest").expect("clap parsed the ingest subcommand");
+            commands::ingest::run(&ctx, args, ingest)
+        }
         Command::Transfers(args) => commands::transfers::run(&ctx, args),
         Command::Stats => commands::stats::run(&ctx),
         Command::Verify(args) => commands::verify::run(&ctx, args),
@@ -105,6 +109,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+// The binary's one error report: a single line on stderr (libraries never print).
+#[allow(clippy::print_stderr)]
 fn main() -> ExitCode {
     // A panic is a bug. Its message may quote user input (a URL with a password, a file's
     // bytes), so only the code location is printed, never the message.
@@ -112,12 +118,13 @@ fn main() -> ExitCode {
         let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         eprintln!("error: internal error{at} (this is a bug in chaintrace; please report it)");
     }));
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = Cli::command().try_get_matches().and_then(|m| Ok((Cli::from_arg_matches(&m)?, m)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => return usage_error(e),
     };
     output::init_logging(cli.verbose);
-    match run(cli) {
+    match run(cli, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         // A usage mistake found after parsing (e.g. a flag of the other chain kind).
@@ -137,6 +144,7 @@ fn main() -> ExitCode {
 
 /// Help and version go out as clap prints them; a usage mistake becomes one line on stderr
 /// (what was wrong, and where to look) with exit status 2.
+#[allow(clippy::print_stderr)]
 fn usage_error(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     if matches!(
@@ -163,16 +171,37 @@ fn usage_error(e: clap::Error) -> ExitCode {
 mod tests {
     use super::*;
 
+    /// Every `env = "..."` of an argument anywhere in the command tree, with the argument's long
+    /// flag.
+    fn arg_envs(cmd: &clap::Command, out: &mut Vec<(String, String)>) {
+        for arg in cmd.get_arguments() {
+            if let (Some(env), Some(long)) = (arg.get_env(), arg.get_long()) {
+                out.push((env.to_string_lossy().into_owned(), format!("--{long}")));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            arg_envs(sub, out);
+        }
+    }
+
     #[test]
     fn environment_help_lists_every_variable() {
         for (name, what) in ENVIRONMENT {
             let line = ENV_HELP.lines().find(|l| l.trim_start().starts_with(name));
             assert!(line.is_some_and(|l| l.ends_with(what)), "--help must list {name}: {what}");
-            if name.starts_with("CHAINTRACE_EVM_") {
-                assert!(INGEST_ENV_HELP.contains(name), "ingest --help must list {name}");
-            }
         }
         assert_eq!(ENV_HELP.lines().count(), ENVIRONMENT.len() + 1);
+        // Each flag's variable is listed, naming that flag; each listed variable but the log
+        // filter is some flag's.
+        let mut envs = Vec::new();
+        arg_envs(&Cli::command(), &mut envs);
+        for (env, long) in &envs {
+            let listed = ENVIRONMENT.iter().find(|(name, _)| name == env);
+            assert!(listed.is_some_and(|(_, what)| what.contains(&format!("({long})"))), "{env} ({long}) unlisted");
+        }
+        for (name, _) in ENVIRONMENT.iter().filter(|(name, _)| *name != "CHAINTRACE_LOG") {
+            assert!(envs.iter().any(|(env, _)| env == name), "{name} is no flag's env");
+        }
     }
 
     #[test]

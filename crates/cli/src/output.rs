@@ -7,14 +7,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 /// Print one line on stdout.
-pub fn line(text: impl std::fmt::Display) -> Result<()> {
+pub(crate) fn line(text: impl std::fmt::Display) -> Result<()> {
     let mut out = io::stdout().lock();
     writeln!(out, "{text}")?;
     Ok(())
 }
 
 /// Print text as it is on stdout (it carries its own trailing newline).
-pub fn text(text: &str) -> Result<()> {
+pub(crate) fn text(text: &str) -> Result<()> {
     let mut out = io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()?;
@@ -22,7 +22,7 @@ pub fn text(text: &str) -> Result<()> {
 }
 
 /// Print a value as pretty JSON on stdout.
-pub fn json<T: Serialize>(value: &T) -> Result<()> {
+pub(crate) fn json<T: Serialize>(value: &T) -> Result<()> {
     // Serialise first, then write: a closed pipe is then a plain io::Error (exit 0).
     let text = serde_json::to_string_pretty(value)?;
     let mut out = io::stdout().lock();
@@ -30,12 +30,12 @@ pub fn json<T: Serialize>(value: &T) -> Result<()> {
     Ok(())
 }
 
-pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+pub(crate) fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
 }
 
 /// The error and its causes on one line.
-pub fn one_line(e: &anyhow::Error) -> String {
+pub(crate) fn one_line(e: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in e.chain() {
         let text = cause.to_string().replace(['\n', '\r'], " ");
@@ -46,7 +46,7 @@ pub fn one_line(e: &anyhow::Error) -> String {
     parts.join(": ")
 }
 
-pub fn init_logging(verbose: u8) {
+pub(crate) fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -58,7 +58,7 @@ pub fn init_logging(verbose: u8) {
 }
 
 /// A progress bar on stderr when it is a terminal; hidden otherwise.
-pub fn progress(len: Option<u64>, what: &str) -> ProgressBar {
+pub(crate) fn progress(len: Option<u64>, what: &str) -> ProgressBar {
     if !io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

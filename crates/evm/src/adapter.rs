@@ -20,8 +20,11 @@ pub enum TraceSetting {
     /// Probe the node once: `trace_block`, then `debug_traceBlockByNumber` (callTracer).
     #[default]
     Auto,
+    /// Do not read internal transfers.
     Off,
+    /// Geth's `debug_traceBlockByNumber` with the call tracer only.
     Geth,
+    /// Parity-style `trace_block` only.
     Parity,
 }
 
@@ -37,6 +40,7 @@ pub enum TraceMode {
 }
 
 impl TraceMode {
+    /// The method name as shown in `stats` and ingest summaries (`none` when neither).
     pub fn as_str(&self) -> &'static str {
         match self {
             TraceMode::Geth => "debug_traceBlockByNumber/callTracer",
@@ -46,22 +50,28 @@ impl TraceMode {
     }
 }
 
+/// How to reach and read one EVM chain.
 #[derive(Clone, Debug)]
 pub struct EvmConfig {
     /// The configured chain name (for messages).
     pub chain: String,
     /// The chain id the node must report; `None` skips the check.
     pub chain_id: Option<u64>,
+    /// Batching, concurrency, rate limit, timeout and retries of the JSON-RPC client.
     pub rpc: RpcConfig,
+    /// Which tracing API internal transfers come from.
     pub traces: TraceSetting,
 }
 
 impl EvmConfig {
+    /// A config with default RPC settings and trace probing.
     pub fn new(chain: impl Into<String>, chain_id: Option<u64>) -> Self {
         EvmConfig { chain: chain.into(), chain_id, rpc: RpcConfig::default(), traces: TraceSetting::Auto }
     }
 }
 
+/// A connected node: reads blocks, receipts and traces and normalises them into
+/// [`BlockData`]. Connect with [`EvmAdapter::connect`].
 pub struct EvmAdapter {
     rpc: Rpc,
     cfg: EvmConfig,
@@ -92,14 +102,17 @@ impl EvmAdapter {
         Ok(adapter)
     }
 
+    /// The JSON-RPC client (counters, endpoint, raw calls).
     pub fn rpc(&self) -> &Rpc {
         &self.rpc
     }
 
+    /// The configured chain name.
     pub fn chain(&self) -> &str {
         &self.cfg.chain
     }
 
+    /// The chain id the node reports (`eth_chainId`).
     pub async fn chain_id(&self) -> Result<u64, EvmError> {
         let id: U64 = self.rpc.call("eth_chainId", json!([])).await?;
         Ok(id.to::<u64>())

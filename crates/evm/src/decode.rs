@@ -39,12 +39,16 @@ pub const LOG_SUB_BASE: u32 = 0x8000_0000;
 /// Which kind of frame a trace row is (the ethereum-etl `trace_type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TraceKind {
+    /// A call (including delegate/static calls, which move no value).
     Call,
+    /// A contract creation.
     Create,
+    /// A self-destruct sending the contract's balance away.
     Suicide,
 }
 
 impl TraceKind {
+    /// The ethereum-etl `trace_type` text (`call`, `create`, `suicide`).
     pub fn as_str(&self) -> &'static str {
         match self {
             TraceKind::Call => "call",
@@ -57,16 +61,23 @@ impl TraceKind {
 /// One frame of a transaction's call tree, normalised from Geth or Parity format.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TraceRow {
+    /// Position of the transaction in the block.
     pub tx_index: u32,
     /// Depth-first position in the transaction's call tree; the root frame is 0.
     pub ordinal: u32,
+    /// Path from the root frame (`[]`) through child indexes, as Parity reports it.
     pub trace_address: Vec<u32>,
+    /// Which kind of frame.
     pub kind: TraceKind,
     /// `call`, `delegatecall`, `staticcall`, `callcode` for calls.
     pub call_type: Option<String>,
+    /// The sender (the self-destructed contract for a suicide).
     pub from: Option<EvmAddr>,
+    /// The recipient (the created contract, the refund address).
     pub to: Option<EvmAddr>,
+    /// Value moved, in wei.
     pub value: U256,
+    /// The node's error text when this frame reverted.
     pub error: Option<String>,
     /// This frame or an ancestor failed, so none of its effects happened.
     pub failed: bool,
@@ -169,10 +180,12 @@ pub fn parity_rows(traces: &[ParityTrace]) -> Vec<TraceRow> {
     out
 }
 
+/// An alloy hash as the model's [`Hash32`] (same byte order).
 pub fn hash32(h: &B256) -> Hash32 {
     Hash32(h.0)
 }
 
+/// An alloy address as the model's EVM [`Address`].
 pub fn addr(a: &EvmAddr) -> Address {
     Address::Evm(a.0 .0)
 }

@@ -4,20 +4,80 @@
 /// `scheme://host` — RPC URLs carry API keys.
 #[derive(Debug, thiserror::Error)]
 pub enum RpcError {
+    /// The node answered with a JSON-RPC error object.
     #[error("{method}: the node at {endpoint} answered error {code}: {message}")]
-    Node { method: String, endpoint: String, code: i64, message: String },
+    Node {
+        /// The JSON-RPC method called.
+        method: String,
+        /// The endpoint as `scheme://host`.
+        endpoint: String,
+        /// The JSON-RPC error code (`-32601` method not found, `-32005` limit exceeded…).
+        code: i64,
+        /// The node's error message.
+        message: String,
+    },
+    /// The HTTP exchange itself failed with a non-success status.
     #[error("{method}: HTTP status {status} from {endpoint}: {body}")]
-    Http { method: String, endpoint: String, status: u16, body: String },
+    Http {
+        /// The JSON-RPC method called.
+        method: String,
+        /// The endpoint as `scheme://host`.
+        endpoint: String,
+        /// The HTTP status code.
+        status: u16,
+        /// The start of the response body.
+        body: String,
+    },
+    /// No complete answer within the configured per-request timeout.
     #[error("{method}: no answer from {endpoint} within {secs} s")]
-    Timeout { method: String, endpoint: String, secs: u64 },
+    Timeout {
+        /// The JSON-RPC method called.
+        method: String,
+        /// The endpoint as `scheme://host`.
+        endpoint: String,
+        /// The timeout that expired, in whole seconds.
+        secs: u64,
+    },
+    /// The connection could not be made or broke off.
     #[error("{method}: cannot reach {endpoint}: {message}")]
-    Transport { method: String, endpoint: String, message: String },
+    Transport {
+        /// The JSON-RPC method called.
+        method: String,
+        /// The endpoint as `scheme://host`.
+        endpoint: String,
+        /// What the HTTP client reported.
+        message: String,
+    },
+    /// The response was not a JSON-RPC response (truncated, garbled, wrong id).
     #[error("{method}: malformed response from {endpoint}: {message}")]
-    Malformed { method: String, endpoint: String, message: String },
+    Malformed {
+        /// The JSON-RPC method called.
+        method: String,
+        /// The endpoint as `scheme://host`.
+        endpoint: String,
+        /// What was wrong with it.
+        message: String,
+    },
+    /// A well-formed response whose `result` does not have the expected shape.
     #[error("{method}: cannot decode the result from {endpoint}: {message}")]
-    Decode { method: String, endpoint: String, message: String },
+    Decode {
+        /// The JSON-RPC method called.
+        method: String,
+        /// The endpoint as `scheme://host`.
+        endpoint: String,
+        /// The decoder's message.
+        message: String,
+    },
+    /// Retryable failures until the retry budget ran out.
     #[error("{method}: gave up after {attempts} attempts; last error: {last}")]
-    Exhausted { method: String, attempts: u32, last: Box<RpcError> },
+    Exhausted {
+        /// The JSON-RPC method called.
+        method: String,
+        /// How many attempts were made.
+        attempts: u32,
+        /// The error of the last attempt.
+        last: Box<RpcError>,
+    },
 }
 
 impl RpcError {
@@ -91,33 +151,75 @@ fn is_rate_limit(code: i64, message: &str) -> bool {
 /// Why the adapter could not produce a block.
 #[derive(Debug, thiserror::Error)]
 pub enum EvmError {
+    /// A JSON-RPC call failed.
     #[error(transparent)]
     Rpc(#[from] RpcError),
+    /// The RPC URL is not an http(s) URL (the text shown is redacted to `scheme://host`).
     #[error("invalid RPC URL {0}: expected http:// or https://")]
     BadUrl(String),
+    /// `eth_chainId` disagrees with the configured chain.
     #[error("the node at {endpoint} serves chain id {got}, but chain {chain} is configured with chain id {expected}")]
-    ChainIdMismatch { chain: String, endpoint: String, expected: u64, got: u64 },
+    ChainIdMismatch {
+        /// The configured chain name.
+        chain: String,
+        /// The endpoint as `scheme://host`.
+        endpoint: String,
+        /// The configured chain id.
+        expected: u64,
+        /// The chain id the node reported.
+        got: u64,
+    },
+    /// A block at or below the reported head came back empty.
     #[error("block {height}: the node has no such block (head is {head})")]
-    MissingBlock { height: u64, head: u64 },
+    MissingBlock {
+        /// The requested height.
+        height: u64,
+        /// The node's head height.
+        head: u64,
+    },
+    /// The node's answers for one block disagree (receipts of another block, a count
+    /// mismatch); retryable.
     #[error("block {height}: inconsistent node answers: {what}")]
-    Inconsistent { height: u64, what: String },
+    Inconsistent {
+        /// The block height.
+        height: u64,
+        /// What disagreed.
+        what: String,
+    },
+    /// The block's traces could not be turned into internal transfers.
     #[error("block {height}: {what}")]
-    Trace { height: u64, what: String },
+    Trace {
+        /// The block height.
+        height: u64,
+        /// What was wrong with the traces.
+        what: String,
+    },
     /// The sink (the store, in the binary) failed.
     #[error("writing ingested blocks to the sink")]
     Sink(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The token metadata store failed.
     #[error("reading or writing token metadata")]
     TokenStore(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// An address given for expansion is not a 20-byte EVM address.
     #[error("{0} is not an EVM address")]
     NotEvmAddress(String),
+    /// The requested start is above the stored tip + 1.
     #[error("the stored chain {chain} ends at height {tip}; starting at {from} would leave a gap (the next height to ingest is {})", tip + 1)]
-    Gap { chain: String, tip: u64, from: u64 },
+    Gap {
+        /// The chain name.
+        chain: String,
+        /// The stored tip height.
+        tip: u64,
+        /// The requested start height.
+        from: u64,
+    },
+    /// The fork-point search after a refused block failed.
     #[error("finding where the stored chain and the node diverge")]
     Fork(#[from] chaintrace_model::ForkError),
 }
 
 impl EvmError {
+    /// Whether trying again can help: a retryable [`RpcError`] or inconsistent node answers.
     pub fn is_retryable(&self) -> bool {
         match self {
             EvmError::Rpc(e) => e.is_retryable(),

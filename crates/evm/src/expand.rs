@@ -28,19 +28,26 @@ use crate::types::RpcLog;
 /// Where native transfers came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NativeSource {
+    /// `trace_filter` (Erigon, Reth, OpenEthereum/Nethermind with tracing).
     TraceFilter,
+    /// Otterscan's `ots_searchTransactionsBefore` (Erigon with Otterscan).
     Otterscan,
     /// The node has no address-indexed method: only token transfers were fetched.
     Unavailable,
 }
 
+/// What [`expand_address`] fetches.
 #[derive(Clone, Debug)]
 pub struct ExpandOptions {
+    /// First block height searched.
     pub from: u64,
+    /// Last block height searched (inclusive; `u64::MAX` for up to the head).
     pub to: u64,
     /// First `eth_getLogs` range tried (blocks); halved on refusal, doubled after success.
     pub initial_range: u64,
+    /// Smallest range a refused `eth_getLogs` query is split down to (at least 1 block).
     pub min_range: u64,
+    /// Also fetch native transfers where the node has an address index.
     pub native: bool,
 }
 
@@ -50,9 +57,12 @@ impl Default for ExpandOptions {
     }
 }
 
+/// One address's history: the blocks holding its transfers, ready for the sink.
 #[derive(Clone, Debug)]
 pub struct Expansion {
+    /// Partial blocks holding only this address's transfers, by height.
     pub blocks: Vec<BlockData>,
+    /// Where its native transfers came from.
     pub native: NativeSource,
     /// `eth_getLogs` calls made (after splitting).
     pub log_queries: u64,

@@ -16,6 +16,7 @@ use crate::adapter::{EvmAdapter, TraceMode};
 use crate::error::EvmError;
 use crate::tokens::TokenMetaStore;
 
+/// What [`ingest()`] reads: the range, chunking and reorg depth.
 #[derive(Clone, Debug)]
 pub struct IngestOptions {
     /// First height when the sink is empty (default 0). With a non-empty sink, ingest resumes
@@ -49,21 +50,35 @@ impl Default for IngestOptions {
 /// A progress report after each applied chunk.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Progress {
+    /// The last height applied.
     pub height: u64,
+    /// The node's head height when last polled.
     pub head: u64,
+    /// Blocks applied so far in this run.
     pub blocks: u64,
+    /// Transfers applied so far in this run.
     pub transfers: u64,
 }
 
+/// What one [`ingest()`] run did.
 #[derive(Clone, Debug, Default)]
 pub struct IngestSummary {
+    /// Blocks applied.
     pub blocks: u64,
+    /// Transfers applied (new rows; a replayed block adds none).
     pub transfers: u64,
+    /// Reorganisations met (refused blocks followed by a fork search).
     pub reorgs: u64,
+    /// Stored blocks rolled back across those reorgs.
     pub rolled_back: u64,
+    /// The stored tip at the end: height and hash.
     pub tip: Option<(u64, Hash32)>,
+    /// The tracing method probed and used ([`TraceMode::as_str`]); `None` only when the run
+    /// failed before probing.
     pub trace_mode: Option<&'static str>,
+    /// Tokens whose decimals and symbol were read from their contract.
     pub tokens_read: u64,
+    /// True when the stop flag ended the run before `to`.
     pub stopped: bool,
 }
 

@@ -4,10 +4,11 @@
 //! transaction) and traces (`debug_traceBlockByNumber` with the call tracer, or `trace_block`)
 //! from a JSON-RPC node and normalises them into [`chaintrace_model::BlockData`]: native value
 //! transfers, internal value transfers and ERC-20 `Transfer` logs. See [`decode`] for exactly
-//! what counts as a transfer and how positions are numbered, [`ingest`] for the loop with reorg
+//! what counts as a transfer and how positions are numbered, [`ingest`](mod@ingest) for the loop with reorg
 //! handling, and [`expand`] for on-demand address histories.
 //!
 //! The library never prints and never logs an RPC URL beyond `scheme://host`.
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
 pub mod adapter;
 pub mod decode;

@@ -29,7 +29,9 @@ pub struct RpcConfig {
     pub timeout: Duration,
     /// Attempts per call before giving up on a retryable fault.
     pub max_attempts: u32,
+    /// First retry delay; doubled per attempt (with jitter) up to `backoff_max`.
     pub backoff_base: Duration,
+    /// Longest delay between two attempts.
     pub backoff_max: Duration,
 }
 
@@ -50,11 +52,14 @@ impl Default for RpcConfig {
 /// One call of a batch.
 #[derive(Clone, Debug)]
 pub struct Call {
+    /// The JSON-RPC method.
     pub method: &'static str,
+    /// Its positional parameters (a JSON array).
     pub params: Value,
 }
 
 impl Call {
+    /// A call of `method` with `params`.
     pub fn new(method: &'static str, params: Value) -> Self {
         Call { method, params }
     }
@@ -97,6 +102,8 @@ struct Inner {
 }
 
 impl Rpc {
+    /// A client for `url` (http or https; anything else is [`EvmError::BadUrl`]). No request is
+    /// made yet.
     pub fn new(url: &Sensitive, cfg: RpcConfig) -> Result<Rpc, EvmError> {
         let endpoint = url.redacted_url();
         let parsed: reqwest::Url = url.expose().parse().map_err(|_| EvmError::BadUrl(endpoint.clone()))?;
@@ -135,6 +142,7 @@ impl Rpc {
         &self.inner.endpoint
     }
 
+    /// The configuration it was built with.
     pub fn config(&self) -> &RpcConfig {
         &self.inner.cfg
     }
@@ -330,6 +338,7 @@ impl Rpc {
         self.decode(method, &raw)
     }
 
+    /// Decode one raw `result` as `T`; a mismatch is [`RpcError::Decode`] naming `method`.
     pub fn decode<T: DeserializeOwned>(&self, method: &str, raw: &RawValue) -> Result<T, RpcError> {
         serde_json::from_str(raw.get()).map_err(|e| RpcError::Decode {
             method: method.to_string(),

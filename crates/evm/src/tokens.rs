@@ -20,8 +20,11 @@ pub fn raw_units(m: &TokenMeta) -> bool {
 /// Where token metadata lives between runs. The CLI implements it over the store's typed token
 /// rows (`Store::token_meta` / `Store::put_token_meta`).
 pub trait TokenMetaStore {
+    /// The backing store's error.
     type Error: std::error::Error + Send + Sync + 'static;
+    /// The stored metadata of `token` (its 20-byte contract address), if read before.
     fn get(&self, token: &[u8; 20]) -> Result<Option<TokenMeta>, Self::Error>;
+    /// Store the metadata of `token`.
     fn put(&self, token: &[u8; 20], meta: &TokenMeta) -> Result<(), Self::Error>;
 }
 

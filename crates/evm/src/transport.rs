@@ -10,13 +10,13 @@ use alloy_json_rpc::{RequestPacket, ResponsePacket};
 use alloy_transport::{TransportError, TransportErrorKind, TransportFut};
 
 #[derive(Clone)]
-pub struct QuietHttp {
+pub(crate) struct QuietHttp {
     client: reqwest::Client,
     url: reqwest::Url,
 }
 
 impl QuietHttp {
-    pub fn new(url: reqwest::Url) -> Self {
+    pub(crate) fn new(url: reqwest::Url) -> Self {
         QuietHttp { client: reqwest::Client::new(), url }
     }
 }

@@ -30,16 +30,20 @@ pub fn spawn_anvil(genesis_time: u64) -> Anvil {
 /// A transaction sent in the current step.
 #[derive(Clone, Debug)]
 pub struct SentTx {
+    /// Transaction hash, `0x`-hex.
     pub hash: String,
+    /// The step that sent it (named in panic messages).
     pub what: String,
 }
 
 /// The chain as the generator drives it.
 pub struct Chain<'a> {
+    /// The node the scenario runs on.
     pub anvil: &'a Anvil,
     pending: Vec<SentTx>,
     /// Every mined transaction: (hash, block, index).
     pub mined: Vec<(String, u64, u64)>,
+    /// Timestamp of the next block, Unix seconds (advanced per step).
     pub time: u64,
 }
 
@@ -117,6 +121,7 @@ impl<'a> Chain<'a> {
         }
     }
 
+    /// The node's latest block height.
     pub fn head(&self) -> u64 {
         self.anvil.block_number()
     }

@@ -45,12 +45,15 @@ pub type Traced = [U256; 3];
 /// One transfer into an exchange wallet or an exchange deposit address.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct DepositTruth {
+    /// The transaction hash, `0x`-hex.
     pub tx: String,
     /// The deposit address (or exchange wallet) that received it.
     pub address: String,
+    /// Name of the exchange it belongs to.
     pub exchange: String,
     /// `ETH` or the token contract (lower-case hex).
     pub asset: String,
+    /// Amount received, in base units (wei or the token's), decimal.
     pub amount_raw: String,
     /// Traced base units per policy; a policy absent here traced nothing into it.
     pub traced_raw: BTreeMap<String, String>,
@@ -74,16 +77,19 @@ pub struct Ledger {
     pools: BTreeMap<String, String>,
     /// (address, asset)
     holdings: BTreeMap<(String, String), Holding>,
+    /// Every transfer into an exchange address so far, in send order.
     pub deposits: Vec<DepositTruth>,
     /// Most hops any traced transfer travelled.
     pub max_hops: u32,
 }
 
 impl Ledger {
+    /// An empty ledger.
     pub fn new() -> Ledger {
         Ledger::default()
     }
 
+    /// Mark `addr` as a seed of the trace: the funds it holds are the traced funds.
     pub fn add_seed(&mut self, addr: &str) {
         self.seeds.insert(addr.to_string());
     }
@@ -93,14 +99,17 @@ impl Ledger {
         self.sources.insert(addr.to_string());
     }
 
+    /// Mark `addr` as an exchange wallet or deposit address of `exchange`.
     pub fn add_pool(&mut self, addr: &str, exchange: &str) {
         self.pools.insert(addr.to_string(), exchange.to_string());
     }
 
+    /// Whether `addr` belongs to an exchange.
     pub fn is_pool(&self, addr: &str) -> bool {
         self.pools.contains_key(addr)
     }
 
+    /// What `addr` holds of `asset` now, in base units.
     pub fn balance(&self, addr: &str, asset: &str) -> U256 {
         self.holdings.get(&(addr.to_string(), asset.to_string())).map(|h| h.balance).unwrap_or_default()
     }

@@ -12,6 +12,11 @@
 //! Like `chaintrace-testkit`, this crate is test tooling: when the environment is broken (anvil
 //! does not start, a transaction is refused) or the scenario's own invariants fail, it panics
 //! with a message saying which step failed, because a test or a recording must stop loudly.
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
+// Dependencies of the `record-demo` binary only (the library does not use them).
+use chaintrace_model as _;
+use tokio as _;
 
 pub mod chain;
 pub mod ledger;

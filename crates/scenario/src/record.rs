@@ -36,6 +36,7 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// Start recording, forwarding to the node at `upstream`, on a free loopback port.
     pub fn start(upstream: SocketAddr) -> Recorder {
         let calls: Calls = Arc::new(Mutex::new(BTreeMap::new()));
         let calls2 = calls.clone();
@@ -75,6 +76,7 @@ impl Recorder {
         Recorder { server, calls }
     }
 
+    /// The proxy's URL, `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         self.server.url()
     }

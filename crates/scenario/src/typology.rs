@@ -61,8 +61,9 @@ use crate::rng::Rng;
 pub const GENESIS_TIME: u64 = 1_711_929_600;
 /// The label entity of the seeds.
 pub const SANCTIONED_ENTITY: &str = "DPRK IT worker network (scenario)";
-/// Exchanges of the scenario (fictional).
+/// The first exchange of the scenario (fictional).
 pub const ALPHA: &str = "Alpha Exchange";
+/// The second exchange of the scenario (fictional).
 pub const BRAVO: &str = "Bravo Exchange";
 
 const USDT_CENT: u64 = 10_000; // 0.01 USDT in base units
@@ -71,12 +72,15 @@ const MILLI_ETH: u64 = 1_000_000_000_000_000; // 0.001 ETH in wei
 /// How big a scenario is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Size {
+    /// `small`, `medium` or `large`.
     pub name: &'static str,
+    /// Employers paying the workers.
     pub employers: usize,
     /// Seed workers (labelled sanctioned).
     pub seeds: usize,
     /// Unlisted workers (clean for the trace).
     pub unlisted: usize,
+    /// Times each employer pays its workers.
     pub pay_rounds: usize,
     /// Peels in the USDT peel chain.
     pub peels: usize,
@@ -88,6 +92,7 @@ pub struct Size {
     pub noise: usize,
 }
 
+/// The smallest scenario (two employers, two seeds), for quick tests.
 pub const SMALL: Size = Size {
     name: "small",
     employers: 2,
@@ -99,6 +104,7 @@ pub const SMALL: Size = Size {
     exchange_users: 2,
     noise: 6,
 };
+/// A middle-sized scenario (three employers, three seeds).
 pub const MEDIUM: Size = Size {
     name: "medium",
     employers: 3,
@@ -110,6 +116,7 @@ pub const MEDIUM: Size = Size {
     exchange_users: 3,
     noise: 14,
 };
+/// The largest scenario, with more noise and a longer peel chain.
 pub const LARGE: Size = Size {
     name: "large",
     employers: 5,
@@ -123,10 +130,12 @@ pub const LARGE: Size = Size {
 };
 
 impl Size {
+    /// Every size, smallest first.
     pub fn all() -> [Size; 3] {
         [SMALL, MEDIUM, LARGE]
     }
 
+    /// The size called `name` (`small`, `medium`, `large`).
     pub fn by_name(name: &str) -> Option<Size> {
         Size::all().into_iter().find(|s| s.name == name)
     }
@@ -135,32 +144,48 @@ impl Size {
 /// An exchange of the scenario: its labelled hot wallet and the deposit addresses it sweeps.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ExchangeTruth {
+    /// The exchange's labelled hot wallet.
     pub hot_wallet: String,
+    /// Its users' deposit addresses, swept into the hot wallet.
     pub deposit_addresses: Vec<String>,
 }
 
 /// What the scenario put on chain and what a correct trace must find.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Truth {
+    /// The typology's name.
     pub scenario: String,
+    /// The [`Size`] name it was generated at.
     pub size: String,
     /// The RNG seed that reproduces it.
     pub rng_seed: u64,
+    /// The chain name to ingest it under.
     pub chain: String,
+    /// The anvil node's chain id.
     pub chain_id: u64,
+    /// The USDT-like token's contract address.
     pub token: String,
+    /// Its symbol.
     pub token_symbol: String,
+    /// Its decimals (6).
     pub token_decimals: u8,
+    /// The router contract that pays out ETH through internal calls.
     pub router: String,
     /// Blocks to ingest (all of them: the scenario starts at genesis).
     pub first_block: u64,
+    /// Last block to ingest.
     pub last_block: u64,
+    /// Time of the first scenario block, Unix seconds.
     pub start_time: u64,
+    /// Time of the last scenario block, Unix seconds.
     pub end_time: u64,
     /// A `--hops` that cuts no traced flow (the longest traced path).
     pub hops: u32,
+    /// The entity the seeds' labels name.
     pub sanctioned_entity: String,
+    /// The seed workers' addresses (labelled sanctioned).
     pub seeds: Vec<String>,
+    /// The exchanges by name.
     pub exchanges: BTreeMap<String, ExchangeTruth>,
     /// Every transfer into an exchange address that carries traced funds under some policy.
     pub deposits: Vec<DepositTruth>,
@@ -168,6 +193,7 @@ pub struct Truth {
     pub decoys: Vec<DepositTruth>,
     /// Who is who (address → role), for reading a case file against the scenario.
     pub wallets: BTreeMap<String, String>,
+    /// Transactions the scenario sent.
     pub transactions: usize,
 }
 

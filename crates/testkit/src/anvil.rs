@@ -26,10 +26,12 @@ impl Default for AnvilBuilder {
 }
 
 impl AnvilBuilder {
+    /// The chain id anvil reports (default 1).
     pub fn chain_id(mut self, id: u64) -> Self {
         self.chain_id = id;
         self
     }
+    /// How many funded, unlocked accounts anvil creates (default 20).
     pub fn accounts(mut self, n: u32) -> Self {
         self.accounts = n;
         self
@@ -39,6 +41,7 @@ impl AnvilBuilder {
         self.block_time = Some(secs);
         self
     }
+    /// One more command-line argument passed to anvil as is.
     pub fn arg(mut self, a: impl Into<String>) -> Self {
         self.extra.push(a.into());
         self
@@ -108,6 +111,7 @@ pub struct Anvil {
 }
 
 impl Anvil {
+    /// A builder with the defaults (chain id 1, 20 accounts, mine on every transaction).
     pub fn builder() -> AnvilBuilder {
         AnvilBuilder::default()
     }
@@ -117,14 +121,17 @@ impl Anvil {
         AnvilBuilder::default().spawn()
     }
 
+    /// The JSON-RPC URL, `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
+    /// The loopback address anvil listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
+    /// The chain id it was started with.
     pub fn chain_id(&self) -> u64 {
         self.chain_id
     }
@@ -158,6 +165,7 @@ impl Anvil {
             .collect()
     }
 
+    /// The latest block height (`eth_blockNumber`).
     pub fn block_number(&self) -> u64 {
         hex_u64(&self.rpc("eth_blockNumber", json!([])))
     }
@@ -169,6 +177,7 @@ impl Anvil {
         self.send_with_gas(from, to, value, data, 1_000_000)
     }
 
+    /// [`Anvil::send`] with an explicit gas limit; returns the transaction hash.
     pub fn send_with_gas(&self, from: &str, to: Option<&str>, value: U256, data: &[u8], gas: u64) -> String {
         let mut tx = json!({
             "from": from,
@@ -217,18 +226,22 @@ impl Anvil {
         }
     }
 
+    /// Turn mining on every transaction on or off (`evm_setAutomine`).
     pub fn set_automine(&self, on: bool) {
         self.rpc("evm_setAutomine", json!([on]));
     }
 
+    /// Mine `blocks` blocks now (`anvil_mine`).
     pub fn mine(&self, blocks: u64) {
         self.rpc("anvil_mine", json!([format!("0x{blocks:x}")]));
     }
 
+    /// Snapshot the chain state (`evm_snapshot`); returns the id for [`Anvil::revert`].
     pub fn snapshot(&self) -> String {
         self.rpc("evm_snapshot", json!([])).as_str().expect("snapshot id").to_string()
     }
 
+    /// Go back to a snapshot (`evm_revert`); panics if anvil refuses.
     pub fn revert(&self, id: &str) {
         assert_eq!(self.rpc("evm_revert", json!([id])), json!(true), "evm_revert {id} failed");
     }
@@ -238,6 +251,7 @@ impl Anvil {
         self.rpc("anvil_reorg", json!([depth, txs]));
     }
 
+    /// The `0x`-hex hash of the block at `height`.
     pub fn block_hash(&self, height: u64) -> String {
         let b = self.rpc("eth_getBlockByNumber", json!([format!("0x{height:x}"), false]));
         b["hash"].as_str().expect("block hash").to_string()

@@ -75,6 +75,7 @@ impl Contracts {
         Contracts { bins }
     }
 
+    /// The compiled creation bytecode of contract `name`; panics if there is none.
     pub fn bytecode(&self, name: &str) -> &[u8] {
         self.bins.get(name).unwrap_or_else(|| panic!("no compiled contract named {name}"))
     }
@@ -83,7 +84,9 @@ impl Contracts {
 /// A static ABI word.
 #[derive(Clone, Debug)]
 pub enum Word {
+    /// A `0x`-hex address, left-padded to 32 bytes.
     Address(String),
+    /// An unsigned integer, big-endian in 32 bytes.
     Uint(U256),
 }
 

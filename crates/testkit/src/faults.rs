@@ -10,12 +10,14 @@ use serde_json::{json, Value};
 
 use crate::http::{self, Reply, Server};
 
+/// How a [`FaultProxy`] misbehaves.
 #[derive(Clone, Debug)]
 pub struct FaultConfig {
     /// Share of requests that get a fault, 0.0..=1.0.
     pub rate: f64,
     /// How long a delayed request waits before it is forwarded.
     pub delay: Duration,
+    /// Seed of the proxy's deterministic choice of faults.
     pub seed: u64,
 }
 
@@ -28,16 +30,24 @@ impl Default for FaultConfig {
 /// How many faults of each kind were injected.
 #[derive(Debug, Default)]
 pub struct FaultStats {
+    /// Requests received.
     pub requests: AtomicU64,
+    /// Connections closed without an answer.
     pub dropped: AtomicU64,
+    /// Requests held back by `delay` before being forwarded.
     pub delayed: AtomicU64,
+    /// Requests answered with HTTP 429.
     pub http_429: AtomicU64,
+    /// Requests answered with HTTP 503.
     pub http_503: AtomicU64,
+    /// Requests answered with a JSON-RPC rate-limit error.
     pub rpc_rate_limited: AtomicU64,
+    /// Answers cut off mid-JSON.
     pub truncated: AtomicU64,
 }
 
 impl FaultStats {
+    /// All injected faults (everything but plain `requests`).
     pub fn faults(&self) -> u64 {
         [&self.dropped, &self.delayed, &self.http_429, &self.http_503, &self.rpc_rate_limited, &self.truncated]
             .iter()
@@ -46,6 +56,8 @@ impl FaultStats {
     }
 }
 
+/// A JSON-RPC proxy on a free loopback port that forwards to an upstream node and injects
+/// faults per [`FaultConfig`]; stops on drop.
 pub struct FaultProxy {
     server: Server,
     stats: Arc<FaultStats>,
@@ -60,6 +72,7 @@ fn mix(mut z: u64) -> u64 {
 }
 
 impl FaultProxy {
+    /// Start proxying to `upstream`.
     pub fn start(upstream: SocketAddr, cfg: FaultConfig) -> FaultProxy {
         let stats = Arc::new(FaultStats::default());
         let st = stats.clone();
@@ -120,10 +133,12 @@ impl FaultProxy {
         FaultProxy { server, stats }
     }
 
+    /// The proxy's URL, `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         self.server.url()
     }
 
+    /// What it has injected so far.
     pub fn stats(&self) -> &FaultStats {
         &self.stats
     }

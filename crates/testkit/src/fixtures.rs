@@ -42,6 +42,7 @@ pub struct FixtureServer {
 }
 
 impl FixtureServer {
+    /// Serve the fixture files of `dirs` (searched in order) on a free loopback port.
     pub fn start(dirs: Vec<PathBuf>) -> FixtureServer {
         let log = Arc::new(Mutex::new(Vec::new()));
         let log2 = log.clone();
@@ -77,6 +78,7 @@ impl FixtureServer {
         FixtureServer { server, log }
     }
 
+    /// The server's URL, `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         self.server.url()
     }

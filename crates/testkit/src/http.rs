@@ -10,7 +10,9 @@ use std::time::Duration;
 /// A parsed HTTP response.
 #[derive(Debug)]
 pub struct Response {
+    /// HTTP status code.
     pub status: u16,
+    /// Response body.
     pub body: Vec<u8>,
 }
 
@@ -78,12 +80,20 @@ pub fn post(addr: SocketAddr, body: &[u8], timeout: Duration) -> std::io::Result
 /// What a handler does with one request.
 pub enum Reply {
     /// Send this status and body.
-    Send { status: u16, body: Vec<u8>, content_length: Option<usize> },
+    Send {
+        /// HTTP status code.
+        status: u16,
+        /// Response body.
+        body: Vec<u8>,
+        /// A `Content-Length` to announce instead of the body's (to fake a truncated answer).
+        content_length: Option<usize>,
+    },
     /// Close the connection without answering.
     Drop,
 }
 
 impl Reply {
+    /// HTTP 200 with a JSON body.
     pub fn json(body: Vec<u8>) -> Self {
         Reply::Send { status: 200, body, content_length: None }
     }
@@ -97,6 +107,7 @@ pub struct Server {
 }
 
 impl Server {
+    /// Serve `handler` on a free loopback port, one thread per connection; stops on drop.
     pub fn start(handler: impl Fn(&[u8]) -> Reply + Send + Sync + 'static) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port for a test server");
         let addr = listener.local_addr().expect("local addr of a bound listener");
@@ -123,10 +134,12 @@ impl Server {
         Server { addr, stop, thread: Some(thread) }
     }
 
+    /// The loopback address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
+    /// Its URL, `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }

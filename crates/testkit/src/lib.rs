@@ -10,6 +10,7 @@
 //!
 //! Everything here is for tests: helpers panic with a clear message when the environment is
 //! broken (a tool cannot be installed, anvil does not start), because a test must fail loudly.
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
 pub mod anvil;
 pub mod contracts;

@@ -10,10 +10,13 @@ use crate::contracts::{encode_call, Contracts, Word};
 /// One transfer the scenario made, in the adapter's terms.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ExpectedTransfer {
+    /// Block height.
     pub block: u64,
     /// `0x`-prefixed lower-case hex.
     pub tx: String,
+    /// Sender, `0x`-prefixed lower-case hex.
     pub from: String,
+    /// Recipient, `0x`-prefixed lower-case hex.
     pub to: String,
     /// `ETH` or the token contract (lower-case hex).
     pub asset: String,
@@ -23,14 +26,23 @@ pub struct ExpectedTransfer {
 
 /// What the scenario deployed and did.
 pub struct Scenario {
+    /// anvil's unlocked accounts, lower-case hex.
     pub accounts: Vec<String>,
+    /// `TetherLike`: a 6-decimal USDT-like token.
     pub usdt: String,
+    /// `Gold18`: an 18-decimal token.
     pub gold: String,
+    /// `MuteToken`: emits `Transfer` but answers neither `decimals()` nor `symbol()`.
     pub mute: String,
+    /// `NftLike`: an ERC-721-style `Transfer` (4 topics) the adapter must ignore.
     pub nft: String,
+    /// A `Forwarder`: passes `msg.value` on with an internal call.
     pub forwarder: String,
+    /// A second `Forwarder`, for two-hop internal transfers.
     pub forwarder2: String,
+    /// `Rejecter`: reverts any value sent to it.
     pub rejecter: String,
+    /// Every transfer the scenario made, sorted.
     pub expected: Vec<ExpectedTransfer>,
     /// Transactions that reverted (they must contribute nothing).
     pub reverted: Vec<String>,

@@ -6,7 +6,7 @@ use chaintrace_model::{Address, Direction, ImportRecord, Label, Transfer};
 use chaintrace_store::{Store, StoreError};
 
 /// The store's label set and import history.
-pub struct StoreLabels<'a>(pub &'a Store);
+pub(crate) struct StoreLabels<'a>(pub &'a Store);
 
 impl LabelStore for StoreLabels<'_> {
     type Error = StoreError;
@@ -28,7 +28,7 @@ impl LabelStore for StoreLabels<'_> {
 }
 
 /// The store's transfers of one chain.
-pub struct StoreGraph<'a> {
+pub(crate) struct StoreGraph<'a> {
     /// The store.
     pub store: &'a Store,
     /// The chain's name.

@@ -1,6 +1,6 @@
 //! The libraries' traits implemented over the RocksDB store. Only the binary links the store:
 //! the tracer and the labels crate see it through these adapters.
 
-pub mod labels;
-pub mod sink;
-pub mod source;
+pub(crate) mod labels;
+pub(crate) mod sink;
+pub(crate) mod source;

@@ -8,7 +8,7 @@ use chaintrace_store::{Store, StoreError};
 
 /// One chain of the store as an ingest sink; it also resolves spent Bitcoin outputs.
 #[derive(Clone, Copy)]
-pub struct StoreSink<'a> {
+pub(crate) struct StoreSink<'a> {
     pub store: &'a Store,
     pub chain: &'a str,
 }
@@ -44,13 +44,13 @@ impl UtxoLookup for StoreSink<'_> {
 }
 
 /// Token metadata of one chain in the store.
-pub struct StoreTokens<'a> {
+pub(crate) struct StoreTokens<'a> {
     store: &'a Store,
     chain: &'a str,
 }
 
 impl<'a> StoreTokens<'a> {
-    pub fn new(store: &'a Store, chain: &'a str) -> Self {
+    pub(crate) fn new(store: &'a Store, chain: &'a str) -> Self {
         StoreTokens { store, chain }
     }
 }

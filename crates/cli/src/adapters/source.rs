@@ -12,7 +12,7 @@ use chaintrace_tracer::GraphSource;
 ///
 /// Labels are read once, on the first look-up, into an in-memory index: a trace looks up every
 /// address it reaches, and one scan of the label set is far cheaper than a seek per address.
-pub struct StoreSource<'a> {
+pub(crate) struct StoreSource<'a> {
     store: &'a Store,
     chain: String,
     /// The chain has Bitcoin UTXO structure (FIFO runs through transactions).
@@ -22,7 +22,7 @@ pub struct StoreSource<'a> {
 
 impl<'a> StoreSource<'a> {
     /// Chain `chain` of `store`; `utxo` when it is a Bitcoin chain.
-    pub fn new(store: &'a Store, chain: impl Into<String>, utxo: bool) -> Self {
+    pub(crate) fn new(store: &'a Store, chain: impl Into<String>, utxo: bool) -> Self {
         StoreSource { store, chain: chain.into(), utxo, labels: OnceLock::new() }
     }
 }

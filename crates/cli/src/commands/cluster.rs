@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::{context::Context, output};
 
 #[derive(Args, Debug)]
-pub struct ClusterArgs {
+pub(crate) struct ClusterArgs {
     /// Bitcoin chain name from the config.
     #[arg(long, default_value = "bitcoin")]
     chain: String,
@@ -34,13 +34,13 @@ struct Summary {
 
 /// The cluster of `addr` and its size, when `cluster` has run and the address is in a cluster
 /// of two or more (for `transfers` and case files).
-pub fn cluster_of(store: &Store, chain: &str, addr: &Address) -> Result<Option<(String, u64)>> {
+pub(crate) fn cluster_of(store: &Store, chain: &str, addr: &Address) -> Result<Option<(String, u64)>> {
     let Some(id) = store.cluster_of(chain, addr)? else { return Ok(None) };
     let size = store.cluster_size(chain, &id)?;
     Ok(Some((id, size)))
 }
 
-pub fn run(ctx: &Context, args: ClusterArgs) -> Result<()> {
+pub(crate) fn run(ctx: &Context, args: ClusterArgs) -> Result<()> {
     let spec = ctx.config.chain(&args.chain)?;
     if spec.kind != ChainKind::Bitcoin {
         bail!("clustering by common inputs applies to Bitcoin chains; {:?} is an EVM chain", args.chain);

@@ -40,7 +40,7 @@ const MARKER: &str = ".chaintrace-demo";
 const HOPS: &str = "12";
 
 #[derive(Args, Debug)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Build the demo case here (a fresh store, the case file and the exports). Default: the
     /// data directory, `$XDG_DATA_HOME/chaintrace/demo` (or `~/.local/share/chaintrace/demo`).
     #[arg(long, value_name = "DIR")]
@@ -298,7 +298,7 @@ fn short(addr: &str) -> String {
     }
 }
 
-pub fn run(_ctx: &Context, args: DemoArgs) -> Result<()> {
+pub(crate) fn run(_ctx: &Context, args: DemoArgs) -> Result<()> {
     let started = Instant::now();
     let dir = match args.dir {
         Some(d) => d,

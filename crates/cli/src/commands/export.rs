@@ -11,7 +11,7 @@ use clap::Args;
 use crate::{context::Context, files, output};
 
 #[derive(Debug, Args)]
-pub struct ExportArgs {
+pub(crate) struct ExportArgs {
     /// The case file written by `chaintrace trace --out CASE.json`.
     #[arg(value_name = "CASE.json")]
     pub case: PathBuf,
@@ -36,7 +36,7 @@ fn parse_format(s: &str) -> Result<Format, String> {
     s.parse()
 }
 
-pub fn run(ctx: &Context, args: ExportArgs) -> Result<()> {
+pub(crate) fn run(ctx: &Context, args: ExportArgs) -> Result<()> {
     let case = files::read_case(&args.case)?;
     let written = chaintrace_export::export(&case, args.format, &args.output, ExportOptions { force: args.force })
         .map_err(|e| match e {

@@ -18,7 +18,7 @@ use crate::{
 };
 
 #[derive(Args, Debug)]
-pub struct LabelsArgs {
+pub(crate) struct LabelsArgs {
     #[command(subcommand)]
     command: LabelsCommand,
 }
@@ -35,6 +35,8 @@ enum LabelsCommand {
     InferDeposits(InferArgs),
 }
 
+// Field docs are `--help` text (clap prints them verbatim), not Markdown.
+#[allow(rustdoc::invalid_html_tags)]
 #[derive(Args, Debug)]
 struct ImportArgs {
     /// Label files: OFAC SDN (SDN_ADVANCED.XML, SDN.XML, sdn.csv [+ sdn_comments.csv, add.csv],
@@ -96,7 +98,7 @@ struct InferArgs {
     min_exchange_share: f64,
 }
 
-pub fn run(ctx: &Context, args: LabelsArgs) -> Result<()> {
+pub(crate) fn run(ctx: &Context, args: LabelsArgs) -> Result<()> {
     match args.command {
         LabelsCommand::Import(a) => run_import(ctx, a),
         LabelsCommand::List(a) => run_list(ctx, a),

@@ -4,7 +4,7 @@ use chaintrace_model::{format_units, time_fmt, Asset, CaseEdge, ChainSpec, Trans
 use chaintrace_store::Store;
 
 /// Symbol and decimals of an asset on a chain (token rows come from the EVM adapter).
-pub fn asset_info(store: &Store, spec: &ChainSpec, asset: &Asset) -> (Option<String>, u8) {
+pub(crate) fn asset_info(store: &Store, spec: &ChainSpec, asset: &Asset) -> (Option<String>, u8) {
     match asset {
         Asset::Native => (Some(spec.native_symbol.clone()), spec.native_decimals),
         Asset::Token(c) => {
@@ -18,7 +18,7 @@ pub fn asset_info(store: &Store, spec: &ChainSpec, asset: &Asset) -> (Option<Str
 }
 
 /// A stored transfer as an edge object (everything in it counts as traced).
-pub fn edge(store: &Store, spec: &ChainSpec, t: &Transfer) -> CaseEdge {
+pub(crate) fn edge(store: &Store, spec: &ChainSpec, t: &Transfer) -> CaseEdge {
     let (symbol, decimals) = asset_info(store, spec, &t.asset);
     let amount = format_units(t.amount, decimals);
     CaseEdge {

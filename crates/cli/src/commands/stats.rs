@@ -2,7 +2,7 @@ use anyhow::Result;
 
 use crate::{context::Context, output};
 
-pub fn run(ctx: &Context) -> Result<()> {
+pub(crate) fn run(ctx: &Context) -> Result<()> {
     let store = ctx.open_store()?;
     let stats = store.stats()?;
     if ctx.json {

@@ -16,8 +16,11 @@ use clap::{Args, ValueEnum};
 
 use crate::{context::Context, files, output};
 
+/// `chaintrace trace`'s arguments. Field docs are `--help` text (clap prints them verbatim),
+/// not Markdown: `[tracer]` names the config table.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Args, Debug)]
-pub struct TraceArgs {
+pub(crate) struct TraceArgs {
     /// Seed addresses to walk from.
     seeds: Vec<String>,
     /// Chain name from the config (default: ethereum for 0x seeds, bitcoin otherwise).
@@ -129,7 +132,7 @@ fn seeds_by_label(store: &Store, spec: &ChainSpec, name: &str) -> Result<Vec<Add
     Ok(out.into_iter().collect())
 }
 
-pub fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
+pub(crate) fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
     let chain = match &args.chain {
         Some(c) => c.clone(),
         None => match args.seeds.first() {
@@ -248,13 +251,13 @@ pub fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum DepositsFormat {
+pub(crate) enum DepositsFormat {
     Csv,
     Json,
 }
 
 #[derive(Args, Debug)]
-pub struct DepositsArgs {
+pub(crate) struct DepositsArgs {
     /// A case file written by `chaintrace trace --out`.
     case: PathBuf,
     /// csv (SPEC header) or json; `--json` means json.
@@ -262,7 +265,7 @@ pub struct DepositsArgs {
     format: Option<DepositsFormat>,
 }
 
-pub fn run_deposits(ctx: &Context, args: DepositsArgs) -> Result<()> {
+pub(crate) fn run_deposits(ctx: &Context, args: DepositsArgs) -> Result<()> {
     let case = files::read_case(&args.case)?;
     let format = args.format.unwrap_or(if ctx.json { DepositsFormat::Json } else { DepositsFormat::Csv });
     match format {

@@ -6,7 +6,7 @@ use crate::{commands::render, context::Context, output};
 
 /// `--direction`: one side of the address, or both (maps onto the model's [`Direction`]).
 #[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum Dir {
+pub(crate) enum Dir {
     In,
     Out,
     Both,
@@ -23,7 +23,7 @@ impl Dir {
 }
 
 #[derive(Args, Debug)]
-pub struct TransfersArgs {
+pub(crate) struct TransfersArgs {
     /// The address (EVM 0x…, or a Bitcoin address).
     address: String,
     /// Chain name from the config (default: ethereum for 0x addresses, bitcoin otherwise).
@@ -36,7 +36,7 @@ pub struct TransfersArgs {
     limit: usize,
 }
 
-pub fn run(ctx: &Context, args: TransfersArgs) -> Result<()> {
+pub(crate) fn run(ctx: &Context, args: TransfersArgs) -> Result<()> {
     let address = Address::parse_any(&args.address).context("check the address")?;
     let chain = args.chain.clone().unwrap_or_else(|| if address.is_evm() { "ethereum" } else { "bitcoin" }.to_string());
     let spec = ctx.config.chain(&chain)?;

@@ -7,13 +7,13 @@ use clap::Args;
 use crate::{context::Context, output};
 
 #[derive(Args, Debug)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// Verify only this chain (default: every chain in the store).
     #[arg(long)]
     chain: Option<String>,
 }
 
-pub fn run(ctx: &Context, args: VerifyArgs) -> Result<()> {
+pub(crate) fn run(ctx: &Context, args: VerifyArgs) -> Result<()> {
     let store = ctx.open_store()?;
     let report = store.verify(args.chain.as_deref())?;
     if ctx.json {

@@ -3,14 +3,13 @@
 //! `eth_getLogs` topic filters, native ones where the node has an address index) and stores them
 //! without moving the checkpoint, so a wallet can be traced without indexing the chain.
 //!
-//! Without `--to` the head is followed until Ctrl-C. Environment knobs (advanced):
-//! `CHAINTRACE_EVM_TRACES` = `auto` (default) | `off` | `geth` | `parity`,
-//! `CHAINTRACE_EVM_TIMEOUT` = per-request timeout in seconds (default 30),
-//! `CHAINTRACE_EVM_POLL` = head polling interval in seconds when following (default 2).
+//! Without `--to` the head is followed until Ctrl-C. `--traces`, `--timeout` and `--poll` (or
+//! `CHAINTRACE_EVM_TRACES`, `_TIMEOUT`, `_POLL`) are parsed and checked by clap ([`EvmArgs`]).
+//!
+//! [`EvmArgs`]: super::EvmArgs
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
 use chaintrace_evm::expand::{expand_address, ExpandOptions, NativeSource};
@@ -18,20 +17,10 @@ use chaintrace_evm::{ingest, EvmAdapter, EvmConfig, EvmError, IngestOptions, Rpc
 use chaintrace_model::{Address, ChainSpec, Sensitive};
 use chaintrace_store::Store;
 
-use super::IngestArgs;
+use super::{IngestArgs, Traces};
 use crate::adapters::sink::{StoreSink, StoreTokens};
 use crate::context::Context;
 use crate::output;
-
-fn env_secs(name: &str, default: f64) -> Result<Duration> {
-    match std::env::var(name) {
-        Ok(v) => {
-            let s: f64 = v.trim().parse().with_context(|| format!("{name}={v:?} is not a number of seconds"))?;
-            Ok(Duration::from_secs_f64(s.max(0.0)))
-        }
-        Err(_) => Ok(Duration::from_secs_f64(default)),
-    }
-}
 
 pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<()> {
     let url = match (&args.node.rpc, &spec.rpc) {
@@ -44,18 +33,17 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
             bail!("--from {f} is above --to {t}: give a range with from <= to");
         }
     }
-    let traces = match std::env::var("CHAINTRACE_EVM_TRACES").as_deref() {
-        Err(_) | Ok("auto") | Ok("") => TraceSetting::Auto,
-        Ok("off") => TraceSetting::Off,
-        Ok("geth") => TraceSetting::Geth,
-        Ok("parity") => TraceSetting::Parity,
-        Ok(other) => bail!("CHAINTRACE_EVM_TRACES={other:?}: use auto, off, geth or parity"),
+    let traces = match args.evm.traces {
+        Traces::Auto => TraceSetting::Auto,
+        Traces::Off => TraceSetting::Off,
+        Traces::Geth => TraceSetting::Geth,
+        Traces::Parity => TraceSetting::Parity,
     };
     let rpc = RpcConfig {
         max_in_flight: args.evm.max_in_flight.unwrap_or(8).max(1),
         rate_per_sec: args.evm.rate.filter(|r| *r > 0.0),
         batch_size: args.node.rpc_batch.unwrap_or(50).max(1),
-        timeout: env_secs("CHAINTRACE_EVM_TIMEOUT", 30.0)?,
+        timeout: args.evm.timeout,
         ..RpcConfig::default()
     };
     let cfg = EvmConfig { chain: spec.name.clone(), chain_id: spec.chain_id, rpc, traces };
@@ -64,7 +52,7 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
         to: args.range.to,
         chunk_blocks: (args.node.batch_blocks.unwrap_or(100).max(1) as u64).min(1000),
         parallel_chunks: 2,
-        poll_interval: env_secs("CHAINTRACE_EVM_POLL", 2.0)?,
+        poll_interval: args.evm.poll,
         ..IngestOptions::default()
     };
     let addresses = args

@@ -1,26 +1,25 @@
 //! `chaintrace ingest CHAIN …`: dispatch to the adapter of the chain's kind.
 //!
 //! Flags come in groups by the kind they apply to; a flag of the other kind is a usage error
-//! (exit status 2), not silently ignored. Both kinds write through one [`sink::StoreSink`].
+//! (exit status 2), not silently ignored. Both kinds write through one [`StoreSink`](crate::adapters::sink::StoreSink).
 
 mod bitcoin;
 mod evm;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Result;
 use chaintrace_model::{ChainKind, ChainSpec};
-use clap::{error::ErrorKind, Args, CommandFactory};
+use clap::parser::ValueSource;
+use clap::{error::ErrorKind, ArgMatches, Args, CommandFactory, ValueEnum};
 
 use crate::context::Context;
 use crate::output;
 
+/// `chaintrace ingest`'s arguments, in groups by the chain kind they apply to.
 #[derive(Args, Debug, Clone)]
-#[command(after_help = "EVM environment (advanced):
-  CHAINTRACE_EVM_TRACES   internal transfers from auto (default), off, geth or parity tracing
-  CHAINTRACE_EVM_TIMEOUT  per-request timeout in seconds (default 30)
-  CHAINTRACE_EVM_POLL     head polling interval in seconds when following the head (default 2)")]
-pub struct IngestArgs {
+pub(crate) struct IngestArgs {
     /// Chain name from the config (`bitcoin`, `ethereum`, or any EVM chain you add).
     pub chain: String,
     #[command(flatten)]
@@ -39,7 +38,7 @@ pub struct IngestArgs {
 
 /// A node: EVM JSON-RPC or Bitcoin Core RPC, by the chain's kind.
 #[derive(Args, Debug, Clone)]
-pub struct NodeArgs {
+pub(crate) struct NodeArgs {
     /// Node RPC URL (EVM JSON-RPC or Bitcoin Core RPC); defaults to the config's `rpc`.
     #[arg(long, help_heading = "Node (EVM JSON-RPC or Bitcoin Core RPC)", conflicts_with_all = ["blocks_dir", "esplora"])]
     pub rpc: Option<String>,
@@ -53,7 +52,7 @@ pub struct NodeArgs {
 
 /// Which blocks.
 #[derive(Args, Debug, Clone)]
-pub struct RangeArgs {
+pub(crate) struct RangeArgs {
     /// First block height to ingest (default: after the stored tip, or 0). Not with --blocks-dir:
     /// block files are read from genesis, then after the stored tip.
     #[arg(long, help_heading = "Range", conflicts_with_all = ["blocks_dir", "esplora"])]
@@ -65,7 +64,7 @@ pub struct RangeArgs {
 
 /// Sources only a Bitcoin chain has.
 #[derive(Args, Debug, Clone)]
-pub struct BitcoinArgs {
+pub(crate) struct BitcoinArgs {
     /// Read Bitcoin Core's blk*.dat files from this directory.
     #[arg(long, help_heading = "Bitcoin", conflicts_with = "esplora")]
     pub blocks_dir: Option<PathBuf>,
@@ -81,20 +80,70 @@ pub struct BitcoinArgs {
     pub cookie: Option<PathBuf>,
 }
 
-/// Knobs only the EVM adapter has.
+/// Knobs only the EVM adapter has. The last three can also be set with `CHAINTRACE_EVM_*`
+/// environment variables; a flag wins over its variable, and a variable set while ingesting a
+/// Bitcoin chain is ignored (only a flag given there is a usage error).
 #[derive(Args, Debug, Clone)]
-pub struct EvmArgs {
+pub(crate) struct EvmArgs {
     /// Most RPC requests in flight at once [default: 8].
     #[arg(long, help_heading = "EVM")]
-    pub max_in_flight: Option<usize>,
+    pub(crate) max_in_flight: Option<usize>,
     /// Most RPC requests per second [default: 0, unlimited].
     #[arg(long, help_heading = "EVM")]
-    pub rate: Option<f64>,
+    pub(crate) rate: Option<f64>,
+    /// Where internal (contract) value transfers come from: auto probes the node for trace_block,
+    /// then debug_traceBlockByNumber (geth); off skips them.
+    #[arg(long, help_heading = "EVM", env = "CHAINTRACE_EVM_TRACES", value_enum, default_value_t = Traces::Auto)]
+    pub(crate) traces: Traces,
+    /// Per-request timeout, in seconds (fractions allowed).
+    #[arg(
+        long,
+        help_heading = "EVM",
+        env = "CHAINTRACE_EVM_TIMEOUT",
+        value_name = "SECONDS",
+        default_value = "30",
+        value_parser = parse_seconds
+    )]
+    pub(crate) timeout: Duration,
+    /// Without --to: how often the node's head is polled, in seconds (fractions allowed).
+    #[arg(
+        long,
+        help_heading = "EVM",
+        env = "CHAINTRACE_EVM_POLL",
+        value_name = "SECONDS",
+        default_value = "2",
+        value_parser = parse_seconds
+    )]
+    pub(crate) poll: Duration,
+}
+
+/// `--traces` / `CHAINTRACE_EVM_TRACES`: which node API internal value transfers are read from.
+/// (Plain comments on the variants: doc comments would switch `ingest --help` to its long form.)
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Traces {
+    // Probe the node: trace_block (Parity/Erigon/Reth), then debug_traceBlockByNumber (Geth).
+    Auto,
+    // Do not read internal transfers.
+    Off,
+    // Geth's debug_traceBlockByNumber with the call tracer.
+    Geth,
+    // Parity-style trace_block.
+    Parity,
+}
+
+/// A non-negative, finite number of seconds (`0.5`, `30`) as a [`Duration`].
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if secs.is_nan() || secs < 0.0 {
+        return Err(format!("{text} is negative: give a number of seconds >= 0"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{text} seconds is too long"))
 }
 
 impl IngestArgs {
-    /// Flags given that do not apply to a chain of `kind`.
-    fn foreign_flags(&self, kind: ChainKind) -> Vec<&'static str> {
+    /// Flags given that do not apply to a chain of `kind`. `matches` are `ingest`'s own, to
+    /// tell a flag on the command line from a value taken from the environment or a default.
+    fn foreign_flags(&self, kind: ChainKind, matches: &ArgMatches) -> Vec<&'static str> {
         let mut out = Vec::new();
         match kind {
             ChainKind::Evm => {
@@ -111,9 +160,14 @@ impl IngestArgs {
                 }
             }
             ChainKind::Bitcoin => {
-                for (given, flag) in
-                    [(self.evm.max_in_flight.is_some(), "--max-in-flight"), (self.evm.rate.is_some(), "--rate")]
-                {
+                let on_command_line = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+                for (given, flag) in [
+                    (self.evm.max_in_flight.is_some(), "--max-in-flight"),
+                    (self.evm.rate.is_some(), "--rate"),
+                    (on_command_line("traces"), "--traces"),
+                    (on_command_line("timeout"), "--timeout"),
+                    (on_command_line("poll"), "--poll"),
+                ] {
                     if given {
                         out.push(flag);
                     }
@@ -132,9 +186,11 @@ fn usage(message: String) -> anyhow::Error {
     anyhow::Error::new(crate::Cli::command().error(ErrorKind::ArgumentConflict, message))
 }
 
-pub fn run(ctx: &Context, args: IngestArgs) -> Result<()> {
+/// Ingest into the store from the source the flags and the chain's config name. `matches` are
+/// the `ingest` subcommand's parsed arguments (see [`IngestArgs::foreign_flags`]).
+pub(crate) fn run(ctx: &Context, args: IngestArgs, matches: &ArgMatches) -> Result<()> {
     let spec = ctx.config.chain(&args.chain)?.clone();
-    if let Some(flag) = args.foreign_flags(spec.kind).first() {
+    if let Some(flag) = args.foreign_flags(spec.kind, matches).first() {
         let kind = match spec.kind {
             ChainKind::Evm => "an EVM chain",
             ChainKind::Bitcoin => "a Bitcoin chain",
