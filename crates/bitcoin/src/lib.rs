@@ -27,6 +27,7 @@ pub mod ingest;
 pub mod network;
 pub mod rpc;
 pub mod script;
+#[cfg(feature = "test-utils")]
 pub mod synth;
 
 pub use blkfile::{BlkError, BlkIndex, BlockLocation, BlocksDir, ChainBlock};

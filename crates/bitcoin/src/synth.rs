@@ -29,6 +29,8 @@ use bitcoin::{
     TxOut, Witness,
 };
 
+use chaintrace_testkit::rng::Rng;
+
 use crate::{blkfile::xor_in_place, script::script_address_string};
 
 /// How [`generate`] shapes a synthetic chain of block files.
@@ -111,29 +113,6 @@ struct Utxo {
     outpoint: OutPoint,
     value: u64,
     kind: Kind,
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // splitmix64
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next() % n
-        }
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
 }
 
 struct Writer<'a> {
@@ -265,7 +244,7 @@ impl Gen<'_> {
     /// An output script of `entity`: a fresh address, or (40%) one it used before.
     fn pay_to(&mut self, entity: u32) -> (ScriptBuf, Kind) {
         let e = entity as usize;
-        let (kind, n) = if !self.addrs[e].is_empty() && self.rng.chance(40) {
+        let (kind, n) = if !self.addrs[e].is_empty() && self.rng.chance(40, 100) {
             let i = self.rng.below(self.addrs[e].len() as u64) as usize;
             self.addrs[e][i]
         } else {
@@ -320,10 +299,10 @@ impl Gen<'_> {
     }
 
     fn txin(&mut self, u: &Utxo) -> TxIn {
-        self.sig[5] = self.rng.next() as u8;
-        self.sig[40] = self.rng.next() as u8;
+        self.sig[5] = self.rng.next_u64() as u8;
+        self.sig[40] = self.rng.next_u64() as u8;
         let mut pk = [2u8; 33];
-        pk[1..9].copy_from_slice(&self.rng.next().to_le_bytes());
+        pk[1..9].copy_from_slice(&self.rng.next_u64().to_le_bytes());
         let (script_sig, witness) = match u.kind {
             Kind::P2pkh => {
                 (Builder::new().push_slice(push(&self.sig)).push_slice(push(&pk)).into_script(), Witness::new())
@@ -420,7 +399,7 @@ impl Gen<'_> {
             output: Vec::with_capacity(outs.len() + 1),
         };
         // Change goes first or last at random, as wallets shuffle.
-        if self.rng.chance(50) {
+        if self.rng.chance(50, 100) {
             outs.rotate_right(1);
         }
         let mut kinds = Vec::with_capacity(outs.len());
@@ -429,8 +408,8 @@ impl Gen<'_> {
             tx.output.push(TxOut { value: Amount::from_sat(*v), script_pubkey: script });
             kinds.push((*to, kind));
         }
-        if self.rng.chance(5) {
-            let data = self.rng.next().to_le_bytes();
+        if self.rng.chance(5, 100) {
+            let data = self.rng.next_u64().to_le_bytes();
             tx.output.push(TxOut {
                 value: Amount::ZERO,
                 script_pubkey: Builder::new().push_opcode(op::OP_RETURN).push_slice(push(&data)).into_script(),
@@ -611,7 +590,7 @@ pub fn generate(dir: &Path, p: &SynthParams) -> std::io::Result<SynthReport> {
     let p_eff = SynthParams { entities, ..p.clone() };
     let mut g = Gen {
         p: &p_eff,
-        rng: Rng(p.seed),
+        rng: Rng::new(p.seed),
         wallets: vec![Vec::new(); entities as usize],
         funded: Vec::new(),
         immature: Default::default(),

@@ -12,6 +12,7 @@
 //! (default 1000000), `CHAINTRACE_BENCH_DIR` (default ~/.cache/chaintrace-bench). The peer runs
 //! in a venv under ~/.cache/chaintrace-tools (created with pip when missing); set
 //! `CHAINTRACE_BENCH_PEER=0` to skip it.
+// A benchmark reports its figures on stdout and its progress on stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::{

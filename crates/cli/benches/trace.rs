@@ -11,15 +11,19 @@
 //! ordinary addresses paying each other at random, 500 exchange deposit addresses (labelled)
 //! that receive 5% of payments and sweep to 10 exchange hot wallets, 20 unlabelled hubs that
 //! receive 1% of payments, 80% native coin and 20% one token, 1,000 transfers per block.
+// A benchmark reports its figures on stdout and its progress on stderr.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::time::Instant;
 
 use chaintrace_model::{Address, Asset, BlockData, BlockRef, Category, Hash32, Label, Position, Transfer, U256};
 use chaintrace_store::Store;
+use chaintrace_testkit::rng::Rng;
 use chaintrace_tracer::{trace, Policy, TraceOptions};
 
-/// The binary's store adapter, compiled into the bench as it is into the binary.
-#[allow(dead_code)]
+/// The binary's store adapter, compiled into the bench as it is into the binary (its `pub`
+/// items are the binary's; here they are unreachable, and not all are used).
+#[allow(dead_code, unreachable_pub)]
 #[path = "../src/adapters/source.rs"]
 mod source;
 use source::StoreSource;
@@ -31,22 +35,6 @@ const DEPOSITS: u64 = 500;
 const HOT: u64 = 10;
 const HUBS: u64 = 20;
 const TOKEN: [u8; 20] = [0x77; 20];
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // splitmix64
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn addr(kind: u8, i: u64) -> Address {
     let mut b = [0u8; 20];
@@ -76,7 +64,7 @@ fn block_hash(h: u64) -> Hash32 {
 }
 
 fn generate(store: &Store, total: u64) {
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     let blocks = total.div_ceil(PER_BLOCK);
     let started = Instant::now();
     let mut batch = Vec::new();
@@ -183,7 +171,7 @@ fn main() {
     let tip = chain.tip_height.unwrap_or(0);
 
     let src = StoreSource::new(&store, CHAIN, false);
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     let policies: Vec<Policy> = std::env::var("CHAINTRACE_BENCH_POLICIES")
         .unwrap_or_else(|_| "poison,haircut,fifo".into())
         .split(',')

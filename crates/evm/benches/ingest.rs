@@ -6,6 +6,8 @@
 //! `BENCH_TXS` transactions per block default 20, `ETHEREUMETL` / `CRYO_PYTHON` paths to the tools;
 //! by default they are looked for in `~/.cache/chaintrace-tools/{etl-venv,cryo-venv}/bin`, where
 //! `pip install ethereum-etl parsimonious==0.10.0` / `pip install cryo` put them).
+// A benchmark reports its figures on stdout and its progress on stderr.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::PathBuf;
 use std::process::Command;

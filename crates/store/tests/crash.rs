@@ -8,6 +8,8 @@
 //! The kill moments come from a fresh random seed each run, printed so a failure can be
 //! replayed with `CHAINTRACE_CRASH_SEED=<seed>`. (A custom harness, so the child mode is not a
 //! test of its own.)
+// The custom harness prints the seed (for replay) and its figures.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod common;
 
@@ -18,6 +20,8 @@ use std::{
 
 use chaintrace_model::{BlockData, Hash32};
 use chaintrace_store::Store;
+// The kill moments.
+use chaintrace_testkit::rng::Rng;
 
 /// Kills per mode; three modes, so 210 SIGKILLs in all.
 const KILLS_PER_MODE: usize = 70;
@@ -80,18 +84,6 @@ fn child(dir: &str, mode: &str) -> ! {
     }
 }
 
-/// xorshift64: the kill moments.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 fn main() {
     if let (Ok(dir), Ok(mode)) = (std::env::var("CHAINTRACE_CRASH_CHILD"), std::env::var("CHAINTRACE_CRASH_MODE")) {
         child(&dir, &mode);
@@ -100,7 +92,7 @@ fn main() {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos() as u64 | 1
     });
     println!("crash: seed {seed} (replay with CHAINTRACE_CRASH_SEED={seed})");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let tmp = tempfile::tempdir().expect("temp dir");
     let db = tmp.path().join("db");
     // The reference: a clean store fed block by block, its digest recomputed from its rows at
@@ -135,9 +127,9 @@ fn main() {
                 .spawn()
                 .expect("spawn the child");
             let wait = match mode {
-                Mode::Ingest => 15 + rng.next() % 120,
-                Mode::Rollback => 40 + rng.next() % 150,
-                Mode::Reopen => rng.next() % 12,
+                Mode::Ingest => 15 + rng.next_u64() % 120,
+                Mode::Rollback => 40 + rng.next_u64() % 150,
+                Mode::Reopen => rng.next_u64() % 12,
             };
             std::thread::sleep(Duration::from_millis(wait));
             child.kill().expect("SIGKILL");

@@ -1,6 +1,6 @@
 //! A real anvil node for tests.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -52,7 +52,7 @@ impl AnvilBuilder {
         let bin = crate::tools::anvil();
         let mut last_err = String::new();
         for _ in 0..5 {
-            let port = free_port();
+            let port = http::free_port();
             let mut cmd = Command::new(&bin);
             cmd.arg("--host")
                 .arg("127.0.0.1")
@@ -95,11 +95,6 @@ impl AnvilBuilder {
         }
         panic!("could not start anvil on a loopback port: {last_err}");
     }
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    l.local_addr().expect("local addr").port()
 }
 
 /// A running anvil; killed on drop.
@@ -190,6 +185,16 @@ impl Anvil {
         }
         let h = self.rpc("eth_sendTransaction", json!([tx]));
         h.as_str().expect("tx hash string").to_string()
+    }
+
+    /// Send a transaction with `gas` and `value_wei` (wei), wait for its receipt and assert that
+    /// it succeeded (panics naming the hash and receipt otherwise); returns the lower-case
+    /// transaction hash. For test steps that must not fail.
+    pub fn send_confirmed(&self, from: &str, to: Option<&str>, value_wei: u128, data: &[u8], gas: u64) -> String {
+        let h = self.send_with_gas(from, to, U256::from(value_wei), data, gas).to_ascii_lowercase();
+        let r = self.receipt(&h);
+        assert_eq!(r["status"].as_str(), Some("0x1"), "tx {h} failed: {r}");
+        h
     }
 
     /// The receipt of a mined transaction (panics when it is not mined).

@@ -96,6 +96,11 @@ pub fn selector(sig: &str) -> [u8; 4] {
     [h[0], h[1], h[2], h[3]]
 }
 
+/// The call data of ERC-20 `transfer(to, amount)` (`amount` in the token's base units).
+pub fn erc20_transfer(to: &str, amount: U256) -> Vec<u8> {
+    encode_call("transfer(address,uint256)", &[Word::Address(to.to_string()), Word::Uint(amount)])
+}
+
 /// `selector ++ words`, for functions with static arguments only.
 pub fn encode_call(sig: &str, args: &[Word]) -> Vec<u8> {
     let mut out = selector(sig).to_vec();

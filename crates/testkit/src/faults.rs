@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::http::{self, Reply, Server};
+use crate::rng::Rng;
 
 /// How a [`FaultProxy`] misbehaves.
 #[derive(Clone, Debug)]
@@ -63,14 +64,6 @@ pub struct FaultProxy {
     stats: Arc<FaultStats>,
 }
 
-/// splitmix64: deterministic per-request randomness without a dependency.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 impl FaultProxy {
     /// Start proxying to `upstream`.
     pub fn start(upstream: SocketAddr, cfg: FaultConfig) -> FaultProxy {
@@ -78,7 +71,8 @@ impl FaultProxy {
         let st = stats.clone();
         let server = Server::start(move |body| {
             let n = st.requests.fetch_add(1, Ordering::Relaxed);
-            let r = mix(cfg.seed ^ n.wrapping_mul(0x2545_f491_4f6c_dd1d));
+            // Deterministic per-request randomness: the first draw of a stream keyed by the request.
+            let r = Rng::new(cfg.seed ^ n.wrapping_mul(0x2545_f491_4f6c_dd1d)).next_u64();
             let roll = (r >> 11) as f64 / (1u64 << 53) as f64;
             let forward = || match http::post(upstream, body, Duration::from_secs(60)) {
                 Ok(resp) => Reply::Send { status: resp.status, body: resp.body, content_length: None },

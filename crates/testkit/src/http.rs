@@ -1,18 +1,22 @@
 //! A minimal blocking HTTP/1.1 client and server for loopback JSON-RPC in tests.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
+
+/// A loopback port free at the time of the call (bound, read and released), for a child process
+/// (anvil, bitcoind) to listen on. Panics when no port can be bound.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    l.local_addr().expect("local addr").port()
+}
 
 /// A parsed HTTP response.
 #[derive(Debug)]
 pub struct Response {
-    /// HTTP status code.
+    /// The HTTP status code.
     pub status: u16,
-    /// Response body.
+    /// The body, de-chunked.
     pub body: Vec<u8>,
 }
 
@@ -77,127 +81,27 @@ pub fn post(addr: SocketAddr, body: &[u8], timeout: Duration) -> std::io::Result
     Ok(Response { status, body })
 }
 
-/// What a handler does with one request.
-pub enum Reply {
-    /// Send this status and body.
-    Send {
-        /// HTTP status code.
-        status: u16,
-        /// Response body.
-        body: Vec<u8>,
-        /// A `Content-Length` to announce instead of the body's (to fake a truncated answer).
-        content_length: Option<usize>,
-    },
-    /// Close the connection without answering.
-    Drop,
-}
+/// What a handler does with one request (the server is the one in `chaintrace-loopback`, shared
+/// with `chaintrace demo`).
+pub use chaintrace_loopback::Reply;
 
-impl Reply {
-    /// HTTP 200 with a JSON body.
-    pub fn json(body: Vec<u8>) -> Self {
-        Reply::Send { status: 200, body, content_length: None }
-    }
-}
-
-/// A thread-per-connection HTTP server on a free loopback port; stops on drop.
-pub struct Server {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
+/// A keep-alive HTTP server on a free loopback port (`chaintrace-loopback`'s), stopping on drop;
+/// panics when no port can be bound, as a test must fail loudly.
+pub struct Server(chaintrace_loopback::Server);
 
 impl Server {
-    /// Serve `handler` on a free loopback port, one thread per connection; stops on drop.
+    /// Serve every request body with `handler`.
     pub fn start(handler: impl Fn(&[u8]) -> Reply + Send + Sync + 'static) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port for a test server");
-        let addr = listener.local_addr().expect("local addr of a bound listener");
-        listener.set_nonblocking(true).expect("set listener non-blocking");
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = stop.clone();
-        let handler = Arc::new(handler);
-        let thread = std::thread::spawn(move || {
-            while !stop2.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((s, _)) => {
-                        let h = handler.clone();
-                        std::thread::spawn(move || {
-                            let _ = serve_conn(s, &*h);
-                        });
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        Server { addr, stop, thread: Some(thread) }
+        Server(chaintrace_loopback::Server::start(handler).expect("bind a loopback port for a test server"))
     }
 
-    /// The loopback address it listens on.
+    /// The bound address (`127.0.0.1:<port>`).
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.0.addr()
     }
 
-    /// Its URL, `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Serve requests on one connection (keep-alive) until the peer closes it.
-fn serve_conn(s: TcpStream, handler: &dyn Fn(&[u8]) -> Reply) -> std::io::Result<()> {
-    s.set_nonblocking(false)?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut w = s.try_clone()?;
-    let mut r = BufReader::new(s);
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        let mut len = 0usize;
-        loop {
-            let mut h = String::new();
-            r.read_line(&mut h)?;
-            let t = h.trim_end();
-            if t.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = t.split_once(':') {
-                if k.trim().eq_ignore_ascii_case("content-length") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut body = vec![0; len];
-        r.read_exact(&mut body)?;
-        match handler(&body) {
-            Reply::Drop => return Ok(()),
-            Reply::Send { status, body, content_length } => {
-                let reason = match status {
-                    200 => "OK",
-                    429 => "Too Many Requests",
-                    503 => "Service Unavailable",
-                    _ => "Status",
-                };
-                let head = format!(
-                    "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                    content_length.unwrap_or(body.len())
-                );
-                w.write_all(head.as_bytes())?;
-                w.write_all(&body)?;
-                w.flush()?;
-            }
-        }
+        self.0.url()
     }
 }

@@ -6,6 +6,7 @@
 //! - [`contracts`]: compile the project's Solidity sources (`contracts/`) and encode calls.
 //! - [`http`]: a tiny blocking HTTP/1.1 JSON-RPC client and server (no async runtime needed).
 //! - [`fixtures`]: serve recorded JSON-RPC responses (ethereum-etl's file-name rule).
+//! - [`rng`]: the one seeded RNG (SplitMix64) of the tests, benches and test-data generators.
 //! - [`faults`]: a fault-injecting proxy (drops, delays, 429/503, truncated JSON).
 //!
 //! Everything here is for tests: helpers panic with a clear message when the environment is
@@ -17,11 +18,14 @@ pub mod contracts;
 pub mod faults;
 pub mod fixtures;
 pub mod http;
+pub mod rng;
 pub mod scenario;
 pub mod tools;
 
+/// The 256-bit integer of this kit's API (values in wei, token base units).
+pub use alloy_primitives::U256;
 pub use anvil::{Anvil, AnvilBuilder};
-pub use contracts::{encode_call, selector, Contracts, Word};
+pub use contracts::{encode_call, erc20_transfer, selector, Contracts, Word};
 pub use faults::{FaultConfig, FaultProxy, FaultStats};
 pub use fixtures::FixtureServer;
 pub use scenario::{ExpectedTransfer, Scenario};

@@ -5,7 +5,7 @@ use alloy_primitives::U256;
 use serde_json::Value;
 
 use crate::anvil::{hex_u64, Anvil};
-use crate::contracts::{encode_call, Contracts, Word};
+use crate::contracts::{encode_call, erc20_transfer, Contracts, Word};
 
 /// One transfer the scenario made, in the adapter's terms.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -114,7 +114,7 @@ fn mv(from: &str, to: &str, asset: &str, amount: U256) -> (String, String, Strin
 }
 
 fn transfer(to: &str, amount: U256) -> Vec<u8> {
-    encode_call("transfer(address,uint256)", &[Word::Address(to.to_string()), Word::Uint(amount)])
+    erc20_transfer(to, amount)
 }
 
 /// Deploy the test contracts and make the transfers; see the module docs. Needs an anvil with

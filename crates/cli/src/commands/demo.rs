@@ -12,16 +12,14 @@
 //! exports. Then it prints what an investigator looks at first.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context as _, Result};
 use chaintrace_evm::rpc::canonical_key;
+use chaintrace_loopback::Reply;
 use chaintrace_model::{CaseDeposit, Role};
 use clap::Args;
 use serde_json::{json, Value};
@@ -134,83 +132,20 @@ impl Recording {
     }
 }
 
-/// The recording served over HTTP/1.1 on a loopback port, from threads of this process.
+/// The recording served over HTTP/1.1 on a loopback port, from threads of this process (the
+/// shared keep-alive server of `chaintrace-loopback`); it stops when dropped.
 struct Replay {
     url: String,
-    stop: Arc<AtomicBool>,
+    _server: chaintrace_loopback::Server,
 }
 
 impl Replay {
     fn start(rec: Recording) -> Result<Replay> {
-        let listener = TcpListener::bind("127.0.0.1:0").context("cannot open a loopback port for the demo node")?;
-        let url = format!("http://{}", listener.local_addr()?);
-        listener.set_nonblocking(true)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = stop.clone();
-        let rec = Arc::new(rec);
-        std::thread::spawn(move || {
-            while !stop2.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((s, _)) => {
-                        let rec = rec.clone();
-                        std::thread::spawn(move || {
-                            let _ = serve(s, &rec);
-                        });
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
-                }
-            }
-        });
-        Ok(Replay { url, stop })
-    }
-}
-
-impl Drop for Replay {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-/// One keep-alive connection.
-fn serve(s: TcpStream, rec: &Recording) -> std::io::Result<()> {
-    s.set_nonblocking(false)?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut w = s.try_clone()?;
-    let mut r = BufReader::new(s);
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        let mut len = 0usize;
-        let mut close = false;
-        loop {
-            let mut h = String::new();
-            if r.read_line(&mut h)? == 0 {
-                return Ok(());
-            }
-            let t = h.trim_end();
-            if t.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = t.split_once(':') {
-                let k = k.trim();
-                if k.eq_ignore_ascii_case("content-length") {
-                    len = v.trim().parse().unwrap_or(0).min(16 << 20);
-                } else if k.eq_ignore_ascii_case("connection") && v.trim().eq_ignore_ascii_case("close") {
-                    close = true;
-                }
-            }
-        }
-        let mut body = vec![0; len];
-        r.read_exact(&mut body)?;
-        let answer = serde_json::to_vec(&rec.answer(&body)).unwrap_or_default();
-        write!(w, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", answer.len())?;
-        w.write_all(&answer)?;
-        w.flush()?;
-        if close {
-            return Ok(());
-        }
+        let server = chaintrace_loopback::Server::start(move |body| {
+            Reply::json(serde_json::to_vec(&rec.answer(body)).unwrap_or_default())
+        })
+        .context("cannot open a loopback port for the demo node")?;
+        Ok(Replay { url: server.url(), _server: server })
     }
 }
 

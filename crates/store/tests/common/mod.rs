@@ -1,4 +1,5 @@
 //! Deterministic synthetic blocks for store tests.
+// Shared by the `store` and `crash` binaries; each uses only part of it.
 #![allow(dead_code)]
 
 use chaintrace_model::{Address, Asset, BlockData, BlockRef, Hash32, Position, Transfer, UtxoOutput, UtxoSpend, U256};
@@ -15,7 +16,7 @@ fn h(parts: &[&[u8]]) -> Hash32 {
 /// Block `height` of a synthetic chain; `fork` changes its content and hash (a competing
 /// branch). Transfers move native and token value among 40 EVM-style addresses, and each
 /// block carries a couple of UTXO outputs/spends so rollback of those is exercised too.
-pub fn block(height: u64, parent: Hash32, fork: u8) -> BlockData {
+pub(crate) fn block(height: u64, parent: Hash32, fork: u8) -> BlockData {
     let hash = h(&[b"block", &height.to_be_bytes(), &parent.0, &[fork]]);
     let mut b = BlockData::new(BlockRef { height, hash, parent, time: 1_600_000_000 + height * 12 });
     let n = 1 + (height % 7) as u32;
@@ -49,7 +50,7 @@ pub fn block(height: u64, parent: Hash32, fork: u8) -> BlockData {
 }
 
 /// Blocks `0..n` of the main chain (fork 0).
-pub fn chain(n: u64) -> Vec<BlockData> {
+pub(crate) fn chain(n: u64) -> Vec<BlockData> {
     let mut out = Vec::new();
     let mut parent = Hash32::ZERO;
     for height in 0..n {

@@ -2,7 +2,7 @@
 //! every cluster must lie inside one owner (CoinJoins, which mix owners, are skipped), and the
 //! clusters must be found and persisted.
 
-mod common;
+use crate::common;
 
 use chaintrace_bitcoin::synth::{generate, SynthParams};
 use common::Workdir;

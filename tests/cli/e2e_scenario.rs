@@ -7,7 +7,7 @@
 //!
 //! Reproduce a failure with `CHAINTRACE_SCENARIO_SEED=<seed printed on failure>`.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,12 +21,7 @@ fn random_seed() -> u64 {
     if let Ok(s) = std::env::var("CHAINTRACE_SCENARIO_SEED") {
         return s.trim().parse().expect("CHAINTRACE_SCENARIO_SEED is a u64");
     }
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970");
-    let mut x = t.as_nanos() as u64 ^ (u64::from(std::process::id()) << 32);
-    // one SplitMix64 round so close clocks give distant seeds
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x ^ (x >> 27)
+    chaintrace_testkit::rng::fresh_seed()
 }
 
 /// Decimal text in the asset's units → base units.

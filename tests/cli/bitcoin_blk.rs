@@ -1,7 +1,7 @@
 //! `chaintrace ingest bitcoin --blocks-dir` end to end on the real mainnet block files in
 //! `tests/data/bitcoin-blocks`, checked against PROVENANCE.md and its oracle CSVs.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
@@ -43,8 +43,7 @@ fn ingest(w: &Workdir, dir: &Path, extra: &[&str]) -> Value {
 }
 
 fn random_key() -> [u8; 8] {
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
-    let mut k = (seed ^ 0x9e37_79b9_7f4a_7c15).wrapping_mul(0xbf58_476d_1ce4_e5b9).to_le_bytes();
+    let mut k = chaintrace_testkit::rng::fresh_seed().to_le_bytes();
     k[7] |= 0x80;
     k
 }

@@ -1,6 +1,5 @@
 //! A small harness for end-to-end tests: run the real `chaintrace` binary against a temporary
-//! store and check its output. Each test file includes it with `mod common;`.
-#![allow(dead_code)]
+//! store and check its output. Every module of the `cli` test binary uses it (`crate::common`).
 
 use std::{
     path::{Path, PathBuf},
@@ -8,7 +7,7 @@ use std::{
 };
 
 /// The real public fixtures copied into the repository (`tests/data`, one PROVENANCE.md per folder).
-pub fn shared_data() -> PathBuf {
+pub(crate) fn shared_data() -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data");
     assert!(
         p.is_dir(),
@@ -19,32 +18,32 @@ pub fn shared_data() -> PathBuf {
 }
 
 /// A temporary working directory with its own store.
-pub struct Workdir {
-    pub dir: tempfile::TempDir,
+pub(crate) struct Workdir {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Workdir {
-    pub fn new() -> Workdir {
+    pub(crate) fn new() -> Workdir {
         Workdir { dir: tempfile::tempdir().expect("temp dir") }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    pub fn store(&self) -> PathBuf {
+    pub(crate) fn store(&self) -> PathBuf {
         self.dir.path().join("store")
     }
 
     /// `chaintrace --store <tmp>/store ARGS…` (not yet run).
-    pub fn cmd(&self, args: &[&str]) -> Command {
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_chaintrace"));
         c.arg("--store").arg(self.store()).args(args).env_remove("CHAINTRACE_STORE").env_remove("CHAINTRACE_CONFIG");
         c
     }
 
     /// Run and require success; returns stdout.
-    pub fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let out = self.cmd(args).output().expect("run chaintrace");
         assert!(
             out.status.success(),
@@ -56,13 +55,13 @@ impl Workdir {
     }
 
     /// Run and require failure with a one-line error (no panic, no backtrace); returns stderr.
-    pub fn fails(&self, args: &[&str]) -> String {
+    pub(crate) fn fails(&self, args: &[&str]) -> String {
         let out = self.cmd(args).output().expect("run chaintrace");
         assert_clean_failure(&out, args);
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
-    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+    pub(crate) fn json(&self, args: &[&str]) -> serde_json::Value {
         let mut a = args.to_vec();
         a.push("--json");
         let text = self.ok(&a);
@@ -70,7 +69,7 @@ impl Workdir {
     }
 }
 
-pub fn assert_clean_failure(out: &Output, args: &[&str]) {
+pub(crate) fn assert_clean_failure(out: &Output, args: &[&str]) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "chaintrace {args:?} should fail but succeeded");
     assert_eq!(out.status.code(), Some(1), "chaintrace {args:?}: exit status {:?}\n{stderr}", out.status);

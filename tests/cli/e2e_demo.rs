@@ -3,7 +3,7 @@
 //! scenario's ground truth (`crates/cli/demo/truth.json`, written by `record-demo` from the
 //! generator's ledger) lists, with the exact traced amounts, under each policy.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

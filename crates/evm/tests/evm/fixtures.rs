@@ -33,7 +33,7 @@ fn token_rows(ts: &[Transfer]) -> Vec<(String, String, String, String, String)> 
     ts.iter()
         .filter_map(|t| match t.asset {
             Asset::Token(c) => Some((
-                format!("0x{}", hex(&c)),
+                format!("0x{}", hex::encode(c)),
                 t.from.to_string(),
                 t.to.to_string(),
                 t.amount.to_string(),
@@ -42,10 +42,6 @@ fn token_rows(ts: &[Transfer]) -> Vec<(String, String, String, String, String)> 
             Asset::Native => None,
         })
         .collect()
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 #[tokio::test]

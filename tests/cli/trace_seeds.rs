@@ -1,6 +1,6 @@
 //! `trace --seeds-label` picks seeds by a label's entity, category or sanctions program.
 
-mod common;
+use crate::common;
 
 use common::Workdir;
 

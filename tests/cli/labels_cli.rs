@@ -1,13 +1,13 @@
 //! `chaintrace labels …` end to end: the real binary on the real public fixtures
 //! (`tests/data/ofac`, `tests/data/labels`) and on transfers made on a real anvil node.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 
 use chaintrace_testkit::Anvil;
 use common::{shared_data, Workdir};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 const LAZARUS: &str = "0x098b716b8aaf21512996dc57eb0615e2383e2f96";
 const LAZARUS_AS_LISTED: &str = "0x098B716B8Aaf21512996dC57EB0615e2383E2f96";
@@ -251,13 +251,7 @@ fn show_lists_every_label_with_its_source_and_exchange_sources_agree() {
 
 /// Send `value_wei` from `from` to `to` on anvil and wait for it; returns the tx hash.
 fn pay(anvil: &Anvil, from: &str, to: &str, value_wei: u128) -> String {
-    let h = anvil.rpc(
-        "eth_sendTransaction",
-        json!([{ "from": from, "to": to, "value": format!("0x{value_wei:x}"), "gas": "0x5208" }]),
-    );
-    let h = h.as_str().unwrap().to_string();
-    assert!(anvil.succeeded(&h), "transfer {h} failed");
-    h
+    anvil.send_confirmed(from, Some(to), value_wei, &[], 21_000)
 }
 
 const ETH: u128 = 1_000_000_000_000_000_000;

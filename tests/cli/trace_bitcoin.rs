@@ -2,7 +2,7 @@
 //! → 181 → 182 → 183 → 187/221/248), checked hop by hop and amount by amount against
 //! `tests/data/bitcoin-blocks/early_spend_chain_heights_9_to_248.csv`, under every policy.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -10,24 +10,12 @@ use std::time::Duration;
 use chaintrace_evm::{
     ingest, EvmAdapter, EvmConfig, IngestOptions, MemorySink, MemoryTokenMeta, TokenMetaStore, TraceMode, TraceSetting,
 };
-use chaintrace_model::{Asset, Sensitive, Transfer};
+use chaintrace_model::Sensitive;
 use chaintrace_testkit::scenario::{self, ExpectedTransfer};
 use chaintrace_testkit::{Anvil, Contracts, FaultConfig, FaultProxy};
 use serde_json::json;
 
-fn as_expected(t: &Transfer) -> ExpectedTransfer {
-    ExpectedTransfer {
-        block: t.height,
-        tx: format!("0x{}", t.tx),
-        from: t.from.to_string(),
-        to: t.to.to_string(),
-        asset: match t.asset {
-            Asset::Native => "ETH".to_string(),
-            Asset::Token(c) => format!("0x{}", c.iter().map(|b| format!("{b:02x}")).collect::<String>()),
-        },
-        amount: t.amount.to_string(),
-    }
-}
+use crate::common::as_expected;
 
 fn stored(sink: &MemorySink) -> Vec<ExpectedTransfer> {
     let mut v: Vec<_> = sink.all_transfers().iter().map(as_expected).collect();
@@ -81,7 +69,7 @@ async fn the_scenario_is_ingested_exactly_with_either_tracing_api() {
         // Token metadata was read once per contract: decimals and symbol, or raw units.
         let meta = |addr: &str| {
             let mut b = [0u8; 20];
-            hex_to(addr, &mut b);
+            hex::decode_to_slice(addr.trim_start_matches("0x"), &mut b).expect("token address hex");
             tokens.get(&b).expect("infallible").expect("token metadata stored")
         };
         assert_eq!((meta(&sc.usdt).decimals, meta(&sc.usdt).symbol.as_deref()), (Some(6), Some("USDT")));
@@ -92,13 +80,6 @@ async fn the_scenario_is_ingested_exactly_with_either_tracing_api() {
     // Sanity of the oracle itself: it has many accounts, both tokens and internal transfers.
     assert!(sc.expected.len() > 50);
     assert!(sc.expected.iter().any(|e| e.from == sc.forwarder2 && e.asset == "ETH"));
-}
-
-fn hex_to(s: &str, out: &mut [u8; 20]) {
-    let s = s.trim_start_matches("0x");
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex");
-    }
 }
 
 /// Every stored block is the node's block at that height, and every stored transfer's

@@ -2,19 +2,10 @@
 //! with random bit flips, truncations and length corruption must give errors, never panics.
 
 use chaintrace_bitcoin::{bitcoin::Network, parse_block, BlockDecoder, BlocksDir, NoLookup};
+use chaintrace_testkit::rng::Rng;
 
 fn data(p: &str) -> Vec<u8> {
     std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/bitcoin-blocks/").to_string() + p).unwrap()
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 #[test]
@@ -24,26 +15,26 @@ fn mutated_blocks_never_panic() {
         data("electrs/00000000000000001203c1ea455e38612bdf36e9967fdead11935c8e22283ecc"),
         data("bitcoinj/block169482.dat"),
     ];
-    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut rng = Rng::new(0x2545_f491_4f6c_dd1d);
     let mut parsed = 0;
     for i in 0..3000 {
         let mut b = seeds[i % seeds.len()].clone();
-        match rng.next() % 4 {
+        match rng.next_u64() % 4 {
             0 => {
-                for _ in 0..1 + rng.next() % 8 {
-                    let at = (rng.next() as usize) % b.len();
-                    b[at] ^= 1 << (rng.next() % 8);
+                for _ in 0..1 + rng.next_u64() % 8 {
+                    let at = (rng.next_u64() as usize) % b.len();
+                    b[at] ^= 1 << (rng.next_u64() % 8);
                 }
             }
-            1 => b.truncate((rng.next() as usize) % b.len()),
+            1 => b.truncate((rng.next_u64() as usize) % b.len()),
             2 => {
                 // Corrupt a varint-ish spot near the start of the transactions.
-                let at = 80 + (rng.next() as usize) % 200;
+                let at = 80 + (rng.next_u64() as usize) % 200;
                 b[at] = 0xff;
             }
             _ => {
-                let at = (rng.next() as usize) % b.len();
-                b.insert(at, rng.next() as u8);
+                let at = (rng.next_u64() as usize) % b.len();
+                b.insert(at, rng.next_u64() as u8);
             }
         }
         if let Ok(block) = parse_block(&b) {
@@ -58,12 +49,12 @@ fn mutated_blocks_never_panic() {
 #[test]
 fn mutated_blk_files_never_panic() {
     let src = data("bitcoinj/first-100k-blocks.dat");
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     for _ in 0..60 {
         let mut b = src.clone();
-        for _ in 0..1 + rng.next() % 4 {
-            let at = (rng.next() as usize) % b.len();
-            b[at] = rng.next() as u8;
+        for _ in 0..1 + rng.next_u64() % 4 {
+            let at = (rng.next_u64() as usize) % b.len();
+            b[at] = rng.next_u64() as u8;
         }
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("blk00000.dat"), &b).unwrap();

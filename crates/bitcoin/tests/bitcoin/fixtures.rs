@@ -204,9 +204,8 @@ fn first_100k_blocks_as_blocks_dir() {
 
     // The same file obfuscated with a random key decodes to exactly the same data.
     let key: [u8; 8] = {
-        // A fresh key per run (no rand dependency: the clock's nanoseconds are enough).
-        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
-        let mut k = (seed ^ 0x9e37_79b9_7f4a_7c15).wrapping_mul(0xbf58_476d_1ce4_e5b9).to_le_bytes();
+        // A fresh key per run.
+        let mut k = chaintrace_testkit::rng::fresh_seed().to_le_bytes();
         k[0] |= 1; // never all zero
         k
     };

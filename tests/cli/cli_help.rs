@@ -4,7 +4,7 @@
 //!
 //! After changing the CLI on purpose, regenerate the snapshot (then update the README):
 //!
-//!     UPDATE_SNAPSHOTS=1 cargo test -p chaintrace-cli --test cli_help
+//!     UPDATE_SNAPSHOTS=1 cargo test -p chaintrace-cli --test cli cli_help::
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -110,7 +110,7 @@ fn help_matches_snapshot_and_readme() {
             .unwrap_or_else(|| "one is a prefix of the other".to_string());
         panic!(
             "the CLI's --help differs from {} ({diff})\nIf the change is intended, regenerate it with \
-             `UPDATE_SNAPSHOTS=1 cargo test -p chaintrace-cli --test cli_help` and update README.md.",
+             `UPDATE_SNAPSHOTS=1 cargo test -p chaintrace-cli --test cli cli_help::` and update README.md.",
             file.display()
         );
     }

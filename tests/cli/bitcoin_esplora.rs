@@ -3,7 +3,7 @@
 //! (`btcd/277647.prevouts.csv`), in the JSON shape Blockstream's Esplora returns. The oracle is
 //! the same block decoded from its raw bytes with the same prevouts.
 
-mod common;
+use crate::common;
 
 use std::{
     collections::HashMap,

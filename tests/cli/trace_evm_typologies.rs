@@ -5,11 +5,11 @@
 //! tainted funds could have arrived). Every true deposit must be flagged with its exact amount
 //! under each policy, and no decoy.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 
-use chaintrace_testkit::{Anvil, Contracts};
+use chaintrace_testkit::{erc20_transfer, Anvil, Contracts, U256};
 use common::Workdir;
 use serde_json::{json, Value};
 
@@ -22,44 +22,16 @@ struct Chain<'a> {
 impl Chain<'_> {
     /// Send and wait; returns the lower-case tx hash.
     fn send(&self, from: &str, to: Option<&str>, value_wei: u128, data: &[u8], gas: u64) -> String {
-        let mut tx = json!({
-            "from": from,
-            "value": format!("0x{value_wei:x}"),
-            "gas": format!("0x{gas:x}"),
-            "data": format!("0x{}", hex(data)),
-        });
-        if let Some(to) = to {
-            tx["to"] = json!(to);
-        }
-        let h = self.anvil.rpc("eth_sendTransaction", json!([tx])).as_str().expect("tx hash").to_ascii_lowercase();
-        let r = self.anvil.receipt(&h);
-        assert_eq!(r["status"].as_str(), Some("0x1"), "tx {h} failed: {r}");
-        h
+        self.anvil.send_confirmed(from, to, value_wei, data, gas)
     }
 
     fn usdt(&self, token: &str, from: &str, to: &str, units: u64) -> String {
-        let mut data = vec![0xa9, 0x05, 0x9c, 0xbb]; // transfer(address,uint256)
-        let mut word = [0u8; 32];
-        word[12..].copy_from_slice(&unhex(to));
-        data.extend_from_slice(&word);
-        let mut amt = [0u8; 32];
-        amt[24..].copy_from_slice(&units.to_be_bytes());
-        data.extend_from_slice(&amt);
-        self.send(from, Some(token), 0, &data, 200_000)
+        self.send(from, Some(token), 0, &erc20_transfer(to, U256::from(units)), 200_000)
     }
 
     fn eth(&self, from: &str, to: &str, wei: u128) -> String {
         self.send(from, Some(to), wei, &[], 21_000)
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    let s = s.trim_start_matches("0x");
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
 
 /// (deposit address, exchange, asset, amount, tx, hops)

@@ -2,7 +2,7 @@
 //! (chain id 1 stands in for `ethereum`), checked transfer by transfer through
 //! `chaintrace transfers ADDR --json` and `chaintrace stats --json`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -1,0 +1,4 @@
+//! Integration tests of the label parsers and importer on the real public fixtures in
+//! `tests/data` (one test binary; one module per area).
+
+mod fixtures;
