@@ -460,8 +460,9 @@ mod tests {
         assert_eq!(labels[0].entity, "Binance");
     }
 
-    #[test]
-    fn infer_and_store_uses_the_clusters_it_is_given_for_any_chain_name() {
+    /// A label store holding one TagPack exchange wallet, with the wallet and a co-member of
+    /// its cluster.
+    fn store_with_one_exchange_wallet() -> (crate::store::MemLabelStore, Address, Address) {
         use crate::store::{LabelStore, MemLabelStore};
         let ex = Address::Bitcoin("1ExchangeWallet".into());
         let member = Address::Bitcoin("1Member".into());
@@ -476,6 +477,13 @@ mod tests {
             attrs: BTreeMap::new(),
         };
         store.replace_labels_many(&[("tagpack:x", &[wallet])]).unwrap();
+        (store, ex, member)
+    }
+
+    #[test]
+    fn infer_and_store_uses_the_clusters_it_is_given_for_any_chain_name() {
+        use crate::store::LabelStore;
+        let (store, ex, member) = store_with_one_exchange_wallet();
         let clusters = BTreeMap::from([(ex, "c1".to_string()), (member.clone(), "c1".to_string())]);
         let p = DepositParams::default();
         let r = infer_and_store(&store, &Mem::default(), "btcreg", false, Some(&clusters), &p).unwrap();
@@ -490,20 +498,8 @@ mod tests {
     /// nothing (every second run dropped them).
     #[test]
     fn rerunning_infer_deposits_keeps_cluster_inherited_labels() {
-        use crate::store::{LabelStore, MemLabelStore};
-        let ex = Address::Bitcoin("1ExchangeWallet".into());
-        let member = Address::Bitcoin("1Member".into());
-        let store = MemLabelStore::new();
-        let wallet = Label {
-            chain: None,
-            address: ex.clone(),
-            category: Category::Exchange,
-            entity: "binance".into(),
-            source: "tagpack:x".into(),
-            confidence: 80,
-            attrs: BTreeMap::new(),
-        };
-        store.replace_labels_many(&[("tagpack:x", &[wallet])]).unwrap();
+        use crate::store::LabelStore;
+        let (store, ex, member) = store_with_one_exchange_wallet();
         let clusters = BTreeMap::from([(ex, "c1".to_string()), (member, "c1".to_string())]);
         let p = DepositParams::default();
         let first = store.all_labels().unwrap();
