@@ -7,8 +7,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChainKind {
+    /// Bitcoin (UTXO): Bitcoin Core RPC, blk files, Esplora.
     Bitcoin,
+    /// An EVM chain over Ethereum JSON-RPC.
     Evm,
+    /// TRON: its Ethereum-compatible JSON-RPC and/or its HTTP API (`/wallet/…`); accounts are
+    /// [`crate::Address::Tron`], amounts in sun, tokens [`crate::Asset::TronToken`].
+    Tron,
 }
 
 /// One chain entry of the configuration (`[chains.NAME]` in `configs/default.toml`).
@@ -22,9 +27,12 @@ pub struct ChainSpec {
     /// Bitcoin network (`mainnet`, `testnet`, `signet`, `regtest`).
     #[serde(default)]
     pub network: Option<String>,
-    /// EVM chain id the node must report.
+    /// EVM chain id the node must report (TRON: its JSON-RPC chain id, 728126428 on mainnet).
     #[serde(default)]
     pub chain_id: Option<u64>,
+    /// TRON: the genesis block id the node must report, checked only when given here.
+    #[serde(default)]
+    pub genesis: Option<String>,
     pub native_symbol: String,
     pub native_decimals: u8,
     /// Default RPC endpoint; may carry an API key, so it is never printed whole.

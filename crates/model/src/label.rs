@@ -20,10 +20,13 @@ pub enum Category {
     Service,
     Scam,
     Other,
+    /// Frozen by a stablecoin issuer (Tether `AddedBlackList`, Circle `Blacklisted`); the entity
+    /// is the issuer, the evidence the freezing transaction.
+    Frozen,
 }
 
 impl Category {
-    pub const ALL: [Category; 10] = [
+    pub const ALL: [Category; 11] = [
         Category::Sanctioned,
         Category::Exchange,
         Category::ExchangeDeposit,
@@ -34,6 +37,7 @@ impl Category {
         Category::Service,
         Category::Scam,
         Category::Other,
+        Category::Frozen,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -48,6 +52,7 @@ impl Category {
             Category::Service => "service",
             Category::Scam => "scam",
             Category::Other => "other",
+            Category::Frozen => "frozen",
         }
     }
 

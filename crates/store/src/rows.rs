@@ -21,6 +21,14 @@ impl TransferRow {
                 v.push(1);
                 v.extend_from_slice(&c);
             }
+            Asset::TronToken(c) => {
+                v.push(2);
+                v.extend_from_slice(&c);
+            }
+            Asset::Trc10(id) => {
+                v.push(3);
+                v.extend_from_slice(&id.to_be_bytes());
+            }
         }
         let amount: [u8; 32] = t.amount.to_be_bytes();
         let skip = amount.iter().take_while(|&&b| b == 0).count();
@@ -41,6 +49,8 @@ impl TransferRow {
         let asset = match r.take(1)?[0] {
             0 => Asset::Native,
             1 => Asset::Token(r.take(20)?.try_into().ok()?),
+            2 => Asset::TronToken(r.take(20)?.try_into().ok()?),
+            3 => Asset::Trc10(u64::from_be_bytes(r.take(8)?.try_into().ok()?)),
             _ => return None,
         };
         let n = r.take(1)?[0] as usize;

@@ -77,15 +77,15 @@ fn parse_bound(text: &str, flag: &str) -> Result<Bound> {
 }
 
 fn parse_asset(text: &str, spec: &ChainSpec) -> Result<Asset> {
-    if let Some(a) = Asset::parse(text, &spec.native_symbol) {
-        if matches!(a, Asset::Token(_)) && spec.kind != ChainKind::Evm {
+    if let Some(a) = Asset::parse_for(spec.kind, text, &spec.native_symbol) {
+        if a != Asset::Native && spec.kind == ChainKind::Bitcoin {
             bail!("--asset {text}: chain {} has no tokens; use {}", spec.name, spec.native_symbol);
         }
         return Ok(a);
     }
     let by_symbol = spec.price_symbols.iter().find(|(_, sym)| sym.eq_ignore_ascii_case(text));
     if let Some((contract, _)) = by_symbol {
-        if let Some(a) = Asset::parse(contract, &spec.native_symbol) {
+        if let Some(a) = Asset::parse_for(spec.kind, contract, &spec.native_symbol) {
             return Ok(a);
         }
     }
@@ -93,8 +93,12 @@ fn parse_asset(text: &str, spec: &ChainSpec) -> Result<Asset> {
 }
 
 fn parse_seed(text: &str, spec: &ChainSpec) -> Result<Address> {
-    let a = Address::parse_any(text).with_context(|| format!("invalid seed address {text:?}"))?;
-    if a == Address::Coinbase || a.is_evm() != (spec.kind == ChainKind::Evm) {
+    let a = match spec.kind {
+        ChainKind::Tron => Address::parse_tron(text),
+        _ => Address::parse_any(text),
+    }
+    .with_context(|| format!("invalid seed address {text:?}"))?;
+    if a == Address::Coinbase || !a.fits(spec.kind) {
         bail!(
             "seed {text} is not an address of chain {} (kind {:?}): check the seed or pass --chain",
             spec.name,
@@ -113,7 +117,7 @@ fn seeds_by_label(store: &Store, spec: &ChainSpec, name: &str) -> Result<Vec<Add
         let program =
             l.attrs.get("programs").is_some_and(|p| p.split(',').any(|x| x.trim().eq_ignore_ascii_case(name)));
         let matches = l.entity.eq_ignore_ascii_case(name) || l.category.as_str().eq_ignore_ascii_case(name) || program;
-        if matches && l.applies_to(&spec.name) && l.address.is_evm() == (spec.kind == ChainKind::Evm) {
+        if matches && l.applies_to(&spec.name) && l.address.fits(spec.kind) {
             out.insert(l.address);
         }
     }
