@@ -98,6 +98,12 @@ pub struct Server {
 
 impl Server {
     pub fn start(handler: impl Fn(&[u8]) -> Reply + Send + Sync + 'static) -> Server {
+        Self::start_routed(move |_path, body| handler(body))
+    }
+
+    /// Like [`Server::start`], but the handler also gets the request path (`/wallet/…`), for
+    /// REST-shaped APIs such as TRON's HTTP API.
+    pub fn start_routed(handler: impl Fn(&str, &[u8]) -> Reply + Send + Sync + 'static) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port for a test server");
         let addr = listener.local_addr().expect("local addr of a bound listener");
         listener.set_nonblocking(true).expect("set listener non-blocking");
@@ -142,7 +148,7 @@ impl Drop for Server {
 }
 
 /// Serve requests on one connection (keep-alive) until the peer closes it.
-fn serve_conn(s: TcpStream, handler: &dyn Fn(&[u8]) -> Reply) -> std::io::Result<()> {
+fn serve_conn(s: TcpStream, handler: &dyn Fn(&str, &[u8]) -> Reply) -> std::io::Result<()> {
     s.set_nonblocking(false)?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut w = s.try_clone()?;
@@ -168,7 +174,8 @@ fn serve_conn(s: TcpStream, handler: &dyn Fn(&[u8]) -> Reply) -> std::io::Result
         }
         let mut body = vec![0; len];
         r.read_exact(&mut body)?;
-        match handler(&body) {
+        let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+        match handler(&path, &body) {
             Reply::Drop => return Ok(()),
             Reply::Send { status, body, content_length } => {
                 let reason = match status {

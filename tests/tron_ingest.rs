@@ -1,0 +1,313 @@
+//! `chaintrace ingest tron` end to end: the real binary against
+//! - TRON mainnet's own `/wallet/getblockbynum` answer for block 43811922 (tests/data/tron),
+//!   served from a local HTTP server at the HTTP API's paths, every transfer compared with the
+//!   expected CSV derived from the recording (and the totals PROVENANCE.md documents);
+//! - anvil started with TRON mainnet's JSON-RPC chain id 728126428, standing in for a TRON
+//!   JSON-RPC node (the same protocol) for the scenario's transfers, a reorganisation and faults;
+//! - bad endpoints and bad input: one line on stderr, exit 1, store unchanged.
+//!
+//! Not recorded, so not served: `/wallet/gettransactioninfobyblocknum` for block 43811922 (the
+//! source repository did not keep it). The server answers 404 there, as a node without the
+//! endpoint would, and the adapter falls back to the `transfer()` calldata (recorded in the store
+//! as the node capability `tx_info`).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use chaintrace_model::Address;
+use chaintrace_testkit::http::{Reply, Server};
+use chaintrace_testkit::scenario;
+use chaintrace_testkit::{Anvil, Contracts, FaultConfig, FaultProxy};
+use common::{shared_data, Workdir};
+use serde_json::Value;
+
+const TRON_CHAIN_ID: u64 = 728_126_428;
+const USDT: &str = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t";
+
+/// `(tx, from, to, asset, amount_raw, block)` — the fields every transfer is compared on.
+type Row = (String, String, String, String, String, u64);
+
+fn t_addr(hex_or_t: &str) -> String {
+    Address::parse_tron(hex_or_t).expect("a TRON address").to_string()
+}
+
+/// Every stored transfer sent by `senders` on `chain`.
+fn stored_out(w: &Workdir, chain: &str, senders: &BTreeSet<String>) -> BTreeSet<Row> {
+    let mut out = BTreeSet::new();
+    for a in senders {
+        let v = w.json(&["transfers", a, "--chain", chain, "--direction", "out"]);
+        for e in v.as_array().expect("an array of edges") {
+            let s = |k: &str| e[k].as_str().unwrap_or_else(|| panic!("edge field {k} in {e}")).to_string();
+            out.insert((s("tx"), s("from"), s("to"), s("asset"), s("amount_raw"), e["block"].as_u64().expect("block")));
+        }
+    }
+    out
+}
+
+fn stats(w: &Workdir) -> Value {
+    w.json(&["stats"])
+}
+
+/// A java-tron HTTP API answering from the recording; `faults` injects a 429, a truncated body
+/// and a dropped connection in turn before every fourth answer that gets through.
+fn recorded_http_api(faults: bool) -> (Server, Arc<AtomicU64>) {
+    let block: Value = serde_json::from_slice(
+        &std::fs::read(shared_data().join("tron/wallet-getblockbynum/43811922.json")).expect("read the recording"),
+    )
+    .expect("the recording is JSON");
+    let injected = Arc::new(AtomicU64::new(0));
+    let inj = injected.clone();
+    let n = AtomicU64::new(0);
+    let server = Server::start_routed(move |path, body| {
+        let answer = |v: &Value| serde_json::to_vec(v).expect("JSON");
+        let req: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let ok = match path {
+            "/wallet/getnowblock" => Reply::json(answer(&block)),
+            "/wallet/getblockbynum" if req["num"].as_u64() == Some(43_811_922) => Reply::json(answer(&block)),
+            "/wallet/getblockbynum" => Reply::json(b"{}".to_vec()),
+            _ => Reply::Send { status: 404, body: b"{\"Error\":\"not found\"}".to_vec(), content_length: None },
+        };
+        if faults && path.starts_with("/wallet/getblockbynum") {
+            match n.fetch_add(1, Ordering::Relaxed) % 4 {
+                0 => {
+                    inj.fetch_add(1, Ordering::Relaxed);
+                    return Reply::Send { status: 429, body: b"{\"Error\":\"rate limited\"}".to_vec(), content_length: None };
+                }
+                1 => {
+                    inj.fetch_add(1, Ordering::Relaxed);
+                    let full = answer(&block);
+                    return Reply::Send { status: 200, body: full[..full.len() / 2].to_vec(), content_length: None };
+                }
+                2 => {
+                    inj.fetch_add(1, Ordering::Relaxed);
+                    return Reply::Drop;
+                }
+                _ => {}
+            }
+        }
+        ok
+    });
+    (server, injected)
+}
+
+/// The expected CSV as rows of [`Row`], TRC-20 assets as their contract's T-address.
+fn expected_43811922() -> BTreeSet<Row> {
+    let text = std::fs::read_to_string(shared_data().join("tron/expected/43811922_transfers.csv")).expect("read CSV");
+    let mut rows = BTreeSet::new();
+    for line in text.lines().skip(1) {
+        // tx_position,tx_id,contract_type,asset,from,to,amount_raw,source,contract_ret (source may be quoted)
+        let f: Vec<&str> = line.splitn(7, ',').collect();
+        let rest = f[6];
+        let amount = rest.split(',').next().expect("amount");
+        let asset = match f[3] {
+            a if a.starts_with("TRC20:") => a["TRC20:".len()..].split('(').next().expect("contract").to_string(),
+            a => a.to_string(),
+        };
+        rows.insert((f[1].to_string(), f[4].to_string(), f[5].to_string(), asset, amount.to_string(), 43_811_922));
+    }
+    rows
+}
+
+#[test]
+fn recorded_mainnet_block_via_the_http_api_matches_every_expected_transfer() {
+    let expected = expected_43811922();
+    assert_eq!(expected.len(), 196, "PROVENANCE.md: 196 rows (74 TRX, 62 TRC-10, 60 USDT)");
+    let (server, _) = recorded_http_api(false);
+    let w = Workdir::new();
+    let out = w.ok(&["ingest", "tron", "--rpc", &server.url(), "--from", "43811922", "--to", "43811922"]);
+    assert!(out.contains("via the HTTP API"), "{out}");
+
+    // Every transaction's owner, read from the recording, so no stored transfer is overlooked.
+    let block: Value =
+        serde_json::from_slice(&std::fs::read(shared_data().join("tron/wallet-getblockbynum/43811922.json")).unwrap()).unwrap();
+    let mut senders: BTreeSet<String> = expected.iter().map(|r| r.1.clone()).collect();
+    for tx in block["transactions"].as_array().unwrap() {
+        senders.insert(t_addr(tx["raw_data"]["contract"][0]["parameter"]["value"]["owner_address"].as_str().unwrap()));
+    }
+    let got = stored_out(&w, "tron", &senders);
+    let missing: Vec<_> = expected.difference(&got).collect();
+    let extra: Vec<_> = got.difference(&expected).collect();
+    // The expected CSV lists USDT calls only; one of the 3 other contract calls (position 41) is
+    // a `transfer(address,uint256)` on TJFLkw75SfbWq1w3EXRmBPgTjXyFtTrLpw, which the calldata
+    // reading stores too. Its recipient word also carries the 0x41 prefix.
+    let call41 = &block["transactions"][41]["raw_data"]["contract"][0]["parameter"]["value"];
+    let data = call41["data"].as_str().unwrap();
+    let tjfl: Row = (
+        "5322607d998e824de19c1f66aeaf71374e4b42d31bf65b29088f0574acfb7925".into(),
+        t_addr(call41["owner_address"].as_str().unwrap()),
+        t_addr(&data[8 + 22..8 + 64]),
+        "TJFLkw75SfbWq1w3EXRmBPgTjXyFtTrLpw".into(),
+        u128::from_str_radix(&data[8 + 64..8 + 128], 16).unwrap().to_string(),
+        43_811_922,
+    );
+    assert!(missing.is_empty() && extra == vec![&tjfl], "missing {missing:#?}\nextra {extra:#?}");
+
+    // PROVENANCE.md's totals, independent of the CSV.
+    let sum = |pred: &dyn Fn(&Row) -> bool| -> u128 { got.iter().filter(|r| pred(r)).map(|r| r.4.parse::<u128>().unwrap()).sum() };
+    assert_eq!(sum(&|r| r.3 == USDT), 651_365_621_692, "60 USDT transfer() calls");
+    assert_eq!(got.iter().filter(|r| r.3 == USDT).count(), 60);
+    assert_eq!(sum(&|r| r.3 == "TRX" && r.4 != "6000000000"), 2_035_666_769, "73 TransferContracts");
+    // The calldata recipient that carries the 0x41 prefix (position 1).
+    assert!(got.contains(&(
+        "d057c8aa75c5267a6d723be4c28bf8e2b486d363d70713508a50c57c829313de".into(),
+        "TH2DJurYvmLGApguMsSigCYFz5aMrvoWdA".into(),
+        "TYna4T3BXHZiqRMr6YhVLKqgaTtqQmaR3f".into(),
+        USDT.into(),
+        "2000000000".into(),
+        43_811_922
+    )));
+    // USDT renders with its symbol and 6 decimals.
+    let v = w.json(&["transfers", "TH2DJurYvmLGApguMsSigCYFz5aMrvoWdA", "--chain", "tron"]);
+    let e = &v[0];
+    assert_eq!((e["symbol"].as_str(), e["amount"].as_str()), (Some("USDT"), Some("2000")), "{e}");
+
+    // The probe's answer is recorded and shown.
+    let st = stats(&w);
+    assert_eq!(st["chains"]["tron"]["tip_height"], 43_811_922, "{st}");
+    let text = w.ok(&["stats"]);
+    assert!(text.contains("api=http") && text.contains("tx_info=no"), "{text}");
+
+    // Idempotent: the same block again changes nothing.
+    w.ok(&["ingest", "tron", "--rpc", &server.url(), "--from", "43811922", "--to", "43811922"]);
+    assert_eq!(stats(&w)["digest"], st["digest"]);
+}
+
+#[test]
+fn http_api_faults_429_truncated_json_and_drops_give_the_same_store() {
+    let (clean, _) = recorded_http_api(false);
+    let a = Workdir::new();
+    a.ok(&["ingest", "tron", "--rpc", &clean.url(), "--from", "43811922", "--to", "43811922"]);
+    let (faulty, injected) = recorded_http_api(true);
+    let b = Workdir::new();
+    b.ok(&["ingest", "tron", "--rpc", &faulty.url(), "--from", "43811922", "--to", "43811922"]);
+    assert!(injected.load(Ordering::Relaxed) >= 3, "faults were injected");
+    assert_eq!(stats(&a)["digest"], stats(&b)["digest"]);
+    assert_eq!(stats(&a)["chains"]["tron"]["transfers"], 197, "the 196 expected rows and the TJFLkw… transfer()");
+}
+
+/// The scenario's expected transfers in TRON's terms (T-addresses, TRX, bare tx ids).
+fn scenario_as_tron(sc: &scenario::Scenario) -> BTreeSet<Row> {
+    sc.expected
+        .iter()
+        .map(|e| {
+            let asset = if e.asset == "ETH" { "TRX".to_string() } else { t_addr(&e.asset) };
+            (e.tx.trim_start_matches("0x").to_string(), t_addr(&e.from), t_addr(&e.to), asset, e.amount.clone(), e.block)
+        })
+        .collect()
+}
+
+#[test]
+fn jsonrpc_stand_in_ingests_the_scenario_as_tron_transfers_and_survives_faults_and_a_reorg() {
+    let anvil = Anvil::builder().chain_id(TRON_CHAIN_ID).spawn();
+    let sc = scenario::run(&anvil, &Contracts::compile());
+    let head = anvil.block_number();
+    let w = Workdir::new();
+    let out = w.ok(&["ingest", "tron", "--rpc", &anvil.url(), "--to", &head.to_string()]);
+    assert!(out.contains("via the JSON-RPC"), "{out}");
+    let expected = scenario_as_tron(&sc);
+    let senders: BTreeSet<String> = expected.iter().map(|r| r.1.clone()).collect();
+    let got = stored_out(&w, "tron", &senders);
+    let missing: Vec<_> = expected.difference(&got).collect();
+    let extra: Vec<_> = got.difference(&expected).collect();
+    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:#?}\nextra {extra:#?}");
+    assert!(got.len() > 10, "the scenario made {} transfers", got.len());
+    let text = w.ok(&["stats"]);
+    assert!(text.contains("api=jsonrpc") && text.contains("jsonrpc_chain_id=728126428"), "{text}");
+
+    // Faults (drops, delays, 429/503, rate-limit errors, truncated JSON) give the same store.
+    let proxy = FaultProxy::start(anvil.addr(), FaultConfig { rate: 0.3, delay: std::time::Duration::from_millis(200), seed: 14 });
+    let f = Workdir::new();
+    f.ok(&["ingest", "tron", "--rpc", &proxy.url(), "--to", &head.to_string(), "--rpc-batch", "2", "--batch-blocks", "3"]);
+    assert!(proxy.stats().faults() > 0);
+    assert_eq!(stats(&f)["digest"], stats(&w)["digest"]);
+
+    // A reorganisation: the last 2 blocks are replaced by a branch with one new TRX transfer.
+    let accounts = anvil.accounts();
+    anvil.reorg(2, serde_json::json!([[{"from": accounts[3], "to": accounts[4], "value": "0x3e8"}, 1]]));
+    let new_head = anvil.block_number();
+    let out = w.ok(&["ingest", "tron", "--rpc", &anvil.url(), "--to", &new_head.to_string()]);
+    assert!(out.contains("1 reorgs"), "{out}");
+    let st = stats(&w);
+    assert_eq!(st["chains"]["tron"]["tip_height"], new_head);
+    assert_eq!(
+        st["chains"]["tron"]["tip_hash"].as_str().map(|h| h.trim_start_matches("0x").to_string()),
+        Some(anvil.block_hash(new_head).trim_start_matches("0x").to_string())
+    );
+    let v = w.json(&["transfers", &t_addr(&accounts[4]), "--chain", "tron", "--direction", "in"]);
+    assert!(v.as_array().unwrap().iter().any(|e| e["amount_raw"] == "1000" && e["from"] == t_addr(&accounts[3])), "{v}");
+    // Nothing of the orphaned blocks is left: a fresh store from the new chain holds the same.
+    let fresh = Workdir::new();
+    fresh.ok(&["ingest", "tron", "--rpc", &anvil.url(), "--to", &new_head.to_string()]);
+    assert_eq!(stats(&fresh)["digest"], st["digest"]);
+}
+
+#[test]
+fn every_configured_evm_chain_ingests_from_anvil_with_its_chain_id() {
+    for (chain, id, symbol) in
+        [("bsc", 56u64, "BNB"), ("arbitrum", 42161, "ETH"), ("base", 8453, "ETH"), ("polygon", 137, "POL"), ("optimism", 10, "ETH")]
+    {
+        let anvil = Anvil::builder().chain_id(id).spawn();
+        let acc = anvil.accounts();
+        let tx = anvil.send(&acc[0], Some(&acc[1]), alloy_u256(12_345), &[]);
+        anvil.receipt(&tx);
+        let head = anvil.block_number();
+        let w = Workdir::new();
+        w.ok(&["ingest", chain, "--rpc", &anvil.url(), "--to", &head.to_string()]);
+        let v = w.json(&["transfers", &acc[1], "--chain", chain, "--direction", "in"]);
+        let e = v.as_array().unwrap().iter().find(|e| e["tx"] == tx).unwrap_or_else(|| panic!("{chain}: {v}"));
+        assert_eq!((e["asset"].as_str(), e["amount_raw"].as_str()), (Some(symbol), Some("12345")), "{chain}");
+        // The same node refused under another chain's name.
+        let other = if chain == "bsc" { "polygon" } else { "bsc" };
+        let before = stats(&w);
+        let err = w.fails(&["ingest", other, "--rpc", &anvil.url(), "--to", &head.to_string()]);
+        assert!(err.contains(&id.to_string()), "{err}");
+        assert_eq!(stats(&w), before, "store unchanged");
+    }
+}
+
+fn alloy_u256(v: u64) -> alloy_primitives::U256 {
+    alloy_primitives::U256::from(v)
+}
+
+#[test]
+fn bad_endpoints_and_bad_input_are_one_line_errors_that_change_nothing() {
+    let w = Workdir::new();
+    let (server, _) = recorded_http_api(false);
+    w.ok(&["ingest", "tron", "--rpc", &server.url(), "--from", "43811922", "--to", "43811922"]);
+    let before = stats(&w);
+
+    // A TRON JSON-RPC node that answers for another chain (anvil with Ethereum's chain id).
+    let eth = Anvil::builder().chain_id(1).spawn();
+    let err = w.fails(&["ingest", "tron", "--rpc", &eth.url(), "--to", "1"]);
+    assert!(err.contains("chain id 1") && err.contains("728126428"), "{err}");
+    // HTML instead of JSON (a web page behind the URL).
+    let html = Server::start_routed(|_, _| Reply::Send {
+        status: 200,
+        body: b"<!DOCTYPE html><html><body>Welcome</body></html>".to_vec(),
+        content_length: None,
+    });
+    let err = w.fails(&["ingest", "tron", "--rpc", &html.url(), "--to", "1"]);
+    assert!(err.contains("HTML"), "{err}");
+    // A T-address with a bad checksum (last character changed).
+    let bad = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6u";
+    let err = w.fails(&["transfers", bad, "--chain", "tron"]);
+    assert!(err.contains(bad) && err.contains("checksum"), "{err}");
+    let err = w.fails(&["trace", "--chain", "tron", bad]);
+    assert!(err.contains(bad) && err.contains("checksum"), "{err}");
+    // An unknown chain name.
+    let err = w.fails(&["ingest", "tronn", "--rpc", &server.url()]);
+    assert!(err.contains("unknown chain \"tronn\"") && err.contains("tron"), "{err}");
+    assert_eq!(stats(&w), before, "store unchanged");
+
+    // The three input forms of one address are the same key.
+    let forms = ["TH2DJurYvmLGApguMsSigCYFz5aMrvoWdA"];
+    let hex41 = Address::parse_tron(forms[0]).unwrap().tron_hex().unwrap();
+    let hex0x = format!("0x{}", &hex41[2..]);
+    let a = w.ok(&["transfers", forms[0], "--chain", "tron", "--json"]);
+    assert_eq!(a, w.ok(&["transfers", &hex41, "--chain", "tron", "--json"]));
+    assert_eq!(a, w.ok(&["transfers", &hex0x, "--chain", "tron", "--json"]));
+    let _ = BTreeMap::<(), ()>::new();
+}
