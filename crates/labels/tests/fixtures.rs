@@ -315,8 +315,10 @@ fn every_tagpack_validates_except_ofac_without_confidence() {
         .as_sequence()
         .unwrap()
         .iter()
-        .filter(|t| ["BTC", "ETH", "BEP20"].contains(&t["currency"].as_str().unwrap()))
-        .map(|t| t["address"].as_str().unwrap().to_lowercase())
+        .filter(|t| ["BTC", "ETH", "BEP20", "TRX"].contains(&t["currency"].as_str().unwrap()))
+        // Base58 (TRON) is case-sensitive; hex and bech32 are not.
+        .map(|t| t["address"].as_str().unwrap())
+        .map(|a| if a.starts_with('T') { a.to_string() } else { a.to_lowercase() })
         .collect();
     assert_eq!(binance.labels.len(), distinct.len());
     let l = binance.labels.iter().find(|l| l.address == evm(BINANCE_14)).unwrap();
