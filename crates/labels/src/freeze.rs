@@ -80,17 +80,15 @@ pub struct FreezeEvent {
     pub log_index: u64,
 }
 
-/// Decode one log of `contract` on `chain` (`topics`, `data`) as a freeze event, or `None`
-/// when it is none of the four events on an issuer's contract. `account` turns the 20 bytes
-/// into the chain's address form (EVM or TRON).
+/// Decode one log of an issuer's token contract (`topics`, `data`) as a freeze event of that
+/// issuer: `Some((added, account))`, or `None` when it is none of the issuer's two events.
+/// `account` turns the 20 bytes into the chain's address form (EVM or TRON).
 pub fn decode_log(
-    chain: &str,
-    contract: &[u8; 20],
+    issuer: Issuer,
     topic_list: &[[u8; 32]],
     data: &[u8],
     account: impl Fn([u8; 20]) -> Address,
-) -> Option<(Issuer, bool, Address)> {
-    let issuer = issuer_of(chain, contract)?;
+) -> Option<(bool, Address)> {
     let (_, event_issuer, added) = topics().into_iter().find(|(t, _, _)| Some(t) == topic_list.first())?;
     if event_issuer != issuer {
         return None;
@@ -104,7 +102,18 @@ pub fn decode_log(
     };
     let mut a = [0u8; 20];
     a.copy_from_slice(&word[12..32]);
-    Some((issuer, added, account(a)))
+    Some((added, account(a)))
+}
+
+impl std::str::FromStr for Issuer {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "tether" => Ok(Issuer::Tether),
+            "circle" => Ok(Issuer::Circle),
+            other => Err(format!("unknown stablecoin issuer {other:?}: expected Tether or Circle")),
+        }
+    }
 }
 
 /// The source name of a chain's freeze labels.
@@ -177,11 +186,13 @@ mod tests {
         let (added, _, _) = topics()[0];
         let mut data = [0u8; 32];
         data[12..].copy_from_slice(&[9; 20]);
-        let got = decode_log("ethereum", &usdt, &[added], &data, Address::Evm);
-        assert_eq!(got, Some((Issuer::Tether, true, Address::Evm([9; 20]))));
-        assert_eq!(decode_log("ethereum", &[1; 20], &[added], &data, Address::Evm), None, "look-alike contract");
-        assert_eq!(decode_log("bsc", &usdt, &[added], &data, Address::Evm), None, "another chain");
+        assert_eq!(issuer_of("ethereum", &usdt), Some(Issuer::Tether));
+        assert_eq!(issuer_of("ethereum", &[1; 20]), None, "look-alike contract");
+        assert_eq!(issuer_of("bsc", &usdt), None, "another chain");
+        let got = decode_log(Issuer::Tether, &[added], &data, Address::Evm);
+        assert_eq!(got, Some((true, Address::Evm([9; 20]))));
         let (circle, _, _) = topics()[2];
-        assert_eq!(decode_log("ethereum", &usdt, &[circle, data], &[], Address::Evm), None, "Circle's event on Tether's contract");
+        assert_eq!(decode_log(Issuer::Tether, &[circle, data], &[], Address::Evm), None, "Circle's event on Tether's contract");
+        assert_eq!(decode_log(Issuer::Circle, &[circle, data], &[], Address::Evm), Some((true, Address::Evm([9; 20]))));
     }
 }

@@ -42,6 +42,11 @@ pub struct ChainSpec {
     /// table, keyed by lower-case contract address → price symbol (e.g. `USDT`).
     #[serde(default)]
     pub price_symbols: std::collections::BTreeMap<String, String>,
+    /// Stablecoin contracts whose freeze events become `frozen` labels, beyond the issuers'
+    /// built-in mainnet contracts: contract address (`0x…`, or `T…` on TRON) → issuer
+    /// (`Tether`: `AddedBlackList`/`RemovedBlackList`; `Circle`: `Blacklisted`/`UnBlacklisted`).
+    #[serde(default)]
+    pub freeze_contracts: std::collections::BTreeMap<String, String>,
 }
 
 /// A string that must never be logged whole (RPC URLs with API keys, passwords).

@@ -5,6 +5,7 @@
 
 mod bitcoin;
 mod evm;
+mod freezes;
 mod tron;
 
 use std::path::PathBuf;

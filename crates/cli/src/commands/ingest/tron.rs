@@ -149,11 +149,16 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
         let stop = AtomicBool::new(false);
         let s = runtime.block_on(async {
             let adapter = EvmAdapter::connect(&rpc_url, cfg).await?;
-            chaintrace_evm::ingest(&adapter, &tron_sink, Some(&toks), &opts, &stop, |p| {
+            let s = chaintrace_evm::ingest(&adapter, &tron_sink, Some(&toks), &opts, &stop, |p| {
                 bar.set_position(p.blocks);
                 bar.set_message(format!("ingest {} height {} / head {}", spec.name, p.height, p.head));
             })
-            .await
+            .await?;
+            // Tether/Circle freezes on TRON's stablecoin contracts become `frozen` labels.
+            if let Some((tip, _)) = s.tip {
+                super::freezes::scan(&adapter, &store, spec, start, tip).await?;
+            }
+            anyhow::Ok(s)
         })?;
         (s.blocks, s.transfers, s.reorgs, s.rolled_back, s.tip)
     };
