@@ -39,8 +39,9 @@ pub struct TransfersArgs {
 pub fn run(ctx: &Context, args: TransfersArgs) -> Result<()> {
     let given_kind = args.chain.as_deref().map(|c| ctx.config.chain(c).map(|s| s.kind)).transpose()?;
     let address = match given_kind {
-        Some(kind) => Address::parse_for(kind, &args.address),
-        None => Address::parse_any(&args.address),
+        // On TRON, 41… and 0x… hex are TRON accounts too.
+        Some(ChainKind::Tron) => Address::parse_tron(&args.address),
+        _ => Address::parse_any(&args.address),
     }
     .context("check the address")?;
     let default_chain = match address {

@@ -46,6 +46,28 @@ fn word(text: &str) -> Option<[u8; 32]> {
     Some(w)
 }
 
+/// [`scan`], but a node that refuses `eth_getLogs` (or answers it badly) does not fail the
+/// ingest that already succeeded: the freeze labels are left as they were, a warning is logged
+/// and `freeze_events=unavailable` is recorded as a node capability (shown by `stats`). Store
+/// errors still fail.
+pub(super) async fn scan_or_warn(
+    adapter: &EvmAdapter,
+    store: &Store,
+    spec: &ChainSpec,
+    from: u64,
+    to: u64,
+) -> Result<Option<(usize, usize)>> {
+    match scan(adapter, store, spec, from, to).await {
+        Ok(r) => Ok(r),
+        Err(e) if e.chain().any(|c| c.downcast_ref::<chaintrace_store::StoreError>().is_some()) => Err(e),
+        Err(e) => {
+            tracing::warn!(chain = %spec.name, error = %crate::output::one_line(&e), "freeze events not read");
+            store.put_node_capability(&spec.name, "freeze_events", "unavailable")?;
+            Ok(None)
+        }
+    }
+}
+
 /// Scan `from..=to` for freeze events and update the chain's `frozen` labels; returns
 /// `(events, frozen addresses after)`, or `None` when the chain has no issuer contract.
 pub(super) async fn scan(

@@ -156,7 +156,7 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
             .await?;
             // Tether/Circle freezes on TRON's stablecoin contracts become `frozen` labels.
             if let Some((tip, _)) = s.tip {
-                super::freezes::scan(&adapter, &store, spec, start, tip).await?;
+                super::freezes::scan_or_warn(&adapter, &store, spec, start, tip).await?;
             }
             anyhow::Ok(s)
         })?;
