@@ -24,6 +24,7 @@ fn as_expected(t: &Transfer) -> ExpectedTransfer {
         asset: match t.asset {
             Asset::Native => "ETH".to_string(),
             Asset::Token(c) => format!("0x{}", c.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+            other @ (Asset::TronToken(_) | Asset::Trc10(_)) => panic!("the EVM adapter made a TRON asset {other:?}"),
         },
         amount: t.amount.to_string(),
     }

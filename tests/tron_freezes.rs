@@ -20,7 +20,10 @@ fn call(anvil: &Anvil, from: &str, to: &str, sig: &str, who: &str) -> String {
 }
 
 fn frozen(w: &Workdir, config: &str, chain: &str) -> Vec<Value> {
-    w.json(&["--config", config, "labels", "list", "--category", "frozen", "--chain", chain]).as_array().unwrap().clone()
+    w.json(&["--config", config, "labels", "list", "--category", "frozen", "--chain", chain])
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 #[test]
@@ -49,7 +52,16 @@ fn a_freeze_labels_its_address_and_a_later_unfreeze_removes_it() {
     let tx_x = call(&anvil, &acc[0], &tether, "addBlackList(address)", &x);
     let tx_y = call(&anvil, &acc[0], &circle, "blacklist(address)", &y);
     call(&anvil, &acc[0], &lookalike, "addBlackList(address)", &z);
-    let out = w.ok(&["--config", cfg, "ingest", "ethereum", "--rpc", &anvil.url(), "--to", &anvil.block_number().to_string()]);
+    let out = w.ok(&[
+        "--config",
+        cfg,
+        "ingest",
+        "ethereum",
+        "--rpc",
+        &anvil.url(),
+        "--to",
+        &anvil.block_number().to_string(),
+    ]);
     assert!(out.contains("2 freeze events; 2 addresses frozen"), "{out}");
     let labels = frozen(&w, cfg, "ethereum");
     let find = |a: &str| labels.iter().find(|l| l["address"] == a).cloned();
@@ -69,7 +81,10 @@ fn a_freeze_labels_its_address_and_a_later_unfreeze_removes_it() {
     w.ok(&["--config", cfg, "trace", "--chain", "ethereum", &seed, "--out", case_path.to_str().unwrap()]);
     let case: Value = serde_json::from_slice(&std::fs::read(&case_path).unwrap()).unwrap();
     let node = case["nodes"].as_array().unwrap().iter().find(|n| n["address"] == y.as_str()).expect("y reached");
-    assert!(node["labels"].as_array().unwrap().iter().any(|l| l["category"] == "frozen" && l["entity"] == "Circle"), "{node}");
+    assert!(
+        node["labels"].as_array().unwrap().iter().any(|l| l["category"] == "frozen" && l["entity"] == "Circle"),
+        "{node}"
+    );
 
     // Tether unfreezes x: the label ends; y stays frozen.
     call(&anvil, &acc[0], &tether, "removeBlackList(address)", &x);

@@ -74,7 +74,11 @@ fn recorded_http_api(faults: bool) -> (Server, Arc<AtomicU64>) {
             match n.fetch_add(1, Ordering::Relaxed) % 4 {
                 0 => {
                     inj.fetch_add(1, Ordering::Relaxed);
-                    return Reply::Send { status: 429, body: b"{\"Error\":\"rate limited\"}".to_vec(), content_length: None };
+                    return Reply::Send {
+                        status: 429,
+                        body: b"{\"Error\":\"rate limited\"}".to_vec(),
+                        content_length: None,
+                    };
                 }
                 1 => {
                     inj.fetch_add(1, Ordering::Relaxed);
@@ -122,7 +126,8 @@ fn recorded_mainnet_block_via_the_http_api_matches_every_expected_transfer() {
 
     // Every transaction's owner, read from the recording, so no stored transfer is overlooked.
     let block: Value =
-        serde_json::from_slice(&std::fs::read(shared_data().join("tron/wallet-getblockbynum/43811922.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(shared_data().join("tron/wallet-getblockbynum/43811922.json")).unwrap())
+            .unwrap();
     let mut senders: BTreeSet<String> = expected.iter().map(|r| r.1.clone()).collect();
     for tx in block["transactions"].as_array().unwrap() {
         senders.insert(t_addr(tx["raw_data"]["contract"][0]["parameter"]["value"]["owner_address"].as_str().unwrap()));
@@ -146,7 +151,9 @@ fn recorded_mainnet_block_via_the_http_api_matches_every_expected_transfer() {
     assert!(missing.is_empty() && extra == vec![&tjfl], "missing {missing:#?}\nextra {extra:#?}");
 
     // PROVENANCE.md's totals, independent of the CSV.
-    let sum = |pred: &dyn Fn(&Row) -> bool| -> u128 { got.iter().filter(|r| pred(r)).map(|r| r.4.parse::<u128>().unwrap()).sum() };
+    let sum = |pred: &dyn Fn(&Row) -> bool| -> u128 {
+        got.iter().filter(|r| pred(r)).map(|r| r.4.parse::<u128>().unwrap()).sum()
+    };
     assert_eq!(sum(&|r| r.3 == USDT), 651_365_621_692, "60 USDT transfer() calls");
     assert_eq!(got.iter().filter(|r| r.3 == USDT).count(), 60);
     assert_eq!(sum(&|r| r.3 == "TRX" && r.4 != "6000000000"), 2_035_666_769, "73 TransferContracts");
@@ -194,7 +201,14 @@ fn scenario_as_tron(sc: &scenario::Scenario) -> BTreeSet<Row> {
         .iter()
         .map(|e| {
             let asset = if e.asset == "ETH" { "TRX".to_string() } else { t_addr(&e.asset) };
-            (e.tx.trim_start_matches("0x").to_string(), t_addr(&e.from), t_addr(&e.to), asset, e.amount.clone(), e.block)
+            (
+                e.tx.trim_start_matches("0x").to_string(),
+                t_addr(&e.from),
+                t_addr(&e.to),
+                asset,
+                e.amount.clone(),
+                e.block,
+            )
         })
         .collect()
 }
@@ -218,9 +232,23 @@ fn jsonrpc_stand_in_ingests_the_scenario_as_tron_transfers_and_survives_faults_a
     assert!(text.contains("api=jsonrpc") && text.contains("jsonrpc_chain_id=728126428"), "{text}");
 
     // Faults (drops, delays, 429/503, rate-limit errors, truncated JSON) give the same store.
-    let proxy = FaultProxy::start(anvil.addr(), FaultConfig { rate: 0.3, delay: std::time::Duration::from_millis(200), seed: 14 });
+    let proxy = FaultProxy::start(
+        anvil.addr(),
+        FaultConfig { rate: 0.3, delay: std::time::Duration::from_millis(200), seed: 14 },
+    );
     let f = Workdir::new();
-    f.ok(&["ingest", "tron", "--rpc", &proxy.url(), "--to", &head.to_string(), "--rpc-batch", "2", "--batch-blocks", "3"]);
+    f.ok(&[
+        "ingest",
+        "tron",
+        "--rpc",
+        &proxy.url(),
+        "--to",
+        &head.to_string(),
+        "--rpc-batch",
+        "2",
+        "--batch-blocks",
+        "3",
+    ]);
     assert!(proxy.stats().faults() > 0);
     assert_eq!(stats(&f)["digest"], stats(&w)["digest"]);
 
@@ -237,7 +265,10 @@ fn jsonrpc_stand_in_ingests_the_scenario_as_tron_transfers_and_survives_faults_a
         Some(anvil.block_hash(new_head).trim_start_matches("0x").to_string())
     );
     let v = w.json(&["transfers", &t_addr(&accounts[4]), "--chain", "tron", "--direction", "in"]);
-    assert!(v.as_array().unwrap().iter().any(|e| e["amount_raw"] == "1000" && e["from"] == t_addr(&accounts[3])), "{v}");
+    assert!(
+        v.as_array().unwrap().iter().any(|e| e["amount_raw"] == "1000" && e["from"] == t_addr(&accounts[3])),
+        "{v}"
+    );
     // Nothing of the orphaned blocks is left: a fresh store from the new chain holds the same.
     let fresh = Workdir::new();
     fresh.ok(&["ingest", "tron", "--rpc", &anvil.url(), "--to", &new_head.to_string()]);
@@ -246,9 +277,13 @@ fn jsonrpc_stand_in_ingests_the_scenario_as_tron_transfers_and_survives_faults_a
 
 #[test]
 fn every_configured_evm_chain_ingests_from_anvil_with_its_chain_id() {
-    for (chain, id, symbol) in
-        [("bsc", 56u64, "BNB"), ("arbitrum", 42161, "ETH"), ("base", 8453, "ETH"), ("polygon", 137, "POL"), ("optimism", 10, "ETH")]
-    {
+    for (chain, id, symbol) in [
+        ("bsc", 56u64, "BNB"),
+        ("arbitrum", 42161, "ETH"),
+        ("base", 8453, "ETH"),
+        ("polygon", 137, "POL"),
+        ("optimism", 10, "ETH"),
+    ] {
         let anvil = Anvil::builder().chain_id(id).spawn();
         let acc = anvil.accounts();
         let tx = anvil.send(&acc[0], Some(&acc[1]), alloy_u256(12_345), &[]);

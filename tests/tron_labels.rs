@@ -83,7 +83,10 @@ fn an_address_listed_on_eth_arb_and_bsc_seeds_three_chains_traces() {
             .iter()
             .find(|e| e["from"] == LISTED)
             .unwrap_or_else(|| panic!("{chain}: no edge from the listed address in {case}"));
-        assert_eq!((edge["to"].as_str(), edge["amount_raw"].as_str()), (Some(to.as_str()), Some(&*(7_000 + id).to_string())));
+        assert_eq!(
+            (edge["to"].as_str(), edge["amount_raw"].as_str()),
+            (Some(to.as_str()), Some(&*(7_000 + id).to_string()))
+        );
     }
 }
 
@@ -102,7 +105,8 @@ fn a_tron_trace_from_a_listed_sender_reaches_a_deposit_address_in_t_form() {
     // Labels for the test graph (not real attributions): the sender of position 1 as
     // sanctioned, its recipient (given as 41… hex) as an exchange deposit address.
     let labels = w.path().join("labels.csv");
-    let hex41 = chaintrace_model::Address::parse_tron("TYna4T3BXHZiqRMr6YhVLKqgaTtqQmaR3f").unwrap().tron_hex().unwrap();
+    let hex41 =
+        chaintrace_model::Address::parse_tron("TYna4T3BXHZiqRMr6YhVLKqgaTtqQmaR3f").unwrap().tron_hex().unwrap();
     std::fs::write(
         &labels,
         format!(
@@ -127,5 +131,8 @@ fn a_tron_trace_from_a_listed_sender_reaches_a_deposit_address_in_t_form() {
     }
     // The deposits CSV carries the T-address too.
     let csv = w.ok(&["deposits", out.to_str().unwrap(), "--format", "csv"]);
-    assert!(csv.contains("tron,TYna4T3BXHZiqRMr6YhVLKqgaTtqQmaR3f,TestExchange,TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t,2000"), "{csv}");
+    assert!(
+        csv.contains("tron,TYna4T3BXHZiqRMr6YhVLKqgaTtqQmaR3f,TestExchange,TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t,2000"),
+        "{csv}"
+    );
 }

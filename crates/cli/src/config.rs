@@ -172,7 +172,10 @@ mod tests {
             ("tron", ChainKind::Tron, 728_126_428, "TRX", 6),
         ] {
             let s = c.chain(name).unwrap();
-            assert_eq!((s.kind, s.chain_id, s.native_symbol.as_str(), s.native_decimals), (kind, Some(id), symbol, decimals));
+            assert_eq!(
+                (s.kind, s.chain_id, s.native_symbol.as_str(), s.native_decimals),
+                (kind, Some(id), symbol, decimals)
+            );
         }
     }
 

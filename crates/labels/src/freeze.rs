@@ -167,10 +167,20 @@ mod tests {
     #[test]
     fn a_freeze_labels_and_a_removal_ends_it() {
         let a = Address::Evm([7; 20]);
-        let ev = |added, block| FreezeEvent { issuer: Issuer::Tether, address: a.clone(), added, tx: format!("0x{block}"), block, log_index: 0 };
+        let ev = |added, block| FreezeEvent {
+            issuer: Issuer::Tether,
+            address: a.clone(),
+            added,
+            tx: format!("0x{block}"),
+            block,
+            log_index: 0,
+        };
         let l = apply("ethereum", vec![], &[ev(true, 5)]);
         assert_eq!(l.len(), 1);
-        assert_eq!((l[0].category, l[0].entity.as_str(), l[0].attrs["evidence"].as_str()), (Category::Frozen, "Tether", "0x5"));
+        assert_eq!(
+            (l[0].category, l[0].entity.as_str(), l[0].attrs["evidence"].as_str()),
+            (Category::Frozen, "Tether", "0x5")
+        );
         assert!(apply("ethereum", l.clone(), &[ev(false, 9)]).is_empty());
         // Out of order in the input, in order when applied.
         assert_eq!(apply("ethereum", vec![], &[ev(false, 9), ev(true, 5)]), vec![]);
@@ -192,7 +202,11 @@ mod tests {
         let got = decode_log(Issuer::Tether, &[added], &data, Address::Evm);
         assert_eq!(got, Some((true, Address::Evm([9; 20]))));
         let (circle, _, _) = topics()[2];
-        assert_eq!(decode_log(Issuer::Tether, &[circle, data], &[], Address::Evm), None, "Circle's event on Tether's contract");
+        assert_eq!(
+            decode_log(Issuer::Tether, &[circle, data], &[], Address::Evm),
+            None,
+            "Circle's event on Tether's contract"
+        );
         assert_eq!(decode_log(Issuer::Circle, &[circle, data], &[], Address::Evm), Some((true, Address::Evm([9; 20]))));
     }
 }

@@ -113,7 +113,10 @@ mod tests {
         let parsed = parse(p, text.as_bytes()).unwrap();
         assert_eq!(parsed.labels.len(), 3, "{:?}", parsed.labels);
         let usdt = parsed.labels.iter().find(|l| l.entity == "Tether").unwrap();
-        assert_eq!((usdt.address.to_string().as_str(), usdt.chain.as_deref()), ("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", Some("tron")));
+        assert_eq!(
+            (usdt.address.to_string().as_str(), usdt.chain.as_deref()),
+            ("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", Some("tron"))
+        );
         let bn = parsed.labels.iter().find(|l| l.address.is_evm()).unwrap();
         assert_eq!((bn.source.as_str(), bn.confidence, bn.chain.as_deref()), ("etherscan", 80, Some("ethereum")));
         let sat = parsed.labels.iter().find(|l| l.entity == "Satoshi").unwrap();

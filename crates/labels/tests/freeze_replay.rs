@@ -18,7 +18,8 @@ fn replaying_tethers_usdt_history_leaves_780_of_830_frozen() {
     let mut r = csv::Reader::from_path(data().join("usdt_configs.csv")).expect("read usdt_configs.csv");
     let h = r.headers().expect("header").clone();
     let col = |name: &str| h.iter().position(|c| c == name).unwrap_or_else(|| panic!("column {name}"));
-    let (c_ev, c_block, c_tx, c_log, c_user) = (col("event_name"), col("block_number"), col("txhash"), col("log_index"), col("_user"));
+    let (c_ev, c_block, c_tx, c_log, c_user) =
+        (col("event_name"), col("block_number"), col("txhash"), col("log_index"), col("_user"));
     let mut events = Vec::new();
     let (mut added, mut removed) = (0, 0);
     for rec in r.records() {
@@ -28,7 +29,11 @@ fn replaying_tethers_usdt_history_leaves_780_of_830_frozen() {
             "RemovedBlackList" => false,
             _ => continue,
         };
-        if added_event { added += 1 } else { removed += 1 }
+        if added_event {
+            added += 1
+        } else {
+            removed += 1
+        }
         events.push(FreezeEvent {
             issuer: Issuer::Tether,
             address: Address::parse_evm(&rec[c_user]).expect("an EVM address"),
@@ -53,10 +58,13 @@ fn replaying_tethers_usdt_history_leaves_780_of_830_frozen() {
         batched = freeze::apply("ethereum", batched, chunk);
     }
     assert_eq!(batched, labels);
-    assert!(labels.iter().all(|l| l.category == Category::Frozen && l.entity == "Tether" && l.source == "freeze:ethereum"));
+    assert!(labels
+        .iter()
+        .all(|l| l.category == Category::Frozen && l.entity == "Tether" && l.source == "freeze:ethereum"));
 
     // Address by address against the derived state file.
-    let mut s = csv::Reader::from_path(data().join("usdt_blacklist_state_as_of_block_16670914.csv")).expect("read state");
+    let mut s =
+        csv::Reader::from_path(data().join("usdt_blacklist_state_as_of_block_16670914.csv")).expect("read state");
     let sh = s.headers().expect("header").clone();
     let (a, b) = (
         sh.iter().position(|c| c == "address").expect("address column"),

@@ -299,7 +299,9 @@ mod tests {
         assert_eq!(e, AddressError::TronChecksum(bad.to_string()));
         assert!(e.to_string().contains(bad) && e.to_string().contains("checksum"), "{e}");
         assert_eq!(Address::parse_any(bad).unwrap_err(), AddressError::TronChecksum(bad.to_string()));
-        for text in ["T0000000000000000000000000000000000", "42a614f803b6fd780986a42c78ec9c7f77e6ded13c", "0x1234", "", "T"] {
+        for text in
+            ["T0000000000000000000000000000000000", "42a614f803b6fd780986a42c78ec9c7f77e6ded13c", "0x1234", "", "T"]
+        {
             assert!(Address::parse_tron(text).is_err(), "{text}");
         }
         // A valid base58check string with another version byte is not a TRON address.

@@ -91,7 +91,8 @@ fn trc10_id(height: u64, v: Option<&Value>, tx: &str) -> Result<u64, TronError> 
         return Ok(id);
     }
     let text = hex::decode(&s).ok().and_then(|b| String::from_utf8(b).ok());
-    text.and_then(|t| t.parse().ok()).ok_or_else(|| err(height, format!("tx {tx}: TRC-10 asset id {s:?} is not a number")))
+    text.and_then(|t| t.parse().ok())
+        .ok_or_else(|| err(height, format!("tx {tx}: TRC-10 asset id {s:?} is not a number")))
 }
 
 /// Decode one block from `/wallet/getblockbynum` and, when given, the block's
@@ -114,18 +115,19 @@ pub fn decode_block(
     if txs.len() > MAX_ITEMS {
         return Err(err(height, format!("{} transactions is more than a block can hold", txs.len())));
     }
-    let by_id: std::collections::HashMap<&str, &Value> = infos
-        .unwrap_or(&[])
-        .iter()
-        .filter_map(|i| Some((i.get("id")?.as_str()?, i)))
-        .collect();
+    let by_id: std::collections::HashMap<&str, &Value> =
+        infos.unwrap_or(&[]).iter().filter_map(|i| Some((i.get("id")?.as_str()?, i))).collect();
     let source = if infos.is_some() { Trc20Source::Logs } else { Trc20Source::Calldata };
     let mut data = BlockData::new(bref);
     data.tx_count = txs.len() as u32;
     for (i, tx) in txs.iter().enumerate() {
         let tx_index = i as u32;
-        let id = tx.get("txID").and_then(Value::as_str).ok_or_else(|| err(height, format!("transaction {i}: txID is missing")))?;
-        let hash = Hash32::parse(id).ok_or_else(|| err(height, format!("transaction {i}: txID {id:?} is not a 32-byte hash")))?;
+        let id = tx
+            .get("txID")
+            .and_then(Value::as_str)
+            .ok_or_else(|| err(height, format!("transaction {i}: txID is missing")))?;
+        let hash = Hash32::parse(id)
+            .ok_or_else(|| err(height, format!("transaction {i}: txID {id:?} is not a 32-byte hash")))?;
         let ret = tx.pointer("/ret/0/contractRet").and_then(Value::as_str).unwrap_or("SUCCESS");
         let info = by_id.get(id).copied();
         let info_ok = info.is_none_or(|inf| {
@@ -176,10 +178,18 @@ pub fn decode_block(
                 let token_value = u64_of(value.get("call_token_value")).unwrap_or(0);
                 if token_value > 0 {
                     let token = trc10_id(height, value.get("token_id"), id)?;
-                    data.transfers.push(mk(1, owner.clone(), target.clone(), Asset::Trc10(token), U256::from(token_value)));
+                    data.transfers.push(mk(
+                        1,
+                        owner.clone(),
+                        target.clone(),
+                        Asset::Trc10(token),
+                        U256::from(token_value),
+                    ));
                 }
                 if source == Trc20Source::Calldata {
-                    if let (Some(calldata), Address::Tron(contract)) = (value.get("data").and_then(Value::as_str), &target) {
+                    if let (Some(calldata), Address::Tron(contract)) =
+                        (value.get("data").and_then(Value::as_str), &target)
+                    {
                         if let Some((from, to, amount)) = calldata_transfer(&owner, calldata) {
                             data.transfers.push(mk(SUB_LOG, from, to, Asset::TronToken(*contract), amount));
                         }
@@ -225,8 +235,11 @@ fn decode_info(
 ) -> Result<(), TronError> {
     let logs = info.get("log").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
     for (n, log) in logs.iter().enumerate().take(MAX_ITEMS) {
-        let topics: Vec<&str> =
-            log.get("topics").and_then(Value::as_array).map(|t| t.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let topics: Vec<&str> = log
+            .get("topics")
+            .and_then(Value::as_array)
+            .map(|t| t.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
         if topics.len() != 3 || topics[0].trim_start_matches("0x") != TRANSFER_TOPIC {
             continue; // not an ERC-20-style Transfer (ERC-721 has 4 topics)
         }
@@ -234,10 +247,12 @@ fn decode_info(
         let contract = contract.trim_start_matches("0x");
         let contract = if contract.len() == 42 { &contract[2..] } else { contract };
         let mut c = [0u8; 20];
-        hex::decode_to_slice(contract, &mut c).map_err(|_| err(height, format!("tx {id}: log address {contract:?}")))?;
+        hex::decode_to_slice(contract, &mut c)
+            .map_err(|_| err(height, format!("tx {id}: log address {contract:?}")))?;
         let word = |t: &str| -> Result<[u8; 32], TronError> {
             let mut w = [0u8; 32];
-            hex::decode_to_slice(t.trim_start_matches("0x"), &mut w).map_err(|_| err(height, format!("tx {id}: log topic {t:?}")))?;
+            hex::decode_to_slice(t.trim_start_matches("0x"), &mut w)
+                .map_err(|_| err(height, format!("tx {id}: log topic {t:?}")))?;
             Ok(w)
         };
         let from = Address::Tron(word_addr(&word(topics[1])?));

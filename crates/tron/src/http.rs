@@ -98,10 +98,8 @@ impl HttpApi {
         if let Some(key) = &self.cfg.api_key {
             req = req.header("TRON-PRO-API-KEY", key.expose());
         }
-        let transport = |e: reqwest::Error| TronError::Transport {
-            url: self.shown.clone(),
-            message: e.without_url().to_string(),
-        };
+        let transport =
+            |e: reqwest::Error| TronError::Transport { url: self.shown.clone(), message: e.without_url().to_string() };
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await.map_err(transport)?;

@@ -103,8 +103,10 @@ pub(super) async fn scan(
             let Some(contract) = log["address"].as_str().and_then(|a| Address::parse_evm(a).ok()) else { continue };
             let Address::Evm(c) = contract else { continue };
             let Some(&issuer) = known.get(&c) else { continue };
-            let topics: Vec<[u8; 32]> =
-                log["topics"].as_array().map(|t| t.iter().filter_map(|x| x.as_str().and_then(word)).collect()).unwrap_or_default();
+            let topics: Vec<[u8; 32]> = log["topics"]
+                .as_array()
+                .map(|t| t.iter().filter_map(|x| x.as_str().and_then(word)).collect())
+                .unwrap_or_default();
             let data = hex::decode(log["data"].as_str().unwrap_or("0x").trim_start_matches("0x")).unwrap_or_default();
             let Some((added, address)) = freeze::decode_log(issuer, &topics, &data, account) else { continue };
             let num = |k: &str| log[k].as_str().and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok());
