@@ -590,3 +590,60 @@ fn recorded_transaction_info_67325788_decodes_logs_and_internal_transfers() {
         "{back}"
     );
 }
+
+/// A small chain in the HTTP API's shape whose last blocks can be replaced (a fork). The block
+/// shape is the recording's; heights, ids and the one TRX transfer per block are made up for
+/// the reorg logic (anvil has no `/wallet` API, so nothing real can fork over HTTP).
+fn http_chain(branch: u8, tip: u64, fork_at: u64) -> Vec<Value> {
+    let id = |h: u64, b: u8| format!("{h:016x}{:046x}{b:02x}", h * 7919);
+    (100..=tip)
+        .map(|h| {
+            let b = if h > fork_at { branch } else { 0 };
+            let pb = if h - 1 > fork_at { branch } else { 0 };
+            serde_json::json!({
+                "blockID": id(h, b),
+                "block_header": {"raw_data": {"number": h, "parentHash": id(h - 1, pb), "timestamp": 1_700_000_000_000u64 + h * 3000}},
+                "transactions": [{
+                    "txID": format!("{:062x}{b:02x}", h),
+                    "ret": [{"contractRet": "SUCCESS"}],
+                    "raw_data": {"contract": [{"type": "TransferContract", "parameter": {"value": {
+                        "owner_address": "41c81107148e5fa4b4a2edf3d5354db6c6be5b5549",
+                        "to_address": format!("41{:038x}{b:02x}", h),
+                        "amount": 1_000 + h + u64::from(b) * 100_000,
+                    }}}]},
+                }],
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn http_api_reorg_rolls_back_the_orphaned_blocks() {
+    let chain = Arc::new(std::sync::Mutex::new(http_chain(0, 105, 105)));
+    let c = chain.clone();
+    let server = Server::start_routed(move |path, body| {
+        let blocks = c.lock().unwrap().clone();
+        let req: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let at = |n: u64| blocks.iter().find(|b| b["block_header"]["raw_data"]["number"] == n).cloned();
+        match path {
+            "/wallet/getnowblock" => Reply::json(serde_json::to_vec(blocks.last().unwrap()).unwrap()),
+            "/wallet/getblockbynum" => {
+                Reply::json(serde_json::to_vec(&at(req["num"].as_u64().unwrap_or(0)).unwrap_or(serde_json::json!({}))).unwrap())
+            }
+            "/wallet/gettransactioninfobyblocknum" => Reply::json(b"[]".to_vec()),
+            _ => Reply::Send { status: 404, body: b"{}".to_vec(), content_length: None },
+        }
+    });
+    let w = Workdir::new();
+    w.ok(&["ingest", "tron", "--rpc", &server.url(), "--from", "100", "--to", "105"]);
+    assert_eq!(stats(&w)["chains"]["tron"]["transfers"], 6);
+    // Blocks 104 and 105 are replaced by a branch that also adds 106.
+    *chain.lock().unwrap() = http_chain(1, 106, 103);
+    let out = w.ok(&["ingest", "tron", "--rpc", &server.url(), "--to", "106"]);
+    assert!(out.contains("1 reorgs, 2 blocks rolled back"), "{out}");
+    let fresh = Workdir::new();
+    fresh.ok(&["ingest", "tron", "--rpc", &server.url(), "--from", "100", "--to", "106"]);
+    assert_eq!(stats(&w)["digest"], stats(&fresh)["digest"]);
+    assert_eq!(stats(&w)["chains"]["tron"]["transfers"], 7);
+    assert_eq!(stats(&w)["chains"]["tron"]["tip_height"], 106);
+}
