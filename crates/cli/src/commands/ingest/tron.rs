@@ -123,6 +123,23 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
             bar.set_position(h.saturating_add(1).saturating_sub(start));
             bar.set_message(format!("ingest {} height {h} / {head}", spec.name));
         }))?;
+        // Freeze events are read with eth_getLogs: through the JSON-RPC when the endpoint has it.
+        match (caps.jsonrpc_url(&url), s.tip) {
+            (Some(rpc_url), Some((tip, _))) => {
+                let cfg = EvmConfig {
+                    chain: spec.name.clone(),
+                    chain_id: spec.chain_id,
+                    rpc: RpcConfig::default(),
+                    traces: TraceSetting::Off,
+                };
+                runtime.block_on(async {
+                    let adapter = EvmAdapter::connect(&rpc_url, cfg).await?;
+                    super::freezes::scan_or_warn(&adapter, &store, spec, start, tip).await
+                })?;
+            }
+            (None, _) => sink.record_node_info("freeze_events", "unavailable: no JSON-RPC for eth_getLogs")?,
+            _ => {}
+        }
         (s.blocks, s.transfers, s.reorgs, s.rolled_back, s.tip)
     } else {
         let rpc_url = caps.jsonrpc_url(&url).expect("the JSON-RPC answered the probe");
