@@ -78,7 +78,8 @@ fn a_freeze_labels_its_address_and_a_later_unfreeze_removes_it() {
     std::fs::write(&labels_csv, format!("chain,address,category,entity\nethereum,{seed},sanctioned,TEST\n")).unwrap();
     w.ok(&["--config", cfg, "labels", "import", labels_csv.to_str().unwrap()]);
     let case_path = w.path().join("case.json");
-    w.ok(&["--config", cfg, "trace", "--chain", "ethereum", &seed, "--out", case_path.to_str().unwrap()]);
+    let out = w.ok(&["--config", cfg, "trace", "--chain", "ethereum", &seed, "--out", case_path.to_str().unwrap()]);
+    assert!(out.contains(&format!("frozen: {y} (by Circle)")), "{out}");
     let case: Value = serde_json::from_slice(&std::fs::read(&case_path).unwrap()).unwrap();
     let node = case["nodes"].as_array().unwrap().iter().find(|n| n["address"] == y.as_str()).expect("y reached");
     assert!(

@@ -228,6 +228,18 @@ pub fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
             }
         }
     }
+    // Addresses the trace reached that a stablecoin issuer froze (labels of category frozen).
+    let frozen: Vec<(String, String)> = case
+        .nodes
+        .iter()
+        .flat_map(|n| n.labels.iter().filter(|l| l.category == "frozen").map(|l| (n.address.clone(), l.entity.clone())))
+        .collect();
+    let frozen_text = || -> Result<()> {
+        for (address, issuer) in &frozen {
+            output::line(format!("frozen: {address} (by {issuer})"))?;
+        }
+        Ok(())
+    };
     match &args.out {
         Some(path) => {
             files::write_case(path, &case)?;
@@ -237,14 +249,19 @@ pub fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
                     "nodes": case.nodes.len(),
                     "edges": case.edges.len(),
                     "deposits": case.deposits.len(),
+                    "frozen": frozen.iter().map(|(a, i)| serde_json::json!({"address": a, "issuer": i})).collect::<Vec<_>>(),
                 }))
             } else {
                 output::line(summary_text(&case).trim_end())?;
+                frozen_text()?;
                 output::line(format!("case file written to {}", path.display()))
             }
         }
         None if ctx.json => output::text(&case.to_json()),
-        None => output::line(summary_text(&case).trim_end()),
+        None => {
+            output::line(summary_text(&case).trim_end())?;
+            frozen_text()
+        }
     }
 }
 
