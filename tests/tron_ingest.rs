@@ -371,7 +371,10 @@ fn graphsense_as_http_api() -> (Value, Value) {
     for t in rows("transactions.jsonl") {
         let value: u64 = t["value"].as_str().unwrap().parse().unwrap();
         let (kind, v) = match t["transaction_type"].as_u64().unwrap() {
-            1 => ("TransferContract", serde_json::json!({"owner_address": h41(&t["from_address"]), "to_address": h41(&t["to_address"]), "amount": value})),
+            1 => (
+                "TransferContract",
+                serde_json::json!({"owner_address": h41(&t["from_address"]), "to_address": h41(&t["to_address"]), "amount": value}),
+            ),
             31 => {
                 let mut v = serde_json::json!({"owner_address": h41(&t["from_address"]), "contract_address": h41(&t["to_address"]), "data": bare(&t["input"])});
                 if value > 0 {
@@ -380,9 +383,15 @@ fn graphsense_as_http_api() -> (Value, Value) {
                 ("TriggerSmartContract", v)
             }
             // graphsense keeps no TRC-10 amounts or asset ids: value 0.
-            2 => ("TransferAssetContract", serde_json::json!({"owner_address": h41(&t["from_address"]), "to_address": h41(&t["to_address"]), "amount": value, "asset_name": ""})),
+            2 => (
+                "TransferAssetContract",
+                serde_json::json!({"owner_address": h41(&t["from_address"]), "to_address": h41(&t["to_address"]), "amount": value, "asset_name": ""}),
+            ),
             13 => ("WithdrawBalanceContract", serde_json::json!({"owner_address": h41(&t["to_address"])})),
-            _ => ("AccountCreateContract", serde_json::json!({"owner_address": h41(&t["from_address"]), "account_address": h41(&t["to_address"])})),
+            _ => (
+                "AccountCreateContract",
+                serde_json::json!({"owner_address": h41(&t["from_address"]), "account_address": h41(&t["to_address"])}),
+            ),
         };
         let ok = t["receipt_status"] == 1;
         txs.push(serde_json::json!({
@@ -393,11 +402,13 @@ fn graphsense_as_http_api() -> (Value, Value) {
         let log: Vec<Value> = logs
             .iter()
             .filter(|l| l["tx_hash"] == t["tx_hash"])
-            .map(|l| serde_json::json!({
-                "address": bare(&l["address"]),
-                "topics": l["topics"].as_array().unwrap().iter().map(bare).collect::<Vec<_>>(),
-                "data": bare(&l["data"]),
-            }))
+            .map(|l| {
+                serde_json::json!({
+                    "address": bare(&l["address"]),
+                    "topics": l["topics"].as_array().unwrap().iter().map(bare).collect::<Vec<_>>(),
+                    "data": bare(&l["data"]),
+                })
+            })
             .collect();
         let internal: Vec<Value> = traces
             .iter()
@@ -500,17 +511,24 @@ fn recorded_jsonrpc_67325788() -> Server {
             "eth_getBlockByNumber" if params[0] == "0x4034f5c" => {
                 let mut b = block.clone();
                 if params[1] == false {
-                    b["transactions"] = b["transactions"].as_array().unwrap().iter().map(|t| t["hash"].clone()).collect();
+                    b["transactions"] =
+                        b["transactions"].as_array().unwrap().iter().map(|t| t["hash"].clone()).collect();
                 }
                 ok(b)
             }
             "eth_getBlockByNumber" => ok(Value::Null),
             "eth_getBlockReceipts" if params[0] == "0x4034f5c" => ok(receipts.clone()),
-            "eth_getTransactionReceipt" => {
-                ok(receipts.as_array().unwrap().iter().find(|r| r["transactionHash"] == params[0]).cloned().unwrap_or(Value::Null))
-            }
+            "eth_getTransactionReceipt" => ok(receipts
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["transactionHash"] == params[0])
+                .cloned()
+                .unwrap_or(Value::Null)),
             "eth_getLogs" => ok(serde_json::json!([])),
-            m => serde_json::json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": format!("the method {m} does not exist/is not available")}}),
+            m => {
+                serde_json::json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": format!("the method {m} does not exist/is not available")}})
+            }
         }
     };
     Server::start_routed(move |path, body| {
@@ -557,9 +575,10 @@ fn recorded_tron_jsonrpc_block_67325788_gives_the_usdt_transfer_in_t_form() {
 #[test]
 fn recorded_transaction_info_67325788_decodes_logs_and_internal_transfers() {
     let dir = shared_data().join("tron/jsonrpc-67325788-excerpt");
-    let infos: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("wallet_gettransactioninfobyblocknum_67325788.excerpt.json")).unwrap())
-            .unwrap();
+    let infos: Value = serde_json::from_slice(
+        &std::fs::read(dir.join("wallet_gettransactioninfobyblocknum_67325788.excerpt.json")).unwrap(),
+    )
+    .unwrap();
     let ids: Vec<String> = infos.as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()).collect();
     // A block answer with just these two transactions (their TriggerSmartContract calls from the
     // JSON-RPC excerpt: owner = from, contract = to).
@@ -586,7 +605,10 @@ fn recorded_transaction_info_67325788_decodes_logs_and_internal_transfers() {
     assert_eq!(usdt[0]["amount_raw"], "160101");
     let back = w.json(&["transfers", "TNXC2YCSxhdxsVqhqu3gYZYme6n4i6T1C1", "--chain", "tron", "--direction", "in"]);
     assert!(
-        back.as_array().unwrap().iter().any(|e| e["from"] == "TU2MJ5Veik1LRAgjeSzEdvmDYx7mefJZvd" && e["amount_raw"] == "1424255258"),
+        back.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["from"] == "TU2MJ5Veik1LRAgjeSzEdvmDYx7mefJZvd" && e["amount_raw"] == "1424255258"),
         "{back}"
     );
 }
@@ -627,9 +649,9 @@ fn http_api_reorg_rolls_back_the_orphaned_blocks() {
         let at = |n: u64| blocks.iter().find(|b| b["block_header"]["raw_data"]["number"] == n).cloned();
         match path {
             "/wallet/getnowblock" => Reply::json(serde_json::to_vec(blocks.last().unwrap()).unwrap()),
-            "/wallet/getblockbynum" => {
-                Reply::json(serde_json::to_vec(&at(req["num"].as_u64().unwrap_or(0)).unwrap_or(serde_json::json!({}))).unwrap())
-            }
+            "/wallet/getblockbynum" => Reply::json(
+                serde_json::to_vec(&at(req["num"].as_u64().unwrap_or(0)).unwrap_or(serde_json::json!({}))).unwrap(),
+            ),
             "/wallet/gettransactioninfobyblocknum" => Reply::json(b"[]".to_vec()),
             _ => Reply::Send { status: 404, body: b"{}".to_vec(), content_length: None },
         }

@@ -71,7 +71,12 @@ fn main() {
     ));
     out.push_str(&format!("{:<28} {:>10} {:>16}\n", "path", "seconds", "transfers/s"));
     out.push_str(&format!("{:<28} {:>10.3} {:>16.0}\n", "evm (ingest evm-same)", evm.as_secs_f64(), rate(evm)));
-    out.push_str(&format!("{:<28} {:>10.3} {:>16.0}\n", "tron (ingest tron, JSON-RPC)", tron.as_secs_f64(), rate(tron)));
+    out.push_str(&format!(
+        "{:<28} {:>10.3} {:>16.0}\n",
+        "tron (ingest tron, JSON-RPC)",
+        tron.as_secs_f64(),
+        rate(tron)
+    ));
     let ratio = rate(tron) / rate(evm);
     out.push_str(&format!(
         "tron/evm throughput {ratio:.2}× ({})\n",

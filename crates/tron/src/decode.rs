@@ -234,7 +234,8 @@ fn decode_info(
     mk: &dyn Fn(u32, Address, Address, Asset, U256) -> Transfer,
 ) -> Result<(), TronError> {
     let logs = info.get("log").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
-    for (n, log) in logs.iter().enumerate().take(MAX_ITEMS) {
+    // Logs number below SUB_INTERNAL - SUB_LOG, so their positions never meet the internal ones.
+    for (n, log) in logs.iter().enumerate().take((SUB_INTERNAL - SUB_LOG) as usize) {
         let topics: Vec<&str> = log
             .get("topics")
             .and_then(Value::as_array)
