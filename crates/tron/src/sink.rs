@@ -6,7 +6,7 @@
 //! [`Asset::TronToken`], so the store holds one key per TRON account whichever API it came from.
 
 use chaintrace_model::sink::{Applied, ChainSink};
-use chaintrace_model::{Address, Asset, BlockData, Hash32};
+use chaintrace_model::{Asset, BlockData, Hash32};
 
 /// A [`ChainSink`] that stores EVM-shaped blocks as TRON blocks.
 pub struct TronSink<'a, S> {
@@ -51,9 +51,4 @@ impl<S: ChainSink> ChainSink for TronSink<'_, S> {
     fn record_node_info(&self, key: &str, value: &str) -> Result<(), S::Error> {
         self.inner.record_node_info(key, value)
     }
-}
-
-/// Whether an address is already a TRON one (used by tests and callers that mix sources).
-pub fn is_tron(a: &Address) -> bool {
-    matches!(a, Address::Tron(_))
 }
