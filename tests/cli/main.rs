@@ -21,3 +21,6 @@ mod labels_cli;
 mod trace_bitcoin;
 mod trace_evm_typologies;
 mod trace_seeds;
+mod tron_freezes;
+mod tron_ingest;
+mod tron_labels;

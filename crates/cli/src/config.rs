@@ -157,7 +157,26 @@ mod tests {
         assert_eq!(c.chain("bitcoin").unwrap().kind, ChainKind::Bitcoin);
         let eth = c.chain("ethereum").unwrap();
         assert_eq!((eth.kind, eth.chain_id, eth.native_decimals), (ChainKind::Evm, Some(1), 18));
-        assert!(c.chain("dogecoin").unwrap_err().to_string().contains("bitcoin, ethereum"));
+        assert!(c.chain("dogecoin").unwrap_err().to_string().contains("bitcoin, bsc, ethereum"));
+    }
+
+    #[test]
+    fn default_config_has_the_version_2_chains() {
+        let c = Config::load(None).unwrap();
+        for (name, kind, id, symbol, decimals) in [
+            ("bsc", ChainKind::Evm, 56, "BNB", 18),
+            ("arbitrum", ChainKind::Evm, 42161, "ETH", 18),
+            ("base", ChainKind::Evm, 8453, "ETH", 18),
+            ("polygon", ChainKind::Evm, 137, "POL", 18),
+            ("optimism", ChainKind::Evm, 10, "ETH", 18),
+            ("tron", ChainKind::Tron, 728_126_428, "TRX", 6),
+        ] {
+            let s = c.chain(name).unwrap();
+            assert_eq!(
+                (s.kind, s.chain_id, s.native_symbol.as_str(), s.native_decimals),
+                (kind, Some(id), symbol, decimals)
+            );
+        }
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub enum AddrProblem {
     /// Listed under a ticker of a chain chaintrace does not read; carries the ticker.
     #[error("ticker {0} is not a supported chain (kept in the report, not stored)")]
     Unsupported(String),
+    /// A TRON address that fails its base58check checksum or has the wrong shape.
+    #[error("invalid TRON address: {0}")]
+    Tron(String),
 }
 
 impl AddrProblem {
@@ -91,6 +94,17 @@ pub fn parse_bitcoin_checked(text: &str) -> Result<Address, AddrProblem> {
     Ok(Address::Bitcoin(checked.to_string()))
 }
 
+/// Parse a TRON address (`T…` base58check with its checksum checked, `41…` or `0x…` hex).
+pub fn parse_tron_checked(text: &str) -> Result<Address, AddrProblem> {
+    Address::parse_tron(text.trim()).map_err(|e| AddrProblem::Tron(e.to_string()))
+}
+
+/// Whether `text` has the shape of a TRON base58check address (`T` + 33 base58 characters).
+pub fn looks_tron(text: &str) -> bool {
+    let t = text.trim();
+    t.len() == 34 && t.starts_with('T') && t.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 /// Whether `text` has the shape of an EVM address (`0x` + 40 hex digits), whatever its case.
 pub fn looks_evm(text: &str) -> bool {
     let t = text.trim();
@@ -99,7 +113,9 @@ pub fn looks_evm(text: &str) -> bool {
 
 /// Map one listed address to a chaintrace address by the address itself: anything shaped like
 /// an EVM address is an EVM address whatever the ticker (ETH, USDT, USDC, ARB, BSC, ETC … are
-/// one address space); `XBT`/`BTC` is Bitcoin; every other ticker is unsupported.
+/// one address space); a `T…` address is a TRON address whatever the ticker (TRX, and USDT or
+/// USDC issued on TRON), its checksum checked; `XBT`/`BTC` is Bitcoin; every other ticker is
+/// unsupported.
 pub fn classify(ticker: &str, text: &str) -> Result<Address, AddrProblem> {
     let t = text.trim();
     if t.starts_with("0x") || t.starts_with("0X") {
@@ -113,8 +129,12 @@ pub fn classify(ticker: &str, text: &str) -> Result<Address, AddrProblem> {
         }
         return Err(AddrProblem::Unsupported(ticker.to_string()));
     }
+    if looks_tron(t) {
+        return parse_tron_checked(t);
+    }
     match ticker.to_ascii_uppercase().as_str() {
         "XBT" | "BTC" => parse_bitcoin_checked(t),
+        "TRX" | "TRC20" => parse_tron_checked(t),
         "ETH" | "ETC" | "ARB" | "BSC" | "BEP20" | "MATIC" | "POLYGON" | "AVAX" | "OP" | "BASE" => {
             Err(AddrProblem::EvmSyntax)
         }
@@ -187,7 +207,10 @@ mod tests {
         for t in ["ETH", "ARB", "BSC", "USDT", "USDC", "ETC"] {
             assert!(classify(t, evm).unwrap().is_evm(), "{t}");
         }
-        assert!(matches!(classify("USDT", "TXn8LKyqVpR8o9vAuDUHhqbKFKQD7zGvPL"), Err(AddrProblem::Unsupported(_))));
+        // USDT on TRON: a T-address is a TRON account, its checksum checked.
+        let usdt = classify("USDT", "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t").unwrap();
+        assert!(matches!(usdt, Address::Tron(_)));
+        assert!(matches!(classify("TRX", "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6u"), Err(AddrProblem::Tron(_))));
         assert!(matches!(classify("LTC", "LWnbjLYUfqeokfbWM4FcU7uk2FP2DSxuWS"), Err(AddrProblem::Unsupported(_))));
         assert!(classify("XBT", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa").is_ok());
     }

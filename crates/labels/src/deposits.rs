@@ -482,7 +482,6 @@ mod tests {
 
     #[test]
     fn infer_and_store_uses_the_clusters_it_is_given_for_any_chain_name() {
-        use crate::store::LabelStore;
         let (store, ex, member) = store_with_one_exchange_wallet();
         let clusters = BTreeMap::from([(ex, "c1".to_string()), (member.clone(), "c1".to_string())]);
         let p = DepositParams::default();

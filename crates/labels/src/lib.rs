@@ -19,6 +19,7 @@
 pub mod addr;
 pub mod deposits;
 pub mod etherscan;
+pub mod freeze;
 pub mod import;
 pub mod ofac;
 pub mod speccsv;

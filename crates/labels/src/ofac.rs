@@ -701,10 +701,11 @@ mod tests {
         let sim = parsed.labels.iter().find(|l| l.entity == "SIM Hyon Sop").unwrap();
         assert_eq!(sim.attrs["tickers"], "ARB");
         assert_eq!(sim.attrs["programs"], "NPWMD");
-        // The bad-checksum XBT address is invalid, the TRX one unsupported.
+        // The bad-checksum XBT address is invalid, and so is the TRX one (its base58check
+        // checksum fails: TRON addresses are checked like Bitcoin's).
         let kinds: Vec<_> = parsed.skipped.iter().map(|s| (s.kind, s.location.as_str())).collect();
         assert!(kinds.contains(&("invalid", "Feature ID 36620 (Profile 27307)")), "{kinds:?}");
-        assert!(kinds.iter().any(|(k, _)| *k == "unsupported"), "{kinds:?}");
+        assert!(kinds.contains(&("invalid", "Feature ID 50003 (Profile 42498)")), "{kinds:?}");
     }
 
     #[test]

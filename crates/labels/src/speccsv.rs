@@ -62,7 +62,9 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Parsed, LabelsError> {
         };
         let text = get(c_addr);
         let ticker = if chain == "bitcoin" { "BTC" } else { "ETH" };
-        let parsed = if chain == "bitcoin" || addr::looks_evm(text) || text.starts_with("0x") {
+        let parsed = if chain == "tron" {
+            addr::parse_tron_checked(text)
+        } else if chain == "bitcoin" || addr::looks_evm(text) || text.starts_with("0x") {
             addr::classify(ticker, text)
         } else {
             Err(addr::AddrProblem::Unsupported(chain.clone()))
@@ -107,17 +109,26 @@ mod tests {
              ethereum,0x28C6c06298d514Db089934071355E5743bf21d60,exchange,Binance,etherscan,80\n\
              bitcoin,1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa,other,Satoshi,,\n\
              ethereum,0x28C6c06298d514Db089934071355E5743bf21d61,exchange,Binance,,\n\
-             tron,TXn8LKyqVpR8o9vAuDUHhqbKFKQD7zGvPL,exchange,Binance,,\n";
+             tron,TXn8LKyqVpR8o9vAuDUHhqbKFKQD7zGvPL,exchange,Binance,,\n\
+             tron,TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t,service,Tether,,\n\
+             litecoin,LWnbjLYUfqeokfbWM4FcU7uk2FP2DSxuWS,exchange,X,,\n";
         let parsed = parse(p, text.as_bytes()).unwrap();
-        assert_eq!(parsed.labels.len(), 2, "{:?}", parsed.labels);
+        assert_eq!(parsed.labels.len(), 3, "{:?}", parsed.labels);
+        let usdt = parsed.labels.iter().find(|l| l.entity == "Tether").unwrap();
+        assert_eq!(
+            (usdt.address.to_string().as_str(), usdt.chain.as_deref()),
+            ("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", Some("tron"))
+        );
         let bn = parsed.labels.iter().find(|l| l.address.is_evm()).unwrap();
         assert_eq!((bn.source.as_str(), bn.confidence, bn.chain.as_deref()), ("etherscan", 80, Some("ethereum")));
-        let sat = parsed.labels.iter().find(|l| !l.address.is_evm()).unwrap();
+        let sat = parsed.labels.iter().find(|l| l.entity == "Satoshi").unwrap();
         assert_eq!((sat.source.as_str(), sat.confidence), ("csv:mine", DEFAULT_CONFIDENCE));
-        assert_eq!(parsed.skipped.len(), 2);
+        // Line 4: bad EIP-55 checksum; line 5: bad base58check checksum; line 7: no such chain kind.
+        assert_eq!(parsed.skipped.len(), 3);
         assert_eq!(parsed.skipped[0].location, "line 4");
         assert_eq!(parsed.skipped[0].kind, "invalid");
-        assert_eq!(parsed.skipped[1].kind, "unsupported");
+        assert_eq!((parsed.skipped[1].location.as_str(), parsed.skipped[1].kind), ("line 5", "invalid"));
+        assert_eq!(parsed.skipped[2].kind, "unsupported");
 
         let text: &str = "chain,address,category,entity\nethereum,0x28c6c06298d514db089934071355e5743bf21d60,bank,X\n";
         let err = parse(p, text.as_bytes()).unwrap_err().to_string();

@@ -462,8 +462,9 @@ mod tests {
         assert_eq!(eth.source, "tagpack:pack");
         let btc = parsed.labels.iter().find(|l| !l.address.is_evm()).unwrap();
         assert_eq!(btc.category, Category::Sanctioned);
+        // The TRX tag's address fails its base58check checksum.
         assert_eq!(parsed.skipped.len(), 1);
-        assert_eq!(parsed.skipped[0].kind, "unsupported");
+        assert_eq!(parsed.skipped[0].kind, "invalid");
     }
 
     #[test]

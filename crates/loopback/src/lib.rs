@@ -60,6 +60,14 @@ impl Server {
     ///
     /// Errors: binding the port or configuring the listener failed.
     pub fn start(handler: impl Fn(&[u8]) -> Reply + Send + Sync + 'static) -> std::io::Result<Server> {
+        Self::start_routed(move |_path: &str, body: &[u8]| handler(body))
+    }
+
+    /// Like [`Server::start`], but the handler also gets the request path (`/wallet/…`), for
+    /// REST-shaped APIs such as TRON's HTTP API.
+    ///
+    /// Errors: binding the port or configuring the listener failed.
+    pub fn start_routed(handler: impl Fn(&str, &[u8]) -> Reply + Send + Sync + 'static) -> std::io::Result<Server> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         listener.set_nonblocking(true)?;
@@ -105,7 +113,7 @@ impl Drop for Server {
 
 /// Serve requests on one connection (keep-alive) until the peer closes it, asks
 /// `Connection: close`, or the handler drops it.
-fn serve_conn(s: TcpStream, handler: &dyn Fn(&[u8]) -> Reply) -> std::io::Result<()> {
+fn serve_conn(s: TcpStream, handler: &dyn Fn(&str, &[u8]) -> Reply) -> std::io::Result<()> {
     s.set_nonblocking(false)?;
     s.set_read_timeout(Some(IDLE))?;
     let mut w = s.try_clone()?;
@@ -137,7 +145,8 @@ fn serve_conn(s: TcpStream, handler: &dyn Fn(&[u8]) -> Reply) -> std::io::Result
         }
         let mut body = vec![0; len];
         r.read_exact(&mut body)?;
-        match handler(&body) {
+        let path = line.split_whitespace().nth(1).unwrap_or("/");
+        match handler(path, &body) {
             Reply::Drop => return Ok(()),
             Reply::Send { status, body, content_length } => {
                 let reason = match status {

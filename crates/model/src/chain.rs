@@ -12,6 +12,9 @@ pub enum ChainKind {
     Bitcoin,
     /// An EVM chain (accounts, wei and ERC-20 tokens).
     Evm,
+    /// TRON: its Ethereum-compatible JSON-RPC and/or its HTTP API (`/wallet/…`); accounts are
+    /// [`crate::Address::Tron`], amounts in sun, tokens [`crate::Asset::TronToken`].
+    Tron,
 }
 
 /// One chain entry of the configuration (`[chains.NAME]` in `configs/default.toml`).
@@ -26,10 +29,13 @@ pub struct ChainSpec {
     /// Bitcoin network (`mainnet`, `testnet`, `signet`, `regtest`).
     #[serde(default)]
     pub network: Option<String>,
-    /// EVM chain id the node must report.
+    /// EVM chain id the node must report (TRON: its JSON-RPC chain id, 728126428 on mainnet).
     #[serde(default)]
     pub chain_id: Option<u64>,
-    /// Ticker of the native coin (`BTC`, `ETH`).
+    /// TRON: the genesis block id the node must report, checked only when given here.
+    #[serde(default)]
+    pub genesis: Option<String>,
+    /// Ticker of the native coin (`BTC`, `ETH`, `TRX`).
     pub native_symbol: String,
     /// Decimal places of the native coin (8 for sats, 18 for wei).
     pub native_decimals: u8,
@@ -40,6 +46,11 @@ pub struct ChainSpec {
     /// table, keyed by lower-case contract address → price symbol (e.g. `USDT`).
     #[serde(default)]
     pub price_symbols: std::collections::BTreeMap<String, String>,
+    /// Stablecoin contracts whose freeze events become `frozen` labels, beyond the issuers'
+    /// built-in mainnet contracts: contract address (`0x…`, or `T…` on TRON) → issuer
+    /// (`Tether`: `AddedBlackList`/`RemovedBlackList`; `Circle`: `Blacklisted`/`UnBlacklisted`).
+    #[serde(default)]
+    pub freeze_contracts: std::collections::BTreeMap<String, String>,
 }
 
 /// A string that must never be logged whole (RPC URLs with API keys, passwords).

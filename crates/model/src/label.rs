@@ -30,11 +30,14 @@ pub enum Category {
     Scam,
     /// Anything else a source says.
     Other,
+    /// Frozen by a stablecoin issuer (Tether `AddedBlackList`, Circle `Blacklisted`); the entity
+    /// is the issuer, the evidence the freezing transaction.
+    Frozen,
 }
 
 impl Category {
     /// Every category, in declaration order.
-    pub const ALL: [Category; 10] = [
+    pub const ALL: [Category; 11] = [
         Category::Sanctioned,
         Category::Exchange,
         Category::ExchangeDeposit,
@@ -45,6 +48,7 @@ impl Category {
         Category::Service,
         Category::Scam,
         Category::Other,
+        Category::Frozen,
     ];
 
     /// The snake_case name used in files, labels CSVs and case files.
@@ -60,6 +64,7 @@ impl Category {
             Category::Service => "service",
             Category::Scam => "scam",
             Category::Other => "other",
+            Category::Frozen => "frozen",
         }
     }
 

@@ -7,6 +7,7 @@
 
 pub mod address;
 pub mod amount;
+mod base58;
 pub mod case;
 pub mod chain;
 pub mod label;
@@ -14,7 +15,7 @@ pub mod sink;
 pub mod time_fmt;
 pub mod transfer;
 
-pub use address::{Address, AddressError};
+pub use address::{tron_base58, Address, AddressError, TRON_PREFIX};
 pub use amount::{format_units, parse_units, AmountError, U256};
 pub use case::{
     CaseDecodeError, CaseDeposit, CaseEdge, CaseFile, CaseNode, NodeLabel, Provenance, Role, TipRef, TraceParams,

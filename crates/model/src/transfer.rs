@@ -28,11 +28,12 @@ impl Hash32 {
         hex::encode(self.0)
     }
 
-    /// The hash as the chain's users write it: `0x`-prefixed on EVM chains, bare on Bitcoin.
+    /// The hash as the chain's users write it: `0x`-prefixed on EVM chains, bare on Bitcoin and
+    /// TRON (TRON's explorers and HTTP API show bare `txID`s).
     pub fn display_for(&self, kind: crate::ChainKind) -> String {
         match kind {
             crate::ChainKind::Evm => format!("0x{}", self.to_hex()),
-            crate::ChainKind::Bitcoin => self.to_hex(),
+            crate::ChainKind::Bitcoin | crate::ChainKind::Tron => self.to_hex(),
         }
     }
 }
@@ -65,29 +66,62 @@ impl<'de> Deserialize<'de> for Hash32 {
 /// What moved: the chain's native coin or a token contract.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
 pub enum Asset {
-    /// The chain's native coin (BTC in sats, ETH in wei).
+    /// The chain's own coin (BTC, ETH, TRX …).
     Native,
     /// An EVM token contract (ERC-20).
     Token([u8; 20]),
+    /// A TRC-20 token contract on TRON (its 20 bytes after `0x41`); shown as its `T…` address.
+    TronToken([u8; 20]),
+    /// A TRC-10 asset on TRON, by its numeric token id; shown as `TRC10:<id>`.
+    Trc10(u64),
 }
 
 impl Asset {
-    /// The case-file rendering: the native symbol, or the token contract in lower-case hex.
+    /// The case-file rendering: the native symbol, the token contract in lower-case hex, a
+    /// TRC-20 contract as its `T…` address, a TRC-10 asset as `TRC10:<id>`.
     pub fn display(&self, native_symbol: &str) -> String {
         match self {
             Asset::Native => native_symbol.to_string(),
             Asset::Token(c) => format!("0x{}", hex::encode(c)),
+            Asset::TronToken(c) => crate::address::tron_base58(c),
+            Asset::Trc10(id) => format!("TRC10:{id}"),
         }
     }
 
-    /// Parse `ETH`/`BTC` (the native symbol, any case) or a `0x` contract address.
+    /// The token contract's 20 bytes (ERC-20 or TRC-20), the key of its [`TokenMeta`].
+    pub fn contract(&self) -> Option<&[u8; 20]> {
+        match self {
+            Asset::Token(c) | Asset::TronToken(c) => Some(c),
+            Asset::Native | Asset::Trc10(_) => None,
+        }
+    }
+
+    /// Parse `ETH`/`BTC`/`TRX` (the native symbol, any case), a `0x` contract address, a TRC-20
+    /// contract as `T…`, or `TRC10:<id>`.
     pub fn parse(text: &str, native_symbol: &str) -> Option<Self> {
-        if text.eq_ignore_ascii_case(native_symbol) {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case(native_symbol) {
             return Some(Asset::Native);
         }
-        match Address::parse_evm(text).ok()? {
+        if let Some(id) = t.strip_prefix("TRC10:") {
+            return id.parse().ok().map(Asset::Trc10);
+        }
+        match Address::parse_any(t).ok()? {
             Address::Evm(b) => Some(Asset::Token(b)),
+            Address::Tron(b) => Some(Asset::TronToken(b)),
             _ => None,
+        }
+    }
+
+    /// [`Asset::parse`] on a chain of `kind`: on TRON a `0x`/`41` contract is a TRC-20 token.
+    pub fn parse_for(kind: crate::ChainKind, text: &str, native_symbol: &str) -> Option<Self> {
+        match (kind, Self::parse(text, native_symbol)) {
+            (crate::ChainKind::Tron, Some(Asset::Token(b))) => Some(Asset::TronToken(b)),
+            (crate::ChainKind::Tron, None) => match Address::parse_tron(text).ok()? {
+                Address::Tron(b) => Some(Asset::TronToken(b)),
+                _ => None,
+            },
+            (_, a) => a,
         }
     }
 }

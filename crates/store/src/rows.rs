@@ -21,6 +21,14 @@ impl TransferRow {
                 v.push(1);
                 v.extend_from_slice(&c);
             }
+            Asset::TronToken(c) => {
+                v.push(2);
+                v.extend_from_slice(&c);
+            }
+            Asset::Trc10(id) => {
+                v.push(3);
+                v.extend_from_slice(&id.to_be_bytes());
+            }
         }
         let amount: [u8; 32] = t.amount.to_be_bytes();
         let skip = amount.iter().take_while(|&&b| b == 0).count();
@@ -41,6 +49,8 @@ impl TransferRow {
         let asset = match r.take(1)?[0] {
             0 => Asset::Native,
             1 => Asset::Token(r.take(20)?.try_into().ok()?),
+            2 => Asset::TronToken(r.take(20)?.try_into().ok()?),
+            3 => Asset::Trc10(u64::from_be_bytes(r.take(8)?.try_into().ok()?)),
             _ => return None,
         };
         let n = r.take(1)?[0] as usize;
@@ -202,12 +212,18 @@ mod tests {
         fn transfer_rows_round_trip(
             tx in any::<[u8; 32]>(), time in any::<u64>(), token in proptest::option::of(any::<[u8; 20]>()),
             limbs in any::<[u64; 4]>(), from in any::<[u8; 20]>(), to in "[a-z0-9]{1,62}",
-            height in any::<u64>(), ti in any::<u32>(), sub in any::<u32>(),
+            height in any::<u64>(), ti in any::<u32>(), sub in any::<u32>(), kind in 0u8..3,
         ) {
             let t = Transfer {
                 tx: Hash32(tx), height, pos: position(ti, sub), time,
-                from: Address::Evm(from), to: Address::Bitcoin(to),
-                asset: token.map_or(Asset::Native, Asset::Token), amount: U256::from_limbs(limbs),
+                from: if kind == 1 { Address::Tron(from) } else { Address::Evm(from) }, to: Address::Bitcoin(to),
+                asset: match (kind, token) {
+                    (_, None) => Asset::Native,
+                    (0, Some(c)) => Asset::Token(c),
+                    (1, Some(c)) => Asset::TronToken(c),
+                    (_, Some(c)) => Asset::Trc10(u64::from_be_bytes(c[..8].try_into().unwrap())),
+                },
+                amount: U256::from_limbs(limbs),
             };
             let key = TransferKey { chain: 7, height, pos: t.pos };
             prop_assert_eq!(TransferRow::decode(&key, &TransferRow::encode(&t)), Some(t));

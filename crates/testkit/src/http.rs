@@ -95,6 +95,12 @@ impl Server {
         Server(chaintrace_loopback::Server::start(handler).expect("bind a loopback port for a test server"))
     }
 
+    /// Like [`Server::start`], but the handler also gets the request path (`/wallet/…`), for
+    /// REST-shaped APIs such as TRON's HTTP API.
+    pub fn start_routed(handler: impl Fn(&str, &[u8]) -> Reply + Send + Sync + 'static) -> Server {
+        Server(chaintrace_loopback::Server::start_routed(handler).expect("bind a loopback port for a test server"))
+    }
+
     /// The bound address (`127.0.0.1:<port>`).
     pub fn addr(&self) -> SocketAddr {
         self.0.addr()

@@ -58,6 +58,11 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
         match asset {
             Asset::Native => Some(o.native_symbol.clone()),
             Asset::Token(_) => ctx.price_symbols.get(&asset.display(&o.native_symbol).to_ascii_lowercase()).cloned(),
+            // TRC-20 contracts are keyed by their `T…` address (case matters in base58).
+            Asset::TronToken(_) | Asset::Trc10(_) => {
+                let id = asset.display(&o.native_symbol);
+                ctx.price_symbols.get(&id).or_else(|| ctx.price_symbols.get(&id.to_ascii_lowercase())).cloned()
+            }
         }
     };
     let info = |asset: &Asset| {

@@ -380,11 +380,13 @@ impl<S: GraphSource> Walker<'_, S> {
                 Asset::Native => {
                     (self.opts.native_symbol.clone(), Some(self.opts.native_symbol.clone()), self.opts.native_decimals)
                 }
-                Asset::Token(c) => {
+                Asset::Token(c) | Asset::TronToken(c) => {
                     let meta = self.src.token_meta(&c).map_err(src_err)?;
                     let (symbol, decimals) = meta.map_or((None, 0), |m| (m.symbol, m.decimals.unwrap_or(0)));
                     (a.display(&self.opts.native_symbol), symbol, decimals)
                 }
+                // A TRC-10 asset's precision is not in the block data: amounts stay raw.
+                Asset::Trc10(_) => (a.display(&self.opts.native_symbol), None, 0),
             };
             let min_raw = match &self.min_text {
                 Some(m) => ceil_units(m, decimals).ok_or_else(|| TraceError::MinAmount(m.clone()))?,

@@ -296,7 +296,7 @@ fn run_list(ctx: &Context, args: ListArgs) -> Result<()> {
         .filter(|l| args.source.as_deref().is_none_or(|s| l.source == s))
         .filter(|l| entity.as_deref().is_none_or(|e| l.entity.to_lowercase() == e))
         .filter(|l| match (&args.chain, kind) {
-            (Some(c), Some(k)) => l.applies_to(c) && l.address.is_evm() == (k == ChainKind::Evm),
+            (Some(c), Some(k)) => l.applies_to(c) && l.address.fits(k),
             _ => true,
         })
         .collect();

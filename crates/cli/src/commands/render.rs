@@ -7,7 +7,8 @@ use chaintrace_store::Store;
 pub(crate) fn asset_info(store: &Store, spec: &ChainSpec, asset: &Asset) -> (Option<String>, u8) {
     match asset {
         Asset::Native => (Some(spec.native_symbol.clone()), spec.native_decimals),
-        Asset::Token(c) => {
+        Asset::Trc10(_) => (None, 0),
+        Asset::Token(c) | Asset::TronToken(c) => {
             // An unreadable row is shown as an unknown token rather than failing the listing.
             match store.token_meta(&spec.name, c).ok().flatten() {
                 Some(i) => (i.symbol, i.decimals.unwrap_or(0)),

@@ -80,15 +80,15 @@ fn parse_bound(text: &str, flag: &str) -> Result<Bound> {
 }
 
 fn parse_asset(text: &str, spec: &ChainSpec) -> Result<Asset> {
-    if let Some(a) = Asset::parse(text, &spec.native_symbol) {
-        if matches!(a, Asset::Token(_)) && spec.kind != ChainKind::Evm {
+    if let Some(a) = Asset::parse_for(spec.kind, text, &spec.native_symbol) {
+        if a != Asset::Native && spec.kind == ChainKind::Bitcoin {
             bail!("--asset {text}: chain {} has no tokens; use {}", spec.name, spec.native_symbol);
         }
         return Ok(a);
     }
     let by_symbol = spec.price_symbols.iter().find(|(_, sym)| sym.eq_ignore_ascii_case(text));
     if let Some((contract, _)) = by_symbol {
-        if let Some(a) = Asset::parse(contract, &spec.native_symbol) {
+        if let Some(a) = Asset::parse_for(spec.kind, contract, &spec.native_symbol) {
             return Ok(a);
         }
     }
@@ -96,8 +96,12 @@ fn parse_asset(text: &str, spec: &ChainSpec) -> Result<Asset> {
 }
 
 fn parse_seed(text: &str, spec: &ChainSpec) -> Result<Address> {
-    let a = Address::parse_any(text).with_context(|| format!("invalid seed address {text:?}"))?;
-    if a == Address::Coinbase || a.is_evm() != (spec.kind == ChainKind::Evm) {
+    let a = match spec.kind {
+        ChainKind::Tron => Address::parse_tron(text),
+        _ => Address::parse_any(text),
+    }
+    .with_context(|| format!("invalid seed address {text:?}"))?;
+    if a == Address::Coinbase || !a.fits(spec.kind) {
         bail!(
             "seed {text} is not an address of chain {} (kind {:?}): check the seed or pass --chain",
             spec.name,
@@ -119,7 +123,7 @@ fn seeds_by_label(store: &Store, spec: &ChainSpec, name: &str) -> Result<Vec<Add
         // the legacy SDN XML and "SIM Hyon Sop" from the advanced XML are one person.
         let matches =
             chaintrace_model::names_match(&l.entity, name) || l.category.as_str().eq_ignore_ascii_case(name) || program;
-        if matches && l.applies_to(&spec.name) && l.address.is_evm() == (spec.kind == ChainKind::Evm) {
+        if matches && l.applies_to(&spec.name) && l.address.fits(spec.kind) {
             out.insert(l.address);
         }
     }
@@ -230,6 +234,18 @@ pub(crate) fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
             }
         }
     }
+    // Addresses the trace reached that a stablecoin issuer froze (labels of category frozen).
+    let frozen: Vec<(String, String)> = case
+        .nodes
+        .iter()
+        .flat_map(|n| n.labels.iter().filter(|l| l.category == "frozen").map(|l| (n.address.clone(), l.entity.clone())))
+        .collect();
+    let frozen_text = || -> Result<()> {
+        for (address, issuer) in &frozen {
+            output::line(format!("frozen: {address} (by {issuer})"))?;
+        }
+        Ok(())
+    };
     match &args.out {
         Some(path) => {
             files::write_case(path, &case)?;
@@ -239,14 +255,19 @@ pub(crate) fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
                     "nodes": case.nodes.len(),
                     "edges": case.edges.len(),
                     "deposits": case.deposits.len(),
+                    "frozen": frozen.iter().map(|(a, i)| serde_json::json!({"address": a, "issuer": i})).collect::<Vec<_>>(),
                 }))
             } else {
                 output::line(summary_text(&case).trim_end())?;
+                frozen_text()?;
                 output::line(format!("case file written to {}", path.display()))
             }
         }
         None if ctx.json => output::text(&case.to_json()),
-        None => output::line(summary_text(&case).trim_end()),
+        None => {
+            output::line(summary_text(&case).trim_end())?;
+            frozen_text()
+        }
     }
 }
 

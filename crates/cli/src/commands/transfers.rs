@@ -37,10 +37,21 @@ pub(crate) struct TransfersArgs {
 }
 
 pub(crate) fn run(ctx: &Context, args: TransfersArgs) -> Result<()> {
-    let address = Address::parse_any(&args.address).context("check the address")?;
-    let chain = args.chain.clone().unwrap_or_else(|| if address.is_evm() { "ethereum" } else { "bitcoin" }.to_string());
+    let given_kind = args.chain.as_deref().map(|c| ctx.config.chain(c).map(|s| s.kind)).transpose()?;
+    let address = match given_kind {
+        // On TRON, 41… and 0x… hex are TRON accounts too.
+        Some(ChainKind::Tron) => Address::parse_tron(&args.address),
+        _ => Address::parse_any(&args.address),
+    }
+    .context("check the address")?;
+    let default_chain = match address {
+        Address::Evm(_) => "ethereum",
+        Address::Tron(_) => "tron",
+        Address::Bitcoin(_) | Address::Coinbase => "bitcoin",
+    };
+    let chain = args.chain.clone().unwrap_or_else(|| default_chain.to_string());
     let spec = ctx.config.chain(&chain)?;
-    if (spec.kind == ChainKind::Evm) != address.is_evm() && address != Address::Coinbase {
+    if !address.fits(spec.kind) {
         anyhow::bail!("{address} is not an address of chain {chain:?} (kind {:?}): pass --chain", spec.kind);
     }
     let store = ctx.open_store()?;

@@ -39,7 +39,7 @@ fn token_rows(ts: &[Transfer]) -> Vec<(String, String, String, String, String)> 
                 t.amount.to_string(),
                 format!("0x{}", t.tx),
             )),
-            Asset::Native => None,
+            Asset::Native | Asset::TronToken(_) | Asset::Trc10(_) => None,
         })
         .collect()
 }

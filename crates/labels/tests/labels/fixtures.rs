@@ -58,19 +58,32 @@ fn per_asset_lists_have_their_documented_sizes() {
         for ext in ["txt", "json"] {
             let p = parse(&b.join(format!("sanctioned_addresses_{ticker}.{ext}")));
             assert_eq!(p.format, Format::OfacList);
-            // USDT lists TRON addresses too: those are reported as unsupported.
+            // USDT lists TRON addresses too: those are TRON labels now (11 of the 26).
             assert_eq!(p.labels.len() + p.skipped.len(), n, "{ticker}.{ext}");
             if ticker != "XBT" {
                 assert!(p.skipped.iter().all(|s| s.kind == "unsupported"), "{ticker}: {:?}", p.skipped);
             }
+            if ticker == "USDT" {
+                let tron = p.labels.iter().filter(|l| matches!(l.address, chaintrace_model::Address::Tron(_))).count();
+                assert_eq!((tron, p.skipped.len()), (11, 7), "{ext}: 7 Omni (Bitcoin) USDT addresses stay unsupported");
+            }
             assert!(p.labels.iter().all(|l| l.category == Category::Sanctioned && l.source == ofac::SOURCE));
         }
     }
-    // Non-EVM tickers are reported as unsupported, not stored.
+    // TRX addresses are TRON labels, each checksum checked.
     let trx = parse(&b.join("sanctioned_addresses_TRX.txt"));
-    assert!(trx.labels.is_empty());
-    assert_eq!(trx.skipped.len(), 6);
-    assert!(trx.skipped.iter().all(|s| s.kind == "unsupported"));
+    assert_eq!(trx.labels.len(), 6);
+    assert!(trx.skipped.is_empty());
+    assert!(trx.labels.iter().all(|l| matches!(l.address, chaintrace_model::Address::Tron(_))));
+    let bad = chaintrace_labels::parse_bytes(
+        Path::new("sanctioned_addresses_TRX.txt"),
+        b"TBHTJqAy4DhHhmT3dNceJYNRz4SdLofLrf\n",
+        Format::OfacList,
+        &ParseOptions::default(),
+    )
+    .unwrap();
+    assert_eq!((bad.labels.len(), bad.skipped.len()), (0, 1));
+    assert_eq!(bad.skipped[0].kind, "invalid", "{:?}", bad.skipped);
     let s = ofac_dir().join("sambacha-ofac-list-2025-03-10");
     let eth = parse(&s.join("sanctioned_addresses_ETH.txt"));
     assert_eq!(eth.list_date.as_deref(), Some("2025-03-10"));
@@ -93,12 +106,13 @@ fn checksums_of_listed_addresses() {
         assert!(s.reason.contains("EIP-55"), "{s:?}");
     }
     // The XBT list holds P2PKH, P2SH and bech32 mainnet addresses, and one TRON address that
-    // OFAC filed under XBT: it fails base58check for Bitcoin and is reported, not stored.
+    // OFAC filed under XBT: its base58check is TRON's (0x41), so it is a TRON label.
     let x = parse(&ofac_dir().join("0xB10C-lists/sanctioned_addresses_XBT.txt"));
-    assert_eq!(x.labels.len(), 434);
-    assert_eq!(x.skipped.len(), 1, "{:?}", x.skipped);
-    assert_eq!(x.skipped[0].address, "TUCsTq7TofTCJRRoHk6RvhMoS2mJLm5Yzq");
-    assert_eq!((x.skipped[0].kind, x.skipped[0].location.as_str()), ("invalid", "line 355"));
+    assert_eq!(x.labels.len(), 435);
+    assert!(x.skipped.is_empty(), "{:?}", x.skipped);
+    let tron: Vec<_> = x.labels.iter().filter(|l| matches!(l.address, Address::Tron(_))).collect();
+    assert_eq!(tron.len(), 1);
+    assert_eq!(tron[0].address.to_string(), "TUCsTq7TofTCJRRoHk6RvhMoS2mJLm5Yzq");
     assert!(x.labels.iter().any(|l| l.address.to_string().starts_with("bc1q")));
     assert!(x.labels.iter().any(|l| l.address.to_string().starts_with('3')));
 }
@@ -284,23 +298,27 @@ fn every_tagpack_validates_except_ofac_without_confidence() {
         }
     }
     assert_eq!(n, 22);
-    // 86 tags: BEP2 (25) and TRX (9) are unsupported chains; ETH and BEP20 tags of one 0x
-    // address are one EVM label.
+    // 86 tags: BEP2 (25) is an unsupported chain; TRX (9) tags are TRON labels; ETH and BEP20
+    // tags of one 0x address are one EVM label.
     let binance = parse(&packs.join("exchange-wallets-binance.yaml"));
     let unsupported: BTreeMap<String, usize> = binance.skipped.iter().fold(BTreeMap::new(), |mut m, s| {
         assert_eq!(s.kind, "unsupported");
         *m.entry(s.ticker.clone().unwrap()).or_default() += 1;
         m
     });
-    assert_eq!(unsupported, BTreeMap::from([("BEP2".to_string(), 25), ("TRX".to_string(), 9)]));
+    assert_eq!(unsupported, BTreeMap::from([("BEP2".to_string(), 25)]));
+    // 9 TRX tags, 8 addresses (TV6MuMXfmLbBqPZvBHdwFsDnQeVfnmiuSi is tagged twice).
+    assert_eq!(binance.labels.iter().filter(|l| matches!(l.address, Address::Tron(_))).count(), 8);
     let raw: serde_yaml::Value =
         serde_yaml::from_str(&std::fs::read_to_string(packs.join("exchange-wallets-binance.yaml")).unwrap()).unwrap();
     let distinct: BTreeSet<String> = raw["tags"]
         .as_sequence()
         .unwrap()
         .iter()
-        .filter(|t| ["BTC", "ETH", "BEP20"].contains(&t["currency"].as_str().unwrap()))
-        .map(|t| t["address"].as_str().unwrap().to_lowercase())
+        .filter(|t| ["BTC", "ETH", "BEP20", "TRX"].contains(&t["currency"].as_str().unwrap()))
+        // Base58 (TRON) is case-sensitive; hex and bech32 are not.
+        .map(|t| t["address"].as_str().unwrap())
+        .map(|a| if a.starts_with('T') { a.to_string() } else { a.to_lowercase() })
         .collect();
     assert_eq!(binance.labels.len(), distinct.len());
     let l = binance.labels.iter().find(|l| l.address == evm(BINANCE_14)).unwrap();

@@ -2,3 +2,4 @@
 //! `tests/data` (one test binary; one module per area).
 
 mod fixtures;
+mod freeze_replay;

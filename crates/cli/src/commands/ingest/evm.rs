@@ -94,8 +94,15 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
         })
         .await;
         bar.finish_and_clear();
-        anyhow::Ok(res?)
+        let summary = res?;
+        // Stablecoin freezes of the ingested range become `frozen` labels.
+        let frozen = match summary.tip {
+            Some((tip, _)) => super::freezes::scan_or_warn(&adapter, &store, spec, start, tip).await?,
+            None => None,
+        };
+        anyhow::Ok((summary, frozen))
     })?;
+    let (summary, frozen) = summary;
     let tip = summary.tip.map(|(h, hash)| (h, format!("0x{hash}")));
     if ctx.json {
         output::json(&serde_json::json!({
@@ -109,6 +116,8 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
             "tip_height": tip.as_ref().map(|t| t.0),
             "tip_hash": tip.as_ref().map(|t| t.1.clone()),
             "stopped": summary.stopped,
+            "freeze_events": frozen.map(|f| f.0),
+            "frozen_addresses": frozen.map(|f| f.1),
         }))?;
     } else {
         let traces = match summary.trace_mode {
@@ -125,6 +134,9 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
             tip.map(|(h, hash)| format!("{h} {hash}")).unwrap_or_else(|| "none".into()),
             if summary.stopped { "; stopped on request" } else { "" },
         ))?;
+        if let Some((events, now)) = frozen {
+            output::line(format!("{}: {events} freeze events; {now} addresses frozen (labels frozen)", spec.name))?;
+        }
     }
     Ok(())
 }

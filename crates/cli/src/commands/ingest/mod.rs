@@ -5,6 +5,8 @@
 
 mod bitcoin;
 mod evm;
+mod freezes;
+mod tron;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -146,7 +148,7 @@ impl IngestArgs {
     fn foreign_flags(&self, kind: ChainKind, matches: &ArgMatches) -> Vec<&'static str> {
         let mut out = Vec::new();
         match kind {
-            ChainKind::Evm => {
+            ChainKind::Evm | ChainKind::Tron => {
                 let b = &self.bitcoin;
                 for (given, flag) in [
                     (b.blocks_dir.is_some(), "--blocks-dir"),
@@ -194,12 +196,14 @@ pub(crate) fn run(ctx: &Context, args: IngestArgs, matches: &ArgMatches) -> Resu
         let kind = match spec.kind {
             ChainKind::Evm => "an EVM chain",
             ChainKind::Bitcoin => "a Bitcoin chain",
+            ChainKind::Tron => "a TRON chain",
         };
         return Err(usage(format!("{flag} does not apply to chain '{}', which is {kind}", spec.name)));
     }
     let res = match spec.kind {
         ChainKind::Bitcoin => bitcoin::run(ctx, &spec, &args),
         ChainKind::Evm => evm::run(ctx, &spec, &args),
+        ChainKind::Tron => tron::run(ctx, &spec, &args),
     };
     res.map_err(|e| with_hint(e, &spec))
 }
@@ -207,7 +211,7 @@ pub(crate) fn run(ctx: &Context, args: IngestArgs, matches: &ArgMatches) -> Resu
 /// The library errors state facts; what the user can do about them (which flag to pass) is
 /// added here, at the end of the one-line message.
 fn with_hint(e: anyhow::Error, spec: &ChainSpec) -> anyhow::Error {
-    match bitcoin::hint(&e, spec).or_else(|| evm::hint(&e, spec)) {
+    match bitcoin::hint(&e, spec).or_else(|| evm::hint(&e, spec)).or_else(|| tron::hint(&e, spec)) {
         Some(hint) => anyhow::anyhow!("{}; {hint}", output::one_line(&e)),
         None => e,
     }
