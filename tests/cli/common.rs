@@ -81,3 +81,56 @@ pub(crate) fn assert_clean_failure(out: &Output, args: &[&str]) {
         "chaintrace {args:?} panicked:\n{stderr}"
     );
 }
+
+/// What `chaintrace verify --json` recomputed from a store's rows: the store digest and, per
+/// chain, the figures (`blocks`, `transfers`, `addresses`, `digest`, `tip_height`). Two stores
+/// that hold the same data compare equal; no figure here comes from the checkpoint's counters.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Verified {
+    pub(crate) digest: String,
+    pub(crate) chains: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+impl Verified {
+    /// The recomputed figures of one chain (panics if the store does not hold it).
+    pub(crate) fn chain(&self, name: &str) -> &serde_json::Value {
+        self.chains.get(name).unwrap_or_else(|| panic!("verify reported no chain {name}: {self:?}"))
+    }
+
+    /// The figures without the address-dictionary sizes. Address ids are never reused, so a
+    /// store that rolled back a branch still counts the addresses only that branch had
+    /// (docs/schema.md); compare a reorged store with a fresh one through this.
+    pub(crate) fn without_dictionary(mut self) -> Verified {
+        for figures in self.chains.values_mut() {
+            if let Some(o) = figures.as_object_mut() {
+                o.remove("addresses");
+            }
+        }
+        self
+    }
+}
+
+impl Workdir {
+    /// Run `chaintrace verify --json`, require exit 0 and no problem on any chain, and return
+    /// the recomputed figures.
+    pub(crate) fn verified(&self) -> Verified {
+        let out = self.cmd(&["verify", "--json"]).output().expect("run chaintrace verify");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "verify found the rows disagree with the checkpoint ({}):\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("verify --json printed invalid JSON ({e}):\n{stdout}"));
+        let mut chains = std::collections::BTreeMap::new();
+        for c in v["chains"].as_array().expect("verify --json has a chains array") {
+            let name = c["chain"].as_str().expect("chain name").to_string();
+            assert_eq!(c["problems"], serde_json::json!([]), "verify found problems in {name}: {c}");
+            assert_eq!(c["recomputed"], c["checkpoint"], "verify: rows and checkpoint of {name} differ: {c}");
+            chains.insert(name, c["recomputed"].clone());
+        }
+        Verified { digest: v["digest"].as_str().expect("verify digest").to_string(), chains }
+    }
+}

@@ -17,6 +17,7 @@ mod e2e_demo;
 mod e2e_scenario;
 mod evm_ingest_cli;
 mod export_formats;
+mod hostile_urls;
 mod labels_cli;
 mod trace_bitcoin;
 mod trace_evm_typologies;

@@ -85,3 +85,130 @@ fn case_file_codec_config_overlay_and_flag_hints() {
     let e = w.fails(&["trace", "--chain", "bitcoin", "--seeds-label", "DPRK3", "--min-amount", "1e5"]);
     assert!(e.contains("--min-amount \"1e5\""), "{e}");
 }
+
+/// The README's "A real investigation" step 5, verbatim, against both OFAC XML formats: the
+/// legacy SDN.XML names the person "SIM, Hyon Sop" (lastName, firstName) and the advanced
+/// SDN_ADVANCED.XML "SIM" + "Hyon Sop" (DocumentedNameParts); `--seeds-label` matches either,
+/// and the case starts from the listed address with its hop-1 transfer.
+#[test]
+fn the_readme_seeds_label_command_works_with_legacy_and_advanced_sdn_xml() {
+    use chaintrace_testkit::Anvil;
+
+    let anvil = Anvil::spawn();
+    let a = anvil.accounts();
+    let (sim, mule, next) = (&a[5], &a[6], &a[7]);
+    // Mined before the next step reads the head.
+    let hop1 = anvil.send_confirmed(sim, Some(mule), 3_000_000_000_000_000_000, &[], 21_000);
+    let hop2 = anvil.send_confirmed(mule, Some(next), 1_000_000_000_000_000_000, &[], 21_000);
+    let head = anvil.block_number();
+
+    let legacy = format!(
+        r#"<?xml version="1.0" standalone="yes"?>
+<sdnList xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns="http://tempuri.org/sdnList.xsd">
+  <publshInformation><Publish_Date>04/24/2023</Publish_Date><Record_Count>1</Record_Count></publshInformation>
+  <sdnEntry>
+    <uid>42498</uid><lastName>SIM</lastName><firstName>Hyon Sop</firstName><sdnType>Individual</sdnType>
+    <programList><program>DPRK3</program></programList>
+    <idList><id><uid>1</uid><idType>Digital Currency Address - ETH</idType><idNumber>{sim}</idNumber></id></idList>
+  </sdnEntry>
+</sdnList>"#
+    );
+    let advanced = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<Sanctions xmlns="http://www.un.org/sanctions/1.0">
+  <DateOfIssue><Year>2023</Year><Month>4</Month><Day>24</Day></DateOfIssue>
+  <ReferenceValueSets>
+    <FeatureTypeValues><FeatureType ID="345" FeatureTypeGroupID="1">Digital Currency Address - ETH</FeatureType></FeatureTypeValues>
+    <SanctionsTypeValues><SanctionsType ID="1">Program</SanctionsType></SanctionsTypeValues>
+  </ReferenceValueSets>
+  <DistinctParties>
+    <DistinctParty FixedRef="42498">
+      <Profile ID="42498" PartySubTypeID="4">
+        <Identity ID="9001" FixedRef="42498" Primary="true" False="false">
+          <Alias FixedRef="42498" AliasTypeID="1403" Primary="true" LowQuality="false">
+            <DocumentedName ID="3" FixedRef="42498" DocNameStatusID="1"><DocumentedNamePart><NamePartValue NamePartGroupID="3" ScriptID="215">SIM</NamePartValue></DocumentedNamePart><DocumentedNamePart><NamePartValue NamePartGroupID="4" ScriptID="215">Hyon Sop</NamePartValue></DocumentedNamePart></DocumentedName>
+          </Alias>
+        </Identity>
+        <Feature ID="50001" FeatureTypeID="345">
+          <FeatureVersion ID="50002" ReliabilityID="1560"><VersionDetail DetailTypeID="1432">{sim}</VersionDetail></FeatureVersion>
+        </Feature>
+      </Profile>
+    </DistinctParty>
+  </DistinctParties>
+  <SanctionsEntries>
+    <SanctionsEntry ID="2" ProfileID="42498" ListID="1550">
+      <SanctionsMeasure ID="12" SanctionsTypeID="1"><Comment>DPRK3</Comment></SanctionsMeasure>
+    </SanctionsEntry>
+  </SanctionsEntries>
+</Sanctions>"#
+    );
+
+    for (file, xml, listed_as) in [("SDN.XML", legacy, "SIM, Hyon Sop"), ("SDN_ADVANCED.XML", advanced, "SIM Hyon Sop")]
+    {
+        let w = Workdir::new();
+        // The README's commands run in a directory holding the list and the price table.
+        std::fs::write(w.path().join(file), xml).unwrap();
+        std::fs::copy(common::shared_data().join("prices/daily_usd.csv"), w.path().join("daily_usd.csv")).unwrap();
+        w.ok(&["ingest", "ethereum", "--rpc", &anvil.url(), "--to", &head.to_string()]);
+        // README step 1: `chaintrace labels import SDN_ADVANCED.XML` (or SDN.XML), in that directory.
+        let out = w.cmd(&["labels", "import", file]).current_dir(w.path()).output().expect("run chaintrace");
+        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        let listed = w.json(&["labels", "show", sim]);
+        assert_eq!(listed[0]["entity"], listed_as, "{file}: {listed}");
+        assert_eq!(listed[0]["category"], "sanctioned", "{file}: {listed}");
+
+        // README, step 5, verbatim (the store comes from the harness's --store).
+        let out = w
+            .cmd(&[
+                "trace",
+                "--chain",
+                "ethereum",
+                "--seeds-label",
+                "SIM, Hyon Sop",
+                "--policy",
+                "haircut",
+                "--hops",
+                "6",
+                "--prices",
+                "daily_usd.csv",
+                "--out",
+                "case.json",
+            ])
+            .current_dir(w.path())
+            .output()
+            .expect("run chaintrace");
+        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        let case: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(w.path().join("case.json")).unwrap()).unwrap();
+        assert_eq!(case["seeds"], serde_json::json!([sim]), "{file}: {case}");
+        assert_eq!(case["params"]["seeds_label"], "SIM, Hyon Sop", "{file}");
+        let node = |addr: &str| {
+            case["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|n| n["address"] == addr)
+                .unwrap_or_else(|| panic!("{file}: no node {addr} in {case}"))
+                .clone()
+        };
+        assert_eq!(node(sim)["hop"], 0, "{file}");
+        assert_eq!(node(mule)["hop"], 1, "{file}");
+        assert_eq!(node(next)["hop"], 2, "{file}");
+        let edge = |tx: &str| {
+            case["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["tx"].as_str().is_some_and(|t| t.eq_ignore_ascii_case(tx)))
+                .unwrap_or_else(|| panic!("{file}: no edge of tx {tx} in {case}"))
+                .clone()
+        };
+        let e1 = edge(&hop1);
+        assert_eq!((e1["from"].as_str(), e1["to"].as_str()), (Some(sim.as_str()), Some(mule.as_str())), "{file}");
+        assert_eq!((e1["asset"].as_str(), e1["amount"].as_str()), (Some("ETH"), Some("3")), "{file}: {e1}");
+        // The seed's whole balance is listed money: the hop-1 transfer is traced in full.
+        assert_eq!(e1["traced_amount"], "3", "{file}: {e1}");
+        let e2 = edge(&hop2);
+        assert_eq!((e2["from"].as_str(), e2["to"].as_str()), (Some(mule.as_str()), Some(next.as_str())), "{file}");
+    }
+}

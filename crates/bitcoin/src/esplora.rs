@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::{
     decode::{tx_rows, InputRef, TxRows},
-    rpc::Retry,
+    rpc::{self, Retry},
     script::script_address,
 };
 
@@ -202,14 +202,11 @@ impl EsploraClient {
                     body: body.replace(['\n', '\r'], " "),
                 });
             }
-            Err(ureq::Error::Transport(t)) => {
-                // Not `t.to_string()`: ureq puts the whole URL, credentials percent-encoded, in
-                // it. The kind and the underlying I/O error say what went wrong without it.
-                let cause = std::error::Error::source(&t).map(|c| format!(": {c}")).unwrap_or_default();
+            Err(e) => {
                 return Err(EsploraError::Transport {
                     endpoint: self.endpoint.clone(),
                     path: path.to_string(),
-                    reason: format!("{}{cause}", t.kind()),
+                    reason: rpc::transport_reason(&e),
                 });
             }
         };
@@ -256,7 +253,7 @@ impl EsploraClient {
                 Err(e) => Err(EsploraError::Transport {
                     endpoint: self.endpoint.clone(),
                     path: path.into(),
-                    reason: e.to_string(),
+                    reason: rpc::transport_reason(&e),
                 }),
             };
             match r {

@@ -216,7 +216,9 @@ impl RpcClient {
             .build();
         let mut c = RpcClient {
             url: format!("{scheme}://{host}{path}"),
-            endpoint: format!("{scheme}://{host}"),
+            // The one redaction rule (it also hides a host that may be part of a password
+            // pasted with `/`, `?` or `#` unencoded).
+            endpoint: url.redacted_url(),
             auth,
             header: None,
             agent,
@@ -452,13 +454,20 @@ impl RpcClient {
     }
 }
 
-fn transport_reason(e: &ureq::Error) -> String {
+/// What went wrong, without `e.to_string()`: ureq's `Display` quotes the whole URL, with its
+/// credentials percent-encoded and any API key in the path or query.
+pub(crate) fn transport_reason(e: &ureq::Error) -> String {
     match e {
         ureq::Error::Transport(t) => {
             let mut s = t.kind().to_string();
             if let Some(m) = t.message() {
                 s.push_str(": ");
                 s.push_str(m);
+            }
+            // The underlying I/O or URL-parse error ("connection refused", "invalid port").
+            if let Some(c) = std::error::Error::source(t) {
+                s.push_str(": ");
+                s.push_str(&c.to_string());
             }
             s
         }

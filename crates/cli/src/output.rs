@@ -54,6 +54,12 @@ pub(crate) fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CHAINTRACE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // ureq (the Bitcoin RPC and Esplora client) logs every request's full URL at debug level,
+    // API keys in the path or query included; its failures reach the user as error values.
+    let filter = match "ureq=off".parse() {
+        Ok(d) => filter.add_directive(d),
+        Err(_) => filter,
+    };
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).with_target(false).try_init();
 }
 

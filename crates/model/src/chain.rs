@@ -79,12 +79,20 @@ impl Sensitive {
     }
 
     /// `https://user:pw@host:8545/v2/KEY` → `https://host:8545`.
+    ///
+    /// When the text before the first `/`, `?` or `#` has no `@` but an `@` follows, the URL
+    /// is ambiguous: a password pasted with a `/`, `?` or `#` left unencoded
+    /// (`http://user:pa#ss@host`), or an `@` in the path or query. Either reading could put part
+    /// of the secret where the host should be, so the host is shown as `<redacted>` too.
     pub fn redacted_url(&self) -> String {
         let s = self.0.as_str();
         let Some((scheme, rest)) = s.split_once("://") else {
             return "<redacted>".to_string();
         };
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if !authority.contains('@') && rest.contains('@') {
+            return format!("{scheme}://<redacted>");
+        }
         let host = authority.rsplit('@').next().unwrap_or("");
         format!("{scheme}://{host}")
     }
@@ -113,6 +121,16 @@ mod tests {
         assert_eq!(format!("{s} {s:?}"), "<redacted> <redacted>");
         assert!(!s.redacted_url().contains("SECRET"));
         assert_eq!(Sensitive::new("no scheme SECRET").redacted_url(), "<redacted>");
+    }
+
+    #[test]
+    fn a_password_with_unencoded_delimiters_does_not_leak_into_the_host() {
+        for url in ["http://admin:pa#ss/wo?rd SECRET@127.0.0.1:8332", "http://user:pa/SECRET@h", "http://u:p?S@h"] {
+            let r = Sensitive::new(url).redacted_url();
+            assert_eq!(r, "http://<redacted>", "{url}");
+        }
+        // An encoded password is unambiguous.
+        assert_eq!(Sensitive::new("http://admin:pa%23ss@127.0.0.1:8332/x").redacted_url(), "http://127.0.0.1:8332");
     }
 
     #[test]
