@@ -6,6 +6,7 @@ mod config;
 mod context;
 mod files;
 mod output;
+mod serve;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -87,6 +88,8 @@ enum Command {
     Demo(commands::demo::DemoArgs),
     /// Bitcoin: group addresses into entities by common-input ownership (CoinJoins excluded).
     Cluster(commands::cluster::ClusterArgs),
+    /// The investigator's workbench: a JSON API and an interactive graph in the browser.
+    Serve(serve::ServeArgs),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -102,6 +105,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Deposits(args) => commands::trace::run_deposits(&ctx, args),
         Command::Demo(args) => commands::demo::run(&ctx, args),
         Command::Cluster(args) => commands::cluster::run(&ctx, args),
+        Command::Serve(args) => serve::run(ctx, args),
     }
 }
 
