@@ -162,6 +162,10 @@ pub struct Store {
     db: DB,
     path: PathBuf,
     writer: Mutex<WriterState>,
+    /// Opened with [`Store::open_secondary`]: degrees are counted from the adjacency rows, not
+    /// read from the merge counters (a secondary's catch-up can replay a merge operand that it
+    /// already applied, so a counter read there may count a transfer twice).
+    secondary: bool,
 }
 
 const ADDR_CACHE_MAX: usize = 4_000_000;
@@ -228,6 +232,7 @@ impl Store {
                 addr_cache: HashMap::new(),
                 new_ids: HashMap::new(),
             }),
+            secondary: false,
         })
     }
 
@@ -239,7 +244,8 @@ impl Store {
     /// The view is the primary's state when opened; [`Store::catch_up`] moves it to the
     /// primary's newest committed batch (call it before reads or on a timer). Every read method
     /// works on a secondary; the write methods fail with [`StoreError::Rocks`] (RocksDB refuses
-    /// writes in secondary mode).
+    /// writes in secondary mode). [`Store::degree`] counts adjacency rows there instead of
+    /// reading the merge counters, which a secondary's catch-up can over-count.
     ///
     /// Errors: [`StoreError::NotAStore`] when `path` holds no store (a secondary never
     /// creates one), [`StoreError::FormatVersion`], [`StoreError::Open`].
@@ -272,6 +278,7 @@ impl Store {
                 addr_cache: HashMap::new(),
                 new_ids: HashMap::new(),
             }),
+            secondary: false,
         })
     }
 
@@ -865,10 +872,22 @@ impl Store {
     }
 
     /// Number of transfers of `addr` in `dir`, at most `cap` (one point read of a counter kept
-    /// by merge at write time).
+    /// by merge at write time; on a secondary instance, a count of at most `cap` adjacency rows).
     pub fn degree(&self, chain: &str, addr: &Address, dir: Direction, cap: u64) -> Result<u64, StoreError> {
         let Some(no) = self.chain_no(chain) else { return Ok(0) };
         let Some(id) = self.addr_id(no, addr)? else { return Ok(0) };
+        if self.secondary {
+            let cf_name = match dir {
+                Direction::Out => cf::ADDR_OUT,
+                Direction::In => cf::ADDR_IN,
+            };
+            let mut n = 0u64;
+            self.prefix_for_each(cf_name, &id.to_be_bytes(), |_, _| {
+                n += 1;
+                n < cap
+            })?;
+            return Ok(n.min(cap));
+        }
         let (out, inn) =
             self.db.get_cf(self.cf(cf::DEGREE), id.to_be_bytes())?.map_or((0, 0), |v| rows::degree_decode(&v));
         let n = match dir {

@@ -52,6 +52,17 @@ pub fn save(store: &Path, case: &CaseFile, now: u64) -> Result<String> {
     }
 }
 
+/// Save `case` under a chosen `id` (`chaintrace demo` saves its case as `demo`), replacing one
+/// saved under that id.
+pub fn save_as(store: &Path, id: &str, case: &CaseFile) -> Result<()> {
+    anyhow::ensure!(valid_id(id), "invalid case id {id:?}");
+    let d = dir(store);
+    std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
+    let path = d.join(format!("{id}.json"));
+    atomic::write_file(&path, case.to_json().as_bytes(), Replace::Yes)
+        .with_context(|| format!("cannot save case {}", path.display()))
+}
+
 /// The case saved as `id`; `None` when there is none (or the id is not one of ours).
 pub fn load(store: &Path, id: &str) -> Result<Option<CaseFile>> {
     if !valid_id(id) {
@@ -82,7 +93,14 @@ pub fn list(store: &Path) -> Result<Vec<CaseSummary>> {
         let name = entry.file_name().to_string_lossy().to_string();
         let Some(id) = name.strip_suffix(".json").filter(|id| valid_id(id)) else { continue };
         let Some(case) = load(store, id)? else { continue };
-        let created = id.split('-').next().and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
+        let created = id.split('-').next().and_then(|t| t.parse::<u64>().ok()).unwrap_or_else(|| {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs())
+        });
         out.push((
             created,
             CaseSummary {

@@ -121,6 +121,10 @@ pub(super) async fn stats(State(state): St) -> ApiResult<Json<Value>> {
 
 // --- /api/address --------------------------------------------------------------------------
 
+/// One asset's totals: (symbol, decimals, in, out, micro-USD in, micro-USD out, every transfer
+/// priced).
+type Total = (Option<String>, u8, U256, U256, u128, u128, bool);
+
 /// Rows per direction the totals read at most.
 const TOTALS_CAP: usize = 200_000;
 
@@ -137,7 +141,7 @@ pub(super) async fn address(
         let deg_out = state.store.degree(&chain, &addr, Direction::Out, u64::MAX)?;
         let mut valuer = Valuer::new(&state.store, &chain, &spec, &state.prices);
         // asset id → (symbol, decimals, in, out, usd in, usd out, priced)
-        let mut totals: BTreeMap<String, (Option<String>, u8, U256, U256, u128, u128, bool)> = BTreeMap::new();
+        let mut totals: BTreeMap<String, Total> = BTreeMap::new();
         let mut complete = true;
         for dir in [Direction::In, Direction::Out] {
             let mut after = None;

@@ -285,8 +285,10 @@ async fn access_log(req: Request, next: Next) -> Response {
     resp
 }
 
-/// The page may run only its own scripts and talk only to its own origin; nothing frames it.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+/// The page may run only its own scripts (no inline or remote script) and talk only to its own
+/// origin; nothing frames it. Inline styles are allowed: cytoscape.js sizes its canvases with
+/// a `<style>` element.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
 connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 async fn security_headers(req: Request, next: Next) -> Response {

@@ -53,6 +53,7 @@ function initGraph() {
     ],
     layout: { name: 'preset' },
   });
+  window.cy = cy; // for the browser test and the console
   cy.on('tap', 'node', (e) => { onNode(e.target); });
   cy.on('tap', 'edge', (e) => { showEdge(e.target); });
 }
