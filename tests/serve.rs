@@ -541,6 +541,11 @@ fn a_hundred_clients_are_answered_while_ingest_writes() {
             .map(|t| (t["tx"].to_string(), t["to"].to_string(), t["amount_raw"].to_string()))
             .collect();
         assert_eq!(api, want, "{a}");
+        // The degree agrees with the history (a secondary's merge counters may not: see
+        // Store::open_secondary).
+        let (_, sum) = call(&agent, "GET", &format!("{}/api/address/bitcoin/{a}", s.url), None, None);
+        let deg = sum["degree"]["in"].as_u64().unwrap() + sum["degree"]["out"].as_u64().unwrap();
+        assert_eq!(deg, h["transfers"].as_array().unwrap().len() as u64, "{a}: {sum}");
     }
 }
 

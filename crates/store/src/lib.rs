@@ -278,7 +278,7 @@ impl Store {
                 addr_cache: HashMap::new(),
                 new_ids: HashMap::new(),
             }),
-            secondary: false,
+            secondary: true,
         })
     }
 
