@@ -19,6 +19,7 @@ mod evm_ingest_cli;
 mod export_formats;
 mod hostile_urls;
 mod labels_cli;
+mod serve;
 mod trace_bitcoin;
 mod trace_evm_typologies;
 mod trace_seeds;

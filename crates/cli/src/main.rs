@@ -8,6 +8,7 @@ mod config;
 mod context;
 mod files;
 mod output;
+mod serve;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -86,6 +87,8 @@ enum Command {
     Demo(commands::demo::DemoArgs),
     /// Bitcoin: group addresses into entities by common-input ownership (CoinJoins excluded).
     Cluster(commands::cluster::ClusterArgs),
+    /// The investigator's workbench: a JSON API and an interactive graph in the browser.
+    Serve(serve::ServeArgs),
 }
 
 /// Run the parsed command; `matches` are what clap parsed it from (the ingest command asks them
@@ -106,6 +109,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
         Command::Deposits(args) => commands::trace::run_deposits(&ctx, args),
         Command::Demo(args) => commands::demo::run(&ctx, args),
         Command::Cluster(args) => commands::cluster::run(&ctx, args),
+        Command::Serve(args) => serve::run(ctx, args),
     }
 }
 

@@ -21,7 +21,8 @@
 //! # The API by task
 //!
 //! - **Open:** [`Store::open`] (creates an empty store; refuses files, foreign directories,
-//!   other format versions), [`Store::path`].
+//!   other format versions), [`Store::open_secondary`] with [`Store::catch_up`] (a reader
+//!   beside the writing process, as `chaintrace serve` runs), [`Store::path`].
 //! - **Ingest:** [`Store::apply_blocks`] extends the checkpoint with contiguous blocks;
 //!   [`Store::put_unlinked`] stores partial blocks (Esplora histories, on-demand EVM expansion)
 //!   without moving it; [`Store::rollback_to`] removes blocks above a height. [`Store::tip`] and
@@ -161,6 +162,10 @@ pub struct Store {
     db: DB,
     path: PathBuf,
     writer: Mutex<WriterState>,
+    /// Opened with [`Store::open_secondary`]: degrees are counted from the adjacency rows, not
+    /// read from the merge counters (a secondary's catch-up can replay a merge operand that it
+    /// already applied, so a counter read there may count a transfer twice).
+    secondary: bool,
 }
 
 const ADDR_CACHE_MAX: usize = 4_000_000;
@@ -200,21 +205,8 @@ impl Store {
         // file until they flush; cap the WAL so they are flushed and old logs deleted.
         opts.set_max_total_wal_size(MAX_TOTAL_WAL_BYTES);
         opts.increase_parallelism(2);
-        // One block cache shared by every column family; bloom filters make the point lookups of
-        // ingest (address ids, existing rows) cheap.
-        let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES)?;
-        let cfs = cf::ALL.iter().map(|name| {
-            let mut table = BlockBasedOptions::default();
-            table.set_block_cache(&cache);
-            table.set_bloom_filter(10.0, false);
-            let mut cf_opts = Options::default();
-            cf_opts.set_block_based_table_factory(&table);
-            if *name == cf::DEGREE {
-                cf_opts.set_merge_operator_associative("chaintrace_degree_add", rows::degree_merge);
-            }
-            ColumnFamilyDescriptor::new(*name, cf_opts)
-        });
-        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|e| StoreError::from_open(&shown, e))?;
+        let db = DB::open_cf_descriptors(&opts, path, Self::cf_descriptors()?)
+            .map_err(|e| StoreError::from_open(&shown, e))?;
 
         let version = db.get_cf(Self::cf_of(&db, cf::META), meta::FORMAT_VERSION)?;
         match version {
@@ -230,21 +222,7 @@ impl Store {
                 }
             }
         }
-        let next_addr_id = db
-            .get_cf(Self::cf_of(&db, cf::META), meta::NEXT_ADDR_ID)?
-            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-            .map(u64::from_be_bytes)
-            .unwrap_or(1);
-        let mut chains = HashMap::new();
-        let meta_cf = Self::cf_of(&db, cf::META);
-        for item in db.iterator_cf(meta_cf, IteratorMode::From(meta::CHAIN_PREFIX, rocksdb::Direction::Forward)) {
-            let (k, v) = item?;
-            let Some(name) = k.strip_prefix(meta::CHAIN_PREFIX) else { break };
-            let name = String::from_utf8_lossy(name).into_owned();
-            let row: ChainStateRow =
-                rows::decode(&v).ok_or_else(|| StoreError::Corrupt(format!("chain state of {name:?}")))?;
-            chains.insert(name, row);
-        }
+        let (next_addr_id, chains) = Self::load_chain_state(&db)?;
         Ok(Store {
             db,
             path: path.to_path_buf(),
@@ -254,7 +232,109 @@ impl Store {
                 addr_cache: HashMap::new(),
                 new_ids: HashMap::new(),
             }),
+            secondary: false,
         })
+    }
+
+    /// Open the existing store at `path` as a RocksDB *secondary* instance: a reader that does
+    /// not take the LOCK, so it runs beside the one writer (`chaintrace ingest` in another
+    /// process). `secondary_dir` is the secondary's own directory (its info log); it must not be
+    /// shared with another open secondary.
+    ///
+    /// The view is the primary's state when opened; [`Store::catch_up`] moves it to the
+    /// primary's newest committed batch (call it before reads or on a timer). Every read method
+    /// works on a secondary; the write methods fail with [`StoreError::Rocks`] (RocksDB refuses
+    /// writes in secondary mode). [`Store::degree`] counts adjacency rows there instead of
+    /// reading the merge counters, which a secondary's catch-up can over-count.
+    ///
+    /// Errors: [`StoreError::NotAStore`] when `path` holds no store (a secondary never
+    /// creates one), [`StoreError::FormatVersion`], [`StoreError::Open`].
+    pub fn open_secondary(path: &Path, secondary_dir: &Path) -> Result<Store, StoreError> {
+        let shown = path.display().to_string();
+        if !path.join("CURRENT").is_file() {
+            return Err(StoreError::NotAStore { path: shown });
+        }
+        let mut opts = Options::default();
+        // A secondary keeps every table file open: the primary may delete files it compacted
+        // away, and an open handle keeps them readable until the next catch-up.
+        opts.set_max_open_files(-1);
+        let db = DB::open_cf_descriptors_as_secondary(&opts, path, secondary_dir, Self::cf_descriptors()?)
+            .map_err(|e| StoreError::from_open(&shown, e))?;
+        let found = db
+            .get_cf(Self::cf_of(&db, cf::META), meta::FORMAT_VERSION)?
+            .and_then(|v| <[u8; 4]>::try_from(v.as_slice()).ok())
+            .map(u32::from_be_bytes)
+            .unwrap_or(0);
+        if found != FORMAT_VERSION {
+            return Err(StoreError::FormatVersion { path: shown, found, expected: FORMAT_VERSION });
+        }
+        let (next_addr_id, chains) = Self::load_chain_state(&db)?;
+        Ok(Store {
+            db,
+            path: path.to_path_buf(),
+            writer: Mutex::new(WriterState {
+                next_addr_id,
+                chains,
+                addr_cache: HashMap::new(),
+                new_ids: HashMap::new(),
+            }),
+            secondary: true,
+        })
+    }
+
+    /// On a store opened with [`Store::open_secondary`]: replay what the primary has committed
+    /// since the last catch-up (whole batches only, so checkpoints and rows stay consistent)
+    /// and reload the chains' checkpoints. On a primary it is a no-op that succeeds.
+    pub fn catch_up(&self) -> Result<(), StoreError> {
+        if self.db.try_catch_up_with_primary().is_err() {
+            // A primary instance: it is always current.
+            return Ok(());
+        }
+        let (next_addr_id, chains) = Self::load_chain_state(&self.db)?;
+        let mut w = self.lock();
+        w.next_addr_id = next_addr_id;
+        w.chains = chains;
+        Ok(())
+    }
+
+    /// Column family descriptors, with one block cache shared by every column family and bloom
+    /// filters that make the point lookups of ingest (address ids, existing rows) cheap.
+    fn cf_descriptors() -> Result<Vec<ColumnFamilyDescriptor>, StoreError> {
+        let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES)?;
+        Ok(cf::ALL
+            .iter()
+            .map(|name| {
+                let mut table = BlockBasedOptions::default();
+                table.set_block_cache(&cache);
+                table.set_bloom_filter(10.0, false);
+                let mut cf_opts = Options::default();
+                cf_opts.set_block_based_table_factory(&table);
+                if *name == cf::DEGREE {
+                    cf_opts.set_merge_operator_associative("chaintrace_degree_add", rows::degree_merge);
+                }
+                ColumnFamilyDescriptor::new(*name, cf_opts)
+            })
+            .collect())
+    }
+
+    /// The next address id and every chain's checkpoint, as committed in the meta column family.
+    fn load_chain_state(db: &DB) -> Result<(AddrId, HashMap<String, ChainStateRow>), StoreError> {
+        let next_addr_id = db
+            .get_cf(Self::cf_of(db, cf::META), meta::NEXT_ADDR_ID)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(1);
+        let mut chains = HashMap::new();
+        let meta_cf = Self::cf_of(db, cf::META);
+        for item in db.iterator_cf(meta_cf, IteratorMode::From(meta::CHAIN_PREFIX, rocksdb::Direction::Forward)) {
+            let (k, v) = item?;
+            let Some(name) = k.strip_prefix(meta::CHAIN_PREFIX) else { break };
+            let name = String::from_utf8_lossy(name).into_owned();
+            let row: ChainStateRow =
+                rows::decode(&v).ok_or_else(|| StoreError::Corrupt(format!("chain state of {name:?}")))?;
+            chains.insert(name, row);
+        }
+        Ok((next_addr_id, chains))
     }
 
     /// The directory this store was opened at.
@@ -792,10 +872,22 @@ impl Store {
     }
 
     /// Number of transfers of `addr` in `dir`, at most `cap` (one point read of a counter kept
-    /// by merge at write time).
+    /// by merge at write time; on a secondary instance, a count of at most `cap` adjacency rows).
     pub fn degree(&self, chain: &str, addr: &Address, dir: Direction, cap: u64) -> Result<u64, StoreError> {
         let Some(no) = self.chain_no(chain) else { return Ok(0) };
         let Some(id) = self.addr_id(no, addr)? else { return Ok(0) };
+        if self.secondary {
+            let cf_name = match dir {
+                Direction::Out => cf::ADDR_OUT,
+                Direction::In => cf::ADDR_IN,
+            };
+            let mut n = 0u64;
+            self.prefix_for_each(cf_name, &id.to_be_bytes(), |_, _| {
+                n += 1;
+                n < cap
+            })?;
+            return Ok(n.min(cap));
+        }
         let (out, inn) =
             self.db.get_cf(self.cf(cf::DEGREE), id.to_be_bytes())?.map_or((0, 0), |v| rows::degree_decode(&v));
         let n = match dir {

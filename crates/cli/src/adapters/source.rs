@@ -18,12 +18,20 @@ pub(crate) struct StoreSource<'a> {
     /// The chain has Bitcoin UTXO structure (FIFO runs through transactions).
     utxo: bool,
     labels: OnceLock<HashMap<Address, Vec<Label>>>,
+    /// Labels kept outside the store (the workbench's user labels), merged into look-ups.
+    extra: Vec<Label>,
 }
 
 impl<'a> StoreSource<'a> {
     /// Chain `chain` of `store`; `utxo` when it is a Bitcoin chain.
     pub(crate) fn new(store: &'a Store, chain: impl Into<String>, utxo: bool) -> Self {
-        StoreSource { store, chain: chain.into(), utxo, labels: OnceLock::new() }
+        StoreSource { store, chain: chain.into(), utxo, labels: OnceLock::new(), extra: Vec::new() }
+    }
+
+    /// Also answer these labels (the workbench's user labels, which live beside the store).
+    pub(crate) fn with_labels(mut self, extra: Vec<Label>) -> Self {
+        self.extra = extra;
+        self
     }
 }
 
@@ -43,7 +51,7 @@ impl GraphSource for StoreSource<'_> {
     fn labels(&self, addr: &Address) -> Result<Vec<Label>, StoreError> {
         if self.labels.get().is_none() {
             let mut index: HashMap<Address, Vec<Label>> = HashMap::new();
-            for l in self.store.all_labels()? {
+            for l in self.store.all_labels()?.into_iter().chain(self.extra.iter().cloned()) {
                 if l.applies_to(&self.chain) {
                     index.entry(l.address.clone()).or_default().push(l);
                 }

@@ -415,10 +415,18 @@ pub(crate) fn run(_ctx: &Context, args: DemoArgs) -> Result<()> {
             path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
         ))?;
     }
+    // The workbench lists the demo case as `demo`.
+    crate::serve::cases::save_as(&store, "demo", &c)?;
     output::line(format!(
         "\nDone in {:.1} s. Explore further: chaintrace --store {} stats | transfers ADDRESS | labels list",
         started.elapsed().as_secs_f64(),
         store.display()
+    ))?;
+    output::line(format!(
+        "Open the case in the workbench:\n  chaintrace --store {} --config {} serve --prices {}\n  then browse to http://127.0.0.1:8000/?case=demo",
+        store.display(),
+        config.display(),
+        prices.display()
     ))?;
     Ok(())
 }

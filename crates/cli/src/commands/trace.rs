@@ -4,9 +4,9 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use chaintrace_model::time_fmt::parse_rfc3339;
-use chaintrace_model::{Address, Asset, ChainKind, ChainSpec, Provenance, TipRef};
+use chaintrace_model::{Address, Asset, CaseFile, ChainKind, ChainSpec, Label, Provenance, TipRef};
 use chaintrace_store::Store;
 use chaintrace_tracer::case::{case_file, deposits_csv, summary_text, CaseContext};
 use chaintrace_tracer::{trace, Bound, Policy, PriceTable, TraceDirection, TraceError, TraceOptions, MAX_HOPS};
@@ -69,7 +69,7 @@ fn parse_policy(s: &str) -> Result<Policy, String> {
     s.parse()
 }
 
-fn parse_bound(text: &str, flag: &str) -> Result<Bound> {
+pub(crate) fn parse_bound(text: &str, flag: &str) -> Result<Bound> {
     let t = text.trim();
     if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
         return t.parse().map(Bound::Height).with_context(|| format!("{flag} {t:?}: block height out of range"));
@@ -79,7 +79,7 @@ fn parse_bound(text: &str, flag: &str) -> Result<Bound> {
     })
 }
 
-fn parse_asset(text: &str, spec: &ChainSpec) -> Result<Asset> {
+pub(crate) fn parse_asset(text: &str, spec: &ChainSpec) -> Result<Asset> {
     if let Some(a) = Asset::parse_for(spec.kind, text, &spec.native_symbol) {
         if a != Asset::Native && spec.kind == ChainKind::Bitcoin {
             bail!("--asset {text}: chain {} has no tokens; use {}", spec.name, spec.native_symbol);
@@ -111,8 +111,9 @@ fn parse_seed(text: &str, spec: &ChainSpec) -> Result<Address> {
     Ok(a)
 }
 
-fn seeds_by_label(store: &Store, spec: &ChainSpec, name: &str) -> Result<Vec<Address>> {
-    let labels = store.all_labels().context("reading labels for --seeds-label")?;
+fn seeds_by_label(store: &Store, user_labels: &[Label], spec: &ChainSpec, name: &str) -> Result<Vec<Address>> {
+    let mut labels = store.all_labels().context("reading labels for --seeds-label")?;
+    labels.extend(user_labels.iter().cloned());
     let mut out: BTreeSet<Address> = BTreeSet::new();
     for l in labels {
         // The entity (`LAZARUS GROUP`), the category (`sanctioned`) or a sanctions program the
@@ -128,64 +129,103 @@ fn seeds_by_label(store: &Store, spec: &ChainSpec, name: &str) -> Result<Vec<Add
         }
     }
     if out.is_empty() {
-        bail!(
+        return Err(InputError(format!(
             "--seeds-label {name:?} matches no address of chain {}: import labels first (chaintrace labels import) or check `chaintrace labels list`",
             spec.name
-        );
+        ))
+        .into());
     }
     Ok(out.into_iter().collect())
 }
 
-pub(crate) fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
-    let chain = match &args.chain {
-        Some(c) => c.clone(),
-        None => match args.seeds.first() {
-            Some(s) if s.trim().starts_with("0x") || s.trim().starts_with("0X") => "ethereum".to_string(),
-            Some(_) => "bitcoin".to_string(),
-            None => bail!("no seeds: give seed addresses and --chain, or --seeds-label NAME --chain CHAIN"),
-        },
-    };
-    let spec = ctx.config.chain(&chain)?.clone();
-    let defaults = &ctx.config.tracer;
-    let policy = args.policy.unwrap_or(defaults.policy);
-    let mut seeds: Vec<Address> = args.seeds.iter().map(|s| parse_seed(s, &spec)).collect::<Result<_>>()?;
-    let since = args.since.as_deref().map(|t| parse_bound(t, "--since")).transpose()?;
-    let until = args.until.as_deref().map(|t| parse_bound(t, "--until")).transpose()?;
-    let asset = args.asset.as_deref().map(|a| parse_asset(a, &spec)).transpose()?;
-    let prices = match &args.prices {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read price table {}: check the --prices path", p.display()))?;
-            PriceTable::parse_csv(&text, &p.display().to_string())?
-        }
-        None => PriceTable::empty(),
-    };
+/// Bad input to a trace (a seed, a bound, an asset, an option out of range): the workbench
+/// answers it with a 400, the CLI prints it like any other error.
+#[derive(Debug)]
+pub(crate) struct InputError(pub String);
 
-    let store = ctx.open_store()?;
-    if let Some(name) = &args.seeds_label {
-        seeds.extend(seeds_by_label(&store, &spec, name)?);
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InputError {}
+
+fn input(e: anyhow::Error) -> anyhow::Error {
+    anyhow::Error::new(InputError(crate::output::one_line(&e)))
+}
+
+/// What to trace, as `chaintrace trace` flags or the workbench's `POST /api/trace` give it.
+#[derive(Clone, Debug)]
+pub(crate) struct TraceSpec {
+    /// Chain name from the config.
+    pub chain: String,
+    /// Seed addresses as text.
+    pub seeds: Vec<String>,
+    /// Also seed every address whose label matches.
+    pub seeds_label: Option<String>,
+    pub direction: TraceDirection,
+    pub hops: Option<u32>,
+    pub policy: Option<Policy>,
+    pub min_amount: Option<String>,
+    pub asset: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub hub_degree: Option<u64>,
+}
+
+/// The price table a case is valued with, and how the provenance names it.
+pub(crate) struct Valuation<'a> {
+    pub prices: &'a PriceTable,
+    /// `FILE sha256:…` for the case's provenance, when a table was given.
+    pub note: Option<String>,
+}
+
+/// Walk from the seeds and build the case file: the one code path of `chaintrace trace` and
+/// the workbench. `user_labels` (the workbench's own labels) join the store's labels for the
+/// walk and for `seeds_label`. Bad input is an [`InputError`] in the chain.
+pub(crate) fn build_case(
+    ctx: &Context,
+    store: &Store,
+    user_labels: &[Label],
+    req: &TraceSpec,
+    valuation: &Valuation<'_>,
+) -> Result<CaseFile> {
+    let chain = req.chain.clone();
+    let spec = ctx.config.chain(&chain).map_err(input)?.clone();
+    let defaults = &ctx.config.tracer;
+    let mut seeds: Vec<Address> =
+        req.seeds.iter().map(|s| parse_seed(s, &spec)).collect::<Result<_>>().map_err(input)?;
+    let since = req.since.as_deref().map(|t| parse_bound(t, "--since")).transpose().map_err(input)?;
+    let until = req.until.as_deref().map(|t| parse_bound(t, "--until")).transpose().map_err(input)?;
+    let asset = req.asset.as_deref().map(|a| parse_asset(a, &spec)).transpose().map_err(input)?;
+    if let Some(name) = &req.seeds_label {
+        seeds.extend(seeds_by_label(store, user_labels, &spec, name)?);
     }
     if seeds.is_empty() {
-        bail!("no seeds: give seed addresses or --seeds-label NAME");
+        return Err(InputError("no seeds: give seed addresses or --seeds-label NAME".into()).into());
     }
     let mut opts = TraceOptions::new(seeds, &spec.native_symbol, spec.native_decimals);
-    opts.direction = args.direction;
-    opts.hops = args.hops.unwrap_or(defaults.hops);
-    opts.policy = policy;
-    opts.min_amount = args.min_amount.clone();
+    opts.direction = req.direction;
+    opts.hops = req.hops.unwrap_or(defaults.hops);
+    opts.policy = req.policy.unwrap_or(defaults.policy);
+    opts.min_amount = req.min_amount.clone();
     opts.asset = asset;
     opts.since = since;
     opts.until = until;
-    opts.hub_degree = args.hub_degree.unwrap_or(defaults.hub_degree);
+    opts.hub_degree = req.hub_degree.unwrap_or(defaults.hub_degree);
 
-    let source = StoreSource::new(&store, &chain, spec.kind == ChainKind::Bitcoin);
+    let source = StoreSource::new(store, &chain, spec.kind == ChainKind::Bitcoin).with_labels(user_labels.to_vec());
     let started = std::time::Instant::now();
     let result = trace(&source, &opts).map_err(|e| match e {
         // The tracer states the fact; the flag to change is ours to name.
-        TraceError::NoSeeds => anyhow!("no seeds: give seed addresses or a --seeds-label that matches labels"),
-        TraceError::Hops(h) => anyhow!("--hops {h} is out of range: use 1 to {MAX_HOPS}"),
+        TraceError::NoSeeds => {
+            InputError("no seeds: give seed addresses or a --seeds-label that matches labels".into()).into()
+        }
+        TraceError::Hops(h) => InputError(format!("--hops {h} is out of range: use 1 to {MAX_HOPS}")).into(),
         TraceError::MinAmount(m) => {
-            anyhow!("invalid --min-amount {m:?}: expected a non-negative decimal number such as 12.5")
+            InputError(format!("invalid --min-amount {m:?}: expected a non-negative decimal number such as 12.5"))
+                .into()
         }
         e => anyhow::Error::new(e).context(format!("tracing on {chain}")),
     })?;
@@ -203,11 +243,7 @@ pub(crate) fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
     let mut provenance = Provenance {
         tool_version: format!("chaintrace {}", env!("CARGO_PKG_VERSION")),
         labels_hash: store.labels_hash()?,
-        prices: args.prices.as_ref().map(|p| {
-            let name =
-                p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| p.display().to_string());
-            format!("{name} sha256:{}", prices.sha256().unwrap_or(""))
-        }),
+        prices: valuation.note.clone(),
         ..Default::default()
     };
     for name in ctx.config.chains.keys() {
@@ -218,22 +254,76 @@ pub(crate) fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
     let cctx = CaseContext {
         chain: &chain,
         evm: spec.kind == ChainKind::Evm,
-        prices: &prices,
+        prices: valuation.prices,
         price_symbols: &spec.price_symbols,
         provenance,
-        seeds_label: args.seeds_label.clone(),
-        since_text: args.since.clone(),
-        until_text: args.until.clone(),
+        seeds_label: req.seeds_label.clone(),
+        since_text: req.since.clone(),
+        until_text: req.until.clone(),
     };
     let mut case = case_file(&result, &cctx);
     if spec.kind == ChainKind::Bitcoin {
         // The entity cluster of each address, when `chaintrace cluster` has run.
         for n in &mut case.nodes {
             if let Ok(a) = Address::parse_bitcoin(&n.address) {
-                n.cluster = super::cluster::cluster_of(&store, &chain, &a)?.map(|(id, _)| id);
+                n.cluster = super::cluster::cluster_of(store, &chain, &a)?.map(|(id, _)| id);
             }
         }
     }
+    Ok(case)
+}
+
+/// Read a `--prices` table; the note names it in a case's provenance.
+pub(crate) fn load_prices(path: Option<&std::path::Path>) -> Result<(PriceTable, Option<String>)> {
+    let Some(p) = path else { return Ok((PriceTable::empty(), None)) };
+    let text = std::fs::read_to_string(p)
+        .with_context(|| format!("cannot read price table {}: check the --prices path", p.display()))?;
+    let prices = PriceTable::parse_csv(&text, &p.display().to_string())?;
+    let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| p.display().to_string());
+    let note = format!("{name} sha256:{}", prices.sha256().unwrap_or(""));
+    Ok((prices, Some(note)))
+}
+
+pub(crate) fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
+    let chain = match &args.chain {
+        Some(c) => c.clone(),
+        None => match args.seeds.first() {
+            Some(s) if s.trim().starts_with("0x") || s.trim().starts_with("0X") => "ethereum".to_string(),
+            Some(_) => "bitcoin".to_string(),
+            None => bail!("no seeds: give seed addresses and --chain, or --seeds-label NAME --chain CHAIN"),
+        },
+    };
+    // Bad input (an unknown chain, a seed of the wrong kind, a bad bound or asset) is reported
+    // before the store is opened or created.
+    let spec = ctx.config.chain(&chain)?.clone();
+    for s in &args.seeds {
+        parse_seed(s, &spec)?;
+    }
+    for (t, flag) in [(&args.since, "--since"), (&args.until, "--until")] {
+        if let Some(t) = t {
+            parse_bound(t, flag)?;
+        }
+    }
+    if let Some(a) = &args.asset {
+        parse_asset(a, &spec)?;
+    }
+    let (prices, note) = load_prices(args.prices.as_deref())?;
+    let store = ctx.open_store()?;
+    let user_labels = crate::serve::labels::read(&ctx.store_path)?;
+    let req = TraceSpec {
+        chain,
+        seeds: args.seeds.clone(),
+        seeds_label: args.seeds_label.clone(),
+        direction: args.direction,
+        hops: args.hops,
+        policy: args.policy,
+        min_amount: args.min_amount.clone(),
+        asset: args.asset.clone(),
+        since: args.since.clone(),
+        until: args.until.clone(),
+        hub_degree: args.hub_degree,
+    };
+    let case = build_case(ctx, &store, &user_labels, &req, &Valuation { prices: &prices, note })?;
     // Addresses the trace reached that a stablecoin issuer froze (labels of category frozen).
     let frozen: Vec<(String, String)> = case
         .nodes

@@ -1,0 +1,193 @@
+//! Saved cases: `<store>/workbench/cases/<id>.json`, each a case file written through
+//! `chaintrace_export::atomic` (temp file, fsync, rename). Ids are made here and checked on
+//! every request (`[a-z0-9-]`, at most 64 bytes), so no id can name a path outside the folder.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context as _, Result};
+use chaintrace_export::atomic::{self, Replace};
+use chaintrace_model::CaseFile;
+use serde::Serialize;
+
+use super::labels::workbench_dir;
+
+/// One row of `GET /api/cases`.
+#[derive(Serialize)]
+pub(crate) struct CaseSummary {
+    pub id: String,
+    pub chain: String,
+    pub seeds: Vec<String>,
+    /// RFC 3339 UTC, when the case was saved.
+    pub created: String,
+}
+
+fn dir(store: &Path) -> PathBuf {
+    workbench_dir(store).join("cases")
+}
+
+/// Whether `id` is one this module could have made.
+pub(crate) fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !id.starts_with('-')
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Save `case` under a new id: `<unix seconds>-<pid>-<counter>` (unique per store, sortable).
+pub(crate) fn save(store: &Path, case: &CaseFile, now: u64) -> Result<String> {
+    let d = dir(store);
+    std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
+    loop {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{now}-{}-{n}", std::process::id());
+        let path = d.join(format!("{id}.json"));
+        match atomic::write_file(&path, case.to_json().as_bytes(), Replace::No) {
+            Ok(()) => return Ok(id),
+            Err(atomic::WriteError::Exists(_)) => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot save case {}", path.display())),
+        }
+    }
+}
+
+/// Save `case` under a chosen `id` (`chaintrace demo` saves its case as `demo`), replacing one
+/// saved under that id.
+pub(crate) fn save_as(store: &Path, id: &str, case: &CaseFile) -> Result<()> {
+    anyhow::ensure!(valid_id(id), "invalid case id {id:?}");
+    let d = dir(store);
+    std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
+    let path = d.join(format!("{id}.json"));
+    atomic::write_file(&path, case.to_json().as_bytes(), Replace::Yes)
+        .with_context(|| format!("cannot save case {}", path.display()))
+}
+
+/// The case saved as `id`; `None` when there is none (or the id is not one of ours).
+pub(crate) fn load(store: &Path, id: &str) -> Result<Option<CaseFile>> {
+    if !valid_id(id) {
+        return Ok(None);
+    }
+    let path = dir(store).join(format!("{id}.json"));
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read case {}", path.display())),
+    };
+    let case =
+        CaseFile::from_json_bytes(&bytes).with_context(|| format!("saved case {} is damaged", path.display()))?;
+    Ok(Some(case))
+}
+
+/// Every saved case, newest first.
+pub(crate) fn list(store: &Path) -> Result<Vec<CaseSummary>> {
+    let d = dir(store);
+    let entries = match std::fs::read_dir(&d) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot list {}", d.display())),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot list {}", d.display()))?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(id) = name.strip_suffix(".json").filter(|id| valid_id(id)) else { continue };
+        let Some(case) = load(store, id)? else { continue };
+        let created = id.split('-').next().and_then(|t| t.parse::<u64>().ok()).unwrap_or_else(|| {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs())
+        });
+        out.push((
+            created,
+            CaseSummary {
+                id: id.to_string(),
+                chain: case.chain,
+                seeds: case.seeds,
+                created: chaintrace_model::time_fmt::rfc3339(created),
+            },
+        ));
+    }
+    out.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.id.cmp(&a.1.id)));
+    Ok(out.into_iter().map(|(_, c)| c).collect())
+}
+
+/// A zip archive (stored, not compressed) of `files`: the CSV export's `nodes.csv` and
+/// `edges.csv` as one download that Neo4j's importer and spreadsheets open after unzipping.
+pub(crate) fn zip(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for (name, data) in files {
+        let mut crc = flate2::Crc::new();
+        crc.update(data);
+        let crc = crc.sum();
+        let offset = out.len() as u32;
+        let size = data.len() as u32;
+        let name = name.as_bytes();
+        // Local file header.
+        out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        out.extend_from_slice(&20u16.to_le_bytes()); // version needed
+        out.extend_from_slice(&0u16.to_le_bytes()); // flags
+        out.extend_from_slice(&0u16.to_le_bytes()); // method: stored
+        out.extend_from_slice(&0u16.to_le_bytes()); // time
+        out.extend_from_slice(&0x21u16.to_le_bytes()); // date: 1980-01-01
+        out.extend_from_slice(&crc.to_le_bytes());
+        out.extend_from_slice(&size.to_le_bytes());
+        out.extend_from_slice(&size.to_le_bytes());
+        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(name);
+        out.extend_from_slice(data);
+        // Central directory entry.
+        central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+        central.extend_from_slice(&20u16.to_le_bytes()); // version made by
+        central.extend_from_slice(&20u16.to_le_bytes()); // version needed
+        central.extend_from_slice(&0u16.to_le_bytes());
+        central.extend_from_slice(&0u16.to_le_bytes());
+        central.extend_from_slice(&0u16.to_le_bytes());
+        central.extend_from_slice(&0x21u16.to_le_bytes());
+        central.extend_from_slice(&crc.to_le_bytes());
+        central.extend_from_slice(&size.to_le_bytes());
+        central.extend_from_slice(&size.to_le_bytes());
+        central.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        // Extra field and comment lengths, disk number, internal and external attributes.
+        central.extend_from_slice(&[0u8; 12]);
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(name);
+    }
+    let cd_offset = out.len() as u32;
+    let cd_size = central.len() as u32;
+    out.extend_from_slice(&central);
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    out.extend_from_slice(&[0u8; 4]); // disk numbers
+    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
+    out.extend_from_slice(&cd_size.to_le_bytes());
+    out.extend_from_slice(&cd_offset.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_cannot_leave_the_cases_folder() {
+        assert!(valid_id("1700000000-42-0"));
+        for bad in ["", "../x", "a/b", "A", "x.json", "-x", "..", &"a".repeat(65)] {
+            assert!(!valid_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn zip_has_its_entries_and_end_record() {
+        let z = zip(&[("nodes.csv", b"a\n".to_vec()), ("edges.csv", b"b\n".to_vec())]);
+        assert_eq!(&z[..4], b"PK\x03\x04");
+        assert_eq!(&z[z.len() - 22..z.len() - 18], b"PK\x05\x06");
+        assert!(z.windows(9).any(|w| w == b"nodes.csv"));
+    }
+}
