@@ -2,7 +2,7 @@
 //!
 //! TRON's Ethereum-compatible JSON-RPC gives accounts and token contracts as 20-byte `0x` hex,
 //! so the EVM adapter reads it unchanged. Its blocks go through this wrapper on their way to
-//! the store: every [`Address::Evm`] becomes [`Address::Tron`] and every [`Asset::Token`] an
+//! the store: every [`Address::Evm`](chaintrace_model::Address::Evm) becomes [`Address::Tron`](chaintrace_model::Address::Tron) and every [`Asset::Token`] an
 //! [`Asset::TronToken`], so the store holds one key per TRON account whichever API it came from.
 
 use chaintrace_model::sink::{Applied, ChainSink};
