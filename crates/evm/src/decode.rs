@@ -206,13 +206,16 @@ pub fn decode_transfer_log(log: &RpcLog) -> Option<(EvmAddr, EvmAddr, EvmAddr, U
     Some((log.address, from, to, U256::from_be_slice(&log.data)))
 }
 
-/// Assemble one block's transfers. `traces` is `None` when the node offers no tracing.
+/// Assemble one block's transfers. `traces` is `None` when they were not read (tracing off, no
+/// tracing API, no historical state); the block is then marked `internal_missing`.
 pub fn block_data(block: &RpcBlock, receipts: &[RpcReceipt], traces: Option<&[TraceRow]>) -> Result<BlockData, String> {
     let height = block.number.to::<u64>();
     let time = block.timestamp.to::<u64>();
     let mut data =
         BlockData::new(BlockRef { height, hash: hash32(&block.hash), parent: hash32(&block.parent_hash), time });
     data.tx_count = block.transactions.len() as u32;
+    // A block without transactions has no internal transfers to miss.
+    data.internal_missing = traces.is_none() && !block.transactions.is_empty();
     if receipts.len() != block.transactions.len() {
         return Err(format!("{} receipts for {} transactions", receipts.len(), block.transactions.len()));
     }
