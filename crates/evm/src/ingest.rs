@@ -92,7 +92,7 @@ pub struct IngestSummary {
 fn internal_capability(mode: TraceMode, gap: Option<&TraceGap>) -> String {
     match (mode, gap) {
         (_, Some(g)) => match g.reason {
-            TraceUnavailable::Off => "not read (tracing off)".to_string(),
+            TraceUnavailable::Off => "unavailable: tracing off".to_string(),
             TraceUnavailable::NoTracingApi => "unavailable: no tracing API (method not found)".to_string(),
             TraceUnavailable::NoHistoricalState => {
                 format!("incomplete: historical state unavailable from block {} (not an archive node)", g.height)

@@ -7,6 +7,7 @@
 //! - [`http`]: a tiny blocking HTTP/1.1 JSON-RPC client and server (no async runtime needed).
 //! - [`fixtures`]: serve recorded JSON-RPC responses (ethereum-etl's file-name rule).
 //! - [`faults`]: a fault-injecting proxy (drops, delays, 429/503, truncated JSON).
+//! - [`pruned`]: a proxy that makes a node answer trace calls of old blocks like a pruned Geth.
 //!
 //! Everything here is for tests: helpers panic with a clear message when the environment is
 //! broken (a tool cannot be installed, anvil does not start), because a test must fail loudly.
@@ -17,6 +18,7 @@ pub mod contracts;
 pub mod faults;
 pub mod fixtures;
 pub mod http;
+pub mod pruned;
 pub mod scenario;
 pub mod tools;
 
@@ -24,4 +26,5 @@ pub use anvil::{Anvil, AnvilBuilder};
 pub use contracts::{encode_call, selector, Contracts, Word};
 pub use faults::{FaultConfig, FaultProxy, FaultStats};
 pub use fixtures::FixtureServer;
+pub use pruned::PrunedNodeProxy;
 pub use scenario::{ExpectedTransfer, Scenario};
