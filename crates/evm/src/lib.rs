@@ -15,6 +15,8 @@ pub mod decode;
 pub mod error;
 pub mod expand;
 pub mod ingest;
+#[cfg(test)]
+mod mutations;
 pub mod rpc;
 pub mod tokens;
 mod transport;

@@ -20,6 +20,8 @@ pub mod addr;
 pub mod deposits;
 pub mod etherscan;
 pub mod import;
+#[cfg(test)]
+mod mutations;
 pub mod ofac;
 pub mod speccsv;
 pub mod store;

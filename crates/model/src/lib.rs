@@ -8,6 +8,8 @@
 pub mod address;
 pub mod amount;
 pub mod case;
+#[cfg(test)]
+mod case_mutations;
 pub mod chain;
 pub mod label;
 pub mod sink;
