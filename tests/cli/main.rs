@@ -16,6 +16,7 @@ mod cli_store;
 mod e2e_demo;
 mod e2e_scenario;
 mod evm_ingest_cli;
+mod evm_refill;
 mod export_formats;
 mod hostile_urls;
 mod labels_cli;

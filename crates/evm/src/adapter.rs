@@ -2,6 +2,7 @@
 //! turned into [`BlockData`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use alloy_primitives::U64;
 use chaintrace_model::{Asset, BlockData, BlockRef, Sensitive};
@@ -9,7 +10,7 @@ use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 
 use crate::decode::{self, TraceRow};
-use crate::error::{EvmError, RpcError};
+use crate::error::{EvmError, RpcError, TraceGap, TraceUnavailable};
 use crate::rpc::{Call, Rpc, RpcConfig};
 use crate::tokens::{self, TokenMeta, TokenMetaStore};
 use crate::types::{GethTxTrace, ParityTrace, RpcBlock, RpcHeader, RpcReceipt};
@@ -77,6 +78,8 @@ pub struct EvmAdapter {
     cfg: EvmConfig,
     trace_mode: OnceCell<TraceMode>,
     receipts_per_tx: AtomicBool,
+    /// The first block whose internal transfers could not be read, and why.
+    trace_gap: Mutex<Option<TraceGap>>,
 }
 
 pub(crate) fn qty(n: u64) -> String {
@@ -87,7 +90,13 @@ impl EvmAdapter {
     /// Connect and check that the node serves the configured chain (`eth_chainId`).
     pub async fn connect(url: &Sensitive, cfg: EvmConfig) -> Result<EvmAdapter, EvmError> {
         let rpc = Rpc::new(url, cfg.rpc.clone())?;
-        let adapter = EvmAdapter { rpc, cfg, trace_mode: OnceCell::new(), receipts_per_tx: AtomicBool::new(false) };
+        let adapter = EvmAdapter {
+            rpc,
+            cfg,
+            trace_mode: OnceCell::new(),
+            receipts_per_tx: AtomicBool::new(false),
+            trace_gap: Mutex::new(None),
+        };
         if let Some(expected) = adapter.cfg.chain_id {
             let got = adapter.chain_id().await?;
             if got != expected {
@@ -146,21 +155,53 @@ impl EvmAdapter {
         self.trace_mode
             .get_or_try_init(|| async {
                 let mode = match self.cfg.traces {
-                    TraceSetting::Off => TraceMode::None,
+                    TraceSetting::Off => {
+                        self.note_gap(TraceGap {
+                            height: probe_height,
+                            reason: TraceUnavailable::Off,
+                            message: String::new(),
+                        });
+                        TraceMode::None
+                    }
                     TraceSetting::Geth => TraceMode::Geth,
                     TraceSetting::Parity => TraceMode::Parity,
                     TraceSetting::Auto => self.probe_traces(probe_height).await?,
                 };
-                if mode == TraceMode::None {
-                    tracing::warn!(chain = %self.cfg.chain, endpoint = %self.rpc.endpoint(),
-                        "the node offers neither debug_traceBlockByNumber nor trace_block: internal (contract) ETH transfers will not be recorded");
-                } else {
+                if mode != TraceMode::None {
                     tracing::info!(chain = %self.cfg.chain, mode = mode.as_str(), "internal transfers from traces");
                 }
                 Ok::<_, EvmError>(mode)
             })
             .await
             .copied()
+    }
+
+    /// The first block whose internal transfers this adapter could not read, and why
+    /// (tracing off, no tracing API, or no historical state); `None` while every block so far
+    /// was traced.
+    pub fn trace_gap(&self) -> Option<TraceGap> {
+        self.trace_gap.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Remember the first gap and say exactly what happened, once per adapter.
+    fn note_gap(&self, gap: TraceGap) {
+        let mut g = self.trace_gap.lock().unwrap_or_else(|p| p.into_inner());
+        if g.is_some() {
+            return;
+        }
+        match gap.reason {
+            TraceUnavailable::Off => tracing::info!(chain = %self.cfg.chain,
+                "tracing is off: internal (contract) ETH transfers are not read; each block is marked, `stats` counts them and `ingest --refill-traces` fills them"),
+            TraceUnavailable::NoTracingApi => tracing::warn!(chain = %self.cfg.chain, endpoint = %self.rpc.endpoint(),
+                height = gap.height, node_said = %gap.message,
+                "the node offers neither trace_block nor debug_traceBlockByNumber (method not found): internal (contract) ETH transfers are not recorded; each block is marked, `stats` counts them and `ingest --refill-traces` against a node with traces fills them"),
+            TraceUnavailable::NoHistoricalState => {
+                tracing::warn!(chain = %self.cfg.chain, endpoint = %self.rpc.endpoint(),
+                height = gap.height, node_said = %gap.message,
+                "historical state unavailable: the node is not an archive node and cannot trace block {}; internal (contract) ETH transfers of the blocks it cannot trace are not recorded; each such block is marked, `stats` counts them and `ingest --refill-traces` against an archive node fills them", gap.height)
+            }
+        }
+        *g = Some(gap);
     }
 
     /// The trace mode if it has been determined.
@@ -171,17 +212,48 @@ impl EvmAdapter {
     /// `trace_block` first: where both exist (Erigon, Reth, anvil) it is much cheaper than
     /// re-executing with the callTracer (14x on anvil, see the ingest benchmark); plain Geth
     /// only has `debug_traceBlockByNumber`.
+    ///
+    /// A method that exists but lacks the block's state (a full, non-archive node) is still
+    /// used: blocks it can trace get their internal transfers, the others are marked (see
+    /// [`trace_gap`](Self::trace_gap)). Only "method not found" on both means no tracing.
     async fn probe_traces(&self, h: u64) -> Result<TraceMode, EvmError> {
-        match self.rpc.call::<Value>("trace_block", json!([qty(h)])).await {
+        let parity = match self.rpc.call::<Value>("trace_block", json!([qty(h)])).await {
             Ok(_) => return Ok(TraceMode::Parity),
-            Err(e) if !e.is_retryable() => tracing::debug!(error = %e, "trace_block unavailable"),
+            Err(e) if e.is_state_unavailable() => {
+                self.note_gap(TraceGap {
+                    height: h,
+                    reason: TraceUnavailable::NoHistoricalState,
+                    message: node_message(&e),
+                });
+                return Ok(TraceMode::Parity);
+            }
+            Err(e) if !e.is_retryable() => {
+                tracing::debug!(error = %e, "trace_block unavailable");
+                e
+            }
             Err(e) => return Err(e.into()),
-        }
+        };
         let geth = self.rpc.call::<Value>("debug_traceBlockByNumber", json!([qty(h), {"tracer": "callTracer"}])).await;
         match geth {
             Ok(_) => Ok(TraceMode::Geth),
+            Err(e) if e.is_state_unavailable() => {
+                self.note_gap(TraceGap {
+                    height: h,
+                    reason: TraceUnavailable::NoHistoricalState,
+                    message: node_message(&e),
+                });
+                Ok(TraceMode::Geth)
+            }
             Err(e) if !e.is_retryable() => {
-                tracing::debug!(error = %e, "debug_traceBlockByNumber unavailable");
+                self.note_gap(TraceGap {
+                    height: h,
+                    reason: TraceUnavailable::NoTracingApi,
+                    message: format!(
+                        "trace_block: {}; debug_traceBlockByNumber: {}",
+                        node_message(&parity),
+                        node_message(&e)
+                    ),
+                });
                 Ok(TraceMode::None)
             }
             Err(e) => Err(e.into()),
@@ -282,8 +354,20 @@ impl EvmAdapter {
                 receipts.push(None);
             }
             if mode != TraceMode::None {
-                let raw = next(&mut results)?;
-                traces.push(Some(self.decode_traces(mode, h, &raw)?));
+                match next(&mut results) {
+                    Ok(raw) => traces.push(Some(self.decode_traces(mode, h, &raw)?)),
+                    // A full node: the method exists, this block's state does not. The block is
+                    // stored without its internal transfers and marked.
+                    Err(e) if e.is_state_unavailable() => {
+                        self.note_gap(TraceGap {
+                            height: h,
+                            reason: TraceUnavailable::NoHistoricalState,
+                            message: node_message(&e),
+                        });
+                        traces.push(None);
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             } else {
                 traces.push(None);
             }
@@ -389,6 +473,14 @@ impl EvmAdapter {
             store.put(t, m).map_err(|e| EvmError::TokenStore(Box::new(e)))?;
         }
         Ok(new.len())
+    }
+}
+
+/// The node's own words in an RPC error (the whole error for other kinds).
+fn node_message(e: &RpcError) -> String {
+    match e {
+        RpcError::Node { code, message, .. } => format!("error {code}: {message}"),
+        other => other.to_string(),
     }
 }
 

@@ -206,13 +206,16 @@ pub fn decode_transfer_log(log: &RpcLog) -> Option<(EvmAddr, EvmAddr, EvmAddr, U
     Some((log.address, from, to, U256::from_be_slice(&log.data)))
 }
 
-/// Assemble one block's transfers. `traces` is `None` when the node offers no tracing.
+/// Assemble one block's transfers. `traces` is `None` when they were not read (tracing off, no
+/// tracing API, no historical state); the block is then marked `internal_missing`.
 pub fn block_data(block: &RpcBlock, receipts: &[RpcReceipt], traces: Option<&[TraceRow]>) -> Result<BlockData, String> {
     let height = block.number.to::<u64>();
     let time = block.timestamp.to::<u64>();
     let mut data =
         BlockData::new(BlockRef { height, hash: hash32(&block.hash), parent: hash32(&block.parent_hash), time });
     data.tx_count = block.transactions.len() as u32;
+    // A block without transactions has no internal transfers to miss.
+    data.internal_missing = traces.is_none() && !block.transactions.is_empty();
     if receipts.len() != block.transactions.len() {
         return Err(format!("{} receipts for {} transactions", receipts.len(), block.transactions.len()));
     }
@@ -272,6 +275,45 @@ pub fn block_data(block: &RpcBlock, receipts: &[RpcReceipt], traces: Option<&[Tr
     }
     data.transfers.sort_by_key(|t| t.pos);
     Ok(data)
+}
+
+/// Which tracing API a raw trace result comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceFormat {
+    /// `debug_traceBlockByNumber` with the call tracer: one `{result: frame}` per transaction.
+    Geth,
+    /// `trace_block`: a flat list of frames with `traceAddress`.
+    Parity,
+}
+
+/// Decode raw JSON-RPC `result` texts the way the adapter does: an `eth_getBlockByNumber`
+/// block with full transactions, the `eth_getBlockReceipts` list, and optionally the block's
+/// traces; then assemble the block's transfers. `Ok(None)` when the node answered `null` for
+/// the block. Any bytes give a value or an error, never a panic (the `evm_*` fuzz targets and
+/// the in-crate mutation tests feed it).
+pub fn block_from_json(
+    block: &[u8],
+    receipts: &[u8],
+    traces: Option<(TraceFormat, &[u8])>,
+) -> Result<Option<BlockData>, String> {
+    let Some(block) = serde_json::from_slice::<Option<RpcBlock>>(block).map_err(|e| format!("block: {e}"))? else {
+        return Ok(None);
+    };
+    let receipts: Vec<RpcReceipt> = serde_json::from_slice::<Option<Vec<RpcReceipt>>>(receipts)
+        .map_err(|e| format!("receipts: {e}"))?
+        .unwrap_or_default();
+    let rows = match traces {
+        None => None,
+        Some((TraceFormat::Geth, b)) => {
+            let t: Option<Vec<GethTxTrace>> = serde_json::from_slice(b).map_err(|e| format!("traces: {e}"))?;
+            Some(geth_rows(&t.unwrap_or_default()))
+        }
+        Some((TraceFormat::Parity, b)) => {
+            let t: Option<Vec<ParityTrace>> = serde_json::from_slice(b).map_err(|e| format!("traces: {e}"))?;
+            Some(parity_rows(&t.unwrap_or_default()))
+        }
+    };
+    block_data(&block, &receipts, rows.as_deref()).map(Some)
 }
 
 #[cfg(test)]

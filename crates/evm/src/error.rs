@@ -112,6 +112,27 @@ impl RpcError {
         }
     }
 
+    /// Whether the node has the method but not the state the block needs: a full (pruned)
+    /// node asked to trace an old block. Geth answers `required historical state unavailable
+    /// (reexec=128)` (hash scheme) or `historical state … is not available` (path scheme),
+    /// older Geth and Nethermind `missing trie node …`, Erigon and Reth that the state is
+    /// pruned. Checked before [`is_unsupported`](Self::is_unsupported), which would match
+    /// "not available" too.
+    pub fn is_state_unavailable(&self) -> bool {
+        match self {
+            RpcError::Node { message, .. } => {
+                let m = message.to_ascii_lowercase();
+                m.contains("historical state")
+                    || m.contains("missing trie node")
+                    || m.contains("state is not available")
+                    || m.contains("state not available")
+                    || m.contains("state unavailable")
+                    || m.contains("pruned")
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the node refused the request for being too large (a block range, a result size).
     pub fn is_too_large(&self) -> bool {
         match self {
@@ -146,6 +167,54 @@ fn is_rate_limit(code: i64, message: &str) -> bool {
         || m.contains("header not found")
         || m.contains("timeout")
         || m.contains("temporarily")
+}
+
+/// Why a node could not give a block's internal (call-trace) transfers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceUnavailable {
+    /// Tracing was switched off (`--traces off`).
+    Off,
+    /// The node has neither `trace_block` nor `debug_traceBlockByNumber` ("method not found").
+    NoTracingApi,
+    /// The node has a tracing method but not the block's historical state: it is a full
+    /// (pruned) node, not an archive node.
+    NoHistoricalState,
+}
+
+impl TraceUnavailable {
+    /// What happened, in words, for messages and the recorded node capability.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            TraceUnavailable::Off => "tracing is off (--traces off)",
+            TraceUnavailable::NoTracingApi => {
+                "the node offers neither trace_block nor debug_traceBlockByNumber (method not found)"
+            }
+            TraceUnavailable::NoHistoricalState => {
+                "the node has no historical state for the block (historical state unavailable: not an archive node)"
+            }
+        }
+    }
+}
+
+/// Where and why internal transfers were first found unavailable on a node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceGap {
+    /// The first block height that could not be traced.
+    pub height: u64,
+    /// Why.
+    pub reason: TraceUnavailable,
+    /// The node's own answer (empty when tracing was off).
+    pub message: String,
+}
+
+impl std::fmt::Display for TraceGap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "block {}: {}", self.height, self.reason.describe())?;
+        if !self.message.is_empty() {
+            write!(f, " (the node said: {})", self.message)?;
+        }
+        Ok(())
+    }
 }
 
 /// Why the adapter could not produce a block.
@@ -193,6 +262,19 @@ pub enum EvmError {
         height: u64,
         /// What was wrong with the traces.
         what: String,
+    },
+    /// Internal transfers were required (a refill) but the node cannot give them.
+    #[error("internal transfers unavailable: {0}")]
+    TracesUnavailable(TraceGap),
+    /// A block read again for a refill is not the stored block at its height.
+    #[error("block {height}: the node's block {node} is not the stored block {stored}: the chain reorganised since it was ingested")]
+    Reorged {
+        /// The block height.
+        height: u64,
+        /// The stored block's hash.
+        stored: chaintrace_model::Hash32,
+        /// The node's block's hash.
+        node: chaintrace_model::Hash32,
     },
     /// The sink (the store, in the binary) failed.
     #[error("writing ingested blocks to the sink")]
@@ -253,6 +335,17 @@ mod tests {
         assert!(!range.is_retryable() && range.is_too_large());
         assert!(node(-32602, "query returned more than 10000 results").is_too_large());
         assert!(node(-32601, "the method eth_getBlockReceipts does not exist/is not available").is_unsupported());
+        // A pruned node: the method exists, the state does not. Not retryable, not "unsupported".
+        for m in [
+            "required historical state unavailable (reexec=128)",
+            "historical state 0x5e1c… is not available",
+            "missing trie node 0d5f2c6ab4e5d2c2b (path ) state 0x0d5f is not available",
+            "state at block #12 is pruned",
+        ] {
+            let e = node(-32000, m);
+            assert!(e.is_state_unavailable() && !e.is_retryable(), "{m}");
+        }
+        assert!(!node(-32601, "the method trace_block does not exist/is not available").is_state_unavailable());
         assert!(!node(-32000, "execution reverted").is_retryable());
         let t = RpcError::Timeout { method: "m".into(), endpoint: "http://h".into(), secs: 1 };
         assert!(t.is_retryable());

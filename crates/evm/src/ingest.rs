@@ -11,9 +11,10 @@ use std::time::Duration;
 use chaintrace_model::sink::{Applied, ChainSink, ForkSearch};
 use chaintrace_model::{BlockData, Hash32};
 use futures::StreamExt;
+use serde::Serialize;
 
 use crate::adapter::{EvmAdapter, TraceMode};
-use crate::error::EvmError;
+use crate::error::{EvmError, TraceGap, TraceUnavailable};
 use crate::tokens::TokenMetaStore;
 
 /// What [`ingest()`] reads: the range, chunking and reorg depth.
@@ -78,8 +79,28 @@ pub struct IngestSummary {
     pub trace_mode: Option<&'static str>,
     /// Tokens whose decimals and symbol were read from their contract.
     pub tokens_read: u64,
+    /// Blocks applied in this run without their internal transfers (each is marked in the
+    /// sink; see [`BlockData::internal_missing`]).
+    pub blocks_without_internal_transfers: u64,
+    /// The first block whose internal transfers could not be read, and why.
+    pub trace_gap: Option<TraceGap>,
     /// True when the stop flag ended the run before `to`.
     pub stopped: bool,
+}
+
+/// The `internal_transfers` node capability recorded for `stats`: what this node gives.
+fn internal_capability(mode: TraceMode, gap: Option<&TraceGap>) -> String {
+    match (mode, gap) {
+        (_, Some(g)) => match g.reason {
+            TraceUnavailable::Off => "unavailable: tracing off".to_string(),
+            TraceUnavailable::NoTracingApi => "unavailable: no tracing API (method not found)".to_string(),
+            TraceUnavailable::NoHistoricalState => {
+                format!("incomplete: historical state unavailable from block {} (not an archive node)", g.height)
+            }
+        },
+        (TraceMode::None, None) => "unavailable".to_string(),
+        (_, None) => "recorded".to_string(),
+    }
 }
 
 fn sink_err<E: std::error::Error + Send + Sync + 'static>(e: E) -> EvmError {
@@ -112,9 +133,8 @@ pub async fn ingest<S: ChainSink, T: TokenMetaStore>(
     let mode = adapter.trace_mode(next).await?;
     sum.trace_mode = Some(mode.as_str());
     sink.record_node_info("trace_mode", mode.as_str()).map_err(sink_err)?;
-    if mode == TraceMode::None {
-        sink.record_node_info("internal_transfers", "unavailable").map_err(sink_err)?;
-    }
+    let mut recorded_gap = adapter.trace_gap();
+    sink.record_node_info("internal_transfers", &internal_capability(mode, recorded_gap.as_ref())).map_err(sink_err)?;
     let chunk = opts.chunk_blocks.max(1);
     'outer: loop {
         if stop.load(Ordering::Relaxed) {
@@ -167,6 +187,15 @@ pub async fn ingest<S: ChainSink, T: TokenMetaStore>(
             match applied {
                 Applied::Ok(counts) => {
                     let last = blocks.last().expect("non-empty chunk");
+                    sum.blocks_without_internal_transfers +=
+                        blocks.iter().filter(|b| b.internal_missing).count() as u64;
+                    if recorded_gap.is_none() {
+                        if let Some(g) = adapter.trace_gap() {
+                            sink.record_node_info("internal_transfers", &internal_capability(mode, Some(&g)))
+                                .map_err(sink_err)?;
+                            recorded_gap = Some(g);
+                        }
+                    }
                     sum.blocks += blocks.len() as u64;
                     sum.transfers += counts.transfers;
                     sum.tip = Some((last.block.height, last.block.hash));
@@ -194,6 +223,106 @@ pub async fn ingest<S: ChainSink, T: TokenMetaStore>(
     }
     if sum.tip.is_none() {
         sum.tip = sink.tip().map_err(sink_err)?;
+    }
+    sum.trace_gap = adapter.trace_gap();
+    Ok(sum)
+}
+
+/// Where [`refill_traces`] finds the stored blocks that lack internal transfers and adds them
+/// (the store, in the binary).
+pub trait RefillSink {
+    /// The sink's own failure.
+    type Error: std::error::Error + Send + Sync + 'static;
+    /// Heights of stored blocks in `from..=to` whose internal transfers are missing, ascending.
+    fn missing_internal(&self, from: u64, to: u64) -> Result<Vec<u64>, Self::Error>;
+    /// The hash of the stored block at `height`, if any.
+    fn block_hash(&self, height: u64) -> Result<Option<Hash32>, Self::Error>;
+    /// Add the transfers of `blocks` (stored blocks read again with traces) that are not stored
+    /// yet, and clear their marks, atomically; returns how many transfers were added.
+    fn fill(&self, blocks: &[BlockData]) -> Result<u64, Self::Error>;
+}
+
+/// What one [`refill_traces`] run did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RefillSummary {
+    /// Stored blocks that lacked internal transfers in the range, before the run.
+    pub missing_before: u64,
+    /// Blocks completed.
+    pub blocks: u64,
+    /// Internal transfers added.
+    pub transfers: u64,
+    /// The tracing method used ([`TraceMode::as_str`]).
+    pub trace_mode: &'static str,
+    /// True when the stop flag ended the run early (what was filled stays filled).
+    pub stopped: bool,
+}
+
+/// Read the stored blocks of `from..=to` that lack internal transfers again, with traces, and
+/// add those transfers to the sink, a chunk of `chunk_blocks` blocks per atomic write.
+///
+/// The blocks are read exactly as a full ingest reads them (the same decoder and positions),
+/// so a refilled store holds what a store that ingested with traces from the start holds. The
+/// node must trace every block: a node without a tracing API, or without the blocks'
+/// historical state (not an archive node), fails with [`EvmError::TracesUnavailable`] naming
+/// the block; a block that changed since it was stored fails with [`EvmError::Reorged`].
+pub async fn refill_traces<S: RefillSink>(
+    adapter: &EvmAdapter,
+    sink: &S,
+    from: u64,
+    to: u64,
+    chunk_blocks: u64,
+    stop: &AtomicBool,
+    mut progress: impl FnMut(&RefillSummary),
+) -> Result<RefillSummary, EvmError> {
+    let missing = sink.missing_internal(from, to).map_err(sink_err)?;
+    let mut sum = RefillSummary { missing_before: missing.len() as u64, ..RefillSummary::default() };
+    let Some(&first) = missing.first() else {
+        sum.trace_mode = adapter.known_trace_mode().unwrap_or(TraceMode::None).as_str();
+        return Ok(sum);
+    };
+    let mode = adapter.trace_mode(first).await?;
+    sum.trace_mode = mode.as_str();
+    if mode == TraceMode::None {
+        let gap = adapter.trace_gap().unwrap_or(TraceGap {
+            height: first,
+            reason: TraceUnavailable::NoTracingApi,
+            message: String::new(),
+        });
+        return Err(EvmError::TracesUnavailable(gap));
+    }
+    // Contiguous runs of missing heights, cut into chunks.
+    let chunk = chunk_blocks.max(1);
+    let mut ranges: Vec<(u64, u64)> = Vec::new();
+    for h in missing {
+        match ranges.last_mut() {
+            Some((a, b)) if *b + 1 == h && h - *a < chunk => *b = h,
+            _ => ranges.push((h, h)),
+        }
+    }
+    for (a, b) in ranges {
+        if stop.load(Ordering::Relaxed) {
+            sum.stopped = true;
+            break;
+        }
+        let blocks = fetch_with_retry(adapter, a, b).await?;
+        for data in &blocks {
+            let h = data.block.height;
+            if data.internal_missing {
+                let gap = adapter.trace_gap().filter(|g| g.height == h).unwrap_or(TraceGap {
+                    height: h,
+                    reason: TraceUnavailable::NoHistoricalState,
+                    message: String::new(),
+                });
+                return Err(EvmError::TracesUnavailable(gap));
+            }
+            let stored = sink.block_hash(h).map_err(sink_err)?;
+            if let Some(stored) = stored.filter(|s| *s != data.block.hash) {
+                return Err(EvmError::Reorged { height: h, stored, node: data.block.hash });
+            }
+        }
+        sum.transfers += sink.fill(&blocks).map_err(sink_err)?;
+        sum.blocks += blocks.len() as u64;
+        progress(&sum);
     }
     Ok(sum)
 }

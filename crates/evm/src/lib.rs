@@ -15,6 +15,8 @@ pub mod decode;
 pub mod error;
 pub mod expand;
 pub mod ingest;
+#[cfg(test)]
+mod mutations;
 pub mod rpc;
 pub mod tokens;
 mod transport;
@@ -24,7 +26,7 @@ pub use adapter::{EvmAdapter, EvmConfig, TraceMode, TraceSetting};
 /// The sink trait and its in-memory implementation live in `chaintrace-model` (shared with the
 /// Bitcoin adapter); re-exported so EVM callers need one import.
 pub use chaintrace_model::sink::{Applied, ApplyCounts, ChainSink, MemorySink};
-pub use error::{EvmError, RpcError};
-pub use ingest::{ingest, IngestOptions, IngestSummary, Progress};
+pub use error::{EvmError, RpcError, TraceGap, TraceUnavailable};
+pub use ingest::{ingest, refill_traces, IngestOptions, IngestSummary, Progress, RefillSink, RefillSummary};
 pub use rpc::{Rpc, RpcConfig};
 pub use tokens::{MemoryTokenMeta, TokenMeta, TokenMetaStore};

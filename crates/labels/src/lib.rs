@@ -21,6 +21,8 @@ pub mod deposits;
 pub mod etherscan;
 pub mod freeze;
 pub mod import;
+#[cfg(test)]
+mod mutations;
 pub mod ofac;
 pub mod speccsv;
 pub mod store;

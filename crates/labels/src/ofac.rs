@@ -596,7 +596,7 @@ pub fn parse_advanced_xml(path: &Path, bytes: &[u8], opts: &ParseOptions) -> Res
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -623,7 +623,7 @@ mod tests {
     }
 
     /// The structure documented in sambacha/ofac-list's README (real IDs), reduced.
-    const ADVANCED: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+    pub(crate) const ADVANCED: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <Sanctions xmlns="http://www.un.org/sanctions/1.0">
   <DateOfIssue><Year>2024</Year><Month>9</Month><Day>26</Day></DateOfIssue>
   <ReferenceValueSets>

@@ -9,6 +9,8 @@ pub mod address;
 pub mod amount;
 mod base58;
 pub mod case;
+#[cfg(test)]
+mod case_mutations;
 pub mod chain;
 pub mod label;
 pub mod sink;

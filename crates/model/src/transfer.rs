@@ -217,12 +217,26 @@ pub struct BlockData {
     pub outputs: Vec<UtxoOutput>,
     /// Bitcoin: which output each input of the block spent (empty on EVM chains).
     pub spends: Vec<UtxoSpend>,
+    /// EVM: the block's internal (call-trace) value transfers were not read — tracing was off,
+    /// the node has no tracing API, or it lacks the block's historical state — so `transfers`
+    /// holds only top-level and token transfers. The store keeps the flag per block, `stats`
+    /// counts such blocks, and `ingest --refill-traces` adds the missing transfers later.
+    /// Always false on Bitcoin.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub internal_missing: bool,
 }
 
 impl BlockData {
     /// A block with no transactions, transfers or UTXO rows yet.
     pub fn new(block: BlockRef) -> Self {
-        BlockData { block, tx_count: 0, transfers: Vec::new(), outputs: Vec::new(), spends: Vec::new() }
+        BlockData {
+            block,
+            tx_count: 0,
+            transfers: Vec::new(),
+            outputs: Vec::new(),
+            spends: Vec::new(),
+            internal_missing: false,
+        }
     }
 }
 

@@ -122,6 +122,10 @@ pub struct ChainStats {
     pub transfers: u64,
     /// Addresses in the chain's dictionary (including ones seen only in rolled-back blocks).
     pub addresses: u64,
+    /// EVM: stored blocks whose internal (call-trace) transfers were not read — tracing was
+    /// off, or the node had no tracing API or no historical state for them. 0 when complete;
+    /// `ingest --refill-traces` against an archive node fills them.
+    pub blocks_without_internal_transfers: u64,
 }
 
 /// What the store holds; its JSON form is what `chaintrace stats --json` prints.
@@ -330,8 +334,8 @@ impl Store {
             let (k, v) = item?;
             let Some(name) = k.strip_prefix(meta::CHAIN_PREFIX) else { break };
             let name = String::from_utf8_lossy(name).into_owned();
-            let row: ChainStateRow =
-                rows::decode(&v).ok_or_else(|| StoreError::Corrupt(format!("chain state of {name:?}")))?;
+            let row =
+                ChainStateRow::decode(&v).ok_or_else(|| StoreError::Corrupt(format!("chain state of {name:?}")))?;
             chains.insert(name, row);
         }
         Ok((next_addr_id, chains))
@@ -390,9 +394,9 @@ impl Store {
         let key = BlockKey { chain: no, height }.encode();
         match self.db.get_cf(self.cf(cf::BLOCKS), key)? {
             None => Ok(None),
-            Some(v) => {
-                rows::decode(&v).map(Some).ok_or_else(|| StoreError::Corrupt(format!("block row at height {height}")))
-            }
+            Some(v) => BlockRow::decode(&v)
+                .map(Some)
+                .ok_or_else(|| StoreError::Corrupt(format!("block row at height {height}"))),
         }
     }
 
@@ -641,7 +645,11 @@ impl Store {
                 tx_count: data.tx_count,
                 transfers: stored,
                 utxo_txids,
+                internal_missing: data.internal_missing,
             };
+            if data.internal_missing {
+                state.internal_missing_blocks += 1;
+            }
             batch.put_cf(
                 self.cf(cf::BLOCKS),
                 BlockKey { chain: state.no, height: b.height }.encode(),
@@ -729,6 +737,9 @@ impl Store {
                 }
                 batch.delete_cf(self.cf(cf::BLOCKS), BlockKey { chain: state.no, height: h }.encode());
                 state.blocks = state.blocks.saturating_sub(1);
+                if row.internal_missing {
+                    state.internal_missing_blocks = state.internal_missing_blocks.saturating_sub(1);
+                }
                 removed += 1;
             }
             if h == 0 {
@@ -938,6 +949,132 @@ impl Store {
         })
     }
 
+    // --- internal transfers filled in later -----------------------------------------------
+
+    /// Heights of stored blocks of `chain` in `from..=to` whose internal (call-trace)
+    /// transfers were not read ([`BlockData::internal_missing`]), ascending.
+    pub fn blocks_without_internal_transfers(&self, chain: &str, from: u64, to: u64) -> Result<Vec<u64>, StoreError> {
+        let Some(no) = self.chain_no(chain) else { return Ok(Vec::new()) };
+        if self.lock().chains.get(chain).is_none_or(|c| c.internal_missing_blocks == 0) {
+            return Ok(Vec::new());
+        }
+        let start = BlockKey { chain: no, height: from }.encode();
+        let mut out = Vec::new();
+        let mut bad = None;
+        self.prefix_for_each_from(cf::BLOCKS, &no.to_be_bytes(), &start, |k, v| {
+            let Some(key) = BlockKey::decode(k) else {
+                bad = Some("block key".to_string());
+                return false;
+            };
+            if key.height > to {
+                return false;
+            }
+            match BlockRow::decode(v) {
+                Some(row) if row.internal_missing => out.push(key.height),
+                Some(_) => {}
+                None => {
+                    bad = Some(format!("block row at height {}", key.height));
+                    return false;
+                }
+            }
+            true
+        })?;
+        bad.map_or(Ok(out), |what| Err(StoreError::Corrupt(what)))
+    }
+
+    /// Complete stored blocks whose internal transfers were missing with the same blocks read
+    /// again with traces (`blocks`, each with `internal_missing` false), in one atomic batch.
+    ///
+    /// Every transfer of a block is stored under the key a full ingest would have given it, so
+    /// afterwards the rows, counters and digest equal those of a store that ingested the blocks
+    /// with traces from the start. Transfers already stored must be identical
+    /// ([`StoreError::Conflict`] otherwise) and, on a chain fed only by linked ingest, must be
+    /// all the block held ([`StoreError::Invalid`]); a block whose hash is not the stored
+    /// one's is refused with [`StoreError::ParentMismatch`] (the chain reorganised: ingest it
+    /// first). Blocks already complete are skipped (`skipped`). On error nothing is written.
+    pub fn fill_internal_transfers(&self, chain: &str, blocks: &[BlockData]) -> Result<ApplySummary, StoreError> {
+        let mut w = self.lock();
+        let counter_before = w.next_addr_id;
+        let r = self.fill_internal_locked(&mut w, chain, blocks);
+        Self::settle_new_ids(&mut w, counter_before, r.is_ok());
+        r
+    }
+
+    fn fill_internal_locked(
+        &self,
+        w: &mut WriterState,
+        chain: &str,
+        blocks: &[BlockData],
+    ) -> Result<ApplySummary, StoreError> {
+        let Some(mut state) = w.chains.get(chain).cloned() else {
+            return Err(StoreError::Invalid(format!("the store holds no chain named {chain:?}")));
+        };
+        let mut batch = WriteBatch::default();
+        let mut degrees = DegreeDeltas::new();
+        let mut summary = ApplySummary::default();
+        let mut acc = U256::from_be_bytes(state.digest_acc);
+        for data in blocks {
+            let b = &data.block;
+            let Some(mut row) = self.block_row(state.no, b.height)? else {
+                return Err(StoreError::Invalid(format!("{chain} block {} is not stored: ingest it first", b.height)));
+            };
+            if row.hash != b.hash {
+                return Err(StoreError::ParentMismatch {
+                    chain: chain.to_string(),
+                    height: b.height,
+                    expected: row.hash,
+                    got: b.hash,
+                });
+            }
+            if !row.internal_missing {
+                summary.skipped += 1;
+                continue;
+            }
+            if data.internal_missing {
+                return Err(StoreError::Invalid(format!(
+                    "{chain} block {}: the data to fill it with lacks internal transfers too",
+                    b.height
+                )));
+            }
+            let mut pending = HashSet::with_capacity(data.transfers.len());
+            let mut existing = 0u32;
+            for t in &data.transfers {
+                if t.height != b.height {
+                    return Err(StoreError::Invalid(format!(
+                        "transfer in tx {} says height {} inside block {}",
+                        t.tx, t.height, b.height
+                    )));
+                }
+                match self.put_transfer(w, &mut state, &mut batch, t, true, &mut pending, &mut degrees)? {
+                    Some(term) => {
+                        acc = acc.wrapping_add(term);
+                        state.transfers += 1;
+                        summary.transfers += 1;
+                    }
+                    None => existing += 1,
+                }
+            }
+            if !state.has_unlinked && existing != row.transfers {
+                return Err(StoreError::Invalid(format!(
+                    "{chain} block {}: {} transfers are stored, but only {existing} of them are in the block read again",
+                    b.height, row.transfers
+                )));
+            }
+            row.transfers = u32::try_from(data.transfers.len()).unwrap_or(u32::MAX);
+            row.internal_missing = false;
+            batch.put_cf(
+                self.cf(cf::BLOCKS),
+                BlockKey { chain: state.no, height: b.height }.encode(),
+                rows::encode(&row),
+            );
+            state.internal_missing_blocks = state.internal_missing_blocks.saturating_sub(1);
+            summary.blocks += 1;
+        }
+        state.digest_acc = acc.to_be_bytes();
+        self.commit(w, chain, state, batch, degrees)?;
+        Ok(summary)
+    }
+
     // --- stats ---------------------------------------------------------------------------
 
     /// What the store holds, with the order-independent digest of all stored transfers.
@@ -954,6 +1091,7 @@ impl Store {
                     blocks: s.blocks,
                     transfers: s.transfers,
                     addresses: s.addresses,
+                    blocks_without_internal_transfers: s.internal_missing_blocks,
                 },
             );
             if s.transfers > 0 {

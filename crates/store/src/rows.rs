@@ -112,6 +112,40 @@ pub(crate) struct BlockRow {
     pub(crate) transfers: u32,
     /// Transactions whose outputs/spends this block stored (Bitcoin), so a rollback finds them.
     pub(crate) utxo_txids: Vec<Hash32>,
+    /// EVM: the block's internal (trace) transfers were not read (`BlockData::internal_missing`).
+    /// A trailing field: rows written before it existed lack the byte (see [`BlockRow::decode`]).
+    pub(crate) internal_missing: bool,
+}
+
+/// A `blocks` value as written before `internal_missing` existed.
+#[derive(Deserialize)]
+struct BlockRowV2 {
+    hash: Hash32,
+    parent: Hash32,
+    time: u64,
+    tx_count: u32,
+    transfers: u32,
+    utxo_txids: Vec<Hash32>,
+}
+
+impl BlockRow {
+    /// Decode a block row, current or older. bincode fails on the missing trailing byte of an
+    /// older row (no misreading), and [`decode`] ignores trailing bytes, so older binaries read
+    /// newer rows too.
+    pub(crate) fn decode(b: &[u8]) -> Option<BlockRow> {
+        decode::<BlockRow>(b).or_else(|| {
+            let o = decode::<BlockRowV2>(b)?;
+            Some(BlockRow {
+                hash: o.hash,
+                parent: o.parent,
+                time: o.time,
+                tx_count: o.tx_count,
+                transfers: o.transfers,
+                utxo_txids: o.utxo_txids,
+                internal_missing: false,
+            })
+        })
+    }
 }
 
 /// Per-chain bookkeeping in `meta` (`chain/<name>`), updated in the same batch as the blocks.
@@ -126,6 +160,40 @@ pub(crate) struct ChainStateRow {
     pub(crate) digest_acc: [u8; 32],
     /// Some data was stored with `put_unlinked`: linked ingest must check for existing rows.
     pub(crate) has_unlinked: bool,
+    /// Stored blocks whose `internal_missing` flag is set. A trailing field, like
+    /// `BlockRow::internal_missing` (see [`ChainStateRow::decode`]).
+    pub(crate) internal_missing_blocks: u64,
+}
+
+/// A chain-state row as written before `internal_missing_blocks` existed.
+#[derive(Deserialize)]
+struct ChainStateRowV2 {
+    no: ChainNo,
+    tip: Option<TipRow>,
+    blocks: u64,
+    transfers: u64,
+    addresses: u64,
+    digest_acc: [u8; 32],
+    has_unlinked: bool,
+}
+
+impl ChainStateRow {
+    /// Decode a chain-state row, current or older (the rule of [`BlockRow::decode`]).
+    pub(crate) fn decode(b: &[u8]) -> Option<ChainStateRow> {
+        decode::<ChainStateRow>(b).or_else(|| {
+            let o = decode::<ChainStateRowV2>(b)?;
+            Some(ChainStateRow {
+                no: o.no,
+                tip: o.tip,
+                blocks: o.blocks,
+                transfers: o.transfers,
+                addresses: o.addresses,
+                digest_acc: o.digest_acc,
+                has_unlinked: o.has_unlinked,
+                internal_missing_blocks: 0,
+            })
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
@@ -205,6 +273,33 @@ mod tests {
 
     fn position(tx_index: u32, sub: u32) -> Position {
         Position { tx_index, sub }
+    }
+
+    /// The byte layout of rows written before the trailing flags existed: older stores must
+    /// read unchanged, and a current row must not be misread as an older one.
+    #[test]
+    fn older_block_and_chain_state_rows_still_decode() {
+        #[derive(Serialize)]
+        struct OldBlock(Hash32, Hash32, u64, u32, u32, Vec<Hash32>);
+        let old = encode(&OldBlock(Hash32([1; 32]), Hash32([2; 32]), 77, 3, 5, vec![Hash32([9; 32])]));
+        let row = BlockRow::decode(&old).expect("an older block row decodes");
+        assert_eq!((row.time, row.tx_count, row.transfers, row.internal_missing), (77, 3, 5, false));
+        assert_eq!(row.utxo_txids, vec![Hash32([9; 32])]);
+        let mut new = row.clone();
+        new.internal_missing = true;
+        let back = BlockRow::decode(&encode(&new)).expect("a current row decodes");
+        assert!(back.internal_missing && back.transfers == 5);
+
+        #[derive(Serialize)]
+        struct OldState(ChainNo, Option<TipRow>, u64, u64, u64, [u8; 32], bool);
+        let tip = TipRow { height: 4, hash: Hash32([3; 32]), time: 8 };
+        let old = encode(&OldState(2, Some(tip), 5, 6, 7, [4; 32], true));
+        let st = ChainStateRow::decode(&old).expect("an older chain-state row decodes");
+        assert_eq!((st.no, st.blocks, st.transfers, st.addresses, st.has_unlinked), (2, 5, 6, 7, true));
+        assert_eq!(st.internal_missing_blocks, 0);
+        let mut new = st.clone();
+        new.internal_missing_blocks = 3;
+        assert_eq!(ChainStateRow::decode(&encode(&new)).map(|s| s.internal_missing_blocks), Some(3));
     }
 
     proptest! {

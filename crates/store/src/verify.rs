@@ -13,8 +13,9 @@
 //! - `degree`: each address's counters must equal its adjacency rows in each direction;
 //! - `addresses`: the dictionary size must equal the checkpoint's count, and every address of a
 //!   transfer must have a dictionary row (ids and keys one to one);
-//! - `blocks`: the count, the tip, parent links between consecutive heights, and each block's
-//!   transfer count (chains fed only by linked ingest);
+//! - `blocks`: the count, the tip, parent links between consecutive heights, each block's
+//!   transfer count (chains fed only by linked ingest), and how many blocks lack their
+//!   internal (trace) transfers;
 //! - `outputs`, `spends`, `spent_by`: spends and spent-by rows must mirror each other, and every
 //!   UTXO row must belong to a transaction that a stored block recorded (linked ingest only).
 
@@ -41,6 +42,8 @@ pub struct ChainFigures {
     pub digest: String,
     /// Height of the stored tip, if any.
     pub tip_height: Option<u64>,
+    /// Stored blocks whose internal (call-trace) transfers were not read.
+    pub blocks_without_internal_transfers: u64,
 }
 
 /// The outcome of verifying one chain.
@@ -168,7 +171,7 @@ impl Store {
         // Blocks: count, parent links, per-height transfer counts and recorded UTXO txids.
         let mut blocks: BTreeMap<u64, BlockRow> = BTreeMap::new();
         self.prefix_for_each(cf::BLOCKS, &no.to_be_bytes(), |k, v| {
-            match (BlockKey::decode(k), rows::decode::<BlockRow>(v)) {
+            match (BlockKey::decode(k), BlockRow::decode(v)) {
                 (Some(key), Some(row)) => {
                     blocks.insert(key.height, row);
                 }
@@ -350,6 +353,7 @@ impl Store {
             addresses: id_of.len() as u64,
             digest: hex::encode(digest.to_be_bytes::<32>()),
             tip_height: blocks.keys().next_back().copied(),
+            blocks_without_internal_transfers: blocks.values().filter(|b| b.internal_missing).count() as u64,
         };
         let checkpoint = ChainFigures {
             blocks: state.blocks,
@@ -357,11 +361,17 @@ impl Store {
             addresses: state.addresses,
             digest: hex::encode(state.digest_acc),
             tip_height: state.tip.map(|t| t.height),
+            blocks_without_internal_transfers: state.internal_missing_blocks,
         };
         for (what, cp, rc) in [
             ("blocks", checkpoint.blocks, recomputed.blocks),
             ("transfers", checkpoint.transfers, recomputed.transfers),
             ("addresses", checkpoint.addresses, recomputed.addresses),
+            (
+                "blocks without internal transfers",
+                checkpoint.blocks_without_internal_transfers,
+                recomputed.blocks_without_internal_transfers,
+            ),
         ] {
             if cp != rc {
                 p.add("checkpoint", || format!("the checkpoint counts {cp} {what}, the rows hold {rc}"));
@@ -525,6 +535,80 @@ mod tests {
             assert!(!found.is_empty(), "{what}: verify found nothing");
             assert!(!s.verify(None).expect("verify").ok(), "{what}");
         }
+    }
+
+    /// `chain(n)` with one internal (trace) transfer per block at sub 1; blocks in `missing`
+    /// lack it and carry the flag, as an ingest without traces stores them.
+    fn with_internal(n: u64, missing: Option<std::ops::RangeInclusive<u64>>) -> Vec<BlockData> {
+        chain(n)
+            .into_iter()
+            .map(|mut b| {
+                let first = b.transfers[0].clone();
+                if missing.as_ref().is_some_and(|m| m.contains(&b.block.height)) {
+                    b.internal_missing = true;
+                } else {
+                    b.transfers.insert(
+                        1,
+                        Transfer {
+                            pos: Position { tx_index: 0, sub: 1 },
+                            from: first.to,
+                            to: Address::Evm([0x77; 20]),
+                            amount: U256::from(3u64),
+                            ..first
+                        },
+                    );
+                }
+                b
+            })
+            .collect()
+    }
+
+    #[test]
+    fn filling_missing_internal_transfers_gives_the_store_a_full_ingest_gives() {
+        let (_d, s) = fresh();
+        s.apply_blocks("eth", &with_internal(10, Some(3..=6))).expect("apply");
+        let v = s.verify(None).expect("verify");
+        assert!(v.ok(), "{:?}", v.chains[0].problems);
+        assert_eq!(v.chains[0].recomputed.blocks_without_internal_transfers, 4);
+        assert_eq!(s.stats().expect("stats").chains["eth"].blocks_without_internal_transfers, 4);
+        assert_eq!(s.blocks_without_internal_transfers("eth", 0, 100).expect("gap"), vec![3, 4, 5, 6]);
+        assert_eq!(s.blocks_without_internal_transfers("eth", 5, 5).expect("gap"), vec![5]);
+
+        // A block read again from another branch is refused, and nothing is written.
+        let full = with_internal(10, None);
+        let mut other = full[4].clone();
+        other.block.hash = Hash32([0xee; 32]);
+        let before = s.verify(None).expect("verify").digest;
+        assert!(matches!(
+            s.fill_internal_transfers("eth", &[full[3].clone(), other]),
+            Err(StoreError::ParentMismatch { height: 4, .. })
+        ));
+        assert_eq!(s.verify(None).expect("verify").digest, before);
+
+        let sum = s.fill_internal_transfers("eth", &full[2..=7]).expect("fill");
+        assert_eq!((sum.blocks, sum.transfers, sum.skipped), (4, 4, 2));
+        let v = s.verify(None).expect("verify");
+        assert!(v.ok(), "{:?}", v.chains[0].problems);
+        assert_eq!(v.chains[0].recomputed.blocks_without_internal_transfers, 0);
+        let (_d2, clean) = fresh();
+        clean.apply_blocks("eth", &full).expect("apply");
+        let c = clean.verify(None).expect("verify");
+        assert_eq!(v.digest, c.digest);
+        assert_eq!(v.chains[0].recomputed, c.chains[0].recomputed);
+        // Filling again changes nothing.
+        assert_eq!(s.fill_internal_transfers("eth", &full[2..=7]).expect("fill").skipped, 6);
+        assert!(s.blocks_without_internal_transfers("eth", 0, 100).expect("gap").is_empty());
+    }
+
+    #[test]
+    fn a_rollback_forgets_the_missing_internal_transfers_of_the_removed_blocks() {
+        let (_d, s) = fresh();
+        s.apply_blocks("eth", &with_internal(10, Some(3..=6))).expect("apply");
+        s.rollback_to("eth", 4).expect("rollback");
+        let v = s.verify(None).expect("verify");
+        assert!(v.ok(), "{:?}", v.chains[0].problems);
+        assert_eq!(v.chains[0].checkpoint.blocks_without_internal_transfers, 2);
+        assert_eq!(s.blocks_without_internal_transfers("eth", 0, 100).expect("gap"), vec![3, 4]);
     }
 
     #[test]

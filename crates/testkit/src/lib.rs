@@ -8,6 +8,7 @@
 //! - [`fixtures`]: serve recorded JSON-RPC responses (ethereum-etl's file-name rule).
 //! - [`rng`]: the one seeded RNG (SplitMix64) of the tests, benches and test-data generators.
 //! - [`faults`]: a fault-injecting proxy (drops, delays, 429/503, truncated JSON).
+//! - [`pruned`]: a proxy that makes a node answer trace calls of old blocks like a pruned Geth.
 //!
 //! Everything here is for tests: helpers panic with a clear message when the environment is
 //! broken (a tool cannot be installed, anvil does not start), because a test must fail loudly.
@@ -18,6 +19,7 @@ pub mod contracts;
 pub mod faults;
 pub mod fixtures;
 pub mod http;
+pub mod pruned;
 pub mod rng;
 pub mod scenario;
 pub mod tools;
@@ -28,4 +30,5 @@ pub use anvil::{Anvil, AnvilBuilder};
 pub use contracts::{encode_call, erc20_transfer, selector, Contracts, Word};
 pub use faults::{FaultConfig, FaultProxy, FaultStats};
 pub use fixtures::FixtureServer;
+pub use pruned::PrunedNodeProxy;
 pub use scenario::{ExpectedTransfer, Scenario};

@@ -1,7 +1,7 @@
 //! The store as the adapters' sink: one [`ChainSink`] for both chain kinds (it also resolves
 //! spent Bitcoin outputs), plus the EVM token metadata through the store's typed rows.
 
-use chaintrace_evm::TokenMetaStore;
+use chaintrace_evm::{RefillSink, TokenMetaStore};
 use chaintrace_model::sink::{Applied, ApplyCounts, ChainSink};
 use chaintrace_model::{BlockData, Hash32, TokenMeta, UtxoLookup, UtxoOutput};
 use chaintrace_store::{Store, StoreError};
@@ -33,6 +33,19 @@ impl ChainSink for StoreSink<'_> {
     }
     fn record_node_info(&self, key: &str, value: &str) -> Result<(), StoreError> {
         self.store.put_node_capability(self.chain, key, value)
+    }
+}
+
+impl RefillSink for StoreSink<'_> {
+    type Error = StoreError;
+    fn missing_internal(&self, from: u64, to: u64) -> Result<Vec<u64>, StoreError> {
+        self.store.blocks_without_internal_transfers(self.chain, from, to)
+    }
+    fn block_hash(&self, height: u64) -> Result<Option<Hash32>, StoreError> {
+        self.store.block_hash(self.chain, height)
+    }
+    fn fill(&self, blocks: &[BlockData]) -> Result<u64, StoreError> {
+        Ok(self.store.fill_internal_transfers(self.chain, blocks)?.transfers)
     }
 }
 

@@ -21,6 +21,12 @@ pub(crate) fn run(ctx: &Context) -> Result<()> {
             "{name:<10} {tip}, {} blocks, {} transfers, {} addresses",
             c.blocks, c.transfers, c.addresses
         ))?;
+        if c.blocks_without_internal_transfers > 0 {
+            output::line(format!(
+                "{:<10} {} blocks without internal transfers (fill with: ingest {name} --rpc ARCHIVE_NODE --refill-traces)",
+                "", c.blocks_without_internal_transfers
+            ))?;
+        }
         // What the EVM adapter learnt of the node (e.g. that it offers no traces, so internal
         // transfers are missing from this chain).
         let node = store.node_capabilities(name)?;

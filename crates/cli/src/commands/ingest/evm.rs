@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
 use chaintrace_evm::expand::{expand_address, ExpandOptions, NativeSource};
-use chaintrace_evm::{ingest, EvmAdapter, EvmConfig, EvmError, IngestOptions, RpcConfig, TraceSetting};
+use chaintrace_evm::{
+    ingest, refill_traces, EvmAdapter, EvmConfig, EvmError, IngestOptions, RpcConfig, TraceSetting, TraceUnavailable,
+};
 use chaintrace_model::{Address, ChainSpec, Sensitive};
 use chaintrace_store::Store;
 
@@ -69,6 +71,12 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
     if !addresses.is_empty() {
         return runtime.block_on(expand(ctx, spec, args, &store, &url, cfg, &addresses));
     }
+    if args.evm.refill_traces {
+        if cfg.traces == TraceSetting::Off {
+            bail!("--refill-traces reads traces: it cannot run with --traces off");
+        }
+        return runtime.block_on(refill(ctx, spec, args, &store, &url, cfg, opts.chunk_blocks));
+    }
     let summary = runtime.block_on(async {
         let adapter = EvmAdapter::connect(&url, cfg).await?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -113,6 +121,8 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
             "rolled_back_blocks": summary.rolled_back,
             "tokens_read": summary.tokens_read,
             "internal_transfers": summary.trace_mode,
+            "blocks_without_internal_transfers": summary.blocks_without_internal_transfers,
+            "internal_transfers_gap": summary.trace_gap.as_ref().map(|g| g.to_string()),
             "tip_height": tip.as_ref().map(|t| t.0),
             "tip_hash": tip.as_ref().map(|t| t.1.clone()),
             "stopped": summary.stopped,
@@ -120,10 +130,23 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
             "frozen_addresses": frozen.map(|f| f.1),
         }))?;
     } else {
-        let traces = match summary.trace_mode {
+        let off = summary.trace_gap.as_ref().is_some_and(|g| g.reason == TraceUnavailable::Off);
+        let mut traces = match summary.trace_mode {
+            _ if off => "not read (--traces off)".to_string(),
             Some("none") | None => "not available from this node".to_string(),
             Some(m) => format!("from {m}"),
         };
+        if summary.blocks_without_internal_transfers > 0 {
+            let why = summary.trace_gap.as_ref().map_or("not read", |g| match g.reason {
+                TraceUnavailable::Off => "tracing off",
+                TraceUnavailable::NoTracingApi => "no tracing API on the node",
+                TraceUnavailable::NoHistoricalState => "historical state unavailable: not an archive node",
+            });
+            traces = format!(
+                "{traces}, missing in {} blocks ({why}; `stats` counts them, `--refill-traces` fills them)",
+                summary.blocks_without_internal_transfers
+            );
+        }
         output::line(format!(
             "{}: ingested {} blocks, {} transfers ({} reorgs, {} blocks rolled back); tip {}; internal transfers {traces}{}",
             spec.name,
@@ -137,6 +160,62 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
         if let Some((events, now)) = frozen {
             output::line(format!("{}: {events} freeze events; {now} addresses frozen (labels frozen)", spec.name))?;
         }
+    }
+    Ok(())
+}
+
+/// `--refill-traces`: add the internal transfers of stored blocks that lack them.
+async fn refill(
+    ctx: &Context,
+    spec: &ChainSpec,
+    args: &IngestArgs,
+    store: &Store,
+    url: &Sensitive,
+    cfg: EvmConfig,
+    chunk_blocks: u64,
+) -> Result<()> {
+    let adapter = EvmAdapter::connect(url, cfg).await?;
+    let sink = StoreSink { store, chain: &spec.name };
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            stop2.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    let (from, to) = (args.range.from.unwrap_or(0), args.range.to.unwrap_or(u64::MAX));
+    let bar = output::progress(None, &format!("refill {}", spec.name));
+    let res = refill_traces(&adapter, &sink, from, to, chunk_blocks, &stop, |s| {
+        bar.set_position(s.blocks);
+        bar.set_message(format!(
+            "refill {}: {} of {} blocks, {} transfers",
+            spec.name, s.blocks, s.missing_before, s.transfers
+        ));
+    })
+    .await;
+    bar.finish_and_clear();
+    let sum = res?;
+    let left = store.stats()?.chains.get(&spec.name).map_or(0, |c| c.blocks_without_internal_transfers);
+    if ctx.json {
+        output::json(&serde_json::json!({
+            "chain": spec.name,
+            "blocks_missing_before": sum.missing_before,
+            "blocks_filled": sum.blocks,
+            "internal_transfers_added": sum.transfers,
+            "internal_transfers": sum.trace_mode,
+            "blocks_without_internal_transfers": left,
+            "stopped": sum.stopped,
+        }))?;
+    } else {
+        output::line(format!(
+            "{}: filled {} of {} blocks without internal transfers, {} transfers added from {}; {left} blocks still without{}",
+            spec.name,
+            sum.blocks,
+            sum.missing_before,
+            sum.transfers,
+            sum.trace_mode,
+            if sum.stopped { "; stopped on request" } else { "" },
+        ))?;
     }
     Ok(())
 }
@@ -203,6 +282,13 @@ pub(super) fn hint(e: &anyhow::Error, spec: &ChainSpec) -> Option<String> {
         EvmError::ChainIdMismatch { chain, .. } => Some(format!("point --rpc at a {chain} node or fix the config")),
         EvmError::Gap { tip, .. } => Some(format!("pass --from {} or lower, or use a new --store", tip + 1)),
         EvmError::Fork(_) => Some(format!("ingest chain {} into a new --store", spec.name)),
+        EvmError::TracesUnavailable(g) => match g.reason {
+            TraceUnavailable::NoHistoricalState => {
+                Some("point --rpc at an archive node (one that keeps historical state)".into())
+            }
+            _ => Some("point --rpc at a node with trace_block or debug_traceBlockByNumber".into()),
+        },
+        EvmError::Reorged { .. } => Some(format!("run `ingest {}` first to follow the reorganisation", spec.name)),
         _ => None,
     })
 }

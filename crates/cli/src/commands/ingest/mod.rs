@@ -117,6 +117,11 @@ pub(crate) struct EvmArgs {
         value_parser = parse_seconds
     )]
     pub(crate) poll: Duration,
+    /// Instead of ingesting new blocks: read the stored blocks of --from..--to that lack internal
+    /// transfers (`stats` counts them) again with traces, and add those transfers. Needs a node
+    /// that traces them (an archive node).
+    #[arg(long, help_heading = "EVM", conflicts_with = "address")]
+    pub(crate) refill_traces: bool,
 }
 
 /// `--traces` / `CHAINTRACE_EVM_TRACES`: which node API internal value transfers are read from.
@@ -169,6 +174,7 @@ impl IngestArgs {
                     (on_command_line("traces"), "--traces"),
                     (on_command_line("timeout"), "--timeout"),
                     (on_command_line("poll"), "--poll"),
+                    (self.evm.refill_traces, "--refill-traces"),
                 ] {
                     if given {
                         out.push(flag);
