@@ -53,7 +53,20 @@ fn flagged(report: &Value, truth: &Truth) -> Vec<(String, String, String, String
     v
 }
 
-fn run_size(size: Size) {
+/// A store built from a generated typology the way an investigator would: the scenario on a
+/// fresh anvil, the range ingested, the labels imported, the deposit addresses inferred.
+pub(crate) struct TypologyStore {
+    /// The node the scenario ran on (kept alive with the store).
+    pub(crate) _anvil: chaintrace_testkit::Anvil,
+    pub(crate) truth: Truth,
+    pub(crate) w: Workdir,
+    /// The scenario's config file (its token and exchanges).
+    pub(crate) config: String,
+    /// `size NAME seed N`, for messages.
+    pub(crate) ctx: String,
+}
+
+pub(crate) fn typology_store(size: Size) -> TypologyStore {
     let seed = random_seed();
     println!("scenario size {} seed {seed} (rerun with CHAINTRACE_SCENARIO_SEED={seed})", size.name);
     let contracts = Contracts::compile();
@@ -75,13 +88,21 @@ fn run_size(size: Size) {
     let config = w.path().join("config.toml");
     std::fs::write(&labels, truth.labels_csv()).expect("write labels");
     std::fs::write(&config, truth.config_toml()).expect("write config");
-    let config = config.to_str().expect("utf-8 path");
+    let config = config.to_str().expect("utf-8 path").to_string();
     let to = truth.last_block.to_string();
 
-    let ingest = w.json(&["--config", config, "ingest", "ethereum", "--rpc", &anvil.url(), "--from", "0", "--to", &to]);
+    let ingest =
+        w.json(&["--config", &config, "ingest", "ethereum", "--rpc", &anvil.url(), "--from", "0", "--to", &to]);
     assert_eq!(ingest["tip_height"].as_u64(), Some(truth.last_block), "{ctx}: ingest {ingest}");
-    w.ok(&["--config", config, "labels", "import", labels.to_str().expect("utf-8 path")]);
-    w.ok(&["--config", config, "labels", "infer-deposits", "--chain", "ethereum"]);
+    w.ok(&["--config", &config, "labels", "import", labels.to_str().expect("utf-8 path")]);
+    w.ok(&["--config", &config, "labels", "infer-deposits", "--chain", "ethereum"]);
+    TypologyStore { _anvil: anvil, truth, w, config, ctx }
+}
+
+fn run_size(size: Size) {
+    let t = typology_store(size);
+    let (truth, w, ctx) = (&t.truth, &t.w, &t.ctx);
+    let config = t.config.as_str();
 
     // Every deposit address of the scenario is found from the sweeps alone, and nothing else.
     let listed = w.json(&["--config", config, "labels", "list", "--category", "exchange_deposit"]);
@@ -125,7 +146,7 @@ fn run_size(size: Size) {
             case_s,
         ]);
         let report = w.json(&["deposits", case_s, "--format", "json"]);
-        let got = flagged(&report, &truth);
+        let got = flagged(&report, truth);
         let want = truth.expected(policy);
         let decoy_txs: BTreeSet<(&str, &str)> =
             truth.decoys.iter().map(|d| (d.tx.as_str(), d.address.as_str())).collect();

@@ -2,7 +2,7 @@
 //! (every endpoint with good and bad input, paging a 100,000-transfer address, 100 clients
 //! while `chaintrace ingest` writes in another process) and in the system Chromium.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -551,8 +551,8 @@ fn a_hundred_clients_are_answered_while_ingest_writes() {
 
 /// The browser flow in the system Chromium through playwright-core (both installed by
 /// `./scripts/setup`; a missing one fails the test).
-#[test]
-fn the_workbench_works_in_chromium() {
+/// The node modules of `./scripts/setup` with playwright-core; the system Chromium exists.
+fn browser_modules() -> PathBuf {
     let chromium = Path::new("/usr/bin/chromium");
     assert!(chromium.exists(), "/usr/bin/chromium is missing: run ./scripts/setup");
     let tools = std::env::var_os("CHAINTRACE_TOOLS")
@@ -564,29 +564,83 @@ fn the_workbench_works_in_chromium() {
         "playwright-core is missing in {}: run ./scripts/setup",
         modules.display()
     );
+    modules
+}
+
+/// Runs the playwright script `js` against the server with `envs` (and URL, PROFILE, SHOT);
+/// its stdout once it printed `browser flow ok`, and the screenshot is a real picture.
+fn run_browser(dir: &Path, s: &Server, js: &str, shot: &Path, envs: &[(&str, String)]) -> String {
+    let script = dir.join("browser.js");
+    std::fs::write(&script, js).unwrap();
+    let out = Command::new("node")
+        .arg(&script)
+        .env("NODE_PATH", browser_modules())
+        .env("URL", &s.url)
+        .env("PROFILE", dir.join("profile"))
+        .env("SHOT", shot)
+        .envs(envs.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("run node (install Node.js)");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "browser flow failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("browser flow ok"), "{stdout}");
+    let png = std::fs::read(shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "screenshot {}", shot.display());
+    stdout
+}
+
+/// The browser flow in the system Chromium through playwright-core (both installed by
+/// `./scripts/setup`; a missing one fails the test).
+#[test]
+fn the_workbench_works_in_chromium() {
+    browser_modules();
     let tmp = tempfile::tempdir().unwrap();
     let (s, case) = demo_server(&tmp.path().join("demo"));
     let shot = std::env::var_os("CHAINTRACE_SCREENSHOT")
         .map(PathBuf::from)
         .unwrap_or_else(|| tmp.path().join("workbench.png"));
-    let script = tmp.path().join("browser.js");
-    std::fs::write(&script, BROWSER_JS).unwrap();
-    let profile = tmp.path().join("profile");
-    let out = Command::new("node")
-        .arg(&script)
-        .env("NODE_PATH", &modules)
-        .env("URL", &s.url)
-        .env("PROFILE", &profile)
-        .env("SHOT", &shot)
-        .env("DEPOSITS", case["deposits"].as_array().unwrap().len().to_string())
-        .env("DOWNLOADS", tmp.path())
-        .output()
-        .expect("run node (install Node.js)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "browser flow failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("browser flow ok"), "{stdout}");
-    let png = std::fs::read(&shot).unwrap();
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "screenshot {}", shot.display());
+    let deposits = case["deposits"].as_array().unwrap().len().to_string();
+    let downloads = tmp.path().display().to_string();
+    run_browser(tmp.path(), &s, BROWSER_JS, &shot, &[("DEPOSITS", deposits), ("DOWNLOADS", downloads)]);
+}
+
+/// The same flow on a store built from a generated typology (`chaintrace-scenario` on anvil):
+/// find the sanctioned workers by their label, expand a hop, open an edge's transactions,
+/// filter, trace from a seed, and see the typology's true deposit addresses in the deposits
+/// table (the seed's own, then the case of every sanctioned seed).
+#[test]
+fn the_workbench_works_in_chromium_on_a_generated_typology() {
+    browser_modules();
+    let t = crate::e2e_scenario::typology_store(chaintrace_scenario::SMALL);
+    let (truth, ctx) = (&t.truth, &t.ctx);
+    let s = Server::start(&t.w.store(), &["--config", &t.config], &[]);
+    let hops = truth.hops.max(1);
+    // The case of every sanctioned seed, traced by the API as the CLI does in e2e_scenario.
+    let body = json!({"chain": "ethereum", "seeds_label": "sanctioned", "hops": hops, "policy": "haircut"});
+    let (st, full) = post(&s, "/api/trace", &body.to_string());
+    assert_eq!(st, 201, "{ctx}: {full}");
+    let want: BTreeSet<String> = truth.expected("haircut").into_iter().map(|d| d.1).collect();
+    assert!(!want.is_empty(), "{ctx}: the typology has no traced deposit");
+    let shot = t.w.path().join("typology.png");
+    let out = run_browser(
+        t.w.path(),
+        &s,
+        TYPOLOGY_JS,
+        &shot,
+        &[
+            ("ENTITY", truth.sanctioned_entity.clone()),
+            ("HOPS", hops.to_string()),
+            ("FULLCASE", full["id"].as_str().unwrap().to_string()),
+        ],
+    );
+    let table = |tag: &str| -> BTreeSet<String> {
+        let line = out.lines().find_map(|l| l.strip_prefix(tag)).unwrap_or_else(|| panic!("{ctx}: no {tag}in {out}"));
+        serde_json::from_str::<Vec<String>>(line).unwrap().into_iter().map(|a| a.to_ascii_lowercase()).collect()
+    };
+    let seed_deps = table("SEED ");
+    assert!(!seed_deps.is_empty(), "{ctx}: the trace from one seed shows no deposit");
+    assert!(seed_deps.is_subset(&want), "{ctx}: the seed's deposits {seed_deps:?} are not all true ones {want:?}");
+    assert_eq!(table("FULL "), want, "{ctx}: the deposits table of every seed's case differs from the truth");
 }
 
 const BROWSER_JS: &str = r#"
@@ -678,6 +732,118 @@ const assert = (c, m) => { if (!c) throw new Error('assertion failed: ' + m); };
   await ready();
   await clickNode(dep);
   await page.waitForFunction((dep) => document.querySelector('#panel h3') && document.querySelector('#panel h3').textContent === dep, dep);
+  await page.screenshot({ path: process.env.SHOT });
+  assert(problems.length === 0, problems.join('\n'));
+  console.log('browser flow ok');
+  await ctx.close();
+})().catch((e) => { console.log(String(e.stack || e)); process.exit(1); });
+"#;
+
+const TYPOLOGY_JS: &str = r#"
+const { chromium } = require('playwright-core');
+const assert = (c, m) => { if (!c) throw new Error('assertion failed: ' + m); };
+(async () => {
+  const ctx = await chromium.launchPersistentContext(process.env.PROFILE, {
+    executablePath: '/usr/bin/chromium', headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    viewport: { width: 1500, height: 950 },
+  });
+  const page = ctx.pages()[0] || await ctx.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push('page error: ' + e.message));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push('console: ' + m.text()); });
+  page.on('dialog', (d) => { problems.push('a dialog opened: ' + d.message()); d.dismiss(); });
+  const url = process.env.URL;
+  const ready = async () => {
+    await page.waitForSelector('body[data-ready="1"]');
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    await page.waitForTimeout(200);
+  };
+  const count = () => page.evaluate(() => ({ nodes: cy.nodes().length, edges: cy.edges().length }));
+  const clickAt = async (p) => {
+    const box = await page.locator('#graph').boundingBox();
+    await page.mouse.click(box.x + p.x, box.y + p.y);
+  };
+  const clickNode = async (id) => clickAt(await page.evaluate((id) => cy.getElementById(id).renderedPosition(), id));
+  const panelIs = (id) => page.waitForFunction((id) => { const h = document.querySelector('#panel h3'); return h && h.textContent === id; }, id);
+  const depositAddresses = () => page.$$eval('#deposits tbody tr td:nth-child(2)', (tds) => tds.map((td) => td.textContent));
+
+  // Search the sanctioned entity by its label and open one of its addresses.
+  await page.goto(url + '/');
+  await ready();
+  await page.selectOption('#chain', 'ethereum');
+  await page.fill('#q', process.env.ENTITY);
+  await page.press('#q', 'Enter');
+  await page.waitForSelector('#search-results div');
+  // The UI first asks for the text as an address: that 400 is how it falls back to labels.
+  assert(problems.length === 1 && /status of 400/.test(problems[0]), problems.join('\n'));
+  problems.length = 0;
+  const hit = await page.locator('#search-results div').first().textContent();
+  const seed = hit.split(' — ').pop();
+  await page.locator('#search-results div').first().click();
+  await panelIs(seed);
+  await page.waitForFunction(() => cy.nodes().length > 1);
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  const before = await count();
+
+  // Expand a next-hop address that pays on (asked of the API), then collapse it.
+  const next = await page.evaluate(async (seed) => {
+    for (const n of cy.nodes()) {
+      if (n.id() === seed) continue;
+      const r = await fetch('/api/address/ethereum/' + n.id() + '/transfers?direction=out&limit=200');
+      const j = await r.json();
+      if (j.transfers.some((t) => cy.getElementById(t.to).empty())) return n.id();
+    }
+    return null;
+  }, seed);
+  assert(next, 'no next-hop address pays anyone new');
+  await clickNode(next);
+  await panelIs(next);
+  const expanded = await count();
+  assert(expanded.nodes > before.nodes, 'expanding added nodes: ' + JSON.stringify([before, expanded]));
+  await clickNode(next);
+  await page.waitForFunction((n) => cy.nodes().length === n, before.nodes);
+
+  // An edge's transactions: a click at the midpoint of an edge in view that no node covers
+  // (the generated graph's layout differs with each seed).
+  const mids = await page.evaluate(() => {
+    const w = cy.width(), h = cy.height();
+    const free = (p) => p.x > 5 && p.y > 5 && p.x < w - 5 && p.y < h - 5 && cy.nodes().every((n) => {
+      const b = n.renderedBoundingBox(); return p.x < b.x1 - 4 || p.x > b.x2 + 4 || p.y < b.y1 - 4 || p.y > b.y2 + 4;
+    });
+    return cy.edges().map((e) => e.renderedMidpoint()).filter(free);
+  });
+  assert(mids.length > 0, 'no edge to click');
+  let opened = false;
+  for (const m of mids) {
+    await clickAt(m);
+    opened = await page.waitForSelector('#edge-transactions tr:nth-child(2)', { timeout: 2000 }).then(() => true, () => false);
+    if (opened) break;
+  }
+  assert(opened, 'no edge click showed its transactions');
+
+  // Filters: a minimum USD nothing reaches hides every edge; clearing shows them again.
+  const edges = (await count()).edges;
+  await page.fill('#f-usd', '100000000000');
+  await page.click('#f-apply');
+  assert(await page.getAttribute('#graph', 'data-visible-edges') === '0', 'min USD filter');
+  await page.click('#f-clear');
+  assert(parseInt(await page.getAttribute('#graph', 'data-visible-edges'), 10) === edges, 'filters cleared');
+
+  // Trace from the seed (selected by clicking it) with haircut over the typology's hops.
+  await clickNode(seed);
+  await panelIs(seed);
+  await page.selectOption('#t-policy', 'haircut');
+  await page.fill('#t-hops', process.env.HOPS);
+  await page.click('#t-run');
+  await page.waitForFunction(() => /case=\d/.test(location.search));
+  await page.waitForFunction(() => /^case /.test(document.getElementById('status').textContent));
+  console.log('SEED ' + JSON.stringify(await depositAddresses()));
+
+  // The case of every sanctioned seed, opened from its link.
+  await page.goto(url + '/?case=' + process.env.FULLCASE);
+  await ready();
+  console.log('FULL ' + JSON.stringify(await depositAddresses()));
   await page.screenshot({ path: process.env.SHOT });
   assert(problems.length === 0, problems.join('\n'));
   console.log('browser flow ok');
