@@ -168,7 +168,10 @@ fn main() {
     let (mut nodes, mut edges, mut deposits) = (0, 0, 0);
     for a in addrs.iter().take(20) {
         let body = format!(r#"{{"chain": "{CHAIN}", "seeds": ["{a}"], "hops": 6, "policy": "haircut"}}"#);
-        let r = ureq::post(&format!("{}/api/trace", server.url)).send_string(&body).expect("trace");
+        let r = ureq::post(&format!("{}/api/trace", server.url))
+            .set("Content-Type", "application/json")
+            .send_string(&body)
+            .expect("trace");
         let v: serde_json::Value = serde_json::from_str(&r.into_string().expect("body")).expect("JSON");
         let len = |k: &str| v["case"][k].as_array().map_or(0, Vec::len);
         (nodes, edges, deposits) = (nodes + len("nodes"), edges + len("edges"), deposits + len("deposits"));
