@@ -804,14 +804,18 @@ const assert = (c, m) => { if (!c) throw new Error('assertion failed: ' + m); };
   await clickNode(next);
   await page.waitForFunction((n) => cy.nodes().length === n, before.nodes);
 
-  // An edge's transactions: a click at the midpoint of an edge in view that no node covers
-  // (the generated graph's layout differs with each seed).
+  // An edge's transactions: a click on an edge in view where no node covers it, beside its
+  // amount label (the generated graph's layout differs with each seed).
   const mids = await page.evaluate(() => {
     const w = cy.width(), h = cy.height();
     const free = (p) => p.x > 5 && p.y > 5 && p.x < w - 5 && p.y < h - 5 && cy.nodes().every((n) => {
       const b = n.renderedBoundingBox(); return p.x < b.x1 - 4 || p.x > b.x2 + 4 || p.y < b.y1 - 4 || p.y > b.y2 + 4;
     });
-    return cy.edges().map((e) => e.renderedMidpoint()).filter(free);
+    const along = (e, f) => {
+      const a = e.renderedSourceEndpoint(), b = e.renderedTargetEndpoint();
+      return { x: a.x + (b.x - a.x) * f, y: a.y + (b.y - a.y) * f };
+    };
+    return cy.edges().flatMap((e) => [along(e, 0.2), along(e, 0.8), e.renderedMidpoint()]).filter(free);
   });
   assert(mids.length > 0, 'no edge to click');
   let opened = false;
