@@ -3,63 +3,12 @@
 //! thousand times (bit flips, truncations, splices, inserted bytes and JSON tokens) with a
 //! seeded generator, must each decode to a value or an error — never a panic.
 
+use chaintrace_testkit::mutate::Mutator;
 use std::path::PathBuf;
 
 use serde_json::Value;
 
 use crate::decode::{block_from_json, TraceFormat};
-
-/// splitmix64 with a fixed seed: the same mutations on every run.
-struct Mutator(u64);
-
-impl Mutator {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    /// One to three mutations of `seed`; `others` are splice sources, `dict` tokens to insert.
-    fn mutate(&mut self, seed: &[u8], others: &[Vec<u8>], dict: &[&[u8]]) -> Vec<u8> {
-        let mut b = seed.to_vec();
-        for _ in 0..1 + self.below(3) {
-            match self.below(5) {
-                0 if !b.is_empty() => {
-                    let at = self.below(b.len());
-                    b[at] ^= 1 << self.below(8);
-                }
-                1 => b.truncate(self.below(b.len() + 1)),
-                2 if !others.is_empty() => {
-                    let o = &others[self.below(others.len())];
-                    let from = self.below(o.len());
-                    let len = self.below(o.len() - from + 1).min(512);
-                    let at = self.below(b.len() + 1);
-                    let end = (at + self.below(64)).min(b.len());
-                    b.splice(at..end, o[from..from + len].iter().copied());
-                }
-                3 => {
-                    let at = self.below(b.len() + 1);
-                    let byte = self.next() as u8;
-                    b.insert(at, byte);
-                }
-                _ => {
-                    // Replace what follows a quote or colon with a JSON token.
-                    let tok = dict[self.below(dict.len())];
-                    let at = self.below(b.len() + 1);
-                    let end = (at + self.below(24)).min(b.len());
-                    b.splice(at..end, tok.iter().copied());
-                }
-            }
-        }
-        b
-    }
-}
 
 /// JSON tokens that reach the decoders' edges: extreme quantities, wrong types, empty values.
 const DICT: &[&[u8]] = &[
@@ -161,7 +110,7 @@ fn mutated_json_rpc_responses_never_panic() {
     let mut all: Vec<Vec<u8>> = vec![s.block.clone(), s.receipts.clone()];
     all.extend(s.geth.iter().cloned());
     all.extend(s.parity.iter().cloned());
-    let mut m = Mutator(0x5eed_e7a1_0000_0001);
+    let mut m = Mutator::new(0x5eed_e7a1_0000_0001);
     let mut decoded = 0;
     for i in 0..20_000 {
         let r = match i % 4 {

@@ -5,59 +5,10 @@
 //! bytes and format tokens), must give labels or an error — never a panic — through both
 //! detection and parsing.
 
+use chaintrace_testkit::mutate::Mutator;
 use std::path::{Path, PathBuf};
 
 use crate::{detect_bytes, parse_bytes, parse_group_bytes, FileBytes, Format, ParseOptions};
-
-/// splitmix64 with a fixed seed: the same mutations on every run.
-struct Mutator(u64);
-
-impl Mutator {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    fn mutate(&mut self, seed: &[u8], others: &[Vec<u8>], dict: &[&[u8]]) -> Vec<u8> {
-        let mut b = seed.to_vec();
-        for _ in 0..1 + self.below(3) {
-            match self.below(5) {
-                0 if !b.is_empty() => {
-                    let at = self.below(b.len());
-                    b[at] ^= 1 << self.below(8);
-                }
-                1 => b.truncate(self.below(b.len() + 1)),
-                2 if !others.is_empty() => {
-                    let o = &others[self.below(others.len())];
-                    let from = self.below(o.len());
-                    let len = self.below(o.len() - from + 1).min(512);
-                    let at = self.below(b.len() + 1);
-                    let end = (at + self.below(64)).min(b.len());
-                    b.splice(at..end, o[from..from + len].iter().copied());
-                }
-                3 => {
-                    let at = self.below(b.len() + 1);
-                    let byte = self.next() as u8;
-                    b.insert(at, byte);
-                }
-                _ => {
-                    let tok = dict[self.below(dict.len())];
-                    let at = self.below(b.len() + 1);
-                    let end = (at + self.below(24)).min(b.len());
-                    b.splice(at..end, tok.iter().copied());
-                }
-            }
-        }
-        b
-    }
-}
 
 /// Tokens of the formats: quotes, separators, XML and YAML structure, multi-byte characters.
 const DICT: &[&[u8]] = &[
@@ -151,7 +102,7 @@ fn mutated_label_files_never_panic() {
         seeds.iter().map(|(n, b)| detect_bytes(Path::new(n), b, None).expect("the seeds are detected")).collect();
     let all: Vec<Vec<u8>> = seeds.iter().map(|(_, b)| b.clone()).collect();
     let comments = data("ofac/sdn-csv-excerpts/sdn_comments_2025-02.csv");
-    let mut m = Mutator(0x1abe_15ee_d000_0002);
+    let mut m = Mutator::new(0x1abe_15ee_d000_0002);
     let mut parsed = 0;
     let rounds = 6000;
     for i in 0..rounds {

@@ -5,56 +5,7 @@
 //! canonical text, which reads back to the same case.
 
 use crate::CaseFile;
-
-/// splitmix64 with a fixed seed: the same mutations on every run.
-struct Mutator(u64);
-
-impl Mutator {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    fn mutate(&mut self, seed: &[u8], dict: &[&[u8]]) -> Vec<u8> {
-        let mut b = seed.to_vec();
-        for _ in 0..1 + self.below(3) {
-            match self.below(5) {
-                0 if !b.is_empty() => {
-                    let at = self.below(b.len());
-                    b[at] ^= 1 << self.below(8);
-                }
-                1 => b.truncate(self.below(b.len() + 1)),
-                2 if !b.is_empty() => {
-                    // Splice a piece of the file into another place of itself.
-                    let from = self.below(b.len());
-                    let len = self.below(b.len() - from + 1).min(256);
-                    let piece = b[from..from + len].to_vec();
-                    let at = self.below(b.len() + 1);
-                    b.splice(at..at, piece);
-                }
-                3 => {
-                    let at = self.below(b.len() + 1);
-                    let byte = self.next() as u8;
-                    b.insert(at, byte);
-                }
-                _ => {
-                    let tok = dict[self.below(dict.len())];
-                    let at = self.below(b.len() + 1);
-                    let end = (at + self.below(24)).min(b.len());
-                    b.splice(at..end, tok.iter().copied());
-                }
-            }
-        }
-        b
-    }
-}
+use chaintrace_testkit::mutate::Mutator;
 
 const DICT: &[&[u8]] = &[
     b"null",
@@ -92,11 +43,11 @@ const SEED: &str = r#"{"version": 1, "chain": "ethereum", "seeds": ["0x098b716b8
 #[test]
 fn mutated_case_files_never_panic_and_what_reads_round_trips() {
     let seed = CaseFile::from_json_str(SEED).expect("the seed case file reads").to_json().into_bytes();
-    let mut m = Mutator(0xca5e_f11e_0000_0003);
+    let mut m = Mutator::new(0xca5e_f11e_0000_0003);
     let mut read = 0;
     let rounds = 6000;
     for _ in 0..rounds {
-        let bytes = m.mutate(&seed, DICT);
+        let bytes = m.mutate(&seed, &[], DICT);
         if let Ok(case) = CaseFile::from_json_bytes(&bytes) {
             read += 1;
             let text = case.to_json();

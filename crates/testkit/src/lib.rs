@@ -19,6 +19,7 @@ pub mod contracts;
 pub mod faults;
 pub mod fixtures;
 pub mod http;
+pub mod mutate;
 pub mod pruned;
 pub mod rng;
 pub mod scenario;

@@ -7,16 +7,9 @@
 use std::collections::BTreeSet;
 
 use chaintrace_model::Address;
+use chaintrace_testkit::rng::Rng;
 use chaintrace_tron::decode::decode_block;
 use serde_json::{json, Value};
-
-fn splitmix(z: &mut u64) -> u64 {
-    *z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut x = *z;
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
 
 /// Every JSON pointer to a scalar in `v`.
 fn leaves(v: &Value, at: String, out: &mut Vec<String>) {
@@ -46,14 +39,14 @@ fn damaged_real_blocks_decode_or_fail_cleanly() {
         json!("99999999999999999999999999"),
         json!(""),
     ];
-    let mut seed = 14u64;
+    let mut rng = Rng::new(14);
     let (mut ok, mut err) = (0, 0);
     for _ in 0..3_000 {
         let mut b = block.clone();
-        for _ in 0..(1 + splitmix(&mut seed) % 3) {
-            let p = &paths[(splitmix(&mut seed) % paths.len() as u64) as usize];
+        for _ in 0..(1 + rng.below(3)) {
+            let p = rng.pick(&paths);
             if let Some(slot) = b.pointer_mut(p) {
-                *slot = hostile[(splitmix(&mut seed) % hostile.len() as u64) as usize].clone();
+                *slot = rng.pick(&hostile).clone();
             }
         }
         match decode_block(&b, None, 43_811_922) {
