@@ -440,6 +440,16 @@ impl Store {
         w.addr_cache.insert(key, id);
     }
 
+    /// Run one write batch under the writer lock, then settle the address ids it allocated
+    /// (see [`Store::settle_new_ids`]).
+    fn with_new_ids<T>(&self, f: impl FnOnce(&mut WriterState) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut w = self.lock();
+        let counter_before = w.next_addr_id;
+        let r = f(&mut w);
+        Self::settle_new_ids(&mut w, counter_before, r.is_ok());
+        r
+    }
+
     /// After a batch: the ids it allocated become cached when it committed; when it failed they
     /// are forgotten and the id counter goes back to where the batch found it (nothing with
     /// those ids was written).
@@ -567,11 +577,7 @@ impl Store {
     /// height is not its block's, [`StoreError::DuplicatePosition`] / [`StoreError::Conflict`]
     /// for clashing positions. On error nothing of the call is written.
     pub fn apply_blocks(&self, chain: &str, blocks: &[BlockData]) -> Result<ApplySummary, StoreError> {
-        let mut w = self.lock();
-        let counter_before = w.next_addr_id;
-        let r = self.apply_blocks_locked(&mut w, chain, blocks);
-        Self::settle_new_ids(&mut w, counter_before, r.is_ok());
-        r
+        self.with_new_ids(|w| self.apply_blocks_locked(w, chain, blocks))
     }
 
     fn apply_blocks_locked(
@@ -668,11 +674,7 @@ impl Store {
     /// expansion): transfers, outputs and spends are stored idempotently per key, in one atomic
     /// batch; the tip does not move. `skipped` counts transfers already stored.
     pub fn put_unlinked(&self, chain: &str, blocks: &[BlockData]) -> Result<ApplySummary, StoreError> {
-        let mut w = self.lock();
-        let counter_before = w.next_addr_id;
-        let r = self.put_unlinked_locked(&mut w, chain, blocks);
-        Self::settle_new_ids(&mut w, counter_before, r.is_ok());
-        r
+        self.with_new_ids(|w| self.put_unlinked_locked(w, chain, blocks))
     }
 
     fn put_unlinked_locked(
@@ -993,11 +995,7 @@ impl Store {
     /// one's is refused with [`StoreError::ParentMismatch`] (the chain reorganised: ingest it
     /// first). Blocks already complete are skipped (`skipped`). On error nothing is written.
     pub fn fill_internal_transfers(&self, chain: &str, blocks: &[BlockData]) -> Result<ApplySummary, StoreError> {
-        let mut w = self.lock();
-        let counter_before = w.next_addr_id;
-        let r = self.fill_internal_locked(&mut w, chain, blocks);
-        Self::settle_new_ids(&mut w, counter_before, r.is_ok());
-        r
+        self.with_new_ids(|w| self.fill_internal_locked(w, chain, blocks))
     }
 
     fn fill_internal_locked(
