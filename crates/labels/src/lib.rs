@@ -425,6 +425,19 @@ pub struct FileBytes<'a> {
     pub bytes: &'a [u8],
 }
 
+/// Every format with a file name it is known by (the OFAC per-ticker list twice: its `.txt` and
+/// `.json` forms), for the fuzz target and the tests that feed bytes to every parser.
+pub const FORMAT_FILE_NAMES: [(Format, &str); 8] = [
+    (Format::OfacSdnAdvancedXml, "SDN_ADVANCED.XML"),
+    (Format::OfacSdnXml, "SDN.XML"),
+    (Format::OfacSdnCsv, "sdn.csv"),
+    (Format::OfacList, "sanctioned_addresses_ETH.txt"),
+    (Format::OfacList, "sanctioned_addresses_XBT.json"),
+    (Format::Tagpack, "pack.yaml"),
+    (Format::Csv, "labels.csv"),
+    (Format::Etherscan, "binance.csv"),
+];
+
 /// Parse one file's content: bytes in, labels out; no file is read.
 pub fn parse_bytes(name: &Path, bytes: &[u8], format: Format, opts: &ParseOptions) -> Result<Parsed, LabelsError> {
     parse_group_bytes(&[FileBytes { name, format, bytes }], opts)
@@ -516,17 +529,7 @@ mod tests {
         /// name give labels or an error, never a panic; no file is read or written.
         #[test]
         fn any_bytes_parse_or_fail_cleanly(pick in 0usize..8, body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
-            const FORMATS: [(Format, &str); 8] = [
-                (Format::OfacSdnAdvancedXml, "SDN_ADVANCED.XML"),
-                (Format::OfacSdnXml, "SDN.XML"),
-                (Format::OfacSdnCsv, "sdn.csv"),
-                (Format::OfacList, "sanctioned_addresses_ETH.txt"),
-                (Format::OfacList, "sanctioned_addresses_XBT.json"),
-                (Format::Tagpack, "pack.yaml"),
-                (Format::Csv, "labels.csv"),
-                (Format::Etherscan, "binance.csv"),
-            ];
-            let (format, name) = FORMATS[pick];
+            let (format, name) = crate::FORMAT_FILE_NAMES[pick];
             let _ = parse_bytes(Path::new(name), &body, format, &ParseOptions::default());
             let _ = detect_bytes(Path::new(name), &body, None);
         }

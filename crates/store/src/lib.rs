@@ -226,18 +226,7 @@ impl Store {
                 }
             }
         }
-        let (next_addr_id, chains) = Self::load_chain_state(&db)?;
-        Ok(Store {
-            db,
-            path: path.to_path_buf(),
-            writer: Mutex::new(WriterState {
-                next_addr_id,
-                chains,
-                addr_cache: HashMap::new(),
-                new_ids: HashMap::new(),
-            }),
-            secondary: false,
-        })
+        Self::from_db(db, path, false)
     }
 
     /// Open the existing store at `path` as a RocksDB *secondary* instance: a reader that does
@@ -272,18 +261,7 @@ impl Store {
         if found != FORMAT_VERSION {
             return Err(StoreError::FormatVersion { path: shown, found, expected: FORMAT_VERSION });
         }
-        let (next_addr_id, chains) = Self::load_chain_state(&db)?;
-        Ok(Store {
-            db,
-            path: path.to_path_buf(),
-            writer: Mutex::new(WriterState {
-                next_addr_id,
-                chains,
-                addr_cache: HashMap::new(),
-                new_ids: HashMap::new(),
-            }),
-            secondary: true,
-        })
+        Self::from_db(db, path, true)
     }
 
     /// On a store opened with [`Store::open_secondary`]: replay what the primary has committed
@@ -322,6 +300,22 @@ impl Store {
     }
 
     /// The next address id and every chain's checkpoint, as committed in the meta column family.
+    /// The store over an opened database: its chain states and id counter loaded, no ids cached.
+    fn from_db(db: DB, path: &Path, secondary: bool) -> Result<Store, StoreError> {
+        let (next_addr_id, chains) = Self::load_chain_state(&db)?;
+        Ok(Store {
+            db,
+            path: path.to_path_buf(),
+            writer: Mutex::new(WriterState {
+                next_addr_id,
+                chains,
+                addr_cache: HashMap::new(),
+                new_ids: HashMap::new(),
+            }),
+            secondary,
+        })
+    }
+
     fn load_chain_state(db: &DB) -> Result<(AddrId, HashMap<String, ChainStateRow>), StoreError> {
         let next_addr_id = db
             .get_cf(Self::cf_of(db, cf::META), meta::NEXT_ADDR_ID)?

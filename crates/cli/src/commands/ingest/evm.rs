@@ -79,13 +79,7 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
     }
     let summary = runtime.block_on(async {
         let adapter = EvmAdapter::connect(&url, cfg).await?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = stop.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                stop2.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
-        });
+        let stop = stop_on_ctrl_c();
         let sink = StoreSink { store: &store, chain: &spec.name };
         let toks = StoreTokens::new(&store, &spec.name);
         let start = store.tip(&spec.name)?.map(|t| t.height + 1).or(args.range.from).unwrap_or(0);
@@ -176,13 +170,7 @@ async fn refill(
 ) -> Result<()> {
     let adapter = EvmAdapter::connect(url, cfg).await?;
     let sink = StoreSink { store, chain: &spec.name };
-    let stop = Arc::new(AtomicBool::new(false));
-    let stop2 = stop.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            stop2.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-    });
+    let stop = stop_on_ctrl_c();
     let (from, to) = (args.range.from.unwrap_or(0), args.range.to.unwrap_or(u64::MAX));
     let bar = output::progress(None, &format!("refill {}", spec.name));
     let res = refill_traces(&adapter, &sink, from, to, chunk_blocks, &stop, |s| {
@@ -291,4 +279,17 @@ pub(super) fn hint(e: &anyhow::Error, spec: &ChainSpec) -> Option<String> {
         EvmError::Reorged { .. } => Some(format!("run `ingest {}` first to follow the reorganisation", spec.name)),
         _ => None,
     })
+}
+
+/// A flag set when the user presses Ctrl-C, so the loop stops cleanly after its current batch
+/// (call inside the tokio runtime).
+fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    stop
 }
