@@ -12,6 +12,7 @@ pub mod case;
 #[cfg(test)]
 mod case_mutations;
 pub mod chain;
+pub mod flow;
 pub mod label;
 pub mod sink;
 pub mod time_fmt;
@@ -23,6 +24,7 @@ pub use case::{
     CaseDecodeError, CaseDeposit, CaseEdge, CaseFile, CaseNode, NodeLabel, Provenance, Role, TipRef, TraceParams,
     CASE_VERSION,
 };
+pub use flow::{BridgeEvent, BridgeKey, BridgeSide, Conversion, ConversionKind, PricePoint};
 pub use chain::{ChainKind, ChainSpec, Sensitive};
 pub use label::{name_parts, names_match, AddrChange, Category, ImportRecord, Label, SourceChange};
 pub use sink::{find_fork, Applied, ApplyCounts, ChainSink, ForkError, ForkSearch, MemorySink};

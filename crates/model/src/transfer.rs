@@ -224,6 +224,15 @@ pub struct BlockData {
     /// Always false on Bitcoin.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub internal_missing: bool,
+    /// EVM/TRON: conversions (swaps, wraps) recognised in the block's transactions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conversions: Vec<crate::Conversion>,
+    /// EVM: bridge deposits and releases emitted by known bridge contracts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bridge_events: Vec<crate::BridgeEvent>,
+    /// EVM: price observations of configured on-chain feeds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub price_points: Vec<crate::PricePoint>,
 }
 
 impl BlockData {
@@ -236,6 +245,9 @@ impl BlockData {
             outputs: Vec::new(),
             spends: Vec::new(),
             internal_missing: false,
+            conversions: Vec::new(),
+            bridge_events: Vec::new(),
+            price_points: Vec::new(),
         }
     }
 }

@@ -3,7 +3,10 @@
 //! The tracer never does I/O itself. Anything that can answer these questions — the RocksDB
 //! store, an on-demand fetcher, an in-memory graph in a test — can be traced over.
 
-use chaintrace_model::{Address, Direction, Hash32, Label, Position, TokenMeta, Transfer, UtxoOutput, UtxoSpend};
+use chaintrace_model::{
+    Address, BridgeEvent, BridgeKey, Conversion, Direction, Hash32, Label, Position, TokenMeta, Transfer, UtxoOutput,
+    UtxoSpend,
+};
 
 /// One request of a batched read: the address, the chain-order key to read strictly after, and
 /// the most transfers wanted.
@@ -42,6 +45,27 @@ pub trait GraphSource {
         Ok(None)
     }
 
+    /// Conversions (swaps, wraps) owned by `addr` in chain order, strictly after `after` when
+    /// given, at most `limit`. Sources without conversions answer none.
+    fn conversions(
+        &self,
+        _addr: &Address,
+        _after: Option<(u64, Position)>,
+        _limit: usize,
+    ) -> Result<Vec<Conversion>, Self::Error> {
+        Ok(Vec::new())
+    }
+
+    /// Bridge deposits sent by `addr` on this chain, in chain order.
+    fn bridge_deposits(&self, _addr: &Address) -> Result<Vec<BridgeEvent>, Self::Error> {
+        Ok(Vec::new())
+    }
+
+    /// The release on this chain of the crossing `key`, when this chain holds it.
+    fn bridge_release(&self, _key: &BridgeKey) -> Result<Option<BridgeEvent>, Self::Error> {
+        Ok(None)
+    }
+
     /// Bitcoin: a transaction's inputs in vin order with the outputs they spend (`None` when the
     /// spent output is unknown). `Ok(None)` when the source has no UTXO structure (EVM).
     #[allow(clippy::type_complexity)]
@@ -77,6 +101,20 @@ impl<S: GraphSource + ?Sized> GraphSource for &S {
     }
     fn token_meta(&self, token: &[u8; 20]) -> Result<Option<TokenMeta>, Self::Error> {
         (**self).token_meta(token)
+    }
+    fn conversions(
+        &self,
+        addr: &Address,
+        after: Option<(u64, Position)>,
+        limit: usize,
+    ) -> Result<Vec<Conversion>, Self::Error> {
+        (**self).conversions(addr, after, limit)
+    }
+    fn bridge_deposits(&self, addr: &Address) -> Result<Vec<BridgeEvent>, Self::Error> {
+        (**self).bridge_deposits(addr)
+    }
+    fn bridge_release(&self, key: &BridgeKey) -> Result<Option<BridgeEvent>, Self::Error> {
+        (**self).bridge_release(key)
     }
     fn tx_inputs(&self, txid: &Hash32) -> Result<Option<Vec<(UtxoSpend, Option<UtxoOutput>)>>, Self::Error> {
         (**self).tx_inputs(txid)
