@@ -19,8 +19,10 @@ pub(crate) mod cf {
     pub(crate) const LABELS: &str = "labels";
     pub(crate) const LABELS_BY_SOURCE: &str = "labels_by_source";
     pub(crate) const DEGREE: &str = "degree";
+    pub(crate) const FLOWS: &str = "flows";
+    pub(crate) const FLOW_INDEX: &str = "flow_index";
 
-    pub(crate) const ALL: [&str; 12] = [
+    pub(crate) const ALL: [&str; 14] = [
         META,
         BLOCKS,
         TRANSFERS,
@@ -33,6 +35,8 @@ pub(crate) mod cf {
         LABELS,
         LABELS_BY_SOURCE,
         DEGREE,
+        FLOWS,
+        FLOW_INDEX,
     ];
 }
 
@@ -202,6 +206,112 @@ pub(crate) fn source_prefix(source: &str) -> Vec<u8> {
     k
 }
 
+/// Which kind of flow row a `flows` key holds (its byte after the height); also the tag of
+/// the `flow_index` key kinds.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub(crate) enum FlowKind {
+    Conversion = 1,
+    Bridge = 2,
+    Price = 3,
+}
+
+impl FlowKind {
+    pub(crate) fn from_byte(b: u8) -> Option<FlowKind> {
+        match b {
+            1 => Some(FlowKind::Conversion),
+            2 => Some(FlowKind::Bridge),
+            3 => Some(FlowKind::Price),
+            _ => None,
+        }
+    }
+}
+
+/// `flows`: chain ‖ height ‖ kind u8 ‖ seq u32 (the row's place in its block's list). A prefix
+/// scan of `chain ‖ height` finds every flow row of a block (rollback).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub(crate) struct FlowKey {
+    pub(crate) chain: ChainNo,
+    pub(crate) height: u64,
+    pub(crate) kind: FlowKind,
+    pub(crate) seq: u32,
+}
+
+impl FlowKey {
+    pub(crate) const LEN: usize = 15;
+    pub(crate) fn encode(&self) -> [u8; Self::LEN] {
+        let mut k = [0u8; Self::LEN];
+        k[..2].copy_from_slice(&self.chain.to_be_bytes());
+        k[2..10].copy_from_slice(&self.height.to_be_bytes());
+        k[10] = self.kind as u8;
+        k[11..].copy_from_slice(&self.seq.to_be_bytes());
+        k
+    }
+    pub(crate) fn decode(b: &[u8]) -> Option<Self> {
+        if b.len() != Self::LEN {
+            return None;
+        }
+        Some(FlowKey {
+            chain: u16::from_be_bytes(b[..2].try_into().ok()?),
+            height: u64::from_be_bytes(b[2..10].try_into().ok()?),
+            kind: FlowKind::from_byte(b[10])?,
+            seq: u32::from_be_bytes(b[11..].try_into().ok()?),
+        })
+    }
+}
+
+/// `flow_index` keys: secondary orders of the `flows` rows, each carrying the row's value.
+pub(crate) mod flow_index {
+    use super::{ChainNo, FlowKind};
+    use chaintrace_model::Position;
+
+    /// `chain ‖ tag ‖ len u8 ‖ bytes`: the prefix shared by one owner's (or one bridge key's,
+    /// or one feed's) rows of one kind.
+    pub(crate) fn prefix(chain: ChainNo, kind: FlowKind, parts: &[&[u8]]) -> Vec<u8> {
+        let mut k = Vec::with_capacity(48);
+        k.extend_from_slice(&chain.to_be_bytes());
+        k.push(kind as u8);
+        for p in parts {
+            k.push(u8::try_from(p.len()).unwrap_or(u8::MAX));
+            k.extend_from_slice(&p[..p.len().min(255)]);
+        }
+        k
+    }
+
+    /// Conversions by owner, deposits by owner: `prefix ‖ height ‖ tx_index ‖ sub ‖ seq`.
+    pub(crate) fn ordered(prefix: &[u8], height: u64, pos: Position, seq: u32) -> Vec<u8> {
+        let mut k = prefix.to_vec();
+        k.extend_from_slice(&height.to_be_bytes());
+        k.extend_from_slice(&pos.tx_index.to_be_bytes());
+        k.extend_from_slice(&pos.sub.to_be_bytes());
+        k.extend_from_slice(&seq.to_be_bytes());
+        k
+    }
+
+    /// The `(height, position)` an [`ordered`] key ends with (before its seq).
+    pub(crate) fn ordered_position(key: &[u8]) -> Option<(u64, Position)> {
+        let n = key.len();
+        if n < 20 {
+            return None;
+        }
+        let t = &key[n - 20..];
+        Some((
+            u64::from_be_bytes(t[..8].try_into().ok()?),
+            Position {
+                tx_index: u32::from_be_bytes(t[8..12].try_into().ok()?),
+                sub: u32::from_be_bytes(t[12..16].try_into().ok()?),
+            },
+        ))
+    }
+
+    /// Price points by feed: `prefix ‖ updated_at ‖ round`.
+    pub(crate) fn price(prefix: &[u8], updated_at: u64, round: u64) -> Vec<u8> {
+        let mut k = prefix.to_vec();
+        k.extend_from_slice(&updated_at.to_be_bytes());
+        k.extend_from_slice(&round.to_be_bytes());
+        k
+    }
+}
+
 /// `meta` keys.
 ///
 /// Besides the store's own rows, `meta` holds typed rows of other parts (token metadata,
@@ -350,6 +460,38 @@ mod tests {
         assert_eq!(meta::node_capability("ethereum", "trace_mode"), b"user/node:ethereum\x00trace_mode".to_vec());
         // One chain's namespace is not a prefix of another's.
         assert!(!meta::cluster("bitcoin2", "x").starts_with(&meta::cluster_prefix("bitcoin")));
+    }
+
+    proptest! {
+        #[test]
+        fn flow_keys_round_trip_and_sort(a in any::<(u16, u64, u8, u32)>(), b in any::<(u16, u64, u8, u32)>()) {
+            let kind = |x: u8| [FlowKind::Conversion, FlowKind::Bridge, FlowKind::Price][usize::from(x % 3)];
+            let ka = FlowKey { chain: a.0, height: a.1, kind: kind(a.2), seq: a.3 };
+            let kb = FlowKey { chain: b.0, height: b.1, kind: kind(b.2), seq: b.3 };
+            prop_assert_eq!(FlowKey::decode(&ka.encode()), Some(ka));
+            prop_assert_eq!(ka.cmp(&kb), ka.encode().cmp(&kb.encode()));
+        }
+
+        #[test]
+        fn ordered_flow_index_keys_sort_in_chain_order(
+            owner in proptest::collection::vec(any::<u8>(), 1..30),
+            a in any::<(u64, u32, u32, u32)>(), b in any::<(u64, u32, u32, u32)>(),
+        ) {
+            let p = flow_index::prefix(3, FlowKind::Conversion, &[&owner]);
+            let ka = flow_index::ordered(&p, a.0, pos(a.1, a.2), a.3);
+            let kb = flow_index::ordered(&p, b.0, pos(b.1, b.2), b.3);
+            prop_assert_eq!(flow_index::ordered_position(&ka), Some((a.0, pos(a.1, a.2))));
+            prop_assert_eq!(a.cmp(&b), ka.cmp(&kb));
+        }
+    }
+
+    #[test]
+    fn flow_index_prefixes_of_different_owners_do_not_nest() {
+        let a = flow_index::prefix(1, FlowKind::Conversion, &[&[1, 2]]);
+        let b = flow_index::prefix(1, FlowKind::Conversion, &[&[1, 2, 3]]);
+        assert!(!b.starts_with(&a) && !a.starts_with(&b));
+        let c = flow_index::prefix(1, FlowKind::Bridge, &[&[1, 2]]);
+        assert!(!c.starts_with(&a));
     }
 
     #[test]

@@ -56,6 +56,7 @@
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
 mod error;
+mod flows;
 mod keys;
 mod labels;
 mod rows;
@@ -126,6 +127,19 @@ pub struct ChainStats {
     /// off, or the node had no tracing API or no historical state for them. 0 when complete;
     /// `ingest --refill-traces` against an archive node fills them.
     pub blocks_without_internal_transfers: u64,
+    /// Conversions (swaps, wraps) stored (omitted from JSON when 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub conversions: u64,
+    /// Bridge deposits and releases stored (omitted from JSON when 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub bridge_events: u64,
+    /// On-chain price points stored (omitted from JSON when 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub price_points: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What the store holds; its JSON form is what `chaintrace stats --json` prints.
@@ -251,7 +265,15 @@ impl Store {
         // A secondary keeps every table file open: the primary may delete files it compacted
         // away, and an open handle keeps them readable until the next catch-up.
         opts.set_max_open_files(-1);
-        let db = DB::open_cf_descriptors_as_secondary(&opts, path, secondary_dir, Self::cf_descriptors()?)
+        // A store written before the flow column families existed has not got them until a
+        // primary opens it (which creates them); a secondary opens the ones that exist and
+        // reads the others as empty.
+        let existing = DB::list_cf(&Options::default(), path).unwrap_or_default();
+        let descriptors = Self::cf_descriptors()?
+            .into_iter()
+            .filter(|d| existing.is_empty() || existing.iter().any(|e| e == d.name()))
+            .collect::<Vec<_>>();
+        let db = DB::open_cf_descriptors_as_secondary(&opts, path, secondary_dir, descriptors)
             .map_err(|e| StoreError::from_open(&shown, e))?;
         let found = db
             .get_cf(Self::cf_of(&db, cf::META), meta::FORMAT_VERSION)?
@@ -638,6 +660,7 @@ impl Store {
                 stored += 1;
             }
             let utxo_txids = self.put_utxo(state.no, &mut batch, data);
+            self.put_block_flows(state.no, data, &mut batch, &mut state.flows)?;
             let row = BlockRow {
                 hash: b.hash,
                 parent: b.parent,
@@ -731,6 +754,7 @@ impl Store {
                 for txid in &row.utxo_txids {
                     self.delete_utxo_tx(state.no, txid, &mut batch)?;
                 }
+                self.delete_block_flows(state.no, h, &mut batch, &mut state.flows)?;
                 batch.delete_cf(self.cf(cf::BLOCKS), BlockKey { chain: state.no, height: h }.encode());
                 state.blocks = state.blocks.saturating_sub(1);
                 if row.internal_missing {
@@ -811,11 +835,13 @@ impl Store {
         start: &[u8],
         mut f: impl FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StoreError> {
+        // Only a secondary over a store older than a column family lacks it: nothing to read.
+        let Some(handle) = self.db.cf_handle(cf_name) else { return Ok(()) };
         let mut ro = ReadOptions::default();
         if let Some(end) = keys::prefix_end(prefix) {
             ro.set_iterate_upper_bound(end);
         }
-        let it = self.db.iterator_cf_opt(self.cf(cf_name), ro, IteratorMode::From(start, rocksdb::Direction::Forward));
+        let it = self.db.iterator_cf_opt(handle, ro, IteratorMode::From(start, rocksdb::Direction::Forward));
         for item in it {
             let (k, v) = item?;
             if !k.starts_with(prefix) || !f(&k, &v) {
@@ -1054,6 +1080,10 @@ impl Store {
             }
             row.transfers = u32::try_from(data.transfers.len()).unwrap_or(u32::MAX);
             row.internal_missing = false;
+            // The block read with traces may show conversions the first reading could not (an
+            // unwrap paid to the user by an internal call): its flows replace the stored ones.
+            self.delete_block_flows(state.no, b.height, &mut batch, &mut state.flows)?;
+            self.put_block_flows(state.no, data, &mut batch, &mut state.flows)?;
             batch.put_cf(
                 self.cf(cf::BLOCKS),
                 BlockKey { chain: state.no, height: b.height }.encode(),
@@ -1084,6 +1114,9 @@ impl Store {
                     transfers: s.transfers,
                     addresses: s.addresses,
                     blocks_without_internal_transfers: s.internal_missing_blocks,
+                    conversions: s.flows.conversions,
+                    bridge_events: s.flows.bridge_events,
+                    price_points: s.flows.price_points,
                 },
             );
             if s.transfers > 0 {

@@ -163,6 +163,29 @@ pub(crate) struct ChainStateRow {
     /// Stored blocks whose `internal_missing` flag is set. A trailing field, like
     /// `BlockRow::internal_missing` (see [`ChainStateRow::decode`]).
     pub(crate) internal_missing_blocks: u64,
+    /// Stored flow rows (conversions, bridge events, price points). A trailing field too.
+    pub(crate) flows: FlowCounts,
+}
+
+/// How many rows of each flow kind a chain holds (part of its checkpoint).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct FlowCounts {
+    pub(crate) conversions: u64,
+    pub(crate) bridge_events: u64,
+    pub(crate) price_points: u64,
+}
+
+/// A chain-state row as written before `flows` existed.
+#[derive(Deserialize)]
+struct ChainStateRowV3 {
+    no: ChainNo,
+    tip: Option<TipRow>,
+    blocks: u64,
+    transfers: u64,
+    addresses: u64,
+    digest_acc: [u8; 32],
+    has_unlinked: bool,
+    internal_missing_blocks: u64,
 }
 
 /// A chain-state row as written before `internal_missing_blocks` existed.
@@ -180,19 +203,35 @@ struct ChainStateRowV2 {
 impl ChainStateRow {
     /// Decode a chain-state row, current or older (the rule of [`BlockRow::decode`]).
     pub(crate) fn decode(b: &[u8]) -> Option<ChainStateRow> {
-        decode::<ChainStateRow>(b).or_else(|| {
-            let o = decode::<ChainStateRowV2>(b)?;
-            Some(ChainStateRow {
-                no: o.no,
-                tip: o.tip,
-                blocks: o.blocks,
-                transfers: o.transfers,
-                addresses: o.addresses,
-                digest_acc: o.digest_acc,
-                has_unlinked: o.has_unlinked,
-                internal_missing_blocks: 0,
+        decode::<ChainStateRow>(b)
+            .or_else(|| {
+                let o = decode::<ChainStateRowV3>(b)?;
+                Some(ChainStateRow {
+                    no: o.no,
+                    tip: o.tip,
+                    blocks: o.blocks,
+                    transfers: o.transfers,
+                    addresses: o.addresses,
+                    digest_acc: o.digest_acc,
+                    has_unlinked: o.has_unlinked,
+                    internal_missing_blocks: o.internal_missing_blocks,
+                    flows: FlowCounts::default(),
+                })
             })
-        })
+            .or_else(|| {
+                let o = decode::<ChainStateRowV2>(b)?;
+                Some(ChainStateRow {
+                    no: o.no,
+                    tip: o.tip,
+                    blocks: o.blocks,
+                    transfers: o.transfers,
+                    addresses: o.addresses,
+                    digest_acc: o.digest_acc,
+                    has_unlinked: o.has_unlinked,
+                    internal_missing_blocks: 0,
+                    flows: FlowCounts::default(),
+                })
+            })
     }
 }
 
@@ -300,6 +339,16 @@ mod tests {
         let mut new = st.clone();
         new.internal_missing_blocks = 3;
         assert_eq!(ChainStateRow::decode(&encode(&new)).map(|s| s.internal_missing_blocks), Some(3));
+
+        // Written before the flow counts existed: reads as no flows.
+        #[derive(Serialize)]
+        struct StateV3(ChainNo, Option<TipRow>, u64, u64, u64, [u8; 32], bool, u64);
+        let v3 = encode(&StateV3(2, Some(tip), 5, 6, 7, [4; 32], false, 9));
+        let st = ChainStateRow::decode(&v3).expect("a version-3 chain-state row decodes");
+        assert_eq!((st.internal_missing_blocks, st.flows), (9, FlowCounts::default()));
+        let mut new = st.clone();
+        new.flows.price_points = 11;
+        assert_eq!(ChainStateRow::decode(&encode(&new)).map(|s| s.flows.price_points), Some(11));
     }
 
     proptest! {

@@ -17,7 +17,10 @@
 //!   transfer count (chains fed only by linked ingest), and how many blocks lack their
 //!   internal (trace) transfers;
 //! - `outputs`, `spends`, `spent_by`: spends and spent-by rows must mirror each other, and every
-//!   UTXO row must belong to a transaction that a stored block recorded (linked ingest only).
+//!   UTXO row must belong to a transaction that a stored block recorded (linked ingest only);
+//! - `flows` / `flow_index`: the conversion, bridge-event and price-point rows are counted by
+//!   kind, each must sit at a stored block's height and have exactly its index row (same
+//!   value), and the index must hold no other rows.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -44,6 +47,12 @@ pub struct ChainFigures {
     pub tip_height: Option<u64>,
     /// Stored blocks whose internal (call-trace) transfers were not read.
     pub blocks_without_internal_transfers: u64,
+    /// Stored conversions (swaps, wraps).
+    pub conversions: u64,
+    /// Stored bridge deposits and releases.
+    pub bridge_events: u64,
+    /// Stored on-chain price points.
+    pub price_points: u64,
 }
 
 /// The outcome of verifying one chain.
@@ -347,6 +356,42 @@ impl Store {
             }
         }
 
+        // Flow rows: counted by kind; each at a stored block with its one index row.
+        let mut flow_counts = crate::rows::FlowCounts::default();
+        let mut flow_rows = 0u64;
+        let mut index_err = None;
+        self.scan_flows(no, |_, decoded| {
+            let Some((key, row)) = decoded else {
+                p.add("flows", || "a flow row does not decode".into());
+                return;
+            };
+            flow_rows += 1;
+            match &row {
+                crate::flows::FlowRow::Conversion(_) => flow_counts.conversions += 1,
+                crate::flows::FlowRow::Bridge(_) => flow_counts.bridge_events += 1,
+                crate::flows::FlowRow::Price(_) => flow_counts.price_points += 1,
+            }
+            if row.height() != key.height {
+                p.add("flows", || format!("the flow row at height {} says height {}", key.height, row.height()));
+            }
+            if !blocks.contains_key(&key.height) {
+                p.add("flows", || format!("flows at height {} belong to no stored block", key.height));
+            }
+            match self.db.get_cf(self.cf(cf::FLOW_INDEX), row.index_key(no, key.seq)) {
+                Ok(Some(v)) if v == row.encode() => {}
+                Ok(Some(_)) => p.add("flows", || format!("the index row of a flow at height {} differs", key.height)),
+                Ok(None) => p.add("flows", || format!("the index row of a flow at height {} is missing", key.height)),
+                Err(e) => index_err = Some(e),
+            }
+        })?;
+        if let Some(e) = index_err {
+            return Err(e.into());
+        }
+        let index_rows = self.count_flow_index(no)?;
+        if index_rows != flow_rows {
+            p.add("flows", || format!("flow_index holds {index_rows} rows of this chain, flows {flow_rows}"));
+        }
+
         let recomputed = ChainFigures {
             blocks: blocks.len() as u64,
             transfers,
@@ -354,6 +399,9 @@ impl Store {
             digest: hex::encode(digest.to_be_bytes::<32>()),
             tip_height: blocks.keys().next_back().copied(),
             blocks_without_internal_transfers: blocks.values().filter(|b| b.internal_missing).count() as u64,
+            conversions: flow_counts.conversions,
+            bridge_events: flow_counts.bridge_events,
+            price_points: flow_counts.price_points,
         };
         let checkpoint = ChainFigures {
             blocks: state.blocks,
@@ -362,6 +410,9 @@ impl Store {
             digest: hex::encode(state.digest_acc),
             tip_height: state.tip.map(|t| t.height),
             blocks_without_internal_transfers: state.internal_missing_blocks,
+            conversions: state.flows.conversions,
+            bridge_events: state.flows.bridge_events,
+            price_points: state.flows.price_points,
         };
         for (what, cp, rc) in [
             ("blocks", checkpoint.blocks, recomputed.blocks),
@@ -372,6 +423,9 @@ impl Store {
                 checkpoint.blocks_without_internal_transfers,
                 recomputed.blocks_without_internal_transfers,
             ),
+            ("conversions", checkpoint.conversions, recomputed.conversions),
+            ("bridge events", checkpoint.bridge_events, recomputed.bridge_events),
+            ("price points", checkpoint.price_points, recomputed.price_points),
         ] {
             if cp != rc {
                 p.add("checkpoint", || format!("the checkpoint counts {cp} {what}, the rows hold {rc}"));
