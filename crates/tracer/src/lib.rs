@@ -22,5 +22,5 @@ pub use engine::{
 };
 pub use mem::MemGraph;
 pub use policy::Policy;
-pub use price::{PriceError, PriceTable};
+pub use price::{PriceBook, PriceError, PriceSource, PriceTable};
 pub use source::{BatchRequest, GraphSource};

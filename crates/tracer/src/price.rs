@@ -1,9 +1,15 @@
 //! Daily USD prices per asset, from a CSV the user points at, and exact USD valuation.
 //!
 //! The table is `date,<sym>_usd,…` (e.g. `date,btc_usd,eth_usd,usdt_usd,usdc_usd`), one row per
-//! UTC day; an empty cell means no price is known that day. Stablecoins are valued at 1.00 by
-//! rule, whatever the table says. Everything is exact decimal arithmetic on integers: the price
-//! is read as an integer mantissa and a scale, never as a float.
+//! UTC day; an empty cell means no price is known that day. [`PriceTable::price`] values
+//! stablecoins at 1.00 by rule, whatever the table says. Everything is exact decimal arithmetic
+//! on integers: the price is read as an integer mantissa and a scale, never as a float.
+//!
+//! [`PriceBook`] is the valuation of SPEC version 2: a `--prices` table first, then on-chain feed
+//! points (Chainlink `AnswerUpdated` of the chain's aggregator), then the daily table that ships
+//! with the binary ([`SHIPPED_TABLE_SOURCE`]); a stablecoin takes a table or feed price when one
+//! is known (so a depeg shows) and 1.00 otherwise, and every value says which source gave it
+//! ([`PriceSource`]).
 
 use std::collections::BTreeMap;
 
@@ -104,6 +110,7 @@ impl PriceTable {
             prices: BTreeMap::new(),
             sha256: Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()))),
         };
+        let mut seen_dates = std::collections::HashSet::new();
         for (i, line) in lines {
             if line.trim().is_empty() {
                 continue;
@@ -113,6 +120,12 @@ impl PriceTable {
             let date = cells[0].trim();
             if !is_date(date) {
                 return Err(row_err(format!("invalid date {date:?}, expected YYYY-MM-DD")));
+            }
+            if cells.len() > cols.len() {
+                return Err(row_err(format!("{} cells, the header has {} columns", cells.len(), cols.len())));
+            }
+            if !seen_dates.insert(date.to_string()) {
+                return Err(row_err(format!("date {date} appears twice")));
             }
             for (sym, cell) in symbols.iter().zip(cells[1..].iter()) {
                 let cell = cell.trim();
@@ -141,6 +154,11 @@ impl PriceTable {
         self.prices.get(&sym)?.get(date).copied()
     }
 
+    /// The price the table lists for `symbol` on `date`, stablecoins included (no 1.00 rule).
+    pub fn listed(&self, symbol: &str, date: &str) -> Option<Decimal> {
+        self.prices.get(&symbol.to_ascii_uppercase())?.get(date).copied()
+    }
+
     /// USD value of `raw` base units (with `decimals`) of `symbol` on `date`, rounded half-up to
     /// cents, as a decimal string (`"185623.50"`); `None` when no price is known.
     pub fn usd(&self, symbol: &str, date: &str, raw: U256, decimals: u8) -> Option<String> {
@@ -158,6 +176,139 @@ pub fn usd_value(raw: U256, decimals: u8, price: Decimal) -> String {
     let s = format!("{s:0>3}");
     let (int, frac) = s.split_at(s.len() - 2);
     format!("{int}.{frac}")
+}
+
+/// Where a USD value came from; a case file names it next to the value.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum PriceSource {
+    /// The `--prices` table (its file name as given).
+    UserTable(String),
+    /// An on-chain price feed: the aggregator's address and the round used.
+    Feed {
+        /// The aggregator, as the config names it (`0x…`).
+        feed: String,
+        /// The round whose answer was used.
+        round: u64,
+    },
+    /// The daily table built into the binary ([`SHIPPED_TABLE_SOURCE`]).
+    Shipped,
+    /// No price known for a stablecoin that day: valued at its 1.00 peg.
+    Peg,
+}
+
+impl PriceSource {
+    /// One line for a case file or report: `prices.csv`, `chainlink 0x… round 123`,
+    /// `shipped daily table (…)`, `stablecoin peg 1.00`.
+    pub fn describe(&self) -> String {
+        match self {
+            PriceSource::UserTable(f) => format!("price table {f}"),
+            PriceSource::Feed { feed, round } => format!("chainlink feed {feed} round {round}"),
+            PriceSource::Shipped => SHIPPED_TABLE_SOURCE.to_string(),
+            PriceSource::Peg => "stablecoin peg 1.00 (no price known that day)".to_string(),
+        }
+    }
+}
+
+/// The daily table that ships with the binary: `date,btc_usd,eth_usd,usdt_usd,usdc_usd`,
+/// 2015-01-01 … 2025-12-31 (`crates/tracer/data/PROVENANCE.md`).
+pub const SHIPPED_TABLE_CSV: &str = include_str!("../data/daily_usd.csv");
+
+/// How a case names the shipped table.
+pub const SHIPPED_TABLE_SOURCE: &str =
+    "shipped daily table (BTC, ETH: CoinGecko 00:00 UTC; USDT, USDC: Yahoo Finance daily close)";
+
+/// A feed point older than this (seconds before the valued time) is not used: Chainlink's
+/// ETH/USD heartbeat is one hour, so a day without an update means the feed is not serving.
+pub const FEED_MAX_AGE: u64 = 86_400;
+
+/// One on-chain feed's answers for a symbol.
+#[derive(Clone, Debug)]
+struct Feed {
+    name: String,
+    decimals: u8,
+    /// (updated_at, round, answer), sorted.
+    points: Vec<(u64, u64, i128)>,
+}
+
+/// Valuation in the order of SPEC version 2 (see the module docs). Build it with
+/// [`PriceBook::new`], add on-chain feeds with [`PriceBook::add_feed`], value with
+/// [`PriceBook::usd`].
+#[derive(Clone, Debug)]
+pub struct PriceBook {
+    user: Option<(PriceTable, String)>,
+    feeds: BTreeMap<String, Vec<Feed>>,
+    shipped: PriceTable,
+}
+
+impl Default for PriceBook {
+    fn default() -> Self {
+        PriceBook::new(None)
+    }
+}
+
+impl PriceBook {
+    /// The shipped table, under `user` (a `--prices` table and its file name) when given.
+    pub fn new(user: Option<(PriceTable, String)>) -> Self {
+        let shipped = PriceTable::parse_csv(SHIPPED_TABLE_CSV, "shipped daily_usd.csv")
+            .expect("the shipped table is checked by a test");
+        PriceBook { user, feeds: BTreeMap::new(), shipped }
+    }
+
+    /// Value `symbol` also from an on-chain feed: `feed` names it (`0x…`), `decimals` is the
+    /// answers' scale (8 for Chainlink USD feeds), `points` are (updated_at, round, answer).
+    /// Non-positive answers are never used.
+    pub fn add_feed(
+        &mut self,
+        symbol: &str,
+        feed: &str,
+        decimals: u8,
+        points: impl IntoIterator<Item = (u64, u64, i128)>,
+    ) {
+        let mut points: Vec<_> = points.into_iter().collect();
+        points.sort_unstable();
+        self.feeds.entry(symbol.to_ascii_uppercase()).or_default().push(Feed {
+            name: feed.to_string(),
+            decimals,
+            points,
+        });
+    }
+
+    /// The USD price of one unit of `symbol` at `time` (unix seconds UTC) and its source, or
+    /// `None` when no source knows it (an unknown price stays unknown, never 0).
+    pub fn price(&self, symbol: &str, time: u64) -> Option<(Decimal, PriceSource)> {
+        let sym = symbol.to_ascii_uppercase();
+        let date = chaintrace_model::time_fmt::utc_date(time);
+        if let Some((t, name)) = &self.user {
+            if let Some(p) = t.listed(&sym, &date) {
+                return Some((p, PriceSource::UserTable(name.clone())));
+            }
+        }
+        for f in self.feeds.get(&sym).into_iter().flatten() {
+            let idx = f.points.partition_point(|p| p.0 <= time);
+            if idx == 0 {
+                continue;
+            }
+            let (at, round, answer) = f.points[idx - 1];
+            if time - at > FEED_MAX_AGE || answer <= 0 {
+                continue;
+            }
+            let mantissa = u128::try_from(answer).ok()?;
+            return Some((
+                Decimal { mantissa, scale: u32::from(f.decimals) },
+                PriceSource::Feed { feed: f.name.clone(), round },
+            ));
+        }
+        if let Some(p) = self.shipped.listed(&sym, &date) {
+            return Some((p, PriceSource::Shipped));
+        }
+        STABLECOINS.contains(&sym.as_str()).then_some((Decimal::ONE, PriceSource::Peg))
+    }
+
+    /// USD value of `raw` base units (with `decimals`) of `symbol` at `time`, rounded half-up to
+    /// cents (`"185623.50"`), with its source; `None` when no price is known.
+    pub fn usd(&self, symbol: &str, time: u64, raw: U256, decimals: u8) -> Option<(String, PriceSource)> {
+        self.price(symbol, time).map(|(p, src)| (usd_value(raw, decimals, p), src))
+    }
 }
 
 fn is_date(d: &str) -> bool {
@@ -202,6 +353,100 @@ mod tests {
         assert_eq!(t.price("ETH", "2015-08-09"), None, "documented gap");
         assert_eq!(t.price("ETH", "2025-01-05"), None, "ETH ends 2024-12-20");
         assert!(t.price("ETH", "2024-12-20").is_some());
+    }
+
+    /// The real Chainlink ETH/USD rounds (tests/data/chainlink-eth-usd) as feed points: the
+    /// book values with the round current at the time, and the facts in that folder's
+    /// PROVENANCE.md hold.
+    #[test]
+    fn feed_points_value_at_the_round_current_at_the_time() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/chainlink-eth-usd/0x5f4eC3Df9cbd43714FE2740f5E3616155c5b8419.csv"
+        );
+        let text = std::fs::read_to_string(path).expect("chainlink fixture in tests/data");
+        let mut points = Vec::new();
+        for line in text.lines().skip(1) {
+            let c: Vec<&str> = line.split(',').collect();
+            let round: u128 = c[1].parse().unwrap();
+            let (answer, updated): (i128, u64) = (c[2].parse().unwrap(), c[4].parse().unwrap());
+            if updated != 0 {
+                points.push((updated, (round & u128::from(u64::MAX)) as u64, answer));
+            }
+        }
+        assert_eq!(points.len(), 11_106);
+        let mut book = PriceBook::new(None);
+        book.add_feed("ETH", "0xfeed", 8, points);
+        let tenth = U256::from(10u64).pow(U256::from(17));
+        // Block 18000011 (1693067027): round …314589, $1,650.63643; 0.1 ETH = $165.06.
+        let (usd, src) = book.usd("ETH", 1_693_067_027, tenth, 18).unwrap();
+        assert_eq!(usd, "165.06");
+        assert_eq!(src, PriceSource::Feed { feed: "0xfeed".into(), round: 314_589 - 309_696 });
+        // The next round's time uses the next round.
+        assert!(matches!(book.price("ETH", 1_693_068_983).unwrap().1, PriceSource::Feed { round: 4894, .. }));
+        // Before the first round and long after the last: the shipped table.
+        assert_eq!(book.price("ETH", 1_680_734_314).unwrap().1, PriceSource::Shipped);
+        assert_eq!(book.price("ETH", 1_706_558_123 + FEED_MAX_AGE + 1).unwrap().1, PriceSource::Shipped);
+        assert!(matches!(book.price("ETH", 1_706_558_123 + FEED_MAX_AGE).unwrap().1, PriceSource::Feed { .. }));
+    }
+
+    #[test]
+    fn the_book_prefers_the_user_table_then_feeds_then_the_shipped_table_and_pegs_stablecoins_last() {
+        let user = PriceTable::parse_csv("date,eth_usd,usdt_usd\n2022-11-09,1000.5,0.9\n", "mine.csv").unwrap();
+        let mut book = PriceBook::new(Some((user, "mine.csv".into())));
+        let t = 1_667_995_200; // 2022-11-09T12:00:00Z
+        book.add_feed("ETH", "0xfeed", 8, [(t - 60, 7, 150_000_000_000i128)]);
+        let one_eth = U256::from(10u64).pow(U256::from(18));
+        assert_eq!(
+            book.usd("ETH", t, one_eth, 18).unwrap(),
+            ("1000.50".into(), PriceSource::UserTable("mine.csv".into()))
+        );
+        // A depeg in a table shows: USDT at 0.9 from the user's table, 0.9986 from the shipped one.
+        assert_eq!(book.usd("USDT", t, U256::from(10_000_000u64), 6).unwrap().0, "9.00");
+        let shipped = PriceBook::new(None);
+        assert_eq!(
+            shipped.usd("USDT", t, U256::from(10_000_000u64), 6).unwrap(),
+            ("9.99".into(), PriceSource::Shipped)
+        );
+        // No table price: the feed.
+        let mut feed_only = PriceBook::new(None);
+        feed_only.add_feed("ETH", "0xfeed", 8, [(t - 60, 7, 150_000_000_000i128), (t - 30, 8, -1)]);
+        assert_eq!(
+            feed_only.usd("ETH", t, one_eth, 18).unwrap().1,
+            PriceSource::Shipped,
+            "a non-positive answer is never used"
+        );
+        // Stablecoin without any price: the peg, said so. Unknown asset: unknown, not zero.
+        let (usd, src) = shipped.usd("USDC", 1_000_000_000, U256::from(2_000_000u64), 6).unwrap();
+        assert_eq!((usd.as_str(), src.describe().contains("peg")), ("2.00", true));
+        assert_eq!(shipped.usd("DOGE", t, one_eth, 18), None);
+        assert_eq!(shipped.usd("ETH", 1_000_000_000, one_eth, 18), None, "ETH before 2015-08-07 is unknown");
+    }
+
+    #[test]
+    fn the_shipped_table_parses_and_names_its_source() {
+        let t = PriceTable::parse_csv(SHIPPED_TABLE_CSV, "shipped").unwrap();
+        assert_eq!(t.listed("ETH", "2023-08-26"), Decimal::parse("1653.43"));
+        assert!(SHIPPED_TABLE_SOURCE.contains("CoinGecko") && SHIPPED_TABLE_SOURCE.contains("Yahoo"));
+    }
+
+    #[test]
+    fn garbage_rows_are_line_numbered_errors() {
+        for (text, line, what) in [
+            ("date,btc_usd\n2020-01-01,1\n2020-01-01,2\n", 3, "twice"),
+            ("date,btc_usd\n2020-01-01,1,2\n", 2, "cells"),
+            ("date,btc_usd\n2020-01-01,-5\n", 2, "invalid price"),
+            ("date,btc_usd\n2020-01-01,NaN\n", 2, "invalid price"),
+            ("date,btc_usd\n2020-13-01x,1\n", 2, "invalid date"),
+        ] {
+            let err = PriceTable::parse_csv(text, "p.csv").unwrap_err();
+            let msg = err.to_string();
+            assert!(matches!(err, PriceError::Row { line: l, .. } if l == line), "{text:?}: {msg}");
+            assert!(msg.contains(what) && msg.contains("p.csv") && !msg.contains('\n'), "{msg}");
+        }
+        // A gap (empty cell) is not an error: that day is unknown.
+        let t = PriceTable::parse_csv("date,btc_usd,eth_usd\n2020-01-01,1,\n", "p.csv").unwrap();
+        assert_eq!(t.listed("ETH", "2020-01-01"), None);
     }
 
     #[test]

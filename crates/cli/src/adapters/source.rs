@@ -4,7 +4,10 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use chaintrace_model::{Address, Direction, Hash32, Label, Position, TokenMeta, Transfer, UtxoOutput, UtxoSpend};
+use chaintrace_model::{
+    Address, BridgeEvent, BridgeKey, Conversion, Direction, Hash32, Label, Position, TokenMeta, Transfer, UtxoOutput,
+    UtxoSpend,
+};
 use chaintrace_store::{Store, StoreError};
 use chaintrace_tracer::GraphSource;
 
@@ -67,6 +70,23 @@ impl GraphSource for StoreSource<'_> {
 
     fn token_meta(&self, token: &[u8; 20]) -> Result<Option<TokenMeta>, StoreError> {
         self.store.token_meta(&self.chain, token)
+    }
+
+    fn conversions(
+        &self,
+        addr: &Address,
+        after: Option<(u64, Position)>,
+        limit: usize,
+    ) -> Result<Vec<Conversion>, StoreError> {
+        self.store.conversions(&self.chain, addr, after, limit)
+    }
+
+    fn bridge_deposits(&self, addr: &Address) -> Result<Vec<BridgeEvent>, StoreError> {
+        self.store.bridge_deposits(&self.chain, addr)
+    }
+
+    fn bridge_release(&self, key: &BridgeKey) -> Result<Option<BridgeEvent>, StoreError> {
+        self.store.bridge_release(&self.chain, key)
     }
 
     fn tx_inputs(&self, txid: &Hash32) -> Result<Option<Vec<(UtxoSpend, Option<UtxoOutput>)>>, StoreError> {
