@@ -80,6 +80,8 @@ pub struct EvmAdapter {
     receipts_per_tx: AtomicBool,
     /// The first block whose internal transfers could not be read, and why.
     trace_gap: Mutex<Option<TraceGap>>,
+    /// What besides transfers is recognised (wrappers, bridges, price feeds).
+    flows: crate::flows::FlowConfig,
 }
 
 pub(crate) fn qty(n: u64) -> String {
@@ -96,6 +98,7 @@ impl EvmAdapter {
             trace_mode: OnceCell::new(),
             receipts_per_tx: AtomicBool::new(false),
             trace_gap: Mutex::new(None),
+            flows: crate::flows::FlowConfig::default(),
         };
         if let Some(expected) = adapter.cfg.chain_id {
             let got = adapter.chain_id().await?;
@@ -109,6 +112,13 @@ impl EvmAdapter {
             }
         }
         Ok(adapter)
+    }
+
+    /// Recognise wraps, bridge events and price points as `flows` configures (conversions by
+    /// pool events are recognised with any config; see [`crate::flows`]).
+    pub fn with_flows(mut self, flows: crate::flows::FlowConfig) -> Self {
+        self.flows = flows;
+        self
     }
 
     /// The JSON-RPC client (counters, endpoint, raw calls).
@@ -407,8 +417,11 @@ impl EvmAdapter {
                     });
                 }
             }
-            let data = decode::block_data(b, rs, traces[i].as_deref())
+            let mut data = decode::block_data(b, rs, traces[i].as_deref())
                 .map_err(|what| EvmError::Inconsistent { height: h, what })?;
+            for n in crate::flows::recognise(&mut data, b, rs, &self.flows) {
+                tracing::warn!(chain = %self.cfg.chain, height = h, tx = %n.tx, "{}", n.what);
+            }
             if let Some(prev) = out.last() {
                 let prev: &BlockData = prev;
                 if data.block.parent != prev.block.hash {

@@ -313,7 +313,9 @@ pub fn block_from_json(
             Some(parity_rows(&t.unwrap_or_default()))
         }
     };
-    block_data(&block, &receipts, rows.as_deref()).map(Some)
+    let mut data = block_data(&block, &receipts, rows.as_deref())?;
+    crate::flows::recognise(&mut data, &block, &receipts, &crate::flows::FlowConfig::default());
+    Ok(Some(data))
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod adapter;
 pub mod decode;
 pub mod error;
 pub mod expand;
+pub mod flows;
 pub mod ingest;
 #[cfg(test)]
 mod mutations;
@@ -27,6 +28,7 @@ pub use adapter::{EvmAdapter, EvmConfig, TraceMode, TraceSetting};
 /// Bitcoin adapter); re-exported so EVM callers need one import.
 pub use chaintrace_model::sink::{Applied, ApplyCounts, ChainSink, MemorySink};
 pub use error::{EvmError, RpcError, TraceGap, TraceUnavailable};
+pub use flows::{CctpDeployment, EventBridge, EventField, FlowConfig, FlowNote};
 pub use ingest::{ingest, refill_traces, IngestOptions, IngestSummary, Progress, RefillSink, RefillSummary};
 pub use rpc::{Rpc, RpcConfig};
 pub use tokens::{MemoryTokenMeta, TokenMeta, TokenMetaStore};
