@@ -62,6 +62,7 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
         .iter()
         .map(|a| Address::parse_evm(a).with_context(|| format!("--address {a}")))
         .collect::<Result<Vec<_>>>()?;
+    let flows = ctx.config.flows(&spec.name)?;
     let store = ctx.open_store()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -78,7 +79,7 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
         return runtime.block_on(refill(ctx, spec, args, &store, &url, cfg, opts.chunk_blocks));
     }
     let summary = runtime.block_on(async {
-        let adapter = EvmAdapter::connect(&url, cfg).await?;
+        let adapter = EvmAdapter::connect(&url, cfg).await?.with_flows(flows);
         let stop = stop_on_ctrl_c();
         let sink = StoreSink { store: &store, chain: &spec.name };
         let toks = StoreTokens::new(&store, &spec.name);
@@ -168,7 +169,8 @@ async fn refill(
     cfg: EvmConfig,
     chunk_blocks: u64,
 ) -> Result<()> {
-    let adapter = EvmAdapter::connect(url, cfg).await?;
+    // The blocks read again replace their stored flows, so they are recognised the same way.
+    let adapter = EvmAdapter::connect(url, cfg).await?.with_flows(ctx.config.flows(&spec.name)?);
     let sink = StoreSink { store, chain: &spec.name };
     let stop = stop_on_ctrl_c();
     let (from, to) = (args.range.from.unwrap_or(0), args.range.to.unwrap_or(u64::MAX));
