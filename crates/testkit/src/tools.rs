@@ -112,3 +112,25 @@ pub fn solcjs() -> PathBuf {
     assert!(bin.is_file(), "npm installed solc@0.8 but {} is missing", bin.display());
     bin
 }
+
+/// The creation bytecode in a compiled artifact of an npm package that `scripts/setup`
+/// installs into [`tools_dir`] (e.g. `@uniswap/v2-core`, `build/UniswapV2Factory.json`).
+/// Panics, naming the setup script, when the package or its bytecode is missing: tests that
+/// need a real component fail, they never skip.
+pub fn npm_bytecode(package: &str, artifact: &str) -> Vec<u8> {
+    let path = tools_dir().join("node_modules").join(package).join(artifact);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("cannot read {} ({e}): run scripts/setup to install {package} from npm", path.display())
+    });
+    let v: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+    let code = v["bytecode"]
+        .as_str()
+        .or_else(|| v["bytecode"]["object"].as_str())
+        .or_else(|| v["evm"]["bytecode"]["object"].as_str())
+        .unwrap_or_else(|| panic!("{} has no bytecode", path.display()));
+    let code = hex::decode(code.trim_start_matches("0x"))
+        .unwrap_or_else(|e| panic!("{}: bytecode is not hex: {e}", path.display()));
+    assert!(!code.is_empty(), "{} has an empty bytecode (an interface?)", path.display());
+    code
+}

@@ -7,3 +7,4 @@ mod common;
 mod anvil;
 mod expand;
 mod fixtures;
+mod swaps;
