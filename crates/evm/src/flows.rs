@@ -367,24 +367,18 @@ pub fn recognise(data: &mut BlockData, block: &RpcBlock, receipts: &[RpcReceipt]
                         });
                     }
                 }
-            } else if t0 == *topics::ANSWER_UPDATED {
-                if cfg.price_feeds.contains(&emitter) {
-                    let p = (log.topics.len() == 3 && log.data.len() == 32)
-                        .then(|| (i128_of(&log.topics[1].0), u64_of(&log.topics[2].0), u64_of(&log.data)))
-                        .and_then(|(a, r, t)| Some((a?, r?, t?)));
-                    match p {
-                        Some((answer, round, updated_at)) => price_points.push(PricePoint {
-                            feed: Address::Evm(emitter),
-                            round,
-                            answer,
-                            updated_at,
-                            height,
-                        }),
-                        None => note(format!(
-                            "an AnswerUpdated of feed 0x{} does not decode or is out of range: no price point",
-                            hex::encode(emitter)
-                        )),
+            } else if t0 == *topics::ANSWER_UPDATED && cfg.price_feeds.contains(&emitter) {
+                let p = (log.topics.len() == 3 && log.data.len() == 32)
+                    .then(|| (i128_of(&log.topics[1].0), u64_of(&log.topics[2].0), u64_of(&log.data)))
+                    .and_then(|(a, r, t)| Some((a?, r?, t?)));
+                match p {
+                    Some((answer, round, updated_at)) => {
+                        price_points.push(PricePoint { feed: Address::Evm(emitter), round, answer, updated_at, height })
                     }
+                    None => note(format!(
+                        "an AnswerUpdated of feed 0x{} does not decode or is out of range: no price point",
+                        hex::encode(emitter)
+                    )),
                 }
             }
             for b in cfg.event_bridges.iter().filter(|b| b.contract == emitter) {
@@ -656,4 +650,154 @@ pub fn parse_event(decl: &str) -> Result<(B256, Vec<(String, EventField)>), Stri
     }
     let sig = format!("{name}({})", types.join(","));
     Ok((keccak256(sig.as_bytes()), fields))
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::{Address as EvmAddr, Bytes, U64};
+
+    use super::*;
+    use crate::types::RpcTx;
+
+    fn word_of(b: &[u8]) -> B256 {
+        let mut w = [0u8; 32];
+        w[32 - b.len()..].copy_from_slice(b);
+        B256::from(w)
+    }
+
+    fn log(emitter: u8, topics: Vec<B256>, data: Vec<u8>, index: u64) -> RpcLog {
+        RpcLog {
+            address: EvmAddr::repeat_byte(emitter),
+            topics,
+            data: Bytes::from(data),
+            log_index: Some(U64::from(index)),
+            transaction_hash: None,
+            transaction_index: None,
+            block_number: None,
+            block_hash: None,
+            removed: false,
+        }
+    }
+
+    fn one_tx_block(logs: Vec<RpcLog>) -> (BlockData, RpcBlock, Vec<RpcReceipt>) {
+        let block = RpcBlock {
+            number: U64::from(5),
+            hash: B256::repeat_byte(1),
+            parent_hash: B256::repeat_byte(2),
+            timestamp: U64::from(1000),
+            transactions: vec![RpcTx {
+                hash: B256::repeat_byte(0xa1),
+                from: EvmAddr::repeat_byte(0x10),
+                to: Some(EvmAddr::repeat_byte(0x20)),
+                value: U256::ZERO,
+                transaction_index: None,
+            }],
+        };
+        let receipts = vec![RpcReceipt {
+            transaction_hash: B256::repeat_byte(0xa1),
+            transaction_index: None,
+            status: Some(U64::from(1)),
+            contract_address: None,
+            logs,
+        }];
+        let data = crate::decode::block_data(&block, &receipts, Some(&[])).expect("block");
+        (data, block, receipts)
+    }
+
+    fn cctp_cfg() -> FlowConfig {
+        FlowConfig {
+            cctp: vec![CctpDeployment { domain: 0, token_messenger: [0x77; 20], message_transmitter: [0x78; 20] }],
+            known_domains: vec![0, 3],
+            price_feeds: vec![[0xfe; 20]],
+            ..FlowConfig::default()
+        }
+    }
+
+    fn deposit_for_burn(emitter: u8, dest: u32) -> RpcLog {
+        let mut data = Vec::new();
+        data.extend_from_slice(&U256::from(5_000_000u64).to_be_bytes::<32>());
+        data.extend_from_slice(&word_of(&[0x33; 20]).0);
+        data.extend_from_slice(&word_of(&dest.to_be_bytes()).0);
+        data.extend_from_slice(&[0; 64]);
+        log(
+            emitter,
+            vec![*topics::DEPOSIT_FOR_BURN, word_of(&9u64.to_be_bytes()), word_of(&[0xaa; 20]), word_of(&[0x10; 20])],
+            data,
+            0,
+        )
+    }
+
+    #[test]
+    fn cctp_deposits_of_the_configured_messenger_only_and_unknown_domains_are_noted() {
+        let (mut data, block, receipts) = one_tx_block(vec![deposit_for_burn(0x77, 3), deposit_for_burn(0x66, 3)]);
+        let notes = recognise(&mut data, &block, &receipts, &cctp_cfg());
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(data.bridge_events.len(), 1, "the look-alike from another contract is ignored");
+        let e = &data.bridge_events[0];
+        assert_eq!(e.key, BridgeKey::cctp(0, 9));
+        assert_eq!((e.asset, e.amount), (Asset::Token([0xaa; 20]), U256::from(5_000_000u64)));
+        assert!(
+            matches!(&e.side, BridgeSide::Deposit { owner, dest_domain: Some(3), .. } if *owner == Address::Evm([0x10; 20]))
+        );
+
+        let (mut data, block, receipts) = one_tx_block(vec![deposit_for_burn(0x77, 42)]);
+        let notes = recognise(&mut data, &block, &receipts, &cctp_cfg());
+        assert_eq!(data.bridge_events.len(), 1, "kept: it is still a deposit (an unmatched one)");
+        assert!(notes.iter().any(|n| n.what.contains("domain 42")), "{notes:?}");
+    }
+
+    #[test]
+    fn malformed_events_are_notes_never_zero_amounts() {
+        let short = log(0x77, vec![*topics::DEPOSIT_FOR_BURN, word_of(&[9])], vec![0; 10], 0);
+        let huge_answer =
+            log(0xfe, vec![*topics::ANSWER_UPDATED, B256::repeat_byte(0x7f), word_of(&[1])], vec![0; 32], 1);
+        let release_without_body =
+            log(0x78, vec![*topics::MESSAGE_RECEIVED, word_of(&[1]), word_of(&[2])], vec![0; 32], 2);
+        let (mut data, block, receipts) = one_tx_block(vec![short, huge_answer, release_without_body]);
+        let notes = recognise(&mut data, &block, &receipts, &cctp_cfg());
+        assert!(data.bridge_events.is_empty() && data.price_points.is_empty());
+        assert_eq!(notes.len(), 3, "{notes:?}");
+        // A negative answer fits and is kept as given (the valuation never uses it).
+        let neg = log(
+            0xfe,
+            vec![*topics::ANSWER_UPDATED, B256::repeat_byte(0xff), word_of(&[4])],
+            word_of(&[7]).0.to_vec(),
+            0,
+        );
+        let (mut data, block, receipts) = one_tx_block(vec![neg]);
+        assert!(recognise(&mut data, &block, &receipts, &cctp_cfg()).is_empty());
+        assert_eq!(
+            (data.price_points[0].answer, data.price_points[0].round, data.price_points[0].updated_at),
+            (-1, 4, 7)
+        );
+    }
+
+    #[test]
+    fn a_swap_whose_transfer_logs_are_missing_is_noted_not_guessed() {
+        let swap = log(0x55, vec![*topics::SWAP_V2, word_of(&[0x20; 20]), word_of(&[0x10; 20])], vec![1; 128], 0);
+        let (mut data, block, receipts) = one_tx_block(vec![swap]);
+        let notes = recognise(&mut data, &block, &receipts, &FlowConfig::default());
+        assert!(data.conversions.is_empty());
+        assert!(notes[0].what.contains("without a conversion"), "{notes:?}");
+    }
+
+    #[test]
+    fn event_declarations_parse_to_topics_and_words() {
+        let (topic, fields) =
+            parse_event("Locked(address indexed owner, address token, uint256 amount, uint64 nonce)").unwrap();
+        assert_eq!(topic, keccak256("Locked(address,address,uint256,uint64)"));
+        assert_eq!(
+            fields,
+            vec![
+                ("owner".into(), EventField::Topic(1)),
+                ("token".into(), EventField::Word(0)),
+                ("amount".into(), EventField::Word(1)),
+                ("nonce".into(), EventField::Word(2)),
+            ]
+        );
+        assert!(parse_event("Locked(bytes data)").unwrap_err().contains("only static types"));
+        assert!(parse_event("Locked(uint a").is_err());
+        assert!(parse_event("(uint a)").is_err());
+        assert_eq!(parse_event("X(uint a)").unwrap().0, keccak256("X(uint256)"));
+    }
 }

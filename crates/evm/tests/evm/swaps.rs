@@ -99,7 +99,9 @@ async fn ingest_all(anvil: &Anvil, traces: TraceSetting, flows: FlowConfig) -> M
     let adapter = EvmAdapter::connect(&Sensitive::new(anvil.url()), cfg).await.expect("connect").with_flows(flows);
     let sink = MemorySink::default();
     let opts = IngestOptions { to: Some(anvil.block_number()), chunk_blocks: 8, ..IngestOptions::default() };
-    ingest(&adapter, &sink, None::<&chaintrace_evm::MemoryTokenMeta>, &opts, &AtomicBool::new(false), |_| {}).await.expect("ingest");
+    ingest(&adapter, &sink, None::<&chaintrace_evm::MemoryTokenMeta>, &opts, &AtomicBool::new(false), |_| {})
+        .await
+        .expect("ingest");
     sink
 }
 
