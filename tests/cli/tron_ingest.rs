@@ -352,7 +352,7 @@ fn bad_endpoints_and_bad_input_are_one_line_errors_that_change_nothing() {
 /// shape (`/wallet/getblockbynum` + `/wallet/gettransactioninfobyblocknum`, `visible=false`:
 /// `41…` hex addresses, bare hex ids) field by field; no value is changed. That re-encoding is
 /// the test's; the values are the chain's.
-fn graphsense_as_http_api() -> (Value, Value) {
+pub(crate) fn graphsense_as_http_api() -> (Value, Value) {
     let dir = shared_data().join("tron/block-50000011");
     let rows = |f: &str| -> Vec<Value> {
         std::fs::read_to_string(dir.join(f))

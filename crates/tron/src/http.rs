@@ -86,18 +86,25 @@ impl HttpApi {
         tokio::time::sleep_until(wait).await;
     }
 
-    /// One POST without retries.
-    async fn post_once(&self, path: &str, body: &Value) -> Result<Value, TronError> {
+    /// One request without retries: a POST of `body`, or a GET when `body` is `None`.
+    async fn request_once(&self, path: &str, body: Option<&Value>) -> Result<Value, TronError> {
         self.pace().await;
         let _slot = self.slots.acquire().await.expect("the semaphore is never closed");
-        let mut req = self
-            .client
-            .post(format!("{}{path}", self.base.expose()))
-            .header("content-type", "application/json")
-            .body(serde_json::to_vec(body).expect("a JSON value serialises"));
+        let url = format!("{}{path}", self.base.expose());
+        let mut req = match body {
+            Some(body) => self
+                .client
+                .post(url)
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(body).expect("a JSON value serialises")),
+            None => self.client.get(url).header("accept", "application/json"),
+        };
         if let Some(key) = &self.cfg.api_key {
             req = req.header("TRON-PRO-API-KEY", key.expose());
         }
+        // The path of a message: without its query (a GET's query names the account, which is
+        // fine, but keep messages short and stable).
+        let shown_path = path.split('?').next().unwrap_or(path).to_string();
         let transport =
             |e: reqwest::Error| TronError::Transport { url: self.shown.clone(), message: e.without_url().to_string() };
         let resp = req.send().await.map_err(transport)?;
@@ -106,26 +113,25 @@ impl HttpApi {
         let text = String::from_utf8_lossy(&bytes);
         let head = text.trim_start();
         if head.starts_with('<') {
-            return Err(TronError::Html { url: self.shown.clone(), path: path.to_string() });
+            return Err(TronError::Html { url: self.shown.clone(), path: shown_path });
         }
         if status != 200 {
-            return Err(TronError::Status { url: self.shown.clone(), path: path.to_string(), status });
+            return Err(TronError::Status { url: self.shown.clone(), path: shown_path, status });
         }
         serde_json::from_slice(&bytes).map_err(|e| TronError::BadJson {
             url: self.shown.clone(),
-            path: path.to_string(),
+            path: shown_path,
             message: e.to_string(),
         })
     }
 
-    /// POST `body` to `path` (e.g. `/wallet/getblockbynum`), retrying retryable faults.
-    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, TronError> {
+    async fn with_retries(&self, path: &str, body: Option<&Value>) -> Result<Value, TronError> {
         let mut delay = self.cfg.backoff;
         let mut attempt = 0;
         loop {
-            match self.post_once(path, body).await {
+            match self.request_once(path, body).await {
                 Err(e) if e.is_retryable() && attempt + 1 < self.cfg.retries => {
-                    tracing::debug!(path, attempt, error = %e, "retrying a TRON request");
+                    tracing::debug!(attempt, error = %e, "retrying a TRON request");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                     attempt += 1;
@@ -133,6 +139,16 @@ impl HttpApi {
                 other => return other,
             }
         }
+    }
+
+    /// POST `body` to `path` (e.g. `/wallet/getblockbynum`), retrying retryable faults.
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, TronError> {
+        self.with_retries(path, Some(body)).await
+    }
+
+    /// GET `path_and_query` (TronGrid's `/v1/…` API), retrying retryable faults.
+    pub async fn get(&self, path_and_query: &str) -> Result<Value, TronError> {
+        self.with_retries(path_and_query, None).await
     }
 
     /// `/wallet/getblockbynum` (`{}` when the node has no such block).

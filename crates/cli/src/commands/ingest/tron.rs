@@ -5,6 +5,9 @@
 //! names one. The HTTP API is preferred (it gives TRC-10 and internal transfers); without it the
 //! EVM adapter reads the JSON-RPC and [`TronSink`] re-keys its blocks as TRON's.
 //!
+//! `--address T…`: one wallet's history from TronGrid's account listings
+//! ([`chaintrace_tron::account`]), its blocks decoded like a range ingest and stored unlinked.
+//!
 //! Environment (advanced): `CHAINTRACE_TRON_API` = `auto` (default) | `http` | `jsonrpc`;
 //! `CHAINTRACE_TRON_API_KEY` = a TronGrid key, sent as `TRON-PRO-API-KEY` and never printed.
 
@@ -15,7 +18,7 @@ use chaintrace_evm::{EvmAdapter, EvmConfig, RpcConfig, TokenMetaStore, TraceSett
 use chaintrace_model::sink::ChainSink;
 use chaintrace_model::{Address, ChainSpec, Sensitive, TokenMeta};
 use chaintrace_store::Store;
-use chaintrace_tron::{probe, HttpApi, HttpConfig, TronError, TronSink};
+use chaintrace_tron::{account_history, probe, AccountOptions, HttpApi, HttpConfig, TronError, TronSink};
 use serde_json::json;
 
 use super::IngestArgs;
@@ -53,9 +56,6 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
         .iter()
         .map(|a| Address::parse_tron(a).with_context(|| format!("--address {a}")))
         .collect::<Result<Vec<_>>>()?;
-    if !addresses.is_empty() {
-        bail!("ingest {} --address is not implemented yet: ingest a block range with --from/--to", spec.name);
-    }
     let prefer = std::env::var("CHAINTRACE_TRON_API").unwrap_or_default();
     if !["", "auto", "http", "jsonrpc"].contains(&prefer.as_str()) {
         bail!("CHAINTRACE_TRON_API={prefer:?}: use auto, http or jsonrpc");
@@ -85,6 +85,17 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
         if !got.eq_ignore_ascii_case(expected.trim_start_matches("0x")) {
             return Err(TronError::GenesisMismatch { chain: spec.name.clone(), expected: expected.clone(), got }.into());
         }
+    }
+    if !addresses.is_empty() {
+        if !caps.http_api {
+            return Err(TronError::NoAccountApi { url: url.redacted_url(), path: "/wallet/getnowblock".into() }.into());
+        }
+        let store = ctx.open_store()?;
+        let sink = StoreSink { store: &store, chain: &spec.name };
+        sink.record_node_info("api", caps.api())?;
+        sink.record_node_info("tx_info", if caps.tx_info { "yes" } else { "no: TRC-20 from calldata" })?;
+        seed_known_tokens(&store, &spec.name)?;
+        return runtime.block_on(by_address(ctx, spec, args, &store, &api, caps.tx_info, &addresses));
     }
     let use_http = match prefer.as_str() {
         "http" if !caps.http_api => bail!("CHAINTRACE_TRON_API=http but {} offers no HTTP API", url.redacted_url()),
@@ -204,6 +215,66 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
     }
 }
 
+/// `--address`: each account's history from TronGrid's account listings, its blocks decoded
+/// like a range ingest and stored unlinked (the checkpoint does not move).
+async fn by_address(
+    ctx: &Context,
+    spec: &ChainSpec,
+    args: &IngestArgs,
+    store: &Store,
+    api: &HttpApi,
+    tx_info: bool,
+    addresses: &[Address],
+) -> Result<()> {
+    let opts = AccountOptions {
+        from: args.range.from.unwrap_or(0),
+        to: args.range.to.unwrap_or(u64::MAX),
+        tx_info,
+        parallel: args.evm.max_in_flight.unwrap_or(8).max(1),
+        ..AccountOptions::default()
+    };
+    let mut rows = Vec::new();
+    for addr in addresses {
+        let hist =
+            account_history(api, addr, &opts).await.with_context(|| format!("fetching the history of {addr}"))?;
+        let stored = store.put_unlinked(&spec.name, &hist.blocks)?;
+        let found: usize = hist.blocks.iter().map(|b| b.transfers.len()).sum();
+        rows.push(json!({
+            "address": addr.to_string(),
+            "transfers": found,
+            "new_transfers": stored.transfers,
+            "blocks": hist.blocks.len(),
+            "listed_transactions": hist.listed_txs,
+            "pages": hist.pages,
+            "trc20_from": if tx_info { "logs" } else { "calldata" },
+            "unmatched_trc20": hist.unmatched_trc20,
+        }));
+        if !ctx.json {
+            output::line(format!(
+                "{}: {addr}: {found} transfers in {} blocks ({} new) from {} listed transactions ({} pages){}",
+                spec.name,
+                hist.blocks.len(),
+                stored.transfers,
+                hist.listed_txs,
+                hist.pages,
+                if hist.unmatched_trc20 > 0 {
+                    format!(
+                        "; {} listed TRC-20 transfers not found in their blocks{}",
+                        hist.unmatched_trc20,
+                        if tx_info { "" } else { " (no transaction info: TRC-20 read from calldata)" }
+                    )
+                } else {
+                    String::new()
+                }
+            ))?;
+        }
+    }
+    if ctx.json {
+        output::json(&json!({ "chain": spec.name, "addresses": rows }))?;
+    }
+    Ok(())
+}
+
 /// What the user can do about a TRON ingest error, naming the flags.
 pub(super) fn hint(e: &anyhow::Error, spec: &ChainSpec) -> Option<String> {
     e.chain().find_map(|c| match c.downcast_ref::<TronError>()? {
@@ -212,6 +283,9 @@ pub(super) fn hint(e: &anyhow::Error, spec: &ChainSpec) -> Option<String> {
         }
         TronError::Gap { tip, .. } => Some(format!("pass --from {} or lower, or use a new --store", tip + 1)),
         TronError::Fork(_) => Some(format!("ingest chain {} into a new --store", spec.name)),
+        TronError::NoAccountApi { .. } => {
+            Some("--address needs TronGrid's account API (/v1/accounts): point --rpc at https://api.trongrid.io or a node that serves it".into())
+        }
         TronError::Html { .. } | TronError::NoApi { .. } => {
             Some("pass --rpc the base URL of a TRON node (JSON-RPC or /wallet HTTP API)".into())
         }
