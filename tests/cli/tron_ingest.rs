@@ -616,7 +616,7 @@ fn recorded_transaction_info_67325788_decodes_logs_and_internal_transfers() {
 /// A small chain in the HTTP API's shape whose last blocks can be replaced (a fork). The block
 /// shape is the recording's; heights, ids and the one TRX transfer per block are made up for
 /// the reorg logic (anvil has no `/wallet` API, so nothing real can fork over HTTP).
-fn http_chain(branch: u8, tip: u64, fork_at: u64) -> Vec<Value> {
+pub(crate) fn http_chain(branch: u8, tip: u64, fork_at: u64) -> Vec<Value> {
     let id = |h: u64, b: u8| format!("{h:016x}{:046x}{b:02x}", h * 7919);
     (100..=tip)
         .map(|h| {

@@ -30,7 +30,7 @@ pub mod sink;
 pub use account::{account_history, AccountHistory, AccountOptions};
 pub use error::TronError;
 pub use http::{probe, Capabilities, HttpApi, HttpConfig};
-pub use ingest::{ingest_http, IngestOptions, IngestSummary};
+pub use ingest::{ingest_http, logs_at, BlockLogs, IngestOptions, IngestSummary};
 pub use sink::TronSink;
 
 /// TRON mainnet's chain id on its Ethereum-compatible JSON-RPC (`eth_chainId` = `0x2b6653dc`).

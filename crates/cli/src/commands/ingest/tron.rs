@@ -128,15 +128,21 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
             to: args.range.to,
             chunk_blocks: (args.node.batch_blocks.unwrap_or(50).max(1) as u64).min(1000),
             tx_info: caps.tx_info,
+            keep_logs_of: if caps.tx_info { super::freezes::contract_set(spec)? } else { Default::default() },
             ..Default::default()
         };
         let s = runtime.block_on(chaintrace_tron::ingest_http(&api, &spec.name, &sink, &opts, |h, head| {
             bar.set_position(h.saturating_add(1).saturating_sub(start));
             bar.set_message(format!("ingest {} height {h} / {head}", spec.name));
         }))?;
-        // Freeze events are read with eth_getLogs: through the JSON-RPC when the endpoint has it.
-        match (caps.jsonrpc_url(&url), s.tip) {
-            (Some(rpc_url), Some((tip, _))) => {
+        // Freeze events: from the transaction infos the ingest read, else through the JSON-RPC's
+        // eth_getLogs when the endpoint has it.
+        if let Some((tip, _)) = s.tip {
+            if caps.tx_info {
+                let source =
+                    super::freezes::EventSource::Http { api: &api, kept: &s.logs, applied_from: s.applied_from };
+                runtime.block_on(super::freezes::scan_or_warn(source, &store, spec, start, tip))?;
+            } else if let Some(rpc_url) = caps.jsonrpc_url(&url) {
                 let cfg = EvmConfig {
                     chain: spec.name.clone(),
                     chain_id: spec.chain_id,
@@ -145,11 +151,12 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
                 };
                 runtime.block_on(async {
                     let adapter = EvmAdapter::connect(&rpc_url, cfg).await?;
-                    super::freezes::scan_or_warn(&adapter, &store, spec, start, tip).await
+                    let source = super::freezes::EventSource::Rpc(&adapter);
+                    super::freezes::scan_or_warn(source, &store, spec, start, tip).await
                 })?;
+            } else {
+                sink.record_node_info("freeze_events", "unavailable: no transaction info and no JSON-RPC")?;
             }
-            (None, _) => sink.record_node_info("freeze_events", "unavailable: no JSON-RPC for eth_getLogs")?,
-            _ => {}
         }
         (s.blocks, s.transfers, s.reorgs, s.rolled_back, s.tip)
     } else {
@@ -184,7 +191,8 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
             .await?;
             // Tether/Circle freezes on TRON's stablecoin contracts become `frozen` labels.
             if let Some((tip, _)) = s.tip {
-                super::freezes::scan_or_warn(&adapter, &store, spec, start, tip).await?;
+                super::freezes::scan_or_warn(super::freezes::EventSource::Rpc(&adapter), &store, spec, start, tip)
+                    .await?;
             }
             anyhow::Ok(s)
         })?;
