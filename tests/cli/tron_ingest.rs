@@ -176,6 +176,7 @@ fn recorded_mainnet_block_via_the_http_api_matches_every_expected_transfer() {
     assert_eq!(st["chains"]["tron"]["tip_height"], 43_811_922, "{st}");
     let text = w.ok(&["stats"]);
     assert!(text.contains("api=http") && text.contains("tx_info=no"), "{text}");
+    assert!(text.contains("getblockbylimitnext=no"), "the recording has no range read: one by one: {text}");
 
     // Idempotent: the same block again changes nothing.
     w.ok(&["ingest", "tron", "--rpc", &server.url(), "--from", "43811922", "--to", "43811922"]);
@@ -652,12 +653,20 @@ fn http_api_reorg_rolls_back_the_orphaned_blocks() {
             "/wallet/getblockbynum" => Reply::json(
                 serde_json::to_vec(&at(req["num"].as_u64().unwrap_or(0)).unwrap_or(serde_json::json!({}))).unwrap(),
             ),
+            // java-tron's range read: startNum..endNum (exclusive), `{}` when empty.
+            "/wallet/getblockbylimitnext" => {
+                let (s, e) = (req["startNum"].as_u64().unwrap_or(0), req["endNum"].as_u64().unwrap_or(0));
+                let got: Vec<Value> = (s..e).filter_map(at).collect();
+                let answer = if got.is_empty() { serde_json::json!({}) } else { serde_json::json!({"block": got}) };
+                Reply::json(serde_json::to_vec(&answer).unwrap())
+            }
             "/wallet/gettransactioninfobyblocknum" => Reply::json(b"[]".to_vec()),
             _ => Reply::Send { status: 404, body: b"{}".to_vec(), content_length: None },
         }
     });
     let w = Workdir::new();
     w.ok(&["ingest", "tron", "--rpc", &server.url(), "--from", "100", "--to", "105"]);
+    assert!(w.ok(&["stats"]).contains("getblockbylimitnext=yes"), "the range read was used");
     assert_eq!(stats(&w)["chains"]["tron"]["transfers"], 6);
     // Blocks 104 and 105 are replaced by a branch that also adds 106.
     *chain.lock().unwrap() = http_chain(1, 106, 103);

@@ -10,6 +10,9 @@ use tokio::sync::{Mutex, Semaphore};
 
 use crate::TronError;
 
+/// The most blocks one `/wallet/getblockbylimitnext` request returns (java-tron's limit).
+pub const RANGE_LIMIT: u64 = 100;
+
 /// Client settings.
 #[derive(Clone, Debug)]
 pub struct HttpConfig {
@@ -154,6 +157,23 @@ impl HttpApi {
     /// `/wallet/getblockbynum` (`{}` when the node has no such block).
     pub async fn block(&self, height: u64) -> Result<Value, TronError> {
         self.post("/wallet/getblockbynum", &json!({ "num": height, "visible": false })).await
+    }
+
+    /// `/wallet/getblockbylimitnext`: the blocks `start..end` (`end` exclusive, at most
+    /// [`RANGE_LIMIT`]) in one request, or `None` when the endpoint does not offer it (HTTP
+    /// 404/405/501, or an answer without `block`). An empty range answers `{}`: no blocks.
+    pub async fn block_range(&self, start: u64, end: u64) -> Result<Option<Vec<Value>>, TronError> {
+        let body = json!({ "startNum": start, "endNum": end, "visible": false });
+        match self.post("/wallet/getblockbylimitnext", &body).await {
+            Err(TronError::Status { status: 404 | 405 | 501, .. }) => Ok(None),
+            Err(e) => Err(e),
+            Ok(Value::Object(o)) if o.is_empty() => Ok(Some(Vec::new())),
+            Ok(Value::Object(mut o)) => match o.remove("block") {
+                Some(Value::Array(blocks)) => Ok(Some(blocks)),
+                _ => Ok(None),
+            },
+            Ok(_) => Ok(None),
+        }
     }
 
     /// `/wallet/gettransactioninfobyblocknum`: the block's transaction infos (logs, internal

@@ -5,9 +5,11 @@ use std::collections::BTreeSet;
 
 use chaintrace_model::sink::{Applied, ChainSink, ForkSearch};
 use chaintrace_model::{BlockData, Hash32};
+use serde_json::Value;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::decode::{block_logs, block_ref, decode_block, Trc20Source, TxLog};
+use crate::http::RANGE_LIMIT;
 use crate::{HttpApi, TronError};
 
 /// What to ingest.
@@ -25,6 +27,8 @@ pub struct IngestOptions {
     pub max_reorg_depth: u64,
     /// Keep the logs of these contracts (with transaction info) in [`IngestSummary::logs`].
     pub keep_logs_of: BTreeSet<[u8; 20]>,
+    /// Requests of one batch in flight at once (the client's own limit still applies).
+    pub parallel: usize,
 }
 
 impl Default for IngestOptions {
@@ -36,6 +40,7 @@ impl Default for IngestOptions {
             tx_info: true,
             max_reorg_depth: 200,
             keep_logs_of: BTreeSet::new(),
+            parallel: 16,
         }
     }
 }
@@ -69,6 +74,8 @@ pub struct IngestSummary {
     /// The lowest height this run applied: every stored block from there to [`Self::tip`] is
     /// one this run read (a rollback re-reads the heights above its fork point).
     pub applied_from: Option<u64>,
+    /// Whether the endpoint offers `/wallet/getblockbylimitnext` (`None`: not asked).
+    pub block_ranges: Option<bool>,
     /// The logs of [`IngestOptions::keep_logs_of`] in the applied blocks that have any, including
     /// blocks a later reorganisation replaced (compare [`BlockLogs::hash`] with the store's).
     pub logs: Vec<BlockLogs>,
@@ -81,21 +88,84 @@ fn sink_err<E: std::error::Error + Send + Sync + 'static>(e: E) -> TronError {
 /// One block decoded, with the logs of `keep` contracts.
 type Fetched = (BlockData, Trc20Source, Vec<TxLog>);
 
-async fn fetch(
+/// Blocks `from..=to` as the node gave them: through `/wallet/getblockbylimitnext` while the
+/// endpoint offers it (`range`: unknown, then found out on the first call), else one by one.
+/// Heights a range answer left out are asked one by one (so a missing block is reported as
+/// such).
+async fn raw_blocks(
     api: &HttpApi,
-    height: u64,
+    from: u64,
+    to: u64,
+    parallel: usize,
+    range: &mut Option<bool>,
+) -> Result<Vec<Value>, TronError> {
+    let mut by_height = std::collections::BTreeMap::new();
+    if *range != Some(false) {
+        let windows: Vec<(u64, u64)> = (from..=to)
+            .step_by(RANGE_LIMIT as usize)
+            .map(|s| (s, to.min(s + RANGE_LIMIT - 1) + 1))
+            .collect();
+        let answers: Vec<Option<Vec<Value>>> = stream::iter(windows)
+            .map(|(s, e)| api.block_range(s, e))
+            .buffered(parallel.max(1))
+            .try_collect()
+            .await?;
+        if answers.iter().all(Option::is_some) {
+            *range = Some(true);
+            for b in answers.into_iter().flatten().flatten() {
+                if let Some(n) = b.pointer("/block_header/raw_data/number").and_then(Value::as_u64) {
+                    if (from..=to).contains(&n) {
+                        by_height.insert(n, b);
+                    }
+                }
+            }
+        } else {
+            tracing::debug!("the endpoint has no /wallet/getblockbylimitnext: reading blocks one by one");
+            *range = Some(false);
+        }
+    }
+    let missing: Vec<u64> = (from..=to).filter(|h| !by_height.contains_key(h)).collect();
+    let single: Vec<(u64, Value)> = stream::iter(missing)
+        .map(|h| async move { Ok::<_, TronError>((h, api.block(h).await?)) })
+        .buffered(parallel.max(1))
+        .try_collect()
+        .await?;
+    by_height.extend(single);
+    Ok(by_height.into_values().collect())
+}
+
+async fn fetch_chunk(
+    api: &HttpApi,
+    from: u64,
+    to: u64,
     head: u64,
-    tx_info: bool,
-    keep: &BTreeSet<[u8; 20]>,
-) -> Result<Fetched, TronError> {
-    let block = api.block(height).await?;
-    let infos = if tx_info { Some(api.tx_infos(height).await?) } else { None };
-    let logs = match (&infos, keep.is_empty()) {
-        (Some(i), false) => block_logs(i).into_iter().filter(|l| keep.contains(&l.address)).collect(),
-        _ => Vec::new(),
+    opts: &IngestOptions,
+    range: &mut Option<bool>,
+) -> Result<Vec<Fetched>, TronError> {
+    let parallel = opts.parallel.max(1);
+    let infos = async {
+        if !opts.tx_info {
+            return Ok(vec![None; (to - from + 1) as usize]);
+        }
+        stream::iter(from..=to)
+            .map(|h| async move { api.tx_infos(h).await.map(Some) })
+            .buffered(parallel)
+            .try_collect::<Vec<Option<Vec<Value>>>>()
+            .await
     };
-    let (data, source) = decode_block(&block, infos.as_deref(), height)?.ok_or(TronError::Missing { height, head })?;
-    Ok((data, source, logs))
+    let (blocks, infos) = futures::try_join!(raw_blocks(api, from, to, parallel, range), infos)?;
+    let keep = &opts.keep_logs_of;
+    let mut out = Vec::with_capacity(blocks.len());
+    for ((height, block), infos) in (from..=to).zip(&blocks).zip(infos) {
+        let logs = match (&infos, keep.is_empty()) {
+            (Some(i), false) => block_logs(i).into_iter().filter(|l| keep.contains(&l.address)).collect(),
+            _ => Vec::new(),
+        };
+        let (data, source) =
+            decode_block(block, infos.as_deref(), height)?.ok_or(TronError::Missing { height, head })?;
+        out.push((data, source, logs));
+    }
+    Ok(out)
 }
 
 /// Ingest `opts.from..=opts.to` from the HTTP API into `sink`.
@@ -119,13 +189,11 @@ pub async fn ingest_http<S: ChainSink>(
         (Some((h, _)), _) => h + 1,
         (None, f) => f.unwrap_or(0),
     };
+    let mut range = None;
     while next <= head {
         let end = head.min(next + opts.chunk_blocks.max(1) - 1);
-        let fetched: Vec<Fetched> = stream::iter(next..=end)
-            .map(|h| fetch(api, h, head, opts.tx_info, &opts.keep_logs_of))
-            .buffered(8)
-            .try_collect()
-            .await?;
+        let fetched = fetch_chunk(api, next, end, head, opts, &mut range).await?;
+        sum.block_ranges = range;
         sum.trc20_source = fetched.first().map(|(_, s, _)| match s {
             Trc20Source::Logs => "logs",
             Trc20Source::Calldata => "calldata",

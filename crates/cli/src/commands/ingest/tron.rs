@@ -129,12 +129,16 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
             chunk_blocks: (args.node.batch_blocks.unwrap_or(50).max(1) as u64).min(1000),
             tx_info: caps.tx_info,
             keep_logs_of: if caps.tx_info { super::freezes::contract_set(spec)? } else { Default::default() },
+            parallel: 2 * args.evm.max_in_flight.unwrap_or(8).max(1),
             ..Default::default()
         };
         let s = runtime.block_on(chaintrace_tron::ingest_http(&api, &spec.name, &sink, &opts, |h, head| {
             bar.set_position(h.saturating_add(1).saturating_sub(start));
             bar.set_message(format!("ingest {} height {h} / {head}", spec.name));
         }))?;
+        if let Some(r) = s.block_ranges {
+            sink.record_node_info("getblockbylimitnext", if r { "yes" } else { "no" })?;
+        }
         // Freeze events: from the transaction infos the ingest read, else through the JSON-RPC's
         // eth_getLogs when the endpoint has it.
         if let Some((tip, _)) = s.tip {
