@@ -665,12 +665,13 @@ fn http_api_reorg_rolls_back_the_orphaned_blocks() {
         }
     });
     let w = Workdir::new();
-    w.ok(&["ingest", "tron", "--rpc", &server.url(), "--from", "100", "--to", "105"]);
+    // Batches of 2 blocks: each next batch is read while the one before is written.
+    w.ok(&["ingest", "tron", "--rpc", &server.url(), "--from", "100", "--to", "105", "--batch-blocks", "2"]);
     assert!(w.ok(&["stats"]).contains("getblockbylimitnext=yes"), "the range read was used");
     assert_eq!(stats(&w)["chains"]["tron"]["transfers"], 6);
     // Blocks 104 and 105 are replaced by a branch that also adds 106.
     *chain.lock().unwrap() = http_chain(1, 106, 103);
-    let out = w.ok(&["ingest", "tron", "--rpc", &server.url(), "--to", "106"]);
+    let out = w.ok(&["ingest", "tron", "--rpc", &server.url(), "--to", "106", "--batch-blocks", "1"]);
     assert!(out.contains("1 reorgs, 2 blocks rolled back"), "{out}");
     let fresh = Workdir::new();
     fresh.ok(&["ingest", "tron", "--rpc", &server.url(), "--from", "100", "--to", "106"]);

@@ -12,6 +12,7 @@
 //! on the same node. Best of 3 interleaved runs each, fresh store every run, printed side by
 //! side; each TRON path is expected to be at least 0.8× the EVM path.
 //!
+//! `TRON_BENCH_HTTP_ARGS` adds flags to the HTTP path's runs (e.g. `--max-in-flight 16`).
 //! `TRON_BENCH_NO_RANGE=1` makes the stand-in refuse `getblockbylimitnext` (404, as a node
 //! without it), to measure the per-block fallback.
 //!
@@ -30,7 +31,14 @@ fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-fn ingest(store: &std::path::Path, config: &std::path::Path, chain: &str, url: &str, to: u64) -> Duration {
+fn ingest(
+    store: &std::path::Path,
+    config: &std::path::Path,
+    chain: &str,
+    url: &str,
+    to: u64,
+    extra: &[String],
+) -> Duration {
     let t = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_chaintrace"))
         .arg("--store")
@@ -38,6 +46,7 @@ fn ingest(store: &std::path::Path, config: &std::path::Path, chain: &str, url: &
         .arg("--config")
         .arg(config)
         .args(["ingest", chain, "--rpc", url, "--from", "0", "--to", &to.to_string()])
+        .args(extra)
         .output()
         .expect("run chaintrace");
     let took = t.elapsed();
@@ -128,7 +137,9 @@ fn as_tx_infos(receipts: &Value) -> Value {
 fn http_api(anvil: SocketAddr, range: bool) -> Server {
     Server::start_routed(move |path, body| {
         let req: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-        let call = |method: &str, params: Value| rpc(anvil, &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))["result"].clone();
+        let call = |method: &str, params: Value| {
+            rpc(anvil, &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))["result"].clone()
+        };
         let answer = |v: &Value| Reply::json(serde_json::to_vec(v).expect("JSON"));
         match path {
             "/wallet/getnowblock" => answer(&as_wallet_block(&call("eth_getBlockByNumber", json!(["latest", true])))),
@@ -184,16 +195,42 @@ fn main() {
     let stand_in = http_api(anvil.addr(), std::env::var_os("TRON_BENCH_NO_RANGE").is_none());
     // Interleaved (evm, tron, tron-http, evm, …) so no path gets the warmer node.
     let (mut evm, mut tron, mut tron_http) = (Duration::MAX, Duration::MAX, Duration::MAX);
+    // Extra flags for the HTTP path's runs (`TRON_BENCH_HTTP_ARGS="--max-in-flight 16"`).
+    let http_args: Vec<String> =
+        std::env::var("TRON_BENCH_HTTP_ARGS").unwrap_or_default().split_whitespace().map(String::from).collect();
     for run in 0..3 {
-        for (name, chain, url, best) in [
-            ("evm", "evm-same", anvil.url(), &mut evm),
-            ("tron-rpc", "tron", anvil.url(), &mut tron),
-            ("tron-http", "tron", stand_in.url(), &mut tron_http),
+        for (name, chain, url, extra, best) in [
+            ("evm", "evm-same", anvil.url(), &[][..], &mut evm),
+            ("tron-rpc", "tron", anvil.url(), &[][..], &mut tron),
+            ("tron-http", "tron", stand_in.url(), &http_args[..], &mut tron_http),
         ] {
             let store = dir.path().join(format!("{name}-{run}"));
-            *best = (*best).min(ingest(&store, &config, chain, &url, head));
+            *best = (*best).min(ingest(&store, &config, chain, &url, head, extra));
         }
     }
+    // The stand-in's own floor: every block and transaction-info request the HTTP path needs,
+    // sent by 16 threads on keep-alive connections, without chaintrace.
+    let floor = {
+        let url = stand_in.url();
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            for k in 0..16u64 {
+                let url = &url;
+                s.spawn(move || {
+                    let agent = ureq::agent();
+                    for h in (k..=head).step_by(16) {
+                        for path in ["/wallet/getblockbynum", "/wallet/gettransactioninfobyblocknum"] {
+                            agent
+                                .post(&format!("{url}{path}"))
+                                .send_string(&json!({"num": h}).to_string())
+                                .expect("the stand-in answers");
+                        }
+                    }
+                });
+            }
+        });
+        t.elapsed()
+    };
     let transfers = blocks * per_block;
     let rate = |d: Duration| transfers as f64 / d.as_secs_f64();
     let mut out = String::new();
@@ -213,6 +250,11 @@ fn main() {
         "tron (ingest tron, HTTP API)",
         tron_http.as_secs_f64(),
         rate(tron_http)
+    ));
+    out.push_str(&format!(
+        "{:<28} {:>10.3}   (the stand-in answering every block and transaction info alone, 16 threads)\n",
+        "http stand-in floor",
+        floor.as_secs_f64()
     ));
     for (path, d) in [("JSON-RPC", tron), ("HTTP API", tron_http)] {
         let ratio = rate(d) / rate(evm);

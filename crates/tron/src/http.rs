@@ -2,6 +2,7 @@
 //! truncated JSON), a request rate limit, bounded concurrency, and the hosted-endpoint API key
 //! header. The URL and the key are never logged or put in errors (only `scheme://host`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chaintrace_model::{Sensitive, U256};
@@ -43,14 +44,16 @@ impl Default for HttpConfig {
     }
 }
 
-/// A TRON endpoint (base URL) spoken to over HTTP.
+/// A TRON endpoint (base URL) spoken to over HTTP. Clones share the connection pool, the
+/// in-flight limit and the rate limit.
+#[derive(Clone)]
 pub struct HttpApi {
     base: Sensitive,
     shown: String,
     client: reqwest::Client,
     cfg: HttpConfig,
-    slots: Semaphore,
-    next_slot: Mutex<tokio::time::Instant>,
+    slots: Arc<Semaphore>,
+    next_slot: Arc<Mutex<tokio::time::Instant>>,
 }
 
 impl HttpApi {
@@ -66,8 +69,8 @@ impl HttpApi {
             base,
             shown,
             client,
-            slots: Semaphore::new(cfg.max_in_flight.max(1)),
-            next_slot: Mutex::new(tokio::time::Instant::now()),
+            slots: Arc::new(Semaphore::new(cfg.max_in_flight.max(1))),
+            next_slot: Arc::new(Mutex::new(tokio::time::Instant::now())),
             cfg,
         })
     }

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 
 use chaintrace_model::sink::{Applied, ChainSink, ForkSearch};
 use chaintrace_model::{BlockData, Hash32};
-use serde_json::Value;
 use futures::stream::{self, StreamExt, TryStreamExt};
+use serde_json::Value;
 
 use crate::decode::{block_logs, block_ref, decode_block, Trc20Source, TxLog};
 use crate::http::RANGE_LIMIT;
@@ -101,15 +101,10 @@ async fn raw_blocks(
 ) -> Result<Vec<Value>, TronError> {
     let mut by_height = std::collections::BTreeMap::new();
     if *range != Some(false) {
-        let windows: Vec<(u64, u64)> = (from..=to)
-            .step_by(RANGE_LIMIT as usize)
-            .map(|s| (s, to.min(s + RANGE_LIMIT - 1) + 1))
-            .collect();
-        let answers: Vec<Option<Vec<Value>>> = stream::iter(windows)
-            .map(|(s, e)| api.block_range(s, e))
-            .buffered(parallel.max(1))
-            .try_collect()
-            .await?;
+        let windows: Vec<(u64, u64)> =
+            (from..=to).step_by(RANGE_LIMIT as usize).map(|s| (s, to.min(s + RANGE_LIMIT - 1) + 1)).collect();
+        let answers: Vec<Option<Vec<Value>>> =
+            stream::iter(windows).map(|(s, e)| api.block_range(s, e)).buffered(parallel.max(1)).try_collect().await?;
         if answers.iter().all(Option::is_some) {
             *range = Some(true);
             for b in answers.into_iter().flatten().flatten() {
@@ -168,7 +163,52 @@ async fn fetch_chunk(
     Ok(out)
 }
 
-/// Ingest `opts.from..=opts.to` from the HTTP API into `sink`.
+/// [`fetch_chunk`] on owned arguments, for a prefetch task.
+async fn fetch_owned(
+    api: HttpApi,
+    from: u64,
+    to: u64,
+    head: u64,
+    opts: IngestOptions,
+    mut range: Option<bool>,
+) -> Result<(Vec<Fetched>, Option<bool>), TronError> {
+    let f = fetch_chunk(&api, from, to, head, &opts, &mut range).await?;
+    Ok((f, range))
+}
+
+/// What a read-ahead task gives.
+type Ahead = Result<(Vec<Fetched>, Option<bool>), TronError>;
+
+/// A batch being read while the one before it is written; dropping it stops the read (an
+/// error or a reorganisation leaves no request running).
+struct Prefetch {
+    from: u64,
+    to: u64,
+    task: Option<tokio::task::JoinHandle<Ahead>>,
+}
+
+impl Prefetch {
+    async fn join(mut self) -> Ahead {
+        let task = self.task.take().ok_or_else(|| TronError::Decode {
+            height: self.from,
+            message: "the read-ahead task was already joined".into(),
+        })?;
+        task.await
+            .map_err(|e| TronError::Decode { height: self.from, message: format!("the read-ahead task failed: {e}") })?
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+/// Ingest `opts.from..=opts.to` from the HTTP API into `sink`. While one batch is written, the
+/// next one is read (a task on the runtime), so the endpoint's latency and the store's writes
+/// overlap; after a reorganisation the read-ahead batch is dropped.
 pub async fn ingest_http<S: ChainSink>(
     api: &HttpApi,
     chain: &str,
@@ -190,10 +230,27 @@ pub async fn ingest_http<S: ChainSink>(
         (None, f) => f.unwrap_or(0),
     };
     let mut range = None;
+    let chunk = opts.chunk_blocks.max(1);
+    let mut ahead: Option<Prefetch> = None;
     while next <= head {
-        let end = head.min(next + opts.chunk_blocks.max(1) - 1);
-        let fetched = fetch_chunk(api, next, end, head, opts, &mut range).await?;
+        let end = head.min(next + chunk - 1);
+        let fetched = match ahead.take() {
+            Some(p) if p.from == next && p.to == end => {
+                let (f, r) = p.join().await?;
+                range = r.or(range);
+                f
+            }
+            other => {
+                drop(other);
+                fetch_chunk(api, next, end, head, opts, &mut range).await?
+            }
+        };
         sum.block_ranges = range;
+        if end < head {
+            let (from, to) = (end + 1, head.min(end + chunk));
+            let task = tokio::spawn(fetch_owned(api.clone(), from, to, head, opts.clone(), range));
+            ahead = Some(Prefetch { from, to, task: Some(task) });
+        }
         sum.trc20_source = fetched.first().map(|(_, s, _)| match s {
             Trc20Source::Logs => "logs",
             Trc20Source::Calldata => "calldata",
@@ -216,6 +273,7 @@ pub async fn ingest_http<S: ChainSink>(
                 progress(end, head);
             }
             Applied::ParentMismatch => {
+                drop(ahead.take());
                 let (stored_tip, _) = sink.tip().map_err(sink_err)?.ok_or(TronError::Decode {
                     height: next,
                     message: "the store refused the block but has no tip".into(),

@@ -126,7 +126,7 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
         let opts = chaintrace_tron::IngestOptions {
             from: args.range.from,
             to: args.range.to,
-            chunk_blocks: (args.node.batch_blocks.unwrap_or(50).max(1) as u64).min(1000),
+            chunk_blocks: (args.node.batch_blocks.unwrap_or(100).max(1) as u64).min(1000),
             tx_info: caps.tx_info,
             keep_logs_of: if caps.tx_info { super::freezes::contract_set(spec)? } else { Default::default() },
             parallel: 2 * args.evm.max_in_flight.unwrap_or(8).max(1),
