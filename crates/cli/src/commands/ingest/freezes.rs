@@ -21,6 +21,7 @@ use chaintrace_labels::freeze::{self, FreezeEvent, Issuer};
 use chaintrace_model::{Address, ChainKind, ChainSpec, Hash32};
 use chaintrace_store::Store;
 use chaintrace_tron::{BlockLogs, HttpApi};
+use futures::{StreamExt as _, TryStreamExt as _};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -160,6 +161,8 @@ pub(super) async fn scan(
         None => (from, from),
         Some(p) => {
             let same = stored_hash(p.to)?.is_some_and(|h| Hash32::parse(&p.to_hash) == Some(h));
+            // Not below the first scanned block: blocks under it were never scanned (nor, on the
+            // HTTP API, need a node to hold them).
             let lo = if same { p.to + 1 } else { p.to.saturating_sub(MAX_REORG_DEPTH).max(p.from) };
             (p.from, lo.min(from.max(p.from)))
         }
@@ -288,13 +291,17 @@ async fn read(
             // Blocks this run did not read: read their logs now.
             let read_to = applied_from.map_or(to, |a| a.saturating_sub(1).min(to));
             if applied_from.is_none_or(|a| a > lo) {
-                for h in lo..=read_to {
-                    blocks.push(
-                        chaintrace_tron::logs_at(api, h, &keep)
+                let keep = &keep;
+                let read: Vec<BlockLogs> = futures::stream::iter(lo..=read_to)
+                    .map(|h| async move {
+                        chaintrace_tron::logs_at(api, h, keep)
                             .await
-                            .with_context(|| format!("reading freeze events of block {h}"))?,
-                    );
-                }
+                            .with_context(|| format!("reading freeze events of block {h}"))
+                    })
+                    .buffered(8)
+                    .try_collect()
+                    .await?;
+                blocks.extend(read);
             }
             for b in blocks {
                 for l in &b.logs {
