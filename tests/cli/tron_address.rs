@@ -335,3 +335,12 @@ fn address_ingest_bad_input_is_one_line_and_changes_nothing() {
     assert!(!err.contains(API_KEY));
     assert_eq!(w.json(&["stats"]), before, "store unchanged");
 }
+
+#[test]
+fn address_ingest_needs_the_http_api_not_only_the_json_rpc() {
+    // anvil with TRON's chain id: a TRON JSON-RPC stand-in without /wallet or /v1.
+    let anvil = chaintrace_testkit::Anvil::builder().chain_id(728_126_428).spawn();
+    let w = Workdir::new();
+    let err = w.fails(&["ingest", "tron", "--rpc", &anvil.url(), "--address", WALLETS[0]]);
+    assert!(err.contains("offers only TRON's JSON-RPC") && err.contains("--rpc"), "{err}");
+}

@@ -88,7 +88,10 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
     }
     if !addresses.is_empty() {
         if !caps.http_api {
-            return Err(TronError::NoAccountApi { url: url.redacted_url(), path: "/wallet/getnowblock".into() }.into());
+            bail!(
+                "--address reads TronGrid's account API and the /wallet HTTP API, but {} offers only TRON's JSON-RPC; point --rpc at https://api.trongrid.io or a node that serves them",
+                url.redacted_url()
+            );
         }
         let store = ctx.open_store()?;
         let sink = StoreSink { store: &store, chain: &spec.name };
