@@ -24,6 +24,7 @@ mod serve;
 mod trace_bitcoin;
 mod trace_evm_typologies;
 mod trace_seeds;
+mod tron_address;
 mod tron_freezes;
 mod tron_ingest;
 mod tron_labels;

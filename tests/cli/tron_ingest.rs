@@ -176,6 +176,7 @@ fn recorded_mainnet_block_via_the_http_api_matches_every_expected_transfer() {
     assert_eq!(st["chains"]["tron"]["tip_height"], 43_811_922, "{st}");
     let text = w.ok(&["stats"]);
     assert!(text.contains("api=http") && text.contains("tx_info=no"), "{text}");
+    assert!(text.contains("getblockbylimitnext=no"), "the recording has no range read: one by one: {text}");
 
     // Idempotent: the same block again changes nothing.
     w.ok(&["ingest", "tron", "--rpc", &server.url(), "--from", "43811922", "--to", "43811922"]);
@@ -352,7 +353,7 @@ fn bad_endpoints_and_bad_input_are_one_line_errors_that_change_nothing() {
 /// shape (`/wallet/getblockbynum` + `/wallet/gettransactioninfobyblocknum`, `visible=false`:
 /// `41…` hex addresses, bare hex ids) field by field; no value is changed. That re-encoding is
 /// the test's; the values are the chain's.
-fn graphsense_as_http_api() -> (Value, Value) {
+pub(crate) fn graphsense_as_http_api() -> (Value, Value) {
     let dir = shared_data().join("tron/block-50000011");
     let rows = |f: &str| -> Vec<Value> {
         std::fs::read_to_string(dir.join(f))
@@ -616,7 +617,7 @@ fn recorded_transaction_info_67325788_decodes_logs_and_internal_transfers() {
 /// A small chain in the HTTP API's shape whose last blocks can be replaced (a fork). The block
 /// shape is the recording's; heights, ids and the one TRX transfer per block are made up for
 /// the reorg logic (anvil has no `/wallet` API, so nothing real can fork over HTTP).
-fn http_chain(branch: u8, tip: u64, fork_at: u64) -> Vec<Value> {
+pub(crate) fn http_chain(branch: u8, tip: u64, fork_at: u64) -> Vec<Value> {
     let id = |h: u64, b: u8| format!("{h:016x}{:046x}{b:02x}", h * 7919);
     (100..=tip)
         .map(|h| {
@@ -652,16 +653,25 @@ fn http_api_reorg_rolls_back_the_orphaned_blocks() {
             "/wallet/getblockbynum" => Reply::json(
                 serde_json::to_vec(&at(req["num"].as_u64().unwrap_or(0)).unwrap_or(serde_json::json!({}))).unwrap(),
             ),
+            // java-tron's range read: startNum..endNum (exclusive), `{}` when empty.
+            "/wallet/getblockbylimitnext" => {
+                let (s, e) = (req["startNum"].as_u64().unwrap_or(0), req["endNum"].as_u64().unwrap_or(0));
+                let got: Vec<Value> = (s..e).filter_map(at).collect();
+                let answer = if got.is_empty() { serde_json::json!({}) } else { serde_json::json!({"block": got}) };
+                Reply::json(serde_json::to_vec(&answer).unwrap())
+            }
             "/wallet/gettransactioninfobyblocknum" => Reply::json(b"[]".to_vec()),
             _ => Reply::Send { status: 404, body: b"{}".to_vec(), content_length: None },
         }
     });
     let w = Workdir::new();
-    w.ok(&["ingest", "tron", "--rpc", &server.url(), "--from", "100", "--to", "105"]);
+    // Batches of 2 blocks: each next batch is read while the one before is written.
+    w.ok(&["ingest", "tron", "--rpc", &server.url(), "--from", "100", "--to", "105", "--batch-blocks", "2"]);
+    assert!(w.ok(&["stats"]).contains("getblockbylimitnext=yes"), "the range read was used");
     assert_eq!(stats(&w)["chains"]["tron"]["transfers"], 6);
     // Blocks 104 and 105 are replaced by a branch that also adds 106.
     *chain.lock().unwrap() = http_chain(1, 106, 103);
-    let out = w.ok(&["ingest", "tron", "--rpc", &server.url(), "--to", "106"]);
+    let out = w.ok(&["ingest", "tron", "--rpc", &server.url(), "--to", "106", "--batch-blocks", "1"]);
     assert!(out.contains("1 reorgs, 2 blocks rolled back"), "{out}");
     let fresh = Workdir::new();
     fresh.ok(&["ingest", "tron", "--rpc", &server.url(), "--from", "100", "--to", "106"]);

@@ -68,6 +68,16 @@ impl Server {
     ///
     /// Errors: binding the port or configuring the listener failed.
     pub fn start_routed(handler: impl Fn(&str, &[u8]) -> Reply + Send + Sync + 'static) -> std::io::Result<Server> {
+        Self::start_with_headers(move |path: &str, _headers: &[(String, String)], body: &[u8]| handler(path, body))
+    }
+
+    /// Like [`Server::start_routed`], but the handler also gets the request headers (names as
+    /// sent, values trimmed), for tests that check what a client sends.
+    ///
+    /// Errors: binding the port or configuring the listener failed.
+    pub fn start_with_headers(
+        handler: impl Fn(&str, &[(String, String)], &[u8]) -> Reply + Send + Sync + 'static,
+    ) -> std::io::Result<Server> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         listener.set_nonblocking(true)?;
@@ -113,7 +123,10 @@ impl Drop for Server {
 
 /// Serve requests on one connection (keep-alive) until the peer closes it, asks
 /// `Connection: close`, or the handler drops it.
-fn serve_conn(s: TcpStream, handler: &dyn Fn(&str, &[u8]) -> Reply) -> std::io::Result<()> {
+/// A request handler: path (with query), headers, body.
+type Handler = dyn Fn(&str, &[(String, String)], &[u8]) -> Reply;
+
+fn serve_conn(s: TcpStream, handler: &Handler) -> std::io::Result<()> {
     s.set_nonblocking(false)?;
     s.set_read_timeout(Some(IDLE))?;
     let mut w = s.try_clone()?;
@@ -125,6 +138,7 @@ fn serve_conn(s: TcpStream, handler: &dyn Fn(&str, &[u8]) -> Reply) -> std::io::
         }
         let mut len = 0usize;
         let mut close = false;
+        let mut headers = Vec::new();
         loop {
             let mut h = String::new();
             if r.read_line(&mut h)? == 0 {
@@ -136,6 +150,7 @@ fn serve_conn(s: TcpStream, handler: &dyn Fn(&str, &[u8]) -> Reply) -> std::io::
             }
             if let Some((k, v)) = t.split_once(':') {
                 let k = k.trim();
+                headers.push((k.to_string(), v.trim().to_string()));
                 if k.eq_ignore_ascii_case("content-length") {
                     len = v.trim().parse().unwrap_or(0).min(MAX_BODY);
                 } else if k.eq_ignore_ascii_case("connection") && v.trim().eq_ignore_ascii_case("close") {
@@ -146,7 +161,7 @@ fn serve_conn(s: TcpStream, handler: &dyn Fn(&str, &[u8]) -> Reply) -> std::io::
         let mut body = vec![0; len];
         r.read_exact(&mut body)?;
         let path = line.split_whitespace().nth(1).unwrap_or("/");
-        match handler(path, &body) {
+        match handler(path, &headers, &body) {
             Reply::Drop => return Ok(()),
             Reply::Send { status, body, content_length } => {
                 let reason = match status {

@@ -376,6 +376,21 @@ pub(crate) mod meta {
         [label_import_prefix().as_slice(), &seq.to_be_bytes()].concat()
     }
 
+    /// Prefix of a chain's freeze-event journal rows.
+    pub(crate) fn freeze_event_prefix(chain: &str) -> Vec<u8> {
+        namespace(&format!("freeze-events:{chain}"))
+    }
+
+    /// One journal row: `user/freeze-events:<chain>\0 ‖ block u64 BE ‖ log index u64 BE`.
+    pub(crate) fn freeze_event(chain: &str, block: u64, log_index: u64) -> Vec<u8> {
+        [freeze_event_prefix(chain).as_slice(), &block.to_be_bytes(), &log_index.to_be_bytes()].concat()
+    }
+
+    /// How far the chain's freeze journal was scanned: `user/freeze-scan:<chain>\0`.
+    pub(crate) fn freeze_scan(chain: &str) -> Vec<u8> {
+        namespace(&format!("freeze-scan:{chain}"))
+    }
+
     /// Prefix of a chain's node capability rows.
     pub(crate) fn node_capability_prefix(chain: &str) -> Vec<u8> {
         namespace(&format!("node:{chain}"))

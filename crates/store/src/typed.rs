@@ -1,5 +1,5 @@
 //! Typed rows that other parts keep in the store: token metadata, Bitcoin clusters, label
-//! import records and node capabilities. Their keys are built in [`crate::keys::meta`]; their
+//! import records, node capabilities and the freeze-event journal. Their keys are built in [`crate::keys::meta`]; their
 //! values are encoded and decoded only here (layouts in `docs/schema.md`).
 
 use std::collections::BTreeMap;
@@ -156,5 +156,49 @@ impl Store {
             true
         })?;
         Ok(out)
+    }
+
+    // --- freeze-event journal ------------------------------------------------------------
+
+    /// A chain's stablecoin freeze-event journal: the scan's progress record (opaque bytes,
+    /// `None` before the first scan) and every journal row as `((block, log index), bytes)` in
+    /// key order. The rows' contents are the caller's; the store only keeps them.
+    #[allow(clippy::type_complexity)]
+    pub fn freeze_journal(&self, chain: &str) -> Result<(Option<Vec<u8>>, Vec<((u64, u64), Vec<u8>)>), StoreError> {
+        let progress = self.db.get_cf(self.cf(cf::META), meta::freeze_scan(chain))?;
+        let prefix = meta::freeze_event_prefix(chain);
+        let mut rows = Vec::new();
+        self.prefix_for_each(cf::META, &prefix, |k, v| {
+            let rest = &k[prefix.len()..];
+            if let (Some(b), Some(i)) = (rest.get(..8), rest.get(8..16)) {
+                let n = |x: &[u8]| u64::from_be_bytes(x.try_into().unwrap_or([0; 8]));
+                rows.push(((n(b), n(i)), v.to_vec()));
+            }
+            true
+        })?;
+        Ok((progress, rows))
+    }
+
+    /// Change a chain's freeze-event journal in one atomic write: delete the rows at `remove`,
+    /// put `add`, and record `progress`.
+    pub fn write_freeze_journal(
+        &self,
+        chain: &str,
+        remove: &[(u64, u64)],
+        add: &[((u64, u64), Vec<u8>)],
+        progress: &[u8],
+    ) -> Result<(), StoreError> {
+        let _w = self.lock();
+        let mut batch = WriteBatch::default();
+        let meta_cf = self.cf(cf::META);
+        for (b, i) in remove {
+            batch.delete_cf(meta_cf, meta::freeze_event(chain, *b, *i));
+        }
+        for ((b, i), v) in add {
+            batch.put_cf(meta_cf, meta::freeze_event(chain, *b, *i), v);
+        }
+        batch.put_cf(meta_cf, meta::freeze_scan(chain), progress);
+        self.db.write(batch)?;
+        Ok(())
     }
 }

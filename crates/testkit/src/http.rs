@@ -101,6 +101,16 @@ impl Server {
         Server(chaintrace_loopback::Server::start_routed(handler).expect("bind a loopback port for a test server"))
     }
 
+    /// Like [`Server::start_routed`], but the handler also gets the request headers, to check
+    /// what a client sends (an API key header, say).
+    pub fn start_with_headers(
+        handler: impl Fn(&str, &[(String, String)], &[u8]) -> Reply + Send + Sync + 'static,
+    ) -> Server {
+        Server(
+            chaintrace_loopback::Server::start_with_headers(handler).expect("bind a loopback port for a test server"),
+        )
+    }
+
     /// The bound address (`127.0.0.1:<port>`).
     pub fn addr(&self) -> SocketAddr {
         self.0.addr()

@@ -290,6 +290,67 @@ fn decode_info(
     Ok(())
 }
 
+/// One event log of a block's transaction infos, for readers of events other than `Transfer`
+/// (the binary's stablecoin freeze scan).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxLog {
+    /// The transaction id (bare hex, as TRON shows it).
+    pub tx: String,
+    /// The log's index in the block: logs counted across the block's transaction infos in
+    /// order.
+    pub log_index: u64,
+    /// The emitting contract (20 bytes; the HTTP API may prefix them with `41`).
+    pub address: [u8; 20],
+    /// The topics.
+    pub topics: Vec<[u8; 32]>,
+    /// The data.
+    pub data: Vec<u8>,
+}
+
+/// Every well-formed log of a block's `/wallet/gettransactioninfobyblocknum` entries, in order;
+/// failed transactions' logs are left out (a reverted call emits nothing), malformed ones are
+/// skipped.
+pub fn block_logs(infos: &[Value]) -> Vec<TxLog> {
+    let mut out = Vec::new();
+    let mut index = 0u64;
+    for info in infos.iter().take(MAX_ITEMS) {
+        let logs = info.get("log").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+        let failed = info.get("result").and_then(Value::as_str) == Some("FAILED")
+            || info.pointer("/receipt/result").and_then(Value::as_str).is_some_and(|r| r != "SUCCESS");
+        let tx = info.get("id").and_then(Value::as_str).unwrap_or("").trim_start_matches("0x").to_ascii_lowercase();
+        for log in logs.iter().take(MAX_ITEMS) {
+            let n = index;
+            index += 1;
+            if failed {
+                continue;
+            }
+            let contract = log.get("address").and_then(Value::as_str).unwrap_or("").trim_start_matches("0x");
+            let contract = if contract.len() == 42 { &contract[2..] } else { contract };
+            let mut address = [0u8; 20];
+            if hex::decode_to_slice(contract, &mut address).is_err() {
+                continue;
+            }
+            let topics: Option<Vec<[u8; 32]>> = log
+                .get("topics")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+                .iter()
+                .map(|t| {
+                    let mut w = [0u8; 32];
+                    hex::decode_to_slice(t.as_str()?.trim_start_matches("0x"), &mut w).ok()?;
+                    Some(w)
+                })
+                .collect();
+            let data = hex::decode(log.get("data").and_then(Value::as_str).unwrap_or("").trim_start_matches("0x"));
+            if let (Some(topics), Ok(data)) = (topics, data) {
+                out.push(TxLog { tx: tx.clone(), log_index: n, address, topics, data });
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,6 +365,20 @@ mod tests {
         assert_eq!(to, Address::parse_tron("0xfa47e5aa00000000000000000000000000000001").unwrap());
         assert_eq!(amount, U256::from(2_000_000_000u64));
         assert!(calldata_transfer(&owner, "a9059cbb00").is_none());
+    }
+
+    #[test]
+    fn block_logs_count_across_transactions_and_skip_failed_ones() {
+        let log = |a: &str| json!({"address": a, "topics": ["00".repeat(32)], "data": "0a"});
+        let infos = vec![
+            json!({"id": "AA", "log": [log("41a614f803b6fd780986a42c78ec9c7f77e6ded13c"), log("zz")]}),
+            json!({"id": "bb", "receipt": {"result": "REVERT"}, "log": [log("a614f803b6fd780986a42c78ec9c7f77e6ded13c")]}),
+            json!({"id": "cc", "log": [log("a614f803b6fd780986a42c78ec9c7f77e6ded13c")]}),
+        ];
+        let got = block_logs(&infos);
+        assert_eq!(got.iter().map(|l| (l.tx.as_str(), l.log_index)).collect::<Vec<_>>(), [("aa", 0), ("cc", 3)]);
+        assert_eq!(got[0].address, got[1].address, "with or without the 41 prefix");
+        assert_eq!(got[0].data, vec![10]);
     }
 
     #[test]

@@ -95,6 +95,27 @@ pub enum TronError {
         /// The asked start.
         from: u64,
     },
+    /// The endpoint has no TronGrid account listing (`/v1/accounts/{address}/…`).
+    #[error("{url} offers no account history ({path} answered HTTP 404)")]
+    NoAccountApi {
+        /// `scheme://host` of the endpoint.
+        url: String,
+        /// The listing's path, address left out.
+        path: String,
+    },
+    /// The endpoint answered `"success": false`.
+    #[error("{url}{path} refused the request: {message}")]
+    Refused {
+        /// `scheme://host` of the endpoint.
+        url: String,
+        /// The request path, address left out.
+        path: String,
+        /// The endpoint's `error` text.
+        message: String,
+    },
+    /// An account history was asked for an address that is not a TRON account.
+    #[error("{0} is not a TRON address")]
+    NotTronAddress(String),
     /// No fork point within the search bound.
     #[error(transparent)]
     Fork(#[from] ForkError),

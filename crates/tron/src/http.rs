@@ -2,6 +2,7 @@
 //! truncated JSON), a request rate limit, bounded concurrency, and the hosted-endpoint API key
 //! header. The URL and the key are never logged or put in errors (only `scheme://host`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chaintrace_model::{Sensitive, U256};
@@ -9,6 +10,9 @@ use serde_json::{json, Value};
 use tokio::sync::{Mutex, Semaphore};
 
 use crate::TronError;
+
+/// The most blocks one `/wallet/getblockbylimitnext` request returns (java-tron's limit).
+pub const RANGE_LIMIT: u64 = 100;
 
 /// Client settings.
 #[derive(Clone, Debug)]
@@ -40,14 +44,16 @@ impl Default for HttpConfig {
     }
 }
 
-/// A TRON endpoint (base URL) spoken to over HTTP.
+/// A TRON endpoint (base URL) spoken to over HTTP. Clones share the connection pool, the
+/// in-flight limit and the rate limit.
+#[derive(Clone)]
 pub struct HttpApi {
     base: Sensitive,
     shown: String,
     client: reqwest::Client,
     cfg: HttpConfig,
-    slots: Semaphore,
-    next_slot: Mutex<tokio::time::Instant>,
+    slots: Arc<Semaphore>,
+    next_slot: Arc<Mutex<tokio::time::Instant>>,
 }
 
 impl HttpApi {
@@ -63,8 +69,8 @@ impl HttpApi {
             base,
             shown,
             client,
-            slots: Semaphore::new(cfg.max_in_flight.max(1)),
-            next_slot: Mutex::new(tokio::time::Instant::now()),
+            slots: Arc::new(Semaphore::new(cfg.max_in_flight.max(1))),
+            next_slot: Arc::new(Mutex::new(tokio::time::Instant::now())),
             cfg,
         })
     }
@@ -86,18 +92,25 @@ impl HttpApi {
         tokio::time::sleep_until(wait).await;
     }
 
-    /// One POST without retries.
-    async fn post_once(&self, path: &str, body: &Value) -> Result<Value, TronError> {
+    /// One request without retries: a POST of `body`, or a GET when `body` is `None`.
+    async fn request_once(&self, path: &str, body: Option<&Value>) -> Result<Value, TronError> {
         self.pace().await;
         let _slot = self.slots.acquire().await.expect("the semaphore is never closed");
-        let mut req = self
-            .client
-            .post(format!("{}{path}", self.base.expose()))
-            .header("content-type", "application/json")
-            .body(serde_json::to_vec(body).expect("a JSON value serialises"));
+        let url = format!("{}{path}", self.base.expose());
+        let mut req = match body {
+            Some(body) => self
+                .client
+                .post(url)
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(body).expect("a JSON value serialises")),
+            None => self.client.get(url).header("accept", "application/json"),
+        };
         if let Some(key) = &self.cfg.api_key {
             req = req.header("TRON-PRO-API-KEY", key.expose());
         }
+        // The path of a message: without its query (a GET's query names the account, which is
+        // fine, but keep messages short and stable).
+        let shown_path = path.split('?').next().unwrap_or(path).to_string();
         let transport =
             |e: reqwest::Error| TronError::Transport { url: self.shown.clone(), message: e.without_url().to_string() };
         let resp = req.send().await.map_err(transport)?;
@@ -106,26 +119,25 @@ impl HttpApi {
         let text = String::from_utf8_lossy(&bytes);
         let head = text.trim_start();
         if head.starts_with('<') {
-            return Err(TronError::Html { url: self.shown.clone(), path: path.to_string() });
+            return Err(TronError::Html { url: self.shown.clone(), path: shown_path });
         }
         if status != 200 {
-            return Err(TronError::Status { url: self.shown.clone(), path: path.to_string(), status });
+            return Err(TronError::Status { url: self.shown.clone(), path: shown_path, status });
         }
         serde_json::from_slice(&bytes).map_err(|e| TronError::BadJson {
             url: self.shown.clone(),
-            path: path.to_string(),
+            path: shown_path,
             message: e.to_string(),
         })
     }
 
-    /// POST `body` to `path` (e.g. `/wallet/getblockbynum`), retrying retryable faults.
-    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, TronError> {
+    async fn with_retries(&self, path: &str, body: Option<&Value>) -> Result<Value, TronError> {
         let mut delay = self.cfg.backoff;
         let mut attempt = 0;
         loop {
-            match self.post_once(path, body).await {
+            match self.request_once(path, body).await {
                 Err(e) if e.is_retryable() && attempt + 1 < self.cfg.retries => {
-                    tracing::debug!(path, attempt, error = %e, "retrying a TRON request");
+                    tracing::debug!(attempt, error = %e, "retrying a TRON request");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                     attempt += 1;
@@ -135,9 +147,36 @@ impl HttpApi {
         }
     }
 
+    /// POST `body` to `path` (e.g. `/wallet/getblockbynum`), retrying retryable faults.
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, TronError> {
+        self.with_retries(path, Some(body)).await
+    }
+
+    /// GET `path_and_query` (TronGrid's `/v1/…` API), retrying retryable faults.
+    pub async fn get(&self, path_and_query: &str) -> Result<Value, TronError> {
+        self.with_retries(path_and_query, None).await
+    }
+
     /// `/wallet/getblockbynum` (`{}` when the node has no such block).
     pub async fn block(&self, height: u64) -> Result<Value, TronError> {
         self.post("/wallet/getblockbynum", &json!({ "num": height, "visible": false })).await
+    }
+
+    /// `/wallet/getblockbylimitnext`: the blocks `start..end` (`end` exclusive, at most
+    /// [`RANGE_LIMIT`]) in one request, or `None` when the endpoint does not offer it (HTTP
+    /// 404/405/501, or an answer without `block`). An empty range answers `{}`: no blocks.
+    pub async fn block_range(&self, start: u64, end: u64) -> Result<Option<Vec<Value>>, TronError> {
+        let body = json!({ "startNum": start, "endNum": end, "visible": false });
+        match self.post("/wallet/getblockbylimitnext", &body).await {
+            Err(TronError::Status { status: 404 | 405 | 501, .. }) => Ok(None),
+            Err(e) => Err(e),
+            Ok(Value::Object(o)) if o.is_empty() => Ok(Some(Vec::new())),
+            Ok(Value::Object(mut o)) => match o.remove("block") {
+                Some(Value::Array(blocks)) => Ok(Some(blocks)),
+                _ => Ok(None),
+            },
+            Ok(_) => Ok(None),
+        }
     }
 
     /// `/wallet/gettransactioninfobyblocknum`: the block's transaction infos (logs, internal

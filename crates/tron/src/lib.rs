@@ -13,18 +13,24 @@
 //!   20-byte accounts and tokens as TRON ones ([`Address::Tron`](chaintrace_model::Address),
 //!   [`Asset::TronToken`](chaintrace_model::Asset)).
 //!
+//! - **TronGrid's account listings** (`/v1/accounts/{address}/transactions[/trc20]`):
+//!   [`account::account_history`] names one wallet's transactions, whose blocks are then read
+//!   and decoded as above (on-demand history without indexing the chain).
+//!
 //! [`http::probe`] asks the endpoint once which of the two it offers; the binary records the
 //! answer in the store as a node capability.
 
+pub mod account;
 pub mod decode;
 pub mod error;
 pub mod http;
 pub mod ingest;
 pub mod sink;
 
+pub use account::{account_history, AccountHistory, AccountOptions};
 pub use error::TronError;
 pub use http::{probe, Capabilities, HttpApi, HttpConfig};
-pub use ingest::{ingest_http, IngestOptions, IngestSummary};
+pub use ingest::{ingest_http, logs_at, BlockLogs, IngestOptions, IngestSummary};
 pub use sink::TronSink;
 
 /// TRON mainnet's chain id on its Ethereum-compatible JSON-RPC (`eth_chainId` = `0x2b6653dc`).

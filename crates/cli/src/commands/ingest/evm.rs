@@ -100,7 +100,10 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
         let summary = res?;
         // Stablecoin freezes of the ingested range become `frozen` labels.
         let frozen = match summary.tip {
-            Some((tip, _)) => super::freezes::scan_or_warn(&adapter, &store, spec, start, tip).await?,
+            Some((tip, _)) => {
+                super::freezes::scan_or_warn(super::freezes::EventSource::Rpc(&adapter), &store, spec, start, tip)
+                    .await?
+            }
             None => None,
         };
         anyhow::Ok((summary, frozen))

@@ -33,7 +33,7 @@ pub(crate) struct IngestArgs {
     #[command(flatten)]
     pub evm: EvmArgs,
     /// The addresses whose history to fetch: with --esplora (Bitcoin), or on their own on an EVM
-    /// chain (its transfers on demand, without indexing the chain).
+    /// or TRON chain (its transfers on demand, without indexing the chain).
     #[arg(long, num_args = 1.., help_heading = "Addresses")]
     pub address: Vec<String>,
 }

@@ -5,6 +5,9 @@
 //! names one. The HTTP API is preferred (it gives TRC-10 and internal transfers); without it the
 //! EVM adapter reads the JSON-RPC and [`TronSink`] re-keys its blocks as TRON's.
 //!
+//! `--address T…`: one wallet's history from TronGrid's account listings
+//! ([`chaintrace_tron::account`]), its blocks decoded like a range ingest and stored unlinked.
+//!
 //! Environment (advanced): `CHAINTRACE_TRON_API` = `auto` (default) | `http` | `jsonrpc`;
 //! `CHAINTRACE_TRON_API_KEY` = a TronGrid key, sent as `TRON-PRO-API-KEY` and never printed.
 
@@ -15,7 +18,7 @@ use chaintrace_evm::{EvmAdapter, EvmConfig, RpcConfig, TokenMetaStore, TraceSett
 use chaintrace_model::sink::ChainSink;
 use chaintrace_model::{Address, ChainSpec, Sensitive, TokenMeta};
 use chaintrace_store::Store;
-use chaintrace_tron::{probe, HttpApi, HttpConfig, TronError, TronSink};
+use chaintrace_tron::{account_history, probe, AccountOptions, HttpApi, HttpConfig, TronError, TronSink};
 use serde_json::json;
 
 use super::IngestArgs;
@@ -53,9 +56,6 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
         .iter()
         .map(|a| Address::parse_tron(a).with_context(|| format!("--address {a}")))
         .collect::<Result<Vec<_>>>()?;
-    if !addresses.is_empty() {
-        bail!("ingest {} --address is not implemented yet: ingest a block range with --from/--to", spec.name);
-    }
     let prefer = std::env::var("CHAINTRACE_TRON_API").unwrap_or_default();
     if !["", "auto", "http", "jsonrpc"].contains(&prefer.as_str()) {
         bail!("CHAINTRACE_TRON_API={prefer:?}: use auto, http or jsonrpc");
@@ -86,6 +86,20 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
             return Err(TronError::GenesisMismatch { chain: spec.name.clone(), expected: expected.clone(), got }.into());
         }
     }
+    if !addresses.is_empty() {
+        if !caps.http_api {
+            bail!(
+                "--address reads TronGrid's account API and the /wallet HTTP API, but {} offers only TRON's JSON-RPC; point --rpc at https://api.trongrid.io or a node that serves them",
+                url.redacted_url()
+            );
+        }
+        let store = ctx.open_store()?;
+        let sink = StoreSink { store: &store, chain: &spec.name };
+        sink.record_node_info("api", caps.api())?;
+        sink.record_node_info("tx_info", if caps.tx_info { "yes" } else { "no: TRC-20 from calldata" })?;
+        seed_known_tokens(&store, &spec.name)?;
+        return runtime.block_on(by_address(ctx, spec, args, &store, &api, caps.tx_info, &addresses));
+    }
     let use_http = match prefer.as_str() {
         "http" if !caps.http_api => bail!("CHAINTRACE_TRON_API=http but {} offers no HTTP API", url.redacted_url()),
         "jsonrpc" if caps.jsonrpc_path.is_none() => {
@@ -115,17 +129,27 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
         let opts = chaintrace_tron::IngestOptions {
             from: args.range.from,
             to: args.range.to,
-            chunk_blocks: (args.node.batch_blocks.unwrap_or(50).max(1) as u64).min(1000),
+            chunk_blocks: (args.node.batch_blocks.unwrap_or(100).max(1) as u64).min(1000),
             tx_info: caps.tx_info,
+            keep_logs_of: if caps.tx_info { super::freezes::contract_set(spec)? } else { Default::default() },
+            parallel: 2 * args.evm.max_in_flight.unwrap_or(8).max(1),
             ..Default::default()
         };
         let s = runtime.block_on(chaintrace_tron::ingest_http(&api, &spec.name, &sink, &opts, |h, head| {
             bar.set_position(h.saturating_add(1).saturating_sub(start));
             bar.set_message(format!("ingest {} height {h} / {head}", spec.name));
         }))?;
-        // Freeze events are read with eth_getLogs: through the JSON-RPC when the endpoint has it.
-        match (caps.jsonrpc_url(&url), s.tip) {
-            (Some(rpc_url), Some((tip, _))) => {
+        if let Some(r) = s.block_ranges {
+            sink.record_node_info("getblockbylimitnext", if r { "yes" } else { "no" })?;
+        }
+        // Freeze events: from the transaction infos the ingest read, else through the JSON-RPC's
+        // eth_getLogs when the endpoint has it.
+        if let Some((tip, _)) = s.tip {
+            if caps.tx_info {
+                let source =
+                    super::freezes::EventSource::Http { api: &api, kept: &s.logs, applied_from: s.applied_from };
+                runtime.block_on(super::freezes::scan_or_warn(source, &store, spec, start, tip))?;
+            } else if let Some(rpc_url) = caps.jsonrpc_url(&url) {
                 let cfg = EvmConfig {
                     chain: spec.name.clone(),
                     chain_id: spec.chain_id,
@@ -134,11 +158,12 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
                 };
                 runtime.block_on(async {
                     let adapter = EvmAdapter::connect(&rpc_url, cfg).await?;
-                    super::freezes::scan_or_warn(&adapter, &store, spec, start, tip).await
+                    let source = super::freezes::EventSource::Rpc(&adapter);
+                    super::freezes::scan_or_warn(source, &store, spec, start, tip).await
                 })?;
+            } else {
+                sink.record_node_info("freeze_events", "unavailable: no transaction info and no JSON-RPC")?;
             }
-            (None, _) => sink.record_node_info("freeze_events", "unavailable: no JSON-RPC for eth_getLogs")?,
-            _ => {}
         }
         (s.blocks, s.transfers, s.reorgs, s.rolled_back, s.tip)
     } else {
@@ -173,7 +198,8 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
             .await?;
             // Tether/Circle freezes on TRON's stablecoin contracts become `frozen` labels.
             if let Some((tip, _)) = s.tip {
-                super::freezes::scan_or_warn(&adapter, &store, spec, start, tip).await?;
+                super::freezes::scan_or_warn(super::freezes::EventSource::Rpc(&adapter), &store, spec, start, tip)
+                    .await?;
             }
             anyhow::Ok(s)
         })?;
@@ -204,6 +230,66 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
     }
 }
 
+/// `--address`: each account's history from TronGrid's account listings, its blocks decoded
+/// like a range ingest and stored unlinked (the checkpoint does not move).
+async fn by_address(
+    ctx: &Context,
+    spec: &ChainSpec,
+    args: &IngestArgs,
+    store: &Store,
+    api: &HttpApi,
+    tx_info: bool,
+    addresses: &[Address],
+) -> Result<()> {
+    let opts = AccountOptions {
+        from: args.range.from.unwrap_or(0),
+        to: args.range.to.unwrap_or(u64::MAX),
+        tx_info,
+        parallel: args.evm.max_in_flight.unwrap_or(8).max(1),
+        ..AccountOptions::default()
+    };
+    let mut rows = Vec::new();
+    for addr in addresses {
+        let hist =
+            account_history(api, addr, &opts).await.with_context(|| format!("fetching the history of {addr}"))?;
+        let stored = store.put_unlinked(&spec.name, &hist.blocks)?;
+        let found: usize = hist.blocks.iter().map(|b| b.transfers.len()).sum();
+        rows.push(json!({
+            "address": addr.to_string(),
+            "transfers": found,
+            "new_transfers": stored.transfers,
+            "blocks": hist.blocks.len(),
+            "listed_transactions": hist.listed_txs,
+            "pages": hist.pages,
+            "trc20_from": if tx_info { "logs" } else { "calldata" },
+            "unmatched_trc20": hist.unmatched_trc20,
+        }));
+        if !ctx.json {
+            output::line(format!(
+                "{}: {addr}: {found} transfers in {} blocks ({} new) from {} listed transactions ({} pages){}",
+                spec.name,
+                hist.blocks.len(),
+                stored.transfers,
+                hist.listed_txs,
+                hist.pages,
+                if hist.unmatched_trc20 > 0 {
+                    format!(
+                        "; {} listed TRC-20 transfers not found in their blocks{}",
+                        hist.unmatched_trc20,
+                        if tx_info { "" } else { " (no transaction info: TRC-20 read from calldata)" }
+                    )
+                } else {
+                    String::new()
+                }
+            ))?;
+        }
+    }
+    if ctx.json {
+        output::json(&json!({ "chain": spec.name, "addresses": rows }))?;
+    }
+    Ok(())
+}
+
 /// What the user can do about a TRON ingest error, naming the flags.
 pub(super) fn hint(e: &anyhow::Error, spec: &ChainSpec) -> Option<String> {
     e.chain().find_map(|c| match c.downcast_ref::<TronError>()? {
@@ -212,6 +298,9 @@ pub(super) fn hint(e: &anyhow::Error, spec: &ChainSpec) -> Option<String> {
         }
         TronError::Gap { tip, .. } => Some(format!("pass --from {} or lower, or use a new --store", tip + 1)),
         TronError::Fork(_) => Some(format!("ingest chain {} into a new --store", spec.name)),
+        TronError::NoAccountApi { .. } => {
+            Some("--address needs TronGrid's account API (/v1/accounts): point --rpc at https://api.trongrid.io or a node that serves it".into())
+        }
         TronError::Html { .. } | TronError::NoApi { .. } => {
             Some("pass --rpc the base URL of a TRON node (JSON-RPC or /wallet HTTP API)".into())
         }
