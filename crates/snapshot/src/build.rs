@@ -190,6 +190,11 @@ impl SnapshotBuilder {
         Ok(())
     }
 
+    /// Transfers pushed so far.
+    pub fn transfers(&self) -> u64 {
+        self.transfers
+    }
+
     /// Write the file and rename it into place (synced); removes the spool files.
     pub fn finish(self) -> Result<BuildStats, SnapshotError> {
         let SnapshotBuilder {
