@@ -258,7 +258,7 @@ impl SnapshotBuilder {
         for (i, v) in header_fields(&counts).iter().enumerate() {
             m[16 + 8 * i..24 + 8 * i].copy_from_slice(&v.to_le_bytes());
         }
-        debug_assert!(16 + 8 * 8 <= HEADER_LEN);
+        const { assert!(16 + 8 * 8 <= HEADER_LEN) };
         for (i, o) in addr_off.iter().enumerate() {
             m[l.addr_off + 8 * i..l.addr_off + 8 * i + 8].copy_from_slice(&o.to_le_bytes());
         }
