@@ -19,9 +19,13 @@ use chaintrace_store::{Store, StoreError};
 /// The directory under the store that holds the snapshots.
 pub(crate) const DIR: &str = "snapshots";
 
-/// The snapshot file of `chain` in the store at `store_dir`.
+/// The snapshot file of `chain` in the store at `store_dir`. A chain name that is not a plain
+/// file name (`[A-Za-z0-9_-]`, as the shipped chains are) is hex-encoded, so no name can point
+/// outside the directory.
 pub(crate) fn path_of(store_dir: &Path, chain: &str) -> PathBuf {
-    store_dir.join(DIR).join(format!("{chain}.snap"))
+    let plain = !chain.is_empty() && chain.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let name = if plain { chain.to_string() } else { format!("x-{}", hex::encode(chain)) };
+    store_dir.join(DIR).join(format!("{name}.snap"))
 }
 
 /// The key of the chain's current state in `store`; `None` when the store has no such chain.
