@@ -251,7 +251,7 @@ fn kill_9_during_a_snapshot_build_leaves_the_store_and_the_next_build_fine() {
     let mut rng = Rng::new(seed());
     let w = Workdir::new();
     let people = 20_000;
-    put(&w, &blocks(&mut rng, people, 0, 400, 500), true);
+    put(&w, &blocks(&mut rng, people, 0, 250, 500), true);
     let args = vec![hex_of(&addr(1, 11)), "--policy".into(), "fifo".into(), "--hops".into(), "3".into()];
     let (reference, _) = trace(&w, "reference.json", &args);
     let before = w.verified();

@@ -7,6 +7,7 @@ Usage: python peers.py DIR HOPS RUNS
                              (node = address id * ASSETS + asset id: funds keep their asset),
                              k = the transfer's chain-order rank
   DIR/nodes.csv  id,stop     every layered node; stop = not expanded (labelled pool or hub)
+                             unless it is one of the run's seeds
   DIR/seeds-R.csv id         the layered nodes of run R's seed addresses (every asset)
 Writes DIR/reach-PEER-R.txt (reached layered node ids, sorted) and prints one JSON line per peer:
 {"peer", "version", "load_s", "query_ms": [per run]} or {"peer", "error"}.
@@ -34,8 +35,8 @@ def duck():
     c = duckdb.connect()
     c.execute(f"CREATE TABLE e AS SELECT * FROM read_csv('{DIR}/edges.csv', header=true, columns={{'src':'BIGINT','dst':'BIGINT','k':'BIGINT'}})")
     c.execute(f"CREATE TABLE n AS SELECT * FROM read_csv('{DIR}/nodes.csv', header=true, columns={{'id':'BIGINT','stop':'BOOLEAN'}})")
-    # edges out of expandable nodes only (a stop is reached, never left; seeds are never stops)
-    c.execute("CREATE TABLE x AS SELECT e.* FROM e JOIN n ON n.id = e.src WHERE NOT n.stop")
+    # each edge with whether its sender is a stop (reached, never left — unless it is a seed)
+    c.execute("CREATE TABLE x AS SELECT e.*, n.stop AS sstop FROM e JOIN n ON n.id = e.src")
     load = time.time() - t0
     times = []
     for r in range(RUNS):
@@ -51,7 +52,7 @@ def duck():
                 UNION ALL
                 SELECT x.dst, any_value(b.hop) + 1, min(x.k)
                 FROM b JOIN x ON x.src = b.node AND x.k > b.k
-                WHERE b.hop < {HOPS} AND x.dst NOT IN (SELECT id FROM s)
+                WHERE b.hop < {HOPS} AND (NOT x.sstop OR b.hop = 0) AND x.dst NOT IN (SELECT id FROM s)
                 GROUP BY x.dst
             )
             SELECT DISTINCT node FROM b
@@ -90,7 +91,7 @@ def lady():
         for _ in range(HOPS):
             # one hop: earliest arrival over exactly one more transfer after the previous level's
             c.execute(
-                f"MATCH (u:N) WHERE u.prev < {INF} AND NOT u.stop "
+                f"MATCH (u:N) WHERE u.prev < {INF} AND (NOT u.stop OR u.seed) "
                 "MATCH (u)-[e:E]->(v:N) WHERE e.k > u.prev AND NOT v.seed "
                 "WITH v, min(e.k) AS k SET v.cur = k, v.reached = true"
             )
