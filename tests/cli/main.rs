@@ -21,6 +21,7 @@ mod export_formats;
 mod hostile_urls;
 mod labels_cli;
 mod serve;
+mod snapshot_cli;
 mod trace_bitcoin;
 mod trace_evm_typologies;
 mod trace_seeds;

@@ -1,39 +1,76 @@
-//! Benchmark (not a test): a 6-hop trace from 100 seeds over a generated store of at least
-//! 10 million transfers. Prints p50/p99 latency per policy and the process's peak RSS during
-//! the traces.
+//! Benchmark (not a test): a 6-hop trace from 100 seeds over a generated store of 10 million
+//! transfers, through the chain's graph snapshot (what `chaintrace trace` reads when it is
+//! fresh), next to the same time-respecting poison reachability in DuckDB and ladybug.
+//!
+//! Prints, per policy (poison, haircut, fifo): p50/p99/max latency, phases and peak RSS; the
+//! same first trace over the store (no snapshot) with its time and a byte-for-byte comparison of
+//! the two case files; the snapshot's build time and size; the cold `chaintrace trace` process
+//! (a new process on the same store, page cache warm); then the peers' load and query times on
+//! an edge export of the same store, each checked to reach exactly chaintrace's poison node set.
 //!
 //! ```text
 //! cargo bench -p chaintrace-cli --bench trace
-//! CHAINTRACE_BENCH_DIR=/path CHAINTRACE_BENCH_TRANSFERS=10000000 CHAINTRACE_BENCH_RUNS=30 cargo bench …
+//! CHAINTRACE_BENCH_TRANSFERS=1000000 CHAINTRACE_BENCH_RUNS=30 CHAINTRACE_BENCH_GRAPH=powerlaw cargo bench …
 //! ```
 //!
-//! The store is generated once (deterministically) and reused on later runs: see [`generated`].
+//! Environment: `CHAINTRACE_BENCH_DIR` (the generated store; default a temp dir per size and
+//! graph), `CHAINTRACE_BENCH_TRANSFERS` (10,000,000), `CHAINTRACE_BENCH_RUNS` (30),
+//! `CHAINTRACE_BENCH_POLICIES` (poison,haircut,fifo), `CHAINTRACE_BENCH_GRAPH` (uniform or
+//! powerlaw), `CHAINTRACE_BENCH_PEERS` (1; 0 skips them), `CHAINTRACE_BENCH_PEER_RUNS` (3).
+//! The peers are installed from PyPI into a venv under `$CHAINTRACE_TOOLS/bench-peers` on the
+//! first run (`duckdb`, `ladybug`); a peer that cannot be installed or run is reported loudly and
+//! the chaintrace figures still print.
 // A benchmark reports its figures on stdout and its progress on stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use chaintrace_model::{Address, Asset, Direction, Provenance};
+use chaintrace_store::Store;
 use chaintrace_testkit::rng::Rng;
-use chaintrace_tracer::{trace, Policy, TraceOptions};
+use chaintrace_tracer::case::{case_file, CaseContext};
+use chaintrace_tracer::{trace, Policy, PriceTable, Trace, TraceOptions};
 
 // Not every item of the shared generator is used by each bench.
 #[allow(dead_code)]
 mod generated;
-use generated::{open_or_generate, ordinary, ScanFirst, CHAIN, ORDINARY};
+use generated::{open_or_generate_graph, ordinary, Graph, ScanFirst, CHAIN, ORDINARY};
 
-/// The binary's store adapter, compiled into the bench as it is into the binary (its `pub`
-/// items are the binary's; here they are unreachable, and not all are used).
+#[allow(dead_code, unreachable_pub)]
+#[path = "../src/adapters/snapshot.rs"]
+mod snapshot;
+/// The binary's store adapter and snapshot glue, compiled into the bench as they are into the
+/// binary (their `pub(crate)` items are the binary's; not all are used here).
 #[allow(dead_code, unreachable_pub)]
 #[path = "../src/adapters/source.rs"]
 mod source;
 use source::StoreSource;
 
+const HOPS: u32 = 6;
+const HUB_DEGREE: u64 = 1000;
+
 fn peak_rss_kib() -> u64 {
+    status_kib("VmHWM:")
+}
+
+fn status_kib(field: &str) -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     s.lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// CPU time this thread has run, nanoseconds (`/proc/thread-self/schedstat`): on a machine
+/// shared with other work, the figure that does not count time spent waiting for a core.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
         .unwrap_or(0)
 }
 
@@ -47,37 +84,40 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return; // `cargo test --benches` asks for a list
-    }
-    let total: u64 =
-        std::env::var("CHAINTRACE_BENCH_TRANSFERS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
-    let runs: usize = std::env::var("CHAINTRACE_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
-    let dir = std::env::var("CHAINTRACE_BENCH_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| std::env::temp_dir().join(format!("chaintrace-bench-{total}")));
-    let store = open_or_generate(&dir, total);
-    let stats = store.stats().expect("stats");
-    let chain = &stats.chains[CHAIN];
-    println!("store: {} transfers, {} addresses, {} blocks", chain.transfers, chain.addresses, chain.blocks);
-    let tip = chain.tip_height.unwrap_or(0);
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
 
-    let src = StoreSource::new(&store, CHAIN, false);
+fn options(seeds: &[Address], policy: Policy) -> TraceOptions {
+    let mut o = TraceOptions::new(seeds.to_vec(), "ETH", 18);
+    o.hops = HOPS;
+    o.policy = policy;
+    o.hub_degree = HUB_DEGREE;
+    o
+}
+
+/// The case file's bytes, as `chaintrace trace --out` would write them (no prices).
+fn case_bytes(t: &Trace) -> String {
+    let prices = PriceTable::empty();
+    let symbols = BTreeMap::new();
+    let ctx = CaseContext {
+        chain: CHAIN,
+        evm: true,
+        prices: &prices,
+        price_symbols: &symbols,
+        provenance: Provenance::default(),
+        seeds_label: None,
+        since_text: None,
+        until_text: None,
+    };
+    case_file(t, &ctx).to_json()
+}
+
+/// 100 seeds active in the first half of the chain: senders of random early transfers.
+fn seed_sets(store: &Store, runs: usize, tip: u64) -> Vec<Vec<Address>> {
     let mut rng = Rng::new(7);
-    let policies: Vec<Policy> = std::env::var("CHAINTRACE_BENCH_POLICIES")
-        .unwrap_or_else(|_| "poison,haircut,fifo".into())
-        .split(',')
-        .map(|p| p.parse().expect("CHAINTRACE_BENCH_POLICIES: poison, haircut, fifo"))
-        .collect();
-    for policy in policies {
-        reset_peak_rss();
-        let base = peak_rss_kib();
-        let mut lat = Vec::new();
-        let (mut nodes, mut edges, mut deps, mut read) = (0usize, 0usize, 0usize, 0u64);
-        let mut phases = [0u64; 4];
-        for _ in 0..runs {
-            // 100 seeds active in the first half of the chain: senders of random early transfers
+    (0..runs)
+        .map(|_| {
             let mut seeds = Vec::new();
             while seeds.len() < 100 {
                 let h = rng.below(tip / 2 + 1);
@@ -86,13 +126,88 @@ fn main() {
                     seeds.push(t);
                 }
             }
-            let mut o = TraceOptions::new(seeds, "ETH", 18);
-            o.hops = 6;
-            o.policy = policy;
-            o.hub_degree = 1000;
+            seeds
+        })
+        .collect()
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo test --benches` asks for a list
+    }
+    let total = env_u64("CHAINTRACE_BENCH_TRANSFERS", 10_000_000);
+    let runs = env_u64("CHAINTRACE_BENCH_RUNS", 30) as usize;
+    let graph = Graph::from_env();
+    let dir = std::env::var("CHAINTRACE_BENCH_DIR").map(PathBuf::from).unwrap_or_else(|_| graph.default_dir(total));
+    let store = open_or_generate_graph(&dir, total, graph);
+    let stats = store.stats().expect("stats");
+    let chain = &stats.chains[CHAIN];
+    println!(
+        "store ({graph:?} graph): {} transfers, {} addresses, {} blocks; {:.0} MiB on disk",
+        chain.transfers,
+        chain.addresses,
+        chain.blocks,
+        dir_bytes(&dir.join("store")) as f64 / 1048576.0
+    );
+    let tip = chain.tip_height.unwrap_or(0);
+
+    // the snapshot: built once per store state, as `chaintrace snapshot` does
+    let snap = match snapshot::status(&store, CHAIN).expect("snapshot status") {
+        snapshot::Status::Fresh(s) => s,
+        _ => {
             let t0 = Instant::now();
-            let r = trace(&src, &o).expect("trace");
+            let b = snapshot::build(&store, CHAIN).expect("build snapshot").expect("chain");
+            println!(
+                "snapshot built in {:.1} s: {} transfers, {} addresses, {:.0} MiB ({:.0} bytes per transfer)",
+                t0.elapsed().as_secs_f64(),
+                b.transfers,
+                b.addresses,
+                b.bytes as f64 / 1048576.0,
+                b.bytes as f64 / b.transfers.max(1) as f64
+            );
+            match snapshot::status(&store, CHAIN).expect("status") {
+                snapshot::Status::Fresh(s) => s,
+                _ => panic!("the snapshot just built is not fresh"),
+            }
+        }
+    };
+    println!("snapshot: {} ({:.0} MiB)", snap.path(), snap.file_len() as f64 / 1048576.0);
+
+    let over_snap = StoreSource::new(&store, CHAIN, false).with_snapshot(Some(&snap));
+    let over_store = StoreSource::new(&store, CHAIN, false);
+    let seeds = seed_sets(&store, runs.max(1), tip);
+    let policies: Vec<Policy> = std::env::var("CHAINTRACE_BENCH_POLICIES")
+        .unwrap_or_else(|_| "poison,haircut,fifo".into())
+        .split(',')
+        .map(|p| p.parse().expect("CHAINTRACE_BENCH_POLICIES: poison, haircut, fifo"))
+        .collect();
+    let mut poison_nodes: Vec<BTreeSet<Address>> = Vec::new();
+    let mut cold_policy = Vec::new();
+    let mut poison_p50 = None;
+    for policy in policies {
+        // the same first trace over the store: its time, and the case file bytes to compare
+        // (CHAINTRACE_BENCH_CHECK=0 skips it, e.g. under a profiler)
+        let (mut store_ms, mut same) = (f64::NAN, true);
+        if env_u64("CHAINTRACE_BENCH_CHECK", 1) == 1 {
+            let t0 = Instant::now();
+            let reference = trace(&over_store, &options(&seeds[0], policy)).expect("trace over the store");
+            store_ms = t0.elapsed().as_secs_f64() * 1000.0;
+            let first = trace(&over_snap, &options(&seeds[0], policy)).expect("trace over the snapshot");
+            same = case_bytes(&reference) == case_bytes(&first);
+            assert!(same, "{policy}: the case file over the snapshot differs from the one over the store");
+        }
+
+        reset_peak_rss();
+        let base = peak_rss_kib();
+        let mut lat = Vec::new();
+        let mut cpu = Vec::new();
+        let (mut nodes, mut edges, mut deps, mut read) = (0usize, 0usize, 0usize, 0u64);
+        let mut phases = [0u64; 4];
+        for s in &seeds {
+            let (t0, c0) = (Instant::now(), thread_cpu_ns());
+            let r = trace(&over_snap, &options(s, policy)).expect("trace");
             lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+            cpu.push(thread_cpu_ns().saturating_sub(c0) as f64 / 1e6);
             nodes += r.nodes.len();
             edges += r.edges.len();
             deps += r.deposits.len();
@@ -101,12 +216,21 @@ fn main() {
             phases[1] += r.stats.replay_us;
             phases[2] += r.stats.assemble_us;
             phases[3] += r.stats.lookups;
+            if policy == Policy::Poison && poison_nodes.len() < env_u64("CHAINTRACE_BENCH_PEER_RUNS", 3) as usize {
+                poison_nodes.push(r.nodes.keys().cloned().collect());
+            }
         }
         lat.sort_by(|a, b| a.total_cmp(b));
-        let n = runs as f64;
+        cpu.sort_by(|a, b| a.total_cmp(b));
+        let n = lat.len() as f64;
+        if policy == Policy::Poison {
+            poison_p50 = Some(percentile(&lat, 0.5));
+        }
         println!(
-            "{policy:>7}: {runs} runs of 6 hops from 100 seeds: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; \
+            "{policy:>7}: {} runs of {HOPS} hops from 100 seeds over the snapshot: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms \
+             (over the store: {store_ms:.0} ms for run 1; case files identical: {same}); \
              mean {:.0} nodes, {:.0} traced edges, {:.0} deposits, {:.0} transfers read; peak RSS {} MiB (+{} MiB over the open store)",
+            lat.len(),
             percentile(&lat, 0.5),
             percentile(&lat, 0.99),
             lat.last().copied().unwrap_or(0.0),
@@ -118,11 +242,288 @@ fn main() {
             peak_rss_kib().saturating_sub(base) / 1024,
         );
         println!(
-            "         mean phases: discover {:.0} ms, replay {:.0} ms, assemble {:.0} ms; {:.0} label/degree look-ups",
+            "         CPU time per trace (excludes waiting for a core): p50 {:.1} ms, p99 {:.1} ms",
+            percentile(&cpu, 0.5),
+            percentile(&cpu, 0.99)
+        );
+        println!(
+            "         mean phases: discover {:.1} ms, replay {:.1} ms, assemble {:.1} ms; {:.0} label/degree look-ups",
             phases[0] as f64 / n / 1000.0,
             phases[1] as f64 / n / 1000.0,
             phases[2] as f64 / n / 1000.0,
             phases[3] as f64 / n
         );
+        cold_policy.push(policy);
+    }
+
+    let peers = env_u64("CHAINTRACE_BENCH_PEERS", 1) == 1 && !poison_nodes.is_empty();
+    let export = if peers { Some(export_edges(&store, &dir, &seeds[..poison_nodes.len()])) } else { None };
+    drop(over_snap);
+    drop(over_store);
+    drop(snap);
+    drop(store);
+
+    // cold process: `chaintrace trace` started afresh on the store (page cache warm)
+    for policy in cold_policy {
+        cold_trace(&dir, &seeds[0], policy);
+    }
+
+    if let Some(ex) = export {
+        run_peers(&ex, &poison_nodes, poison_p50.unwrap_or(f64::NAN));
+    } else {
+        println!("peers: skipped (CHAINTRACE_BENCH_PEERS=0 or no poison runs)");
+    }
+}
+
+fn dir_bytes(p: &Path) -> u64 {
+    std::fs::read_dir(p)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn cold_trace(dir: &Path, seeds: &[Address], policy: Policy) {
+    let bin = env!("CARGO_BIN_EXE_chaintrace");
+    let out = std::env::temp_dir().join(format!("chaintrace-bench-cold-{}.json", std::process::id()));
+    let mut cmd = std::process::Command::new(bin);
+    cmd.arg("--store")
+        .arg(dir.join("store"))
+        .args(["trace", "--chain", CHAIN, "--hops", &HOPS.to_string(), "--hub-degree", &HUB_DEGREE.to_string()])
+        .args(["--policy", &policy.to_string(), "--out"])
+        .arg(&out)
+        .args(seeds.iter().map(|a| a.to_string()))
+        .env_remove("CHAINTRACE_CONFIG")
+        .env("CHAINTRACE_LOG", "info")
+        .env("NO_COLOR", "1");
+    let t0 = Instant::now();
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run chaintrace trace");
+    // its peak RSS: VmHWM only grows, so the last reading before it exits is (nearly) the peak
+    let status = PathBuf::from(format!("/proc/{}/status", child.id()));
+    let watch = std::thread::spawn(move || {
+        let mut peak = 0u64;
+        while let Ok(s) = std::fs::read_to_string(&status) {
+            if let Some(v) = s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)) {
+                peak = peak.max(v.parse().unwrap_or(0));
+            }
+            if s.lines().any(|l| l.starts_with("State:") && l.contains("zombie")) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        peak
+    });
+    let o = child.wait_with_output().expect("run chaintrace trace");
+    let ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let peak_kib = watch.join().unwrap_or(0);
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "cold chaintrace trace failed: {log}");
+    let source =
+        if log.contains("source=\"snapshot\"") || log.contains("source=snapshot") { "snapshot" } else { "store" };
+    println!(
+        "cold `chaintrace trace --policy {policy}` (new process, 100 seeds, {HOPS} hops, over the {source}, page cache warm): {ms:.0} ms, peak RSS {} MiB",
+        peak_kib / 1024
+    );
+    let _ = std::fs::remove_file(out);
+}
+
+/// The edge export the peers load, and what the reach sets are compared in.
+struct Export {
+    dir: PathBuf,
+    /// Layered node id → address (node = address id × assets + asset id).
+    addr_of: Vec<Address>,
+    assets: u64,
+    /// Export time, seconds.
+    seconds: f64,
+    edges: u64,
+}
+
+/// Write `edges.csv`, `nodes.csv` and `seeds-R.csv` (see `peers.py`) from the store's rows.
+fn export_edges(store: &Store, dir: &Path, seed_sets: &[Vec<Address>]) -> Export {
+    let t0 = Instant::now();
+    let out = dir.join("peers");
+    std::fs::create_dir_all(&out).expect("peers dir");
+    let mut ids: HashMap<Address, u64> = HashMap::new();
+    let mut addrs: Vec<Address> = Vec::new();
+    let mut assets: HashMap<Asset, u64> = HashMap::new();
+    let mut rows: Vec<(u64, u64, u64, u64)> = Vec::new();
+    let mut rank = 0u64;
+    let id = |a: &Address, ids: &mut HashMap<Address, u64>, addrs: &mut Vec<Address>| -> u64 {
+        *ids.entry(a.clone()).or_insert_with(|| {
+            addrs.push(a.clone());
+            addrs.len() as u64 - 1
+        })
+    };
+    store
+        .scan_transfers(CHAIN, 0, u64::MAX, |t| {
+            // chain order is scan order: the rank is the time-respecting key
+            rank += 1;
+            let n = assets.len() as u64;
+            let asset = *assets.entry(t.asset).or_insert(n);
+            let (f, to) = (id(&t.from, &mut ids, &mut addrs), id(&t.to, &mut ids, &mut addrs));
+            if !t.amount.is_zero() {
+                rows.push((f, to, asset, rank));
+            }
+            true
+        })
+        .expect("scan transfers");
+    let na = assets.len().max(1) as u64;
+    let labels = store.all_labels().expect("labels");
+    let mut labelled: HashMap<&Address, Vec<&chaintrace_model::Label>> = HashMap::new();
+    for l in &labels {
+        if l.applies_to(CHAIN) {
+            labelled.entry(&l.address).or_default().push(l);
+        }
+    }
+    let mut edges = std::io::BufWriter::new(std::fs::File::create(out.join("edges.csv")).expect("edges.csv"));
+    writeln!(edges, "src,dst,k").expect("write");
+    for (f, t, a, k) in &rows {
+        writeln!(edges, "{},{},{k}", f * na + a, t * na + a).expect("write");
+    }
+    edges.flush().expect("flush");
+    let mut nodes = std::io::BufWriter::new(std::fs::File::create(out.join("nodes.csv")).expect("nodes.csv"));
+    writeln!(nodes, "id,stop").expect("write");
+    for (i, a) in addrs.iter().enumerate() {
+        // the walk's stops: a labelled pool (exchange, deposit, service …), or an unlabelled
+        // address with more than HUB_DEGREE transfers either way (the store's degree counters)
+        let ls = labelled.get(a).map(Vec::as_slice).unwrap_or(&[]);
+        let pool = ls.iter().any(|l| l.category.is_pooling());
+        let hub = ls.is_empty()
+            && [Direction::Out, Direction::In]
+                .iter()
+                .any(|d| store.degree(CHAIN, a, *d, HUB_DEGREE + 1).expect("degree") > HUB_DEGREE);
+        // (a seed is expanded whatever it is: the peers make that exception per run)
+        let stop = pool || hub;
+        for asset in 0..na {
+            writeln!(nodes, "{},{stop}", i as u64 * na + asset).expect("write");
+        }
+    }
+    nodes.flush().expect("flush");
+    for (r, set) in seed_sets.iter().enumerate() {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(out.join(format!("seeds-{r}.csv"))).expect("seeds"));
+        writeln!(f, "id").expect("write");
+        for s in set {
+            if let Some(i) = ids.get(s) {
+                for asset in 0..na {
+                    writeln!(f, "{}", i * na + asset).expect("write");
+                }
+            }
+        }
+        f.flush().expect("flush");
+    }
+    let seconds = t0.elapsed().as_secs_f64();
+    println!(
+        "edge export for the peers: {} edges, {} addresses × {na} assets, {seconds:.1} s",
+        rows.len(),
+        addrs.len()
+    );
+    Export { dir: out, addr_of: addrs, assets: na, seconds, edges: rows.len() as u64 }
+}
+
+/// A Python with the peers installed (`$CHAINTRACE_TOOLS/bench-peers`), or why not.
+fn peers_python() -> Result<PathBuf, String> {
+    let tools = std::env::var("CHAINTRACE_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/chaintrace-tools"));
+    let venv = tools.join("bench-peers");
+    let py = venv.join("bin/python");
+    let have = |m: &str| {
+        std::process::Command::new(&py).args(["-c", &format!("import {m}")]).output().is_ok_and(|o| o.status.success())
+    };
+    if py.is_file() && have("duckdb") && have("ladybug") {
+        return Ok(py);
+    }
+    eprintln!("installing the peers (duckdb, ladybug) from PyPI into {}", venv.display());
+    let ok = |c: &mut std::process::Command| c.status().is_ok_and(|s| s.success());
+    if !py.is_file() && !ok(std::process::Command::new("python3").args(["-m", "venv"]).arg(&venv)) {
+        return Err(format!("cannot create a Python venv at {} (is python3 with venv installed?)", venv.display()));
+    }
+    if !ok(std::process::Command::new(venv.join("bin/pip")).args(["install", "-q", "duckdb", "ladybug"])) {
+        eprintln!("pip could not install every peer; running those that are there");
+    }
+    Ok(py)
+}
+
+fn run_peers(ex: &Export, poison_nodes: &[BTreeSet<Address>], poison_p50: f64) {
+    let py = match peers_python() {
+        Ok(p) => p,
+        Err(e) => {
+            println!("PEERS MISSING: {e}");
+            return;
+        }
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers.py");
+    let o = std::process::Command::new(&py)
+        .arg(&script)
+        .arg(&ex.dir)
+        .arg(HOPS.to_string())
+        .arg(poison_nodes.len().to_string())
+        .output()
+        .expect("run peers.py");
+    if !o.status.success() {
+        println!("PEERS FAILED: {}", String::from_utf8_lossy(&o.stderr).trim());
+    }
+    let mut fastest = f64::INFINITY;
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        let v: serde_json::Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(_) => continue,
+        };
+        let peer = v["peer"].as_str().unwrap_or("?").to_string();
+        if let Some(e) = v["error"].as_str() {
+            println!("PEER {peer} MISSING OR FAILED: {e}");
+            continue;
+        }
+        let mut q: Vec<f64> = v["query_ms"].as_array().into_iter().flatten().filter_map(|x| x.as_f64()).collect();
+        q.sort_by(|a, b| a.total_cmp(b));
+        // the peer's reach, mapped back to addresses, against chaintrace's poison node set
+        let mut equal = 0;
+        for (r, want) in poison_nodes.iter().enumerate() {
+            let text = std::fs::read_to_string(ex.dir.join(format!("reach-{peer}-{r}.txt"))).unwrap_or_default();
+            let got: BTreeSet<Address> = text
+                .lines()
+                .filter_map(|l| l.parse::<u64>().ok())
+                .filter_map(|n| ex.addr_of.get((n / ex.assets) as usize).cloned())
+                .collect();
+            if &got == want {
+                equal += 1;
+            } else {
+                let missing = want.difference(&got).count();
+                let extra = got.difference(want).count();
+                println!("PEER {peer} run {r}: reach differs from chaintrace's poison nodes ({missing} missing, {extra} extra)");
+            }
+        }
+        println!(
+            "peer {peer} {}: poison reachability ({HOPS} hops, same 100 seeds, time-respecting, same stops) p50 {:.0} ms over {} runs \
+             (load {:.1} s from an edge export of {} edges made in {:.1} s); reached sets equal to chaintrace's in {equal}/{} runs",
+            v["version"].as_str().unwrap_or("?"),
+            percentile(&q, 0.5),
+            q.len(),
+            v["load_s"].as_f64().unwrap_or(0.0),
+            ex.edges,
+            ex.seconds,
+            poison_nodes.len()
+        );
+        if equal == poison_nodes.len() {
+            fastest = fastest.min(percentile(&q, 0.5));
+        }
+    }
+    if fastest.is_finite() {
+        println!(
+            "chaintrace poison p50 {poison_p50:.1} ms vs the faster peer's {fastest:.0} ms: chaintrace is {:.2}x as fast",
+            fastest / poison_p50
+        );
+    } else {
+        println!("no peer answered with chaintrace's reach: no ratio");
     }
 }

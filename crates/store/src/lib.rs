@@ -1099,6 +1099,14 @@ impl Store {
 
     // --- stats ---------------------------------------------------------------------------
 
+    /// The chain's digest accumulator as its checkpoint records it (lower-case hex of the sum of
+    /// its per-transfer hashes); `None` for a chain the store has not seen. Two states of one
+    /// chain with the same value hold the same transfers: readers that keep a derived copy of a
+    /// chain (the tracer's snapshot) key it by this. Reads no rows.
+    pub fn chain_digest(&self, chain: &str) -> Option<String> {
+        self.lock().chains.get(chain).map(|c| hex::encode(c.digest_acc))
+    }
+
     /// What the store holds, with the order-independent digest of all stored transfers.
     pub fn stats(&self) -> Result<Stats, StoreError> {
         let w = self.lock();

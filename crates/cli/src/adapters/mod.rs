@@ -3,4 +3,5 @@
 
 pub(crate) mod labels;
 pub(crate) mod sink;
+pub(crate) mod snapshot;
 pub(crate) mod source;

@@ -1,5 +1,7 @@
 //! [`GraphSource`] over the RocksDB store, for one chain: the tracer is sans-IO and knows
-//! nothing of the store; this adapter is where the two meet.
+//! nothing of the store; this adapter is where the two meet. With a fresh graph snapshot of the
+//! chain (`adapters::snapshot`), transfers and degrees come from the snapshot's mapped file
+//! instead of RocksDB; everything else (labels, token metadata, UTXO structure) from the store.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -8,8 +10,20 @@ use chaintrace_model::{
     Address, BridgeEvent, BridgeKey, Conversion, Direction, Hash32, Label, Position, TokenMeta, Transfer, UtxoOutput,
     UtxoSpend,
 };
+use chaintrace_snapshot::{Snapshot, SnapshotError};
 use chaintrace_store::{Store, StoreError};
 use chaintrace_tracer::GraphSource;
+
+/// What a [`StoreSource`] read failed on.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SourceError {
+    /// The store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The chain's graph snapshot.
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+}
 
 /// One chain of a [`Store`] as a graph source.
 ///
@@ -23,12 +37,14 @@ pub(crate) struct StoreSource<'a> {
     labels: OnceLock<HashMap<Address, Vec<Label>>>,
     /// Labels kept outside the store (the workbench's user labels), merged into look-ups.
     extra: Vec<Label>,
+    /// A snapshot of the chain equal to the store's state: transfers and degrees come from it.
+    snap: Option<&'a Snapshot>,
 }
 
 impl<'a> StoreSource<'a> {
     /// Chain `chain` of `store`; `utxo` when it is a Bitcoin chain.
     pub(crate) fn new(store: &'a Store, chain: impl Into<String>, utxo: bool) -> Self {
-        StoreSource { store, chain: chain.into(), utxo, labels: OnceLock::new(), extra: Vec::new() }
+        StoreSource { store, chain: chain.into(), utxo, labels: OnceLock::new(), extra: Vec::new(), snap: None }
     }
 
     /// Also answer these labels (the workbench's user labels, which live beside the store).
@@ -36,10 +52,17 @@ impl<'a> StoreSource<'a> {
         self.extra = extra;
         self
     }
+
+    /// Read transfers and degrees from `snap`, a snapshot of this chain that the caller has
+    /// checked is fresh (built from the store's current state: `adapters::snapshot`).
+    pub(crate) fn with_snapshot(mut self, snap: Option<&'a Snapshot>) -> Self {
+        self.snap = snap;
+        self
+    }
 }
 
 impl GraphSource for StoreSource<'_> {
-    type Error = StoreError;
+    type Error = SourceError;
 
     fn transfers(
         &self,
@@ -47,11 +70,14 @@ impl GraphSource for StoreSource<'_> {
         d: Direction,
         after: Option<(u64, Position)>,
         limit: usize,
-    ) -> Result<Vec<Transfer>, StoreError> {
-        self.store.transfers(&self.chain, addr, d, after, limit)
+    ) -> Result<Vec<Transfer>, SourceError> {
+        match self.snap {
+            Some(s) => Ok(s.transfers(addr, d, after, limit)?),
+            None => Ok(self.store.transfers(&self.chain, addr, d, after, limit)?),
+        }
     }
 
-    fn labels(&self, addr: &Address) -> Result<Vec<Label>, StoreError> {
+    fn labels(&self, addr: &Address) -> Result<Vec<Label>, SourceError> {
         if self.labels.get().is_none() {
             let mut index: HashMap<Address, Vec<Label>> = HashMap::new();
             for l in self.store.all_labels()?.into_iter().chain(self.extra.iter().cloned()) {
@@ -64,12 +90,15 @@ impl GraphSource for StoreSource<'_> {
         Ok(self.labels.get().and_then(|m| m.get(addr)).cloned().unwrap_or_default())
     }
 
-    fn degree(&self, addr: &Address, d: Direction, cap: u64) -> Result<u64, StoreError> {
-        self.store.degree(&self.chain, addr, d, cap)
+    fn degree(&self, addr: &Address, d: Direction, cap: u64) -> Result<u64, SourceError> {
+        match self.snap {
+            Some(s) => Ok(s.degree(addr, d)?.min(cap)),
+            None => Ok(self.store.degree(&self.chain, addr, d, cap)?),
+        }
     }
 
-    fn token_meta(&self, token: &[u8; 20]) -> Result<Option<TokenMeta>, StoreError> {
-        self.store.token_meta(&self.chain, token)
+    fn token_meta(&self, token: &[u8; 20]) -> Result<Option<TokenMeta>, SourceError> {
+        Ok(self.store.token_meta(&self.chain, token)?)
     }
 
     fn conversions(
@@ -77,29 +106,29 @@ impl GraphSource for StoreSource<'_> {
         addr: &Address,
         after: Option<(u64, Position)>,
         limit: usize,
-    ) -> Result<Vec<Conversion>, StoreError> {
-        self.store.conversions(&self.chain, addr, after, limit)
+    ) -> Result<Vec<Conversion>, SourceError> {
+        Ok(self.store.conversions(&self.chain, addr, after, limit)?)
     }
 
-    fn bridge_deposits(&self, addr: &Address) -> Result<Vec<BridgeEvent>, StoreError> {
-        self.store.bridge_deposits(&self.chain, addr)
+    fn bridge_deposits(&self, addr: &Address) -> Result<Vec<BridgeEvent>, SourceError> {
+        Ok(self.store.bridge_deposits(&self.chain, addr)?)
     }
 
-    fn bridge_release(&self, key: &BridgeKey) -> Result<Option<BridgeEvent>, StoreError> {
-        self.store.bridge_release(&self.chain, key)
+    fn bridge_release(&self, key: &BridgeKey) -> Result<Option<BridgeEvent>, SourceError> {
+        Ok(self.store.bridge_release(&self.chain, key)?)
     }
 
-    fn tx_inputs(&self, txid: &Hash32) -> Result<Option<Vec<(UtxoSpend, Option<UtxoOutput>)>>, StoreError> {
+    fn tx_inputs(&self, txid: &Hash32) -> Result<Option<Vec<(UtxoSpend, Option<UtxoOutput>)>>, SourceError> {
         if !self.utxo {
             return Ok(None);
         }
-        self.store.tx_inputs(&self.chain, txid).map(Some)
+        Ok(self.store.tx_inputs(&self.chain, txid).map(Some)?)
     }
 
-    fn tx_outputs(&self, txid: &Hash32) -> Result<Option<Vec<UtxoOutput>>, StoreError> {
+    fn tx_outputs(&self, txid: &Hash32) -> Result<Option<Vec<UtxoOutput>>, SourceError> {
         if !self.utxo {
             return Ok(None);
         }
-        self.store.tx_outputs(&self.chain, txid).map(Some)
+        Ok(self.store.tx_outputs(&self.chain, txid).map(Some)?)
     }
 }

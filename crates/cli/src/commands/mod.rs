@@ -4,6 +4,7 @@ pub(crate) mod export;
 pub(crate) mod ingest;
 pub(crate) mod labels;
 pub(crate) mod render;
+pub(crate) mod snapshot;
 pub(crate) mod stats;
 pub(crate) mod trace;
 pub(crate) mod transfers;

@@ -1,0 +1,62 @@
+//! `chaintrace snapshot`: build the tracer's graph snapshot of each chain beside the store.
+
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+
+use crate::adapters::snapshot::{self, Status};
+use crate::{context::Context, output};
+
+/// `chaintrace snapshot`'s arguments.
+#[derive(Args, Debug)]
+pub(crate) struct SnapshotArgs {
+    /// Only this chain (default: every chain in the store).
+    #[arg(long)]
+    chain: Option<String>,
+    /// Rebuild even when the snapshot is fresh.
+    #[arg(long)]
+    rebuild: bool,
+}
+
+pub(crate) fn run(ctx: &Context, args: SnapshotArgs) -> Result<()> {
+    let store = ctx.open_store()?;
+    let stats = store.stats()?;
+    let chains: Vec<String> = match &args.chain {
+        Some(c) if stats.chains.contains_key(c) => vec![c.clone()],
+        Some(c) => bail!("the store holds no chain named {c:?}: check --chain (chaintrace stats lists them)"),
+        None => stats.chains.keys().cloned().collect(),
+    };
+    let mut report = Vec::new();
+    for chain in chains {
+        let path = snapshot::path_of(store.path(), &chain);
+        let fresh = match snapshot::status(&store, &chain)? {
+            Status::Fresh(s) if !args.rebuild => Some(s),
+            _ => None,
+        };
+        let (state, transfers, addresses, bytes, seconds) = match fresh {
+            Some(s) => ("fresh", s.transfer_count(), s.address_count(), s.file_len(), 0.0),
+            None => {
+                let started = std::time::Instant::now();
+                let built = snapshot::build(&store, &chain)
+                    .with_context(|| format!("building the graph snapshot of {chain} at {}", path.display()))?;
+                let Some(b) = built else { continue };
+                ("built", b.transfers, b.addresses, b.bytes, started.elapsed().as_secs_f64())
+            }
+        };
+        if !ctx.json {
+            output::line(format!(
+                "{chain:<10} {state}: {transfers} transfers, {addresses} addresses, {:.1} MiB{} ({})",
+                bytes as f64 / (1024.0 * 1024.0),
+                if state == "built" { format!(" in {seconds:.1} s") } else { String::new() },
+                path.display()
+            ))?;
+        }
+        report.push(serde_json::json!({
+            "chain": chain, "state": state, "transfers": transfers, "addresses": addresses,
+            "bytes": bytes, "seconds": seconds, "path": path.display().to_string(),
+        }));
+    }
+    if ctx.json {
+        return output::json(&report);
+    }
+    Ok(())
+}

@@ -1,0 +1,347 @@
+//! Writing a snapshot: transfers in chain order in, a complete file renamed into place out.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use chaintrace_model::{Asset, Transfer};
+
+use crate::layout::{encode_asset, hash_key, header_fields, Counts, Layout, Rec, FLAG_BIG, HEADER_LEN, MAGIC, REC_LEN};
+use crate::{SnapshotError, SnapshotKey, FORMAT_VERSION};
+
+/// A spooled transfer: sender id, receiver id and its record (with `other` unset).
+const SPOOL_LEN: usize = 8 + REC_LEN;
+
+/// What a build wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BuildStats {
+    /// Transfers in the snapshot.
+    pub transfers: u64,
+    /// Distinct addresses.
+    pub addresses: u64,
+    /// Distinct transactions.
+    pub transactions: u64,
+    /// Amounts above `u128::MAX` (kept in the side table).
+    pub big_amounts: u64,
+    /// Size of the file, bytes.
+    pub bytes: u64,
+}
+
+/// Builds one chain's snapshot file. Push every transfer of the chain in chain order
+/// `(height, tx_index, sub)` with [`SnapshotBuilder::push`], then [`SnapshotBuilder::finish`].
+///
+/// Nothing appears under the final name until `finish` has written, synced and renamed the
+/// complete file: the transfers are spooled to `<path>.spool.tmp` and `<path>.tx.tmp`, the file
+/// is written as `<path>.tmp`, and a crash at any point leaves at most those temp files, which
+/// the next build removes. Memory: a hash map of the chain's addresses and two counters per
+/// address; the transfers themselves go through the spool files.
+pub struct SnapshotBuilder {
+    path: PathBuf,
+    key: SnapshotKey,
+    spool: BufWriter<File>,
+    spool_path: PathBuf,
+    txs: BufWriter<File>,
+    tx_path: PathBuf,
+    ids: HashMap<Vec<u8>, u32>,
+    blob: Vec<u8>,
+    addr_off: Vec<u64>,
+    out_deg: Vec<u64>,
+    in_deg: Vec<u64>,
+    assets: Vec<Asset>,
+    asset_ids: HashMap<Asset, u32>,
+    bigs: Vec<[u8; 32]>,
+    last_tx: Option<[u8; 32]>,
+    n_tx: u64,
+    last_order: Option<(u64, u32, u32)>,
+    transfers: u64,
+}
+
+fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> SnapshotError + 'p {
+    move |source| SnapshotError::Io { action, path: path.display().to_string(), source }
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// The temp files a build of `path` uses (left behind only by a crash).
+pub(crate) fn temp_paths(path: &Path) -> [PathBuf; 3] {
+    [with_suffix(path, ".tmp"), with_suffix(path, ".spool.tmp"), with_suffix(path, ".tx.tmp")]
+}
+
+impl SnapshotBuilder {
+    /// Start building the snapshot file `path` of the store state `key`. Removes the temp files
+    /// of an earlier build that did not finish; the file at `path`, if any, stays in place (and
+    /// readable) until `finish` replaces it.
+    pub fn create(path: &Path, key: SnapshotKey) -> Result<SnapshotBuilder, SnapshotError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io("creating the directory of", path))?;
+        }
+        for t in temp_paths(path) {
+            match std::fs::remove_file(&t) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io("removing an unfinished", &t)(e)),
+            }
+        }
+        let [_, spool_path, tx_path] = temp_paths(path);
+        let spool = BufWriter::with_capacity(1 << 20, File::create(&spool_path).map_err(io("creating", &spool_path))?);
+        let txs = BufWriter::with_capacity(1 << 20, File::create(&tx_path).map_err(io("creating", &tx_path))?);
+        Ok(SnapshotBuilder {
+            path: path.to_path_buf(),
+            key,
+            spool,
+            spool_path,
+            txs,
+            tx_path,
+            ids: HashMap::new(),
+            blob: Vec::new(),
+            addr_off: vec![0],
+            out_deg: Vec::new(),
+            in_deg: Vec::new(),
+            assets: Vec::new(),
+            asset_ids: HashMap::new(),
+            bigs: Vec::new(),
+            last_tx: None,
+            n_tx: 0,
+            last_order: None,
+            transfers: 0,
+        })
+    }
+
+    fn invalid(&self, what: String) -> SnapshotError {
+        SnapshotError::Invalid { chain: self.key.chain.clone(), what }
+    }
+
+    fn addr_id(&mut self, key: Vec<u8>) -> Result<u32, SnapshotError> {
+        if let Some(id) = self.ids.get(&key) {
+            return Ok(*id);
+        }
+        let id = u32::try_from(self.ids.len())
+            .ok()
+            .filter(|id| *id < u32::MAX)
+            .ok_or_else(|| self.invalid("more than 4,294,967,294 addresses".into()))?;
+        self.blob.extend_from_slice(&key);
+        self.addr_off.push(self.blob.len() as u64);
+        self.out_deg.push(0);
+        self.in_deg.push(0);
+        self.ids.insert(key, id);
+        Ok(id)
+    }
+
+    /// Add the next transfer; transfers must come in strictly increasing chain order.
+    pub fn push(&mut self, t: &Transfer) -> Result<(), SnapshotError> {
+        let order = (t.height, t.pos.tx_index, t.pos.sub);
+        if self.last_order.is_some_and(|last| order <= last) {
+            return Err(self.invalid(format!(
+                "transfer at height {} position {}/{} is not after the one before it",
+                t.height, t.pos.tx_index, t.pos.sub
+            )));
+        }
+        self.last_order = Some(order);
+        let from = self.addr_id(t.from.to_key())?;
+        let to = self.addr_id(t.to.to_key())?;
+        self.out_deg[from as usize] += 1;
+        self.in_deg[to as usize] += 1;
+        if self.last_tx != Some(t.tx.0) {
+            self.txs.write_all(&t.tx.0).map_err(io("writing", &self.tx_path))?;
+            self.last_tx = Some(t.tx.0);
+            self.n_tx += 1;
+        }
+        let tx =
+            u32::try_from(self.n_tx - 1).map_err(|_| self.invalid("more than 4,294,967,295 transactions".into()))?;
+        let asset = match self.asset_ids.get(&t.asset) {
+            Some(a) => *a,
+            None => {
+                let a = self.assets.len() as u32;
+                self.assets.push(t.asset);
+                self.asset_ids.insert(t.asset, a);
+                a
+            }
+        };
+        let limbs = t.amount.as_limbs();
+        let (amount_lo, amount_hi, flags) = if limbs[2] == 0 && limbs[3] == 0 {
+            (limbs[0], limbs[1], 0)
+        } else {
+            self.bigs.push(t.amount.to_be_bytes());
+            (self.bigs.len() as u64 - 1, 0, FLAG_BIG)
+        };
+        let rec = Rec {
+            amount_lo,
+            amount_hi,
+            height: t.height,
+            time: t.time,
+            tx_index: t.pos.tx_index,
+            sub: t.pos.sub,
+            tx,
+            other: 0,
+            asset,
+            flags,
+        };
+        let mut buf = [0u8; SPOOL_LEN];
+        buf[0..4].copy_from_slice(&from.to_le_bytes());
+        buf[4..8].copy_from_slice(&to.to_le_bytes());
+        rec.encode(&mut buf[8..]);
+        self.spool.write_all(&buf).map_err(io("writing", &self.spool_path))?;
+        self.transfers += 1;
+        Ok(())
+    }
+
+    /// Transfers pushed so far.
+    pub fn transfers(&self) -> u64 {
+        self.transfers
+    }
+
+    /// Write the file and rename it into place (synced); removes the spool files.
+    pub fn finish(self) -> Result<BuildStats, SnapshotError> {
+        let SnapshotBuilder {
+            path,
+            key,
+            spool,
+            spool_path,
+            txs,
+            tx_path,
+            ids,
+            blob,
+            addr_off,
+            out_deg,
+            in_deg,
+            assets,
+            bigs,
+            n_tx,
+            transfers,
+            ..
+        } = self;
+        drop(ids);
+        spool.into_inner().map_err(|e| io("writing", &spool_path)(e.into_error()))?;
+        txs.into_inner().map_err(|e| io("writing", &tx_path)(e.into_error()))?;
+        let meta = serde_json::to_vec(&key).map_err(|e| SnapshotError::Invalid {
+            chain: key.chain.clone(),
+            what: format!("the key does not serialize: {e}"),
+        })?;
+        let n_addr = out_deg.len() as u64;
+        let hash_cap = (n_addr * 2).next_power_of_two().max(2);
+        let counts = Counts {
+            addrs: n_addr,
+            transfers,
+            txs: n_tx,
+            assets: assets.len() as u64,
+            bigs: bigs.len() as u64,
+            hash_cap,
+            blob_len: blob.len() as u64,
+            meta_len: meta.len() as u64,
+        };
+        let too_big = || SnapshotError::Invalid {
+            chain: key.chain.clone(),
+            what: "the snapshot exceeds the address space".into(),
+        };
+        let l = Layout::of(&counts).ok_or_else(too_big)?;
+
+        let [tmp, _, _] = temp_paths(&path);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(io("creating", &tmp))?;
+        file.set_len(l.end as u64).map_err(io("sizing", &tmp))?;
+        // SAFETY: the temp file was just created by this process under a name no reader opens;
+        // nothing else maps or truncates it while the map lives.
+        let mut m = unsafe { memmap2::MmapMut::map_mut(&file) }.map_err(io("mapping", &tmp))?;
+
+        m[0..8].copy_from_slice(MAGIC);
+        m[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        for (i, v) in header_fields(&counts).iter().enumerate() {
+            m[16 + 8 * i..24 + 8 * i].copy_from_slice(&v.to_le_bytes());
+        }
+        const { assert!(16 + 8 * 8 <= HEADER_LEN) };
+        for (i, o) in addr_off.iter().enumerate() {
+            m[l.addr_off + 8 * i..l.addr_off + 8 * i + 8].copy_from_slice(&o.to_le_bytes());
+        }
+        m[l.blob..l.blob + blob.len()].copy_from_slice(&blob);
+        // the address hash table: slot = id + 1, linear probing
+        let mask = hash_cap - 1;
+        for id in 0..n_addr as usize {
+            let k = &blob[addr_off[id] as usize..addr_off[id + 1] as usize];
+            let mut s = hash_key(k) & mask;
+            loop {
+                let at = l.hash + 4 * s as usize;
+                if m[at..at + 4] == [0; 4] {
+                    m[at..at + 4].copy_from_slice(&(id as u32 + 1).to_le_bytes());
+                    break;
+                }
+                s = (s + 1) & mask;
+            }
+        }
+        // CSR offsets; the cursors then walk each address's slice as the spool is read in order
+        let mut out_cur = Vec::with_capacity(out_deg.len());
+        let mut in_cur = Vec::with_capacity(in_deg.len());
+        let (mut o, mut i) = (0u64, 0u64);
+        for id in 0..n_addr as usize {
+            m[l.out_off + 8 * id..l.out_off + 8 * id + 8].copy_from_slice(&o.to_le_bytes());
+            m[l.in_off + 8 * id..l.in_off + 8 * id + 8].copy_from_slice(&i.to_le_bytes());
+            out_cur.push(o);
+            in_cur.push(i);
+            o += out_deg[id];
+            i += in_deg[id];
+        }
+        let last = 8 * n_addr as usize;
+        m[l.out_off + last..l.out_off + last + 8].copy_from_slice(&o.to_le_bytes());
+        m[l.in_off + last..l.in_off + last + 8].copy_from_slice(&i.to_le_bytes());
+        drop((out_deg, in_deg, addr_off, blob));
+
+        let mut r = BufReader::with_capacity(1 << 20, File::open(&spool_path).map_err(io("reading", &spool_path))?);
+        let mut buf = [0u8; SPOOL_LEN];
+        for _ in 0..transfers {
+            r.read_exact(&mut buf).map_err(io("reading", &spool_path))?;
+            let from = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+            let to = u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]);
+            let mut rec = Rec::decode(&buf[8..]);
+            let from_id = from as u32;
+            // out list of the sender: the other side is the receiver
+            rec.other = to;
+            let at = l.out + REC_LEN * out_cur[from] as usize;
+            rec.encode(&mut m[at..at + REC_LEN]);
+            out_cur[from] += 1;
+            rec.other = from_id;
+            let at = l.inn + REC_LEN * in_cur[to as usize] as usize;
+            rec.encode(&mut m[at..at + REC_LEN]);
+            in_cur[to as usize] += 1;
+        }
+        drop(r);
+        let mut r = BufReader::with_capacity(1 << 20, File::open(&tx_path).map_err(io("reading", &tx_path))?);
+        r.read_exact(&mut m[l.tx..l.tx + 32 * n_tx as usize]).map_err(io("reading", &tx_path))?;
+        for (i, a) in assets.iter().enumerate() {
+            let at = l.assets + crate::layout::ASSET_LEN * i;
+            m[at..at + crate::layout::ASSET_LEN].copy_from_slice(&encode_asset(a));
+        }
+        for (i, b) in bigs.iter().enumerate() {
+            m[l.big + 32 * i..l.big + 32 * i + 32].copy_from_slice(b);
+        }
+        m[l.meta..l.meta + meta.len()].copy_from_slice(&meta);
+        m.flush().map_err(io("syncing", &tmp))?;
+        drop(m);
+        file.sync_all().map_err(io("syncing", &tmp))?;
+        drop(file);
+        std::fs::rename(&tmp, &path).map_err(io("renaming into place", &path))?;
+        if let Some(dir) = path.parent() {
+            // the rename is durable once the directory is synced
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        let _ = std::fs::remove_file(&spool_path);
+        let _ = std::fs::remove_file(&tx_path);
+        Ok(BuildStats {
+            transfers,
+            addresses: n_addr,
+            transactions: n_tx,
+            big_amounts: counts.bigs,
+            bytes: l.end as u64,
+        })
+    }
+}

@@ -1,0 +1,271 @@
+//! Reading a snapshot through `mmap`.
+
+use std::fs::File;
+use std::path::Path;
+
+use chaintrace_model::{Address, Asset, Direction, Hash32, Position, Transfer, U256};
+use memmap2::Mmap;
+
+use crate::layout::{
+    counts_from, decode_asset, hash_key, u32_at, u64_at, Counts, Layout, Rec, ASSET_LEN, FLAG_BIG, HEADER_LEN, MAGIC,
+    REC_LEN,
+};
+use crate::{SnapshotError, SnapshotKey, FORMAT_VERSION};
+
+/// One chain's snapshot, mapped read-only. `Send + Sync`: share one across threads.
+///
+/// Reads never touch more of the file than the addresses asked about: opening checks the header
+/// and the section bounds; every index read from the file is bounds-checked when used, so a
+/// damaged file gives [`SnapshotError::Corrupt`], never a panic or a wrong answer beyond the
+/// damaged record.
+pub struct Snapshot {
+    map: Mmap,
+    path: String,
+    key: SnapshotKey,
+    c: Counts,
+    l: Layout,
+    /// Assets, decoded at open (a handful).
+    assets: Vec<Asset>,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot").field("path", &self.path).field("key", &self.key).finish_non_exhaustive()
+    }
+}
+
+impl Snapshot {
+    /// Map the snapshot file at `path` and check its header.
+    ///
+    /// Errors: [`SnapshotError::Io`] (missing, unreadable), [`SnapshotError::NotASnapshot`],
+    /// [`SnapshotError::Version`], [`SnapshotError::Corrupt`] (sections out of the file).
+    pub fn open(path: &Path) -> Result<Snapshot, SnapshotError> {
+        let shown = path.display().to_string();
+        let file =
+            File::open(path).map_err(|source| SnapshotError::Io { action: "opening", path: shown.clone(), source })?;
+        // SAFETY: snapshot files are only ever written under a temp name and renamed into place,
+        // never modified where they are; a rebuild replaces the directory entry, and this map
+        // keeps the old inode alive.
+        let map = unsafe { Mmap::map(&file) }.map_err(|source| SnapshotError::Io {
+            action: "mapping",
+            path: shown.clone(),
+            source,
+        })?;
+        let corrupt = |what: &str| SnapshotError::Corrupt { path: shown.clone(), what: what.to_string() };
+        if map.len() < HEADER_LEN || &map[0..8] != MAGIC {
+            return Err(SnapshotError::NotASnapshot { path: shown });
+        }
+        let version = u32_at(&map, 8);
+        if version != FORMAT_VERSION {
+            return Err(SnapshotError::Version { path: shown, found: version, expected: FORMAT_VERSION });
+        }
+        let mut fields = [0u64; 8];
+        for (i, f) in fields.iter_mut().enumerate() {
+            *f = u64_at(&map, 16 + 8 * i);
+        }
+        let c = counts_from(fields);
+        let l = Layout::of(&c).ok_or_else(|| corrupt("section sizes overflow"))?;
+        if l.end > map.len() {
+            return Err(corrupt("the file is shorter than its sections"));
+        }
+        if !c.hash_cap.is_power_of_two() || c.hash_cap <= c.addrs {
+            return Err(corrupt("address table size"));
+        }
+        if c.addrs >= u64::from(u32::MAX) || c.txs > u64::from(u32::MAX) + 1 {
+            return Err(corrupt("address or transaction count"));
+        }
+        let key: SnapshotKey =
+            serde_json::from_slice(&map[l.meta..l.meta + c.meta_len as usize]).map_err(|_| corrupt("key"))?;
+        let mut assets = Vec::with_capacity(c.assets as usize);
+        for i in 0..c.assets as usize {
+            let at = l.assets + ASSET_LEN * i;
+            assets.push(decode_asset(&map[at..at + ASSET_LEN]).ok_or_else(|| corrupt("asset table"))?);
+        }
+        #[cfg(unix)]
+        {
+            // Traces jump between addresses: read-ahead of neighbouring pages is mostly waste.
+            let _ = map.advise(memmap2::Advice::Random);
+        }
+        Ok(Snapshot { map, path: shown, key, c, l, assets })
+    }
+
+    /// The store state it was built from.
+    pub fn key(&self) -> &SnapshotKey {
+        &self.key
+    }
+
+    /// The file it maps.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Transfers it holds.
+    pub fn transfer_count(&self) -> u64 {
+        self.c.transfers
+    }
+
+    /// Distinct addresses it holds.
+    pub fn address_count(&self) -> u64 {
+        self.c.addrs
+    }
+
+    /// Size of the mapped file, bytes.
+    pub fn file_len(&self) -> u64 {
+        self.map.len() as u64
+    }
+
+    fn corrupt(&self, what: impl Into<String>) -> SnapshotError {
+        SnapshotError::Corrupt { path: self.path.clone(), what: what.into() }
+    }
+
+    fn addr_key(&self, id: u32) -> Result<&[u8], SnapshotError> {
+        let i = id as usize;
+        if u64::from(id) >= self.c.addrs {
+            return Err(self.corrupt(format!("address id {id}")));
+        }
+        let a = u64_at(&self.map, self.l.addr_off + 8 * i);
+        let b = u64_at(&self.map, self.l.addr_off + 8 * i + 8);
+        if a > b || b > self.c.blob_len {
+            return Err(self.corrupt(format!("address {id} key bounds")));
+        }
+        Ok(&self.map[self.l.blob + a as usize..self.l.blob + b as usize])
+    }
+
+    /// The dense id of `addr`, when the chain has it.
+    pub fn id_of(&self, addr: &Address) -> Option<u32> {
+        if self.c.addrs == 0 {
+            return None;
+        }
+        let key = addr.to_key();
+        let mask = self.c.hash_cap - 1;
+        let mut s = hash_key(&key) & mask;
+        // at most `hash_cap` probes even in a damaged table
+        for _ in 0..self.c.hash_cap {
+            let slot = u32_at(&self.map, self.l.hash + 4 * s as usize);
+            if slot == 0 {
+                return None;
+            }
+            if self.addr_key(slot - 1).ok()? == key.as_slice() {
+                return Some(slot - 1);
+            }
+            s = (s + 1) & mask;
+        }
+        None
+    }
+
+    /// The address with id `id`.
+    pub fn address(&self, id: u32) -> Result<Address, SnapshotError> {
+        let k = self.addr_key(id)?;
+        Address::from_key(k).ok_or_else(|| self.corrupt(format!("address {id} key")))
+    }
+
+    /// Byte range of `id`'s records in direction `dir`.
+    fn list(&self, id: u32, dir: Direction) -> Result<(usize, usize), SnapshotError> {
+        let (off, recs) = match dir {
+            Direction::Out => (self.l.out_off, self.l.out),
+            Direction::In => (self.l.in_off, self.l.inn),
+        };
+        let i = id as usize;
+        let a = u64_at(&self.map, off + 8 * i);
+        let b = u64_at(&self.map, off + 8 * i + 8);
+        if a > b || b > self.c.transfers {
+            return Err(self.corrupt(format!("transfer list of address {id}")));
+        }
+        Ok((recs + REC_LEN * a as usize, recs + REC_LEN * b as usize))
+    }
+
+    /// Number of transfers of `addr` in `dir` (0 for an address the chain does not have).
+    pub fn degree(&self, addr: &Address, dir: Direction) -> Result<u64, SnapshotError> {
+        let Some(id) = self.id_of(addr) else { return Ok(0) };
+        let (a, b) = self.list(id, dir)?;
+        Ok(((b - a) / REC_LEN) as u64)
+    }
+
+    /// Transfers out of / into `addr` in chain order, strictly after `after` when given, at most
+    /// `limit`: the same answer as the store's `transfers` for the state the snapshot was built
+    /// from.
+    pub fn transfers(
+        &self,
+        addr: &Address,
+        dir: Direction,
+        after: Option<(u64, Position)>,
+        limit: usize,
+    ) -> Result<Vec<Transfer>, SnapshotError> {
+        let Some(id) = self.id_of(addr) else { return Ok(Vec::new()) };
+        let (a, b) = self.list(id, dir)?;
+        let n = (b - a) / REC_LEN;
+        let first = match after {
+            None => 0,
+            Some((h, p)) => {
+                let key = (h, p.tx_index, p.sub);
+                // first record strictly after `key`
+                let (mut lo, mut hi) = (0usize, n);
+                while lo < hi {
+                    let mid = (lo + hi) / 2;
+                    if Rec::order_of(&self.map[a + REC_LEN * mid..]) <= key {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                lo
+            }
+        };
+        let take = (n - first).min(limit);
+        let mut out = Vec::with_capacity(take);
+        let mut others: Vec<(u32, Address)> = Vec::new();
+        for i in first..first + take {
+            let at = a + REC_LEN * i;
+            let r = Rec::decode(&self.map[at..at + REC_LEN]);
+            // the same counterparty often repeats (sweeps, exchanges): decode its key once
+            let other = match others.iter().find(|(o, _)| *o == r.other) {
+                Some((_, x)) => x.clone(),
+                None => {
+                    let x = self.address(r.other)?;
+                    if others.len() < 8 {
+                        others.push((r.other, x.clone()));
+                    }
+                    x
+                }
+            };
+            let (from, to) = match dir {
+                Direction::Out => (addr.clone(), other),
+                Direction::In => (other, addr.clone()),
+            };
+            out.push(Transfer {
+                tx: self.tx(r.tx)?,
+                height: r.height,
+                pos: Position { tx_index: r.tx_index, sub: r.sub },
+                time: r.time,
+                from,
+                to,
+                asset: *self.assets.get(r.asset as usize).ok_or_else(|| self.corrupt(format!("asset {}", r.asset)))?,
+                amount: self.amount(&r)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn tx(&self, ord: u32) -> Result<Hash32, SnapshotError> {
+        if u64::from(ord) >= self.c.txs {
+            return Err(self.corrupt(format!("transaction {ord}")));
+        }
+        let at = self.l.tx + 32 * ord as usize;
+        let mut h = [0u8; 32];
+        h.copy_from_slice(&self.map[at..at + 32]);
+        Ok(Hash32(h))
+    }
+
+    fn amount(&self, r: &Rec) -> Result<U256, SnapshotError> {
+        if r.flags & FLAG_BIG == 0 {
+            return Ok(U256::from_limbs([r.amount_lo, r.amount_hi, 0, 0]));
+        }
+        if r.amount_lo >= self.c.bigs {
+            return Err(self.corrupt(format!("big amount {}", r.amount_lo)));
+        }
+        let at = self.l.big + 32 * r.amount_lo as usize;
+        let mut b = [0u8; 32];
+        b.copy_from_slice(&self.map[at..at + 32]);
+        Ok(U256::from_be_bytes(b))
+    }
+}

@@ -1,0 +1,179 @@
+//! The snapshot answers every query the tracer makes (`transfers` in both directions, with and
+//! without `after` and `limit`, `degree`) exactly as the store it was built from, on random
+//! graphs of every address kind, with amounts across the `u128` boundary.
+
+use chaintrace_model::{Address, Asset, BlockData, BlockRef, Direction, Hash32, Position, Transfer, U256};
+use chaintrace_snapshot::{Snapshot, SnapshotBuilder, SnapshotError, SnapshotKey};
+use chaintrace_store::Store;
+use proptest::prelude::*;
+
+const CHAIN: &str = "testchain";
+
+fn addr(kind: u8, i: u8) -> Address {
+    match kind % 4 {
+        0 => Address::Evm([i; 20]),
+        1 => Address::Tron([i; 20]),
+        2 => Address::Bitcoin(format!("bc1q{i:03}x")),
+        _ => Address::Coinbase,
+    }
+}
+
+fn block_hash(h: u64) -> Hash32 {
+    let mut b = [0u8; 32];
+    b[..8].copy_from_slice(&h.to_be_bytes());
+    b[31] = 0xcc;
+    Hash32(b)
+}
+
+/// One generated transfer: (block, from, to, asset, amount kind, amount, same tx as previous).
+type Spec = (u8, (u8, u8), (u8, u8), u8, u8, u64, bool);
+
+fn blocks_of(specs: &[Spec]) -> Vec<BlockData> {
+    let mut by_height: std::collections::BTreeMap<u64, Vec<&Spec>> = Default::default();
+    for s in specs {
+        by_height.entry(u64::from(s.0 % 12)).or_default().push(s);
+    }
+    let top = by_height.keys().max().copied().unwrap_or(0);
+    let mut out = Vec::new();
+    let mut txn = 0u32;
+    for h in 0..=top {
+        let parent = if h == 0 { Hash32::ZERO } else { block_hash(h - 1) };
+        let mut d = BlockData::new(BlockRef { height: h, hash: block_hash(h), parent, time: 1_700_000_000 + h * 600 });
+        let mut tx_index = 0u32;
+        let mut sub = 0u32;
+        for (i, (_, f, t, asset, kind, amount, same_tx)) in by_height.get(&h).into_iter().flatten().enumerate() {
+            if i > 0 && *same_tx {
+                sub += 1;
+            } else if i > 0 {
+                tx_index += 1 + u32::from(*kind % 3);
+                sub = 0;
+                txn += 1;
+            }
+            let mut tx = [0u8; 32];
+            tx[..4].copy_from_slice(&txn.to_be_bytes());
+            tx[4..12].copy_from_slice(&h.to_be_bytes());
+            let amount = match kind % 4 {
+                0 => U256::from(*amount),
+                1 => U256::from(u128::MAX) - U256::from(*amount),
+                2 => U256::from(u128::MAX) + U256::from(*amount) + U256::from(1u8),
+                _ => U256::MAX - U256::from(*amount),
+            };
+            let asset = match asset % 4 {
+                0 => Asset::Native,
+                1 => Asset::Token([asset % 7; 20]),
+                2 => Asset::TronToken([asset % 5; 20]),
+                _ => Asset::Trc10(u64::from(*asset) * 1_000_003),
+            };
+            d.transfers.push(Transfer {
+                tx: Hash32(tx),
+                height: h,
+                pos: Position { tx_index, sub },
+                time: d.block.time,
+                from: addr(f.0, f.1 % 9),
+                to: addr(t.0, t.1 % 9),
+                asset,
+                amount,
+            });
+        }
+        d.tx_count = tx_index + 1;
+        out.push(d);
+    }
+    out
+}
+
+fn build(store: &Store, path: &std::path::Path) -> Result<Snapshot, SnapshotError> {
+    let key = SnapshotKey { chain: CHAIN.into(), tip_height: None, tip_hash: None, transfers: 0, digest: "x".into() };
+    let mut b = SnapshotBuilder::create(path, key)?;
+    let mut err = None;
+    store
+        .scan_transfers(CHAIN, 0, u64::MAX, |t| match b.push(&t) {
+            Ok(()) => true,
+            Err(e) => {
+                err = Some(e);
+                false
+            }
+        })
+        .expect("scan");
+    if let Some(e) = err {
+        return Err(e);
+    }
+    b.finish()?;
+    Snapshot::open(path)
+}
+
+fn spec() -> impl Strategy<Value = Spec> {
+    (any::<u8>(), (0u8..4, any::<u8>()), (0u8..3, any::<u8>()), any::<u8>(), any::<u8>(), any::<u64>(), any::<bool>())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn snapshot_answers_like_the_store(specs in proptest::collection::vec(spec(), 0..120), cuts in proptest::collection::vec((any::<u8>(), any::<u8>(), 1usize..6), 8)) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("store")).expect("store");
+        let blocks = blocks_of(&specs);
+        store.apply_blocks(CHAIN, &blocks).expect("apply");
+        let snap = build(&store, &dir.path().join("snap/testchain.snap")).expect("build");
+        let all: Vec<Transfer> = blocks.iter().flat_map(|b| b.transfers.clone()).collect();
+        prop_assert_eq!(snap.transfer_count(), all.len() as u64);
+        // every address of every kind, including ones the chain never saw
+        let mut addrs: Vec<Address> = (0..4).flat_map(|k| (0..10).map(move |i| addr(k, i))).collect();
+        addrs.dedup();
+        for a in &addrs {
+            for dir in [Direction::Out, Direction::In] {
+                let want = store.transfers(CHAIN, a, dir, None, usize::MAX).expect("store");
+                prop_assert_eq!(&snap.transfers(a, dir, None, usize::MAX).expect("snap"), &want);
+                prop_assert_eq!(snap.degree(a, dir).expect("degree"), store.degree(CHAIN, a, dir, u64::MAX).expect("degree"));
+                // `after` at, between and beyond stored positions; limits from 1 (the store answers
+                // `limit` 0 with one transfer; the tracer asks for 1 or all)
+                for (h, p, limit) in &cuts {
+                    let after = Some((u64::from(*h % 14), Position { tx_index: u32::from(*p % 6), sub: u32::from(*p / 64) }));
+                    let w = store.transfers(CHAIN, a, dir, after, *limit).expect("store");
+                    prop_assert_eq!(&snap.transfers(a, dir, after, *limit).expect("snap"), &w);
+                }
+                for t in &want {
+                    let after = Some(t.order());
+                    let w = store.transfers(CHAIN, a, dir, after, usize::MAX).expect("store");
+                    prop_assert_eq!(&snap.transfers(a, dir, after, usize::MAX).expect("snap"), &w);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn transfers_out_of_chain_order_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("x.snap");
+    let key = SnapshotKey { chain: CHAIN.into(), tip_height: None, tip_hash: None, transfers: 0, digest: "x".into() };
+    let mut b = SnapshotBuilder::create(&path, key).expect("create");
+    let t = blocks_of(&[(3, (0, 1), (0, 2), 0, 0, 5, false)]).pop().expect("block").transfers[0].clone();
+    b.push(&t).expect("first");
+    let err = b.push(&t).expect_err("same position twice");
+    assert!(err.to_string().contains("not after"), "{err}");
+    assert!(!path.exists(), "nothing under the final name before finish");
+}
+
+#[test]
+fn damaged_files_are_refused_not_misread() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("store")).expect("store");
+    store
+        .apply_blocks(CHAIN, &blocks_of(&[(0, (0, 1), (0, 2), 0, 0, 5, false), (1, (0, 2), (1, 3), 1, 2, 9, false)]))
+        .expect("apply");
+    let path = dir.path().join("t.snap");
+    build(&store, &path).expect("build");
+    let bytes = std::fs::read(&path).expect("read");
+    // truncated
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).expect("write");
+    assert!(matches!(Snapshot::open(&path), Err(SnapshotError::Corrupt { .. })));
+    // another file
+    std::fs::write(&path, b"not a snapshot at all, but long enough to have a header........").expect("write");
+    assert!(matches!(Snapshot::open(&path), Err(SnapshotError::NotASnapshot { .. })));
+    // another version
+    let mut v = bytes.clone();
+    v[8] = 99;
+    std::fs::write(&path, &v).expect("write");
+    assert!(matches!(Snapshot::open(&path), Err(SnapshotError::Version { found: 99, .. })));
+}

@@ -1,0 +1,296 @@
+//! `chaintrace snapshot`: traces over the graph snapshot write the same case files, byte for
+//! byte, as traces over the store; a store that changed after the snapshot was built is never
+//! read through the stale snapshot; `kill -9` during a build leaves the store and the next build
+//! fine.
+//!
+//! The graphs are random (seed printed; `CHAINTRACE_TEST_SEED` replays one), written straight
+//! into a store through the store's API with labelled exchange deposits, unlabelled hubs, a
+//! token, amounts beyond 128 bits and multi-transfer transactions, then read by the real binary.
+
+use crate::common::Workdir;
+
+use chaintrace_model::{Address, Asset, BlockData, BlockRef, Category, Hash32, Label, Position, Transfer, U256};
+use chaintrace_store::Store;
+use chaintrace_testkit::rng::{fresh_seed, Rng};
+
+const CHAIN: &str = "ethereum";
+const TOKEN: [u8; 20] = [0x77; 20];
+
+fn addr(kind: u8, i: u64) -> Address {
+    let mut b = [0u8; 20];
+    b[0] = kind;
+    b[12..].copy_from_slice(&i.to_be_bytes());
+    Address::Evm(b)
+}
+
+fn block_hash(h: u64) -> Hash32 {
+    let mut b = [0u8; 32];
+    b[..8].copy_from_slice(&h.to_be_bytes());
+    b[8] = 0xbb;
+    Hash32(b)
+}
+
+fn seed() -> u64 {
+    let s = std::env::var("CHAINTRACE_TEST_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(fresh_seed);
+    println!("snapshot_cli seed {s} (replay with CHAINTRACE_TEST_SEED={s})");
+    s
+}
+
+/// Blocks `from..to` of a random graph over `people` ordinary addresses: 2% deposits to 20
+/// labelled exchange deposit addresses (which sweep to 2 hot wallets), 1% to 3 hubs, 20% token,
+/// 1% of amounts above `u128::MAX`, some transactions with several transfers.
+fn blocks(rng: &mut Rng, people: u64, from: u64, to: u64, per_block: u64) -> Vec<BlockData> {
+    let mut out = Vec::new();
+    for h in from..to {
+        let parent = if h == 0 { Hash32::ZERO } else { block_hash(h - 1) };
+        let time = 1_600_000_000 + h * 12;
+        let mut d = BlockData::new(BlockRef { height: h, hash: block_hash(h), parent, time });
+        let (mut tx_index, mut sub) = (0u32, 0u32);
+        for i in 0..per_block {
+            if i > 0 && rng.chance(1, 4) {
+                sub += 1;
+            } else if i > 0 {
+                tx_index += 1;
+                sub = 0;
+            }
+            let r = rng.below(100);
+            let from = if r < 2 { addr(2, rng.below(20)) } else { addr(1, rng.below(people)) };
+            let to = match r {
+                0..2 => addr(3, rng.below(2)),
+                2..4 => addr(2, rng.below(20)),
+                4..5 => addr(4, rng.below(3)),
+                _ => addr(1, rng.below(people)),
+            };
+            let mut amount = U256::from(1 + rng.below(1_000_000_000_000));
+            if rng.chance(1, 100) {
+                amount += U256::from(u128::MAX);
+            }
+            let mut tx = [0u8; 32];
+            tx[..8].copy_from_slice(&h.to_be_bytes());
+            tx[8..12].copy_from_slice(&tx_index.to_be_bytes());
+            d.transfers.push(Transfer {
+                tx: Hash32(tx),
+                height: h,
+                pos: Position { tx_index, sub },
+                time,
+                from,
+                to,
+                asset: if rng.chance(1, 5) { Asset::Token(TOKEN) } else { Asset::Native },
+                amount,
+            });
+        }
+        d.tx_count = tx_index + 1;
+        out.push(d);
+    }
+    out
+}
+
+fn labels() -> Vec<Label> {
+    let label = |a: Address, category: Category, ex: u64| Label {
+        chain: Some(CHAIN.into()),
+        address: a,
+        category,
+        entity: format!("Exchange{ex}"),
+        source: "test".into(),
+        confidence: 90,
+        attrs: Default::default(),
+    };
+    let mut l: Vec<Label> = (0..20).map(|i| label(addr(2, i), Category::ExchangeDeposit, i % 2)).collect();
+    l.extend((0..2).map(|i| label(addr(3, i), Category::Exchange, i)));
+    l
+}
+
+/// Write blocks straight into the store at `w.store()` (the binary is not running).
+fn put(w: &Workdir, blocks: &[BlockData], with_labels: bool) {
+    let store = Store::open(&w.store()).expect("open store");
+    for chunk in blocks.chunks(50) {
+        store.apply_blocks(CHAIN, chunk).expect("apply blocks");
+    }
+    if with_labels {
+        store.add_labels(&labels()).expect("labels");
+    }
+}
+
+fn hex_of(a: &Address) -> String {
+    a.to_string()
+}
+
+/// Trace `args` with the case written to `name`; returns the case file's bytes and whether the
+/// snapshot was read (from the trace's info log).
+fn trace(w: &Workdir, name: &str, args: &[String]) -> (Vec<u8>, bool) {
+    let out = w.path().join(name);
+    let mut a: Vec<&str> = vec!["-v", "trace", "--chain", CHAIN, "--out"];
+    let out_s = out.display().to_string();
+    a.push(&out_s);
+    a.extend(args.iter().map(String::as_str));
+    let run = w.cmd(&a).output().expect("run trace");
+    let stderr = strip_ansi(&String::from_utf8_lossy(&run.stderr));
+    assert!(run.status.success(), "trace {args:?} failed:\n{stderr}");
+    let used = stderr.contains("source=\"snapshot\"");
+    assert!(used || stderr.contains("source=\"store\""), "the trace log names its source:\n{stderr}");
+    (std::fs::read(&out).expect("case file"), used)
+}
+
+/// The log without terminal colour codes.
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Traces of several shapes from random seeds.
+fn trace_args(rng: &mut Rng, people: u64) -> Vec<Vec<String>> {
+    let mut all = Vec::new();
+    for policy in ["poison", "haircut", "fifo"] {
+        for direction in ["forward", "backward"] {
+            let mut a: Vec<String> = (0..3).map(|_| hex_of(&addr(1, rng.below(people)))).collect();
+            a.extend(["--policy", policy, "--direction", direction, "--hops", "4"].map(String::from));
+            all.push(a);
+        }
+    }
+    let s = || hex_of(&addr(1, 7));
+    all.push(vec![s(), "--asset".into(), hex_of(&Address::Evm(TOKEN)), "--policy".into(), "haircut".into()]);
+    all.push(vec![s(), "--min-amount".into(), "0.0000005".into(), "--hub-degree".into(), "30".into()]);
+    all.push(vec![s(), "--since".into(), "20".into(), "--until".into(), "150".into(), "--hops".into(), "8".into()]);
+    all
+}
+
+#[test]
+fn traces_over_the_snapshot_write_the_same_case_files_as_over_the_store() {
+    let mut rng = Rng::new(seed());
+    let w = Workdir::new();
+    let people = 400;
+    put(&w, &blocks(&mut rng, people, 0, 200, 40), true);
+    let cases = trace_args(&mut rng, people);
+    let over_store: Vec<Vec<u8>> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let (bytes, used) = trace(&w, &format!("store-{i}.json"), a);
+            assert!(!used, "no snapshot was built yet");
+            bytes
+        })
+        .collect();
+    let built = w.json(&["snapshot"]);
+    assert_eq!(built[0]["state"], "built", "{built}");
+    assert_eq!(built[0]["transfers"], 200 * 40, "{built}");
+    for (i, a) in cases.iter().enumerate() {
+        let (bytes, used) = trace(&w, &format!("snap-{i}.json"), a);
+        assert!(used, "the fresh snapshot is read");
+        assert!(bytes == over_store[i], "case file {i} ({a:?}) differs between the store and the snapshot");
+    }
+    // a fresh snapshot is left alone
+    assert_eq!(w.json(&["snapshot"])[0]["state"], "fresh");
+    w.verified();
+}
+
+#[test]
+fn a_store_that_changed_after_the_snapshot_is_never_read_through_it() {
+    let mut rng = Rng::new(seed());
+    let w = Workdir::new();
+    let people = 300;
+    let all = blocks(&mut rng, people, 0, 160, 30);
+    put(&w, &all[..100], true);
+    w.ok(&["snapshot"]);
+    let args = vec![hex_of(&addr(1, 5)), hex_of(&addr(1, 6)), "--policy".into(), "haircut".into()];
+    // the store grows: the snapshot is stale, the trace reads the store and says so
+    put(&w, &all[100..], false);
+    let out = w.cmd(&["trace", "--chain", CHAIN, &args[0], &args[1], "--policy", "haircut"]).output().expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("older than the store") && stderr.contains("chaintrace snapshot"), "{stderr}");
+    let (grown, used) = trace(&w, "grown.json", &args);
+    assert!(!used, "a stale snapshot is not read");
+    // the same answer as with no snapshot at all
+    std::fs::rename(w.store().join("snapshots"), w.path().join("moved-away")).expect("move snapshots");
+    let (reference, used) = trace(&w, "reference.json", &args);
+    assert!(!used);
+    assert!(grown == reference, "the trace over the grown store must not depend on the stale snapshot");
+    std::fs::rename(w.path().join("moved-away"), w.store().join("snapshots")).expect("move back");
+    // a rollback (a reorg) makes it stale too, though the tip height comes back
+    let store = Store::open(&w.store()).expect("open");
+    store.rollback_to(CHAIN, 120).expect("rollback");
+    let mut replacement = blocks(&mut rng, people, 121, 160, 30);
+    for b in &mut replacement {
+        b.block.hash.0[9] = 0xee;
+        if b.block.height > 121 {
+            b.block.parent.0[9] = 0xee;
+        }
+    }
+    replacement[0].block.parent = block_hash(120);
+    store.apply_blocks(CHAIN, &replacement).expect("replacement branch");
+    drop(store);
+    let (_, used) = trace(&w, "reorged.json", &args);
+    assert!(!used, "a snapshot of the old branch is not read");
+    // rebuilt: read again, same bytes as the store's answer
+    assert_eq!(w.json(&["snapshot"])[0]["state"], "built");
+    let (over_store, _) = {
+        std::fs::rename(w.store().join("snapshots"), w.path().join("moved-away-2")).expect("move");
+        let r = trace(&w, "reorged-store.json", &args);
+        std::fs::rename(w.path().join("moved-away-2"), w.store().join("snapshots")).expect("move back");
+        r
+    };
+    let (over_snap, used) = trace(&w, "reorged-snap.json", &args);
+    assert!(used);
+    assert!(over_snap == over_store);
+}
+
+#[test]
+fn kill_9_during_a_snapshot_build_leaves_the_store_and_the_next_build_fine() {
+    let mut rng = Rng::new(seed());
+    let w = Workdir::new();
+    let people = 20_000;
+    put(&w, &blocks(&mut rng, people, 0, 250, 500), true);
+    let args = vec![hex_of(&addr(1, 11)), "--policy".into(), "fifo".into(), "--hops".into(), "3".into()];
+    let (reference, _) = trace(&w, "reference.json", &args);
+    let before = w.verified();
+    // how long a full build takes here, then kills spread over it
+    let started = std::time::Instant::now();
+    w.ok(&["snapshot"]);
+    let full = started.elapsed();
+    std::fs::remove_dir_all(w.store().join("snapshots")).expect("remove snapshots");
+    println!("a full build takes {full:?}");
+    let mut killed_mid_build = 0;
+    for k in 0..8u32 {
+        let mut child = w.cmd(&["snapshot", "--rebuild"]).spawn().expect("spawn snapshot");
+        std::thread::sleep(full * k / 8 + std::time::Duration::from_millis(rng.below(20)));
+        let finished = child.try_wait().expect("try_wait").is_some();
+        child.kill().ok(); // SIGKILL
+        child.wait().expect("wait");
+        if !finished {
+            killed_mid_build += 1;
+        }
+        // the store is intact and the trace answers as before (from a complete snapshot or the store)
+        assert_eq!(w.verified(), before, "kill {k}: the store changed");
+        let (bytes, _) = trace(&w, &format!("after-kill-{k}.json"), &args);
+        assert!(bytes == reference, "kill {k}: the trace changed");
+        // nothing half-written under the final name
+        let snap = w.store().join("snapshots/ethereum.snap");
+        if snap.exists() {
+            assert_eq!(w.json(&["snapshot"])[0]["state"], "fresh", "kill {k}: the snapshot left behind is complete");
+            std::fs::remove_file(&snap).expect("remove");
+        }
+    }
+    println!("{killed_mid_build} of 8 kills landed during a build");
+    assert!(killed_mid_build >= 3, "the kills must land during builds");
+    let built = w.json(&["snapshot"]);
+    assert_eq!(built[0]["state"], "built");
+    let leftovers: Vec<_> = std::fs::read_dir(w.store().join("snapshots"))
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(leftovers, vec!["ethereum.snap".to_string()], "the next build removes the temp files of killed ones");
+    let (bytes, used) = trace(&w, "after.json", &args);
+    assert!(used && bytes == reference);
+}
