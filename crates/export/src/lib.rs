@@ -190,6 +190,7 @@ mod tests {
         }
         case.nodes.push(chaintrace_model::CaseNode {
             address: "bc1qlone".into(),
+            chain: String::new(),
             hop: 0,
             role: chaintrace_model::Role::Seed,
             labels: vec![],
@@ -207,6 +208,7 @@ mod tests {
         let mut case = empty_case();
         let node = chaintrace_model::CaseNode {
             address: "a".into(),
+            chain: String::new(),
             hop: 0,
             role: chaintrace_model::Role::Seed,
             labels: vec![],

@@ -8,7 +8,7 @@ use anyhow::{bail, Context as _, Result};
 use chaintrace_model::time_fmt::parse_rfc3339;
 use chaintrace_model::{Address, Asset, CaseFile, ChainKind, ChainSpec, Label, Provenance, TipRef};
 use chaintrace_store::Store;
-use chaintrace_tracer::case::{case_file, deposits_csv, summary_text, CaseContext};
+use chaintrace_tracer::case::{case_file, deposits_csv, summary_text, CaseContext, ChainCase};
 use chaintrace_tracer::{trace, Bound, Policy, PriceTable, TraceDirection, TraceError, TraceOptions, MAX_HOPS};
 
 use crate::adapters::source::StoreSource;
@@ -252,10 +252,8 @@ pub(crate) fn build_case(
         }
     }
     let cctx = CaseContext {
-        chain: &chain,
-        evm: spec.kind == ChainKind::Evm,
+        chains: vec![ChainCase { name: &chain, evm: spec.kind == ChainKind::Evm, price_symbols: &spec.price_symbols }],
         prices: valuation.prices,
-        price_symbols: &spec.price_symbols,
         provenance,
         seeds_label: req.seeds_label.clone(),
         since_text: req.since.clone(),
