@@ -66,7 +66,7 @@ fn case_file_codec_config_overlay_and_flag_hints() {
 
     // A case file from a newer chaintrace, or a broken one, is refused with what was wrong.
     let newer = w.path().join("newer.json");
-    std::fs::write(&newer, String::from_utf8(bytes).unwrap().replacen("\"version\": 1", "\"version\": 7", 1)).unwrap();
+    std::fs::write(&newer, String::from_utf8(bytes).unwrap().replacen("\"version\": 2", "\"version\": 7", 1)).unwrap();
     let e = w.fails(&["deposits", newer.to_str().unwrap()]);
     assert!(e.contains("newer.json") && e.contains("unsupported case file version 7"), "{e}");
     let broken = w.path().join("broken.json");
