@@ -212,3 +212,30 @@ fn the_readme_seeds_label_command_works_with_legacy_and_advanced_sdn_xml() {
         assert_eq!((e2["from"].as_str(), e2["to"].as_str()), (Some(mule.as_str()), Some(next.as_str())), "{file}");
     }
 }
+
+/// `--chain A,B` walks several chains in one case and `--seeds-label` seeds every named chain
+/// (a label set with no match on one chain is not an error when another chain matches);
+/// unknown names and `--chain all` on a store that holds no chain are one-line errors.
+#[test]
+fn several_chains_in_one_case_and_chain_usage_errors() {
+    let w = Workdir::new();
+    let sdn = common::shared_data().join("ofac/sdn-csv-excerpts/sdn_2021-07_digital_currency_rows.csv");
+    w.ok(&["labels", "import", sdn.to_str().unwrap()]);
+    let out = w.path().join("multi.json");
+    w.ok(&["trace", "--chain", "ethereum,bitcoin", "--seeds-label", "DPRK3", "--out", out.to_str().unwrap()]);
+    let case = chaintrace_model::CaseFile::from_json_bytes(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(case.version, 2);
+    assert_eq!(case.chains, ["bitcoin", "ethereum"], "chains in name order");
+    assert_eq!(case.chain, "bitcoin,ethereum");
+    assert_eq!(case.seeds.len(), 20, "the excerpt's 20 Bitcoin addresses of DPRK3");
+    assert!(case.nodes.iter().all(|n| n.chain == "bitcoin" && n.role == chaintrace_model::Role::Seed));
+
+    for bad in ["bitcoin,nosuch", "nosuch", "bitcoin,,ethereum"] {
+        let e = w.fails(&["trace", "--chain", bad, "--seeds-label", "DPRK3"]);
+        assert!(e.lines().count() == 1 && e.contains("chain"), "{bad}: {e}");
+    }
+    let e = w.fails(&["trace", "--chain", "nosuch,bitcoin", "--seeds-label", "DPRK3"]);
+    assert!(e.contains("unknown chain \"nosuch\""), "{e}");
+    let e = w.fails(&["trace", "--chain", "all", "--seeds-label", "DPRK3"]);
+    assert!(e.contains("holds no chain"), "{e}");
+}

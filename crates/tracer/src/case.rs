@@ -339,8 +339,13 @@ pub fn summary_text(case: &CaseFile) -> String {
     // exchange -> asset label -> (count, amount sum, usd cents sum, any usd unknown)
     type Tot = (usize, (U256, usize), (U256, usize), bool);
     let mut per: BTreeMap<&str, BTreeMap<String, Tot>> = BTreeMap::new();
+    // a walk over several chains reports each chain's deposits apart
+    let multi = case.chains.len() > 1;
     for d in &case.deposits {
-        let asset = d.symbol.clone().unwrap_or_else(|| d.asset.clone());
+        let mut asset = d.symbol.clone().unwrap_or_else(|| d.asset.clone());
+        if multi {
+            asset = format!("{asset} on {}", d.chain);
+        }
         let t =
             per.entry(&d.exchange).or_default().entry(asset).or_insert((0, (U256::ZERO, 0), (U256::ZERO, 0), false));
         t.0 += 1;
