@@ -1,0 +1,3 @@
+//! Tests of the scenario generators against the tracer. One test binary, one module per area.
+
+mod crosschain;
