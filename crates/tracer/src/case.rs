@@ -46,6 +46,15 @@ pub struct CaseContext<'a> {
     pub until_text: Option<String>,
 }
 
+/// How one chain of a trace is named and rendered in its case file.
+struct ChainRender<'a> {
+    name: String,
+    evm: bool,
+    syms: &'a BTreeMap<String, String>,
+    native: String,
+    native_decimals: u8,
+}
+
 fn bound_text(b: &Option<Bound>, given: &Option<String>) -> Option<String> {
     given.clone().or_else(|| {
         b.map(|b| match b {
@@ -63,36 +72,40 @@ fn tx_text(tx: &Hash32, evm: bool) -> String {
 pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
     let o = &trace.options;
     let empty = BTreeMap::new();
-    // per chain index of the trace: (name, evm, price symbols, native symbol, native decimals)
-    let chains: Vec<(String, bool, &BTreeMap<String, String>, String, u8)> = trace
+    // how each chain of the trace (by index) is named and rendered
+    let chains: Vec<ChainRender<'_>> = trace
         .chains
         .iter()
         .map(|c| {
             let cc = ctx.chains.iter().find(|x| x.name == c.name).or_else(|| ctx.chains.first());
             let name =
                 if c.name.is_empty() { cc.map(|x| x.name.to_string()).unwrap_or_default() } else { c.name.clone() };
-            let evm = cc.map(|x| x.evm).unwrap_or(c.kind == Some(ChainKind::Evm));
-            let syms = cc.map(|x| x.price_symbols).unwrap_or(&empty);
-            (name, evm, syms, c.native_symbol.clone(), c.native_decimals)
+            ChainRender {
+                name,
+                evm: cc.map(|x| x.evm).unwrap_or(c.kind == Some(ChainKind::Evm)),
+                syms: cc.map(|x| x.price_symbols).unwrap_or(&empty),
+                native: c.native_symbol.clone(),
+                native_decimals: c.native_decimals,
+            }
         })
         .collect();
     let ch = |c: u16| &chains[usize::from(c)];
     let price_symbol = |c: u16, asset: &Asset| -> Option<String> {
-        let (_, _, syms, native, _) = ch(c);
+        let r = ch(c);
         match asset {
-            Asset::Native => Some(native.clone()),
-            Asset::Token(_) => syms.get(&asset.display(native).to_ascii_lowercase()).cloned(),
+            Asset::Native => Some(r.native.clone()),
+            Asset::Token(_) => r.syms.get(&asset.display(&r.native).to_ascii_lowercase()).cloned(),
             // TRC-20 contracts are keyed by their `T…` address (case matters in base58).
             Asset::TronToken(_) | Asset::Trc10(_) => {
-                let id = asset.display(native);
-                syms.get(&id).or_else(|| syms.get(&id.to_ascii_lowercase())).cloned()
+                let id = asset.display(&r.native);
+                r.syms.get(&id).or_else(|| r.syms.get(&id.to_ascii_lowercase())).cloned()
             }
         }
     };
     let info = |c: u16, asset: &Asset| {
-        let (_, _, _, native, native_decimals) = ch(c);
+        let r = ch(c);
         trace.assets.get(&(c, *asset)).map(|i| (i.id.clone(), i.symbol.clone(), i.decimals)).unwrap_or_else(|| {
-            (asset.display(native), None, if *asset == Asset::Native { *native_decimals } else { 0 })
+            (asset.display(&r.native), None, if *asset == Asset::Native { r.native_decimals } else { 0 })
         })
     };
     let usd = |c: u16, asset: &Asset, time: u64, raw: U256| -> Option<String> {
@@ -100,7 +113,7 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
         let (_, _, decimals) = info(c, asset);
         ctx.prices.usd(&sym, &utc_date(time), raw, decimals)
     };
-    let tx_of = |c: u16, tx: &Hash32| tx_text(tx, ch(c).1);
+    let tx_of = |c: u16, tx: &Hash32| tx_text(tx, ch(c).evm);
 
     let mut nodes: Vec<CaseNode> = trace
         .nodes
@@ -119,7 +132,7 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
             labels.dedup();
             CaseNode {
                 address: addr.to_string(),
-                chain: ch(*c).0.clone(),
+                chain: ch(*c).name.clone(),
                 hop: n.hop,
                 role: n.role,
                 labels,
@@ -140,7 +153,7 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
             let mut edge = CaseEdge {
                 from: t.from.to_string(),
                 to: t.to.to_string(),
-                chain: ch(c).0.clone(),
+                chain: ch(c).name.clone(),
                 kind: EdgeKind::Transfer,
                 tx: tx_of(c, &t.tx),
                 block: t.height,
@@ -181,7 +194,7 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
                 TraceEdgeKind::Bridge { to_chain, release, traced_out } => {
                     edge.kind = EdgeKind::Bridge;
                     edge.chain_from = Some(edge.chain.clone());
-                    edge.chain_to = to_chain.map(|rc| ch(rc).0.clone());
+                    edge.chain_to = to_chain.map(|rc| ch(rc).name.clone());
                     if let (Some(rc), Some(r)) = (to_chain, release) {
                         let (rid, _, rdec) = info(*rc, &r.asset);
                         edge.release_tx = Some(tx_of(*rc, &r.tx));
@@ -211,7 +224,7 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
             let (id, symbol, decimals) = info(c, &asset);
             CaseDeposit {
                 address: t.to.to_string(),
-                chain: ch(c).0.clone(),
+                chain: ch(c).name.clone(),
                 exchange: d.exchange.clone(),
                 asset: id,
                 symbol,
@@ -230,8 +243,8 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
     let mut seeds: Vec<String> = o.seeds.iter().map(|s| s.to_string()).collect();
     seeds.sort();
     seeds.dedup();
-    let names: Vec<String> = chains.iter().map(|c| c.0.clone()).collect();
-    let asset_text = o.asset.map(|a| a.display(chains.first().map_or(o.native_symbol.as_str(), |c| c.3.as_str())));
+    let names: Vec<String> = chains.iter().map(|c| c.name.clone()).collect();
+    let asset_text = o.asset.map(|a| a.display(chains.first().map_or(o.native_symbol.as_str(), |c| c.native.as_str())));
     CaseFile {
         version: CASE_VERSION,
         chain: names.join(","),

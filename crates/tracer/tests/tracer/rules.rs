@@ -93,7 +93,7 @@ fn stops_at_services_hubs_hops_and_min_amount() {
     o.hops = 3;
     let t = trace(&g.g, &o).unwrap();
     assert_eq!(t.node(&a(5)).unwrap().stop_reason.as_deref(), Some("hub"));
-    assert!(t.node(&a(10)).is_some() && !t.node(&a(4)).is_some() && !t.node(&a(6)).is_some());
+    assert!(t.node(&a(10)).is_some() && t.node(&a(4)).is_none() && t.node(&a(6)).is_none());
 }
 
 #[test]
@@ -153,12 +153,12 @@ fn filters_asset_since_until_and_time_order() {
         .t(2, 5, 5, Asset::Native, ETH)
         .t(1, 6, 9, Asset::Native, ETH);
     let t = trace(&g.g, &opts(1)).unwrap();
-    assert!(!t.node(&a(3)).is_some(), "time order");
+    assert!(t.node(&a(3)).is_none(), "time order");
     assert!(t.node(&a(4)).is_some() && t.node(&a(5)).is_some());
     let mut o = opts(1);
     o.asset = Some(Asset::Token(TOKEN));
     let t = trace(&g.g, &o).unwrap();
-    assert!(t.node(&a(4)).is_some() && !t.node(&a(5)).is_some());
+    assert!(t.node(&a(4)).is_some() && t.node(&a(5)).is_none());
     let mut o = opts(1);
     o.since = Some(Bound::Height(3));
     o.until = Some(Bound::Time(1_668_000_000 + 5 * 12));
