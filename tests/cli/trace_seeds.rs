@@ -239,3 +239,53 @@ fn several_chains_in_one_case_and_chain_usage_errors() {
     let e = w.fails(&["trace", "--chain", "all", "--seeds-label", "DPRK3"]);
     assert!(e.contains("holds no chain"), "{e}");
 }
+
+/// A case file written by a chaintrace before version 2 (`"version": 1`, no chain on nodes,
+/// edges or deposits) still reads: `deposits` reports its chain on every row and `export`
+/// renders it.
+#[test]
+fn a_version_1_case_file_still_reads() {
+    let w = Workdir::new();
+    let v1 = r#"{
+  "version": 1,
+  "chain": "ethereum",
+  "seeds": ["0x098b716b8aaf21512996dc57eb0615e2383e2f96"],
+  "params": {"direction": "forward", "hops": 6, "policy": "haircut", "min_amount": null, "asset": null,
+             "since": null, "until": null, "seeds_label": null, "hub_degree": 1000},
+  "provenance": {"tool_version": "chaintrace 0.1.0", "store_tips": {}, "labels_hash": ""},
+  "nodes": [
+    {"address": "0x098b716b8aaf21512996dc57eb0615e2383e2f96", "hop": 0, "role": "seed", "labels": []},
+    {"address": "0x28c6c06298d514db089934071355e5743bf21d60", "hop": 1, "role": "exchange_deposit",
+     "labels": [{"category": "exchange_deposit", "entity": "Binance", "source": "csv"}]}
+  ],
+  "edges": [
+    {"from": "0x098b716b8aaf21512996dc57eb0615e2383e2f96", "to": "0x28c6c06298d514db089934071355e5743bf21d60",
+     "tx": "0x0101010101010101010101010101010101010101010101010101010101010101", "block": 19000000,
+     "time": "2024-01-01T00:00:00Z", "asset": "ETH", "symbol": "ETH", "amount": "1.5",
+     "amount_raw": "1500000000000000000", "traced_amount": "1.5", "usd": "3000.00"}
+  ],
+  "deposits": [
+    {"address": "0x28c6c06298d514db089934071355e5743bf21d60", "exchange": "Binance", "asset": "ETH", "symbol": "ETH",
+     "amount": "1.5", "usd": "3000.00", "tx": "0x0101010101010101010101010101010101010101010101010101010101010101",
+     "block": 19000000, "time": "2024-01-01T00:00:00Z", "hops": 1,
+     "seed": "0x098b716b8aaf21512996dc57eb0615e2383e2f96",
+     "path": ["0x098b716b8aaf21512996dc57eb0615e2383e2f96", "0x28c6c06298d514db089934071355e5743bf21d60"]}
+  ]
+}
+"#;
+    let path = w.path().join("old.json");
+    std::fs::write(&path, v1).unwrap();
+    let p = path.to_str().unwrap();
+    let csv = w.ok(&["deposits", p]);
+    assert_eq!(
+        csv.lines().nth(1),
+        Some("ethereum,0x28c6c06298d514db089934071355e5743bf21d60,Binance,ETH,1.5,3000.00,0x0101010101010101010101010101010101010101010101010101010101010101,19000000,2024-01-01T00:00:00Z,1,0x098b716b8aaf21512996dc57eb0615e2383e2f96"),
+        "{csv}"
+    );
+    let json = w.ok(&["deposits", p, "--format", "json"]);
+    assert!(json.contains("\"chain\": \"ethereum\""), "{json}");
+    let out = w.path().join("old.graphml");
+    w.ok(&["export", p, "--format", "graphml", "--output", out.to_str().unwrap()]);
+    let g = std::fs::read_to_string(&out).unwrap();
+    assert!(g.contains(">transfer<") && g.contains(">ethereum<"), "{g}");
+}

@@ -331,8 +331,8 @@ fn svg(graph: &Graph<'_>, lay: &Layout, out: &mut String) {
             out,
             r#"<g class="edge" data-kind="{}" data-from="{}" data-to="{}" data-transfers="{}"><title>{}</title><path d="{d}" fill="none" stroke="{colour}" stroke-opacity="0.8" stroke-width="{width:.2}"{dash} marker-end="url(#{marker})"/></g>"#,
             g.kind.as_str(),
-            h(&nodes[g.from].address),
-            h(&nodes[g.to].address),
+            h(&graph.node_id(g.from)),
+            h(&graph.node_id(g.to)),
             g.transfers.len(),
             h(&tip),
         );
@@ -412,7 +412,7 @@ fn svg(graph: &Graph<'_>, lay: &Layout, out: &mut String) {
             out,
             r#"<g class="node" data-role="{}" data-address="{}" transform="translate({x:.1},{y:.1})"><title>{}</title>"#,
             node.role.as_str(),
-            h(&node.address),
+            h(&graph.node_id(i)),
             h(&tip.join("\n"))
         );
         let _ = write!(
@@ -551,11 +551,12 @@ fn transfers_table(graph: &Graph<'_>, out: &mut String) {
         graph.edges().len()
     );
     for e in graph.edges() {
+        let (from, to) = graph.edge_ids(e);
         let _ = write!(
             out,
             r#"<tr><td class="mono">{}</td><td class="mono">{}</td><td class="num mono">{}</td><td class="num mono">{}</td><td title="{}">{}</td><td class="num">{}</td><td class="mono">{}</td><td class="num mono">{}</td><td class="mono">{}</td></tr>"#,
-            h(&e.from),
-            h(&e.to),
+            h(&from),
+            h(&to),
             h(&e.traced_amount),
             h(&e.amount),
             h(&e.asset),
@@ -575,7 +576,7 @@ fn addresses_table(graph: &Graph<'_>, out: &mut String) {
         r#"<section><details><summary>All addresses ({})</summary><div class="scroll"><table class="addresses"><thead><tr><th>Address</th><th>Role</th><th class="num">Hop</th><th>Labels (category · entity · source)</th></tr></thead><tbody>"#,
         graph.nodes().len()
     );
-    for n in graph.nodes() {
+    for (i, n) in graph.nodes().iter().enumerate() {
         let labels: Vec<String> =
             n.labels.iter().map(|l| format!("{} · {} · {}", h(&l.category), h(&l.entity), h(&l.source))).collect();
         let mut role = role_title(n.role).to_string();
@@ -585,7 +586,7 @@ fn addresses_table(graph: &Graph<'_>, out: &mut String) {
         let _ = write!(
             out,
             r#"<tr><td class="mono">{}</td><td>{}</td><td class="num">{}</td><td class="pre">{}</td></tr>"#,
-            h(&n.address),
+            h(&graph.node_id(i)),
             h(&role),
             n.hop,
             labels.join("<br>")

@@ -406,6 +406,8 @@ struct Walker<'a, S: GraphSource> {
     /// Conversions and bridges are followed (forward walks without `--asset`).
     flows: bool,
     seeds: BTreeSet<Node>,
+    /// The seeds' addresses on any chain (a cheap first test before `seeds`).
+    seed_addrs: HashSet<Address>,
     labels: HashMap<Node, Vec<Label>>,
     class: HashMap<Node, Class>,
     /// Earliest arrival with exactly `h` hops at index `h` (`0..=N`); read as a prefix minimum.
@@ -495,6 +497,7 @@ pub fn trace_chains<S: GraphSource>(chains: &[WalkChain<S>], opts: &TraceOptions
         fwd,
         multi: sorted.len() > 1,
         flows: fwd && opts.asset.is_none(),
+        seed_addrs: seeds.iter().map(|(_, a)| a.clone()).collect(),
         seeds,
         labels: HashMap::new(),
         class: HashMap::new(),
@@ -599,7 +602,17 @@ impl<S: GraphSource> Walker<'_, &S> {
     }
 
     fn is_seed(&self, c: u16, a: &Address) -> bool {
-        self.seeds.contains(&(c, a.clone()))
+        self.seed_addrs.contains(a) && self.seeds.contains(&(c, a.clone()))
+    }
+
+    /// `t` is the owner's side of a conversion or a bridge deposit (sent) on chain `c`.
+    fn is_out_leg(&self, c: u16, t: &Transfer) -> bool {
+        self.flows && !self.legs_out.is_empty() && self.legs_out.contains(&(c, t.tx, t.from.clone(), t.asset))
+    }
+
+    /// `t` is the owner's side of a conversion or a bridge release (received) on chain `c`.
+    fn is_in_leg(&self, c: u16, t: &Transfer) -> bool {
+        self.flows && !self.legs_in.is_empty() && self.legs_in.contains(&(c, t.tx, t.to.clone(), t.asset))
     }
 
     fn asset(&mut self, c: u16, a: Asset) -> Result<&AssetInfo, TraceError> {
@@ -881,7 +894,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                     if k <= self.earliest(c, &x.1, t.asset, h - 1) {
                         continue;
                     }
-                    if self.flows && self.legs_out.contains(&(c, t.tx, t.from.clone(), t.asset)) {
+                    if self.is_out_leg(c, t) {
                         // the owner's side of a swap or a bridge deposit: the pool or bridge
                         // is not tainted; the conversion or crossing carries the funds on
                         continue;
@@ -1024,8 +1037,8 @@ impl<S: GraphSource> Walker<'_, &S> {
                 Ev::Transfer(c, t) => {
                     let (from, to) = self.ends(&t);
                     let allowed = self.allowed(&t);
-                    let out_leg = self.flows && self.legs_out.contains(&(c, t.tx, t.from.clone(), t.asset));
-                    let in_leg = self.flows && self.legs_in.contains(&(c, t.tx, t.to.clone(), t.asset));
+                    let out_leg = self.is_out_leg(c, &t);
+                    let in_leg = self.is_in_leg(c, &t);
                     let parcel = if out_leg {
                         // the conversion or crossing moves the owner's funds
                         None
