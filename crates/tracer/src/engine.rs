@@ -23,6 +23,24 @@
 //! the haircut share and is spent first under FIFO. The walk therefore never attributes more to
 //! the traced funds than the loaded history proves.
 //!
+//! # Conversions, bridges and several chains
+//!
+//! [`trace_chains`] walks one [`GraphSource`] per chain in one case; holdings are per
+//! (chain, address, asset). Events are ordered by (block time, chain name, height, transaction
+//! index, sub) across chains, by chain order alone in a single-chain walk.
+//!
+//! - A **conversion** (swap, wrap) of its owner moves the owner's taint from `asset_in` to
+//!   `asset_out` at the conversion's position (see [`Parcel::convert`] for the per-policy integer
+//!   rules). Its legs — the owner's transfers of `asset_in` sent and `asset_out` received in
+//!   that transaction — do not move taint: the pool or router on the other side is never
+//!   reached through them, and the owner's balances move by the conversion's amounts.
+//! - A **bridge deposit** is matched by its key to a release on another chain that comes after
+//!   it; what the deposit carried arrives at the recipient there at the release (scaled by the
+//!   released amount, like a conversion). A deposit without such a release ends in a `bridge`
+//!   stop at the bridge contract.
+//! - Neither adds a hop. Both are followed in forward walks without `--asset`; backward walks
+//!   and single-asset walks treat their legs as plain transfers.
+//!
 //! # Backward traces
 //!
 //! `--direction backward` runs the same machinery on the time-mirrored graph: edges reversed and
