@@ -552,6 +552,17 @@ fn transfers_table(graph: &Graph<'_>, out: &mut String) {
     );
     for e in graph.edges() {
         let (from, to) = graph.edge_ids(e);
+        // a swap or a bridge says so where the asset is named
+        let asset_text = match e.kind {
+            EdgeKind::Transfer => asset_symbol(e),
+            EdgeKind::Swap => format!("swap: {}", crate::graph::swap_text(e)),
+            EdgeKind::Bridge => format!(
+                "{} bridged {} → {}",
+                asset_symbol(e),
+                graph.from_chain(e),
+                e.chain_to.as_deref().unwrap_or("(no release found)")
+            ),
+        };
         let _ = write!(
             out,
             r#"<tr><td class="mono">{}</td><td class="mono">{}</td><td class="num mono">{}</td><td class="num mono">{}</td><td title="{}">{}</td><td class="num">{}</td><td class="mono">{}</td><td class="num mono">{}</td><td class="mono">{}</td></tr>"#,
@@ -560,7 +571,7 @@ fn transfers_table(graph: &Graph<'_>, out: &mut String) {
             h(&e.traced_amount),
             h(&e.amount),
             h(&e.asset),
-            h(&asset_symbol(e)),
+            h(&asset_text),
             e.usd.as_deref().map(usd).map(|u| h(&u)).unwrap_or_else(|| "—".into()),
             h(&e.time),
             e.block,

@@ -229,6 +229,9 @@ mod tests {
                 Format::Html => {
                     assert!(text.contains("swap USDC → ETH"), "html draws the swap as a labelled conversion");
                     assert!(
+                        text.contains("swap: 1000 USDC → 0.3 ETH") && text.contains("ETH bridged ethereum → arbitrum")
+                    );
+                    assert!(
                         text.contains(r#"data-kind="bridge""#) && text.contains("bridge → arbitrum"),
                         "html bridge"
                     );
