@@ -1097,7 +1097,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                     let parcel = if self.is_seed(c, &owner) {
                         Some(Parcel::seed(policy, v.amount_in))
                     } else {
-                        states.get_mut(&(c, owner.clone(), v.asset_in)).map(|st| st.send(v.amount_in))
+                        states.get_mut(&(c, owner.clone(), v.asset_in)).map(|st| st.send(v.amount_in).within(n))
                     };
                     let mut carried = None;
                     if let Some(p) = parcel {
@@ -1133,7 +1133,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                     let parcel = if self.is_seed(c, &owner) {
                         Some(Parcel::seed(policy, d.amount))
                     } else {
-                        states.get_mut(&(c, owner.clone(), d.asset)).map(|st| st.send(d.amount))
+                        states.get_mut(&(c, owner.clone(), d.asset)).map(|st| st.send(d.amount).within(n))
                     };
                     let Some(p) = parcel else { continue };
                     let traced = p.traced(d.amount);

@@ -115,6 +115,24 @@ impl Parcel {
         }
     }
 
+    /// Only the funds that travelled fewer than `limit` transfers: funds at the hop limit are
+    /// not followed any further, through a transfer (see [`Parcel::advance`]) or through a
+    /// conversion or bridge crossing of the address that holds them.
+    pub fn within(self, limit: u32) -> Parcel {
+        let keep = |s: u8| u32::from(s) < limit;
+        match self {
+            Parcel::Mask(m) => Parcel::Mask(if limit >= 64 { m } else { m & ((1u64 << limit) - 1) }),
+            Parcel::Amounts(v) => Parcel::Amounts(v.into_iter().filter(|(s, _)| keep(*s)).collect()),
+            Parcel::Segs(v) => {
+                let mut out: Vec<Seg> = Vec::with_capacity(v.len());
+                for seg in v {
+                    push_seg(&mut out, Seg { amount: seg.amount, stratum: seg.stratum.filter(|s| keep(*s)) });
+                }
+                Parcel::Segs(out)
+            }
+        }
+    }
+
     /// Through a conversion of `amount_in` into `amount_out` (SPEC "Swaps"), where this parcel
     /// is what the owner's `amount_in` carried. Poison: every stratum present stays present
     /// (all of the output is traced). Haircut: for every hop count `k`, the output of the funds
