@@ -590,3 +590,88 @@ fn a_bridge_release_into_an_exchange_is_a_deposit_on_the_other_chain() {
         );
     }
 }
+
+/// Odd flows never panic and never trace more than arrived: conversions with zero amounts or
+/// the same asset on both sides, bridge events whose keys repeat, releases before their
+/// deposits or with nothing to release, seeds on both chains, every policy.
+#[test]
+fn odd_swaps_and_bridges_never_panic_and_conserve() {
+    use proptest::test_runner::{Config, TestRunner};
+    let step = (0u8..5, 0u8..5, 0u8..4, 0u64..50, 0u64..50, 1u64..8, 0u64..4, any::<bool>());
+    let strategy = (prop::collection::vec(step, 1..30), 0u8..5, 1u32..4);
+    let mut runner = TestRunner::new(Config { cases: 300, failure_persistence: None, ..Config::default() });
+    let result = runner.run(&strategy, |(steps, seed, hops)| {
+        let mut eth = G::new("ethereum");
+        let mut arb = G::new("arbitrum");
+        for (f, t, kind, x, y, h, nonce, on_eth) in steps {
+            let g = if on_eth { &mut eth } else { &mut arb };
+            let asset = if x % 2 == 0 { usdc() } else { Asset::Native };
+            match kind {
+                0 => {
+                    g.t(f, t, asset, x, h);
+                }
+                1 => {
+                    let out = if y % 3 == 0 {
+                        asset
+                    } else if asset == Asset::Native {
+                        usdc()
+                    } else {
+                        Asset::Native
+                    };
+                    g.swap(f, asset, x, out, y, h);
+                }
+                2 => {
+                    g.deposit(f, asset, x, nonce, h);
+                }
+                _ => {
+                    g.release(t, asset, y, nonce, h);
+                }
+            }
+        }
+        let chains = [
+            WalkChain {
+                name: "ethereum".into(),
+                kind: Some(ChainKind::Evm),
+                source: &eth.g,
+                native_symbol: "ETH".into(),
+                native_decimals: 0,
+            },
+            WalkChain {
+                name: "arbitrum".into(),
+                kind: Some(ChainKind::Evm),
+                source: &arb.g,
+                native_symbol: "ETH".into(),
+                native_decimals: 0,
+            },
+        ];
+        for policy in [Policy::Poison, Policy::Haircut, Policy::Fifo] {
+            let mut o = opts(&[seed], policy);
+            o.hops = hops;
+            let t = trace_chains(&chains, &o).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            for e in &t.edges {
+                match &e.kind {
+                    EdgeKind::Swap { conversion, traced_in } => {
+                        prop_assert!(*traced_in <= conversion.amount_in && e.traced <= conversion.amount_out);
+                    }
+                    EdgeKind::Bridge { release, traced_out, .. } => {
+                        prop_assert!(e.traced <= e.transfer.amount);
+                        if let Some(r) = release {
+                            prop_assert!(*traced_out <= r.amount);
+                            // the walk orders chains by time first: a release is never earlier
+                            prop_assert!(r.time >= e.transfer.time, "a release before its deposit");
+                        }
+                    }
+                    EdgeKind::Transfer => prop_assert!(e.traced <= e.transfer.amount),
+                }
+                prop_assert!(e.hop <= hops);
+            }
+            for d in &t.deposits {
+                prop_assert!(d.hops <= hops);
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
