@@ -38,7 +38,7 @@ fn label(category: &str, entity: &str, source: &str) -> NodeLabel {
 }
 
 fn node(n: u8, hop: u32, role: Role, labels: Vec<NodeLabel>) -> CaseNode {
-    CaseNode { address: addr(n), hop, role, labels, stop_reason: None, cluster: None }
+    CaseNode { address: addr(n), chain: "ethereum".into(), hop, role, labels, stop_reason: None, cluster: None }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -58,6 +58,8 @@ fn edge(from: u8, to: u8, tx: u8, block: u64, time: &str, token: bool, amount: &
         amount_raw: raw,
         traced_amount: traced.into(),
         usd: token.then(|| traced.to_string()),
+        chain: "ethereum".into(),
+        ..Default::default()
     }
 }
 
@@ -104,6 +106,7 @@ fn hostile_case() -> CaseFile {
     ];
     let deposit = |to: u8, exchange: &str, e: &CaseEdge, hops: u32, seed: u8, path: &[u8]| CaseDeposit {
         address: addr(to),
+        chain: "ethereum".into(),
         exchange: exchange.into(),
         asset: e.asset.clone(),
         symbol: e.symbol.clone(),
@@ -122,8 +125,9 @@ fn hostile_case() -> CaseFile {
         deposit(8, "Binance", &edges[8], 2, 1, &[1, 4, 8]),
     ];
     CaseFile {
-        version: 1,
+        version: 2,
         chain: "ethereum".into(),
+        chains: vec!["ethereum".into()],
         seeds: vec![addr(1), addr(2)],
         params: TraceParams {
             direction: "forward".into(),

@@ -103,7 +103,7 @@ fn first_payment_chain_every_hop_and_amount_under_each_policy() {
     assert_eq!(want_edges.len(), 12, "the CSV's 12 non-coinbase outputs");
     for policy in ["poison", "haircut", "fifo"] {
         let (path, case) = trace_case(&w, policy, &format!("{policy}.json"));
-        assert_eq!(case["version"], 1);
+        assert_eq!(case["version"], 2);
         assert_eq!(case["chain"], "bitcoin");
         assert_eq!(case["params"]["policy"], policy);
         assert_eq!(case["seeds"], serde_json::json!([SEED]));

@@ -66,7 +66,7 @@ fn case_file_codec_config_overlay_and_flag_hints() {
 
     // A case file from a newer chaintrace, or a broken one, is refused with what was wrong.
     let newer = w.path().join("newer.json");
-    std::fs::write(&newer, String::from_utf8(bytes).unwrap().replacen("\"version\": 1", "\"version\": 7", 1)).unwrap();
+    std::fs::write(&newer, String::from_utf8(bytes).unwrap().replacen("\"version\": 2", "\"version\": 7", 1)).unwrap();
     let e = w.fails(&["deposits", newer.to_str().unwrap()]);
     assert!(e.contains("newer.json") && e.contains("unsupported case file version 7"), "{e}");
     let broken = w.path().join("broken.json");
@@ -211,4 +211,81 @@ fn the_readme_seeds_label_command_works_with_legacy_and_advanced_sdn_xml() {
         let e2 = edge(&hop2);
         assert_eq!((e2["from"].as_str(), e2["to"].as_str()), (Some(mule.as_str()), Some(next.as_str())), "{file}");
     }
+}
+
+/// `--chain A,B` walks several chains in one case and `--seeds-label` seeds every named chain
+/// (a label set with no match on one chain is not an error when another chain matches);
+/// unknown names and `--chain all` on a store that holds no chain are one-line errors.
+#[test]
+fn several_chains_in_one_case_and_chain_usage_errors() {
+    let w = Workdir::new();
+    let sdn = common::shared_data().join("ofac/sdn-csv-excerpts/sdn_2021-07_digital_currency_rows.csv");
+    w.ok(&["labels", "import", sdn.to_str().unwrap()]);
+    let out = w.path().join("multi.json");
+    w.ok(&["trace", "--chain", "ethereum,bitcoin", "--seeds-label", "DPRK3", "--out", out.to_str().unwrap()]);
+    let case = chaintrace_model::CaseFile::from_json_bytes(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(case.version, 2);
+    assert_eq!(case.chains, ["bitcoin", "ethereum"], "chains in name order");
+    assert_eq!(case.chain, "bitcoin,ethereum");
+    assert_eq!(case.seeds.len(), 20, "the excerpt's 20 Bitcoin addresses of DPRK3");
+    assert!(case.nodes.iter().all(|n| n.chain == "bitcoin" && n.role == chaintrace_model::Role::Seed));
+
+    for bad in ["bitcoin,nosuch", "nosuch", "bitcoin,,ethereum"] {
+        let e = w.fails(&["trace", "--chain", bad, "--seeds-label", "DPRK3"]);
+        assert!(e.lines().count() == 1 && e.contains("chain"), "{bad}: {e}");
+    }
+    let e = w.fails(&["trace", "--chain", "nosuch,bitcoin", "--seeds-label", "DPRK3"]);
+    assert!(e.contains("unknown chain \"nosuch\""), "{e}");
+    let e = w.fails(&["trace", "--chain", "all", "--seeds-label", "DPRK3"]);
+    assert!(e.contains("holds no chain"), "{e}");
+}
+
+/// A case file written by a chaintrace before version 2 (`"version": 1`, no chain on nodes,
+/// edges or deposits) still reads: `deposits` reports its chain on every row and `export`
+/// renders it.
+#[test]
+fn a_version_1_case_file_still_reads() {
+    let w = Workdir::new();
+    let v1 = r#"{
+  "version": 1,
+  "chain": "ethereum",
+  "seeds": ["0x098b716b8aaf21512996dc57eb0615e2383e2f96"],
+  "params": {"direction": "forward", "hops": 6, "policy": "haircut", "min_amount": null, "asset": null,
+             "since": null, "until": null, "seeds_label": null, "hub_degree": 1000},
+  "provenance": {"tool_version": "chaintrace 0.1.0", "store_tips": {}, "labels_hash": ""},
+  "nodes": [
+    {"address": "0x098b716b8aaf21512996dc57eb0615e2383e2f96", "hop": 0, "role": "seed", "labels": []},
+    {"address": "0x28c6c06298d514db089934071355e5743bf21d60", "hop": 1, "role": "exchange_deposit",
+     "labels": [{"category": "exchange_deposit", "entity": "Binance", "source": "csv"}]}
+  ],
+  "edges": [
+    {"from": "0x098b716b8aaf21512996dc57eb0615e2383e2f96", "to": "0x28c6c06298d514db089934071355e5743bf21d60",
+     "tx": "0x0101010101010101010101010101010101010101010101010101010101010101", "block": 19000000,
+     "time": "2024-01-01T00:00:00Z", "asset": "ETH", "symbol": "ETH", "amount": "1.5",
+     "amount_raw": "1500000000000000000", "traced_amount": "1.5", "usd": "3000.00"}
+  ],
+  "deposits": [
+    {"address": "0x28c6c06298d514db089934071355e5743bf21d60", "exchange": "Binance", "asset": "ETH", "symbol": "ETH",
+     "amount": "1.5", "usd": "3000.00", "tx": "0x0101010101010101010101010101010101010101010101010101010101010101",
+     "block": 19000000, "time": "2024-01-01T00:00:00Z", "hops": 1,
+     "seed": "0x098b716b8aaf21512996dc57eb0615e2383e2f96",
+     "path": ["0x098b716b8aaf21512996dc57eb0615e2383e2f96", "0x28c6c06298d514db089934071355e5743bf21d60"]}
+  ]
+}
+"#;
+    let path = w.path().join("old.json");
+    std::fs::write(&path, v1).unwrap();
+    let p = path.to_str().unwrap();
+    let csv = w.ok(&["deposits", p]);
+    assert_eq!(
+        csv.lines().nth(1),
+        Some("ethereum,0x28c6c06298d514db089934071355e5743bf21d60,Binance,ETH,1.5,3000.00,0x0101010101010101010101010101010101010101010101010101010101010101,19000000,2024-01-01T00:00:00Z,1,0x098b716b8aaf21512996dc57eb0615e2383e2f96"),
+        "{csv}"
+    );
+    let json = w.ok(&["deposits", p, "--format", "json"]);
+    assert!(json.contains("\"chain\": \"ethereum\""), "{json}");
+    let out = w.path().join("old.graphml");
+    w.ok(&["export", p, "--format", "graphml", "--output", out.to_str().unwrap()]);
+    let g = std::fs::read_to_string(&out).unwrap();
+    assert!(g.contains(">transfer<") && g.contains(">ethereum<"), "{g}");
 }

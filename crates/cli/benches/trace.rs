@@ -31,7 +31,7 @@ use std::time::Instant;
 use chaintrace_model::{Address, Asset, Direction, Provenance};
 use chaintrace_store::Store;
 use chaintrace_testkit::rng::Rng;
-use chaintrace_tracer::case::{case_file, CaseContext};
+use chaintrace_tracer::case::{case_file, CaseContext, ChainCase};
 use chaintrace_tracer::{trace, Policy, PriceTable, Trace, TraceOptions};
 
 // Not every item of the shared generator is used by each bench.
@@ -101,10 +101,8 @@ fn case_bytes(t: &Trace) -> String {
     let prices = PriceTable::empty();
     let symbols = BTreeMap::new();
     let ctx = CaseContext {
-        chain: CHAIN,
-        evm: true,
+        chains: vec![ChainCase { name: CHAIN, evm: true, price_symbols: &symbols }],
         prices: &prices,
-        price_symbols: &symbols,
         provenance: Provenance::default(),
         seeds_label: None,
         since_text: None,
@@ -217,7 +215,7 @@ fn main() {
             phases[2] += r.stats.assemble_us;
             phases[3] += r.stats.lookups;
             if policy == Policy::Poison && poison_nodes.len() < env_u64("CHAINTRACE_BENCH_PEER_RUNS", 3) as usize {
-                poison_nodes.push(r.nodes.keys().cloned().collect());
+                poison_nodes.push(r.nodes.keys().map(|(_, a)| a.clone()).collect());
             }
         }
         lat.sort_by(|a, b| a.total_cmp(b));

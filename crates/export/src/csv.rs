@@ -17,7 +17,7 @@
 //! spreadsheet evaluates it. The same rule applies to ids in both files, so relationships
 //! still find their nodes.
 
-use chaintrace_model::Role;
+use chaintrace_model::{EdgeKind, Role};
 
 use crate::{
     graph::{edge_values, node_values, AttrType, Graph, EDGE_ATTRS, NODE_ATTRS},
@@ -28,8 +28,17 @@ use crate::{
 pub const NODES_FILE: &str = "nodes.csv";
 /// File name of the relationships table inside the output directory.
 pub const EDGES_FILE: &str = "edges.csv";
-/// The Neo4j relationship type of every edge (`:TYPE` column).
+/// The Neo4j relationship type of a transfer edge (`:TYPE` column).
 pub const RELATIONSHIP_TYPE: &str = "TRANSFER";
+
+/// The Neo4j relationship type of an edge: `TRANSFER`, `SWAP` or `BRIDGE`.
+pub fn relationship_type(kind: EdgeKind) -> &'static str {
+    match kind {
+        EdgeKind::Transfer => RELATIONSHIP_TYPE,
+        EdgeKind::Swap => "SWAP",
+        EdgeKind::Bridge => "BRIDGE",
+    }
+}
 
 /// The Neo4j label for a role.
 pub fn role_label(role: Role) -> &'static str {
@@ -40,6 +49,7 @@ pub fn role_label(role: Role) -> &'static str {
         Role::Exchange => "Exchange",
         Role::Service => "Service",
         Role::Stop => "Stop",
+        Role::Bridge => "Bridge",
     }
 }
 
@@ -62,9 +72,10 @@ pub fn render(graph: &Graph<'_>) -> Result<(Vec<u8>, Vec<u8>), ExportError> {
     let mut header = vec!["address:ID".to_string(), ":LABEL".to_string()];
     header.extend(node_cols.iter().map(|s| format!("{}{}", s.name, s.ty.neo4j())));
     nodes.write_record(&header).map_err(csv_err)?;
-    for node in graph.nodes() {
+    for (i, node) in graph.nodes().iter().enumerate() {
         let values = node_values(node);
-        let mut row = vec![text::csv_cell(&node.address).into_owned(), format!("Address;{}", role_label(node.role))];
+        let mut row =
+            vec![text::csv_cell(&graph.node_id(i)).into_owned(), format!("Address;{}", role_label(node.role))];
         for spec in &node_cols {
             let v = values.iter().find(|(s, _)| s.name == spec.name).map(|(_, v)| v.render());
             row.push(v.map(|v| cell(spec.ty, v)).unwrap_or_default());
@@ -81,10 +92,11 @@ pub fn render(graph: &Graph<'_>) -> Result<(Vec<u8>, Vec<u8>), ExportError> {
     edges.write_record(&header).map_err(csv_err)?;
     for edge in graph.edges() {
         let values = edge_values(edge);
+        let (source, target) = graph.edge_ids(edge);
         let mut row = vec![
-            text::csv_cell(&edge.from).into_owned(),
-            text::csv_cell(&edge.to).into_owned(),
-            RELATIONSHIP_TYPE.to_string(),
+            text::csv_cell(&source).into_owned(),
+            text::csv_cell(&target).into_owned(),
+            relationship_type(edge.kind).to_string(),
         ];
         for spec in EDGE_ATTRS {
             let v = values.iter().find(|(s, _)| s.name == spec.name).map(|(_, v)| v.render());

@@ -7,10 +7,10 @@
 
 use std::fmt::Write as _;
 
-use chaintrace_model::Role;
+use chaintrace_model::{EdgeKind, Role};
 
 use crate::{
-    graph::{asset_symbol, display_label, edge_values, hex_colour, node_values, Graph},
+    graph::{asset_symbol, chain_colour, display_label, edge_values, hex_colour, node_values, Graph},
     text,
 };
 
@@ -28,6 +28,7 @@ fn role_style(role: Role) -> &'static str {
         Role::Exchange => "shape=cylinder, style=\"filled\", fontcolor=\"white\"",
         Role::Service => "shape=hexagon, style=\"filled\", fontcolor=\"white\"",
         Role::Stop => "shape=octagon, style=\"dashed,filled\", fontcolor=\"black\"",
+        Role::Bridge => "shape=invhouse, style=\"dashed,filled\", fontcolor=\"white\"",
     }
 }
 
@@ -62,12 +63,13 @@ pub fn render(graph: &Graph<'_>) -> String {
     hops.sort_unstable();
     hops.dedup();
     for hop in hops {
-        let members: Vec<String> = graph.nodes().iter().filter(|n| n.hop == hop).map(|n| q(&n.address)).collect();
+        let members: Vec<String> =
+            graph.nodes().iter().enumerate().filter(|(_, n)| n.hop == hop).map(|(i, _)| q(&graph.node_id(i))).collect();
         let rank = if hop == 0 { "source" } else { "same" };
         let _ = writeln!(out, "  {{ rank={rank}; {}; }}", members.join("; "));
     }
 
-    for node in graph.nodes() {
+    for (i, node) in graph.nodes().iter().enumerate() {
         let display = display_label(node);
         let short = text::short_address(&node.address);
         let mut label = String::new();
@@ -79,6 +81,9 @@ pub fn render(graph: &Graph<'_>) -> String {
             label.push('\n');
             label.push_str(&short);
         }
+        if graph.multi_chain() {
+            let _ = write!(label, "\non {}", graph.node_chain(node));
+        }
         let _ = write!(label, "\nhop {} · {}", node.hop, node.role.as_str());
         if let Some(reason) = &node.stop_reason {
             let _ = write!(label, " ({reason})");
@@ -88,7 +93,7 @@ pub fn render(graph: &Graph<'_>) -> String {
         let _ = write!(
             out,
             "  {} [label={}, tooltip={}, fillcolor=\"{}\", {}",
-            q(&node.address),
+            q(&graph.node_id(i)),
             q(&label),
             q(&tooltip.join("\n")),
             hex_colour(node.role),
@@ -101,8 +106,18 @@ pub fn render(graph: &Graph<'_>) -> String {
     }
 
     for edge in graph.edges() {
-        let mut label = format!("{} {}", edge.traced_amount, asset_symbol(edge));
-        if edge.traced_amount != edge.amount {
+        let mut label = match edge.kind {
+            EdgeKind::Swap => format!("swap\n{}", crate::graph::swap_text(edge)),
+            EdgeKind::Bridge => format!(
+                "bridge {} \u{2192} {}\n{} {}",
+                edge.chain,
+                edge.chain_to.as_deref().unwrap_or("(no release)"),
+                edge.traced_amount,
+                asset_symbol(edge)
+            ),
+            EdgeKind::Transfer => format!("{} {}", edge.traced_amount, asset_symbol(edge)),
+        };
+        if edge.kind == EdgeKind::Transfer && edge.traced_amount != edge.amount {
             let _ = write!(label, "\n(of {})", edge.amount);
         }
         if let Some(usd) = &edge.usd {
@@ -113,19 +128,20 @@ pub fn render(graph: &Graph<'_>) -> String {
         }
         let values = edge_values(edge);
         let tooltip: Vec<String> = values.iter().map(|(s, v)| format!("{}: {}", s.name, v.render())).collect();
-        let _ = write!(
-            out,
-            "  {} -> {} [label={}, tooltip={}",
-            q(&edge.from),
-            q(&edge.to),
-            q(&label),
-            q(&tooltip.join("\n"))
-        );
+        let (source, target) = graph.edge_ids(edge);
+        let _ =
+            write!(out, "  {} -> {} [label={}, tooltip={}", q(&source), q(&target), q(&label), q(&tooltip.join("\n")));
         let to_deposit = graph
-            .node_index(&edge.to)
+            .node_index(graph.to_chain(edge), &edge.to)
             .is_some_and(|i| matches!(graph.nodes()[i].role, Role::ExchangeDeposit | Role::Exchange));
-        if to_deposit {
-            out.push_str(", color=\"#c98500\", penwidth=2");
+        match edge.kind {
+            EdgeKind::Swap => out.push_str(", style=\"dashed\", color=\"#2f9e44\", penwidth=2"),
+            EdgeKind::Bridge => out.push_str(", style=\"bold\", color=\"#5a67d8\", penwidth=3"),
+            EdgeKind::Transfer if to_deposit => out.push_str(", color=\"#c98500\", penwidth=2"),
+            EdgeKind::Transfer if graph.multi_chain() => {
+                let _ = write!(out, ", color=\"{}\"", chain_colour(graph.chain_index(graph.from_chain(edge))));
+            }
+            EdgeKind::Transfer => {}
         }
         for (spec, value) in values.iter().filter(|(s, _)| custom_attr_ok(s.name)) {
             let _ = write!(out, ", {}={}", spec.name, q(&value.render()));

@@ -11,6 +11,8 @@
 //! The node label and edge weight use GEXF's own `label` and `weight` attributes (Gephi's
 //! built-in columns) rather than attribute columns of the same name.
 
+use chaintrace_model::EdgeKind;
+
 use crate::{
     graph::{edge_values, graph_colour, node_values, Graph, EDGE_ATTRS, NODE_ATTRS},
     graphml::Xml,
@@ -76,7 +78,8 @@ pub fn render(graph: &Graph<'_>) -> Vec<u8> {
     for (i, node) in graph.nodes().iter().enumerate() {
         let values = node_values(node);
         let label = values.iter().find(|(s, _)| s.name == "label").map(|(_, v)| v.render()).unwrap_or_default();
-        let mut attrs: Vec<(&str, &str)> = vec![("id", &node.address), ("label", &label)];
+        let id = graph.node_id(i);
+        let mut attrs: Vec<(&str, &str)> = vec![("id", &id), ("label", &label)];
         if let Some(start) = first_seen[i] {
             attrs.push(("start", start));
         }
@@ -100,8 +103,12 @@ pub fn render(graph: &Graph<'_>) -> Vec<u8> {
     x.open("edges", &[]);
     for (i, edge) in graph.edges().iter().enumerate() {
         let values = edge_values(edge);
-        let label = format!("{} {}", edge.traced_amount, crate::graph::asset_symbol(edge));
+        let label = match edge.kind {
+            EdgeKind::Swap => crate::graph::swap_text(edge),
+            _ => format!("{} {}", edge.traced_amount, crate::graph::asset_symbol(edge)),
+        };
         let id = format!("e{i}");
+        let (source, target) = graph.edge_ids(edge);
         let weight = values
             .iter()
             .find(|(s, _)| s.name == "weight")
@@ -111,8 +118,8 @@ pub fn render(graph: &Graph<'_>) -> Vec<u8> {
             "edge",
             &[
                 ("id", &id),
-                ("source", &edge.from),
-                ("target", &edge.to),
+                ("source", &source),
+                ("target", &target),
                 ("label", &label),
                 ("weight", &weight),
                 ("start", &edge.time),

@@ -5,9 +5,10 @@
 //!
 //! | element | attribute | type | notes |
 //! |---|---|---|---|
-//! | node | `address` | string | also the node id |
+//! | node | `address` | string | the node id in a single-chain case (`chain:address` when the case covers several chains) |
+//! | node | `chain` | string | the chain the address is on |
 //! | node | `label` | string | display text: first entity, else the short address |
-//! | node | `role` | string | `seed`, `intermediate`, `exchange_deposit`, `exchange`, `service`, `stop` |
+//! | node | `role` | string | `seed`, `intermediate`, `exchange_deposit`, `exchange`, `service`, `stop`, `bridge` |
 //! | node | `hop` | int | fewest transfers from a seed |
 //! | node | `stop_reason` | string | only on `stop` nodes |
 //! | node | `cluster` | string | when clustering ran |
@@ -15,7 +16,10 @@
 //! | node | `categories` | string | distinct label categories, `; `-joined |
 //! | node | `label_sources` | string | distinct label sources, `; `-joined |
 //! | node | `labels` | string | the exact label list as JSON (`[{category, entity, source}]`) |
+//! | edge | `chain`, `kind` | string | the transaction's chain; `transfer`, `swap` or `bridge` |
 //! | edge | `tx`, `block` (long), `time`, `asset`, `symbol`, `amount`, `amount_raw`, `traced_amount`, `usd` | | as in the case file; decimals stay exact strings |
+//! | edge | `asset_in`, `amount_in`, `asset_out`, `amount_out` | string | a swap's two sides (a bridge: `amount_out` released) |
+//! | edge | `chain_from`, `chain_to` | string | a bridge's two chains (`chain_to` absent: unmatched) |
 //! | edge | `weight` | double | `traced_amount` as a float, for tools that size edges (approximate) |
 //!
 //! Absent values (`usd` without a price, `stop_reason` on other roles, empty strings) are
@@ -87,6 +91,7 @@ const fn spec(name: &'static str, ty: AttrType) -> AttrSpec {
 /// Node attributes, in the order every format writes them.
 pub const NODE_ATTRS: &[AttrSpec] = &[
     spec("address", AttrType::String),
+    spec("chain", AttrType::String),
     spec("label", AttrType::String),
     spec("role", AttrType::String),
     spec("hop", AttrType::Int),
@@ -100,6 +105,8 @@ pub const NODE_ATTRS: &[AttrSpec] = &[
 
 /// Edge attributes, in the order every format writes them.
 pub const EDGE_ATTRS: &[AttrSpec] = &[
+    spec("chain", AttrType::String),
+    spec("kind", AttrType::String),
     spec("tx", AttrType::String),
     spec("block", AttrType::Long),
     spec("time", AttrType::String),
@@ -109,6 +116,12 @@ pub const EDGE_ATTRS: &[AttrSpec] = &[
     spec("amount_raw", AttrType::String),
     spec("traced_amount", AttrType::String),
     spec("usd", AttrType::String),
+    spec("asset_in", AttrType::String),
+    spec("amount_in", AttrType::String),
+    spec("asset_out", AttrType::String),
+    spec("amount_out", AttrType::String),
+    spec("chain_from", AttrType::String),
+    spec("chain_to", AttrType::String),
     spec("weight", AttrType::Double),
 ];
 
@@ -156,37 +169,51 @@ impl Value {
     }
 }
 
-/// The checked graph: every edge's endpoints are nodes, node addresses are unique.
+/// The checked graph: every edge's endpoints are nodes, node (chain, address) pairs are unique.
 pub struct Graph<'a> {
     /// The case file the graph views.
     pub case: &'a CaseFile,
-    index: HashMap<&'a str, usize>,
+    index: HashMap<(&'a str, &'a str), usize>,
+    /// The case covers more than one chain: node ids carry the chain.
+    multi: bool,
+}
+
+/// The chain of a node or edge end: its own, else the case's (a hand-built case may leave it
+/// empty).
+fn chain_or<'a>(own: &'a str, case: &'a CaseFile) -> &'a str {
+    if own.is_empty() {
+        &case.chain
+    } else {
+        own
+    }
 }
 
 impl<'a> Graph<'a> {
-    /// Check `case`: [`ExportError::InvalidCase`] when an address appears twice among the nodes or
-    /// an edge names an address that is not a node.
+    /// Check `case`: [`ExportError::InvalidCase`] when an address appears twice among the nodes of
+    /// one chain or an edge names an address that is not a node.
     pub fn new(case: &'a CaseFile) -> Result<Self, ExportError> {
         let mut index = HashMap::with_capacity(case.nodes.len());
         for (i, node) in case.nodes.iter().enumerate() {
-            if index.insert(node.address.as_str(), i).is_some() {
+            if index.insert((chain_or(&node.chain, case), node.address.as_str()), i).is_some() {
                 return Err(ExportError::InvalidCase(format!(
                     "address {:?} appears twice among the case's nodes",
                     node.address
                 )));
             }
         }
+        let chains: BTreeSet<&str> = index.keys().map(|(c, _)| *c).collect();
+        let graph = Graph { case, index, multi: chains.len() > 1 };
         for (i, edge) in case.edges.iter().enumerate() {
-            for end in [&edge.from, &edge.to] {
-                if !index.contains_key(end.as_str()) {
+            for (chain, end) in [(graph.from_chain(edge), &edge.from), (graph.to_chain(edge), &edge.to)] {
+                if !graph.index.contains_key(&(chain, end.as_str())) {
                     return Err(ExportError::InvalidCase(format!(
-                        "edge {i} (tx {}) refers to address {end:?}, which is not among the case's nodes",
+                        "edge {i} (tx {}) refers to address {end:?} on {chain}, which is not among the case's nodes",
                         edge.tx
                     )));
                 }
             }
         }
-        Ok(Graph { case, index })
+        Ok(graph)
     }
 
     /// The case's nodes, in case-file order (node indices refer to it).
@@ -199,9 +226,60 @@ impl<'a> Graph<'a> {
         &self.case.edges
     }
 
-    /// The index in [`Graph::nodes`] of the node with this address.
-    pub fn node_index(&self, address: &str) -> Option<usize> {
-        self.index.get(address).copied()
+    /// The case covers more than one chain.
+    pub fn multi_chain(&self) -> bool {
+        self.multi
+    }
+
+    /// The chain of an edge's sending end.
+    pub fn from_chain(&self, edge: &'a CaseEdge) -> &'a str {
+        chain_or(&edge.chain, self.case)
+    }
+
+    /// The chain of an edge's receiving end (a matched bridge's `chain_to`).
+    pub fn to_chain(&self, edge: &'a CaseEdge) -> &'a str {
+        chain_or(edge.to_chain(), self.case)
+    }
+
+    /// The chain of a node.
+    pub fn node_chain(&self, node: &'a CaseNode) -> &'a str {
+        chain_or(&node.chain, self.case)
+    }
+
+    /// The id every format gives the node of `address` on `chain`: the address in a
+    /// single-chain case (as version 1 did), `chain:address` when the case covers several.
+    pub fn id(&self, chain: &str, address: &str) -> String {
+        if self.multi {
+            format!("{chain}:{address}")
+        } else {
+            address.to_string()
+        }
+    }
+
+    /// The id of node `i`.
+    pub fn node_id(&self, i: usize) -> String {
+        let n = &self.case.nodes[i];
+        self.id(self.node_chain(n), &n.address)
+    }
+
+    /// The ids of an edge's two ends.
+    pub fn edge_ids(&self, edge: &'a CaseEdge) -> (String, String) {
+        (self.id(self.from_chain(edge), &edge.from), self.id(self.to_chain(edge), &edge.to))
+    }
+
+    /// The index in [`Graph::nodes`] of the node with this address on `chain`.
+    pub fn node_index(&self, chain: &str, address: &str) -> Option<usize> {
+        self.index.get(&(chain, address)).copied()
+    }
+
+    /// The node indices of an edge's two ends.
+    pub fn edge_ends(&self, edge: &'a CaseEdge) -> Option<(usize, usize)> {
+        Some((self.node_index(self.from_chain(edge), &edge.from)?, self.node_index(self.to_chain(edge), &edge.to)?))
+    }
+
+    /// The index of a chain among the case's chains (for colours), 0 when unknown.
+    pub fn chain_index(&self, chain: &str) -> usize {
+        self.case.chains.iter().position(|c| c == chain).unwrap_or(0)
     }
 
     /// The earliest time of any edge touching each node (RFC 3339 strings compare in time
@@ -209,8 +287,8 @@ impl<'a> Graph<'a> {
     pub fn first_seen(&self) -> Vec<Option<&'a str>> {
         let mut first: Vec<Option<&'a str>> = vec![None; self.case.nodes.len()];
         for edge in self.edges() {
-            for end in [&edge.from, &edge.to] {
-                if let Some(i) = self.node_index(end) {
+            if let Some((a, b)) = self.edge_ends(edge) {
+                for i in [a, b] {
                     let t = edge.time.as_str();
                     if first[i].is_none_or(|f| t < f) {
                         first[i] = Some(t);
@@ -259,6 +337,7 @@ pub fn node_values(node: &CaseNode) -> Vec<(&'static AttrSpec, Value)> {
     for spec in NODE_ATTRS {
         let v = match spec.name {
             "address" => Some(Value::Str(node.address.clone())),
+            "chain" => Some(Value::Str(node.chain.clone())),
             "label" => Some(Value::Str(display_label(node))),
             "role" => Some(Value::Str(node.role.as_str().to_string())),
             "hop" => Some(Value::Int(i64::from(node.hop))),
@@ -284,6 +363,8 @@ pub fn edge_values(edge: &CaseEdge) -> Vec<(&'static AttrSpec, Value)> {
     let mut out = Vec::with_capacity(EDGE_ATTRS.len());
     for spec in EDGE_ATTRS {
         let v = match spec.name {
+            "chain" => Some(Value::Str(edge.chain.clone())),
+            "kind" => Some(Value::Str(edge.kind.as_str().to_string())),
             "tx" => Some(Value::Str(edge.tx.clone())),
             "block" => Some(Value::Long(edge.block)),
             "time" => Some(Value::Str(edge.time.clone())),
@@ -293,6 +374,12 @@ pub fn edge_values(edge: &CaseEdge) -> Vec<(&'static AttrSpec, Value)> {
             "amount_raw" => Some(Value::Str(edge.amount_raw.clone())),
             "traced_amount" => Some(Value::Str(edge.traced_amount.clone())),
             "usd" => edge.usd.clone().map(Value::Str),
+            "asset_in" => edge.asset_in.clone().map(Value::Str),
+            "amount_in" => edge.amount_in.clone().map(Value::Str),
+            "asset_out" => edge.asset_out.clone().map(Value::Str),
+            "amount_out" => edge.amount_out.clone().map(Value::Str),
+            "chain_from" => edge.chain_from.clone().map(Value::Str),
+            "chain_to" => edge.chain_to.clone().map(Value::Str),
             "weight" => decimal_f64(&edge.traced_amount).map(Value::Double),
             other => unreachable!("edge attribute {other} has no value"),
         };
@@ -316,6 +403,7 @@ pub fn role_rank(role: Role) -> u8 {
         Role::Seed => 0,
         Role::Intermediate => 1,
         Role::Stop => 2,
+        Role::Bridge => 2,
         Role::Service => 3,
         Role::ExchangeDeposit => 4,
         Role::Exchange => 5,
@@ -331,6 +419,7 @@ pub fn graph_colour(role: Role) -> (u8, u8, u8) {
         Role::Exchange => (27, 153, 139),
         Role::Service => (142, 91, 181),
         Role::Stop => (141, 153, 174),
+        Role::Bridge => (90, 103, 216),
     }
 }
 
@@ -349,12 +438,35 @@ pub fn role_title(role: Role) -> &'static str {
         Role::Exchange => "Exchange",
         Role::Service => "Service",
         Role::Stop => "Stop (not expanded)",
+        Role::Bridge => "Bridge (no release found)",
     }
 }
 
 /// Every role, in the order legends list them.
-pub const ROLES: [Role; 6] =
-    [Role::Seed, Role::Intermediate, Role::Stop, Role::Service, Role::ExchangeDeposit, Role::Exchange];
+pub const ROLES: [Role; 7] =
+    [Role::Seed, Role::Intermediate, Role::Stop, Role::Bridge, Role::Service, Role::ExchangeDeposit, Role::Exchange];
+
+/// One colour per chain of a case (by its index among the case's chains), for the pictures.
+pub fn chain_colour(index: usize) -> &'static str {
+    const PALETTE: [&str; 8] = ["#3f6fb5", "#d9822b", "#2f9e44", "#ae3ec9", "#c92a2a", "#0c8599", "#5c940d", "#862e9c"];
+    PALETTE[index % PALETTE.len()]
+}
+
+/// The short text a picture writes on a swap edge: `1000 USDC → 0.5 ETH`.
+pub fn swap_text(edge: &CaseEdge) -> String {
+    let sym_in = edge
+        .symbol_in
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| text::short_address(edge.asset_in.as_deref().unwrap_or("?")));
+    format!(
+        "{} {} \u{2192} {} {}",
+        edge.traced_in.as_deref().or(edge.amount_in.as_deref()).unwrap_or("?"),
+        sym_in,
+        edge.traced_amount,
+        asset_symbol(edge)
+    )
+}
 
 /// Exact sum of decimal strings (the case file's amounts); `None` if one does not parse.
 pub fn sum_decimals<'b>(values: impl Iterator<Item = &'b str> + Clone) -> Option<String> {

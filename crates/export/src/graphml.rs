@@ -116,15 +116,16 @@ pub fn render(graph: &Graph<'_>) -> Vec<u8> {
             x.text_element("data", &[("key", &format!("g_{name}"))], value);
         }
     }
-    for node in graph.nodes() {
-        x.open("node", &[("id", &node.address)]);
+    for (i, node) in graph.nodes().iter().enumerate() {
+        x.open("node", &[("id", &graph.node_id(i))]);
         for (spec, value) in node_values(node) {
             x.text_element("data", &[("key", &format!("n_{}", spec.name))], &value.render());
         }
         x.close("node");
     }
     for (i, edge) in graph.edges().iter().enumerate() {
-        x.open("edge", &[("id", &format!("e{i}")), ("source", &edge.from), ("target", &edge.to)]);
+        let (source, target) = graph.edge_ids(edge);
+        x.open("edge", &[("id", &format!("e{i}")), ("source", &source), ("target", &target)]);
         for (spec, value) in edge_values(edge) {
             x.text_element("data", &[("key", &format!("e_{}", spec.name))], &value.render());
         }
@@ -147,6 +148,7 @@ mod tests {
         CaseFile {
             version: 1,
             chain: "ethereum".into(),
+            chains: vec!["ethereum".into()],
             seeds: vec!["a".into()],
             params: TraceParams {
                 direction: "forward".into(),
@@ -162,6 +164,7 @@ mod tests {
             provenance: Provenance::default(),
             nodes: vec![CaseNode {
                 address: "a".into(),
+                chain: String::new(),
                 hop: 0,
                 role: Role::Seed,
                 labels: vec![NodeLabel { category: "other".into(), entity: entity.into(), source: entity.into() }],

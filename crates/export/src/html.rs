@@ -12,10 +12,17 @@
 
 use std::{collections::BTreeMap, fmt::Write as _};
 
-use chaintrace_model::{CaseEdge, Role};
+use chaintrace_model::{CaseEdge, EdgeKind, Role};
+
+/// Colour of swap edges in the picture.
+const SWAP_COLOUR: &str = "#2f9e44";
+/// Colour of bridge edges in the picture.
+const BRIDGE_COLOUR: &str = "#5a67d8";
 
 use crate::{
-    graph::{asset_symbol, display_label, hex_colour, node_values, role_title, sum_decimals, Graph, ROLES},
+    graph::{
+        asset_symbol, chain_colour, display_label, hex_colour, node_values, role_title, sum_decimals, Graph, ROLES,
+    },
     layout::{self, Layout, NODE_H, NODE_W},
     text::{self, html as h},
 };
@@ -100,21 +107,29 @@ fn usd(value: &str) -> String {
 struct EdgeGroup<'a> {
     from: usize,
     to: usize,
+    kind: EdgeKind,
     symbol: String,
     transfers: Vec<&'a CaseEdge>,
 }
 
 fn group_edges<'a>(graph: &Graph<'a>) -> Vec<EdgeGroup<'a>> {
-    let mut groups: BTreeMap<(usize, usize, String), Vec<&'a CaseEdge>> = BTreeMap::new();
+    let mut groups: BTreeMap<(usize, usize, EdgeKind, String), Vec<&'a CaseEdge>> = BTreeMap::new();
     for edge in graph.edges() {
-        let (Some(from), Some(to)) = (graph.node_index(&edge.from), graph.node_index(&edge.to)) else {
+        let Some((from, to)) = graph.edge_ends(edge) else {
             continue;
         };
-        groups.entry((from, to, edge.asset.clone())).or_default().push(edge);
+        let key = format!("{}>{}", edge.asset_in.as_deref().unwrap_or(""), edge.asset);
+        groups.entry((from, to, edge.kind, key)).or_default().push(edge);
     }
     groups
         .into_iter()
-        .map(|((from, to, _), transfers)| EdgeGroup { from, to, symbol: asset_symbol(transfers[0]), transfers })
+        .map(|((from, to, kind, _), transfers)| EdgeGroup {
+            from,
+            to,
+            kind,
+            symbol: asset_symbol(transfers[0]),
+            transfers,
+        })
         .collect()
 }
 
@@ -260,18 +275,45 @@ fn svg(graph: &Graph<'_>, lay: &Layout, out: &mut String) {
             "M{:.1},{:.1} C{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}",
             curve[0].0, curve[0].1, curve[1].0, curve[1].1, curve[2].0, curve[2].1, curve[3].0, curve[3].1
         );
-        let colour = if to_cashout { "#c98500" } else { "#7b8a9a" };
+        let chain_col = chain_colour(graph.chain_index(graph.from_chain(g.transfers[0])));
+        let (colour, dash) = match g.kind {
+            EdgeKind::Swap => (SWAP_COLOUR, r#" stroke-dasharray="6 3""#),
+            EdgeKind::Bridge => (BRIDGE_COLOUR, r#" stroke-dasharray="10 4""#),
+            EdgeKind::Transfer if to_cashout => ("#c98500", ""),
+            EdgeKind::Transfer if graph.multi_chain() => (chain_col, ""),
+            EdgeKind::Transfer => ("#7b8a9a", ""),
+        };
         let marker = if to_cashout { "arrow-deposit" } else { "arrow" };
         let traced = sum_decimals(g.transfers.iter().map(|e| e.traced_amount.as_str()))
             .unwrap_or_else(|| g.transfers[0].traced_amount.clone());
-        let mut tip = format!(
-            "{} → {}\n{} transfer(s), traced {} {}",
-            nodes[g.from].address,
-            nodes[g.to].address,
-            g.transfers.len(),
-            traced,
-            g.symbol
-        );
+        let mut tip = match g.kind {
+            EdgeKind::Swap => format!(
+                "swap by {} on {}\n{} conversion(s): {}",
+                nodes[g.from].address,
+                graph.from_chain(g.transfers[0]),
+                g.transfers.len(),
+                crate::graph::swap_text(g.transfers[0])
+            ),
+            EdgeKind::Bridge => format!(
+                "bridge {} → {}\n{} on {} → {} on {}\ntraced {} {}",
+                graph.from_chain(g.transfers[0]),
+                g.transfers[0].chain_to.as_deref().unwrap_or("(no release found)"),
+                nodes[g.from].address,
+                graph.from_chain(g.transfers[0]),
+                nodes[g.to].address,
+                graph.to_chain(g.transfers[0]),
+                traced,
+                g.symbol
+            ),
+            EdgeKind::Transfer => format!(
+                "{} → {}\n{} transfer(s), traced {} {}",
+                nodes[g.from].address,
+                nodes[g.to].address,
+                g.transfers.len(),
+                traced,
+                g.symbol
+            ),
+        };
         for e in &g.transfers {
             let _ = write!(
                 tip,
@@ -287,16 +329,37 @@ fn svg(graph: &Graph<'_>, lay: &Layout, out: &mut String) {
         }
         let _ = write!(
             out,
-            r#"<g class="edge" data-from="{}" data-to="{}" data-transfers="{}"><title>{}</title><path d="{d}" fill="none" stroke="{colour}" stroke-opacity="0.8" stroke-width="{width:.2}" marker-end="url(#{marker})"/></g>"#,
-            h(&nodes[g.from].address),
-            h(&nodes[g.to].address),
+            r#"<g class="edge" data-kind="{}" data-from="{}" data-to="{}" data-transfers="{}"><title>{}</title><path d="{d}" fill="none" stroke="{colour}" stroke-opacity="0.8" stroke-width="{width:.2}"{dash} marker-end="url(#{marker})"/></g>"#,
+            g.kind.as_str(),
+            h(&graph.node_id(g.from)),
+            h(&graph.node_id(g.to)),
             g.transfers.len(),
             h(&tip),
         );
 
-        let first = format!("{} {}", compact(&traced), text::truncate(&g.symbol, 14));
+        let first = match g.kind {
+            EdgeKind::Swap => {
+                let e = g.transfers[0];
+                let sym_in = e
+                    .symbol_in
+                    .clone()
+                    .filter(|s| !s.trim().is_empty())
+                    .unwrap_or_else(|| text::short_address(e.asset_in.as_deref().unwrap_or("?")));
+                format!("swap {} → {}", text::truncate(&sym_in, 10), text::truncate(&g.symbol, 10))
+            }
+            EdgeKind::Bridge => format!(
+                "bridge → {} · {} {}",
+                g.transfers[0].chain_to.as_deref().unwrap_or("?"),
+                compact(&traced),
+                text::truncate(&g.symbol, 10)
+            ),
+            EdgeKind::Transfer => format!("{} {}", compact(&traced), text::truncate(&g.symbol, 14)),
+        };
         let mut second = Vec::new();
-        if g.transfers.len() > 1 {
+        if g.kind == EdgeKind::Swap {
+            let e = g.transfers[0];
+            second.push(format!("{} → {}", compact(e.traced_in.as_deref().unwrap_or("?")), compact(&traced)));
+        } else if g.transfers.len() > 1 {
             second.push(format!("{} transfers", g.transfers.len()));
         } else if let Some(date) = g.transfers[0].time.get(..10) {
             second.push(date.to_string());
@@ -341,6 +404,7 @@ fn svg(graph: &Graph<'_>, lay: &Layout, out: &mut String) {
             Role::Exchange => (colour.clone(), "#ffffff", "#0d5c53".to_string(), ""),
             Role::Service => ("#f3ecf9".to_string(), "#17212b", colour.clone(), ""),
             Role::Stop => ("#f2f4f7".to_string(), "#17212b", colour.clone(), r#" stroke-dasharray="5 3""#),
+            Role::Bridge => ("#eef0fb".to_string(), "#17212b", colour.clone(), r#" stroke-dasharray="8 3""#),
             Role::Intermediate => ("#ffffff".to_string(), "#17212b", colour.clone(), ""),
         };
         let tip: Vec<String> = node_values(node).iter().map(|(s, v)| format!("{}: {}", s.name, v.render())).collect();
@@ -348,14 +412,18 @@ fn svg(graph: &Graph<'_>, lay: &Layout, out: &mut String) {
             out,
             r#"<g class="node" data-role="{}" data-address="{}" transform="translate({x:.1},{y:.1})"><title>{}</title>"#,
             node.role.as_str(),
-            h(&node.address),
+            h(&graph.node_id(i)),
             h(&tip.join("\n"))
         );
         let _ = write!(
             out,
             r#"<rect class="box" width="{NODE_W}" height="{NODE_H}" rx="10" fill="{fill}" stroke="{stroke}" stroke-width="1.6"{extra}/>"#
         );
-        if !matches!(node.role, Role::Seed | Role::ExchangeDeposit | Role::Exchange) {
+        if graph.multi_chain() {
+            // the chain's colour down the left edge of every box
+            let c = chain_colour(graph.chain_index(graph.node_chain(node)));
+            let _ = write!(out, r#"<rect class="chain" width="6" height="{NODE_H}" rx="3" fill="{c}"/>"#);
+        } else if !matches!(node.role, Role::Seed | Role::ExchangeDeposit | Role::Exchange) {
             let _ = write!(out, r#"<rect width="6" height="{NODE_H}" rx="3" fill="{colour}"/>"#);
         }
         let name = display_label(node);
@@ -367,6 +435,9 @@ fn svg(graph: &Graph<'_>, lay: &Layout, out: &mut String) {
         );
         let _ = write!(out, r#"<text class="addr" x="14" y="34" fill="{ink}">{}</text>"#, h(&short));
         let mut meta = format!("hop {} · {}", node.hop, node.role.as_str().replace('_', " "));
+        if graph.multi_chain() {
+            meta = format!("{} · {meta}", graph.node_chain(node));
+        }
         if let Some(r) = &node.stop_reason {
             let _ = write!(meta, " · {r}");
         }
@@ -388,13 +459,24 @@ fn svg(graph: &Graph<'_>, lay: &Layout, out: &mut String) {
     out.push_str("</g></svg>");
 }
 
-fn legend(out: &mut String) {
+fn legend(graph: &Graph<'_>, out: &mut String) {
     out.push_str(r#"<div class="legend">"#);
+    if graph.multi_chain() {
+        for (i, c) in graph.case.chains.iter().enumerate() {
+            let _ = write!(out, r#"<span><i style="background:{}"></i>chain {}</span>"#, chain_colour(i), h(c));
+        }
+    }
+    if graph.edges().iter().any(|e| e.kind == EdgeKind::Swap) {
+        let _ = write!(out, r#"<span><i style="border:2px dashed {SWAP_COLOUR}"></i>Swap (conversion, no hop)</span>"#);
+    }
+    if graph.edges().iter().any(|e| e.kind == EdgeKind::Bridge) {
+        let _ = write!(out, r#"<span><i style="border:2px dashed {BRIDGE_COLOUR}"></i>Bridge (no hop)</span>"#);
+    }
     for role in ROLES {
         let colour = hex_colour(role);
         let style = match role {
             Role::Seed | Role::ExchangeDeposit | Role::Exchange => format!("background:{colour}"),
-            Role::Stop => format!("background:#f2f4f7;border:2px dashed {colour}"),
+            Role::Stop | Role::Bridge => format!("background:#f2f4f7;border:2px dashed {colour}"),
             _ => format!("background:#fff;border-color:{colour}"),
         };
         let _ = write!(out, r#"<span><i style="{style}"></i>{}</span>"#, h(role_title(role)));
@@ -469,15 +551,27 @@ fn transfers_table(graph: &Graph<'_>, out: &mut String) {
         graph.edges().len()
     );
     for e in graph.edges() {
+        let (from, to) = graph.edge_ids(e);
+        // a swap or a bridge says so where the asset is named
+        let asset_text = match e.kind {
+            EdgeKind::Transfer => asset_symbol(e),
+            EdgeKind::Swap => format!("swap: {}", crate::graph::swap_text(e)),
+            EdgeKind::Bridge => format!(
+                "{} bridged {} → {}",
+                asset_symbol(e),
+                graph.from_chain(e),
+                e.chain_to.as_deref().unwrap_or("(no release found)")
+            ),
+        };
         let _ = write!(
             out,
             r#"<tr><td class="mono">{}</td><td class="mono">{}</td><td class="num mono">{}</td><td class="num mono">{}</td><td title="{}">{}</td><td class="num">{}</td><td class="mono">{}</td><td class="num mono">{}</td><td class="mono">{}</td></tr>"#,
-            h(&e.from),
-            h(&e.to),
+            h(&from),
+            h(&to),
             h(&e.traced_amount),
             h(&e.amount),
             h(&e.asset),
-            h(&asset_symbol(e)),
+            h(&asset_text),
             e.usd.as_deref().map(usd).map(|u| h(&u)).unwrap_or_else(|| "—".into()),
             h(&e.time),
             e.block,
@@ -493,7 +587,7 @@ fn addresses_table(graph: &Graph<'_>, out: &mut String) {
         r#"<section><details><summary>All addresses ({})</summary><div class="scroll"><table class="addresses"><thead><tr><th>Address</th><th>Role</th><th class="num">Hop</th><th>Labels (category · entity · source)</th></tr></thead><tbody>"#,
         graph.nodes().len()
     );
-    for n in graph.nodes() {
+    for (i, n) in graph.nodes().iter().enumerate() {
         let labels: Vec<String> =
             n.labels.iter().map(|l| format!("{} · {} · {}", h(&l.category), h(&l.entity), h(&l.source))).collect();
         let mut role = role_title(n.role).to_string();
@@ -503,7 +597,7 @@ fn addresses_table(graph: &Graph<'_>, out: &mut String) {
         let _ = write!(
             out,
             r#"<tr><td class="mono">{}</td><td>{}</td><td class="num">{}</td><td class="pre">{}</td></tr>"#,
-            h(&n.address),
+            h(&graph.node_id(i)),
             h(&role),
             n.hop,
             labels.join("<br>")
@@ -573,7 +667,7 @@ pub fn render(graph: &Graph<'_>) -> String {
     out.push_str("</header>\n");
 
     out.push_str(r#"<section class="picture"><h2>Flow of traced funds</h2>"#);
-    legend(&mut out);
+    legend(graph, &mut out);
     out.push_str(r#"<div class="scroll">"#);
     if graph.nodes().is_empty() {
         out.push_str(r#"<p class="empty">The case has no addresses.</p>"#);

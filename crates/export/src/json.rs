@@ -24,7 +24,7 @@ pub fn render(graph: &Graph<'_>) -> Vec<u8> {
         .enumerate()
         .map(|(i, node)| {
             let mut data = Map::new();
-            data.insert("id".into(), Value::String(node.address.clone()));
+            data.insert("id".into(), Value::String(graph.node_id(i)));
             for (spec, value) in node_values(node) {
                 data.insert(spec.name.into(), value.to_json());
             }
@@ -53,16 +53,21 @@ pub fn render(graph: &Graph<'_>) -> Vec<u8> {
         .map(|(i, edge)| {
             let mut data = Map::new();
             data.insert("id".into(), Value::String(format!("e{i}")));
-            data.insert("source".into(), Value::String(edge.from.clone()));
-            data.insert("target".into(), Value::String(edge.to.clone()));
-            data.insert("label".into(), Value::String(format!("{} {}", edge.traced_amount, asset_symbol(edge))));
+            let (source, target) = graph.edge_ids(edge);
+            data.insert("source".into(), Value::String(source));
+            data.insert("target".into(), Value::String(target));
+            let label = match edge.kind {
+                chaintrace_model::EdgeKind::Swap => crate::graph::swap_text(edge),
+                _ => format!("{} {}", edge.traced_amount, asset_symbol(edge)),
+            };
+            data.insert("label".into(), Value::String(label));
             for (spec, value) in edge_values(edge) {
                 data.insert(spec.name.into(), value.to_json());
             }
             if edge.usd.is_none() {
                 data.insert("usd".into(), Value::Null);
             }
-            json!({"group": "edges", "data": data})
+            json!({"group": "edges", "data": data, "classes": edge.kind.as_str()})
         })
         .collect();
 

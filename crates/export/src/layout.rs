@@ -43,7 +43,7 @@ pub fn node_size(role: Role) -> f64 {
         Role::Seed => 20.0,
         Role::ExchangeDeposit | Role::Exchange => 18.0,
         Role::Service => 14.0,
-        Role::Intermediate | Role::Stop => 10.0,
+        Role::Intermediate | Role::Stop | Role::Bridge => 10.0,
     }
 }
 
@@ -56,7 +56,7 @@ pub fn layered(graph: &Graph<'_>) -> Layout {
     // Undirected neighbour lists, without duplicates (parallel transfers count once).
     let mut neighbours: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); nodes.len()];
     for edge in graph.edges() {
-        if let (Some(a), Some(b)) = (graph.node_index(&edge.from), graph.node_index(&edge.to)) {
+        if let Some((a, b)) = graph.edge_ends(edge) {
             if a != b {
                 neighbours[a].insert(b);
                 neighbours[b].insert(a);

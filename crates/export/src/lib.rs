@@ -182,6 +182,83 @@ mod tests {
         CaseFile::from_json_str(json).unwrap()
     }
 
+    /// A walk over two chains: the same EVM key on both is two nodes, a swap is a labelled
+    /// conversion and a bridge joins the chains; every format keeps them apart and says which
+    /// is which.
+    #[test]
+    fn every_format_shows_chains_swaps_and_bridges() {
+        let json = r##"{"version": 2, "chain": "arbitrum,ethereum", "chains": ["arbitrum", "ethereum"],
+            "seeds": ["0x1111111111111111111111111111111111111111"],
+            "params": {"direction": "forward", "hops": 6, "policy": "haircut", "min_amount": null,
+                       "asset": null, "since": null, "until": null, "seeds_label": null, "hub_degree": 1000},
+            "provenance": {"tool_version": "0", "store_tips": {}, "labels_hash": ""},
+            "nodes": [
+              {"address": "0x1111111111111111111111111111111111111111", "chain": "ethereum", "hop": 0, "role": "seed", "labels": []},
+              {"address": "0x2222222222222222222222222222222222222222", "chain": "ethereum", "hop": 1, "role": "intermediate", "labels": []},
+              {"address": "0x2222222222222222222222222222222222222222", "chain": "arbitrum", "hop": 1, "role": "intermediate", "labels": []},
+              {"address": "0x9999999999999999999999999999999999999999", "chain": "arbitrum", "hop": 2, "role": "exchange_deposit",
+               "labels": [{"category": "exchange_deposit", "entity": "OKX", "source": "t"}]}],
+            "edges": [
+              {"from": "0x1111111111111111111111111111111111111111", "to": "0x2222222222222222222222222222222222222222",
+               "chain": "ethereum", "kind": "transfer", "tx": "0x01", "block": 1, "time": "2024-06-01T00:00:00Z",
+               "asset": "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48", "symbol": "USDC", "amount": "1000", "amount_raw": "1000000000",
+               "traced_amount": "1000", "usd": "1000.00"},
+              {"from": "0x2222222222222222222222222222222222222222", "to": "0x2222222222222222222222222222222222222222",
+               "chain": "ethereum", "kind": "swap", "tx": "0x02", "block": 2, "time": "2024-06-01T00:01:00Z",
+               "asset": "ETH", "symbol": "ETH", "amount": "0.3", "amount_raw": "300000000000000000",
+               "traced_amount": "0.3", "usd": null, "asset_in": "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48",
+               "asset_out": "ETH", "symbol_in": "USDC", "amount_in": "1000", "amount_out": "0.3", "traced_in": "1000",
+               "via": "uniswap_v2"},
+              {"from": "0x2222222222222222222222222222222222222222", "to": "0x2222222222222222222222222222222222222222",
+               "chain": "ethereum", "kind": "bridge", "tx": "0x03", "block": 3, "time": "2024-06-01T00:02:00Z",
+               "asset": "ETH", "symbol": "ETH", "amount": "0.3", "amount_raw": "300000000000000000",
+               "traced_amount": "0.3", "usd": null, "chain_from": "ethereum", "chain_to": "arbitrum", "amount_out": "0.3"},
+              {"from": "0x2222222222222222222222222222222222222222", "to": "0x9999999999999999999999999999999999999999",
+               "chain": "arbitrum", "kind": "transfer", "tx": "0x04", "block": 9, "time": "2024-06-01T00:09:00Z",
+               "asset": "ETH", "symbol": "ETH", "amount": "0.3", "amount_raw": "300000000000000000",
+               "traced_amount": "0.3", "usd": null}],
+            "deposits": []}"##;
+        let case = CaseFile::from_json_str(json).unwrap();
+        let a2 = "0x2222222222222222222222222222222222222222";
+        for f in Format::ALL {
+            let files = render(&case, f).unwrap_or_else(|e| panic!("{f}: {e}"));
+            let text: String = files.iter().map(|(_, b)| String::from_utf8_lossy(b).into_owned()).collect();
+            // the same key on two chains is two nodes, named with their chain
+            assert!(text.contains(&format!("ethereum:{a2}")) && text.contains(&format!("arbitrum:{a2}")), "{f}");
+            match f {
+                Format::Html => {
+                    assert!(text.contains("swap USDC → ETH"), "html draws the swap as a labelled conversion");
+                    assert!(
+                        text.contains("swap: 1000 USDC → 0.3 ETH") && text.contains("ETH bridged ethereum → arbitrum")
+                    );
+                    assert!(
+                        text.contains(r#"data-kind="bridge""#) && text.contains("bridge → arbitrum"),
+                        "html bridge"
+                    );
+                    assert!(text.contains("chain arbitrum") && text.contains("chain ethereum"), "html chain legend");
+                    assert!(
+                        text.contains(crate::graph::chain_colour(0)) && text.contains(crate::graph::chain_colour(1))
+                    );
+                }
+                Format::Csv => {
+                    assert!(
+                        text.contains(",SWAP,") && text.contains(",BRIDGE,") && text.contains(",TRANSFER,"),
+                        "{text}"
+                    );
+                }
+                Format::Dot => {
+                    assert!(text.contains("swap\\n1000 USDC → 0.3 ETH"), "{text}");
+                    assert!(text.contains("bridge ethereum → arbitrum"), "{text}");
+                }
+                _ => {
+                    for needle in ["swap", "bridge", "chain_to", "asset_in", "amount_out"] {
+                        assert!(text.contains(needle), "{f}: {needle}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn every_format_renders_an_empty_case_and_a_lone_node() {
         let mut case = empty_case();
@@ -190,6 +267,7 @@ mod tests {
         }
         case.nodes.push(chaintrace_model::CaseNode {
             address: "bc1qlone".into(),
+            chain: String::new(),
             hop: 0,
             role: chaintrace_model::Role::Seed,
             labels: vec![],
@@ -207,6 +285,7 @@ mod tests {
         let mut case = empty_case();
         let node = chaintrace_model::CaseNode {
             address: "a".into(),
+            chain: String::new(),
             hop: 0,
             role: chaintrace_model::Role::Seed,
             labels: vec![],

@@ -1,5 +1,11 @@
-//! The case file (SPEC "Case file (JSON, `"version": 1`)"): what a trace found, in a form
-//! that exporters and other tools read without the store.
+//! The case file (SPEC "Case file", version 2 of SPEC "Version 2"): what a trace found, in a
+//! form that exporters and other tools read without the store.
+//!
+//! Version 2 adds the chain of every node, edge and deposit, and the kind of every edge
+//! (`transfer`, `swap`, `bridge`) with a swap's `asset_in`/`asset_out` and amounts and a
+//! bridge's `chain_from`/`chain_to`. Version 1 files still read: their one chain becomes every
+//! node's, edge's and deposit's, and every edge is a transfer; a file read is always held (and
+//! written back) as version 2.
 //!
 //! This module is the one codec for case files: [`CaseFile::from_json_bytes`] (and
 //! [`CaseFile::from_json_str`]) read one, checking its version first, and
@@ -11,8 +17,34 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// The case file version this code writes and reads.
-pub const CASE_VERSION: u32 = 1;
+/// The case file version this code writes (it also reads version 1).
+pub const CASE_VERSION: u32 = 2;
+
+/// What kind of movement a case edge is.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EdgeKind {
+    /// A transfer between two addresses (every edge of a version 1 file).
+    #[default]
+    Transfer,
+    /// A conversion by one owner (`from` = `to`) of `asset_in` into `asset_out` in one
+    /// transaction: a DEX swap, a wrap or an unwrap. Does not add a hop.
+    Swap,
+    /// A bridge deposit on `chain_from` released to `to` on `chain_to` (`chain_to` null: no
+    /// release found; `to` is the bridge contract). Does not add a hop.
+    Bridge,
+}
+
+impl EdgeKind {
+    /// `transfer`, `swap` or `bridge`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EdgeKind::Transfer => "transfer",
+            EdgeKind::Swap => "swap",
+            EdgeKind::Bridge => "bridge",
+        }
+    }
+}
 
 /// What an address is in a trace; a labelled pooling address (exchange, service) is not expanded.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
@@ -30,6 +62,9 @@ pub enum Role {
     Service,
     /// Not expanded: a hub, or a limit was reached (`stop_reason` says which).
     Stop,
+    /// A bridge contract that received traced funds whose release on another chain the walk
+    /// did not find (an unmatched deposit): the trail stops here.
+    Bridge,
 }
 
 impl Role {
@@ -42,6 +77,7 @@ impl Role {
             Role::Exchange => "exchange",
             Role::Service => "service",
             Role::Stop => "stop",
+            Role::Bridge => "bridge",
         }
     }
 }
@@ -62,6 +98,9 @@ pub struct NodeLabel {
 pub struct CaseNode {
     /// The address as the chain's users write it.
     pub address: String,
+    /// The chain the address is on (the same EVM key on two chains is two nodes).
+    #[serde(default)]
+    pub chain: String,
     /// Fewest hops from a seed to this address (0 for a seed).
     pub hop: u32,
     /// What the address is in the trace.
@@ -77,12 +116,18 @@ pub struct CaseNode {
 }
 
 /// A transfer that carried traced funds.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct CaseEdge {
     /// Sending address, as the chain's users write it.
     pub from: String,
     /// Receiving address, as the chain's users write it.
     pub to: String,
+    /// The chain of the transaction (a bridge edge: the source chain).
+    #[serde(default)]
+    pub chain: String,
+    /// `transfer`, `swap` or `bridge`.
+    #[serde(default)]
+    pub kind: EdgeKind,
     /// Transaction hash (`0x`-prefixed on EVM chains).
     pub tx: String,
     /// Block height.
@@ -102,6 +147,52 @@ pub struct CaseEdge {
     /// USD value of `traced_amount` at the transfer's day; `null` when no price is known.
     #[serde(default)]
     pub usd: Option<String>,
+    /// Swap: what the owner gave (native symbol or token contract, as `asset`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asset_in: Option<String>,
+    /// Swap: what the owner received (the edge's `asset`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asset_out: Option<String>,
+    /// Swap: the ticker of `asset_in` when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symbol_in: Option<String>,
+    /// Swap: how much the owner gave, exact decimal in `asset_in`'s units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_in: Option<String>,
+    /// Swap: how much the owner received (the edge's `amount`); bridge: how much was released.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_out: Option<String>,
+    /// Swap: the traced part of `amount_in`; bridge: of the released amount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traced_in: Option<String>,
+    /// Swap: how the conversion was recognised (`uniswap_v2`, `net_flow`, `wrap` …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+    /// Swap: the pool or wrapper contract; bridge: the bridge contract of the deposit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub venue: Option<String>,
+    /// Bridge: the chain the funds left (the edge's `chain`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_from: Option<String>,
+    /// Bridge: the chain they were released on; absent for an unmatched deposit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_to: Option<String>,
+    /// Bridge: the release transaction on `chain_to`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_tx: Option<String>,
+    /// Bridge: the asset released on `chain_to`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_asset: Option<String>,
+}
+
+impl CaseEdge {
+    /// The chain of the receiving end: `chain_to` for a matched bridge, else `chain`.
+    pub fn to_chain(&self) -> &str {
+        match (&self.kind, &self.chain_to) {
+            (EdgeKind::Bridge, Some(c)) => c,
+            _ => &self.chain,
+        }
+    }
 }
 
 /// Traced funds entering an exchange deposit address: the report investigators subpoena from.
@@ -109,6 +200,9 @@ pub struct CaseEdge {
 pub struct CaseDeposit {
     /// The deposit address.
     pub address: String,
+    /// The chain of the deposit address.
+    #[serde(default)]
+    pub chain: String,
     /// The exchange the deposit address belongs to.
     pub exchange: String,
     /// Native symbol or the token contract in lower-case hex, as in [`CaseEdge::asset`].
@@ -186,8 +280,13 @@ pub struct TipRef {
 pub struct CaseFile {
     /// Always [`CASE_VERSION`].
     pub version: u32,
-    /// The chain's name in the configuration.
+    /// The chain's name in the configuration; a walk over several chains names them all,
+    /// comma-separated in the order of `chains`.
     pub chain: String,
+    /// Every chain the walk covered, by name (one for a single-chain trace; version 1 files:
+    /// `chain`).
+    #[serde(default)]
+    pub chains: Vec<String>,
     /// The addresses the trace started from.
     pub seeds: Vec<String>,
     /// The trace's parameters.
@@ -221,15 +320,17 @@ pub enum CaseDecodeError {
     #[error("no numeric \"version\" field at the top level: not a chaintrace case file")]
     NoVersion,
     /// A version this code does not read.
-    #[error("unsupported case file version {found} (this chaintrace reads version {CASE_VERSION})")]
+    #[error("unsupported case file version {found} (this chaintrace reads versions 1 and {CASE_VERSION})")]
     UnsupportedVersion {
         /// The file's `version`.
         found: u64,
     },
     /// Valid JSON of the right version whose shape is not a case file's (a missing or
     /// mistyped field); the source names the field and where.
-    #[error("not a version {CASE_VERSION} case file")]
+    #[error("not a version {version} case file")]
     Shape {
+        /// The file's version.
+        version: u32,
         /// 1-based line of the error.
         line: usize,
         /// 1-based column of the error.
@@ -241,10 +342,10 @@ pub enum CaseDecodeError {
 }
 
 impl CaseDecodeError {
-    fn from_json(source: serde_json::Error) -> Self {
+    fn from_json(source: serde_json::Error, version: u32) -> Self {
         let (line, column) = (source.line(), source.column());
         if source.is_data() {
-            CaseDecodeError::Shape { line, column, source }
+            CaseDecodeError::Shape { version, line, column, source }
         } else {
             CaseDecodeError::Malformed { line, column, source }
         }
@@ -265,14 +366,45 @@ impl CaseFile {
     /// Read a case file from text; see [`CaseFile::from_json_bytes`].
     pub fn from_json_str(text: &str) -> Result<CaseFile, CaseDecodeError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let value: serde_json::Value = serde_json::from_str(text).map_err(CaseDecodeError::from_json)?;
-        match value.get("version").and_then(serde_json::Value::as_u64) {
-            Some(v) if v == u64::from(CASE_VERSION) => {}
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| CaseDecodeError::from_json(e, CASE_VERSION))?;
+        let version = match value.get("version").and_then(serde_json::Value::as_u64) {
+            Some(1) => 1,
+            Some(v) if v == u64::from(CASE_VERSION) => CASE_VERSION,
             Some(found) => return Err(CaseDecodeError::UnsupportedVersion { found }),
             None => return Err(CaseDecodeError::NoVersion),
-        }
+        };
         // Deserialising from the text again (not from `value`) keeps line and column in errors.
-        serde_json::from_str(text).map_err(CaseDecodeError::from_json)
+        let mut case: CaseFile = serde_json::from_str(text).map_err(|e| CaseDecodeError::from_json(e, version))?;
+        if version == 1 {
+            case.upgrade_v1();
+        }
+        Ok(case)
+    }
+
+    /// A version 1 case in version 2 terms: its one chain is every node's, edge's and
+    /// deposit's, and every edge is a transfer (the default of `kind`).
+    fn upgrade_v1(&mut self) {
+        self.version = CASE_VERSION;
+        let chain = self.chain.clone();
+        if self.chains.is_empty() {
+            self.chains = vec![chain.clone()];
+        }
+        for n in &mut self.nodes {
+            if n.chain.is_empty() {
+                n.chain = chain.clone();
+            }
+        }
+        for e in &mut self.edges {
+            if e.chain.is_empty() {
+                e.chain = chain.clone();
+            }
+        }
+        for d in &mut self.deposits {
+            if d.chain.is_empty() {
+                d.chain = chain.clone();
+            }
+        }
     }
 
     /// The canonical text of the case file: pretty JSON (two-space indent, fields in the
@@ -305,6 +437,7 @@ mod tests {
         c.provenance.store_tips.insert("alpha".into(), TipRef { height: 1, hash: "00".into() });
         c.nodes.push(CaseNode {
             address: "bc1qseed".into(),
+            chain: "bitcoin".into(),
             hop: 0,
             role: Role::Seed,
             labels: vec![NodeLabel { category: "sanctioned".into(), entity: "X \"Y\"".into(), source: "ofac".into() }],
@@ -314,6 +447,8 @@ mod tests {
         c.edges.push(CaseEdge {
             from: "bc1qseed".into(),
             to: "bc1qnext".into(),
+            chain: "bitcoin".into(),
+            kind: EdgeKind::Transfer,
             tx: "aa".into(),
             block: 7,
             time: "2024-01-01T00:00:00Z".into(),
@@ -323,6 +458,18 @@ mod tests {
             amount_raw: "150000000".into(),
             traced_amount: "1.5".into(),
             usd: None,
+            asset_in: None,
+            asset_out: None,
+            symbol_in: None,
+            amount_in: None,
+            amount_out: None,
+            traced_in: None,
+            via: None,
+            venue: None,
+            chain_from: None,
+            chain_to: None,
+            release_tx: None,
+            release_asset: None,
         });
         c
     }
@@ -331,13 +478,41 @@ mod tests {
     fn writing_is_canonical_and_round_trips_byte_for_byte() {
         let c = sample();
         let text = c.to_json();
-        assert!(text.ends_with("}\n") && text.starts_with("{\n  \"version\": 1,\n"), "{text}");
+        assert!(text.ends_with("}\n") && text.starts_with("{\n  \"version\": 2,\n"), "{text}");
         let back = CaseFile::from_json_str(&text).unwrap();
         assert_eq!(back, c);
         assert_eq!(back.to_json(), text, "read then write changes nothing");
         assert!(text.find("\"alpha\"").unwrap() < text.find("\"zeta\"").unwrap(), "maps are sorted");
         // Optional node fields are omitted when absent, so old files stay byte-stable.
         assert!(!text.contains("stop_reason"));
+    }
+
+    /// A version 1 file (as chaintrace wrote them before version 2) reads: its chain becomes
+    /// every node's, edge's and deposit's, every edge is a transfer, and it writes back as
+    /// version 2.
+    #[test]
+    fn a_version_1_file_reads_as_version_2() {
+        let v1 = r#"{"version": 1, "chain": "ethereum", "seeds": ["0xaa"],
+            "params": {"direction": "forward", "hops": 6, "policy": "haircut", "min_amount": null,
+                       "asset": null, "since": null, "until": null, "seeds_label": null, "hub_degree": 1000},
+            "provenance": {"tool_version": "chaintrace 0.1.0", "store_tips": {}, "labels_hash": ""},
+            "nodes": [{"address": "0xaa", "hop": 0, "role": "seed", "labels": []},
+                      {"address": "0xbb", "hop": 1, "role": "exchange_deposit", "labels": []}],
+            "edges": [{"from": "0xaa", "to": "0xbb", "tx": "0x01", "block": 5, "time": "2024-01-01T00:00:00Z",
+                       "asset": "ETH", "symbol": "ETH", "amount": "1", "amount_raw": "1000000000000000000",
+                       "traced_amount": "1", "usd": null}],
+            "deposits": [{"address": "0xbb", "exchange": "Binance", "asset": "ETH", "symbol": "ETH", "amount": "1",
+                          "usd": null, "tx": "0x01", "block": 5, "time": "2024-01-01T00:00:00Z", "hops": 1,
+                          "seed": "0xaa", "path": ["0xaa", "0xbb"]}]}"#;
+        let c = CaseFile::from_json_str(v1).unwrap();
+        assert_eq!(c.version, 2);
+        assert_eq!(c.chains, vec!["ethereum".to_string()]);
+        assert!(c.nodes.iter().all(|n| n.chain == "ethereum"));
+        assert_eq!((c.edges[0].chain.as_str(), c.edges[0].kind), ("ethereum", EdgeKind::Transfer));
+        assert_eq!(c.deposits[0].chain, "ethereum");
+        let text = c.to_json();
+        assert!(text.contains("\"version\": 2") && text.contains("\"kind\": \"transfer\""), "{text}");
+        assert_eq!(CaseFile::from_json_str(&text).unwrap(), c);
     }
 
     #[test]
@@ -361,9 +536,9 @@ mod tests {
 
     #[test]
     fn unknown_or_missing_version_is_named() {
-        let err = CaseFile::from_json_str("{\"version\": 2}").unwrap_err();
-        assert!(matches!(err, CaseDecodeError::UnsupportedVersion { found: 2 }), "{err}");
-        assert!(err.to_string().contains("version 2") && err.to_string().contains("version 1"), "{err}");
+        let err = CaseFile::from_json_str("{\"version\": 3}").unwrap_err();
+        assert!(matches!(err, CaseDecodeError::UnsupportedVersion { found: 3 }), "{err}");
+        assert!(err.to_string().contains("version 3") && err.to_string().contains("versions 1 and 2"), "{err}");
         for text in ["{}", "[1, 2]", "{\"version\": \"1\"}"] {
             let err = CaseFile::from_json_str(text).unwrap_err();
             assert!(matches!(err, CaseDecodeError::NoVersion), "{text}: {err}");

@@ -134,18 +134,67 @@ impl Ledger {
     /// traced amounts when it carries none: a decoy).
     pub fn transfer(&mut self, tx: &str, from: &str, to: &str, asset: &str, amount: U256, note: &str) -> Traced {
         assert!(!amount.is_zero(), "scenario bug: zero transfer {from} -> {to}");
+        let (traced, segs, held) = self.take(from, asset, amount);
+        // a transfer is one more hop for the traced funds it carries
+        let depth = if traced.iter().any(|t| !t.is_zero()) { held + 1 } else { 0 };
+        self.give(tx, from, to, asset, amount, traced, segs, depth, note)
+    }
+
+    /// A conversion or a bridge crossing (SPEC "Swaps", "Bridges"): `from` gives `x` of
+    /// `asset_in` and `to` receives `y` of `asset_out` (a swap: `to` is `from`; a bridge: the
+    /// recipient on the other chain). The traced part of the output, by SPEC's rules: poison —
+    /// all of `y` when any of the input is traced; haircut — `floor(y × traced input / x)`;
+    /// fifo — the input's runs leave in queue order and each converts at the rate `y / x`,
+    /// rounded down, the remainder untraced and last. No hop is added. Returns the traced input
+    /// and output per policy.
+    #[allow(clippy::too_many_arguments)]
+    pub fn carry(
+        &mut self,
+        tx: &str,
+        from: &str,
+        asset_in: &str,
+        x: U256,
+        to: &str,
+        asset_out: &str,
+        y: U256,
+        note: &str,
+    ) -> (Traced, Traced) {
+        assert!(!x.is_zero() && !y.is_zero(), "scenario bug: empty conversion by {from}");
+        let (tin, segs, held) = self.take(from, asset_in, x);
+        let mut tout = [U256::ZERO; 3];
+        if !tin[0].is_zero() {
+            tout[0] = y;
+        }
+        tout[1] = y * tin[1] / x;
+        let mut out_segs = Vec::new();
+        let mut used = U256::ZERO;
+        for (run, traced) in segs {
+            let conv = run * y / x;
+            if traced {
+                tout[2] += conv;
+            }
+            used += conv;
+            out_segs.push((conv, traced));
+        }
+        out_segs.push((y - used, false));
+        let depth = if tout.iter().any(|t| !t.is_zero()) { held } else { 0 };
+        (tin, self.give(tx, from, to, asset_out, y, tout, out_segs, depth, note))
+    }
+
+    /// `amount` of `asset` leaves `from`: what it carries per policy, the FIFO runs, and the
+    /// most hops the sender's traced funds have travelled (0 for a seed).
+    fn take(&mut self, from: &str, asset: &str, amount: U256) -> (Traced, Vec<(U256, bool)>, u32) {
         let key = (from.to_string(), asset.to_string());
         let mut traced = [U256::ZERO; 3];
         // fifo: the runs this transfer carries, in queue order
         let mut segs: Vec<(U256, bool)> = Vec::new();
-        let mut depth = 0;
+        let mut held = 0;
         if self.seeds.contains(from) {
             let h = self.holdings.entry(key).or_default();
             assert!(amount <= h.balance, "scenario bug: seed {from} sends {amount} {asset} but holds {}", h.balance);
             h.balance -= amount;
             traced = [amount; 3];
             segs.push((amount, true));
-            depth = 1;
         } else if self.sources.contains(from) {
             // opening balances outside the case (genesis accounts): clean
             segs.push((amount, false));
@@ -184,10 +233,26 @@ impl Ledger {
                 }
             }
             h.balance -= amount;
-            if traced.iter().any(|t| !t.is_zero()) {
-                depth = h.depth + 1;
-            }
+            held = h.depth;
         }
+        (traced, segs, held)
+    }
+
+    /// `amount` of `asset` arrives at `to` carrying `traced` (runs `segs`) that travelled
+    /// `depth` hops; a pool records it as a deposit.
+    #[allow(clippy::too_many_arguments)]
+    fn give(
+        &mut self,
+        tx: &str,
+        from: &str,
+        to: &str,
+        asset: &str,
+        amount: U256,
+        traced: Traced,
+        mut segs: Vec<(U256, bool)>,
+        depth: u32,
+        note: &str,
+    ) -> Traced {
         if depth > 0 {
             self.max_hops = self.max_hops.max(depth);
         }

@@ -4,7 +4,10 @@
 //!   several sizes, from a seeded RNG, with its ground truth ([`Truth`]): every exchange
 //!   deposit that carries traced funds and its exact traced amount under `poison`, `haircut`
 //!   and `fifo`, and the decoys no policy may flag.
-//! - [`ledger`]: how that ground truth is kept while the transactions are sent.
+//! - [`ledger`]: how that ground truth is kept while the transactions are sent (transfers,
+//!   and conversions and bridge crossings by SPEC's rules).
+//! - [`crosschain`]: the payroll → swap → bridge → cash-out typology over two chains as
+//!   in-memory graph data with the ledger's ground truth and decoys.
 //! - [`chain`]: anvil driving (gas-free, impersonated senders, blocks at chosen times).
 //! - [`record`]: a recording JSON-RPC proxy and the compact recording file `chaintrace demo`
 //!   replays (`cargo run -p chaintrace-scenario --bin record-demo` regenerates it).
@@ -15,10 +18,10 @@
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
 // Dependencies of the `record-demo` binary only (the library does not use them).
-use chaintrace_model as _;
 use tokio as _;
 
 pub mod chain;
+pub mod crosschain;
 pub mod ledger;
 pub mod record;
 pub mod rng;

@@ -10,24 +10,32 @@ use std::fmt::Write as _;
 
 use chaintrace_model::time_fmt::{rfc3339, utc_date};
 use chaintrace_model::{
-    format_units, Asset, CaseDeposit, CaseEdge, CaseFile, CaseNode, ChainKind, Hash32, NodeLabel, Provenance, Role,
-    TraceParams, Transfer, CASE_VERSION, U256,
+    format_units, Asset, CaseDeposit, CaseEdge, CaseFile, CaseNode, ChainKind, EdgeKind, Hash32, NodeLabel, Provenance,
+    Role, TraceParams, CASE_VERSION, U256,
 };
 
-use crate::engine::{Bound, Trace};
+use crate::engine::{Bound, EdgeKind as TraceEdgeKind, Trace};
 use crate::price::PriceTable;
+
+/// How the case file names and renders one chain of the walk.
+#[derive(Clone, Debug)]
+pub struct ChainCase<'a> {
+    /// The chain's name in the configuration.
+    pub name: &'a str,
+    /// EVM chains print transaction hashes with a `0x` prefix.
+    pub evm: bool,
+    /// Lower-case `0x` token contract → price symbol (the chain config's `price_symbols`).
+    pub price_symbols: &'a BTreeMap<String, String>,
+}
 
 /// What the case file needs beyond the trace itself.
 #[derive(Clone, Debug)]
 pub struct CaseContext<'a> {
-    /// The chain's name in the configuration.
-    pub chain: &'a str,
-    /// EVM chains print transaction hashes with a `0x` prefix.
-    pub evm: bool,
+    /// The chains of the walk (matched to the trace's chains by name; a trace run with
+    /// [`crate::trace`] has one unnamed chain, which takes the first entry).
+    pub chains: Vec<ChainCase<'a>>,
     /// USD prices for valuation (an empty table when none was given).
     pub prices: &'a PriceTable,
-    /// Lower-case `0x` token contract → price symbol (the chain config's `price_symbols`).
-    pub price_symbols: &'a BTreeMap<String, String>,
     /// The store state the trace ran on, copied into the case file.
     pub provenance: Provenance,
     /// The label the seeds were selected by, when they were.
@@ -36,6 +44,15 @@ pub struct CaseContext<'a> {
     pub since_text: Option<String>,
     /// `--until` as the user wrote it (recorded verbatim when given).
     pub until_text: Option<String>,
+}
+
+/// How one chain of a trace is named and rendered in its case file.
+struct ChainRender<'a> {
+    name: String,
+    evm: bool,
+    syms: &'a BTreeMap<String, String>,
+    native: String,
+    native_decimals: u8,
 }
 
 fn bound_text(b: &Option<Bound>, given: &Option<String>) -> Option<String> {
@@ -54,32 +71,54 @@ fn tx_text(tx: &Hash32, evm: bool) -> String {
 /// Build the case file of a trace.
 pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
     let o = &trace.options;
-    let price_symbol = |asset: &Asset| -> Option<String> {
+    let empty = BTreeMap::new();
+    // how each chain of the trace (by index) is named and rendered
+    let chains: Vec<ChainRender<'_>> = trace
+        .chains
+        .iter()
+        .map(|c| {
+            let cc = ctx.chains.iter().find(|x| x.name == c.name).or_else(|| ctx.chains.first());
+            let name =
+                if c.name.is_empty() { cc.map(|x| x.name.to_string()).unwrap_or_default() } else { c.name.clone() };
+            ChainRender {
+                name,
+                evm: cc.map(|x| x.evm).unwrap_or(c.kind == Some(ChainKind::Evm)),
+                syms: cc.map(|x| x.price_symbols).unwrap_or(&empty),
+                native: c.native_symbol.clone(),
+                native_decimals: c.native_decimals,
+            }
+        })
+        .collect();
+    let ch = |c: u16| &chains[usize::from(c)];
+    let price_symbol = |c: u16, asset: &Asset| -> Option<String> {
+        let r = ch(c);
         match asset {
-            Asset::Native => Some(o.native_symbol.clone()),
-            Asset::Token(_) => ctx.price_symbols.get(&asset.display(&o.native_symbol).to_ascii_lowercase()).cloned(),
+            Asset::Native => Some(r.native.clone()),
+            Asset::Token(_) => r.syms.get(&asset.display(&r.native).to_ascii_lowercase()).cloned(),
             // TRC-20 contracts are keyed by their `T…` address (case matters in base58).
             Asset::TronToken(_) | Asset::Trc10(_) => {
-                let id = asset.display(&o.native_symbol);
-                ctx.price_symbols.get(&id).or_else(|| ctx.price_symbols.get(&id.to_ascii_lowercase())).cloned()
+                let id = asset.display(&r.native);
+                r.syms.get(&id).or_else(|| r.syms.get(&id.to_ascii_lowercase())).cloned()
             }
         }
     };
-    let info = |asset: &Asset| {
-        trace.assets.get(asset).map(|i| (i.id.clone(), i.symbol.clone(), i.decimals)).unwrap_or_else(|| {
-            (asset.display(&o.native_symbol), None, if *asset == Asset::Native { o.native_decimals } else { 0 })
+    let info = |c: u16, asset: &Asset| {
+        let r = ch(c);
+        trace.assets.get(&(c, *asset)).map(|i| (i.id.clone(), i.symbol.clone(), i.decimals)).unwrap_or_else(|| {
+            (asset.display(&r.native), None, if *asset == Asset::Native { r.native_decimals } else { 0 })
         })
     };
-    let usd = |t: &Transfer, raw: U256| -> Option<String> {
-        let sym = price_symbol(&t.asset)?;
-        let (_, _, decimals) = info(&t.asset);
-        ctx.prices.usd(&sym, &utc_date(t.time), raw, decimals)
+    let usd = |c: u16, asset: &Asset, time: u64, raw: U256| -> Option<String> {
+        let sym = price_symbol(c, asset)?;
+        let (_, _, decimals) = info(c, asset);
+        ctx.prices.usd(&sym, &utc_date(time), raw, decimals)
     };
+    let tx_of = |c: u16, tx: &Hash32| tx_text(tx, ch(c).evm);
 
     let mut nodes: Vec<CaseNode> = trace
         .nodes
         .iter()
-        .map(|(addr, n)| {
+        .map(|((c, addr), n)| {
             let mut labels: Vec<NodeLabel> = n
                 .labels
                 .iter()
@@ -93,6 +132,7 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
             labels.dedup();
             CaseNode {
                 address: addr.to_string(),
+                chain: ch(*c).name.clone(),
                 hop: n.hop,
                 role: n.role,
                 labels,
@@ -101,18 +141,21 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
             }
         })
         .collect();
-    nodes.sort_by(|a, b| (a.hop, &a.address).cmp(&(b.hop, &b.address)));
+    nodes.sort_by(|a, b| (a.hop, &a.address, &a.chain).cmp(&(b.hop, &b.address, &b.chain)));
 
     let edges: Vec<CaseEdge> = trace
         .edges
         .iter()
         .map(|e| {
             let t = &e.transfer;
-            let (id, symbol, decimals) = info(&t.asset);
-            CaseEdge {
+            let c = e.chain;
+            let (id, symbol, decimals) = info(c, &t.asset);
+            let mut edge = CaseEdge {
                 from: t.from.to_string(),
                 to: t.to.to_string(),
-                tx: tx_text(&t.tx, ctx.evm),
+                chain: ch(c).name.clone(),
+                kind: EdgeKind::Transfer,
+                tx: tx_of(c, &t.tx),
                 block: t.height,
                 time: rfc3339(t.time),
                 asset: id,
@@ -120,8 +163,48 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
                 amount: format_units(t.amount, decimals),
                 amount_raw: t.amount.to_string(),
                 traced_amount: format_units(e.traced, decimals),
-                usd: usd(t, e.traced),
+                usd: usd(c, &t.asset, t.time, e.traced),
+                asset_in: None,
+                asset_out: None,
+                symbol_in: None,
+                amount_in: None,
+                amount_out: None,
+                traced_in: None,
+                via: None,
+                venue: None,
+                chain_from: None,
+                chain_to: None,
+                release_tx: None,
+                release_asset: None,
+            };
+            match &e.kind {
+                TraceEdgeKind::Transfer => {}
+                TraceEdgeKind::Swap { conversion: v, traced_in } => {
+                    let (in_id, in_symbol, in_decimals) = info(c, &v.asset_in);
+                    edge.kind = EdgeKind::Swap;
+                    edge.asset_out = Some(edge.asset.clone());
+                    edge.amount_out = Some(edge.amount.clone());
+                    edge.asset_in = Some(in_id);
+                    edge.symbol_in = in_symbol;
+                    edge.amount_in = Some(format_units(v.amount_in, in_decimals));
+                    edge.traced_in = Some(format_units(*traced_in, in_decimals));
+                    edge.via = Some(v.kind.as_str().to_string());
+                    edge.venue = v.venue.as_ref().map(|a| a.to_string());
+                }
+                TraceEdgeKind::Bridge { to_chain, release, traced_out } => {
+                    edge.kind = EdgeKind::Bridge;
+                    edge.chain_from = Some(edge.chain.clone());
+                    edge.chain_to = to_chain.map(|rc| ch(rc).name.clone());
+                    if let (Some(rc), Some(r)) = (to_chain, release) {
+                        let (rid, _, rdec) = info(*rc, &r.asset);
+                        edge.release_tx = Some(tx_of(*rc, &r.tx));
+                        edge.release_asset = Some(rid);
+                        edge.amount_out = Some(format_units(r.amount, rdec));
+                        edge.traced_in = Some(format_units(*traced_out, rdec));
+                    }
+                }
             }
+            edge
         })
         .collect();
 
@@ -131,17 +214,25 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
         .map(|d| {
             let e = &trace.edges[d.edge];
             let t = &e.transfer;
-            let (id, symbol, decimals) = info(&t.asset);
+            // what entered the deposit address: a bridge's released side, else the transfer
+            let (c, asset, traced, tx, height, time) = match &e.kind {
+                TraceEdgeKind::Bridge { to_chain: Some(rc), release: Some(r), traced_out } => {
+                    (*rc, r.asset, *traced_out, r.tx, r.height, r.time)
+                }
+                _ => (e.chain, t.asset, e.traced, t.tx, t.height, t.time),
+            };
+            let (id, symbol, decimals) = info(c, &asset);
             CaseDeposit {
                 address: t.to.to_string(),
+                chain: ch(c).name.clone(),
                 exchange: d.exchange.clone(),
                 asset: id,
                 symbol,
-                amount: format_units(e.traced, decimals),
-                usd: usd(t, e.traced),
-                tx: tx_text(&t.tx, ctx.evm),
-                block: t.height,
-                time: rfc3339(t.time),
+                amount: format_units(traced, decimals),
+                usd: usd(c, &asset, time, traced),
+                tx: tx_of(c, &tx),
+                block: height,
+                time: rfc3339(time),
                 hops: d.hops,
                 seed: d.seed.to_string(),
                 path: d.path.iter().map(|a| a.to_string()).collect(),
@@ -152,16 +243,19 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
     let mut seeds: Vec<String> = o.seeds.iter().map(|s| s.to_string()).collect();
     seeds.sort();
     seeds.dedup();
+    let names: Vec<String> = chains.iter().map(|c| c.name.clone()).collect();
+    let asset_text = o.asset.map(|a| a.display(chains.first().map_or(o.native_symbol.as_str(), |c| c.native.as_str())));
     CaseFile {
         version: CASE_VERSION,
-        chain: ctx.chain.to_string(),
+        chain: names.join(","),
+        chains: names,
         seeds,
         params: TraceParams {
             direction: o.direction.as_str().to_string(),
             hops: o.hops,
             policy: o.policy.as_str().to_string(),
             min_amount: o.min_amount.clone(),
-            asset: o.asset.map(|a| a.display(&o.native_symbol)),
+            asset: asset_text,
             since: bound_text(&o.since, &ctx.since_text),
             until: bound_text(&o.until, &ctx.until_text),
             seeds_label: ctx.seeds_label.clone(),
@@ -192,7 +286,7 @@ pub fn deposits_csv(case: &CaseFile) -> String {
     out.push('\n');
     for d in &case.deposits {
         let row = [
-            case.chain.as_str(),
+            if d.chain.is_empty() { case.chain.as_str() } else { d.chain.as_str() },
             &d.address,
             &d.exchange,
             &d.asset,
@@ -258,8 +352,13 @@ pub fn summary_text(case: &CaseFile) -> String {
     // exchange -> asset label -> (count, amount sum, usd cents sum, any usd unknown)
     type Tot = (usize, (U256, usize), (U256, usize), bool);
     let mut per: BTreeMap<&str, BTreeMap<String, Tot>> = BTreeMap::new();
+    // a walk over several chains reports each chain's deposits apart
+    let multi = case.chains.len() > 1;
     for d in &case.deposits {
-        let asset = d.symbol.clone().unwrap_or_else(|| d.asset.clone());
+        let mut asset = d.symbol.clone().unwrap_or_else(|| d.asset.clone());
+        if multi {
+            asset = format!("{asset} on {}", d.chain);
+        }
         let t =
             per.entry(&d.exchange).or_default().entry(asset).or_insert((0, (U256::ZERO, 0), (U256::ZERO, 0), false));
         t.0 += 1;
@@ -290,6 +389,29 @@ pub fn summary_text(case: &CaseFile) -> String {
         *stops.entry(n.stop_reason.as_deref().unwrap_or("stop")).or_default() += 1;
     }
     let services = case.nodes.iter().filter(|n| n.role == Role::Service).count();
+    stops.remove("bridge");
+    let swaps = case.edges.iter().filter(|e| e.kind == EdgeKind::Swap).count();
+    let crossed = case.edges.iter().filter(|e| e.kind == EdgeKind::Bridge && e.chain_to.is_some()).count();
+    let unmatched: Vec<&CaseEdge> =
+        case.edges.iter().filter(|e| e.kind == EdgeKind::Bridge && e.chain_to.is_none()).collect();
+    if swaps + crossed > 0 {
+        let _ = writeln!(s, "followed {swaps} swap(s) and {crossed} bridge crossing(s)");
+    }
+    for e in &unmatched {
+        let _ = writeln!(
+            s,
+            "unmatched bridge deposit: {} {} from {} into bridge {} on {} (tx {}): no release found on the traced chains; the trail stops there",
+            e.traced_amount,
+            e.symbol.as_deref().unwrap_or(&e.asset),
+            e.from,
+            e.to,
+            e.chain,
+            e.tx
+        );
+    }
+    if !unmatched.is_empty() {
+        *stops.entry("bridge").or_default() += case.nodes.iter().filter(|n| n.role == Role::Bridge).count();
+    }
     if stops.is_empty() && services == 0 {
         let _ = writeln!(s, "no stops");
     } else {

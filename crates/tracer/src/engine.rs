@@ -23,6 +23,24 @@
 //! the haircut share and is spent first under FIFO. The walk therefore never attributes more to
 //! the traced funds than the loaded history proves.
 //!
+//! # Conversions, bridges and several chains
+//!
+//! [`trace_chains`] walks one [`GraphSource`] per chain in one case; holdings are per
+//! (chain, address, asset). Events are ordered by (block time, chain name, height, transaction
+//! index, sub) across chains, by chain order alone in a single-chain walk.
+//!
+//! - A **conversion** (swap, wrap) of its owner moves the owner's taint from `asset_in` to
+//!   `asset_out` at the conversion's position (see [`Parcel::convert`] for the per-policy integer
+//!   rules). Its legs — the owner's transfers of `asset_in` sent and `asset_out` received in
+//!   that transaction — do not move taint: the pool or router on the other side is never
+//!   reached through them, and the owner's balances move by the conversion's amounts.
+//! - A **bridge deposit** is matched by its key to a release on another chain that comes after
+//!   it; what the deposit carried arrives at the recipient there at the release (scaled by the
+//!   released amount, like a conversion). A deposit without such a release ends in a `bridge`
+//!   stop at the bridge contract.
+//! - Neither adds a hop. Both are followed in forward walks without `--asset`; backward walks
+//!   and single-asset walks treat their legs as plain transfers.
+//!
 //! # Backward traces
 //!
 //! `--direction backward` runs the same machinery on the time-mirrored graph: edges reversed and
@@ -30,9 +48,12 @@
 //! mirror images (FIFO backward attributes a departure to the latest earlier arrivals first).
 //! Deposits are only flagged forward.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
-use chaintrace_model::{Address, Asset, Category, Direction, Hash32, Label, Position, Role, Transfer, U256};
+use chaintrace_model::{
+    Address, Asset, BridgeEvent, BridgeSide, Category, ChainKind, Conversion, Direction, Hash32, Label, Position, Role,
+    Transfer, U256,
+};
 
 use crate::policy::{Parcel, Policy, Seg, State};
 use crate::source::{BatchRequest, GraphSource};
@@ -74,15 +95,6 @@ pub enum Bound {
     Height(u64),
     /// A block time, unix seconds UTC (inclusive).
     Time(u64),
-}
-
-impl Bound {
-    fn value(&self, t: &Transfer) -> (u64, u64) {
-        match self {
-            Bound::Height(h) => (t.height, *h),
-            Bound::Time(s) => (t.time, *s),
-        }
-    }
 }
 
 /// Everything a trace is asked to do.
@@ -155,6 +167,9 @@ pub enum TraceError {
     /// [`TraceOptions::hops`] is 0 or above [`MAX_HOPS`].
     #[error("hop limit {0} is out of range 1..={MAX_HOPS}")]
     Hops(u32),
+    /// A walk needs at least one chain (and at most 65535).
+    #[error("a walk over {0} chains: give at least one")]
+    Chains(usize),
     /// [`TraceOptions::min_amount`] is not a non-negative decimal the asset's decimals can hold.
     #[error("invalid minimum amount {0:?}: expected a non-negative decimal number such as 12.5")]
     MinAmount(String),
@@ -177,6 +192,36 @@ pub struct AssetInfo {
     pub min_raw: U256,
 }
 
+/// One chain of a walk: its graph and what the case file needs to name and render it.
+#[derive(Clone, Debug)]
+pub struct WalkChain<S> {
+    /// The chain's name in the configuration (labels are matched by the source itself).
+    pub name: String,
+    /// The chain's kind; a seed is a seed on every chain of the walk whose kind it fits
+    /// (`None`: every seed is a seed here).
+    pub kind: Option<ChainKind>,
+    /// Its transaction graph.
+    pub source: S,
+    /// Ticker of the chain's native coin (`BTC`, `ETH`).
+    pub native_symbol: String,
+    /// Decimal places of the native coin.
+    pub native_decimals: u8,
+}
+
+/// A chain of a finished trace (index `i` of [`Trace::chains`] is the `chain` of its nodes and
+/// edges).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ChainInfo {
+    /// The chain's name.
+    pub name: String,
+    /// Its kind, when the caller said.
+    pub kind: Option<ChainKind>,
+    /// Ticker of its native coin.
+    pub native_symbol: String,
+    /// Decimal places of its native coin.
+    pub native_decimals: u8,
+}
+
 /// One address in the result.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct TracedNode {
@@ -184,17 +229,48 @@ pub struct TracedNode {
     pub hop: u32,
     /// What the address is in the trace.
     pub role: Role,
-    /// Why a [`Role::Stop`] node was not expanded (`hops`, `hub`, `min_amount`).
+    /// Why a [`Role::Stop`] node was not expanded (`hops`, `hub`, `min_amount`; `bridge` for an
+    /// unmatched bridge deposit).
     pub stop_reason: Option<String>,
-    /// Every label on the address that applies on the traced chain.
+    /// Every label on the address that applies on its chain.
     pub labels: Vec<Label>,
 }
 
-/// One transfer that carried traced funds.
+/// What kind of movement a traced edge is.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum EdgeKind {
+    /// A transfer between two addresses.
+    Transfer,
+    /// A conversion by its owner (the edge's `from` and `to`): the edge's `transfer` is the
+    /// output side (`asset_out`, `amount_out`), `traced_in` what of `amount_in` was traced.
+    Swap {
+        /// The conversion.
+        conversion: Conversion,
+        /// Traced part of `amount_in`, base units of `asset_in`.
+        traced_in: U256,
+    },
+    /// A bridge deposit on the edge's chain; the edge's `transfer` is the deposit side (from
+    /// the depositor to the recipient on the other chain, or to the bridge contract when no
+    /// release was found).
+    Bridge {
+        /// The chain index of the release, `None` for an unmatched deposit (a `bridge` stop).
+        to_chain: Option<u16>,
+        /// The release, when matched.
+        release: Option<BridgeEvent>,
+        /// Traced part of the released amount, base units of the release's asset.
+        traced_out: U256,
+    },
+}
+
+/// One movement that carried traced funds.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct TracedEdge {
-    /// The transfer.
+    /// The transfer (for a swap: the owner's output; for a bridge: the deposit).
     pub transfer: Transfer,
+    /// The chain the transfer is on (index into [`Trace::chains`]).
+    pub chain: u16,
+    /// Transfer, swap or bridge.
+    pub kind: EdgeKind,
     /// The part of its amount that is traced funds, in base units.
     pub traced: U256,
     /// The fewest transfers from a seed of the traced funds it carries.
@@ -203,6 +279,37 @@ pub struct TracedEdge {
     pub strata: u64,
     /// `false` when the traced amount is below `--min-amount`: recorded, not followed.
     pub followed: bool,
+}
+
+impl TracedEdge {
+    /// The chain of the edge's receiving end (a matched bridge's release chain).
+    pub fn to_chain(&self) -> u16 {
+        match &self.kind {
+            EdgeKind::Bridge { to_chain: Some(c), .. } => *c,
+            _ => self.chain,
+        }
+    }
+
+    /// The asset that arrives at the receiving end.
+    pub fn to_asset(&self) -> Asset {
+        match &self.kind {
+            EdgeKind::Bridge { release: Some(r), .. } => r.asset,
+            _ => self.transfer.asset,
+        }
+    }
+
+    /// The holding the traced funds left: (chain, address, asset).
+    fn source_holding(&self) -> (u16, Address, Asset) {
+        match &self.kind {
+            EdgeKind::Swap { conversion, .. } => (self.chain, conversion.owner.clone(), conversion.asset_in),
+            _ => (self.chain, self.transfer.from.clone(), self.transfer.asset),
+        }
+    }
+
+    /// Transfers add a hop; swaps and bridges do not.
+    fn adds_hop(&self) -> bool {
+        matches!(self.kind, EdgeKind::Transfer)
+    }
 }
 
 /// Traced funds entering an exchange deposit address or an exchange.
@@ -227,16 +334,25 @@ pub struct Deposit {
 pub struct Trace {
     /// The options the trace ran with.
     pub options: TraceOptions,
-    /// Every address reached, by address.
-    pub nodes: BTreeMap<Address, TracedNode>,
-    /// In chain order.
+    /// The chains of the walk, by index (sorted by name in a multi-chain walk).
+    pub chains: Vec<ChainInfo>,
+    /// Every address reached, by (chain index, address).
+    pub nodes: BTreeMap<(u16, Address), TracedNode>,
+    /// In the walk's total order (see [`trace_chains`]).
     pub edges: Vec<TracedEdge>,
-    /// In chain order of their transfers.
+    /// In the order of their edges.
     pub deposits: Vec<Deposit>,
-    /// Display facts of every asset on an edge.
-    pub assets: BTreeMap<Asset, AssetInfo>,
+    /// Display facts of every asset on an edge, by (chain index, asset).
+    pub assets: BTreeMap<(u16, Asset), AssetInfo>,
     /// Work done by the walk.
     pub stats: WalkStats,
+}
+
+impl Trace {
+    /// The node of `addr` on the first chain (the only one of a single-chain trace).
+    pub fn node(&self, addr: &Address) -> Option<&TracedNode> {
+        self.nodes.get(&(0, addr.clone()))
+    }
 }
 
 /// Work done, for logs and benchmarks.
@@ -260,10 +376,19 @@ pub struct WalkStats {
     pub assemble_us: u64,
 }
 
-/// A chain-order key oriented in the walk's direction (backward: reversed).
-type OKey = (u64, u32, u32);
-const OKEY_MIN: OKey = (0, 0, 0);
-const OKEY_MAX: OKey = (u64::MAX, u32::MAX, u32::MAX);
+/// The walk's total order on events, oriented in the walk's direction (backward: reversed):
+/// `(block time, chain index, height, tx index, sub, rank)`. A single-chain walk leaves the time
+/// at 0, so it orders by chain order alone (as version 1 did; Bitcoin block times need not
+/// increase). `rank` puts a conversion or bridge event after the transfer that shares its
+/// position (its first leg).
+type OKey = (u64, u16, u64, u32, u32, u8);
+const OKEY_MIN: OKey = (0, 0, 0, 0, 0, 0);
+const OKEY_MAX: OKey = (u64::MAX, u16::MAX, u64::MAX, u32::MAX, u32::MAX, u8::MAX);
+
+/// (chain index, address).
+type Node = (u16, Address);
+/// (chain index, address, asset): what taint is kept per.
+type Holding = (u16, Address, Asset);
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Class {
@@ -273,29 +398,86 @@ enum Class {
     Hub,
 }
 
+/// A bridge deposit the walk may follow, with its release when one was found after it.
+#[derive(Clone, Debug)]
+struct Crossing {
+    chain: u16,
+    deposit: BridgeEvent,
+    owner: Address,
+    release: Option<(u16, BridgeEvent)>,
+}
+
+/// One event of the replay.
+#[derive(Clone, Debug)]
+enum Ev {
+    Transfer(u16, Transfer),
+    Convert(u16, Conversion),
+    BridgeOut(usize),
+    BridgeIn(usize),
+}
+
 struct Walker<'a, S: GraphSource> {
-    src: &'a S,
+    chains: &'a [WalkChain<S>],
     opts: &'a TraceOptions,
     fwd: bool,
-    seeds: BTreeSet<Address>,
-    labels: HashMap<Address, Vec<Label>>,
-    class: HashMap<Address, Class>,
-    /// Earliest arrival with exactly-improved-at level h (index h-1); read as a prefix minimum.
-    best: HashMap<(Address, Asset), Vec<OKey>>,
+    multi: bool,
+    /// Conversions and bridges are followed (forward walks without `--asset`).
+    flows: bool,
+    seeds: BTreeSet<Node>,
+    /// The seeds' addresses on any chain (a cheap first test before `seeds`).
+    seed_addrs: HashSet<Address>,
+    labels: HashMap<Node, Vec<Label>>,
+    class: HashMap<Node, Class>,
+    /// Earliest arrival with exactly `h` hops at index `h` (`0..=N`); read as a prefix minimum.
+    best: HashMap<Holding, Vec<OKey>>,
     /// Outgoing (oriented) transfers of expanded addresses, and the key they were read after.
-    outs: HashMap<Address, (OKey, Vec<Transfer>)>,
-    assets: BTreeMap<Asset, AssetInfo>,
+    outs: HashMap<Node, (OKey, Vec<Transfer>)>,
+    /// Conversions owned by expanded addresses (forward walks), in chain order.
+    convs: HashMap<Node, Vec<Conversion>>,
+    /// Bridge deposits of expanded addresses, as indices into `crossings`.
+    deps: HashMap<Node, Vec<usize>>,
+    crossings: Vec<Crossing>,
+    /// Legs of conversions and bridge events: (chain, tx, owner, asset) sent / received.
+    legs_out: HashSet<(u16, Hash32, Address, Asset)>,
+    legs_in: HashSet<(u16, Hash32, Address, Asset)>,
+    assets: BTreeMap<(u16, Asset), AssetInfo>,
     min_text: Option<String>,
     stats: WalkStats,
 }
 
-/// Run a trace over `src`.
+/// Run a trace over one chain's graph `src` (named by nothing; the native coin from
+/// [`TraceOptions::native_symbol`]). Conversions and bridge deposits `src` reports are
+/// followed; a bridge release can only be found on another chain (see [`trace_chains`]).
 pub fn trace<S: GraphSource>(src: &S, opts: &TraceOptions) -> Result<Trace, TraceError> {
+    let chain = WalkChain {
+        name: String::new(),
+        kind: None,
+        source: src,
+        native_symbol: opts.native_symbol.clone(),
+        native_decimals: opts.native_decimals,
+    };
+    trace_chains(std::slice::from_ref(&chain), opts)
+}
+
+/// Run one trace over several chains' graphs (SPEC "One walk over several chains and assets").
+///
+/// The chains are taken in the order of their names (their indices in the result). Events
+/// across chains are ordered by block time, then chain name, then chain order
+/// (height, transaction index, position in it); a single chain orders by chain order alone. A
+/// seed is a seed on every chain whose kind it fits (an EVM key on every EVM chain). A bridge
+/// deposit on one chain is matched by its key to a release on another chain that comes after
+/// it in this order; the traced share crosses to the recipient there. Conversions and bridges
+/// are followed in forward walks without `--asset`; backward walks and single-asset walks
+/// treat their legs as plain transfers.
+pub fn trace_chains<S: GraphSource>(chains: &[WalkChain<S>], opts: &TraceOptions) -> Result<Trace, TraceError> {
     if opts.seeds.is_empty() {
         return Err(TraceError::NoSeeds);
     }
     if opts.hops == 0 || opts.hops > MAX_HOPS {
         return Err(TraceError::Hops(opts.hops));
+    }
+    if chains.is_empty() || chains.len() > usize::from(u16::MAX) {
+        return Err(TraceError::Chains(chains.len()));
     }
     if let Some(m) = &opts.min_amount {
         // validate the syntax once; per-asset scaling happens when the asset is first seen
@@ -303,15 +485,47 @@ pub fn trace<S: GraphSource>(src: &S, opts: &TraceOptions) -> Result<Trace, Trac
             return Err(TraceError::MinAmount(m.clone()));
         }
     }
+    let mut order: Vec<&WalkChain<S>> = chains.iter().collect();
+    order.sort_by(|a, b| a.name.cmp(&b.name));
+    let sorted: Vec<WalkChain<&S>> = order
+        .iter()
+        .map(|c| WalkChain {
+            name: c.name.clone(),
+            kind: c.kind,
+            source: &c.source,
+            native_symbol: c.native_symbol.clone(),
+            native_decimals: c.native_decimals,
+        })
+        .collect();
+    let mut seeds = BTreeSet::new();
+    for (i, c) in sorted.iter().enumerate() {
+        for s in &opts.seeds {
+            if c.kind.is_none_or(|k| s.fits(k)) {
+                seeds.insert((i as u16, s.clone()));
+            }
+        }
+    }
+    if seeds.is_empty() {
+        return Err(TraceError::NoSeeds);
+    }
+    let fwd = opts.direction == TraceDirection::Forward;
     let mut w = Walker {
-        src,
+        chains: &sorted,
         opts,
-        fwd: opts.direction == TraceDirection::Forward,
-        seeds: opts.seeds.iter().cloned().collect(),
+        fwd,
+        multi: sorted.len() > 1,
+        flows: fwd && opts.asset.is_none(),
+        seed_addrs: seeds.iter().map(|(_, a)| a.clone()).collect(),
+        seeds,
         labels: HashMap::new(),
         class: HashMap::new(),
         best: HashMap::new(),
         outs: HashMap::new(),
+        convs: HashMap::new(),
+        deps: HashMap::new(),
+        crossings: Vec::new(),
+        legs_out: HashSet::new(),
+        legs_in: HashSet::new(),
         assets: BTreeMap::new(),
         min_text: opts.min_amount.clone(),
         stats: WalkStats::default(),
@@ -328,13 +542,36 @@ pub fn trace<S: GraphSource>(src: &S, opts: &TraceOptions) -> Result<Trace, Trac
     Ok(result)
 }
 
-impl<S: GraphSource> Walker<'_, S> {
-    fn okey(&self, t: &Transfer) -> OKey {
-        let k = (t.height, t.pos.tx_index, t.pos.sub);
+impl<S: GraphSource> Walker<'_, &S> {
+    fn src(&self, c: u16) -> &S {
+        self.chains[usize::from(c)].source
+    }
+
+    fn key_at(&self, c: u16, height: u64, time: u64, pos: Position, rank: u8) -> OKey {
+        let k = (if self.multi { time } else { 0 }, c, height, pos.tx_index, pos.sub, rank);
         if self.fwd {
             k
         } else {
-            (!k.0, !k.1, !k.2)
+            (!k.0, !k.1, !k.2, !k.3, !k.4, !k.5)
+        }
+    }
+
+    fn okey(&self, c: u16, t: &Transfer) -> OKey {
+        self.key_at(c, t.height, t.time, t.pos, 0)
+    }
+
+    fn ev_key(&self, e: &Ev) -> OKey {
+        match e {
+            Ev::Transfer(c, t) => self.okey(*c, t),
+            Ev::Convert(c, v) => self.key_at(*c, v.height, v.time, v.pos, 1),
+            Ev::BridgeOut(i) => {
+                let x = &self.crossings[*i];
+                self.key_at(x.chain, x.deposit.height, x.deposit.time, x.deposit.pos, 1)
+            }
+            Ev::BridgeIn(i) => match &self.crossings[*i].release {
+                Some((c, r)) => self.key_at(*c, r.height, r.time, r.pos, 2),
+                None => OKEY_MAX,
+            },
         }
     }
 
@@ -355,18 +592,19 @@ impl<S: GraphSource> Walker<'_, S> {
         }
     }
 
-    fn allowed(&self, t: &Transfer) -> bool {
-        if self.opts.asset.is_some_and(|a| a != t.asset) {
-            return false;
-        }
-        if let Some(b) = self.opts.since {
-            let (v, lim) = b.value(t);
+    fn in_bounds(&self, height: u64, time: u64) -> bool {
+        let value = |b: &Bound| match b {
+            Bound::Height(h) => (height, *h),
+            Bound::Time(s) => (time, *s),
+        };
+        if let Some(b) = &self.opts.since {
+            let (v, lim) = value(b);
             if v < lim {
                 return false;
             }
         }
-        if let Some(b) = self.opts.until {
-            let (v, lim) = b.value(t);
+        if let Some(b) = &self.opts.until {
+            let (v, lim) = value(b);
             if v > lim {
                 return false;
             }
@@ -374,79 +612,172 @@ impl<S: GraphSource> Walker<'_, S> {
         true
     }
 
-    fn asset(&mut self, a: Asset) -> Result<&AssetInfo, TraceError> {
-        if !self.assets.contains_key(&a) {
+    fn allowed(&self, t: &Transfer) -> bool {
+        if self.opts.asset.is_some_and(|a| a != t.asset) {
+            return false;
+        }
+        self.in_bounds(t.height, t.time)
+    }
+
+    fn is_seed(&self, c: u16, a: &Address) -> bool {
+        self.seed_addrs.contains(a) && self.seeds.contains(&(c, a.clone()))
+    }
+
+    /// `t` is the owner's side of a conversion or a bridge deposit (sent) on chain `c`.
+    fn is_out_leg(&self, c: u16, t: &Transfer) -> bool {
+        self.flows && !self.legs_out.is_empty() && self.legs_out.contains(&(c, t.tx, t.from.clone(), t.asset))
+    }
+
+    /// `t` is the owner's side of a conversion or a bridge release (received) on chain `c`.
+    fn is_in_leg(&self, c: u16, t: &Transfer) -> bool {
+        self.flows && !self.legs_in.is_empty() && self.legs_in.contains(&(c, t.tx, t.to.clone(), t.asset))
+    }
+
+    fn asset(&mut self, c: u16, a: Asset) -> Result<&AssetInfo, TraceError> {
+        if !self.assets.contains_key(&(c, a)) {
+            let chain = &self.chains[usize::from(c)];
             let (id, symbol, decimals) = match a {
                 Asset::Native => {
-                    (self.opts.native_symbol.clone(), Some(self.opts.native_symbol.clone()), self.opts.native_decimals)
+                    (chain.native_symbol.clone(), Some(chain.native_symbol.clone()), chain.native_decimals)
                 }
-                Asset::Token(c) | Asset::TronToken(c) => {
-                    let meta = self.src.token_meta(&c).map_err(src_err)?;
+                Asset::Token(t) | Asset::TronToken(t) => {
+                    let meta = chain.source.token_meta(&t).map_err(src_err)?;
                     let (symbol, decimals) = meta.map_or((None, 0), |m| (m.symbol, m.decimals.unwrap_or(0)));
-                    (a.display(&self.opts.native_symbol), symbol, decimals)
+                    (a.display(&chain.native_symbol), symbol, decimals)
                 }
                 // A TRC-10 asset's precision is not in the block data: amounts stay raw.
-                Asset::Trc10(_) => (a.display(&self.opts.native_symbol), None, 0),
+                Asset::Trc10(_) => (a.display(&chain.native_symbol), None, 0),
             };
             let min_raw = match &self.min_text {
                 Some(m) => ceil_units(m, decimals).ok_or_else(|| TraceError::MinAmount(m.clone()))?,
                 None => U256::ZERO,
             };
-            self.assets.insert(a, AssetInfo { id, symbol, decimals, min_raw });
+            self.assets.insert((c, a), AssetInfo { id, symbol, decimals, min_raw });
         }
-        Ok(&self.assets[&a])
+        Ok(&self.assets[&(c, a)])
     }
 
-    fn earliest(&self, addr: &Address, asset: Asset, hops: u32) -> OKey {
-        if self.seeds.contains(addr) {
+    fn earliest(&self, c: u16, addr: &Address, asset: Asset, hops: u32) -> OKey {
+        if self.is_seed(c, addr) {
             return OKEY_MIN;
         }
-        if hops == 0 {
-            return OKEY_MAX;
-        }
-        match self.best.get(&(addr.clone(), asset)) {
-            Some(v) => v[..hops as usize].iter().copied().min().unwrap_or(OKEY_MAX),
+        match self.best.get(&(c, addr.clone(), asset)) {
+            Some(v) => v[..=hops as usize].iter().copied().min().unwrap_or(OKEY_MAX),
             None => OKEY_MAX,
         }
+    }
+
+    /// Record an arrival at `holding` with `h` hops at `k`; true when it is earlier than any
+    /// arrival with at most `h` hops so far.
+    fn improve(&mut self, holding: Holding, h: u32, k: OKey) -> bool {
+        if k >= self.earliest(holding.0, &holding.1, holding.2, h) {
+            return false;
+        }
+        let n = self.opts.hops as usize;
+        let v = self.best.entry(holding).or_insert_with(|| vec![OKEY_MAX; n + 1]);
+        v[h as usize] = v[h as usize].min(k);
+        true
     }
 
     fn real_key(k: OKey, fwd: bool) -> Option<(u64, Position)> {
         if !fwd || k == OKEY_MIN {
             return None;
         }
-        Some((k.0, Position { tx_index: k.1, sub: k.2 }))
+        Some((k.2, Position { tx_index: k.3, sub: k.4 }))
     }
 
-    /// Read the outgoing (oriented) transfers of `addrs` strictly after each one's key, in one
-    /// batched call, into the cache.
-    fn load_outs(&mut self, need: BTreeMap<Address, OKey>) -> Result<(), TraceError> {
-        let need: Vec<(Address, OKey)> =
+    /// Read the outgoing (oriented) transfers of `addrs` strictly after each one's key, one
+    /// batched call per chain, into the cache.
+    fn load_outs(&mut self, need: BTreeMap<Node, OKey>) -> Result<(), TraceError> {
+        let need: Vec<(Node, OKey)> =
             need.into_iter().filter(|(a, k)| self.outs.get(a).is_none_or(|(have, _)| *k < *have)).collect();
-        if need.is_empty() {
+        for c in 0..self.chains.len() as u16 {
+            let mine: Vec<&(Node, OKey)> = need.iter().filter(|((nc, _), _)| *nc == c).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            // strictly after k: the store's `after` is exclusive; the seed key excludes nothing.
+            // In a multi-chain walk the key's chain order is the same as the store's within a
+            // chain, so the read is the same.
+            let reqs: Vec<BatchRequest> =
+                mine.iter().map(|((_, a), k)| (a.clone(), Self::real_key(*k, self.fwd), usize::MAX)).collect();
+            let lists = self.src(c).transfers_batch(&reqs, self.out_dir()).map_err(src_err)?;
+            self.stats.batches += 1;
+            for ((node, k), list) in mine.into_iter().zip(lists) {
+                self.stats.transfers_read += list.len() as u64;
+                let k = *k;
+                let mut list: Vec<Transfer> = if self.fwd {
+                    list
+                } else {
+                    let mut l: Vec<Transfer> =
+                        list.into_iter().filter(|t| k == OKEY_MIN || self.okey(c, t) > k).collect();
+                    l.reverse();
+                    l
+                };
+                list.retain(|t| self.allowed(t));
+                self.outs.insert(node.clone(), (k, list));
+            }
+        }
+        Ok(())
+    }
+
+    /// Conversions and bridge deposits of newly expanded addresses (forward walks), and the
+    /// releases of those deposits on the walk's chains.
+    fn load_flows(&mut self, nodes: &[Node]) -> Result<(), TraceError> {
+        if !self.flows {
             return Ok(());
         }
-        // strictly after k: the store's `after` is exclusive; the seed key excludes nothing
-        let reqs: Vec<BatchRequest> =
-            need.iter().map(|(a, k)| (a.clone(), Self::real_key(*k, self.fwd), usize::MAX)).collect();
-        let lists = self.src.transfers_batch(&reqs, self.out_dir()).map_err(src_err)?;
-        self.stats.batches += 1;
-        for ((addr, k), list) in need.into_iter().zip(lists) {
-            self.stats.transfers_read += list.len() as u64;
-            let mut list: Vec<Transfer> = if self.fwd {
-                list
-            } else {
-                let mut l: Vec<Transfer> = list.into_iter().filter(|t| k == OKEY_MIN || self.okey(t) > k).collect();
-                l.reverse();
-                l
-            };
-            list.retain(|t| self.allowed(t));
-            self.outs.insert(addr, (k, list));
+        for node in nodes {
+            if self.convs.contains_key(node) {
+                continue;
+            }
+            let (c, addr) = node;
+            let chains = self.chains;
+            let src = chains[usize::from(*c)].source;
+            let mut convs = src.conversions(addr, None, usize::MAX).map_err(src_err)?;
+            convs.retain(|v| v.owner == *addr && self.in_bounds(v.height, v.time));
+            convs.sort_by_key(|v| (v.height, v.pos));
+            for v in &convs {
+                self.legs_out.insert((*c, v.tx, addr.clone(), v.asset_in));
+                self.legs_in.insert((*c, v.tx, addr.clone(), v.asset_out));
+            }
+            let mut deps = src.bridge_deposits(addr).map_err(src_err)?;
+            deps.retain(|d| matches!(&d.side, BridgeSide::Deposit { owner, .. } if owner == addr));
+            deps.retain(|d| self.in_bounds(d.height, d.time));
+            deps.sort_by_key(|d| (d.height, d.pos));
+            let mut idx = Vec::new();
+            for d in deps {
+                self.legs_out.insert((*c, d.tx, addr.clone(), d.asset));
+                let dk = self.key_at(*c, d.height, d.time, d.pos, 1);
+                let mut release = None;
+                for rc in 0..self.chains.len() as u16 {
+                    if rc == *c {
+                        continue;
+                    }
+                    let Some(r) = self.src(rc).bridge_release(&d.key).map_err(src_err)? else { continue };
+                    // a release is only a release of this deposit when it comes after it
+                    if !matches!(r.side, BridgeSide::Release { .. })
+                        || self.key_at(rc, r.height, r.time, r.pos, 2) <= dk
+                    {
+                        continue;
+                    }
+                    if let BridgeSide::Release { recipient } = &r.side {
+                        self.legs_in.insert((rc, r.tx, recipient.clone(), r.asset));
+                    }
+                    release = Some((rc, r));
+                    break;
+                }
+                idx.push(self.crossings.len());
+                self.crossings.push(Crossing { chain: *c, deposit: d, owner: addr.clone(), release });
+            }
+            self.convs.insert(node.clone(), convs);
+            self.deps.insert(node.clone(), idx);
         }
         Ok(())
     }
 
     /// Labels and pooling class of newly reached addresses (one pass per hop level).
-    fn classify(&mut self, addrs: &BTreeSet<Address>) -> Result<(), TraceError> {
+    fn classify(&mut self, addrs: &BTreeSet<Node>) -> Result<(), TraceError> {
         for a in addrs {
             if self.class.contains_key(a) {
                 continue;
@@ -455,7 +786,7 @@ impl<S: GraphSource> Walker<'_, S> {
                 self.class.insert(a.clone(), Class::Seed);
                 continue;
             }
-            let labels = self.src.labels(a).map_err(src_err)?;
+            let labels = self.src(a.0).labels(&a.1).map_err(src_err)?;
             self.stats.lookups += 1;
             let class = match pooling_role(&labels) {
                 Some(role) => Class::Pool(role),
@@ -470,7 +801,7 @@ impl<S: GraphSource> Walker<'_, S> {
     /// An unlabelled address about to be expanded is a hub when it has more than `hub_degree`
     /// transfers in either direction (counted on the store's adjacency index, without reading
     /// the transfers themselves).
-    fn check_hubs(&mut self, frontier: &BTreeMap<Address, OKey>) -> Result<(), TraceError> {
+    fn check_hubs(&mut self, frontier: &BTreeMap<Node, OKey>) -> Result<(), TraceError> {
         let cap = self.opts.hub_degree.saturating_add(1);
         for a in frontier.keys() {
             if self.seeds.contains(a) || self.class.get(a) != Some(&Class::Expand) {
@@ -481,7 +812,7 @@ impl<S: GraphSource> Walker<'_, S> {
             }
             for dir in [Direction::Out, Direction::In] {
                 self.stats.lookups += 1;
-                if self.src.degree(a, dir, cap).map_err(src_err)? > self.opts.hub_degree {
+                if self.src(a.0).degree(&a.1, dir, cap).map_err(src_err)? > self.opts.hub_degree {
                     self.class.insert(a.clone(), Class::Hub);
                     break;
                 }
@@ -490,15 +821,79 @@ impl<S: GraphSource> Walker<'_, S> {
         Ok(())
     }
 
+    /// Within one hop level: conversions carry an owner's arrival at level `lvl` from one asset
+    /// to another, and matched bridge deposits carry it to the recipient on the other chain,
+    /// without adding a hop. Newly reached recipients join `frontier`. Repeats until nothing
+    /// improves (a swap then a bridge then a swap …).
+    fn close_flows(&mut self, frontier: &mut BTreeMap<Node, OKey>, lvl: u32) -> Result<(), TraceError> {
+        if !self.flows {
+            return Ok(());
+        }
+        let mut todo: Vec<Node> = frontier.keys().cloned().collect();
+        while !todo.is_empty() {
+            self.load_flows(&todo)?;
+            let mut next: BTreeSet<Node> = BTreeSet::new();
+            for node in std::mem::take(&mut todo) {
+                let (c, addr) = node.clone();
+                if self.is_seed(c, &addr) && lvl > 0 {
+                    continue;
+                }
+                // conversions in chain order, so a chain of them within the address closes in
+                // one pass
+                let convs = self.convs.get(&node).cloned().unwrap_or_default();
+                for v in &convs {
+                    let k = self.key_at(c, v.height, v.time, v.pos, 1);
+                    if k <= self.earliest(c, &addr, v.asset_in, lvl) || v.amount_out.is_zero() {
+                        continue;
+                    }
+                    if v.amount_out < self.asset(c, v.asset_out)?.min_raw {
+                        continue;
+                    }
+                    if self.improve((c, addr.clone(), v.asset_out), lvl, k) {
+                        next.insert(node.clone());
+                    }
+                }
+                let deps = self.deps.get(&node).cloned().unwrap_or_default();
+                for i in deps {
+                    let x = &self.crossings[i];
+                    let k = self.key_at(c, x.deposit.height, x.deposit.time, x.deposit.pos, 1);
+                    if k <= self.earliest(c, &addr, x.deposit.asset, lvl) {
+                        continue;
+                    }
+                    let Some((rc, r)) = x.release.clone() else { continue };
+                    let BridgeSide::Release { recipient } = &r.side else { continue };
+                    let rk = self.key_at(rc, r.height, r.time, r.pos, 2);
+                    let rnode = (rc, recipient.clone());
+                    if self.seeds.contains(&rnode) {
+                        continue;
+                    }
+                    if self.improve((rc, recipient.clone(), r.asset), lvl, rk) {
+                        let one: BTreeSet<Node> = [rnode.clone()].into();
+                        self.classify(&one)?;
+                        if self.class.get(&rnode) == Some(&Class::Expand) {
+                            let e = frontier.entry(rnode.clone()).or_insert(rk);
+                            *e = (*e).min(rk);
+                            next.insert(rnode);
+                        }
+                    }
+                }
+            }
+            todo = next.into_iter().collect();
+        }
+        Ok(())
+    }
+
     fn discover(&mut self) -> Result<(), TraceError> {
         let n = self.opts.hops;
-        let seeds: Vec<Address> = self.seeds.iter().cloned().collect();
+        let seeds: Vec<Node> = self.seeds.iter().cloned().collect();
         for s in &seeds {
             self.class.insert(s.clone(), Class::Seed);
-            self.labels.insert(s.clone(), self.src.labels(s).map_err(src_err)?);
+            let labels = self.src(s.0).labels(&s.1).map_err(src_err)?;
+            self.labels.insert(s.clone(), labels);
         }
-        let mut frontier: BTreeMap<Address, OKey> = seeds.into_iter().map(|s| (s, OKEY_MIN)).collect();
+        let mut frontier: BTreeMap<Node, OKey> = seeds.into_iter().map(|s| (s, OKEY_MIN)).collect();
         for h in 1..=n {
+            self.close_flows(&mut frontier, h - 1)?;
             if frontier.is_empty() {
                 break;
             }
@@ -506,27 +901,32 @@ impl<S: GraphSource> Walker<'_, S> {
             frontier.retain(|a, _| matches!(self.class.get(a), Some(Class::Expand | Class::Seed)));
             self.load_outs(frontier.clone())?;
             self.stats.addresses_expanded += frontier.len() as u64;
-            let mut improved: BTreeMap<Address, OKey> = BTreeMap::new();
-            let mut reached: BTreeSet<Address> = BTreeSet::new();
+            let mut improved: BTreeMap<Node, OKey> = BTreeMap::new();
+            let mut reached: BTreeSet<Node> = BTreeSet::new();
             for x in frontier.keys() {
                 let Some((_, list)) = self.outs.get(x) else { continue };
                 let list = list.clone();
+                let c = x.0;
                 for t in &list {
-                    let k = self.okey(t);
-                    if k <= self.earliest(x, t.asset, h - 1) {
+                    let k = self.okey(c, t);
+                    if k <= self.earliest(c, &x.1, t.asset, h - 1) {
                         continue;
                     }
-                    let min_raw = self.asset(t.asset)?.min_raw;
+                    if self.is_out_leg(c, t) {
+                        // the owner's side of a swap or a bridge deposit: the pool or bridge
+                        // is not tainted; the conversion or crossing carries the funds on
+                        continue;
+                    }
+                    let min_raw = self.asset(c, t.asset)?.min_raw;
                     let (_, dst) = self.ends(t);
-                    if t.amount < min_raw || t.amount.is_zero() || self.seeds.contains(dst) {
+                    if t.amount < min_raw || t.amount.is_zero() || self.is_seed(c, dst) {
                         continue;
                     }
-                    if k < self.earliest(dst, t.asset, h) {
-                        let v = self.best.entry((dst.clone(), t.asset)).or_insert_with(|| vec![OKEY_MAX; n as usize]);
-                        v[h as usize - 1] = v[h as usize - 1].min(k);
-                        let e = improved.entry(dst.clone()).or_insert(k);
+                    if self.improve((c, dst.clone(), t.asset), h, k) {
+                        let node = (c, dst.clone());
+                        let e = improved.entry(node.clone()).or_insert(k);
                         *e = (*e).min(k);
-                        reached.insert(dst.clone());
+                        reached.insert(node);
                     }
                 }
             }
@@ -539,14 +939,14 @@ impl<S: GraphSource> Walker<'_, S> {
         Ok(())
     }
 
-    /// The `(address, asset)` pairs whose holdings are tracked: reached with fewer than N hops
-    /// and expandable.
-    fn tracked(&self) -> BTreeSet<(Address, Asset)> {
+    /// The holdings whose state is tracked: reached with fewer than N hops and expandable.
+    fn tracked(&self) -> BTreeSet<Holding> {
         let n = self.opts.hops;
         self.best
             .keys()
-            .filter(|(a, asset)| {
-                self.class.get(a) == Some(&Class::Expand) && self.earliest(a, *asset, n - 1) != OKEY_MAX
+            .filter(|(c, a, asset)| {
+                self.class.get(&(*c, a.clone())) == Some(&Class::Expand)
+                    && self.earliest(*c, a, *asset, n - 1) != OKEY_MAX
             })
             .cloned()
             .collect()
@@ -556,84 +956,239 @@ impl<S: GraphSource> Walker<'_, S> {
         let policy = self.opts.policy;
         let n = self.opts.hops;
         let tracked = self.tracked();
-        let mut states: HashMap<(Address, Asset), State> =
-            tracked.iter().map(|k| (k.clone(), State::new(policy, n))).collect();
+        let mut states: HashMap<Holding, State> = tracked.iter().map(|k| (k.clone(), State::new(policy, n))).collect();
 
-        // the transfers to replay
-        let mut events: Vec<Transfer> = Vec::new();
-        let seed_list: Vec<Address> = self.seeds.iter().cloned().collect();
+        // the events to replay
+        let mut events: Vec<Ev> = Vec::new();
+        let seed_list: Vec<Node> = self.seeds.iter().cloned().collect();
         for s in &seed_list {
             if let Some((_, l)) = self.outs.get(s) {
-                events.extend(l.iter().cloned());
+                events.extend(l.iter().map(|t| Ev::Transfer(s.0, t.clone())));
             }
         }
-        let addrs: BTreeSet<Address> = tracked.iter().map(|(a, _)| a.clone()).collect();
-        // Bitcoin FIFO runs through each transaction's inputs to its outputs (forward walks)
-        let utxo = policy == Policy::Fifo && self.fwd && self.src.tx_inputs(&Hash32::ZERO).map_err(src_err)?.is_some();
+        let addrs: BTreeSet<Node> = tracked.iter().map(|(c, a, _)| (*c, a.clone())).collect();
+        // Bitcoin FIFO runs through each transaction's inputs to its outputs (forward walks of
+        // one chain)
+        let utxo = policy == Policy::Fifo
+            && self.fwd
+            && self.chains.len() == 1
+            && self.src(0).tx_inputs(&Hash32::ZERO).map_err(src_err)?.is_some();
         match policy {
             _ if utxo => {
                 for a in &addrs {
                     if let Some((_, l)) = self.outs.get(a) {
-                        events.extend(l.iter().cloned());
+                        events.extend(l.iter().map(|t| Ev::Transfer(a.0, t.clone())));
                     }
                 }
             }
             Policy::Poison => {
                 for a in &addrs {
                     if let Some((_, l)) = self.outs.get(a) {
-                        events.extend(l.iter().filter(|t| states.contains_key(&(a.clone(), t.asset))).cloned());
+                        events.extend(
+                            l.iter()
+                                .filter(|t| states.contains_key(&(a.0, a.1.clone(), t.asset)))
+                                .map(|t| Ev::Transfer(a.0, t.clone())),
+                        );
                     }
                 }
             }
             Policy::Haircut | Policy::Fifo => {
-                let reqs: Vec<BatchRequest> = addrs.iter().map(|a| (a.clone(), None, usize::MAX)).collect();
-                for dir in [Direction::Out, Direction::In] {
-                    let lists = self.src.transfers_batch(&reqs, dir).map_err(src_err)?;
-                    self.stats.batches += 1;
-                    for (a, list) in addrs.iter().zip(lists) {
-                        self.stats.transfers_read += list.len() as u64;
-                        events.extend(list.into_iter().filter(|t| states.contains_key(&(a.clone(), t.asset))));
+                for c in 0..self.chains.len() as u16 {
+                    let mine: Vec<&Node> = addrs.iter().filter(|(nc, _)| *nc == c).collect();
+                    if mine.is_empty() {
+                        continue;
+                    }
+                    let reqs: Vec<BatchRequest> = mine.iter().map(|(_, a)| (a.clone(), None, usize::MAX)).collect();
+                    for dir in [Direction::Out, Direction::In] {
+                        let lists = self.src(c).transfers_batch(&reqs, dir).map_err(src_err)?;
+                        self.stats.batches += 1;
+                        for ((_, a), list) in mine.iter().zip(lists) {
+                            self.stats.transfers_read += list.len() as u64;
+                            events.extend(
+                                list.into_iter()
+                                    .filter(|t| states.contains_key(&(c, a.clone(), t.asset)))
+                                    .map(|t| Ev::Transfer(c, t)),
+                            );
+                        }
                     }
                 }
             }
         }
-        events.sort_by_key(|t| self.okey(t));
-        events.dedup_by_key(|t| self.okey(t));
-        self.stats.events_replayed = events.len() as u64;
+        if self.flows && !utxo {
+            // every conversion and bridge deposit of a seed or tracked owner (their whole
+            // history: haircut and FIFO balances count them), and the matched releases
+            let owners: Vec<Node> = seed_list.iter().chain(addrs.iter()).cloned().collect();
+            self.load_flows(&owners)?;
+            for o in &owners {
+                for v in self.convs.get(o).into_iter().flatten() {
+                    events.push(Ev::Convert(o.0, v.clone()));
+                }
+                for &i in self.deps.get(o).into_iter().flatten() {
+                    events.push(Ev::BridgeOut(i));
+                    if self.crossings[i].release.is_some() {
+                        events.push(Ev::BridgeIn(i));
+                    }
+                }
+            }
+        }
+        let mut keyed: Vec<(OKey, Ev)> = events.into_iter().map(|e| (self.ev_key(&e), e)).collect();
+        keyed.sort_by_key(|(k, _)| *k);
+        keyed.dedup_by_key(|(k, _)| *k);
+        self.stats.events_replayed = keyed.len() as u64;
         if utxo {
-            return self.replay_utxo(events, &tracked);
+            let transfers = keyed
+                .into_iter()
+                .filter_map(|(_, e)| match e {
+                    Ev::Transfer(_, t) => Some(t),
+                    _ => None,
+                })
+                .collect();
+            let tracked2: BTreeSet<(Address, Asset)> = tracked.iter().map(|(_, a, s)| (a.clone(), *s)).collect();
+            return self.replay_utxo(transfers, &tracked2);
         }
 
         let mut edges = Vec::new();
-        for t in events {
-            let (from, to) = self.ends(&t);
-            let allowed = self.allowed(&t);
-            let parcel = if self.seeds.contains(from) {
-                allowed.then(|| Parcel::seed(policy, t.amount))
-            } else {
-                states.get_mut(&(from.clone(), t.asset)).map(|st| st.send(t.amount)).filter(|_| allowed)
-            };
-            let parcel = parcel.map(|p| p.advance(n));
-            let mut carried = None;
-            if let Some(p) = parcel {
-                let traced = p.traced(t.amount);
-                let strata = p.mask();
-                if !traced.is_zero() && strata != 0 {
-                    let followed = traced >= self.asset(t.asset)?.min_raw;
-                    edges.push(TracedEdge {
-                        transfer: t.clone(),
-                        traced,
-                        hop: strata.trailing_zeros(),
-                        strata,
-                        followed,
-                    });
-                    if followed {
-                        carried = Some(p);
+        // what each bridge deposit carried, until its release
+        let mut in_flight: HashMap<usize, Parcel> = HashMap::new();
+        for (_, ev) in keyed {
+            match ev {
+                Ev::Transfer(c, t) => {
+                    let (from, to) = self.ends(&t);
+                    let allowed = self.allowed(&t);
+                    let out_leg = self.is_out_leg(c, &t);
+                    let in_leg = self.is_in_leg(c, &t);
+                    let parcel = if out_leg {
+                        // the conversion or crossing moves the owner's funds
+                        None
+                    } else if self.is_seed(c, from) {
+                        allowed.then(|| Parcel::seed(policy, t.amount))
+                    } else {
+                        states.get_mut(&(c, from.clone(), t.asset)).map(|st| st.send(t.amount)).filter(|_| allowed)
+                    };
+                    let parcel = if in_leg { None } else { parcel.map(|p| p.advance(n)) };
+                    let mut carried = None;
+                    if let Some(p) = parcel {
+                        let traced = p.traced(t.amount);
+                        let strata = p.mask();
+                        if !traced.is_zero() && strata != 0 {
+                            let followed = traced >= self.asset(c, t.asset)?.min_raw;
+                            edges.push(TracedEdge {
+                                transfer: t.clone(),
+                                chain: c,
+                                kind: EdgeKind::Transfer,
+                                traced,
+                                hop: strata.trailing_zeros(),
+                                strata,
+                                followed,
+                            });
+                            if followed {
+                                carried = Some(p);
+                            }
+                        }
+                    }
+                    if !in_leg {
+                        if let Some(st) = states.get_mut(&(c, to.clone(), t.asset)) {
+                            st.receive(t.amount, carried.as_ref());
+                        }
                     }
                 }
-            }
-            if let Some(st) = states.get_mut(&(to.clone(), t.asset)) {
-                st.receive(t.amount, carried.as_ref());
+                Ev::Convert(c, v) => {
+                    let owner = v.owner.clone();
+                    let parcel = if self.is_seed(c, &owner) {
+                        Some(Parcel::seed(policy, v.amount_in))
+                    } else {
+                        states.get_mut(&(c, owner.clone(), v.asset_in)).map(|st| st.send(v.amount_in).within(n))
+                    };
+                    let mut carried = None;
+                    if let Some(p) = parcel {
+                        let traced_in = p.traced(v.amount_in);
+                        let out = p.convert(v.amount_in, v.amount_out);
+                        let traced = out.traced(v.amount_out);
+                        let strata = out.mask();
+                        if !traced.is_zero() && strata != 0 {
+                            let followed = traced >= self.asset(c, v.asset_out)?.min_raw;
+                            edges.push(TracedEdge {
+                                transfer: swap_transfer(&v),
+                                chain: c,
+                                kind: EdgeKind::Swap { conversion: v.clone(), traced_in },
+                                traced,
+                                hop: strata.trailing_zeros(),
+                                strata,
+                                followed,
+                            });
+                            if followed {
+                                carried = Some(out);
+                            }
+                        }
+                    }
+                    if !self.is_seed(c, &owner) {
+                        if let Some(st) = states.get_mut(&(c, owner, v.asset_out)) {
+                            st.receive(v.amount_out, carried.as_ref());
+                        }
+                    }
+                }
+                Ev::BridgeOut(i) => {
+                    let x = &self.crossings[i];
+                    let (c, owner, d) = (x.chain, x.owner.clone(), x.deposit.clone());
+                    let parcel = if self.is_seed(c, &owner) {
+                        Some(Parcel::seed(policy, d.amount))
+                    } else {
+                        states.get_mut(&(c, owner.clone(), d.asset)).map(|st| st.send(d.amount).within(n))
+                    };
+                    let Some(p) = parcel else { continue };
+                    let traced = p.traced(d.amount);
+                    let strata = p.mask();
+                    if traced.is_zero() || strata == 0 {
+                        continue;
+                    }
+                    match x.release {
+                        // the edge is written when the release is replayed
+                        Some(_) => {
+                            in_flight.insert(i, p);
+                        }
+                        None => {
+                            edges.push(TracedEdge {
+                                transfer: bridge_transfer(&d, &owner, &d.contract),
+                                chain: c,
+                                kind: EdgeKind::Bridge { to_chain: None, release: None, traced_out: U256::ZERO },
+                                traced,
+                                hop: strata.trailing_zeros(),
+                                strata,
+                                followed: true,
+                            });
+                        }
+                    }
+                }
+                Ev::BridgeIn(i) => {
+                    let Some(p) = in_flight.remove(&i) else { continue };
+                    let x = &self.crossings[i];
+                    let Some((rc, r)) = x.release.clone() else { continue };
+                    let BridgeSide::Release { recipient } = r.side.clone() else { continue };
+                    let (c, d, owner) = (x.chain, x.deposit.clone(), x.owner.clone());
+                    let traced = p.traced(d.amount);
+                    let strata = p.mask();
+                    let out = p.convert(d.amount, r.amount);
+                    let traced_out = out.traced(r.amount);
+                    let followed = traced >= self.asset(c, d.asset)?.min_raw
+                        && !traced_out.is_zero()
+                        && traced_out >= self.asset(rc, r.asset)?.min_raw;
+                    if !traced.is_zero() && strata != 0 {
+                        edges.push(TracedEdge {
+                            transfer: bridge_transfer(&d, &owner, &recipient),
+                            chain: c,
+                            kind: EdgeKind::Bridge { to_chain: Some(rc), release: Some(r.clone()), traced_out },
+                            traced,
+                            hop: strata.trailing_zeros(),
+                            strata,
+                            followed,
+                        });
+                    }
+                    if !self.is_seed(rc, &recipient) {
+                        if let Some(st) = states.get_mut(&(rc, recipient, r.asset)) {
+                            st.receive(r.amount, followed.then_some(&out));
+                        }
+                    }
+                }
             }
         }
         Ok(edges)
@@ -664,8 +1219,8 @@ impl<S: GraphSource> Walker<'_, S> {
             i = j;
             let txid = group[0].tx;
             let allowed = self.allowed(&group[0]);
-            let inputs = self.src.tx_inputs(&txid).map_err(src_err)?.unwrap_or_default();
-            let outputs = self.src.tx_outputs(&txid).map_err(src_err)?.unwrap_or_default();
+            let inputs = self.src(0).tx_inputs(&txid).map_err(src_err)?.unwrap_or_default();
+            let outputs = self.src(0).tx_outputs(&txid).map_err(src_err)?.unwrap_or_default();
             // input values in vin order, each piece tagged with the address that spent it
             let mut pieces: VecDeque<(Seg, Option<Address>)> = VecDeque::new();
             for (spend, prev) in inputs {
@@ -674,7 +1229,7 @@ impl<S: GraphSource> Walker<'_, S> {
                 let owner = prev.address.clone();
                 let held = taint.remove(&(spend.prev_txid, spend.prev_vout));
                 let segs = match &owner {
-                    Some(a) if self.seeds.contains(a) => vec![Seg { amount: value, stratum: Some(0) }],
+                    Some(a) if self.is_seed(0, a) => vec![Seg { amount: value, stratum: Some(0) }],
                     Some(a) if tracked.contains(&(a.clone(), Asset::Native)) => {
                         held.unwrap_or_else(|| vec![Seg { amount: value, stratum: None }])
                     }
@@ -721,11 +1276,19 @@ impl<S: GraphSource> Walker<'_, S> {
                 if traced.is_zero() {
                     continue;
                 }
-                let followed = traced >= self.asset(t.asset)?.min_raw;
+                let followed = traced >= self.asset(0, t.asset)?.min_raw;
                 if !followed {
                     dropped.insert((t.from.clone(), t.to.clone()));
                 }
-                edges.push(TracedEdge { transfer: t.clone(), traced, hop: strata.trailing_zeros(), strata, followed });
+                edges.push(TracedEdge {
+                    transfer: t.clone(),
+                    chain: 0,
+                    kind: EdgeKind::Transfer,
+                    traced,
+                    hop: strata.trailing_zeros(),
+                    strata,
+                    followed,
+                });
             }
             for (o, got) in outputs.iter().zip(filled) {
                 let segs: Vec<Seg> = got
@@ -746,25 +1309,51 @@ impl<S: GraphSource> Walker<'_, S> {
         Ok(edges)
     }
 
+    /// The edge's key in the walk's total order, not oriented (chain order, for the result).
+    fn edge_key(&self, e: &TracedEdge) -> OKey {
+        let t = &e.transfer;
+        let rank = u8::from(!e.adds_hop());
+        (if self.multi { t.time } else { 0 }, e.chain, t.height, t.pos.tx_index, t.pos.sub, rank)
+    }
+
+    /// The oriented key at which the edge's funds arrive at its receiving end.
+    fn arrival_key(&self, e: &TracedEdge) -> OKey {
+        match &e.kind {
+            EdgeKind::Bridge { to_chain: Some(rc), release: Some(r), .. } => {
+                self.key_at(*rc, r.height, r.time, r.pos, 2)
+            }
+            EdgeKind::Transfer => self.okey(e.chain, &e.transfer),
+            _ => {
+                let t = &e.transfer;
+                self.key_at(e.chain, t.height, t.time, t.pos, 1)
+            }
+        }
+    }
+
     fn assemble(mut self, mut edges: Vec<TracedEdge>) -> Result<Trace, TraceError> {
         let n = self.opts.hops;
         let fwd = self.fwd;
         // nodes: seeds, and every receiver of traced funds
-        let mut hop: BTreeMap<Address, (u32, bool, OKey)> = BTreeMap::new();
+        let mut hop: BTreeMap<Node, (u32, bool, OKey)> = BTreeMap::new();
+        let mut unmatched: BTreeSet<Node> = BTreeSet::new();
         for e in &edges {
             let (_, to) = self.ends(&e.transfer);
-            if self.seeds.contains(to) {
+            let node = (e.to_chain(), to.clone());
+            if self.seeds.contains(&node) {
                 continue;
             }
-            let k = self.okey(&e.transfer);
-            let ent = hop.entry(to.clone()).or_insert((u32::MAX, false, OKEY_MAX));
+            if matches!(e.kind, EdgeKind::Bridge { to_chain: None, .. }) {
+                unmatched.insert(node.clone());
+            }
+            let k = self.arrival_key(e);
+            let ent = hop.entry(node).or_insert((u32::MAX, false, OKEY_MAX));
             ent.0 = ent.0.min(e.hop);
             if e.followed {
                 ent.1 = true;
                 ent.2 = ent.2.min(k);
             }
         }
-        let all: BTreeSet<Address> = hop.keys().cloned().collect();
+        let all: BTreeSet<Node> = hop.keys().cloned().collect();
         self.classify(&all)?;
         let mut nodes = BTreeMap::new();
         for s in &self.seeds {
@@ -778,14 +1367,15 @@ impl<S: GraphSource> Walker<'_, S> {
                 },
             );
         }
-        for (addr, (h, followed, first)) in hop {
-            let labels = self.labels.get(&addr).cloned().unwrap_or_default();
-            let (role, reason) = match self.class.get(&addr).copied() {
+        for (node, (h, followed, first)) in hop {
+            let labels = self.labels.get(&node).cloned().unwrap_or_default();
+            let (role, reason) = match self.class.get(&node).copied() {
+                _ if unmatched.contains(&node) => (Role::Bridge, Some("bridge".to_string())),
                 Some(Class::Pool(r)) => (r, None),
                 Some(Class::Hub) => (Role::Stop, Some("hub".to_string())),
                 _ if !followed => (Role::Stop, Some("min_amount".to_string())),
                 _ if h >= n => {
-                    if self.has_outs_after(&addr, first)? {
+                    if self.has_outs_after(&node, first)? {
                         (Role::Stop, Some("hops".to_string()))
                     } else {
                         (Role::Intermediate, None)
@@ -793,30 +1383,31 @@ impl<S: GraphSource> Walker<'_, S> {
                 }
                 _ => (Role::Intermediate, None),
             };
-            nodes.insert(addr, TracedNode { hop: h, role, stop_reason: reason, labels });
+            nodes.insert(node, TracedNode { hop: h, role, stop_reason: reason, labels });
         }
 
-        // chain order (real, not oriented) for the result
-        edges.sort_by_key(|e| e.transfer.order());
+        // the walk's order (real, not oriented) for the result
+        edges.sort_by_key(|e| self.edge_key(e));
+        let keys: Vec<OKey> = edges.iter().map(|e| self.edge_key(e)).collect();
         let mut deposits = Vec::new();
         if fwd {
-            // incoming followed edges per (address, asset), for paths back to the seed
-            let mut incoming: HashMap<(Address, Asset), Vec<usize>> = HashMap::new();
+            // incoming followed edges per holding, for paths back to the seed
+            let mut incoming: HashMap<Holding, Vec<usize>> = HashMap::new();
             for (i, e) in edges.iter().enumerate() {
                 if e.followed {
-                    incoming.entry((e.transfer.to.clone(), e.transfer.asset)).or_default().push(i);
+                    incoming.entry((e.to_chain(), e.transfer.to.clone(), e.to_asset())).or_default().push(i);
                 }
             }
             for (i, e) in edges.iter().enumerate() {
-                if !e.followed {
+                if !e.followed || matches!(e.kind, EdgeKind::Swap { .. }) {
                     continue;
                 }
-                let Some(node) = nodes.get(&e.transfer.to) else { continue };
+                let Some(node) = nodes.get(&(e.to_chain(), e.transfer.to.clone())) else { continue };
                 let Some((category, exchange)) = exchange_of(&node.labels) else { continue };
-                if node.role == Role::Seed {
+                if node.role == Role::Seed || node.role == Role::Bridge {
                     continue;
                 }
-                let path = path_back(&edges, &incoming, i, e.hop);
+                let path = path_back(&edges, &keys, &incoming, &self.seeds, i, e.hop);
                 deposits.push(Deposit {
                     edge: i,
                     exchange,
@@ -827,38 +1418,91 @@ impl<S: GraphSource> Walker<'_, S> {
                 });
             }
         }
-        Ok(Trace { options: self.opts.clone(), nodes, edges, deposits, assets: self.assets, stats: self.stats })
+        let chains = self
+            .chains
+            .iter()
+            .map(|c| ChainInfo {
+                name: c.name.clone(),
+                kind: c.kind,
+                native_symbol: c.native_symbol.clone(),
+                native_decimals: c.native_decimals,
+            })
+            .collect();
+        Ok(Trace { options: self.opts.clone(), chains, nodes, edges, deposits, assets: self.assets, stats: self.stats })
     }
 
-    fn has_outs_after(&self, addr: &Address, first: OKey) -> Result<bool, TraceError> {
+    fn has_outs_after(&self, node: &Node, first: OKey) -> Result<bool, TraceError> {
+        let (c, addr) = node;
         if self.fwd {
             let after = Self::real_key(first, true);
-            Ok(!self.src.transfers(addr, Direction::Out, after, 1).map_err(src_err)?.is_empty())
+            Ok(!self.src(*c).transfers(addr, Direction::Out, after, 1).map_err(src_err)?.is_empty())
         } else {
-            let list = self.src.transfers(addr, Direction::In, None, usize::MAX).map_err(src_err)?;
-            Ok(list.iter().any(|t| self.okey(t) > first))
+            let list = self.src(*c).transfers(addr, Direction::In, None, usize::MAX).map_err(src_err)?;
+            Ok(list.iter().any(|t| self.okey(*c, t) > first))
         }
     }
 }
 
-/// Addresses from the seed to the receiver of `edges[i]`, following the funds of stratum `s`.
-fn path_back(edges: &[TracedEdge], incoming: &HashMap<(Address, Asset), Vec<usize>>, i: usize, s: u32) -> Vec<Address> {
+/// The output side of a conversion as the transfer its swap edge shows: from the owner to the
+/// owner, in `asset_out`.
+fn swap_transfer(v: &Conversion) -> Transfer {
+    Transfer {
+        tx: v.tx,
+        height: v.height,
+        pos: v.pos,
+        time: v.time,
+        from: v.owner.clone(),
+        to: v.owner.clone(),
+        asset: v.asset_out,
+        amount: v.amount_out,
+    }
+}
+
+/// A bridge deposit as the transfer its bridge edge shows: from the depositor to `to` (the
+/// recipient on the other chain, or the bridge contract when unmatched).
+fn bridge_transfer(d: &BridgeEvent, owner: &Address, to: &Address) -> Transfer {
+    Transfer {
+        tx: d.tx,
+        height: d.height,
+        pos: d.pos,
+        time: d.time,
+        from: owner.clone(),
+        to: to.clone(),
+        asset: d.asset,
+        amount: d.amount,
+    }
+}
+
+/// Addresses from the seed to the receiver of `edges[i]`, following the funds of stratum `s`
+/// back through transfers (one hop each), swaps and bridges (no hop).
+fn path_back(
+    edges: &[TracedEdge],
+    keys: &[OKey],
+    incoming: &HashMap<Holding, Vec<usize>>,
+    seeds: &BTreeSet<Node>,
+    i: usize,
+    s: u32,
+) -> Vec<Address> {
     let mut path = vec![edges[i].transfer.to.clone()];
     let (mut cur, mut s) = (i, s);
     loop {
-        let t = &edges[cur].transfer;
-        path.push(t.from.clone());
-        if s <= 1 {
+        let e = &edges[cur];
+        let need = if e.adds_hop() { s.saturating_sub(1) } else { s };
+        let (c, from, asset) = e.source_holding();
+        if !matches!(e.kind, EdgeKind::Swap { .. }) {
+            path.push(from.clone());
+        }
+        if need == 0 && seeds.contains(&(c, from.clone())) {
             break;
         }
-        let key = t.order();
-        let prev = incoming.get(&(t.from.clone(), t.asset)).and_then(|list| {
-            list.iter().copied().find(|&j| edges[j].transfer.order() < key && edges[j].strata & (1u64 << (s - 1)) != 0)
-        });
+        let key = keys[cur];
+        let prev = incoming
+            .get(&(c, from, asset))
+            .and_then(|list| list.iter().copied().find(|&j| keys[j] < key && edges[j].strata & (1u64 << need) != 0));
         match prev {
             Some(j) => {
                 cur = j;
-                s -= 1;
+                s = need;
             }
             None => break,
         }

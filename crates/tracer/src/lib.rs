@@ -2,7 +2,8 @@
 //!
 //! Sans-IO: the walk asks a [`GraphSource`] for an address's transfers, labels and degree, so
 //! the same code runs over the RocksDB store (the binary's adapter), an on-demand fetcher, or an in-memory
-//! [`MemGraph`] in tests. See [`engine`] for the algorithm and its rules, [`policy`] for the
+//! [`MemGraph`] in tests. See [`engine`] for the algorithm and its rules ([`trace`] over one
+//! chain, [`trace_chains`] over several, with swaps and bridge crossings), [`policy`] for the
 //! taint policies, [`case`] for the case file and deposits report, [`price`] for valuation.
 
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
@@ -17,8 +18,9 @@ pub mod price;
 pub mod source;
 
 pub use engine::{
-    trace, AssetInfo, Bound, Deposit, Trace, TraceDirection, TraceError, TraceOptions, TracedEdge, TracedNode,
-    WalkStats, DEFAULT_HOPS, DEFAULT_HUB_DEGREE, DEFAULT_POLICY, MAX_HOPS,
+    trace, trace_chains, AssetInfo, Bound, ChainInfo, Deposit, EdgeKind, Trace, TraceDirection, TraceError,
+    TraceOptions, TracedEdge, TracedNode, WalkChain, WalkStats, DEFAULT_HOPS, DEFAULT_HUB_DEGREE, DEFAULT_POLICY,
+    MAX_HOPS,
 };
 pub use mem::MemGraph;
 pub use policy::Policy;

@@ -3,7 +3,10 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 
-use chaintrace_model::{Address, Direction, Hash32, Label, Position, TokenMeta, Transfer, UtxoOutput, UtxoSpend};
+use chaintrace_model::{
+    Address, BridgeEvent, BridgeKey, BridgeSide, Conversion, Direction, Hash32, Label, Position, TokenMeta, Transfer,
+    UtxoOutput, UtxoSpend,
+};
 
 use crate::source::GraphSource;
 
@@ -18,6 +21,12 @@ pub struct MemGraph {
     tokens: BTreeMap<[u8; 20], TokenMeta>,
     outputs: BTreeMap<Hash32, Vec<UtxoOutput>>,
     inputs: BTreeMap<Hash32, Vec<UtxoSpend>>,
+    /// Conversions by owner, in chain order.
+    conversions: BTreeMap<Address, Vec<Conversion>>,
+    /// Bridge deposits by depositor, in chain order.
+    deposits: BTreeMap<Address, Vec<BridgeEvent>>,
+    /// Bridge releases by key.
+    releases: BTreeMap<BridgeKey, BridgeEvent>,
 }
 
 impl MemGraph {
@@ -59,6 +68,29 @@ impl MemGraph {
     pub fn add_utxo_tx(&mut self, txid: Hash32, spends: Vec<UtxoSpend>, outputs: Vec<UtxoOutput>) {
         self.inputs.insert(txid, spends);
         self.outputs.insert(txid, outputs);
+    }
+
+    /// Add a conversion (a swap or a wrap) owned by its `owner`. Its legs are ordinary
+    /// transfers the caller adds as well (a wrap has no output leg).
+    pub fn add_conversion(&mut self, c: Conversion) {
+        let list = self.conversions.entry(c.owner.clone()).or_default();
+        let at = list.partition_point(|x| (x.height, x.pos) <= (c.height, c.pos));
+        list.insert(at, c);
+    }
+
+    /// Add one end of a bridge crossing on this chain: a deposit (listed under its owner) or a
+    /// release (found by its key). Its leg transfers are added by the caller.
+    pub fn add_bridge_event(&mut self, e: BridgeEvent) {
+        match &e.side {
+            BridgeSide::Deposit { owner, .. } => {
+                let list = self.deposits.entry(owner.clone()).or_default();
+                let at = list.partition_point(|x| (x.height, x.pos) <= (e.height, e.pos));
+                list.insert(at, e);
+            }
+            BridgeSide::Release { .. } => {
+                self.releases.insert(e.key.clone(), e);
+            }
+        }
     }
 
     /// Every transfer in insertion order.
@@ -109,6 +141,27 @@ impl GraphSource for MemGraph {
 
     fn token_meta(&self, token: &[u8; 20]) -> Result<Option<TokenMeta>, Infallible> {
         Ok(self.tokens.get(token).cloned())
+    }
+
+    fn conversions(
+        &self,
+        addr: &Address,
+        after: Option<(u64, Position)>,
+        limit: usize,
+    ) -> Result<Vec<Conversion>, Infallible> {
+        Ok(self
+            .conversions
+            .get(addr)
+            .map(|l| l.iter().filter(|c| after.is_none_or(|a| (c.height, c.pos) > a)).take(limit).cloned().collect())
+            .unwrap_or_default())
+    }
+
+    fn bridge_deposits(&self, addr: &Address) -> Result<Vec<BridgeEvent>, Infallible> {
+        Ok(self.deposits.get(addr).cloned().unwrap_or_default())
+    }
+
+    fn bridge_release(&self, key: &BridgeKey) -> Result<Option<BridgeEvent>, Infallible> {
+        Ok(self.releases.get(key).cloned())
     }
 
     fn tx_inputs(&self, txid: &Hash32) -> Result<Option<Vec<(UtxoSpend, Option<UtxoOutput>)>>, Infallible> {

@@ -267,7 +267,7 @@ fn check_haircut(c: &Case) -> Result<Shape, TestCaseError> {
     }
 
     for (a, h) in &want_hops {
-        let node = tr.nodes.get(&addr(*a));
+        let node = tr.node(&addr(*a));
         prop_assert_eq!(node.map(|n| n.hop), Some(*h), "hop of node {}", a);
     }
     prop_assert_eq!(tr.nodes.len(), want_hops.len() + c.seeds.len(), "nodes: the seeds and every receiver");

@@ -115,6 +115,77 @@ impl Parcel {
         }
     }
 
+    /// Only the funds that travelled fewer than `limit` transfers: funds at the hop limit are
+    /// not followed any further, through a transfer (see [`Parcel::advance`]) or through a
+    /// conversion or bridge crossing of the address that holds them.
+    pub fn within(self, limit: u32) -> Parcel {
+        let keep = |s: u8| u32::from(s) < limit;
+        match self {
+            Parcel::Mask(m) => Parcel::Mask(if limit >= 64 { m } else { m & ((1u64 << limit) - 1) }),
+            Parcel::Amounts(v) => Parcel::Amounts(v.into_iter().filter(|(s, _)| keep(*s)).collect()),
+            Parcel::Segs(v) => {
+                let mut out: Vec<Seg> = Vec::with_capacity(v.len());
+                for seg in v {
+                    push_seg(&mut out, Seg { amount: seg.amount, stratum: seg.stratum.filter(|s| keep(*s)) });
+                }
+                Parcel::Segs(out)
+            }
+        }
+    }
+
+    /// Through a conversion of `amount_in` into `amount_out` (SPEC "Swaps"), where this parcel
+    /// is what the owner's `amount_in` carried. Poison: every stratum present stays present
+    /// (all of the output is traced). Haircut: for every hop count `k`, the output of the funds
+    /// that travelled at most `k` transfers is `floor(amount_out × those funds / amount_in)`, so
+    /// the traced output is `floor(amount_out × traced in / amount_in)` exactly. FIFO: the
+    /// runs of the input leave in queue order and each converts at the swap's rate, rounded
+    /// down; the rounding remainder is untraced and comes last. Strata do not advance: a
+    /// conversion is not a hop.
+    pub fn convert(self, amount_in: U256, amount_out: U256) -> Parcel {
+        match self {
+            Parcel::Mask(m) => Parcel::Mask(if amount_out.is_zero() { 0 } else { m }),
+            Parcel::Amounts(v) => {
+                if amount_in.is_zero() {
+                    return Parcel::Amounts(vec![]);
+                }
+                let (x, y) = (U512::from(amount_in), U512::from(amount_out));
+                let (mut within, mut before) = (U256::ZERO, U256::ZERO);
+                let mut out = Vec::new();
+                for (s, a) in v {
+                    // never more than the input itself (a parcel larger than `amount_in` is a
+                    // caller's mistake; clamp rather than overflow the share)
+                    within = (within + a).min(amount_in);
+                    let upto = U256::from(y * U512::from(within) / x);
+                    let o = upto - before;
+                    before = upto;
+                    if !o.is_zero() {
+                        out.push((s, o));
+                    }
+                }
+                Parcel::Amounts(out)
+            }
+            Parcel::Segs(v) => {
+                if amount_in.is_zero() {
+                    return Parcel::Segs(if amount_out.is_zero() {
+                        vec![]
+                    } else {
+                        vec![Seg { amount: amount_out, stratum: None }]
+                    });
+                }
+                let (x, y) = (U512::from(amount_in), U512::from(amount_out));
+                let mut out: Vec<Seg> = Vec::with_capacity(v.len() + 1);
+                let mut used = U256::ZERO;
+                for seg in v {
+                    let conv = U256::from(U512::from(seg.amount) * y / x).min(amount_out - used);
+                    used += conv;
+                    push_seg(&mut out, Seg { amount: conv, stratum: seg.stratum });
+                }
+                push_seg(&mut out, Seg { amount: amount_out - used, stratum: None });
+                Parcel::Segs(out)
+            }
+        }
+    }
+
     /// The traced part of a transfer of `amount` carrying this parcel.
     pub fn traced(&self, amount: U256) -> U256 {
         match self {

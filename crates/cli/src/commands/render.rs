@@ -33,6 +33,7 @@ pub(crate) fn edge(store: &Store, spec: &ChainSpec, t: &Transfer) -> CaseEdge {
         amount: amount.clone(),
         amount_raw: t.amount.to_string(),
         traced_amount: amount,
-        usd: None,
+        chain: spec.name.clone(),
+        ..Default::default()
     }
 }

@@ -8,8 +8,10 @@ use anyhow::{bail, Context as _, Result};
 use chaintrace_model::time_fmt::parse_rfc3339;
 use chaintrace_model::{Address, Asset, CaseFile, ChainKind, ChainSpec, Label, Provenance, TipRef};
 use chaintrace_store::Store;
-use chaintrace_tracer::case::{case_file, deposits_csv, summary_text, CaseContext};
-use chaintrace_tracer::{trace, Bound, Policy, PriceTable, TraceDirection, TraceError, TraceOptions, MAX_HOPS};
+use chaintrace_tracer::case::{case_file, deposits_csv, summary_text, CaseContext, ChainCase};
+use chaintrace_tracer::{
+    trace_chains, Bound, Policy, PriceTable, TraceDirection, TraceError, TraceOptions, WalkChain, MAX_HOPS,
+};
 
 use crate::adapters::source::StoreSource;
 use clap::{Args, ValueEnum};
@@ -23,8 +25,8 @@ use crate::{context::Context, files, output};
 pub(crate) struct TraceArgs {
     /// Seed addresses to walk from.
     seeds: Vec<String>,
-    /// Chain name from the config (default: ethereum for 0x seeds, bitcoin otherwise).
-    #[arg(long, help_heading = "What to trace")]
+    /// Chain name from the config, several comma-separated (one walk across them: swaps and bridges are followed), or all (every config chain the store holds). Default: ethereum for 0x seeds, bitcoin otherwise.
+    #[arg(long, value_name = "CHAIN[,CHAIN…]|all", help_heading = "What to trace")]
     chain: Option<String>,
     /// Also seed every address whose label entity, category or sanctions program is NAME (e.g. an OFAC entity, DPRK3).
     #[arg(long, value_name = "NAME", help_heading = "What to trace")]
@@ -181,9 +183,75 @@ pub(crate) struct Valuation<'a> {
     pub note: Option<String>,
 }
 
+/// The chains a `--chain` value names, in the order given: one name, `A,B,…`, or `all` (every
+/// chain of the config the store holds). Unknown names are an [`InputError`].
+pub(crate) fn chain_names(ctx: &Context, store: Option<&Store>, text: &str) -> Result<Vec<String>> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("all") {
+        let Some(store) = store else { return Ok(ctx.config.chains.keys().cloned().collect()) };
+        let mut out = Vec::new();
+        for name in ctx.config.chains.keys() {
+            if store.tip(name)?.is_some() {
+                out.push(name.clone());
+            }
+        }
+        if out.is_empty() {
+            return Err(InputError(
+                "--chain all: the store holds no chain of the config yet; ingest one first (chaintrace ingest CHAIN …)"
+                    .into(),
+            )
+            .into());
+        }
+        return Ok(out);
+    }
+    let mut out: Vec<String> = Vec::new();
+    for name in t.split(',').map(str::trim) {
+        if name.is_empty() {
+            return Err(InputError(format!("--chain {t:?}: an empty chain name; give NAME[,NAME…] or all")).into());
+        }
+        ctx.config.chain(name).map_err(input)?;
+        if !out.iter().any(|n| n == name) {
+            out.push(name.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// The addresses a seed text is on the named chains: parsed for each chain's kind (an EVM key
+/// is the same wallet on every EVM chain; in a walk over several chains a TRON seed must be
+/// written `T…` or `41…`, so a `0x` key is not also taken as a TRON account).
+fn parse_seed_multi(text: &str, specs: &[ChainSpec]) -> Result<Vec<Address>> {
+    let mut out: Vec<Address> = Vec::new();
+    let mut first_err = None;
+    for spec in specs {
+        if specs.len() > 1 && spec.kind == ChainKind::Tron && text.trim().starts_with("0x") {
+            continue;
+        }
+        match parse_seed(text, spec) {
+            Ok(a) => {
+                if !out.contains(&a) {
+                    out.push(a);
+                }
+            }
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match (out.is_empty(), first_err) {
+        (false, _) => Ok(out),
+        (true, Some(e)) if specs.len() == 1 => Err(e),
+        _ => bail!(
+            "seed {text} is not an address of any traced chain ({}): check the seed or --chain",
+            specs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
 /// Walk from the seeds and build the case file: the one code path of `chaintrace trace` and
-/// the workbench. `user_labels` (the workbench's own labels) join the store's labels for the
-/// walk and for `seeds_label`. Bad input is an [`InputError`] in the chain.
+/// the workbench. `req.chain` names one chain, several (`A,B`) or `all`. `user_labels` (the
+/// workbench's own labels) join the store's labels for the walk and for `seeds_label`. Bad
+/// input is an [`InputError`] in the chain.
 pub(crate) fn build_case(
     ctx: &Context,
     store: &Store,
@@ -191,16 +259,46 @@ pub(crate) fn build_case(
     req: &TraceSpec,
     valuation: &Valuation<'_>,
 ) -> Result<CaseFile> {
-    let chain = req.chain.clone();
-    let spec = ctx.config.chain(&chain).map_err(input)?.clone();
+    let names = chain_names(ctx, Some(store), &req.chain)?;
+    let specs: Vec<ChainSpec> =
+        names.iter().map(|n| ctx.config.chain(n).cloned()).collect::<Result<_>>().map_err(input)?;
+    let spec = &specs[0];
     let defaults = &ctx.config.tracer;
-    let mut seeds: Vec<Address> =
-        req.seeds.iter().map(|s| parse_seed(s, &spec)).collect::<Result<_>>().map_err(input)?;
+    let mut seeds: Vec<Address> = Vec::new();
+    for s in &req.seeds {
+        for a in parse_seed_multi(s, &specs).map_err(input)? {
+            if !seeds.contains(&a) {
+                seeds.push(a);
+            }
+        }
+    }
     let since = req.since.as_deref().map(|t| parse_bound(t, "--since")).transpose().map_err(input)?;
     let until = req.until.as_deref().map(|t| parse_bound(t, "--until")).transpose().map_err(input)?;
-    let asset = req.asset.as_deref().map(|a| parse_asset(a, &spec)).transpose().map_err(input)?;
+    let asset = req.asset.as_deref().map(|a| parse_asset(a, spec)).transpose().map_err(input)?;
     if let Some(name) = &req.seeds_label {
-        seeds.extend(seeds_by_label(store, user_labels, &spec, name)?);
+        // every named chain is seeded; only when no chain has a match is it an error
+        let mut found = false;
+        let mut first_err = None;
+        for sp in &specs {
+            match seeds_by_label(store, user_labels, sp, name) {
+                Ok(list) => {
+                    found = true;
+                    for a in list {
+                        if !seeds.contains(&a) {
+                            seeds.push(a);
+                        }
+                    }
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        if !found {
+            if let Some(e) = first_err {
+                return Err(e);
+            }
+        }
     }
     if seeds.is_empty() {
         return Err(InputError("no seeds: give seed addresses or --seeds-label NAME".into()).into());
@@ -215,14 +313,26 @@ pub(crate) fn build_case(
     opts.until = until;
     opts.hub_degree = req.hub_degree.unwrap_or(defaults.hub_degree);
 
-    // Transfers and degrees from the chain's graph snapshot when it is fresh (same result, no
+    // Transfers and degrees from each chain's graph snapshot when it is fresh (same result, no
     // RocksDB reads per address); otherwise from the store.
-    let snap = crate::adapters::snapshot::open_fresh(store, &chain)?;
-    let source = StoreSource::new(store, &chain, spec.kind == ChainKind::Bitcoin)
-        .with_labels(user_labels.to_vec())
-        .with_snapshot(snap.as_deref());
+    let snaps =
+        specs.iter().map(|sp| crate::adapters::snapshot::open_fresh(store, &sp.name)).collect::<Result<Vec<_>, _>>()?;
+    let chains: Vec<WalkChain<StoreSource<'_>>> = specs
+        .iter()
+        .zip(&snaps)
+        .map(|(sp, snap)| WalkChain {
+            name: sp.name.clone(),
+            kind: Some(sp.kind),
+            source: StoreSource::new(store, &sp.name, sp.kind == ChainKind::Bitcoin)
+                .with_labels(user_labels.to_vec())
+                .with_snapshot(snap.as_deref()),
+            native_symbol: sp.native_symbol.clone(),
+            native_decimals: sp.native_decimals,
+        })
+        .collect();
+    let chain = names.join(",");
     let started = std::time::Instant::now();
-    let result = trace(&source, &opts).map_err(|e| match e {
+    let result = trace_chains(&chains, &opts).map_err(|e| match e {
         // The tracer states the fact; the flag to change is ours to name.
         TraceError::NoSeeds => {
             InputError("no seeds: give seed addresses or a --seeds-label that matches labels".into()).into()
@@ -236,7 +346,7 @@ pub(crate) fn build_case(
     })?;
     tracing::info!(
         chain = %chain,
-        source = if snap.is_some() { "snapshot" } else { "store" },
+        source = if snaps.iter().all(Option::is_some) { "snapshot" } else if snaps.iter().any(Option::is_some) { "snapshot+store" } else { "store" },
         nodes = result.nodes.len(),
         edges = result.edges.len(),
         deposits = result.deposits.len(),
@@ -258,21 +368,22 @@ pub(crate) fn build_case(
         }
     }
     let cctx = CaseContext {
-        chain: &chain,
-        evm: spec.kind == ChainKind::Evm,
+        chains: specs
+            .iter()
+            .map(|sp| ChainCase { name: &sp.name, evm: sp.kind == ChainKind::Evm, price_symbols: &sp.price_symbols })
+            .collect(),
         prices: valuation.prices,
-        price_symbols: &spec.price_symbols,
         provenance,
         seeds_label: req.seeds_label.clone(),
         since_text: req.since.clone(),
         until_text: req.until.clone(),
     };
     let mut case = case_file(&result, &cctx);
-    if spec.kind == ChainKind::Bitcoin {
+    for sp in specs.iter().filter(|sp| sp.kind == ChainKind::Bitcoin) {
         // The entity cluster of each address, when `chaintrace cluster` has run.
-        for n in &mut case.nodes {
+        for n in case.nodes.iter_mut().filter(|n| n.chain == sp.name) {
             if let Ok(a) = Address::parse_bitcoin(&n.address) {
-                n.cluster = super::cluster::cluster_of(store, &chain, &a)?.map(|(id, _)| id);
+                n.cluster = super::cluster::cluster_of(store, &sp.name, &a)?.map(|(id, _)| id);
             }
         }
     }
@@ -301,9 +412,13 @@ pub(crate) fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
     };
     // Bad input (an unknown chain, a seed of the wrong kind, a bad bound or asset) is reported
     // before the store is opened or created.
-    let spec = ctx.config.chain(&chain)?.clone();
-    for s in &args.seeds {
-        parse_seed(s, &spec)?;
+    let specs: Vec<ChainSpec> =
+        chain_names(ctx, None, &chain)?.iter().map(|n| ctx.config.chain(n).cloned()).collect::<Result<_>>()?;
+    let spec = specs[0].clone();
+    if !chain.trim().eq_ignore_ascii_case("all") {
+        for s in &args.seeds {
+            parse_seed_multi(s, &specs)?;
+        }
     }
     for (t, flag) in [(&args.since, "--since"), (&args.until, "--until")] {
         if let Some(t) = t {

@@ -241,7 +241,7 @@ proptest! {
                 }
             }
         }
-        let got_hops: BTreeMap<Address, u32> = tr.nodes.iter().map(|(a, n)| (a.clone(), n.hop)).collect();
+        let got_hops: BTreeMap<Address, u32> = tr.nodes.iter().map(|((_, a), n)| (a.clone(), n.hop)).collect();
         prop_assert_eq!(got_hops, hops);
         // every traced arrival at the deposit address is flagged, nothing else
         let dep = c.deposit.map(addr);
@@ -253,7 +253,7 @@ proptest! {
         for d in &tr.deposits {
             prop_assert_eq!(d.path.len() as u32, d.hops + 1, "path {:?}", d.path);
             prop_assert!(seeds.contains(&d.path[0]));
-            prop_assert_eq!(tr.nodes[&tr.edges[d.edge].transfer.to].role, Role::ExchangeDeposit);
+            prop_assert_eq!(tr.node(&tr.edges[d.edge].transfer.to).unwrap().role, Role::ExchangeDeposit);
         }
     }
 

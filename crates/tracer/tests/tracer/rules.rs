@@ -2,7 +2,7 @@
 
 use chaintrace_model::TokenMeta;
 use chaintrace_model::{Address, Asset, Category, Hash32, Label, Position, Role, Transfer, U256};
-use chaintrace_tracer::case::{case_file, deposits_csv, summary_text, CaseContext};
+use chaintrace_tracer::case::{case_file, deposits_csv, summary_text, CaseContext, ChainCase};
 use chaintrace_tracer::{trace, Bound, MemGraph, Policy, PriceTable, TraceDirection, TraceError, TraceOptions};
 
 const TOKEN: [u8; 20] = [0xdd; 20];
@@ -79,7 +79,7 @@ fn stops_at_services_hubs_hops_and_min_amount() {
     o.hub_degree = 4;
     o.min_amount = Some("0.001".into());
     let t = trace(&g.g, &o).unwrap();
-    let role = |i: u8| t.nodes.get(&a(i)).map(|n| (n.role, n.stop_reason.clone(), n.hop));
+    let role = |i: u8| t.node(&a(i)).map(|n| (n.role, n.stop_reason.clone(), n.hop));
     assert_eq!(role(1), Some((Role::Seed, None, 0)));
     assert_eq!(role(2), Some((Role::Intermediate, None, 1)));
     assert_eq!(role(3), Some((Role::Service, None, 2)));
@@ -92,8 +92,8 @@ fn stops_at_services_hubs_hops_and_min_amount() {
     // with 3 hops the hub and mixer still stop the walk but 9 pays on
     o.hops = 3;
     let t = trace(&g.g, &o).unwrap();
-    assert_eq!(t.nodes[&a(5)].stop_reason.as_deref(), Some("hub"));
-    assert!(t.nodes.contains_key(&a(10)) && !t.nodes.contains_key(&a(4)) && !t.nodes.contains_key(&a(6)));
+    assert_eq!(t.node(&a(5)).unwrap().stop_reason.as_deref(), Some("hub"));
+    assert!(t.node(&a(10)).is_some() && t.node(&a(4)).is_none() && t.node(&a(6)).is_none());
 }
 
 #[test]
@@ -114,10 +114,8 @@ fn deposits_and_sweeps_per_asset_with_usd() {
     let prices = PriceTable::parse_csv("date,btc_usd,eth_usd\n2022-11-09,18562.35,1334.29\n", "p").unwrap();
     let syms = [("0xdddddddddddddddddddddddddddddddddddddddd".to_string(), "USDT".to_string())].into();
     let ctx = CaseContext {
-        chain: "ethereum",
-        evm: true,
+        chains: vec![ChainCase { name: "ethereum", evm: true, price_symbols: &syms }],
         prices: &prices,
-        price_symbols: &syms,
         provenance: Default::default(),
         seeds_label: None,
         since_text: None,
@@ -155,12 +153,12 @@ fn filters_asset_since_until_and_time_order() {
         .t(2, 5, 5, Asset::Native, ETH)
         .t(1, 6, 9, Asset::Native, ETH);
     let t = trace(&g.g, &opts(1)).unwrap();
-    assert!(!t.nodes.contains_key(&a(3)), "time order");
-    assert!(t.nodes.contains_key(&a(4)) && t.nodes.contains_key(&a(5)));
+    assert!(t.node(&a(3)).is_none(), "time order");
+    assert!(t.node(&a(4)).is_some() && t.node(&a(5)).is_some());
     let mut o = opts(1);
     o.asset = Some(Asset::Token(TOKEN));
     let t = trace(&g.g, &o).unwrap();
-    assert!(t.nodes.contains_key(&a(4)) && !t.nodes.contains_key(&a(5)));
+    assert!(t.node(&a(4)).is_some() && t.node(&a(5)).is_none());
     let mut o = opts(1);
     o.since = Some(Bound::Height(3));
     o.until = Some(Bound::Time(1_668_000_000 + 5 * 12));
@@ -179,7 +177,7 @@ fn backward_walk_finds_sources_before_the_funds_left() {
     let mut o = opts(1);
     o.direction = TraceDirection::Backward;
     let t = trace(&g.g, &o).unwrap();
-    let hops: Vec<(Address, u32)> = t.nodes.iter().map(|(k, n)| (k.clone(), n.hop)).collect();
+    let hops: Vec<(Address, u32)> = t.nodes.iter().map(|((_, k), n)| (k.clone(), n.hop)).collect();
     assert_eq!(hops, vec![(a(1), 0), (a(2), 1), (a(5), 2), (a(7), 3)]);
     assert!(t.deposits.is_empty());
 }
