@@ -55,6 +55,7 @@
 
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
+mod batch;
 mod error;
 mod keys;
 mod labels;
@@ -71,7 +72,7 @@ use std::{
 
 use chaintrace_model::{Address, BlockData, Direction, Hash32, Position, Transfer, U256};
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, IteratorMode, Options, ReadOptions, WriteBatch, DB,
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, IteratorMode, Options, ReadOptions, WriteBatch, DB,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -81,6 +82,7 @@ pub use labels::LabelDiff;
 pub use utxo::StoreUtxoLookup;
 pub use verify::{ChainFigures, ChainVerification, Verification};
 
+use batch::SortedBatch;
 use keys::{cf, meta, AddrId, AdjKey, BlockKey, ChainNo, TransferKey};
 use rows::{BlockRow, ChainStateRow, OutpointRow, OutputRow, TipRow, TransferRow};
 
@@ -177,6 +179,18 @@ const ADDR_CACHE_MAX: usize = 4_000_000;
 const MAX_TOTAL_WAL_BYTES: u64 = 256 << 20;
 /// RocksDB block cache shared by all column families.
 const BLOCK_CACHE_BYTES: usize = 256 << 20;
+/// Zstd level of the bottom level's table files.
+const ZSTD_LEVEL: i32 = 3;
+/// Column families that ingest fills with most of its rows.
+const BULK_CFS: [&str; 6] = [cf::TRANSFERS, cf::ADDR_OUT, cf::ADDR_IN, cf::OUTPUTS, cf::SPENDS, cf::SPENT_BY];
+/// Memtable size of those column families (RocksDB's default is 64 MiB).
+const BULK_WRITE_BUFFER_BYTES: usize = 128 << 20;
+
+/// Whether opening failed because the linked RocksDB lacks a compression library.
+fn compression_unsupported(e: &rocksdb::Error) -> bool {
+    let m = e.to_string();
+    m.contains("ompression") && (m.contains("not linked") || m.contains("not supported"))
+}
 
 impl Store {
     /// Open the store at `path`, creating it when the path does not exist or is an empty
@@ -209,8 +223,17 @@ impl Store {
         // file until they flush; cap the WAL so they are flushed and old logs deleted.
         opts.set_max_total_wal_size(MAX_TOTAL_WAL_BYTES);
         opts.increase_parallelism(2);
-        let db = DB::open_cf_descriptors(&opts, path, Self::cf_descriptors()?)
-            .map_err(|e| StoreError::from_open(&shown, e))?;
+        let db = match DB::open_cf_descriptors(&opts, path, Self::cf_descriptors(true)?) {
+            Ok(db) => db,
+            // A RocksDB built without LZ4/Zstd (the crate's bundled build has no compression
+            // libraries): the same store, uncompressed.
+            Err(e) if compression_unsupported(&e) => {
+                tracing::warn!(error = %e, "this RocksDB lacks LZ4/Zstd: the store is written uncompressed");
+                DB::open_cf_descriptors(&opts, path, Self::cf_descriptors(false)?)
+                    .map_err(|e| StoreError::from_open(&shown, e))?
+            }
+            Err(e) => return Err(StoreError::from_open(&shown, e)),
+        };
 
         let version = db.get_cf(Self::cf_of(&db, cf::META), meta::FORMAT_VERSION)?;
         match version {
@@ -251,8 +274,14 @@ impl Store {
         // A secondary keeps every table file open: the primary may delete files it compacted
         // away, and an open handle keeps them readable until the next catch-up.
         opts.set_max_open_files(-1);
-        let db = DB::open_cf_descriptors_as_secondary(&opts, path, secondary_dir, Self::cf_descriptors()?)
-            .map_err(|e| StoreError::from_open(&shown, e))?;
+        let db = match DB::open_cf_descriptors_as_secondary(&opts, path, secondary_dir, Self::cf_descriptors(true)?) {
+            Ok(db) => db,
+            Err(e) if compression_unsupported(&e) => {
+                DB::open_cf_descriptors_as_secondary(&opts, path, secondary_dir, Self::cf_descriptors(false)?)
+                    .map_err(|e| StoreError::from_open(&shown, e))?
+            }
+            Err(e) => return Err(StoreError::from_open(&shown, e)),
+        };
         let found = db
             .get_cf(Self::cf_of(&db, cf::META), meta::FORMAT_VERSION)?
             .and_then(|v| <[u8; 4]>::try_from(v.as_slice()).ok())
@@ -281,7 +310,13 @@ impl Store {
 
     /// Column family descriptors, with one block cache shared by every column family and bloom
     /// filters that make the point lookups of ingest (address ids, existing rows) cheap.
-    fn cf_descriptors() -> Result<Vec<ColumnFamilyDescriptor>, StoreError> {
+    ///
+    /// With `compress`: LZ4 on the upper levels (fast, written often) and Zstd on the bottom
+    /// level, which holds most of the data once levels are sized from the bottom up
+    /// (`level_compaction_dynamic_level_bytes`). Compression is a table-file property: RocksDB
+    /// records each file's codec, so stores written with other settings read unchanged.
+    /// The column families that bulk ingest fills get larger memtables (fewer, larger flushes).
+    fn cf_descriptors(compress: bool) -> Result<Vec<ColumnFamilyDescriptor>, StoreError> {
         let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES)?;
         Ok(cf::ALL
             .iter()
@@ -290,6 +325,20 @@ impl Store {
                 table.set_block_cache(&cache);
                 table.set_bloom_filter(10.0, false);
                 let mut cf_opts = Options::default();
+                cf_opts.set_level_compaction_dynamic_level_bytes(true);
+                if compress {
+                    // Bigger blocks compress better; the point lookups are served by the bloom
+                    // filters and the block cache.
+                    table.set_block_size(16 << 10);
+                    cf_opts.set_compression_type(DBCompressionType::Lz4);
+                    cf_opts.set_bottommost_compression_type(DBCompressionType::Zstd);
+                    cf_opts.set_bottommost_compression_options(-14, ZSTD_LEVEL, 0, 0, true);
+                } else {
+                    cf_opts.set_compression_type(DBCompressionType::None);
+                }
+                if BULK_CFS.contains(name) {
+                    cf_opts.set_write_buffer_size(BULK_WRITE_BUFFER_BYTES);
+                }
                 cf_opts.set_block_based_table_factory(&table);
                 if *name == cf::DEGREE {
                     cf_opts.set_merge_operator_associative("chaintrace_degree_add", rows::degree_merge);
@@ -399,7 +448,7 @@ impl Store {
         &self,
         w: &mut WriterState,
         state: &mut ChainStateRow,
-        batch: &mut WriteBatch,
+        batch: &mut SortedBatch,
         addr: &Address,
     ) -> Result<AddrId, StoreError> {
         let cache_key = (state.no, addr.to_key());
@@ -419,8 +468,8 @@ impl Store {
                 let id = w.next_addr_id;
                 w.next_addr_id += 1;
                 state.addresses += 1;
-                batch.put_cf(self.cf(cf::ADDRESSES), &dict_key, id.to_be_bytes());
-                batch.put_cf(self.cf(cf::META), meta::NEXT_ADDR_ID, w.next_addr_id.to_be_bytes());
+                batch.put_cf(cf::ADDRESSES, &dict_key, id.to_be_bytes());
+                batch.put_cf(cf::META, meta::NEXT_ADDR_ID, w.next_addr_id.to_be_bytes());
                 w.new_ids.insert(cache_key, id);
                 Ok(id)
             }
@@ -474,7 +523,7 @@ impl Store {
         &self,
         w: &mut WriterState,
         state: &mut ChainStateRow,
-        batch: &mut WriteBatch,
+        batch: &mut SortedBatch,
         t: &Transfer,
         check_existing: bool,
         pending: &mut HashSet<[u8; TransferKey::LEN]>,
@@ -496,21 +545,21 @@ impl Store {
         }
         let from = self.addr_id_for_write(w, state, batch, &t.from)?;
         let to = self.addr_id_for_write(w, state, batch, &t.to)?;
-        batch.put_cf(self.cf(cf::TRANSFERS), kb, &row);
+        batch.put_cf(cf::TRANSFERS, kb, &row);
         // The adjacency rows carry the transfer row too, so an address's history is one
         // sequential scan (the tracer reads whole histories) instead of a random read per row.
-        batch.put_cf(self.cf(cf::ADDR_OUT), AdjKey { addr: from, height: t.height, pos: t.pos }.encode(), &row);
-        batch.put_cf(self.cf(cf::ADDR_IN), AdjKey { addr: to, height: t.height, pos: t.pos }.encode(), &row);
+        batch.put_cf(cf::ADDR_OUT, AdjKey { addr: from, height: t.height, pos: t.pos }.encode(), &row);
+        batch.put_cf(cf::ADDR_IN, AdjKey { addr: to, height: t.height, pos: t.pos }.encode(), &row);
         degrees.entry(from).or_default().0 += 1;
         degrees.entry(to).or_default().1 += 1;
         Ok(Some(TransferRow::digest_term(&key, &row)))
     }
 
-    fn put_utxo(&self, no: ChainNo, batch: &mut WriteBatch, block: &BlockData) -> Vec<Hash32> {
+    fn put_utxo(&self, no: ChainNo, batch: &mut SortedBatch, block: &BlockData) -> Vec<Hash32> {
         let mut txids = Vec::new();
         for o in &block.outputs {
             batch.put_cf(
-                self.cf(cf::OUTPUTS),
+                cf::OUTPUTS,
                 keys::outpoint_key(no, &o.txid, o.vout),
                 rows::encode(&OutputRow::from_output(o)),
             );
@@ -520,12 +569,12 @@ impl Store {
         }
         for s in &block.spends {
             batch.put_cf(
-                self.cf(cf::SPENDS),
+                cf::SPENDS,
                 keys::outpoint_key(no, &s.txid, s.vin),
                 rows::encode(&OutpointRow { txid: s.prev_txid, index: s.prev_vout }),
             );
             batch.put_cf(
-                self.cf(cf::SPENT_BY),
+                cf::SPENT_BY,
                 keys::outpoint_key(no, &s.prev_txid, s.prev_vout),
                 rows::encode(&OutpointRow { txid: s.txid, index: s.vin }),
             );
@@ -545,17 +594,17 @@ impl Store {
         w: &mut WriterState,
         chain: &str,
         state: ChainStateRow,
-        mut batch: WriteBatch,
+        mut batch: SortedBatch,
         degrees: DegreeDeltas,
     ) -> Result<(), StoreError> {
         // One merge per address per batch, not one per transfer.
         for (id, (out, inn)) in degrees {
             if (out, inn) != (0, 0) {
-                batch.merge_cf(self.cf(cf::DEGREE), id.to_be_bytes(), rows::degree_delta(out, inn));
+                batch.merge_cf(cf::DEGREE, id.to_be_bytes(), rows::degree_delta(out, inn));
             }
         }
-        batch.put_cf(self.cf(cf::META), meta::chain(chain), rows::encode(&state));
-        self.db.write(batch)?;
+        batch.put_cf(cf::META, meta::chain(chain), rows::encode(&state));
+        self.db.write(batch.into_write_batch(|name| self.cf(name)))?;
         w.chains.insert(chain.to_string(), state);
         Ok(())
     }
@@ -581,7 +630,7 @@ impl Store {
         blocks: &[BlockData],
     ) -> Result<ApplySummary, StoreError> {
         let mut state = Self::chain_state_mut(w, chain).clone();
-        let mut batch = WriteBatch::default();
+        let mut batch = SortedBatch::default();
         let mut degrees = DegreeDeltas::new();
         let mut summary = ApplySummary::default();
         let mut acc = U256::from_be_bytes(state.digest_acc);
@@ -651,7 +700,7 @@ impl Store {
                 state.internal_missing_blocks += 1;
             }
             batch.put_cf(
-                self.cf(cf::BLOCKS),
+                cf::BLOCKS,
                 BlockKey { chain: state.no, height: b.height }.encode(),
                 rows::encode(&row),
             );
@@ -679,7 +728,7 @@ impl Store {
     ) -> Result<ApplySummary, StoreError> {
         let mut state = Self::chain_state_mut(w, chain).clone();
         state.has_unlinked = true;
-        let mut batch = WriteBatch::default();
+        let mut batch = SortedBatch::default();
         let mut degrees = DegreeDeltas::new();
         let mut summary = ApplySummary::default();
         let mut acc = U256::from_be_bytes(state.digest_acc);
@@ -713,7 +762,7 @@ impl Store {
         if tip.height <= height {
             return Ok(0);
         }
-        let mut batch = WriteBatch::default();
+        let mut batch = SortedBatch::default();
         let mut degrees = DegreeDeltas::new();
         let mut acc = U256::from_be_bytes(state.digest_acc);
         let mut removed = 0;
@@ -731,7 +780,7 @@ impl Store {
                 for txid in &row.utxo_txids {
                     self.delete_utxo_tx(state.no, txid, &mut batch)?;
                 }
-                batch.delete_cf(self.cf(cf::BLOCKS), BlockKey { chain: state.no, height: h }.encode());
+                batch.delete_cf(cf::BLOCKS, BlockKey { chain: state.no, height: h }.encode());
                 state.blocks = state.blocks.saturating_sub(1);
                 if row.internal_missing {
                     state.internal_missing_blocks = state.internal_missing_blocks.saturating_sub(1);
@@ -753,7 +802,7 @@ impl Store {
         &self,
         no: ChainNo,
         height: u64,
-        batch: &mut WriteBatch,
+        batch: &mut SortedBatch,
         degrees: &mut DegreeDeltas,
     ) -> Result<(u64, U256), StoreError> {
         let prefix = BlockKey { chain: no, height }.encode();
@@ -765,29 +814,29 @@ impl Store {
                 .ok_or_else(|| StoreError::Corrupt(format!("transfer row at height {height}")))?;
             for (addr, cf_name, delta) in [(&t.from, cf::ADDR_OUT, (-1, 0)), (&t.to, cf::ADDR_IN, (0, -1))] {
                 if let Some(id) = self.addr_id(no, addr)? {
-                    batch.delete_cf(self.cf(cf_name), AdjKey { addr: id, height, pos: key.pos }.encode());
+                    batch.delete_cf(cf_name, AdjKey { addr: id, height, pos: key.pos }.encode());
                     let d = degrees.entry(id).or_default();
                     d.0 += delta.0;
                     d.1 += delta.1;
                 }
             }
-            batch.delete_cf(self.cf(cf::TRANSFERS), &k);
+            batch.delete_cf(cf::TRANSFERS, &k);
             sum = sum.wrapping_add(TransferRow::digest_term(&key, &v));
             n += 1;
         }
         Ok((n, sum))
     }
 
-    fn delete_utxo_tx(&self, no: ChainNo, txid: &Hash32, batch: &mut WriteBatch) -> Result<(), StoreError> {
+    fn delete_utxo_tx(&self, no: ChainNo, txid: &Hash32, batch: &mut SortedBatch) -> Result<(), StoreError> {
         let prefix = keys::tx_prefix(no, txid);
         for (k, _) in self.prefix_scan(cf::OUTPUTS, &prefix)? {
-            batch.delete_cf(self.cf(cf::OUTPUTS), &k);
+            batch.delete_cf(cf::OUTPUTS, &k);
         }
         for (k, v) in self.prefix_scan(cf::SPENDS, &prefix)? {
             if let Some(prev) = rows::decode::<OutpointRow>(&v) {
-                batch.delete_cf(self.cf(cf::SPENT_BY), keys::outpoint_key(no, &prev.txid, prev.index));
+                batch.delete_cf(cf::SPENT_BY, keys::outpoint_key(no, &prev.txid, prev.index));
             }
-            batch.delete_cf(self.cf(cf::SPENDS), &k);
+            batch.delete_cf(cf::SPENDS, &k);
         }
         Ok(())
     }
@@ -1001,7 +1050,7 @@ impl Store {
         let Some(mut state) = w.chains.get(chain).cloned() else {
             return Err(StoreError::Invalid(format!("the store holds no chain named {chain:?}")));
         };
-        let mut batch = WriteBatch::default();
+        let mut batch = SortedBatch::default();
         let mut degrees = DegreeDeltas::new();
         let mut summary = ApplySummary::default();
         let mut acc = U256::from_be_bytes(state.digest_acc);
@@ -1055,7 +1104,7 @@ impl Store {
             row.transfers = u32::try_from(data.transfers.len()).unwrap_or(u32::MAX);
             row.internal_missing = false;
             batch.put_cf(
-                self.cf(cf::BLOCKS),
+                cf::BLOCKS,
                 BlockKey { chain: state.no, height: b.height }.encode(),
                 rows::encode(&row),
             );
