@@ -49,7 +49,6 @@ struct Run {
     store_bytes: Option<(u64, u64)>,
 }
 
-
 fn home() -> PathBuf {
     PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
 }
@@ -156,11 +155,8 @@ fn vm_hwm_kib(pid: u32) -> Option<u64> {
 /// child's VmHWM sampled every 5 ms until it exits (the high-water mark only grows).
 fn run_measured(cmd: &mut Command) -> (f64, f64, std::process::Output) {
     let t = Instant::now();
-    let mut child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child =
+        cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("spawn");
     let pid = child.id();
     let mut peak = 0u64;
     // Drain the pipes on threads so a chatty child never blocks on a full pipe.
@@ -201,9 +197,8 @@ fn rusty_binary() -> Option<PathBuf> {
         let p = PathBuf::from(p);
         return p.is_file().then_some(p);
     }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|d| d.join("rusty-blockparser")).find(|p| p.is_file())
-    })
+    std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join("rusty-blockparser")).find(|p| p.is_file()))
 }
 
 /// Write Core's block index beside the blk files once (rusty-blockparser reads blocks through it).
@@ -222,9 +217,7 @@ fn ensure_core_index(dir: &Path) {
 /// One `rusty-blockparser csvdump` run over the same files (its CSVs go to a temp dir).
 fn peer_run(bin: &Path, dir: &Path, blocks: u64, txs: u64, bytes: u64) -> Run {
     let out_dir = tempfile::tempdir().expect("tmp");
-    let (secs, rss, out) = run_measured(
-        Command::new(bin).arg("-d").arg(dir).arg("csvdump").arg(out_dir.path()),
-    );
+    let (secs, rss, out) = run_measured(Command::new(bin).arg("-d").arg(dir).arg("csvdump").arg(out_dir.path()));
     assert!(out.status.success(), "rusty-blockparser failed: {}", String::from_utf8_lossy(&out.stderr));
     // It reports what it dumped; it stops one block short of the index's tip (its height
     // range is exclusive), so its own count is the one its speed is computed from.
@@ -271,7 +264,10 @@ fn main() {
         }
     }
     println!("\nBitcoin ingest, regtest chain of {txs} generated transactions ({})", dir.display());
-    println!("{:<46} {:>9} {:>11} {:>9} {:>10}  runs (s)", "run (median of runs)", "seconds", "tx/s", "MB/s", "peak RSS");
+    println!(
+        "{:<46} {:>9} {:>11} {:>9} {:>10}  runs (s)",
+        "run (median of runs)", "seconds", "tx/s", "MB/s", "peak RSS"
+    );
     let line = |what: &str, rs: &[Run]| {
         let secs = median(rs.iter().map(|r| r.secs).collect());
         let rss = median(rs.iter().map(|r| r.rss_mib).collect());

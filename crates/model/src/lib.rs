@@ -24,8 +24,8 @@ pub use case::{
     CaseDecodeError, CaseDeposit, CaseEdge, CaseFile, CaseNode, NodeLabel, Provenance, Role, TipRef, TraceParams,
     CASE_VERSION,
 };
-pub use flow::{BridgeEvent, BridgeKey, BridgeSide, Conversion, ConversionKind, PricePoint};
 pub use chain::{ChainKind, ChainSpec, Sensitive};
+pub use flow::{BridgeEvent, BridgeKey, BridgeSide, Conversion, ConversionKind, PricePoint};
 pub use label::{name_parts, names_match, AddrChange, Category, ImportRecord, Label, SourceChange};
 pub use sink::{find_fork, Applied, ApplyCounts, ChainSink, ForkError, ForkSearch, MemorySink};
 pub use transfer::{

@@ -8,7 +8,7 @@
 //! spent over a third of its time in `InlineSkipList::FindSpliceForLevel`. In key order, each
 //! insert starts next to the previous one.
 //!
-//! The sort is stable, so operations on the same key keep their order (a put then a delete of
+//! Operations on the same key keep their order (a put then a delete of
 //! one key in one batch still ends deleted): the batch's effect is unchanged, and it is still
 //! written as one atomic `WriteBatch`.
 
@@ -25,6 +25,10 @@ enum Kind {
 
 #[derive(Clone, Copy)]
 struct Op {
+    /// Column family index and the key's first 7 bytes, big-endian: most comparisons end here.
+    prefix: u64,
+    /// Position in the batch: the tie-break that keeps same-key operations in order.
+    seq: u32,
     cf: u8,
     kind: Kind,
     key: (u32, u32),
@@ -48,7 +52,13 @@ impl SortedBatch {
         self.bytes.extend_from_slice(key);
         let v = (self.bytes.len() as u32, value.len() as u32);
         self.bytes.extend_from_slice(value);
-        self.ops.push(Op { cf: cf_index(cf), kind, key: k, value: v });
+        let cf = cf_index(cf);
+        let mut head = [0u8; 8];
+        head[0] = cf;
+        let n = key.len().min(7);
+        head[1..=n].copy_from_slice(&key[..n]);
+        let seq = self.ops.len() as u32;
+        self.ops.push(Op { prefix: u64::from_be_bytes(head), seq, cf, kind, key: k, value: v });
     }
 
     pub(crate) fn put_cf(&mut self, cf: &str, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
@@ -67,11 +77,23 @@ impl SortedBatch {
         &self.bytes[off as usize..(off + len) as usize]
     }
 
-    /// The RocksDB batch: operations by column family, then key; same-key operations in the
-    /// order they were added.
-    pub(crate) fn into_write_batch<'a>(mut self, handle: impl Fn(&str) -> &'a ColumnFamily) -> WriteBatch {
+    /// The operations by column family, then key; same-key operations in the order they were
+    /// added.
+    fn sorted(&mut self) -> Vec<Op> {
         let mut ops = std::mem::take(&mut self.ops);
-        ops.sort_by(|a, b| a.cf.cmp(&b.cf).then_with(|| self.slice(a.key).cmp(self.slice(b.key))));
+        // (column family, key, position): a total order, so an unstable sort is exact.
+        ops.sort_unstable_by(|a, b| {
+            a.prefix
+                .cmp(&b.prefix)
+                .then_with(|| self.slice(a.key).cmp(self.slice(b.key)))
+                .then_with(|| a.seq.cmp(&b.seq))
+        });
+        ops
+    }
+
+    /// The RocksDB batch, in [`SortedBatch::sorted`] order.
+    pub(crate) fn into_write_batch<'a>(mut self, handle: impl Fn(&str) -> &'a ColumnFamily) -> WriteBatch {
+        let ops = self.sorted();
         let mut batch = WriteBatch::default();
         let handles: Vec<&ColumnFamily> = cf::ALL.iter().map(|n| handle(n)).collect();
         for op in &ops {
@@ -84,5 +106,34 @@ impl SortedBatch {
             }
         }
         batch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Against a naive oracle: a stable sort by (column family, key) of the operations as
+        /// added.
+        #[test]
+        fn sorted_is_a_stable_sort_by_family_and_key(
+            ops in proptest::collection::vec((0usize..cf::ALL.len(), proptest::collection::vec(0u8..4, 0..10), 0u8..3), 0..200)
+        ) {
+            let mut b = SortedBatch::default();
+            for (i, (c, key, kind)) in ops.iter().enumerate() {
+                let v = (i as u32).to_be_bytes();
+                match kind {
+                    0 => b.put_cf(cf::ALL[*c], key, v),
+                    1 => b.delete_cf(cf::ALL[*c], key),
+                    _ => b.merge_cf(cf::ALL[*c], key, v),
+                }
+            }
+            let mut want: Vec<(usize, usize)> = ops.iter().enumerate().map(|(i, (c, _, _))| (*c, i)).collect();
+            want.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| ops[a.1].1.cmp(&ops[b.1].1)));
+            let got: Vec<(usize, usize)> = b.sorted().iter().map(|o| (o.cf as usize, o.seq as usize)).collect();
+            prop_assert_eq!(got, want);
+        }
     }
 }

@@ -67,12 +67,13 @@ mod verify;
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
     path::{Path, PathBuf},
-    sync::Mutex,
+    sync::{Mutex, RwLock},
 };
 
 use chaintrace_model::{Address, BlockData, Direction, Hash32, Position, Transfer, U256};
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, IteratorMode, Options, ReadOptions, WriteBatch, DB,
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, IteratorMode, Options,
+    ReadOptions, WriteBatch, DB,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -168,6 +169,9 @@ pub struct Store {
     db: DB,
     path: PathBuf,
     writer: Mutex<WriterState>,
+    /// Chain name → number, for the chains [`Store::chain_no`] has answered (numbers never
+    /// change).
+    chain_nos: RwLock<HashMap<String, ChainNo>>,
     /// Opened with [`Store::open_secondary`]: degrees are counted from the adjacency rows, not
     /// read from the merge counters (a secondary's catch-up can replay a merge operand that it
     /// already applied, so a counter read there may count a transfer twice).
@@ -361,6 +365,7 @@ impl Store {
                 addr_cache: HashMap::new(),
                 new_ids: HashMap::new(),
             }),
+            chain_nos: RwLock::new(HashMap::new()),
             secondary,
         })
     }
@@ -403,9 +408,16 @@ impl Store {
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The chain's number, when the chain has been seen.
+    /// The chain's number, when the chain has been seen. A chain's number never changes, so
+    /// it is remembered outside the writer lock: readers on other threads (the Bitcoin
+    /// decoder's output look-ups during a pipelined ingest) do not wait for a batch to commit.
     fn chain_no(&self, chain: &str) -> Option<ChainNo> {
-        self.lock().chains.get(chain).map(|c| c.no)
+        if let Some(no) = self.chain_nos.read().unwrap_or_else(|p| p.into_inner()).get(chain) {
+            return Some(*no);
+        }
+        let no = self.lock().chains.get(chain).map(|c| c.no)?;
+        self.chain_nos.write().unwrap_or_else(|p| p.into_inner()).insert(chain.to_string(), no);
+        Some(no)
     }
 
     fn chain_state_mut<'a>(w: &'a mut WriterState, chain: &str) -> &'a mut ChainStateRow {
@@ -699,11 +711,7 @@ impl Store {
             if data.internal_missing {
                 state.internal_missing_blocks += 1;
             }
-            batch.put_cf(
-                cf::BLOCKS,
-                BlockKey { chain: state.no, height: b.height }.encode(),
-                rows::encode(&row),
-            );
+            batch.put_cf(cf::BLOCKS, BlockKey { chain: state.no, height: b.height }.encode(), rows::encode(&row));
             state.tip = Some(TipRow { height: b.height, hash: b.hash, time: b.time });
             state.blocks += 1;
             summary.blocks += 1;
@@ -1103,11 +1111,7 @@ impl Store {
             }
             row.transfers = u32::try_from(data.transfers.len()).unwrap_or(u32::MAX);
             row.internal_missing = false;
-            batch.put_cf(
-                cf::BLOCKS,
-                BlockKey { chain: state.no, height: b.height }.encode(),
-                rows::encode(&row),
-            );
+            batch.put_cf(cf::BLOCKS, BlockKey { chain: state.no, height: b.height }.encode(), rows::encode(&row));
             state.internal_missing_blocks = state.internal_missing_blocks.saturating_sub(1);
             summary.blocks += 1;
         }
