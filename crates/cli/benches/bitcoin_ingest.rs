@@ -41,6 +41,8 @@ const MAINNET_TXS: f64 = 1.1e9;
 /// One measured run.
 struct Run {
     secs: f64,
+    /// CPU seconds, user + system, all threads.
+    cpu: f64,
     rss_mib: f64,
     blocks: u64,
     txs: u64,
@@ -99,7 +101,7 @@ fn decode_only(dir: &Path) -> Run {
     }
     let secs = t.elapsed().as_secs_f64();
     eprintln!("decode only: {} blocks, {txs} txs, {transfers} transfers", chain.len());
-    Run { secs, rss_mib: 0.0, blocks: chain.len() as u64, txs, bytes, store_bytes: None }
+    Run { secs, cpu: secs, rss_mib: 0.0, blocks: chain.len() as u64, txs, bytes, store_bytes: None }
 }
 
 fn ingest_run(dir: &Path) -> Run {
@@ -111,7 +113,7 @@ fn ingest_run(dir: &Path) -> Run {
     )
     .expect("config");
     let store = work.path().join("store");
-    let (secs, rss, out) = run_measured(
+    let (secs, rss, cpu, out) = run_measured(
         Command::new(env!("CARGO_BIN_EXE_chaintrace"))
             .arg("--store")
             .arg(&store)
@@ -124,6 +126,7 @@ fn ingest_run(dir: &Path) -> Run {
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     Run {
         secs,
+        cpu,
         rss_mib: rss,
         blocks: s["blocks"].as_u64().unwrap_or(0),
         txs: s["transactions"].as_u64().unwrap_or(0),
@@ -151,14 +154,27 @@ fn vm_hwm_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Run `cmd` to completion; returns (seconds, peak RSS in MiB, stdout). The peak is the
-/// child's VmHWM sampled every 5 ms until it exits (the high-water mark only grows).
-fn run_measured(cmd: &mut Command) -> (f64, f64, std::process::Output) {
+/// CPU seconds (user + system, all threads) a running process has used, from /proc.
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name and state.
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0) // USER_HZ is 100 on Linux
+}
+
+/// Run `cmd` to completion; returns (seconds, peak RSS in MiB, CPU seconds, output). Peak RSS
+/// and CPU time are the child's VmHWM and utime + stime sampled every 5 ms until it exits
+/// (both only grow). CPU time tells apart our work from waiting on a loaded machine.
+fn run_measured(cmd: &mut Command) -> (f64, f64, f64, std::process::Output) {
     let t = Instant::now();
     let mut child =
         cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("spawn");
     let pid = child.id();
     let mut peak = 0u64;
+    let mut cpu = 0f64;
     // Drain the pipes on threads so a chatty child never blocks on a full pipe.
     let mut so = child.stdout.take().expect("stdout");
     let mut se = child.stderr.take().expect("stderr");
@@ -176,6 +192,9 @@ fn run_measured(cmd: &mut Command) -> (f64, f64, std::process::Output) {
         if let Some(k) = vm_hwm_kib(pid) {
             peak = peak.max(k);
         }
+        if let Some(c) = cpu_secs(pid) {
+            cpu = cpu.max(c);
+        }
         if let Some(st) = child.try_wait().expect("wait") {
             break st;
         }
@@ -187,7 +206,7 @@ fn run_measured(cmd: &mut Command) -> (f64, f64, std::process::Output) {
         stdout: out_t.join().expect("stdout thread"),
         stderr: err_t.join().expect("stderr thread"),
     };
-    (secs, peak as f64 / 1024.0, out)
+    (secs, peak as f64 / 1024.0, cpu, out)
 }
 
 /// The rusty-blockparser binary: `CHAINTRACE_BENCH_RUSTY` (a path), else `rusty-blockparser`
@@ -217,7 +236,7 @@ fn ensure_core_index(dir: &Path) {
 /// One `rusty-blockparser csvdump` run over the same files (its CSVs go to a temp dir).
 fn peer_run(bin: &Path, dir: &Path, blocks: u64, txs: u64, bytes: u64) -> Run {
     let out_dir = tempfile::tempdir().expect("tmp");
-    let (secs, rss, out) = run_measured(Command::new(bin).arg("-d").arg(dir).arg("csvdump").arg(out_dir.path()));
+    let (secs, rss, cpu, out) = run_measured(Command::new(bin).arg("-d").arg(dir).arg("csvdump").arg(out_dir.path()));
     assert!(out.status.success(), "rusty-blockparser failed: {}", String::from_utf8_lossy(&out.stderr));
     // It reports what it dumped; it stops one block short of the index's tip (its height
     // range is exclusive), so its own count is the one its speed is computed from.
@@ -229,7 +248,7 @@ fn peer_run(bin: &Path, dir: &Path, blocks: u64, txs: u64, bytes: u64) -> Run {
         .expect("rusty-blockparser reports the transactions it dumped");
     assert!(dumped <= txs && dumped + 5_000 >= txs, "rusty-blockparser dumped {dumped} of {txs} transactions");
     let txs = dumped;
-    Run { secs, rss_mib: rss, blocks, txs, bytes, store_bytes: None }
+    Run { secs, cpu, rss_mib: rss, blocks, txs, bytes, store_bytes: None }
 }
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -271,28 +290,31 @@ fn main() {
     let line = |what: &str, rs: &[Run]| {
         let secs = median(rs.iter().map(|r| r.secs).collect());
         let rss = median(rs.iter().map(|r| r.rss_mib).collect());
+        let cpu = median(rs.iter().map(|r| r.cpu).collect());
         let all: Vec<String> = rs.iter().map(|r| format!("{:.2}", r.secs)).collect();
         let r = &rs[0];
         println!(
-            "{:<46} {:>9.2} {:>11.0} {:>9.1} {:>6.0} MiB  {}",
+            "{:<46} {:>9.2} {:>11.0} {:>9.1} {:>6.0} MiB {:>8.2}  {}",
             what,
             secs,
             r.txs as f64 / secs,
             r.bytes as f64 / 1e6 / secs,
             rss,
+            cpu,
             all.join(" ")
         );
-        secs
+        (secs, cpu)
     };
     println!(
-        "{:<46} {:>9.2} {:>11.0} {:>9.1} {:>10}",
+        "{:<46} {:>9.2} {:>11.0} {:>9.1} {:>10} {:>8}",
         "chaintrace decode only (blk → BlockData)",
         decode.secs,
         decode.txs as f64 / decode.secs,
         decode.bytes as f64 / 1e6 / decode.secs,
+        "-",
         "-"
     );
-    let ours_secs = line("chaintrace ingest --blocks-dir (RocksDB)", &ours);
+    let (ours_secs, ours_cpu) = line("chaintrace ingest --blocks-dir (RocksDB)", &ours);
     let peer_secs = if peer.is_empty() {
         println!("{:<46} SKIPPED-peer (binary not found)", "rusty-blockparser csvdump");
         None
@@ -305,8 +327,12 @@ fn main() {
         "ingest / decode-only speed: {:.0}% (goal ≥ 25%)",
         100.0 * (decode.txs as f64 / ours_secs) / (decode.txs as f64 / decode.secs)
     );
-    if let Some(p) = peer_secs {
-        println!("ingest speed vs rusty-blockparser: {:.2}× (goal ≥ 2×)", p / ours_secs);
+    if let Some((p, p_cpu)) = peer_secs {
+        println!(
+            "ingest speed vs rusty-blockparser: {:.2}× wall clock, {:.2}× CPU time (goal ≥ 2×)",
+            p / ours_secs,
+            p_cpu / ours_cpu
+        );
     }
     if let Some((bytes, transfers)) = ours[0].store_bytes {
         println!(
@@ -319,5 +345,11 @@ fn main() {
         "projection for Bitcoin mainnet (~1.1 billion txs) at this rate: {:.1} h (generated regtest blocks; mainnet's larger UTXO set and older script mix are not modelled)",
         MAINNET_TXS / ours_tps / 3600.0
     );
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("(both read the best chain only: the index written for the peer holds no stale blocks)");
+    println!(
+        "(machine: {} cores, load average at the end {}; wall-clock figures include waiting for the CPU)",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    );
 }
