@@ -185,10 +185,6 @@ const MAX_TOTAL_WAL_BYTES: u64 = 256 << 20;
 const BLOCK_CACHE_BYTES: usize = 256 << 20;
 /// Zstd level of the bottom level's table files.
 const ZSTD_LEVEL: i32 = 3;
-/// Column families that ingest fills with most of its rows.
-const BULK_CFS: [&str; 6] = [cf::TRANSFERS, cf::ADDR_OUT, cf::ADDR_IN, cf::OUTPUTS, cf::SPENDS, cf::SPENT_BY];
-/// Memtable size of those column families (RocksDB's default is 64 MiB).
-const BULK_WRITE_BUFFER_BYTES: usize = 128 << 20;
 
 /// Whether opening failed because the linked RocksDB lacks a compression library.
 fn compression_unsupported(e: &rocksdb::Error) -> bool {
@@ -319,7 +315,6 @@ impl Store {
     /// level, which holds most of the data once levels are sized from the bottom up
     /// (`level_compaction_dynamic_level_bytes`). Compression is a table-file property: RocksDB
     /// records each file's codec, so stores written with other settings read unchanged.
-    /// The column families that bulk ingest fills get larger memtables (fewer, larger flushes).
     fn cf_descriptors(compress: bool) -> Result<Vec<ColumnFamilyDescriptor>, StoreError> {
         let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES)?;
         Ok(cf::ALL
@@ -339,9 +334,6 @@ impl Store {
                     cf_opts.set_bottommost_compression_options(-14, ZSTD_LEVEL, 0, 0, true);
                 } else {
                     cf_opts.set_compression_type(DBCompressionType::None);
-                }
-                if BULK_CFS.contains(name) {
-                    cf_opts.set_write_buffer_size(BULK_WRITE_BUFFER_BYTES);
                 }
                 cf_opts.set_block_based_table_factory(&table);
                 if *name == cf::DEGREE {
