@@ -184,7 +184,10 @@ const MAX_TOTAL_WAL_BYTES: u64 = 256 << 20;
 /// RocksDB block cache shared by all column families.
 const BLOCK_CACHE_BYTES: usize = 256 << 20;
 /// Zstd level of the bottom level's table files.
-const ZSTD_LEVEL: i32 = 3;
+const ZSTD_LEVEL: i32 = 6;
+/// Column families read by prefix scans (an address's history, a block's transfers) whose
+/// point reads are rare: larger blocks compress better there.
+const SCANNED_CFS: [&str; 3] = [cf::TRANSFERS, cf::ADDR_OUT, cf::ADDR_IN];
 
 /// Whether opening failed because the linked RocksDB lacks a compression library.
 fn compression_unsupported(e: &rocksdb::Error) -> bool {
@@ -328,7 +331,7 @@ impl Store {
                 if compress {
                     // Bigger blocks compress better; the point lookups are served by the bloom
                     // filters and the block cache.
-                    table.set_block_size(16 << 10);
+                    table.set_block_size(if SCANNED_CFS.contains(name) { 64 << 10 } else { 16 << 10 });
                     cf_opts.set_compression_type(DBCompressionType::Lz4);
                     cf_opts.set_bottommost_compression_type(DBCompressionType::Zstd);
                     cf_opts.set_bottommost_compression_options(-14, ZSTD_LEVEL, 0, 0, true);
