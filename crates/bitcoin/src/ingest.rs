@@ -44,6 +44,10 @@ pub struct IngestOptions {
     pub max_reorg_depth: u64,
     /// Unspent outputs kept in the decoder's overlay between batches.
     pub overlay_max: usize,
+    /// Block files: read and decode on a second thread while the sink stores the previous
+    /// batch (the default). `false` runs both on the caller's thread, one after the other;
+    /// the stored result is the same.
+    pub pipeline: bool,
 }
 
 impl IngestOptions {
@@ -58,6 +62,7 @@ impl IngestOptions {
             batch_blocks: 100,
             max_reorg_depth: u64::MAX,
             overlay_max: OVERLAY_MAX,
+            pipeline: true,
         }
     }
 }
@@ -394,7 +399,7 @@ fn finish<S: ChainSink>(sink: &S, mut sum: IngestSummary) -> Result<IngestSummar
 /// Ingest Core's `blk*.dat` files from `dir`: the best chain from genesis, after the sink's tip.
 /// When the files' best chain left the stored tip behind (a reorganisation between runs), the
 /// sink is rolled back to the fork point first.
-pub fn ingest_blocks_dir<S: ChainSink, L: UtxoLookup>(
+pub fn ingest_blocks_dir<S: ChainSink, L: UtxoLookup + Send>(
     dir: &Path,
     sink: &S,
     lookup: L,
@@ -459,48 +464,159 @@ pub fn ingest_blocks_dir<S: ChainSink, L: UtxoLookup>(
     };
     let total = todo.len() as u64;
     progress(Progress::Blocks { done: 0, total });
-    let mut reader = bd.reader();
-    let mut decoder = BlockDecoder::new(network, lookup);
-    let mut buf = Vec::new();
     let batch_max = opts.batch_blocks.max(1);
-    let mut batch: Vec<BlockData> = Vec::with_capacity(batch_max);
-    let mut failure: Option<IngestError> = None;
-    for cb in &todo {
-        let decoded = match reader.read_block(&cb.loc, &mut buf) {
-            Err(e) => Err(IngestError::Read { hash: cb.hash, height: cb.height, source: Box::new(e) }),
-            Ok(block) => decoder.decode(&block, cb.height).map_err(|e| IngestError::DecodeFile {
-                path: reader.path(&cb.loc).to_path_buf(),
-                offset: cb.loc.offset - 8,
-                hash: cb.hash,
-                height: cb.height,
-                source: Box::new(e),
-            }),
-        };
-        match decoded {
-            Ok(data) => {
-                sum.bytes += u64::from(cb.loc.len);
-                sum.transactions += u64::from(data.tx_count);
-                batch.push(data);
-            }
-            Err(e) => {
-                failure = Some(e);
-                break;
-            }
-        }
-        if batch.len() >= batch_max {
+    let mut decoder = BlockDecoder::new(network, lookup);
+    let failure = if opts.pipeline {
+        pipelined(&bd, &todo, &mut decoder, opts, sink, &mut sum, &mut progress)?
+    } else {
+        let mut batch: Vec<BlockData> = Vec::with_capacity(batch_max);
+        let mut source = BatchSource { reader: bd.reader(), blocks: &todo, next: 0, buf: Vec::new() };
+        loop {
+            let (more, err) = source.next_batch(&mut decoder, batch_max, &mut batch, &mut sum);
             apply(sink, chain, &mut batch, &mut sum)?;
             decoder.trim_overlay(opts.overlay_max);
             progress(Progress::Blocks { done: sum.blocks + sum.skipped, total });
+            if err.is_some() || !more {
+                break err;
+            }
         }
-    }
-    // Blocks decoded before a failure are complete: keep them, then report the failure.
-    apply(sink, chain, &mut batch, &mut sum)?;
-    progress(Progress::Blocks { done: sum.blocks + sum.skipped, total });
+    };
     if let Some(e) = failure {
         let tip = sink.tip().map_err(sink_err("reading the tip"))?.map(|t| t.0);
         return Err(IngestError::Stopped { tip, source: Box::new(e) });
     }
     finish(sink, sum)
+}
+
+/// Reads and decodes the planned blocks of the files a batch at a time.
+struct BatchSource<'a> {
+    reader: crate::blkfile::BlockReader<'a>,
+    blocks: &'a [ChainBlock],
+    next: usize,
+    buf: Vec<u8>,
+}
+
+/// Counts of decoded blocks, added to the summary by whoever stores them.
+#[derive(Default)]
+struct Read {
+    bytes: u64,
+    transactions: u64,
+}
+
+impl BatchSource<'_> {
+    /// Decode up to `max` blocks into `batch`; returns whether blocks remain and the error that
+    /// stopped it (the blocks decoded before it are in `batch`: they are complete).
+    fn next_batch<L: UtxoLookup>(
+        &mut self,
+        decoder: &mut BlockDecoder<L>,
+        max: usize,
+        batch: &mut Vec<BlockData>,
+        sum: &mut IngestSummary,
+    ) -> (bool, Option<IngestError>) {
+        let mut read = Read::default();
+        let r = self.fill(decoder, max, batch, &mut read);
+        sum.bytes += read.bytes;
+        sum.transactions += read.transactions;
+        r
+    }
+
+    fn fill<L: UtxoLookup>(
+        &mut self,
+        decoder: &mut BlockDecoder<L>,
+        max: usize,
+        batch: &mut Vec<BlockData>,
+        read: &mut Read,
+    ) -> (bool, Option<IngestError>) {
+        while batch.len() < max {
+            let Some(cb) = self.blocks.get(self.next) else { return (false, None) };
+            self.next += 1;
+            let decoded = match self.reader.read_block(&cb.loc, &mut self.buf) {
+                Err(e) => Err(IngestError::Read { hash: cb.hash, height: cb.height, source: Box::new(e) }),
+                Ok(block) => decoder.decode(&block, cb.height).map_err(|e| IngestError::DecodeFile {
+                    path: self.reader.path(&cb.loc).to_path_buf(),
+                    offset: cb.loc.offset - 8,
+                    hash: cb.hash,
+                    height: cb.height,
+                    source: Box::new(e),
+                }),
+            };
+            match decoded {
+                Ok(data) => {
+                    read.bytes += u64::from(cb.loc.len);
+                    read.transactions += u64::from(data.tx_count);
+                    batch.push(data);
+                }
+                Err(e) => return (false, Some(e)),
+            }
+        }
+        (self.next < self.blocks.len(), None)
+    }
+}
+
+/// The blocks-dir loop with reading and decoding on a second thread, one batch ahead of the
+/// sink: while the sink stores batch n, batch n + 1 is decoded. Batches are stored in order,
+/// each as one atomic apply, exactly as the sequential loop stores them.
+///
+/// The decoder resolves inputs from its overlay, then from `lookup` (the sink's committed
+/// outputs). The overlay holds every output of the batches not yet stored, so an input is
+/// never looked up in a batch in flight; trimming the overlay waits until the sink has stored
+/// every batch sent.
+fn pipelined<S: ChainSink, L: UtxoLookup + Send>(
+    bd: &BlocksDir,
+    todo: &[ChainBlock],
+    decoder: &mut BlockDecoder<L>,
+    opts: &IngestOptions,
+    sink: &S,
+    sum: &mut IngestSummary,
+    progress: &mut impl FnMut(Progress),
+) -> Result<Option<IngestError>, IngestError> {
+    use std::sync::mpsc;
+    let batch_max = opts.batch_blocks.max(1);
+    let total = todo.len() as u64;
+    std::thread::scope(|scope| {
+        // One batch decoded ahead: the channel holds one, the decoder works on the next.
+        let (batches, from_decoder) = mpsc::sync_channel::<(Vec<BlockData>, Read, Option<IngestError>)>(1);
+        let (stored, acks) = mpsc::channel::<()>();
+        let overlay_max = opts.overlay_max;
+        scope.spawn(move || {
+            let mut source = BatchSource { reader: bd.reader(), blocks: todo, next: 0, buf: Vec::new() };
+            let mut sent = 0u64;
+            let mut acked = 0u64;
+            loop {
+                let mut batch = Vec::with_capacity(batch_max);
+                let mut read = Read::default();
+                let (more, err) = source.fill(decoder, batch_max, &mut batch, &mut read);
+                let last = err.is_some() || !more;
+                if batches.send((batch, read, err)).is_err() {
+                    return; // the sink side stopped
+                }
+                sent += 1;
+                if last {
+                    return;
+                }
+                if decoder.overlay_len() > overlay_max {
+                    while acked < sent {
+                        if acks.recv().is_err() {
+                            return;
+                        }
+                        acked += 1;
+                    }
+                    decoder.clear_overlay();
+                }
+            }
+        });
+        for (mut batch, read, err) in from_decoder {
+            sum.bytes += read.bytes;
+            sum.transactions += read.transactions;
+            apply(sink, &opts.chain, &mut batch, sum)?;
+            let _ = stored.send(());
+            progress(Progress::Blocks { done: sum.blocks + sum.skipped, total });
+            if err.is_some() {
+                return Ok(err);
+            }
+        }
+        Ok(None)
+    })
 }
 
 /// Ingest from a Bitcoin Core node: heights `opts.from` (empty sink) or after the stored tip, up

@@ -10,9 +10,10 @@
 //! [`BridgeKey`], a price point by its feed and `updated_at`.
 
 use chaintrace_model::{Address, BlockData, BridgeEvent, BridgeKey, BridgeSide, Conversion, Position, PricePoint};
-use rocksdb::{IteratorMode, ReadOptions, WriteBatch};
+use rocksdb::{IteratorMode, ReadOptions};
 use serde::{Deserialize, Serialize};
 
+use crate::batch::SortedBatch;
 use crate::keys::{cf, flow_index, BlockKey, ChainNo, FlowKey, FlowKind};
 use crate::rows::FlowCounts;
 use crate::{Store, StoreError};
@@ -105,7 +106,7 @@ impl Store {
         &self,
         no: ChainNo,
         data: &BlockData,
-        batch: &mut WriteBatch,
+        batch: &mut SortedBatch,
         counts: &mut FlowCounts,
     ) -> Result<(), StoreError> {
         let height = data.block.height;
@@ -118,8 +119,8 @@ impl Store {
                 )));
             }
             let v = row.encode();
-            batch.put_cf(self.cf(cf::FLOWS), FlowKey { chain: no, height, kind: row.kind(), seq }.encode(), &v);
-            batch.put_cf(self.cf(cf::FLOW_INDEX), row.index_key(no, seq), &v);
+            batch.put_cf(cf::FLOWS, FlowKey { chain: no, height, kind: row.kind(), seq }.encode(), &v);
+            batch.put_cf(cf::FLOW_INDEX, row.index_key(no, seq), &v);
             row.count(counts, 1);
         }
         Ok(())
@@ -130,15 +131,15 @@ impl Store {
         &self,
         no: ChainNo,
         height: u64,
-        batch: &mut WriteBatch,
+        batch: &mut SortedBatch,
         counts: &mut FlowCounts,
     ) -> Result<(), StoreError> {
         let prefix = BlockKey { chain: no, height }.encode();
         for (k, v) in self.prefix_scan(cf::FLOWS, &prefix)? {
             let key = FlowKey::decode(&k).ok_or_else(|| StoreError::Corrupt(format!("flow key at height {height}")))?;
             let row = FlowRow::decode(&v).ok_or_else(|| StoreError::Corrupt(format!("flow row at height {height}")))?;
-            batch.delete_cf(self.cf(cf::FLOW_INDEX), row.index_key(no, key.seq));
-            batch.delete_cf(self.cf(cf::FLOWS), &k);
+            batch.delete_cf(cf::FLOW_INDEX, row.index_key(no, key.seq));
+            batch.delete_cf(cf::FLOWS, &k);
             row.count(counts, -1);
         }
         Ok(())

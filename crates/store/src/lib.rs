@@ -55,6 +55,7 @@
 
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
+mod batch;
 mod error;
 mod flows;
 mod keys;
@@ -67,12 +68,13 @@ mod verify;
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
     path::{Path, PathBuf},
-    sync::Mutex,
+    sync::{Mutex, RwLock},
 };
 
 use chaintrace_model::{Address, BlockData, Direction, Hash32, Position, Transfer, U256};
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, IteratorMode, Options, ReadOptions, WriteBatch, DB,
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, IteratorMode, Options,
+    ReadOptions, WriteBatch, DB,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -82,6 +84,7 @@ pub use labels::LabelDiff;
 pub use utxo::StoreUtxoLookup;
 pub use verify::{ChainFigures, ChainVerification, Verification};
 
+use batch::SortedBatch;
 use keys::{cf, meta, AddrId, AdjKey, BlockKey, ChainNo, TransferKey};
 use rows::{BlockRow, ChainStateRow, OutpointRow, OutputRow, TipRow, TransferRow};
 
@@ -180,6 +183,9 @@ pub struct Store {
     db: DB,
     path: PathBuf,
     writer: Mutex<WriterState>,
+    /// Chain name → number, for the chains [`Store::chain_no`] has answered (numbers never
+    /// change).
+    chain_nos: RwLock<HashMap<String, ChainNo>>,
     /// Opened with [`Store::open_secondary`]: degrees are counted from the adjacency rows, not
     /// read from the merge counters (a secondary's catch-up can replay a merge operand that it
     /// already applied, so a counter read there may count a transfer twice).
@@ -191,6 +197,17 @@ const ADDR_CACHE_MAX: usize = 4_000_000;
 const MAX_TOTAL_WAL_BYTES: u64 = 256 << 20;
 /// RocksDB block cache shared by all column families.
 const BLOCK_CACHE_BYTES: usize = 256 << 20;
+/// Zstd level of the bottom level's table files.
+const ZSTD_LEVEL: i32 = 6;
+/// Column families read by prefix scans (an address's history, a block's transfers) whose
+/// point reads are rare: larger blocks compress better there.
+const SCANNED_CFS: [&str; 3] = [cf::TRANSFERS, cf::ADDR_OUT, cf::ADDR_IN];
+
+/// Whether opening failed because the linked RocksDB lacks a compression library.
+fn compression_unsupported(e: &rocksdb::Error) -> bool {
+    let m = e.to_string();
+    m.contains("ompression") && (m.contains("not linked") || m.contains("not supported"))
+}
 
 impl Store {
     /// Open the store at `path`, creating it when the path does not exist or is an empty
@@ -223,8 +240,17 @@ impl Store {
         // file until they flush; cap the WAL so they are flushed and old logs deleted.
         opts.set_max_total_wal_size(MAX_TOTAL_WAL_BYTES);
         opts.increase_parallelism(2);
-        let db = DB::open_cf_descriptors(&opts, path, Self::cf_descriptors()?)
-            .map_err(|e| StoreError::from_open(&shown, e))?;
+        let db = match DB::open_cf_descriptors(&opts, path, Self::cf_descriptors(true)?) {
+            Ok(db) => db,
+            // A RocksDB built without LZ4/Zstd (the crate's bundled build has no compression
+            // libraries): the same store, uncompressed.
+            Err(e) if compression_unsupported(&e) => {
+                tracing::warn!(error = %e, "this RocksDB lacks LZ4/Zstd: the store is written uncompressed");
+                DB::open_cf_descriptors(&opts, path, Self::cf_descriptors(false)?)
+                    .map_err(|e| StoreError::from_open(&shown, e))?
+            }
+            Err(e) => return Err(StoreError::from_open(&shown, e)),
+        };
 
         let version = db.get_cf(Self::cf_of(&db, cf::META), meta::FORMAT_VERSION)?;
         match version {
@@ -269,12 +295,20 @@ impl Store {
         // primary opens it (which creates them); a secondary opens the ones that exist and
         // reads the others as empty.
         let existing = DB::list_cf(&Options::default(), path).unwrap_or_default();
-        let descriptors = Self::cf_descriptors()?
-            .into_iter()
-            .filter(|d| existing.is_empty() || existing.iter().any(|e| e == d.name()))
-            .collect::<Vec<_>>();
-        let db = DB::open_cf_descriptors_as_secondary(&opts, path, secondary_dir, descriptors)
-            .map_err(|e| StoreError::from_open(&shown, e))?;
+        let present = |compress: bool| -> Result<Vec<_>, StoreError> {
+            Ok(Self::cf_descriptors(compress)?
+                .into_iter()
+                .filter(|d| existing.is_empty() || existing.iter().any(|e| e == d.name()))
+                .collect::<Vec<_>>())
+        };
+        let db = match DB::open_cf_descriptors_as_secondary(&opts, path, secondary_dir, present(true)?) {
+            Ok(db) => db,
+            Err(e) if compression_unsupported(&e) => {
+                DB::open_cf_descriptors_as_secondary(&opts, path, secondary_dir, present(false)?)
+                    .map_err(|e| StoreError::from_open(&shown, e))?
+            }
+            Err(e) => return Err(StoreError::from_open(&shown, e)),
+        };
         let found = db
             .get_cf(Self::cf_of(&db, cf::META), meta::FORMAT_VERSION)?
             .and_then(|v| <[u8; 4]>::try_from(v.as_slice()).ok())
@@ -303,7 +337,12 @@ impl Store {
 
     /// Column family descriptors, with one block cache shared by every column family and bloom
     /// filters that make the point lookups of ingest (address ids, existing rows) cheap.
-    fn cf_descriptors() -> Result<Vec<ColumnFamilyDescriptor>, StoreError> {
+    ///
+    /// With `compress`: LZ4 on the upper levels (fast, written often) and Zstd on the bottom
+    /// level, which holds most of the data once levels are sized from the bottom up
+    /// (`level_compaction_dynamic_level_bytes`). Compression is a table-file property: RocksDB
+    /// records each file's codec, so stores written with other settings read unchanged.
+    fn cf_descriptors(compress: bool) -> Result<Vec<ColumnFamilyDescriptor>, StoreError> {
         let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES)?;
         Ok(cf::ALL
             .iter()
@@ -312,6 +351,17 @@ impl Store {
                 table.set_block_cache(&cache);
                 table.set_bloom_filter(10.0, false);
                 let mut cf_opts = Options::default();
+                cf_opts.set_level_compaction_dynamic_level_bytes(true);
+                if compress {
+                    // Bigger blocks compress better; the point lookups are served by the bloom
+                    // filters and the block cache.
+                    table.set_block_size(if SCANNED_CFS.contains(name) { 64 << 10 } else { 16 << 10 });
+                    cf_opts.set_compression_type(DBCompressionType::Lz4);
+                    cf_opts.set_bottommost_compression_type(DBCompressionType::Zstd);
+                    cf_opts.set_bottommost_compression_options(-14, ZSTD_LEVEL, 0, 0, true);
+                } else {
+                    cf_opts.set_compression_type(DBCompressionType::None);
+                }
                 cf_opts.set_block_based_table_factory(&table);
                 if *name == cf::DEGREE {
                     cf_opts.set_merge_operator_associative("chaintrace_degree_add", rows::degree_merge);
@@ -334,6 +384,7 @@ impl Store {
                 addr_cache: HashMap::new(),
                 new_ids: HashMap::new(),
             }),
+            chain_nos: RwLock::new(HashMap::new()),
             secondary,
         })
     }
@@ -357,6 +408,15 @@ impl Store {
         Ok((next_addr_id, chains))
     }
 
+    /// Compact every column family fully (all levels into the bottom one, where table files
+    /// are Zstd-compressed): the steady-state size on disk after a bulk load. Reads and writes
+    /// may go on meanwhile; nothing a reader sees changes.
+    pub fn compact(&self) {
+        for name in cf::ALL {
+            self.db.compact_range_cf(self.cf(name), None::<&[u8]>, None::<&[u8]>);
+        }
+    }
+
     /// The directory this store was opened at.
     pub fn path(&self) -> &Path {
         &self.path
@@ -376,9 +436,16 @@ impl Store {
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The chain's number, when the chain has been seen.
+    /// The chain's number, when the chain has been seen. A chain's number never changes, so
+    /// it is remembered outside the writer lock: readers on other threads (the Bitcoin
+    /// decoder's output look-ups during a pipelined ingest) do not wait for a batch to commit.
     fn chain_no(&self, chain: &str) -> Option<ChainNo> {
-        self.lock().chains.get(chain).map(|c| c.no)
+        if let Some(no) = self.chain_nos.read().unwrap_or_else(|p| p.into_inner()).get(chain) {
+            return Some(*no);
+        }
+        let no = self.lock().chains.get(chain).map(|c| c.no)?;
+        self.chain_nos.write().unwrap_or_else(|p| p.into_inner()).insert(chain.to_string(), no);
+        Some(no)
     }
 
     fn chain_state_mut<'a>(w: &'a mut WriterState, chain: &str) -> &'a mut ChainStateRow {
@@ -421,7 +488,7 @@ impl Store {
         &self,
         w: &mut WriterState,
         state: &mut ChainStateRow,
-        batch: &mut WriteBatch,
+        batch: &mut SortedBatch,
         addr: &Address,
     ) -> Result<AddrId, StoreError> {
         let cache_key = (state.no, addr.to_key());
@@ -441,8 +508,8 @@ impl Store {
                 let id = w.next_addr_id;
                 w.next_addr_id += 1;
                 state.addresses += 1;
-                batch.put_cf(self.cf(cf::ADDRESSES), &dict_key, id.to_be_bytes());
-                batch.put_cf(self.cf(cf::META), meta::NEXT_ADDR_ID, w.next_addr_id.to_be_bytes());
+                batch.put_cf(cf::ADDRESSES, &dict_key, id.to_be_bytes());
+                batch.put_cf(cf::META, meta::NEXT_ADDR_ID, w.next_addr_id.to_be_bytes());
                 w.new_ids.insert(cache_key, id);
                 Ok(id)
             }
@@ -496,7 +563,7 @@ impl Store {
         &self,
         w: &mut WriterState,
         state: &mut ChainStateRow,
-        batch: &mut WriteBatch,
+        batch: &mut SortedBatch,
         t: &Transfer,
         check_existing: bool,
         pending: &mut HashSet<[u8; TransferKey::LEN]>,
@@ -518,21 +585,21 @@ impl Store {
         }
         let from = self.addr_id_for_write(w, state, batch, &t.from)?;
         let to = self.addr_id_for_write(w, state, batch, &t.to)?;
-        batch.put_cf(self.cf(cf::TRANSFERS), kb, &row);
+        batch.put_cf(cf::TRANSFERS, kb, &row);
         // The adjacency rows carry the transfer row too, so an address's history is one
         // sequential scan (the tracer reads whole histories) instead of a random read per row.
-        batch.put_cf(self.cf(cf::ADDR_OUT), AdjKey { addr: from, height: t.height, pos: t.pos }.encode(), &row);
-        batch.put_cf(self.cf(cf::ADDR_IN), AdjKey { addr: to, height: t.height, pos: t.pos }.encode(), &row);
+        batch.put_cf(cf::ADDR_OUT, AdjKey { addr: from, height: t.height, pos: t.pos }.encode(), &row);
+        batch.put_cf(cf::ADDR_IN, AdjKey { addr: to, height: t.height, pos: t.pos }.encode(), &row);
         degrees.entry(from).or_default().0 += 1;
         degrees.entry(to).or_default().1 += 1;
         Ok(Some(TransferRow::digest_term(&key, &row)))
     }
 
-    fn put_utxo(&self, no: ChainNo, batch: &mut WriteBatch, block: &BlockData) -> Vec<Hash32> {
+    fn put_utxo(&self, no: ChainNo, batch: &mut SortedBatch, block: &BlockData) -> Vec<Hash32> {
         let mut txids = Vec::new();
         for o in &block.outputs {
             batch.put_cf(
-                self.cf(cf::OUTPUTS),
+                cf::OUTPUTS,
                 keys::outpoint_key(no, &o.txid, o.vout),
                 rows::encode(&OutputRow::from_output(o)),
             );
@@ -542,12 +609,12 @@ impl Store {
         }
         for s in &block.spends {
             batch.put_cf(
-                self.cf(cf::SPENDS),
+                cf::SPENDS,
                 keys::outpoint_key(no, &s.txid, s.vin),
                 rows::encode(&OutpointRow { txid: s.prev_txid, index: s.prev_vout }),
             );
             batch.put_cf(
-                self.cf(cf::SPENT_BY),
+                cf::SPENT_BY,
                 keys::outpoint_key(no, &s.prev_txid, s.prev_vout),
                 rows::encode(&OutpointRow { txid: s.txid, index: s.vin }),
             );
@@ -567,17 +634,17 @@ impl Store {
         w: &mut WriterState,
         chain: &str,
         state: ChainStateRow,
-        mut batch: WriteBatch,
+        mut batch: SortedBatch,
         degrees: DegreeDeltas,
     ) -> Result<(), StoreError> {
         // One merge per address per batch, not one per transfer.
         for (id, (out, inn)) in degrees {
             if (out, inn) != (0, 0) {
-                batch.merge_cf(self.cf(cf::DEGREE), id.to_be_bytes(), rows::degree_delta(out, inn));
+                batch.merge_cf(cf::DEGREE, id.to_be_bytes(), rows::degree_delta(out, inn));
             }
         }
-        batch.put_cf(self.cf(cf::META), meta::chain(chain), rows::encode(&state));
-        self.db.write(batch)?;
+        batch.put_cf(cf::META, meta::chain(chain), rows::encode(&state));
+        self.db.write(batch.into_write_batch(|name| self.cf(name)))?;
         w.chains.insert(chain.to_string(), state);
         Ok(())
     }
@@ -603,7 +670,7 @@ impl Store {
         blocks: &[BlockData],
     ) -> Result<ApplySummary, StoreError> {
         let mut state = Self::chain_state_mut(w, chain).clone();
-        let mut batch = WriteBatch::default();
+        let mut batch = SortedBatch::default();
         let mut degrees = DegreeDeltas::new();
         let mut summary = ApplySummary::default();
         let mut acc = U256::from_be_bytes(state.digest_acc);
@@ -673,11 +740,7 @@ impl Store {
             if data.internal_missing {
                 state.internal_missing_blocks += 1;
             }
-            batch.put_cf(
-                self.cf(cf::BLOCKS),
-                BlockKey { chain: state.no, height: b.height }.encode(),
-                rows::encode(&row),
-            );
+            batch.put_cf(cf::BLOCKS, BlockKey { chain: state.no, height: b.height }.encode(), rows::encode(&row));
             state.tip = Some(TipRow { height: b.height, hash: b.hash, time: b.time });
             state.blocks += 1;
             summary.blocks += 1;
@@ -702,7 +765,7 @@ impl Store {
     ) -> Result<ApplySummary, StoreError> {
         let mut state = Self::chain_state_mut(w, chain).clone();
         state.has_unlinked = true;
-        let mut batch = WriteBatch::default();
+        let mut batch = SortedBatch::default();
         let mut degrees = DegreeDeltas::new();
         let mut summary = ApplySummary::default();
         let mut acc = U256::from_be_bytes(state.digest_acc);
@@ -736,7 +799,7 @@ impl Store {
         if tip.height <= height {
             return Ok(0);
         }
-        let mut batch = WriteBatch::default();
+        let mut batch = SortedBatch::default();
         let mut degrees = DegreeDeltas::new();
         let mut acc = U256::from_be_bytes(state.digest_acc);
         let mut removed = 0;
@@ -755,7 +818,7 @@ impl Store {
                     self.delete_utxo_tx(state.no, txid, &mut batch)?;
                 }
                 self.delete_block_flows(state.no, h, &mut batch, &mut state.flows)?;
-                batch.delete_cf(self.cf(cf::BLOCKS), BlockKey { chain: state.no, height: h }.encode());
+                batch.delete_cf(cf::BLOCKS, BlockKey { chain: state.no, height: h }.encode());
                 state.blocks = state.blocks.saturating_sub(1);
                 if row.internal_missing {
                     state.internal_missing_blocks = state.internal_missing_blocks.saturating_sub(1);
@@ -777,7 +840,7 @@ impl Store {
         &self,
         no: ChainNo,
         height: u64,
-        batch: &mut WriteBatch,
+        batch: &mut SortedBatch,
         degrees: &mut DegreeDeltas,
     ) -> Result<(u64, U256), StoreError> {
         let prefix = BlockKey { chain: no, height }.encode();
@@ -789,29 +852,29 @@ impl Store {
                 .ok_or_else(|| StoreError::Corrupt(format!("transfer row at height {height}")))?;
             for (addr, cf_name, delta) in [(&t.from, cf::ADDR_OUT, (-1, 0)), (&t.to, cf::ADDR_IN, (0, -1))] {
                 if let Some(id) = self.addr_id(no, addr)? {
-                    batch.delete_cf(self.cf(cf_name), AdjKey { addr: id, height, pos: key.pos }.encode());
+                    batch.delete_cf(cf_name, AdjKey { addr: id, height, pos: key.pos }.encode());
                     let d = degrees.entry(id).or_default();
                     d.0 += delta.0;
                     d.1 += delta.1;
                 }
             }
-            batch.delete_cf(self.cf(cf::TRANSFERS), &k);
+            batch.delete_cf(cf::TRANSFERS, &k);
             sum = sum.wrapping_add(TransferRow::digest_term(&key, &v));
             n += 1;
         }
         Ok((n, sum))
     }
 
-    fn delete_utxo_tx(&self, no: ChainNo, txid: &Hash32, batch: &mut WriteBatch) -> Result<(), StoreError> {
+    fn delete_utxo_tx(&self, no: ChainNo, txid: &Hash32, batch: &mut SortedBatch) -> Result<(), StoreError> {
         let prefix = keys::tx_prefix(no, txid);
         for (k, _) in self.prefix_scan(cf::OUTPUTS, &prefix)? {
-            batch.delete_cf(self.cf(cf::OUTPUTS), &k);
+            batch.delete_cf(cf::OUTPUTS, &k);
         }
         for (k, v) in self.prefix_scan(cf::SPENDS, &prefix)? {
             if let Some(prev) = rows::decode::<OutpointRow>(&v) {
-                batch.delete_cf(self.cf(cf::SPENT_BY), keys::outpoint_key(no, &prev.txid, prev.index));
+                batch.delete_cf(cf::SPENT_BY, keys::outpoint_key(no, &prev.txid, prev.index));
             }
-            batch.delete_cf(self.cf(cf::SPENDS), &k);
+            batch.delete_cf(cf::SPENDS, &k);
         }
         Ok(())
     }
@@ -1027,7 +1090,7 @@ impl Store {
         let Some(mut state) = w.chains.get(chain).cloned() else {
             return Err(StoreError::Invalid(format!("the store holds no chain named {chain:?}")));
         };
-        let mut batch = WriteBatch::default();
+        let mut batch = SortedBatch::default();
         let mut degrees = DegreeDeltas::new();
         let mut summary = ApplySummary::default();
         let mut acc = U256::from_be_bytes(state.digest_acc);
@@ -1084,11 +1147,7 @@ impl Store {
             // unwrap paid to the user by an internal call): its flows replace the stored ones.
             self.delete_block_flows(state.no, b.height, &mut batch, &mut state.flows)?;
             self.put_block_flows(state.no, data, &mut batch, &mut state.flows)?;
-            batch.put_cf(
-                self.cf(cf::BLOCKS),
-                BlockKey { chain: state.no, height: b.height }.encode(),
-                rows::encode(&row),
-            );
+            batch.put_cf(cf::BLOCKS, BlockKey { chain: state.no, height: b.height }.encode(), rows::encode(&row));
             state.internal_missing_blocks = state.internal_missing_blocks.saturating_sub(1);
             summary.blocks += 1;
         }
