@@ -32,7 +32,7 @@ use chaintrace_model::{Address, Asset, Direction, Provenance};
 use chaintrace_store::Store;
 use chaintrace_testkit::rng::Rng;
 use chaintrace_tracer::case::{case_file, CaseContext, ChainCase};
-use chaintrace_tracer::{trace, Policy, PriceTable, Trace, TraceOptions};
+use chaintrace_tracer::{trace, Policy, PriceBook, Trace, TraceOptions};
 
 // Not every item of the shared generator is used by each bench.
 #[allow(dead_code)]
@@ -98,7 +98,7 @@ fn options(seeds: &[Address], policy: Policy) -> TraceOptions {
 
 /// The case file's bytes, as `chaintrace trace --out` would write them (no prices).
 fn case_bytes(t: &Trace) -> String {
-    let prices = PriceTable::empty();
+    let prices = PriceBook::new(None);
     let symbols = BTreeMap::new();
     let ctx = CaseContext {
         chains: vec![ChainCase { name: CHAIN, evm: true, price_symbols: &symbols }],

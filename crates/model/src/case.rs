@@ -147,6 +147,12 @@ pub struct CaseEdge {
     /// USD value of `traced_amount` at the transfer's day; `null` when no price is known.
     #[serde(default)]
     pub usd: Option<String>,
+    /// Where `usd` came from (SPEC v2 "USD"): `table:FILE` (the `--prices` table),
+    /// `feed:0xAGGREGATOR:ROUND` (an on-chain Chainlink round), `shipped` (the daily table built
+    /// into the binary) or `peg` (a stablecoin no source prices that day, at 1.00); `None` when
+    /// `usd` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usd_source: Option<String>,
     /// Swap: what the owner gave (native symbol or token contract, as `asset`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asset_in: Option<String>,
@@ -214,6 +220,9 @@ pub struct CaseDeposit {
     pub amount: String,
     /// USD value of `amount` at the transfer's day; `None` when no price is known.
     pub usd: Option<String>,
+    /// Where `usd` came from, as [`CaseEdge::usd_source`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usd_source: Option<String>,
     /// Hash of the transaction that entered the deposit address (`0x`-prefixed on EVM chains).
     pub tx: String,
     /// Block height of that transaction.
@@ -263,6 +272,31 @@ pub struct Provenance {
     /// Price table file the USD values came from, if any.
     #[serde(default)]
     pub prices: Option<String>,
+    /// Every price source the valuation could draw on (the `--prices` table, on-chain feeds,
+    /// the shipped table), with what identifies it; empty in files written before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub price_sources: Vec<PriceSourceRef>,
+}
+
+/// One price source of a case's valuation, named so it can be checked.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct PriceSourceRef {
+    /// `table` (the `--prices` file), `feed` (an on-chain aggregator) or `shipped`.
+    pub kind: String,
+    /// The table's file name, the aggregator's address, or the shipped table's source.
+    pub name: String,
+    /// SHA-256 (hex) of a table's CSV text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// A feed's chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
+    /// A feed's price symbol (`ETH`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symbol: Option<String>,
+    /// How many rounds of a feed the store held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<u64>,
 }
 
 /// A block a store's tip pointed at.
@@ -458,6 +492,7 @@ mod tests {
             amount_raw: "150000000".into(),
             traced_amount: "1.5".into(),
             usd: None,
+            usd_source: None,
             asset_in: None,
             asset_out: None,
             symbol_in: None,

@@ -8,14 +8,14 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use chaintrace_model::time_fmt::{rfc3339, utc_date};
+use chaintrace_model::time_fmt::rfc3339;
 use chaintrace_model::{
     format_units, Asset, CaseDeposit, CaseEdge, CaseFile, CaseNode, ChainKind, EdgeKind, Hash32, NodeLabel, Provenance,
     Role, TraceParams, CASE_VERSION, U256,
 };
 
 use crate::engine::{Bound, EdgeKind as TraceEdgeKind, Trace};
-use crate::price::PriceTable;
+use crate::price::{PriceBook, PriceSource};
 
 /// How the case file names and renders one chain of the walk.
 #[derive(Clone, Debug)]
@@ -34,8 +34,9 @@ pub struct CaseContext<'a> {
     /// The chains of the walk (matched to the trace's chains by name; a trace run with
     /// [`crate::trace`] has one unnamed chain, which takes the first entry).
     pub chains: Vec<ChainCase<'a>>,
-    /// USD prices for valuation (an empty table when none was given).
-    pub prices: &'a PriceTable,
+    /// USD valuation (SPEC v2): the `--prices` table, on-chain feeds, the shipped table, the
+    /// stablecoin peg; every value names its source.
+    pub prices: &'a PriceBook,
     /// The store state the trace ran on, copied into the case file.
     pub provenance: Provenance,
     /// The label the seeds were selected by, when they were.
@@ -108,10 +109,13 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
             (asset.display(&r.native), None, if *asset == Asset::Native { r.native_decimals } else { 0 })
         })
     };
-    let usd = |c: u16, asset: &Asset, time: u64, raw: U256| -> Option<String> {
-        let sym = price_symbol(c, asset)?;
+    let usd = |c: u16, asset: &Asset, time: u64, raw: U256| -> (Option<String>, Option<String>) {
+        let Some(sym) = price_symbol(c, asset) else { return (None, None) };
         let (_, _, decimals) = info(c, asset);
-        ctx.prices.usd(&sym, &utc_date(time), raw, decimals)
+        match ctx.prices.usd(&sym, time, raw, decimals) {
+            Some((v, src)) => (Some(v), Some(src.code())),
+            None => (None, None),
+        }
     };
     let tx_of = |c: u16, tx: &Hash32| tx_text(tx, ch(c).evm);
 
@@ -150,6 +154,7 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
             let t = &e.transfer;
             let c = e.chain;
             let (id, symbol, decimals) = info(c, &t.asset);
+            let (usd_value, usd_source) = usd(c, &t.asset, t.time, e.traced);
             let mut edge = CaseEdge {
                 from: t.from.to_string(),
                 to: t.to.to_string(),
@@ -163,7 +168,8 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
                 amount: format_units(t.amount, decimals),
                 amount_raw: t.amount.to_string(),
                 traced_amount: format_units(e.traced, decimals),
-                usd: usd(c, &t.asset, t.time, e.traced),
+                usd: usd_value,
+                usd_source,
                 asset_in: None,
                 asset_out: None,
                 symbol_in: None,
@@ -222,6 +228,7 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
                 _ => (e.chain, t.asset, e.traced, t.tx, t.height, t.time),
             };
             let (id, symbol, decimals) = info(c, &asset);
+            let (usd_value, usd_source) = usd(c, &asset, time, traced);
             CaseDeposit {
                 address: t.to.to_string(),
                 chain: ch(c).name.clone(),
@@ -229,7 +236,8 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
                 asset: id,
                 symbol,
                 amount: format_units(traced, decimals),
-                usd: usd(c, &asset, time, traced),
+                usd: usd_value,
+                usd_source,
                 tx: tx_of(c, &tx),
                 block: height,
                 time: rfc3339(time),
@@ -329,6 +337,17 @@ fn fixed(v: U256, scale: usize) -> String {
     format!("{i}.{f}")
 }
 
+/// How the summary names a case's `usd_source` (feeds without their round, so rounds group).
+fn source_label(code: &str) -> String {
+    match PriceSource::from_code(code) {
+        Some(PriceSource::UserTable(f)) => format!("price table {f}"),
+        Some(PriceSource::Feed { feed, .. }) => format!("chainlink feed {feed}"),
+        Some(PriceSource::Shipped) => "shipped daily table".to_string(),
+        Some(PriceSource::Peg) => "stablecoin peg 1.00".to_string(),
+        None => code.to_string(),
+    }
+}
+
 /// A readable summary: deposits per exchange with totals and USD, then the stops.
 pub fn summary_text(case: &CaseFile) -> String {
     let mut s = String::new();
@@ -349,8 +368,8 @@ pub fn summary_text(case: &CaseFile) -> String {
     let roles_text: Vec<String> = roles.iter().map(|(r, c)| format!("{c} {r}")).collect();
     let _ = writeln!(s, "{} addresses ({}), {} transfers", case.nodes.len(), roles_text.join(", "), case.edges.len());
 
-    // exchange -> asset label -> (count, amount sum, usd cents sum, any usd unknown)
-    type Tot = (usize, (U256, usize), (U256, usize), bool);
+    // exchange -> asset label -> (count, amount sum, usd cents sum, any usd unknown, sources)
+    type Tot = (usize, (U256, usize), (U256, usize), bool, std::collections::BTreeSet<String>);
     let mut per: BTreeMap<&str, BTreeMap<String, Tot>> = BTreeMap::new();
     // a walk over several chains reports each chain's deposits apart
     let multi = case.chains.len() > 1;
@@ -359,13 +378,19 @@ pub fn summary_text(case: &CaseFile) -> String {
         if multi {
             asset = format!("{asset} on {}", d.chain);
         }
-        let t =
-            per.entry(&d.exchange).or_default().entry(asset).or_insert((0, (U256::ZERO, 0), (U256::ZERO, 0), false));
+        let t = per
+            .entry(&d.exchange)
+            .or_default()
+            .entry(asset)
+            .or_insert_with(|| (0, (U256::ZERO, 0), (U256::ZERO, 0), false, Default::default()));
         t.0 += 1;
         add_decimal(&mut t.1, &d.amount);
         match &d.usd {
             Some(u) => add_decimal(&mut t.2, u),
             None => t.3 = true,
+        }
+        if let Some(src) = &d.usd_source {
+            t.4.insert(source_label(src));
         }
     }
     if per.is_empty() {
@@ -373,16 +398,40 @@ pub fn summary_text(case: &CaseFile) -> String {
     } else {
         let _ = writeln!(s, "exchange deposits ({}):", case.deposits.len());
         for (ex, assets) in &per {
-            for (asset, (n, amt, usd, unknown)) in assets {
-                let usd_text = if usd.0.is_zero() && *unknown {
-                    "USD unknown".to_string()
+            for (asset, (n, amt, usd, unknown, sources)) in assets {
+                let from = if sources.is_empty() {
+                    String::new()
                 } else {
-                    format!("${}{}", fixed(usd.0, usd.1), if *unknown { " + unpriced" } else { "" })
+                    format!(" from {}", sources.iter().cloned().collect::<Vec<_>>().join(", "))
+                };
+                let usd_text = if usd.0.is_zero() && *unknown {
+                    "USD unknown: no price for that day".to_string()
+                } else {
+                    format!("${}{}{from}", fixed(usd.0, usd.1), if *unknown { " + unpriced" } else { "" })
                 };
                 let _ =
                     writeln!(s, "  {ex}: {n} deposit(s), {} {asset} ({usd_text})", format_units(amt.0, amt.1 as u8));
             }
         }
+    }
+    // how the USD figures were valued, by source
+    let mut by_source: BTreeMap<String, usize> = BTreeMap::new();
+    let mut unpriced = 0usize;
+    for (usd, src) in
+        case.edges.iter().map(|e| (&e.usd, &e.usd_source)).chain(case.deposits.iter().map(|d| (&d.usd, &d.usd_source)))
+    {
+        match (usd, src) {
+            (Some(_), Some(src)) => *by_source.entry(source_label(src)).or_default() += 1,
+            (Some(_), None) => *by_source.entry("an unnamed source".to_string()).or_default() += 1,
+            (None, _) => unpriced += 1,
+        }
+    }
+    if !by_source.is_empty() || unpriced > 0 {
+        let mut parts: Vec<String> = by_source.iter().map(|(s, n)| format!("{n} from {s}")).collect();
+        if unpriced > 0 {
+            parts.push(format!("{unpriced} unknown (no price)"));
+        }
+        let _ = writeln!(s, "USD values: {}", parts.join(", "));
     }
     let mut stops: BTreeMap<&str, usize> = BTreeMap::new();
     for n in case.nodes.iter().filter(|n| n.role == Role::Stop) {

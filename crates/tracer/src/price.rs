@@ -209,6 +209,35 @@ impl PriceSource {
     }
 }
 
+impl PriceSource {
+    /// The compact form a case file keeps on every edge and deposit (`usd_source`):
+    /// `table:FILE`, `feed:0xAGGREGATOR:ROUND`, `shipped` or `peg`.
+    pub fn code(&self) -> String {
+        match self {
+            PriceSource::UserTable(f) => format!("table:{f}"),
+            PriceSource::Feed { feed, round } => format!("feed:{feed}:{round}"),
+            PriceSource::Shipped => "shipped".to_string(),
+            PriceSource::Peg => "peg".to_string(),
+        }
+    }
+
+    /// Read back a [`PriceSource::code`]; `None` for text that is not one.
+    pub fn from_code(code: &str) -> Option<PriceSource> {
+        match code {
+            "shipped" => Some(PriceSource::Shipped),
+            "peg" => Some(PriceSource::Peg),
+            _ => {
+                if let Some(f) = code.strip_prefix("table:") {
+                    return Some(PriceSource::UserTable(f.to_string()));
+                }
+                let rest = code.strip_prefix("feed:")?;
+                let (feed, round) = rest.rsplit_once(':')?;
+                Some(PriceSource::Feed { feed: feed.to_string(), round: round.parse().ok()? })
+            }
+        }
+    }
+}
+
 /// The daily table that ships with the binary: `date,btc_usd,eth_usd,usdt_usd,usdc_usd`,
 /// 2015-01-01 … 2025-12-31 (`crates/tracer/data/PROVENANCE.md`).
 pub const SHIPPED_TABLE_CSV: &str = include_str!("../data/daily_usd.csv");
@@ -271,6 +300,21 @@ impl PriceBook {
             decimals,
             points,
         });
+    }
+
+    /// The `--prices` table and its file name, when one was given.
+    pub fn user_table(&self) -> Option<(&PriceTable, &str)> {
+        self.user.as_ref().map(|(t, n)| (t, n.as_str()))
+    }
+
+    /// SHA-256 (hex) of the shipped table's CSV text.
+    pub fn shipped_sha256(&self) -> Option<&str> {
+        self.shipped.sha256()
+    }
+
+    /// The on-chain feeds added: (symbol, feed name, number of points).
+    pub fn feeds(&self) -> impl Iterator<Item = (&str, &str, usize)> + '_ {
+        self.feeds.iter().flat_map(|(sym, fs)| fs.iter().map(move |f| (sym.as_str(), f.name.as_str(), f.points.len())))
     }
 
     /// The USD price of one unit of `symbol` at `time` (unix seconds UTC) and its source, or
@@ -421,6 +465,20 @@ mod tests {
         assert_eq!((usd.as_str(), src.describe().contains("peg")), ("2.00", true));
         assert_eq!(shipped.usd("DOGE", t, one_eth, 18), None);
         assert_eq!(shipped.usd("ETH", 1_000_000_000, one_eth, 18), None, "ETH before 2015-08-07 is unknown");
+    }
+
+    #[test]
+    fn source_codes_read_back() {
+        for src in [
+            PriceSource::UserTable("my prices:v2.csv".into()),
+            PriceSource::Feed { feed: "0x5f4ec3df9cbd43714fe2740f5e3616155c5b8419".into(), round: 4894 },
+            PriceSource::Shipped,
+            PriceSource::Peg,
+        ] {
+            assert_eq!(PriceSource::from_code(&src.code()), Some(src.clone()), "{}", src.code());
+        }
+        assert_eq!(PriceSource::from_code("feed:0xabc:notanumber"), None);
+        assert_eq!(PriceSource::from_code("coingecko"), None);
     }
 
     #[test]

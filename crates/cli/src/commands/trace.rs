@@ -6,11 +6,11 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context as _, Result};
 use chaintrace_model::time_fmt::parse_rfc3339;
-use chaintrace_model::{Address, Asset, CaseFile, ChainKind, ChainSpec, Label, Provenance, TipRef};
+use chaintrace_model::{Address, Asset, CaseFile, ChainKind, ChainSpec, Label, PriceSourceRef, Provenance, TipRef};
 use chaintrace_store::Store;
 use chaintrace_tracer::case::{case_file, deposits_csv, summary_text, CaseContext, ChainCase};
 use chaintrace_tracer::{
-    trace_chains, Bound, Policy, PriceTable, TraceDirection, TraceError, TraceOptions, WalkChain, MAX_HOPS,
+    trace_chains, Bound, Policy, PriceBook, PriceTable, TraceDirection, TraceError, TraceOptions, WalkChain, MAX_HOPS,
 };
 
 use crate::adapters::source::StoreSource;
@@ -55,7 +55,7 @@ pub(crate) struct TraceArgs {
     /// Unlabelled addresses with more than N transfers in either direction are stops (default from the config, [tracer] hub_degree).
     #[arg(long, value_name = "N", help_heading = "Walk")]
     hub_degree: Option<u64>,
-    /// Daily USD price table (CSV: date,btc_usd,eth_usd,…) to value deposits and edges.
+    /// Daily USD price table (CSV: date,btc_usd,eth_usd,…) valued first; then the chains' [[price_feeds]] rounds in the store, then the shipped daily table, then 1.00 for stablecoins. The case names each value's source.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     prices: Option<PathBuf>,
     /// Write the case file here (JSON); without it a summary is printed.
@@ -176,11 +176,56 @@ pub(crate) struct TraceSpec {
     pub hub_degree: Option<u64>,
 }
 
-/// The price table a case is valued with, and how the provenance names it.
+/// The `--prices` table a case is valued with first, and how the provenance names it.
 pub(crate) struct Valuation<'a> {
+    /// The user's table (an empty table when none was given: then `note` is `None`).
     pub prices: &'a PriceTable,
     /// `FILE sha256:…` for the case's provenance, when a table was given.
     pub note: Option<String>,
+}
+
+impl Valuation<'_> {
+    /// The price book of a walk over `specs` (SPEC v2 "USD"): the user's table, then the
+    /// `[[price_feeds]]` of those chains with the rounds the store holds, then the shipped
+    /// table, then the stablecoin peg. Also what the case's provenance lists of each source.
+    fn book(&self, ctx: &Context, store: &Store, specs: &[ChainSpec]) -> Result<(PriceBook, Vec<PriceSourceRef>)> {
+        let mut refs = Vec::new();
+        let user = self.note.as_ref().map(|note| {
+            // the note is `FILE sha256:HEX` (see load_prices)
+            let file = note.split(" sha256:").next().unwrap_or(note).to_string();
+            refs.push(PriceSourceRef {
+                kind: "table".into(),
+                name: file.clone(),
+                sha256: self.prices.sha256().map(str::to_string),
+                ..Default::default()
+            });
+            (self.prices.clone(), file)
+        });
+        let mut book = PriceBook::new(user);
+        for f in ctx.config.price_feeds.iter().filter(|f| specs.iter().any(|s| s.name == f.chain)) {
+            let feed = Address::Evm(crate::config::evm_address(&f.aggregator)?);
+            let points = store
+                .price_points(&f.chain, &feed)
+                .with_context(|| format!("reading price feed {} on {}", f.aggregator, f.chain))?;
+            let name = feed.to_string();
+            refs.push(PriceSourceRef {
+                kind: "feed".into(),
+                name: name.clone(),
+                chain: Some(f.chain.clone()),
+                symbol: Some(f.symbol.to_ascii_uppercase()),
+                points: Some(points.len() as u64),
+                ..Default::default()
+            });
+            book.add_feed(&f.symbol, &name, f.decimals, points.iter().map(|p| (p.updated_at, p.round, p.answer)));
+        }
+        refs.push(PriceSourceRef {
+            kind: "shipped".into(),
+            name: chaintrace_tracer::price::SHIPPED_TABLE_SOURCE.into(),
+            sha256: book.shipped_sha256().map(str::to_string),
+            ..Default::default()
+        });
+        Ok((book, refs))
+    }
 }
 
 /// The chains a `--chain` value names, in the order given: one name, `A,B,…`, or `all` (every
@@ -356,10 +401,12 @@ pub(crate) fn build_case(
         "trace done"
     );
 
+    let (book, price_sources) = valuation.book(ctx, store, &specs)?;
     let mut provenance = Provenance {
         tool_version: format!("chaintrace {}", env!("CARGO_PKG_VERSION")),
         labels_hash: store.labels_hash()?,
         prices: valuation.note.clone(),
+        price_sources,
         ..Default::default()
     };
     for name in ctx.config.chains.keys() {
@@ -372,7 +419,7 @@ pub(crate) fn build_case(
             .iter()
             .map(|sp| ChainCase { name: &sp.name, evm: sp.kind == ChainKind::Evm, price_symbols: &sp.price_symbols })
             .collect(),
-        prices: valuation.prices,
+        prices: &book,
         provenance,
         seeds_label: req.seeds_label.clone(),
         since_text: req.since.clone(),

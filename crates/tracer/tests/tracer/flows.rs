@@ -10,7 +10,7 @@ use chaintrace_model::{
 };
 use chaintrace_tracer::case::{case_file, summary_text, CaseContext, ChainCase};
 use chaintrace_tracer::{
-    trace, trace_chains, EdgeKind, MemGraph, Policy, PriceTable, Trace, TraceOptions, TracedEdge, WalkChain,
+    trace, trace_chains, EdgeKind, MemGraph, Policy, PriceBook, Trace, TraceOptions, TracedEdge, WalkChain,
 };
 use proptest::prelude::*;
 use ruint::aliases::U512;
@@ -278,7 +278,7 @@ fn bridge_crossings_carry_the_traced_share_to_the_other_chain() {
         let crossing = t.edges.iter().find(|e| matches!(e.kind, EdgeKind::Bridge { to_chain: Some(0), .. }));
         assert!(crossing.is_some_and(|c| c.chain == 1 && c.transfer.to == a(4)), "{policy}");
 
-        let prices = PriceTable::empty();
+        let prices = PriceBook::new(None);
         let syms = BTreeMap::new();
         let ctx = CaseContext {
             chains: vec![
@@ -569,7 +569,7 @@ fn a_bridge_release_into_an_exchange_is_a_deposit_on_the_other_chain() {
         let EdgeKind::Bridge { to_chain: Some(0), release: Some(r), traced_out } = &e.kind else { panic!("{e:?}") };
         assert_eq!((*traced_out, r.asset), (u(want), usdc_arb), "{policy}");
         assert_eq!(t.nodes[&(0, a(9))].role, Role::ExchangeDeposit);
-        let prices = PriceTable::empty();
+        let prices = PriceBook::new(None);
         let syms = BTreeMap::new();
         let ctx = CaseContext {
             chains: vec![

@@ -3,7 +3,9 @@
 use chaintrace_model::TokenMeta;
 use chaintrace_model::{Address, Asset, Category, Hash32, Label, Position, Role, Transfer, U256};
 use chaintrace_tracer::case::{case_file, deposits_csv, summary_text, CaseContext, ChainCase};
-use chaintrace_tracer::{trace, Bound, MemGraph, Policy, PriceTable, TraceDirection, TraceError, TraceOptions};
+use chaintrace_tracer::{
+    trace, Bound, MemGraph, Policy, PriceBook, PriceTable, TraceDirection, TraceError, TraceOptions,
+};
 
 const TOKEN: [u8; 20] = [0xdd; 20];
 
@@ -111,7 +113,8 @@ fn deposits_and_sweeps_per_asset_with_usd() {
     let t = trace(&g.g, &o).unwrap();
     assert_eq!(t.deposits.len(), 3);
     assert!(t.edges.iter().all(|e| e.transfer.from != a(3)), "sweep not followed");
-    let prices = PriceTable::parse_csv("date,btc_usd,eth_usd\n2022-11-09,18562.35,1334.29\n", "p").unwrap();
+    let table = PriceTable::parse_csv("date,btc_usd,eth_usd\n2022-11-09,18562.35,1334.29\n", "p").unwrap();
+    let prices = PriceBook::new(Some((table, "p".into())));
     let syms = [("0xdddddddddddddddddddddddddddddddddddddddd".to_string(), "USDT".to_string())].into();
     let ctx = CaseContext {
         chains: vec![ChainCase { name: "ethereum", evm: true, price_symbols: &syms }],
@@ -137,8 +140,12 @@ fn deposits_and_sweeps_per_asset_with_usd() {
     let csv = deposits_csv(&case);
     assert!(csv.lines().nth(2).unwrap().starts_with(&format!("ethereum,{},Binance,ETH,1,1334.29,0x", a(3))), "{csv}");
     let text = summary_text(&case);
-    assert!(text.contains("Binance: 2 deposit(s), 2 ETH ($2668.58)"), "{text}");
-    assert!(text.contains("2.5 USDT ($2.50)"), "{text}");
+    assert!(text.contains("Binance: 2 deposit(s), 2 ETH ($2668.58 from price table p)"), "{text}");
+    // The user's table has no USDT column: the shipped table's 0.9986 that day (2.4965 → 2.50).
+    assert!(text.contains("2.5 USDT ($2.50 from shipped daily table)"), "{text}");
+    let sources: Vec<Option<&str>> = case.deposits.iter().map(|d| d.usd_source.as_deref()).collect();
+    assert_eq!(sources, [Some("shipped"), Some("table:p"), Some("table:p")]);
+    assert!(case.edges.iter().all(|e| e.usd_source.is_some() == e.usd.is_some()), "every value names its source");
     // deterministic bytes
     assert_eq!(case.to_json(), case_file(&trace(&g.g, &o).unwrap(), &ctx).to_json());
 }
