@@ -30,3 +30,4 @@ mod tron_address;
 mod tron_freezes;
 mod tron_ingest;
 mod tron_labels;
+mod usd_sources;

@@ -414,12 +414,10 @@ pub fn summary_text(case: &CaseFile) -> String {
             }
         }
     }
-    // how the USD figures were valued, by source
+    // how the transfers' USD figures were valued, by source
     let mut by_source: BTreeMap<String, usize> = BTreeMap::new();
     let mut unpriced = 0usize;
-    for (usd, src) in
-        case.edges.iter().map(|e| (&e.usd, &e.usd_source)).chain(case.deposits.iter().map(|d| (&d.usd, &d.usd_source)))
-    {
+    for (usd, src) in case.edges.iter().map(|e| (&e.usd, &e.usd_source)) {
         match (usd, src) {
             (Some(_), Some(src)) => *by_source.entry(source_label(src)).or_default() += 1,
             (Some(_), None) => *by_source.entry("an unnamed source".to_string()).or_default() += 1,
@@ -431,7 +429,7 @@ pub fn summary_text(case: &CaseFile) -> String {
         if unpriced > 0 {
             parts.push(format!("{unpriced} unknown (no price)"));
         }
-        let _ = writeln!(s, "USD values: {}", parts.join(", "));
+        let _ = writeln!(s, "USD of the {} transfers: {}", case.edges.len(), parts.join(", "));
     }
     let mut stops: BTreeMap<&str, usize> = BTreeMap::new();
     for n in case.nodes.iter().filter(|n| n.role == Role::Stop) {
