@@ -24,6 +24,15 @@ fn to_raw(text: &str, decimals: usize) -> String {
     n.to_string()
 }
 
+/// `raw / 10^decimals × price`, rounded half-up to cents (`"123.45"`).
+fn cents(raw: &str, decimals: usize, price: &str) -> String {
+    let (int, frac) = price.split_once('.').unwrap_or((price, ""));
+    let p: u128 = format!("{int}{frac}").parse().expect("price");
+    let den = 10u128.pow((decimals + frac.len()) as u32);
+    let c = (raw.parse::<u128>().expect("raw") * p * 100 + den / 2) / den;
+    format!("{}.{:02}", c / 100, c % 100)
+}
+
 fn demo(dir: &Path) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_chaintrace"))
         .args(["demo", "--dir"])
@@ -62,6 +71,9 @@ fn demo_flags_exactly_the_ground_truth_deposits() {
     let csv = std::fs::read_to_string(dir.join("deposits.csv")).expect("deposits.csv");
     assert!(csv.starts_with("chain,deposit_address,exchange,asset,amount,usd,tx_hash,block,timestamp,hops,seed"));
 
+    assert!(stdout.contains("(USD from price table prices.csv)"), "the demo names its USD source:\n{stdout}");
+    let prices_text = std::fs::read_to_string(dir.join("prices.csv")).expect("prices.csv");
+    let prices: Vec<Vec<&str>> = prices_text.lines().skip(1).map(|l| l.split(',').collect()).collect();
     for policy in POLICIES {
         let name = if policy == "haircut" { "case.json".to_string() } else { format!("case-{policy}.json") };
         let case: Value = serde_json::from_str(&std::fs::read_to_string(dir.join(&name)).expect("case file"))
@@ -75,8 +87,13 @@ fn demo_flags_exactly_the_ground_truth_deposits() {
                 let asset = d["asset"].as_str().expect("asset").to_string();
                 let dec = if asset == "ETH" { 18 } else { usize::from(truth.token_decimals) };
                 let raw = to_raw(d["amount"].as_str().expect("amount"), dec);
-                // USDT deposits are valued at exactly 1.00, ETH from the demo's price table
-                assert!(d["usd"].is_string(), "{policy}: deposit {} has no USD value", d["tx"]);
+                // Every deposit is valued from the demo's price table (ETH and USDT columns),
+                // recomputed here from its row for the deposit's day, and says so.
+                let day = &d["time"].as_str().expect("time")[..10];
+                let col = if asset == "ETH" { 1 } else { 2 };
+                let price = prices.iter().find(|r| r[0] == day).unwrap_or_else(|| panic!("no price row {day}"))[col];
+                assert_eq!(d["usd"].as_str(), Some(cents(&raw, dec, price).as_str()), "{policy}: {d}");
+                assert_eq!(d["usd_source"], "table:prices.csv", "{policy}: {d}");
                 (
                     d["tx"].as_str().expect("tx").to_string(),
                     d["address"].as_str().expect("address").to_string(),

@@ -337,8 +337,9 @@ fn fixed(v: U256, scale: usize) -> String {
     format!("{i}.{f}")
 }
 
-/// How the summary names a case's `usd_source` (feeds without their round, so rounds group).
-fn source_label(code: &str) -> String {
+/// How a report names a case's `usd_source`: `price table FILE`, `chainlink feed 0x…` (without
+/// the round, so a feed's rounds group), `shipped daily table`, `stablecoin peg 1.00`.
+pub fn source_label(code: &str) -> String {
     match PriceSource::from_code(code) {
         Some(PriceSource::UserTable(f)) => format!("price table {f}"),
         Some(PriceSource::Feed { feed, .. }) => format!("chainlink feed {feed}"),

@@ -21,6 +21,7 @@ use anyhow::{bail, Context as _, Result};
 use chaintrace_evm::rpc::canonical_key;
 use chaintrace_loopback::Reply;
 use chaintrace_model::{CaseDeposit, Role};
+use chaintrace_tracer::case::source_label;
 use clap::Args;
 use serde_json::{json, Value};
 
@@ -233,6 +234,11 @@ fn short(addr: &str) -> String {
     }
 }
 
+/// A deposit line's USD source in one word: `table`, `feed`, `shipped`, `peg`.
+fn short_source(code: &str) -> String {
+    code.split(':').next().unwrap_or(code).to_string()
+}
+
 pub(crate) fn run(_ctx: &Context, args: DemoArgs) -> Result<()> {
     let started = Instant::now();
     let dir = match args.dir {
@@ -367,22 +373,30 @@ pub(crate) fn run(_ctx: &Context, args: DemoArgs) -> Result<()> {
         let usd: Vec<&str> = ds.iter().filter_map(|d| d.usd.as_deref()).collect();
         let usd_text =
             if usd.len() == ds.len() { format!("${}", money(&sum_decimal(&usd))) } else { "USD unknown".into() };
+        let sources: std::collections::BTreeSet<String> =
+            ds.iter().filter_map(|d| d.usd_source.as_deref()).map(source_label).collect();
+        let from = if sources.is_empty() {
+            String::new()
+        } else {
+            format!("  (USD from {})", sources.into_iter().collect::<Vec<_>>().join(", "))
+        };
         output::line(format!(
-            "  {exchange:<16} {:>2} deposit(s)  {:>24} {asset:<5} {usd_text:>14}",
+            "  {exchange:<16} {:>2} deposit(s)  {:>24} {asset:<5} {usd_text:>14}{from}",
             ds.len(),
             amount(&sum_decimal(&amounts))
         ))?;
     }
-    output::line("  each one (what goes to the exchange with a freeze or records request):")?;
+    output::line("  each one (what goes to the exchange with a freeze or records request; USD source: table = the demo's prices.csv, shipped = the daily table built in, peg = stablecoin at 1.00):")?;
     for d in deposits {
         output::line(format!(
-            "    {}  {:<15} {} {:>24} {:<4} {:>12}  hops {}  tx {}",
+            "    {}  {:<15} {} {:>24} {:<4} {:>12} {:<8} hops {}  tx {}",
             d.time,
             d.exchange,
             short(&d.address),
             amount(&d.amount),
             d.symbol.as_deref().unwrap_or(&d.asset),
             d.usd.as_deref().map(|u| format!("${}", money(u))).unwrap_or_else(|| "USD unknown".into()),
+            d.usd_source.as_deref().map(short_source).unwrap_or_default(),
             d.hops,
             short(&d.tx),
         ))?;
