@@ -11,6 +11,7 @@ mod bitcoin_blk;
 mod bitcoin_cluster;
 mod bitcoin_esplora;
 mod bitcoin_node;
+mod bridges;
 mod cli_help;
 mod cli_store;
 mod e2e_demo;
