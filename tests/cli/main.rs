@@ -21,6 +21,7 @@ mod evm_refill;
 mod export_formats;
 mod hostile_urls;
 mod labels_cli;
+mod price_feeds;
 mod serve;
 mod trace_bitcoin;
 mod trace_evm_typologies;

@@ -167,20 +167,11 @@ contract AnswerFeed {
         decimals = d;
     }
 
-    function transmit(uint256 roundId, int256 answer, uint256 updatedAt) public {
+    function transmit(uint256 roundId, int256 answer, uint256 updatedAt) external {
         latestRound = roundId;
         getAnswer[roundId] = answer;
         getTimestamp[roundId] = updatedAt;
         emit AnswerUpdated(answer, roundId, updatedAt);
-    }
-
-    /// Several rounds in one transaction (keeps a long replay to a few blocks).
-    function transmitMany(uint256[] calldata roundIds, int256[] calldata answers, uint256[] calldata updatedAts)
-        external
-    {
-        for (uint256 i = 0; i < roundIds.length; i++) {
-            transmit(roundIds[i], answers[i], updatedAts[i]);
-        }
     }
 }
 
