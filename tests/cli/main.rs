@@ -22,6 +22,7 @@ mod export_formats;
 mod hostile_urls;
 mod labels_cli;
 mod price_feeds;
+mod price_tables;
 mod serve;
 mod trace_bitcoin;
 mod trace_evm_typologies;
