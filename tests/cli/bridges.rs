@@ -387,3 +387,131 @@ fn cctp_deposits_on_one_node_match_their_releases_on_the_other_by_domain_and_non
         "ingest says which messages name an unknown domain:\n{warnings}"
     );
 }
+
+/// A bridge the config declares by its events (`kind = "event"`): a lockbox on `ethereum`
+/// (chain id 1) and one on `bsc` (chain id 56), `Locked(address indexed owner, address token,
+/// uint256 amount, uint64 nonce)` and `Released(address indexed recipient, address token,
+/// uint256 amount, uint64 nonce)` keyed by `nonce`. Stands in for any bridge of that shape (no
+/// real recording of one with both sides exists in the data). A lock released to someone else,
+/// one never released and a look-alike lockbox (not declared) on both chains.
+#[test]
+fn a_bridge_declared_by_its_events_matches_deposits_to_releases_by_the_declared_key() {
+    let c = Contracts::compile();
+    let eth = Anvil::builder().chain_id(1).accounts(8).spawn();
+    let bsc = Anvil::builder().chain_id(56).accounts(8).spawn();
+    let acc = eth.accounts();
+    let (owner, alice, bob, carol, dave) = (&acc[0], &acc[1], &acc[2], &acc[3], &acc[4]);
+    bsc.deploy(owner, c.bytecode("Lockbox")); // different addresses on the two chains
+    let usdt_eth = eth.deploy(owner, c.bytecode("TetherLike"));
+    let usdt_bsc = bsc.deploy(owner, c.bytecode("TetherLike"));
+    let box_eth = eth.deploy(owner, c.bytecode("Lockbox"));
+    let box_bsc = bsc.deploy(owner, c.bytecode("Lockbox"));
+    let fake_eth = eth.deploy(owner, c.bytecode("Lockbox"));
+    let fake_bsc = bsc.deploy(owner, c.bytecode("Lockbox"));
+    let e6 = U256::from(1_000_000u64);
+    for who in [alice, carol] {
+        eth.send_confirmed(owner, Some(&usdt_eth), 0, &erc20_transfer(who, U256::from(1_000u64) * e6), GAS);
+    }
+    for b in [&box_bsc, &fake_bsc] {
+        bsc.send_confirmed(owner, Some(&usdt_bsc), 0, &erc20_transfer(b, U256::from(10_000u64) * e6), GAS);
+    }
+    // (owner on ethereum, lockbox, amount, recipient on bsc or none) → (nonce, lock tx, release tx)
+    let lock = |who: &str, bx: &str, amount: U256| {
+        eth.send_confirmed(
+            who,
+            Some(&usdt_eth),
+            0,
+            &encode_call("approve(address,uint256)", &[Word::Address(bx.into()), Word::Uint(amount)]),
+            GAS,
+        );
+        let nonce = call_u256(&eth, bx, &encode_call("nextNonce()", &[]));
+        let before = balance(&eth, &usdt_eth, who);
+        let tx = eth.send_confirmed(
+            who,
+            Some(bx),
+            0,
+            &encode_call("lock(address,uint256)", &[Word::Address(usdt_eth.clone()), Word::Uint(amount)]),
+            GAS,
+        );
+        assert_eq!(before - balance(&eth, &usdt_eth, who), amount);
+        (nonce, tx)
+    };
+    let release = |bx: &str, to: &str, amount: U256, nonce: U256| {
+        let before = balance(&bsc, &usdt_bsc, to);
+        let tx = bsc.send_confirmed(
+            owner,
+            Some(bx),
+            0,
+            &encode_call(
+                "release(address,address,uint256,uint64)",
+                &[Word::Address(to.into()), Word::Address(usdt_bsc.clone()), Word::Uint(amount), Word::Uint(nonce)],
+            ),
+            GAS,
+        );
+        assert_eq!(balance(&bsc, &usdt_bsc, to) - before, amount);
+        tx
+    };
+    let a1 = U256::from(250u64) * e6 + U256::from(1u8);
+    let (n1, lock1) = lock(alice, &box_eth, a1);
+    let rel1 = release(&box_bsc, bob, a1, n1);
+    let a2 = U256::from(40u64) * e6;
+    let (n2, lock2) = lock(carol, &box_eth, a2);
+    let rel2 = release(&box_bsc, dave, a2, n2);
+    let a3 = U256::from(9u64) * e6;
+    let (n3, lock3) = lock(alice, &box_eth, a3);
+    // The look-alike, with nonce 0 like alice's first lock.
+    let (nf, _) = lock(carol, &fake_eth, U256::from(5u64) * e6);
+    assert_eq!(nf, n1);
+    release(&fake_bsc, carol, U256::from(5u64) * e6, nf);
+
+    let w = Workdir::new();
+    let cfg = w.path().join("lockbox.toml");
+    let mut text = String::new();
+    for (chain, bx) in [("ethereum", &box_eth), ("bsc", &box_bsc)] {
+        text.push_str(&format!(
+            "[[bridges]]\nkind = \"event\"\nchain = \"{chain}\"\nname = \"lockbox\"\ncontract = \"{bx}\"\n\
+             deposit_event = \"Locked(address indexed owner, address token, uint256 amount, uint64 nonce)\"\n\
+             release_event = \"Released(address indexed recipient, address token, uint256 amount, uint64 nonce)\"\n\
+             key = [\"nonce\"]\n\n"
+        ));
+    }
+    std::fs::write(&cfg, text).expect("write config");
+    let cfg = cfg.to_str().expect("utf-8 path");
+    for (chain, a) in [("ethereum", &eth), ("bsc", &bsc)] {
+        let head = a.block_number().to_string();
+        w.ok(&["--config", cfg, "ingest", chain, "--rpc", &a.url(), "--to", &head]);
+    }
+    let st: Value = serde_json::from_str(&w.ok(&["stats", "--json"])).expect("stats JSON");
+    assert_eq!(st["chains"]["ethereum"]["bridge_events"].as_u64(), Some(3), "three locks: {st}");
+    assert_eq!(st["chains"]["bsc"]["bridge_events"].as_u64(), Some(2), "two releases: {st}");
+    w.verified();
+
+    let store = Store::open(&w.store()).expect("open the store");
+    let key = |n: U256| BridgeKey { protocol: "lockbox".into(), id: n.to_be_bytes::<32>().to_vec() };
+    let token = |a: &str| Asset::Token(raw20(a));
+    let mut deposits: Vec<(String, BridgeKey, Asset, U256, BridgeSide, Address)> = Vec::new();
+    for who in [alice, bob, carol, dave] {
+        for e in store.bridge_deposits("ethereum", &evm(who)).expect("deposits") {
+            deposits.push((tx_hex(&e), e.key, e.asset, e.amount, e.side, e.contract));
+        }
+        assert!(store.bridge_deposits("bsc", &evm(who)).expect("deposits").is_empty());
+    }
+    deposits.sort_by(|a, b| a.0.cmp(&b.0));
+    let dep = |tx: &str, n: U256, who: &str, amount: U256| {
+        let side = BridgeSide::Deposit { owner: evm(who), recipient: Vec::new(), dest_domain: None };
+        (tx.to_string(), key(n), token(&usdt_eth), amount, side, evm(&box_eth))
+    };
+    let mut want = vec![dep(&lock1, n1, alice, a1), dep(&lock2, n2, carol, a2), dep(&lock3, n3, alice, a3)];
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(deposits, want, "the stored locks are the ledger's (the look-alike's is not among them)");
+    for (n, tx, to, amount) in [(n1, &rel1, bob, a1), (n2, &rel2, dave, a2)] {
+        let r = store.bridge_release("bsc", &key(n)).expect("release").expect("released");
+        assert_eq!(
+            (tx_hex(&r), r.asset, r.amount, r.side, r.contract),
+            (tx.clone(), token(&usdt_bsc), amount, BridgeSide::Release { recipient: evm(to) }, evm(&box_bsc)),
+            "the release of nonce {n}"
+        );
+    }
+    assert!(store.bridge_release("bsc", &key(n3)).expect("release").is_none(), "never released");
+    assert!(store.bridge_release("ethereum", &key(n1)).expect("release").is_none());
+}

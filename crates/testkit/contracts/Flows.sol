@@ -221,3 +221,35 @@ contract V3Caller {
         if (owed1 > 0) require(SimpleToken(pool.token1()).transferFrom(payer, msg.sender, owed1), "pay1");
     }
 }
+
+/// A lock-and-release bridge of the kind a config declares by its events (`kind = "event"`):
+/// `lock` pulls the owner's tokens and emits `Locked` with this box's next nonce; the operator
+/// pays the same amount out of the box on the other chain with `release`, which emits
+/// `Released` with the deposit's nonce.
+contract Lockbox {
+    uint64 public nextNonce;
+    address private operator;
+    mapping(uint64 => bool) public released;
+
+    event Locked(address indexed owner, address token, uint256 amount, uint64 nonce);
+    event Released(address indexed recipient, address token, uint256 amount, uint64 nonce);
+
+    constructor() {
+        operator = msg.sender;
+    }
+
+    function lock(address token, uint256 amount) external returns (uint64 nonce) {
+        require(SimpleToken(token).transferFrom(msg.sender, address(this), amount), "pull");
+        nonce = nextNonce;
+        nextNonce = nonce + 1;
+        emit Locked(msg.sender, token, amount, nonce);
+    }
+
+    function release(address recipient, address token, uint256 amount, uint64 nonce) external {
+        require(msg.sender == operator, "operator");
+        require(!released[nonce], "released");
+        released[nonce] = true;
+        require(SimpleToken(token).transfer(recipient, amount), "pay");
+        emit Released(recipient, token, amount, nonce);
+    }
+}
