@@ -515,3 +515,78 @@ fn a_bridge_declared_by_its_events_matches_deposits_to_releases_by_the_declared_
     assert!(store.bridge_release("bsc", &key(n3)).expect("release").is_none(), "never released");
     assert!(store.bridge_release("ethereum", &key(n1)).expect("release").is_none());
 }
+
+/// A reorg on the node takes a bridge deposit and a price point away: `chaintrace ingest` again
+/// removes their rows with the orphaned blocks (same batch as the block), the deposit made anew
+/// on the new branch (same nonce, another amount) is the only one stored, and `verify` agrees
+/// with a fresh ingest of the new chain.
+#[test]
+fn a_reorg_removes_the_bridge_and_price_rows_of_orphaned_blocks() {
+    let c = Contracts::compile();
+    let anvil = Anvil::builder().chain_id(1).accounts(12).spawn();
+    let acc = anvil.accounts();
+    let (owner, alice, bob) = (acc[0].as_str(), acc[1].as_str(), acc[2].as_str());
+    let usdc = anvil.deploy(owner, c.bytecode("UsdcLike"));
+    let (transmitter, messenger) = deploy_pair(&anvil, &c, owner, &usdc, 0);
+    let feed = anvil.deploy(owner, &with_args(c.bytecode("AnswerFeed").to_vec(), &[Word::Uint(U256::from(8u8))]));
+    let e6 = U256::from(1_000_000u64);
+    anvil.send_confirmed(owner, Some(&usdc), 0, &erc20_transfer(alice, U256::from(1_000u64) * e6), GAS);
+    let side = Side { name: "ethereum", anvil, domain: 0, usdc, transmitter, messenger };
+    let (t, m) = (side.transmitter.clone(), side.messenger.clone());
+    let first = deposit(&side, &m, &t, alice, U256::from(300u64) * e6, 3, bob);
+    let transmit = encode_call(
+        "transmit(uint256,int256,uint256)",
+        &[
+            Word::Uint(U256::from(7u8)),
+            Word::Uint(U256::from(200_000_000_000u64)),
+            Word::Uint(U256::from(1_700_000_000u64)),
+        ],
+    );
+    side.anvil.send_confirmed(owner, Some(&feed), 0, &transmit, GAS);
+
+    let w = Workdir::new();
+    let cfg = w.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[bridges]]\nkind = \"cctp\"\nchain = \"ethereum\"\ndomain = 0\ntoken_messenger = \"{m}\"\nmessage_transmitter = \"{t}\"\n\n\
+             [[price_feeds]]\nchain = \"ethereum\"\naggregator = \"{feed}\"\nsymbol = \"ETH\"\ndecimals = 8\n"
+        ),
+    )
+    .expect("config");
+    let cfg = cfg.to_str().expect("utf-8");
+    let ingest = |w: &Workdir| {
+        let head = side.anvil.block_number().to_string();
+        w.ok(&["--config", cfg, "ingest", "ethereum", "--rpc", &side.anvil.url(), "--to", &head]);
+        let st: Value = serde_json::from_str(&w.ok(&["stats", "--json"])).expect("stats JSON");
+        // (A zero count is left out of the JSON.)
+        let n = |k: &str| st["chains"]["ethereum"].get(k).map_or(0, |v| v.as_u64().expect(k));
+        (n("bridge_events"), n("price_points"))
+    };
+    assert_eq!(ingest(&w), (1, 1));
+    {
+        let store = Store::open(&w.store()).expect("store");
+        let d = store.bridge_deposits("ethereum", &evm(alice)).expect("deposits");
+        assert_eq!(d.iter().map(tx_hex).collect::<Vec<_>>(), vec![first.deposit_tx.clone()]);
+    }
+
+    // Replace the last three blocks (approve, deposit, transmit) by plain payments,
+    // then deposit again on the new branch.
+    let txs: Vec<Value> =
+        (0..3u64).map(|i| json!([{"from": acc[5], "to": acc[6], "value": format!("0x{:x}", 1000 + i)}, i])).collect();
+    side.anvil.reorg(3, json!(txs));
+    let second = deposit(&side, &m, &t, alice, U256::from(120u64) * e6, 3, bob);
+    assert_eq!(second.nonce, first.nonce, "the transmitter's state went back with the reorg");
+    assert_eq!(ingest(&w), (1, 0), "the orphaned deposit and price point are gone");
+    let store = Store::open(&w.store()).expect("store");
+    let d = store.bridge_deposits("ethereum", &evm(alice)).expect("deposits");
+    assert_eq!(
+        d.iter().map(|e| (tx_hex(e), e.key.clone(), e.amount)).collect::<Vec<_>>(),
+        vec![(second.deposit_tx.clone(), BridgeKey::cctp(0, second.nonce), second.amount)]
+    );
+    assert!(store.price_points("ethereum", &evm(&feed)).expect("points").is_empty());
+    drop(store);
+    let fresh = Workdir::new();
+    assert_eq!(ingest(&fresh), (1, 0));
+    assert_eq!(w.verified().without_dictionary(), fresh.verified().without_dictionary());
+}
