@@ -24,6 +24,7 @@ mod labels_cli;
 mod price_feeds;
 mod price_tables;
 mod serve;
+mod swaps_bad_input;
 mod trace_bitcoin;
 mod trace_evm_typologies;
 mod trace_seeds;

@@ -253,3 +253,31 @@ contract Lockbox {
         emit Released(recipient, token, amount, nonce);
     }
 }
+
+/// A pool whose `Swap` events are not backed by the token movements they claim (the logs of
+/// one or both legs are missing): V2- and V3-style `Swap` with nothing moved, and a V2 `Swap`
+/// after taking the caller's tokens without paying anything out.
+contract HollowPool {
+    event Swap(
+        address indexed sender, uint256 amount0In, uint256 amount1In, uint256 amount0Out, uint256 amount1Out, address indexed to
+    );
+    event Swap(
+        address indexed sender,
+        address indexed recipient,
+        int256 amount0,
+        int256 amount1,
+        uint160 sqrtPriceX96,
+        uint128 liquidity,
+        int24 tick
+    );
+
+    function swapNothing() external {
+        emit Swap(msg.sender, 5, 0, 0, 7, msg.sender);
+        emit Swap(msg.sender, msg.sender, int256(5), int256(-7), uint160(1 << 96), uint128(1000), int24(0));
+    }
+
+    function swapTaking(address token, uint256 amount) external {
+        require(SimpleToken(token).transferFrom(msg.sender, address(this), amount), "pull");
+        emit Swap(msg.sender, amount, 0, 0, amount, msg.sender);
+    }
+}
