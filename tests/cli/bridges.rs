@@ -98,7 +98,6 @@ struct Crossing {
 /// `depositForBurn(amount, destinationDomain, mintRecipient, burnToken)` from `who` through
 /// `messenger`/`transmitter`; the nonce is read from the transmitter before the call, and the
 /// depositor's balance must drop by exactly `amount`.
-#[allow(clippy::too_many_arguments)]
 fn deposit(
     side: &Side,
     messenger: &str,
