@@ -97,7 +97,7 @@ pub struct CctpDeployment {
 /// A value of a declared bridge event, by its place in the event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventField {
-    /// `topics[i]` (1-based: topics[0] is the signature).
+    /// `topics[i]` (1-based: `topics[0]` is the signature).
     Topic(usize),
     /// The i-th 32-byte word of the data.
     Word(usize),
