@@ -59,21 +59,26 @@ fn every_deposit_is_valued_by_the_first_source_that_knows_it_and_says_which() {
 
     let token_tx = anvil.send_confirmed(minter, None, 0, contracts.bytecode("TetherLike"), 5_000_000);
     let token = anvil.receipt(&token_tx)["contractAddress"].as_str().unwrap().to_ascii_lowercase();
-    let feed_tx = anvil.send_confirmed(minter, None, 0, contracts.bytecode("UsdTestFeed"), 1_000_000);
+    // The project's AnswerFeed (crates/testkit/contracts/Flows.sol) emits AnswerUpdated as
+    // Chainlink's aggregators do; its constructor takes the answers' decimals (8).
+    let mut feed_code = contracts.bytecode("AnswerFeed").to_vec();
+    feed_code.extend(U256::from(8u8).to_be_bytes::<32>());
+    let feed_tx = anvil.send_confirmed(minter, None, 0, &feed_code, 1_000_000);
     let feed = anvil.receipt(&feed_tx)["contractAddress"].as_str().unwrap().to_ascii_lowercase();
     send(minter, &token, 0, &erc20_transfer(seed, U256::from(10_000 * USDT)));
-    let update = |answer: u128, t: u64| {
+    let update = |round: u64, answer: u128, t: u64| {
         at(t);
-        let data = encode_call("update(int256,uint256)", &[Word::Uint(U256::from(answer)), Word::Uint(U256::from(t))]);
+        let words = [Word::Uint(U256::from(round)), Word::Uint(U256::from(answer)), Word::Uint(U256::from(t))];
+        let data = encode_call("transmit(uint256,int256,uint256)", &words);
         send(minter, &feed, 0, &data);
     };
 
     // Feed round 1 an hour before DAY1 ($1,500.12345678), round 2 just after it ($1,600).
     let (answer1, answer2) = (150_012_345_678u128, 160_000_000_000u128);
-    update(answer1, DAY1 - 3_600);
+    update(1, answer1, DAY1 - 3_600);
     at(DAY1);
     let t_eth1 = send(seed, dep, ETH, &[]); // feed round 1
-    update(answer2, DAY1 + 5);
+    update(2, answer2, DAY1 + 5);
     at(DAY1 + 10);
     let t_usdt1 = send(seed, &token, 0, &erc20_transfer(dep, U256::from(1_000 * USDT))); // shipped USDT
     at(DAY2);

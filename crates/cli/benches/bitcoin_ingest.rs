@@ -34,6 +34,9 @@ use chaintrace_bitcoin::{
 };
 
 mod core_index;
+// The shared bench helpers (only the store-size helper is used here).
+#[allow(dead_code)]
+mod generated;
 
 /// Bitcoin mainnet's transactions, for the projection (about 1.1 billion, 2025).
 const MAINNET_TXS: f64 = 1.1e9;
@@ -131,20 +134,8 @@ fn ingest_run(dir: &Path) -> Run {
         blocks: s["blocks"].as_u64().unwrap_or(0),
         txs: s["transactions"].as_u64().unwrap_or(0),
         bytes: s["bytes"].as_u64().unwrap_or(0),
-        store_bytes: Some((dir_bytes(&store), s["transfers"].as_u64().unwrap_or(0))),
+        store_bytes: Some((generated::dir_bytes(&store), s["transfers"].as_u64().unwrap_or(0))),
     }
-}
-
-/// The store directory's size on disk (every file under it).
-fn dir_bytes(p: &Path) -> u64 {
-    let Ok(rd) = std::fs::read_dir(p) else { return 0 };
-    rd.flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
 }
 
 /// Peak resident memory (VmHWM, KiB) of a running process, from /proc.

@@ -7,24 +7,13 @@
 // A benchmark reports its figures on stdout and its progress on stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::{path::Path, time::Instant};
+use std::time::Instant;
 
 use chaintrace_store::Store;
 
 // Not every item of the shared generator is used by each bench.
 #[allow(dead_code)]
 mod generated;
-
-fn dir_bytes(p: &Path) -> u64 {
-    let Ok(rd) = std::fs::read_dir(p) else { return 0 };
-    rd.flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
-}
 
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
@@ -42,12 +31,12 @@ fn main() {
     let secs = t.elapsed().as_secs_f64();
     let stats = store.stats().expect("stats");
     let n = stats.chains[generated::CHAIN].transfers;
-    let written = dir_bytes(&path);
+    let written = generated::dir_bytes(&path);
     let t = Instant::now();
     store.compact();
     let compact_secs = t.elapsed().as_secs_f64();
     drop(store);
-    let compacted = dir_bytes(&path);
+    let compacted = generated::dir_bytes(&path);
     println!("\nStore size, the trace bench's generated graph, {n} transfers (written in {secs:.1} s)");
     println!("{:<34} {:>12} {:>18}", "state", "MB on disk", "bytes per transfer");
     println!("{:<34} {:>12.1} {:>18.1}", "as written (WAL, L0 files)", written as f64 / 1e6, written as f64 / n as f64);

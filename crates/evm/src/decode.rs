@@ -319,7 +319,7 @@ pub fn block_from_json(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::types::{RpcBlock, RpcTx};
     use alloy_primitives::{Bytes, U64};
@@ -331,8 +331,13 @@ mod tests {
     }
 
     fn log(topics: Vec<B256>, data: Vec<u8>, index: u64) -> RpcLog {
+        log_from(0xaa, topics, data, index)
+    }
+
+    /// A log as a node returns it, emitted by the contract `0xEE…EE` (`emitter` repeated).
+    pub(crate) fn log_from(emitter: u8, topics: Vec<B256>, data: Vec<u8>, index: u64) -> RpcLog {
         RpcLog {
-            address: EvmAddr::repeat_byte(0xaa),
+            address: EvmAddr::repeat_byte(emitter),
             topics,
             data: Bytes::from(data),
             log_index: Some(U64::from(index)),

@@ -97,7 +97,7 @@ pub struct CctpDeployment {
 /// A value of a declared bridge event, by its place in the event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventField {
-    /// `topics[i]` (1-based: topics[0] is the signature).
+    /// `topics[i]` (1-based: `topics[0]` is the signature).
     Topic(usize),
     /// The i-th 32-byte word of the data.
     Word(usize),
@@ -654,7 +654,7 @@ pub fn parse_event(decl: &str) -> Result<(B256, Vec<(String, EventField)>), Stri
 
 #[cfg(test)]
 mod tests {
-    use alloy_primitives::{Address as EvmAddr, Bytes, U64};
+    use alloy_primitives::{Address as EvmAddr, U64};
 
     use super::*;
     use crate::types::RpcTx;
@@ -665,19 +665,7 @@ mod tests {
         B256::from(w)
     }
 
-    fn log(emitter: u8, topics: Vec<B256>, data: Vec<u8>, index: u64) -> RpcLog {
-        RpcLog {
-            address: EvmAddr::repeat_byte(emitter),
-            topics,
-            data: Bytes::from(data),
-            log_index: Some(U64::from(index)),
-            transaction_hash: None,
-            transaction_index: None,
-            block_number: None,
-            block_hash: None,
-            removed: false,
-        }
-    }
+    use crate::decode::tests::log_from as log;
 
     fn one_tx_block(logs: Vec<RpcLog>) -> (BlockData, RpcBlock, Vec<RpcReceipt>) {
         let block = RpcBlock {

@@ -333,7 +333,9 @@ mod tests {
         }
 
         #[test]
-        fn key_round_trips(bytes in any::<[u8; 20]>(), s in "[a-zA-SU-Z0-9][a-zA-Z0-9]{0,59}") {
+        // A Bitcoin address never starts with `0` (base58 has none, bech32 starts with `bc1`), so
+        // `0x…`/`0X…` strings, which read back as EVM addresses, are left out.
+        fn key_round_trips(bytes in any::<[u8; 20]>(), s in "[a-zA-SU-Z1-9][a-zA-Z0-9]{0,59}") {
             for a in [Address::Evm(bytes), Address::Bitcoin(s.clone()), Address::Coinbase, Address::Tron(bytes)] {
                 prop_assert_eq!(Address::from_key(&a.to_key()), Some(a.clone()));
                 let json = serde_json::to_string(&a).unwrap();

@@ -492,19 +492,7 @@ mod tests {
             amount_raw: "150000000".into(),
             traced_amount: "1.5".into(),
             usd: None,
-            usd_source: None,
-            asset_in: None,
-            asset_out: None,
-            symbol_in: None,
-            amount_in: None,
-            amount_out: None,
-            traced_in: None,
-            via: None,
-            venue: None,
-            chain_from: None,
-            chain_to: None,
-            release_tx: None,
-            release_asset: None,
+            ..Default::default()
         });
         c
     }

@@ -7,7 +7,9 @@ use std::process::Command;
 use alloy_primitives::{keccak256, U256};
 
 /// Compiled creation bytecode by contract name (`TetherLike`, `Gold18`, `MuteToken`,
-/// `NftLike`, `Forwarder`, `Rejecter`, `SimpleToken`).
+/// `NftLike`, `Forwarder`, `Rejecter`, `SimpleToken`, and for conversions, bridges and price
+/// feeds `UsdcLike`, `CctpTransmitter`, `CctpMessenger`, `Lockbox`, `AnswerFeed`, `V3Caller`,
+/// `HollowPool`).
 pub struct Contracts {
     bins: BTreeMap<String, Vec<u8>>,
 }

@@ -88,10 +88,10 @@ impl PriceTable {
     /// Parse the CSV text of a price table; `file` names it in errors.
     pub fn parse_csv(text: &str, file: &str) -> Result<Self, PriceError> {
         let mut lines = text.lines().enumerate();
-        let header = loop {
+        let (header_line, header) = loop {
             match lines.next() {
                 Some((_, l)) if l.trim().is_empty() => continue,
-                Some((_, l)) => break l,
+                Some((i, l)) => break (i + 1, l),
                 None => return Err(PriceError::Header { file: file.to_string() }),
             }
         };
@@ -106,6 +106,15 @@ impl PriceTable {
                 lc.strip_suffix("_usd").unwrap_or(&lc).to_ascii_uppercase()
             })
             .collect();
+        for (i, sym) in symbols.iter().enumerate() {
+            if sym.is_empty() || symbols[..i].contains(sym) {
+                return Err(PriceError::Row {
+                    file: file.to_string(),
+                    line: header_line,
+                    what: format!("column {} is empty or names {sym} twice", i + 2),
+                });
+            }
+        }
         let mut table = PriceTable {
             prices: BTreeMap::new(),
             sha256: Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()))),
@@ -119,7 +128,7 @@ impl PriceTable {
             let cells: Vec<&str> = line.split(',').collect();
             let date = cells[0].trim();
             if !is_date(date) {
-                return Err(row_err(format!("invalid date {date:?}, expected YYYY-MM-DD")));
+                return Err(row_err(format!("invalid date {date:?}, expected a calendar day YYYY-MM-DD")));
             }
             if cells.len() > cols.len() {
                 return Err(row_err(format!("{} cells, the header has {} columns", cells.len(), cols.len())));
@@ -133,6 +142,11 @@ impl PriceTable {
                     continue;
                 }
                 let price = Decimal::parse(cell).ok_or_else(|| row_err(format!("invalid price {cell:?} for {sym}")))?;
+                if price.mantissa == 0 {
+                    return Err(row_err(format!(
+                        "price {cell} for {sym}: nothing trades at zero; leave the cell empty when the price is unknown"
+                    )));
+                }
                 table.prices.entry(sym.clone()).or_default().insert(date.to_string(), price);
             }
         }
@@ -357,10 +371,25 @@ impl PriceBook {
 
 fn is_date(d: &str) -> bool {
     let b = d.as_bytes();
-    b.len() == 10
+    let shaped = b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !shaped {
+        return false;
+    }
+    // A calendar day: month 1–12, day within the month (2023-02-29 and 2024-13-01 are not).
+    let n = |r: std::ops::Range<usize>| d[r].parse::<u32>().unwrap_or(0);
+    let (y, m, day) = (n(0..4), n(5..7), n(8..10));
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&day)
 }
 
 #[cfg(test)]
@@ -496,6 +525,14 @@ mod tests {
             ("date,btc_usd\n2020-01-01,-5\n", 2, "invalid price"),
             ("date,btc_usd\n2020-01-01,NaN\n", 2, "invalid price"),
             ("date,btc_usd\n2020-13-01x,1\n", 2, "invalid date"),
+            ("date,btc_usd\n2020-01-01,1\n2020-13-01,1\n", 3, "invalid date"),
+            ("date,btc_usd\n2023-02-29,1\n", 2, "invalid date"),
+            ("date,btc_usd\n2020-04-31,1\n", 2, "invalid date"),
+            ("date,btc_usd\n2020-01-00,1\n", 2, "invalid date"),
+            ("date,btc_usd\n2020-01-01,0\n", 2, "leave the cell empty"),
+            ("date,btc_usd\n2020-01-01,0.000\n", 2, "leave the cell empty"),
+            ("\ndate,btc_usd,btc_usd\n2020-01-01,1,2\n", 2, "twice"),
+            ("date,btc_usd,,eth_usd\n", 1, "column 3"),
         ] {
             let err = PriceTable::parse_csv(text, "p.csv").unwrap_err();
             let msg = err.to_string();
@@ -503,8 +540,9 @@ mod tests {
             assert!(msg.contains(what) && msg.contains("p.csv") && !msg.contains('\n'), "{msg}");
         }
         // A gap (empty cell) is not an error: that day is unknown.
-        let t = PriceTable::parse_csv("date,btc_usd,eth_usd\n2020-01-01,1,\n", "p.csv").unwrap();
+        let t = PriceTable::parse_csv("date,btc_usd,eth_usd\n2020-01-01,1,\n2024-02-29,2,3\n", "p.csv").unwrap();
         assert_eq!(t.listed("ETH", "2020-01-01"), None);
+        assert_eq!(t.listed("ETH", "2024-02-29"), Some(Decimal { mantissa: 3, scale: 0 }), "a leap day");
     }
 
     #[test]

@@ -282,3 +282,15 @@ impl ScanFirst for Store {
         found
     }
 }
+
+/// A store directory's size on disk (every file under it).
+pub(crate) fn dir_bytes(p: &std::path::Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(p) else { return 0 };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
