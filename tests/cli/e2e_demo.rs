@@ -110,6 +110,31 @@ fn demo_flags_exactly_the_ground_truth_deposits() {
         }
     }
 
+    // The cross-chain trail: USDC bridged ethereum → arbitrum, swapped to ETH there and
+    // cashed out, with the amounts the scenario read from the nodes (truth.json's trail).
+    let t = truth.trail.as_ref().expect("the demo truth has the cross-chain trail");
+    for want in ["bridge ethereum → arbitrum", "swap on arbitrum", "Charlie Exchange", "arbitrum"] {
+        assert!(stdout.contains(want), "demo output lacks {want:?}:\n{stdout}");
+    }
+    let case: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("case.json")).expect("case")).expect("json");
+    let mut chains: Vec<&str> = case["chains"].as_array().expect("chains").iter().filter_map(Value::as_str).collect();
+    chains.sort_unstable();
+    assert_eq!(chains, ["arbitrum", "ethereum"]);
+    let edges = case["edges"].as_array().expect("edges");
+    let bridge = edges.iter().find(|e| e["kind"] == "bridge").expect("a bridge edge");
+    assert_eq!((bridge["chain_from"].as_str(), bridge["chain_to"].as_str()), (Some("ethereum"), Some("arbitrum")));
+    assert_eq!(to_raw(bridge["traced_amount"].as_str().expect("amount"), 6), t.bridged, "{bridge}");
+    assert_eq!(bridge["to"].as_str(), Some(t.recipient.as_str()));
+    let swap = edges.iter().find(|e| e["kind"] == "swap").expect("a swap edge");
+    assert_eq!((swap["chain"].as_str(), swap["asset_in"].as_str()), (Some("arbitrum"), Some(t.usdc.1.as_str())));
+    assert_eq!((swap["asset_out"].as_str(), swap["via"].as_str()), (Some("ETH"), Some("uniswap_v2")));
+    assert_eq!(to_raw(swap["traced_amount"].as_str().expect("amount"), 18), t.swapped_eth, "{swap}");
+    let cash = t.steps.iter().find(|s| s.0.starts_with("cash-out")).expect("cash-out step");
+    let dep = case["deposits"].as_array().expect("deposits").iter().find(|d| d["tx"] == cash.2.as_str());
+    let dep = dep.expect("the cross-chain cash-out is flagged");
+    assert_eq!((dep["chain"].as_str(), dep["address"].as_str()), (Some("arbitrum"), Some(t.deposit_address.as_str())));
+
     // A second run starts from a fresh store in the same directory.
     let again = demo(&dir);
     assert!(again.status.success(), "second demo run failed: {}", String::from_utf8_lossy(&again.stderr));

@@ -168,8 +168,8 @@ fn every_endpoint_answers_good_input_and_refuses_bad_input() {
     assert_error(get(&s, &format!("{base}?colour=red")), 400, "unknown parameter");
 
     // trace: same engine and case file as the CLI.
-    // The demo's own trace: its seeds, 12 hops, haircut.
-    let body = json!({"chain": "ethereum", "seeds": case["seeds"], "hops": 12, "policy": "haircut"}).to_string();
+    // The demo's own trace: its seeds, its chains (ethereum and arbitrum), 12 hops, haircut.
+    let body = json!({"chain": case["chain"], "seeds": case["seeds"], "hops": 12, "policy": "haircut"}).to_string();
     let (st, t) = post(&s, "/api/trace", &body);
     assert_eq!(st, 201, "{t}");
     let id = t["id"].as_str().unwrap().to_string();
@@ -212,7 +212,7 @@ fn every_endpoint_answers_good_input_and_refuses_bad_input() {
     assert_eq!(st, 200);
     let ids: Vec<&str> = list.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
     assert!(ids.contains(&"demo") && ids.contains(&id.as_str()), "{list}");
-    assert!(list[0]["created"].is_string() && list[0]["seeds"].is_array() && list[0]["chain"] == "ethereum");
+    assert!(list[0]["created"].is_string() && list[0]["seeds"].is_array() && list[0]["chain"] == case["chain"]);
     let (st, c) = get(&s, &format!("/api/cases/{id}"));
     assert_eq!(st, 200);
     assert_eq!(c["deposits"], t["case"]["deposits"]);

@@ -20,7 +20,12 @@ pub fn anvil_args(genesis_time: u64) -> Vec<String> {
 
 /// Start anvil for a scenario.
 pub fn spawn_anvil(genesis_time: u64) -> Anvil {
-    let mut b = Anvil::builder().chain_id(1).accounts(3);
+    spawn_anvil_with_id(1, genesis_time)
+}
+
+/// Start anvil for a scenario with another chain id (the demo trail's second chain).
+pub fn spawn_anvil_with_id(chain_id: u64, genesis_time: u64) -> Anvil {
+    let mut b = Anvil::builder().chain_id(chain_id).accounts(3);
     for a in anvil_args(genesis_time) {
         b = b.arg(a);
     }

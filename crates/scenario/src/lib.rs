@@ -8,6 +8,8 @@
 //!   and conversions and bridge crossings by SPEC's rules).
 //! - [`crosschain`]: the payroll → swap → bridge → cash-out typology over two chains as
 //!   in-memory graph data with the ledger's ground truth and decoys.
+//! - [`trail`]: the demo's cross-chain trail on two anvil nodes (USDC payroll → CCTP-style
+//!   bridge → Uniswap V2 swap to ETH → exchange deposit), with its ledger truth.
 //! - [`chain`]: anvil driving (gas-free, impersonated senders, blocks at chosen times).
 //! - [`record`]: a recording JSON-RPC proxy and the compact recording file `chaintrace demo`
 //!   replays (`cargo run -p chaintrace-scenario --bin record-demo` regenerates it).
@@ -25,6 +27,7 @@ pub mod crosschain;
 pub mod ledger;
 pub mod record;
 pub mod rng;
+pub mod trail;
 pub mod typology;
 
 pub use ledger::{DepositTruth, Ledger, POLICIES};

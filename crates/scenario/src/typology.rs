@@ -195,6 +195,9 @@ pub struct Truth {
     pub wallets: BTreeMap<String, String>,
     /// Transactions the scenario sent.
     pub transactions: usize,
+    /// The demo's cross-chain trail on a second chain ([`crate::trail`]), when it was run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trail: Option<crate::trail::TrailTruth>,
 }
 
 impl Truth {
@@ -222,11 +225,24 @@ impl Truth {
         for (name, ex) in &self.exchanges {
             s.push_str(&format!("{},{},exchange,{name},scenario:exchange-wallets,100\n", self.chain, ex.hot_wallet));
         }
+        if let Some(t) = &self.trail {
+            s.push_str(&t.labels_rows());
+        }
         s
     }
 
-    /// `price_symbols` for the chain config, so the token is valued as USDT (1.00).
+    /// `price_symbols` for the chain config, so the token is valued as USDT (1.00); with the
+    /// trail, its USDC and the second chain's tables, bridges and WETH too.
     pub fn config_toml(&self) -> String {
+        let mut s = self.chain_toml();
+        if let Some(t) = &self.trail {
+            s.push_str(&format!("\"{}\" = \"USDC\"\n", t.usdc.0));
+            s.push_str(&t.config_toml());
+        }
+        s
+    }
+
+    fn chain_toml(&self) -> String {
         format!(
             "# chaintrace config for the scenario chain (anvil, chain id 1, standing in for ethereum)\n\
              [chains.{chain}]\nkind = \"evm\"\nchain_id = {id}\nnative_symbol = \"ETH\"\nnative_decimals = 18\n\n\
@@ -727,6 +743,7 @@ pub fn generate(anvil: &Anvil, contracts: &Contracts, size: Size, rng_seed: u64)
         decoys,
         wallets: g.wallets,
         transactions: g.txs,
+        trail: None,
     }
 }
 

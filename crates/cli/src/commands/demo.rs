@@ -2,9 +2,13 @@
 //!
 //! The embedded case is a DPRK IT-worker revenue-laundering typology that the project's own
 //! generator ran on a local anvil node (`crates/scenario`; regenerate it with
-//! `cargo run -p chaintrace-scenario --bin record-demo`). What ships is the node's JSON-RPC
-//! responses, recorded while the EVM adapter ingested the chain, plus a labels CSV (the seeds
-//! as sanctioned, the exchanges' hot wallets), the token's price symbol and a price table.
+//! `cargo run -p chaintrace-scenario --bin record-demo`), and its cross-chain trail on a second
+//! node (chain id 42161, ingested as `arbitrum`): USDC payroll bridged by CCTP-style contracts,
+//! swapped to ETH on a real Uniswap V2 pool and cashed out at an exchange there. What ships is
+//! both nodes' JSON-RPC responses, recorded while the EVM adapter ingested the chains, plus a
+//! labels CSV (the seeds as sanctioned, the exchanges' wallets), a config (the tokens' price
+//! symbols, the bridge contracts, the second chain's WETH) and a price table. The walk runs
+//! over both chains (`trace --chain ethereum,arbitrum`).
 //!
 //! The demo serves the recording on a loopback port from this process and runs the real
 //! pipeline, each step as the `chaintrace` command a user would type (this same executable):
@@ -20,7 +24,7 @@ use std::time::Instant;
 use anyhow::{bail, Context as _, Result};
 use chaintrace_evm::rpc::canonical_key;
 use chaintrace_loopback::Reply;
-use chaintrace_model::{CaseDeposit, Role};
+use chaintrace_model::{CaseDeposit, EdgeKind, Role};
 use chaintrace_tracer::case::source_label;
 use clap::Args;
 use serde_json::{json, Value};
@@ -28,6 +32,9 @@ use serde_json::{json, Value};
 use crate::{context::Context, files, output};
 
 const RECORDING: &[u8] = include_bytes!("../../demo/ethereum-rpc.json.gz");
+const RECORDING_SECOND: &[u8] = include_bytes!("../../demo/arbitrum-rpc.json.gz");
+/// The walk's chains: the scenario's and the trail's second chain.
+const CHAINS: &str = "ethereum,arbitrum";
 const LABELS: &str = include_str!("../../demo/labels.csv");
 const CONFIG: &str = include_str!("../../demo/config.toml");
 const PRICES: &str = include_str!("../../demo/prices.csv");
@@ -249,6 +256,8 @@ pub(crate) fn run(_ctx: &Context, args: DemoArgs) -> Result<()> {
     let dir = dir.canonicalize().with_context(|| format!("cannot resolve {}", dir.display()))?;
     let truth: Value = serde_json::from_str(TRUTH).context("the embedded truth.json is not valid JSON")?;
     let last_block = truth["last_block"].as_u64().context("the embedded truth.json has no last_block")?;
+    let second_last =
+        truth["trail"]["last_block"].as_u64().context("the embedded truth.json has no trail.last_block")?;
     let (labels, config, prices) = (dir.join("labels.csv"), dir.join("config.toml"), dir.join("prices.csv"));
     for (path, text) in [(&labels, LABELS), (&config, CONFIG), (&prices, PRICES)] {
         files::write_file(path, text.as_bytes())?;
@@ -258,14 +267,18 @@ pub(crate) fn run(_ctx: &Context, args: DemoArgs) -> Result<()> {
     let step = Step { exe: &exe, store: &store, config: &config };
     let p = |x: &Path| x.display().to_string();
 
-    output::line("chaintrace demo: a DPRK IT-worker revenue-laundering case, end to end, offline")?;
+    output::line("chaintrace demo: a DPRK IT-worker revenue-laundering case across two chains, end to end, offline")?;
     output::line(
-        "  (a synthetic case the project generated on a local anvil node; its JSON-RPC responses ship with chaintrace)",
+        "  (a synthetic case the project generated on two local anvil nodes, chain ids 1 and 42161: payroll in USDT and USDC,\n   peel chains and splits to exchanges on ethereum, and USDC bridged (CCTP-style) to arbitrum, swapped to ETH on a\n   Uniswap V2 pool and cashed out there; the nodes' JSON-RPC responses ship with chaintrace)",
     )?;
     output::line(format!("  demo directory: {}", dir.display()))?;
     output::line("")?;
     let replay = Replay::start(Recording::load(RECORDING)?)?;
-    output::line(format!("Pipeline (the embedded recording is served at {}):", replay.url))?;
+    let replay2 = Replay::start(Recording::load(RECORDING_SECOND)?)?;
+    output::line(format!(
+        "Pipeline (the embedded recordings are served at {} (ethereum) and {} (arbitrum)):",
+        replay.url, replay2.url
+    ))?;
 
     let to = last_block.to_string();
     let ing = step.run(
@@ -273,7 +286,14 @@ pub(crate) fn run(_ctx: &Context, args: DemoArgs) -> Result<()> {
         &["--json", "ingest", "ethereum", "--rpc", &replay.url, "--from", "0", "--to", &to],
     )?;
     drop(replay);
+    let to2 = second_last.to_string();
+    let ing2 = step.run(
+        &format!("ingest arbitrum --rpc {} --from 0 --to {to2}", replay2.url),
+        &["--json", "ingest", "arbitrum", "--rpc", &replay2.url, "--from", "0", "--to", &to2],
+    )?;
+    drop(replay2);
     let ing: Value = serde_json::from_str(&ing).unwrap_or(Value::Null);
+    let ing2: Value = serde_json::from_str(&ing2).unwrap_or(Value::Null);
     step.run(&format!("labels import {}", p(&labels)), &["labels", "import", &p(&labels)])?;
     let inf = step.run(
         "labels infer-deposits --chain ethereum",
@@ -283,7 +303,7 @@ pub(crate) fn run(_ctx: &Context, args: DemoArgs) -> Result<()> {
 
     let case = dir.join("case.json");
     let trace_args = |policy: &'static str, out: String| -> Vec<String> {
-        ["trace", "--chain", "ethereum", "--seeds-label", "sanctioned", "--policy", policy, "--hops", HOPS, "--prices"]
+        ["trace", "--chain", CHAINS, "--seeds-label", "sanctioned", "--policy", policy, "--hops", HOPS, "--prices"]
             .iter()
             .map(|s| s.to_string())
             .chain([p(&prices), "--out".into(), out])
@@ -293,7 +313,7 @@ pub(crate) fn run(_ctx: &Context, args: DemoArgs) -> Result<()> {
         let a = trace_args(policy, p(out));
         let refs: Vec<&str> = a.iter().map(String::as_str).collect();
         let shown = format!(
-            "trace --chain ethereum --seeds-label sanctioned --policy {policy} --hops {HOPS} --prices {} --out {}",
+            "trace --chain {CHAINS} --seeds-label sanctioned --policy {policy} --hops {HOPS} --prices {} --out {}",
             p(&prices),
             p(out)
         );
@@ -332,9 +352,11 @@ pub(crate) fn run(_ctx: &Context, args: DemoArgs) -> Result<()> {
     let (nodes, edges, deposits) = (&c.nodes, &c.edges, &c.deposits);
     output::line("")?;
     output::line(format!(
-        "Ingested {} blocks, {} transfers (native, internal from call traces, USDT-like token); {} exchange deposit addresses inferred from their sweeps.",
+        "Ingested ethereum: {} blocks, {} transfers (native, internal from call traces, USDT- and USDC-like tokens); arbitrum: {} blocks, {} transfers; {} exchange deposit addresses inferred from their sweeps.",
         ing["blocks"].as_u64().unwrap_or(0),
         ing["transfers"].as_u64().unwrap_or(0),
+        ing2["blocks"].as_u64().unwrap_or(0),
+        ing2["transfers"].as_u64().unwrap_or(0),
         inf["deposits"].as_array().map_or(0, |d| d.len()),
     ))?;
     output::line(format!(
@@ -363,9 +385,9 @@ pub(crate) fn run(_ctx: &Context, args: DemoArgs) -> Result<()> {
         dep_hops.iter().min().unwrap_or(&0),
         dep_hops.iter().max().unwrap_or(&0)
     ))?;
-    let mut per: BTreeMap<(&str, &str), Vec<&CaseDeposit>> = BTreeMap::new();
+    let mut per: BTreeMap<(&str, String), Vec<&CaseDeposit>> = BTreeMap::new();
     for d in deposits {
-        let asset = d.symbol.as_deref().unwrap_or(&d.asset);
+        let asset = format!("{} on {}", d.symbol.as_deref().unwrap_or(&d.asset), d.chain);
         per.entry((&d.exchange, asset)).or_default().push(d);
     }
     for ((exchange, asset), ds) in &per {
@@ -381,7 +403,7 @@ pub(crate) fn run(_ctx: &Context, args: DemoArgs) -> Result<()> {
             format!("  (USD from {})", sources.into_iter().collect::<Vec<_>>().join(", "))
         };
         output::line(format!(
-            "  {exchange:<16} {:>2} deposit(s)  {:>24} {asset:<5} {usd_text:>14}{from}",
+            "  {exchange:<16} {:>2} deposit(s)  {:>24} {asset:<16} {usd_text:>14}{from}",
             ds.len(),
             amount(&sum_decimal(&amounts))
         ))?;
@@ -389,9 +411,10 @@ pub(crate) fn run(_ctx: &Context, args: DemoArgs) -> Result<()> {
     output::line("  each one (what goes to the exchange with a freeze or records request; USD source: table = the demo's prices.csv, shipped = the daily table built in, peg = stablecoin at 1.00):")?;
     for d in deposits {
         output::line(format!(
-            "    {}  {:<15} {} {:>24} {:<4} {:>12} {:<8} hops {}  tx {}",
+            "    {}  {:<16} {:<8} {} {:>24} {:<4} {:>12} {:<8} hops {}  tx {}",
             d.time,
             d.exchange,
+            d.chain,
             short(&d.address),
             amount(&d.amount),
             d.symbol.as_deref().unwrap_or(&d.asset),
@@ -400,6 +423,46 @@ pub(crate) fn run(_ctx: &Context, args: DemoArgs) -> Result<()> {
             d.hops,
             short(&d.tx),
         ))?;
+    }
+    // The trail across assets and chains: swaps and bridge crossings the walk followed.
+    let crossings: Vec<_> = edges.iter().filter(|e| e.kind != EdgeKind::Transfer).collect();
+    if !crossings.is_empty() {
+        output::line("\nAcross assets and chains (each followed without adding a hop):")?;
+    }
+    for e in crossings {
+        let usd = match (&e.usd, &e.usd_source) {
+            (Some(u), Some(src)) => format!("${} from {}", money(u), source_label(src)),
+            (Some(u), None) => format!("${}", money(u)),
+            _ => "USD unknown".into(),
+        };
+        let sym = e.symbol.as_deref().unwrap_or(&e.asset);
+        let line = match e.kind {
+            EdgeKind::Swap => format!(
+                "    {}  swap on {}: {} gave {} {} for {} {} ({}, {usd})  tx {}",
+                e.time,
+                e.chain,
+                short(&e.from),
+                amount(e.traced_in.as_deref().unwrap_or("?")),
+                e.symbol_in.as_deref().or(e.asset_in.as_deref()).unwrap_or("?"),
+                amount(&e.traced_amount),
+                sym,
+                e.via.as_deref().unwrap_or("swap"),
+                short(&e.tx),
+            ),
+            _ => format!(
+                "    {}  bridge {} → {}: {} {} from {} to {} ({usd})  deposit tx {}, release tx {}",
+                e.time,
+                e.chain,
+                e.chain_to.as_deref().unwrap_or("(no release found)"),
+                amount(&e.traced_amount),
+                sym,
+                short(&e.from),
+                short(&e.to),
+                short(&e.tx),
+                e.release_tx.as_deref().map(short).unwrap_or_else(|| "none".into()),
+            ),
+        };
+        output::line(line)?;
     }
     let stops: Vec<String> = ["exchange", "exchange_deposit", "service", "stop"]
         .iter()

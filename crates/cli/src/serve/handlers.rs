@@ -279,7 +279,12 @@ const MAX_SEEDS: usize = 1000;
 
 pub(super) async fn trace(State(state): St, body: Result<Bytes, BytesRejection>) -> ApiResult<Response> {
     let b: TraceBody = body_json(body)?;
-    chain_spec(&state, &b.chain)?;
+    // One chain, several (`A,B`: one walk across them) or `all`, as `trace --chain` takes.
+    if !b.chain.trim().eq_ignore_ascii_case("all") {
+        for name in b.chain.split(',') {
+            chain_spec(&state, name.trim())?;
+        }
+    }
     if b.seeds.len() > MAX_SEEDS {
         return Err(ApiError::bad(format!("{} seeds: give at most {MAX_SEEDS}", b.seeds.len())));
     }

@@ -78,11 +78,13 @@ function nodeLabel(addr, labels) {
   const l = (labels || [])[0];
   return short(addr) + (l ? '\n' + l.entity : '');
 }
-function addNode(addr, hop, role, labels, parent) {
+function addNode(addr, hop, role, labels, parent, chain) {
   const ex = cy.getElementById(addr);
   if (ex.nonempty()) return ex;
-  return cy.add({ group: 'nodes', data: { id: addr, label: nodeLabel(addr, labels), hop, role, kind: kindOf(role, labels), labels: labels || [], parent_of: parent || null } });
+  return cy.add({ group: 'nodes', data: { id: addr, label: nodeLabel(addr, labels), hop, role, kind: kindOf(role, labels), labels: labels || [], parent_of: parent || null, chain: chain || state.chain } });
 }
+// The chain an address of the graph is on (a case over several chains names each node's).
+function chainOf(node) { return node.data('chain') || state.chain; }
 function addTransfer(t) {
   const id = t.from + '->' + t.to;
   let e = cy.getElementById(id);
@@ -112,10 +114,11 @@ async function openAddress(chain, address) {
 
 async function openCase(id) {
   const c = await api('/cases/' + enc(id));
-  state.caseId = id; state.caseFile = c; state.chain = c.chain; state.expanded.clear();
-  $('chain').value = c.chain;
+  // A walk over several chains: the selector shows the first; each node keeps its own chain.
+  state.caseId = id; state.caseFile = c; state.chain = (c.chains && c.chains.length) ? c.chains[0] : c.chain; state.expanded.clear();
+  $('chain').value = state.chain;
   cy.elements().remove();
-  for (const n of c.nodes) addNode(n.address, n.hop, n.role, n.labels);
+  for (const n of c.nodes) addNode(n.address, n.hop, n.role, n.labels, null, n.chain || state.chain);
   for (const e of c.edges) addTransfer(Object.assign({}, e, { direction: 'out' }));
   layoutByHop();
   fillDeposits(c.deposits); fillExports();
@@ -125,11 +128,12 @@ async function openCase(id) {
 
 async function expand(node) {
   const addr = node.id();
-  const r = await api('/address/' + enc(state.chain) + '/' + enc(addr) + '/transfers?direction=out&limit=200');
+  const chain = chainOf(node);
+  const r = await api('/address/' + enc(chain) + '/' + enc(addr) + '/transfers?direction=out&limit=200');
   const added = [];
   for (const t of r.transfers) {
     const existed = cy.getElementById(t.to).nonempty();
-    if (!existed) { addNode(t.to, (node.data('hop') || 0) + 1, 'address', [], addr); added.push(t.to); }
+    if (!existed) { addNode(t.to, (node.data('hop') || 0) + 1, 'address', [], addr, chain); added.push(t.to); }
     addTransfer(t);
   }
   state.expanded.set(addr, added);
@@ -153,7 +157,7 @@ async function onNode(node) {
     if (state.expanded.has(node.id())) { collapse(node.id()); }
     else { const added = await expand(node); const p = node.position(); added.forEach((a, i) => cy.getElementById(a).position({ x: p.x + 240, y: p.y + (i - (added.length - 1) / 2) * 60 })); }
     applyFilters();
-    const s = await api('/address/' + enc(state.chain) + '/' + enc(node.id()));
+    const s = await api('/address/' + enc(chainOf(node)) + '/' + enc(node.id()));
     showNode(node, s);
   } catch (err) { status(err.message, true); }
 }
@@ -185,7 +189,7 @@ function showNode(node, s) {
   f.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     try {
-      const l = await api('/labels', { method: 'POST', body: { chain: state.chain, address: s.address, category: cat.value, entity: ent.value } });
+      const l = await api('/labels', { method: 'POST', body: { chain: chainOf(node), address: s.address, category: cat.value, entity: ent.value } });
       chips.append(el('span', l.category + ': ' + l.entity + ' (' + l.source + ')', 'label-chip'));
       const n = cy.getElementById(s.address);
       const labels = (n.data('labels') || []).concat([l]);
@@ -304,7 +308,9 @@ async function start() {
     if (!seed) { status('select a node to trace from', true); return; }
     try {
       status('tracing…');
-      const r = await api('/trace', { method: 'POST', body: { chain: state.chain, seeds: [seed], policy: $('t-policy').value, hops: parseInt($('t-hops').value, 10), direction: $('t-dir').value } });
+      // An open case over several chains is traced again over all of them.
+      const chains = (state.caseFile && state.caseFile.chains && state.caseFile.chains.length > 1) ? state.caseFile.chain : state.chain;
+      const r = await api('/trace', { method: 'POST', body: { chain: chains, seeds: [seed], policy: $('t-policy').value, hops: parseInt($('t-hops').value, 10), direction: $('t-dir').value } });
       await refreshCases();
       await openCase(r.id);
       history.replaceState(null, '', '/?case=' + enc(r.id));
