@@ -149,6 +149,19 @@ fn every_endpoint_answers_good_input_and_refuses_bad_input() {
         }
     }
     assert_eq!(paged, all);
+    // The workbench values a transfer with the case's price sources: where the demo case carried
+    // a whole transfer out of the seed (traced = amount), both give the same USD and source.
+    let mut compared = 0;
+    for e in case["edges"].as_array().unwrap() {
+        if e["from"] != seed.as_str() || e["traced_amount"] != e["amount"] || e["chain"] != "ethereum" {
+            continue;
+        }
+        let t = all.iter().find(|t| t["tx"] == e["tx"] && t["to"] == e["to"] && t["asset"] == e["asset"]).unwrap();
+        assert_eq!((&t["usd"], &t["usd_source"]), (&e["usd"], &e["usd_source"]), "workbench {t} vs case {e}");
+        compared += 1;
+    }
+    assert!(compared > 0, "no whole transfer out of the seed in the demo case");
+    assert!(all.iter().all(|t| t["usd"].is_null() == t["usd_source"].is_null()), "usd without its source");
     let (_, ins) = get(&s, &format!("/api/address/ethereum/{seed}/transfers?direction=in"));
     assert!(ins["transfers"].as_array().unwrap().iter().all(|t| t["direction"] == "in" && t["to"] == seed.as_str()));
     let (_, eth) = get(&s, &format!("/api/address/ethereum/{seed}/transfers?asset=ETH"));

@@ -188,7 +188,12 @@ impl Valuation<'_> {
     /// The price book of a walk over `specs` (SPEC v2 "USD"): the user's table, then the
     /// `[[price_feeds]]` of those chains with the rounds the store holds, then the shipped
     /// table, then the stablecoin peg. Also what the case's provenance lists of each source.
-    fn book(&self, ctx: &Context, store: &Store, specs: &[ChainSpec]) -> Result<(PriceBook, Vec<PriceSourceRef>)> {
+    pub(crate) fn book(
+        &self,
+        ctx: &Context,
+        store: &Store,
+        specs: &[ChainSpec],
+    ) -> Result<(PriceBook, Vec<PriceSourceRef>)> {
         let mut refs = Vec::new();
         let user = self.note.as_ref().map(|note| {
             // the note is `FILE sha256:HEX` (see load_prices)

@@ -13,6 +13,7 @@ use axum::Json;
 use chaintrace_export::Format;
 use chaintrace_model::time_fmt::rfc3339;
 use chaintrace_model::{Address, Category, ChainSpec, Direction, Label, U256};
+use chaintrace_tracer::PriceBook;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -139,7 +140,8 @@ pub(super) async fn address(
         let labels = labels_of(&state, &chain, &addr)?;
         let deg_in = state.store.degree(&chain, &addr, Direction::In, u64::MAX)?;
         let deg_out = state.store.degree(&chain, &addr, Direction::Out, u64::MAX)?;
-        let mut valuer = Valuer::new(&state.store, &chain, &spec, &state.prices);
+        let book = price_book(&state, &spec)?;
+        let mut valuer = Valuer::new(&state.store, &chain, &spec, &book);
         // asset id → (symbol, decimals, in, out, usd in, usd out, priced)
         let mut totals: BTreeMap<String, Total> = BTreeMap::new();
         let mut complete = true;
@@ -151,7 +153,7 @@ pub(super) async fn address(
                 let n = batch.len();
                 for t in &batch {
                     let (id, symbol, decimals) = valuer.info(&t.asset)?;
-                    let usd = valuer.usd(&t.asset, t.time, t.amount)?.and_then(|u| query::usd_micros(&u));
+                    let usd = valuer.usd(&t.asset, t.time, t.amount)?.and_then(|(u, _)| query::usd_micros(&u));
                     let e = totals.entry(id).or_insert((symbol, decimals, U256::ZERO, U256::ZERO, 0, 0, true));
                     match dir {
                         Direction::In => {
@@ -248,7 +250,8 @@ pub(super) async fn transfers(
     blocking(move || {
         let f = Filter { side, asset, since, until, limit, cursor };
         let page = query::history(&state.store, &chain, &addr, &f)?;
-        let mut valuer = Valuer::new(&state.store, &chain, &spec, &state.prices);
+        let book = price_book(&state, &spec)?;
+        let mut valuer = Valuer::new(&state.store, &chain, &spec, &book);
         let transfers = page.transfers.iter().map(|(d, t)| valuer.edge(*d, t)).collect::<Result<Vec<_>, _>>()?;
         Ok(Json(json!({ "transfers": transfers, "next_cursor": page.next.map(Key::encode) })))
     })
@@ -488,4 +491,12 @@ pub(super) async fn search_labels(State(state): St, q: Params) -> ApiResult<Json
         Ok(Json(json!({ "labels": out })))
     })
     .await
+}
+
+/// The price book the workbench values an address's figures with: the same sources, in the same
+/// order, as a trace over that chain (`--prices`, the chain's feeds, the shipped table, the peg).
+fn price_book(state: &AppState, spec: &ChainSpec) -> ApiResult<PriceBook> {
+    let valuation = Valuation { prices: &state.prices, note: state.prices_note.clone() };
+    let (book, _) = valuation.book(&state.ctx, &state.store, std::slice::from_ref(spec)).map_err(ApiError::internal)?;
+    Ok(book)
 }

@@ -5,12 +5,12 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use chaintrace_model::time_fmt::{rfc3339, utc_date};
+use chaintrace_model::time_fmt::rfc3339;
 use chaintrace_model::{
     format_units, Address, Asset, ChainKind, ChainSpec, Direction, Position, TokenMeta, Transfer, U256,
 };
 use chaintrace_store::{Store, StoreError};
-use chaintrace_tracer::{Bound, PriceTable};
+use chaintrace_tracer::{Bound, PriceBook};
 use serde_json::{json, Value};
 
 use super::ApiError;
@@ -202,12 +202,12 @@ pub(crate) struct Valuer<'a> {
     pub(crate) store: &'a Store,
     pub(crate) chain: &'a str,
     pub(crate) spec: &'a ChainSpec,
-    pub(crate) prices: &'a PriceTable,
+    pub(crate) prices: &'a PriceBook,
     tokens: HashMap<[u8; 20], Option<TokenMeta>>,
 }
 
 impl<'a> Valuer<'a> {
-    pub(crate) fn new(store: &'a Store, chain: &'a str, spec: &'a ChainSpec, prices: &'a PriceTable) -> Self {
+    pub(crate) fn new(store: &'a Store, chain: &'a str, spec: &'a ChainSpec, prices: &'a PriceBook) -> Self {
         Valuer { store, chain, spec, prices, tokens: HashMap::new() }
     }
 
@@ -234,20 +234,21 @@ impl<'a> Valuer<'a> {
         }
     }
 
-    /// USD value of `raw` units of `asset` on the day of `time`, when a price is known.
-    pub(crate) fn usd(&mut self, asset: &Asset, time: u64, raw: U256) -> Result<Option<String>, StoreError> {
+    /// USD value of `raw` units of `asset` at `time` and the `usd_source` code of the price
+    /// (as case files write it), when a price is known.
+    pub(crate) fn usd(&mut self, asset: &Asset, time: u64, raw: U256) -> Result<Option<(String, String)>, StoreError> {
         let (id, _, decimals) = self.info(asset)?;
         let symbol = match asset {
             Asset::Native => Some(self.spec.native_symbol.clone()),
             _ => self.spec.price_symbols.get(&id.to_ascii_lowercase()).cloned(),
         };
-        Ok(symbol.and_then(|s| self.prices.usd(&s, &utc_date(time), raw, decimals)))
+        Ok(symbol.and_then(|s| self.prices.usd(&s, time, raw, decimals)).map(|(v, src)| (v, src.code())))
     }
 
     /// One transfer as the API shows it (a case file's edge fields plus direction and position).
     pub(crate) fn edge(&mut self, d: Direction, t: &Transfer) -> Result<Value, StoreError> {
         let (id, symbol, decimals) = self.info(&t.asset)?;
-        let usd = self.usd(&t.asset, t.time, t.amount)?;
+        let (usd, usd_source) = self.usd(&t.asset, t.time, t.amount)?.unzip();
         let tx = t.tx.display_for(self.spec.kind);
         Ok(json!({
             "direction": if d == Direction::Out { "out" } else { "in" },
@@ -262,6 +263,7 @@ impl<'a> Valuer<'a> {
             "amount": format_units(t.amount, decimals),
             "amount_raw": t.amount.to_string(),
             "usd": usd,
+            "usd_source": usd_source,
         }))
     }
 }
