@@ -34,6 +34,18 @@ pub trait GraphSource {
         reqs.iter().map(|(a, after, limit)| self.transfers(a, dir, *after, *limit)).collect()
     }
 
+    /// Whether `addr` has any transfer in `dir` strictly after `after` (any at all when
+    /// `None`). Sources that can answer without reading a transfer (an offset index) override
+    /// this; the answer must equal the default's.
+    fn has_transfers_after(
+        &self,
+        addr: &Address,
+        dir: Direction,
+        after: Option<(u64, Position)>,
+    ) -> Result<bool, Self::Error> {
+        Ok(!self.transfers(addr, dir, after, 1)?.is_empty())
+    }
+
     /// Labels of `addr` that apply to this source's chain.
     fn labels(&self, addr: &Address) -> Result<Vec<Label>, Self::Error>;
 
@@ -92,6 +104,14 @@ impl<S: GraphSource + ?Sized> GraphSource for &S {
     }
     fn transfers_batch(&self, reqs: &[BatchRequest], dir: Direction) -> Result<Vec<Vec<Transfer>>, Self::Error> {
         (**self).transfers_batch(reqs, dir)
+    }
+    fn has_transfers_after(
+        &self,
+        addr: &Address,
+        dir: Direction,
+        after: Option<(u64, Position)>,
+    ) -> Result<bool, Self::Error> {
+        (**self).has_transfers_after(addr, dir, after)
     }
     fn labels(&self, addr: &Address) -> Result<Vec<Label>, Self::Error> {
         (**self).labels(addr)

@@ -77,6 +77,18 @@ impl GraphSource for StoreSource<'_> {
         }
     }
 
+    fn has_transfers_after(
+        &self,
+        addr: &Address,
+        d: Direction,
+        after: Option<(u64, Position)>,
+    ) -> Result<bool, SourceError> {
+        match self.snap {
+            Some(s) => Ok(s.has_transfers_after(addr, d, after)?),
+            None => Ok(!self.store.transfers(&self.chain, addr, d, after, 1)?.is_empty()),
+        }
+    }
+
     fn labels(&self, addr: &Address) -> Result<Vec<Label>, SourceError> {
         if self.labels.get().is_none() {
             let mut index: HashMap<Address, Vec<Label>> = HashMap::new();
