@@ -1047,12 +1047,12 @@ impl<S: GraphSource> Walker<'_, &S> {
         order.sort_unstable();
         order.dedup_by_key(|(k, _)| *k);
         self.stats.events_replayed = order.len() as u64;
-        let mut slots: Vec<Option<Ev>> = events.into_iter().map(Some).collect();
-        let keyed = order.iter().filter_map(|(_, i)| slots[*i].take());
+        // the events are read in place, in key order (not moved into a second vector)
         if utxo {
-            let transfers = keyed
-                .filter_map(|e| match e {
-                    Ev::Transfer(_, t) => Some(t),
+            let transfers = order
+                .iter()
+                .filter_map(|(_, i)| match &events[*i] {
+                    Ev::Transfer(_, t) => Some(t.clone()),
                     _ => None,
                 })
                 .collect();
@@ -1063,9 +1063,9 @@ impl<S: GraphSource> Walker<'_, &S> {
         let mut edges = Vec::new();
         // what each bridge deposit carried, until its release
         let mut in_flight: HashMap<usize, Parcel> = HashMap::default();
-        for ev in keyed {
-            match ev {
-                Ev::Transfer(c, t) => {
+        for &(_, i) in &order {
+            match &events[i] {
+                &Ev::Transfer(c, ref t) => {
                     let (from, to) = self.ends(&t);
                     let allowed = self.allowed(&t);
                     let out_leg = self.is_out_leg(c, &t);
@@ -1105,7 +1105,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                         }
                     }
                 }
-                Ev::Convert(c, v) => {
+                &Ev::Convert(c, ref v) => {
                     let owner = v.owner.clone();
                     let parcel = if self.is_seed(c, &owner) {
                         Some(Parcel::seed(policy, v.amount_in))
@@ -1140,7 +1140,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                         }
                     }
                 }
-                Ev::BridgeOut(i) => {
+                &Ev::BridgeOut(i) => {
                     let x = &self.crossings[i];
                     let (c, owner, d) = (x.chain, x.owner.clone(), x.deposit.clone());
                     let parcel = if self.is_seed(c, &owner) {
@@ -1172,7 +1172,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                         }
                     }
                 }
-                Ev::BridgeIn(i) => {
+                &Ev::BridgeIn(i) => {
                     let Some(p) = in_flight.remove(&i) else { continue };
                     let x = &self.crossings[i];
                     let Some((rc, r)) = x.release.clone() else { continue };
