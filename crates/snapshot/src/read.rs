@@ -181,6 +181,15 @@ impl Snapshot {
         Ok(((b - a) / REC_LEN) as u64)
     }
 
+    /// Numbers of transfers of `addr` out and in (0 and 0 for an address the chain does not
+    /// have), finding the address once.
+    pub fn degrees(&self, addr: &Address) -> Result<(u64, u64), SnapshotError> {
+        let Some(id) = self.id_of(addr) else { return Ok((0, 0)) };
+        let (a, b) = self.list(id, Direction::Out)?;
+        let (c, d) = self.list(id, Direction::In)?;
+        Ok((((b - a) / REC_LEN) as u64, ((d - c) / REC_LEN) as u64))
+    }
+
     /// Transfers out of / into `addr` in chain order, strictly after `after` when given, at most
     /// `limit`: the same answer as the store's `transfers` for the state the snapshot was built
     /// from.

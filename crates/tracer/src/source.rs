@@ -52,6 +52,12 @@ pub trait GraphSource {
     /// Number of transfers of `addr` in `dir`, counting stops at `cap`.
     fn degree(&self, addr: &Address, dir: Direction, cap: u64) -> Result<u64, Self::Error>;
 
+    /// Numbers of transfers of `addr` out and in, each counting stops at `cap`: the same as
+    /// `degree` in each direction. Sources that find the address once for both override this.
+    fn degrees(&self, addr: &Address, cap: u64) -> Result<(u64, u64), Self::Error> {
+        Ok((self.degree(addr, Direction::Out, cap)?, self.degree(addr, Direction::In, cap)?))
+    }
+
     /// Symbol and decimals of a token contract, when known.
     fn token_meta(&self, _token: &[u8; 20]) -> Result<Option<TokenMeta>, Self::Error> {
         Ok(None)
@@ -118,6 +124,9 @@ impl<S: GraphSource + ?Sized> GraphSource for &S {
     }
     fn degree(&self, addr: &Address, dir: Direction, cap: u64) -> Result<u64, Self::Error> {
         (**self).degree(addr, dir, cap)
+    }
+    fn degrees(&self, addr: &Address, cap: u64) -> Result<(u64, u64), Self::Error> {
+        (**self).degrees(addr, cap)
     }
     fn token_meta(&self, token: &[u8; 20]) -> Result<Option<TokenMeta>, Self::Error> {
         (**self).token_meta(token)

@@ -109,6 +109,16 @@ impl GraphSource for StoreSource<'_> {
         }
     }
 
+    fn degrees(&self, addr: &Address, cap: u64) -> Result<(u64, u64), SourceError> {
+        match self.snap {
+            Some(s) => s.degrees(addr).map(|(o, i)| (o.min(cap), i.min(cap))).map_err(Into::into),
+            None => Ok((
+                self.store.degree(&self.chain, addr, Direction::Out, cap)?,
+                self.store.degree(&self.chain, addr, Direction::In, cap)?,
+            )),
+        }
+    }
+
     fn token_meta(&self, token: &[u8; 20]) -> Result<Option<TokenMeta>, SourceError> {
         Ok(self.store.token_meta(&self.chain, token)?)
     }

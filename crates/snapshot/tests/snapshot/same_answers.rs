@@ -121,6 +121,8 @@ proptest! {
         let mut addrs: Vec<Address> = (0..4).flat_map(|k| (0..10).map(move |i| addr(k, i))).collect();
         addrs.dedup();
         for a in &addrs {
+            let both = (store.degree(CHAIN, a, Direction::Out, u64::MAX).expect("degree"), store.degree(CHAIN, a, Direction::In, u64::MAX).expect("degree"));
+            prop_assert_eq!(snap.degrees(a).expect("degrees"), both);
             for dir in [Direction::Out, Direction::In] {
                 let want = store.transfers(CHAIN, a, dir, None, usize::MAX).expect("store");
                 prop_assert_eq!(&snap.transfers(a, dir, None, usize::MAX).expect("snap"), &want);
