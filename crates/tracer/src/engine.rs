@@ -1064,12 +1064,12 @@ impl<S: GraphSource> Walker<'_, &S> {
         // what each bridge deposit carried, until its release
         let mut in_flight: HashMap<usize, Parcel> = HashMap::default();
         for &(_, i) in &order {
-            match &events[i] {
-                &Ev::Transfer(c, ref t) => {
-                    let (from, to) = self.ends(&t);
-                    let allowed = self.allowed(&t);
-                    let out_leg = self.is_out_leg(c, &t);
-                    let in_leg = self.is_in_leg(c, &t);
+            match events[i] {
+                Ev::Transfer(c, ref t) => {
+                    let (from, to) = self.ends(t);
+                    let allowed = self.allowed(t);
+                    let out_leg = self.is_out_leg(c, t);
+                    let in_leg = self.is_in_leg(c, t);
                     let parcel = if out_leg {
                         // the conversion or crossing moves the owner's funds
                         None
@@ -1105,7 +1105,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                         }
                     }
                 }
-                &Ev::Convert(c, ref v) => {
+                Ev::Convert(c, ref v) => {
                     let owner = v.owner.clone();
                     let parcel = if self.is_seed(c, &owner) {
                         Some(Parcel::seed(policy, v.amount_in))
@@ -1121,7 +1121,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                         if !traced.is_zero() && strata != 0 {
                             let followed = traced >= self.asset(c, v.asset_out)?.min_raw;
                             edges.push(TracedEdge {
-                                transfer: swap_transfer(&v),
+                                transfer: swap_transfer(v),
                                 chain: c,
                                 kind: EdgeKind::Swap { conversion: v.clone(), traced_in },
                                 traced,
@@ -1140,7 +1140,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                         }
                     }
                 }
-                &Ev::BridgeOut(i) => {
+                Ev::BridgeOut(i) => {
                     let x = &self.crossings[i];
                     let (c, owner, d) = (x.chain, x.owner.clone(), x.deposit.clone());
                     let parcel = if self.is_seed(c, &owner) {
@@ -1172,7 +1172,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                         }
                     }
                 }
-                &Ev::BridgeIn(i) => {
+                Ev::BridgeIn(i) => {
                     let Some(p) = in_flight.remove(&i) else { continue };
                     let x = &self.crossings[i];
                     let Some((rc, r)) = x.release.clone() else { continue };
