@@ -181,6 +181,15 @@ impl Snapshot {
         Ok(((b - a) / REC_LEN) as u64)
     }
 
+    /// Numbers of transfers of `addr` out and in (0 and 0 for an address the chain does not
+    /// have), finding the address once.
+    pub fn degrees(&self, addr: &Address) -> Result<(u64, u64), SnapshotError> {
+        let Some(id) = self.id_of(addr) else { return Ok((0, 0)) };
+        let (a, b) = self.list(id, Direction::Out)?;
+        let (c, d) = self.list(id, Direction::In)?;
+        Ok((((b - a) / REC_LEN) as u64, ((d - c) / REC_LEN) as u64))
+    }
+
     /// Transfers out of / into `addr` in chain order, strictly after `after` when given, at most
     /// `limit`: the same answer as the store's `transfers` for the state the snapshot was built
     /// from.
@@ -194,23 +203,7 @@ impl Snapshot {
         let Some(id) = self.id_of(addr) else { return Ok(Vec::new()) };
         let (a, b) = self.list(id, dir)?;
         let n = (b - a) / REC_LEN;
-        let first = match after {
-            None => 0,
-            Some((h, p)) => {
-                let key = (h, p.tx_index, p.sub);
-                // first record strictly after `key`
-                let (mut lo, mut hi) = (0usize, n);
-                while lo < hi {
-                    let mid = (lo + hi) / 2;
-                    if Rec::order_of(&self.map[a + REC_LEN * mid..]) <= key {
-                        lo = mid + 1;
-                    } else {
-                        hi = mid;
-                    }
-                }
-                lo
-            }
-        };
+        let first = self.first_after(a, n, after);
         let take = (n - first).min(limit);
         let mut out = Vec::with_capacity(take);
         let mut others: Vec<(u32, Address)> = Vec::new();
@@ -244,6 +237,37 @@ impl Snapshot {
             });
         }
         Ok(out)
+    }
+
+    /// Whether `addr` has a transfer in `dir` strictly after `after` (any at all when `None`):
+    /// the same answer as `!transfers(addr, dir, after, 1).is_empty()`, by a binary search over
+    /// the record keys without building a transfer.
+    pub fn has_transfers_after(
+        &self,
+        addr: &Address,
+        dir: Direction,
+        after: Option<(u64, Position)>,
+    ) -> Result<bool, SnapshotError> {
+        let Some(id) = self.id_of(addr) else { return Ok(false) };
+        let (a, b) = self.list(id, dir)?;
+        let n = (b - a) / REC_LEN;
+        Ok(self.first_after(a, n, after) < n)
+    }
+
+    /// Index of the first of the `n` records at byte `a` strictly after `after` (0 when `None`).
+    fn first_after(&self, a: usize, n: usize, after: Option<(u64, Position)>) -> usize {
+        let Some((h, p)) = after else { return 0 };
+        let key = (h, p.tx_index, p.sub);
+        let (mut lo, mut hi) = (0usize, n);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if Rec::order_of(&self.map[a + REC_LEN * mid..]) <= key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
     }
 
     fn tx(&self, ord: u32) -> Result<Hash32, SnapshotError> {

@@ -48,7 +48,11 @@
 //! mirror images (FIFO backward attributes a departure to the latest earlier arrivals first).
 //! Deposits are only flagged forward.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+// FxHash: the walk's maps are keyed by addresses the walk itself reached, and their iteration
+// order never reaches the result, so a fast non-keyed hasher is safe (SipHash was 12% of a trace).
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use chaintrace_model::{
     Address, Asset, BridgeEvent, BridgeSide, Category, ChainKind, Conversion, Direction, Hash32, Label, Position, Role,
@@ -517,15 +521,15 @@ pub fn trace_chains<S: GraphSource>(chains: &[WalkChain<S>], opts: &TraceOptions
         flows: fwd && opts.asset.is_none(),
         seed_addrs: seeds.iter().map(|(_, a)| a.clone()).collect(),
         seeds,
-        labels: HashMap::new(),
-        class: HashMap::new(),
-        best: HashMap::new(),
-        outs: HashMap::new(),
-        convs: HashMap::new(),
-        deps: HashMap::new(),
+        labels: HashMap::default(),
+        class: HashMap::default(),
+        best: HashMap::default(),
+        outs: HashMap::default(),
+        convs: HashMap::default(),
+        deps: HashMap::default(),
         crossings: Vec::new(),
-        legs_out: HashSet::new(),
-        legs_in: HashSet::new(),
+        legs_out: HashSet::default(),
+        legs_in: HashSet::default(),
         assets: BTreeMap::new(),
         min_text: opts.min_amount.clone(),
         stats: WalkStats::default(),
@@ -810,12 +814,12 @@ impl<S: GraphSource> Walker<'_, &S> {
             if !self.labels.get(a).is_none_or(|l| l.is_empty()) {
                 continue;
             }
-            for dir in [Direction::Out, Direction::In] {
-                self.stats.lookups += 1;
-                if self.src(a.0).degree(&a.1, dir, cap).map_err(src_err)? > self.opts.hub_degree {
-                    self.class.insert(a.clone(), Class::Hub);
-                    break;
-                }
+            // both directions at once (a source finds the address once); counted as the two
+            // look-ups they are
+            let (out, inn) = self.src(a.0).degrees(&a.1, cap).map_err(src_err)?;
+            self.stats.lookups += 2;
+            if out > self.opts.hub_degree || inn > self.opts.hub_degree {
+                self.class.insert(a.clone(), Class::Hub);
             }
         }
         Ok(())
@@ -904,8 +908,9 @@ impl<S: GraphSource> Walker<'_, &S> {
             let mut improved: BTreeMap<Node, OKey> = BTreeMap::new();
             let mut reached: BTreeSet<Node> = BTreeSet::new();
             for x in frontier.keys() {
-                let Some((_, list)) = self.outs.get(x) else { continue };
-                let list = list.clone();
+                // taken out of the cache while the walk reads `self` (not cloned), put back below
+                let Some((_, list)) = self.outs.get_mut(x) else { continue };
+                let list = std::mem::take(list);
                 let c = x.0;
                 for t in &list {
                     let k = self.okey(c, t);
@@ -928,6 +933,9 @@ impl<S: GraphSource> Walker<'_, &S> {
                         *e = (*e).min(k);
                         reached.insert(node);
                     }
+                }
+                if let Some(e) = self.outs.get_mut(x) {
+                    e.1 = list;
                 }
             }
             if h == n {
@@ -966,7 +974,13 @@ impl<S: GraphSource> Walker<'_, &S> {
                 events.extend(l.iter().map(|t| Ev::Transfer(s.0, t.clone())));
             }
         }
-        let addrs: BTreeSet<Node> = tracked.iter().map(|(c, a, _)| (*c, a.clone())).collect();
+        // the tracked assets of each address: one look-up per address instead of a hash of
+        // (chain, address, asset) per transfer when collecting events
+        let mut held: BTreeMap<Node, Vec<Asset>> = BTreeMap::new();
+        for (c, a, asset) in &tracked {
+            held.entry((*c, a.clone())).or_default().push(*asset);
+        }
+        let addrs: BTreeSet<Node> = held.keys().cloned().collect();
         // Bitcoin FIFO runs through each transaction's inputs to its outputs (forward walks of
         // one chain)
         let utxo = policy == Policy::Fifo
@@ -982,13 +996,10 @@ impl<S: GraphSource> Walker<'_, &S> {
                 }
             }
             Policy::Poison => {
-                for a in &addrs {
+                for (a, mine) in &held {
                     if let Some((_, l)) = self.outs.get(a) {
-                        events.extend(
-                            l.iter()
-                                .filter(|t| states.contains_key(&(a.0, a.1.clone(), t.asset)))
-                                .map(|t| Ev::Transfer(a.0, t.clone())),
-                        );
+                        events
+                            .extend(l.iter().filter(|t| mine.contains(&t.asset)).map(|t| Ev::Transfer(a.0, t.clone())));
                     }
                 }
             }
@@ -1002,12 +1013,11 @@ impl<S: GraphSource> Walker<'_, &S> {
                     for dir in [Direction::Out, Direction::In] {
                         let lists = self.src(c).transfers_batch(&reqs, dir).map_err(src_err)?;
                         self.stats.batches += 1;
-                        for ((_, a), list) in mine.iter().zip(lists) {
+                        for (a, list) in mine.iter().zip(lists) {
                             self.stats.transfers_read += list.len() as u64;
+                            let assets = held.get(*a).map(Vec::as_slice).unwrap_or_default();
                             events.extend(
-                                list.into_iter()
-                                    .filter(|t| states.contains_key(&(c, a.clone(), t.asset)))
-                                    .map(|t| Ev::Transfer(c, t)),
+                                list.into_iter().filter(|t| assets.contains(&t.asset)).map(|t| Ev::Transfer(c, t)),
                             );
                         }
                     }
@@ -1031,15 +1041,18 @@ impl<S: GraphSource> Walker<'_, &S> {
                 }
             }
         }
-        let mut keyed: Vec<(OKey, Ev)> = events.into_iter().map(|e| (self.ev_key(&e), e)).collect();
-        keyed.sort_by_key(|(k, _)| *k);
-        keyed.dedup_by_key(|(k, _)| *k);
-        self.stats.events_replayed = keyed.len() as u64;
+        // Sort (key, index) pairs, not the events themselves (a `Transfer` is ~150 bytes): the
+        // index breaks ties, so the first event of each key is kept, as a stable sort would.
+        let mut order: Vec<(OKey, usize)> = events.iter().enumerate().map(|(i, e)| (self.ev_key(e), i)).collect();
+        order.sort_unstable();
+        order.dedup_by_key(|(k, _)| *k);
+        self.stats.events_replayed = order.len() as u64;
+        // the events are read in place, in key order (not moved into a second vector)
         if utxo {
-            let transfers = keyed
-                .into_iter()
-                .filter_map(|(_, e)| match e {
-                    Ev::Transfer(_, t) => Some(t),
+            let transfers = order
+                .iter()
+                .filter_map(|(_, i)| match &events[*i] {
+                    Ev::Transfer(_, t) => Some(t.clone()),
                     _ => None,
                 })
                 .collect();
@@ -1049,14 +1062,14 @@ impl<S: GraphSource> Walker<'_, &S> {
 
         let mut edges = Vec::new();
         // what each bridge deposit carried, until its release
-        let mut in_flight: HashMap<usize, Parcel> = HashMap::new();
-        for (_, ev) in keyed {
-            match ev {
-                Ev::Transfer(c, t) => {
-                    let (from, to) = self.ends(&t);
-                    let allowed = self.allowed(&t);
-                    let out_leg = self.is_out_leg(c, &t);
-                    let in_leg = self.is_in_leg(c, &t);
+        let mut in_flight: HashMap<usize, Parcel> = HashMap::default();
+        for &(_, i) in &order {
+            match events[i] {
+                Ev::Transfer(c, ref t) => {
+                    let (from, to) = self.ends(t);
+                    let allowed = self.allowed(t);
+                    let out_leg = self.is_out_leg(c, t);
+                    let in_leg = self.is_in_leg(c, t);
                     let parcel = if out_leg {
                         // the conversion or crossing moves the owner's funds
                         None
@@ -1092,7 +1105,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                         }
                     }
                 }
-                Ev::Convert(c, v) => {
+                Ev::Convert(c, ref v) => {
                     let owner = v.owner.clone();
                     let parcel = if self.is_seed(c, &owner) {
                         Some(Parcel::seed(policy, v.amount_in))
@@ -1108,7 +1121,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                         if !traced.is_zero() && strata != 0 {
                             let followed = traced >= self.asset(c, v.asset_out)?.min_raw;
                             edges.push(TracedEdge {
-                                transfer: swap_transfer(&v),
+                                transfer: swap_transfer(v),
                                 chain: c,
                                 kind: EdgeKind::Swap { conversion: v.clone(), traced_in },
                                 traced,
@@ -1206,7 +1219,7 @@ impl<S: GraphSource> Walker<'_, &S> {
         tracked: &BTreeSet<(Address, Asset)>,
     ) -> Result<Vec<TracedEdge>, TraceError> {
         let n = self.opts.hops;
-        let mut taint: HashMap<(Hash32, u32), Vec<Seg>> = HashMap::new();
+        let mut taint: HashMap<(Hash32, u32), Vec<Seg>> = HashMap::default();
         let mut edges = Vec::new();
         let mut i = 0;
         while i < events.len() {
@@ -1258,7 +1271,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                 filled.push(got);
             }
             // traced value per (sender, receiver) address pair
-            let mut pair: HashMap<(Address, Address), (U256, u64)> = HashMap::new();
+            let mut pair: HashMap<(Address, Address), (U256, u64)> = HashMap::default();
             for (o, got) in outputs.iter().zip(&filled) {
                 let Some(to) = &o.address else { continue };
                 for (seg, from) in got {
@@ -1392,7 +1405,7 @@ impl<S: GraphSource> Walker<'_, &S> {
         let mut deposits = Vec::new();
         if fwd {
             // incoming followed edges per holding, for paths back to the seed
-            let mut incoming: HashMap<Holding, Vec<usize>> = HashMap::new();
+            let mut incoming: HashMap<Holding, Vec<usize>> = HashMap::default();
             for (i, e) in edges.iter().enumerate() {
                 if e.followed {
                     incoming.entry((e.to_chain(), e.transfer.to.clone(), e.to_asset())).or_default().push(i);
@@ -1435,7 +1448,7 @@ impl<S: GraphSource> Walker<'_, &S> {
         let (c, addr) = node;
         if self.fwd {
             let after = Self::real_key(first, true);
-            Ok(!self.src(*c).transfers(addr, Direction::Out, after, 1).map_err(src_err)?.is_empty())
+            self.src(*c).has_transfers_after(addr, Direction::Out, after).map_err(src_err)
         } else {
             let list = self.src(*c).transfers(addr, Direction::In, None, usize::MAX).map_err(src_err)?;
             Ok(list.iter().any(|t| self.okey(*c, t) > first))

@@ -148,14 +148,13 @@ impl Parcel {
                 if amount_in.is_zero() {
                     return Parcel::Amounts(vec![]);
                 }
-                let (x, y) = (U512::from(amount_in), U512::from(amount_out));
                 let (mut within, mut before) = (U256::ZERO, U256::ZERO);
                 let mut out = Vec::new();
                 for (s, a) in v {
                     // never more than the input itself (a parcel larger than `amount_in` is a
                     // caller's mistake; clamp rather than overflow the share)
                     within = (within + a).min(amount_in);
-                    let upto = U256::from(y * U512::from(within) / x);
+                    let upto = mul_div(amount_out, within, amount_in);
                     let o = upto - before;
                     before = upto;
                     if !o.is_zero() {
@@ -172,11 +171,10 @@ impl Parcel {
                         vec![Seg { amount: amount_out, stratum: None }]
                     });
                 }
-                let (x, y) = (U512::from(amount_in), U512::from(amount_out));
                 let mut out: Vec<Seg> = Vec::with_capacity(v.len() + 1);
                 let mut used = U256::ZERO;
                 for seg in v {
-                    let conv = U256::from(U512::from(seg.amount) * y / x).min(amount_out - used);
+                    let conv = mul_div(seg.amount, amount_out, amount_in).min(amount_out - used);
                     used += conv;
                     push_seg(&mut out, Seg { amount: conv, stratum: seg.stratum });
                 }
@@ -208,6 +206,28 @@ impl Parcel {
             }
         }
     }
+}
+
+/// The value of `x` when it is below 2^128.
+#[inline]
+fn small(x: U256) -> Option<u128> {
+    let l = x.as_limbs();
+    (l[2] == 0 && l[3] == 0).then(|| u128::from(l[0]) | u128::from(l[1]) << 64)
+}
+
+/// `floor(a × b / d)` for `d > 0`, exactly: in `u128` when the product fits, in 256 bits when
+/// both factors are below 2^128, and in 512 bits otherwise (the result must fit 256 bits, as
+/// it does for the shares the policies take: `a ≤ d` or `b ≤ d`).
+#[inline]
+pub(crate) fn mul_div(a: U256, b: U256, d: U256) -> U256 {
+    if let (Some(x), Some(y)) = (small(a), small(b)) {
+        if let (Some(p), Some(z)) = (x.checked_mul(y), small(d)) {
+            return U256::from(p / z);
+        }
+        // both factors below 2^128: the product fits 256 bits
+        return a.wrapping_mul(b) / d;
+    }
+    U256::from(U512::from(a) * U512::from(b) / U512::from(d))
 }
 
 fn push_seg(q: &mut Vec<Seg>, seg: Seg) {
@@ -310,13 +330,15 @@ impl State {
                 // floor(amount × tainted / balance). (Handing the rounding remainder of
                 // per-stratum floors to the lowest strata instead could credit a short-path
                 // stratum with a unit its exact share does not reach.)
-                let b = U512::from(*balance);
-                let a = U512::from(amount);
                 let mut out = Vec::new();
                 let (mut within, mut before) = (U256::ZERO, U256::ZERO);
                 for (s, t) in strata.iter_mut().enumerate() {
+                    if t.is_zero() {
+                        // `within` unchanged: `upto` would equal `before`, nothing leaves
+                        continue;
+                    }
                     within += *t;
-                    let upto = U256::from(a * U512::from(within) / b);
+                    let upto = mul_div(amount, within, *balance);
                     // ≤ ceil(amount × t / balance) ≤ t, since amount ≤ balance
                     let o = upto - before;
                     before = upto;
@@ -428,6 +450,53 @@ mod tests {
         assert_eq!(s.tainted(), u(0));
         assert_eq!(p.clone().advance(6).mask(), 0b100);
         assert_eq!(p.advance(1).mask(), 0, "stratum 1 is at the limit of 1 hop");
+    }
+
+    fn reference(a: U256, b: U256, d: U256) -> U256 {
+        U256::from(U512::from(a) * U512::from(b) / U512::from(d))
+    }
+
+    /// A value of about `bits` bits: the fast paths switch at 64 and 128 bits.
+    fn sized(bits: u32, seed: u64) -> U256 {
+        let wide = U256::from_limbs([seed, seed.rotate_left(17), seed.rotate_left(31), seed.rotate_left(47)]);
+        if bits >= 256 {
+            wide
+        } else {
+            wide & ((U256::from(1u8) << bits as usize) - U256::from(1u8))
+        }
+    }
+
+    proptest::proptest! {
+        /// Every path of `mul_div` (u128, 256-bit, 512-bit) equals the 512-bit reference, for
+        /// factors at most the divisor, as the policies use it.
+        #[test]
+        fn mul_div_equals_512_bit_reference(
+            ba in 0u32..=256, bb in 0u32..=256, bd in 1u32..=256,
+            sa in proptest::prelude::any::<u64>(), sb in proptest::prelude::any::<u64>(),
+            sd in proptest::prelude::any::<u64>(),
+        ) {
+            let d = sized(bd, sd).max(U256::from(1u8));
+            let a = sized(ba, sa).min(d);
+            let b = sized(bb, sb);
+            proptest::prop_assert_eq!(mul_div(a, b, d), reference(a, b, d));
+            proptest::prop_assert_eq!(mul_div(b, a, d), reference(b, a, d));
+        }
+    }
+
+    #[test]
+    fn mul_div_edges() {
+        let max = U256::MAX;
+        let two128 = U256::from(1u8) << 128;
+        for (a, b, d) in [
+            (max, max, max),
+            (two128 - u(1), two128 - u(1), two128 - u(1)),
+            (two128 - u(1), two128 - u(1), two128),
+            (u(u64::MAX), u(u64::MAX), u(1)),
+            (u(0), max, u(3)),
+            (u(7), u(5), u(3)),
+        ] {
+            assert_eq!(mul_div(a, b, d), reference(a, b, d), "{a} {b} {d}");
+        }
     }
 
     #[test]

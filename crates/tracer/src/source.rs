@@ -34,11 +34,29 @@ pub trait GraphSource {
         reqs.iter().map(|(a, after, limit)| self.transfers(a, dir, *after, *limit)).collect()
     }
 
+    /// Whether `addr` has any transfer in `dir` strictly after `after` (any at all when
+    /// `None`). Sources that can answer without reading a transfer (an offset index) override
+    /// this; the answer must equal the default's.
+    fn has_transfers_after(
+        &self,
+        addr: &Address,
+        dir: Direction,
+        after: Option<(u64, Position)>,
+    ) -> Result<bool, Self::Error> {
+        Ok(!self.transfers(addr, dir, after, 1)?.is_empty())
+    }
+
     /// Labels of `addr` that apply to this source's chain.
     fn labels(&self, addr: &Address) -> Result<Vec<Label>, Self::Error>;
 
     /// Number of transfers of `addr` in `dir`, counting stops at `cap`.
     fn degree(&self, addr: &Address, dir: Direction, cap: u64) -> Result<u64, Self::Error>;
+
+    /// Numbers of transfers of `addr` out and in, each counting stops at `cap`: the same as
+    /// `degree` in each direction. Sources that find the address once for both override this.
+    fn degrees(&self, addr: &Address, cap: u64) -> Result<(u64, u64), Self::Error> {
+        Ok((self.degree(addr, Direction::Out, cap)?, self.degree(addr, Direction::In, cap)?))
+    }
 
     /// Symbol and decimals of a token contract, when known.
     fn token_meta(&self, _token: &[u8; 20]) -> Result<Option<TokenMeta>, Self::Error> {
@@ -93,11 +111,22 @@ impl<S: GraphSource + ?Sized> GraphSource for &S {
     fn transfers_batch(&self, reqs: &[BatchRequest], dir: Direction) -> Result<Vec<Vec<Transfer>>, Self::Error> {
         (**self).transfers_batch(reqs, dir)
     }
+    fn has_transfers_after(
+        &self,
+        addr: &Address,
+        dir: Direction,
+        after: Option<(u64, Position)>,
+    ) -> Result<bool, Self::Error> {
+        (**self).has_transfers_after(addr, dir, after)
+    }
     fn labels(&self, addr: &Address) -> Result<Vec<Label>, Self::Error> {
         (**self).labels(addr)
     }
     fn degree(&self, addr: &Address, dir: Direction, cap: u64) -> Result<u64, Self::Error> {
         (**self).degree(addr, dir, cap)
+    }
+    fn degrees(&self, addr: &Address, cap: u64) -> Result<(u64, u64), Self::Error> {
+        (**self).degrees(addr, cap)
     }
     fn token_meta(&self, token: &[u8; 20]) -> Result<Option<TokenMeta>, Self::Error> {
         (**self).token_meta(token)

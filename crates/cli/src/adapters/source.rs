@@ -77,6 +77,18 @@ impl GraphSource for StoreSource<'_> {
         }
     }
 
+    fn has_transfers_after(
+        &self,
+        addr: &Address,
+        d: Direction,
+        after: Option<(u64, Position)>,
+    ) -> Result<bool, SourceError> {
+        match self.snap {
+            Some(s) => Ok(s.has_transfers_after(addr, d, after)?),
+            None => Ok(!self.store.transfers(&self.chain, addr, d, after, 1)?.is_empty()),
+        }
+    }
+
     fn labels(&self, addr: &Address) -> Result<Vec<Label>, SourceError> {
         if self.labels.get().is_none() {
             let mut index: HashMap<Address, Vec<Label>> = HashMap::new();
@@ -94,6 +106,16 @@ impl GraphSource for StoreSource<'_> {
         match self.snap {
             Some(s) => Ok(s.degree(addr, d)?.min(cap)),
             None => Ok(self.store.degree(&self.chain, addr, d, cap)?),
+        }
+    }
+
+    fn degrees(&self, addr: &Address, cap: u64) -> Result<(u64, u64), SourceError> {
+        match self.snap {
+            Some(s) => s.degrees(addr).map(|(o, i)| (o.min(cap), i.min(cap))).map_err(Into::into),
+            None => Ok((
+                self.store.degree(&self.chain, addr, Direction::Out, cap)?,
+                self.store.degree(&self.chain, addr, Direction::In, cap)?,
+            )),
         }
     }
 

@@ -121,6 +121,8 @@ proptest! {
         let mut addrs: Vec<Address> = (0..4).flat_map(|k| (0..10).map(move |i| addr(k, i))).collect();
         addrs.dedup();
         for a in &addrs {
+            let both = (store.degree(CHAIN, a, Direction::Out, u64::MAX).expect("degree"), store.degree(CHAIN, a, Direction::In, u64::MAX).expect("degree"));
+            prop_assert_eq!(snap.degrees(a).expect("degrees"), both);
             for dir in [Direction::Out, Direction::In] {
                 let want = store.transfers(CHAIN, a, dir, None, usize::MAX).expect("store");
                 prop_assert_eq!(&snap.transfers(a, dir, None, usize::MAX).expect("snap"), &want);
@@ -131,11 +133,16 @@ proptest! {
                     let after = Some((u64::from(*h % 14), Position { tx_index: u32::from(*p % 6), sub: u32::from(*p / 64) }));
                     let w = store.transfers(CHAIN, a, dir, after, *limit).expect("store");
                     prop_assert_eq!(&snap.transfers(a, dir, after, *limit).expect("snap"), &w);
+                    // the tracer's "anything after?" question, answered without reading a transfer
+                    let any = !store.transfers(CHAIN, a, dir, after, 1).expect("store").is_empty();
+                    prop_assert_eq!(snap.has_transfers_after(a, dir, after).expect("snap"), any);
                 }
+                prop_assert_eq!(snap.has_transfers_after(a, dir, None).expect("snap"), !want.is_empty());
                 for t in &want {
                     let after = Some(t.order());
                     let w = store.transfers(CHAIN, a, dir, after, usize::MAX).expect("store");
                     prop_assert_eq!(&snap.transfers(a, dir, after, usize::MAX).expect("snap"), &w);
+                    prop_assert_eq!(snap.has_transfers_after(a, dir, after).expect("snap"), !w.is_empty());
                 }
             }
         }
