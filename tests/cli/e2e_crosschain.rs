@@ -292,6 +292,9 @@ fn payroll_swap_bridge_cash_out(use_v3: bool) {
     ledger.add_pool(&h2, "Kraken");
     let mut carried: Carried = BTreeMap::new();
     let mut decoys: BTreeSet<String> = BTreeSet::new();
+    // swap tx → (asset in, asset out) as the case names them; bridge deposit tx → release tx
+    let mut swap_assets: BTreeMap<String, (String, String)> = BTreeMap::new();
+    let mut releases: BTreeMap<String, String> = BTreeMap::new();
 
     let send_usdc = |ledger: &mut Ledger, from: &str, to: &str, amount: U256, note: &str| -> String {
         let tx = e.send_confirmed(from, Some(&usdc), 0, &erc20_transfer(to, amount), GAS);
@@ -388,15 +391,18 @@ fn payroll_swap_bridge_cash_out(use_v3: bool) {
         let got_weth = balance(e, &w.weth, &ls) - weth_before;
         let (tin, tout) = ledger.carry(&swap, &ls, &u_eth, x, &ls, &asset(ETH, &w.weth), got_weth, "V3 swap");
         carried.insert((ETH.into(), swap.clone(), "swap"), (tin, tout, 6, 18));
+        swap_assets.insert(swap.clone(), (usdc.clone(), w.weth.clone()));
         let unwrap =
             e.send_confirmed(&ls, Some(&w.weth), 0, &encode_call("withdraw(uint256)", &[Word::Uint(got_weth)]), GAS);
         let (tin, tout) = ledger.carry(&unwrap, &ls, &asset(ETH, &w.weth), got_weth, &ls, &native, got_weth, "unwrap");
+        swap_assets.insert(unwrap.clone(), (w.weth.clone(), "ETH".into()));
         carried.insert((ETH.into(), unwrap, "swap"), (tin, tout, 18, 18));
         got_weth
     } else {
         let y = eth_balance(e, &ls) + gas_paid(e, &swap) - eth_before;
         let (tin, tout) = ledger.carry(&swap, &ls, &u_eth, x, &ls, &native, y, "V2 swap to ETH");
         carried.insert((ETH.into(), swap.clone(), "swap"), (tin, tout, 6, 18));
+        swap_assets.insert(swap.clone(), (usdc.clone(), "ETH".into()));
         y
     };
     assert!(!y.is_zero());
@@ -429,15 +435,17 @@ fn payroll_swap_bridge_cash_out(use_v3: bool) {
     );
     let z = balance(e, &usdc, &lh) - before;
     let (tin, tout) = ledger.carry(&back, &lh, &native, y, &lh, &u_eth, z, "V2 swap ETH to USDC");
+    swap_assets.insert(back.clone(), ("ETH".into(), usdc.clone()));
     carried.insert((ETH.into(), back, "swap"), (tin, tout, 18, 6));
     // Arbitrum's clock runs an hour ahead: every release comes after its deposit.
     a.rpc("evm_increaseTime", json!([3600]));
-    let bridge = |ledger: &mut Ledger, carried: &mut Carried, from: &str, to: &str, amount: U256, note: &str| {
+    let mut bridge = |ledger: &mut Ledger, carried: &mut Carried, from: &str, to: &str, amount: U256, note: &str| {
         let mut xing: Crossing = deposit(&w.eth, &w.eth.messenger, &w.eth.transmitter, from, amount, 3, to);
         let msg = message(&xing, &w.eth.messenger, &w.arb.messenger, &usdc);
         relay(&w.arb, &w.arb.transmitter, &relayer, &mut xing, &msg);
         let (tin, tout) = ledger.carry(&xing.deposit_tx, from, &u_eth, amount, to, &u_arb, amount, note);
         carried.insert((ETH.into(), xing.deposit_tx.clone(), "bridge"), (tin, tout, 6, 6));
+        releases.insert(xing.deposit_tx.clone(), xing.release_tx.clone().expect("released"));
         xing
     };
     let x1 = bridge(&mut ledger, &mut carried, &lh, &lr, z, "CCTP to arbitrum");
@@ -558,6 +566,11 @@ fn payroll_swap_bridge_cash_out(use_v3: bool) {
             "{policy}: ETH that arrived after the swap"
         );
         assert!(want.iter().any(|d| d.0 == ARB), "the trail reaches arbitrum");
+        for d in case["deposits"].as_array().expect("deposits") {
+            let path = d["path"].as_array().expect("path");
+            assert_eq!(path.first().and_then(Value::as_str), Some(worker.as_str()), "{policy}: {d}");
+            assert_eq!(path.last(), Some(&d["address"]), "{policy}: {d}");
+        }
 
         // Swap and bridge edges: present, with their assets/chains and the ledger's traced amounts.
         let edges = case["edges"].as_array().expect("edges");
@@ -568,10 +581,18 @@ fn payroll_swap_bridge_cash_out(use_v3: bool) {
                 .unwrap_or_else(|| panic!("{policy} (seed {seed}): no {kind} edge for {tx}"));
             assert_eq!(edge["chain"], chain.as_str(), "{edge}");
             if *kind == "swap" {
-                assert!(edge["asset_in"].is_string() && edge["asset_out"].is_string(), "{edge}");
-                assert_ne!(edge["asset_in"], edge["asset_out"], "{edge}");
+                let (i, o) = &swap_assets[tx];
+                assert_eq!(
+                    (edge["asset_in"].as_str(), edge["asset_out"].as_str()),
+                    (Some(i.as_str()), Some(o.as_str())),
+                    "{edge}"
+                );
+                assert_eq!(edge["from"], edge["to"], "a swap edge runs from its owner to itself: {edge}");
+                assert!(edge["from"] == ls.as_str() || edge["from"] == lh.as_str(), "the swapper owns it: {edge}");
             } else {
                 assert_eq!((edge["chain_from"].as_str(), edge["chain_to"].as_str()), (Some(ETH), Some(ARB)), "{edge}");
+                assert_eq!(edge["release_tx"].as_str(), Some(releases[tx].as_str()), "{edge}");
+                assert_eq!(edge["release_asset"].as_str(), Some(usdc_arb.as_str()), "{edge}");
             }
             // A swap edge shows the owner's output (traced part) and the traced input; a bridge
             // edge the deposit (traced part) and what its release carried on.
