@@ -11,15 +11,17 @@
 //! ```
 //!
 //! The two-chain graph: per chain, half the transfers, 1,000 per block and the same block times
-//! on both chains; the `trace` bench's uniform traffic (1M ordinary addresses shared by both
-//! chains — an EVM key is the same wallet everywhere — 500 labelled exchange deposit addresses
-//! on each chain sweeping to 10 hot wallets, 20 unlabelled hubs, 80% native coin and 20% one
-//! token per chain). 5% of transactions are swaps of an ordinary address through one of 20 pools
-//! (its token for the coin or back: two transfer legs and a Uniswap V2 conversion row), and 1%
-//! are CCTP deposits into the chain's bridge (a token leg and a `DepositForBurn` row with the
-//! chain's domain and the next nonce) released on the other chain 1–3 blocks later to the
-//! depositor or another ordinary address (a mint leg and a `MessageReceived` row). Both traces
-//! read each chain's graph snapshot, as `chaintrace trace` does when it is fresh.
+//! on both chains; the `trace` bench's uniform traffic among half of its 1M ordinary wallets
+//! (ethereum the first 500k, arbitrum the others: each chain as dense as the single chain, in
+//! transfers per wallet, so the walks reach alike), 500 labelled exchange deposit addresses on
+//! each chain sweeping to 10 hot wallets, 20 unlabelled hubs, 80% native coin and 20% one token
+//! per chain. 5% of transactions are swaps of a wallet through one of 20 pools (its token for the
+//! coin or back: two transfer legs and a Uniswap V2 conversion row), and 1% are CCTP deposits
+//! into the chain's bridge (a token leg and a `DepositForBurn` row with the chain's domain and
+//! the next nonce) released on the other chain 1–3 blocks later to a wallet there (a mint leg and
+//! a `MessageReceived` row). Both traces read each chain's graph snapshot, as `chaintrace trace`
+//! does when it is fresh. Besides the raw ratio the bench prints the time per reached node, the
+//! ratio of the work each walk does.
 //!
 //! Environment: `CHAINTRACE_BENCH_TRANSFERS` (10,000,000), `CHAINTRACE_BENCH_RUNS` (10: seed
 //! sets of 100), `CHAINTRACE_BENCH_DIR` (the two-chain store; default a temp dir per size), and
@@ -63,6 +65,9 @@ const HUB_DEGREE: u64 = 1000;
 /// The two chains, their CCTP domains and their tokens.
 const CHAINS: [(&str, u32, [u8; 20]); 2] = [("arbitrum", 3, [0x78; 20]), ("ethereum", 0, [0x77; 20])];
 const POOLS: u64 = 20;
+/// Each chain's ordinary wallets: half of the single-chain store's 1M (ethereum the first half,
+/// arbitrum the second), so each chain has the single chain's density of transfers per wallet.
+const HALF: u64 = ORDINARY / 2;
 /// Address kinds of the pools and of the bridge contracts.
 const POOL: u8 = 7;
 const BRIDGE: u8 = 8;
@@ -151,6 +156,9 @@ fn generate_multichain(store: &Store, total: u64) -> Counts {
             let parent = if h == 0 { Hash32::ZERO } else { block_hash(c, h - 1) };
             let mut data = BlockData::new(BlockRef { height: h, hash: block_hash(c, h), parent, time });
             let token = Asset::Token(gens[c].token);
+            // this chain's half of the wallets
+            let wallet = |rng: &mut Rng| ordinary(c as u64 * HALF + rng.below(HALF));
+            let wallet_there = |rng: &mut Rng| ordinary(other as u64 * HALF + rng.below(HALF));
             let bridge = addr(BRIDGE, c as u64);
             let mut i = 0u64; // transaction index
             let mut legs = 0u64;
@@ -195,7 +203,7 @@ fn generate_multichain(store: &Store, total: u64) -> Counts {
                 let amount = U256::from(1 + rng.below(1_000_000_000_000));
                 if r < 50 && legs + 2 <= PER_BLOCK {
                     // a swap: the owner pays the pool one asset and gets the other back
-                    let owner = ordinary(rng.below(ORDINARY));
+                    let owner = wallet(&mut rng);
                     let pool = addr(POOL, rng.below(POOLS));
                     let (a_in, a_out) = if rng.chance(1, 2) { (token, Asset::Native) } else { (Asset::Native, token) };
                     let out = U256::from(1 + rng.below(1_000_000_000_000));
@@ -218,8 +226,8 @@ fn generate_multichain(store: &Store, total: u64) -> Counts {
                     n.swaps += 1;
                 } else if r < 60 {
                     // a CCTP deposit, released on the other chain 1–3 blocks later
-                    let owner = ordinary(rng.below(ORDINARY));
-                    let recipient = if rng.chance(1, 2) { owner.clone() } else { ordinary(rng.below(ORDINARY)) };
+                    let owner = wallet(&mut rng);
+                    let recipient = wallet_there(&mut rng);
                     let g = &mut gens[c];
                     let key = BridgeKey::cctp(g.domain, g.nonce);
                     g.nonce += 1;
@@ -242,7 +250,7 @@ fn generate_multichain(store: &Store, total: u64) -> Counts {
                 } else {
                     // the `trace` bench's uniform traffic
                     let r = rng.below(100);
-                    let from = if r < 2 { deposit(rng.below(DEPOSITS)) } else { ordinary(rng.below(ORDINARY)) };
+                    let from = if r < 2 { deposit(rng.below(DEPOSITS)) } else { wallet(&mut rng) };
                     let to = if r < 2 {
                         hot(rng.below(HOT))
                     } else if r < 7 {
@@ -250,7 +258,7 @@ fn generate_multichain(store: &Store, total: u64) -> Counts {
                     } else if r < 8 {
                         hub(rng.below(HUBS))
                     } else {
-                        ordinary(rng.below(ORDINARY))
+                        wallet(&mut rng)
                     };
                     let asset = if rng.below(5) == 0 { token } else { Asset::Native };
                     push(&mut data, i, 0, from, to, asset, amount);
@@ -525,10 +533,13 @@ fn main() {
     row("mean transfer/degree reads (ms)", s_mean[5], m_mean[5]);
     row("mean swap/bridge row reads (ms)", s_mean[6], m_mean[6]);
     row("mean swap/bridge row reads (count)", s_mean[7], m_mean[7]);
+    let per_node = |lat: &[f64], nodes: f64| percentile(lat, 0.5) * 1000.0 / nodes.max(1.0);
+    row("wall p50 per reached node (µs)", per_node(&s_lat, s_mean[0]), per_node(&m_lat, m_mean[0]));
     let wall = percentile(&m_lat, 0.5) / percentile(&s_lat, 0.5);
     let cpu = percentile(&m_cpu, 0.5) / percentile(&s_cpu, 0.5);
+    let node = per_node(&m_lat, m_mean[0]) / per_node(&s_lat, s_mean[0]);
     println!(
-        "two chains / single chain: {wall:.2}x wall p50, {cpu:.2}x CPU p50 (goal ≤ 1.2x): {}",
+        "two chains / single chain: {wall:.2}x wall p50, {cpu:.2}x CPU p50, {node:.2}x wall per reached node (goal ≤ 1.2x): {}",
         if wall <= 1.2 { "met" } else { "NOT MET" }
     );
 }
