@@ -249,6 +249,9 @@ fn cctp_deposits_on_one_node_match_their_releases_on_the_other_by_domain_and_non
     let mut x7 =
         deposit(&arb, &arb.messenger, &arb.transmitter, bob, U256::from(100u64) * e6 + U256::from(1u8), 0, alice);
     let msg = message(&x7, &arb.messenger, &eth.messenger, &arb.usdc);
+    // Each anvil's block times run on their own (a busy node's run ahead of the wall clock): the
+    // relayer acts later than the deposit, so move ethereum's clock past arbitrum's.
+    eth.anvil.rpc("evm_increaseTime", json!([3600]));
     relay(&eth, &eth.transmitter, relayer, &mut x7, &msg);
 
     // Ingest both chains with the deployed contracts declared.
