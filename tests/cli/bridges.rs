@@ -29,43 +29,43 @@ const GAS: u64 = 3_000_000;
 /// A CCTP domain no chain in the default config or the test's config has.
 const UNKNOWN_DOMAIN: u32 = 99;
 
-fn with_args(mut code: Vec<u8>, words: &[Word]) -> Vec<u8> {
+pub(crate) fn with_args(mut code: Vec<u8>, words: &[Word]) -> Vec<u8> {
     code.extend_from_slice(&encode_call("x()", words)[4..]);
     code
 }
 
-fn raw20(a: &str) -> [u8; 20] {
+pub(crate) fn raw20(a: &str) -> [u8; 20] {
     hex::decode(a.trim_start_matches("0x")).expect("hex").try_into().expect("20 bytes")
 }
 
-fn word32(a: &str) -> [u8; 32] {
+pub(crate) fn word32(a: &str) -> [u8; 32] {
     let mut w = [0u8; 32];
     w[12..].copy_from_slice(&raw20(a));
     w
 }
 
-fn call_u256(anvil: &Anvil, to: &str, data: &[u8]) -> U256 {
+pub(crate) fn call_u256(anvil: &Anvil, to: &str, data: &[u8]) -> U256 {
     let r = anvil.rpc("eth_call", json!([{"to": to, "data": format!("0x{}", hex::encode(data))}, "latest"]));
     U256::from_str_radix(r.as_str().expect("hex").trim_start_matches("0x"), 16).expect("uint")
 }
 
-fn balance(anvil: &Anvil, token: &str, who: &str) -> U256 {
+pub(crate) fn balance(anvil: &Anvil, token: &str, who: &str) -> U256 {
     call_u256(anvil, token, &encode_call("balanceOf(address)", &[Word::Address(who.into())]))
 }
 
 /// One chain's CCTP stand-in.
-struct Side {
-    name: &'static str,
-    anvil: Anvil,
-    domain: u32,
-    usdc: String,
-    transmitter: String,
-    messenger: String,
+pub(crate) struct Side {
+    pub(crate) name: &'static str,
+    pub(crate) anvil: Anvil,
+    pub(crate) domain: u32,
+    pub(crate) usdc: String,
+    pub(crate) transmitter: String,
+    pub(crate) messenger: String,
 }
 
 /// Deploy token, transmitter and messenger (and wire them) on `anvil`; returns (transmitter,
 /// messenger).
-fn deploy_pair(anvil: &Anvil, c: &Contracts, owner: &str, usdc: &str, domain: u32) -> (String, String) {
+pub(crate) fn deploy_pair(anvil: &Anvil, c: &Contracts, owner: &str, usdc: &str, domain: u32) -> (String, String) {
     let t = anvil.deploy(owner, &with_args(c.bytecode("CctpTransmitter").to_vec(), &[Word::Uint(U256::from(domain))]));
     let m = anvil.deploy(
         owner,
@@ -76,7 +76,7 @@ fn deploy_pair(anvil: &Anvil, c: &Contracts, owner: &str, usdc: &str, domain: u3
     (t, m)
 }
 
-fn set_remote(anvil: &Anvil, owner: &str, messenger: &str, remote: &str) {
+pub(crate) fn set_remote(anvil: &Anvil, owner: &str, messenger: &str, remote: &str) {
     let mut data = chaintrace_testkit::selector("setRemoteMessenger(bytes32)").to_vec();
     data.extend_from_slice(&word32(remote));
     anvil.send_confirmed(owner, Some(messenger), 0, &data, GAS);
@@ -84,21 +84,21 @@ fn set_remote(anvil: &Anvil, owner: &str, messenger: &str, remote: &str) {
 
 /// What the test knows of one crossing, independent of the adapter's log decoding.
 #[derive(Clone, Debug)]
-struct Crossing {
-    source: u32,
-    dest: u32,
-    nonce: u64,
-    depositor: String,
-    recipient: String,
-    amount: U256,
-    deposit_tx: String,
-    release_tx: Option<String>,
+pub(crate) struct Crossing {
+    pub(crate) source: u32,
+    pub(crate) dest: u32,
+    pub(crate) nonce: u64,
+    pub(crate) depositor: String,
+    pub(crate) recipient: String,
+    pub(crate) amount: U256,
+    pub(crate) deposit_tx: String,
+    pub(crate) release_tx: Option<String>,
 }
 
 /// `depositForBurn(amount, destinationDomain, mintRecipient, burnToken)` from `who` through
 /// `messenger`/`transmitter`; the nonce is read from the transmitter before the call, and the
 /// depositor's balance must drop by exactly `amount`.
-fn deposit(
+pub(crate) fn deposit(
     side: &Side,
     messenger: &str,
     transmitter: &str,
@@ -139,7 +139,7 @@ fn deposit(
 /// The CCTP V1 message for `x` (built from the ledger): version ‖ sourceDomain ‖ destination
 /// ‖ nonce ‖ sender ‖ recipient ‖ destinationCaller ‖ burn message (version ‖ burnToken ‖
 /// mintRecipient ‖ amount ‖ messageSender).
-fn message(x: &Crossing, source_messenger: &str, dest_messenger: &str, burn_token: &str) -> Vec<u8> {
+pub(crate) fn message(x: &Crossing, source_messenger: &str, dest_messenger: &str, burn_token: &str) -> Vec<u8> {
     let mut m = Vec::new();
     m.extend_from_slice(&0u32.to_be_bytes());
     m.extend_from_slice(&x.source.to_be_bytes());
@@ -158,7 +158,7 @@ fn message(x: &Crossing, source_messenger: &str, dest_messenger: &str, burn_toke
 
 /// Submit `message` to `transmitter` on `dest` as the relayer (`receiveMessage(bytes,bytes)`,
 /// empty attestation); the recipient's balance must rise by exactly the amount.
-fn relay(dest: &Side, transmitter: &str, relayer: &str, x: &mut Crossing, message: &[u8]) {
+pub(crate) fn relay(dest: &Side, transmitter: &str, relayer: &str, x: &mut Crossing, message: &[u8]) {
     let pad = |n: usize| n.div_ceil(32) * 32;
     let mut data = chaintrace_testkit::selector("receiveMessage(bytes,bytes)").to_vec();
     data.extend_from_slice(&U256::from(64).to_be_bytes::<32>());
@@ -249,6 +249,9 @@ fn cctp_deposits_on_one_node_match_their_releases_on_the_other_by_domain_and_non
     let mut x7 =
         deposit(&arb, &arb.messenger, &arb.transmitter, bob, U256::from(100u64) * e6 + U256::from(1u8), 0, alice);
     let msg = message(&x7, &arb.messenger, &eth.messenger, &arb.usdc);
+    // Each anvil's block times run on their own (a busy node's run ahead of the wall clock): the
+    // relayer acts later than the deposit, so move ethereum's clock past arbitrum's.
+    eth.anvil.rpc("evm_increaseTime", json!([3600]));
     relay(&eth, &eth.transmitter, relayer, &mut x7, &msg);
 
     // Ingest both chains with the deployed contracts declared.

@@ -15,6 +15,7 @@ mod bitcoin_pipeline;
 mod bridges;
 mod cli_help;
 mod cli_store;
+mod e2e_crosschain;
 mod e2e_demo;
 mod e2e_scenario;
 mod evm_ingest_cli;
