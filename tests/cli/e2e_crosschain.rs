@@ -45,25 +45,11 @@ fn random_seed() -> u64 {
     chaintrace_testkit::rng::fresh_seed()
 }
 
-fn addr_word(a: &str) -> [u8; 32] {
-    let mut w = [0u8; 32];
-    w[12..].copy_from_slice(&hex::decode(a.trim_start_matches("0x")).expect("hex"));
-    w
-}
+use chaintrace_testkit::contracts::address_word as addr_word;
 
-/// `f(uint256 amountIn, uint256 amountOutMin, address[] path, address to, uint256 deadline)`.
+/// A Uniswap V2 router swap (see [`chaintrace_testkit::contracts::router_swap_call`]).
 fn swap_call(sig: &str, amount_in: U256, path: &[&str], to: &str) -> Vec<u8> {
-    let mut out = chaintrace_testkit::selector(sig).to_vec();
-    out.extend_from_slice(&amount_in.to_be_bytes::<32>());
-    out.extend_from_slice(&U256::ZERO.to_be_bytes::<32>());
-    out.extend_from_slice(&U256::from(5 * 32).to_be_bytes::<32>());
-    out.extend_from_slice(&addr_word(to));
-    out.extend_from_slice(&U256::from(DEADLINE).to_be_bytes::<32>());
-    out.extend_from_slice(&U256::from(path.len()).to_be_bytes::<32>());
-    for p in path {
-        out.extend_from_slice(&addr_word(p));
-    }
-    out
+    chaintrace_testkit::contracts::router_swap_call(sig, amount_in, path, to, DEADLINE)
 }
 
 /// `swapExactETHForTokens(amountOutMin, path, to, deadline)`.

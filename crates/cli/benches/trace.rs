@@ -30,14 +30,13 @@ use std::time::Instant;
 
 use chaintrace_model::{Address, Asset, Direction, Provenance};
 use chaintrace_store::Store;
-use chaintrace_testkit::rng::Rng;
 use chaintrace_tracer::case::{case_file, CaseContext, ChainCase};
 use chaintrace_tracer::{trace, Policy, PriceBook, Trace, TraceOptions};
 
 // Not every item of the shared generator is used by each bench.
 #[allow(dead_code)]
 mod generated;
-use generated::{open_or_generate_graph, ordinary, Graph, ScanFirst, CHAIN, ORDINARY};
+use generated::{open_or_generate_graph, Graph, CHAIN};
 
 #[allow(dead_code, unreachable_pub)]
 #[path = "../src/adapters/snapshot.rs"]
@@ -111,24 +110,6 @@ fn case_bytes(t: &Trace) -> String {
     case_file(t, &ctx).to_json()
 }
 
-/// 100 seeds active in the first half of the chain: senders of random early transfers.
-fn seed_sets(store: &Store, runs: usize, tip: u64) -> Vec<Vec<Address>> {
-    let mut rng = Rng::new(7);
-    (0..runs)
-        .map(|_| {
-            let mut seeds = Vec::new();
-            while seeds.len() < 100 {
-                let h = rng.below(tip / 2 + 1);
-                let t = store.scan_first(CHAIN, h).unwrap_or_else(|| ordinary(rng.below(ORDINARY)));
-                if !seeds.contains(&t) {
-                    seeds.push(t);
-                }
-            }
-            seeds
-        })
-        .collect()
-}
-
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo test --benches` asks for a list
@@ -173,7 +154,7 @@ fn main() {
 
     let over_snap = StoreSource::new(&store, CHAIN, false).with_snapshot(Some(&snap));
     let over_store = StoreSource::new(&store, CHAIN, false);
-    let seeds = seed_sets(&store, runs.max(1), tip);
+    let seeds = generated::seed_sets(&store, CHAIN, runs.max(1), tip);
     let policies: Vec<Policy> = std::env::var("CHAINTRACE_BENCH_POLICIES")
         .unwrap_or_else(|_| "poison,haircut,fifo".into())
         .split(',')

@@ -47,8 +47,7 @@ use chaintrace_tracer::{trace_chains, BatchRequest, EdgeKind, GraphSource, Polic
 #[allow(dead_code)]
 mod generated;
 use generated::{
-    addr, deposit, hot, hub, label, open_or_generate_graph, ordinary, Graph, ScanFirst, DEPOSITS, HOT, HUBS, ORDINARY,
-    PER_BLOCK,
+    addr, deposit, hot, hub, label, open_or_generate_graph, ordinary, Graph, DEPOSITS, HOT, HUBS, ORDINARY, PER_BLOCK,
 };
 
 #[allow(dead_code, unreachable_pub)]
@@ -326,24 +325,6 @@ fn fresh_snapshot(store: &Store, chain: &str) -> Arc<Snapshot> {
     }
 }
 
-/// `runs` sets of 100 seeds active in the first half of `chain`.
-fn seed_sets(store: &Store, chain: &str, runs: usize, tip: u64) -> Vec<Vec<Address>> {
-    let mut rng = Rng::new(7);
-    (0..runs)
-        .map(|_| {
-            let mut seeds = Vec::new();
-            while seeds.len() < 100 {
-                let h = rng.below(tip / 2 + 1);
-                let t = store.scan_first(chain, h).unwrap_or_else(|| ordinary(rng.below(ORDINARY)));
-                if !seeds.contains(&t) {
-                    seeds.push(t);
-                }
-            }
-            seeds
-        })
-        .collect()
-}
-
 /// A source that times what it is asked: transfers (and degrees) on one side, the v2 flow rows
 /// (conversions, bridge deposits and releases) on the other — where the extra time of a
 /// multi-chain walk goes.
@@ -507,8 +488,8 @@ fn main() {
 
     let s_snap = fresh_snapshot(&single, "ethereum");
     let m_snaps: Vec<Arc<Snapshot>> = CHAINS.iter().map(|(name, _, _)| fresh_snapshot(&multi, name)).collect();
-    let s_seeds = seed_sets(&single, "ethereum", runs, s_chain.tip_height.unwrap_or(0));
-    let m_seeds = seed_sets(&multi, "ethereum", runs, m_stats.chains["ethereum"].tip_height.unwrap_or(0));
+    let s_seeds = generated::seed_sets(&single, "ethereum", runs, s_chain.tip_height.unwrap_or(0));
+    let m_seeds = generated::seed_sets(&multi, "ethereum", runs, m_stats.chains["ethereum"].tip_height.unwrap_or(0));
 
     let one = [walk(&single, "ethereum", &s_snap)];
     let two: Vec<WalkChain<Timed<StoreSource<'_>>>> =

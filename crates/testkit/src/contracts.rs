@@ -120,3 +120,26 @@ pub fn encode_call(sig: &str, args: &[Word]) -> Vec<u8> {
     }
     out
 }
+
+/// A 20-byte address (`0x…` hex) as a left-padded ABI word. Panics on bad hex (test input).
+pub fn address_word(a: &str) -> [u8; 32] {
+    let mut w = [0u8; 32];
+    w[12..].copy_from_slice(&hex::decode(a.trim_start_matches("0x")).expect("an 0x-hex address"));
+    w
+}
+
+/// Calldata of a Uniswap V2 router swap `f(uint256 amountIn, uint256 amountOutMin, address[]
+/// path, address to, uint256 deadline)` with no minimum out and the given `deadline`.
+pub fn router_swap_call(sig: &str, amount_in: U256, path: &[&str], to: &str, deadline: u64) -> Vec<u8> {
+    let mut out = selector(sig).to_vec();
+    out.extend_from_slice(&amount_in.to_be_bytes::<32>());
+    out.extend_from_slice(&U256::ZERO.to_be_bytes::<32>());
+    out.extend_from_slice(&U256::from(5 * 32).to_be_bytes::<32>()); // offset of `path`
+    out.extend_from_slice(&address_word(to));
+    out.extend_from_slice(&U256::from(deadline).to_be_bytes::<32>());
+    out.extend_from_slice(&U256::from(path.len()).to_be_bytes::<32>());
+    for p in path {
+        out.extend_from_slice(&address_word(p));
+    }
+    out
+}

@@ -294,3 +294,22 @@ pub(crate) fn dir_bytes(p: &std::path::Path) -> u64 {
         })
         .sum()
 }
+
+/// `runs` sets of 100 seeds active in the first half of `chain` (senders of random early
+/// transfers), the same sets on every run.
+pub(crate) fn seed_sets(store: &Store, chain: &str, runs: usize, tip: u64) -> Vec<Vec<Address>> {
+    let mut rng = Rng::new(7);
+    (0..runs)
+        .map(|_| {
+            let mut seeds = Vec::new();
+            while seeds.len() < 100 {
+                let h = rng.below(tip / 2 + 1);
+                let t = store.scan_first(chain, h).unwrap_or_else(|| ordinary(rng.below(ORDINARY)));
+                if !seeds.contains(&t) {
+                    seeds.push(t);
+                }
+            }
+            seeds
+        })
+        .collect()
+}
