@@ -702,12 +702,16 @@ const assert = (c, m) => { if (!c) throw new Error('assertion failed: ' + m); };
   await page.waitForFunction((dep) => document.querySelector('#panel h3') && document.querySelector('#panel h3').textContent === dep, dep);
   const expanded = await count();
   assert(expanded.nodes > before.nodes, 'expanding added nodes: ' + JSON.stringify([before, expanded]));
-  await clickNode(dep);
+  // The collapse redraws the node's panel after its address summary arrives; wait for that
+  // answer, or the panel would replace the edge's transactions opened next.
+  await Promise.all([page.waitForResponse((r) => r.url().includes('/api/address/')), clickNode(dep)]);
   await page.waitForFunction((n) => cy.nodes().length === n, before.nodes);
 
-  // An edge's transactions.
-  await clickAt(await page.evaluate(() => cy.edges()[0].renderedMidpoint()));
-  await page.waitForSelector('#edge-transactions tr:nth-child(2)');
+  // An edge's transactions (clicked again if a click lands while the graph still moves).
+  for (let i = 0; ; i++) {
+    await clickAt(await page.evaluate(() => cy.edges()[0].renderedMidpoint()));
+    try { await page.waitForSelector('#edge-transactions tr:nth-child(2)', { timeout: 5000 }); break; } catch (e) { if (i === 4) throw e; }
+  }
 
   // Filters: a minimum USD nothing reaches hides every edge; clearing shows them again.
   await page.fill('#f-usd', '100000000');
