@@ -78,26 +78,11 @@ pub(crate) fn generate(store: &Store, total: u64) {
                 ordinary(rng.below(ORDINARY))
             };
             let asset = if rng.below(5) == 0 { Asset::Token(TOKEN) } else { Asset::Native };
-            let mut tx = [0u8; 32];
-            tx[..8].copy_from_slice(&h.to_be_bytes());
-            tx[8..16].copy_from_slice(&i.to_be_bytes());
-            data.transfers.push(Transfer {
-                tx: Hash32(tx),
-                height: h,
-                pos: Position { tx_index: i as u32, sub: 0 },
-                time,
-                from,
-                to,
-                asset,
-                amount: U256::from(1 + rng.below(1_000_000_000_000)),
-            });
+            let amount = U256::from(1 + rng.below(1_000_000_000_000));
+            data.transfers.push(one_transfer(h, i, time, from, to, asset, amount));
         }
         batch.push(data);
-        if batch.len() == 100 || h + 1 == blocks {
-            store.apply_blocks(CHAIN, &batch).expect("apply generated blocks");
-            batch.clear();
-            eprintln!("  generated {} / {} blocks ({:.0?})", h + 1, blocks, started.elapsed());
-        }
+        flush(store, &mut batch, h, blocks, started);
     }
     let mut labels = Vec::new();
     for i in 0..DEPOSITS {
@@ -169,26 +154,11 @@ pub(crate) fn generate_powerlaw(store: &Store, total: u64) {
                     (from, to, if rng.below(5) == 0 { Asset::Token(TOKEN) } else { Asset::Native })
                 }
             };
-            let mut tx = [0u8; 32];
-            tx[..8].copy_from_slice(&h.to_be_bytes());
-            tx[8..16].copy_from_slice(&i.to_be_bytes());
-            data.transfers.push(Transfer {
-                tx: Hash32(tx),
-                height: h,
-                pos: Position { tx_index: i as u32, sub: 0 },
-                time,
-                from,
-                to,
-                asset,
-                amount: U256::from(1 + rng.below(1_000_000_000_000)),
-            });
+            let amount = U256::from(1 + rng.below(1_000_000_000_000));
+            data.transfers.push(one_transfer(h, i, time, from, to, asset, amount));
         }
         batch.push(data);
-        if batch.len() == 100 || h + 1 == blocks {
-            store.apply_blocks(CHAIN, &batch).expect("apply generated blocks");
-            batch.clear();
-            eprintln!("  generated {} / {} blocks ({:.0?})", h + 1, blocks, started.elapsed());
-        }
+        flush(store, &mut batch, h, blocks, started);
     }
     let mut labels = Vec::new();
     for i in 0..DEPOSITS {
@@ -312,4 +282,21 @@ pub(crate) fn seed_sets(store: &Store, chain: &str, runs: usize, tip: u64) -> Ve
             seeds
         })
         .collect()
+}
+
+/// Transfer `i` of generated block `h` (its tx hash spells the height and the index).
+fn one_transfer(h: u64, i: u64, time: u64, from: Address, to: Address, asset: Asset, amount: U256) -> Transfer {
+    let mut tx = [0u8; 32];
+    tx[..8].copy_from_slice(&h.to_be_bytes());
+    tx[8..16].copy_from_slice(&i.to_be_bytes());
+    Transfer { tx: Hash32(tx), height: h, pos: Position { tx_index: i as u32, sub: 0 }, time, from, to, asset, amount }
+}
+
+/// Store the pending blocks every 100 and at the last one, with progress on stderr.
+fn flush(store: &Store, batch: &mut Vec<BlockData>, h: u64, blocks: u64, started: Instant) {
+    if batch.len() == 100 || h + 1 == blocks {
+        store.apply_blocks(CHAIN, batch).expect("apply generated blocks");
+        batch.clear();
+        eprintln!("  generated {} / {} blocks ({:.0?})", h + 1, blocks, started.elapsed());
+    }
 }
