@@ -30,7 +30,7 @@ mod layout;
 mod read;
 
 pub use build::{BuildStats, SnapshotBuilder};
-pub use read::Snapshot;
+pub use read::{Record, Snapshot};
 
 use serde::{Deserialize, Serialize};
 

@@ -239,6 +239,80 @@ impl Snapshot {
         Ok(out)
     }
 
+    /// The assets records refer to, by index ([`Record::asset`]).
+    pub fn assets(&self) -> &[Asset] {
+        &self.assets
+    }
+
+    /// Numbers of transfers out of and into the address with id `id`.
+    pub fn degrees_of(&self, id: u32) -> Result<(u64, u64), SnapshotError> {
+        if u64::from(id) >= self.c.addrs {
+            return Err(self.corrupt(format!("address id {id}")));
+        }
+        let (a, b) = self.list(id, Direction::Out)?;
+        let (c, d) = self.list(id, Direction::In)?;
+        Ok((((b - a) / REC_LEN) as u64, ((d - c) / REC_LEN) as u64))
+    }
+
+    /// Calls `f` with each transfer of the address with id `id` in `dir`, in chain order,
+    /// strictly after `after` (all when `None`): the records [`Snapshot::transfers`] builds its
+    /// transfers from, without decoding addresses or transaction hashes.
+    pub fn records(
+        &self,
+        id: u32,
+        dir: Direction,
+        after: Option<(u64, Position)>,
+        mut f: impl FnMut(Record),
+    ) -> Result<(), SnapshotError> {
+        if u64::from(id) >= self.c.addrs {
+            return Err(self.corrupt(format!("address id {id}")));
+        }
+        let (a, b) = self.list(id, dir)?;
+        let n = (b - a) / REC_LEN;
+        for i in self.first_after(a, n, after)..n {
+            let at = a + REC_LEN * i;
+            let r = Rec::decode(&self.map[at..at + REC_LEN]);
+            if u64::from(r.other) >= self.c.addrs
+                || r.asset as usize >= self.assets.len()
+                || u64::from(r.tx) >= self.c.txs
+            {
+                return Err(self.corrupt(format!("a transfer record of address {id}")));
+            }
+            f(Record {
+                height: r.height,
+                time: r.time,
+                tx_index: r.tx_index,
+                sub: r.sub,
+                tx: r.tx,
+                other: r.other,
+                asset: r.asset,
+                amount: self.amount(&r)?,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether the address with id `id` has a transfer in `dir` strictly after `after` (any
+    /// when `None`).
+    pub fn has_records_after(
+        &self,
+        id: u32,
+        dir: Direction,
+        after: Option<(u64, Position)>,
+    ) -> Result<bool, SnapshotError> {
+        if u64::from(id) >= self.c.addrs {
+            return Err(self.corrupt(format!("address id {id}")));
+        }
+        let (a, b) = self.list(id, dir)?;
+        let n = (b - a) / REC_LEN;
+        Ok(self.first_after(a, n, after) < n)
+    }
+
+    /// The hash of the transaction a record names ([`Record::tx`]).
+    pub fn tx_hash(&self, tx: u32) -> Result<Hash32, SnapshotError> {
+        self.tx(tx)
+    }
+
     /// Whether `addr` has a transfer in `dir` strictly after `after` (any at all when `None`):
     /// the same answer as `!transfers(addr, dir, after, 1).is_empty()`, by a binary search over
     /// the record keys without building a transfer.
@@ -292,4 +366,26 @@ impl Snapshot {
         b.copy_from_slice(&self.map[at..at + 32]);
         Ok(U256::from_be_bytes(b))
     }
+}
+
+/// One transfer as an address's list holds it ([`Snapshot::records`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// Block height.
+    pub height: u64,
+    /// Block time, unix seconds.
+    pub time: u64,
+    /// Transaction index in the block.
+    pub tx_index: u32,
+    /// Position in the transaction.
+    pub sub: u32,
+    /// The transaction, for [`Snapshot::tx_hash`].
+    pub tx: u32,
+    /// The counterparty's id: the receiver of an outgoing transfer, the sender of an incoming
+    /// one ([`Snapshot::address`]).
+    pub other: u32,
+    /// Index into [`Snapshot::assets`].
+    pub asset: u32,
+    /// Base units.
+    pub amount: U256,
 }

@@ -1166,6 +1166,12 @@ impl Store {
         self.lock().chains.get(chain).map(|c| hex::encode(c.digest_acc))
     }
 
+    /// Whether `chain` holds any conversion or bridge row (from its checkpoint; reads no rows).
+    /// A reader can skip per-address flow look-ups on a chain without them.
+    pub fn has_flows(&self, chain: &str) -> bool {
+        self.lock().chains.get(chain).is_some_and(|c| c.flows.conversions > 0 || c.flows.bridge_events > 0)
+    }
+
     /// What the store holds, with the order-independent digest of all stored transfers.
     pub fn stats(&self) -> Result<Stats, StoreError> {
         let w = self.lock();

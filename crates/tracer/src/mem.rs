@@ -2,13 +2,14 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::sync::OnceLock;
 
 use chaintrace_model::{
-    Address, BridgeEvent, BridgeKey, BridgeSide, Conversion, Direction, Hash32, Label, Position, TokenMeta, Transfer,
-    UtxoOutput, UtxoSpend,
+    Address, Asset, BridgeEvent, BridgeKey, BridgeSide, Conversion, Direction, Hash32, Label, Position, TokenMeta,
+    Transfer, UtxoOutput, UtxoSpend,
 };
 
-use crate::source::GraphSource;
+use crate::source::{DenseView, GraphSource, Row};
 
 /// A small transaction graph held in memory. Transfers must have unique chain-order keys.
 #[derive(Clone, Debug, Default)]
@@ -27,6 +28,13 @@ pub struct MemGraph {
     deposits: BTreeMap<Address, Vec<BridgeEvent>>,
     /// Bridge releases by key.
     releases: BTreeMap<BridgeKey, BridgeEvent>,
+    /// Dense ids in order of first appearance, for the [`DenseView`].
+    ids: BTreeMap<Address, u32>,
+    addrs: Vec<Address>,
+    assets: Vec<Asset>,
+    labelled: OnceLock<Vec<(u32, Vec<Label>)>>,
+    /// The graph offers its [`DenseView`] (on unless [`MemGraph::without_dense_view`]).
+    no_dense: bool,
 }
 
 impl MemGraph {
@@ -40,9 +48,26 @@ impl MemGraph {
         &self.chain
     }
 
+    /// The same graph without its [`DenseView`]: the walk runs over addresses (tests compare
+    /// the two walks).
+    pub fn without_dense_view(mut self) -> Self {
+        self.no_dense = true;
+        self
+    }
+
     /// Add a transfer, keeping each address's lists in chain order; its `(height, pos)` must be
     /// unique.
     pub fn add_transfer(&mut self, t: Transfer) {
+        for a in [&t.from, &t.to] {
+            if !self.ids.contains_key(a) {
+                self.ids.insert(a.clone(), self.addrs.len() as u32);
+                self.addrs.push(a.clone());
+            }
+        }
+        if !self.assets.contains(&t.asset) {
+            self.assets.push(t.asset);
+        }
+        self.labelled = OnceLock::new();
         let i = self.transfers.len();
         let key = t.order();
         for (idx, addr) in [(&mut self.out_idx, &t.from), (&mut self.in_idx, &t.to)] {
@@ -56,6 +81,7 @@ impl MemGraph {
 
     /// Add a label to its address.
     pub fn add_label(&mut self, label: Label) {
+        self.labelled = OnceLock::new();
         self.labels.entry(label.address.clone()).or_default().push(label);
     }
 
@@ -189,5 +215,100 @@ impl GraphSource for MemGraph {
             return Ok(None);
         }
         Ok(Some(self.outputs.get(txid).cloned().unwrap_or_default()))
+    }
+
+    fn dense(&self) -> Option<&dyn DenseView<Error = Infallible>> {
+        if self.no_dense {
+            None
+        } else {
+            Some(self)
+        }
+    }
+}
+
+impl MemGraph {
+    fn row(&self, i: usize, dir: Direction) -> Row {
+        let t = &self.transfers[i];
+        let other = match dir {
+            Direction::Out => &t.to,
+            Direction::In => &t.from,
+        };
+        Row {
+            height: t.height,
+            time: t.time,
+            tx_index: t.pos.tx_index,
+            sub: t.pos.sub,
+            tx: i as u32,
+            other: self.ids[other],
+            asset: self.assets.iter().position(|a| *a == t.asset).unwrap_or(0) as u32,
+            amount: t.amount,
+        }
+    }
+}
+
+impl DenseView for MemGraph {
+    type Error = Infallible;
+
+    fn id_of(&self, addr: &Address) -> Option<u32> {
+        self.ids.get(addr).copied()
+    }
+
+    fn address(&self, id: u32) -> Result<Address, Infallible> {
+        Ok(self.addrs[id as usize].clone())
+    }
+
+    fn assets(&self) -> &[Asset] {
+        &self.assets
+    }
+
+    fn degrees(&self, id: u32) -> Result<(u64, u64), Infallible> {
+        let a = &self.addrs[id as usize];
+        Ok((self.list(a, Direction::Out).len() as u64, self.list(a, Direction::In).len() as u64))
+    }
+
+    fn rows(
+        &self,
+        id: u32,
+        dir: Direction,
+        after: Option<(u64, Position)>,
+        out: &mut Vec<Row>,
+    ) -> Result<(), Infallible> {
+        let a = &self.addrs[id as usize];
+        out.extend(
+            self.list(a, dir)
+                .iter()
+                .filter(|&&i| after.is_none_or(|k| self.transfers[i].order() > k))
+                .map(|&i| self.row(i, dir)),
+        );
+        Ok(())
+    }
+
+    fn has_rows_after(&self, id: u32, dir: Direction, after: Option<(u64, Position)>) -> Result<bool, Infallible> {
+        let a = &self.addrs[id as usize];
+        Ok(self.list(a, dir).iter().any(|&i| after.is_none_or(|k| self.transfers[i].order() > k)))
+    }
+
+    fn tx_hash(&self, tx: u32) -> Result<Hash32, Infallible> {
+        Ok(self.transfers[tx as usize].tx)
+    }
+
+    fn labelled(&self) -> Result<&[(u32, Vec<Label>)], Infallible> {
+        Ok(self.labelled.get_or_init(|| {
+            let mut v: Vec<(u32, Vec<Label>)> = self
+                .labels
+                .iter()
+                .filter_map(|(a, ls)| {
+                    let id = *self.ids.get(a)?;
+                    let ls: Vec<Label> = ls.iter().filter(|l| l.applies_to(&self.chain)).cloned().collect();
+                    (!ls.is_empty()).then_some((id, ls))
+                })
+                .collect();
+            v.sort_by_key(|(id, _)| *id);
+            v
+        }))
+    }
+
+    fn flows_free(&self) -> bool {
+        self.conversions.is_empty() && self.deposits.is_empty() && self.releases.is_empty()
     }
 }

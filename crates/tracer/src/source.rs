@@ -4,8 +4,8 @@
 //! store, an on-demand fetcher, an in-memory graph in a test — can be traced over.
 
 use chaintrace_model::{
-    Address, BridgeEvent, BridgeKey, Conversion, Direction, Hash32, Label, Position, TokenMeta, Transfer, UtxoOutput,
-    UtxoSpend,
+    Address, Asset, BridgeEvent, BridgeKey, Conversion, Direction, Hash32, Label, Position, TokenMeta, Transfer,
+    UtxoOutput, UtxoSpend, U256,
 };
 
 /// One request of a batched read: the address, the chain-order key to read strictly after, and
@@ -95,6 +95,87 @@ pub trait GraphSource {
     fn tx_outputs(&self, _txid: &Hash32) -> Result<Option<Vec<UtxoOutput>>, Self::Error> {
         Ok(None)
     }
+
+    /// The same graph with dense address ids (see [`DenseView`]), when the source has them. The
+    /// walk then runs over ids and compact rows; its answers must equal the ones above.
+    fn dense(&self) -> Option<&dyn DenseView<Error = Self::Error>> {
+        None
+    }
+}
+
+/// One transfer as an address's list in a [`DenseView`] holds it: the counterparty by id, the
+/// asset by its index in [`DenseView::assets`], the transaction by its index for
+/// [`DenseView::tx_hash`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Row {
+    /// Block height.
+    pub height: u64,
+    /// Block time, unix seconds.
+    pub time: u64,
+    /// Transaction index in the block.
+    pub tx_index: u32,
+    /// Position within the transaction.
+    pub sub: u32,
+    /// The transaction, for [`DenseView::tx_hash`].
+    pub tx: u32,
+    /// The counterparty's id: the receiver of an outgoing row, the sender of an incoming one.
+    pub other: u32,
+    /// Index into [`DenseView::assets`].
+    pub asset: u32,
+    /// Base units.
+    pub amount: U256,
+}
+
+impl Row {
+    /// The row's place in chain order.
+    pub fn order(&self) -> (u64, Position) {
+        (self.height, Position { tx_index: self.tx_index, sub: self.sub })
+    }
+}
+
+/// A read-optimised view of one chain's graph: every address has a dense `u32` id, and each
+/// address's transfers are rows in chain order. The tracer's walk over it keeps holdings by id
+/// and builds a [`Transfer`] only for the edges of the case. Every answer must agree with the
+/// [`GraphSource`] that offers the view (the walk's results are the same either way).
+pub trait DenseView {
+    /// The view's failure (a damaged file).
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// The id of `addr`, when the chain has it (an address without transfers has none).
+    fn id_of(&self, addr: &Address) -> Option<u32>;
+
+    /// The address with id `id`.
+    fn address(&self, id: u32) -> Result<Address, Self::Error>;
+
+    /// The assets rows refer to, by index.
+    fn assets(&self) -> &[Asset];
+
+    /// Numbers of transfers out of and into `id`.
+    fn degrees(&self, id: u32) -> Result<(u64, u64), Self::Error>;
+
+    /// Appends the transfers of `id` in `dir` strictly after `after` (all when `None`) to
+    /// `out`, in chain order.
+    fn rows(
+        &self,
+        id: u32,
+        dir: Direction,
+        after: Option<(u64, Position)>,
+        out: &mut Vec<Row>,
+    ) -> Result<(), Self::Error>;
+
+    /// Whether `id` has a transfer in `dir` strictly after `after` (any when `None`).
+    fn has_rows_after(&self, id: u32, dir: Direction, after: Option<(u64, Position)>) -> Result<bool, Self::Error>;
+
+    /// The hash of transaction `tx` (a [`Row::tx`]).
+    fn tx_hash(&self, tx: u32) -> Result<Hash32, Self::Error>;
+
+    /// Every address of the chain with labels that apply on it, by id, ascending, with those
+    /// labels (what [`GraphSource::labels`] answers for it).
+    fn labelled(&self) -> Result<&[(u32, Vec<Label>)], Self::Error>;
+
+    /// True when the chain holds no conversions and no bridge events, so a walk that follows
+    /// them needs no per-address flow reads.
+    fn flows_free(&self) -> bool;
 }
 
 impl<S: GraphSource + ?Sized> GraphSource for &S {
@@ -150,5 +231,8 @@ impl<S: GraphSource + ?Sized> GraphSource for &S {
     }
     fn tx_outputs(&self, txid: &Hash32) -> Result<Option<Vec<UtxoOutput>>, Self::Error> {
         (**self).tx_outputs(txid)
+    }
+    fn dense(&self) -> Option<&dyn DenseView<Error = Self::Error>> {
+        (**self).dense()
     }
 }

@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use chaintrace_model::{
-    Address, BridgeEvent, BridgeKey, Conversion, Direction, Hash32, Label, Position, TokenMeta, Transfer, UtxoOutput,
-    UtxoSpend,
+    Address, Asset, BridgeEvent, BridgeKey, Conversion, Direction, Hash32, Label, Position, TokenMeta, Transfer,
+    UtxoOutput, UtxoSpend,
 };
 use chaintrace_snapshot::{Snapshot, SnapshotError};
 use chaintrace_store::{Store, StoreError};
-use chaintrace_tracer::GraphSource;
+use chaintrace_tracer::{DenseView, GraphSource, Row};
 
 /// What a [`StoreSource`] read failed on.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +23,9 @@ pub(crate) enum SourceError {
     /// The chain's graph snapshot.
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
+    /// The dense view was asked for without a snapshot (`dense` offers it only with one).
+    #[error("the chain's graph snapshot is not open")]
+    NoSnapshot,
 }
 
 /// One chain of a [`Store`] as a graph source.
@@ -35,6 +38,8 @@ pub(crate) struct StoreSource<'a> {
     /// The chain has Bitcoin UTXO structure (FIFO runs through transactions).
     utxo: bool,
     labels: OnceLock<HashMap<Address, Vec<Label>>>,
+    /// The labelled addresses by snapshot id (the dense view's `labelled`).
+    labelled: OnceLock<Vec<(u32, Vec<Label>)>>,
     /// Labels kept outside the store (the workbench's user labels), merged into look-ups.
     extra: Vec<Label>,
     /// A snapshot of the chain equal to the store's state: transfers and degrees come from it.
@@ -44,7 +49,15 @@ pub(crate) struct StoreSource<'a> {
 impl<'a> StoreSource<'a> {
     /// Chain `chain` of `store`; `utxo` when it is a Bitcoin chain.
     pub(crate) fn new(store: &'a Store, chain: impl Into<String>, utxo: bool) -> Self {
-        StoreSource { store, chain: chain.into(), utxo, labels: OnceLock::new(), extra: Vec::new(), snap: None }
+        StoreSource {
+            store,
+            chain: chain.into(),
+            utxo,
+            labels: OnceLock::new(),
+            labelled: OnceLock::new(),
+            extra: Vec::new(),
+            snap: None,
+        }
     }
 
     /// Also answer these labels (the workbench's user labels, which live beside the store).
@@ -58,6 +71,26 @@ impl<'a> StoreSource<'a> {
     pub(crate) fn with_snapshot(mut self, snap: Option<&'a Snapshot>) -> Self {
         self.snap = snap;
         self
+    }
+}
+
+impl StoreSource<'_> {
+    /// Every label that applies on the chain, by address (read on first use).
+    fn label_index(&self) -> Result<&HashMap<Address, Vec<Label>>, SourceError> {
+        if let Some(m) = self.labels.get() {
+            return Ok(m);
+        }
+        let mut index: HashMap<Address, Vec<Label>> = HashMap::new();
+        for l in self.store.all_labels()?.into_iter().chain(self.extra.iter().cloned()) {
+            if l.applies_to(&self.chain) {
+                index.entry(l.address.clone()).or_default().push(l);
+            }
+        }
+        Ok(self.labels.get_or_init(|| index))
+    }
+
+    fn fresh_snapshot(&self) -> Result<&Snapshot, SourceError> {
+        self.snap.ok_or(SourceError::NoSnapshot)
     }
 }
 
@@ -90,16 +123,7 @@ impl GraphSource for StoreSource<'_> {
     }
 
     fn labels(&self, addr: &Address) -> Result<Vec<Label>, SourceError> {
-        if self.labels.get().is_none() {
-            let mut index: HashMap<Address, Vec<Label>> = HashMap::new();
-            for l in self.store.all_labels()?.into_iter().chain(self.extra.iter().cloned()) {
-                if l.applies_to(&self.chain) {
-                    index.entry(l.address.clone()).or_default().push(l);
-                }
-            }
-            let _ = self.labels.set(index);
-        }
-        Ok(self.labels.get().and_then(|m| m.get(addr)).cloned().unwrap_or_default())
+        Ok(self.label_index()?.get(addr).cloned().unwrap_or_default())
     }
 
     fn degree(&self, addr: &Address, d: Direction, cap: u64) -> Result<u64, SourceError> {
@@ -129,14 +153,23 @@ impl GraphSource for StoreSource<'_> {
         after: Option<(u64, Position)>,
         limit: usize,
     ) -> Result<Vec<Conversion>, SourceError> {
+        if !self.store.has_flows(&self.chain) {
+            return Ok(Vec::new());
+        }
         Ok(self.store.conversions(&self.chain, addr, after, limit)?)
     }
 
     fn bridge_deposits(&self, addr: &Address) -> Result<Vec<BridgeEvent>, SourceError> {
+        if !self.store.has_flows(&self.chain) {
+            return Ok(Vec::new());
+        }
         Ok(self.store.bridge_deposits(&self.chain, addr)?)
     }
 
     fn bridge_release(&self, key: &BridgeKey) -> Result<Option<BridgeEvent>, SourceError> {
+        if !self.store.has_flows(&self.chain) {
+            return Ok(None);
+        }
         Ok(self.store.bridge_release(&self.chain, key)?)
     }
 
@@ -152,5 +185,79 @@ impl GraphSource for StoreSource<'_> {
             return Ok(None);
         }
         Ok(self.store.tx_outputs(&self.chain, txid).map(Some)?)
+    }
+
+    fn dense(&self) -> Option<&dyn DenseView<Error = SourceError>> {
+        self.snap.is_some().then_some(self as &dyn DenseView<Error = SourceError>)
+    }
+}
+
+/// With a fresh snapshot, the walk runs over its ids and records (offered by `dense` only then).
+impl DenseView for StoreSource<'_> {
+    type Error = SourceError;
+
+    fn id_of(&self, addr: &Address) -> Option<u32> {
+        self.snap?.id_of(addr)
+    }
+
+    fn address(&self, id: u32) -> Result<Address, SourceError> {
+        Ok(self.fresh_snapshot()?.address(id)?)
+    }
+
+    fn assets(&self) -> &[Asset] {
+        self.snap.map_or(&[], |s| s.assets())
+    }
+
+    fn degrees(&self, id: u32) -> Result<(u64, u64), SourceError> {
+        Ok(self.fresh_snapshot()?.degrees_of(id)?)
+    }
+
+    fn rows(
+        &self,
+        id: u32,
+        dir: Direction,
+        after: Option<(u64, Position)>,
+        out: &mut Vec<Row>,
+    ) -> Result<(), SourceError> {
+        self.fresh_snapshot()?.records(id, dir, after, |r| {
+            out.push(Row {
+                height: r.height,
+                time: r.time,
+                tx_index: r.tx_index,
+                sub: r.sub,
+                tx: r.tx,
+                other: r.other,
+                asset: r.asset,
+                amount: r.amount,
+            })
+        })?;
+        Ok(())
+    }
+
+    fn has_rows_after(&self, id: u32, dir: Direction, after: Option<(u64, Position)>) -> Result<bool, SourceError> {
+        Ok(self.fresh_snapshot()?.has_records_after(id, dir, after)?)
+    }
+
+    fn tx_hash(&self, tx: u32) -> Result<Hash32, SourceError> {
+        Ok(self.fresh_snapshot()?.tx_hash(tx)?)
+    }
+
+    fn labelled(&self) -> Result<&[(u32, Vec<Label>)], SourceError> {
+        if let Some(v) = self.labelled.get() {
+            return Ok(v);
+        }
+        let snap = self.fresh_snapshot()?;
+        let mut v: Vec<(u32, Vec<Label>)> = self
+            .label_index()?
+            .iter()
+            .filter_map(|(a, ls)| Some((snap.id_of(a)?, ls.clone())))
+            .filter(|(_, ls)| !ls.is_empty())
+            .collect();
+        v.sort_by_key(|(id, _)| *id);
+        Ok(self.labelled.get_or_init(|| v))
+    }
+
+    fn flows_free(&self) -> bool {
+        !self.store.has_flows(&self.chain)
     }
 }

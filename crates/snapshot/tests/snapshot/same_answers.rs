@@ -144,6 +144,43 @@ proptest! {
                     prop_assert_eq!(&snap.transfers(a, dir, after, usize::MAX).expect("snap"), &w);
                     prop_assert_eq!(snap.has_transfers_after(a, dir, after).expect("snap"), !w.is_empty());
                 }
+                // the id-level reads the tracer's dense walk makes: records rebuilt into transfers
+                // with the counterparty, transaction and asset they name are the store's
+                match snap.id_of(a) {
+                    None => prop_assert!(want.is_empty(), "{a:?} has transfers but no id"),
+                    Some(id) => {
+                        prop_assert_eq!(&snap.address(id).expect("address"), a);
+                        prop_assert_eq!(snap.degrees_of(id).expect("degrees"), both);
+                        let mut cut_points: Vec<Option<(u64, Position)>> = vec![None];
+                        cut_points.extend(want.iter().map(|t| Some(t.order())));
+                        cut_points.extend(cuts.iter().map(|(h, p, _)| Some((u64::from(*h % 14), Position { tx_index: u32::from(*p % 6), sub: u32::from(*p / 64) }))));
+                        for after in cut_points {
+                            let w = store.transfers(CHAIN, a, dir, after, usize::MAX).expect("store");
+                            let mut got = Vec::new();
+                            let mut err = None;
+                            snap.records(id, dir, after, |r| {
+                                let other = match snap.address(r.other) {
+                                    Ok(x) => x,
+                                    Err(e) => { err = Some(e); return; }
+                                };
+                                let (from, to) = match dir { Direction::Out => (a.clone(), other), Direction::In => (other, a.clone()) };
+                                got.push(Transfer {
+                                    tx: snap.tx_hash(r.tx).expect("tx"),
+                                    height: r.height,
+                                    pos: Position { tx_index: r.tx_index, sub: r.sub },
+                                    time: r.time,
+                                    from,
+                                    to,
+                                    asset: snap.assets()[r.asset as usize],
+                                    amount: r.amount,
+                                });
+                            }).expect("records");
+                            prop_assert!(err.is_none(), "{err:?}");
+                            prop_assert_eq!(&got, &w);
+                            prop_assert_eq!(snap.has_records_after(id, dir, after).expect("snap"), !w.is_empty());
+                        }
+                    }
+                }
             }
         }
     }

@@ -2,6 +2,7 @@
 //! oracles, the stop rules and filters, and UTXO FIFO taint. One test binary with one module
 //! per area.
 
+mod dense;
 mod flows;
 mod props;
 mod rules;

@@ -1,0 +1,402 @@
+//! The walk over a [`DenseView`]: the same discovery and replay as the walk over addresses
+//! (`Walker::discover`, `Walker::replay`), keyed by dense ids and asset indices instead of
+//! `(Address, Asset)`, reading compact rows instead of [`Transfer`]s. A `Transfer` is built only
+//! for an edge of the case; the result is handed to the same `Walker::assemble`.
+//!
+//! It runs where the rules reduce to plain transfers — one chain, forward, no conversion or
+//! bridge rows to follow, not Bitcoin FIFO (which replays inputs and outputs) — and must give
+//! the same [`Trace`] as the walk over addresses (tests compare the two on random graphs and the
+//! trace benchmark compares the case files byte for byte).
+
+use super::*;
+use crate::source::{DenseView, Row};
+
+/// Chain order of a row or an arrival, packed: `(height, tx_index, sub)`. `0` is the seeds'
+/// "before everything" (as `OKEY_MIN` is for the walk over addresses).
+type Key = u128;
+const KEY_MAX: Key = u128::MAX;
+
+fn key(height: u64, tx_index: u32, sub: u32) -> Key {
+    (u128::from(height) << 64) | (u128::from(tx_index) << 32) | u128::from(sub)
+}
+
+fn row_key(r: &Row) -> Key {
+    key(r.height, r.tx_index, r.sub)
+}
+
+/// The store's exclusive "after" for a key (`None`: from the start).
+fn after(k: Key) -> Option<(u64, Position)> {
+    (k != 0).then_some(((k >> 64) as u64, Position { tx_index: (k >> 32) as u32, sub: k as u32 }))
+}
+
+const UNKNOWN: u8 = 0;
+const SEED: u8 = 1;
+const EXPAND: u8 = 2;
+const POOL: u8 = 3;
+const HUB: u8 = 4;
+
+/// (address id, asset index) as one integer.
+fn holding(id: u32, asset: u32) -> u64 {
+    (u64::from(id) << 32) | u64::from(asset)
+}
+
+struct DenseWalk<'v, E> {
+    view: &'v dyn DenseView<Error = E>,
+    hops: u32,
+    /// Class per address id (`UNKNOWN` until reached).
+    class: Vec<u8>,
+    seeds: HashSet<u32>,
+    labelled: &'v [(u32, Vec<Label>)],
+    /// Slot of each reached holding in `best`.
+    slots: HashMap<u64, u32>,
+    /// Earliest arrival with exactly `h` hops, `hops + 1` entries per slot.
+    best: Vec<Key>,
+    /// Outgoing rows of expanded addresses, and the key they were read after.
+    outs: HashMap<u32, (Key, Vec<Row>)>,
+    /// `--asset` as an index into the view's assets: `Some(None)` when the chain has no such
+    /// asset (nothing is allowed).
+    only: Option<Option<u32>>,
+    /// `--min-amount` per asset index, filled as assets are met.
+    min_raw: Vec<Option<U256>>,
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> DenseWalk<'_, E> {
+    fn is_seed(&self, id: u32) -> bool {
+        !self.seeds.is_empty() && self.seeds.contains(&id)
+    }
+
+    fn labels_of(&self, id: u32) -> Option<&Vec<Label>> {
+        self.labelled.binary_search_by_key(&id, |(i, _)| *i).ok().map(|i| &self.labelled[i].1)
+    }
+
+    fn earliest(&self, id: u32, asset: u32, hops: u32) -> Key {
+        if self.is_seed(id) {
+            return 0;
+        }
+        match self.slots.get(&holding(id, asset)) {
+            Some(&s) => {
+                let at = s as usize * (self.hops as usize + 1);
+                self.best[at..=at + hops as usize].iter().copied().min().unwrap_or(KEY_MAX)
+            }
+            None => KEY_MAX,
+        }
+    }
+
+    fn improve(&mut self, id: u32, asset: u32, h: u32, k: Key) -> bool {
+        if k >= self.earliest(id, asset, h) {
+            return false;
+        }
+        let width = self.hops as usize + 1;
+        let next = self.slots.len() as u32;
+        let s = *self.slots.entry(holding(id, asset)).or_insert(next);
+        if s == next {
+            self.best.extend(std::iter::repeat_n(KEY_MAX, width));
+        }
+        let at = s as usize * width + h as usize;
+        self.best[at] = self.best[at].min(k);
+        true
+    }
+
+    fn allowed(&self, r: &Row, bounds: &impl Fn(u64, u64) -> bool) -> bool {
+        if let Some(only) = self.only {
+            if only != Some(r.asset) {
+                return false;
+            }
+        }
+        bounds(r.height, r.time)
+    }
+}
+
+/// The source's dense view, when this walk can run over it: one chain, forward, no conversion
+/// or bridge rows to follow, not FIFO over Bitcoin's inputs and outputs.
+pub(super) fn view_for<'s, S: GraphSource>(
+    w: &Walker<'_, &S>,
+    chains: &'s [WalkChain<&S>],
+) -> Result<Option<&'s dyn DenseView<Error = S::Error>>, TraceError> {
+    if chains.len() != 1 || !w.fwd {
+        return Ok(None);
+    }
+    let src: &'s S = chains[0].source;
+    let Some(view) = src.dense() else { return Ok(None) };
+    if w.flows && !view.flows_free() {
+        return Ok(None);
+    }
+    if w.opts.policy == Policy::Fifo && src.tx_inputs(&Hash32::ZERO).map_err(src_err)?.is_some() {
+        return Ok(None);
+    }
+    Ok(Some(view))
+}
+
+impl<S: GraphSource> Walker<'_, &S> {
+    /// Discovery and replay over `view` (see the module docs); returns the traced edges, and
+    /// records in `self` what `assemble` needs: the seeds' labels and the hubs.
+    pub(super) fn walk_dense(&mut self, view: &dyn DenseView<Error = S::Error>) -> Result<Vec<TracedEdge>, TraceError> {
+        let t0 = std::time::Instant::now();
+        self.stats.dense = true;
+        let n = self.opts.hops;
+        let seeds: Vec<Node> = self.seeds.iter().cloned().collect();
+        for s in &seeds {
+            self.class.insert(s.clone(), Class::Seed);
+            let labels = self.src(s.0).labels(&s.1).map_err(src_err)?;
+            self.labels.insert(s.clone(), labels);
+        }
+        let assets = view.assets();
+        let only = self.opts.asset.map(|a| assets.iter().position(|x| *x == a).map(|i| i as u32));
+        let labelled = view.labelled().map_err(src_err)?;
+        let mut w = DenseWalk {
+            view,
+            hops: n,
+            class: Vec::new(),
+            seeds: seeds.iter().filter_map(|(_, a)| view.id_of(a)).collect(),
+            labelled,
+            slots: HashMap::default(),
+            best: Vec::new(),
+            outs: HashMap::default(),
+            only,
+            min_raw: vec![None; assets.len()],
+        };
+        let (since, until) = (self.opts.since, self.opts.until);
+        let bounds = move |height: u64, time: u64| {
+            let value = |b: &Bound| match b {
+                Bound::Height(h) => (height, *h),
+                Bound::Time(s) => (time, *s),
+            };
+            since.as_ref().is_none_or(|b| value(b).0 >= value(b).1)
+                && until.as_ref().is_none_or(|b| value(b).0 <= value(b).1)
+        };
+        let class_of = |w: &DenseWalk<'_, S::Error>, id: u32| w.class.get(id as usize).copied().unwrap_or(UNKNOWN);
+        let set_class = |w: &mut DenseWalk<'_, S::Error>, id: u32, c: u8| {
+            let i = id as usize;
+            if w.class.len() <= i {
+                w.class.resize(i + 1, UNKNOWN);
+            }
+            w.class[i] = c;
+        };
+        for &s in &w.seeds.clone() {
+            set_class(&mut w, s, SEED);
+        }
+
+        // discovery
+        let mut frontier: Vec<(u32, Key)> = w.seeds.iter().map(|&s| (s, 0)).collect();
+        frontier.sort_unstable();
+        let hub = self.opts.hub_degree;
+        for h in 1..=n {
+            if frontier.is_empty() {
+                break;
+            }
+            for &(a, _) in &frontier {
+                if class_of(&w, a) != EXPAND || !w.labels_of(a).is_none_or(|l| l.is_empty()) {
+                    continue;
+                }
+                let (out, inn) = view.degrees(a).map_err(src_err)?;
+                self.stats.lookups += 2;
+                if out > hub || inn > hub {
+                    set_class(&mut w, a, HUB);
+                }
+            }
+            frontier.retain(|&(a, _)| matches!(class_of(&w, a), EXPAND | SEED));
+            let mut loaded = false;
+            for &(a, k) in &frontier {
+                if w.outs.get(&a).is_some_and(|(have, _)| k >= *have) {
+                    continue;
+                }
+                let mut rows = Vec::new();
+                view.rows(a, Direction::Out, after(k), &mut rows).map_err(src_err)?;
+                self.stats.transfers_read += rows.len() as u64;
+                rows.retain(|r| w.allowed(r, &bounds));
+                w.outs.insert(a, (k, rows));
+                loaded = true;
+            }
+            if loaded {
+                self.stats.batches += 1;
+            }
+            self.stats.addresses_expanded += frontier.len() as u64;
+            let mut improved: HashMap<u32, Key> = HashMap::default();
+            for &(x, _) in &frontier {
+                let Some((read_after, list)) = w.outs.remove(&x) else { continue };
+                for r in &list {
+                    let k = row_key(r);
+                    if k <= w.earliest(x, r.asset, h - 1) {
+                        continue;
+                    }
+                    let min_raw = self.dense_min_raw(&mut w, r.asset)?;
+                    if r.amount < min_raw || r.amount.is_zero() || w.is_seed(r.other) {
+                        continue;
+                    }
+                    if w.improve(r.other, r.asset, h, k) {
+                        let e = improved.entry(r.other).or_insert(k);
+                        *e = (*e).min(k);
+                    }
+                }
+                w.outs.insert(x, (read_after, list));
+            }
+            if h == n {
+                break;
+            }
+            for &id in improved.keys() {
+                if class_of(&w, id) != UNKNOWN {
+                    continue;
+                }
+                self.stats.lookups += 1;
+                let c = match w.labels_of(id).and_then(|l| pooling_role(l)) {
+                    Some(_) => POOL,
+                    None => EXPAND,
+                };
+                set_class(&mut w, id, c);
+            }
+            frontier = improved.into_iter().filter(|&(a, _)| class_of(&w, a) == EXPAND).collect();
+            frontier.sort_unstable();
+        }
+
+        let t1 = std::time::Instant::now();
+        self.stats.discover_us = (t1 - t0).as_micros() as u64;
+
+        // replay: the tracked holdings, reached with fewer than N hops and expandable
+        let policy = self.opts.policy;
+        let mut tracked: Vec<(u32, u32)> = w
+            .slots
+            .keys()
+            .map(|&hk| ((hk >> 32) as u32, hk as u32))
+            .filter(|&(id, asset)| class_of(&w, id) == EXPAND && w.earliest(id, asset, n - 1) != KEY_MAX)
+            .collect();
+        tracked.sort_unstable();
+        let state_of: HashMap<u64, u32> =
+            tracked.iter().enumerate().map(|(i, &(id, asset))| (holding(id, asset), i as u32)).collect();
+        let mut states: Vec<State> = tracked.iter().map(|_| State::new(policy, n)).collect();
+
+        // events: (from, to, row)
+        let mut events: Vec<(u32, u32, Row)> = Vec::new();
+        let mut seed_ids: Vec<u32> = w.seeds.iter().copied().collect();
+        seed_ids.sort_unstable();
+        for &s in &seed_ids {
+            if let Some((_, l)) = w.outs.get(&s) {
+                events.extend(l.iter().map(|r| (s, r.other, *r)));
+            }
+        }
+        let mut held: Vec<(u32, Vec<u32>)> = Vec::new();
+        for &(id, asset) in &tracked {
+            match held.last_mut() {
+                Some((last, v)) if *last == id => v.push(asset),
+                _ => held.push((id, vec![asset])),
+            }
+        }
+        match policy {
+            Policy::Poison => {
+                for (a, mine) in &held {
+                    if let Some((_, l)) = w.outs.get(a) {
+                        events.extend(l.iter().filter(|r| mine.contains(&r.asset)).map(|r| (*a, r.other, *r)));
+                    }
+                }
+            }
+            Policy::Haircut | Policy::Fifo => {
+                let mut rows = Vec::new();
+                for dir in [Direction::Out, Direction::In] {
+                    for (a, mine) in &held {
+                        rows.clear();
+                        view.rows(*a, dir, None, &mut rows).map_err(src_err)?;
+                        self.stats.transfers_read += rows.len() as u64;
+                        let ends = |r: &Row| match dir {
+                            Direction::Out => (*a, r.other),
+                            Direction::In => (r.other, *a),
+                        };
+                        events.extend(rows.iter().filter(|r| mine.contains(&r.asset)).map(|r| {
+                            let (f, t) = ends(r);
+                            (f, t, *r)
+                        }));
+                    }
+                    if !held.is_empty() {
+                        self.stats.batches += 1;
+                    }
+                }
+            }
+        }
+        let mut order: Vec<(Key, u32)> = events.iter().enumerate().map(|(i, e)| (row_key(&e.2), i as u32)).collect();
+        order.sort_unstable();
+        order.dedup_by_key(|(k, _)| *k);
+        self.stats.events_replayed = order.len() as u64;
+
+        let mut edges = Vec::new();
+        let mut names: HashMap<u32, Address> = HashMap::default();
+        for &(_, i) in &order {
+            let (from, to, ref r) = events[i as usize];
+            let allowed = w.allowed(r, &bounds);
+            let parcel = if w.is_seed(from) {
+                allowed.then(|| Parcel::seed(policy, r.amount))
+            } else {
+                match state_of.get(&holding(from, r.asset)) {
+                    Some(&s) => Some(states[s as usize].send(r.amount)).filter(|_| allowed),
+                    None => None,
+                }
+            };
+            let mut carried = None;
+            if let Some(p) = parcel.map(|p| p.advance(n)) {
+                let traced = p.traced(r.amount);
+                let strata = p.mask();
+                if !traced.is_zero() && strata != 0 {
+                    let followed = traced >= self.dense_min_raw(&mut w, r.asset)?;
+                    let transfer = Transfer {
+                        tx: view.tx_hash(r.tx).map_err(src_err)?,
+                        height: r.height,
+                        pos: Position { tx_index: r.tx_index, sub: r.sub },
+                        time: r.time,
+                        from: name(view, &mut names, from)?,
+                        to: name(view, &mut names, to)?,
+                        asset: assets[r.asset as usize],
+                        amount: r.amount,
+                    };
+                    edges.push(TracedEdge {
+                        transfer,
+                        chain: 0,
+                        kind: EdgeKind::Transfer,
+                        traced,
+                        hop: strata.trailing_zeros(),
+                        strata,
+                        followed,
+                    });
+                    if followed {
+                        carried = Some(p);
+                    }
+                }
+            }
+            if let Some(&s) = state_of.get(&holding(to, r.asset)) {
+                states[s as usize].receive(r.amount, carried.as_ref());
+            }
+        }
+
+        self.stats.replay_us = t1.elapsed().as_micros() as u64;
+        // what `assemble` cannot find from labels: the hubs
+        for (id, &c) in w.class.iter().enumerate() {
+            if c == HUB {
+                let a = name(view, &mut names, id as u32)?;
+                self.class.insert((0, a), Class::Hub);
+            }
+        }
+        Ok(edges)
+    }
+
+    /// `--min-amount` in base units of the view's asset `i` (and the asset's display facts, as
+    /// the walk over addresses records them when it first meets the asset).
+    fn dense_min_raw(&mut self, w: &mut DenseWalk<'_, S::Error>, i: u32) -> Result<U256, TraceError> {
+        if let Some(m) = w.min_raw.get(i as usize).copied().flatten() {
+            return Ok(m);
+        }
+        let asset =
+            *w.view.assets().get(i as usize).ok_or_else(|| TraceError::Source(format!("asset index {i}").into()))?;
+        let m = self.asset(0, asset)?.min_raw;
+        w.min_raw[i as usize] = Some(m);
+        Ok(m)
+    }
+}
+
+fn name<E: std::error::Error + Send + Sync + 'static>(
+    view: &dyn DenseView<Error = E>,
+    names: &mut HashMap<u32, Address>,
+    id: u32,
+) -> Result<Address, TraceError> {
+    if let Some(a) = names.get(&id) {
+        return Ok(a.clone());
+    }
+    let a = view.address(id).map_err(src_err)?;
+    names.insert(id, a.clone());
+    Ok(a)
+}

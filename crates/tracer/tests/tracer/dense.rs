@@ -1,0 +1,139 @@
+//! The walk over a source's dense view gives the same trace as the walk over addresses: random
+//! graphs with several assets, multi-transfer transactions, zero amounts, labels (pooling and
+//! not, on this chain and on another), hubs, time and height bounds, `--asset`, `--min-amount`
+//! and every policy, compared field by field. The walk over addresses is itself checked against
+//! brute-force oracles (`props`, `rules`).
+
+use chaintrace_model::{Address, Asset, Category, Hash32, Label, Position, Transfer, U256};
+use chaintrace_tracer::{trace, Bound, MemGraph, Policy, Trace, TraceOptions};
+use proptest::prelude::*;
+
+const TOKENS: [[u8; 20]; 2] = [[0xaa; 20], [0xbb; 20]];
+
+fn addr(i: u8) -> Address {
+    Address::Evm([i; 20])
+}
+
+fn asset(i: u8) -> Asset {
+    match i {
+        0 => Asset::Native,
+        i => Asset::Token(TOKENS[usize::from(i - 1) % 2]),
+    }
+}
+
+/// One transaction: its legs `(from, to, asset, amount)`.
+type Tx = Vec<(u8, u8, u8, u64)>;
+
+#[derive(Clone, Debug)]
+struct Case {
+    txs: Vec<(u64, Tx)>,
+    labels: Vec<(u8, u8, bool)>,
+    seeds: Vec<u8>,
+    hops: u32,
+    hub_degree: u64,
+    min_amount: u64,
+    only: Option<u8>,
+    since: Option<(bool, u64)>,
+    until: Option<(bool, u64)>,
+}
+
+fn case_strategy() -> impl Strategy<Value = Case> {
+    (3u8..10).prop_flat_map(|n| {
+        let leg = (0..n, 0..n, 0u8..3, prop_oneof![Just(0u64), 1u64..60]);
+        (
+            prop::collection::vec((0u64..16, prop::collection::vec(leg, 1..4)), 1..40),
+            prop::collection::vec((0..n, 0u8..4, prop::bool::weighted(0.8)), 0..4),
+            prop::collection::vec(0..n + 1, 1..4),
+            1u32..7,
+            2u64..14,
+            prop_oneof![3 => Just(0u64), 1 => 1u64..9],
+            prop_oneof![3 => Just(None), 1 => (0u8..4).prop_map(Some)],
+            prop::option::of((any::<bool>(), 0u64..10)),
+            prop::option::of((any::<bool>(), 4u64..16)),
+        )
+            .prop_map(|(txs, labels, seeds, hops, hub_degree, min_amount, only, since, until)| Case {
+                txs,
+                labels,
+                seeds,
+                hops,
+                hub_degree,
+                min_amount,
+                only,
+                since,
+                until,
+            })
+    })
+}
+
+fn graph(c: &Case) -> MemGraph {
+    let mut g = MemGraph::new("ethereum");
+    for (i, (height, legs)) in c.txs.iter().enumerate() {
+        for (sub, &(f, t, a, amount)) in legs.iter().enumerate() {
+            g.add_transfer(Transfer {
+                tx: Hash32([i as u8 + 1; 32]),
+                height: *height,
+                pos: Position { tx_index: i as u32, sub: sub as u32 },
+                time: 1_600_000_000 + height * 12,
+                from: addr(f),
+                to: addr(t),
+                asset: asset(a),
+                amount: U256::from(amount),
+            });
+        }
+    }
+    for &(a, cat, here) in &c.labels {
+        let category =
+            [Category::ExchangeDeposit, Category::Exchange, Category::Mixer, Category::Sanctioned][usize::from(cat)];
+        g.add_label(Label {
+            chain: Some(if here { "ethereum" } else { "tron" }.into()),
+            address: addr(a),
+            category,
+            entity: format!("entity-{cat}"),
+            source: "test".into(),
+            confidence: 80,
+            attrs: Default::default(),
+        });
+    }
+    g
+}
+
+fn options(c: &Case, policy: Policy) -> TraceOptions {
+    // seed `n` (one past the graph's addresses) has no transfers at all
+    let mut o = TraceOptions::new(c.seeds.iter().map(|&s| addr(s)).collect(), "ETH", 0);
+    o.hops = c.hops;
+    o.policy = policy;
+    o.hub_degree = c.hub_degree;
+    o.min_amount = (c.min_amount > 0).then(|| c.min_amount.to_string());
+    // index 3: a token the graph never moved
+    o.asset = c.only.map(|i| if i == 3 { Asset::Token([0xcc; 20]) } else { asset(i) });
+    let bound =
+        |(by_time, v): (bool, u64)| if by_time { Bound::Time(1_600_000_000 + v * 12) } else { Bound::Height(v) };
+    o.since = c.since.map(bound);
+    o.until = c.until.map(bound);
+    o
+}
+
+fn same(dense: &Trace, general: &Trace) -> Result<(), TestCaseError> {
+    prop_assert_eq!(&dense.nodes, &general.nodes);
+    prop_assert_eq!(&dense.edges, &general.edges);
+    prop_assert_eq!(&dense.deposits, &general.deposits);
+    prop_assert_eq!(&dense.assets, &general.assets);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn dense_walk_equals_walk_over_addresses(c in case_strategy()) {
+        let g = graph(&c);
+        let general = g.clone().without_dense_view();
+        for policy in [Policy::Poison, Policy::Haircut, Policy::Fifo] {
+            let o = options(&c, policy);
+            let d = trace(&g, &o).expect("dense walk");
+            let a = trace(&general, &o).expect("walk over addresses");
+            prop_assert!(d.stats.dense && !a.stats.dense, "the two walks ran: {:?} / {:?}", d.stats, a.stats);
+            same(&d, &a)?;
+        }
+    }
+}
