@@ -540,9 +540,12 @@ pub fn trace_chains<S: GraphSource>(chains: &[WalkChain<S>], opts: &TraceOptions
         stats: WalkStats::default(),
     };
     let chains = w.chains;
-    let edges = match dense::view_for(&w, chains)? {
+    let (edges, dense) = match dense::view_for(&w, chains)? {
         // one chain of plain transfers with dense ids: the same walk over ids
-        Some(view) => w.walk_dense(view)?,
+        Some(view) => {
+            let (edges, nodes) = w.walk_dense(view)?;
+            (edges, Some(nodes))
+        }
         None => {
             let t0 = std::time::Instant::now();
             w.discover()?;
@@ -550,11 +553,11 @@ pub fn trace_chains<S: GraphSource>(chains: &[WalkChain<S>], opts: &TraceOptions
             let edges = w.replay()?;
             w.stats.discover_us = (t1 - t0).as_micros() as u64;
             w.stats.replay_us = t1.elapsed().as_micros() as u64;
-            edges
+            (edges, None)
         }
     };
     let t2 = std::time::Instant::now();
-    let mut result = w.assemble(edges)?;
+    let mut result = w.assemble(edges, dense)?;
     result.stats.assemble_us = t2.elapsed().as_micros() as u64;
     Ok(result)
 }
@@ -1356,13 +1359,13 @@ impl<S: GraphSource> Walker<'_, &S> {
         }
     }
 
-    fn assemble(mut self, mut edges: Vec<TracedEdge>) -> Result<Trace, TraceError> {
+    /// The result's nodes: the seeds, and every receiver of traced funds with its role.
+    fn nodes(&mut self, edges: &[TracedEdge]) -> Result<BTreeMap<Node, TracedNode>, TraceError> {
         let n = self.opts.hops;
-        let fwd = self.fwd;
         // nodes: seeds, and every receiver of traced funds
         let mut hop: BTreeMap<Node, (u32, bool, OKey)> = BTreeMap::new();
         let mut unmatched: BTreeSet<Node> = BTreeSet::new();
-        for e in &edges {
+        for e in edges {
             let (_, to) = self.ends(&e.transfer);
             let node = (e.to_chain(), to.clone());
             if self.seeds.contains(&node) {
@@ -1411,6 +1414,20 @@ impl<S: GraphSource> Walker<'_, &S> {
             };
             nodes.insert(node, TracedNode { hop: h, role, stop_reason: reason, labels });
         }
+
+        Ok(nodes)
+    }
+
+    fn assemble(
+        mut self,
+        mut edges: Vec<TracedEdge>,
+        dense: Option<dense::Nodes<'_, S::Error>>,
+    ) -> Result<Trace, TraceError> {
+        let fwd = self.fwd;
+        let nodes = match dense {
+            Some(d) => self.nodes_dense(&edges, d)?,
+            None => self.nodes(&edges)?,
+        };
 
         // the walk's order (real, not oriented) for the result
         edges.sort_by_key(|e| self.edge_key(e));

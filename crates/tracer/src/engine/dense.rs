@@ -35,6 +35,32 @@ const EXPAND: u8 = 2;
 const POOL: u8 = 3;
 const HUB: u8 = 4;
 
+/// The state slot of a seed's holding (seeds hold no state: everything they send is traced).
+const SEED_SLOT: u32 = u32::MAX - 1;
+/// An untracked holding.
+const NO_SLOT: u32 = u32::MAX;
+
+/// One transfer of the replay: its row, its ends, and their state slots.
+struct Ev {
+    row: Row,
+    from: u32,
+    to: u32,
+    fs: u32,
+    ts: u32,
+}
+
+/// What the walk over ids hands to the result's assembly.
+pub(super) struct Nodes<'v, E> {
+    view: &'v dyn DenseView<Error = E>,
+    class: Vec<u8>,
+    seeds: HashSet<u32>,
+    labelled: &'v [(u32, Vec<Label>)],
+    /// The receiving id of each edge, in the edges' order.
+    to_ids: Vec<u32>,
+    /// Addresses decoded so far.
+    names: HashMap<u32, Address>,
+}
+
 /// (address id, asset index) as one integer.
 fn holding(id: u32, asset: u32) -> u64 {
     (u64::from(id) << 32) | u64::from(asset)
@@ -128,9 +154,12 @@ pub(super) fn view_for<'s, S: GraphSource>(
 }
 
 impl<S: GraphSource> Walker<'_, &S> {
-    /// Discovery and replay over `view` (see the module docs); returns the traced edges, and
-    /// records in `self` what `assemble` needs: the seeds' labels and the hubs.
-    pub(super) fn walk_dense(&mut self, view: &dyn DenseView<Error = S::Error>) -> Result<Vec<TracedEdge>, TraceError> {
+    /// Discovery and replay over `view` (see the module docs): the traced edges, and what
+    /// `nodes_dense` needs to make the result's nodes from them.
+    pub(super) fn walk_dense<'v>(
+        &mut self,
+        view: &'v dyn DenseView<Error = S::Error>,
+    ) -> Result<(Vec<TracedEdge>, Nodes<'v, S::Error>), TraceError> {
         let t0 = std::time::Instant::now();
         self.stats.dense = true;
         let n = self.opts.hops;
@@ -251,7 +280,8 @@ impl<S: GraphSource> Walker<'_, &S> {
         let t1 = std::time::Instant::now();
         self.stats.discover_us = (t1 - t0).as_micros() as u64;
 
-        // replay: the tracked holdings, reached with fewer than N hops and expandable
+        // replay: the tracked holdings, reached with fewer than N hops and expandable, each with
+        // a state slot
         let policy = self.opts.policy;
         let mut tracked: Vec<(u32, u32)> = w
             .slots
@@ -263,14 +293,29 @@ impl<S: GraphSource> Walker<'_, &S> {
         let state_of: HashMap<u64, u32> =
             tracked.iter().enumerate().map(|(i, &(id, asset))| (holding(id, asset), i as u32)).collect();
         let mut states: Vec<State> = tracked.iter().map(|_| State::new(policy, n)).collect();
+        let slot = |id: u32, asset: u32| -> u32 {
+            if w.is_seed(id) {
+                SEED_SLOT
+            } else {
+                state_of.get(&holding(id, asset)).copied().unwrap_or(NO_SLOT)
+            }
+        };
 
-        // events: (from, to, row)
-        let mut events: Vec<(u32, u32, Row)> = Vec::new();
+        // the events, each transfer once: the seeds' (allowed) outgoing rows; poison: the
+        // tracked holdings' outgoing rows after their first arrival; haircut and FIFO: their
+        // complete histories, an incoming row only when its sender's rows are not read already
+        let mut events: Vec<Ev> = Vec::new();
         let mut seed_ids: Vec<u32> = w.seeds.iter().copied().collect();
         seed_ids.sort_unstable();
         for &s in &seed_ids {
             if let Some((_, l)) = w.outs.get(&s) {
-                events.extend(l.iter().map(|r| (s, r.other, *r)));
+                events.extend(l.iter().map(|r| Ev {
+                    row: *r,
+                    from: s,
+                    to: r.other,
+                    fs: SEED_SLOT,
+                    ts: slot(r.other, r.asset),
+                }));
             }
         }
         let mut held: Vec<(u32, Vec<u32>)> = Vec::new();
@@ -284,49 +329,67 @@ impl<S: GraphSource> Walker<'_, &S> {
             Policy::Poison => {
                 for (a, mine) in &held {
                     if let Some((_, l)) = w.outs.get(a) {
-                        events.extend(l.iter().filter(|r| mine.contains(&r.asset)).map(|r| (*a, r.other, *r)));
+                        events.extend(l.iter().filter(|r| mine.contains(&r.asset)).map(|r| Ev {
+                            row: *r,
+                            from: *a,
+                            to: r.other,
+                            fs: slot(*a, r.asset),
+                            ts: slot(r.other, r.asset),
+                        }));
                     }
                 }
             }
             Policy::Haircut | Policy::Fifo => {
                 let mut rows = Vec::new();
-                for dir in [Direction::Out, Direction::In] {
-                    for (a, mine) in &held {
-                        rows.clear();
-                        view.rows(*a, dir, None, &mut rows).map_err(src_err)?;
-                        self.stats.transfers_read += rows.len() as u64;
-                        let ends = |r: &Row| match dir {
-                            Direction::Out => (*a, r.other),
-                            Direction::In => (r.other, *a),
+                for (a, mine) in &held {
+                    rows.clear();
+                    view.rows(*a, Direction::Out, None, &mut rows).map_err(src_err)?;
+                    self.stats.transfers_read += rows.len() as u64;
+                    events.extend(rows.iter().filter(|r| mine.contains(&r.asset)).map(|r| Ev {
+                        row: *r,
+                        from: *a,
+                        to: r.other,
+                        fs: slot(*a, r.asset),
+                        ts: slot(r.other, r.asset),
+                    }));
+                }
+                for (a, mine) in &held {
+                    rows.clear();
+                    view.rows(*a, Direction::In, None, &mut rows).map_err(src_err)?;
+                    self.stats.transfers_read += rows.len() as u64;
+                    for r in rows.iter().filter(|r| mine.contains(&r.asset)) {
+                        let fs = slot(r.other, r.asset);
+                        let read = match fs {
+                            NO_SLOT => false,
+                            SEED_SLOT => w.allowed(r, &bounds),
+                            _ => true,
                         };
-                        events.extend(rows.iter().filter(|r| mine.contains(&r.asset)).map(|r| {
-                            let (f, t) = ends(r);
-                            (f, t, *r)
-                        }));
+                        if !read {
+                            events.push(Ev { row: *r, from: r.other, to: *a, fs, ts: slot(*a, r.asset) });
+                        }
                     }
-                    if !held.is_empty() {
-                        self.stats.batches += 1;
-                    }
+                }
+                if !held.is_empty() {
+                    self.stats.batches += 2;
                 }
             }
         }
-        let mut order: Vec<(Key, u32)> = events.iter().enumerate().map(|(i, e)| (row_key(&e.2), i as u32)).collect();
+        let mut order: Vec<(Key, u32)> = events.iter().enumerate().map(|(i, e)| (row_key(&e.row), i as u32)).collect();
         order.sort_unstable();
         order.dedup_by_key(|(k, _)| *k);
         self.stats.events_replayed = order.len() as u64;
 
         let mut edges = Vec::new();
+        let mut to_ids = Vec::new();
         let mut names: HashMap<u32, Address> = HashMap::default();
         for &(_, i) in &order {
-            let (from, to, ref r) = events[i as usize];
+            let e = &events[i as usize];
+            let r = &e.row;
             let allowed = w.allowed(r, &bounds);
-            let parcel = if w.is_seed(from) {
-                allowed.then(|| Parcel::seed(policy, r.amount))
-            } else {
-                match state_of.get(&holding(from, r.asset)) {
-                    Some(&s) => Some(states[s as usize].send(r.amount)).filter(|_| allowed),
-                    None => None,
-                }
+            let parcel = match e.fs {
+                SEED_SLOT => allowed.then(|| Parcel::seed(policy, r.amount)),
+                NO_SLOT => None,
+                s => Some(states[s as usize].send(r.amount)).filter(|_| allowed),
             };
             let mut carried = None;
             if let Some(p) = parcel.map(|p| p.advance(n)) {
@@ -339,8 +402,8 @@ impl<S: GraphSource> Walker<'_, &S> {
                         height: r.height,
                         pos: Position { tx_index: r.tx_index, sub: r.sub },
                         time: r.time,
-                        from: name(view, &mut names, from)?,
-                        to: name(view, &mut names, to)?,
+                        from: name(view, &mut names, e.from)?,
+                        to: name(view, &mut names, e.to)?,
                         asset: assets[r.asset as usize],
                         amount: r.amount,
                     };
@@ -353,25 +416,69 @@ impl<S: GraphSource> Walker<'_, &S> {
                         strata,
                         followed,
                     });
+                    to_ids.push(e.to);
                     if followed {
                         carried = Some(p);
                     }
                 }
             }
-            if let Some(&s) = state_of.get(&holding(to, r.asset)) {
-                states[s as usize].receive(r.amount, carried.as_ref());
+            if e.ts != NO_SLOT && e.ts != SEED_SLOT {
+                states[e.ts as usize].receive(r.amount, carried.as_ref());
             }
         }
-
         self.stats.replay_us = t1.elapsed().as_micros() as u64;
-        // what `assemble` cannot find from labels: the hubs
-        for (id, &c) in w.class.iter().enumerate() {
-            if c == HUB {
-                let a = name(view, &mut names, id as u32)?;
-                self.class.insert((0, a), Class::Hub);
+        let DenseWalk { class, seeds, labelled, .. } = w;
+        Ok((edges, Nodes { view, class, seeds, labelled, to_ids, names }))
+    }
+
+    /// The result's nodes from the dense walk's classes and ids (what `Walker::nodes` finds by
+    /// address).
+    pub(super) fn nodes_dense(
+        &mut self,
+        edges: &[TracedEdge],
+        mut d: Nodes<'_, S::Error>,
+    ) -> Result<BTreeMap<Node, TracedNode>, TraceError> {
+        let n = self.opts.hops;
+        let mut hop: HashMap<u32, (u32, bool, Key)> = HashMap::default();
+        for (e, &to) in edges.iter().zip(&d.to_ids) {
+            if d.seeds.contains(&to) {
+                continue;
+            }
+            let t = &e.transfer;
+            let ent = hop.entry(to).or_insert((u32::MAX, false, KEY_MAX));
+            ent.0 = ent.0.min(e.hop);
+            if e.followed {
+                ent.1 = true;
+                ent.2 = ent.2.min(key(t.height, t.pos.tx_index, t.pos.sub));
             }
         }
-        Ok(edges)
+        let mut nodes = BTreeMap::new();
+        for s in &self.seeds {
+            let labels = self.labels.get(s).cloned().unwrap_or_default();
+            nodes.insert(s.clone(), TracedNode { hop: 0, role: Role::Seed, stop_reason: None, labels });
+        }
+        for (id, (h, followed, first)) in hop {
+            let labels =
+                d.labelled.binary_search_by_key(&id, |(i, _)| *i).map(|i| d.labelled[i].1.clone()).unwrap_or_default();
+            let hub = d.class.get(id as usize) == Some(&HUB);
+            let (role, reason) = match pooling_role(&labels) {
+                Some(r) => (r, None),
+                None if hub => (Role::Stop, Some("hub".to_string())),
+                None if !followed => (Role::Stop, Some("min_amount".to_string())),
+                None if h >= n => {
+                    if d.view.has_rows_after(id, Direction::Out, after(first)).map_err(src_err)? {
+                        (Role::Stop, Some("hops".to_string()))
+                    } else {
+                        (Role::Intermediate, None)
+                    }
+                }
+                None => (Role::Intermediate, None),
+            };
+            self.stats.lookups += 1;
+            let node = (0, name(d.view, &mut d.names, id)?);
+            nodes.insert(node, TracedNode { hop: h, role, stop_reason: reason, labels });
+        }
+        Ok(nodes)
     }
 
     /// `--min-amount` in base units of the view's asset `i` (and the asset's display facts, as
