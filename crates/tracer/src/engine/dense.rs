@@ -452,10 +452,12 @@ impl<S: GraphSource> Walker<'_, &S> {
                 ent.2 = ent.2.min(key(t.height, t.pos.tx_index, t.pos.sub));
             }
         }
-        let mut nodes = BTreeMap::new();
+        // built in key order in one go (inserting tens of thousands of addresses one by one
+        // into a B-tree costs more than the walk's discovery)
+        let mut nodes: Vec<(Node, TracedNode)> = Vec::with_capacity(hop.len() + self.seeds.len());
         for s in &self.seeds {
             let labels = self.labels.get(s).cloned().unwrap_or_default();
-            nodes.insert(s.clone(), TracedNode { hop: 0, role: Role::Seed, stop_reason: None, labels });
+            nodes.push((s.clone(), TracedNode { hop: 0, role: Role::Seed, stop_reason: None, labels }));
         }
         for (id, (h, followed, first)) in hop {
             let labels =
@@ -476,9 +478,10 @@ impl<S: GraphSource> Walker<'_, &S> {
             };
             self.stats.lookups += 1;
             let node = (0, name(d.view, &mut d.names, id)?);
-            nodes.insert(node, TracedNode { hop: h, role, stop_reason: reason, labels });
+            nodes.push((node, TracedNode { hop: h, role, stop_reason: reason, labels }));
         }
-        Ok(nodes)
+        nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Ok(nodes.into_iter().collect())
     }
 
     /// `--min-amount` in base units of the view's asset `i` (and the asset's display facts, as
