@@ -198,30 +198,29 @@ fn sweep_stale_secondaries(tmp: &std::path::Path) {
     }
 }
 
-/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// A future that resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM. The handlers are installed
+/// when this is called, not when the future is first polled, so a signal sent as soon as the
+/// server has said where it listens is never met by the default action (which would leave the
+/// secondary directory behind).
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await
-            }
-        }
+    let (mut int, mut term) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::interrupt()).context("listening for SIGINT")?,
+            signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+        )
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
-    tracing::info!("shutting down");
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    })
 }
 
 async fn serve(state: Arc<AppState>, addr: SocketAddr) -> Result<()> {
@@ -229,6 +228,7 @@ async fn serve(state: Arc<AppState>, addr: SocketAddr) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {addr}: is the port in use?"))?;
     let local = listener.local_addr().context("reading the bound address")?;
+    let stop = shutdown_signal()?;
     // The one line a script waits for (tests read the port from it).
     crate::output::line(format!("chaintrace serve: the workbench is at http://{local}/"))?;
     tracing::info!(%local, "listening");
@@ -258,7 +258,7 @@ async fn serve(state: Arc<AppState>, addr: SocketAddr) -> Result<()> {
     // (a client holding a connection open does not keep the server alive).
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown_signal().await;
+        stop.await;
         let _ = stop_tx.send(true);
     });
     let grace = async move {
