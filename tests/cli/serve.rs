@@ -807,16 +807,62 @@ const assert = (c, m) => { if (!c) throw new Error('assertion failed: ' + m); };
   await page.click('#f-clear');
   assert(parseInt(await page.getAttribute('#graph', 'data-visible-edges'), 10) === before.edges, 'filters cleared');
 
-  // A label from a node's panel, hostile text shown as text.
+  // A late answer for a node must not replace a panel opened since. The test holds the node's
+  // address summary in the browser's network layer (playwright's route: nothing in the server
+  // or the page waits on purpose) until another panel is open, then lets it through.
+  const holdSummary = async (id) => {
+    let arrived;
+    const got = new Promise((r) => { arrived = r; });
+    const match = (u) => u.pathname.includes('/api/address/') && u.pathname.endsWith('/' + encodeURIComponent(id));
+    await page.route(match, (route) => arrived(route));
+    // Click the node until its summary is asked for (a click while the graph moves can miss).
+    const click = async () => {
+      for (let i = 0; ; i++) {
+        await clickNode(id);
+        const r = await Promise.race([got, new Promise((t) => setTimeout(() => t(null), 5000))]);
+        if (r) return;
+        if (i === 4) throw new Error('no address request for ' + id);
+      }
+    };
+    const release = async () => {
+      const route = await got;
+      await Promise.all([page.waitForResponse((r) => r.url() === route.request().url()), route.continue()]);
+      await page.unroute(match);
+      // The page has read the answer and run what follows it.
+      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+      await page.waitForTimeout(200);
+    };
+    return { click, release };
+  };
+  // Node, then an edge: the edge's transactions stay.
+  let late = await holdSummary(dep);
+  await late.click();
+  for (let i = 0; ; i++) {
+    await clickAt(await page.evaluate(() => cy.edges()[0].renderedMidpoint()));
+    try { await page.waitForSelector('#edge-transactions tr:nth-child(2)', { timeout: 5000 }); break; } catch (e) { if (i === 4) throw e; }
+  }
+  await late.release();
+  assert(await page.locator('#edge-transactions').count() === 1, 'a late node answer replaced the edge panel: ' + await page.locator('#panel h3').textContent());
+
+  // Node, then another node (the seed, whose panel has the label form used next): the seed's
+  // panel stays. Click until the seed's own panel is open: an earlier node's panel also has a
+  // label form, and a click while the graph still moves after the collapse can land beside the
+  // node (the position is read before the click). A user clicks again; so does the test, at
+  // most 5 times.
   const seed = await page.evaluate(() => cy.nodes('[kind = "seed"]')[0].id());
-  // Click until the seed's own panel is open: an earlier node's panel also has a label form,
-  // and a click while the graph still moves after the collapse can land beside the node (the
-  // position is read before the click). A user clicks again; so does the test, at most 5 times.
+  late = await holdSummary(dep);
+  await late.click();
+  await page.waitForFunction((n) => cy.nodes().length === n, before.nodes);
   const panelOf = (id) => page.waitForFunction((id) => { const h = document.querySelector('#panel h3'); return h && h.textContent === id && document.querySelector('#label-form'); }, id, { timeout: 5000 });
   for (let i = 0; ; i++) {
     await clickNode(seed);
     try { await panelOf(seed); break; } catch (e) { if (i === 4) throw new Error('the seed panel never opened: ' + e.message); }
   }
+  await late.release();
+  const h3 = await page.locator('#panel h3').textContent();
+  assert(h3 === seed, 'a late answer for ' + dep + ' replaced the seed panel: ' + h3);
+
+  // A label from the seed's panel, hostile text shown as text.
   const hostile = '<img src=x onerror=alert(1)><script>alert(2)</script>"\'';
   await page.fill('#l-entity', hostile);
   await page.selectOption('#l-category', 'other');
