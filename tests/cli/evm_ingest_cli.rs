@@ -196,7 +196,8 @@ fn ten_thousand_rpc_calls_at_twenty_percent_faults_leave_every_row_right() {
     let n = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
     println!(
         "fault proxy: {} blocks, {} requests, {} faults: {} dropped, {} delayed past the timeout, {} HTTP 429, \
-         {} HTTP 503, {} rate-limit errors, {} truncated; chain and clean ingest {:.1} s, faulty ingest {:.1} s",
+         {} HTTP 503, {} rate-limit errors, {} truncated; {} spared by the per-call bound; chain and clean ingest \
+         {:.1} s, faulty ingest {:.1} s",
         head + 1,
         n(&st.requests),
         st.faults(),
@@ -206,6 +207,7 @@ fn ten_thousand_rpc_calls_at_twenty_percent_faults_leave_every_row_right() {
         n(&st.http_503),
         n(&st.rpc_rate_limited),
         n(&st.truncated),
+        n(&st.spared),
         setup.as_secs_f64(),
         faulty_ingest.as_secs_f64()
     );

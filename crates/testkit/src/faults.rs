@@ -73,6 +73,9 @@ pub struct FaultStats {
     pub rpc_rate_limited: AtomicU64,
     /// Answers cut off mid-JSON.
     pub truncated: AtomicU64,
+    /// Requests that drew a fault but were forwarded untouched, their call having met
+    /// [`FaultConfig::max_faults_per_call`] (not counted in [`FaultStats::faults`]).
+    pub spared: AtomicU64,
 }
 
 impl FaultStats {
@@ -115,6 +118,7 @@ impl FaultProxy {
                 let mut met = met.lock().expect("fault counts lock");
                 let count = met.entry(call_key(body)).or_insert(0);
                 if *count >= max {
+                    st.spared.fetch_add(1, Ordering::Relaxed);
                     return forward();
                 }
                 *count += 1;
@@ -206,6 +210,7 @@ mod tests {
         let _ = http::post(addr, &call(9, "0x11"), Duration::from_secs(5));
         assert_eq!(proxy.stats().faults(), 4);
         assert_eq!(proxy.stats().requests.load(Ordering::Relaxed), 7);
+        assert_eq!(proxy.stats().spared.load(Ordering::Relaxed), 3);
         // The key ignores ids, in batches too, and only ids.
         let batch = |a: u64, b: u64| format!(r#"[{{"id":{a},"method":"m","params":[]}},{{"id":{b},"method":"n"}}]"#);
         assert_eq!(call_key(batch(1, 2).as_bytes()), call_key(batch(7, 8).as_bytes()));
