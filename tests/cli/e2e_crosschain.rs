@@ -28,6 +28,7 @@ use crate::common::Workdir;
 
 use chaintrace_model::format_units;
 use chaintrace_scenario::{Ledger, POLICIES};
+use chaintrace_testkit::contracts::UniswapV3Pool;
 use chaintrace_testkit::rng::Rng;
 use chaintrace_testkit::tools::npm_bytecode;
 use chaintrace_testkit::{encode_call, erc20_transfer, Anvil, Contracts, Word, U256};
@@ -67,28 +68,6 @@ fn swap_eth_call(path: &[&str], to: &str) -> Vec<u8> {
     call
 }
 
-fn int_word(v: i128) -> Word {
-    let w = if v < 0 { U256::MAX - U256::from(v.unsigned_abs()) + U256::from(1u8) } else { U256::from(v as u128) };
-    Word::Uint(w)
-}
-
-fn call_address(anvil: &Anvil, to: &str, data: &[u8]) -> String {
-    let r = anvil.rpc("eth_call", json!([{"to": to, "data": format!("0x{}", hex::encode(data))}, "latest"]));
-    let h = r.as_str().expect("hex").trim_start_matches("0x");
-    format!("0x{}", &h[h.len() - 40..])
-}
-
-fn eth_balance(anvil: &Anvil, who: &str) -> U256 {
-    let r = anvil.rpc("eth_getBalance", json!([who, "latest"]));
-    U256::from_str_radix(r.as_str().expect("hex").trim_start_matches("0x"), 16).expect("uint")
-}
-
-fn gas_paid(anvil: &Anvil, tx: &str) -> U256 {
-    let r = anvil.receipt(tx);
-    let n = |k: &str| U256::from_str_radix(r[k].as_str().expect(k).trim_start_matches("0x"), 16).expect("uint");
-    n("gasUsed") * n("effectiveGasPrice")
-}
-
 fn approve(anvil: &Anvil, who: &str, token: &str, spender: &str) {
     anvil.send_confirmed(
         who,
@@ -114,9 +93,7 @@ struct World {
     arb: Side,
     weth: String,
     router: String,
-    v3_pool: String,
-    v3_caller: String,
-    usdc_is_token0: bool,
+    v3: UniswapV3Pool,
 }
 
 fn deploy(c: &Contracts) -> World {
@@ -164,69 +141,33 @@ fn deploy(c: &Contracts) -> World {
         ),
         GAS,
     );
-    // V3 pool USDC/WETH (fee 3000) at the same price (5·10^8 wei per base unit of USDC).
-    let tx = e.send_confirmed(
-        o,
-        None,
-        0,
-        &npm_bytecode("@uniswap/v3-core", "artifacts/contracts/UniswapV3Factory.sol/UniswapV3Factory.json"),
-        25_000_000,
-    );
-    let v3_factory = e.receipt(&tx)["contractAddress"].as_str().expect("contractAddress").to_ascii_lowercase();
-    let fee = Word::Uint(U256::from(3000u32));
-    e.send_confirmed(
-        o,
-        Some(&v3_factory),
-        0,
-        &encode_call(
-            "createPool(address,address,uint24)",
-            &[Word::Address(usdc_e.clone()), Word::Address(weth.clone()), fee.clone()],
-        ),
-        25_000_000,
-    );
-    let v3_pool = call_address(
-        &e,
-        &v3_factory,
-        &encode_call(
-            "getPool(address,address,uint24)",
-            &[Word::Address(usdc_e.clone()), Word::Address(weth.clone()), fee],
-        ),
-    );
-    let token0 = call_address(&e, &v3_pool, &encode_call("token0()", &[]));
-    let usdc_is_token0 = token0 == usdc_e;
-    // sqrtPriceX96 = sqrt(token1 per token0) · 2^96, by integer square root.
-    let q192: U256 = U256::from(1u8) << 192;
-    let p: U256 = U256::from(500_000_000u64);
-    let sqrt_price = if usdc_is_token0 { (q192 * p).root(2) } else { (q192 / p).root(2) };
-    e.send_confirmed(o, Some(&v3_pool), 0, &encode_call("initialize(uint160)", &[Word::Uint(sqrt_price)]), GAS);
-    let v3_caller = e.deploy(o, c.bytecode("V3Caller"));
+    // V3 pool USDC/WETH (fee 3000) at the same price (5·10^8 wei per base unit of USDC), full
+    // range; L = 4·10^15 is about 200,000 USDC and 90 WETH here.
     e.send_confirmed(o, Some(&weth), 300 * 10u128.pow(18), &encode_call("deposit()", &[]), GAS);
-    approve(&e, o, &usdc_e, &v3_caller);
-    approve(&e, o, &weth, &v3_caller);
-    // Full range (tick spacing 60); L = 4·10^15 is about 200,000 USDC and 90 WETH here.
-    e.send_confirmed(
+    let v3 = UniswapV3Pool::deploy(
+        &e,
+        c,
         o,
-        Some(&v3_caller),
-        0,
-        &encode_call(
-            "mint(address,int24,int24,uint128)",
-            &[
-                Word::Address(v3_pool.clone()),
-                int_word(-887_220),
-                int_word(887_220),
-                Word::Uint(U256::from(4_000_000_000_000_000u64)),
-            ],
-        ),
-        GAS,
+        &usdc_e,
+        &weth,
+        |usdc_is_token0| {
+            // sqrtPriceX96 = sqrt(token1 per token0) · 2^96, by integer square root.
+            let q192: U256 = U256::from(1u8) << 192;
+            let p: U256 = U256::from(500_000_000u64);
+            if usdc_is_token0 {
+                (q192 * p).root(2)
+            } else {
+                (q192 / p).root(2)
+            }
+        },
+        U256::from(4_000_000_000_000_000u64),
     );
     World {
         eth: Side { name: ETH, anvil: e, domain: 0, usdc: usdc_e, transmitter: te, messenger: me },
         arb: Side { name: ARB, anvil: a, domain: 3, usdc: usdc_a, transmitter: ta, messenger: ma },
         weth,
         router,
-        v3_pool,
-        v3_caller,
-        usdc_is_token0,
+        v3,
     }
 }
 
@@ -326,26 +267,20 @@ fn payroll_swap_bridge_cash_out(use_v3: bool) {
     }
 
     // The swap USDC → ETH, and an unrelated user's swap in the same block.
-    approve(e, &ls, &usdc, if use_v3 { &w.v3_caller } else { &w.router });
-    approve(e, &du, &usdc, if use_v3 { &w.v3_caller } else { &w.router });
+    approve(e, &ls, &usdc, if use_v3 { &w.v3.caller } else { &w.router });
+    approve(e, &du, &usdc, if use_v3 { &w.v3.caller } else { &w.router });
     let decoy_in = unit * U256::from(rng.range(10, 500));
-    let eth_before = eth_balance(e, &ls);
+    let eth_before = e.eth_balance(&ls);
     let (usdc_ls0, usdc_du0) = (balance(e, &usdc, &ls), balance(e, &usdc, &du));
     let weth_before = balance(e, &w.weth, &ls);
     e.set_automine(false);
     let swap_tx = |who: &str, amount: U256| {
         let h = if use_v3 {
             let amount = i128::try_from(amount).expect("fits");
-            let data = encode_call(
-                "swap(address,bool,int256,address)",
-                &[
-                    Word::Address(w.v3_pool.clone()),
-                    Word::Uint(U256::from(w.usdc_is_token0 as u8)),
-                    int_word(amount),
-                    Word::Address(who.into()),
-                ],
-            );
-            e.send_with_gas(who, Some(&w.v3_caller), U256::ZERO, &data, GAS)
+            // USDC in: zero for one when USDC is the pool's token0.
+            let usdc_is_token0 = w.v3.token0.eq_ignore_ascii_case(&w.eth.usdc);
+            let data = w.v3.swap_call(usdc_is_token0, amount, who);
+            e.send_with_gas(who, Some(&w.v3.caller), U256::ZERO, &data, GAS)
         } else {
             let data = swap_call(
                 "swapExactTokensForETH(uint256,uint256,address[],address,uint256)",
@@ -385,7 +320,7 @@ fn payroll_swap_bridge_cash_out(use_v3: bool) {
         carried.insert((ETH.into(), unwrap, "swap"), (tin, tout, 18, 18));
         got_weth
     } else {
-        let y = eth_balance(e, &ls) + gas_paid(e, &swap) - eth_before;
+        let y = e.eth_balance(&ls) + e.gas_paid(&swap) - eth_before;
         let (tin, tout) = ledger.carry(&swap, &ls, &u_eth, x, &ls, &native, y, "V2 swap to ETH");
         carried.insert((ETH.into(), swap.clone(), "swap"), (tin, tout, 6, 18));
         swap_assets.insert(swap.clone(), (usdc.clone(), "ETH".into()));

@@ -69,7 +69,8 @@ fn demo_flags_exactly_the_ground_truth_deposits() {
     }
     assert!(std::fs::read_to_string(dir.join("case.html")).expect("html").contains("<svg"), "the picture has no SVG");
     let csv = std::fs::read_to_string(dir.join("deposits.csv")).expect("deposits.csv");
-    assert!(csv.starts_with("chain,deposit_address,exchange,asset,amount,usd,tx_hash,block,timestamp,hops,seed"));
+    assert!(csv
+        .starts_with("chain,deposit_address,exchange,asset,amount,usd,tx_hash,block,timestamp,hops,seed,usd_source\n"));
 
     assert!(stdout.contains("(USD from price table prices.csv)"), "the demo names its USD source:\n{stdout}");
     let prices_text = std::fs::read_to_string(dir.join("prices.csv")).expect("prices.csv");

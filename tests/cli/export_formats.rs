@@ -58,6 +58,8 @@ fn edge(from: u8, to: u8, tx: u8, block: u64, time: &str, token: bool, amount: &
         amount_raw: raw,
         traced_amount: traced.into(),
         usd: token.then(|| traced.to_string()),
+        // Where the figure came from, with text every syntax must escape.
+        usd_source: token.then(|| "table:prices & <co>.csv".to_string()),
         chain: "ethereum".into(),
         ..Default::default()
     }
@@ -299,6 +301,7 @@ fn check_networkx_dump(dump: &Value, case: &CaseFile) {
         assert_eq!(a["amount_raw"], want.amount_raw);
         assert_eq!(a["traced_amount"], want.traced_amount);
         assert_eq!(a.get("usd").and_then(Value::as_str), want.usd.as_deref());
+        assert_eq!(a.get("usd_source").and_then(Value::as_str), want.usd_source.as_deref());
         assert!(a["weight"].is_f64(), "weight is a double: {a}");
     }
 }
@@ -461,6 +464,14 @@ fn csv_follows_neo4j_import_rules_and_neutralises_formulas() {
     assert!(nodes[0].contains(&"hop:int".to_string()));
     assert!(edges[0].contains(&"block:long".to_string()));
 
+    // Extra columns go last: `usd_source` says where each `usd` came from.
+    assert_eq!(edges[0].last().map(String::as_str), Some("usd_source"));
+    let tx_col = edges[0].iter().position(|h| h == "tx").unwrap();
+    for r in &edges[1..] {
+        let want = case.edges.iter().find(|e| e.tx == r[tx_col]).unwrap();
+        assert_eq!(r.last().map(String::as_str), Some(want.usd_source.as_deref().unwrap_or("")), "{r:?}");
+    }
+
     let ids: BTreeSet<&str> = nodes[1..].iter().map(|r| r[0].as_str()).collect();
     for r in &edges[1..] {
         assert!(ids.contains(r[0].as_str()) && ids.contains(r[1].as_str()), "relationship ends are node ids");
@@ -513,6 +524,21 @@ fn html_renders_in_headless_chromium_with_every_node() {
     assert_eq!(dom.matches(r#"<g class="node" data-role="exchange_deposit""#).count(), 2, "deposits highlighted");
     let deposit_rows = dom.split("<table class=\"deposits\">").nth(1).unwrap().split("</table>").next().unwrap();
     assert_eq!(deposit_rows.matches("<tr>").count(), case.deposits.len() + 1, "header row + one row per deposit");
+    // Each USD figure says where it came from (the kind, and the whole source on hover).
+    let priced = case.deposits.iter().filter(|d| d.usd.is_some()).count();
+    assert!(priced > 0 && priced < case.deposits.len(), "the fixture has priced and unpriced deposits");
+    assert_eq!(
+        deposit_rows
+            .matches(r#"<span class="src" title="USD from price table prices &amp; &lt;co&gt;.csv">table</span>"#)
+            .count(),
+        priced,
+        "{deposit_rows}"
+    );
+    let transfer_rows = dom.split("<table class=\"transfers\">").nth(1).unwrap().split("</table>").next().unwrap();
+    assert_eq!(
+        transfer_rows.matches(r#"<span class="src""#).count(),
+        case.edges.iter().filter(|e| e.usd_source.is_some()).count()
+    );
     assert!(!dom.contains("<script"), "hostile label did not become an element");
     assert!(dom.contains("LAZARUS \"GROUP\" &lt;script&gt;"), "hostile label shown as text");
 

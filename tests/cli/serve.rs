@@ -26,16 +26,19 @@ struct Server {
 impl Server {
     /// `chaintrace --store STORE GLOBAL… serve --listen 127.0.0.1:0 SERVE…`.
     fn start(store: &Path, global: &[&str], serve: &[&str]) -> Server {
-        let mut child = Command::new(exe())
-            .arg("--store")
-            .arg(store)
-            .args(global)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(serve)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start chaintrace serve");
+        Server::spawn(
+            Command::new(exe())
+                .arg("--store")
+                .arg(store)
+                .args(global)
+                .args(["serve", "--listen", "127.0.0.1:0"])
+                .args(serve),
+        )
+    }
+
+    /// Start `cmd` (a `chaintrace … serve` command) and wait for the line with its address.
+    fn spawn(cmd: &mut Command) -> Server {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start chaintrace serve");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let url = line.split("http://").nth(1).map(|u| format!("http://{}", u.trim().trim_end_matches('/')));
@@ -47,10 +50,34 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Send SIGTERM and wait up to `within` for the process to exit; its exit status, or `None`
+    /// if it is still running.
+    fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        if let Ok(Some(st)) = self.child.try_wait() {
+            return Some(st);
+        }
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).stderr(Stdio::null()).status();
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Some(st);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // SIGTERM first, so the server removes its secondary directory; SIGKILL if it lingers.
+        if self.terminate(Duration::from_secs(10)).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -104,6 +131,66 @@ fn demo_server(dir: &Path) -> (Server, Value) {
     let s = Server::start(&store, &[&flags[0], &flags[1]], &[&flags[2], &flags[3]]);
     let case: Value = serde_json::from_slice(&std::fs::read(dir.join("case.json")).unwrap()).unwrap();
     (s, case)
+}
+
+/// `serve` killed with SIGTERM (or SIGINT) removes its RocksDB secondary directory
+/// (`$TMPDIR/chaintrace-serve-<pid>`); one killed without a chance to clean up (SIGKILL) leaves
+/// it, and the next `serve` removes it because no process has that pid any more. A directory of
+/// a live process, or with a name that is not a pid, is kept.
+#[test]
+fn serve_removes_its_secondary_dir_on_sigterm_and_the_next_start_sweeps_dead_servers_dirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let (store, flags) = demo(&dir.path().join("demo"));
+    let serve = |tmp: &Path| {
+        let mut cmd = Command::new(exe());
+        cmd.arg("--store").arg(&store).args(&flags[..2]).args(["serve", "--listen", "127.0.0.1:0"]).args(&flags[2..]);
+        Server::spawn(cmd.env("TMPDIR", tmp))
+    };
+    let secondary = |pid: u32| tmp.join(format!("chaintrace-serve-{pid}"));
+    let entries = || -> BTreeSet<String> {
+        std::fs::read_dir(&tmp).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+    };
+
+    // SIGTERM: the directory is there while it serves and gone once it exited cleanly.
+    let mut s = serve(&tmp);
+    let pid = s.child.id();
+    assert!(secondary(pid).is_dir(), "the running server's secondary dir: {:?}", entries());
+    assert_eq!(get(&s, "/api/stats").0, 200);
+    let st = s.terminate(Duration::from_secs(20)).expect("serve exits within 20 s of SIGTERM");
+    assert!(st.success(), "serve exited with {st} on SIGTERM");
+    assert!(!secondary(pid).exists(), "left behind after SIGTERM: {:?}", entries());
+    drop(s);
+
+    // SIGKILL leaves the directory; so would a crash.
+    let mut killed = serve(&tmp);
+    let dead = killed.child.id();
+    killed.child.kill().unwrap();
+    killed.child.wait().unwrap();
+    drop(killed);
+    assert!(secondary(dead).is_dir(), "SIGKILL gives no chance to clean up: {:?}", entries());
+    // A live process's directory (this test's pid) and names that are no pid are not touched.
+    let live = secondary(std::process::id());
+    std::fs::create_dir(&live).unwrap();
+    for other in ["chaintrace-serve-", "chaintrace-serve-12ab", "chaintrace-serve-0123", "other-999999999"] {
+        std::fs::create_dir(tmp.join(other)).unwrap();
+    }
+
+    let mut next = serve(&tmp);
+    let next_pid = next.child.id();
+    let want: BTreeSet<String> = [
+        format!("chaintrace-serve-{}", std::process::id()),
+        format!("chaintrace-serve-{next_pid}"),
+        "chaintrace-serve-".into(),
+        "chaintrace-serve-12ab".into(),
+        "chaintrace-serve-0123".into(),
+        "other-999999999".into(),
+    ]
+    .into();
+    assert_eq!(entries(), want, "the dead server's dir {dead} is swept, nothing else");
+    assert!(next.terminate(Duration::from_secs(20)).expect("exits on SIGTERM").success());
+    assert!(!secondary(next_pid).exists());
 }
 
 #[test]
@@ -720,16 +807,62 @@ const assert = (c, m) => { if (!c) throw new Error('assertion failed: ' + m); };
   await page.click('#f-clear');
   assert(parseInt(await page.getAttribute('#graph', 'data-visible-edges'), 10) === before.edges, 'filters cleared');
 
-  // A label from a node's panel, hostile text shown as text.
+  // A late answer for a node must not replace a panel opened since. The test holds the node's
+  // address summary in the browser's network layer (playwright's route: nothing in the server
+  // or the page waits on purpose) until another panel is open, then lets it through.
+  const holdSummary = async (id) => {
+    let arrived;
+    const got = new Promise((r) => { arrived = r; });
+    const match = (u) => u.pathname.includes('/api/address/') && u.pathname.endsWith('/' + encodeURIComponent(id));
+    await page.route(match, (route) => arrived(route));
+    // Click the node until its summary is asked for (a click while the graph moves can miss).
+    const click = async () => {
+      for (let i = 0; ; i++) {
+        await clickNode(id);
+        const r = await Promise.race([got, new Promise((t) => setTimeout(() => t(null), 5000))]);
+        if (r) return;
+        if (i === 4) throw new Error('no address request for ' + id);
+      }
+    };
+    const release = async () => {
+      const route = await got;
+      await Promise.all([page.waitForResponse((r) => r.url() === route.request().url()), route.continue()]);
+      await page.unroute(match);
+      // The page has read the answer and run what follows it.
+      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+      await page.waitForTimeout(200);
+    };
+    return { click, release };
+  };
+  // Node, then an edge: the edge's transactions stay.
+  let late = await holdSummary(dep);
+  await late.click();
+  for (let i = 0; ; i++) {
+    await clickAt(await page.evaluate(() => cy.edges()[0].renderedMidpoint()));
+    try { await page.waitForSelector('#edge-transactions tr:nth-child(2)', { timeout: 5000 }); break; } catch (e) { if (i === 4) throw e; }
+  }
+  await late.release();
+  assert(await page.locator('#edge-transactions').count() === 1, 'a late node answer replaced the edge panel: ' + await page.locator('#panel h3').textContent());
+
+  // Node, then another node (the seed, whose panel has the label form used next): the seed's
+  // panel stays. Click until the seed's own panel is open: an earlier node's panel also has a
+  // label form, and a click while the graph still moves after the collapse can land beside the
+  // node (the position is read before the click). A user clicks again; so does the test, at
+  // most 5 times.
   const seed = await page.evaluate(() => cy.nodes('[kind = "seed"]')[0].id());
-  // Click until the seed's own panel is open: an earlier node's panel also has a label form,
-  // and a click while the graph still moves after the collapse can land beside the node (the
-  // position is read before the click). A user clicks again; so does the test, at most 5 times.
+  late = await holdSummary(dep);
+  await late.click();
+  await page.waitForFunction((n) => cy.nodes().length === n, before.nodes);
   const panelOf = (id) => page.waitForFunction((id) => { const h = document.querySelector('#panel h3'); return h && h.textContent === id && document.querySelector('#label-form'); }, id, { timeout: 5000 });
   for (let i = 0; ; i++) {
     await clickNode(seed);
     try { await panelOf(seed); break; } catch (e) { if (i === 4) throw new Error('the seed panel never opened: ' + e.message); }
   }
+  await late.release();
+  const h3 = await page.locator('#panel h3').textContent();
+  assert(h3 === seed, 'a late answer for ' + dep + ' replaced the seed panel: ' + h3);
+
+  // A label from the seed's panel, hostile text shown as text.
   const hostile = '<img src=x onerror=alert(1)><script>alert(2)</script>"\'';
   await page.fill('#l-entity', hostile);
   await page.selectOption('#l-category', 'other');

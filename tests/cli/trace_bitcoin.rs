@@ -165,13 +165,17 @@ fn hop_limit_and_deposit_report() {
     assert!(summary.contains("Test Exchange"), "{summary}");
     let csv = w.ok(&["deposits", path.to_str().unwrap(), "--format", "csv"]);
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "chain,deposit_address,exchange,asset,amount,usd,tx_hash,block,timestamp,hops,seed");
+    assert_eq!(
+        lines[0],
+        "chain,deposit_address,exchange,asset,amount,usd,tx_hash,block,timestamp,hops,seed,usd_source"
+    );
     assert_eq!(lines.len(), 2, "{csv}");
     let f: Vec<&str> = lines[1].split(',').collect();
     assert_eq!(&f[..5], &["bitcoin", "1BDvQZjaAJH4ecZ8aL3fYgTi7rnn3o2thE", "Test Exchange", "BTC", "1"]);
     assert_eq!(f[5], "", "no BTC price in 2009: usd is null");
     assert_eq!(f[6], "298ca2045d174f8a158961806ffc4ef96fad02d71a6b84d9fa0491813a776160");
     assert_eq!((f[7], f[9], f[10]), ("221", "2", SEED));
+    assert_eq!(f[11], "", "no price, no usd_source");
     let json: Value = serde_json::from_str(&w.ok(&["deposits", path.to_str().unwrap(), "--format", "json"])).unwrap();
     assert_eq!(
         json[0]["path"],

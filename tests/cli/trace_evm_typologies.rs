@@ -198,7 +198,7 @@ fn typologies_flag_every_true_deposit_and_no_decoy() {
     // the off-ramp CSV of the haircut case
     let csv = w.ok(&["deposits", w.path().join("haircut.json").to_str().unwrap(), "--format", "csv"]);
     let rows: Vec<&str> = csv.lines().collect();
-    assert_eq!(rows[0], "chain,deposit_address,exchange,asset,amount,usd,tx_hash,block,timestamp,hops,seed");
+    assert_eq!(rows[0], "chain,deposit_address,exchange,asset,amount,usd,tx_hash,block,timestamp,hops,seed,usd_source");
     assert_eq!(rows.len(), 6);
     assert!(
         rows.iter().any(|r| r.starts_with(&format!("ethereum,{d2},Kraken,{token},9508.196721,9508.20,{peel2},"))),

@@ -62,7 +62,8 @@ fn case_file_codec_config_overlay_and_flag_hints() {
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
     let csv = w.ok(&["deposits", out_s]);
-    assert!(csv.starts_with("chain,deposit_address,exchange,asset,amount,usd,tx_hash,block,timestamp,hops,seed\n"));
+    assert!(csv
+        .starts_with("chain,deposit_address,exchange,asset,amount,usd,tx_hash,block,timestamp,hops,seed,usd_source\n"));
 
     // A case file from a newer chaintrace, or a broken one, is refused with what was wrong.
     let newer = w.path().join("newer.json");
@@ -279,8 +280,8 @@ fn a_version_1_case_file_still_reads() {
     let csv = w.ok(&["deposits", p]);
     assert_eq!(
         csv.lines().nth(1),
-        Some("ethereum,0x28c6c06298d514db089934071355e5743bf21d60,Binance,ETH,1.5,3000.00,0x0101010101010101010101010101010101010101010101010101010101010101,19000000,2024-01-01T00:00:00Z,1,0x098b716b8aaf21512996dc57eb0615e2383e2f96"),
-        "{csv}"
+        Some("ethereum,0x28c6c06298d514db089934071355e5743bf21d60,Binance,ETH,1.5,3000.00,0x0101010101010101010101010101010101010101010101010101010101010101,19000000,2024-01-01T00:00:00Z,1,0x098b716b8aaf21512996dc57eb0615e2383e2f96,"),
+        "a version 1 file has no usd_source: the last cell is empty\n{csv}"
     );
     let json = w.ok(&["deposits", p, "--format", "json"]);
     assert!(json.contains("\"chain\": \"ethereum\""), "{json}");

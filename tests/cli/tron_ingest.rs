@@ -235,7 +235,12 @@ fn jsonrpc_stand_in_ingests_the_scenario_as_tron_transfers_and_survives_faults_a
     // Faults (drops, delays, 429/503, rate-limit errors, truncated JSON) give the same store.
     let proxy = FaultProxy::start(
         anvil.addr(),
-        FaultConfig { rate: 0.3, delay: std::time::Duration::from_millis(200), seed: 14 },
+        FaultConfig {
+            rate: 0.3,
+            delay: std::time::Duration::from_millis(200),
+            seed: 14,
+            max_faults_per_call: common::faults_per_call_within_the_retry_budget(),
+        },
     );
     let f = Workdir::new();
     f.ok(&[

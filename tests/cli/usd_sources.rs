@@ -181,7 +181,7 @@ fn every_deposit_is_valued_by_the_first_source_that_knows_it_and_says_which() {
     assert_eq!(case["provenance"]["prices"].as_str(), Some(format!("mine.csv sha256:{user_sha}").as_str()));
 
     // The summary prints USD with its source; the deposits JSON keeps the source, the CSV keeps
-    // SPEC's columns (an unknown value is an empty cell, never 0).
+    // SPEC's columns and adds `usd_source` last (an unknown value is an empty cell, never 0).
     let summary = w.ok(&["--config", cfgs, "trace", "--chain", "ethereum", seed, "--hops", "2"]);
     assert!(summary.contains(&format!("chainlink feed {feed}")), "{summary}");
     assert!(summary.contains("shipped daily table") && summary.contains("stablecoin peg 1.00"), "{summary}");
@@ -189,9 +189,20 @@ fn every_deposit_is_valued_by_the_first_source_that_knows_it_and_says_which() {
     let json = w.json(&["deposits", w.path().join("user.json").to_str().unwrap()]);
     assert!(json.as_array().unwrap().iter().any(|d| d["usd_source"] == "table:mine.csv"), "{json}");
     let csv = w.ok(&["deposits", w.path().join("user.json").to_str().unwrap(), "--format", "csv"]);
-    assert!(csv.starts_with("chain,deposit_address,exchange,asset,amount,usd,tx_hash,block,timestamp,hops,seed\n"));
+    // SPEC's columns, then `usd_source`: each row's source is the case's for that deposit.
+    assert!(csv
+        .starts_with("chain,deposit_address,exchange,asset,amount,usd,tx_hash,block,timestamp,hops,seed,usd_source\n"));
     let row = csv.lines().find(|l| l.contains(&t_eth3)).unwrap();
     assert_eq!(row.split(',').nth(5), Some(""), "{row}");
+    assert_eq!(row.split(',').nth(11), Some(""), "no price, no source: {row}");
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let deps = json.as_array().unwrap();
+    assert_eq!(rows.len(), deps.len(), "{csv}");
+    for (r, d) in rows.iter().zip(deps) {
+        assert_eq!((r[1], r[6]), (d["address"].as_str().unwrap(), d["tx"].as_str().unwrap()), "{csv}");
+        assert_eq!(r[11], d["usd_source"].as_str().unwrap_or(""), "{csv}");
+    }
+    assert!(rows.iter().any(|r| r[11] == "table:mine.csv"), "{csv}");
 
     // A table with garbage rows: one line naming the file and the line, nothing written.
     for (text, line) in [

@@ -4,9 +4,9 @@
 //! - `nodes.csv`: `address:ID,:LABEL,label,role,hop:int,stop_reason,cluster,entities,categories,label_sources,labels`
 //!   — `:LABEL` is `Address` plus the role as a Neo4j label (`Address;Seed`,
 //!   `Address;ExchangeDeposit`, …); the `:ID` column is stored as the `address` property.
-//! - `edges.csv`: `:START_ID,:END_ID,:TYPE,tx,block:long,time:datetime,asset,symbol,amount,amount_raw,traced_amount,usd,weight:double`
-//!   — every relationship has type `TRANSFER`. Exact decimals stay strings; `weight` is the
-//!   traced amount as a float for sizing.
+//! - `edges.csv`: `:START_ID,:END_ID,:TYPE,chain,kind,tx,block:long,time:datetime,asset,symbol,amount,amount_raw,traced_amount,usd,asset_in,amount_in,asset_out,amount_out,chain_from,chain_to,weight:double,usd_source`
+//!   — the type is `TRANSFER`, `SWAP` or `BRIDGE`. Exact decimals stay strings; `weight` is the
+//!   traced amount as a float for sizing; `usd_source` says where `usd` came from.
 //!
 //! Import with
 //! `neo4j-admin database import full --nodes=nodes.csv --relationships=edges.csv --multiline-fields=true neo4j`

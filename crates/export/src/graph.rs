@@ -123,6 +123,7 @@ pub const EDGE_ATTRS: &[AttrSpec] = &[
     spec("chain_from", AttrType::String),
     spec("chain_to", AttrType::String),
     spec("weight", AttrType::Double),
+    spec("usd_source", AttrType::String),
 ];
 
 /// One attribute value, already rendered as text in its type's canonical form.
@@ -381,6 +382,7 @@ pub fn edge_values(edge: &CaseEdge) -> Vec<(&'static AttrSpec, Value)> {
             "chain_from" => edge.chain_from.clone().map(Value::Str),
             "chain_to" => edge.chain_to.clone().map(Value::Str),
             "weight" => decimal_f64(&edge.traced_amount).map(Value::Double),
+            "usd_source" => edge.usd_source.clone().map(Value::Str),
             other => unreachable!("edge attribute {other} has no value"),
         };
         if let Some(v) = v {

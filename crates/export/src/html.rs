@@ -65,6 +65,7 @@ td.wrap { word-break:break-all; min-width:18ch; }
 details summary { cursor:pointer; font-weight:600; font-size:15px; }
 footer { margin:8px 32px 32px; color:var(--muted); font-size:12px; }
 .empty { color:var(--muted); font-style:italic; }
+.src { display:block; color:var(--muted); font-size:11px; }
 "#;
 
 /// A decimal string shortened for a picture: at most 6 fraction digits, `…` when cut.
@@ -87,6 +88,21 @@ fn medium_address(address: &str) -> String {
     let head: String = chars[..12].iter().collect();
     let tail: String = chars[chars.len() - 10..].iter().collect();
     format!("{head}…{tail}")
+}
+
+/// A table's USD cell (HTML): the figure and, under it, where it came from (`table`, `feed`,
+/// `shipped`, `peg`; the whole source on hover); `—` when no price is known.
+fn usd_cell(value: Option<&str>, source: Option<&str>) -> String {
+    let Some(v) = value else { return "—".into() };
+    match source {
+        Some(src) => format!(
+            r#"{}<span class="src" title="USD from {}">{}</span>"#,
+            h(&usd(v)),
+            h(&text::usd_source_label(src)),
+            h(text::usd_source_kind(src))
+        ),
+        None => h(&usd(v)),
+    }
 }
 
 /// `1234567.891` → `$1,234,567.89` (display only; tables also show the exact value).
@@ -324,7 +340,13 @@ fn svg(graph: &Graph<'_>, lay: &Layout, out: &mut String) {
                 e.time,
                 e.block,
                 e.tx,
-                e.usd.as_deref().map(|u| format!(" · {}", usd(u))).unwrap_or_default()
+                e.usd
+                    .as_deref()
+                    .map(|u| match e.usd_source.as_deref() {
+                        Some(src) => format!(" · {} ({})", usd(u), text::usd_source_label(src)),
+                        None => format!(" · {}", usd(u)),
+                    })
+                    .unwrap_or_default()
             );
         }
         let _ = write!(
@@ -508,7 +530,7 @@ fn deposits_table(graph: &Graph<'_>, out: &mut String) {
             h(&d.amount),
             h(&d.asset),
             h(&symbol),
-            d.usd.as_deref().map(usd).map(|u| h(&u)).unwrap_or_else(|| "—".into()),
+            usd_cell(d.usd.as_deref(), d.usd_source.as_deref()),
             d.hops,
             h(&d.time),
             d.block,
@@ -572,7 +594,7 @@ fn transfers_table(graph: &Graph<'_>, out: &mut String) {
             h(&e.amount),
             h(&e.asset),
             h(&asset_text),
-            e.usd.as_deref().map(usd).map(|u| h(&u)).unwrap_or_else(|| "—".into()),
+            usd_cell(e.usd.as_deref(), e.usd_source.as_deref()),
             h(&e.time),
             e.block,
             h(&e.tx)

@@ -9,6 +9,8 @@
 //! | [`Format::Csv`] | a directory with `nodes.csv` and `edges.csv` in `neo4j-admin database import` form | Neo4j, spreadsheets, Maltego |
 //! | [`Format::Html`] | one self-contained HTML page with an SVG picture and the deposits table | people, reports |
 //!
+//! The deposits CSV of SPEC (`chaintrace deposits --format csv`) is [`deposits::deposits_csv`].
+//!
 //! Every node and edge carries the attributes listed in [`graph`]; text is made safe for
 //! each syntax by the rules in [`text`] (control characters become visible Control Pictures,
 //! spreadsheet formulas are neutralised in CSV). Nothing here prints: the CLI reports.
@@ -30,6 +32,7 @@ use chaintrace_model::CaseFile;
 
 pub mod atomic;
 pub mod csv;
+pub mod deposits;
 pub mod dot;
 pub mod gexf;
 pub mod graph;

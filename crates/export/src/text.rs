@@ -135,6 +135,28 @@ pub fn truncate(text: &str, max: usize) -> String {
     }
 }
 
+/// A case's `usd_source` code in a few words: `price table FILE`, `chainlink feed 0x… round N`,
+/// `shipped daily table`, `stablecoin peg 1.00`; an unknown code as it is.
+pub fn usd_source_label(code: &str) -> String {
+    match code.split_once(':') {
+        Some(("table", file)) => format!("price table {file}"),
+        Some(("feed", rest)) => match rest.rsplit_once(':') {
+            Some((feed, round)) => format!("chainlink feed {feed} round {round}"),
+            None => format!("chainlink feed {rest}"),
+        },
+        _ => match code {
+            "shipped" => "shipped daily table".to_string(),
+            "peg" => "stablecoin peg 1.00".to_string(),
+            other => other.to_string(),
+        },
+    }
+}
+
+/// The kind of a `usd_source` code, to print beside a figure: `table`, `feed`, `shipped`, `peg`.
+pub fn usd_source_kind(code: &str) -> &str {
+    code.split(':').next().unwrap_or(code)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,5 +201,17 @@ mod tests {
         assert_eq!(short_address("bc1qshort"), "bc1qshort");
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(truncate("abc", 4), "abc");
+    }
+
+    #[test]
+    fn usd_sources_read_as_words() {
+        assert_eq!(usd_source_label("table:prices.csv"), "price table prices.csv");
+        assert_eq!(usd_source_label("feed:0xabc:42"), "chainlink feed 0xabc round 42");
+        assert_eq!(usd_source_label("shipped"), "shipped daily table");
+        assert_eq!(usd_source_label("peg"), "stablecoin peg 1.00");
+        assert_eq!(usd_source_label("other"), "other");
+        assert_eq!(usd_source_kind("feed:0xabc:42"), "feed");
+        assert_eq!(usd_source_kind("table:C:/p.csv"), "table");
+        assert_eq!(usd_source_kind("peg"), "peg");
     }
 }

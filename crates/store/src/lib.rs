@@ -934,6 +934,9 @@ impl Store {
         after: Option<(u64, Position)>,
         limit: usize,
     ) -> Result<Vec<Transfer>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
         let Some(no) = self.chain_no(chain) else { return Ok(Vec::new()) };
         let Some(id) = self.addr_id(no, addr)? else { return Ok(Vec::new()) };
         let cf_name = match dir {

@@ -219,6 +219,22 @@ impl Anvil {
         }
     }
 
+    /// The ETH balance of `who` in wei at the latest block.
+    pub fn eth_balance(&self, who: &str) -> U256 {
+        let r = self.rpc("eth_getBalance", json!([who, "latest"]));
+        U256::from_str_radix(r.as_str().expect("eth_getBalance returns hex").trim_start_matches("0x"), 16)
+            .expect("eth_getBalance returns a uint")
+    }
+
+    /// The fee a mined transaction paid in wei (`gasUsed · effectiveGasPrice` of its receipt).
+    pub fn gas_paid(&self, tx: &str) -> U256 {
+        let r = self.receipt(tx);
+        let n = |k: &str| {
+            U256::from_str_radix(r[k].as_str().expect(k).trim_start_matches("0x"), 16).expect("the receipt's uint")
+        };
+        n("gasUsed") * n("effectiveGasPrice")
+    }
+
     /// Whether the mined transaction succeeded.
     pub fn succeeded(&self, tx: &str) -> bool {
         self.receipt(tx)["status"].as_str() == Some("0x1")

@@ -6,6 +6,9 @@ use std::process::Command;
 
 use alloy_primitives::{keccak256, U256};
 
+use crate::anvil::Anvil;
+use crate::tools::npm_bytecode;
+
 /// Compiled creation bytecode by contract name (`TetherLike`, `Gold18`, `MuteToken`,
 /// `NftLike`, `Forwarder`, `Rejecter`, `SimpleToken`, and for conversions, bridges and price
 /// feeds `UsdcLike`, `CctpTransmitter`, `CctpMessenger`, `Lockbox`, `AnswerFeed`, `V3Caller`,
@@ -142,4 +145,100 @@ pub fn router_swap_call(sig: &str, amount_in: U256, path: &[&str], to: &str, dea
         out.extend_from_slice(&address_word(p));
     }
     out
+}
+
+/// A signed integer as a two's-complement ABI word (`int24`, `int256` arguments).
+pub fn int_word(v: i128) -> Word {
+    let w = if v < 0 { U256::MAX - U256::from(v.unsigned_abs()) + U256::from(1u8) } else { U256::from(v as u128) };
+    Word::Uint(w)
+}
+
+/// The address an `eth_call` of `data` on `to` returns (the last 20 bytes of its word).
+pub fn call_address(anvil: &Anvil, to: &str, data: &[u8]) -> String {
+    let r =
+        anvil.rpc("eth_call", serde_json::json!([{"to": to, "data": format!("0x{}", hex::encode(data))}, "latest"]));
+    let h = r.as_str().expect("eth_call returns hex").trim_start_matches("0x");
+    assert!(h.len() >= 40, "eth_call on {to} returned {h:?}, not an address word");
+    format!("0x{}", &h[h.len() - 40..])
+}
+
+/// A real Uniswap V3 pool on anvil: the factory of `@uniswap/v3-core` (which deploys the pool's
+/// own code on `createPool`), one pool, and our `V3Caller` callback contract that pays the pool
+/// from the payer directly and never holds tokens.
+#[derive(Clone, Debug)]
+pub struct UniswapV3Pool {
+    /// The factory.
+    pub factory: String,
+    /// The pool.
+    pub pool: String,
+    /// The `V3Caller` to mint and swap through (approve it to spend the payer's tokens).
+    pub caller: String,
+    /// The pool's `token0` (the lower address of the two).
+    pub token0: String,
+    /// The pool's `token1`.
+    pub token1: String,
+}
+
+/// The fee tier of [`UniswapV3Pool::deploy`]'s pool, 0.3%.
+pub const UNISWAP_V3_FEE: u32 = 3000;
+
+impl UniswapV3Pool {
+    /// Deploy the factory, create the `token_a`/`token_b` pool at fee 3000 (tick spacing 60),
+    /// initialise it at `sqrt_price_x96(token0 == token_a)` (the price as `sqrt(token1 per
+    /// token0) · 2^96`), and mint `liquidity` over the full range from `owner`, who must hold
+    /// enough of both tokens; `owner` approves the caller for both without limit. Panics on any
+    /// failed step (a test's setup).
+    pub fn deploy(
+        anvil: &Anvil,
+        contracts: &Contracts,
+        owner: &str,
+        token_a: &str,
+        token_b: &str,
+        sqrt_price_x96: impl FnOnce(bool) -> U256,
+        liquidity: U256,
+    ) -> UniswapV3Pool {
+        const GAS: u64 = 5_000_000;
+        // Too large for `Anvil::deploy`'s gas: the factory carries the pool's code.
+        let code = npm_bytecode("@uniswap/v3-core", "artifacts/contracts/UniswapV3Factory.sol/UniswapV3Factory.json");
+        let tx = anvil.send_confirmed(owner, None, 0, &code, 25_000_000);
+        let factory = anvil.receipt(&tx)["contractAddress"].as_str().expect("contractAddress").to_ascii_lowercase();
+        let fee = Word::Uint(U256::from(UNISWAP_V3_FEE));
+        let pair = [Word::Address(token_a.to_string()), Word::Address(token_b.to_string()), fee];
+        anvil.send_confirmed(
+            owner,
+            Some(&factory),
+            0,
+            &encode_call("createPool(address,address,uint24)", &pair),
+            25_000_000,
+        );
+        let pool = call_address(anvil, &factory, &encode_call("getPool(address,address,uint24)", &pair));
+        let token0 = call_address(anvil, &pool, &encode_call("token0()", &[]));
+        let a_is_token0 = token0.eq_ignore_ascii_case(token_a);
+        let token1 = if a_is_token0 { token_b } else { token_a }.to_ascii_lowercase();
+        let price = Word::Uint(sqrt_price_x96(a_is_token0));
+        anvil.send_confirmed(owner, Some(&pool), 0, &encode_call("initialize(uint160)", &[price]), GAS);
+        let caller = anvil.deploy(owner, contracts.bytecode("V3Caller"));
+        for t in [&token0, &token1] {
+            let approve = [Word::Address(caller.clone()), Word::Uint(U256::MAX)];
+            anvil.send_confirmed(owner, Some(t), 0, &encode_call("approve(address,uint256)", &approve), GAS);
+        }
+        // The full range for tick spacing 60.
+        let mint = [Word::Address(pool.clone()), int_word(-887_220), int_word(887_220), Word::Uint(liquidity)];
+        anvil.send_confirmed(owner, Some(&caller), 0, &encode_call("mint(address,int24,int24,uint128)", &mint), GAS);
+        UniswapV3Pool { factory, pool, caller, token0, token1 }
+    }
+
+    /// Calldata for the caller's `swap(pool, zeroForOne, amountSpecified, recipient)`: a
+    /// positive `amount` is an exact input, a negative one an exact output.
+    pub fn swap_call(&self, zero_for_one: bool, amount: i128, to: &str) -> Vec<u8> {
+        encode_call(
+            "swap(address,bool,int256,address)",
+            &[
+                Word::Address(self.pool.clone()),
+                Word::Uint(U256::from(zero_for_one as u8)),
+                int_word(amount),
+                Word::Address(to.to_string()),
+            ],
+        )
+    }
 }

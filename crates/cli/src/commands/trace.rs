@@ -8,7 +8,7 @@ use anyhow::{bail, Context as _, Result};
 use chaintrace_model::time_fmt::parse_rfc3339;
 use chaintrace_model::{Address, Asset, CaseFile, ChainKind, ChainSpec, Label, PriceSourceRef, Provenance, TipRef};
 use chaintrace_store::Store;
-use chaintrace_tracer::case::{case_file, deposits_csv, summary_text, CaseContext, ChainCase};
+use chaintrace_tracer::case::{case_file, summary_text, CaseContext, ChainCase};
 use chaintrace_tracer::{
     trace_chains, Bound, Policy, PriceBook, PriceTable, TraceDirection, TraceError, TraceOptions, WalkChain, MAX_HOPS,
 };
@@ -544,7 +544,7 @@ pub(crate) enum DepositsFormat {
 pub(crate) struct DepositsArgs {
     /// A case file written by `chaintrace trace --out`.
     case: PathBuf,
-    /// csv (SPEC header) or json; `--json` means json.
+    /// csv (SPEC's columns, then usd_source) or json; `--json` means json.
     #[arg(long, value_enum)]
     format: Option<DepositsFormat>,
 }
@@ -554,6 +554,8 @@ pub(crate) fn run_deposits(ctx: &Context, args: DepositsArgs) -> Result<()> {
     let format = args.format.unwrap_or(if ctx.json { DepositsFormat::Json } else { DepositsFormat::Csv });
     match format {
         DepositsFormat::Json => output::json(&case.deposits),
-        DepositsFormat::Csv => output::text(&deposits_csv(&case)),
+        DepositsFormat::Csv => {
+            output::text(&chaintrace_export::deposits::deposits_csv(&case).context("encoding the deposits as CSV")?)
+        }
     }
 }

@@ -135,7 +135,9 @@ fn listen_addr(text: &str, token: Option<&str>) -> Result<SocketAddr> {
 pub(crate) fn run(ctx: Context, args: ServeArgs) -> Result<()> {
     let addr = listen_addr(&args.listen, args.token.as_deref())?;
     let (prices, prices_note) = crate::commands::trace::load_prices(args.prices.as_deref())?;
-    let secondary = std::env::temp_dir().join(format!("chaintrace-serve-{}", std::process::id()));
+    let tmp = std::env::temp_dir();
+    sweep_stale_secondaries(&tmp);
+    let secondary = tmp.join(format!("{SECONDARY_PREFIX}{}", std::process::id()));
     std::fs::create_dir_all(&secondary)
         .with_context(|| format!("cannot create the secondary instance's directory {}", secondary.display()))?;
     let store = Store::open_secondary(&ctx.store_path, &secondary).map_err(|e| {
@@ -152,8 +154,73 @@ pub(crate) fn run(ctx: Context, args: ServeArgs) -> Result<()> {
     });
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     let result = rt.block_on(serve(state, addr));
-    let _ = std::fs::remove_dir_all(&secondary);
+    // Stop the catch-up task and any read still running (a blocking read is not waited for
+    // past the timeout), so the store is closed before its secondary directory goes.
+    rt.shutdown_timeout(SHUTDOWN_GRACE);
+    if let Err(e) = std::fs::remove_dir_all(&secondary) {
+        tracing::warn!(dir = %secondary.display(), error = %e, "removing the secondary instance's directory failed");
+    }
     result
+}
+
+/// The name of a server's RocksDB secondary directory in the temp dir, before its process id.
+const SECONDARY_PREFIX: &str = "chaintrace-serve-";
+
+/// How long in-flight requests get to finish after SIGINT/SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Remove the secondary directories of servers that are gone (killed without a chance to clean
+/// up): `chaintrace-serve-<pid>` in `tmp` whose process no longer exists. Only where the process
+/// table can be read (Linux `/proc`); a directory of a live process, ours included, is kept (its
+/// pid may be reused by an unrelated process: then it stays until that one ends).
+fn sweep_stale_secondaries(tmp: &std::path::Path) {
+    let proc_root = std::path::Path::new("/proc");
+    if !proc_root.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(tmp) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(SECONDARY_PREFIX)) else { continue };
+        if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) || pid.starts_with('0') {
+            continue;
+        }
+        // Not a symlink to elsewhere: only a real directory of ours is removed.
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) || proc_root.join(pid).exists() {
+            continue;
+        }
+        match std::fs::remove_dir_all(entry.path()) {
+            Ok(()) => tracing::info!(dir = %entry.path().display(), "removed a stale secondary directory"),
+            Err(e) => {
+                tracing::debug!(dir = %entry.path().display(), error = %e, "could not remove a stale secondary directory")
+            }
+        }
+    }
+}
+
+/// A future that resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM. The handlers are installed
+/// when this is called, not when the future is first polled, so a signal sent as soon as the
+/// server has said where it listens is never met by the default action (which would leave the
+/// secondary directory behind).
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    let (mut int, mut term) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::interrupt()).context("listening for SIGINT")?,
+            signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+        )
+    };
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    })
 }
 
 async fn serve(state: Arc<AppState>, addr: SocketAddr) -> Result<()> {
@@ -161,6 +228,7 @@ async fn serve(state: Arc<AppState>, addr: SocketAddr) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {addr}: is the port in use?"))?;
     let local = listener.local_addr().context("reading the bound address")?;
+    let stop = shutdown_signal()?;
     // The one line a script waits for (tests read the port from it).
     crate::output::line(format!("chaintrace serve: the workbench is at http://{local}/"))?;
     tracing::info!(%local, "listening");
@@ -186,12 +254,24 @@ async fn serve(state: Arc<AppState>, addr: SocketAddr) -> Result<()> {
     });
 
     let app = router(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .context("serving HTTP")
+    // On a signal, stop accepting and let in-flight requests finish, for at most SHUTDOWN_GRACE
+    // (a client holding a connection open does not keep the server alive).
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        stop.await;
+        let _ = stop_tx.send(true);
+    });
+    let grace = async move {
+        let _ = stop_rx.wait_for(|stopped| *stopped).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        r = server => r.context("serving HTTP"),
+        () = grace => {
+            tracing::warn!("requests still open after the shutdown grace period; stopping anyway");
+            Ok(())
+        }
+    }
 }
 
 fn router(state: Arc<AppState>) -> Router {

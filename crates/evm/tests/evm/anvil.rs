@@ -194,8 +194,10 @@ async fn faults_between_adapter_and_node_do_not_change_the_result() {
     ingest_to(&anvil.url(), config(TraceSetting::Auto), &clean, &MemoryTokenMeta::default(), head).await;
     assert_eq!(stored(&clean), sc.expected);
 
-    let proxy =
-        FaultProxy::start(anvil.addr(), FaultConfig { rate: 0.35, delay: Duration::from_millis(1500), seed: 11 });
+    let proxy = FaultProxy::start(
+        anvil.addr(),
+        FaultConfig { rate: 0.35, delay: Duration::from_millis(1500), seed: 11, max_faults_per_call: None },
+    );
     let mut cfg = config(TraceSetting::Auto);
     cfg.rpc.timeout = Duration::from_millis(700);
     cfg.rpc.backoff_base = Duration::from_millis(10);

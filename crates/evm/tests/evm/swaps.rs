@@ -9,6 +9,7 @@ use std::sync::atomic::AtomicBool;
 
 use chaintrace_evm::{ingest, EvmAdapter, EvmConfig, FlowConfig, IngestOptions, MemorySink, TraceSetting};
 use chaintrace_model::{Address, Asset, Conversion, ConversionKind, Sensitive};
+use chaintrace_testkit::contracts::UniswapV3Pool;
 use chaintrace_testkit::tools::npm_bytecode;
 use chaintrace_testkit::{encode_call, Anvil, Contracts, Word, U256};
 use serde_json::json;
@@ -31,17 +32,6 @@ fn token_balance(anvil: &Anvil, token: &str, who: &str) -> U256 {
     let data = encode_call("balanceOf(address)", &[Word::Address(who.into())]);
     let r = anvil.rpc("eth_call", json!([{"to": token, "data": format!("0x{}", hex::encode(data))}, "latest"]));
     U256::from_str_radix(r.as_str().expect("hex").trim_start_matches("0x"), 16).expect("uint")
-}
-
-fn eth_balance(anvil: &Anvil, who: &str) -> U256 {
-    let r = anvil.rpc("eth_getBalance", json!([who, "latest"]));
-    U256::from_str_radix(r.as_str().expect("hex").trim_start_matches("0x"), 16).expect("uint")
-}
-
-fn gas_paid(anvil: &Anvil, tx: &str) -> U256 {
-    let r = anvil.receipt(tx);
-    let n = |k: &str| U256::from_str_radix(r[k].as_str().expect(k).trim_start_matches("0x"), 16).expect("uint");
-    n("gasUsed") * n("effectiveGasPrice")
 }
 
 fn evm(a: &str) -> Address {
@@ -207,7 +197,7 @@ async fn uniswap_v2_swaps_and_weth_wraps_become_the_users_conversions() {
     });
     // 2. token → ETH through the router: the pair's Swap names the router; the user converts.
     let amount = U256::from(2_000u64) * e18;
-    let eth_before = eth_balance(&anvil, user);
+    let eth_before = anvil.eth_balance(user);
     let tx = anvil.send_confirmed(
         user,
         Some(&router),
@@ -215,7 +205,7 @@ async fn uniswap_v2_swaps_and_weth_wraps_become_the_users_conversions() {
         &swap_call("swapExactTokensForETH(uint256,uint256,address[],address,uint256)", amount, &[&usdc, &weth], user),
         gas,
     );
-    let got_eth = eth_balance(&anvil, user) + gas_paid(&anvil, &tx) - eth_before;
+    let got_eth = anvil.eth_balance(user) + anvil.gas_paid(&tx) - eth_before;
     let swap_to_eth = tx.clone();
     ledger.push(Expected {
         tx,
@@ -316,29 +306,11 @@ async fn uniswap_v2_swaps_and_weth_wraps_become_the_users_conversions() {
     assert_eq!(got.iter().collect::<Vec<_>>(), without);
 }
 
-/// A signed integer as its two's-complement ABI word.
-fn int_word(v: i128) -> Word {
-    let w = if v < 0 { U256::MAX - U256::from(v.unsigned_abs()) + U256::from(1u8) } else { U256::from(v as u128) };
-    Word::Uint(w)
-}
-
-fn call_address(anvil: &Anvil, to: &str, data: &[u8]) -> String {
-    let r = anvil.rpc("eth_call", json!([{"to": to, "data": format!("0x{}", hex::encode(data))}, "latest"]));
-    let h = r.as_str().expect("hex").trim_start_matches("0x");
-    format!("0x{}", &h[h.len() - 40..])
-}
-
-/// A deployment too large for [`Anvil::deploy`]'s gas (the V3 factory carries the pool's code).
-fn deploy_big(anvil: &Anvil, from: &str, code: &[u8]) -> String {
-    let tx = anvil.send_confirmed(from, None, 0, code, 25_000_000);
-    anvil.receipt(&tx)["contractAddress"].as_str().expect("contractAddress").to_ascii_lowercase()
-}
-
 /// The real Uniswap V3 factory and pool of `@uniswap/v3-core` (the factory deploys the pool's
 /// own code on `createPool`), initialised at price 1 with full-range liquidity minted through a
 /// callback contract of ours (`V3Caller`, which makes the payer pay the pool directly and never
-/// holds tokens). Swaps in both directions, one exact-input and one exact-output; the ledger is
-/// the balances read from the node before and after each swap.
+/// holds tokens), by [`UniswapV3Pool::deploy`]. Swaps in both directions, one exact-input and
+/// one exact-output; the ledger is the balances read from the node before and after each swap.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uniswap_v3_swaps_in_both_directions_become_the_users_conversions() {
     let anvil = Anvil::builder().chain_id(1).accounts(4).spawn();
@@ -347,54 +319,29 @@ async fn uniswap_v3_swaps_in_both_directions_become_the_users_conversions() {
     let big = U256::from(10u64).pow(U256::from(30));
     let e18 = U256::from(10u64).pow(U256::from(18));
     let gas = 5_000_000;
-    let factory = deploy_big(
-        &anvil,
-        lp,
-        &npm_bytecode("@uniswap/v3-core", "artifacts/contracts/UniswapV3Factory.sol/UniswapV3Factory.json"),
-    );
     let erc20 = npm_bytecode("@uniswap/v2-core", "build/ERC20.json");
     let a = anvil.deploy(lp, &with_args(erc20.clone(), &[Word::Uint(big)]));
     let b = anvil.deploy(lp, &with_args(erc20, &[Word::Uint(big)]));
-    let fee = Word::Uint(U256::from(3000u32));
-    anvil.send_confirmed(
-        lp,
-        Some(&factory),
-        0,
-        &encode_call(
-            "createPool(address,address,uint24)",
-            &[Word::Address(a.clone()), Word::Address(b.clone()), fee.clone()],
-        ),
-        25_000_000,
-    );
-    let pool = call_address(
-        &anvil,
-        &factory,
-        &encode_call("getPool(address,address,uint24)", &[Word::Address(a.clone()), Word::Address(b.clone()), fee]),
-    );
-    let token0 = call_address(&anvil, &pool, &encode_call("token0()", &[]));
-    let token1 = if token0 == a { b.clone() } else { a.clone() };
     // sqrtPriceX96 = 2^96: price 1.
-    anvil.send_confirmed(
+    let v3 = UniswapV3Pool::deploy(
+        &anvil,
+        &Contracts::compile(),
         lp,
-        Some(&pool),
-        0,
-        &encode_call("initialize(uint160)", &[Word::Uint(U256::from(1u8) << 96)]),
-        gas,
+        &a,
+        &b,
+        |_| U256::from(1u8) << 96,
+        U256::from(10u64).pow(U256::from(24)),
     );
-    let caller = anvil.deploy(lp, Contracts::compile().bytecode("V3Caller"));
-    for who in [lp, user, decoy] {
-        if who != lp {
-            for t in [&token0, &token1] {
-                anvil.send_confirmed(
-                    lp,
-                    Some(t),
-                    0,
-                    &chaintrace_testkit::erc20_transfer(who, U256::from(100_000u64) * e18),
-                    gas,
-                );
-            }
-        }
-        for t in [&token0, &token1] {
+    let (pool, caller, token0, token1) = (&v3.pool, &v3.caller, &v3.token0, &v3.token1);
+    for who in [user, decoy] {
+        for t in [token0, token1] {
+            anvil.send_confirmed(
+                lp,
+                Some(t),
+                0,
+                &chaintrace_testkit::erc20_transfer(who, U256::from(100_000u64) * e18),
+                gas,
+            );
             anvil.send_confirmed(
                 who,
                 Some(t),
@@ -404,65 +351,35 @@ async fn uniswap_v3_swaps_in_both_directions_become_the_users_conversions() {
             );
         }
     }
-    // Full range for fee 3000 (tick spacing 60).
-    anvil.send_confirmed(
-        lp,
-        Some(&caller),
-        0,
-        &encode_call(
-            "mint(address,int24,int24,uint128)",
-            &[
-                Word::Address(pool.clone()),
-                int_word(-887_220),
-                int_word(887_220),
-                Word::Uint(U256::from(10u64).pow(U256::from(24))),
-            ],
-        ),
-        gas,
-    );
     let swap = |from: &str, zero_for_one: bool, amount: i128, to: &str| {
-        anvil.send_confirmed(
-            from,
-            Some(&caller),
-            0,
-            &encode_call(
-                "swap(address,bool,int256,address)",
-                &[
-                    Word::Address(pool.clone()),
-                    Word::Uint(U256::from(zero_for_one as u8)),
-                    int_word(amount),
-                    Word::Address(to.into()),
-                ],
-            ),
-            gas,
-        )
+        anvil.send_confirmed(from, Some(caller), 0, &v3.swap_call(zero_for_one, amount, to), gas)
     };
     let mut ledger = Vec::new();
     // 1. token0 → token1, exact input.
     let amount = 1_234 * 10i128.pow(18) + 7;
-    let (b0, b1) = (token_balance(&anvil, &token0, user), token_balance(&anvil, &token1, user));
+    let (b0, b1) = (token_balance(&anvil, token0, user), token_balance(&anvil, token1, user));
     let tx = swap(user, true, amount, user);
     ledger.push(Expected {
         tx,
         owner: evm(user),
-        asset_in: token(&token0),
-        amount_in: b0 - token_balance(&anvil, &token0, user),
-        asset_out: token(&token1),
-        amount_out: token_balance(&anvil, &token1, user) - b1,
+        asset_in: token(token0),
+        amount_in: b0 - token_balance(&anvil, token0, user),
+        asset_out: token(token1),
+        amount_out: token_balance(&anvil, token1, user) - b1,
         kind: ConversionKind::UniswapV3,
     });
     assert_eq!(ledger[0].amount_in, U256::from(amount as u128), "an exact-input swap takes exactly the input");
     // 2. token1 → token0, exact output (a negative amountSpecified).
     let want = 500 * 10i128.pow(18);
-    let (b0, b1) = (token_balance(&anvil, &token0, user), token_balance(&anvil, &token1, user));
+    let (b0, b1) = (token_balance(&anvil, token0, user), token_balance(&anvil, token1, user));
     let tx = swap(user, false, -want, user);
     ledger.push(Expected {
         tx,
         owner: evm(user),
-        asset_in: token(&token1),
-        amount_in: b1 - token_balance(&anvil, &token1, user),
-        asset_out: token(&token0),
-        amount_out: token_balance(&anvil, &token0, user) - b0,
+        asset_in: token(token1),
+        amount_in: b1 - token_balance(&anvil, token1, user),
+        asset_out: token(token0),
+        amount_out: token_balance(&anvil, token0, user) - b0,
         kind: ConversionKind::UniswapV3,
     });
     assert_eq!(ledger[1].amount_out, U256::from(want as u128), "an exact-output swap pays exactly the output");
@@ -477,5 +394,5 @@ async fn uniswap_v3_swaps_in_both_directions_become_the_users_conversions() {
     // Pool creation, initialisation and the liquidity mint are not conversions.
     assert_eq!(got, ledger, "exactly the ledger's conversions");
     assert!(!got.iter().any(|c| c.tx == tx_decoy), "a swap paid to a third party is nobody's conversion");
-    assert!(all.iter().all(|c| c.venue == Some(evm(&pool))), "the venue is the pool: {all:?}");
+    assert!(all.iter().all(|c| c.venue == Some(evm(pool))), "the venue is the pool: {all:?}");
 }

@@ -90,6 +90,28 @@ fn a_fork_is_refused_until_rolled_back_then_applies() {
     assert_eq!(s.output("ethereum", &orphan.txid, 0).unwrap(), None, "orphaned output removed");
 }
 
+/// `transfers(.., limit)` returns at most `limit` rows, and none for a limit of 0 (it returned
+/// one: the scan pushed a row before checking the limit).
+#[test]
+fn transfers_with_limit_zero_returns_none() {
+    let blocks = common::chain(50);
+    let (_d, s) = fresh();
+    s.apply_blocks("ethereum", &blocks).unwrap();
+    let addr = blocks[10].transfers[0].from.clone();
+    for dir in [Direction::Out, Direction::In] {
+        let all = s.transfers("ethereum", &addr, dir, None, usize::MAX).unwrap();
+        assert!(dir == Direction::In || !all.is_empty(), "the address sent in block 10");
+        for limit in 0..=all.len() + 1 {
+            let got = s.transfers("ethereum", &addr, dir, None, limit).unwrap();
+            assert_eq!(got, all[..limit.min(all.len())], "{dir:?} limit {limit}");
+        }
+        if let Some(first) = all.first() {
+            let got = s.transfers("ethereum", &addr, dir, Some(first.order()), 0).unwrap();
+            assert!(got.is_empty(), "{dir:?} after a position, limit 0: {got:?}");
+        }
+    }
+}
+
 #[test]
 fn transfers_come_back_in_chain_order_after_a_position() {
     let blocks = common::chain(50);

@@ -4,7 +4,11 @@
 'use strict';
 
 const $ = (id) => document.getElementById(id);
-const state = { chain: null, caseId: null, caseFile: null, chains: {}, selected: null, expanded: new Map(), filters: {} };
+const state = { chain: null, caseId: null, caseFile: null, chains: {}, selected: null, expanded: new Map(), filters: {}, panel: 0 };
+// Every click that opens a panel takes the next number; an answer that arrives for an older one
+// (the user clicked another node or an edge meanwhile) is dropped instead of replacing the panel.
+function nextPanel() { state.panel += 1; return state.panel; }
+function isCurrent(ticket) { return ticket === state.panel; }
 
 // --- API -------------------------------------------------------------------------------------
 (function token() {
@@ -101,6 +105,7 @@ function addTransfer(t) {
 
 // --- loading ---------------------------------------------------------------------------------
 async function openAddress(chain, address) {
+  const ticket = nextPanel();
   state.chain = chain; state.caseId = null; state.caseFile = null; state.expanded.clear();
   cy.elements().remove();
   fillDeposits([]); fillExports();
@@ -108,7 +113,7 @@ async function openAddress(chain, address) {
   addNode(s.address, 0, 'seed', s.labels);
   await expand(cy.getElementById(s.address));
   layoutByHop();
-  showNode(cy.getElementById(s.address), s);
+  if (isCurrent(ticket)) showNode(cy.getElementById(s.address), s);
   status(chain + ' ' + s.address);
 }
 
@@ -153,13 +158,17 @@ function collapse(addr) {
 
 async function onNode(node) {
   state.selected = node.id();
+  const ticket = nextPanel();
   try {
     if (state.expanded.has(node.id())) { collapse(node.id()); }
     else { const added = await expand(node); const p = node.position(); added.forEach((a, i) => cy.getElementById(a).position({ x: p.x + 240, y: p.y + (i - (added.length - 1) / 2) * 60 })); }
     applyFilters();
+    if (!isCurrent(ticket)) return;
     const s = await api('/address/' + enc(chainOf(node)) + '/' + enc(node.id()));
+    // Another node or an edge was opened while this answer was on its way.
+    if (!isCurrent(ticket)) return;
     showNode(node, s);
-  } catch (err) { status(err.message, true); }
+  } catch (err) { if (isCurrent(ticket)) status(err.message, true); }
 }
 
 // --- panel -----------------------------------------------------------------------------------
@@ -201,6 +210,7 @@ function showNode(node, s) {
 }
 
 function showEdge(edge) {
+  nextPanel();
   const p = $('panel'); p.replaceChildren();
   p.append(el('h3', 'Transactions ' + short(edge.source().id()) + ' → ' + short(edge.target().id())));
   const t = el('table'); t.id = 'edge-transactions';
