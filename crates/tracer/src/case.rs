@@ -276,44 +276,6 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
     }
 }
 
-/// SPEC's deposits CSV header.
-pub const DEPOSITS_CSV_HEADER: &str =
-    "chain,deposit_address,exchange,asset,amount,usd,tx_hash,block,timestamp,hops,seed";
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-/// The off-ramp report as CSV (SPEC "Deposits CSV"), one row per deposit, header first.
-pub fn deposits_csv(case: &CaseFile) -> String {
-    let mut out = String::from(DEPOSITS_CSV_HEADER);
-    out.push('\n');
-    for d in &case.deposits {
-        let row = [
-            if d.chain.is_empty() { case.chain.as_str() } else { d.chain.as_str() },
-            &d.address,
-            &d.exchange,
-            &d.asset,
-            &d.amount,
-            d.usd.as_deref().unwrap_or(""),
-            &d.tx,
-            &d.block.to_string(),
-            &d.time,
-            &d.hops.to_string(),
-            &d.seed,
-        ]
-        .map(csv_field)
-        .join(",");
-        out.push_str(&row);
-        out.push('\n');
-    }
-    out
-}
-
 /// Sum decimal strings exactly (as integers scaled to the longest fraction).
 fn add_decimal(acc: &mut (U256, usize), text: &str) {
     let (int, frac) = text.split_once('.').unwrap_or((text, ""));

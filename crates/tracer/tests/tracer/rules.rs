@@ -2,7 +2,7 @@
 
 use chaintrace_model::TokenMeta;
 use chaintrace_model::{Address, Asset, Category, Hash32, Label, Position, Role, Transfer, U256};
-use chaintrace_tracer::case::{case_file, deposits_csv, summary_text, CaseContext, ChainCase};
+use chaintrace_tracer::case::{case_file, summary_text, CaseContext, ChainCase};
 use chaintrace_tracer::{
     trace, Bound, MemGraph, Policy, PriceBook, PriceTable, TraceDirection, TraceError, TraceOptions,
 };
@@ -137,8 +137,10 @@ fn deposits_and_sweeps_per_asset_with_usd() {
     );
     assert_eq!(case.deposits[0].symbol.as_deref(), Some("USDT"));
     assert!(case.edges.iter().all(|e| e.tx.starts_with("0x")));
-    let csv = deposits_csv(&case);
-    assert!(csv.lines().nth(2).unwrap().starts_with(&format!("ethereum,{},Binance,ETH,1,1334.29,0x", a(3))), "{csv}");
+    let d = &case.deposits[1];
+    let row = (d.chain.as_str(), d.address.as_str(), d.exchange.as_str(), d.asset.as_str(), d.amount.as_str());
+    assert_eq!(row, ("ethereum", a(3).to_string().as_str(), "Binance", "ETH", "1"), "{d:?}");
+    assert_eq!((d.usd.as_deref(), d.tx.starts_with("0x")), (Some("1334.29"), true), "{d:?}");
     let text = summary_text(&case);
     assert!(text.contains("Binance: 2 deposit(s), 2 ETH ($2668.58 from price table p)"), "{text}");
     // The user's table has no USDT column: the shipped table's 0.9986 that day (2.4965 → 2.50).
