@@ -155,6 +155,9 @@ fn main() {
     let over_snap = StoreSource::new(&store, CHAIN, false).with_snapshot(Some(&snap));
     let over_store = StoreSource::new(&store, CHAIN, false);
     let seeds = generated::seed_sets(&store, CHAIN, runs.max(1), tip);
+    // the first set beside the store, to run `chaintrace trace` by hand on the same seeds
+    let first: Vec<String> = seeds[0].iter().map(|a| a.to_string()).collect();
+    std::fs::write(dir.join("seeds.txt"), first.join(" ") + "\n").expect("write seeds.txt");
     let policies: Vec<Policy> = std::env::var("CHAINTRACE_BENCH_POLICIES")
         .unwrap_or_else(|_| "poison,haircut,fifo".into())
         .split(',')

@@ -3,8 +3,9 @@
 //! `(Address, Asset)`, reading compact rows instead of [`Transfer`]s. A `Transfer` is built only
 //! for an edge of the case; the result is handed to the same `Walker::assemble`.
 //!
-//! It runs where the rules reduce to plain transfers — one chain, forward, no conversion or
-//! bridge rows to follow, not Bitcoin FIFO (which replays inputs and outputs) — and must give
+//! It runs where the rules reduce to plain transfers — one chain (either direction), no
+//! conversion or bridge rows to follow, not forward Bitcoin FIFO (which replays inputs and
+//! outputs) — and must give
 //! the same [`Trace`] as the walk over addresses (tests compare the two on random graphs and the
 //! trace benchmark compares the case files byte for byte).
 
@@ -68,6 +69,8 @@ fn holding(id: u32, asset: u32) -> u64 {
 
 struct DenseWalk<'v, E> {
     view: &'v dyn DenseView<Error = E>,
+    /// Forward (keys in chain order) or backward (keys reversed, edges reversed).
+    fwd: bool,
     hops: u32,
     /// Class per address id (`UNKNOWN` until reached).
     class: Vec<u8>,
@@ -84,6 +87,15 @@ struct DenseWalk<'v, E> {
     only: Option<Option<u32>>,
     /// `--min-amount` per asset index, filled as assets are met.
     min_raw: Vec<Option<U256>>,
+}
+
+/// A row's key in the walk's direction (backward: reversed).
+fn orient(fwd: bool, r: &Row) -> Key {
+    if fwd {
+        row_key(r)
+    } else {
+        !row_key(r)
+    }
 }
 
 impl<E: std::error::Error + Send + Sync + 'static> DenseWalk<'_, E> {
@@ -133,13 +145,13 @@ impl<E: std::error::Error + Send + Sync + 'static> DenseWalk<'_, E> {
     }
 }
 
-/// The source's dense view, when this walk can run over it: one chain, forward, no conversion
-/// or bridge rows to follow, not FIFO over Bitcoin's inputs and outputs.
+/// The source's dense view, when this walk can run over it: one chain, no conversion or bridge
+/// rows to follow, not forward FIFO over Bitcoin's inputs and outputs.
 pub(super) fn view_for<'s, S: GraphSource>(
     w: &Walker<'_, &S>,
     chains: &'s [WalkChain<&S>],
 ) -> Result<Option<&'s dyn DenseView<Error = S::Error>>, TraceError> {
-    if chains.len() != 1 || !w.fwd {
+    if chains.len() != 1 {
         return Ok(None);
     }
     let src: &'s S = chains[0].source;
@@ -147,7 +159,7 @@ pub(super) fn view_for<'s, S: GraphSource>(
     if w.flows && !view.flows_free() {
         return Ok(None);
     }
-    if w.opts.policy == Policy::Fifo && src.tx_inputs(&Hash32::ZERO).map_err(src_err)?.is_some() {
+    if w.fwd && w.opts.policy == Policy::Fifo && src.tx_inputs(&Hash32::ZERO).map_err(src_err)?.is_some() {
         return Ok(None);
     }
     Ok(Some(view))
@@ -174,6 +186,7 @@ impl<S: GraphSource> Walker<'_, &S> {
         let labelled = view.labelled().map_err(src_err)?;
         let mut w = DenseWalk {
             view,
+            fwd: self.fwd,
             hops: n,
             class: Vec::new(),
             seeds: seeds.iter().filter_map(|(_, a)| view.id_of(a)).collect(),
@@ -230,8 +243,16 @@ impl<S: GraphSource> Walker<'_, &S> {
                     continue;
                 }
                 let mut rows = Vec::new();
-                view.rows(a, Direction::Out, after(k), &mut rows).map_err(src_err)?;
-                self.stats.transfers_read += rows.len() as u64;
+                if self.fwd {
+                    view.rows(a, Direction::Out, after(k), &mut rows).map_err(src_err)?;
+                    self.stats.transfers_read += rows.len() as u64;
+                } else {
+                    // backward: the transfers into `a` before the funds left it (in any order:
+                    // arrivals are minima, and the replay sorts)
+                    view.rows(a, Direction::In, None, &mut rows).map_err(src_err)?;
+                    self.stats.transfers_read += rows.len() as u64;
+                    rows.retain(|r| k == 0 || !row_key(r) > k);
+                }
                 rows.retain(|r| w.allowed(r, &bounds));
                 w.outs.insert(a, (k, rows));
                 loaded = true;
@@ -244,7 +265,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             for &(x, _) in &frontier {
                 let Some((read_after, list)) = w.outs.remove(&x) else { continue };
                 for r in &list {
-                    let k = row_key(r);
+                    let k = orient(self.fwd, r);
                     if k <= w.earliest(x, r.asset, h - 1) {
                         continue;
                     }
@@ -341,9 +362,11 @@ impl<S: GraphSource> Walker<'_, &S> {
             }
             Policy::Haircut | Policy::Fifo => {
                 let mut rows = Vec::new();
+                let (out_dir, in_dir) =
+                    if self.fwd { (Direction::Out, Direction::In) } else { (Direction::In, Direction::Out) };
                 for (a, mine) in &held {
                     rows.clear();
-                    view.rows(*a, Direction::Out, None, &mut rows).map_err(src_err)?;
+                    view.rows(*a, out_dir, None, &mut rows).map_err(src_err)?;
                     self.stats.transfers_read += rows.len() as u64;
                     events.extend(rows.iter().filter(|r| mine.contains(&r.asset)).map(|r| Ev {
                         row: *r,
@@ -355,7 +378,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                 }
                 for (a, mine) in &held {
                     rows.clear();
-                    view.rows(*a, Direction::In, None, &mut rows).map_err(src_err)?;
+                    view.rows(*a, in_dir, None, &mut rows).map_err(src_err)?;
                     self.stats.transfers_read += rows.len() as u64;
                     for r in rows.iter().filter(|r| mine.contains(&r.asset)) {
                         let fs = slot(r.other, r.asset);
@@ -374,7 +397,8 @@ impl<S: GraphSource> Walker<'_, &S> {
                 }
             }
         }
-        let mut order: Vec<(Key, u32)> = events.iter().enumerate().map(|(i, e)| (row_key(&e.row), i as u32)).collect();
+        let mut order: Vec<(Key, u32)> =
+            events.iter().enumerate().map(|(i, e)| (orient(self.fwd, &e.row), i as u32)).collect();
         order.sort_unstable();
         order.dedup_by_key(|(k, _)| *k);
         self.stats.events_replayed = order.len() as u64;
@@ -397,13 +421,14 @@ impl<S: GraphSource> Walker<'_, &S> {
                 let strata = p.mask();
                 if !traced.is_zero() && strata != 0 {
                     let followed = traced >= self.dense_min_raw(&mut w, r.asset)?;
+                    let (from, to) = if self.fwd { (e.from, e.to) } else { (e.to, e.from) };
                     let transfer = Transfer {
                         tx: view.tx_hash(r.tx).map_err(src_err)?,
                         height: r.height,
                         pos: Position { tx_index: r.tx_index, sub: r.sub },
                         time: r.time,
-                        from: name(view, &mut names, e.from)?,
-                        to: name(view, &mut names, e.to)?,
+                        from: name(view, &mut names, from)?,
+                        to: name(view, &mut names, to)?,
                         asset: assets[r.asset as usize],
                         amount: r.amount,
                     };
@@ -449,7 +474,8 @@ impl<S: GraphSource> Walker<'_, &S> {
             ent.0 = ent.0.min(e.hop);
             if e.followed {
                 ent.1 = true;
-                ent.2 = ent.2.min(key(t.height, t.pos.tx_index, t.pos.sub));
+                let k = key(t.height, t.pos.tx_index, t.pos.sub);
+                ent.2 = ent.2.min(if self.fwd { k } else { !k });
             }
         }
         // built in key order in one go (inserting tens of thousands of addresses one by one
@@ -468,7 +494,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                 None if hub => (Role::Stop, Some("hub".to_string())),
                 None if !followed => (Role::Stop, Some("min_amount".to_string())),
                 None if h >= n => {
-                    if d.view.has_rows_after(id, Direction::Out, after(first)).map_err(src_err)? {
+                    if self.dense_has_outs_after(&d, id, first)? {
                         (Role::Stop, Some("hops".to_string()))
                     } else {
                         (Role::Intermediate, None)
@@ -482,6 +508,17 @@ impl<S: GraphSource> Walker<'_, &S> {
         }
         nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         Ok(nodes.into_iter().collect())
+    }
+
+    /// Whether `id` sent anything after the traced funds first arrived at `first` (oriented):
+    /// backward, whether anything arrived before they left.
+    fn dense_has_outs_after(&self, d: &Nodes<'_, S::Error>, id: u32, first: Key) -> Result<bool, TraceError> {
+        if self.fwd {
+            return d.view.has_rows_after(id, Direction::Out, after(first)).map_err(src_err);
+        }
+        let mut rows = Vec::new();
+        d.view.rows(id, Direction::In, None, &mut rows).map_err(src_err)?;
+        Ok(rows.iter().any(|r| !row_key(r) > first))
     }
 
     /// `--min-amount` in base units of the view's asset `i` (and the asset's display facts, as

@@ -1,11 +1,11 @@
 //! The walk over a source's dense view gives the same trace as the walk over addresses: random
 //! graphs with several assets, multi-transfer transactions, zero amounts, labels (pooling and
-//! not, on this chain and on another), hubs, time and height bounds, `--asset`, `--min-amount`
-//! and every policy, compared field by field. The walk over addresses is itself checked against
-//! brute-force oracles (`props`, `rules`).
+//! not, on this chain and on another), hubs, time and height bounds, `--asset`, `--min-amount`,
+//! every policy, forward and backward, compared field by field. The walk over addresses is
+//! itself checked against brute-force oracles (`props`, `rules`).
 
 use chaintrace_model::{Address, Asset, Category, Hash32, Label, Position, Transfer, U256};
-use chaintrace_tracer::{trace, Bound, MemGraph, Policy, Trace, TraceOptions};
+use chaintrace_tracer::{trace, Bound, MemGraph, Policy, Trace, TraceDirection, TraceOptions};
 use proptest::prelude::*;
 
 const TOKENS: [[u8; 20]; 2] = [[0xaa; 20], [0xbb; 20]];
@@ -35,6 +35,7 @@ struct Case {
     only: Option<u8>,
     since: Option<(bool, u64)>,
     until: Option<(bool, u64)>,
+    backward: bool,
 }
 
 fn case_strategy() -> impl Strategy<Value = Case> {
@@ -50,17 +51,10 @@ fn case_strategy() -> impl Strategy<Value = Case> {
             prop_oneof![3 => Just(None), 1 => (0u8..4).prop_map(Some)],
             prop::option::of((any::<bool>(), 0u64..10)),
             prop::option::of((any::<bool>(), 4u64..16)),
+            prop::bool::weighted(0.3),
         )
-            .prop_map(|(txs, labels, seeds, hops, hub_degree, min_amount, only, since, until)| Case {
-                txs,
-                labels,
-                seeds,
-                hops,
-                hub_degree,
-                min_amount,
-                only,
-                since,
-                until,
+            .prop_map(|(txs, labels, seeds, hops, hub_degree, min_amount, only, since, until, backward)| {
+                Case { txs, labels, seeds, hops, hub_degree, min_amount, only, since, until, backward }
             })
     })
 }
@@ -110,6 +104,9 @@ fn options(c: &Case, policy: Policy) -> TraceOptions {
         |(by_time, v): (bool, u64)| if by_time { Bound::Time(1_600_000_000 + v * 12) } else { Bound::Height(v) };
     o.since = c.since.map(bound);
     o.until = c.until.map(bound);
+    if c.backward {
+        o.direction = TraceDirection::Backward;
+    }
     o
 }
 
