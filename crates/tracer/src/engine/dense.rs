@@ -69,8 +69,6 @@ fn holding(id: u32, asset: u32) -> u64 {
 
 struct DenseWalk<'v, E> {
     view: &'v dyn DenseView<Error = E>,
-    /// Forward (keys in chain order) or backward (keys reversed, edges reversed).
-    fwd: bool,
     hops: u32,
     /// Class per address id (`UNKNOWN` until reached).
     class: Vec<u8>,
@@ -186,7 +184,6 @@ impl<S: GraphSource> Walker<'_, &S> {
         let labelled = view.labelled().map_err(src_err)?;
         let mut w = DenseWalk {
             view,
-            fwd: self.fwd,
             hops: n,
             class: Vec::new(),
             seeds: seeds.iter().filter_map(|(_, a)| view.id_of(a)).collect(),
