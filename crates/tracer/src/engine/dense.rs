@@ -394,16 +394,15 @@ impl<S: GraphSource> Walker<'_, &S> {
                 }
             }
         }
-        let mut order: Vec<(Key, u32)> =
-            events.iter().enumerate().map(|(i, e)| (orient(self.fwd, &e.row), i as u32)).collect();
-        order.sort_unstable();
-        order.dedup_by_key(|(k, _)| *k);
+        let keys: Vec<Key> = events.iter().map(|e| orient(self.fwd, &e.row)).collect();
+        let order = key_order(&keys);
+        drop(keys);
         self.stats.events_replayed = order.len() as u64;
 
         let mut edges = Vec::new();
         let mut to_ids = Vec::new();
         let mut names: HashMap<u32, Address> = HashMap::default();
-        for &(_, i) in &order {
+        for &i in &order {
             let e = &events[i as usize];
             let r = &e.row;
             let allowed = w.allowed(r, &bounds);
@@ -532,6 +531,39 @@ impl<S: GraphSource> Walker<'_, &S> {
     }
 }
 
+/// The indices of `keys` in key order, the first of equal keys only (a stable sort would keep
+/// it). When the keys' heights, transaction indices and positions span few enough bits, each
+/// (key, index) pair is packed into one `u64` and those are sorted: a sort of 8-byte integers
+/// instead of 32-byte pairs.
+fn key_order(keys: &[Key]) -> Vec<u32> {
+    let fields = |k: Key| ((k >> 64) as u64, (k >> 32) as u32, k as u32);
+    let (mut lo, mut hi, mut tx_max, mut sub_max) = (u64::MAX, 0u64, 0u32, 0u32);
+    for &k in keys {
+        let (h, t, s) = fields(k);
+        (lo, hi, tx_max, sub_max) = (lo.min(h), hi.max(h), tx_max.max(t), sub_max.max(s));
+    }
+    let bits = |x: u64| 64 - x.leading_zeros();
+    let (bt, bs, bi) = (bits(tx_max.into()), bits(sub_max.into()), bits(keys.len() as u64));
+    if keys.is_empty() || bits(hi - lo) + bt + bs + bi > 64 {
+        let mut order: Vec<(Key, u32)> = keys.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect();
+        order.sort_unstable();
+        order.dedup_by_key(|(k, _)| *k);
+        return order.into_iter().map(|(_, i)| i).collect();
+    }
+    let mut packed: Vec<u64> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, &k)| {
+            let (h, t, s) = fields(k);
+            ((((h - lo) << bt | u64::from(t)) << bs | u64::from(s)) << bi) | i as u64
+        })
+        .collect();
+    packed.sort_unstable();
+    packed.dedup_by_key(|p| *p >> bi);
+    let mask = (1u64 << bi) - 1;
+    packed.into_iter().map(|p| (p & mask) as u32).collect()
+}
+
 fn name<E: std::error::Error + Send + Sync + 'static>(
     view: &dyn DenseView<Error = E>,
     names: &mut HashMap<u32, Address>,
@@ -543,4 +575,38 @@ fn name<E: std::error::Error + Send + Sync + 'static>(
     let a = view.address(id).map_err(src_err)?;
     names.insert(id, a.clone());
     Ok(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The packed sort against the plain one: same indices, first of equal keys kept.
+    fn plain(keys: &[Key]) -> Vec<u32> {
+        let mut order: Vec<(Key, u32)> = keys.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect();
+        order.sort();
+        order.dedup_by_key(|(k, _)| *k);
+        order.into_iter().map(|(_, i)| i).collect()
+    }
+
+    proptest! {
+        #[test]
+        fn key_order_equals_a_plain_sort(
+            raw in prop::collection::vec((0u64..40, 0u32..9, 0u32..3), 0..300),
+            wide in any::<bool>(),
+            backward in any::<bool>(),
+        ) {
+            let keys: Vec<Key> = raw
+                .iter()
+                .map(|&(h, t, s)| {
+                    // `wide`: heights far apart (no packing), else a narrow band
+                    let h = if wide { h.wrapping_mul(u64::MAX / 41) } else { 17_000_000 + h };
+                    let k = key(h, t, s);
+                    if backward { !k } else { k }
+                })
+                .collect();
+            prop_assert_eq!(key_order(&keys), plain(&keys));
+        }
+    }
 }
