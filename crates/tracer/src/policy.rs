@@ -101,8 +101,13 @@ impl Parcel {
                 let keep = if limit >= 64 { u64::MAX } else { (1u64 << limit) - 1 };
                 Parcel::Mask((m & keep) << 1)
             }
-            Parcel::Amounts(v) => {
-                Parcel::Amounts(v.into_iter().filter(|(s, _)| u32::from(*s) < limit).map(|(s, a)| (s + 1, a)).collect())
+            Parcel::Amounts(mut v) => {
+                // in place: the replay advances one parcel per traced transfer
+                v.retain(|(s, _)| u32::from(*s) < limit);
+                for (s, _) in &mut v {
+                    *s += 1;
+                }
+                Parcel::Amounts(v)
             }
             Parcel::Segs(v) => {
                 let mut out: Vec<Seg> = Vec::with_capacity(v.len());
