@@ -304,8 +304,7 @@ impl Snapshot {
             return Err(self.corrupt(format!("address id {id}")));
         }
         let (a, b) = self.list(id, dir)?;
-        let n = (b - a) / REC_LEN;
-        Ok(self.first_after(a, n, after) < n)
+        Ok(self.any_after(a, b, after))
     }
 
     /// The hash of the transaction a record names ([`Record::tx`]).
@@ -324,8 +323,17 @@ impl Snapshot {
     ) -> Result<bool, SnapshotError> {
         let Some(id) = self.id_of(addr) else { return Ok(false) };
         let (a, b) = self.list(id, dir)?;
-        let n = (b - a) / REC_LEN;
-        Ok(self.first_after(a, n, after) < n)
+        Ok(self.any_after(a, b, after))
+    }
+
+    /// Whether any record in bytes `a..b` is strictly after `after`: the records are in chain
+    /// order, so the last one answers (one record read, not a search).
+    fn any_after(&self, a: usize, b: usize, after: Option<(u64, Position)>) -> bool {
+        if b <= a {
+            return false;
+        }
+        let Some((h, p)) = after else { return true };
+        Rec::order_of(&self.map[b - REC_LEN..]) > (h, p.tx_index, p.sub)
     }
 
     /// Index of the first of the `n` records at byte `a` strictly after `after` (0 when `None`).

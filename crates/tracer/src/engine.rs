@@ -305,10 +305,10 @@ impl TracedEdge {
     }
 
     /// The holding the traced funds left: (chain, address, asset).
-    fn source_holding(&self) -> (u16, Address, Asset) {
+    fn source_holding(&self) -> (u16, &Address, Asset) {
         match &self.kind {
-            EdgeKind::Swap { conversion, .. } => (self.chain, conversion.owner.clone(), conversion.asset_in),
-            _ => (self.chain, self.transfer.from.clone(), self.transfer.asset),
+            EdgeKind::Swap { conversion, .. } => (self.chain, &conversion.owner, conversion.asset_in),
+            _ => (self.chain, &self.transfer.from, self.transfer.asset),
         }
     }
 
@@ -1434,22 +1434,28 @@ impl<S: GraphSource> Walker<'_, &S> {
         let keys: Vec<OKey> = edges.iter().map(|e| self.edge_key(e)).collect();
         let mut deposits = Vec::new();
         if fwd {
+            // the exchanges among the nodes (a few), then the edges into them
+            let exchanges: HashMap<(u16, &Address), (Category, String)> = nodes
+                .iter()
+                .filter(|(_, n)| n.role != Role::Seed && n.role != Role::Bridge)
+                .filter_map(|((c, a), n)| Some(((*c, a), exchange_of(&n.labels)?)))
+                .collect();
             // incoming followed edges per holding, for paths back to the seed
-            let mut incoming: HashMap<Holding, Vec<usize>> = HashMap::default();
-            for (i, e) in edges.iter().enumerate() {
-                if e.followed {
-                    incoming.entry((e.to_chain(), e.transfer.to.clone(), e.to_asset())).or_default().push(i);
+            let mut incoming: HashMap<(u16, &Address, Asset), Vec<usize>> = HashMap::default();
+            if !exchanges.is_empty() {
+                for (i, e) in edges.iter().enumerate() {
+                    if e.followed {
+                        incoming.entry((e.to_chain(), &e.transfer.to, e.to_asset())).or_default().push(i);
+                    }
                 }
             }
             for (i, e) in edges.iter().enumerate() {
                 if !e.followed || matches!(e.kind, EdgeKind::Swap { .. }) {
                     continue;
                 }
-                let Some(node) = nodes.get(&(e.to_chain(), e.transfer.to.clone())) else { continue };
-                let Some((category, exchange)) = exchange_of(&node.labels) else { continue };
-                if node.role == Role::Seed || node.role == Role::Bridge {
+                let Some((category, exchange)) = exchanges.get(&(e.to_chain(), &e.transfer.to)).cloned() else {
                     continue;
-                }
+                };
                 let path = path_back(&edges, &keys, &incoming, &self.seeds, i, e.hop);
                 deposits.push(Deposit {
                     edge: i,
@@ -1521,7 +1527,7 @@ fn bridge_transfer(d: &BridgeEvent, owner: &Address, to: &Address) -> Transfer {
 fn path_back(
     edges: &[TracedEdge],
     keys: &[OKey],
-    incoming: &HashMap<Holding, Vec<usize>>,
+    incoming: &HashMap<(u16, &Address, Asset), Vec<usize>>,
     seeds: &BTreeSet<Node>,
     i: usize,
     s: u32,
