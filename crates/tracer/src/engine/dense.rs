@@ -399,8 +399,10 @@ impl<S: GraphSource> Walker<'_, &S> {
         drop(keys);
         self.stats.events_replayed = order.len() as u64;
 
-        let mut edges = Vec::new();
-        let mut to_ids = Vec::new();
+        // at most one edge per event: reserved once (address space only; the pages are touched
+        // as edges are written), so the ~250-byte edges are never copied by a regrowth
+        let mut edges = Vec::with_capacity(order.len());
+        let mut to_ids = Vec::with_capacity(order.len());
         let mut names: HashMap<u32, Address> = HashMap::default();
         for &i in &order {
             let e = &events[i as usize];
@@ -447,6 +449,8 @@ impl<S: GraphSource> Walker<'_, &S> {
                 states[e.ts as usize].receive(r.amount, carried.as_ref());
             }
         }
+        edges.shrink_to_fit();
+        to_ids.shrink_to_fit();
         self.stats.replay_us = t1.elapsed().as_micros() as u64;
         let DenseWalk { class, seeds, labelled, .. } = w;
         Ok((edges, Nodes { view, class, seeds, labelled, to_ids, names }))
