@@ -128,6 +128,10 @@ fn trace(w: &Workdir, name: &str, args: &[String]) -> (Vec<u8>, bool) {
     assert!(run.status.success(), "trace {args:?} failed:\n{stderr}");
     let used = stderr.contains("source=\"snapshot\"");
     assert!(used || stderr.contains("source=\"store\""), "the trace log names its source:\n{stderr}");
+    // over the snapshot the walk runs over its ids, over the store over addresses: the byte
+    // comparisons below compare the two walks
+    let walk = if used { "walk=\"ids\"" } else { "walk=\"addresses\"" };
+    assert!(stderr.contains(walk), "expected {walk} in the trace log:\n{stderr}");
     (std::fs::read(&out).expect("case file"), used)
 }
 

@@ -400,6 +400,7 @@ pub(crate) fn build_case(
         nodes = result.nodes.len(),
         edges = result.edges.len(),
         deposits = result.deposits.len(),
+        walk = if result.stats.dense { "ids" } else { "addresses" },
         batches = result.stats.batches,
         transfers_read = result.stats.transfers_read,
         ms = started.elapsed().as_millis() as u64,
