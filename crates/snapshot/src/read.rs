@@ -20,6 +20,8 @@ use crate::{SnapshotError, SnapshotKey, FORMAT_VERSION};
 /// damaged record.
 pub struct Snapshot {
     map: Mmap,
+    /// The same file, for the record lists [`Snapshot::records`] reads with `pread` (see there).
+    file: File,
     path: String,
     key: SnapshotKey,
     c: Counts,
@@ -86,7 +88,7 @@ impl Snapshot {
             // Traces jump between addresses: read-ahead of neighbouring pages is mostly waste.
             let _ = map.advise(memmap2::Advice::Random);
         }
-        Ok(Snapshot { map, path: shown, key, c, l, assets })
+        Ok(Snapshot { map, file, path: shown, key, c, l, assets })
     }
 
     /// The store state it was built from.
@@ -268,10 +270,23 @@ impl Snapshot {
             return Err(self.corrupt(format!("address id {id}")));
         }
         let (a, b) = self.list(id, dir)?;
+        // The list is read with `pread`, not through the mapping: a trace reads tens of
+        // thousands of small lists at random, and a fault on the mapping maps the whole
+        // page-cache folio around it (hundreds of KiB), which would count the file into the
+        // process's memory several times over what it reads.
+        let mut buf = vec![0u8; b - a];
+        {
+            use std::os::unix::fs::FileExt;
+            self.file.read_exact_at(&mut buf, a as u64).map_err(|source| SnapshotError::Io {
+                action: "reading",
+                path: self.path.clone(),
+                source,
+            })?;
+        }
         let n = (b - a) / REC_LEN;
-        for i in self.first_after(a, n, after)..n {
-            let at = a + REC_LEN * i;
-            let r = Rec::decode(&self.map[at..at + REC_LEN]);
+        for i in first_after_in(&buf, n, after)..n {
+            let at = REC_LEN * i;
+            let r = Rec::decode(&buf[at..at + REC_LEN]);
             if u64::from(r.other) >= self.c.addrs
                 || r.asset as usize >= self.assets.len()
                 || u64::from(r.tx) >= self.c.txs
@@ -396,4 +411,20 @@ pub struct Record {
     pub asset: u32,
     /// Base units.
     pub amount: U256,
+}
+
+/// Index of the first of the `n` records in `buf` strictly after `after` (0 when `None`).
+fn first_after_in(buf: &[u8], n: usize, after: Option<(u64, Position)>) -> usize {
+    let Some((h, p)) = after else { return 0 };
+    let key = (h, p.tx_index, p.sub);
+    let (mut lo, mut hi) = (0usize, n);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if Rec::order_of(&buf[REC_LEN * mid..]) <= key {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
