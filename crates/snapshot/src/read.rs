@@ -21,6 +21,7 @@ use crate::{SnapshotError, SnapshotKey, FORMAT_VERSION};
 pub struct Snapshot {
     map: Mmap,
     /// The same file, for the record lists [`Snapshot::records`] reads with `pread` (see there).
+    #[cfg_attr(not(unix), allow(dead_code))]
     file: File,
     path: String,
     key: SnapshotKey,
@@ -275,14 +276,7 @@ impl Snapshot {
         // page-cache folio around it (hundreds of KiB), which would count the file into the
         // process's memory several times over what it reads.
         let mut buf = vec![0u8; b - a];
-        {
-            use std::os::unix::fs::FileExt;
-            self.file.read_exact_at(&mut buf, a as u64).map_err(|source| SnapshotError::Io {
-                action: "reading",
-                path: self.path.clone(),
-                source,
-            })?;
-        }
+        self.read_at(&mut buf, a)?;
         let n = (b - a) / REC_LEN;
         for i in first_after_in(&buf, n, after)..n {
             let at = REC_LEN * i;
@@ -339,6 +333,24 @@ impl Snapshot {
         let Some(id) = self.id_of(addr) else { return Ok(false) };
         let (a, b) = self.list(id, dir)?;
         Ok(self.any_after(a, b, after))
+    }
+
+    /// Bytes `at..at + buf.len()` of the file, read without the mapping where the platform can.
+    fn read_at(&self, buf: &mut [u8], at: usize) -> Result<(), SnapshotError> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileExt;
+            self.file.read_exact_at(buf, at as u64).map_err(|source| SnapshotError::Io {
+                action: "reading",
+                path: self.path.clone(),
+                source,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            buf.copy_from_slice(&self.map[at..at + buf.len()]);
+            Ok(())
+        }
     }
 
     /// Whether any record in bytes `a..b` is strictly after `after`: the records are in chain
