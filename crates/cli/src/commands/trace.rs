@@ -481,7 +481,8 @@ pub(crate) fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
         parse_asset(a, &spec)?;
     }
     let (prices, note) = load_prices(args.prices.as_deref())?;
-    let store = ctx.open_store()?;
+    // A trace only reads: the read-only open writes nothing and opens faster.
+    let store = ctx.open_store_read_only()?;
     let user_labels = crate::serve::labels::read(&ctx.store_path)?;
     let req = TraceSpec {
         chain,
