@@ -233,7 +233,8 @@ fn a_trace_writes_nothing_into_the_store() {
     }
     assert_eq!(listing(&w.store()), before, "a trace over the snapshot wrote into the store");
     // two traces at once share the store (each holds a shared lock)
-    let reader = Store::open_read_only(&w.store()).expect("a reader beside the traces");
+    let reader =
+        Store::open_read_only(&w.store(), chaintrace_store::ReadScope::Rows).expect("a reader beside the traces");
     let (again, _) = trace(&w, "again.json", &args("haircut"));
     assert!(again == over_store);
     drop(reader);

@@ -199,7 +199,7 @@ fn prepare(n: u64, runs: usize, generate: bool) -> Option<(PathBuf, Vec<Vec<Addr
         }
     }
     // From here on the store is only read, as the traced command reads it.
-    let store = match Store::open_read_only(&store_dir) {
+    let store = match Store::open_read_only(&store_dir, chaintrace_store::ReadScope::Rows) {
         Ok(s) => s,
         Err(e) => {
             println!("{:>4}: cannot open {} read-only: {e}", size_name(n), store_dir.display());

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use chaintrace_store::{Store, StoreError};
+use chaintrace_store::{ReadScope, Store, StoreError};
 
 use crate::{config::Config, Cli};
 
@@ -24,14 +24,14 @@ impl Context {
     }
 
     /// Open the store for reading only (`chaintrace trace`): no write, no log replayed into new
-    /// table files, a lighter open ([`Store::open_read_only`]). A path that holds no store yet
+    /// table files, a lighter open ([`Store::open_read_only`], sized by `scope`). A path that holds no store yet
     /// is opened as [`Context::open_store`] does (created when missing or empty, refused
     /// otherwise), so the command behaves as before there.
-    pub(crate) fn open_store_read_only(&self) -> Result<Store> {
+    pub(crate) fn open_store_read_only(&self, scope: ReadScope) -> Result<Store> {
         if !self.store_path.join("CURRENT").is_file() {
             return self.open_store();
         }
-        Store::open_read_only(&self.store_path).map_err(open_error)
+        Store::open_read_only(&self.store_path, scope).map_err(open_error)
     }
 }
 

@@ -203,13 +203,25 @@ const ADDR_CACHE_MAX: usize = 4_000_000;
 const MAX_TOTAL_WAL_BYTES: u64 = 256 << 20;
 /// RocksDB block cache shared by all column families.
 const BLOCK_CACHE_BYTES: usize = 256 << 20;
-/// The block cache of a read-only open ([`Store::open_read_only`]): a trace over a graph
-/// snapshot reads labels, checkpoints and side rows from the store, a few MiB; a trace without
-/// one reads transfers through it, and a smaller cache keeps that process's memory bounded.
-const READ_ONLY_BLOCK_CACHE_BYTES: usize = 64 << 20;
-/// Table files a read-only open keeps open at once (RocksDB's table cache; each open table
-/// holds its index and bloom filter in memory). RocksDB opens up to 16 of them at open time.
+/// Table files a [`ReadScope::Graph`] open keeps open at once (RocksDB's table cache; each
+/// open table holds its index and bloom filter in memory). RocksDB opens up to 16 of them
+/// while opening the store (their filters are most of a 10M-transfer store's open time).
 const READ_ONLY_MAX_OPEN_FILES: i32 = 256;
+/// The same for a [`ReadScope::Rows`] open: RocksDB's minimum (20, of which 10 are table
+/// files), so opening loads two tables.
+const ROWS_MAX_OPEN_FILES: i32 = 20;
+
+/// What a [`Store::open_read_only`] will read, which sizes its table cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadScope {
+    /// The transfer graph (a trace without a graph snapshot): up to 256 table files stay open,
+    /// 16 of them are opened (their index and filter read) while the store opens.
+    Graph,
+    /// Checkpoints, labels and side rows only (a trace whose transfers come from a fresh graph
+    /// snapshot): 10 table files stay open and 2 are opened with the store, which then opens in
+    /// a few milliseconds whatever its size. Graph reads still work, slower.
+    Rows,
+}
 /// Zstd level of the bottom level's table files.
 const ZSTD_LEVEL: i32 = 6;
 /// Column families read by prefix scans (an address's history, a block's transfers) whose
@@ -411,8 +423,8 @@ impl Store {
     /// Open the existing store at `path` for reading only, as a trace does: nothing in the
     /// directory is written (no WAL replayed into new table files, no compaction, no new
     /// `MANIFEST` or `OPTIONS` file), and opening reads as little as it can: table files are
-    /// opened when first read (RocksDB still opens up to 16 at open time), on one thread,
-    /// without loading table statistics, with a smaller block cache.
+    /// opened when first read (RocksDB still opens some at open time, as many as `scope`
+    /// says), on one thread, without loading table statistics.
     ///
     /// While it is open the store's `LOCK` file carries a shared lock, so it is refused, like
     /// [`Store::open`], while a writing process holds the store ([`StoreError::Locked`]), and a
@@ -423,7 +435,7 @@ impl Store {
     /// Errors: [`StoreError::NotAStore`] when `path` holds no store (it is never created),
     /// [`StoreError::NotADirectory`], [`StoreError::Locked`], [`StoreError::Unreadable`],
     /// [`StoreError::FormatVersion`], [`StoreError::Open`].
-    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+    pub fn open_read_only(path: &Path, scope: ReadScope) -> Result<Store, StoreError> {
         let shown = path.display().to_string();
         if path.exists() && !path.is_dir() {
             return Err(StoreError::NotADirectory { path: shown });
@@ -433,7 +445,10 @@ impl Store {
         }
         let lock = shared_lock(&path.join("LOCK"), &shown)?;
         let mut opts = Options::default();
-        opts.set_max_open_files(READ_ONLY_MAX_OPEN_FILES);
+        opts.set_max_open_files(match scope {
+            ReadScope::Graph => READ_ONLY_MAX_OPEN_FILES,
+            ReadScope::Rows => ROWS_MAX_OPEN_FILES,
+        });
         // RocksDB starts this many threads per column family to open table files at open time
         // (16 by default: over 200 thread starts for a handful of files).
         opts.set_max_file_opening_threads(1);
@@ -442,7 +457,7 @@ impl Store {
         opts.set_skip_checking_sst_file_sizes_on_db_open(true);
         let existing = DB::list_cf(&Options::default(), path).unwrap_or_default();
         let present = |compress: bool| -> Result<Vec<_>, StoreError> {
-            Ok(Self::cf_descriptors_cached(compress, READ_ONLY_BLOCK_CACHE_BYTES)?
+            Ok(Self::cf_descriptors(compress)?
                 .into_iter()
                 .filter(|d| existing.is_empty() || existing.iter().any(|e| e == d.name()))
                 .collect::<Vec<_>>())
@@ -492,12 +507,7 @@ impl Store {
     /// (`level_compaction_dynamic_level_bytes`). Compression is a table-file property: RocksDB
     /// records each file's codec, so stores written with other settings read unchanged.
     fn cf_descriptors(compress: bool) -> Result<Vec<ColumnFamilyDescriptor>, StoreError> {
-        Self::cf_descriptors_cached(compress, BLOCK_CACHE_BYTES)
-    }
-
-    /// [`Store::cf_descriptors`] with a block cache of `cache_bytes`.
-    fn cf_descriptors_cached(compress: bool, cache_bytes: usize) -> Result<Vec<ColumnFamilyDescriptor>, StoreError> {
-        let cache = Cache::new_lru_cache(cache_bytes)?;
+        let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES)?;
         Ok(cf::ALL
             .iter()
             .map(|name| {

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use crate::common;
 
 use chaintrace_model::{Address, Category, Direction, Label};
-use chaintrace_store::{Store, StoreError};
+use chaintrace_store::{ReadScope, Store, StoreError};
 
 const CHAIN: &str = "ethereum";
 
@@ -88,17 +88,20 @@ fn a_read_only_open_reads_what_the_writer_stored_and_writes_nothing() {
         (w.stats().unwrap().digest, w.labels_hash().unwrap())
     };
     let before = listing(&db);
-    let r = Store::open_read_only(&db).unwrap();
-    assert_reads_the_blocks(&r, &blocks);
-    assert_eq!(r.stats().unwrap().digest, digest);
-    assert_eq!(r.labels_hash().unwrap(), labels_hash);
-    assert!(r.chain_digest(CHAIN).is_some());
-    // writes are refused, and nothing of them is stored
     let next = common::block(80, blocks[79].block.hash, 0);
-    assert!(r.apply_blocks(CHAIN, std::slice::from_ref(&next)).is_err(), "a read-only store refuses writes");
-    assert!(r.add_labels(&labels()).is_err());
-    drop(r);
-    assert_eq!(listing(&db), before, "a read-only open wrote into the store directory");
+    // either scope reads everything (it only sizes the table cache)
+    for scope in [ReadScope::Graph, ReadScope::Rows] {
+        let r = Store::open_read_only(&db, scope).unwrap();
+        assert_reads_the_blocks(&r, &blocks);
+        assert_eq!(r.stats().unwrap().digest, digest, "{scope:?}");
+        assert_eq!(r.labels_hash().unwrap(), labels_hash, "{scope:?}");
+        assert!(r.chain_digest(CHAIN).is_some());
+        // writes are refused, and nothing of them is stored
+        assert!(r.apply_blocks(CHAIN, std::slice::from_ref(&next)).is_err(), "a read-only store refuses writes");
+        assert!(r.add_labels(&labels()).is_err());
+        drop(r);
+        assert_eq!(listing(&db), before, "a read-only open ({scope:?}) wrote into the store directory");
+    }
     // and the writer carries on where it stopped
     let w = Store::open(&db).unwrap();
     w.apply_blocks(CHAIN, std::slice::from_ref(&next)).unwrap();
@@ -111,11 +114,11 @@ fn readers_share_the_store_and_writers_are_kept_out() {
     let db = dir.path().join("db");
     let writer = Store::open(&db).unwrap();
     writer.apply_blocks(CHAIN, &common::chain(5)).unwrap();
-    let e = Store::open_read_only(&db).err().unwrap();
+    let e = Store::open_read_only(&db, ReadScope::Graph).err().unwrap();
     assert!(matches!(e, StoreError::Locked { .. }), "a store held by a writer: {e}");
     drop(writer);
-    let one = Store::open_read_only(&db).unwrap();
-    let two = Store::open_read_only(&db).unwrap();
+    let one = Store::open_read_only(&db, ReadScope::Graph).unwrap();
+    let two = Store::open_read_only(&db, ReadScope::Graph).unwrap();
     assert_eq!(two.tip(CHAIN).unwrap().unwrap().height, 4);
     let e = Store::open(&db).err().unwrap();
     assert!(matches!(e, StoreError::Locked { .. }), "a writer while readers hold the store: {e}");
@@ -130,17 +133,17 @@ fn readers_share_the_store_and_writers_are_kept_out() {
 fn bad_paths_are_refused_and_nothing_is_created() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing");
-    let e = Store::open_read_only(&missing).err().unwrap();
+    let e = Store::open_read_only(&missing, ReadScope::Rows).err().unwrap();
     assert!(matches!(e, StoreError::NotAStore { .. }), "{e}");
     assert!(!missing.exists(), "a read-only open creates nothing");
     let file = dir.path().join("a-file");
     std::fs::write(&file, b"x").unwrap();
-    let e = Store::open_read_only(&file).err().unwrap();
+    let e = Store::open_read_only(&file, ReadScope::Rows).err().unwrap();
     assert!(matches!(e, StoreError::NotADirectory { .. }), "{e}");
     let other = dir.path().join("photos");
     std::fs::create_dir(&other).unwrap();
     std::fs::write(other.join("cat.jpg"), b"meow").unwrap();
-    let e = Store::open_read_only(&other).err().unwrap();
+    let e = Store::open_read_only(&other, ReadScope::Rows).err().unwrap();
     assert!(matches!(e, StoreError::NotAStore { .. }), "{e}");
     assert_eq!(std::fs::read_dir(&other).unwrap().count(), 1, "nothing created");
 }
@@ -180,7 +183,7 @@ fn rows_only_in_the_log_of_a_writer_that_did_not_close_are_read() {
     assert!(status.success(), "the writer child failed");
     assert!(log_bytes(&db) > 0, "the child's rows are only in its log");
     let before = listing(&db);
-    let r = Store::open_read_only(&db).unwrap();
+    let r = Store::open_read_only(&db, ReadScope::Graph).unwrap();
     assert_reads_the_blocks(&r, &blocks);
     drop(r);
     assert_eq!(listing(&db), before, "the log was read, not replayed into new files");
