@@ -20,7 +20,10 @@
 //! `CHAINTRACE_BENCH_ROOT` (stores at `ROOT/1m`, `ROOT/10m`, `ROOT/30m`; default the `trace`
 //! bench's directory per size), `CHAINTRACE_BENCH_DIR_<N>M` (one size's directory, e.g.
 //! `CHAINTRACE_BENCH_DIR_10M=/work/bench/10m`), `CHAINTRACE_BENCH_GENERATE` (0),
-//! `CHAINTRACE_BENCH_RUNS` (5), `CHAINTRACE_BENCH_POLICIES` (poison,haircut,fifo).
+//! `CHAINTRACE_BENCH_RUNS` (5), `CHAINTRACE_BENCH_POLICIES` (poison,haircut,fifo),
+//! `CHAINTRACE_BENCH_HOPS` (6), `CHAINTRACE_BENCH_RSS_LIMIT_MIB` (8192: a run whose anonymous
+//! memory passes it is killed and reported as such — the generator keeps 1M addresses, so at
+//! 30M transfers a 6-hop walk from 100 seeds reaches nearly all of them).
 //!
 //! Peak RSS is the kernel's high-water mark (`ru_maxrss` of the exited child, which counts
 //! mapped file pages too); its split into anonymous memory (the process's own allocations) and
@@ -44,8 +47,18 @@ use generated::{open_or_generate_graph, Graph, CHAIN};
 #[path = "../src/adapters/snapshot.rs"]
 mod snapshot;
 
-const HOPS: u32 = 6;
 const HUB_DEGREE: u64 = 1000;
+
+/// Hops of every trace (`CHAINTRACE_BENCH_HOPS`, 6).
+fn hops() -> u32 {
+    env_u64("CHAINTRACE_BENCH_HOPS", 6) as u32
+}
+
+/// A run whose anonymous memory passes this is killed (`CHAINTRACE_BENCH_RSS_LIMIT_MIB`, 8192):
+/// the machine is shared, and a trace that reaches the whole graph holds all of it.
+fn rss_limit_kib() -> u64 {
+    env_u64("CHAINTRACE_BENCH_RSS_LIMIT_MIB", 8192) * 1024
+}
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -81,6 +94,8 @@ struct Run {
     file_kib: u64,
     nodes: u64,
     edges: u64,
+    /// Killed for passing [`rss_limit_kib`].
+    killed: bool,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -97,7 +112,7 @@ fn cold_trace(store: &Path, seeds: &[Address], policy: &str, out: &Path) -> Run 
     let mut cmd = std::process::Command::new(bin);
     cmd.arg("--store")
         .arg(store)
-        .args(["--json", "trace", "--chain", CHAIN, "--hops", &HOPS.to_string()])
+        .args(["--json", "trace", "--chain", CHAIN, "--hops", &hops().to_string()])
         .args(["--hub-degree", &HUB_DEGREE.to_string(), "--policy", policy, "--out"])
         .arg(out)
         .args(seeds.iter().map(|a| a.to_string()))
@@ -125,12 +140,17 @@ fn cold_trace(store: &Path, seeds: &[Address], policy: &str, out: &Path) -> Run 
             };
             anon = anon.max(field("RssAnon:"));
             file = file.max(field("RssFile:"));
+            if anon > rss_limit_kib() {
+                // SAFETY: a signal to our own child, which is not reaped until wait4 below
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+                return (anon, file, true);
+            }
             if s.lines().any(|l| l.starts_with("State:") && l.contains("zombie")) {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
-        (anon, file)
+        (anon, file, false)
     });
     let mut stdout = child.stdout;
     let mut stderr = child.stderr;
@@ -155,9 +175,12 @@ fn cold_trace(store: &Path, seeds: &[Address], policy: &str, out: &Path) -> Run 
     let rc = unsafe { libc::wait4(pid as libc::pid_t, &mut wstatus, 0, &mut ru) };
     let wall_ms = t0.elapsed().as_secs_f64() * 1000.0;
     assert_eq!(rc, pid as libc::pid_t, "wait4 on chaintrace trace");
-    let (anon, file) = watch.join().unwrap_or((0, 0));
-    assert!(libc::WIFEXITED(wstatus) && libc::WEXITSTATUS(wstatus) == 0, "cold chaintrace trace failed: {err_text}");
-    let v: serde_json::Value = serde_json::from_str(out_text.trim()).expect("trace --json output");
+    let (anon, file, killed) = watch.join().unwrap_or((0, 0, false));
+    assert!(
+        killed || (libc::WIFEXITED(wstatus) && libc::WEXITSTATUS(wstatus) == 0),
+        "cold chaintrace trace failed: {err_text}"
+    );
+    let v: serde_json::Value = serde_json::from_str(out_text.trim()).unwrap_or_default();
     let tv = |t: libc::timeval| t.tv_sec as f64 * 1000.0 + t.tv_usec as f64 / 1000.0;
     Run {
         wall_ms,
@@ -167,6 +190,7 @@ fn cold_trace(store: &Path, seeds: &[Address], policy: &str, out: &Path) -> Run 
         file_kib: file,
         nodes: v["nodes"].as_u64().unwrap_or(0),
         edges: v["edges"].as_u64().unwrap_or(0),
+        killed,
     }
 }
 
@@ -248,6 +272,19 @@ fn main() {
         for policy in &policies {
             // the first run warms the page cache (the snapshot's pages, RocksDB's files)
             let first = cold_trace(&store, &seeds[0], policy, &out);
+            if first.killed {
+                // no use repeating it: the line says where it was stopped
+                println!(
+                    "{:>5} {policy}: killed after {:.0} s (CPU {:.0} s) at {:.0} MiB of anonymous memory \
+                     (CHAINTRACE_BENCH_RSS_LIMIT_MIB), {:.0} MiB of mapped file",
+                    size_name(n),
+                    first.wall_ms / 1000.0,
+                    first.cpu_ms / 1000.0,
+                    first.anon_kib as f64 / 1024.0,
+                    first.file_kib as f64 / 1024.0
+                );
+                continue;
+            }
             let all: Vec<Run> = (0..runs).map(|r| cold_trace(&store, &seeds[r + 1], policy, &out)).collect();
             let m = |f: fn(&Run) -> f64| median(all.iter().map(f).collect());
             eprintln!(
@@ -263,7 +300,8 @@ fn main() {
     let _ = std::fs::remove_file(&out);
 
     println!(
-        "cold `chaintrace trace` (new process, 100 seeds, {HOPS} hops, hub degree {HUB_DEGREE}, over the fresh snapshot, page cache warm; p50 of {runs} runs, each another seed set):"
+        "cold `chaintrace trace` (new process, 100 seeds, {} hops, hub degree {HUB_DEGREE}, over the fresh snapshot, page cache warm; p50 of {runs} runs, each another seed set):",
+        hops()
     );
     println!(
         "{:>5} {:>9} {:>8} {:>10} {:>9} {:>10} {:>11} {:>10} {:>10} {:>9} {:>9} {:>12}",
