@@ -58,6 +58,16 @@ fn a_store_held_by_another_process_is_refused_clearly() {
     assert!(e.contains("in use by another chaintrace process") && e.contains("store"), "{e}");
 }
 
+#[test]
+fn a_trace_is_refused_clearly_while_a_writer_holds_the_store() {
+    // `trace` opens the store read-only (a shared lock on LOCK): a writer's lock still keeps it out
+    let w = Workdir::new();
+    w.ok(&["stats"]);
+    let _held = chaintrace_store_holder(&w);
+    let e = w.fails(&["trace", "--chain", "ethereum", "0x098B716B8Aaf21512996dC57EB0615e2383E2f96"]);
+    assert!(e.contains("in use by another chaintrace process") && e.contains("store"), "{e}");
+}
+
 /// Hold the store open from a second process: RocksDB's LOCK file is taken with `flock`-style
 /// locks, which `flock(1)` from util-linux takes too.
 fn chaintrace_store_holder(w: &Workdir) -> ChildGuard {

@@ -199,6 +199,52 @@ fn traces_over_the_snapshot_write_the_same_case_files_as_over_the_store() {
     w.verified();
 }
 
+/// Every file under `dir` with its size and modification time.
+fn listing(dir: &std::path::Path) -> std::collections::BTreeMap<String, (u64, std::time::SystemTime)> {
+    let mut out = std::collections::BTreeMap::new();
+    for e in std::fs::read_dir(dir).expect("list").flatten() {
+        let m = e.metadata().expect("metadata");
+        let name = e.file_name().to_string_lossy().into_owned();
+        if m.is_dir() {
+            out.extend(listing(&e.path()).into_iter().map(|(k, v)| (format!("{name}/{k}"), v)));
+        } else {
+            out.insert(name, (m.len(), m.modified().expect("mtime")));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_trace_writes_nothing_into_the_store() {
+    let mut rng = Rng::new(seed());
+    let w = Workdir::new();
+    let people = 300;
+    put(&w, &blocks(&mut rng, people, 0, 120, 30), true);
+    let args = |p: &str| vec![hex_of(&addr(1, 3)), hex_of(&addr(1, 4)), "--policy".into(), p.into()];
+    // over the store, then over its snapshot: the directory is left as it was, byte for byte
+    let before = listing(&w.store());
+    let (over_store, used) = trace(&w, "store.json", &args("haircut"));
+    assert!(!used);
+    assert_eq!(listing(&w.store()), before, "a trace over the store wrote into it");
+    w.ok(&["snapshot"]);
+    let before = listing(&w.store());
+    for p in ["poison", "haircut", "fifo"] {
+        let (bytes, used) = trace(&w, &format!("snap-{p}.json"), &args(p));
+        assert!(used);
+        if p == "haircut" {
+            assert!(bytes == over_store, "the read-only trace over the snapshot differs from the one over the store");
+        }
+    }
+    assert_eq!(listing(&w.store()), before, "a trace over the snapshot wrote into the store");
+    // two traces at once share the store (each holds a shared lock)
+    let reader =
+        Store::open_read_only(&w.store(), chaintrace_store::ReadScope::Rows).expect("a reader beside the traces");
+    let (again, _) = trace(&w, "again.json", &args("haircut"));
+    assert!(again == over_store);
+    drop(reader);
+    w.verified();
+}
+
 #[test]
 fn a_store_that_changed_after_the_snapshot_is_never_read_through_it() {
     let mut rng = Rng::new(seed());

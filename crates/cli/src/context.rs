@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use chaintrace_store::{Store, StoreError};
+use chaintrace_store::{ReadScope, Store, StoreError};
 
 use crate::{config::Config, Cli};
 
@@ -20,20 +20,34 @@ impl Context {
 
     /// Open (or create) the store; an error says what was wrong and what to do about it.
     pub(crate) fn open_store(&self) -> Result<Store> {
-        Store::open(&self.store_path).map_err(|e| {
-            let hint = match &e {
-                StoreError::NotADirectory { .. } => "pass --store with a directory path",
-                StoreError::Unreadable { .. } => "check its permissions",
-                StoreError::NotAStore { .. } => "pass --store with a new or existing store directory",
-                StoreError::Locked { .. } => "wait for it to finish or use another --store",
-                StoreError::FormatVersion { .. } => "re-ingest into a new store (--store DIR)",
-                StoreError::Open { .. } => "check --store; a damaged store must be re-ingested into a new directory",
-                _ => return anyhow::Error::new(e),
-            };
-            // The hint leads the chain; the store's own message, contained in it, is not
-            // repeated on the one-line report.
-            let line = format!("{e}: {hint}");
-            anyhow::Error::new(e).context(line)
-        })
+        Store::open(&self.store_path).map_err(open_error)
     }
+
+    /// Open the store for reading only (`chaintrace trace`): no write, no log replayed into new
+    /// table files, a lighter open ([`Store::open_read_only`], sized by `scope`). A path that holds no store yet
+    /// is opened as [`Context::open_store`] does (created when missing or empty, refused
+    /// otherwise), so the command behaves as before there.
+    pub(crate) fn open_store_read_only(&self, scope: ReadScope) -> Result<Store> {
+        if !self.store_path.join("CURRENT").is_file() {
+            return self.open_store();
+        }
+        Store::open_read_only(&self.store_path, scope).map_err(open_error)
+    }
+}
+
+/// A store open error with what to do about it leading the one-line report.
+fn open_error(e: StoreError) -> anyhow::Error {
+    let hint = match &e {
+        StoreError::NotADirectory { .. } => "pass --store with a directory path",
+        StoreError::Unreadable { .. } => "check its permissions",
+        StoreError::NotAStore { .. } => "pass --store with a new or existing store directory",
+        StoreError::Locked { .. } => "wait for it to finish or use another --store",
+        StoreError::FormatVersion { .. } => "re-ingest into a new store (--store DIR)",
+        StoreError::Open { .. } => "check --store; a damaged store must be re-ingested into a new directory",
+        _ => return anyhow::Error::new(e),
+    };
+    // The hint leads the chain; the store's own message, contained in it, is not
+    // repeated on the one-line report.
+    let line = format!("{e}: {hint}");
+    anyhow::Error::new(e).context(line)
 }

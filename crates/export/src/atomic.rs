@@ -69,6 +69,17 @@ fn temp_in(dir: &Path, final_path: &Path) -> Result<tempfile::NamedTempFile, Wri
 
 /// Write `bytes` to `path` via a temporary file in the same directory, an fsync and a rename.
 pub fn write_file(path: &Path, bytes: &[u8], replace: Replace) -> Result<(), WriteError> {
+    write_file_with(path, replace, |w| w.write_all(bytes))
+}
+
+/// Like [`write_file`], with the content written by `write` into a buffered writer on the
+/// temporary file: a large file (a case file of tens of MB) need not be held in memory whole
+/// first. An error from `write` leaves no file behind.
+pub fn write_file_with(
+    path: &Path,
+    replace: Replace,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), WriteError> {
     let force = replace == Replace::Yes;
     if !force && fs::symlink_metadata(path).is_ok() {
         return Err(WriteError::Exists(path.to_path_buf()));
@@ -78,7 +89,10 @@ pub fn write_file(path: &Path, bytes: &[u8], replace: Replace) -> Result<(), Wri
     }
     let dir = parent_of(path);
     let mut tmp = temp_in(dir, path)?;
-    tmp.write_all(bytes).map_err(|e| WriteError::io(path, e))?;
+    {
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
+        write(&mut out).and_then(|()| out.flush()).map_err(|e| WriteError::io(path, e))?;
+    }
     tmp.as_file().sync_all().map_err(|e| WriteError::io(path, e))?;
     let persisted = if force { tmp.persist(path) } else { tmp.persist_noclobber(path) };
     match persisted {
@@ -172,6 +186,25 @@ mod tests {
         assert!(matches!(write_dir(&not_dir, &files, Replace::Yes), Err(WriteError::NotADirectory(_))));
         let entries: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(entries.len(), 2, "no temporary directories left behind");
+    }
+
+    #[test]
+    fn a_streamed_write_replaces_whole_or_leaves_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("case.json");
+        write_file(&p, b"old", Replace::Yes).unwrap();
+        // larger than the writer's buffer, in many small writes
+        let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        write_file_with(&p, Replace::Yes, |w| big.chunks(7).try_for_each(|c| w.write_all(c))).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), big);
+        // a writer that fails half-way: the previous file stays, no temporary file is left
+        let e = write_file_with(&p, Replace::Yes, |w| {
+            w.write_all(b"partial")?;
+            Err(std::io::Error::other("serialiser failed"))
+        });
+        assert!(matches!(e, Err(WriteError::Io { .. })), "{e:?}");
+        assert_eq!(fs::read(&p).unwrap(), big);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
     }
 
     #[test]

@@ -446,11 +446,18 @@ impl CaseFile {
     /// case always gives the same bytes, and reading them back and writing again changes
     /// nothing.
     pub fn to_json(&self) -> String {
-        // Every map in a case file has string keys and every type derives `Serialize`, so
-        // serialisation to a string cannot fail.
-        let mut s = serde_json::to_string_pretty(self).expect("a case file always serialises to JSON");
-        s.push('\n');
-        s
+        let mut out = Vec::new();
+        // Writing into memory cannot fail, and every map in a case file has string keys and
+        // every type derives `Serialize`, so serialisation cannot fail either.
+        self.write_json(&mut out).expect("a case file always serialises to JSON");
+        String::from_utf8(out).expect("serde_json writes UTF-8")
+    }
+
+    /// The bytes of [`CaseFile::to_json`], written to `w` as they are made (a case file of a
+    /// wide trace is tens of MB: it need not be held in memory twice). Errors are `w`'s.
+    pub fn write_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut *w, self).map_err(std::io::Error::from)?;
+        w.write_all(b"\n")
     }
 }
 
@@ -508,6 +515,17 @@ mod tests {
         assert!(text.find("\"alpha\"").unwrap() < text.find("\"zeta\"").unwrap(), "maps are sorted");
         // Optional node fields are omitted when absent, so old files stay byte-stable.
         assert!(!text.contains("stop_reason"));
+    }
+
+    #[test]
+    fn the_streamed_bytes_are_the_pretty_json_of_the_case() {
+        let c = sample();
+        // the oracle: serde_json's pretty string and a newline, as case files were always written
+        let want = serde_json::to_string_pretty(&c).unwrap() + "\n";
+        let mut streamed = Vec::new();
+        c.write_json(&mut streamed).unwrap();
+        assert_eq!(String::from_utf8(streamed).unwrap(), want);
+        assert_eq!(c.to_json(), want);
     }
 
     /// A version 1 file (as chaintrace wrote them before version 2) reads: its chain becomes

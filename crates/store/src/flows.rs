@@ -166,6 +166,13 @@ impl Store {
         Ok(())
     }
 
+    /// The chain's flow row counts as its checkpoint records them (kept in memory): a chain
+    /// with no row of a kind answers the tracer's per-address look-ups of that kind without a
+    /// RocksDB iterator each (a trace asks for every address it expands).
+    fn flow_counts(&self, chain: &str) -> FlowCounts {
+        self.lock().chains.get(chain).map(|c| c.flows).unwrap_or_default()
+    }
+
     /// Conversions owned by `owner` on `chain`, in chain order, strictly after `after` when
     /// given, at most `limit`. None for an unknown chain or an owner without conversions.
     pub fn conversions(
@@ -176,6 +183,9 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<Conversion>, StoreError> {
         let Some(no) = self.chain_no(chain) else { return Ok(Vec::new()) };
+        if self.flow_counts(chain).conversions == 0 {
+            return Ok(Vec::new());
+        }
         let prefix = flow_index::prefix(no, FlowKind::Conversion, &[&owner.to_key()]);
         let start = match after {
             Some((h, p)) => flow_index::ordered(&prefix, h, p, 0),
@@ -199,6 +209,9 @@ impl Store {
     /// Bridge deposits sent by `owner` on `chain`, in chain order.
     pub fn bridge_deposits(&self, chain: &str, owner: &Address) -> Result<Vec<BridgeEvent>, StoreError> {
         let Some(no) = self.chain_no(chain) else { return Ok(Vec::new()) };
+        if self.flow_counts(chain).bridge_events == 0 {
+            return Ok(Vec::new());
+        }
         let prefix = deposit_prefix(no, owner);
         let mut out = Vec::new();
         self.index_rows(&prefix, &prefix, |_, row| {
@@ -214,6 +227,9 @@ impl Store {
     /// chain order should a bridge ever release one key twice).
     pub fn bridge_release(&self, chain: &str, key: &BridgeKey) -> Result<Option<BridgeEvent>, StoreError> {
         let Some(no) = self.chain_no(chain) else { return Ok(None) };
+        if self.flow_counts(chain).bridge_events == 0 {
+            return Ok(None);
+        }
         let prefix = release_prefix(no, key);
         let mut out = None;
         self.index_rows(&prefix, &prefix, |_, row| {

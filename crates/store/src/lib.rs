@@ -190,6 +190,12 @@ pub struct Store {
     /// read from the merge counters (a secondary's catch-up can replay a merge operand that it
     /// already applied, so a counter read there may count a transfer twice).
     secondary: bool,
+    /// Opened with [`Store::open_read_only`]: nothing is written, and nothing is flushed when
+    /// it closes.
+    read_only: bool,
+    /// [`Store::open_read_only`]'s shared lock on the store's `LOCK` file, held while the store
+    /// is open (declared after `db`, so it is released after RocksDB closes).
+    _shared_lock: Option<std::fs::File>,
 }
 
 const ADDR_CACHE_MAX: usize = 4_000_000;
@@ -197,11 +203,105 @@ const ADDR_CACHE_MAX: usize = 4_000_000;
 const MAX_TOTAL_WAL_BYTES: u64 = 256 << 20;
 /// RocksDB block cache shared by all column families.
 const BLOCK_CACHE_BYTES: usize = 256 << 20;
+/// Table files a [`ReadScope::Graph`] open keeps open at once (RocksDB's table cache; each
+/// open table holds its index and bloom filter in memory). RocksDB opens up to 16 of them
+/// while opening the store (their filters are most of a 10M-transfer store's open time).
+const READ_ONLY_MAX_OPEN_FILES: i32 = 256;
+/// The same for a [`ReadScope::Rows`] open: RocksDB's minimum (20, of which 10 are table
+/// files), so opening loads two tables.
+const ROWS_MAX_OPEN_FILES: i32 = 20;
+
+/// What a [`Store::open_read_only`] will read, which sizes its table cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadScope {
+    /// The transfer graph (a trace without a graph snapshot): up to 256 table files stay open,
+    /// 16 of them are opened (their index and filter read) while the store opens.
+    Graph,
+    /// Checkpoints, labels and side rows only (a trace whose transfers come from a fresh graph
+    /// snapshot): 10 table files stay open and 2 are opened with the store, which then opens in
+    /// a few milliseconds whatever its size. Graph reads still work, slower.
+    Rows,
+}
 /// Zstd level of the bottom level's table files.
 const ZSTD_LEVEL: i32 = 6;
 /// Column families read by prefix scans (an address's history, a block's transfers) whose
 /// point reads are rare: larger blocks compress better there.
 const SCANNED_CFS: [&str; 3] = [cf::TRANSFERS, cf::ADDR_OUT, cf::ADDR_IN];
+
+impl Drop for Store {
+    /// A writing store flushes its memtables when it closes: the last batches' rows are then in
+    /// table files, not only in the write-ahead log, and the log is deleted. Without it the next
+    /// open replays the log (up to [`MAX_TOTAL_WAL_BYTES`]) — a read-only open, which cannot
+    /// write the replayed rows out, on every open. Durability does not depend on it: every
+    /// batch was already in the log when it was acknowledged.
+    fn drop(&mut self) {
+        if self.read_only || self.secondary {
+            return;
+        }
+        for name in cf::ALL {
+            let Some(handle) = self.db.cf_handle(name) else { continue };
+            if let Err(e) = self.db.flush_cf(handle) {
+                tracing::warn!(error = %e, column_family = name, "flushing the store at close failed; the next open replays its log");
+                return;
+            }
+        }
+    }
+}
+
+/// A shared (read) lock on the store's `LOCK` file, held as long as the returned file is open.
+///
+/// RocksDB's writer takes an exclusive POSIX record lock (`fcntl(F_SETLK)`) on that file; an
+/// open-file-description lock (`F_OFD_SETLK`) conflicts with it whichever process holds either,
+/// stays with this file handle only (closing another handle of the file does not drop it),
+/// and is shared with other readers.
+#[cfg(unix)]
+fn shared_lock(lock: &Path, shown: &str) -> Result<std::fs::File, StoreError> {
+    use std::os::fd::AsRawFd as _;
+    let file = std::fs::File::open(lock).map_err(|e| match e.kind() {
+        std::io::ErrorKind::PermissionDenied => {
+            StoreError::Unreadable { path: shown.to_string(), reason: "permission denied".into() }
+        }
+        _ => StoreError::Open { path: shown.to_string(), reason: format!("opening its LOCK file: {e}") },
+    })?;
+    let try_lock = |cmd: libc::c_int| {
+        // SAFETY: `flock` is a plain C struct for which all-zero bytes are a valid value; the
+        // fields that matter are set below, and `fcntl` reads it only during the call.
+        let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+        fl.l_type = libc::F_RDLCK as libc::c_short;
+        fl.l_whence = libc::SEEK_SET as libc::c_short;
+        fl.l_start = 0;
+        fl.l_len = 0;
+        // SAFETY: the descriptor is open for the duration of the call and `fl` outlives it.
+        let rc = unsafe { libc::fcntl(file.as_raw_fd(), cmd, &mut fl as *mut libc::flock) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    };
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let locked = match try_lock(libc::F_OFD_SETLK) {
+        // a kernel without open-file-description locks (before Linux 3.15)
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => try_lock(libc::F_SETLK),
+        other => other,
+    };
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let locked = try_lock(libc::F_SETLK);
+    match locked {
+        Ok(()) => Ok(file),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EACCES)) => {
+            Err(StoreError::Locked { path: shown.to_string() })
+        }
+        Err(e) => Err(StoreError::Open { path: shown.to_string(), reason: format!("locking its LOCK file: {e}") }),
+    }
+}
+
+/// Elsewhere the store is opened without a shared lock (RocksDB's writer lock is not visible).
+#[cfg(not(unix))]
+fn shared_lock(lock: &Path, shown: &str) -> Result<std::fs::File, StoreError> {
+    std::fs::File::open(lock)
+        .map_err(|e| StoreError::Open { path: shown.to_string(), reason: format!("opening its LOCK file: {e}") })
+}
 
 /// Whether opening failed because the linked RocksDB lacks a compression library.
 fn compression_unsupported(e: &rocksdb::Error) -> bool {
@@ -320,6 +420,70 @@ impl Store {
         Self::from_db(db, path, true)
     }
 
+    /// Open the existing store at `path` for reading only, as a trace does: nothing in the
+    /// directory is written (no WAL replayed into new table files, no compaction, no new
+    /// `MANIFEST` or `OPTIONS` file), and opening reads as little as it can: table files are
+    /// opened when first read (RocksDB still opens some at open time, as many as `scope`
+    /// says), on one thread, without loading table statistics.
+    ///
+    /// While it is open the store's `LOCK` file carries a shared lock, so it is refused, like
+    /// [`Store::open`], while a writing process holds the store ([`StoreError::Locked`]), and a
+    /// writer cannot open it meanwhile; several read-only opens may share it. Every read
+    /// method works; the write methods fail with [`StoreError::Rocks`]. Rows still in the
+    /// writer's write-ahead log (a writer that did not close cleanly) are read from it.
+    ///
+    /// Errors: [`StoreError::NotAStore`] when `path` holds no store (it is never created),
+    /// [`StoreError::NotADirectory`], [`StoreError::Locked`], [`StoreError::Unreadable`],
+    /// [`StoreError::FormatVersion`], [`StoreError::Open`].
+    pub fn open_read_only(path: &Path, scope: ReadScope) -> Result<Store, StoreError> {
+        let shown = path.display().to_string();
+        if path.exists() && !path.is_dir() {
+            return Err(StoreError::NotADirectory { path: shown });
+        }
+        if !path.join("CURRENT").is_file() {
+            return Err(StoreError::NotAStore { path: shown });
+        }
+        let lock = shared_lock(&path.join("LOCK"), &shown)?;
+        let mut opts = Options::default();
+        opts.set_max_open_files(match scope {
+            ReadScope::Graph => READ_ONLY_MAX_OPEN_FILES,
+            ReadScope::Rows => ROWS_MAX_OPEN_FILES,
+        });
+        // RocksDB starts this many threads per column family to open table files at open time
+        // (16 by default: over 200 thread starts for a handful of files).
+        opts.set_max_file_opening_threads(1);
+        // Statistics for compaction decisions, which a read-only instance never makes.
+        opts.set_skip_stats_update_on_db_open(true);
+        opts.set_skip_checking_sst_file_sizes_on_db_open(true);
+        let existing = DB::list_cf(&Options::default(), path).unwrap_or_default();
+        let present = |compress: bool| -> Result<Vec<_>, StoreError> {
+            Ok(Self::cf_descriptors(compress)?
+                .into_iter()
+                .filter(|d| existing.is_empty() || existing.iter().any(|e| e == d.name()))
+                .collect::<Vec<_>>())
+        };
+        let db = match DB::open_cf_descriptors_read_only(&opts, path, present(true)?, false) {
+            Ok(db) => db,
+            Err(e) if compression_unsupported(&e) => {
+                DB::open_cf_descriptors_read_only(&opts, path, present(false)?, false)
+                    .map_err(|e| StoreError::from_open(&shown, e))?
+            }
+            Err(e) => return Err(StoreError::from_open(&shown, e)),
+        };
+        let found = db
+            .get_cf(Self::cf_of(&db, cf::META), meta::FORMAT_VERSION)?
+            .and_then(|v| <[u8; 4]>::try_from(v.as_slice()).ok())
+            .map(u32::from_be_bytes)
+            .unwrap_or(0);
+        if found != FORMAT_VERSION {
+            return Err(StoreError::FormatVersion { path: shown, found, expected: FORMAT_VERSION });
+        }
+        let mut store = Self::from_db(db, path, false)?;
+        store.read_only = true;
+        store._shared_lock = Some(lock);
+        Ok(store)
+    }
+
     /// On a store opened with [`Store::open_secondary`]: replay what the primary has committed
     /// since the last catch-up (whole batches only, so checkpoints and rows stay consistent)
     /// and reload the chains' checkpoints. On a primary it is a no-op that succeeds.
@@ -386,6 +550,8 @@ impl Store {
             }),
             chain_nos: RwLock::new(HashMap::new()),
             secondary,
+            read_only: false,
+            _shared_lock: None,
         })
     }
 

@@ -7,12 +7,13 @@ use std::path::PathBuf;
 use anyhow::{bail, Context as _, Result};
 use chaintrace_model::time_fmt::parse_rfc3339;
 use chaintrace_model::{Address, Asset, CaseFile, ChainKind, ChainSpec, Label, PriceSourceRef, Provenance, TipRef};
-use chaintrace_store::Store;
+use chaintrace_store::{ReadScope, Store};
 use chaintrace_tracer::case::{case_file, summary_text, CaseContext, ChainCase};
 use chaintrace_tracer::{
     trace_chains, Bound, Policy, PriceBook, PriceTable, TraceDirection, TraceError, TraceOptions, WalkChain, MAX_HOPS,
 };
 
+use crate::adapters::snapshot;
 use crate::adapters::source::StoreSource;
 use clap::{Args, ValueEnum};
 
@@ -454,6 +455,21 @@ pub(crate) fn load_prices(path: Option<&std::path::Path>) -> Result<(PriceTable,
     Ok((prices, Some(note)))
 }
 
+/// Whether a trace of `chain` (a `--chain` value) reads more than rows from `store`: a chain
+/// without a fresh graph snapshot (its transfers come from the store), a Bitcoin chain (UTXO
+/// structure and clusters per node) or one with swaps or bridge events (read per address).
+/// Errors answer yes: the trace itself reports them.
+fn reads_graph(ctx: &Context, store: &Store, chain: &str) -> bool {
+    let Ok(names) = chain_names(ctx, Some(store), chain) else { return true };
+    let Ok(stats) = store.stats() else { return true };
+    names.iter().any(|name| {
+        let utxo = ctx.config.chain(name).map_or(true, |s| s.kind == ChainKind::Bitcoin);
+        let flows = stats.chains.get(name).is_some_and(|c| c.conversions + c.bridge_events > 0);
+        let fresh = matches!(snapshot::status(store, name), Ok(snapshot::Status::Fresh(_)));
+        utxo || flows || !fresh
+    })
+}
+
 pub(crate) fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
     let chain = match &args.chain {
         Some(c) => c.clone(),
@@ -482,7 +498,13 @@ pub(crate) fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
         parse_asset(a, &spec)?;
     }
     let (prices, note) = load_prices(args.prices.as_deref())?;
-    let store = ctx.open_store()?;
+    // A trace only reads: the read-only open writes nothing and opens faster; sized for row
+    // reads when every chain's transfers come from a fresh snapshot, else for the graph.
+    let mut store = ctx.open_store_read_only(ReadScope::Rows)?;
+    if reads_graph(ctx, &store, &chain) {
+        drop(store);
+        store = ctx.open_store_read_only(ReadScope::Graph)?;
+    }
     let user_labels = crate::serve::labels::read(&ctx.store_path)?;
     let req = TraceSpec {
         chain,
@@ -510,7 +532,7 @@ pub(crate) fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
         }
         Ok(())
     };
-    match &args.out {
+    let done = match &args.out {
         Some(path) => {
             files::write_case(path, &case)?;
             if ctx.json {
@@ -532,7 +554,12 @@ pub(crate) fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
             output::line(summary_text(&case).trim_end())?;
             frozen_text()
         }
-    }
+    };
+    // The process exits next: freeing the case (at 10M transfers a wide trace's is ~100k
+    // nodes and edges of small strings) is work nobody waits for. Leaked on purpose; the
+    // store is closed normally.
+    std::mem::forget(case);
+    done
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
