@@ -55,8 +55,16 @@ pub(crate) fn block_hash(h: u64) -> Hash32 {
     Hash32(b)
 }
 
+/// Ordinary wallets of the uniform graph: 1M up to 10M transfers, then one per 10 transfers, so a
+/// larger store grows wider (more wallets, as a chain does) rather than denser, and a trace's
+/// reach stays comparable across sizes (the 1M and 10M graphs are unchanged).
+pub(crate) fn ordinary_count(total: u64) -> u64 {
+    ORDINARY.max(total / 10)
+}
+
 pub(crate) fn generate(store: &Store, total: u64) {
     let mut rng = Rng::new(42);
+    let wallets = ordinary_count(total);
     let blocks = total.div_ceil(PER_BLOCK);
     let started = Instant::now();
     let mut batch = Vec::new();
@@ -67,7 +75,7 @@ pub(crate) fn generate(store: &Store, total: u64) {
         data.tx_count = PER_BLOCK as u32;
         for i in 0..PER_BLOCK {
             let r = rng.below(100);
-            let from = if r < 2 { deposit(rng.below(DEPOSITS)) } else { ordinary(rng.below(ORDINARY)) };
+            let from = if r < 2 { deposit(rng.below(DEPOSITS)) } else { ordinary(rng.below(wallets)) };
             let to = if r < 2 {
                 hot(rng.below(HOT))
             } else if r < 7 {
@@ -75,7 +83,7 @@ pub(crate) fn generate(store: &Store, total: u64) {
             } else if r < 8 {
                 hub(rng.below(HUBS))
             } else {
-                ordinary(rng.below(ORDINARY))
+                ordinary(rng.below(wallets))
             };
             let asset = if rng.below(5) == 0 { Asset::Token(TOKEN) } else { Asset::Native };
             let amount = U256::from(1 + rng.below(1_000_000_000_000));
