@@ -20,7 +20,17 @@ impl Context {
 
     /// Open (or create) the store; an error says what was wrong and what to do about it.
     pub(crate) fn open_store(&self) -> Result<Store> {
-        Store::open(&self.store_path).map_err(|e| {
+        Self::with_hint(Store::open(&self.store_path))
+    }
+
+    /// [`Context::open_store`] for a bulk load: block batches skip the write-ahead log and are
+    /// persisted by atomic flushes ([`Store::open_bulk`]).
+    pub(crate) fn open_store_bulk(&self) -> Result<Store> {
+        Self::with_hint(Store::open_bulk(&self.store_path))
+    }
+
+    fn with_hint(opened: Result<Store, StoreError>) -> Result<Store> {
+        opened.map_err(|e| {
             let hint = match &e {
                 StoreError::NotADirectory { .. } => "pass --store with a directory path",
                 StoreError::Unreadable { .. } => "check its permissions",

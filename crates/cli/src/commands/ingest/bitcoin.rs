@@ -59,7 +59,9 @@ impl Summary {
 
 pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<()> {
     let network = network_for(spec, args.bitcoin.network.as_deref())?;
-    let store = ctx.open_store()?;
+    // Block files are the initial sync: its batches skip the write-ahead log (crash safety by
+    // atomic flushes, `Store::open_bulk`).
+    let store = if args.bitcoin.blocks_dir.is_some() { ctx.open_store_bulk()? } else { ctx.open_store()? };
     let chain = spec.name.as_str();
     let sink = StoreSink { store: &store, chain };
     let mut opts = IngestOptions::new(chain, network);
