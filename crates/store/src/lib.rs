@@ -85,7 +85,7 @@ pub use labels::LabelDiff;
 pub use utxo::StoreUtxoLookup;
 pub use verify::{ChainFigures, ChainVerification, Verification};
 
-use batch::SortedBatch;
+use batch::{ColumnFamilyIds, SortedBatch};
 use keys::{cf, meta, AddrId, AdjKey, BlockKey, ChainNo, TransferKey};
 use rows::{BlockRow, ChainStateRow, OutpointRow, OutputRow, TipRow, TransferRow};
 
@@ -179,6 +179,8 @@ struct WriterState {
     /// was empty when it was opened and the cache has not been cleared since. Then an address
     /// the cache lacks is new, and allocating its id reads nothing (the initial sync's case).
     dict_complete: bool,
+    /// The buffers of the last batch, kept for the next ([`SortedBatch::clear`]).
+    scratch: SortedBatch,
 }
 
 /// The transaction-graph store: one RocksDB directory holding every chain's blocks, transfers,
@@ -197,6 +199,8 @@ pub struct Store {
     secondary: bool,
     /// Opened with [`Store::open_bulk`]: block batches are written without the WAL.
     bulk: bool,
+    /// The column families' RocksDB ids, when batches can be encoded directly.
+    cf_ids: Option<ColumnFamilyIds>,
 }
 
 const ADDR_CACHE_MAX: usize = 4_000_000;
@@ -406,6 +410,10 @@ impl Store {
     fn from_db(db: DB, path: &Path, secondary: bool) -> Result<Store, StoreError> {
         let (next_addr_id, chains) = Self::load_chain_state(&db)?;
         let dict_complete = !secondary && Self::cf_is_empty(&db, cf::ADDRESSES)?;
+        let cf_ids = ColumnFamilyIds::learn(|name| Self::cf_of(&db, name));
+        if cf_ids.is_none() {
+            tracing::debug!("this RocksDB encodes write batches otherwise: batches are built operation by operation");
+        }
         Ok(Store {
             db,
             path: path.to_path_buf(),
@@ -415,10 +423,12 @@ impl Store {
                 addr_cache: FxHashMap::default(),
                 new_ids: FxHashMap::default(),
                 dict_complete,
+                scratch: SortedBatch::default(),
             }),
             chain_nos: RwLock::new(HashMap::new()),
             secondary,
             bulk: false,
+            cf_ids,
         })
     }
 
@@ -681,12 +691,14 @@ impl Store {
             }
         }
         batch.put_cf(cf::META, meta::chain(chain), rows::encode(&state));
-        let batch = batch.into_write_batch(|name| self.cf(name));
+        let wb = batch.to_write_batch(|name| self.cf(name), self.cf_ids.as_ref());
         if self.bulk {
-            self.db.write_without_wal(batch)?;
+            self.db.write_without_wal(wb)?;
         } else {
-            self.db.write(batch)?;
+            self.db.write(wb)?;
         }
+        batch.clear();
+        w.scratch = batch;
         w.chains.insert(chain.to_string(), state);
         Ok(())
     }
@@ -712,7 +724,7 @@ impl Store {
         blocks: &[BlockData],
     ) -> Result<ApplySummary, StoreError> {
         let mut state = Self::chain_state_mut(w, chain).clone();
-        let mut batch = SortedBatch::default();
+        let mut batch = std::mem::take(&mut w.scratch);
         let mut degrees = DegreeDeltas::default();
         let mut summary = ApplySummary::default();
         let mut acc = U256::from_be_bytes(state.digest_acc);

@@ -74,7 +74,12 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
         let mut bar = Bar::default();
         let s = ingest_blocks_dir(dir, &sink, sink, &opts, |p| bar.update(p));
         bar.clear();
-        Summary::new(chain, "blocks-dir", network, s?)
+        let s = s?;
+        if args.bitcoin.compact {
+            tracing::info!(store = %ctx.store_path.display(), "compacting the store");
+            store.compact();
+        }
+        Summary::new(chain, "blocks-dir", network, s)
     } else if let Some(url) = &args.bitcoin.esplora {
         ingest_esplora(&store, spec, network, &Sensitive::new(url.clone()), args)?
     } else if let Some(url) = args.node.rpc.clone().map(Sensitive::new).or_else(|| spec.rpc.clone()) {
