@@ -181,6 +181,8 @@ struct WriterState {
     dict_complete: bool,
     /// The buffers of the last batch, kept for the next ([`SortedBatch::clear`]).
     scratch: SortedBatch,
+    /// A dictionary key being looked up, kept for its capacity.
+    key_buf: Vec<u8>,
 }
 
 /// The transaction-graph store: one RocksDB directory holding every chain's blocks, transfers,
@@ -424,6 +426,7 @@ impl Store {
                 new_ids: FxHashMap::default(),
                 dict_complete,
                 scratch: SortedBatch::default(),
+                key_buf: Vec::new(),
             }),
             chain_nos: RwLock::new(HashMap::new()),
             secondary,
@@ -533,34 +536,52 @@ impl Store {
         }
     }
 
-    /// Look up or allocate the id of an address, recording a new one in `batch`.
+    /// Look up or allocate the id of the address whose key (`Address::to_key`) is `addr_key`,
+    /// recording a new one in `batch` (the id counter is written once per batch, by
+    /// [`Store::commit`]).
     fn addr_id_for_write(
         &self,
         w: &mut WriterState,
         state: &mut ChainStateRow,
         batch: &mut SortedBatch,
-        addr: &Address,
+        addr_key: &[u8],
     ) -> Result<AddrId, StoreError> {
-        let dict_key = keys::address_key(state.no, &addr.to_key());
-        if let Some(id) = w.addr_cache.get(&dict_key).or_else(|| w.new_ids.get(&dict_key)) {
+        let mut dict_key = std::mem::take(&mut w.key_buf);
+        dict_key.clear();
+        dict_key.extend_from_slice(&state.no.to_be_bytes());
+        dict_key.extend_from_slice(addr_key);
+        let r = self.addr_id_of_dict_key(w, state, batch, &dict_key);
+        w.key_buf = dict_key;
+        r
+    }
+
+    fn addr_id_of_dict_key(
+        &self,
+        w: &mut WriterState,
+        state: &mut ChainStateRow,
+        batch: &mut SortedBatch,
+        dict_key: &[u8],
+    ) -> Result<AddrId, StoreError> {
+        if let Some(id) = w.addr_cache.get(dict_key).or_else(|| w.new_ids.get(dict_key)) {
             return Ok(*id);
         }
-        let stored = if w.dict_complete { None } else { self.db.get_cf(self.cf(cf::ADDRESSES), &dict_key)? };
+        let stored = if w.dict_complete { None } else { self.db.get_cf(self.cf(cf::ADDRESSES), dict_key)? };
         match stored {
             Some(v) => {
-                let id = u64::from_be_bytes(
-                    v.as_slice().try_into().map_err(|_| StoreError::Corrupt(format!("address id of {addr}")))?,
-                );
-                Self::cache_id(w, dict_key, id);
+                let id = <[u8; 8]>::try_from(v.as_slice()).map(u64::from_be_bytes).map_err(|_| {
+                    let shown =
+                        Address::from_key(&dict_key[2..]).map_or_else(|| hex::encode(dict_key), |a| a.to_string());
+                    StoreError::Corrupt(format!("address id of {shown}"))
+                })?;
+                Self::cache_id(w, dict_key.to_vec(), id);
                 Ok(id)
             }
             None => {
                 let id = w.next_addr_id;
                 w.next_addr_id += 1;
                 state.addresses += 1;
-                batch.put_cf(cf::ADDRESSES, &dict_key, id.to_be_bytes());
-                batch.put_cf(cf::META, meta::NEXT_ADDR_ID, w.next_addr_id.to_be_bytes());
-                w.new_ids.insert(dict_key, id);
+                batch.put_cf(cf::ADDRESSES, dict_key, id.to_be_bytes());
+                w.new_ids.insert(dict_key.to_vec(), id);
                 Ok(id)
             }
         }
@@ -625,7 +646,8 @@ impl Store {
         if !pending.insert(kb) {
             return Err(StoreError::DuplicatePosition { height: t.height, tx_index: t.pos.tx_index, sub: t.pos.sub });
         }
-        let row = TransferRow::encode(t);
+        let (from_key, to_key) = (t.from.to_key(), t.to.to_key());
+        let row = TransferRow::encode_with_keys(t, &from_key, &to_key);
         if check_existing {
             if let Some(old) = self.db.get_cf(self.cf(cf::TRANSFERS), kb)? {
                 if old == row {
@@ -634,8 +656,8 @@ impl Store {
                 return Err(StoreError::Conflict { height: t.height, tx_index: t.pos.tx_index, sub: t.pos.sub });
             }
         }
-        let from = self.addr_id_for_write(w, state, batch, &t.from)?;
-        let to = self.addr_id_for_write(w, state, batch, &t.to)?;
+        let from = self.addr_id_for_write(w, state, batch, &from_key)?;
+        let to = self.addr_id_for_write(w, state, batch, &to_key)?;
         batch.put_cf(cf::TRANSFERS, kb, &row);
         // The adjacency rows carry the transfer row too, so an address's history is one
         // sequential scan (the tracer reads whole histories) instead of a random read per row.
@@ -690,6 +712,8 @@ impl Store {
                 batch.merge_cf(cf::DEGREE, id.to_be_bytes(), rows::degree_delta(out, inn));
             }
         }
+        // The id counter once per batch (ids allocated by this batch, or none: unchanged).
+        batch.put_cf(cf::META, meta::NEXT_ADDR_ID, w.next_addr_id.to_be_bytes());
         batch.put_cf(cf::META, meta::chain(chain), rows::encode(&state));
         let wb = batch.to_write_batch(|name| self.cf(name), self.cf_ids.as_ref());
         if self.bulk {

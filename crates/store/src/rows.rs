@@ -11,8 +11,15 @@ use crate::keys::{ChainNo, TransferKey};
 pub(crate) struct TransferRow;
 
 impl TransferRow {
+    #[cfg(test)]
     pub(crate) fn encode(t: &Transfer) -> Vec<u8> {
-        let mut v = Vec::with_capacity(96);
+        Self::encode_with_keys(t, &t.from.to_key(), &t.to.to_key())
+    }
+
+    /// [`TransferRow::encode`] with the address keys (`Address::to_key` of `t.from` and
+    /// `t.to`) already at hand.
+    pub(crate) fn encode_with_keys(t: &Transfer, from_key: &[u8], to_key: &[u8]) -> Vec<u8> {
+        let mut v = Vec::with_capacity(32 + 8 + 21 + 33 + 2 + from_key.len() + to_key.len());
         v.extend_from_slice(&t.tx.0);
         v.extend_from_slice(&t.time.to_be_bytes());
         match t.asset {
@@ -34,8 +41,7 @@ impl TransferRow {
         let skip = amount.iter().take_while(|&&b| b == 0).count();
         v.push((32 - skip) as u8);
         v.extend_from_slice(&amount[skip..]);
-        for a in [&t.from, &t.to] {
-            let k = a.to_key();
+        for k in [from_key, to_key] {
             v.push(u8::try_from(k.len()).unwrap_or(u8::MAX));
             v.extend_from_slice(&k[..k.len().min(255)]);
         }
