@@ -103,7 +103,7 @@ impl SortedBatch {
     /// The RocksDB batch, in [`SortedBatch::sorted`] order. With the column families' ids
     /// (`ids`, see [`ColumnFamilyIds`]) the batch's bytes are encoded here in one buffer of the
     /// exact size and handed over in one copy; without them, operation by operation.
-    pub(crate) fn to_write_batch<'a>(
+    pub(crate) fn take_write_batch<'a>(
         &mut self,
         handle: impl Fn(&str) -> &'a ColumnFamily,
         ids: Option<&ColumnFamilyIds>,
@@ -288,7 +288,7 @@ mod tests {
                 b
             };
             let mut reused = build();
-            let first = reused.to_write_batch(handle, Some(&ids));
+            let first = reused.take_write_batch(handle, Some(&ids));
             reused.clear();
             // A kept buffer holds nothing of the batch before.
             for (c, key, value, kind) in &ops {
@@ -298,9 +298,9 @@ mod tests {
                     _ => reused.merge_cf(cf::ALL[*c], key, value),
                 }
             }
-            let direct = reused.to_write_batch(handle, Some(&ids));
+            let direct = reused.take_write_batch(handle, Some(&ids));
             prop_assert_eq!(first.data(), direct.data());
-            let by_ops = build().to_write_batch(handle, None);
+            let by_ops = build().take_write_batch(handle, None);
             prop_assert_eq!(direct.len(), ops.len());
             prop_assert_eq!(direct.data(), by_ops.data());
         }

@@ -715,7 +715,7 @@ impl Store {
         // The id counter once per batch (ids allocated by this batch, or none: unchanged).
         batch.put_cf(cf::META, meta::NEXT_ADDR_ID, w.next_addr_id.to_be_bytes());
         batch.put_cf(cf::META, meta::chain(chain), rows::encode(&state));
-        let wb = batch.to_write_batch(|name| self.cf(name), self.cf_ids.as_ref());
+        let wb = batch.take_write_batch(|name| self.cf(name), self.cf_ids.as_ref());
         if self.bulk {
             self.db.write_without_wal(wb)?;
         } else {

@@ -81,7 +81,7 @@ fn child(dir: &str, mode: &str) -> ! {
     let mut batch = 1u64;
     let mut written = 0u64;
     loop {
-        if bulk && written > 0 && written % BULK_BATCHES_PER_OPEN == 0 {
+        if bulk && written > 0 && written.is_multiple_of(BULK_BATCHES_PER_OPEN) {
             // Dropping the handle flushes what it wrote without the WAL (atomically).
             drop(store);
             store = open(true).expect("child reopens the store");
