@@ -9,7 +9,8 @@
 //!
 //! # Invariants
 //!
-//! - one block batch (its rows and the new checkpoint) is one atomic `WriteBatch`, WAL on, so a
+//! - one block batch (its rows and the new checkpoint) is one atomic `WriteBatch`, WAL on (or,
+//!   on a [`Store::open_bulk`] handle, persisted by atomic flushes of all column families), so a
 //!   crash leaves either the whole batch or none of it;
 //! - applying a block that is already stored with the same hash changes nothing (idempotent
 //!   ingest);
@@ -22,7 +23,9 @@
 //!
 //! - **Open:** [`Store::open`] (creates an empty store; refuses files, foreign directories,
 //!   other format versions), [`Store::open_secondary`] with [`Store::catch_up`] (a reader
-//!   beside the writing process, as `chaintrace serve` runs), [`Store::path`].
+//!   beside the writing process, as `chaintrace serve` runs), [`Store::open_bulk`] (an initial
+//!   sync: block batches without the WAL, persisted by atomic flushes), [`Store::compact`]
+//!   (the smallest size on disk), [`Store::path`].
 //! - **Ingest:** [`Store::apply_blocks`] extends the checkpoint with contiguous blocks;
 //!   [`Store::put_unlinked`] stores partial blocks (Esplora histories, on-demand EVM expansion)
 //!   without moving it; [`Store::rollback_to`] removes blocks above a height. [`Store::tip`] and

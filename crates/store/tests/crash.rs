@@ -163,7 +163,9 @@ fn main() {
                 std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).expect("child's ready line");
             }
             let wait = match mode {
-                Mode::Ingest | Mode::Bulk => 5 + rng.next_u64() % 100,
+                Mode::Ingest => 5 + rng.next_u64() % 100,
+                // Each reopen flushes: give the child time for a few reopens on a loaded machine.
+                Mode::Bulk => 10 + rng.next_u64() % 150,
                 Mode::Rollback => 20 + rng.next_u64() % 120,
                 Mode::Reopen => rng.next_u64() % 12,
             };
