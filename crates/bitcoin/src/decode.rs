@@ -6,6 +6,7 @@ use bitcoin::{consensus::Decodable, Block, Network, Transaction};
 use chaintrace_model::{
     Address, Asset, BlockData, BlockRef, Hash32, Position, Transfer, UtxoLookup, UtxoOutput, UtxoSpend, U256,
 };
+use rustc_hash::FxHashMap;
 
 use crate::{flows, script::script_address, to_hash32};
 
@@ -106,7 +107,9 @@ impl UtxoLookup for OutputMap {
 pub struct BlockDecoder<L> {
     network: Network,
     lookup: L,
-    overlay: HashMap<(Hash32, u32), (Option<Address>, u64)>,
+    /// Keyed by outpoint; txids are double-SHA256 outputs, so the fast non-keyed FxHash is
+    /// safe here (nobody picks them to collide without mining the blocks).
+    overlay: FxHashMap<(Hash32, u32), (Option<Address>, u64)>,
     verify_merkle: bool,
 }
 
@@ -131,7 +134,7 @@ impl BlockTotals {
 impl<L: UtxoLookup> BlockDecoder<L> {
     /// A decoder for `network` that resolves spent outputs through `lookup`; checks merkle roots.
     pub fn new(network: Network, lookup: L) -> Self {
-        BlockDecoder { network, lookup, overlay: HashMap::new(), verify_merkle: true }
+        BlockDecoder { network, lookup, overlay: FxHashMap::default(), verify_merkle: true }
     }
 
     /// Skip the merkle-root check (only for callers that verified it already).

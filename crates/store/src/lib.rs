@@ -9,7 +9,8 @@
 //!
 //! # Invariants
 //!
-//! - one block batch (its rows and the new checkpoint) is one atomic `WriteBatch`, WAL on, so a
+//! - one block batch (its rows and the new checkpoint) is one atomic `WriteBatch`, WAL on (or,
+//!   on a [`Store::open_bulk`] handle, persisted by atomic flushes of all column families), so a
 //!   crash leaves either the whole batch or none of it;
 //! - applying a block that is already stored with the same hash changes nothing (idempotent
 //!   ingest);
@@ -22,7 +23,9 @@
 //!
 //! - **Open:** [`Store::open`] (creates an empty store; refuses files, foreign directories,
 //!   other format versions), [`Store::open_secondary`] with [`Store::catch_up`] (a reader
-//!   beside the writing process, as `chaintrace serve` runs), [`Store::path`].
+//!   beside the writing process, as `chaintrace serve` runs), [`Store::open_bulk`] (an initial
+//!   sync: block batches without the WAL, persisted by atomic flushes), [`Store::compact`]
+//!   (the smallest size on disk), [`Store::path`].
 //! - **Ingest:** [`Store::apply_blocks`] extends the checkpoint with contiguous blocks;
 //!   [`Store::put_unlinked`] stores partial blocks (Esplora histories, on-demand EVM expansion)
 //!   without moving it; [`Store::rollback_to`] removes blocks above a height. [`Store::tip`] and
@@ -66,7 +69,7 @@ mod utxo;
 mod verify;
 
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, HashMap},
     path::{Path, PathBuf},
     sync::{Mutex, RwLock},
 };
@@ -76,6 +79,7 @@ use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, IteratorMode, Options,
     ReadOptions, WriteBatch, DB,
 };
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -84,7 +88,7 @@ pub use labels::LabelDiff;
 pub use utxo::StoreUtxoLookup;
 pub use verify::{ChainFigures, ChainVerification, Verification};
 
-use batch::SortedBatch;
+use batch::{ColumnFamilyIds, SortedBatch};
 use keys::{cf, meta, AddrId, AdjKey, BlockKey, ChainNo, TransferKey};
 use rows::{BlockRow, ChainStateRow, OutpointRow, OutputRow, TipRow, TransferRow};
 
@@ -158,7 +162,7 @@ pub struct Stats {
 }
 
 /// Per-address changes of the degree counters gathered over one batch: (out, in).
-type DegreeDeltas = HashMap<AddrId, (i64, i64)>;
+type DegreeDeltas = FxHashMap<AddrId, (i64, i64)>;
 
 /// A key and its value, as read from a column family.
 type KeyValue = (Vec<u8>, Vec<u8>);
@@ -168,12 +172,20 @@ type KeyValue = (Vec<u8>, Vec<u8>);
 struct WriterState {
     next_addr_id: AddrId,
     chains: HashMap<String, ChainStateRow>,
-    /// (chain, address key) → id, for addresses seen by this process whose dictionary row is
-    /// committed.
-    addr_cache: HashMap<(ChainNo, Vec<u8>), AddrId>,
+    /// Dictionary key (chain ‖ address key) → id, for addresses seen by this process whose
+    /// dictionary row is committed.
+    addr_cache: FxHashMap<Vec<u8>, AddrId>,
     /// Ids allocated by the batch being built: they join `addr_cache` only once the batch
     /// commits, so a failed batch leaves no cached id without its dictionary row.
-    new_ids: HashMap<(ChainNo, Vec<u8>), AddrId>,
+    new_ids: FxHashMap<Vec<u8>, AddrId>,
+    /// `addr_cache` holds every row of the `addresses` column family: the store's dictionary
+    /// was empty when it was opened and the cache has not been cleared since. Then an address
+    /// the cache lacks is new, and allocating its id reads nothing (the initial sync's case).
+    dict_complete: bool,
+    /// The buffers of the last batch, kept for the next ([`SortedBatch::clear`]).
+    scratch: SortedBatch,
+    /// A dictionary key being looked up, kept for its capacity.
+    key_buf: Vec<u8>,
 }
 
 /// The transaction-graph store: one RocksDB directory holding every chain's blocks, transfers,
@@ -196,6 +208,10 @@ pub struct Store {
     /// [`Store::open_read_only`]'s shared lock on the store's `LOCK` file, held while the store
     /// is open (declared after `db`, so it is released after RocksDB closes).
     _shared_lock: Option<std::fs::File>,
+    /// Opened with [`Store::open_bulk`]: block batches are written without the WAL.
+    bulk: bool,
+    /// The column families' RocksDB ids, when batches can be encoded directly.
+    cf_ids: Option<ColumnFamilyIds>,
 }
 
 const ADDR_CACHE_MAX: usize = 4_000_000;
@@ -318,6 +334,24 @@ impl Store {
     /// [`StoreError::FormatVersion`] (written by an incompatible chaintrace),
     /// [`StoreError::Unreadable`] or [`StoreError::Open`].
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Self::open_mode(path, false)
+    }
+
+    /// [`Store::open`] for a bulk load (the initial sync of a chain from block files): this
+    /// handle writes its batches without the write-ahead log.
+    ///
+    /// Crash safety stays per batch: the store is opened with RocksDB's atomic flush, so the
+    /// memtables of every column family are persisted together, between two batches, whenever
+    /// one fills and when the handle is dropped. A crash (even `kill -9`) leaves the store as
+    /// of the last such flush — whole batches with their checkpoint, as a crash of a logged
+    /// write leaves it as of the last batch — and ingest resumes from that checkpoint. Rows
+    /// written by other methods of this handle (labels, typed rows) are logged as usual; they
+    /// do not depend on the checkpoint. Same errors as [`Store::open`].
+    pub fn open_bulk(path: &Path) -> Result<Store, StoreError> {
+        Self::open_mode(path, true)
+    }
+
+    fn open_mode(path: &Path, bulk: bool) -> Result<Store, StoreError> {
         let shown = path.display().to_string();
         if path.exists() {
             if !path.is_dir() {
@@ -340,6 +374,9 @@ impl Store {
         // file until they flush; cap the WAL so they are flushed and old logs deleted.
         opts.set_max_total_wal_size(MAX_TOTAL_WAL_BYTES);
         opts.increase_parallelism(2);
+        // Every flush persists all column families' memtables together, so a handle writing
+        // without the WAL (`open_bulk`) never leaves part of a batch on disk.
+        opts.set_atomic_flush(true);
         let db = match DB::open_cf_descriptors(&opts, path, Self::cf_descriptors(true)?) {
             Ok(db) => db,
             // A RocksDB built without LZ4/Zstd (the crate's bundled build has no compression
@@ -366,7 +403,9 @@ impl Store {
                 }
             }
         }
-        Self::from_db(db, path, false)
+        let mut store = Self::from_db(db, path, false)?;
+        store.bulk = bulk;
+        Ok(store)
     }
 
     /// Open the existing store at `path` as a RocksDB *secondary* instance: a reader that does
@@ -539,20 +578,37 @@ impl Store {
     /// The store over an opened database: its chain states and id counter loaded, no ids cached.
     fn from_db(db: DB, path: &Path, secondary: bool) -> Result<Store, StoreError> {
         let (next_addr_id, chains) = Self::load_chain_state(&db)?;
+        let dict_complete = !secondary && Self::cf_is_empty(&db, cf::ADDRESSES)?;
+        let cf_ids = ColumnFamilyIds::learn(|name| Self::cf_of(&db, name));
+        if cf_ids.is_none() {
+            tracing::debug!("this RocksDB encodes write batches otherwise: batches are built operation by operation");
+        }
         Ok(Store {
             db,
             path: path.to_path_buf(),
             writer: Mutex::new(WriterState {
                 next_addr_id,
                 chains,
-                addr_cache: HashMap::new(),
-                new_ids: HashMap::new(),
+                addr_cache: FxHashMap::default(),
+                new_ids: FxHashMap::default(),
+                dict_complete,
+                scratch: SortedBatch::default(),
+                key_buf: Vec::new(),
             }),
             chain_nos: RwLock::new(HashMap::new()),
             secondary,
             read_only: false,
             _shared_lock: None,
+            bulk: false,
+            cf_ids,
         })
+    }
+
+    fn cf_is_empty(db: &DB, name: &str) -> Result<bool, StoreError> {
+        match db.iterator_cf(Self::cf_of(db, name), IteratorMode::Start).next() {
+            None => Ok(true),
+            Some(item) => item.map(|_| false).map_err(StoreError::from),
+        }
     }
 
     fn load_chain_state(db: &DB) -> Result<(AddrId, HashMap<String, ChainStateRow>), StoreError> {
@@ -649,42 +705,61 @@ impl Store {
         }
     }
 
-    /// Look up or allocate the id of an address, recording a new one in `batch`.
+    /// Look up or allocate the id of the address whose key (`Address::to_key`) is `addr_key`,
+    /// recording a new one in `batch` (the id counter is written once per batch, by
+    /// [`Store::commit`]).
     fn addr_id_for_write(
         &self,
         w: &mut WriterState,
         state: &mut ChainStateRow,
         batch: &mut SortedBatch,
-        addr: &Address,
+        addr_key: &[u8],
     ) -> Result<AddrId, StoreError> {
-        let cache_key = (state.no, addr.to_key());
-        if let Some(id) = w.addr_cache.get(&cache_key).or_else(|| w.new_ids.get(&cache_key)) {
+        let mut dict_key = std::mem::take(&mut w.key_buf);
+        dict_key.clear();
+        dict_key.extend_from_slice(&state.no.to_be_bytes());
+        dict_key.extend_from_slice(addr_key);
+        let r = self.addr_id_of_dict_key(w, state, batch, &dict_key);
+        w.key_buf = dict_key;
+        r
+    }
+
+    fn addr_id_of_dict_key(
+        &self,
+        w: &mut WriterState,
+        state: &mut ChainStateRow,
+        batch: &mut SortedBatch,
+        dict_key: &[u8],
+    ) -> Result<AddrId, StoreError> {
+        if let Some(id) = w.addr_cache.get(dict_key).or_else(|| w.new_ids.get(dict_key)) {
             return Ok(*id);
         }
-        let dict_key = keys::address_key(state.no, &cache_key.1);
-        match self.db.get_cf(self.cf(cf::ADDRESSES), &dict_key)? {
+        let stored = if w.dict_complete { None } else { self.db.get_cf(self.cf(cf::ADDRESSES), dict_key)? };
+        match stored {
             Some(v) => {
-                let id = u64::from_be_bytes(
-                    v.as_slice().try_into().map_err(|_| StoreError::Corrupt(format!("address id of {addr}")))?,
-                );
-                Self::cache_id(w, cache_key, id);
+                let id = <[u8; 8]>::try_from(v.as_slice()).map(u64::from_be_bytes).map_err(|_| {
+                    let shown =
+                        Address::from_key(&dict_key[2..]).map_or_else(|| hex::encode(dict_key), |a| a.to_string());
+                    StoreError::Corrupt(format!("address id of {shown}"))
+                })?;
+                Self::cache_id(w, dict_key.to_vec(), id);
                 Ok(id)
             }
             None => {
                 let id = w.next_addr_id;
                 w.next_addr_id += 1;
                 state.addresses += 1;
-                batch.put_cf(cf::ADDRESSES, &dict_key, id.to_be_bytes());
-                batch.put_cf(cf::META, meta::NEXT_ADDR_ID, w.next_addr_id.to_be_bytes());
-                w.new_ids.insert(cache_key, id);
+                batch.put_cf(cf::ADDRESSES, dict_key, id.to_be_bytes());
+                w.new_ids.insert(dict_key.to_vec(), id);
                 Ok(id)
             }
         }
     }
 
-    fn cache_id(w: &mut WriterState, key: (ChainNo, Vec<u8>), id: AddrId) {
+    fn cache_id(w: &mut WriterState, key: Vec<u8>, id: AddrId) {
         if w.addr_cache.len() >= ADDR_CACHE_MAX {
             w.addr_cache.clear();
+            w.dict_complete = false;
         }
         w.addr_cache.insert(key, id);
     }
@@ -732,7 +807,7 @@ impl Store {
         batch: &mut SortedBatch,
         t: &Transfer,
         check_existing: bool,
-        pending: &mut HashSet<[u8; TransferKey::LEN]>,
+        pending: &mut FxHashSet<[u8; TransferKey::LEN]>,
         degrees: &mut DegreeDeltas,
     ) -> Result<Option<U256>, StoreError> {
         let key = TransferKey { chain: state.no, height: t.height, pos: t.pos };
@@ -740,7 +815,8 @@ impl Store {
         if !pending.insert(kb) {
             return Err(StoreError::DuplicatePosition { height: t.height, tx_index: t.pos.tx_index, sub: t.pos.sub });
         }
-        let row = TransferRow::encode(t);
+        let (from_key, to_key) = (t.from.to_key(), t.to.to_key());
+        let row = TransferRow::encode_with_keys(t, &from_key, &to_key);
         if check_existing {
             if let Some(old) = self.db.get_cf(self.cf(cf::TRANSFERS), kb)? {
                 if old == row {
@@ -749,8 +825,8 @@ impl Store {
                 return Err(StoreError::Conflict { height: t.height, tx_index: t.pos.tx_index, sub: t.pos.sub });
             }
         }
-        let from = self.addr_id_for_write(w, state, batch, &t.from)?;
-        let to = self.addr_id_for_write(w, state, batch, &t.to)?;
+        let from = self.addr_id_for_write(w, state, batch, &from_key)?;
+        let to = self.addr_id_for_write(w, state, batch, &to_key)?;
         batch.put_cf(cf::TRANSFERS, kb, &row);
         // The adjacency rows carry the transfer row too, so an address's history is one
         // sequential scan (the tracer reads whole histories) instead of a random read per row.
@@ -764,11 +840,7 @@ impl Store {
     fn put_utxo(&self, no: ChainNo, batch: &mut SortedBatch, block: &BlockData) -> Vec<Hash32> {
         let mut txids = Vec::new();
         for o in &block.outputs {
-            batch.put_cf(
-                cf::OUTPUTS,
-                keys::outpoint_key(no, &o.txid, o.vout),
-                rows::encode(&OutputRow::from_output(o)),
-            );
+            batch.put_cf(cf::OUTPUTS, keys::outpoint_key(no, &o.txid, o.vout), OutputRow::encode_output(o));
             if txids.last() != Some(&o.txid) {
                 txids.push(o.txid);
             }
@@ -777,12 +849,12 @@ impl Store {
             batch.put_cf(
                 cf::SPENDS,
                 keys::outpoint_key(no, &s.txid, s.vin),
-                rows::encode(&OutpointRow { txid: s.prev_txid, index: s.prev_vout }),
+                OutpointRow { txid: s.prev_txid, index: s.prev_vout }.encode(),
             );
             batch.put_cf(
                 cf::SPENT_BY,
                 keys::outpoint_key(no, &s.prev_txid, s.prev_vout),
-                rows::encode(&OutpointRow { txid: s.txid, index: s.vin }),
+                OutpointRow { txid: s.txid, index: s.vin }.encode(),
             );
             if txids.last() != Some(&s.txid) {
                 txids.push(s.txid);
@@ -809,8 +881,17 @@ impl Store {
                 batch.merge_cf(cf::DEGREE, id.to_be_bytes(), rows::degree_delta(out, inn));
             }
         }
+        // The id counter once per batch (ids allocated by this batch, or none: unchanged).
+        batch.put_cf(cf::META, meta::NEXT_ADDR_ID, w.next_addr_id.to_be_bytes());
         batch.put_cf(cf::META, meta::chain(chain), rows::encode(&state));
-        self.db.write(batch.into_write_batch(|name| self.cf(name)))?;
+        let wb = batch.take_write_batch(|name| self.cf(name), self.cf_ids.as_ref());
+        if self.bulk {
+            self.db.write_without_wal(wb)?;
+        } else {
+            self.db.write(wb)?;
+        }
+        batch.clear();
+        w.scratch = batch;
         w.chains.insert(chain.to_string(), state);
         Ok(())
     }
@@ -836,8 +917,8 @@ impl Store {
         blocks: &[BlockData],
     ) -> Result<ApplySummary, StoreError> {
         let mut state = Self::chain_state_mut(w, chain).clone();
-        let mut batch = SortedBatch::default();
-        let mut degrees = DegreeDeltas::new();
+        let mut batch = std::mem::take(&mut w.scratch);
+        let mut degrees = DegreeDeltas::default();
         let mut summary = ApplySummary::default();
         let mut acc = U256::from_be_bytes(state.digest_acc);
         for data in blocks {
@@ -873,7 +954,7 @@ impl Store {
                     });
                 }
             }
-            let mut pending = HashSet::with_capacity(data.transfers.len());
+            let mut pending = FxHashSet::with_capacity_and_hasher(data.transfers.len(), Default::default());
             let mut stored = 0u32;
             let check_existing = state.has_unlinked;
             for t in &data.transfers {
@@ -906,7 +987,7 @@ impl Store {
             if data.internal_missing {
                 state.internal_missing_blocks += 1;
             }
-            batch.put_cf(cf::BLOCKS, BlockKey { chain: state.no, height: b.height }.encode(), rows::encode(&row));
+            batch.put_cf(cf::BLOCKS, BlockKey { chain: state.no, height: b.height }.encode(), row.encode());
             state.tip = Some(TipRow { height: b.height, hash: b.hash, time: b.time });
             state.blocks += 1;
             summary.blocks += 1;
@@ -932,11 +1013,11 @@ impl Store {
         let mut state = Self::chain_state_mut(w, chain).clone();
         state.has_unlinked = true;
         let mut batch = SortedBatch::default();
-        let mut degrees = DegreeDeltas::new();
+        let mut degrees = DegreeDeltas::default();
         let mut summary = ApplySummary::default();
         let mut acc = U256::from_be_bytes(state.digest_acc);
         for data in blocks {
-            let mut pending = HashSet::new();
+            let mut pending = FxHashSet::default();
             for t in &data.transfers {
                 match self.put_transfer(w, &mut state, &mut batch, t, true, &mut pending, &mut degrees)? {
                     Some(term) => {
@@ -966,7 +1047,7 @@ impl Store {
             return Ok(0);
         }
         let mut batch = SortedBatch::default();
-        let mut degrees = DegreeDeltas::new();
+        let mut degrees = DegreeDeltas::default();
         let mut acc = U256::from_be_bytes(state.digest_acc);
         let mut removed = 0;
         let mut new_tip = None;
@@ -1037,7 +1118,7 @@ impl Store {
             batch.delete_cf(cf::OUTPUTS, &k);
         }
         for (k, v) in self.prefix_scan(cf::SPENDS, &prefix)? {
-            if let Some(prev) = rows::decode::<OutpointRow>(&v) {
+            if let Some(prev) = OutpointRow::decode(&v) {
                 batch.delete_cf(cf::SPENT_BY, keys::outpoint_key(no, &prev.txid, prev.index));
             }
             batch.delete_cf(cf::SPENDS, &k);
@@ -1260,7 +1341,7 @@ impl Store {
             return Err(StoreError::Invalid(format!("the store holds no chain named {chain:?}")));
         };
         let mut batch = SortedBatch::default();
-        let mut degrees = DegreeDeltas::new();
+        let mut degrees = DegreeDeltas::default();
         let mut summary = ApplySummary::default();
         let mut acc = U256::from_be_bytes(state.digest_acc);
         for data in blocks {
@@ -1286,7 +1367,7 @@ impl Store {
                     b.height
                 )));
             }
-            let mut pending = HashSet::with_capacity(data.transfers.len());
+            let mut pending = FxHashSet::with_capacity_and_hasher(data.transfers.len(), Default::default());
             let mut existing = 0u32;
             for t in &data.transfers {
                 if t.height != b.height {
@@ -1316,7 +1397,7 @@ impl Store {
             // unwrap paid to the user by an internal call): its flows replace the stored ones.
             self.delete_block_flows(state.no, b.height, &mut batch, &mut state.flows)?;
             self.put_block_flows(state.no, data, &mut batch, &mut state.flows)?;
-            batch.put_cf(cf::BLOCKS, BlockKey { chain: state.no, height: b.height }.encode(), rows::encode(&row));
+            batch.put_cf(cf::BLOCKS, BlockKey { chain: state.no, height: b.height }.encode(), row.encode());
             state.internal_missing_blocks = state.internal_missing_blocks.saturating_sub(1);
             summary.blocks += 1;
         }

@@ -11,8 +11,15 @@ use crate::keys::{ChainNo, TransferKey};
 pub(crate) struct TransferRow;
 
 impl TransferRow {
+    #[cfg(test)]
     pub(crate) fn encode(t: &Transfer) -> Vec<u8> {
-        let mut v = Vec::with_capacity(96);
+        Self::encode_with_keys(t, &t.from.to_key(), &t.to.to_key())
+    }
+
+    /// [`TransferRow::encode`] with the address keys (`Address::to_key` of `t.from` and
+    /// `t.to`) already at hand.
+    pub(crate) fn encode_with_keys(t: &Transfer, from_key: &[u8], to_key: &[u8]) -> Vec<u8> {
+        let mut v = Vec::with_capacity(32 + 8 + 21 + 33 + 2 + from_key.len() + to_key.len());
         v.extend_from_slice(&t.tx.0);
         v.extend_from_slice(&t.time.to_be_bytes());
         match t.asset {
@@ -34,8 +41,7 @@ impl TransferRow {
         let skip = amount.iter().take_while(|&&b| b == 0).count();
         v.push((32 - skip) as u8);
         v.extend_from_slice(&amount[skip..]);
-        for a in [&t.from, &t.to] {
-            let k = a.to_key();
+        for k in [from_key, to_key] {
             v.push(u8::try_from(k.len()).unwrap_or(u8::MAX));
             v.extend_from_slice(&k[..k.len().min(255)]);
         }
@@ -103,6 +109,10 @@ impl<'a> Reader<'a> {
 }
 
 /// `blocks` value.
+///
+/// Written as [`ROW_TAG_RAW`] ‖ bincode of [`BlockRowRaw`] (hashes as 32 raw bytes). Rows
+/// written before that tag existed are bincode of this struct with each hash as a 64-digit hex
+/// string, which always starts with the string's length (64, the byte `0x40`): both read.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct BlockRow {
     pub(crate) hash: Hash32,
@@ -117,6 +127,23 @@ pub(crate) struct BlockRow {
     pub(crate) internal_missing: bool,
 }
 
+/// First byte of the row encodings with raw 32-byte hashes (block, spend and output rows).
+/// The older bincode encodings start with `0x40` (a hash string's length, block and spend
+/// rows) or `0`/`1` (an `Option` tag, output rows), never with it.
+pub(crate) const ROW_TAG_RAW: u8 = 0x02;
+
+/// A `blocks` value after [`ROW_TAG_RAW`]: [`BlockRow`] with raw hashes.
+#[derive(Serialize, Deserialize)]
+struct BlockRowRaw {
+    hash: [u8; 32],
+    parent: [u8; 32],
+    time: u64,
+    tx_count: u32,
+    transfers: u32,
+    utxo_txids: Vec<[u8; 32]>,
+    internal_missing: bool,
+}
+
 /// A `blocks` value as written before `internal_missing` existed.
 #[derive(Deserialize)]
 struct BlockRowV2 {
@@ -129,10 +156,39 @@ struct BlockRowV2 {
 }
 
 impl BlockRow {
+    /// The row's bytes: [`ROW_TAG_RAW`] ‖ bincode with raw hashes.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let raw = BlockRowRaw {
+            hash: self.hash.0,
+            parent: self.parent.0,
+            time: self.time,
+            tx_count: self.tx_count,
+            transfers: self.transfers,
+            utxo_txids: self.utxo_txids.iter().map(|h| h.0).collect(),
+            internal_missing: self.internal_missing,
+        };
+        let mut v = Vec::with_capacity(1 + 64 + 24 + 32 * raw.utxo_txids.len() + 1);
+        v.push(ROW_TAG_RAW);
+        v.extend_from_slice(&encode(&raw));
+        v
+    }
+
     /// Decode a block row, current or older. bincode fails on the missing trailing byte of an
     /// older row (no misreading), and [`decode`] ignores trailing bytes, so older binaries read
     /// newer rows too.
     pub(crate) fn decode(b: &[u8]) -> Option<BlockRow> {
+        if let Some(rest) = b.strip_prefix(&[ROW_TAG_RAW]) {
+            let r = decode::<BlockRowRaw>(rest)?;
+            return Some(BlockRow {
+                hash: Hash32(r.hash),
+                parent: Hash32(r.parent),
+                time: r.time,
+                tx_count: r.tx_count,
+                transfers: r.transfers,
+                utxo_txids: r.utxo_txids.into_iter().map(Hash32).collect(),
+                internal_missing: r.internal_missing,
+            });
+        }
         decode::<BlockRow>(b).or_else(|| {
             let o = decode::<BlockRowV2>(b)?;
             Some(BlockRow {
@@ -242,7 +298,8 @@ pub(crate) struct TipRow {
     pub(crate) time: u64,
 }
 
-/// `outputs` value.
+/// `outputs` value: [`ROW_TAG_RAW`] ‖ value u64 BE ‖ address key (none for OP_RETURN; an
+/// address key is never empty). Rows written before the tag are bincode of this struct.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct OutputRow {
     pub(crate) address: Option<Vec<u8>>,
@@ -250,8 +307,28 @@ pub(crate) struct OutputRow {
 }
 
 impl OutputRow {
-    pub(crate) fn from_output(o: &UtxoOutput) -> Self {
-        OutputRow { address: o.address.as_ref().map(Address::to_key), value: o.value }
+    /// The row's bytes for `o`, without building the struct.
+    pub(crate) fn encode_output(o: &UtxoOutput) -> Vec<u8> {
+        let key = o.address.as_ref().map(Address::to_key);
+        let mut v = Vec::with_capacity(9 + key.as_ref().map_or(0, Vec::len));
+        v.push(ROW_TAG_RAW);
+        v.extend_from_slice(&o.value.to_be_bytes());
+        if let Some(k) = key {
+            v.extend_from_slice(&k);
+        }
+        v
+    }
+
+    /// Decode an output row, current or older.
+    pub(crate) fn decode(b: &[u8]) -> Option<OutputRow> {
+        match b.split_first() {
+            Some((&ROW_TAG_RAW, rest)) => {
+                let value = u64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
+                let key = &rest[8..];
+                Some(OutputRow { address: (!key.is_empty()).then(|| key.to_vec()), value })
+            }
+            _ => decode::<OutputRow>(b),
+        }
     }
 
     pub(crate) fn into_output(self, txid: Hash32, vout: u32) -> Option<UtxoOutput> {
@@ -263,11 +340,37 @@ impl OutputRow {
     }
 }
 
-/// `spends` value (keyed by the spending input) and `spent_by` value (keyed by the output).
+/// `spends` value (keyed by the spending input) and `spent_by` value (keyed by the output):
+/// [`ROW_TAG_RAW`] ‖ txid[32] ‖ index u32 BE (37 bytes). Rows written before the tag are
+/// bincode of this struct (the txid as a hex string: 76 bytes starting `0x40`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct OutpointRow {
     pub(crate) txid: Hash32,
     pub(crate) index: u32,
+}
+
+impl OutpointRow {
+    pub(crate) const LEN: usize = 37;
+
+    pub(crate) fn encode(&self) -> [u8; Self::LEN] {
+        let mut v = [0u8; Self::LEN];
+        v[0] = ROW_TAG_RAW;
+        v[1..33].copy_from_slice(&self.txid.0);
+        v[33..].copy_from_slice(&self.index.to_be_bytes());
+        v
+    }
+
+    /// Decode a spend or spent-by row, current or older.
+    pub(crate) fn decode(b: &[u8]) -> Option<OutpointRow> {
+        match b.split_first() {
+            Some((&ROW_TAG_RAW, rest)) if b.len() == Self::LEN => Some(OutpointRow {
+                txid: Hash32(rest[..32].try_into().ok()?),
+                index: u32::from_be_bytes(rest[32..].try_into().ok()?),
+            }),
+            Some((&ROW_TAG_RAW, _)) => None,
+            _ => decode::<OutpointRow>(b),
+        }
+    }
 }
 
 pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
@@ -349,6 +452,52 @@ mod tests {
         let mut new = st.clone();
         new.flows.price_points = 11;
         assert_eq!(ChainStateRow::decode(&encode(&new)).map(|s| s.flows.price_points), Some(11));
+    }
+
+    /// Block, spend and output rows are written with raw hashes behind [`ROW_TAG_RAW`]; rows
+    /// of the older bincode encoding (hashes as hex strings) still read, to the same values.
+    #[test]
+    fn raw_rows_round_trip_and_older_rows_still_decode() {
+        let spend = OutpointRow { txid: Hash32([0xab; 32]), index: 7 };
+        let raw = spend.encode();
+        assert_eq!(raw.len(), 37);
+        let old = encode(&spend);
+        assert_eq!((old.len(), old[0]), (76, 0x40), "the older spend row: u64 length 64, hex, index");
+        for b in [&raw[..], &old[..]] {
+            let d = OutpointRow::decode(b).expect("decodes");
+            assert_eq!((d.txid, d.index), (spend.txid, spend.index));
+        }
+        assert!(OutpointRow::decode(&raw[..36]).is_none(), "a truncated row is refused");
+
+        let addr = Address::Bitcoin("bcrt1qexample".into());
+        for address in [Some(addr), None] {
+            let o = UtxoOutput { txid: Hash32([1; 32]), vout: 3, address: address.clone(), value: 5_000_000_000 };
+            let old = encode(&OutputRow { address: o.address.as_ref().map(Address::to_key), value: o.value });
+            assert!(old[0] <= 1, "the older output row starts with an Option tag");
+            for b in [OutputRow::encode_output(&o), old] {
+                let back = OutputRow::decode(&b).and_then(|r| r.into_output(o.txid, o.vout));
+                assert_eq!(back.as_ref(), Some(&o));
+            }
+        }
+
+        let row = BlockRow {
+            hash: Hash32([0x40; 32]),
+            parent: Hash32([2; 32]),
+            time: 9,
+            tx_count: 4,
+            transfers: 6,
+            utxo_txids: vec![Hash32([3; 32]), Hash32([4; 32])],
+            internal_missing: true,
+        };
+        let raw = row.encode();
+        assert_eq!(raw.len(), 1 + 32 + 32 + 8 + 4 + 4 + 8 + 64 + 1);
+        for b in [raw, encode(&row)] {
+            let d = BlockRow::decode(&b).expect("decodes");
+            assert_eq!(
+                (d.hash, d.parent, d.time, d.tx_count, d.transfers, &d.utxo_txids, d.internal_missing),
+                (row.hash, row.parent, 9, 4, 6, &row.utxo_txids, true)
+            );
+        }
     }
 
     proptest! {

@@ -4,7 +4,7 @@ use chaintrace_model::{Hash32, UtxoLookup, UtxoOutput, UtxoSpend};
 
 use crate::{
     keys::{self, cf},
-    rows::{self, OutpointRow, OutputRow},
+    rows::{OutpointRow, OutputRow},
     Store, StoreError,
 };
 
@@ -14,7 +14,7 @@ impl Store {
         let Some(no) = self.chain_no(chain) else { return Ok(None) };
         match self.db.get_cf(self.cf(cf::OUTPUTS), keys::outpoint_key(no, txid, vout))? {
             None => Ok(None),
-            Some(v) => rows::decode::<OutputRow>(&v)
+            Some(v) => OutputRow::decode(&v)
                 .and_then(|r| r.into_output(*txid, vout))
                 .map(Some)
                 .ok_or_else(|| StoreError::Corrupt(format!("output {txid}:{vout}"))),
@@ -27,7 +27,7 @@ impl Store {
         let mut out = Vec::new();
         for (k, v) in self.prefix_scan(cf::OUTPUTS, &keys::tx_prefix(no, txid))? {
             let (_, _, vout) = keys::decode_outpoint_key(&k).ok_or_else(|| StoreError::Corrupt("output key".into()))?;
-            let o = rows::decode::<OutputRow>(&v)
+            let o = OutputRow::decode(&v)
                 .and_then(|r| r.into_output(*txid, vout))
                 .ok_or_else(|| StoreError::Corrupt(format!("output {txid}:{vout}")))?;
             out.push(o);
@@ -42,7 +42,7 @@ impl Store {
         for (k, v) in self.prefix_scan(cf::SPENDS, &keys::tx_prefix(no, txid))? {
             let (_, _, vin) = keys::decode_outpoint_key(&k).ok_or_else(|| StoreError::Corrupt("spend key".into()))?;
             let prev: OutpointRow =
-                rows::decode(&v).ok_or_else(|| StoreError::Corrupt(format!("spend {txid}:{vin}")))?;
+                OutpointRow::decode(&v).ok_or_else(|| StoreError::Corrupt(format!("spend {txid}:{vin}")))?;
             let spend = UtxoSpend { txid: *txid, vin, prev_txid: prev.txid, prev_vout: prev.index };
             let spent = self.output(chain, &prev.txid, prev.index)?;
             out.push((spend, spent));
@@ -57,7 +57,7 @@ impl Store {
             None => Ok(None),
             Some(v) => {
                 let by: OutpointRow =
-                    rows::decode(&v).ok_or_else(|| StoreError::Corrupt(format!("spender of {txid}:{vout}")))?;
+                    OutpointRow::decode(&v).ok_or_else(|| StoreError::Corrupt(format!("spender of {txid}:{vout}")))?;
                 Ok(Some(UtxoSpend { txid: by.txid, vin: by.index, prev_txid: *txid, prev_vout: vout }))
             }
         }
@@ -69,7 +69,7 @@ impl Store {
         let Some(no) = self.chain_no(chain) else { return Ok(()) };
         let mut err = None;
         self.prefix_for_each(cf::SPENDS, &no.to_be_bytes(), |k, v| {
-            match (keys::decode_outpoint_key(k), rows::decode::<OutpointRow>(v)) {
+            match (keys::decode_outpoint_key(k), OutpointRow::decode(v)) {
                 (Some((_, txid, vin)), Some(prev)) => {
                     f(UtxoSpend { txid, vin, prev_txid: prev.txid, prev_vout: prev.index })
                 }

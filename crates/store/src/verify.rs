@@ -306,8 +306,7 @@ impl Store {
         let mut spends = 0u64;
         self.prefix_for_each(cf::SPENDS, &no.to_be_bytes(), |k, v| {
             spends += 1;
-            let (Some((_, txid, vin)), Some(prev)) = (keys::decode_outpoint_key(k), rows::decode::<OutpointRow>(v))
-            else {
+            let (Some((_, txid, vin)), Some(prev)) = (keys::decode_outpoint_key(k), OutpointRow::decode(v)) else {
                 p.add("utxo", || "a spends row does not decode".into());
                 return true;
             };
@@ -316,7 +315,7 @@ impl Store {
                 .get_cf(self.cf(cf::SPENT_BY), keys::outpoint_key(no, &prev.txid, prev.index))
                 .ok()
                 .flatten()
-                .and_then(|b| rows::decode::<OutpointRow>(&b));
+                .and_then(|b| OutpointRow::decode(&b));
             if back.is_none_or(|b| b.txid != txid || b.index != vin) {
                 p.add("utxo", || {
                     format!("spent_by of {}:{} does not point back to {}:{vin}", prev.txid, prev.index, txid)

@@ -1,5 +1,6 @@
 //! Crash safety: a child process works on a store and is killed with SIGKILL at random moments,
-//! again and again — while it ingests, while it rolls blocks back and re-applies them, and while
+//! again and again — while it ingests (with the WAL, and without it through `Store::open_bulk`),
+//! while it rolls blocks back and re-applies them, and while
 //! it is still reopening (recovering the write-ahead log) after the previous kill. After every
 //! kill the reopened store must pass `verify` (every figure recomputed from the rows agrees with
 //! the checkpoint) and hold exactly the blocks up to its checkpoint: its recomputed digest equals
@@ -23,7 +24,7 @@ use chaintrace_store::Store;
 // The kill moments.
 use chaintrace_testkit::rng::Rng;
 
-/// Kills per mode; three modes, so 210 SIGKILLs in all.
+/// Kills per mode; four modes, so 280 SIGKILLs in all.
 const KILLS_PER_MODE: usize = 70;
 /// The synthetic chain's last height: the child keeps the store at most this long (rolling
 /// back and re-applying beyond it), so every check stays cheap and the reference is fixed.
@@ -39,7 +40,14 @@ enum Mode {
     Rollback,
     /// Killed within milliseconds of starting: mostly while `Store::open` replays the WAL.
     Reopen,
+    /// Ingest as `Ingest` through [`Store::open_bulk`] (batches without the WAL), dropping and
+    /// reopening the handle every few batches: each drop persists the memtables by an atomic
+    /// flush, so kills land between flushes, during them and during reopens.
+    Bulk,
 }
+
+/// Bulk mode: batches written between two reopens of the handle.
+const BULK_BATCHES_PER_OPEN: u64 = 3;
 
 /// Blocks `from..from+n` of the synthetic chain, given the hash of block `from - 1`.
 fn blocks_after(from: u64, parent: Hash32, n: u64) -> Vec<BlockData> {
@@ -58,7 +66,10 @@ fn tip_of(store: &Store) -> (u64, Hash32) {
 }
 
 fn child(dir: &str, mode: &str) -> ! {
-    let store = Store::open(std::path::Path::new(dir)).expect("child opens the store");
+    let path = std::path::Path::new(dir);
+    let open = |bulk: bool| if bulk { Store::open_bulk(path) } else { Store::open(path) };
+    let bulk = mode == "bulk";
+    let mut store = open(bulk).expect("child opens the store");
     // Tell the parent the store is open, so its kill timer measures work, not process start-up
     // (which on a loaded machine can take longer than the whole timer).
     {
@@ -68,10 +79,17 @@ fn child(dir: &str, mode: &str) -> ! {
         let _ = out.flush();
     }
     let mut batch = 1u64;
+    let mut written = 0u64;
     loop {
+        if bulk && written > 0 && written.is_multiple_of(BULK_BATCHES_PER_OPEN) {
+            // Dropping the handle flushes what it wrote without the WAL (atomically).
+            drop(store);
+            store = open(true).expect("child reopens the store");
+        }
+        written += 1;
         let (next, parent) = tip_of(&store);
         match mode {
-            "ingest" if next + batch > TOP => {
+            "ingest" | "bulk" if next + batch > TOP => {
                 store.rollback_to("ethereum", batch * 13).expect("rollback at the top");
             }
             "rollback" if next > 12 => {
@@ -122,7 +140,10 @@ fn main() {
     let mut cycled = 0;
     let cycles_file = format!("{}.cycles", db.display());
     let cycles = || std::fs::metadata(&cycles_file).map_or(0, |m| m.len());
-    for mode in [Mode::Ingest, Mode::Rollback, Mode::Reopen, Mode::Ingest, Mode::Rollback, Mode::Reopen] {
+    let mut bulk_advanced = 0;
+    for mode in
+        [Mode::Ingest, Mode::Rollback, Mode::Reopen, Mode::Bulk, Mode::Ingest, Mode::Rollback, Mode::Reopen, Mode::Bulk]
+    {
         for _ in 0..KILLS_PER_MODE / 2 {
             let cycles_before = cycles();
             let before =
@@ -143,6 +164,8 @@ fn main() {
             }
             let wait = match mode {
                 Mode::Ingest => 5 + rng.next_u64() % 100,
+                // Each reopen flushes: give the child time for a few reopens on a loaded machine.
+                Mode::Bulk => 10 + rng.next_u64() % 150,
                 Mode::Rollback => 20 + rng.next_u64() % 120,
                 Mode::Reopen => rng.next_u64() % 12,
             };
@@ -174,19 +197,21 @@ fn main() {
             let after = store.tip("ethereum").expect("tip").map(|t| (t.height, t.hash));
             match mode {
                 Mode::Ingest if after != before => advanced += 1,
+                Mode::Bulk if after != before => bulk_advanced += 1,
                 Mode::Rollback if cycles() > cycles_before => cycled += 1,
                 _ => {}
             }
         }
     }
-    assert!(kills >= 200, "only {kills} kills");
+    assert!(kills >= 280, "only {kills} kills");
+    assert!(bulk_advanced >= KILLS_PER_MODE / 4, "only {bulk_advanced} bulk kills found the tip moved");
     // Every ingest and rollback kill lands after the child reported the store open, i.e. inside
     // its work loop. That the loop really changes the store between kills is shown by the tip
     // moving (ingest) and by completed rollback cycles (rollback), on a good share of kills.
     assert!(advanced >= KILLS_PER_MODE / 4, "only {advanced} ingest kills found the tip moved");
     assert!(cycled >= KILLS_PER_MODE / 4, "only {cycled} rollback kills found a rollback cycle completed");
     println!(
-        "crash: {kills} SIGKILLs survived (ingest {advanced} advancing, rollback {cycled} cycling, reopen {}), in {:.1}s",
+        "crash: {kills} SIGKILLs survived (ingest {advanced} advancing, rollback {cycled} cycling, reopen {}, bulk {bulk_advanced} advancing), in {:.1}s",
         KILLS_PER_MODE,
         started.elapsed().as_secs_f64()
     );

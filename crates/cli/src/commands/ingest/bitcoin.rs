@@ -59,7 +59,9 @@ impl Summary {
 
 pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<()> {
     let network = network_for(spec, args.bitcoin.network.as_deref())?;
-    let store = ctx.open_store()?;
+    // Block files are the initial sync: its batches skip the write-ahead log (crash safety by
+    // atomic flushes, `Store::open_bulk`).
+    let store = if args.bitcoin.blocks_dir.is_some() { ctx.open_store_bulk()? } else { ctx.open_store()? };
     let chain = spec.name.as_str();
     let sink = StoreSink { store: &store, chain };
     let mut opts = IngestOptions::new(chain, network);
@@ -72,7 +74,12 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
         let mut bar = Bar::default();
         let s = ingest_blocks_dir(dir, &sink, sink, &opts, |p| bar.update(p));
         bar.clear();
-        Summary::new(chain, "blocks-dir", network, s?)
+        let s = s?;
+        if args.bitcoin.compact {
+            tracing::info!(store = %ctx.store_path.display(), "compacting the store");
+            store.compact();
+        }
+        Summary::new(chain, "blocks-dir", network, s)
     } else if let Some(url) = &args.bitcoin.esplora {
         ingest_esplora(&store, spec, network, &Sensitive::new(url.clone()), args)?
     } else if let Some(url) = args.node.rpc.clone().map(Sensitive::new).or_else(|| spec.rpc.clone()) {

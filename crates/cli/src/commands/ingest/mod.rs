@@ -77,6 +77,10 @@ pub(crate) struct BitcoinArgs {
     /// Fetch the history of --address ADDR… from this Esplora API base URL.
     #[arg(long, help_heading = "Bitcoin", requires = "address")]
     pub esplora: Option<String>,
+    /// After the --blocks-dir ingest, compact the whole store (every level into the
+    /// Zstd-compressed bottom one): the smallest store on disk, at the cost of a rewrite.
+    #[arg(long, help_heading = "Bitcoin", requires = "blocks_dir")]
+    pub compact: bool,
     /// Bitcoin Core RPC cookie file (instead of user:password in the URL).
     #[arg(long, help_heading = "Bitcoin", conflicts_with_all = ["blocks_dir", "esplora"])]
     pub cookie: Option<PathBuf>,
@@ -160,6 +164,7 @@ impl IngestArgs {
                     (b.network.is_some(), "--network"),
                     (b.esplora.is_some(), "--esplora"),
                     (b.cookie.is_some(), "--cookie"),
+                    (b.compact, "--compact"),
                 ] {
                     if given {
                         out.push(flag);
