@@ -251,7 +251,11 @@ impl Drop for Store {
     /// write the replayed rows out, on every open. Durability does not depend on it: every
     /// batch was already in the log when it was acknowledged.
     fn drop(&mut self) {
-        if self.read_only || self.secondary {
+        // A bulk store writes without the log: its batches are durable only through flushes,
+        // and one flush per column family killed halfway would leave some families' rows
+        // flushed and the others' lost. RocksDB's own close flushes them all at once
+        // (atomic flush), so a bulk store leaves it at that.
+        if self.read_only || self.secondary || self.bulk {
             return;
         }
         for name in cf::ALL {
