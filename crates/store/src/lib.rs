@@ -247,7 +247,7 @@ const SCANNED_CFS: [&str; 3] = [cf::TRANSFERS, cf::ADDR_OUT, cf::ADDR_IN];
 impl Drop for Store {
     /// A writing store flushes its memtables when it closes: the last batches' rows are then in
     /// table files, not only in the write-ahead log, and the log is deleted. Without it the next
-    /// open replays the log (up to [`MAX_TOTAL_WAL_BYTES`]) — a read-only open, which cannot
+    /// open replays the log (up to `MAX_TOTAL_WAL_BYTES`) — a read-only open, which cannot
     /// write the replayed rows out, on every open. Durability does not depend on it: every
     /// batch was already in the log when it was acknowledged.
     fn drop(&mut self) {
