@@ -286,3 +286,33 @@ impl Direction {
     /// Both directions, out first.
     pub const BOTH: [Direction; 2] = [Direction::Out, Direction::In];
 }
+
+/// One transfer as an address's list in a read-optimised graph index holds it (the tracer's
+/// `DenseView`, the snapshot's records): the counterparty by dense address id, the asset by its
+/// index in the index's asset table, the transaction by its index in the transaction table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DenseRow {
+    /// Block height.
+    pub height: u64,
+    /// Block time, unix seconds.
+    pub time: u64,
+    /// Transaction index in the block.
+    pub tx_index: u32,
+    /// Position within the transaction.
+    pub sub: u32,
+    /// The transaction, by its index in the index's transaction table.
+    pub tx: u32,
+    /// The counterparty's id: the receiver of an outgoing row, the sender of an incoming one.
+    pub other: u32,
+    /// The asset, by its index in the index's asset table.
+    pub asset: u32,
+    /// Base units.
+    pub amount: U256,
+}
+
+impl DenseRow {
+    /// The row's place in chain order.
+    pub fn order(&self) -> (u64, Position) {
+        (self.height, Position { tx_index: self.tx_index, sub: self.sub })
+    }
+}

@@ -30,7 +30,7 @@ mod layout;
 mod read;
 
 pub use build::{BuildStats, SnapshotBuilder};
-pub use read::{Record, Snapshot};
+pub use read::Snapshot;
 
 use serde::{Deserialize, Serialize};
 

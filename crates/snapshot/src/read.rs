@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::path::Path;
 
-use chaintrace_model::{Address, Asset, Direction, Hash32, Position, Transfer, U256};
+use chaintrace_model::{Address, Asset, DenseRow, Direction, Hash32, Position, Transfer, U256};
 use memmap2::Mmap;
 
 use crate::layout::{
@@ -242,7 +242,7 @@ impl Snapshot {
         Ok(out)
     }
 
-    /// The assets records refer to, by index ([`Record::asset`]).
+    /// The assets records refer to, by index ([`DenseRow::asset`]).
     pub fn assets(&self) -> &[Asset] {
         &self.assets
     }
@@ -265,7 +265,7 @@ impl Snapshot {
         id: u32,
         dir: Direction,
         after: Option<(u64, Position)>,
-        mut f: impl FnMut(Record),
+        mut f: impl FnMut(DenseRow),
     ) -> Result<(), SnapshotError> {
         if u64::from(id) >= self.c.addrs {
             return Err(self.corrupt(format!("address id {id}")));
@@ -287,7 +287,7 @@ impl Snapshot {
             {
                 return Err(self.corrupt(format!("a transfer record of address {id}")));
             }
-            f(Record {
+            f(DenseRow {
                 height: r.height,
                 time: r.time,
                 tx_index: r.tx_index,
@@ -316,7 +316,7 @@ impl Snapshot {
         Ok(self.any_after(a, b, after))
     }
 
-    /// The hash of the transaction a record names ([`Record::tx`]).
+    /// The hash of the transaction a record names ([`DenseRow::tx`]).
     pub fn tx_hash(&self, tx: u32) -> Result<Hash32, SnapshotError> {
         self.tx(tx)
     }
@@ -401,28 +401,6 @@ impl Snapshot {
         b.copy_from_slice(&self.map[at..at + 32]);
         Ok(U256::from_be_bytes(b))
     }
-}
-
-/// One transfer as an address's list holds it ([`Snapshot::records`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Record {
-    /// Block height.
-    pub height: u64,
-    /// Block time, unix seconds.
-    pub time: u64,
-    /// Transaction index in the block.
-    pub tx_index: u32,
-    /// Position in the transaction.
-    pub sub: u32,
-    /// The transaction, for [`Snapshot::tx_hash`].
-    pub tx: u32,
-    /// The counterparty's id: the receiver of an outgoing transfer, the sender of an incoming
-    /// one ([`Snapshot::address`]).
-    pub other: u32,
-    /// Index into [`Snapshot::assets`].
-    pub asset: u32,
-    /// Base units.
-    pub amount: U256,
 }
 
 /// Index of the first of the `n` records in `buf` strictly after `after` (0 when `None`).

@@ -903,14 +903,20 @@ impl<S: GraphSource> Walker<'_, &S> {
         Ok(())
     }
 
-    fn discover(&mut self) -> Result<(), TraceError> {
-        let n = self.opts.hops;
+    /// The seeds, classed as such with their labels read (both walks start here).
+    fn class_seeds(&mut self) -> Result<Vec<Node>, TraceError> {
         let seeds: Vec<Node> = self.seeds.iter().cloned().collect();
         for s in &seeds {
             self.class.insert(s.clone(), Class::Seed);
             let labels = self.src(s.0).labels(&s.1).map_err(src_err)?;
             self.labels.insert(s.clone(), labels);
         }
+        Ok(seeds)
+    }
+
+    fn discover(&mut self) -> Result<(), TraceError> {
+        let n = self.opts.hops;
+        let seeds = self.class_seeds()?;
         let mut frontier: BTreeMap<Node, OKey> = seeds.into_iter().map(|s| (s, OKEY_MIN)).collect();
         for h in 1..=n {
             self.close_flows(&mut frontier, h - 1)?;

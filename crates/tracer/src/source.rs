@@ -4,8 +4,8 @@
 //! store, an on-demand fetcher, an in-memory graph in a test — can be traced over.
 
 use chaintrace_model::{
-    Address, Asset, BridgeEvent, BridgeKey, Conversion, Direction, Hash32, Label, Position, TokenMeta, Transfer,
-    UtxoOutput, UtxoSpend, U256,
+    Address, Asset, BridgeEvent, BridgeKey, Conversion, DenseRow, Direction, Hash32, Label, Position, TokenMeta,
+    Transfer, UtxoOutput, UtxoSpend,
 };
 
 /// One request of a batched read: the address, the chain-order key to read strictly after, and
@@ -103,35 +103,8 @@ pub trait GraphSource {
     }
 }
 
-/// One transfer as an address's list in a [`DenseView`] holds it: the counterparty by id, the
-/// asset by its index in [`DenseView::assets`], the transaction by its index for
-/// [`DenseView::tx_hash`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Row {
-    /// Block height.
-    pub height: u64,
-    /// Block time, unix seconds.
-    pub time: u64,
-    /// Transaction index in the block.
-    pub tx_index: u32,
-    /// Position within the transaction.
-    pub sub: u32,
-    /// The transaction, for [`DenseView::tx_hash`].
-    pub tx: u32,
-    /// The counterparty's id: the receiver of an outgoing row, the sender of an incoming one.
-    pub other: u32,
-    /// Index into [`DenseView::assets`].
-    pub asset: u32,
-    /// Base units.
-    pub amount: U256,
-}
-
-impl Row {
-    /// The row's place in chain order.
-    pub fn order(&self) -> (u64, Position) {
-        (self.height, Position { tx_index: self.tx_index, sub: self.sub })
-    }
-}
+/// One transfer of an address's list in a [`DenseView`] (the model's [`DenseRow`]).
+pub type Row = DenseRow;
 
 /// A read-optimised view of one chain's graph: every address has a dense `u32` id, and each
 /// address's transfers are rows in chain order. The tracer's walk over it keeps holdings by id

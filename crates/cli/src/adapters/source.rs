@@ -219,18 +219,7 @@ impl DenseView for StoreSource<'_> {
         after: Option<(u64, Position)>,
         out: &mut Vec<Row>,
     ) -> Result<(), SourceError> {
-        self.fresh_snapshot()?.records(id, dir, after, |r| {
-            out.push(Row {
-                height: r.height,
-                time: r.time,
-                tx_index: r.tx_index,
-                sub: r.sub,
-                tx: r.tx,
-                other: r.other,
-                asset: r.asset,
-                amount: r.amount,
-            })
-        })?;
+        self.fresh_snapshot()?.records(id, dir, after, |r| out.push(r))?;
         Ok(())
     }
 

@@ -173,12 +173,7 @@ impl<S: GraphSource> Walker<'_, &S> {
         let t0 = std::time::Instant::now();
         self.stats.dense = true;
         let n = self.opts.hops;
-        let seeds: Vec<Node> = self.seeds.iter().cloned().collect();
-        for s in &seeds {
-            self.class.insert(s.clone(), Class::Seed);
-            let labels = self.src(s.0).labels(&s.1).map_err(src_err)?;
-            self.labels.insert(s.clone(), labels);
-        }
+        let seeds = self.class_seeds()?;
         let assets = view.assets();
         let only = self.opts.asset.map(|a| assets.iter().position(|x| *x == a).map(|i| i as u32));
         let labelled = view.labelled().map_err(src_err)?;
