@@ -127,8 +127,8 @@ proptest! {
                 let want = store.transfers(CHAIN, a, dir, None, usize::MAX).expect("store");
                 prop_assert_eq!(&snap.transfers(a, dir, None, usize::MAX).expect("snap"), &want);
                 prop_assert_eq!(snap.degree(a, dir).expect("degree"), store.degree(CHAIN, a, dir, u64::MAX).expect("degree"));
-                // `after` at, between and beyond stored positions; limits from 1 (the store answers
-                // `limit` 0 with one transfer; the tracer asks for 1 or all)
+                // `after` at, between and beyond stored positions; limits from 1 (the tracer asks
+                // for 1 or all)
                 for (h, p, limit) in &cuts {
                     let after = Some((u64::from(*h % 14), Position { tx_index: u32::from(*p % 6), sub: u32::from(*p / 64) }));
                     let w = store.transfers(CHAIN, a, dir, after, *limit).expect("store");
