@@ -173,6 +173,13 @@ impl Store {
         self.lock().chains.get(chain).map(|c| c.flows).unwrap_or_default()
     }
 
+    /// Whether `chain` holds any conversion or bridge row (from its checkpoint; reads no rows).
+    /// A reader can skip per-address flow look-ups on a chain without them.
+    pub fn has_flows(&self, chain: &str) -> bool {
+        let f = self.flow_counts(chain);
+        f.conversions > 0 || f.bridge_events > 0
+    }
+
     /// Conversions owned by `owner` on `chain`, in chain order, strictly after `after` when
     /// given, at most `limit`. None for an unknown chain or an owner without conversions.
     pub fn conversions(

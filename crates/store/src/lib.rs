@@ -437,6 +437,21 @@ impl Store {
         // A store written before the flow column families existed has not got them until a
         // primary opens it (which creates them); a secondary opens the ones that exist and
         // reads the others as empty.
+        let db = Self::open_existing(path, &shown, |cfs| {
+            DB::open_cf_descriptors_as_secondary(&opts, path, secondary_dir, cfs)
+        })?;
+        Self::from_db(db, path, true)
+    }
+
+    /// Open the existing store at `path` without writing to it (`open`: a secondary or a
+    /// read-only RocksDB open of the given column families): the families it has, with this
+    /// build's options (again without compression where the library lacks it), and only when
+    /// it carries this build's format version.
+    fn open_existing(
+        path: &Path,
+        shown: &str,
+        open: impl Fn(Vec<ColumnFamilyDescriptor>) -> Result<DB, rocksdb::Error>,
+    ) -> Result<DB, StoreError> {
         let existing = DB::list_cf(&Options::default(), path).unwrap_or_default();
         let present = |compress: bool| -> Result<Vec<_>, StoreError> {
             Ok(Self::cf_descriptors(compress)?
@@ -444,13 +459,12 @@ impl Store {
                 .filter(|d| existing.is_empty() || existing.iter().any(|e| e == d.name()))
                 .collect::<Vec<_>>())
         };
-        let db = match DB::open_cf_descriptors_as_secondary(&opts, path, secondary_dir, present(true)?) {
+        let db = match open(present(true)?) {
             Ok(db) => db,
             Err(e) if compression_unsupported(&e) => {
-                DB::open_cf_descriptors_as_secondary(&opts, path, secondary_dir, present(false)?)
-                    .map_err(|e| StoreError::from_open(&shown, e))?
+                open(present(false)?).map_err(|e| StoreError::from_open(shown, e))?
             }
-            Err(e) => return Err(StoreError::from_open(&shown, e)),
+            Err(e) => return Err(StoreError::from_open(shown, e)),
         };
         let found = db
             .get_cf(Self::cf_of(&db, cf::META), meta::FORMAT_VERSION)?
@@ -458,9 +472,9 @@ impl Store {
             .map(u32::from_be_bytes)
             .unwrap_or(0);
         if found != FORMAT_VERSION {
-            return Err(StoreError::FormatVersion { path: shown, found, expected: FORMAT_VERSION });
+            return Err(StoreError::FormatVersion { path: shown.to_string(), found, expected: FORMAT_VERSION });
         }
-        Self::from_db(db, path, true)
+        Ok(db)
     }
 
     /// Open the existing store at `path` for reading only, as a trace does: nothing in the
@@ -498,29 +512,7 @@ impl Store {
         // Statistics for compaction decisions, which a read-only instance never makes.
         opts.set_skip_stats_update_on_db_open(true);
         opts.set_skip_checking_sst_file_sizes_on_db_open(true);
-        let existing = DB::list_cf(&Options::default(), path).unwrap_or_default();
-        let present = |compress: bool| -> Result<Vec<_>, StoreError> {
-            Ok(Self::cf_descriptors(compress)?
-                .into_iter()
-                .filter(|d| existing.is_empty() || existing.iter().any(|e| e == d.name()))
-                .collect::<Vec<_>>())
-        };
-        let db = match DB::open_cf_descriptors_read_only(&opts, path, present(true)?, false) {
-            Ok(db) => db,
-            Err(e) if compression_unsupported(&e) => {
-                DB::open_cf_descriptors_read_only(&opts, path, present(false)?, false)
-                    .map_err(|e| StoreError::from_open(&shown, e))?
-            }
-            Err(e) => return Err(StoreError::from_open(&shown, e)),
-        };
-        let found = db
-            .get_cf(Self::cf_of(&db, cf::META), meta::FORMAT_VERSION)?
-            .and_then(|v| <[u8; 4]>::try_from(v.as_slice()).ok())
-            .map(u32::from_be_bytes)
-            .unwrap_or(0);
-        if found != FORMAT_VERSION {
-            return Err(StoreError::FormatVersion { path: shown, found, expected: FORMAT_VERSION });
-        }
+        let db = Self::open_existing(path, &shown, |cfs| DB::open_cf_descriptors_read_only(&opts, path, cfs, false))?;
         let mut store = Self::from_db(db, path, false)?;
         store.read_only = true;
         store._shared_lock = Some(lock);
@@ -1418,12 +1410,6 @@ impl Store {
     /// chain (the tracer's snapshot) key it by this. Reads no rows.
     pub fn chain_digest(&self, chain: &str) -> Option<String> {
         self.lock().chains.get(chain).map(|c| hex::encode(c.digest_acc))
-    }
-
-    /// Whether `chain` holds any conversion or bridge row (from its checkpoint; reads no rows).
-    /// A reader can skip per-address flow look-ups on a chain without them.
-    pub fn has_flows(&self, chain: &str) -> bool {
-        self.lock().chains.get(chain).is_some_and(|c| c.flows.conversions > 0 || c.flows.bridge_events > 0)
     }
 
     /// What the store holds, with the order-independent digest of all stored transfers.

@@ -153,23 +153,14 @@ impl GraphSource for StoreSource<'_> {
         after: Option<(u64, Position)>,
         limit: usize,
     ) -> Result<Vec<Conversion>, SourceError> {
-        if !self.store.has_flows(&self.chain) {
-            return Ok(Vec::new());
-        }
         Ok(self.store.conversions(&self.chain, addr, after, limit)?)
     }
 
     fn bridge_deposits(&self, addr: &Address) -> Result<Vec<BridgeEvent>, SourceError> {
-        if !self.store.has_flows(&self.chain) {
-            return Ok(Vec::new());
-        }
         Ok(self.store.bridge_deposits(&self.chain, addr)?)
     }
 
     fn bridge_release(&self, key: &BridgeKey) -> Result<Option<BridgeEvent>, SourceError> {
-        if !self.store.has_flows(&self.chain) {
-            return Ok(None);
-        }
         Ok(self.store.bridge_release(&self.chain, key)?)
     }
 
