@@ -164,6 +164,9 @@ impl Snapshot {
 
     /// Byte range of `id`'s records in direction `dir`.
     fn list(&self, id: u32, dir: Direction) -> Result<(usize, usize), SnapshotError> {
+        if u64::from(id) >= self.c.addrs {
+            return Err(self.corrupt(format!("address id {id}")));
+        }
         let (off, recs) = match dir {
             Direction::Out => (self.l.out_off, self.l.out),
             Direction::In => (self.l.in_off, self.l.inn),
@@ -187,10 +190,10 @@ impl Snapshot {
     /// Numbers of transfers of `addr` out and in (0 and 0 for an address the chain does not
     /// have), finding the address once.
     pub fn degrees(&self, addr: &Address) -> Result<(u64, u64), SnapshotError> {
-        let Some(id) = self.id_of(addr) else { return Ok((0, 0)) };
-        let (a, b) = self.list(id, Direction::Out)?;
-        let (c, d) = self.list(id, Direction::In)?;
-        Ok((((b - a) / REC_LEN) as u64, ((d - c) / REC_LEN) as u64))
+        match self.id_of(addr) {
+            Some(id) => self.degrees_of(id),
+            None => Ok((0, 0)),
+        }
     }
 
     /// Transfers out of / into `addr` in chain order, strictly after `after` when given, at most
@@ -206,7 +209,7 @@ impl Snapshot {
         let Some(id) = self.id_of(addr) else { return Ok(Vec::new()) };
         let (a, b) = self.list(id, dir)?;
         let n = (b - a) / REC_LEN;
-        let first = self.first_after(a, n, after);
+        let first = first_after_in(&self.map[a..], n, after);
         let take = (n - first).min(limit);
         let mut out = Vec::with_capacity(take);
         let mut others: Vec<(u32, Address)> = Vec::new();
@@ -249,9 +252,6 @@ impl Snapshot {
 
     /// Numbers of transfers out of and into the address with id `id`.
     pub fn degrees_of(&self, id: u32) -> Result<(u64, u64), SnapshotError> {
-        if u64::from(id) >= self.c.addrs {
-            return Err(self.corrupt(format!("address id {id}")));
-        }
         let (a, b) = self.list(id, Direction::Out)?;
         let (c, d) = self.list(id, Direction::In)?;
         Ok((((b - a) / REC_LEN) as u64, ((d - c) / REC_LEN) as u64))
@@ -267,9 +267,6 @@ impl Snapshot {
         after: Option<(u64, Position)>,
         mut f: impl FnMut(DenseRow),
     ) -> Result<(), SnapshotError> {
-        if u64::from(id) >= self.c.addrs {
-            return Err(self.corrupt(format!("address id {id}")));
-        }
         let (a, b) = self.list(id, dir)?;
         // The list is read with `pread`, not through the mapping: a trace reads tens of
         // thousands of small lists at random, and a fault on the mapping maps the whole
@@ -309,9 +306,6 @@ impl Snapshot {
         dir: Direction,
         after: Option<(u64, Position)>,
     ) -> Result<bool, SnapshotError> {
-        if u64::from(id) >= self.c.addrs {
-            return Err(self.corrupt(format!("address id {id}")));
-        }
         let (a, b) = self.list(id, dir)?;
         Ok(self.any_after(a, b, after))
     }
@@ -322,8 +316,8 @@ impl Snapshot {
     }
 
     /// Whether `addr` has a transfer in `dir` strictly after `after` (any at all when `None`):
-    /// the same answer as `!transfers(addr, dir, after, 1).is_empty()`, by a binary search over
-    /// the record keys without building a transfer.
+    /// the same answer as `!transfers(addr, dir, after, 1).is_empty()`, from the list's last
+    /// record key without building a transfer.
     pub fn has_transfers_after(
         &self,
         addr: &Address,
@@ -361,22 +355,6 @@ impl Snapshot {
         }
         let Some((h, p)) = after else { return true };
         Rec::order_of(&self.map[b - REC_LEN..]) > (h, p.tx_index, p.sub)
-    }
-
-    /// Index of the first of the `n` records at byte `a` strictly after `after` (0 when `None`).
-    fn first_after(&self, a: usize, n: usize, after: Option<(u64, Position)>) -> usize {
-        let Some((h, p)) = after else { return 0 };
-        let key = (h, p.tx_index, p.sub);
-        let (mut lo, mut hi) = (0usize, n);
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if Rec::order_of(&self.map[a + REC_LEN * mid..]) <= key {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        lo
     }
 
     fn tx(&self, ord: u32) -> Result<Hash32, SnapshotError> {
