@@ -288,6 +288,11 @@ pub struct TracedEdge {
 }
 
 impl TracedEdge {
+    /// An edge carrying `traced` in the strata `strata`; its hop is the lowest of them.
+    fn new(transfer: Transfer, chain: u16, kind: EdgeKind, traced: U256, strata: u64, followed: bool) -> TracedEdge {
+        TracedEdge { transfer, chain, kind, traced, hop: strata.trailing_zeros(), strata, followed }
+    }
+
     /// The chain of the edge's receiving end (a matched bridge's release chain).
     pub fn to_chain(&self) -> u16 {
         match &self.kind {
@@ -1107,15 +1112,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                         let strata = p.mask();
                         if !traced.is_zero() && strata != 0 {
                             let followed = traced >= self.asset(c, t.asset)?.min_raw;
-                            edges.push(TracedEdge {
-                                transfer: t.clone(),
-                                chain: c,
-                                kind: EdgeKind::Transfer,
-                                traced,
-                                hop: strata.trailing_zeros(),
-                                strata,
-                                followed,
-                            });
+                            edges.push(TracedEdge::new(t.clone(), c, EdgeKind::Transfer, traced, strata, followed));
                             if followed {
                                 carried = Some(p);
                             }
@@ -1142,15 +1139,14 @@ impl<S: GraphSource> Walker<'_, &S> {
                         let strata = out.mask();
                         if !traced.is_zero() && strata != 0 {
                             let followed = traced >= self.asset(c, v.asset_out)?.min_raw;
-                            edges.push(TracedEdge {
-                                transfer: swap_transfer(v),
-                                chain: c,
-                                kind: EdgeKind::Swap { conversion: v.clone(), traced_in },
+                            edges.push(TracedEdge::new(
+                                swap_transfer(v),
+                                c,
+                                EdgeKind::Swap { conversion: v.clone(), traced_in },
                                 traced,
-                                hop: strata.trailing_zeros(),
                                 strata,
                                 followed,
-                            });
+                            ));
                             if followed {
                                 carried = Some(out);
                             }
@@ -1182,15 +1178,14 @@ impl<S: GraphSource> Walker<'_, &S> {
                             in_flight.insert(i, p);
                         }
                         None => {
-                            edges.push(TracedEdge {
-                                transfer: bridge_transfer(&d, &owner, &d.contract),
-                                chain: c,
-                                kind: EdgeKind::Bridge { to_chain: None, release: None, traced_out: U256::ZERO },
+                            edges.push(TracedEdge::new(
+                                bridge_transfer(&d, &owner, &d.contract),
+                                c,
+                                EdgeKind::Bridge { to_chain: None, release: None, traced_out: U256::ZERO },
                                 traced,
-                                hop: strata.trailing_zeros(),
                                 strata,
-                                followed: true,
-                            });
+                                true,
+                            ));
                         }
                     }
                 }
@@ -1208,15 +1203,14 @@ impl<S: GraphSource> Walker<'_, &S> {
                         && !traced_out.is_zero()
                         && traced_out >= self.asset(rc, r.asset)?.min_raw;
                     if !traced.is_zero() && strata != 0 {
-                        edges.push(TracedEdge {
-                            transfer: bridge_transfer(&d, &owner, &recipient),
-                            chain: c,
-                            kind: EdgeKind::Bridge { to_chain: Some(rc), release: Some(r.clone()), traced_out },
+                        edges.push(TracedEdge::new(
+                            bridge_transfer(&d, &owner, &recipient),
+                            c,
+                            EdgeKind::Bridge { to_chain: Some(rc), release: Some(r.clone()), traced_out },
                             traced,
-                            hop: strata.trailing_zeros(),
                             strata,
                             followed,
-                        });
+                        ));
                     }
                     if !self.is_seed(rc, &recipient) {
                         if let Some(st) = states.get_mut(&(rc, recipient, r.asset)) {
@@ -1315,15 +1309,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                 if !followed {
                     dropped.insert((t.from.clone(), t.to.clone()));
                 }
-                edges.push(TracedEdge {
-                    transfer: t.clone(),
-                    chain: 0,
-                    kind: EdgeKind::Transfer,
-                    traced,
-                    hop: strata.trailing_zeros(),
-                    strata,
-                    followed,
-                });
+                edges.push(TracedEdge::new(t.clone(), 0, EdgeKind::Transfer, traced, strata, followed));
             }
             for (o, got) in outputs.iter().zip(filled) {
                 let segs: Vec<Seg> = got

@@ -314,6 +314,9 @@ impl<S: GraphSource> Walker<'_, &S> {
             }
         };
 
+        // a row `a` sent (in the walk's direction)
+        let sent =
+            |a: u32, r: &Row| Ev { row: *r, from: a, to: r.other, fs: slot(a, r.asset), ts: slot(r.other, r.asset) };
         // the events, each transfer once: the seeds' (allowed) outgoing rows; poison: the
         // tracked holdings' outgoing rows after their first arrival; haircut and FIFO: their
         // complete histories, an incoming row only when its sender's rows are not read already
@@ -322,13 +325,8 @@ impl<S: GraphSource> Walker<'_, &S> {
         seed_ids.sort_unstable();
         for &s in &seed_ids {
             if let Some((_, l)) = w.outs.get(&s) {
-                events.extend(l.iter().map(|r| Ev {
-                    row: *r,
-                    from: s,
-                    to: r.other,
-                    fs: SEED_SLOT,
-                    ts: slot(r.other, r.asset),
-                }));
+                // a seed's slot is SEED_SLOT
+                events.extend(l.iter().map(|r| sent(s, r)));
             }
         }
         let mut held: Vec<(u32, Vec<u32>)> = Vec::new();
@@ -342,13 +340,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             Policy::Poison => {
                 for (a, mine) in &held {
                     if let Some((_, l)) = w.outs.get(a) {
-                        events.extend(l.iter().filter(|r| mine.contains(&r.asset)).map(|r| Ev {
-                            row: *r,
-                            from: *a,
-                            to: r.other,
-                            fs: slot(*a, r.asset),
-                            ts: slot(r.other, r.asset),
-                        }));
+                        events.extend(l.iter().filter(|r| mine.contains(&r.asset)).map(|r| sent(*a, r)));
                     }
                 }
             }
@@ -360,13 +352,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                     rows.clear();
                     view.rows(*a, out_dir, None, &mut rows).map_err(src_err)?;
                     self.stats.transfers_read += rows.len() as u64;
-                    events.extend(rows.iter().filter(|r| mine.contains(&r.asset)).map(|r| Ev {
-                        row: *r,
-                        from: *a,
-                        to: r.other,
-                        fs: slot(*a, r.asset),
-                        ts: slot(r.other, r.asset),
-                    }));
+                    events.extend(rows.iter().filter(|r| mine.contains(&r.asset)).map(|r| sent(*a, r)));
                 }
                 for (a, mine) in &held {
                     rows.clear();
@@ -425,15 +411,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                         asset: assets[r.asset as usize],
                         amount: r.amount,
                     };
-                    edges.push(TracedEdge {
-                        transfer,
-                        chain: 0,
-                        kind: EdgeKind::Transfer,
-                        traced,
-                        hop: strata.trailing_zeros(),
-                        strata,
-                        followed,
-                    });
+                    edges.push(TracedEdge::new(transfer, 0, EdgeKind::Transfer, traced, strata, followed));
                     to_ids.push(e.to);
                     if followed {
                         carried = Some(p);
