@@ -133,13 +133,9 @@ impl<E: std::error::Error + Send + Sync + 'static> DenseWalk<'_, E> {
         true
     }
 
-    fn allowed(&self, r: &Row, bounds: &impl Fn(u64, u64) -> bool) -> bool {
-        if let Some(only) = self.only {
-            if only != Some(r.asset) {
-                return false;
-            }
-        }
-        bounds(r.height, r.time)
+    /// The row's asset passes `--asset`.
+    fn asset_allowed(&self, r: &Row) -> bool {
+        self.only.is_none_or(|only| only == Some(r.asset))
     }
 }
 
@@ -189,15 +185,6 @@ impl<S: GraphSource> Walker<'_, &S> {
             only,
             min_raw: vec![None; assets.len()],
         };
-        let (since, until) = (self.opts.since, self.opts.until);
-        let bounds = move |height: u64, time: u64| {
-            let value = |b: &Bound| match b {
-                Bound::Height(h) => (height, *h),
-                Bound::Time(s) => (time, *s),
-            };
-            since.as_ref().is_none_or(|b| value(b).0 >= value(b).1)
-                && until.as_ref().is_none_or(|b| value(b).0 <= value(b).1)
-        };
         let class_of = |w: &DenseWalk<'_, S::Error>, id: u32| w.class.get(id as usize).copied().unwrap_or(UNKNOWN);
         let set_class = |w: &mut DenseWalk<'_, S::Error>, id: u32, c: u8| {
             let i = id as usize;
@@ -245,7 +232,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                     self.stats.transfers_read += rows.len() as u64;
                     rows.retain(|r| k == 0 || !row_key(r) > k);
                 }
-                rows.retain(|r| w.allowed(r, &bounds));
+                rows.retain(|r| self.row_allowed(&w, r));
                 w.outs.insert(a, (k, rows));
                 loaded = true;
             }
@@ -362,7 +349,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                         let fs = slot(r.other, r.asset);
                         let read = match fs {
                             NO_SLOT => false,
-                            SEED_SLOT => w.allowed(r, &bounds),
+                            SEED_SLOT => self.row_allowed(&w, r),
                             _ => true,
                         };
                         if !read {
@@ -388,7 +375,7 @@ impl<S: GraphSource> Walker<'_, &S> {
         for &i in &order {
             let e = &events[i as usize];
             let r = &e.row;
-            let allowed = w.allowed(r, &bounds);
+            let allowed = self.row_allowed(&w, r);
             let parcel = match e.fs {
                 SEED_SLOT => allowed.then(|| Parcel::seed(policy, r.amount)),
                 NO_SLOT => None,
@@ -492,6 +479,12 @@ impl<S: GraphSource> Walker<'_, &S> {
         let mut rows = Vec::new();
         d.view.rows(id, Direction::In, None, &mut rows).map_err(src_err)?;
         Ok(rows.iter().any(|r| !row_key(r) > first))
+    }
+
+    /// `--asset`, `--since` and `--until` let the row through (the walk over addresses'
+    /// `allowed`, on a row).
+    fn row_allowed(&self, w: &DenseWalk<'_, S::Error>, r: &Row) -> bool {
+        w.asset_allowed(r) && self.in_bounds(r.height, r.time)
     }
 
     /// `--min-amount` in base units of the view's asset `i` (and the asset's display facts, as
