@@ -381,6 +381,30 @@ impl State {
         }
     }
 
+    /// Whether the holding holds traced funds: what a [`State::send`] could carry.
+    pub fn holds_traced(&self) -> bool {
+        match self {
+            State::Poison { mask } => *mask != 0,
+            State::Haircut { strata, .. } => strata.iter().any(|t| !t.is_zero()),
+            State::Fifo { queue, .. } => queue.iter().any(|s| s.stratum.is_some()),
+        }
+    }
+
+    /// `amount` leaves a holding that holds nothing traced ([`State::holds_traced`] is false):
+    /// the same change as [`State::send`], without building the parcel (which carries nothing).
+    pub fn send_untraced(&mut self, amount: U256) {
+        debug_assert!(!self.holds_traced());
+        match self {
+            State::Poison { .. } => {}
+            State::Haircut { balance, .. } => *balance = balance.saturating_sub(amount),
+            State::Fifo { queue, total } => {
+                *total = total.saturating_sub(amount);
+                queue.clear();
+                push_back(queue, Seg { amount: *total, stratum: None });
+            }
+        }
+    }
+
     /// Traced value currently held (haircut/FIFO; poison has no amounts).
     pub fn tainted(&self) -> U256 {
         match self {
@@ -508,5 +532,38 @@ mod tests {
     fn poison_masks_advance() {
         assert_eq!(Parcel::Mask(0b101).advance(2), Parcel::Mask(0b010));
         assert_eq!(Parcel::Mask(1).advance(64), Parcel::Mask(2));
+    }
+
+    proptest::proptest! {
+        /// The untraced fast path changes a clean holding exactly as `send` does: the next
+        /// traced arrival and every later send carry the same parcels either way.
+        #[test]
+        fn send_untraced_equals_send_on_a_clean_holding(
+            ops in proptest::collection::vec((proptest::prelude::any::<bool>(), 0u64..50), 1..20),
+            traced in 1u64..40,
+            later in proptest::collection::vec(0u64..60, 1..6),
+        ) {
+            for policy in [Policy::Poison, Policy::Haircut, Policy::Fifo] {
+                let (mut slow, mut fast) = (State::new(policy, 3), State::new(policy, 3));
+                for &(is_send, x) in &ops {
+                    if is_send {
+                        proptest::prop_assert!(!fast.holds_traced());
+                        let p = slow.send(u(x));
+                        proptest::prop_assert!(p.traced(u(x)).is_zero() && p.mask() == 0);
+                        fast.send_untraced(u(x));
+                    } else {
+                        slow.receive(u(x), None);
+                        fast.receive(u(x), None);
+                    }
+                }
+                let p = Parcel::seed(policy, u(traced)).advance(3);
+                slow.receive(u(traced), Some(&p));
+                fast.receive(u(traced), Some(&p));
+                proptest::prop_assert!(fast.holds_traced());
+                for &x in &later {
+                    proptest::prop_assert_eq!(slow.send(u(x)), fast.send(u(x)), "{} sending {}", policy, x);
+                }
+            }
+        }
     }
 }

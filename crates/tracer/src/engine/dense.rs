@@ -62,20 +62,54 @@ pub(super) struct Nodes<'v, E> {
     names: HashMap<u32, Address>,
 }
 
-/// (address id, asset index) as one integer.
-fn holding(id: u32, asset: u32) -> u64 {
-    (u64::from(id) << 32) | u64::from(asset)
+/// The reached holdings, `(address id, asset index)`, each with a slot: a chain of slots per id
+/// (an address holds one or a few assets), found without hashing.
+#[derive(Default)]
+struct Holdings {
+    /// First slot of each id (`NO_SLOT`: none).
+    head: Vec<u32>,
+    /// Per slot: its id, its asset and the id's next slot.
+    slots: Vec<(u32, u32, u32)>,
+}
+
+impl Holdings {
+    fn find(&self, id: u32, asset: u32) -> Option<u32> {
+        let mut s = self.head.get(id as usize).copied().unwrap_or(NO_SLOT);
+        while s != NO_SLOT {
+            let (_, a, next) = self.slots[s as usize];
+            if a == asset {
+                return Some(s);
+            }
+            s = next;
+        }
+        None
+    }
+
+    /// The holding's slot, and whether it is new.
+    fn insert(&mut self, id: u32, asset: u32) -> (u32, bool) {
+        if let Some(s) = self.find(id, asset) {
+            return (s, false);
+        }
+        let i = id as usize;
+        if self.head.len() <= i {
+            self.head.resize(i + 1, NO_SLOT);
+        }
+        let s = self.slots.len() as u32;
+        self.slots.push((id, asset, self.head[i]));
+        self.head[i] = s;
+        (s, true)
+    }
 }
 
 struct DenseWalk<'v, E> {
     view: &'v dyn DenseView<Error = E>,
     hops: u32,
-    /// Class per address id (`UNKNOWN` until reached).
+    /// Class per address id (`UNKNOWN` until reached; the seeds are `SEED` from the start).
     class: Vec<u8>,
     seeds: HashSet<u32>,
     labelled: &'v [(u32, Vec<Label>)],
-    /// Slot of each reached holding in `best`.
-    slots: HashMap<u64, u32>,
+    /// The reached holdings; slot `s` owns `best[s * (hops + 1)..][..hops + 1]`.
+    holdings: Holdings,
     /// Earliest arrival with exactly `h` hops, `hops + 1` entries per slot.
     best: Vec<Key>,
     /// Outgoing rows of expanded addresses, and the key they were read after.
@@ -98,7 +132,7 @@ fn orient(fwd: bool, r: &Row) -> Key {
 
 impl<E: std::error::Error + Send + Sync + 'static> DenseWalk<'_, E> {
     fn is_seed(&self, id: u32) -> bool {
-        !self.seeds.is_empty() && self.seeds.contains(&id)
+        self.class.get(id as usize) == Some(&SEED)
     }
 
     fn labels_of(&self, id: u32) -> Option<&Vec<Label>> {
@@ -109,8 +143,8 @@ impl<E: std::error::Error + Send + Sync + 'static> DenseWalk<'_, E> {
         if self.is_seed(id) {
             return 0;
         }
-        match self.slots.get(&holding(id, asset)) {
-            Some(&s) => {
+        match self.holdings.find(id, asset) {
+            Some(s) => {
                 let at = s as usize * (self.hops as usize + 1);
                 self.best[at..=at + hops as usize].iter().copied().min().unwrap_or(KEY_MAX)
             }
@@ -123,9 +157,8 @@ impl<E: std::error::Error + Send + Sync + 'static> DenseWalk<'_, E> {
             return false;
         }
         let width = self.hops as usize + 1;
-        let next = self.slots.len() as u32;
-        let s = *self.slots.entry(holding(id, asset)).or_insert(next);
-        if s == next {
+        let (s, new) = self.holdings.insert(id, asset);
+        if new {
             self.best.extend(std::iter::repeat_n(KEY_MAX, width));
         }
         let at = s as usize * width + h as usize;
@@ -179,7 +212,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             class: Vec::new(),
             seeds: seeds.iter().filter_map(|(_, a)| view.id_of(a)).collect(),
             labelled,
-            slots: HashMap::default(),
+            holdings: Holdings::default(),
             best: Vec::new(),
             outs: HashMap::default(),
             only,
@@ -283,21 +316,28 @@ impl<S: GraphSource> Walker<'_, &S> {
         // replay: the tracked holdings, reached with fewer than N hops and expandable, each with
         // a state slot
         let policy = self.opts.policy;
-        let mut tracked: Vec<(u32, u32)> = w
+        let mut tracked: Vec<(u32, u32, u32)> = w
+            .holdings
             .slots
-            .keys()
-            .map(|&hk| ((hk >> 32) as u32, hk as u32))
-            .filter(|&(id, asset)| class_of(&w, id) == EXPAND && w.earliest(id, asset, n - 1) != KEY_MAX)
+            .iter()
+            .enumerate()
+            .filter(|&(_, &(id, asset, _))| class_of(&w, id) == EXPAND && w.earliest(id, asset, n - 1) != KEY_MAX)
+            .map(|(s, &(id, asset, _))| (id, asset, s as u32))
             .collect();
         tracked.sort_unstable();
-        let state_of: HashMap<u64, u32> =
-            tracked.iter().enumerate().map(|(i, &(id, asset))| (holding(id, asset), i as u32)).collect();
+        // the state of each holding's slot, `NO_SLOT` when untracked
+        let mut state_at = vec![NO_SLOT; w.holdings.slots.len()];
+        for (i, &(_, _, s)) in tracked.iter().enumerate() {
+            state_at[s as usize] = i as u32;
+        }
         let mut states: Vec<State> = tracked.iter().map(|_| State::new(policy, n)).collect();
+        // whether traced funds ever arrived at a state (until then it holds nothing traced)
+        let mut reached = vec![false; states.len()];
         let slot = |id: u32, asset: u32| -> u32 {
             if w.is_seed(id) {
                 SEED_SLOT
             } else {
-                state_of.get(&holding(id, asset)).copied().unwrap_or(NO_SLOT)
+                w.holdings.find(id, asset).map_or(NO_SLOT, |s| state_at[s as usize])
             }
         };
 
@@ -317,7 +357,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             }
         }
         let mut held: Vec<(u32, Vec<u32>)> = Vec::new();
-        for &(id, asset) in &tracked {
+        for &(id, asset, _) in &tracked {
             match held.last_mut() {
                 Some((last, v)) if *last == id => v.push(asset),
                 _ => held.push((id, vec![asset])),
@@ -379,7 +419,16 @@ impl<S: GraphSource> Walker<'_, &S> {
             let parcel = match e.fs {
                 SEED_SLOT => allowed.then(|| Parcel::seed(policy, r.amount)),
                 NO_SLOT => None,
-                s => Some(states[s as usize].send(r.amount)).filter(|_| allowed),
+                s => {
+                    let st = &mut states[s as usize];
+                    if reached[s as usize] {
+                        Some(st.send(r.amount)).filter(|_| allowed)
+                    } else {
+                        // most sends of a replay: nothing traced ever arrived, none leaves
+                        st.send_untraced(r.amount);
+                        None
+                    }
+                }
             };
             let mut carried = None;
             if let Some(p) = parcel.map(|p| p.advance(n)) {
@@ -406,6 +455,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                 }
             }
             if e.ts != NO_SLOT && e.ts != SEED_SLOT {
+                reached[e.ts as usize] |= carried.is_some();
                 states[e.ts as usize].receive(r.amount, carried.as_ref());
             }
         }
