@@ -271,11 +271,33 @@ impl Snapshot {
         // The list is read with `pread`, not through the mapping: a trace reads tens of
         // thousands of small lists at random, and a fault on the mapping maps the whole
         // page-cache folio around it (hundreds of KiB), which would count the file into the
-        // process's memory several times over what it reads.
-        let mut buf = vec![0u8; b - a];
-        self.read_at(&mut buf, a)?;
-        let n = (b - a) / REC_LEN;
-        for i in first_after_in(&buf, n, after)..n {
+        // process's memory several times over what it reads. One buffer per thread, reused
+        // (a fresh one when `f` itself reads a list).
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let mut read = |buf: &mut Vec<u8>| {
+            buf.clear();
+            buf.resize(b - a, 0);
+            self.read_at(buf, a)?;
+            self.decode_records(id, buf, after, &mut f)
+        };
+        BUF.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => read(&mut buf),
+            Err(_) => read(&mut Vec::new()),
+        })
+    }
+
+    /// The records of `buf` (a list of address `id`) strictly after `after`, checked and decoded.
+    fn decode_records(
+        &self,
+        id: u32,
+        buf: &[u8],
+        after: Option<(u64, Position)>,
+        f: &mut impl FnMut(DenseRow),
+    ) -> Result<(), SnapshotError> {
+        let n = buf.len() / REC_LEN;
+        for i in first_after_in(buf, n, after)..n {
             let at = REC_LEN * i;
             let r = Rec::decode(&buf[at..at + REC_LEN]);
             if u64::from(r.other) >= self.c.addrs
