@@ -388,6 +388,9 @@ pub struct WalkStats {
     /// The walk ran over the source's dense view (ids and compact rows) rather than over
     /// addresses.
     pub dense: bool,
+    /// Passes of the dense walk that read the view on two threads (wide frontiers and
+    /// replays).
+    pub split_reads: u64,
 }
 
 /// The walk's total order on events, oriented in the walk's direction (backward: reversed):
@@ -618,23 +621,7 @@ impl<S: GraphSource> Walker<'_, &S> {
     }
 
     fn in_bounds(&self, height: u64, time: u64) -> bool {
-        let value = |b: &Bound| match b {
-            Bound::Height(h) => (height, *h),
-            Bound::Time(s) => (time, *s),
-        };
-        if let Some(b) = &self.opts.since {
-            let (v, lim) = value(b);
-            if v < lim {
-                return false;
-            }
-        }
-        if let Some(b) = &self.opts.until {
-            let (v, lim) = value(b);
-            if v > lim {
-                return false;
-            }
-        }
-        true
+        in_bounds(&self.opts, height, time)
     }
 
     fn allowed(&self, t: &Transfer) -> bool {
@@ -1482,6 +1469,27 @@ impl<S: GraphSource> Walker<'_, &S> {
             Ok(list.iter().any(|t| self.okey(*c, t) > first))
         }
     }
+}
+
+/// A block at `height` and `time` is within `--since` and `--until`.
+fn in_bounds(opts: &TraceOptions, height: u64, time: u64) -> bool {
+    let value = |b: &Bound| match b {
+        Bound::Height(h) => (height, *h),
+        Bound::Time(s) => (time, *s),
+    };
+    if let Some(b) = &opts.since {
+        let (v, lim) = value(b);
+        if v < lim {
+            return false;
+        }
+    }
+    if let Some(b) = &opts.until {
+        let (v, lim) = value(b);
+        if v > lim {
+            return false;
+        }
+    }
+    true
 }
 
 /// The output side of a conversion as the transfer its swap edge shows: from the owner to the

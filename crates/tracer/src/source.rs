@@ -109,8 +109,9 @@ pub type Row = DenseRow;
 /// A read-optimised view of one chain's graph: every address has a dense `u32` id, and each
 /// address's transfers are rows in chain order. The tracer's walk over it keeps holdings by id
 /// and builds a [`Transfer`] only for the edges of the case. Every answer must agree with the
-/// [`GraphSource`] that offers the view (the walk's results are the same either way).
-pub trait DenseView {
+/// [`GraphSource`] that offers the view (the walk's results are the same either way). The walk
+/// reads it from both cores (`Sync`).
+pub trait DenseView: Sync {
     /// The view's failure (a damaged file).
     type Error: std::error::Error + Send + Sync + 'static;
 

@@ -249,27 +249,38 @@ impl<S: GraphSource> Walker<'_, &S> {
                 }
             }
             frontier.retain(|&(a, _)| matches!(class_of(&w, a), EXPAND | SEED));
-            let mut loaded = false;
-            for &(a, k) in &frontier {
-                if w.outs.get(&a).is_some_and(|(have, _)| k >= *have) {
-                    continue;
+            let need: Vec<(u32, Key)> = frontier
+                .iter()
+                .copied()
+                .filter(|&(a, k)| !w.outs.get(&a).is_some_and(|(have, _)| k >= *have))
+                .collect();
+            let fwd = self.fwd;
+            let lists = on_both_cores(&need, |part| {
+                let mut lists = Vec::with_capacity(part.len());
+                for &(a, k) in part {
+                    let mut rows = Vec::new();
+                    if fwd {
+                        view.rows(a, Direction::Out, after(k), &mut rows)?;
+                    } else {
+                        // backward: the transfers into `a` before the funds left it (in any
+                        // order: arrivals are minima, and the replay sorts)
+                        view.rows(a, Direction::In, None, &mut rows)?;
+                    }
+                    lists.push(rows);
                 }
-                let mut rows = Vec::new();
-                if self.fwd {
-                    view.rows(a, Direction::Out, after(k), &mut rows).map_err(src_err)?;
-                    self.stats.transfers_read += rows.len() as u64;
-                } else {
-                    // backward: the transfers into `a` before the funds left it (in any order:
-                    // arrivals are minima, and the replay sorts)
-                    view.rows(a, Direction::In, None, &mut rows).map_err(src_err)?;
-                    self.stats.transfers_read += rows.len() as u64;
+                Ok::<_, S::Error>(lists)
+            })
+            .map_err(src_err)?;
+            self.stats.split_reads += u64::from(lists.len() > 1);
+            for (&(a, k), mut rows) in need.iter().zip(lists.into_iter().flatten()) {
+                self.stats.transfers_read += rows.len() as u64;
+                if !fwd {
                     rows.retain(|r| k == 0 || !row_key(r) > k);
                 }
                 rows.retain(|r| self.row_allowed(&w, r));
                 w.outs.insert(a, (k, rows));
-                loaded = true;
             }
-            if loaded {
+            if !need.is_empty() {
                 self.stats.batches += 1;
             }
             self.stats.addresses_expanded += frontier.len() as u64;
@@ -374,31 +385,47 @@ impl<S: GraphSource> Walker<'_, &S> {
                 }
             }
             Policy::Haircut | Policy::Fifo => {
-                let mut rows = Vec::new();
                 let (out_dir, in_dir) =
                     if self.fwd { (Direction::Out, Direction::In) } else { (Direction::In, Direction::Out) };
-                for (a, mine) in &held {
-                    rows.clear();
-                    view.rows(*a, out_dir, None, &mut rows).map_err(src_err)?;
-                    self.stats.transfers_read += rows.len() as u64;
-                    events.extend(rows.iter().filter(|r| mine.contains(&r.asset)).map(|r| sent(*a, r)));
-                }
-                for (a, mine) in &held {
-                    rows.clear();
-                    view.rows(*a, in_dir, None, &mut rows).map_err(src_err)?;
-                    self.stats.transfers_read += rows.len() as u64;
-                    for r in rows.iter().filter(|r| mine.contains(&r.asset)) {
-                        let fs = slot(r.other, r.asset);
-                        let read = match fs {
-                            NO_SLOT => false,
-                            SEED_SLOT => self.row_allowed(&w, r),
-                            _ => true,
-                        };
-                        if !read {
-                            events.push(Ev { row: *r, from: r.other, to: *a, fs, ts: slot(*a, r.asset) });
+                let opts = &self.opts;
+                // `row_allowed`, for the reading threads
+                let allowed = |r: &Row| w.asset_allowed(r) && in_bounds(opts, r.height, r.time);
+                let parts = on_both_cores(&held, |part| {
+                    let (mut rows, mut sends, mut receipts, mut read) = (Vec::new(), Vec::new(), Vec::new(), 0u64);
+                    for (a, mine) in part {
+                        rows.clear();
+                        view.rows(*a, out_dir, None, &mut rows)?;
+                        read += rows.len() as u64;
+                        sends.extend(rows.iter().filter(|r| mine.contains(&r.asset)).map(|r| sent(*a, r)));
+                    }
+                    for (a, mine) in part {
+                        rows.clear();
+                        view.rows(*a, in_dir, None, &mut rows)?;
+                        read += rows.len() as u64;
+                        for r in rows.iter().filter(|r| mine.contains(&r.asset)) {
+                            let fs = slot(r.other, r.asset);
+                            let read = match fs {
+                                NO_SLOT => false,
+                                SEED_SLOT => allowed(r),
+                                _ => true,
+                            };
+                            if !read {
+                                receipts.push(Ev { row: *r, from: r.other, to: *a, fs, ts: slot(*a, r.asset) });
+                            }
                         }
                     }
+                    Ok::<_, S::Error>((sends, receipts, read))
+                })
+                .map_err(src_err)?;
+                self.stats.split_reads += u64::from(parts.len() > 1);
+                // in the order one pass would make them: every send, then every receipt
+                let mut receipts = Vec::new();
+                for (s, r, read) in parts {
+                    events.extend(s);
+                    receipts.push(r);
+                    self.stats.transfers_read += read;
                 }
+                events.extend(receipts.into_iter().flatten());
                 if !held.is_empty() {
                     self.stats.batches += 2;
                 }
@@ -551,6 +578,26 @@ impl<S: GraphSource> Walker<'_, &S> {
         w.min_raw[i as usize] = Some(m);
         Ok(m)
     }
+}
+
+/// `f` over `items`: on two threads, a half each, when there are enough items for a thread to
+/// pay and a second core to run it; the results in `items`' order.
+fn on_both_cores<T: Sync, R: Send, E: Send>(items: &[T], f: impl Fn(&[T]) -> Result<R, E> + Sync) -> Result<Vec<R>, E> {
+    // a few hundred lists take about as long as starting a thread
+    const MIN_SPLIT: usize = 512;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if items.len() < MIN_SPLIT || cores < 2 {
+        return Ok(vec![f(items)?]);
+    }
+    let (a, b) = items.split_at(items.len() / 2);
+    let f = &f;
+    std::thread::scope(|s| {
+        let second = s.spawn(move || f(b));
+        let first = f(a);
+        // a panic in the second half is the walk's own bug: raise it here
+        let second = second.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        Ok(vec![first?, second?])
+    })
 }
 
 /// The indices of `keys` in key order, the first of equal keys only (a stable sort would keep

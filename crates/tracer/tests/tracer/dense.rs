@@ -134,3 +134,64 @@ proptest! {
         }
     }
 }
+
+/// A wide graph: thousands of addresses and seeds, so the dense walk reads its frontiers and
+/// its replay's histories on two threads (`stats.split_reads`); the same trace as the walk over
+/// addresses, every policy, both directions.
+#[test]
+fn dense_walk_on_two_threads_equals_walk_over_addresses() {
+    let seed: u64 = std::env::var("CHAINTRACE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(chaintrace_testkit::rng::fresh_seed);
+    println!("replay with CHAINTRACE_SEED={seed}");
+    let mut rng = chaintrace_testkit::rng::Rng::new(seed);
+    let wide = |i: u32| {
+        Address::Evm({
+            let mut b = [0u8; 20];
+            b[..4].copy_from_slice(&i.to_be_bytes());
+            b[19] = 1;
+            b
+        })
+    };
+    const ADDRS: u32 = 6_000;
+    let mut g = MemGraph::new("ethereum");
+    for i in 0..40_000u32 {
+        let height = u64::from(i / 50);
+        g.add_transfer(Transfer {
+            tx: Hash32({
+                let mut h = [0u8; 32];
+                h[..4].copy_from_slice(&i.to_be_bytes());
+                h
+            }),
+            height,
+            pos: Position { tx_index: i % 50, sub: 0 },
+            time: 1_600_000_000 + height * 12,
+            from: wide(rng.below(u64::from(ADDRS)) as u32),
+            to: wide(rng.below(u64::from(ADDRS)) as u32),
+            asset: asset(rng.below(3) as u8),
+            amount: U256::from(1 + rng.below(1_000)),
+        });
+    }
+    let general = g.clone().without_dense_view();
+    let seeds: Vec<Address> = (0..1_500).map(|_| wide(rng.below(u64::from(ADDRS)) as u32)).collect();
+    for backward in [false, true] {
+        for policy in [Policy::Poison, Policy::Haircut, Policy::Fifo] {
+            let mut o = TraceOptions::new(seeds.clone(), "ETH", 0);
+            o.hops = 3;
+            o.policy = policy;
+            o.hub_degree = 1_000;
+            if backward {
+                o.direction = TraceDirection::Backward;
+            }
+            let d = trace(&g, &o).expect("dense walk");
+            let a = trace(&general, &o).expect("walk over addresses");
+            assert!(d.stats.dense && !a.stats.dense, "the two walks ran: {:?} / {:?}", d.stats, a.stats);
+            assert!(d.stats.split_reads >= 2, "{policy} backward={backward}: reads not split: {:?}", d.stats);
+            assert!(d.edges.len() > 1_000, "{policy}: a wide trace ({} edges)", d.edges.len());
+            assert_eq!(d.nodes, a.nodes, "{policy} backward={backward}: nodes (seed {seed})");
+            assert_eq!(d.edges, a.edges, "{policy} backward={backward}: edges (seed {seed})");
+            assert_eq!(d.deposits, a.deposits, "{policy} backward={backward}: deposits (seed {seed})");
+        }
+    }
+}
