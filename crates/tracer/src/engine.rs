@@ -621,7 +621,7 @@ impl<S: GraphSource> Walker<'_, &S> {
     }
 
     fn in_bounds(&self, height: u64, time: u64) -> bool {
-        in_bounds(&self.opts, height, time)
+        in_bounds(self.opts, height, time)
     }
 
     fn allowed(&self, t: &Transfer) -> bool {

@@ -252,7 +252,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             let need: Vec<(u32, Key)> = frontier
                 .iter()
                 .copied()
-                .filter(|&(a, k)| !w.outs.get(&a).is_some_and(|(have, _)| k >= *have))
+                .filter(|&(a, k)| w.outs.get(&a).is_none_or(|(have, _)| k < *have))
                 .collect();
             let fwd = self.fwd;
             let lists = on_both_cores(&need, |part| {
