@@ -249,11 +249,8 @@ impl<S: GraphSource> Walker<'_, &S> {
                 }
             }
             frontier.retain(|&(a, _)| matches!(class_of(&w, a), EXPAND | SEED));
-            let need: Vec<(u32, Key)> = frontier
-                .iter()
-                .copied()
-                .filter(|&(a, k)| w.outs.get(&a).is_none_or(|(have, _)| k < *have))
-                .collect();
+            let need: Vec<(u32, Key)> =
+                frontier.iter().copied().filter(|&(a, k)| w.outs.get(&a).is_none_or(|(have, _)| k < *have)).collect();
             let fwd = self.fwd;
             let lists = on_both_cores(&need, |part| {
                 let mut lists = Vec::with_capacity(part.len());

@@ -144,7 +144,7 @@ fn dense_walk_on_two_threads_equals_walk_over_addresses() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(chaintrace_testkit::rng::fresh_seed);
-    println!("replay with CHAINTRACE_SEED={seed}");
+    // the seed in every failure message below, to replay with CHAINTRACE_SEED
     let mut rng = chaintrace_testkit::rng::Rng::new(seed);
     let wide = |i: u32| {
         Address::Evm({
@@ -187,7 +187,11 @@ fn dense_walk_on_two_threads_equals_walk_over_addresses() {
             let d = trace(&g, &o).expect("dense walk");
             let a = trace(&general, &o).expect("walk over addresses");
             assert!(d.stats.dense && !a.stats.dense, "the two walks ran: {:?} / {:?}", d.stats, a.stats);
-            assert!(d.stats.split_reads >= 2, "{policy} backward={backward}: reads not split: {:?}", d.stats);
+            assert!(
+                d.stats.split_reads >= 2,
+                "{policy} backward={backward}: reads not split (seed {seed}): {:?}",
+                d.stats
+            );
             assert!(d.edges.len() > 1_000, "{policy}: a wide trace ({} edges)", d.edges.len());
             assert_eq!(d.nodes, a.nodes, "{policy} backward={backward}: nodes (seed {seed})");
             assert_eq!(d.edges, a.edges, "{policy} backward={backward}: edges (seed {seed})");
