@@ -329,7 +329,7 @@ impl Snapshot {
         after: Option<(u64, Position)>,
     ) -> Result<bool, SnapshotError> {
         let (a, b) = self.list(id, dir)?;
-        Ok(self.any_after(a, b, after))
+        self.any_after(a, b, after)
     }
 
     /// The hash of the transaction a record names ([`DenseRow::tx`]).
@@ -348,7 +348,7 @@ impl Snapshot {
     ) -> Result<bool, SnapshotError> {
         let Some(id) = self.id_of(addr) else { return Ok(false) };
         let (a, b) = self.list(id, dir)?;
-        Ok(self.any_after(a, b, after))
+        self.any_after(a, b, after)
     }
 
     /// Bytes `at..at + buf.len()` of the file, read without the mapping where the platform can.
@@ -371,21 +371,27 @@ impl Snapshot {
 
     /// Whether any record in bytes `a..b` is strictly after `after`: the records are in chain
     /// order, so the last one answers (one record read, not a search).
-    fn any_after(&self, a: usize, b: usize, after: Option<(u64, Position)>) -> bool {
+    /// Whether the list `a..b` has a record after `after`: its last record's key, read with
+    /// `pread` (as are the lists and the transaction hashes: a trace asks this of thousands of
+    /// addresses at random, and each touch of the mapping would map a page-cache folio).
+    fn any_after(&self, a: usize, b: usize, after: Option<(u64, Position)>) -> Result<bool, SnapshotError> {
         if b <= a {
-            return false;
+            return Ok(false);
         }
-        let Some((h, p)) = after else { return true };
-        Rec::order_of(&self.map[b - REC_LEN..]) > (h, p.tx_index, p.sub)
+        let Some((h, p)) = after else { return Ok(true) };
+        let mut last = [0u8; REC_LEN];
+        self.read_at(&mut last, b - REC_LEN)?;
+        Ok(Rec::order_of(&last) > (h, p.tx_index, p.sub))
     }
 
+    /// The hash of transaction `ord`, read with `pread` (a trace reads one per edge, at random
+    /// over a table of 32 bytes per transaction).
     fn tx(&self, ord: u32) -> Result<Hash32, SnapshotError> {
         if u64::from(ord) >= self.c.txs {
             return Err(self.corrupt(format!("transaction {ord}")));
         }
-        let at = self.l.tx + 32 * ord as usize;
         let mut h = [0u8; 32];
-        h.copy_from_slice(&self.map[at..at + 32]);
+        self.read_at(&mut h, self.l.tx + 32 * ord as usize)?;
         Ok(Hash32(h))
     }
 
