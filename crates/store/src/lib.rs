@@ -76,8 +76,8 @@ use std::{
 
 use chaintrace_model::{Address, BlockData, Direction, Hash32, Position, Transfer, U256};
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, IteratorMode, Options,
-    ReadOptions, WriteBatch, DB,
+    BlockBasedOptions, BottommostLevelCompaction, Cache, ColumnFamily, ColumnFamilyDescriptor, CompactOptions,
+    DBCompressionType, IteratorMode, Options, ReadOptions, WriteBatch, DB,
 };
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
@@ -626,13 +626,35 @@ impl Store {
         Ok((next_addr_id, chains))
     }
 
-    /// Compact every column family fully (all levels into the bottom one, where table files
-    /// are Zstd-compressed): the steady-state size on disk after a bulk load. Reads and writes
-    /// may go on meanwhile; nothing a reader sees changes.
-    pub fn compact(&self) {
-        for name in cf::ALL {
-            self.db.compact_range_cf(self.cf(name), None::<&[u8]>, None::<&[u8]>);
+    /// Compact every column family fully: the memtables are flushed, then every level is
+    /// rewritten into the bottom one, where table files are Zstd-compressed and merge operands
+    /// and overwritten or deleted rows are gone — the smallest size on disk, whatever chain
+    /// the store holds and however it was written. Reads and writes may go on meanwhile;
+    /// nothing a reader sees changes. A compaction killed halfway (even `kill -9`) leaves the
+    /// store as it was or partly compacted, with the same rows either way: RocksDB installs a
+    /// compaction's output files and removes its inputs in one manifest record.
+    ///
+    /// Errors: [`StoreError::Invalid`] on a store opened read-only or as a secondary (they
+    /// cannot write), [`StoreError::Rocks`] when flushing the memtables fails. (RocksDB reports
+    /// no error of the compaction itself; one that fails leaves the files as they were.)
+    pub fn compact(&self) -> Result<(), StoreError> {
+        if self.read_only || self.secondary {
+            return Err(StoreError::Invalid(format!(
+                "store {} is open read-only: it cannot be compacted",
+                self.path.display()
+            )));
         }
+        // One atomic flush of every family's memtable (the store is opened with atomic
+        // flush), so a bulk handle's unlogged batches are persisted whole before the rewrite.
+        self.db.flush()?;
+        let mut opts = CompactOptions::default();
+        // Rewrite the bottom level's files too (once each): without it a file that reached
+        // the bottom by a trivial move (never rewritten) keeps the upper levels' LZ4.
+        opts.set_bottommost_level_compaction(BottommostLevelCompaction::ForceOptimized);
+        for name in cf::ALL {
+            self.db.compact_range_cf_opt(self.cf(name), None::<&[u8]>, None::<&[u8]>, &opts);
+        }
+        Ok(())
     }
 
     /// The directory this store was opened at.
