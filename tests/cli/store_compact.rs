@@ -63,6 +63,8 @@ fn compacting_a_bitcoin_store_keeps_verify_digest_and_trace_and_shrinks_it() {
     w.json(&["ingest", "bitcoin", "--blocks-dir", dir.to_str().unwrap()]);
     let before = answers(&w, &trace);
     assert_eq!(before.0.chain("bitcoin")["blocks"], 439, "PROVENANCE.md: 439 blocks");
+    let snap = w.json(&["snapshot"]);
+    assert_eq!(snap[0]["state"], "built", "{snap}");
     let tables_before = table_bytes(&w.store());
     let (bytes_before, bytes_after) = compact(&w);
     assert!(bytes_before > 0 && bytes_after > 0, "{bytes_before} -> {bytes_after}");
@@ -74,6 +76,9 @@ fn compacting_a_bitcoin_store_keeps_verify_digest_and_trace_and_shrinks_it() {
     assert_eq!(after.0, before.0, "verify's figures");
     assert_eq!(after.1, before.1, "digest");
     assert!(after.2 == before.2, "the case file differs after compaction");
+    // The same rows, the same checkpoint: the graph snapshot built before is still fresh.
+    let snap = w.json(&["snapshot"]);
+    assert_eq!(snap[0]["state"], "fresh", "{snap}");
 
     // `ingest --compact` gives the same store as ingest then compact.
     let c = Workdir::new();
