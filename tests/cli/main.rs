@@ -27,6 +27,7 @@ mod price_feeds;
 mod price_tables;
 mod serve;
 mod snapshot_cli;
+mod store_compact;
 mod swaps_bad_input;
 mod trace_bitcoin;
 mod trace_evm_typologies;

@@ -81,6 +81,8 @@ enum Command {
     Labels(commands::labels::LabelsArgs),
     /// Walk from seed addresses hop by hop; print a summary or write the case file (--out).
     Trace(commands::trace::TraceArgs),
+    /// Compact the whole store (every level into the Zstd-compressed bottom one): the smallest size on disk.
+    Compact,
     /// Build the tracer's graph snapshot of each chain beside the store (traces read it while it is fresh).
     Snapshot(commands::snapshot::SnapshotArgs),
     /// The flagged exchange deposits of a case file (CSV or JSON).
@@ -108,6 +110,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
         Command::Export(args) => commands::export::run(&ctx, args),
         Command::Labels(args) => commands::labels::run(&ctx, args),
         Command::Trace(args) => commands::trace::run(&ctx, args),
+        Command::Compact => commands::compact::run(&ctx),
         Command::Snapshot(args) => commands::snapshot::run(&ctx, args),
         Command::Deposits(args) => commands::trace::run_deposits(&ctx, args),
         Command::Demo(args) => commands::demo::run(&ctx, args),

@@ -5,7 +5,9 @@
 //! Run: `cargo bench -p chaintrace-evm --bench ingest` (env: `BENCH_BLOCKS` default 300,
 //! `BENCH_TXS` transactions per block default 20, `ETHEREUMETL` / `CRYO_PYTHON` paths to the tools;
 //! by default they are looked for in `~/.cache/chaintrace-tools/{etl-venv,cryo-venv}/bin`, where
-//! `pip install ethereum-etl parsimonious==0.10.0` / `pip install cryo` put them).
+//! `pip install ethereum-etl==2.4.2 && pip install --no-deps parsimonious==0.10.0 regex` (eth-abi
+//! pins parsimonious 0.8, which does not import on Python 3.11; one resolver run refuses both) /
+//! `pip install cryo` put them).
 // A benchmark reports its figures on stdout and its progress on stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -153,7 +155,7 @@ fn main() {
             );
         }
     } else {
-        eprintln!("ethereum-etl not found (pip install ethereum-etl parsimonious==0.10.0 into ~/.cache/chaintrace-tools/etl-venv, or set ETHEREUMETL)");
+        eprintln!("ethereum-etl not found (pip install ethereum-etl==2.4.2, then pip install --no-deps parsimonious==0.10.0 regex, into ~/.cache/chaintrace-tools/etl-venv; or set ETHEREUMETL)");
     }
     if let Some(py) = tool("CRYO_PYTHON", "cryo-venv", "python") {
         // cryo's PyPI package (Rust core with Python bindings): blocks, transactions, ERC-20 transfers.

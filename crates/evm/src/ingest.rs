@@ -164,10 +164,16 @@ pub async fn ingest<S: ChainSink, T: TokenMetaStore>(
         let window_end = target.min(next.saturating_add(chunk * opts.parallel_chunks.max(1) as u64 - 1));
         let ranges: Vec<(u64, u64)> =
             (next..=window_end).step_by(chunk as usize).map(|a| (a, (a + chunk - 1).min(window_end))).collect();
-        let mut fetched = futures::stream::iter(ranges)
+        // The window's chunks are fetched concurrently and all awaited before any is stored.
+        // Processing one while the others were still pending deadlocked: the loop's own RPC
+        // calls (token metadata, the fork search) wait for an in-flight permit that a chunk
+        // fetched ahead holds, and that chunk, not polled meanwhile, never reads its response.
+        let fetched: Vec<Result<Vec<BlockData>, EvmError>> = futures::stream::iter(ranges)
             .map(|(a, b)| fetch_with_retry(adapter, a, b))
-            .buffered(opts.parallel_chunks.max(1));
-        while let Some(res) = fetched.next().await {
+            .buffered(opts.parallel_chunks.max(1))
+            .collect()
+            .await;
+        for res in fetched {
             let blocks = match res {
                 Ok(b) => b,
                 // The head moved back (a reorg to a shorter chain): start over from the top.

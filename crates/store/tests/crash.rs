@@ -1,6 +1,7 @@
 //! Crash safety: a child process works on a store and is killed with SIGKILL at random moments,
 //! again and again — while it ingests (with the WAL, and without it through `Store::open_bulk`),
-//! while it rolls blocks back and re-applies them, and while
+//! while it rolls blocks back and re-applies them, while it compacts the whole store
+//! (`Store::compact`, after batches written with and without the WAL), and while
 //! it is still reopening (recovering the write-ahead log) after the previous kill. After every
 //! kill the reopened store must pass `verify` (every figure recomputed from the rows agrees with
 //! the checkpoint) and hold exactly the blocks up to its checkpoint: its recomputed digest equals
@@ -24,7 +25,7 @@ use chaintrace_store::Store;
 // The kill moments.
 use chaintrace_testkit::rng::Rng;
 
-/// Kills per mode; four modes, so 280 SIGKILLs in all.
+/// Kills per mode; five modes, so 350 SIGKILLs in all.
 const KILLS_PER_MODE: usize = 70;
 /// The synthetic chain's last height: the child keeps the store at most this long (rolling
 /// back and re-applying beyond it), so every check stays cheap and the reference is fixed.
@@ -44,6 +45,11 @@ enum Mode {
     /// reopening the handle every few batches: each drop persists the memtables by an atomic
     /// flush, so kills land between flushes, during them and during reopens.
     Bulk,
+    /// Apply a batch, then compact the whole store, forever; every other child writes its
+    /// batches without the WAL ([`Store::open_bulk`]), so the compaction's first flush is what
+    /// persists them. A marker file exists exactly while `compact` runs, so the parent knows
+    /// which kills landed inside a compaction.
+    Compact,
 }
 
 /// Bulk mode: batches written between two reopens of the handle.
@@ -68,7 +74,8 @@ fn tip_of(store: &Store) -> (u64, Hash32) {
 fn child(dir: &str, mode: &str) -> ! {
     let path = std::path::Path::new(dir);
     let open = |bulk: bool| if bulk { Store::open_bulk(path) } else { Store::open(path) };
-    let bulk = mode == "bulk";
+    let bulk = mode == "bulk" || mode == "compact-bulk";
+    let compacting = mode.starts_with("compact");
     let mut store = open(bulk).expect("child opens the store");
     // Tell the parent the store is open, so its kill timer measures work, not process start-up
     // (which on a loaded machine can take longer than the whole timer).
@@ -89,7 +96,7 @@ fn child(dir: &str, mode: &str) -> ! {
         written += 1;
         let (next, parent) = tip_of(&store);
         match mode {
-            "ingest" | "bulk" if next + batch > TOP => {
+            "ingest" | "bulk" | "compact" | "compact-bulk" if next + batch > TOP => {
                 store.rollback_to("ethereum", batch * 13).expect("rollback at the top");
             }
             "rollback" if next > 12 => {
@@ -105,6 +112,15 @@ fn child(dir: &str, mode: &str) -> ! {
             _ => {
                 store.apply_blocks("ethereum", &blocks_after(next, parent, batch)).expect("apply");
             }
+        }
+        if compacting {
+            let marker = format!("{dir}.compacting");
+            std::fs::write(&marker, b"").expect("compaction marker");
+            store.compact().expect("compact");
+            std::fs::remove_file(&marker).expect("remove the compaction marker");
+            let done = format!("{dir}.compactions");
+            let n = std::fs::metadata(&done).map_or(0, |m| m.len());
+            std::fs::write(&done, vec![b'.'; n as usize + 1]).expect("compaction counter");
         }
         batch = batch % 13 + 1;
     }
@@ -141,16 +157,35 @@ fn main() {
     let cycles_file = format!("{}.cycles", db.display());
     let cycles = || std::fs::metadata(&cycles_file).map_or(0, |m| m.len());
     let mut bulk_advanced = 0;
-    for mode in
-        [Mode::Ingest, Mode::Rollback, Mode::Reopen, Mode::Bulk, Mode::Ingest, Mode::Rollback, Mode::Reopen, Mode::Bulk]
-    {
+    let marker = std::path::PathBuf::from(format!("{}.compacting", db.display()));
+    let compactions_file = format!("{}.compactions", db.display());
+    let compactions = || std::fs::metadata(&compactions_file).map_or(0, |m| m.len());
+    let (mut compacted, mut mid_compaction) = (0, 0);
+    for mode in [
+        Mode::Ingest,
+        Mode::Rollback,
+        Mode::Reopen,
+        Mode::Bulk,
+        Mode::Compact,
+        Mode::Ingest,
+        Mode::Rollback,
+        Mode::Reopen,
+        Mode::Bulk,
+        Mode::Compact,
+    ] {
         for _ in 0..KILLS_PER_MODE / 2 {
             let cycles_before = cycles();
+            let compactions_before = compactions();
+            let _ = std::fs::remove_file(&marker);
+            let child_mode = match mode {
+                Mode::Compact if kills % 2 == 1 => "compact-bulk".to_string(),
+                _ => format!("{mode:?}").to_lowercase(),
+            };
             let before =
                 Store::open(&db).ok().and_then(|s| s.tip("ethereum").ok().flatten()).map(|t| (t.height, t.hash));
             let mut child = Command::new(&exe)
                 .env("CHAINTRACE_CRASH_CHILD", &db)
-                .env("CHAINTRACE_CRASH_MODE", format!("{mode:?}").to_lowercase())
+                .env("CHAINTRACE_CRASH_MODE", &child_mode)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
                 .spawn()
@@ -167,6 +202,9 @@ fn main() {
                 // Each reopen flushes: give the child time for a few reopens on a loaded machine.
                 Mode::Bulk => 10 + rng.next_u64() % 150,
                 Mode::Rollback => 20 + rng.next_u64() % 120,
+                // A whole-store compaction (every family flushed and rewritten, each file
+                // synced) takes some 100 ms to a few hundred on a loaded machine.
+                Mode::Compact => 20 + rng.next_u64() % 800,
                 Mode::Reopen => rng.next_u64() % 12,
             };
             std::thread::sleep(Duration::from_millis(wait));
@@ -201,9 +239,19 @@ fn main() {
                 Mode::Rollback if cycles() > cycles_before => cycled += 1,
                 _ => {}
             }
+            if matches!(mode, Mode::Compact) {
+                compacted += usize::from(compactions() > compactions_before);
+                mid_compaction += usize::from(marker.exists());
+            }
         }
     }
-    assert!(kills >= 280, "only {kills} kills");
+    assert!(kills >= 350, "only {kills} kills");
+    // The compaction kills: the child completed compactions between kills, and a good share of
+    // the kills landed while `compact` was running.
+    assert!(
+        compacted >= KILLS_PER_MODE / 4 && mid_compaction >= KILLS_PER_MODE / 4,
+        "of {KILLS_PER_MODE} compaction kills, {compacted} found a compaction completed and {mid_compaction} landed inside one"
+    );
     assert!(bulk_advanced >= KILLS_PER_MODE / 4, "only {bulk_advanced} bulk kills found the tip moved");
     // Every ingest and rollback kill lands after the child reported the store open, i.e. inside
     // its work loop. That the loop really changes the store between kills is shown by the tip
@@ -211,7 +259,7 @@ fn main() {
     assert!(advanced >= KILLS_PER_MODE / 4, "only {advanced} ingest kills found the tip moved");
     assert!(cycled >= KILLS_PER_MODE / 4, "only {cycled} rollback kills found a rollback cycle completed");
     println!(
-        "crash: {kills} SIGKILLs survived (ingest {advanced} advancing, rollback {cycled} cycling, reopen {}, bulk {bulk_advanced} advancing), in {:.1}s",
+        "crash: {kills} SIGKILLs survived (ingest {advanced} advancing, rollback {cycled} cycling, reopen {}, bulk {bulk_advanced} advancing, compact {compacted} compacting and {mid_compaction} inside a compaction), in {:.1}s",
         KILLS_PER_MODE,
         started.elapsed().as_secs_f64()
     );

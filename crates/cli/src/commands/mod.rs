@@ -1,4 +1,5 @@
 pub(crate) mod cluster;
+pub(crate) mod compact;
 pub(crate) mod demo;
 pub(crate) mod export;
 pub(crate) mod ingest;

@@ -234,3 +234,36 @@ async fn errors_show_the_endpoint_only_as_scheme_and_host() {
     assert!(!msg.contains("SECRET") && !msg.contains("pw@"), "{msg}");
     assert!(msg.contains("http://127.0.0.1:1"), "{msg}");
 }
+
+/// Regression (the ingest benchmark hung for 15 minutes with every worker idle and responses
+/// unread in its sockets): the ingest loop awaited token metadata, an RPC call that needs an
+/// in-flight permit, while the chunks fetched ahead held the permits and were not polled, so
+/// their responses were never read and no permit came back. With one request in flight and two
+/// chunks ahead that was a certain deadlock; the loop must finish, with every transfer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_reads_while_chunks_are_fetched_ahead_do_not_deadlock() {
+    let anvil = Anvil::spawn();
+    let contracts = Contracts::compile();
+    let sc = scenario::run(&anvil, &contracts);
+    let head = anvil.block_number();
+    let mut cfg = config(TraceSetting::Auto);
+    cfg.rpc.max_in_flight = 1;
+    cfg.rpc.batch_size = 2;
+    let adapter = EvmAdapter::connect(&Sensitive::new(anvil.url()), cfg).await.expect("connect");
+    let sink = MemorySink::default();
+    let tokens = MemoryTokenMeta::default();
+    let opts = IngestOptions { to: Some(head), chunk_blocks: 2, parallel_chunks: 4, ..IngestOptions::default() };
+    let stop = AtomicBool::new(false);
+    let run = ingest(&adapter, &sink, Some(&tokens), &opts, &stop, |_| {});
+    let sum = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("ingest finished (no deadlock between token reads and chunks fetched ahead)")
+        .expect("ingest");
+    assert_eq!(sum.blocks, head + 1);
+    assert_eq!(sum.tokens_read, 3);
+    assert_eq!(stored(&sink), {
+        let mut e = sc.expected.clone();
+        e.sort();
+        e
+    });
+}

@@ -75,10 +75,6 @@ pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<
         let s = ingest_blocks_dir(dir, &sink, sink, &opts, |p| bar.update(p));
         bar.clear();
         let s = s?;
-        if args.bitcoin.compact {
-            tracing::info!(store = %ctx.store_path.display(), "compacting the store");
-            store.compact();
-        }
         Summary::new(chain, "blocks-dir", network, s)
     } else if let Some(url) = &args.bitcoin.esplora {
         ingest_esplora(&store, spec, network, &Sensitive::new(url.clone()), args)?

@@ -36,6 +36,11 @@ pub(crate) struct IngestArgs {
     /// or TRON chain (its transfers on demand, without indexing the chain).
     #[arg(long, num_args = 1.., help_heading = "Addresses")]
     pub address: Vec<String>,
+    /// After the ingest, compact the whole store (every level into the Zstd-compressed bottom
+    /// one): the smallest store on disk, at the cost of a rewrite. Any chain; on an EVM chain
+    /// with --to (a follow of the head has no end). `chaintrace compact` does the same alone.
+    #[arg(long, help_heading = "Store")]
+    pub compact: bool,
 }
 
 /// A node: EVM JSON-RPC or Bitcoin Core RPC, by the chain's kind.
@@ -77,10 +82,6 @@ pub(crate) struct BitcoinArgs {
     /// Fetch the history of --address ADDR… from this Esplora API base URL.
     #[arg(long, help_heading = "Bitcoin", requires = "address")]
     pub esplora: Option<String>,
-    /// After the --blocks-dir ingest, compact the whole store (every level into the
-    /// Zstd-compressed bottom one): the smallest store on disk, at the cost of a rewrite.
-    #[arg(long, help_heading = "Bitcoin", requires = "blocks_dir")]
-    pub compact: bool,
     /// Bitcoin Core RPC cookie file (instead of user:password in the URL).
     #[arg(long, help_heading = "Bitcoin", conflicts_with_all = ["blocks_dir", "esplora"])]
     pub cookie: Option<PathBuf>,
@@ -164,7 +165,6 @@ impl IngestArgs {
                     (b.network.is_some(), "--network"),
                     (b.esplora.is_some(), "--esplora"),
                     (b.cookie.is_some(), "--cookie"),
-                    (b.compact, "--compact"),
                 ] {
                     if given {
                         out.push(flag);
@@ -211,12 +211,32 @@ pub(crate) fn run(ctx: &Context, args: IngestArgs, matches: &ArgMatches) -> Resu
         };
         return Err(usage(format!("{flag} does not apply to chain '{}', which is {kind}", spec.name)));
     }
+    let follows =
+        spec.kind == ChainKind::Evm && args.range.to.is_none() && args.address.is_empty() && !args.evm.refill_traces;
+    if args.compact && follows {
+        return Err(usage(format!(
+            "--compact needs --to on chain '{}': without it ingest follows the head until Ctrl-C; run `chaintrace compact` after stopping it",
+            spec.name
+        )));
+    }
     let res = match spec.kind {
         ChainKind::Bitcoin => bitcoin::run(ctx, &spec, &args),
         ChainKind::Evm => evm::run(ctx, &spec, &args),
         ChainKind::Tron => tron::run(ctx, &spec, &args),
     };
-    res.map_err(|e| with_hint(e, &spec))
+    res.map_err(|e| with_hint(e, &spec))?;
+    if args.compact {
+        // After the kind's ingest has closed its handle (a bulk load's last batches are then
+        // flushed): a fresh writer compacts every family.
+        let done = super::compact::compact_store(ctx)?;
+        tracing::info!(
+            bytes_before = done.bytes_before,
+            bytes_after = done.bytes_after,
+            seconds = done.seconds,
+            "compacted the store"
+        );
+    }
+    Ok(())
 }
 
 /// The library errors state facts; what the user can do about them (which flag to pass) is
