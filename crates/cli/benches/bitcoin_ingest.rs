@@ -8,9 +8,11 @@
 //!
 //! 2 and 3 alternating, 3 runs each, printing wall-clock and CPU seconds, tx/s, peak RSS and
 //! the store's size side by side, then one more ingest with `--compact` (its time and the
-//! compacted store's size), and the projection for Bitcoin mainnet (about 1.1 billion
-//! transactions). The ratios are given in wall-clock and in CPU time: on a shared machine the
-//! CPU time is the steadier figure.
+//! compacted store's size), the projection for Bitcoin mainnet (about 1.1 billion
+//! transactions), and the UTXO cache's store reads under budgets smaller than the chain's
+//! unspent set (aging in two generations against clearing at the budget). The ratios are
+//! given in wall-clock and in CPU time: on a shared machine the CPU time is the steadier
+//! figure.
 //!
 //! `cargo bench -p chaintrace-cli --bench bitcoin_ingest`. Knobs: `CHAINTRACE_BENCH_TXS`
 //! (default 1000000), `CHAINTRACE_BENCH_DIR` (default ~/.cache/chaintrace-bench),
