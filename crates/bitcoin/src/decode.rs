@@ -102,16 +102,26 @@ impl UtxoLookup for OutputMap {
 /// has decoded itself (the overlay: the current batch, not yet in the store) and then from
 /// `lookup`.
 ///
-/// Spent overlay entries are dropped as they are used; call [`BlockDecoder::clear_overlay`]
-/// (or [`BlockDecoder::trim_overlay`]) once the decoded blocks are in the store.
+/// Spent overlay entries are dropped as they are used. The overlay is also a read cache of
+/// recent unspent outputs in two generations: [`BlockDecoder::age_overlay`] (or
+/// [`BlockDecoder::trim_overlay`]) drops the older one and makes the newer one older, so the
+/// most recent outputs stay in memory — most spends are of recent outputs — while the store
+/// stays the source of truth. Call them, or [`BlockDecoder::clear_overlay`], only for outputs
+/// the store holds: the older generation must be stored when it is dropped.
 pub struct BlockDecoder<L> {
     network: Network,
     lookup: L,
-    /// Keyed by outpoint; txids are double-SHA256 outputs, so the fast non-keyed FxHash is
-    /// safe here (nobody picks them to collide without mining the blocks).
-    overlay: FxHashMap<(Hash32, u32), (Option<Address>, u64)>,
+    /// The newer generation, keyed by outpoint; txids are double-SHA256 outputs, so the fast
+    /// non-keyed FxHash is safe here (nobody picks them to collide without mining the blocks).
+    overlay: Overlay,
+    /// The older generation: outputs of blocks decoded before the last
+    /// [`BlockDecoder::age_overlay`].
+    older: Overlay,
     verify_merkle: bool,
 }
+
+/// Unspent outputs by outpoint: the address and value.
+type Overlay = FxHashMap<(Hash32, u32), (Option<Address>, u64)>;
 
 /// Totals of one decoded block, for fee checks and progress.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -134,7 +144,7 @@ impl BlockTotals {
 impl<L: UtxoLookup> BlockDecoder<L> {
     /// A decoder for `network` that resolves spent outputs through `lookup`; checks merkle roots.
     pub fn new(network: Network, lookup: L) -> Self {
-        BlockDecoder { network, lookup, overlay: FxHashMap::default(), verify_merkle: true }
+        BlockDecoder { network, lookup, overlay: Overlay::default(), older: Overlay::default(), verify_merkle: true }
     }
 
     /// Skip the merkle-root check (only for callers that verified it already).
@@ -153,23 +163,40 @@ impl<L: UtxoLookup> BlockDecoder<L> {
         &self.lookup
     }
 
-    /// Forget the overlay (after the blocks it came from were stored).
+    /// Forget both generations of the overlay (after the blocks they came from were stored,
+    /// or when those blocks were rolled back).
     pub fn clear_overlay(&mut self) {
-        self.overlay.clear();
-        self.overlay.shrink_to(1 << 16);
-    }
-
-    /// Forget the overlay if it holds more than `max` unspent outputs. Keeping it between
-    /// batches is a cache: the store holds the same outputs.
-    pub fn trim_overlay(&mut self, max: usize) {
-        if self.overlay.len() > max {
-            self.clear_overlay();
+        for o in [&mut self.overlay, &mut self.older] {
+            o.clear();
+            o.shrink_to(1 << 16);
         }
     }
 
-    /// Outputs held in the in-memory overlay (created by decoded blocks, not yet spent).
+    /// Drop the older generation of the overlay and make the newer one older (a new one starts
+    /// empty). The dropped outputs must be in the store; the kept ones are a cache.
+    pub fn age_overlay(&mut self) {
+        self.older = std::mem::take(&mut self.overlay);
+    }
+
+    /// Keep the overlay within about `max` unspent outputs after the blocks decoded so far
+    /// were stored: when its newer generation holds more than half of `max`, age it
+    /// ([`BlockDecoder::age_overlay`]). Keeping it between batches is a cache: the store holds
+    /// the same outputs.
+    pub fn trim_overlay(&mut self, max: usize) {
+        if self.overlay.len() > max / 2 {
+            self.age_overlay();
+        }
+    }
+
+    /// Outputs held in the newer generation of the overlay (created by decoded blocks, not
+    /// yet spent).
     pub fn overlay_len(&self) -> usize {
         self.overlay.len()
+    }
+
+    /// Outputs held in both generations of the overlay.
+    pub fn overlay_total(&self) -> usize {
+        self.overlay.len() + self.older.len()
     }
 
     /// Decode one block at `height` (the caller knows it: from parent links or the node).
@@ -227,7 +254,8 @@ impl<L: UtxoLookup> BlockDecoder<L> {
     }
 
     fn resolve(&mut self, txid: &Hash32, vout: u32) -> Result<Option<UtxoOutput>, DecodeError> {
-        if let Some((address, value)) = self.overlay.remove(&(*txid, vout)) {
+        let key = (*txid, vout);
+        if let Some((address, value)) = self.overlay.remove(&key).or_else(|| self.older.remove(&key)) {
             return Ok(Some(UtxoOutput { txid: *txid, vout, address, value }));
         }
         match self.lookup.output(txid, vout) {

@@ -21,7 +21,8 @@ use crate::{
     to_hash32,
 };
 
-/// Unspent outputs kept in memory between batches (a cache in front of the sink's lookup).
+/// Unspent outputs kept in memory between batches, both generations of the decoder's overlay
+/// together (a cache in front of the sink's lookup; see [`BlockDecoder`]).
 pub const OVERLAY_MAX: usize = 4_000_000;
 
 /// Heights compared per node request while searching a fork point.
@@ -42,7 +43,8 @@ pub struct IngestOptions {
     pub batch_blocks: usize,
     /// How far below the stored tip a fork point is searched for.
     pub max_reorg_depth: u64,
-    /// Unspent outputs kept in the decoder's overlay between batches.
+    /// Unspent outputs kept in the decoder's overlay between batches (both generations; the
+    /// newer one ages when it holds half of this).
     pub overlay_max: usize,
     /// Block files: read and decode on a second thread while the sink stores the previous
     /// batch (the default). `false` runs both on the caller's thread, one after the other;
@@ -559,8 +561,8 @@ impl BatchSource<'_> {
 ///
 /// The decoder resolves inputs from its overlay, then from `lookup` (the sink's committed
 /// outputs). The overlay holds every output of the batches not yet stored, so an input is
-/// never looked up in a batch in flight; trimming the overlay waits until the sink has stored
-/// every batch sent.
+/// never looked up in a batch in flight: aging the overlay drops its older generation only
+/// once the sink has stored every batch whose outputs it holds.
 fn pipelined<S: ChainSink, L: UtxoLookup + Send>(
     bd: &BlocksDir,
     todo: &[ChainBlock],
@@ -582,6 +584,9 @@ fn pipelined<S: ChainSink, L: UtxoLookup + Send>(
             let mut source = BatchSource { reader: bd.reader(), blocks: todo, next: 0, buf: Vec::new() };
             let mut sent = 0u64;
             let mut acked = 0u64;
+            // Batches sent before the overlay last aged: their outputs are in its older
+            // generation, which the next aging drops.
+            let mut sent_at_aging = 0u64;
             loop {
                 let mut batch = Vec::with_capacity(batch_max);
                 let mut read = Read::default();
@@ -594,14 +599,17 @@ fn pipelined<S: ChainSink, L: UtxoLookup + Send>(
                 if last {
                     return;
                 }
-                if decoder.overlay_len() > overlay_max {
-                    while acked < sent {
+                if decoder.overlay_len() > overlay_max / 2 {
+                    // The older generation goes: wait until the store holds its batches
+                    // (usually long done; the newer generation's may still be in flight).
+                    while acked < sent_at_aging {
                         if acks.recv().is_err() {
                             return;
                         }
                         acked += 1;
                     }
-                    decoder.clear_overlay();
+                    decoder.age_overlay();
+                    sent_at_aging = sent;
                 }
             }
         });
