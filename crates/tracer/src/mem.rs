@@ -288,8 +288,8 @@ impl DenseView for MemGraph {
         Ok(self.list(a, dir).iter().any(|&i| after.is_none_or(|k| self.transfers[i].order() > k)))
     }
 
-    fn tx_hash(&self, tx: u32) -> Result<Hash32, Infallible> {
-        Ok(self.transfers[tx as usize].tx)
+    fn tx_hashes(&self, txs: &[u32]) -> Result<Vec<Hash32>, Infallible> {
+        Ok(txs.iter().map(|&tx| self.transfers[tx as usize].tx).collect())
     }
 
     fn labelled(&self) -> Result<&[(u32, Vec<Label>)], Infallible> {

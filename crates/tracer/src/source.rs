@@ -140,8 +140,8 @@ pub trait DenseView: Sync {
     /// Whether `id` has a transfer in `dir` strictly after `after` (any when `None`).
     fn has_rows_after(&self, id: u32, dir: Direction, after: Option<(u64, Position)>) -> Result<bool, Self::Error>;
 
-    /// The hash of transaction `tx` (a [`Row::tx`]).
-    fn tx_hash(&self, tx: u32) -> Result<Hash32, Self::Error>;
+    /// The hashes of transactions `txs` (each a [`Row::tx`]), in that order.
+    fn tx_hashes(&self, txs: &[u32]) -> Result<Vec<Hash32>, Self::Error>;
 
     /// Every address of the chain with labels that apply on it, by id, ascending, with those
     /// labels (what [`GraphSource::labels`] answers for it).

@@ -218,8 +218,8 @@ impl DenseView for StoreSource<'_> {
         Ok(self.fresh_snapshot()?.has_records_after(id, dir, after)?)
     }
 
-    fn tx_hash(&self, tx: u32) -> Result<Hash32, SourceError> {
-        Ok(self.fresh_snapshot()?.tx_hash(tx)?)
+    fn tx_hashes(&self, txs: &[u32]) -> Result<Vec<Hash32>, SourceError> {
+        Ok(self.fresh_snapshot()?.tx_hashes(txs)?)
     }
 
     fn labelled(&self) -> Result<&[(u32, Vec<Label>)], SourceError> {

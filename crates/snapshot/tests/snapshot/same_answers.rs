@@ -157,8 +157,10 @@ proptest! {
                         for after in cut_points {
                             let w = store.transfers(CHAIN, a, dir, after, usize::MAX).expect("store");
                             let mut got = Vec::new();
+                            let mut txs = Vec::new();
                             let mut err = None;
                             snap.records(id, dir, after, |r| {
+                                txs.push(r.tx);
                                 let other = match snap.address(r.other) {
                                     Ok(x) => x,
                                     Err(e) => { err = Some(e); return; }
@@ -177,6 +179,12 @@ proptest! {
                             }).expect("records");
                             prop_assert!(err.is_none(), "{err:?}");
                             prop_assert_eq!(&got, &w);
+                            // the batched read, in the records' order and reversed
+                            let hashes: Vec<Hash32> = w.iter().map(|t| t.tx).collect();
+                            prop_assert_eq!(&snap.tx_hashes(&txs).expect("tx hashes"), &hashes);
+                            txs.reverse();
+                            let back: Vec<Hash32> = hashes.iter().rev().copied().collect();
+                            prop_assert_eq!(snap.tx_hashes(&txs).expect("tx hashes"), back);
                             prop_assert_eq!(snap.has_records_after(id, dir, after).expect("snap"), !w.is_empty());
                         }
                     }

@@ -437,6 +437,8 @@ impl<S: GraphSource> Walker<'_, &S> {
         // as edges are written), so the ~250-byte edges are never copied by a regrowth
         let mut edges = Vec::with_capacity(order.len());
         let mut to_ids = Vec::with_capacity(order.len());
+        // each edge's transaction, its hash read after the replay
+        let mut edge_txs: Vec<u32> = Vec::new();
         let mut names: HashMap<u32, Address> = HashMap::default();
         for &i in &order {
             let e = &events[i as usize];
@@ -464,7 +466,8 @@ impl<S: GraphSource> Walker<'_, &S> {
                     let followed = traced >= self.dense_min_raw(&mut w, r.asset)?;
                     let (from, to) = if self.fwd { (e.from, e.to) } else { (e.to, e.from) };
                     let transfer = Transfer {
-                        tx: view.tx_hash(r.tx).map_err(src_err)?,
+                        // filled in below, all edges' at once
+                        tx: Hash32::ZERO,
                         height: r.height,
                         pos: Position { tx_index: r.tx_index, sub: r.sub },
                         time: r.time,
@@ -474,6 +477,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                         amount: r.amount,
                     };
                     edges.push(TracedEdge::new(transfer, 0, EdgeKind::Transfer, traced, strata, followed));
+                    edge_txs.push(r.tx);
                     to_ids.push(e.to);
                     if followed {
                         carried = Some(p);
@@ -484,6 +488,9 @@ impl<S: GraphSource> Walker<'_, &S> {
                 reached[e.ts as usize] |= carried.is_some();
                 states[e.ts as usize].receive(r.amount, carried.as_ref());
             }
+        }
+        for (e, tx) in edges.iter_mut().zip(view.tx_hashes(&edge_txs).map_err(src_err)?) {
+            e.transfer.tx = tx;
         }
         edges.shrink_to_fit();
         to_ids.shrink_to_fit();
