@@ -30,6 +30,19 @@ fn answers(w: &Workdir, trace_args: &[&str]) -> (Verified, Value, Vec<u8>) {
 }
 
 /// `chaintrace compact --json` on the workdir's store: (bytes before, bytes after).
+/// `ingest` with `--compact` added, into a new work dir, gives `plain`'s answers (verify's
+/// figures, digest, the case file of `trace`).
+fn same_with_compact(ingest: &[&str], trace: &[&str], plain: &(Verified, Value, Vec<u8>)) {
+    let c = Workdir::new();
+    let mut args = ingest.to_vec();
+    args.push("--compact");
+    c.ok(&args);
+    let b = answers(&c, trace);
+    assert_eq!(b.0, plain.0, "verify's figures");
+    assert_eq!(b.1, plain.1, "digest");
+    assert!(b.2 == plain.2, "the case file differs after ingest --compact");
+}
+
 fn compact(w: &Workdir) -> (u64, u64) {
     let v = w.json(&["compact"]);
     assert_eq!(v["store"], w.store().display().to_string(), "{v}");
@@ -126,14 +139,7 @@ fn ingest_tron_with_compact_gives_the_store_of_a_plain_ingest() {
     let a = answers(&plain, &trace);
     assert_eq!(a.0.chain("tron")["transfers"], 197, "the 196 expected rows and the TJFLkw… transfer()");
 
-    let c = Workdir::new();
-    let mut args = ingest.to_vec();
-    args.push("--compact");
-    c.ok(&args);
-    let b = answers(&c, &trace);
-    assert_eq!(b.0, a.0, "verify's figures");
-    assert_eq!(b.1, a.1, "digest");
-    assert!(b.2 == a.2, "the case file differs after ingest --compact");
+    same_with_compact(&ingest, &trace, &a);
     // And `chaintrace compact` on the plain store changes none of it.
     compact(&plain);
     let after = answers(&plain, &trace);
@@ -190,14 +196,7 @@ fn ingest_ethereum_with_compact_gives_the_store_of_a_plain_ingest() {
         a.0
     );
 
-    let c = Workdir::new();
-    let mut args = ingest.to_vec();
-    args.push("--compact");
-    c.ok(&args);
-    let b = answers(&c, &trace);
-    assert_eq!(b.0, a.0, "verify's figures");
-    assert_eq!(b.1, a.1, "digest");
-    assert!(b.2 == a.2, "the case file differs after ingest --compact");
+    same_with_compact(&ingest, &trace, &a);
 }
 
 #[test]
