@@ -17,8 +17,17 @@ pub struct Contracts {
     bins: BTreeMap<String, Vec<u8>>,
 }
 
+/// `contracts/` of this crate: where it was compiled, or — when a build directory shared between
+/// two checkouts holds this crate as compiled in the other one, since removed — found above the
+/// running test's package (cargo sets `CARGO_MANIFEST_DIR` when it runs a test).
 fn sources_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts")
+    let compiled = Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts");
+    if compiled.is_dir() {
+        return compiled;
+    }
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .and_then(|dir| Path::new(&dir).ancestors().map(|a| a.join("crates/testkit/contracts")).find(|c| c.is_dir()))
+        .unwrap_or(compiled)
 }
 
 impl Contracts {
