@@ -54,7 +54,7 @@ pub fn deposits_csv(case: &CaseFile) -> Result<String, ExportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chaintrace_model::{CaseDeposit, Provenance, TraceParams};
+    use chaintrace_model::CaseDeposit;
 
     fn deposit(exchange: &str, usd: Option<&str>, source: Option<&str>) -> CaseDeposit {
         CaseDeposit {
@@ -78,29 +78,12 @@ mod tests {
     #[test]
     fn spec_columns_then_usd_source_one_row_per_deposit() {
         let case = CaseFile {
-            version: 2,
-            chain: "ethereum".into(),
-            chains: vec!["ethereum".into()],
-            seeds: vec!["0xseed".into()],
-            params: TraceParams {
-                direction: "forward".into(),
-                hops: 2,
-                policy: "haircut".into(),
-                min_amount: None,
-                asset: None,
-                since: None,
-                until: None,
-                seeds_label: None,
-                hub_degree: 1,
-            },
-            provenance: Provenance::default(),
-            nodes: vec![],
-            edges: vec![],
             deposits: vec![
                 deposit("Binance", Some("3000.00"), Some("feed:0xabc:12")),
                 deposit("Kraken, Ltd", None, None),
                 deposit("=HYPERLINK(\"x\")", Some("1.00"), Some("table:prices.csv")),
             ],
+            ..crate::test_case(2, "0xseed", "haircut", 2)
         };
         let csv = deposits_csv(&case).unwrap();
         let lines: Vec<&str> = csv.lines().collect();

@@ -138,7 +138,7 @@ pub fn render(graph: &Graph<'_>) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use chaintrace_model::{CaseFile, CaseNode, NodeLabel, Provenance, Role, TraceParams};
+    use chaintrace_model::{CaseFile, CaseNode, NodeLabel, Role};
     use proptest::prelude::*;
     use quick_xml::{events::Event, Reader};
 
@@ -146,22 +146,6 @@ mod tests {
 
     fn case_with_entity(entity: &str) -> CaseFile {
         CaseFile {
-            version: 1,
-            chain: "ethereum".into(),
-            chains: vec!["ethereum".into()],
-            seeds: vec!["a".into()],
-            params: TraceParams {
-                direction: "forward".into(),
-                hops: 1,
-                policy: "poison".into(),
-                min_amount: None,
-                asset: None,
-                since: None,
-                until: None,
-                seeds_label: None,
-                hub_degree: 1,
-            },
-            provenance: Provenance::default(),
             nodes: vec![CaseNode {
                 address: "a".into(),
                 chain: String::new(),
@@ -171,8 +155,7 @@ mod tests {
                 stop_reason: Some(entity.into()),
                 cluster: None,
             }],
-            edges: vec![],
-            deposits: vec![],
+            ..crate::test_case(1, "a", "poison", 1)
         }
     }
 

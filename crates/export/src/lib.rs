@@ -164,6 +164,33 @@ pub fn export(case: &CaseFile, format: Format, output: &Path, options: ExportOpt
     Ok(Written { format, files, nodes: case.nodes.len(), edges: case.edges.len() })
 }
 
+/// An empty one-chain case on `ethereum` with one seed, a forward trace under `policy` of `hops`
+/// hops: the fixture the formats' unit tests fill in.
+#[cfg(test)]
+pub(crate) fn test_case(version: u32, seed: &str, policy: &str, hops: u32) -> CaseFile {
+    CaseFile {
+        version,
+        chain: "ethereum".into(),
+        chains: vec!["ethereum".into()],
+        seeds: vec![seed.into()],
+        params: chaintrace_model::TraceParams {
+            direction: "forward".into(),
+            hops,
+            policy: policy.into(),
+            min_amount: None,
+            asset: None,
+            since: None,
+            until: None,
+            seeds_label: None,
+            hub_degree: 1,
+        },
+        provenance: chaintrace_model::Provenance::default(),
+        nodes: vec![],
+        edges: vec![],
+        deposits: vec![],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
