@@ -589,7 +589,9 @@ impl<S: GraphSource> Walker<'_, &S> {
 fn on_both_cores<T: Sync, R: Send, E: Send>(items: &[T], f: impl Fn(&[T]) -> Result<R, E> + Sync) -> Result<Vec<R>, E> {
     // a few hundred lists take about as long as starting a thread
     const MIN_SPLIT: usize = 512;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // asked once per process: on Linux the answer reads the cgroup's CPU quota files
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if items.len() < MIN_SPLIT || cores < 2 {
         return Ok(vec![f(items)?]);
     }
