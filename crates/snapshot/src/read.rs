@@ -423,8 +423,9 @@ impl Snapshot {
         Ok(Rec::order_of(&last) > (h, p.tx_index, p.sub))
     }
 
-    /// The hash of transaction `ord`, read with `pread` (a trace reads one per edge, at random
-    /// over a table of 32 bytes per transaction).
+    /// The hash of transaction `ord`, read with `pread` (the walk over addresses reads one per
+    /// transfer it builds, at random over a table of 32 bytes per transaction; the walk over ids
+    /// reads its edges' hashes in one batch, [`Snapshot::tx_hashes`]).
     fn tx(&self, ord: u32) -> Result<Hash32, SnapshotError> {
         if u64::from(ord) >= self.c.txs {
             return Err(self.corrupt(format!("transaction {ord}")));
