@@ -128,7 +128,7 @@ fn main() {
         chain.transfers,
         chain.addresses,
         chain.blocks,
-        dir_bytes(&dir.join("store")) as f64 / 1048576.0
+        generated::dir_bytes(&dir.join("store")) as f64 / 1048576.0
     );
     let tip = chain.tip_height.unwrap_or(0);
 
@@ -257,20 +257,6 @@ fn main() {
     } else {
         println!("peers: skipped (CHAINTRACE_BENCH_PEERS=0 or no poison runs)");
     }
-}
-
-fn dir_bytes(p: &Path) -> u64 {
-    std::fs::read_dir(p)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .map(|e| match e.metadata() {
-                    Ok(m) if m.is_dir() => dir_bytes(&e.path()),
-                    Ok(m) => m.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
 }
 
 fn cold_trace(dir: &Path, seeds: &[Address], policy: Policy) {
