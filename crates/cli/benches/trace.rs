@@ -38,6 +38,8 @@ use chaintrace_tracer::{trace, Policy, PriceBook, Trace, TraceOptions};
 mod generated;
 use generated::{open_or_generate_graph, Graph, CHAIN};
 
+#[path = "../src/memory.rs"]
+mod memory;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../src/adapters/snapshot.rs"]
 mod snapshot;
@@ -115,6 +117,10 @@ fn case_bytes(t: &Trace) -> String {
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo test --benches` asks for a list
+    }
+    // as the binary does (CHAINTRACE_BENCH_MALLOPT=0: the allocator's defaults, to compare)
+    if env_u64("CHAINTRACE_BENCH_MALLOPT", 1) == 1 {
+        memory::keep_freed_memory();
     }
     let total = env_u64("CHAINTRACE_BENCH_TRANSFERS", 10_000_000);
     let runs = env_u64("CHAINTRACE_BENCH_RUNS", 30) as usize;

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use chaintrace_model::{Asset, Transfer};
 
-use crate::layout::{encode_asset, hash_key, header_fields, Counts, Layout, Rec, FLAG_BIG, HEADER_LEN, MAGIC, REC_LEN};
+use crate::layout::{
+    encode_asset, hash_key, header_fields, Counts, Layout, Rec, FLAG_BIG, HEADER_LEN, MAGIC, REC_LEN, TAIL_LEN,
+};
 use crate::{SnapshotError, SnapshotKey, FORMAT_VERSION};
 
 /// A spooled transfer: sender id, receiver id and its record (with `other` unset).
@@ -277,21 +279,23 @@ impl SnapshotBuilder {
                 s = (s + 1) & mask;
             }
         }
-        // CSR offsets; the cursors then walk each address's slice as the spool is read in order
+        // CSR offsets, sends and receipts of an id side by side; the cursors then walk each
+        // list as the spool is read in order
         let mut out_cur = Vec::with_capacity(out_deg.len());
         let mut in_cur = Vec::with_capacity(in_deg.len());
-        let (mut o, mut i) = (0u64, 0u64);
+        let mut at = 0u64;
+        let put = |m: &mut [u8], i: usize, v: u64| {
+            m[l.lists_off + 8 * i..l.lists_off + 8 * i + 8].copy_from_slice(&v.to_le_bytes());
+        };
         for id in 0..n_addr as usize {
-            m[l.out_off + 8 * id..l.out_off + 8 * id + 8].copy_from_slice(&o.to_le_bytes());
-            m[l.in_off + 8 * id..l.in_off + 8 * id + 8].copy_from_slice(&i.to_le_bytes());
-            out_cur.push(o);
-            in_cur.push(i);
-            o += out_deg[id];
-            i += in_deg[id];
+            put(&mut m, 2 * id, at);
+            out_cur.push(at);
+            at += out_deg[id];
+            put(&mut m, 2 * id + 1, at);
+            in_cur.push(at);
+            at += in_deg[id];
         }
-        let last = 8 * n_addr as usize;
-        m[l.out_off + last..l.out_off + last + 8].copy_from_slice(&o.to_le_bytes());
-        m[l.in_off + last..l.in_off + last + 8].copy_from_slice(&i.to_le_bytes());
+        put(&mut m, 2 * n_addr as usize, at);
         drop((out_deg, in_deg, addr_off, blob));
 
         let mut r = BufReader::with_capacity(1 << 20, File::open(&spool_path).map_err(io("reading", &spool_path))?);
@@ -304,11 +308,16 @@ impl SnapshotBuilder {
             let from_id = from as u32;
             // out list of the sender: the other side is the receiver
             rec.other = to;
-            let at = l.out + REC_LEN * out_cur[from] as usize;
+            let at = l.recs + REC_LEN * out_cur[from] as usize;
             rec.encode(&mut m[at..at + REC_LEN]);
             out_cur[from] += 1;
+            // in chain order: the sender's last send so far is this one
+            let t = l.tail + TAIL_LEN * from;
+            m[t..t + 8].copy_from_slice(&rec.height.to_le_bytes());
+            m[t + 8..t + 12].copy_from_slice(&rec.tx_index.to_le_bytes());
+            m[t + 12..t + 16].copy_from_slice(&rec.sub.to_le_bytes());
             rec.other = from_id;
-            let at = l.inn + REC_LEN * in_cur[to as usize] as usize;
+            let at = l.recs + REC_LEN * in_cur[to as usize] as usize;
             rec.encode(&mut m[at..at + REC_LEN]);
             in_cur[to as usize] += 1;
         }

@@ -8,6 +8,8 @@ pub(crate) const MAGIC: &[u8; 8] = b"CTSNAP\0\0";
 pub(crate) const HEADER_LEN: usize = 256;
 /// One transfer record in an address's list.
 pub(crate) const REC_LEN: usize = 56;
+/// One entry of the last-send table: height (`u64`), transaction index and position (`u32`s).
+pub(crate) const TAIL_LEN: usize = 16;
 /// One asset table entry: a tag byte and its payload.
 pub(crate) const ASSET_LEN: usize = 32;
 /// Record flag: `amount_lo` is an index into the big-amount table.
@@ -32,10 +34,13 @@ pub(crate) struct Layout {
     pub(crate) addr_off: usize,
     pub(crate) blob: usize,
     pub(crate) hash: usize,
-    pub(crate) out_off: usize,
-    pub(crate) out: usize,
-    pub(crate) in_off: usize,
-    pub(crate) inn: usize,
+    /// `2 * addrs + 1` record indices: id `i`'s sends are `[2i]..[2i+1]`, its receipts
+    /// `[2i+1]..[2i+2]` (one read gets both).
+    pub(crate) lists_off: usize,
+    /// The records, `2 * transfers`: per id its sends, then its receipts.
+    pub(crate) recs: usize,
+    /// Per id, the chain order of its last send ([`TAIL_LEN`] bytes; zeros when it sent nothing).
+    pub(crate) tail: usize,
     pub(crate) tx: usize,
     pub(crate) assets: usize,
     pub(crate) big: usize,
@@ -57,15 +62,12 @@ impl Layout {
             at = align8(at + len);
             start
         };
-        let offs = (c128(c.addrs) + 1) * 8;
-        let recs = c128(c.transfers) * REC_LEN as u128;
-        let addr_off = next(offs);
+        let addr_off = next((c128(c.addrs) + 1) * 8);
         let blob = next(c128(c.blob_len));
         let hash = next(c128(c.hash_cap) * 4);
-        let out_off = next(offs);
-        let out = next(recs);
-        let in_off = next(offs);
-        let inn = next(recs);
+        let lists_off = next((2 * c128(c.addrs) + 1) * 8);
+        let recs = next(2 * c128(c.transfers) * REC_LEN as u128);
+        let tail = next(c128(c.addrs) * TAIL_LEN as u128);
         let tx = next(c128(c.txs) * 32);
         let assets = next(c128(c.assets) * ASSET_LEN as u128);
         let big = next(c128(c.bigs) * 32);
@@ -76,10 +78,9 @@ impl Layout {
             addr_off: u(addr_off)?,
             blob: u(blob)?,
             hash: u(hash)?,
-            out_off: u(out_off)?,
-            out: u(out)?,
-            in_off: u(in_off)?,
-            inn: u(inn)?,
+            lists_off: u(lists_off)?,
+            recs: u(recs)?,
+            tail: u(tail)?,
             tx: u(tx)?,
             assets: u(assets)?,
             big: u(big)?,
@@ -242,7 +243,7 @@ mod tests {
     fn sections_are_aligned_and_ordered() {
         let c = Counts { addrs: 3, transfers: 5, txs: 4, assets: 1, bigs: 1, hash_cap: 8, blob_len: 63, meta_len: 10 };
         let l = Layout::of(&c).expect("fits");
-        let all = [l.addr_off, l.blob, l.hash, l.out_off, l.out, l.in_off, l.inn, l.tx, l.assets, l.big, l.meta, l.end];
+        let all = [l.addr_off, l.blob, l.hash, l.lists_off, l.recs, l.tail, l.tx, l.assets, l.big, l.meta, l.end];
         assert!(all.windows(2).all(|w| w[0] <= w[1]));
         assert!(all.iter().all(|o| o % 8 == 0));
         assert_eq!(l.hash - l.blob, 64);

@@ -8,7 +8,7 @@ use memmap2::Mmap;
 
 use crate::layout::{
     counts_from, decode_asset, hash_key, u32_at, u64_at, Counts, Layout, Rec, ASSET_LEN, FLAG_BIG, HEADER_LEN, MAGIC,
-    REC_LEN,
+    REC_LEN, TAIL_LEN,
 };
 use crate::{SnapshotError, SnapshotKey, FORMAT_VERSION};
 
@@ -164,20 +164,24 @@ impl Snapshot {
 
     /// Byte range of `id`'s records in direction `dir`.
     fn list(&self, id: u32, dir: Direction) -> Result<(usize, usize), SnapshotError> {
+        let [a, m, b] = self.lists(id)?;
+        Ok(match dir {
+            Direction::Out => (a, m),
+            Direction::In => (m, b),
+        })
+    }
+
+    /// Byte offsets of `id`'s sends `[0]..[1]` and receipts `[1]..[2]` (side by side).
+    fn lists(&self, id: u32) -> Result<[usize; 3], SnapshotError> {
         if u64::from(id) >= self.c.addrs {
             return Err(self.corrupt(format!("address id {id}")));
         }
-        let (off, recs) = match dir {
-            Direction::Out => (self.l.out_off, self.l.out),
-            Direction::In => (self.l.in_off, self.l.inn),
-        };
-        let i = id as usize;
-        let a = u64_at(&self.map, off + 8 * i);
-        let b = u64_at(&self.map, off + 8 * i + 8);
-        if a > b || b > self.c.transfers {
-            return Err(self.corrupt(format!("transfer list of address {id}")));
+        let at = self.l.lists_off + 16 * id as usize;
+        let [a, m, b] = [u64_at(&self.map, at), u64_at(&self.map, at + 8), u64_at(&self.map, at + 16)];
+        if a > m || m > b || b > 2 * self.c.transfers {
+            return Err(self.corrupt(format!("transfer lists of address {id}")));
         }
-        Ok((recs + REC_LEN * a as usize, recs + REC_LEN * b as usize))
+        Ok([a, m, b].map(|x| self.l.recs + REC_LEN * x as usize))
     }
 
     /// Number of transfers of `addr` in `dir` (0 for an address the chain does not have).
@@ -252,9 +256,8 @@ impl Snapshot {
 
     /// Numbers of transfers out of and into the address with id `id`.
     pub fn degrees_of(&self, id: u32) -> Result<(u64, u64), SnapshotError> {
-        let (a, b) = self.list(id, Direction::Out)?;
-        let (c, d) = self.list(id, Direction::In)?;
-        Ok((((b - a) / REC_LEN) as u64, ((d - c) / REC_LEN) as u64))
+        let [a, m, b] = self.lists(id)?;
+        Ok((((m - a) / REC_LEN) as u64, ((b - m) / REC_LEN) as u64))
     }
 
     /// Calls `f` with each transfer of the address with id `id` in `dir`, in chain order,
@@ -268,19 +271,40 @@ impl Snapshot {
         mut f: impl FnMut(DenseRow),
     ) -> Result<(), SnapshotError> {
         let (a, b) = self.list(id, dir)?;
-        // The list is read with `pread`, not through the mapping: a trace reads tens of
-        // thousands of small lists at random, and a fault on the mapping maps the whole
-        // page-cache folio around it (hundreds of KiB), which would count the file into the
-        // process's memory several times over what it reads. One buffer per thread, reused
-        // (a fresh one when `f` itself reads a list).
+        self.with_bytes(a, b, |buf| self.decode_records(id, buf, after, &mut f))
+    }
+
+    /// Calls `f` with every transfer of the address with id `id`, its sends (`Direction::Out`)
+    /// then its receipts (`Direction::In`), each in chain order: what two [`Snapshot::records`]
+    /// give, from one read (the two lists are side by side in the file).
+    pub fn records_both(&self, id: u32, mut f: impl FnMut(Direction, DenseRow)) -> Result<(), SnapshotError> {
+        let [a, m, b] = self.lists(id)?;
+        self.with_bytes(a, b, |buf| {
+            let (outs, ins) = buf.split_at(m - a);
+            self.decode_records(id, outs, None, &mut |r| f(Direction::Out, r))?;
+            self.decode_records(id, ins, None, &mut |r| f(Direction::In, r))
+        })
+    }
+
+    /// `f` over bytes `a..b` of the file.
+    fn with_bytes<T>(
+        &self,
+        a: usize,
+        b: usize,
+        f: impl FnOnce(&[u8]) -> Result<T, SnapshotError>,
+    ) -> Result<T, SnapshotError> {
+        // Read with `pread`, not through the mapping: a trace reads tens of thousands of small
+        // lists at random, and a fault on the mapping maps the whole page-cache folio around it
+        // (hundreds of KiB), which would count the file into the process's memory several times
+        // over what it reads. One buffer per thread, reused (a fresh one when `f` itself reads).
         thread_local! {
             static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        let mut read = |buf: &mut Vec<u8>| {
+        let read = |buf: &mut Vec<u8>| {
             buf.clear();
             buf.resize(b - a, 0);
             self.read_at(buf, a)?;
-            self.decode_records(id, buf, after, &mut f)
+            f(buf)
         };
         BUF.with(|cell| match cell.try_borrow_mut() {
             Ok(mut buf) => read(&mut buf),
@@ -329,6 +353,13 @@ impl Snapshot {
         after: Option<(u64, Position)>,
     ) -> Result<bool, SnapshotError> {
         let (a, b) = self.list(id, dir)?;
+        if dir == Direction::Out && b > a {
+            // the last send's order is in a table of its own: no read of the list
+            let Some((h, p)) = after else { return Ok(true) };
+            let t = self.l.tail + TAIL_LEN * id as usize;
+            let last = (u64_at(&self.map, t), u32_at(&self.map, t + 8), u32_at(&self.map, t + 12));
+            return Ok(last > (h, p.tx_index, p.sub));
+        }
         self.any_after(a, b, after)
     }
 
@@ -387,6 +418,13 @@ impl Snapshot {
     ) -> Result<bool, SnapshotError> {
         let Some(id) = self.id_of(addr) else { return Ok(false) };
         let (a, b) = self.list(id, dir)?;
+        if dir == Direction::Out && b > a {
+            // the last send's order is in a table of its own: no read of the list
+            let Some((h, p)) = after else { return Ok(true) };
+            let t = self.l.tail + TAIL_LEN * id as usize;
+            let last = (u64_at(&self.map, t), u32_at(&self.map, t + 8), u32_at(&self.map, t + 12));
+            return Ok(last > (h, p.tx_index, p.sub));
+        }
         self.any_after(a, b, after)
     }
 

@@ -137,6 +137,14 @@ pub trait DenseView: Sync {
         out: &mut Vec<Row>,
     ) -> Result<(), Self::Error>;
 
+    /// Appends every transfer out of `id` to `outs` and every transfer into it to `ins`, each in
+    /// chain order: the two [`DenseView::rows`] calls, which a view that keeps an address's two
+    /// lists side by side answers with one read.
+    fn rows_both(&self, id: u32, outs: &mut Vec<Row>, ins: &mut Vec<Row>) -> Result<(), Self::Error> {
+        self.rows(id, Direction::Out, None, outs)?;
+        self.rows(id, Direction::In, None, ins)
+    }
+
     /// Whether `id` has a transfer in `dir` strictly after `after` (any when `None`).
     fn has_rows_after(&self, id: u32, dir: Direction, after: Option<(u64, Position)>) -> Result<bool, Self::Error>;
 

@@ -214,6 +214,14 @@ impl DenseView for StoreSource<'_> {
         Ok(())
     }
 
+    fn rows_both(&self, id: u32, outs: &mut Vec<Row>, ins: &mut Vec<Row>) -> Result<(), SourceError> {
+        self.fresh_snapshot()?.records_both(id, |dir, r| match dir {
+            Direction::Out => outs.push(r),
+            Direction::In => ins.push(r),
+        })?;
+        Ok(())
+    }
+
     fn has_rows_after(&self, id: u32, dir: Direction, after: Option<(u64, Position)>) -> Result<bool, SourceError> {
         Ok(self.fresh_snapshot()?.has_records_after(id, dir, after)?)
     }

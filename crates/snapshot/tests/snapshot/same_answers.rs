@@ -123,6 +123,20 @@ proptest! {
         for a in &addrs {
             let both = (store.degree(CHAIN, a, Direction::Out, u64::MAX).expect("degree"), store.degree(CHAIN, a, Direction::In, u64::MAX).expect("degree"));
             prop_assert_eq!(snap.degrees(a).expect("degrees"), both);
+            // both lists of an id in one read: the store's sends then its receipts, each in
+            // chain order, with the counterparty and amount the store has
+            if let Some(id) = snap.id_of(a) {
+                let mut got = Vec::new();
+                snap.records_both(id, |dir, r| got.push((dir, r.height, r.tx_index, r.sub, r.other, r.amount))).expect("records_both");
+                let mut want = Vec::new();
+                for dir in [Direction::Out, Direction::In] {
+                    for t in store.transfers(CHAIN, a, dir, None, usize::MAX).expect("store") {
+                        let other = if dir == Direction::Out { &t.to } else { &t.from };
+                        want.push((dir, t.height, t.pos.tx_index, t.pos.sub, snap.id_of(other).expect("other's id"), t.amount));
+                    }
+                }
+                prop_assert_eq!(got, want);
+            }
             for dir in [Direction::Out, Direction::In] {
                 let want = store.transfers(CHAIN, a, dir, None, usize::MAX).expect("store");
                 prop_assert_eq!(&snap.transfers(a, dir, None, usize::MAX).expect("snap"), &want);

@@ -382,24 +382,22 @@ impl<S: GraphSource> Walker<'_, &S> {
                 }
             }
             Policy::Haircut | Policy::Fifo => {
-                let (out_dir, in_dir) =
-                    if self.fwd { (Direction::Out, Direction::In) } else { (Direction::In, Direction::Out) };
                 let opts = &self.opts;
                 // `row_allowed`, for the reading threads
                 let allowed = |r: &Row| w.asset_allowed(r) && in_bounds(opts, r.height, r.time);
+                let fwd = self.fwd;
                 let parts = on_both_cores(&held, |part| {
-                    let (mut rows, mut sends, mut receipts, mut read) = (Vec::new(), Vec::new(), Vec::new(), 0u64);
+                    let (mut outs, mut ins) = (Vec::new(), Vec::new());
+                    let (mut sends, mut receipts, mut read) = (Vec::new(), Vec::new(), 0u64);
                     for (a, mine) in part {
-                        rows.clear();
-                        view.rows(*a, out_dir, None, &mut rows)?;
-                        read += rows.len() as u64;
-                        sends.extend(rows.iter().filter(|r| mine.contains(&r.asset)).map(|r| sent(*a, r)));
-                    }
-                    for (a, mine) in part {
-                        rows.clear();
-                        view.rows(*a, in_dir, None, &mut rows)?;
-                        read += rows.len() as u64;
-                        for r in rows.iter().filter(|r| mine.contains(&r.asset)) {
+                        // both lists in one read; the walk's direction says which are sends
+                        outs.clear();
+                        ins.clear();
+                        view.rows_both(*a, &mut outs, &mut ins)?;
+                        read += (outs.len() + ins.len()) as u64;
+                        let (sent_rows, got_rows) = if fwd { (&outs, &ins) } else { (&ins, &outs) };
+                        sends.extend(sent_rows.iter().filter(|r| mine.contains(&r.asset)).map(|r| sent(*a, r)));
+                        for r in got_rows.iter().filter(|r| mine.contains(&r.asset)) {
                             let fs = slot(r.other, r.asset);
                             let read = match fs {
                                 NO_SLOT => false,
