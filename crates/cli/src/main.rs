@@ -123,8 +123,6 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
 // The binary's one error report: a single line on stderr (libraries never print).
 #[allow(clippy::print_stderr)]
 fn main() -> ExitCode {
-    // before any thread starts: the workbench and repeated traces reuse their buffers' pages
-    memory::keep_freed_memory();
     // A panic is a bug. Its message may quote user input (a URL with a password, a file's
     // bytes), so only the code location is printed, never the message.
     std::panic::set_hook(Box::new(|info| {

@@ -133,6 +133,8 @@ fn listen_addr(text: &str, token: Option<&str>) -> Result<SocketAddr> {
 }
 
 pub(crate) fn run(ctx: Context, args: ServeArgs) -> Result<()> {
+    // the workbench traces again and again: each reuses the pages the last one freed
+    crate::memory::keep_freed_memory();
     let addr = listen_addr(&args.listen, args.token.as_deref())?;
     let (prices, prices_note) = crate::commands::trace::load_prices(args.prices.as_deref())?;
     let tmp = std::env::temp_dir();
