@@ -41,13 +41,123 @@ const SEED_SLOT: u32 = u32::MAX - 1;
 /// An untracked holding.
 const NO_SLOT: u32 = u32::MAX;
 
-/// One transfer of the replay: its row, its ends, and their state slots.
+/// One transfer of the replay as its loop reads it: 32 bytes, sorted in place into the walk's
+/// order, so the loop reads the events in sequence and touches an event's [`Side`] only when
+/// traced funds may move.
+#[derive(Clone, Copy)]
 struct Ev {
+    /// Base units, when below `u128::MAX`; `u128::MAX`: at least that (the exact amount is in
+    /// its batch's `bigs`).
+    amount: u128,
+    /// Its place in the walk's order and its index (see [`order_events`]).
+    pk: u64,
+    /// The sender's state slot (`SEED_SLOT`, `NO_SLOT` or a tracked holding's state).
+    fs: u32,
+    /// The receiver's state slot.
+    ts: u32,
+}
+
+/// The rest of an event's row and its ends (in the walk's direction).
+#[derive(Clone, Copy)]
+struct Side {
+    height: u64,
+    time: u64,
+    tx_index: u32,
+    sub: u32,
+    tx: u32,
+    asset: u32,
+    from: u32,
+    to: u32,
+}
+
+/// An event with its whole row: `row.other` is its receiving end `to` (as in a row `from` sent).
+struct EvRow {
     row: Row,
     from: u32,
     to: u32,
-    fs: u32,
-    ts: u32,
+}
+
+/// Events collected together (the seeds' and poison's, one reading thread's sends, its
+/// receipts), in the order one pass would make them.
+#[derive(Default)]
+struct Batch {
+    evs: Vec<Ev>,
+    sides: Vec<Side>,
+    /// `(index in the batch, amount)` of the amounts of `u128::MAX` and above, ascending.
+    bigs: Vec<(u32, U256)>,
+}
+
+impl Batch {
+    /// `r` moves from `from` to `to` (in the walk's direction).
+    fn push(&mut self, r: &Row, from: u32, to: u32, fs: u32, ts: u32) {
+        let l = r.amount.as_limbs();
+        let low = u128::from(l[0]) | u128::from(l[1]) << 64;
+        let amount = if l[2] == 0 && l[3] == 0 && low != u128::MAX {
+            low
+        } else {
+            self.bigs.push((self.evs.len() as u32, r.amount));
+            u128::MAX
+        };
+        self.evs.push(Ev { amount, pk: 0, fs, ts });
+        let (height, time, tx_index, sub, tx, asset) = (r.height, r.time, r.tx_index, r.sub, r.tx, r.asset);
+        self.sides.push(Side { height, time, tx_index, sub, tx, asset, from, to });
+    }
+}
+
+/// The replay's batches, an event found by its index over all of them.
+struct Batches {
+    list: Vec<Batch>,
+    /// The index of each batch's first event.
+    starts: Vec<u32>,
+}
+
+impl Batches {
+    fn new(list: Vec<Batch>) -> Batches {
+        let mut starts = Vec::with_capacity(list.len());
+        let mut at = 0u32;
+        for b in &list {
+            starts.push(at);
+            at += b.sides.len() as u32;
+        }
+        Batches { list, starts }
+    }
+
+    fn sides(&self) -> impl Iterator<Item = &Side> {
+        self.list.iter().flat_map(|b| b.sides.iter())
+    }
+
+    /// The batch of event `i` and the event's index in it.
+    fn find(&self, i: u32) -> (&Batch, u32) {
+        let b = self.starts.partition_point(|&s| s <= i).saturating_sub(1);
+        (&self.list[b], i - self.starts[b])
+    }
+
+    /// The amount of `e`, event `i`.
+    fn amount(&self, e: &Ev, i: u32) -> U256 {
+        if e.amount != u128::MAX {
+            return U256::from(e.amount);
+        }
+        let (b, j) = self.find(i);
+        b.bigs.binary_search_by_key(&j, |&(k, _)| k).map_or(U256::from(u128::MAX), |k| b.bigs[k].1)
+    }
+
+    /// Event `i` with its whole row.
+    fn row(&self, e: &Ev, i: u32) -> EvRow {
+        let amount = self.amount(e, i);
+        let (b, j) = self.find(i);
+        let s = &b.sides[j as usize];
+        let row = Row {
+            height: s.height,
+            time: s.time,
+            tx_index: s.tx_index,
+            sub: s.sub,
+            tx: s.tx,
+            other: s.to,
+            asset: s.asset,
+            amount,
+        };
+        EvRow { row, from: s.from, to: s.to }
+    }
 }
 
 /// What the walk over ids hands to the result's assembly.
@@ -341,6 +451,29 @@ impl<S: GraphSource> Walker<'_, &S> {
         let mut states: Vec<State> = tracked.iter().map(|_| State::new(policy, n)).collect();
         // whether traced funds ever arrived at a state (until then it holds nothing traced)
         let mut reached = vec![false; states.len()];
+        // Haircut and FIFO: per state, the first key at which traced funds can arrive (the
+        // discovery's earliest arrival in fewer than N hops: every replayed path to the holding
+        // is one the discovery followed). Before it the holding only ever sends and receives
+        // untraced value, so its transfers before it are folded into an opening balance by the
+        // reading threads and stay out of the replay (funds that arrive at the hop limit
+        // earlier are never followed out of it: their parcels and these give the same edges).
+        // Poison reads no history before the first arrival: 0, nothing is folded. Nor when a
+        // seed sent at key 0: the discovery's "before everything", which it never follows out
+        // of a seed, but the replay does (so holdings can be reached before their start).
+        let from_zero =
+            w.seeds.iter().any(|s| w.outs.get(s).is_some_and(|(_, l)| l.iter().any(|r| orient(self.fwd, r) == 0)));
+        let start: Vec<Key> = match policy {
+            Policy::Haircut | Policy::Fifo if !from_zero => {
+                tracked.iter().map(|&(id, asset, _)| w.earliest(id, asset, n - 1)).collect()
+            }
+            _ => vec![0; tracked.len()],
+        };
+        // a receiving slot as the replay sees an event at `k`: none while `k` is before its start
+        let receiver = |ts: u32, k: Key| match ts {
+            NO_SLOT | SEED_SLOT => ts,
+            s if k < start[s as usize] => NO_SLOT,
+            s => s,
+        };
         let slot = |id: u32, asset: u32| -> u32 {
             // the class first: most counterparties were never reached (a byte per id, where
             // the holdings' heads are four)
@@ -351,19 +484,19 @@ impl<S: GraphSource> Walker<'_, &S> {
             }
         };
 
-        // a row `a` sent (in the walk's direction)
-        let sent =
-            |a: u32, r: &Row| Ev { row: *r, from: a, to: r.other, fs: slot(a, r.asset), ts: slot(r.other, r.asset) };
         // the events, each transfer once: the seeds' (allowed) outgoing rows; poison: the
         // tracked holdings' outgoing rows after their first arrival; haircut and FIFO: their
         // complete histories, an incoming row only when its sender's rows are not read already
-        let mut events: Vec<Ev> = Vec::new();
+        let mut first = Batch::default();
         let mut seed_ids: Vec<u32> = w.seeds.iter().copied().collect();
         seed_ids.sort_unstable();
         for &s in &seed_ids {
             if let Some((_, l)) = w.outs.get(&s) {
-                // a seed's slot is SEED_SLOT
-                events.extend(l.iter().map(|r| sent(s, r)));
+                for r in l {
+                    // a seed's slot is SEED_SLOT
+                    let ts = receiver(slot(r.other, r.asset), orient(self.fwd, r));
+                    first.push(r, s, r.other, slot(s, r.asset), ts);
+                }
             }
         }
         let mut held: Vec<(u32, Vec<u32>)> = Vec::new();
@@ -373,11 +506,14 @@ impl<S: GraphSource> Walker<'_, &S> {
                 _ => held.push((id, vec![asset])),
             }
         }
+        let mut batches = vec![first];
         match policy {
             Policy::Poison => {
                 for (a, mine) in &held {
                     if let Some((_, l)) = w.outs.get(a) {
-                        events.extend(l.iter().filter(|r| mine.contains(&r.asset)).map(|r| sent(*a, r)));
+                        for r in l.iter().filter(|r| mine.contains(&r.asset)) {
+                            batches[0].push(r, *a, r.other, slot(*a, r.asset), slot(r.other, r.asset));
+                        }
                     }
                 }
             }
@@ -387,79 +523,108 @@ impl<S: GraphSource> Walker<'_, &S> {
                 let opts = &self.opts;
                 // `row_allowed`, for the reading threads
                 let allowed = |r: &Row| w.asset_allowed(r) && in_bounds(opts, r.height, r.time);
+                let fwd = self.fwd;
                 let parts = on_both_cores(&held, |part| {
-                    let (mut rows, mut sends, mut receipts, mut read) = (Vec::new(), Vec::new(), Vec::new(), 0u64);
+                    let (mut outs, mut ins, mut read) = (Vec::new(), Vec::new(), 0u64);
+                    let (mut sends, mut receipts, mut opening) = (Batch::default(), Batch::default(), Vec::new());
                     for (a, mine) in part {
-                        rows.clear();
-                        view.rows(*a, out_dir, None, &mut rows)?;
-                        read += rows.len() as u64;
-                        sends.extend(rows.iter().filter(|r| mine.contains(&r.asset)).map(|r| sent(*a, r)));
-                    }
-                    for (a, mine) in part {
-                        rows.clear();
-                        view.rows(*a, in_dir, None, &mut rows)?;
-                        read += rows.len() as u64;
-                        for r in rows.iter().filter(|r| mine.contains(&r.asset)) {
+                        outs.clear();
+                        ins.clear();
+                        view.rows(*a, out_dir, None, &mut outs)?;
+                        view.rows(*a, in_dir, None, &mut ins)?;
+                        read += (outs.len() + ins.len()) as u64;
+                        for &asset in mine {
+                            let s = slot(*a, asset);
+                            opening.push((s, opening_balance(&outs, &ins, asset, start[s as usize], fwd)));
+                        }
+                        for r in outs.iter().filter(|r| mine.contains(&r.asset)) {
+                            let k = orient(fwd, r);
+                            let fs = slot(*a, r.asset);
+                            let fs = if k < start[fs as usize] { NO_SLOT } else { fs };
+                            let ts = receiver(slot(r.other, r.asset), k);
+                            if fs != NO_SLOT || !matches!(ts, NO_SLOT | SEED_SLOT) {
+                                sends.push(r, *a, r.other, fs, ts);
+                            }
+                        }
+                        for r in ins.iter().filter(|r| mine.contains(&r.asset)) {
                             let fs = slot(r.other, r.asset);
                             let read = match fs {
                                 NO_SLOT => false,
                                 SEED_SLOT => allowed(r),
                                 _ => true,
                             };
-                            if !read {
-                                receipts.push(Ev { row: *r, from: r.other, to: *a, fs, ts: slot(*a, r.asset) });
+                            let ts = receiver(slot(*a, r.asset), orient(fwd, r));
+                            // unread senders carry nothing: only the receiver's side counts
+                            if !read && ts != NO_SLOT {
+                                receipts.push(r, r.other, *a, fs, ts);
                             }
                         }
                     }
-                    Ok::<_, S::Error>((sends, receipts, read))
+                    Ok::<_, S::Error>((sends, receipts, opening, read))
                 })
                 .map_err(src_err)?;
                 self.stats.split_reads += u64::from(parts.len() > 1);
                 // in the order one pass would make them: every send, then every receipt
                 let mut receipts = Vec::new();
-                for (s, r, read) in parts {
-                    events.extend(s);
+                for (s, r, opening, read) in parts {
+                    batches.push(s);
                     receipts.push(r);
                     self.stats.transfers_read += read;
+                    for (st, balance) in opening {
+                        if !balance.is_zero() {
+                            states[st as usize].receive(balance, None);
+                        }
+                    }
                 }
-                events.extend(receipts.into_iter().flatten());
+                batches.extend(receipts);
                 if !held.is_empty() {
                     self.stats.batches += 2;
                 }
             }
         }
-        let keys: Vec<Key> = events.iter().map(|e| orient(self.fwd, &e.row)).collect();
-        let order = key_order(&keys);
-        drop(keys);
-        self.stats.events_replayed = order.len() as u64;
+        let mut events = Vec::with_capacity(batches.iter().map(|b| b.evs.len()).sum());
+        for b in &mut batches {
+            events.extend_from_slice(&b.evs);
+            b.evs = Vec::new();
+        }
+        let batches = Batches::new(batches);
+        let mask = order_events(&mut events, &batches, self.fwd);
+        self.stats.events_replayed = events.len() as u64;
 
         // at most one edge per event: reserved once (address space only; the pages are touched
         // as edges are written), so the ~250-byte edges are never copied by a regrowth
-        let mut edges = Vec::with_capacity(order.len());
-        let mut to_ids = Vec::with_capacity(order.len());
+        let mut edges = Vec::with_capacity(events.len());
+        let mut to_ids = Vec::with_capacity(events.len());
         // each edge's transaction, its hash read after the replay
         let mut edge_txs: Vec<u32> = Vec::new();
         let mut names: HashMap<u32, Address> = HashMap::default();
-        for &i in &order {
-            let e = &events[i as usize];
-            let r = &e.row;
-            let allowed = self.row_allowed(&w, r);
-            let parcel = match e.fs {
-                SEED_SLOT => allowed.then(|| Parcel::seed(policy, r.amount)),
+        for ev in &events {
+            let i = (ev.pk & mask) as u32;
+            // the row and its `--asset`/`--since`/`--until` verdict, read only where traced
+            // funds may leave
+            let parcel = match ev.fs {
+                SEED_SLOT => {
+                    let e = batches.row(ev, i);
+                    self.row_allowed(&w, &e.row).then(|| Parcel::seed(policy, e.row.amount))
+                }
                 NO_SLOT => None,
                 s => {
                     let st = &mut states[s as usize];
+                    let amount = batches.amount(ev, i);
                     if reached[s as usize] {
-                        Some(st.send(r.amount)).filter(|_| allowed)
+                        let p = st.send(amount);
+                        self.row_allowed(&w, &batches.row(ev, i).row).then_some(p)
                     } else {
                         // most sends of a replay: nothing traced ever arrived, none leaves
-                        st.send_untraced(r.amount);
+                        st.send_untraced(amount);
                         None
                     }
                 }
             };
             let mut carried = None;
             if let Some(p) = parcel.map(|p| p.advance(n)) {
+                let e = batches.row(ev, i);
+                let r = &e.row;
                 let traced = p.traced(r.amount);
                 let strata = p.mask();
                 if !traced.is_zero() && strata != 0 {
@@ -484,9 +649,9 @@ impl<S: GraphSource> Walker<'_, &S> {
                     }
                 }
             }
-            if e.ts != NO_SLOT && e.ts != SEED_SLOT {
-                reached[e.ts as usize] |= carried.is_some();
-                states[e.ts as usize].receive(r.amount, carried.as_ref());
+            if ev.ts != NO_SLOT && ev.ts != SEED_SLOT {
+                reached[ev.ts as usize] |= carried.is_some();
+                states[ev.ts as usize].receive(batches.amount(ev, i), carried.as_ref());
             }
         }
         for (e, tx) in edges.iter_mut().zip(view.tx_hashes(&edge_txs).map_err(src_err)?) {
@@ -584,6 +749,48 @@ impl<S: GraphSource> Walker<'_, &S> {
     }
 }
 
+/// What a holding of `asset` holds when traced funds can first arrive at `start` (in the walk's
+/// order): its sends and receipts (rows of its lists in the walk's out and in directions, chain
+/// order) before `start`, in the walk's order, all untraced (what [`State::send_untraced`] and
+/// an untraced [`State::receive`] leave: a send of more than the balance empties it). A send
+/// comes before a receipt with the same key (a transfer to itself).
+fn opening_balance(sends: &[Row], receipts: &[Row], asset: u32, start: Key, fwd: bool) -> U256 {
+    fn merge<'r>(
+        sends: impl Iterator<Item = &'r Row>,
+        receipts: impl Iterator<Item = &'r Row>,
+        key: impl Fn(&Row) -> Key,
+    ) -> U256 {
+        let (mut sends, mut receipts) = (sends.peekable(), receipts.peekable());
+        let mut balance = U256::ZERO;
+        loop {
+            let send = match (sends.peek(), receipts.peek()) {
+                (None, None) => return balance,
+                (Some(s), Some(r)) => key(s) <= key(r),
+                (s, _) => s.is_some(),
+            };
+            if send {
+                if let Some(s) = sends.next() {
+                    balance = balance.saturating_sub(s.amount);
+                }
+            } else if let Some(r) = receipts.next() {
+                balance += r.amount;
+            }
+        }
+    }
+    let key = |r: &Row| orient(fwd, r);
+    let before = |r: &&Row| key(r) < start;
+    let mine = |r: &&Row| r.asset == asset;
+    if fwd {
+        merge(sends.iter().take_while(before).filter(mine), receipts.iter().take_while(before).filter(mine), key)
+    } else {
+        merge(
+            sends.iter().rev().take_while(before).filter(mine),
+            receipts.iter().rev().take_while(before).filter(mine),
+            key,
+        )
+    }
+}
+
 /// `f` over `items`: on two threads, a half each, when there are enough items for a thread to
 /// pay and a second core to run it; the results in `items`' order.
 fn on_both_cores<T: Sync, R: Send, E: Send>(items: &[T], f: impl Fn(&[T]) -> Result<R, E> + Sync) -> Result<Vec<R>, E> {
@@ -606,37 +813,47 @@ fn on_both_cores<T: Sync, R: Send, E: Send>(items: &[T], f: impl Fn(&[T]) -> Res
     })
 }
 
-/// The indices of `keys` in key order, the first of equal keys only (a stable sort would keep
-/// it). When the keys' heights, transaction indices and positions span few enough bits, each
-/// (key, index) pair is packed into one `u64` and those are sorted: a sort of 8-byte integers
-/// instead of 32-byte pairs.
-fn key_order(keys: &[Key]) -> Vec<u32> {
-    let fields = |k: Key| ((k >> 64) as u64, (k >> 32) as u32, k as u32);
+/// Sorts `events` (event `i` is the `i`th of `batches`' sides) into the walk's order, the first
+/// of equal keys only (a stable sort would keep it), and returns the mask that takes an event's
+/// index from its `pk`. When the rows' heights, transaction indices and positions span few
+/// enough bits, each event's `pk` packs its place (backward: counted down from the maxima) above
+/// its index and the 32-byte events are sorted by it; otherwise `(key, index)` pairs are sorted
+/// and the events gathered in that order, each `pk` its index.
+fn order_events(events: &mut Vec<Ev>, batches: &Batches, fwd: bool) -> u64 {
     let (mut lo, mut hi, mut tx_max, mut sub_max) = (u64::MAX, 0u64, 0u32, 0u32);
-    for &k in keys {
-        let (h, t, s) = fields(k);
-        (lo, hi, tx_max, sub_max) = (lo.min(h), hi.max(h), tx_max.max(t), sub_max.max(s));
+    for s in batches.sides() {
+        (lo, hi, tx_max, sub_max) = (lo.min(s.height), hi.max(s.height), tx_max.max(s.tx_index), sub_max.max(s.sub));
     }
     let bits = |x: u64| 64 - x.leading_zeros();
-    let (bt, bs, bi) = (bits(tx_max.into()), bits(sub_max.into()), bits(keys.len() as u64));
-    if keys.is_empty() || bits(hi - lo) + bt + bs + bi > 64 {
-        let mut order: Vec<(Key, u32)> = keys.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect();
-        order.sort_unstable();
-        order.dedup_by_key(|(k, _)| *k);
-        return order.into_iter().map(|(_, i)| i).collect();
+    let (bt, bs, bi) = (bits(tx_max.into()), bits(sub_max.into()), bits(events.len() as u64));
+    if events.is_empty() {
+        return 0;
     }
-    let mut packed: Vec<u64> = keys
-        .iter()
+    if bits(hi - lo) + bt + bs + bi <= 64 {
+        for (i, (e, s)) in events.iter_mut().zip(batches.sides()).enumerate() {
+            let (h, t, p) = if fwd {
+                (s.height - lo, s.tx_index, s.sub)
+            } else {
+                (hi - s.height, tx_max - s.tx_index, sub_max - s.sub)
+            };
+            e.pk = (((h << bt | u64::from(t)) << bs | u64::from(p)) << bi) | i as u64;
+        }
+        events.sort_unstable_by_key(|e| e.pk);
+        events.dedup_by_key(|e| e.pk >> bi);
+        return (1u64 << bi) - 1;
+    }
+    let mut order: Vec<(Key, u32)> = batches
+        .sides()
         .enumerate()
-        .map(|(i, &k)| {
-            let (h, t, s) = fields(k);
-            ((((h - lo) << bt | u64::from(t)) << bs | u64::from(s)) << bi) | i as u64
+        .map(|(i, s)| {
+            let k = key(s.height, s.tx_index, s.sub);
+            (if fwd { k } else { !k }, i as u32)
         })
         .collect();
-    packed.sort_unstable();
-    packed.dedup_by_key(|p| *p >> bi);
-    let mask = (1u64 << bi) - 1;
-    packed.into_iter().map(|p| (p & mask) as u32).collect()
+    order.sort_unstable();
+    order.dedup_by_key(|(k, _)| *k);
+    *events = order.into_iter().map(|(_, i)| Ev { pk: u64::from(i), ..events[i as usize] }).collect();
+    u64::MAX
 }
 
 fn name<E: std::error::Error + Send + Sync + 'static>(
@@ -657,7 +874,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The packed sort against the plain one: same indices, first of equal keys kept.
+    /// The packed sort against a plain stable sort of the keys: same indices, first of equal
+    /// keys kept, forward and backward, packed and not.
     fn plain(keys: &[Key]) -> Vec<u32> {
         let mut order: Vec<(Key, u32)> = keys.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect();
         order.sort();
@@ -667,21 +885,51 @@ mod tests {
 
     proptest! {
         #[test]
-        fn key_order_equals_a_plain_sort(
+        fn order_events_equals_a_plain_sort(
             raw in prop::collection::vec((0u64..40, 0u32..9, 0u32..3), 0..300),
             wide in any::<bool>(),
             backward in any::<bool>(),
+            cut in 0usize..300,
         ) {
-            let keys: Vec<Key> = raw
-                .iter()
-                .map(|&(h, t, s)| {
-                    // `wide`: heights far apart (no packing), else a narrow band
-                    let h = if wide { h.wrapping_mul(u64::MAX / 41) } else { 17_000_000 + h };
-                    let k = key(h, t, s);
-                    if backward { !k } else { k }
-                })
-                .collect();
-            prop_assert_eq!(key_order(&keys), plain(&keys));
+            let mut keys = Vec::new();
+            let (mut a, mut b) = (Batch::default(), Batch::default());
+            for (i, &(h, t, s)) in raw.iter().enumerate() {
+                // `wide`: heights far apart (no packing), else a narrow band
+                let h = if wide { h.wrapping_mul(u64::MAX / 41) } else { 17_000_000 + h };
+                let k = key(h, t, s);
+                keys.push(if backward { !k } else { k });
+                let row = Row { height: h, time: 0, tx_index: t, sub: s, tx: 0, other: 0, asset: 0, amount: U256::from(i) };
+                // two batches: an event's index runs over both
+                if i < cut { &mut a } else { &mut b }.push(&row, 0, 0, 0, 0);
+            }
+            let batches = Batches::new(vec![a, b]);
+            let mut events: Vec<Ev> = batches.list.iter().flat_map(|b| b.evs.iter().copied()).collect();
+            let mask = order_events(&mut events, &batches, !backward);
+            let got: Vec<u32> = events.iter().map(|e| (e.pk & mask) as u32).collect();
+            prop_assert_eq!(&got, &plain(&keys));
+            // each event kept its own amount (its index here)
+            for (e, &i) in events.iter().zip(&got) {
+                prop_assert_eq!(e.amount, u128::from(i));
+                prop_assert_eq!(batches.row(e, i).row.amount, U256::from(i));
+            }
+        }
+    }
+
+    #[test]
+    fn big_amounts_come_back_whole() {
+        let mut b = Batch::default();
+        let amounts =
+            [U256::from(5u8), U256::from(u128::MAX), U256::MAX, U256::from(u128::MAX - 1), U256::from(1u8) << 200];
+        for (i, &amount) in amounts.iter().enumerate() {
+            let row = Row { height: 1, time: 0, tx_index: i as u32, sub: 0, tx: 0, other: 0, asset: 0, amount };
+            b.push(&row, 0, 0, 0, 0);
+        }
+        let batches = Batches::new(vec![Batch::default(), b]);
+        let mut events: Vec<Ev> = batches.list[1].evs.clone();
+        let mask = order_events(&mut events, &batches, true);
+        for e in &events {
+            let i = (e.pk & mask) as u32;
+            assert_eq!(batches.amount(e, i), amounts[i as usize]);
         }
     }
 }
