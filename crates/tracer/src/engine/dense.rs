@@ -462,25 +462,40 @@ impl<S: GraphSource> Walker<'_, &S> {
         // of a seed, but the replay does (so holdings can be reached before their start).
         let from_zero =
             w.seeds.iter().any(|s| w.outs.get(s).is_some_and(|(_, l)| l.iter().any(|r| orient(self.fwd, r) == 0)));
-        let start: Vec<Key> = match policy {
-            Policy::Haircut | Policy::Fifo if !from_zero => {
-                tracked.iter().map(|&(id, asset, _)| w.earliest(id, asset, n - 1)).collect()
-            }
-            _ => vec![0; tracked.len()],
-        };
+        let fold = matches!(policy, Policy::Haircut | Policy::Fifo) && !from_zero;
+        // per state: its start and asset (one look-up for both)
+        let info: Vec<(Key, u32)> =
+            tracked.iter().map(|&(id, asset, _)| (if fold { w.earliest(id, asset, n - 1) } else { 0 }, asset)).collect();
         // a receiving slot as the replay sees an event at `k`: none while `k` is before its start
         let receiver = |ts: u32, k: Key| match ts {
             NO_SLOT | SEED_SLOT => ts,
-            s if k < start[s as usize] => NO_SLOT,
+            s if k < info[s as usize].0 => NO_SLOT,
             s => s,
         };
+        // per id: `SEED_SLOT`, its state when it has one tracked holding, `MULTI` when several
+        // (then found among the holdings), else `NO_SLOT` (most counterparties: one look-up)
+        const MULTI: u32 = u32::MAX - 2;
+        let mut sid = vec![NO_SLOT; w.class.len()];
+        for &s in &w.seeds {
+            if let Some(v) = sid.get_mut(s as usize) {
+                *v = SEED_SLOT;
+            }
+        }
+        for (i, &(id, _, _)) in tracked.iter().enumerate() {
+            let v = &mut sid[id as usize];
+            *v = if *v == NO_SLOT { i as u32 } else { MULTI };
+        }
         let slot = |id: u32, asset: u32| -> u32 {
-            // the class first: most counterparties were never reached (a byte per id, where
-            // the holdings' heads are four)
-            match w.class.get(id as usize) {
-                Some(&SEED) => SEED_SLOT,
-                Some(&EXPAND) => w.holdings.find(id, asset).map_or(NO_SLOT, |s| state_at[s as usize]),
-                _ => NO_SLOT,
+            match sid.get(id as usize).copied().unwrap_or(NO_SLOT) {
+                MULTI => w.holdings.find(id, asset).map_or(NO_SLOT, |s| state_at[s as usize]),
+                s if s < MULTI => {
+                    if info[s as usize].1 == asset {
+                        s
+                    } else {
+                        NO_SLOT
+                    }
+                }
+                v => v,
             }
         };
 
@@ -535,12 +550,12 @@ impl<S: GraphSource> Walker<'_, &S> {
                         read += (outs.len() + ins.len()) as u64;
                         for &asset in mine {
                             let s = slot(*a, asset);
-                            opening.push((s, opening_balance(&outs, &ins, asset, start[s as usize], fwd)));
+                            opening.push((s, opening_balance(&outs, &ins, asset, info[s as usize].0, fwd)));
                         }
                         for r in outs.iter().filter(|r| mine.contains(&r.asset)) {
                             let k = orient(fwd, r);
                             let fs = slot(*a, r.asset);
-                            let fs = if k < start[fs as usize] { NO_SLOT } else { fs };
+                            let fs = if k < info[fs as usize].0 { NO_SLOT } else { fs };
                             let ts = receiver(slot(r.other, r.asset), k);
                             if fs != NO_SLOT || !matches!(ts, NO_SLOT | SEED_SLOT) {
                                 sends.push(r, *a, r.other, fs, ts);
