@@ -222,8 +222,12 @@ struct DenseWalk<'v, E> {
     holdings: Holdings,
     /// Earliest arrival with exactly `h` hops, `hops + 1` entries per slot.
     best: Vec<Key>,
+    /// Per id, its entry in `lists` (`NO_SLOT`: none read).
+    list_of: Vec<u32>,
     /// Outgoing rows of expanded addresses, and the key they were read after.
-    outs: HashMap<u32, (Key, Vec<Row>)>,
+    lists: Vec<(Key, Vec<Row>)>,
+    /// Ids whose degrees were read and are not a hub's, a bit each.
+    checked: Vec<u64>,
     /// `--asset` as an index into the view's assets: `Some(None)` when the chain has no such
     /// asset (nothing is allowed).
     only: Option<Option<u32>>,
@@ -243,6 +247,39 @@ fn orient(fwd: bool, r: &Row) -> Key {
 impl<E: std::error::Error + Send + Sync + 'static> DenseWalk<'_, E> {
     fn is_seed(&self, id: u32) -> bool {
         self.class.get(id as usize) == Some(&SEED)
+    }
+
+    /// The outgoing rows read for `id` (in the walk's direction), and the key they were read
+    /// after.
+    fn outs(&self, id: u32) -> Option<&(Key, Vec<Row>)> {
+        self.list_of.get(id as usize).and_then(|&i| self.lists.get(i as usize))
+    }
+
+    /// Sets `id`'s rows (replacing any read before).
+    fn set_outs(&mut self, id: u32, read_after: Key, rows: Vec<Row>) {
+        let i = id as usize;
+        if self.list_of.len() <= i {
+            self.list_of.resize(i + 1, NO_SLOT);
+        }
+        match self.lists.get_mut(self.list_of[i] as usize) {
+            Some(l) => *l = (read_after, rows),
+            None => {
+                self.list_of[i] = self.lists.len() as u32;
+                self.lists.push((read_after, rows));
+            }
+        }
+    }
+
+    fn checked(&self, id: u32) -> bool {
+        self.checked.get(id as usize / 64).is_some_and(|w| w >> (id % 64) & 1 == 1)
+    }
+
+    fn set_checked(&mut self, id: u32) {
+        let i = id as usize / 64;
+        if self.checked.len() <= i {
+            self.checked.resize(i + 1, 0);
+        }
+        self.checked[i] |= 1 << (id % 64);
     }
 
     fn labels_of(&self, id: u32) -> Option<&Vec<Label>> {
@@ -324,7 +361,9 @@ impl<S: GraphSource> Walker<'_, &S> {
             labelled,
             holdings: Holdings::default(),
             best: Vec::new(),
-            outs: HashMap::default(),
+            list_of: Vec::new(),
+            lists: Vec::new(),
+            checked: Vec::new(),
             only,
             min_raw: vec![None; assets.len()],
         };
@@ -344,23 +383,27 @@ impl<S: GraphSource> Walker<'_, &S> {
         let mut frontier: Vec<(u32, Key)> = w.seeds.iter().map(|&s| (s, 0)).collect();
         frontier.sort_unstable();
         let hub = self.opts.hub_degree;
+        let mut improved: Vec<(u32, Key)> = Vec::new();
         for h in 1..=n {
             if frontier.is_empty() {
                 break;
             }
             for &(a, _) in &frontier {
-                if class_of(&w, a) != EXPAND || !w.labels_of(a).is_none_or(|l| l.is_empty()) {
+                // an address's degrees are read once per trace
+                if class_of(&w, a) != EXPAND || w.checked(a) || !w.labels_of(a).is_none_or(|l| l.is_empty()) {
                     continue;
                 }
                 let (out, inn) = view.degrees(a).map_err(src_err)?;
                 self.stats.lookups += 2;
                 if out > hub || inn > hub {
                     set_class(&mut w, a, HUB);
+                } else {
+                    w.set_checked(a);
                 }
             }
             frontier.retain(|&(a, _)| matches!(class_of(&w, a), EXPAND | SEED));
             let need: Vec<(u32, Key)> =
-                frontier.iter().copied().filter(|&(a, k)| w.outs.get(&a).is_none_or(|(have, _)| k < *have)).collect();
+                frontier.iter().copied().filter(|&(a, k)| w.outs(a).is_none_or(|(have, _)| k < *have)).collect();
             let fwd = self.fwd;
             let lists = on_both_cores(&need, |part| {
                 let mut lists = Vec::with_capacity(part.len());
@@ -385,18 +428,32 @@ impl<S: GraphSource> Walker<'_, &S> {
                     rows.retain(|r| k == 0 || !row_key(r) > k);
                 }
                 rows.retain(|r| self.row_allowed(&w, r));
-                w.outs.insert(a, (k, rows));
+                w.set_outs(a, k, rows);
             }
             if !need.is_empty() {
                 self.stats.batches += 1;
             }
             self.stats.addresses_expanded += frontier.len() as u64;
-            let mut improved: HashMap<u32, Key> = HashMap::default();
+            // `(id, key)` of every improvement: the earliest per id after a sort
+            improved.clear();
             for &(x, _) in &frontier {
-                let Some((read_after, list)) = w.outs.remove(&x) else { continue };
+                let Some(&i) = w.list_of.get(x as usize) else { continue };
+                let Some(l) = w.lists.get_mut(i as usize) else { continue };
+                // taken out while `w` changes (a transfer to itself changes only hop `h`)
+                let list = std::mem::take(&mut l.1);
+                // `x`'s earliest arrival in fewer than `h` hops, per asset: the last one's kept
+                let mut since: Option<(u32, Key)> = None;
                 for r in &list {
                     let k = orient(self.fwd, r);
-                    if k <= w.earliest(x, r.asset, h - 1) {
+                    let arrived = match since {
+                        Some((a, e)) if a == r.asset => e,
+                        _ => {
+                            let e = w.earliest(x, r.asset, h - 1);
+                            since = Some((r.asset, e));
+                            e
+                        }
+                    };
+                    if k <= arrived {
                         continue;
                     }
                     let min_raw = self.dense_min_raw(&mut w, r.asset)?;
@@ -404,16 +461,17 @@ impl<S: GraphSource> Walker<'_, &S> {
                         continue;
                     }
                     if w.improve(r.other, r.asset, h, k) {
-                        let e = improved.entry(r.other).or_insert(k);
-                        *e = (*e).min(k);
+                        improved.push((r.other, k));
                     }
                 }
-                w.outs.insert(x, (read_after, list));
+                w.lists[i as usize].1 = list;
             }
             if h == n {
                 break;
             }
-            for &id in improved.keys() {
+            improved.sort_unstable();
+            improved.dedup_by_key(|(id, _)| *id);
+            for &(id, _) in &improved {
                 if class_of(&w, id) != UNKNOWN {
                     continue;
                 }
@@ -424,8 +482,8 @@ impl<S: GraphSource> Walker<'_, &S> {
                 };
                 set_class(&mut w, id, c);
             }
-            frontier = improved.into_iter().filter(|&(a, _)| class_of(&w, a) == EXPAND).collect();
-            frontier.sort_unstable();
+            frontier.clear();
+            frontier.extend(improved.iter().copied().filter(|&(a, _)| class_of(&w, a) == EXPAND));
         }
 
         let t1 = std::time::Instant::now();
@@ -461,11 +519,13 @@ impl<S: GraphSource> Walker<'_, &S> {
         // seed sent at key 0: the discovery's "before everything", which it never follows out
         // of a seed, but the replay does (so holdings can be reached before their start).
         let from_zero =
-            w.seeds.iter().any(|s| w.outs.get(s).is_some_and(|(_, l)| l.iter().any(|r| orient(self.fwd, r) == 0)));
+            w.seeds.iter().any(|&s| w.outs(s).is_some_and(|(_, l)| l.iter().any(|r| orient(self.fwd, r) == 0)));
         let fold = matches!(policy, Policy::Haircut | Policy::Fifo) && !from_zero;
         // per state: its start and asset (one look-up for both)
-        let info: Vec<(Key, u32)> =
-            tracked.iter().map(|&(id, asset, _)| (if fold { w.earliest(id, asset, n - 1) } else { 0 }, asset)).collect();
+        let info: Vec<(Key, u32)> = tracked
+            .iter()
+            .map(|&(id, asset, _)| (if fold { w.earliest(id, asset, n - 1) } else { 0 }, asset))
+            .collect();
         // a receiving slot as the replay sees an event at `k`: none while `k` is before its start
         let receiver = |ts: u32, k: Key| match ts {
             NO_SLOT | SEED_SLOT => ts,
@@ -506,7 +566,7 @@ impl<S: GraphSource> Walker<'_, &S> {
         let mut seed_ids: Vec<u32> = w.seeds.iter().copied().collect();
         seed_ids.sort_unstable();
         for &s in &seed_ids {
-            if let Some((_, l)) = w.outs.get(&s) {
+            if let Some((_, l)) = w.outs(s) {
                 for r in l {
                     // a seed's slot is SEED_SLOT
                     let ts = receiver(slot(r.other, r.asset), orient(self.fwd, r));
@@ -525,7 +585,7 @@ impl<S: GraphSource> Walker<'_, &S> {
         match policy {
             Policy::Poison => {
                 for (a, mine) in &held {
-                    if let Some((_, l)) = w.outs.get(a) {
+                    if let Some((_, l)) = w.outs(*a) {
                         for r in l.iter().filter(|r| mine.contains(&r.asset)) {
                             batches[0].push(r, *a, r.other, slot(*a, r.asset), slot(r.other, r.asset));
                         }
