@@ -299,15 +299,31 @@ impl<E: std::error::Error + Send + Sync + 'static> DenseWalk<'_, E> {
         }
     }
 
+    /// Records an arrival at `(id, asset)` at `k` with `h` hops, when it is earlier than every
+    /// arrival with at most `h` hops (`earliest`): whether it was.
     fn improve(&mut self, id: u32, asset: u32, h: u32, k: Key) -> bool {
-        if k >= self.earliest(id, asset, h) {
+        if self.is_seed(id) {
             return false;
         }
         let width = self.hops as usize + 1;
-        let (s, new) = self.holdings.insert(id, asset);
-        if new {
-            self.best.extend(std::iter::repeat_n(KEY_MAX, width));
-        }
+        // the holding found once (`earliest` and `insert` would each look)
+        let s = match self.holdings.find(id, asset) {
+            Some(s) => {
+                let at = s as usize * width;
+                if self.best[at..=at + h as usize].iter().any(|&b| b <= k) {
+                    return false;
+                }
+                s
+            }
+            None => {
+                if k == KEY_MAX {
+                    return false;
+                }
+                let (s, _) = self.holdings.insert(id, asset);
+                self.best.extend(std::iter::repeat_n(KEY_MAX, width));
+                s
+            }
+        };
         let at = s as usize * width + h as usize;
         self.best[at] = self.best[at].min(k);
         true
@@ -545,8 +561,17 @@ impl<S: GraphSource> Walker<'_, &S> {
             let v = &mut sid[id as usize];
             *v = if *v == NO_SLOT { i as u32 } else { MULTI };
         }
+        // the ids with a slot, a bit each: a few hundred kilobytes that stay in cache, where
+        // `sid` is four bytes per id
+        let mut slotted = vec![0u64; sid.len().div_ceil(64)];
+        for (id, _) in sid.iter().enumerate().filter(|(_, &v)| v != NO_SLOT) {
+            slotted[id / 64] |= 1 << (id % 64);
+        }
         let slot = |id: u32, asset: u32| -> u32 {
-            match sid.get(id as usize).copied().unwrap_or(NO_SLOT) {
+            if slotted.get(id as usize / 64).is_none_or(|b| b >> (id % 64) & 1 == 0) {
+                return NO_SLOT;
+            }
+            match sid[id as usize] {
                 MULTI => w.holdings.find(id, asset).map_or(NO_SLOT, |s| state_at[s as usize]),
                 s if s < MULTI => {
                     if info[s as usize].1 == asset {
@@ -622,15 +647,18 @@ impl<S: GraphSource> Walker<'_, &S> {
                             }
                         }
                         for r in ins.iter().filter(|r| mine.contains(&r.asset)) {
+                            // unread senders carry nothing: only the receiver's side counts
+                            let ts = receiver(slot(*a, r.asset), orient(fwd, r));
+                            if ts == NO_SLOT {
+                                continue;
+                            }
                             let fs = slot(r.other, r.asset);
                             let read = match fs {
                                 NO_SLOT => false,
                                 SEED_SLOT => allowed(r),
                                 _ => true,
                             };
-                            let ts = receiver(slot(*a, r.asset), orient(fwd, r));
-                            // unread senders carry nothing: only the receiver's side counts
-                            if !read && ts != NO_SLOT {
+                            if !read {
                                 receipts.push(r, r.other, *a, fs, ts);
                             }
                         }
@@ -677,28 +705,28 @@ impl<S: GraphSource> Walker<'_, &S> {
             let i = (ev.pk & mask) as u32;
             // the row and its `--asset`/`--since`/`--until` verdict, read only where traced
             // funds may leave
+            // with the event's whole row, read once where traced funds may leave
             let parcel = match ev.fs {
                 SEED_SLOT => {
                     let e = batches.row(ev, i);
-                    self.row_allowed(&w, &e.row).then(|| Parcel::seed(policy, e.row.amount))
+                    self.row_allowed(&w, &e.row).then(|| (Parcel::seed(policy, e.row.amount), e))
                 }
                 NO_SLOT => None,
                 s => {
                     let st = &mut states[s as usize];
-                    let amount = batches.amount(ev, i);
                     if reached[s as usize] {
-                        let p = st.send(amount);
-                        self.row_allowed(&w, &batches.row(ev, i).row).then_some(p)
+                        let e = batches.row(ev, i);
+                        let p = st.send(e.row.amount);
+                        self.row_allowed(&w, &e.row).then_some((p, e))
                     } else {
                         // most sends of a replay: nothing traced ever arrived, none leaves
-                        st.send_untraced(amount);
+                        st.send_untraced(batches.amount(ev, i));
                         None
                     }
                 }
             };
             let mut carried = None;
-            if let Some(p) = parcel.map(|p| p.advance(n)) {
-                let e = batches.row(ev, i);
+            if let Some((p, e)) = parcel.map(|(p, e)| (p.advance(n), e)) {
                 let r = &e.row;
                 let traced = p.traced(r.amount);
                 let strata = p.mask();
