@@ -599,20 +599,24 @@ impl<S: GraphSource> Walker<'_, &S> {
                 }
             }
         }
-        let mut held: Vec<(u32, Vec<u32>)> = Vec::new();
-        for &(id, asset, _) in &tracked {
+        // the tracked ids, each with its `(asset, state)`s
+        let mut held: Vec<(u32, Vec<(u32, u32)>)> = Vec::new();
+        for (i, &(id, asset, _)) in tracked.iter().enumerate() {
             match held.last_mut() {
-                Some((last, v)) if *last == id => v.push(asset),
-                _ => held.push((id, vec![asset])),
+                Some((last, v)) if *last == id => v.push((asset, i as u32)),
+                _ => held.push((id, vec![(asset, i as u32)])),
             }
         }
+        let state_in = |mine: &[(u32, u32)], asset: u32| mine.iter().find(|m| m.0 == asset).map(|m| m.1);
         let mut batches = vec![first];
         match policy {
             Policy::Poison => {
                 for (a, mine) in &held {
                     if let Some((_, l)) = w.outs(*a) {
-                        for r in l.iter().filter(|r| mine.contains(&r.asset)) {
-                            batches[0].push(r, *a, r.other, slot(*a, r.asset), slot(r.other, r.asset));
+                        for r in l {
+                            if let Some(fs) = state_in(mine, r.asset) {
+                                batches[0].push(r, *a, r.other, fs, slot(r.other, r.asset));
+                            }
                         }
                     }
                 }
@@ -633,22 +637,22 @@ impl<S: GraphSource> Walker<'_, &S> {
                         view.rows(*a, out_dir, None, &mut outs)?;
                         view.rows(*a, in_dir, None, &mut ins)?;
                         read += (outs.len() + ins.len()) as u64;
-                        for &asset in mine {
-                            let s = slot(*a, asset);
+                        for &(asset, s) in mine {
                             opening.push((s, opening_balance(&outs, &ins, asset, info[s as usize].0, fwd)));
                         }
-                        for r in outs.iter().filter(|r| mine.contains(&r.asset)) {
+                        for r in &outs {
+                            let Some(fs) = state_in(mine, r.asset) else { continue };
                             let k = orient(fwd, r);
-                            let fs = slot(*a, r.asset);
                             let fs = if k < info[fs as usize].0 { NO_SLOT } else { fs };
                             let ts = receiver(slot(r.other, r.asset), k);
                             if fs != NO_SLOT || !matches!(ts, NO_SLOT | SEED_SLOT) {
                                 sends.push(r, *a, r.other, fs, ts);
                             }
                         }
-                        for r in ins.iter().filter(|r| mine.contains(&r.asset)) {
+                        for r in &ins {
+                            let Some(ts) = state_in(mine, r.asset) else { continue };
                             // unread senders carry nothing: only the receiver's side counts
-                            let ts = receiver(slot(*a, r.asset), orient(fwd, r));
+                            let ts = receiver(ts, orient(fwd, r));
                             if ts == NO_SLOT {
                                 continue;
                             }
