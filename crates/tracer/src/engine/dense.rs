@@ -290,13 +290,13 @@ impl<E: std::error::Error + Send + Sync + 'static> DenseWalk<'_, E> {
         if self.is_seed(id) {
             return 0;
         }
-        match self.holdings.find(id, asset) {
-            Some(s) => {
-                let at = s as usize * (self.hops as usize + 1);
-                self.best[at..=at + hops as usize].iter().copied().min().unwrap_or(KEY_MAX)
-            }
-            None => KEY_MAX,
-        }
+        self.holdings.find(id, asset).map_or(KEY_MAX, |s| self.earliest_at(s, hops))
+    }
+
+    /// `earliest` of the holding in slot `s` (not a seed's: seeds hold no slot).
+    fn earliest_at(&self, s: u32, hops: u32) -> Key {
+        let at = s as usize * (self.hops as usize + 1);
+        self.best[at..=at + hops as usize].iter().copied().min().unwrap_or(KEY_MAX)
     }
 
     /// Records an arrival at `(id, asset)` at `k` with `h` hops, when it is earlier than every
@@ -513,7 +513,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             .slots
             .iter()
             .enumerate()
-            .filter(|&(_, &(id, asset, _))| class_of(&w, id) == EXPAND && w.earliest(id, asset, n - 1) != KEY_MAX)
+            .filter(|&(s, &(id, _, _))| class_of(&w, id) == EXPAND && w.earliest_at(s as u32, n - 1) != KEY_MAX)
             .map(|(s, &(id, asset, _))| (id, asset, s as u32))
             .collect();
         tracked.sort_unstable();
@@ -538,10 +538,8 @@ impl<S: GraphSource> Walker<'_, &S> {
             w.seeds.iter().any(|&s| w.outs(s).is_some_and(|(_, l)| l.iter().any(|r| orient(self.fwd, r) == 0)));
         let fold = matches!(policy, Policy::Haircut | Policy::Fifo) && !from_zero;
         // per state: its start and asset (one look-up for both)
-        let info: Vec<(Key, u32)> = tracked
-            .iter()
-            .map(|&(id, asset, _)| (if fold { w.earliest(id, asset, n - 1) } else { 0 }, asset))
-            .collect();
+        let info: Vec<(Key, u32)> =
+            tracked.iter().map(|&(_, asset, s)| (if fold { w.earliest_at(s, n - 1) } else { 0 }, asset)).collect();
         // a receiving slot as the replay sees an event at `k`: none while `k` is before its start
         let receiver = |ts: u32, k: Key| match ts {
             NO_SLOT | SEED_SLOT => ts,
