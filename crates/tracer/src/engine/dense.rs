@@ -173,55 +173,70 @@ pub(super) struct Nodes<'v, E> {
 }
 
 /// The reached holdings, `(address id, asset index)`, each with a slot: a chain of slots per id
-/// (an address holds one or a few assets), found without hashing.
-#[derive(Default)]
+/// (an address holds one or a few assets), found without hashing. A slot's cells hold its
+/// header (asset, next slot) beside its earliest arrivals, so finding a holding and reading its
+/// arrivals touch one place.
 struct Holdings {
     /// First slot of each id (`NO_SLOT`: none).
     head: Vec<u32>,
-    /// Per slot: its id, its asset and the id's next slot.
-    slots: Vec<(u32, u32, u32)>,
+    /// Per slot: its id and asset.
+    slots: Vec<(u32, u32)>,
+    /// Per slot, `width + 1` cells: `asset << 32 | next slot of the id`, then the earliest
+    /// arrival with exactly `h` hops for each `h < width`.
+    cells: Vec<Key>,
+    /// Hops + 1.
+    width: usize,
 }
 
 impl Holdings {
+    fn new(hops: u32) -> Holdings {
+        Holdings { head: Vec::new(), slots: Vec::new(), cells: Vec::new(), width: hops as usize + 1 }
+    }
+
     fn find(&self, id: u32, asset: u32) -> Option<u32> {
         let mut s = self.head.get(id as usize).copied().unwrap_or(NO_SLOT);
         while s != NO_SLOT {
-            let (_, a, next) = self.slots[s as usize];
-            if a == asset {
+            let header = self.cells[s as usize * (self.width + 1)];
+            if (header >> 32) as u32 == asset {
                 return Some(s);
             }
-            s = next;
+            s = header as u32;
         }
         None
     }
 
-    /// The holding's slot, and whether it is new.
-    fn insert(&mut self, id: u32, asset: u32) -> (u32, bool) {
-        if let Some(s) = self.find(id, asset) {
-            return (s, false);
-        }
+    /// A new holding's slot (the caller found none), with no arrivals yet.
+    fn insert(&mut self, id: u32, asset: u32) -> u32 {
         let i = id as usize;
         if self.head.len() <= i {
             self.head.resize(i + 1, NO_SLOT);
         }
         let s = self.slots.len() as u32;
-        self.slots.push((id, asset, self.head[i]));
+        self.slots.push((id, asset));
+        self.cells.push(Key::from(asset) << 32 | Key::from(self.head[i]));
+        self.cells.extend(std::iter::repeat_n(KEY_MAX, self.width));
         self.head[i] = s;
-        (s, true)
+        s
+    }
+
+    /// Slot `s`'s earliest arrival with exactly `h` hops, for each `h`.
+    fn best(&self, s: u32) -> &[Key] {
+        &self.cells[s as usize * (self.width + 1) + 1..][..self.width]
+    }
+
+    fn best_mut(&mut self, s: u32) -> &mut [Key] {
+        &mut self.cells[s as usize * (self.width + 1) + 1..][..self.width]
     }
 }
 
 struct DenseWalk<'v, E> {
     view: &'v dyn DenseView<Error = E>,
-    hops: u32,
     /// Class per address id (`UNKNOWN` until reached; the seeds are `SEED` from the start).
     class: Vec<u8>,
     seeds: HashSet<u32>,
     labelled: &'v [(u32, Vec<Label>)],
-    /// The reached holdings; slot `s` owns `best[s * (hops + 1)..][..hops + 1]`.
+    /// The reached holdings and their earliest arrivals.
     holdings: Holdings,
-    /// Earliest arrival with exactly `h` hops, `hops + 1` entries per slot.
-    best: Vec<Key>,
     /// Per id, its entry in `lists` (`NO_SLOT`: none read).
     list_of: Vec<u32>,
     /// Outgoing rows of expanded addresses, and the key they were read after.
@@ -295,8 +310,7 @@ impl<E: std::error::Error + Send + Sync + 'static> DenseWalk<'_, E> {
 
     /// `earliest` of the holding in slot `s` (not a seed's: seeds hold no slot).
     fn earliest_at(&self, s: u32, hops: u32) -> Key {
-        let at = s as usize * (self.hops as usize + 1);
-        self.best[at..=at + hops as usize].iter().copied().min().unwrap_or(KEY_MAX)
+        self.holdings.best(s)[..=hops as usize].iter().copied().min().unwrap_or(KEY_MAX)
     }
 
     /// Records an arrival at `(id, asset)` at `k` with `h` hops, when it is earlier than every
@@ -305,27 +319,19 @@ impl<E: std::error::Error + Send + Sync + 'static> DenseWalk<'_, E> {
         if self.is_seed(id) {
             return false;
         }
-        let width = self.hops as usize + 1;
         // the holding found once (`earliest` and `insert` would each look)
         let s = match self.holdings.find(id, asset) {
             Some(s) => {
-                let at = s as usize * width;
-                if self.best[at..=at + h as usize].iter().any(|&b| b <= k) {
+                if self.holdings.best(s)[..=h as usize].iter().any(|&b| b <= k) {
                     return false;
                 }
                 s
             }
-            None => {
-                if k == KEY_MAX {
-                    return false;
-                }
-                let (s, _) = self.holdings.insert(id, asset);
-                self.best.extend(std::iter::repeat_n(KEY_MAX, width));
-                s
-            }
+            None if k == KEY_MAX => return false,
+            None => self.holdings.insert(id, asset),
         };
-        let at = s as usize * width + h as usize;
-        self.best[at] = self.best[at].min(k);
+        let b = &mut self.holdings.best_mut(s)[h as usize];
+        *b = (*b).min(k);
         true
     }
 
@@ -371,12 +377,10 @@ impl<S: GraphSource> Walker<'_, &S> {
         let labelled = view.labelled().map_err(src_err)?;
         let mut w = DenseWalk {
             view,
-            hops: n,
             class: Vec::new(),
             seeds: seeds.iter().filter_map(|(_, a)| view.id_of(a)).collect(),
             labelled,
-            holdings: Holdings::default(),
-            best: Vec::new(),
+            holdings: Holdings::new(n),
             list_of: Vec::new(),
             lists: Vec::new(),
             checked: Vec::new(),
@@ -513,8 +517,8 @@ impl<S: GraphSource> Walker<'_, &S> {
             .slots
             .iter()
             .enumerate()
-            .filter(|&(s, &(id, _, _))| class_of(&w, id) == EXPAND && w.earliest_at(s as u32, n - 1) != KEY_MAX)
-            .map(|(s, &(id, asset, _))| (id, asset, s as u32))
+            .filter(|&(s, &(id, _))| class_of(&w, id) == EXPAND && w.earliest_at(s as u32, n - 1) != KEY_MAX)
+            .map(|(s, &(id, asset))| (id, asset, s as u32))
             .collect();
         tracked.sort_unstable();
         // the state of each holding's slot, `NO_SLOT` when untracked
