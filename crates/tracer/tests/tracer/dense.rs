@@ -135,11 +135,14 @@ proptest! {
     }
 }
 
+/// Transfers `(height, from, to, amount)`, seeds, hops, backward, `--min-amount`.
+type LongHistory = (Vec<(u64, u8, u8, U256)>, Vec<u8>, u32, bool, u64);
+
 /// Long histories on few addresses: most of what a holding sends and receives happens before
 /// traced funds can first reach it (what the dense replay folds into an opening balance), with
 /// amounts from zero to past 2^128 (where the replay's 128-bit events keep the exact amount
 /// aside), seeds that send at the chain's first key, haircut and FIFO, both directions.
-fn long_history_strategy() -> impl Strategy<Value = (Vec<(u64, u8, u8, U256)>, Vec<u8>, u32, bool, u64)> {
+fn long_history_strategy() -> impl Strategy<Value = LongHistory> {
     let amount = prop_oneof![
         4 => (0u64..1_000).prop_map(U256::from),
         1 => (0u64..3).prop_map(|d| U256::from(u128::MAX - u128::from(d))),
