@@ -8,6 +8,15 @@
 //! outputs) — and must give
 //! the same [`Trace`] as the walk over addresses (tests compare the two on random graphs and the
 //! trace benchmark compares the case files byte for byte).
+//!
+//! The replay differs in one way that gives the same result: under haircut and FIFO, nothing
+//! traced can reach a holding before the discovery's earliest arrival at it in fewer than N hops
+//! (every path the replay follows is one the discovery followed; funds arriving at the hop limit
+//! earlier are never followed out again), so each holding's transfers before that key are folded
+//! into an untraced opening balance where its lists are read, and only the later ones are
+//! replayed in chain order (compact 32-byte events, sorted in place). The one exception, a
+//! seed's transfer at key 0 (which the discovery never follows but the replay does), turns the
+//! folding off for that trace.
 
 use super::*;
 use crate::source::{DenseView, Row};
@@ -709,9 +718,8 @@ impl<S: GraphSource> Walker<'_, &S> {
         let mut names: HashMap<u32, Address> = HashMap::default();
         for ev in &events {
             let i = (ev.pk & mask) as u32;
-            // the row and its `--asset`/`--since`/`--until` verdict, read only where traced
-            // funds may leave
-            // with the event's whole row, read once where traced funds may leave
+            // with the event's whole row and its `--asset`/`--since`/`--until` verdict, read
+            // once and only where traced funds may leave
             let parcel = match ev.fs {
                 SEED_SLOT => {
                     let e = batches.row(ev, i);
