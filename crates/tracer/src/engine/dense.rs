@@ -8,6 +8,15 @@
 //! outputs) — and must give
 //! the same [`Trace`] as the walk over addresses (tests compare the two on random graphs and the
 //! trace benchmark compares the case files byte for byte).
+//!
+//! The replay differs in one way that gives the same result: under haircut and FIFO, nothing
+//! traced can reach a holding before the discovery's earliest arrival at it in fewer than N hops
+//! (every path the replay follows is one the discovery followed; funds arriving at the hop limit
+//! earlier are never followed out again), so each holding's transfers before that key are folded
+//! into an untraced opening balance where its lists are read, and only the later ones are
+//! replayed in chain order (compact 32-byte events, sorted in place). The one exception, a
+//! seed's transfer at key 0 (which the discovery never follows but the replay does), turns the
+//! folding off for that trace.
 
 use super::*;
 use crate::source::{DenseView, Row};
@@ -41,13 +50,123 @@ const SEED_SLOT: u32 = u32::MAX - 1;
 /// An untracked holding.
 const NO_SLOT: u32 = u32::MAX;
 
-/// One transfer of the replay: its row, its ends, and their state slots.
+/// One transfer of the replay as its loop reads it: 32 bytes, sorted in place into the walk's
+/// order, so the loop reads the events in sequence and touches an event's [`Side`] only when
+/// traced funds may move.
+#[derive(Clone, Copy)]
 struct Ev {
+    /// Base units, when below `u128::MAX`; `u128::MAX`: at least that (the exact amount is in
+    /// its batch's `bigs`).
+    amount: u128,
+    /// Its place in the walk's order and its index (see [`order_events`]).
+    pk: u64,
+    /// The sender's state slot (`SEED_SLOT`, `NO_SLOT` or a tracked holding's state).
+    fs: u32,
+    /// The receiver's state slot.
+    ts: u32,
+}
+
+/// The rest of an event's row and its ends (in the walk's direction).
+#[derive(Clone, Copy)]
+struct Side {
+    height: u64,
+    time: u64,
+    tx_index: u32,
+    sub: u32,
+    tx: u32,
+    asset: u32,
+    from: u32,
+    to: u32,
+}
+
+/// An event with its whole row: `row.other` is its receiving end `to` (as in a row `from` sent).
+struct EvRow {
     row: Row,
     from: u32,
     to: u32,
-    fs: u32,
-    ts: u32,
+}
+
+/// Events collected together (the seeds' and poison's, one reading thread's sends, its
+/// receipts), in the order one pass would make them.
+#[derive(Default)]
+struct Batch {
+    evs: Vec<Ev>,
+    sides: Vec<Side>,
+    /// `(index in the batch, amount)` of the amounts of `u128::MAX` and above, ascending.
+    bigs: Vec<(u32, U256)>,
+}
+
+impl Batch {
+    /// `r` moves from `from` to `to` (in the walk's direction).
+    fn push(&mut self, r: &Row, from: u32, to: u32, fs: u32, ts: u32) {
+        let l = r.amount.as_limbs();
+        let low = u128::from(l[0]) | u128::from(l[1]) << 64;
+        let amount = if l[2] == 0 && l[3] == 0 && low != u128::MAX {
+            low
+        } else {
+            self.bigs.push((self.evs.len() as u32, r.amount));
+            u128::MAX
+        };
+        self.evs.push(Ev { amount, pk: 0, fs, ts });
+        let (height, time, tx_index, sub, tx, asset) = (r.height, r.time, r.tx_index, r.sub, r.tx, r.asset);
+        self.sides.push(Side { height, time, tx_index, sub, tx, asset, from, to });
+    }
+}
+
+/// The replay's batches, an event found by its index over all of them.
+struct Batches {
+    list: Vec<Batch>,
+    /// The index of each batch's first event.
+    starts: Vec<u32>,
+}
+
+impl Batches {
+    fn new(list: Vec<Batch>) -> Batches {
+        let mut starts = Vec::with_capacity(list.len());
+        let mut at = 0u32;
+        for b in &list {
+            starts.push(at);
+            at += b.sides.len() as u32;
+        }
+        Batches { list, starts }
+    }
+
+    fn sides(&self) -> impl Iterator<Item = &Side> {
+        self.list.iter().flat_map(|b| b.sides.iter())
+    }
+
+    /// The batch of event `i` and the event's index in it.
+    fn find(&self, i: u32) -> (&Batch, u32) {
+        let b = self.starts.partition_point(|&s| s <= i).saturating_sub(1);
+        (&self.list[b], i - self.starts[b])
+    }
+
+    /// The amount of `e`, event `i`.
+    fn amount(&self, e: &Ev, i: u32) -> U256 {
+        if e.amount != u128::MAX {
+            return U256::from(e.amount);
+        }
+        let (b, j) = self.find(i);
+        b.bigs.binary_search_by_key(&j, |&(k, _)| k).map_or(U256::from(u128::MAX), |k| b.bigs[k].1)
+    }
+
+    /// Event `i` with its whole row.
+    fn row(&self, e: &Ev, i: u32) -> EvRow {
+        let amount = self.amount(e, i);
+        let (b, j) = self.find(i);
+        let s = &b.sides[j as usize];
+        let row = Row {
+            height: s.height,
+            time: s.time,
+            tx_index: s.tx_index,
+            sub: s.sub,
+            tx: s.tx,
+            other: s.to,
+            asset: s.asset,
+            amount,
+        };
+        EvRow { row, from: s.from, to: s.to }
+    }
 }
 
 /// What the walk over ids hands to the result's assembly.
@@ -63,57 +182,76 @@ pub(super) struct Nodes<'v, E> {
 }
 
 /// The reached holdings, `(address id, asset index)`, each with a slot: a chain of slots per id
-/// (an address holds one or a few assets), found without hashing.
-#[derive(Default)]
+/// (an address holds one or a few assets), found without hashing. A slot's cells hold its
+/// header (asset, next slot) beside its earliest arrivals, so finding a holding and reading its
+/// arrivals touch one place.
 struct Holdings {
     /// First slot of each id (`NO_SLOT`: none).
     head: Vec<u32>,
-    /// Per slot: its id, its asset and the id's next slot.
-    slots: Vec<(u32, u32, u32)>,
+    /// Per slot: its id and asset.
+    slots: Vec<(u32, u32)>,
+    /// Per slot, `width + 1` cells: `asset << 32 | next slot of the id`, then the earliest
+    /// arrival with exactly `h` hops for each `h < width`.
+    cells: Vec<Key>,
+    /// Hops + 1.
+    width: usize,
 }
 
 impl Holdings {
+    fn new(hops: u32) -> Holdings {
+        Holdings { head: Vec::new(), slots: Vec::new(), cells: Vec::new(), width: hops as usize + 1 }
+    }
+
     fn find(&self, id: u32, asset: u32) -> Option<u32> {
         let mut s = self.head.get(id as usize).copied().unwrap_or(NO_SLOT);
         while s != NO_SLOT {
-            let (_, a, next) = self.slots[s as usize];
-            if a == asset {
+            let header = self.cells[s as usize * (self.width + 1)];
+            if (header >> 32) as u32 == asset {
                 return Some(s);
             }
-            s = next;
+            s = header as u32;
         }
         None
     }
 
-    /// The holding's slot, and whether it is new.
-    fn insert(&mut self, id: u32, asset: u32) -> (u32, bool) {
-        if let Some(s) = self.find(id, asset) {
-            return (s, false);
-        }
+    /// A new holding's slot (the caller found none), with no arrivals yet.
+    fn insert(&mut self, id: u32, asset: u32) -> u32 {
         let i = id as usize;
         if self.head.len() <= i {
             self.head.resize(i + 1, NO_SLOT);
         }
         let s = self.slots.len() as u32;
-        self.slots.push((id, asset, self.head[i]));
+        self.slots.push((id, asset));
+        self.cells.push(Key::from(asset) << 32 | Key::from(self.head[i]));
+        self.cells.extend(std::iter::repeat_n(KEY_MAX, self.width));
         self.head[i] = s;
-        (s, true)
+        s
+    }
+
+    /// Slot `s`'s earliest arrival with exactly `h` hops, for each `h`.
+    fn best(&self, s: u32) -> &[Key] {
+        &self.cells[s as usize * (self.width + 1) + 1..][..self.width]
+    }
+
+    fn best_mut(&mut self, s: u32) -> &mut [Key] {
+        &mut self.cells[s as usize * (self.width + 1) + 1..][..self.width]
     }
 }
 
 struct DenseWalk<'v, E> {
     view: &'v dyn DenseView<Error = E>,
-    hops: u32,
     /// Class per address id (`UNKNOWN` until reached; the seeds are `SEED` from the start).
     class: Vec<u8>,
     seeds: HashSet<u32>,
     labelled: &'v [(u32, Vec<Label>)],
-    /// The reached holdings; slot `s` owns `best[s * (hops + 1)..][..hops + 1]`.
+    /// The reached holdings and their earliest arrivals.
     holdings: Holdings,
-    /// Earliest arrival with exactly `h` hops, `hops + 1` entries per slot.
-    best: Vec<Key>,
+    /// Per id, its entry in `lists` (`NO_SLOT`: none read).
+    list_of: Vec<u32>,
     /// Outgoing rows of expanded addresses, and the key they were read after.
-    outs: HashMap<u32, (Key, Vec<Row>)>,
+    lists: Vec<(Key, Vec<Row>)>,
+    /// Ids whose degrees were read and are not a hub's, a bit each.
+    checked: Vec<u64>,
     /// `--asset` as an index into the view's assets: `Some(None)` when the chain has no such
     /// asset (nothing is allowed).
     only: Option<Option<u32>>,
@@ -135,6 +273,39 @@ impl<E: std::error::Error + Send + Sync + 'static> DenseWalk<'_, E> {
         self.class.get(id as usize) == Some(&SEED)
     }
 
+    /// The outgoing rows read for `id` (in the walk's direction), and the key they were read
+    /// after.
+    fn outs(&self, id: u32) -> Option<&(Key, Vec<Row>)> {
+        self.list_of.get(id as usize).and_then(|&i| self.lists.get(i as usize))
+    }
+
+    /// Sets `id`'s rows (replacing any read before).
+    fn set_outs(&mut self, id: u32, read_after: Key, rows: Vec<Row>) {
+        let i = id as usize;
+        if self.list_of.len() <= i {
+            self.list_of.resize(i + 1, NO_SLOT);
+        }
+        match self.lists.get_mut(self.list_of[i] as usize) {
+            Some(l) => *l = (read_after, rows),
+            None => {
+                self.list_of[i] = self.lists.len() as u32;
+                self.lists.push((read_after, rows));
+            }
+        }
+    }
+
+    fn checked(&self, id: u32) -> bool {
+        self.checked.get(id as usize / 64).is_some_and(|w| w >> (id % 64) & 1 == 1)
+    }
+
+    fn set_checked(&mut self, id: u32) {
+        let i = id as usize / 64;
+        if self.checked.len() <= i {
+            self.checked.resize(i + 1, 0);
+        }
+        self.checked[i] |= 1 << (id % 64);
+    }
+
     fn labels_of(&self, id: u32) -> Option<&Vec<Label>> {
         self.labelled.binary_search_by_key(&id, |(i, _)| *i).ok().map(|i| &self.labelled[i].1)
     }
@@ -143,26 +314,33 @@ impl<E: std::error::Error + Send + Sync + 'static> DenseWalk<'_, E> {
         if self.is_seed(id) {
             return 0;
         }
-        match self.holdings.find(id, asset) {
-            Some(s) => {
-                let at = s as usize * (self.hops as usize + 1);
-                self.best[at..=at + hops as usize].iter().copied().min().unwrap_or(KEY_MAX)
-            }
-            None => KEY_MAX,
-        }
+        self.holdings.find(id, asset).map_or(KEY_MAX, |s| self.earliest_at(s, hops))
     }
 
+    /// `earliest` of the holding in slot `s` (not a seed's: seeds hold no slot).
+    fn earliest_at(&self, s: u32, hops: u32) -> Key {
+        self.holdings.best(s)[..=hops as usize].iter().copied().min().unwrap_or(KEY_MAX)
+    }
+
+    /// Records an arrival at `(id, asset)` at `k` with `h` hops, when it is earlier than every
+    /// arrival with at most `h` hops (`earliest`): whether it was.
     fn improve(&mut self, id: u32, asset: u32, h: u32, k: Key) -> bool {
-        if k >= self.earliest(id, asset, h) {
+        if self.is_seed(id) {
             return false;
         }
-        let width = self.hops as usize + 1;
-        let (s, new) = self.holdings.insert(id, asset);
-        if new {
-            self.best.extend(std::iter::repeat_n(KEY_MAX, width));
-        }
-        let at = s as usize * width + h as usize;
-        self.best[at] = self.best[at].min(k);
+        // the holding found once (`earliest` and `insert` would each look)
+        let s = match self.holdings.find(id, asset) {
+            Some(s) => {
+                if self.holdings.best(s)[..=h as usize].iter().any(|&b| b <= k) {
+                    return false;
+                }
+                s
+            }
+            None if k == KEY_MAX => return false,
+            None => self.holdings.insert(id, asset),
+        };
+        let b = &mut self.holdings.best_mut(s)[h as usize];
+        *b = (*b).min(k);
         true
     }
 
@@ -208,13 +386,13 @@ impl<S: GraphSource> Walker<'_, &S> {
         let labelled = view.labelled().map_err(src_err)?;
         let mut w = DenseWalk {
             view,
-            hops: n,
             class: Vec::new(),
             seeds: seeds.iter().filter_map(|(_, a)| view.id_of(a)).collect(),
             labelled,
-            holdings: Holdings::default(),
-            best: Vec::new(),
-            outs: HashMap::default(),
+            holdings: Holdings::new(n),
+            list_of: Vec::new(),
+            lists: Vec::new(),
+            checked: Vec::new(),
             only,
             min_raw: vec![None; assets.len()],
         };
@@ -234,23 +412,27 @@ impl<S: GraphSource> Walker<'_, &S> {
         let mut frontier: Vec<(u32, Key)> = w.seeds.iter().map(|&s| (s, 0)).collect();
         frontier.sort_unstable();
         let hub = self.opts.hub_degree;
+        let mut improved: Vec<(u32, Key)> = Vec::new();
         for h in 1..=n {
             if frontier.is_empty() {
                 break;
             }
             for &(a, _) in &frontier {
-                if class_of(&w, a) != EXPAND || !w.labels_of(a).is_none_or(|l| l.is_empty()) {
+                // an address's degrees are read once per trace
+                if class_of(&w, a) != EXPAND || w.checked(a) || !w.labels_of(a).is_none_or(|l| l.is_empty()) {
                     continue;
                 }
                 let (out, inn) = view.degrees(a).map_err(src_err)?;
                 self.stats.lookups += 2;
                 if out > hub || inn > hub {
                     set_class(&mut w, a, HUB);
+                } else {
+                    w.set_checked(a);
                 }
             }
             frontier.retain(|&(a, _)| matches!(class_of(&w, a), EXPAND | SEED));
             let need: Vec<(u32, Key)> =
-                frontier.iter().copied().filter(|&(a, k)| w.outs.get(&a).is_none_or(|(have, _)| k < *have)).collect();
+                frontier.iter().copied().filter(|&(a, k)| w.outs(a).is_none_or(|(have, _)| k < *have)).collect();
             let fwd = self.fwd;
             let lists = on_both_cores(&need, |part| {
                 let mut lists = Vec::with_capacity(part.len());
@@ -275,18 +457,32 @@ impl<S: GraphSource> Walker<'_, &S> {
                     rows.retain(|r| k == 0 || !row_key(r) > k);
                 }
                 rows.retain(|r| self.row_allowed(&w, r));
-                w.outs.insert(a, (k, rows));
+                w.set_outs(a, k, rows);
             }
             if !need.is_empty() {
                 self.stats.batches += 1;
             }
             self.stats.addresses_expanded += frontier.len() as u64;
-            let mut improved: HashMap<u32, Key> = HashMap::default();
+            // `(id, key)` of every improvement: the earliest per id after a sort
+            improved.clear();
             for &(x, _) in &frontier {
-                let Some((read_after, list)) = w.outs.remove(&x) else { continue };
+                let Some(&i) = w.list_of.get(x as usize) else { continue };
+                let Some(l) = w.lists.get_mut(i as usize) else { continue };
+                // taken out while `w` changes (a transfer to itself changes only hop `h`)
+                let list = std::mem::take(&mut l.1);
+                // `x`'s earliest arrival in fewer than `h` hops, per asset: the last one's kept
+                let mut since: Option<(u32, Key)> = None;
                 for r in &list {
                     let k = orient(self.fwd, r);
-                    if k <= w.earliest(x, r.asset, h - 1) {
+                    let arrived = match since {
+                        Some((a, e)) if a == r.asset => e,
+                        _ => {
+                            let e = w.earliest(x, r.asset, h - 1);
+                            since = Some((r.asset, e));
+                            e
+                        }
+                    };
+                    if k <= arrived {
                         continue;
                     }
                     let min_raw = self.dense_min_raw(&mut w, r.asset)?;
@@ -294,16 +490,17 @@ impl<S: GraphSource> Walker<'_, &S> {
                         continue;
                     }
                     if w.improve(r.other, r.asset, h, k) {
-                        let e = improved.entry(r.other).or_insert(k);
-                        *e = (*e).min(k);
+                        improved.push((r.other, k));
                     }
                 }
-                w.outs.insert(x, (read_after, list));
+                w.lists[i as usize].1 = list;
             }
             if h == n {
                 break;
             }
-            for &id in improved.keys() {
+            improved.sort_unstable();
+            improved.dedup_by_key(|(id, _)| *id);
+            for &(id, _) in &improved {
                 if class_of(&w, id) != UNKNOWN {
                     continue;
                 }
@@ -314,8 +511,8 @@ impl<S: GraphSource> Walker<'_, &S> {
                 };
                 set_class(&mut w, id, c);
             }
-            frontier = improved.into_iter().filter(|&(a, _)| class_of(&w, a) == EXPAND).collect();
-            frontier.sort_unstable();
+            frontier.clear();
+            frontier.extend(improved.iter().copied().filter(|&(a, _)| class_of(&w, a) == EXPAND));
         }
 
         let t1 = std::time::Instant::now();
@@ -329,8 +526,8 @@ impl<S: GraphSource> Walker<'_, &S> {
             .slots
             .iter()
             .enumerate()
-            .filter(|&(_, &(id, asset, _))| class_of(&w, id) == EXPAND && w.earliest(id, asset, n - 1) != KEY_MAX)
-            .map(|(s, &(id, asset, _))| (id, asset, s as u32))
+            .filter(|&(s, &(id, _))| class_of(&w, id) == EXPAND && w.earliest_at(s as u32, n - 1) != KEY_MAX)
+            .map(|(s, &(id, asset))| (id, asset, s as u32))
             .collect();
         tracked.sort_unstable();
         // the state of each holding's slot, `NO_SLOT` when untracked
@@ -341,43 +538,97 @@ impl<S: GraphSource> Walker<'_, &S> {
         let mut states: Vec<State> = tracked.iter().map(|_| State::new(policy, n)).collect();
         // whether traced funds ever arrived at a state (until then it holds nothing traced)
         let mut reached = vec![false; states.len()];
+        // Haircut and FIFO: per state, the first key at which traced funds can arrive (the
+        // discovery's earliest arrival in fewer than N hops: every replayed path to the holding
+        // is one the discovery followed). Before it the holding only ever sends and receives
+        // untraced value, so its transfers before it are folded into an opening balance by the
+        // reading threads and stay out of the replay (funds that arrive at the hop limit
+        // earlier are never followed out of it: their parcels and these give the same edges).
+        // Poison reads no history before the first arrival: 0, nothing is folded. Nor when a
+        // seed sent at key 0: the discovery's "before everything", which it never follows out
+        // of a seed, but the replay does (so holdings can be reached before their start).
+        let from_zero =
+            w.seeds.iter().any(|&s| w.outs(s).is_some_and(|(_, l)| l.iter().any(|r| orient(self.fwd, r) == 0)));
+        let fold = matches!(policy, Policy::Haircut | Policy::Fifo) && !from_zero;
+        // per state: its start and asset (one look-up for both)
+        let info: Vec<(Key, u32)> =
+            tracked.iter().map(|&(_, asset, s)| (if fold { w.earliest_at(s, n - 1) } else { 0 }, asset)).collect();
+        // a receiving slot as the replay sees an event at `k`: none while `k` is before its start
+        let receiver = |ts: u32, k: Key| match ts {
+            NO_SLOT | SEED_SLOT => ts,
+            s if k < info[s as usize].0 => NO_SLOT,
+            s => s,
+        };
+        // per id: `SEED_SLOT`, its state when it has one tracked holding, `MULTI` when several
+        // (then found among the holdings), else `NO_SLOT` (most counterparties: one look-up)
+        const MULTI: u32 = u32::MAX - 2;
+        let mut sid = vec![NO_SLOT; w.class.len()];
+        for &s in &w.seeds {
+            if let Some(v) = sid.get_mut(s as usize) {
+                *v = SEED_SLOT;
+            }
+        }
+        for (i, &(id, _, _)) in tracked.iter().enumerate() {
+            let v = &mut sid[id as usize];
+            *v = if *v == NO_SLOT { i as u32 } else { MULTI };
+        }
+        // the ids with a slot, a bit each: a few hundred kilobytes that stay in cache, where
+        // `sid` is four bytes per id
+        let mut slotted = vec![0u64; sid.len().div_ceil(64)];
+        for (id, _) in sid.iter().enumerate().filter(|(_, &v)| v != NO_SLOT) {
+            slotted[id / 64] |= 1 << (id % 64);
+        }
         let slot = |id: u32, asset: u32| -> u32 {
-            // the class first: most counterparties were never reached (a byte per id, where
-            // the holdings' heads are four)
-            match w.class.get(id as usize) {
-                Some(&SEED) => SEED_SLOT,
-                Some(&EXPAND) => w.holdings.find(id, asset).map_or(NO_SLOT, |s| state_at[s as usize]),
-                _ => NO_SLOT,
+            if slotted.get(id as usize / 64).is_none_or(|b| b >> (id % 64) & 1 == 0) {
+                return NO_SLOT;
+            }
+            match sid[id as usize] {
+                MULTI => w.holdings.find(id, asset).map_or(NO_SLOT, |s| state_at[s as usize]),
+                s if s < MULTI => {
+                    if info[s as usize].1 == asset {
+                        s
+                    } else {
+                        NO_SLOT
+                    }
+                }
+                v => v,
             }
         };
 
-        // a row `a` sent (in the walk's direction)
-        let sent =
-            |a: u32, r: &Row| Ev { row: *r, from: a, to: r.other, fs: slot(a, r.asset), ts: slot(r.other, r.asset) };
         // the events, each transfer once: the seeds' (allowed) outgoing rows; poison: the
         // tracked holdings' outgoing rows after their first arrival; haircut and FIFO: their
         // complete histories, an incoming row only when its sender's rows are not read already
-        let mut events: Vec<Ev> = Vec::new();
+        let mut first = Batch::default();
         let mut seed_ids: Vec<u32> = w.seeds.iter().copied().collect();
         seed_ids.sort_unstable();
         for &s in &seed_ids {
-            if let Some((_, l)) = w.outs.get(&s) {
-                // a seed's slot is SEED_SLOT
-                events.extend(l.iter().map(|r| sent(s, r)));
+            if let Some((_, l)) = w.outs(s) {
+                for r in l {
+                    // a seed's slot is SEED_SLOT
+                    let ts = receiver(slot(r.other, r.asset), orient(self.fwd, r));
+                    first.push(r, s, r.other, slot(s, r.asset), ts);
+                }
             }
         }
-        let mut held: Vec<(u32, Vec<u32>)> = Vec::new();
-        for &(id, asset, _) in &tracked {
+        // the tracked ids, each with its `(asset, state)`s
+        let mut held: Vec<(u32, Vec<(u32, u32)>)> = Vec::new();
+        for (i, &(id, asset, _)) in tracked.iter().enumerate() {
             match held.last_mut() {
-                Some((last, v)) if *last == id => v.push(asset),
-                _ => held.push((id, vec![asset])),
+                Some((last, v)) if *last == id => v.push((asset, i as u32)),
+                _ => held.push((id, vec![(asset, i as u32)])),
             }
         }
+        let state_in = |mine: &[(u32, u32)], asset: u32| mine.iter().find(|m| m.0 == asset).map(|m| m.1);
+        let mut batches = vec![first];
         match policy {
             Policy::Poison => {
                 for (a, mine) in &held {
-                    if let Some((_, l)) = w.outs.get(a) {
-                        events.extend(l.iter().filter(|r| mine.contains(&r.asset)).map(|r| sent(*a, r)));
+                    if let Some((_, l)) = w.outs(*a) {
+                        for r in l {
+                            if let Some(fs) = state_in(mine, r.asset) {
+                                batches[0].push(r, *a, r.other, fs, slot(r.other, r.asset));
+                            }
+                        }
                     }
                 }
             }
@@ -387,17 +638,37 @@ impl<S: GraphSource> Walker<'_, &S> {
                 let allowed = |r: &Row| w.asset_allowed(r) && in_bounds(opts, r.height, r.time);
                 let fwd = self.fwd;
                 let parts = on_both_cores(&held, |part| {
-                    let (mut outs, mut ins) = (Vec::new(), Vec::new());
-                    let (mut sends, mut receipts, mut read) = (Vec::new(), Vec::new(), 0u64);
+                    let (mut outs, mut ins, mut read) = (Vec::new(), Vec::new(), 0u64);
+                    let (mut sends, mut receipts, mut opening) = (Batch::default(), Batch::default(), Vec::new());
                     for (a, mine) in part {
-                        // both lists in one read; the walk's direction says which are sends
                         outs.clear();
                         ins.clear();
-                        view.rows_both(*a, &mut outs, &mut ins)?;
+                        // both lists in one read; the walk's direction says which are sends
+                        if fwd {
+                            view.rows_both(*a, &mut outs, &mut ins)?;
+                        } else {
+                            view.rows_both(*a, &mut ins, &mut outs)?;
+                        }
                         read += (outs.len() + ins.len()) as u64;
-                        let (sent_rows, got_rows) = if fwd { (&outs, &ins) } else { (&ins, &outs) };
-                        sends.extend(sent_rows.iter().filter(|r| mine.contains(&r.asset)).map(|r| sent(*a, r)));
-                        for r in got_rows.iter().filter(|r| mine.contains(&r.asset)) {
+                        for &(asset, s) in mine {
+                            opening.push((s, opening_balance(&outs, &ins, asset, info[s as usize].0, fwd)));
+                        }
+                        for r in &outs {
+                            let Some(fs) = state_in(mine, r.asset) else { continue };
+                            let k = orient(fwd, r);
+                            let fs = if k < info[fs as usize].0 { NO_SLOT } else { fs };
+                            let ts = receiver(slot(r.other, r.asset), k);
+                            if fs != NO_SLOT || !matches!(ts, NO_SLOT | SEED_SLOT) {
+                                sends.push(r, *a, r.other, fs, ts);
+                            }
+                        }
+                        for r in &ins {
+                            let Some(ts) = state_in(mine, r.asset) else { continue };
+                            // unread senders carry nothing: only the receiver's side counts
+                            let ts = receiver(ts, orient(fwd, r));
+                            if ts == NO_SLOT {
+                                continue;
+                            }
                             let fs = slot(r.other, r.asset);
                             let read = match fs {
                                 NO_SLOT => false,
@@ -405,59 +676,74 @@ impl<S: GraphSource> Walker<'_, &S> {
                                 _ => true,
                             };
                             if !read {
-                                receipts.push(Ev { row: *r, from: r.other, to: *a, fs, ts: slot(*a, r.asset) });
+                                receipts.push(r, r.other, *a, fs, ts);
                             }
                         }
                     }
-                    Ok::<_, S::Error>((sends, receipts, read))
+                    Ok::<_, S::Error>((sends, receipts, opening, read))
                 })
                 .map_err(src_err)?;
                 self.stats.split_reads += u64::from(parts.len() > 1);
                 // in the order one pass would make them: every send, then every receipt
                 let mut receipts = Vec::new();
-                for (s, r, read) in parts {
-                    events.extend(s);
+                for (s, r, opening, read) in parts {
+                    batches.push(s);
                     receipts.push(r);
                     self.stats.transfers_read += read;
+                    for (st, balance) in opening {
+                        if !balance.is_zero() {
+                            states[st as usize].receive(balance, None);
+                        }
+                    }
                 }
-                events.extend(receipts.into_iter().flatten());
+                batches.extend(receipts);
                 if !held.is_empty() {
                     self.stats.batches += 2;
                 }
             }
         }
-        let keys: Vec<Key> = events.iter().map(|e| orient(self.fwd, &e.row)).collect();
-        let order = key_order(&keys);
-        drop(keys);
-        self.stats.events_replayed = order.len() as u64;
+        let mut events = Vec::with_capacity(batches.iter().map(|b| b.evs.len()).sum());
+        for b in &mut batches {
+            events.extend_from_slice(&b.evs);
+            b.evs = Vec::new();
+        }
+        let batches = Batches::new(batches);
+        let mask = order_events(&mut events, &batches, self.fwd);
+        self.stats.events_replayed = events.len() as u64;
 
         // at most one edge per event: reserved once (address space only; the pages are touched
         // as edges are written), so the ~250-byte edges are never copied by a regrowth
-        let mut edges = Vec::with_capacity(order.len());
-        let mut to_ids = Vec::with_capacity(order.len());
+        let mut edges = Vec::with_capacity(events.len());
+        let mut to_ids = Vec::with_capacity(events.len());
         // each edge's transaction, its hash read after the replay
         let mut edge_txs: Vec<u32> = Vec::new();
         let mut names: HashMap<u32, Address> = HashMap::default();
-        for &i in &order {
-            let e = &events[i as usize];
-            let r = &e.row;
-            let allowed = self.row_allowed(&w, r);
-            let parcel = match e.fs {
-                SEED_SLOT => allowed.then(|| Parcel::seed(policy, r.amount)),
+        for ev in &events {
+            let i = (ev.pk & mask) as u32;
+            // with the event's whole row and its `--asset`/`--since`/`--until` verdict, read
+            // once and only where traced funds may leave
+            let parcel = match ev.fs {
+                SEED_SLOT => {
+                    let e = batches.row(ev, i);
+                    self.row_allowed(&w, &e.row).then(|| (Parcel::seed(policy, e.row.amount), e))
+                }
                 NO_SLOT => None,
                 s => {
                     let st = &mut states[s as usize];
                     if reached[s as usize] {
-                        Some(st.send(r.amount)).filter(|_| allowed)
+                        let e = batches.row(ev, i);
+                        let p = st.send(e.row.amount);
+                        self.row_allowed(&w, &e.row).then_some((p, e))
                     } else {
                         // most sends of a replay: nothing traced ever arrived, none leaves
-                        st.send_untraced(r.amount);
+                        st.send_untraced(batches.amount(ev, i));
                         None
                     }
                 }
             };
             let mut carried = None;
-            if let Some(p) = parcel.map(|p| p.advance(n)) {
+            if let Some((p, e)) = parcel.map(|(p, e)| (p.advance(n), e)) {
+                let r = &e.row;
                 let traced = p.traced(r.amount);
                 let strata = p.mask();
                 if !traced.is_zero() && strata != 0 {
@@ -482,9 +768,9 @@ impl<S: GraphSource> Walker<'_, &S> {
                     }
                 }
             }
-            if e.ts != NO_SLOT && e.ts != SEED_SLOT {
-                reached[e.ts as usize] |= carried.is_some();
-                states[e.ts as usize].receive(r.amount, carried.as_ref());
+            if ev.ts != NO_SLOT && ev.ts != SEED_SLOT {
+                reached[ev.ts as usize] |= carried.is_some();
+                states[ev.ts as usize].receive(batches.amount(ev, i), carried.as_ref());
             }
         }
         for (e, tx) in edges.iter_mut().zip(view.tx_hashes(&edge_txs).map_err(src_err)?) {
@@ -582,6 +868,48 @@ impl<S: GraphSource> Walker<'_, &S> {
     }
 }
 
+/// What a holding of `asset` holds when traced funds can first arrive at `start` (in the walk's
+/// order): its sends and receipts (rows of its lists in the walk's out and in directions, chain
+/// order) before `start`, in the walk's order, all untraced (what [`State::send_untraced`] and
+/// an untraced [`State::receive`] leave: a send of more than the balance empties it). A send
+/// comes before a receipt with the same key (a transfer to itself).
+fn opening_balance(sends: &[Row], receipts: &[Row], asset: u32, start: Key, fwd: bool) -> U256 {
+    fn merge<'r>(
+        sends: impl Iterator<Item = &'r Row>,
+        receipts: impl Iterator<Item = &'r Row>,
+        key: impl Fn(&Row) -> Key,
+    ) -> U256 {
+        let (mut sends, mut receipts) = (sends.peekable(), receipts.peekable());
+        let mut balance = U256::ZERO;
+        loop {
+            let send = match (sends.peek(), receipts.peek()) {
+                (None, None) => return balance,
+                (Some(s), Some(r)) => key(s) <= key(r),
+                (s, _) => s.is_some(),
+            };
+            if send {
+                if let Some(s) = sends.next() {
+                    balance = balance.saturating_sub(s.amount);
+                }
+            } else if let Some(r) = receipts.next() {
+                balance += r.amount;
+            }
+        }
+    }
+    let key = |r: &Row| orient(fwd, r);
+    let before = |r: &&Row| key(r) < start;
+    let mine = |r: &&Row| r.asset == asset;
+    if fwd {
+        merge(sends.iter().take_while(before).filter(mine), receipts.iter().take_while(before).filter(mine), key)
+    } else {
+        merge(
+            sends.iter().rev().take_while(before).filter(mine),
+            receipts.iter().rev().take_while(before).filter(mine),
+            key,
+        )
+    }
+}
+
 /// `f` over `items`: on two threads, a half each, when there are enough items for a thread to
 /// pay and a second core to run it; the results in `items`' order.
 fn on_both_cores<T: Sync, R: Send, E: Send>(items: &[T], f: impl Fn(&[T]) -> Result<R, E> + Sync) -> Result<Vec<R>, E> {
@@ -604,37 +932,47 @@ fn on_both_cores<T: Sync, R: Send, E: Send>(items: &[T], f: impl Fn(&[T]) -> Res
     })
 }
 
-/// The indices of `keys` in key order, the first of equal keys only (a stable sort would keep
-/// it). When the keys' heights, transaction indices and positions span few enough bits, each
-/// (key, index) pair is packed into one `u64` and those are sorted: a sort of 8-byte integers
-/// instead of 32-byte pairs.
-fn key_order(keys: &[Key]) -> Vec<u32> {
-    let fields = |k: Key| ((k >> 64) as u64, (k >> 32) as u32, k as u32);
+/// Sorts `events` (event `i` is the `i`th of `batches`' sides) into the walk's order, the first
+/// of equal keys only (a stable sort would keep it), and returns the mask that takes an event's
+/// index from its `pk`. When the rows' heights, transaction indices and positions span few
+/// enough bits, each event's `pk` packs its place (backward: counted down from the maxima) above
+/// its index and the 32-byte events are sorted by it; otherwise `(key, index)` pairs are sorted
+/// and the events gathered in that order, each `pk` its index.
+fn order_events(events: &mut Vec<Ev>, batches: &Batches, fwd: bool) -> u64 {
     let (mut lo, mut hi, mut tx_max, mut sub_max) = (u64::MAX, 0u64, 0u32, 0u32);
-    for &k in keys {
-        let (h, t, s) = fields(k);
-        (lo, hi, tx_max, sub_max) = (lo.min(h), hi.max(h), tx_max.max(t), sub_max.max(s));
+    for s in batches.sides() {
+        (lo, hi, tx_max, sub_max) = (lo.min(s.height), hi.max(s.height), tx_max.max(s.tx_index), sub_max.max(s.sub));
     }
     let bits = |x: u64| 64 - x.leading_zeros();
-    let (bt, bs, bi) = (bits(tx_max.into()), bits(sub_max.into()), bits(keys.len() as u64));
-    if keys.is_empty() || bits(hi - lo) + bt + bs + bi > 64 {
-        let mut order: Vec<(Key, u32)> = keys.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect();
-        order.sort_unstable();
-        order.dedup_by_key(|(k, _)| *k);
-        return order.into_iter().map(|(_, i)| i).collect();
+    let (bt, bs, bi) = (bits(tx_max.into()), bits(sub_max.into()), bits(events.len() as u64));
+    if events.is_empty() {
+        return 0;
     }
-    let mut packed: Vec<u64> = keys
-        .iter()
+    if bits(hi - lo) + bt + bs + bi <= 64 {
+        for (i, (e, s)) in events.iter_mut().zip(batches.sides()).enumerate() {
+            let (h, t, p) = if fwd {
+                (s.height - lo, s.tx_index, s.sub)
+            } else {
+                (hi - s.height, tx_max - s.tx_index, sub_max - s.sub)
+            };
+            e.pk = (((h << bt | u64::from(t)) << bs | u64::from(p)) << bi) | i as u64;
+        }
+        events.sort_unstable_by_key(|e| e.pk);
+        events.dedup_by_key(|e| e.pk >> bi);
+        return (1u64 << bi) - 1;
+    }
+    let mut order: Vec<(Key, u32)> = batches
+        .sides()
         .enumerate()
-        .map(|(i, &k)| {
-            let (h, t, s) = fields(k);
-            ((((h - lo) << bt | u64::from(t)) << bs | u64::from(s)) << bi) | i as u64
+        .map(|(i, s)| {
+            let k = key(s.height, s.tx_index, s.sub);
+            (if fwd { k } else { !k }, i as u32)
         })
         .collect();
-    packed.sort_unstable();
-    packed.dedup_by_key(|p| *p >> bi);
-    let mask = (1u64 << bi) - 1;
-    packed.into_iter().map(|p| (p & mask) as u32).collect()
+    order.sort_unstable();
+    order.dedup_by_key(|(k, _)| *k);
+    *events = order.into_iter().map(|(_, i)| Ev { pk: u64::from(i), ..events[i as usize] }).collect();
+    u64::MAX
 }
 
 fn name<E: std::error::Error + Send + Sync + 'static>(
@@ -655,7 +993,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The packed sort against the plain one: same indices, first of equal keys kept.
+    /// The packed sort against a plain stable sort of the keys: same indices, first of equal
+    /// keys kept, forward and backward, packed and not.
     fn plain(keys: &[Key]) -> Vec<u32> {
         let mut order: Vec<(Key, u32)> = keys.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect();
         order.sort();
@@ -665,21 +1004,51 @@ mod tests {
 
     proptest! {
         #[test]
-        fn key_order_equals_a_plain_sort(
+        fn order_events_equals_a_plain_sort(
             raw in prop::collection::vec((0u64..40, 0u32..9, 0u32..3), 0..300),
             wide in any::<bool>(),
             backward in any::<bool>(),
+            cut in 0usize..300,
         ) {
-            let keys: Vec<Key> = raw
-                .iter()
-                .map(|&(h, t, s)| {
-                    // `wide`: heights far apart (no packing), else a narrow band
-                    let h = if wide { h.wrapping_mul(u64::MAX / 41) } else { 17_000_000 + h };
-                    let k = key(h, t, s);
-                    if backward { !k } else { k }
-                })
-                .collect();
-            prop_assert_eq!(key_order(&keys), plain(&keys));
+            let mut keys = Vec::new();
+            let (mut a, mut b) = (Batch::default(), Batch::default());
+            for (i, &(h, t, s)) in raw.iter().enumerate() {
+                // `wide`: heights far apart (no packing), else a narrow band
+                let h = if wide { h.wrapping_mul(u64::MAX / 41) } else { 17_000_000 + h };
+                let k = key(h, t, s);
+                keys.push(if backward { !k } else { k });
+                let row = Row { height: h, time: 0, tx_index: t, sub: s, tx: 0, other: 0, asset: 0, amount: U256::from(i) };
+                // two batches: an event's index runs over both
+                if i < cut { &mut a } else { &mut b }.push(&row, 0, 0, 0, 0);
+            }
+            let batches = Batches::new(vec![a, b]);
+            let mut events: Vec<Ev> = batches.list.iter().flat_map(|b| b.evs.iter().copied()).collect();
+            let mask = order_events(&mut events, &batches, !backward);
+            let got: Vec<u32> = events.iter().map(|e| (e.pk & mask) as u32).collect();
+            prop_assert_eq!(&got, &plain(&keys));
+            // each event kept its own amount (its index here)
+            for (e, &i) in events.iter().zip(&got) {
+                prop_assert_eq!(e.amount, u128::from(i));
+                prop_assert_eq!(batches.row(e, i).row.amount, U256::from(i));
+            }
+        }
+    }
+
+    #[test]
+    fn big_amounts_come_back_whole() {
+        let mut b = Batch::default();
+        let amounts =
+            [U256::from(5u8), U256::from(u128::MAX), U256::MAX, U256::from(u128::MAX - 1), U256::from(1u8) << 200];
+        for (i, &amount) in amounts.iter().enumerate() {
+            let row = Row { height: 1, time: 0, tx_index: i as u32, sub: 0, tx: 0, other: 0, asset: 0, amount };
+            b.push(&row, 0, 0, 0, 0);
+        }
+        let batches = Batches::new(vec![Batch::default(), b]);
+        let mut events: Vec<Ev> = batches.list[1].evs.clone();
+        let mask = order_events(&mut events, &batches, true);
+        for e in &events {
+            let i = (e.pk & mask) as u32;
+            assert_eq!(batches.amount(e, i), amounts[i as usize]);
         }
     }
 }
