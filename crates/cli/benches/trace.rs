@@ -175,18 +175,6 @@ fn main() {
     let mut cold_policy = Vec::new();
     let mut poison_p50 = None;
     for policy in policies {
-        // the same first trace over the store: its time, and the case file bytes to compare
-        // (CHAINTRACE_BENCH_CHECK=0 skips it, e.g. under a profiler)
-        let (mut store_ms, mut same) = (f64::NAN, true);
-        if env_u64("CHAINTRACE_BENCH_CHECK", 1) == 1 {
-            let t0 = Instant::now();
-            let reference = trace(&over_store, &options(&seeds[0], policy)).expect("trace over the store");
-            store_ms = t0.elapsed().as_secs_f64() * 1000.0;
-            let first = trace(&over_snap, &options(&seeds[0], policy)).expect("trace over the snapshot");
-            same = case_bytes(&reference) == case_bytes(&first);
-            assert!(same, "{policy}: the case file over the snapshot differs from the one over the store");
-        }
-
         reset_peak_rss();
         let base = peak_rss_kib();
         let mut lat = Vec::new();
@@ -210,6 +198,21 @@ fn main() {
                 poison_nodes.push(r.nodes.keys().map(|(_, a)| a.clone()).collect());
             }
         }
+        // the timed runs' memory, before the walk over the store below raises the high-water mark
+        let (peak, over_base) = (peak_rss_kib(), peak_rss_kib().saturating_sub(base));
+        // the same first trace over the store, after the timed runs: its time, and the case file
+        // bytes to compare
+        // (CHAINTRACE_BENCH_CHECK=0 skips it, e.g. under a profiler)
+        let (mut store_ms, mut same) = (f64::NAN, true);
+        if env_u64("CHAINTRACE_BENCH_CHECK", 1) == 1 {
+            let t0 = Instant::now();
+            let reference = trace(&over_store, &options(&seeds[0], policy)).expect("trace over the store");
+            store_ms = t0.elapsed().as_secs_f64() * 1000.0;
+            let first = trace(&over_snap, &options(&seeds[0], policy)).expect("trace over the snapshot");
+            same = case_bytes(&reference) == case_bytes(&first);
+            assert!(same, "{policy}: the case file over the snapshot differs from the one over the store");
+        }
+
         lat.sort_by(|a, b| a.total_cmp(b));
         cpu.sort_by(|a, b| a.total_cmp(b));
         let n = lat.len() as f64;
@@ -228,8 +231,8 @@ fn main() {
             edges as f64 / n,
             deps as f64 / n,
             read as f64 / n,
-            peak_rss_kib() / 1024,
-            peak_rss_kib().saturating_sub(base) / 1024,
+            peak / 1024,
+            over_base / 1024,
         );
         println!(
             "         CPU time per trace, both threads (excludes waiting for a core): p50 {:.1} ms, p99 {:.1} ms",
