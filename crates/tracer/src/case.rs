@@ -140,7 +140,7 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
                 hop: n.hop,
                 role: n.role,
                 labels,
-                stop_reason: n.stop_reason.clone(),
+                stop_reason: n.stop_reason.map(str::to_string),
                 cluster: None,
             }
         })

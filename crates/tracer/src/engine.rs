@@ -237,7 +237,7 @@ pub struct TracedNode {
     pub role: Role,
     /// Why a [`Role::Stop`] node was not expanded (`hops`, `hub`, `min_amount`; `bridge` for an
     /// unmatched bridge deposit).
-    pub stop_reason: Option<String>,
+    pub stop_reason: Option<&'static str>,
     /// Every label on the address that applies on its chain.
     pub labels: Vec<Label>,
 }
@@ -1379,13 +1379,13 @@ impl<S: GraphSource> Walker<'_, &S> {
         for (node, (h, followed, first)) in hop {
             let labels = self.labels.get(&node).cloned().unwrap_or_default();
             let (role, reason) = match self.class.get(&node).copied() {
-                _ if unmatched.contains(&node) => (Role::Bridge, Some("bridge".to_string())),
+                _ if unmatched.contains(&node) => (Role::Bridge, Some("bridge")),
                 Some(Class::Pool(r)) => (r, None),
-                Some(Class::Hub) => (Role::Stop, Some("hub".to_string())),
-                _ if !followed => (Role::Stop, Some("min_amount".to_string())),
+                Some(Class::Hub) => (Role::Stop, Some("hub")),
+                _ if !followed => (Role::Stop, Some("min_amount")),
                 _ if h >= n => {
                     if self.has_outs_after(&node, first)? {
-                        (Role::Stop, Some("hops".to_string()))
+                        (Role::Stop, Some("hops"))
                     } else {
                         (Role::Intermediate, None)
                     }
@@ -1645,18 +1645,27 @@ fn path_back(
 }
 
 /// A key that sorts nodes as their order does where it differs: the chain, the address's
-/// kind, then the first bits of its bytes (equal keys say nothing; the nodes are compared).
-fn sort_prefix(c: u16, a: &Address) -> u64 {
-    let (kind, bytes): (u64, &[u8]) = match a {
+/// kind, then its first 174 bits (the whole of a 20-byte account; equal keys of longer Bitcoin
+/// addresses say nothing, and the nodes are compared).
+fn sort_key(c: u16, a: &Address) -> (u128, u64) {
+    let (kind, bytes): (u128, &[u8]) = match a {
         Address::Evm(b) => (0, b),
         Address::Bitcoin(s) => (1, s.as_bytes()),
         Address::Tron(b) => (2, b),
         Address::Coinbase => (3, &[]),
     };
-    let mut head = [0u8; 8];
-    let n = bytes.len().min(6);
-    head[2..2 + n].copy_from_slice(&bytes[..n]);
-    (u64::from(c) << 48) | (kind << 46) | (u64::from_be_bytes(head) >> 2)
+    let mut buf = [0u8; 24];
+    let n = bytes.len().min(24);
+    buf[..n].copy_from_slice(&bytes[..n]);
+    let mut head = [0u8; 16];
+    head.copy_from_slice(&buf[..16]);
+    let mut tail = [0u8; 8];
+    tail.copy_from_slice(&buf[16..]);
+    let (head, tail) = (u128::from_be_bytes(head), u64::from_be_bytes(tail));
+    // the bytes' first 110 bits after the chain and the kind, then their next 64
+    let hi = (u128::from(c) << 112) | (kind << 110) | (head >> 18);
+    let lo = (((head & ((1 << 18) - 1)) as u64) << 46) | (tail >> 18);
+    (hi, lo)
 }
 
 /// The role of a pooling address (not expanded), from its labels.
@@ -1721,19 +1730,25 @@ mod tests {
         prop_oneof![
             bytes.clone().prop_map(Address::Evm),
             bytes.prop_map(Address::Tron),
-            "[ab0-]{0,9}".prop_map(Address::Bitcoin),
+            "[ab0-]{0,30}".prop_map(Address::Bitcoin),
             Just(Address::Coinbase),
         ]
     }
 
     proptest! {
-        /// Sorting by the prefix key, then by the nodes, is sorting by the nodes.
+        /// Sorting by the key, then by the nodes, is sorting by the nodes; 20-byte accounts have
+        /// keys of their own.
         #[test]
-        fn sort_prefix_agrees_with_node_order(mut nodes in prop::collection::vec((0u16..3, any_address()), 0..60)) {
+        fn sort_key_agrees_with_node_order(mut nodes in prop::collection::vec((0u16..3, any_address()), 0..60)) {
             let mut want = nodes.clone();
             want.sort();
-            nodes.sort_by(|x, y| sort_prefix(x.0, &x.1).cmp(&sort_prefix(y.0, &y.1)).then_with(|| x.cmp(y)));
-            prop_assert_eq!(nodes, want);
+            nodes.sort_by(|x, y| sort_key(x.0, &x.1).cmp(&sort_key(y.0, &y.1)).then_with(|| x.cmp(y)));
+            prop_assert_eq!(&nodes, &want);
+            for w in nodes.windows(2) {
+                if !matches!(w[0].1, Address::Bitcoin(_)) && w[0] != w[1] {
+                    prop_assert_ne!(sort_key(w[0].0, &w[0].1), sort_key(w[1].0, &w[1].1));
+                }
+            }
         }
     }
 

@@ -626,8 +626,8 @@ impl<S: GraphSource> Walker<'_, &S> {
             }
         }
         // the nodes, built in address order in one go (inserting tens of thousands of addresses
-        // one by one into a B-tree costs more than the walk's discovery); sorted by a prefix
-        // of each address first, whole addresses compared only where prefixes tie
+        // one by one into a B-tree costs more than the walk's discovery); sorted by integer keys,
+        // whole addresses compared only where keys tie
         let mut exchange: Vec<u32> = vec![NO_EXCHANGE; names.ids.len()];
         let mut exchanges: Vec<(Category, String)> = Vec::new();
         let mut nodes: Vec<Option<(Node, TracedNode)>> = Vec::with_capacity(recv.len() + self.seeds.len());
@@ -642,13 +642,13 @@ impl<S: GraphSource> Walker<'_, &S> {
                 exchanges.push(x);
             }
             let node = (0, names.addrs[i as usize].clone());
-            let traced = TracedNode { hop: hop[i as usize].0, role, stop_reason: reason.map(str::to_string), labels };
+            let traced = TracedNode { hop: hop[i as usize].0, role, stop_reason: reason, labels };
             nodes.push(Some((node, traced)));
         }
-        let mut order: Vec<(u64, u32)> = nodes
+        let mut order: Vec<((u128, u64), u32)> = nodes
             .iter()
             .enumerate()
-            .map(|(i, x)| (x.as_ref().map_or(0, |((c, a), _)| sort_prefix(*c, a)), i as u32))
+            .map(|(i, x)| (x.as_ref().map_or((0, 0), |((c, a), _)| sort_key(*c, a)), i as u32))
             .collect();
         let node_of = |i: u32| nodes[i as usize].as_ref().map(|(k, _)| k);
         order.sort_unstable_by(|x, y| x.0.cmp(&y.0).then_with(|| node_of(x.1).cmp(&node_of(y.1))));

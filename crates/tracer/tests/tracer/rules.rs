@@ -81,20 +81,20 @@ fn stops_at_services_hubs_hops_and_min_amount() {
     o.hub_degree = 4;
     o.min_amount = Some("0.001".into());
     let t = trace(&g.g, &o).unwrap();
-    let role = |i: u8| t.node(&a(i)).map(|n| (n.role, n.stop_reason.clone(), n.hop));
+    let role = |i: u8| t.node(&a(i)).map(|n| (n.role, n.stop_reason, n.hop));
     assert_eq!(role(1), Some((Role::Seed, None, 0)));
     assert_eq!(role(2), Some((Role::Intermediate, None, 1)));
     assert_eq!(role(3), Some((Role::Service, None, 2)));
-    assert_eq!(role(5), Some((Role::Stop, Some("hops".into()), 2)), "reached at the limit: not examined further");
-    assert_eq!(role(7), Some((Role::Stop, Some("min_amount".into()), 2)));
-    assert_eq!(role(9), Some((Role::Stop, Some("hops".into()), 2)));
+    assert_eq!(role(5), Some((Role::Stop, Some("hops"), 2)), "reached at the limit: not examined further");
+    assert_eq!(role(7), Some((Role::Stop, Some("min_amount"), 2)));
+    assert_eq!(role(9), Some((Role::Stop, Some("hops"), 2)));
     for i in [4, 6, 8, 10] {
         assert_eq!(role(i), None, "{i} is beyond a stop");
     }
     // with 3 hops the hub and mixer still stop the walk but 9 pays on
     o.hops = 3;
     let t = trace(&g.g, &o).unwrap();
-    assert_eq!(t.node(&a(5)).unwrap().stop_reason.as_deref(), Some("hub"));
+    assert_eq!(t.node(&a(5)).unwrap().stop_reason, Some("hub"));
     assert!(t.node(&a(10)).is_some() && t.node(&a(4)).is_none() && t.node(&a(6)).is_none());
 }
 
