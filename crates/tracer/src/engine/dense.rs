@@ -74,7 +74,7 @@ struct Names {
 }
 
 impl Names {
-    /// The addresses of every id in `ends`.
+    /// The addresses of every id in `ends` (read on both cores).
     fn decode<E: std::error::Error + Send + Sync + 'static>(
         view: &dyn DenseView<Error = E>,
         ends: &[(u32, u32)],
@@ -92,11 +92,12 @@ impl Names {
             }
         }
         ids.sort_unstable();
-        let mut addrs = Vec::with_capacity(ids.len());
         for (i, &id) in ids.iter().enumerate() {
             slot[id as usize] = i as u32 + 1;
-            addrs.push(view.address(id).map_err(src_err)?);
         }
+        let parts = on_both_cores(&ids, |part| part.iter().map(|&id| view.address(id)).collect::<Result<Vec<_>, E>>())
+            .map_err(src_err)?;
+        let addrs = parts.into_iter().flatten().collect();
         Ok(Names { slot, ids, addrs })
     }
 
@@ -533,7 +534,8 @@ impl<S: GraphSource> Walker<'_, &S> {
                 states[e.ts as usize].receive(r.amount, carried.as_ref());
             }
         }
-        let hashes = view.tx_hashes(&edge_txs).map_err(src_err)?;
+        // a read per transaction (most edges are far apart in the table): on both cores
+        let hashes = on_both_cores(&edge_txs, |part| view.tx_hashes(part)).map_err(src_err)?.concat();
         drop(edge_txs);
         let names = Names::decode(view, &ends)?;
         for ((e, tx), end) in edges.iter_mut().zip(hashes).zip(&mut ends) {
