@@ -1404,18 +1404,22 @@ impl<S: GraphSource> Walker<'_, &S> {
         dense: Option<dense::Nodes<'_, S::Error>>,
     ) -> Result<Trace, TraceError> {
         let fwd = self.fwd;
-        let (nodes, ends) = match dense {
+        let (nodes, mut ends) = match dense {
             Some(d) => {
                 let (nodes, ends) = self.nodes_dense(&edges, d)?;
-                // the dense walk hands its edges over in the result's order, its ends beside them
-                debug_assert!(edges.is_sorted_by_key(|e| self.edge_key(e)));
                 (nodes, Some(ends))
             }
             None => (self.nodes(&edges)?, None),
         };
 
-        // the walk's order (real, not oriented) for the result
-        edges.sort_by_key(|e| self.edge_key(e));
+        // the walk's order (real, not oriented) for the result; the dense walk hands its edges
+        // over in this order already, its ends beside them (a stable sort would reserve scratch
+        // space for half the edges even when they are in order)
+        if !edges.is_sorted_by_key(|e| self.edge_key(e)) {
+            edges.sort_by_key(|e| self.edge_key(e));
+            // ends given beside the edges no longer line up with them
+            ends = None;
+        }
         let mut deposits = Vec::new();
         if fwd {
             let ends = match ends {
@@ -1541,6 +1545,13 @@ impl EdgeEnds {
     /// The ends of `edges` (in the result's order), indexed by hashing each end's address: for
     /// the walk over addresses.
     fn of<'e>(edges: &'e [TracedEdge], nodes: &BTreeMap<Node, TracedNode>) -> EdgeEnds {
+        let is_exchange = |n: &TracedNode| {
+            n.role != Role::Seed && n.role != Role::Bridge && !n.labels.is_empty() && exchange_of(&n.labels).is_some()
+        };
+        if !nodes.values().any(is_exchange) {
+            // no deposits: nothing to index
+            return EdgeEnds { ends: Vec::new(), exchange: Vec::new(), exchanges: Vec::new() };
+        }
         let mut index: HashMap<(u16, &Address), u32> = HashMap::default();
         let mut names: Vec<(u16, &Address)> = Vec::new();
         let mut of = |n: (u16, &'e Address)| -> u32 {
