@@ -1427,7 +1427,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                 None => EdgeEnds::of(&edges, &nodes),
             };
             if !ends.exchanges.is_empty() {
-                let keys: Vec<OKey> = edges.iter().map(|e| self.edge_key(e)).collect();
+                let key = |e: &TracedEdge| self.edge_key(e);
                 let incoming = Incoming::new(&edges, &ends);
                 for (i, e) in edges.iter().enumerate() {
                     if !e.followed || matches!(e.kind, EdgeKind::Swap { .. }) {
@@ -1437,7 +1437,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                     let Some((category, exchange)) = ends.exchanges.get(x as usize).cloned() else {
                         continue;
                     };
-                    let path = path_back(&edges, &keys, &incoming, &self.seeds, i, e.hop);
+                    let path = path_back(&edges, key, &incoming, &self.seeds, i, e.hop);
                     deposits.push(Deposit {
                         edge: i,
                         exchange,
@@ -1619,7 +1619,7 @@ impl<'e> Incoming<'e> {
 /// back through transfers (one hop each), swaps and bridges (no hop).
 fn path_back(
     edges: &[TracedEdge],
-    keys: &[OKey],
+    key: impl Fn(&TracedEdge) -> OKey,
     incoming: &Incoming<'_>,
     seeds: &BTreeSet<Node>,
     i: usize,
@@ -1637,12 +1637,14 @@ fn path_back(
         if need == 0 && seeds.contains(&(c, from.clone())) {
             break;
         }
-        let key = keys[cur];
+        let at = key(e);
         // the first followed edge into the sending holding before this one, carrying stratum
-        // `need` (a swap's sending holding is its owner's, the edge's `from`)
+        // `need` (a swap's sending holding is its owner's, the edge's `from`); the edges are in
+        // key order, so those before this one are a prefix of the list
         let prev = incoming
             .arriving_at_sender(cur)
-            .find(|&j| keys[j] < key && edges[j].strata & (1u64 << need) != 0 && edges[j].to_asset() == asset);
+            .take_while(|&j| key(&edges[j]) < at)
+            .find(|&j| edges[j].strata & (1u64 << need) != 0 && edges[j].to_asset() == asset);
         match prev {
             Some(j) => {
                 cur = j;
