@@ -212,7 +212,13 @@ impl Address {
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Address::Evm(b) => write!(f, "0x{}", hex::encode(b)),
+            Address::Evm(b) => {
+                // written in one piece (a case file renders every address of a trace)
+                let mut text = [0u8; 42];
+                text[..2].copy_from_slice(b"0x");
+                hex::encode_to_slice(b, &mut text[2..]).expect("40 hex digits fit 40 bytes");
+                f.write_str(std::str::from_utf8(&text).expect("hex digits are ASCII"))
+            }
             Address::Bitcoin(s) => f.write_str(s),
             Address::Coinbase => f.write_str("coinbase"),
             Address::Tron(b) => f.write_str(&tron_base58(b)),

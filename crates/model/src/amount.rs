@@ -24,23 +24,35 @@ pub enum AmountError {
 /// Render `raw` base units as an exact decimal string with `decimals` places, trimming
 /// trailing zeros of the fraction (`1500000` with 6 decimals is `"1.5"`, `0` is `"0"`).
 pub fn format_units(raw: U256, decimals: u8) -> String {
-    let digits = raw.to_string();
+    // most amounts fit in 128 bits, whose decimal digits are much cheaper to make
+    let mut digits = match u128::try_from(raw) {
+        Ok(v) => v.to_string(),
+        Err(_) => raw.to_string(),
+    };
     let d = decimals as usize;
     if d == 0 {
         return digits;
     }
-    let (int, frac) = if digits.len() > d {
+    if digits.len() > d {
         let split = digits.len() - d;
-        (digits[..split].to_string(), digits[split..].to_string())
-    } else {
-        ("0".to_string(), format!("{digits:0>d$}"))
-    };
-    let frac = frac.trim_end_matches('0');
-    if frac.is_empty() {
-        int
-    } else {
-        format!("{int}.{frac}")
+        let kept = digits[split..].trim_end_matches('0').len();
+        if kept == 0 {
+            digits.truncate(split);
+        } else {
+            digits.truncate(split + kept);
+            digits.insert(split, '.');
+        }
+        return digits;
     }
+    let kept = digits.trim_end_matches('0').len();
+    if kept == 0 {
+        return "0".to_string();
+    }
+    let mut out = String::with_capacity(2 + d);
+    out.push_str("0.");
+    out.extend(std::iter::repeat_n('0', d - digits.len()));
+    out.push_str(&digits[..kept]);
+    out
 }
 
 /// Parse a decimal string in the asset's units into base units, exactly.
@@ -103,7 +115,44 @@ mod tests {
         assert!(matches!(parse_units(&"9".repeat(90), 0), Err(AmountError::Overflow(_))));
     }
 
+    /// `format_units` as it was first written (split the digits, pad, trim), the oracle for
+    /// the faster one.
+    fn format_units_plain(raw: U256, decimals: u8) -> String {
+        let digits = raw.to_string();
+        let d = decimals as usize;
+        if d == 0 {
+            return digits;
+        }
+        let (int, frac) = if digits.len() > d {
+            let split = digits.len() - d;
+            (digits[..split].to_string(), digits[split..].to_string())
+        } else {
+            ("0".to_string(), format!("{digits:0>d$}"))
+        };
+        let frac = frac.trim_end_matches('0');
+        if frac.is_empty() {
+            int
+        } else {
+            format!("{int}.{frac}")
+        }
+    }
+
     proptest! {
+        #[test]
+        fn format_units_equals_the_plain_rendering(
+            limbs in any::<[u64; 4]>(),
+            width in 0usize..4,
+            zeros in 0u32..30,
+            decimals in 0u8..40,
+        ) {
+            // narrow values (the u128 path), values ending in zeros, and wide ones
+            let mut raw = U256::from_limbs(limbs) >> (64 * width);
+            if let Some(v) = raw.checked_mul(U256::from(10u8).pow(U256::from(zeros))) {
+                raw = v;
+            }
+            prop_assert_eq!(format_units(raw, decimals), format_units_plain(raw, decimals));
+        }
+
         #[test]
         fn format_parse_round_trip(limbs in any::<[u64; 4]>(), decimals in 0u8..40) {
             let raw = U256::from_limbs(limbs);

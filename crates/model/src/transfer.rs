@@ -32,7 +32,12 @@ impl Hash32 {
     /// TRON (TRON's explorers and HTTP API show bare `txID`s).
     pub fn display_for(&self, kind: crate::ChainKind) -> String {
         match kind {
-            crate::ChainKind::Evm => format!("0x{}", self.to_hex()),
+            crate::ChainKind::Evm => {
+                let mut text = [0u8; 66];
+                text[..2].copy_from_slice(b"0x");
+                hex::encode_to_slice(self.0, &mut text[2..]).expect("64 hex digits fit 64 bytes");
+                String::from_utf8_lossy(&text).into_owned()
+            }
             crate::ChainKind::Bitcoin | crate::ChainKind::Tron => self.to_hex(),
         }
     }

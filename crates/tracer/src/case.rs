@@ -5,8 +5,11 @@
 //! byte-identical file: nodes by (hop, address), edges and deposits in chain order, labels by
 //! (category, entity, source).
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use chaintrace_model::time_fmt::rfc3339;
 use chaintrace_model::{
@@ -15,7 +18,7 @@ use chaintrace_model::{
 };
 
 use crate::engine::{Bound, EdgeKind as TraceEdgeKind, Trace};
-use crate::price::{PriceBook, PriceSource};
+use crate::price::{usd_value, Decimal, PriceBook, PriceSource};
 
 /// How the case file names and renders one chain of the walk.
 #[derive(Clone, Debug)]
@@ -46,6 +49,18 @@ pub struct CaseContext<'a> {
     /// `--until` as the user wrote it (recorded verbatim when given).
     pub until_text: Option<String>,
 }
+
+/// An asset's rendering facts on one chain: its id, symbol and decimals, and the symbol it is
+/// priced by.
+struct AssetFacts {
+    id: String,
+    symbol: Option<String>,
+    decimals: u8,
+    price_symbol: Option<String>,
+}
+
+/// A price and its source's code.
+type Priced = (Decimal, String);
 
 /// How one chain of a trace is named and rendered in its case file.
 struct ChainRender<'a> {
@@ -109,11 +124,37 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
             (asset.display(&r.native), None, if *asset == Asset::Native { r.native_decimals } else { 0 })
         })
     };
+    // what `info` and `price_symbol` say of each (chain, asset), and the price of each
+    // (chain, asset, block time): asked once, not per edge (a wide case has tens of thousands)
+    let facts: RefCell<HashMap<(u16, Asset), AssetFacts>> = RefCell::default();
+    let prices: RefCell<HashMap<(u16, Asset, u64), Option<Priced>>> = RefCell::default();
+    let info = |c: u16, asset: &Asset| -> (String, Option<String>, u8) {
+        let mut facts = facts.borrow_mut();
+        let f = facts.entry((c, *asset)).or_insert_with(|| {
+            let (id, symbol, decimals) = info(c, asset);
+            AssetFacts { id, symbol, decimals, price_symbol: price_symbol(c, asset) }
+        });
+        (f.id.clone(), f.symbol.clone(), f.decimals)
+    };
     let usd = |c: u16, asset: &Asset, time: u64, raw: U256| -> (Option<String>, Option<String>) {
-        let Some(sym) = price_symbol(c, asset) else { return (None, None) };
-        let (_, _, decimals) = info(c, asset);
-        match ctx.prices.usd(&sym, time, raw, decimals) {
-            Some((v, src)) => (Some(v), Some(src.code())),
+        let (sym, decimals) = {
+            let facts = facts.borrow();
+            match facts.get(&(c, *asset)) {
+                Some(f) => (f.price_symbol.clone(), f.decimals),
+                None => {
+                    drop(facts);
+                    let (_, _, decimals) = info(c, asset);
+                    (price_symbol(c, asset), decimals)
+                }
+            }
+        };
+        let Some(sym) = sym else { return (None, None) };
+        let mut prices = prices.borrow_mut();
+        let price = prices
+            .entry((c, *asset, time))
+            .or_insert_with(|| ctx.prices.price(&sym, time).map(|(p, src)| (p, src.code())));
+        match price {
+            Some((p, code)) => (Some(usd_value(raw, decimals, *p)), Some(code.clone())),
             None => (None, None),
         }
     };
@@ -140,12 +181,23 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
                 hop: n.hop,
                 role: n.role,
                 labels,
-                stop_reason: n.stop_reason.clone(),
+                stop_reason: n.stop_reason.map(str::to_string),
                 cluster: None,
             }
         })
         .collect();
-    nodes.sort_by(|a, b| (a.hop, &a.address, &a.chain).cmp(&(b.hop, &b.address, &b.chain)));
+    // by (hop, address, chain): by hop first, then each hop's nodes by (address, chain) where
+    // they are not in that order already (the trace's order, by address, often is) — the same
+    // order as one stable sort by the three
+    nodes.sort_by_key(|n| n.hop);
+    fn key(n: &CaseNode) -> (&str, &str) {
+        (n.address.as_str(), n.chain.as_str())
+    }
+    for run in nodes.chunk_by_mut(|a, b| a.hop == b.hop) {
+        if !run.is_sorted_by(|a, b| key(a) <= key(b)) {
+            run.sort_by(|a, b| key(a).cmp(&key(b)));
+        }
+    }
 
     let edges: Vec<CaseEdge> = trace
         .edges

@@ -237,7 +237,7 @@ pub struct TracedNode {
     pub role: Role,
     /// Why a [`Role::Stop`] node was not expanded (`hops`, `hub`, `min_amount`; `bridge` for an
     /// unmatched bridge deposit).
-    pub stop_reason: Option<String>,
+    pub stop_reason: Option<&'static str>,
     /// Every label on the address that applies on its chain.
     pub labels: Vec<Label>,
 }
@@ -250,8 +250,9 @@ pub enum EdgeKind {
     /// A conversion by its owner (the edge's `from` and `to`): the edge's `transfer` is the
     /// output side (`asset_out`, `amount_out`), `traced_in` what of `amount_in` was traced.
     Swap {
-        /// The conversion.
-        conversion: Conversion,
+        /// The conversion (boxed: swaps are rare, and every edge is as large as its largest
+        /// kind).
+        conversion: Box<Conversion>,
         /// Traced part of `amount_in`, base units of `asset_in`.
         traced_in: U256,
     },
@@ -262,7 +263,7 @@ pub enum EdgeKind {
         /// The chain index of the release, `None` for an unmatched deposit (a `bridge` stop).
         to_chain: Option<u16>,
         /// The release, when matched.
-        release: Option<BridgeEvent>,
+        release: Option<Box<BridgeEvent>>,
         /// Traced part of the released amount, base units of the release's asset.
         traced_out: U256,
     },
@@ -1129,7 +1130,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                             edges.push(TracedEdge::new(
                                 swap_transfer(v),
                                 c,
-                                EdgeKind::Swap { conversion: v.clone(), traced_in },
+                                EdgeKind::Swap { conversion: Box::new(v.clone()), traced_in },
                                 traced,
                                 strata,
                                 followed,
@@ -1193,7 +1194,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                         edges.push(TracedEdge::new(
                             bridge_transfer(&d, &owner, &recipient),
                             c,
-                            EdgeKind::Bridge { to_chain: Some(rc), release: Some(r.clone()), traced_out },
+                            EdgeKind::Bridge { to_chain: Some(rc), release: Some(Box::new(r.clone())), traced_out },
                             traced,
                             strata,
                             followed,
@@ -1378,13 +1379,13 @@ impl<S: GraphSource> Walker<'_, &S> {
         for (node, (h, followed, first)) in hop {
             let labels = self.labels.get(&node).cloned().unwrap_or_default();
             let (role, reason) = match self.class.get(&node).copied() {
-                _ if unmatched.contains(&node) => (Role::Bridge, Some("bridge".to_string())),
+                _ if unmatched.contains(&node) => (Role::Bridge, Some("bridge")),
                 Some(Class::Pool(r)) => (r, None),
-                Some(Class::Hub) => (Role::Stop, Some("hub".to_string())),
-                _ if !followed => (Role::Stop, Some("min_amount".to_string())),
+                Some(Class::Hub) => (Role::Stop, Some("hub")),
+                _ if !followed => (Role::Stop, Some("min_amount")),
                 _ if h >= n => {
                     if self.has_outs_after(&node, first)? {
-                        (Role::Stop, Some("hops".to_string()))
+                        (Role::Stop, Some("hops"))
                     } else {
                         (Role::Intermediate, None)
                     }
@@ -1403,47 +1404,49 @@ impl<S: GraphSource> Walker<'_, &S> {
         dense: Option<dense::Nodes<'_, S::Error>>,
     ) -> Result<Trace, TraceError> {
         let fwd = self.fwd;
-        let nodes = match dense {
-            Some(d) => self.nodes_dense(&edges, d)?,
-            None => self.nodes(&edges)?,
+        let (nodes, mut ends) = match dense {
+            Some(d) => {
+                let (nodes, ends) = self.nodes_dense(&edges, d)?;
+                (nodes, Some(ends))
+            }
+            None => (self.nodes(&edges)?, None),
         };
 
-        // the walk's order (real, not oriented) for the result
-        edges.sort_by_key(|e| self.edge_key(e));
-        let keys: Vec<OKey> = edges.iter().map(|e| self.edge_key(e)).collect();
+        // the walk's order (real, not oriented) for the result; the dense walk hands its edges
+        // over in this order already, its ends beside them (a stable sort would reserve scratch
+        // space for half the edges even when they are in order)
+        if !edges.is_sorted_by_key(|e| self.edge_key(e)) {
+            edges.sort_by_key(|e| self.edge_key(e));
+            // ends given beside the edges no longer line up with them
+            ends = None;
+        }
         let mut deposits = Vec::new();
         if fwd {
-            // the exchanges among the nodes (a few), then the edges into them
-            let exchanges: HashMap<(u16, &Address), (Category, String)> = nodes
-                .iter()
-                .filter(|(_, n)| n.role != Role::Seed && n.role != Role::Bridge)
-                .filter_map(|((c, a), n)| Some(((*c, a), exchange_of(&n.labels)?)))
-                .collect();
-            // incoming followed edges per holding, for paths back to the seed
-            let mut incoming: HashMap<(u16, &Address, Asset), Vec<usize>> = HashMap::default();
-            if !exchanges.is_empty() {
+            let ends = match ends {
+                Some(ends) => ends,
+                None => EdgeEnds::of(&edges, &nodes),
+            };
+            if !ends.exchanges.is_empty() {
+                let key = |e: &TracedEdge| self.edge_key(e);
+                let incoming = Incoming::new(&edges, &ends);
                 for (i, e) in edges.iter().enumerate() {
-                    if e.followed {
-                        incoming.entry((e.to_chain(), &e.transfer.to, e.to_asset())).or_default().push(i);
+                    if !e.followed || matches!(e.kind, EdgeKind::Swap { .. }) {
+                        continue;
                     }
+                    let x = ends.exchange[ends.ends[i].1 as usize];
+                    let Some((category, exchange)) = ends.exchanges.get(x as usize).cloned() else {
+                        continue;
+                    };
+                    let path = path_back(&edges, key, &incoming, &self.seeds, i, e.hop);
+                    deposits.push(Deposit {
+                        edge: i,
+                        exchange,
+                        category,
+                        hops: e.hop,
+                        seed: path.first().cloned().unwrap_or_else(|| e.transfer.from.clone()),
+                        path,
+                    });
                 }
-            }
-            for (i, e) in edges.iter().enumerate() {
-                if !e.followed || matches!(e.kind, EdgeKind::Swap { .. }) {
-                    continue;
-                }
-                let Some((category, exchange)) = exchanges.get(&(e.to_chain(), &e.transfer.to)).cloned() else {
-                    continue;
-                };
-                let path = path_back(&edges, &keys, &incoming, &self.seeds, i, e.hop);
-                deposits.push(Deposit {
-                    edge: i,
-                    exchange,
-                    category,
-                    hops: e.hop,
-                    seed: path.first().cloned().unwrap_or_else(|| e.transfer.from.clone()),
-                    path,
-                });
             }
         }
         let chains = self
@@ -1522,12 +1525,102 @@ fn bridge_transfer(d: &BridgeEvent, owner: &Address, to: &Address) -> Transfer {
     }
 }
 
+/// No exchange (an entry of [`EdgeEnds::exchange`]).
+const NO_EXCHANGE: u32 = u32::MAX;
+
+/// The edges' ends as small indices (one per (chain, address)), for the deposits and their
+/// paths: found without hashing an address per edge.
+struct EdgeEnds {
+    /// Per edge, in the result's order: the index of (its chain, its transfer's `from`) and of
+    /// (its receiving chain, its transfer's `to`).
+    ends: Vec<(u32, u32)>,
+    /// Per index: its entry in `exchanges` when traced funds entering it are a deposit (an
+    /// exchange or deposit address that is not a seed), else [`NO_EXCHANGE`].
+    exchange: Vec<u32>,
+    /// The exchanges among the nodes (a few): the category and entity of each.
+    exchanges: Vec<(Category, String)>,
+}
+
+impl EdgeEnds {
+    /// The ends of `edges` (in the result's order), indexed by hashing each end's address: for
+    /// the walk over addresses.
+    fn of<'e>(edges: &'e [TracedEdge], nodes: &BTreeMap<Node, TracedNode>) -> EdgeEnds {
+        let is_exchange = |n: &TracedNode| {
+            n.role != Role::Seed && n.role != Role::Bridge && !n.labels.is_empty() && exchange_of(&n.labels).is_some()
+        };
+        if !nodes.values().any(is_exchange) {
+            // no deposits: nothing to index
+            return EdgeEnds { ends: Vec::new(), exchange: Vec::new(), exchanges: Vec::new() };
+        }
+        let mut index: HashMap<(u16, &Address), u32> = HashMap::default();
+        let mut names: Vec<(u16, &Address)> = Vec::new();
+        let mut of = |n: (u16, &'e Address)| -> u32 {
+            *index.entry(n).or_insert_with(|| {
+                names.push(n);
+                names.len() as u32 - 1
+            })
+        };
+        let ends: Vec<(u32, u32)> =
+            edges.iter().map(|e| (of((e.chain, &e.transfer.from)), of((e.to_chain(), &e.transfer.to)))).collect();
+        let mut exchange = vec![NO_EXCHANGE; names.len()];
+        let mut exchanges = Vec::new();
+        for (i, &(c, a)) in names.iter().enumerate() {
+            let Some(n) = nodes.get(&(c, a.clone())) else { continue };
+            if n.role == Role::Seed || n.role == Role::Bridge {
+                continue;
+            }
+            if let Some(x) = exchange_of(&n.labels) {
+                exchange[i] = exchanges.len() as u32;
+                exchanges.push(x);
+            }
+        }
+        EdgeEnds { ends, exchange, exchanges }
+    }
+}
+
+/// The followed edges into each (chain, address), in edge order: a list per index of
+/// [`EdgeEnds`], chained through the edges (no allocation per address).
+struct Incoming<'e> {
+    ends: &'e [(u32, u32)],
+    /// Per index: its first incoming followed edge, `u32::MAX` when none.
+    head: Vec<u32>,
+    /// Per edge: the next followed edge into the same index.
+    next: Vec<u32>,
+}
+
+impl<'e> Incoming<'e> {
+    fn new(edges: &[TracedEdge], ends: &'e EdgeEnds) -> Incoming<'e> {
+        let mut head = vec![u32::MAX; ends.exchange.len()];
+        let mut next = vec![u32::MAX; edges.len()];
+        for (i, e) in edges.iter().enumerate().rev() {
+            if e.followed {
+                let to = ends.ends[i].1 as usize;
+                next[i] = head[to];
+                head[to] = i as u32;
+            }
+        }
+        Incoming { ends: &ends.ends, head, next }
+    }
+
+    /// The followed edges into the sending end of `edges[i]`, in edge order.
+    fn arriving_at_sender(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        let mut j = self.head[self.ends[i].0 as usize];
+        std::iter::from_fn(move || {
+            let cur = j;
+            (cur != u32::MAX).then(|| {
+                j = self.next[cur as usize];
+                cur as usize
+            })
+        })
+    }
+}
+
 /// Addresses from the seed to the receiver of `edges[i]`, following the funds of stratum `s`
 /// back through transfers (one hop each), swaps and bridges (no hop).
 fn path_back(
     edges: &[TracedEdge],
-    keys: &[OKey],
-    incoming: &HashMap<(u16, &Address, Asset), Vec<usize>>,
+    key: impl Fn(&TracedEdge) -> OKey,
+    incoming: &Incoming<'_>,
     seeds: &BTreeSet<Node>,
     i: usize,
     s: u32,
@@ -1544,10 +1637,14 @@ fn path_back(
         if need == 0 && seeds.contains(&(c, from.clone())) {
             break;
         }
-        let key = keys[cur];
+        let at = key(e);
+        // the first followed edge into the sending holding before this one, carrying stratum
+        // `need` (a swap's sending holding is its owner's, the edge's `from`); the edges are in
+        // key order, so those before this one are a prefix of the list
         let prev = incoming
-            .get(&(c, from, asset))
-            .and_then(|list| list.iter().copied().find(|&j| keys[j] < key && edges[j].strata & (1u64 << need) != 0));
+            .arriving_at_sender(cur)
+            .take_while(|&j| key(&edges[j]) < at)
+            .find(|&j| edges[j].strata & (1u64 << need) != 0 && edges[j].to_asset() == asset);
         match prev {
             Some(j) => {
                 cur = j;
@@ -1558,6 +1655,30 @@ fn path_back(
     }
     path.reverse();
     path
+}
+
+/// A key that sorts nodes as their order does where it differs: the chain, the address's
+/// kind, then its first 174 bits (the whole of a 20-byte account; equal keys of longer Bitcoin
+/// addresses say nothing, and the nodes are compared).
+fn sort_key(c: u16, a: &Address) -> (u128, u64) {
+    let (kind, bytes): (u128, &[u8]) = match a {
+        Address::Evm(b) => (0, b),
+        Address::Bitcoin(s) => (1, s.as_bytes()),
+        Address::Tron(b) => (2, b),
+        Address::Coinbase => (3, &[]),
+    };
+    let mut buf = [0u8; 24];
+    let n = bytes.len().min(24);
+    buf[..n].copy_from_slice(&bytes[..n]);
+    let mut head = [0u8; 16];
+    head.copy_from_slice(&buf[..16]);
+    let mut tail = [0u8; 8];
+    tail.copy_from_slice(&buf[16..]);
+    let (head, tail) = (u128::from_be_bytes(head), u64::from_be_bytes(tail));
+    // the bytes' first 110 bits after the chain and the kind, then their next 64
+    let hi = (u128::from(c) << 112) | (kind << 110) | (head >> 18);
+    let lo = (((head & ((1 << 18) - 1)) as u64) << 46) | (tail >> 18);
+    (hi, lo)
 }
 
 /// The role of a pooling address (not expanded), from its labels.
@@ -1613,6 +1734,36 @@ pub fn ceil_units(text: &str, decimals: u8) -> Option<U256> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use proptest::prelude::*;
+
+    fn any_address() -> impl Strategy<Value = Address> {
+        // few distinct bytes, so addresses often share their first bytes (and prefixes tie)
+        let bytes = prop::array::uniform20(0u8..3);
+        prop_oneof![
+            bytes.clone().prop_map(Address::Evm),
+            bytes.prop_map(Address::Tron),
+            "[ab0-]{0,30}".prop_map(Address::Bitcoin),
+            Just(Address::Coinbase),
+        ]
+    }
+
+    proptest! {
+        /// Sorting by the key, then by the nodes, is sorting by the nodes; 20-byte accounts have
+        /// keys of their own.
+        #[test]
+        fn sort_key_agrees_with_node_order(mut nodes in prop::collection::vec((0u16..3, any_address()), 0..60)) {
+            let mut want = nodes.clone();
+            want.sort();
+            nodes.sort_by(|x, y| sort_key(x.0, &x.1).cmp(&sort_key(y.0, &y.1)).then_with(|| x.cmp(y)));
+            prop_assert_eq!(&nodes, &want);
+            for w in nodes.windows(2) {
+                if !matches!(w[0].1, Address::Bitcoin(_)) && w[0] != w[1] {
+                    prop_assert_ne!(sort_key(w[0].0, &w[0].1), sort_key(w[1].0, &w[1].1));
+                }
+            }
+        }
+    }
 
     #[test]
     fn ceil_units_rounds_up() {

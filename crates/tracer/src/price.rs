@@ -182,14 +182,27 @@ impl PriceTable {
 
 /// `raw / 10^decimals * price`, rounded half-up to cents.
 pub fn usd_value(raw: U256, decimals: u8, price: Decimal) -> String {
-    let ten = U512::from(10u8);
-    let num = U512::from(raw) * U512::from(price.mantissa) * U512::from(100u8);
-    let den = ten.pow(U512::from(decimals as u32 + price.scale));
-    let cents = (num + den / U512::from(2u8)) / den;
-    let s = cents.to_string();
+    // the same integers in 128 bits when they fit (a case file values every edge)
+    let narrow = || {
+        let den = 10u128.checked_pow(u32::from(decimals).checked_add(price.scale)?)?;
+        let num = u128::try_from(raw).ok()?.checked_mul(price.mantissa)?.checked_mul(100)?;
+        Some(num.checked_add(den / 2)? / den)
+    };
+    let s = match narrow() {
+        Some(cents) => cents.to_string(),
+        None => usd_cents_wide(raw, decimals, price).to_string(),
+    };
     let s = format!("{s:0>3}");
     let (int, frac) = s.split_at(s.len() - 2);
     format!("{int}.{frac}")
+}
+
+/// `raw / 10^decimals * price` in cents, rounded half-up, in 512 bits.
+fn usd_cents_wide(raw: U256, decimals: u8, price: Decimal) -> U512 {
+    let ten = U512::from(10u8);
+    let num = U512::from(raw) * U512::from(price.mantissa) * U512::from(100u8);
+    let den = ten.pow(U512::from(decimals as u32 + price.scale));
+    (num + den / U512::from(2u8)) / den
 }
 
 /// Where a USD value came from; a case file names it next to the value.
@@ -394,6 +407,27 @@ fn is_date(d: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The 128-bit path gives the cents the 512-bit arithmetic gives.
+        #[test]
+        fn usd_value_narrow_equals_wide(
+            limbs in any::<[u64; 4]>(),
+            width in 0usize..4,
+            mantissa in prop_oneof![0u128..1_000_000_000, any::<u128>()],
+            scale in 0u32..30,
+            decimals in 0u8..40,
+        ) {
+            let raw = U256::from_limbs(limbs) >> (64 * width);
+            let price = Decimal { mantissa, scale };
+            let s = usd_cents_wide(raw, decimals, price).to_string();
+            let s = format!("{s:0>3}");
+            let (int, frac) = s.split_at(s.len() - 2);
+            prop_assert_eq!(usd_value(raw, decimals, price), format!("{int}.{frac}"));
+        }
+    }
+
     use super::*;
 
     const SAMPLE: &str = "date,btc_usd,eth_usd,usdt_usd,usdc_usd\n2015-08-08,261.0,3.0,,\n2015-08-09,265.1,,,\n2022-11-09,18562.35,1334.29,0.9986,1.00034\n";

@@ -173,12 +173,57 @@ impl Batches {
 pub(super) struct Nodes<'v, E> {
     view: &'v dyn DenseView<Error = E>,
     class: Vec<u8>,
-    seeds: HashSet<u32>,
     labelled: &'v [(u32, Vec<Label>)],
-    /// The receiving id of each edge, in the edges' order.
-    to_ids: Vec<u32>,
-    /// Addresses decoded so far.
-    names: HashMap<u32, Address>,
+    /// The addresses of the edges' ends, decoded once each.
+    names: Names,
+    /// Each edge's ends, `(from, to)` as in its transfer, as indices into `names`, in the
+    /// edges' order.
+    ends: Vec<(u32, u32)>,
+}
+
+/// The addresses of a set of ids, decoded once each in ascending id order (neighbouring ids
+/// are neighbours in the view's address table), found again by id without hashing.
+struct Names {
+    /// Per id: its index in `ids` plus one, 0 when absent.
+    slot: Vec<u32>,
+    /// The ids, ascending.
+    ids: Vec<u32>,
+    /// Their addresses, in the same order.
+    addrs: Vec<Address>,
+}
+
+impl Names {
+    /// The addresses of every id in `ends` (read on both cores).
+    fn decode<E: std::error::Error + Send + Sync + 'static>(
+        view: &dyn DenseView<Error = E>,
+        ends: &[(u32, u32)],
+    ) -> Result<Names, TraceError> {
+        let max = ends.iter().map(|&(f, t)| f.max(t)).max().map_or(0, |m| m as usize + 1);
+        let mut slot = vec![0u32; max];
+        let mut ids = Vec::new();
+        for &(f, t) in ends {
+            for id in [f, t] {
+                let s = &mut slot[id as usize];
+                if *s == 0 {
+                    *s = 1;
+                    ids.push(id);
+                }
+            }
+        }
+        ids.sort_unstable();
+        for (i, &id) in ids.iter().enumerate() {
+            slot[id as usize] = i as u32 + 1;
+        }
+        let parts = on_both_cores(&ids, |part| part.iter().map(|&id| view.address(id)).collect::<Result<Vec<_>, E>>())
+            .map_err(src_err)?;
+        let addrs = parts.into_iter().flatten().collect();
+        Ok(Names { slot, ids, addrs })
+    }
+
+    /// The index of `id`, which must be one of the decoded ids.
+    fn index(&self, id: u32) -> u32 {
+        self.slot[id as usize] - 1
+    }
 }
 
 /// The reached holdings, `(address id, asset index)`, each with a slot: a chain of slots per id
@@ -712,12 +757,12 @@ impl<S: GraphSource> Walker<'_, &S> {
         self.stats.events_replayed = events.len() as u64;
 
         // at most one edge per event: reserved once (address space only; the pages are touched
-        // as edges are written), so the ~250-byte edges are never copied by a regrowth
+        // as edges are written), so the edges are never copied by a regrowth
         let mut edges = Vec::with_capacity(events.len());
-        let mut to_ids = Vec::with_capacity(events.len());
-        // each edge's transaction, its hash read after the replay
-        let mut edge_txs: Vec<u32> = Vec::new();
-        let mut names: HashMap<u32, Address> = HashMap::default();
+        // each edge's ends by id and its transaction: addresses and hashes are filled in after
+        // the replay, each address decoded once
+        let mut ends: Vec<(u32, u32)> = Vec::with_capacity(events.len());
+        let mut edge_txs: Vec<u32> = Vec::with_capacity(events.len());
         for ev in &events {
             let i = (ev.pk & mask) as u32;
             // with the event's whole row and its `--asset`/`--since`/`--until` verdict, read
@@ -750,19 +795,19 @@ impl<S: GraphSource> Walker<'_, &S> {
                     let followed = traced >= self.dense_min_raw(&mut w, r.asset)?;
                     let (from, to) = if self.fwd { (e.from, e.to) } else { (e.to, e.from) };
                     let transfer = Transfer {
-                        // filled in below, all edges' at once
+                        // the hash and the addresses are filled in below, all edges' at once
                         tx: Hash32::ZERO,
                         height: r.height,
                         pos: Position { tx_index: r.tx_index, sub: r.sub },
                         time: r.time,
-                        from: name(view, &mut names, from)?,
-                        to: name(view, &mut names, to)?,
+                        from: Address::Coinbase,
+                        to: Address::Coinbase,
                         asset: assets[r.asset as usize],
                         amount: r.amount,
                     };
                     edges.push(TracedEdge::new(transfer, 0, EdgeKind::Transfer, traced, strata, followed));
                     edge_txs.push(r.tx);
-                    to_ids.push(e.to);
+                    ends.push((from, to));
                     if followed {
                         carried = Some(p);
                     }
@@ -773,79 +818,128 @@ impl<S: GraphSource> Walker<'_, &S> {
                 states[ev.ts as usize].receive(batches.amount(ev, i), carried.as_ref());
             }
         }
-        for (e, tx) in edges.iter_mut().zip(view.tx_hashes(&edge_txs).map_err(src_err)?) {
+        // a read per transaction (most edges are far apart in the table): on both cores
+        let hashes = on_both_cores(&edge_txs, |part| view.tx_hashes(part)).map_err(src_err)?.concat();
+        drop(edge_txs);
+        let names = Names::decode(view, &ends)?;
+        for ((e, tx), end) in edges.iter_mut().zip(hashes).zip(&mut ends) {
+            let (f, t) = (names.index(end.0), names.index(end.1));
             e.transfer.tx = tx;
+            e.transfer.from = names.addrs[f as usize].clone();
+            e.transfer.to = names.addrs[t as usize].clone();
+            *end = (f, t);
         }
-        edges.shrink_to_fit();
-        to_ids.shrink_to_fit();
+        if !self.fwd {
+            // the replay ran in mirrored order: the result's is chain order
+            edges.reverse();
+            ends.reverse();
+        }
         self.stats.replay_us = t1.elapsed().as_micros() as u64;
-        let DenseWalk { class, seeds, labelled, .. } = w;
-        Ok((edges, Nodes { view, class, seeds, labelled, to_ids, names }))
+        let DenseWalk { class, labelled, .. } = w;
+        Ok((edges, Nodes { view, class, labelled, names, ends }))
     }
 
     /// The result's nodes from the dense walk's classes and ids (what `Walker::nodes` finds by
-    /// address).
+    /// address), and the edges' ends by index for the deposits' paths.
     pub(super) fn nodes_dense(
         &mut self,
         edges: &[TracedEdge],
-        mut d: Nodes<'_, S::Error>,
-    ) -> Result<BTreeMap<Node, TracedNode>, TraceError> {
+        d: Nodes<'_, S::Error>,
+    ) -> Result<(BTreeMap<Node, TracedNode>, EdgeEnds), TraceError> {
         let n = self.opts.hops;
-        let mut hop: HashMap<u32, (u32, bool, Key)> = HashMap::default();
-        for (e, &to) in edges.iter().zip(&d.to_ids) {
-            if d.seeds.contains(&to) {
+        let Nodes { view, class, labelled, names, ends } = d;
+        // per name: fewest hops, whether a followed edge arrived, the earliest such arrival
+        // (oriented); `u32::MAX` hops: not a receiver
+        let mut hop: Vec<(u32, bool, Key)> = vec![(u32::MAX, false, KEY_MAX); names.ids.len()];
+        for (e, &(f, t)) in edges.iter().zip(&ends) {
+            let to = if self.fwd { t } else { f };
+            if class.get(names.ids[to as usize] as usize) == Some(&SEED) {
                 continue;
             }
-            let t = &e.transfer;
-            let ent = hop.entry(to).or_insert((u32::MAX, false, KEY_MAX));
+            let tr = &e.transfer;
+            let ent = &mut hop[to as usize];
             ent.0 = ent.0.min(e.hop);
             if e.followed {
                 ent.1 = true;
-                let k = key(t.height, t.pos.tx_index, t.pos.sub);
+                let k = key(tr.height, tr.pos.tx_index, tr.pos.sub);
                 ent.2 = ent.2.min(if self.fwd { k } else { !k });
             }
         }
-        // built in key order in one go (inserting tens of thousands of addresses one by one
-        // into a B-tree costs more than the walk's discovery)
-        let mut nodes: Vec<(Node, TracedNode)> = Vec::with_capacity(hop.len() + self.seeds.len());
-        for s in &self.seeds {
-            let labels = self.labels.get(s).cloned().unwrap_or_default();
-            nodes.push((s.clone(), TracedNode { hop: 0, role: Role::Seed, stop_reason: None, labels }));
+        // the receivers in id order, each with its labels (both lists ascending by id: merged)
+        let mut recv: Vec<(u32, Option<&Vec<Label>>)> = Vec::new();
+        let mut li = 0;
+        for (i, &(h, _, _)) in hop.iter().enumerate() {
+            if h == u32::MAX {
+                continue;
+            }
+            let id = names.ids[i];
+            while li < labelled.len() && labelled[li].0 < id {
+                li += 1;
+            }
+            let labels = labelled.get(li).filter(|(l, _)| *l == id).map(|(_, l)| l);
+            recv.push((i as u32, labels));
         }
-        for (id, (h, followed, first)) in hop {
-            let labels =
-                d.labelled.binary_search_by_key(&id, |(i, _)| *i).map(|i| d.labelled[i].1.clone()).unwrap_or_default();
-            let hub = d.class.get(id as usize) == Some(&HUB);
-            let (role, reason) = match pooling_role(&labels) {
+        // the role of each: a receiver at the hop limit is a stop when it sent anything after
+        // the traced funds arrived (a read per such receiver: on both cores)
+        let mut roles: Vec<(Role, Option<&'static str>)> = Vec::with_capacity(recv.len());
+        let mut limit: Vec<(u32, Key)> = Vec::new();
+        for &(i, labels) in &recv {
+            let (h, followed, first) = hop[i as usize];
+            let hub = class.get(names.ids[i as usize] as usize) == Some(&HUB);
+            let role = match labels.and_then(|l| pooling_role(l)) {
                 Some(r) => (r, None),
-                None if hub => (Role::Stop, Some("hub".to_string())),
-                None if !followed => (Role::Stop, Some("min_amount".to_string())),
+                None if hub => (Role::Stop, Some("hub")),
+                None if !followed => (Role::Stop, Some("min_amount")),
                 None if h >= n => {
-                    if self.dense_has_outs_after(&d, id, first)? {
-                        (Role::Stop, Some("hops".to_string()))
-                    } else {
-                        (Role::Intermediate, None)
-                    }
+                    limit.push((roles.len() as u32, first));
+                    (Role::Intermediate, None)
                 }
                 None => (Role::Intermediate, None),
             };
-            self.stats.lookups += 1;
-            let node = (0, name(d.view, &mut d.names, id)?);
-            nodes.push((node, TracedNode { hop: h, role, stop_reason: reason, labels }));
+            roles.push(role);
         }
-        nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        Ok(nodes.into_iter().collect())
-    }
-
-    /// Whether `id` sent anything after the traced funds first arrived at `first` (oriented):
-    /// backward, whether anything arrived before they left.
-    fn dense_has_outs_after(&self, d: &Nodes<'_, S::Error>, id: u32, first: Key) -> Result<bool, TraceError> {
-        if self.fwd {
-            return d.view.has_rows_after(id, Direction::Out, after(first)).map_err(src_err);
+        self.stats.lookups += recv.len() as u64;
+        let fwd = self.fwd;
+        let sent_after = on_both_cores(&limit, |part| {
+            part.iter()
+                .map(|&(r, first)| has_outs_after(view, fwd, names.ids[recv[r as usize].0 as usize], first))
+                .collect::<Result<Vec<bool>, S::Error>>()
+        })
+        .map_err(src_err)?;
+        for (&(r, _), stop) in limit.iter().zip(sent_after.into_iter().flatten()) {
+            if stop {
+                roles[r as usize] = (Role::Stop, Some("hops"));
+            }
         }
-        let mut rows = Vec::new();
-        d.view.rows(id, Direction::In, None, &mut rows).map_err(src_err)?;
-        Ok(rows.iter().any(|r| !row_key(r) > first))
+        // the nodes, built in address order in one go (inserting tens of thousands of addresses
+        // one by one into a B-tree costs more than the walk's discovery); sorted by integer keys,
+        // whole addresses compared only where keys tie
+        let mut exchange: Vec<u32> = vec![NO_EXCHANGE; names.ids.len()];
+        let mut exchanges: Vec<(Category, String)> = Vec::new();
+        let mut nodes: Vec<Option<(Node, TracedNode)>> = Vec::with_capacity(recv.len() + self.seeds.len());
+        for s in &self.seeds {
+            let labels = self.labels.get(s).cloned().unwrap_or_default();
+            nodes.push(Some((s.clone(), TracedNode { hop: 0, role: Role::Seed, stop_reason: None, labels })));
+        }
+        for (&(i, labels), (role, reason)) in recv.iter().zip(roles) {
+            let labels = labels.cloned().unwrap_or_default();
+            if let Some(x) = exchange_of(&labels) {
+                exchange[i as usize] = exchanges.len() as u32;
+                exchanges.push(x);
+            }
+            let node = (0, names.addrs[i as usize].clone());
+            let traced = TracedNode { hop: hop[i as usize].0, role, stop_reason: reason, labels };
+            nodes.push(Some((node, traced)));
+        }
+        let mut order: Vec<((u128, u64), u32)> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (x.as_ref().map_or((0, 0), |((c, a), _)| sort_key(*c, a)), i as u32))
+            .collect();
+        let node_of = |i: u32| nodes[i as usize].as_ref().map(|(k, _)| k);
+        order.sort_unstable_by(|x, y| x.0.cmp(&y.0).then_with(|| node_of(x.1).cmp(&node_of(y.1))));
+        let nodes: BTreeMap<Node, TracedNode> = order.iter().filter_map(|&(_, i)| nodes[i as usize].take()).collect();
+        Ok((nodes, EdgeEnds { ends, exchange, exchanges }))
     }
 
     /// `--asset`, `--since` and `--until` let the row through (the walk over addresses'
@@ -975,17 +1069,20 @@ fn order_events(events: &mut Vec<Ev>, batches: &Batches, fwd: bool) -> u64 {
     u64::MAX
 }
 
-fn name<E: std::error::Error + Send + Sync + 'static>(
+/// Whether `id` sent anything after the traced funds first arrived at `first` (oriented):
+/// backward, whether anything arrived before they left.
+fn has_outs_after<E: std::error::Error + Send + Sync + 'static>(
     view: &dyn DenseView<Error = E>,
-    names: &mut HashMap<u32, Address>,
+    fwd: bool,
     id: u32,
-) -> Result<Address, TraceError> {
-    if let Some(a) = names.get(&id) {
-        return Ok(a.clone());
+    first: Key,
+) -> Result<bool, E> {
+    if fwd {
+        return view.has_rows_after(id, Direction::Out, after(first));
     }
-    let a = view.address(id).map_err(src_err)?;
-    names.insert(id, a.clone());
-    Ok(a)
+    let mut rows = Vec::new();
+    view.rows(id, Direction::In, None, &mut rows)?;
+    Ok(rows.iter().any(|r| !row_key(r) > first))
 }
 
 #[cfg(test)]

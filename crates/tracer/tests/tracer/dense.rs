@@ -198,7 +198,7 @@ proptest! {
 
 /// A wide graph: thousands of addresses and seeds, so the dense walk reads its frontiers and
 /// its replay's histories on two threads (`stats.split_reads`); the same trace as the walk over
-/// addresses, every policy, both directions.
+/// addresses, every policy, both directions (forward: with deposits into labelled exchanges).
 #[test]
 fn dense_walk_on_two_threads_equals_walk_over_addresses() {
     let seed: u64 = std::env::var("CHAINTRACE_SEED")
@@ -234,6 +234,18 @@ fn dense_walk_on_two_threads_equals_walk_over_addresses() {
             amount: U256::from(1 + rng.below(1_000)),
         });
     }
+    // exchanges and their deposit addresses among them: deposits with paths back to the seeds
+    for i in 0..60 {
+        g.add_label(Label {
+            chain: Some("ethereum".into()),
+            address: wide(rng.below(u64::from(ADDRS)) as u32),
+            category: if i % 3 == 0 { Category::Exchange } else { Category::ExchangeDeposit },
+            entity: format!("exchange-{}", i % 7),
+            source: "test".into(),
+            confidence: 50 + i as u8,
+            attrs: Default::default(),
+        });
+    }
     let general = g.clone().without_dense_view();
     let seeds: Vec<Address> = (0..1_500).map(|_| wide(rng.below(u64::from(ADDRS)) as u32)).collect();
     for backward in [false, true] {
@@ -257,6 +269,7 @@ fn dense_walk_on_two_threads_equals_walk_over_addresses() {
             assert_eq!(d.nodes, a.nodes, "{policy} backward={backward}: nodes (seed {seed})");
             assert_eq!(d.edges, a.edges, "{policy} backward={backward}: edges (seed {seed})");
             assert_eq!(d.deposits, a.deposits, "{policy} backward={backward}: deposits (seed {seed})");
+            assert!(backward || d.deposits.len() > 10, "{policy}: deposits ({}) (seed {seed})", d.deposits.len());
         }
     }
 }

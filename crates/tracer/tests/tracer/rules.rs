@@ -81,21 +81,43 @@ fn stops_at_services_hubs_hops_and_min_amount() {
     o.hub_degree = 4;
     o.min_amount = Some("0.001".into());
     let t = trace(&g.g, &o).unwrap();
-    let role = |i: u8| t.node(&a(i)).map(|n| (n.role, n.stop_reason.clone(), n.hop));
+    let role = |i: u8| t.node(&a(i)).map(|n| (n.role, n.stop_reason, n.hop));
     assert_eq!(role(1), Some((Role::Seed, None, 0)));
     assert_eq!(role(2), Some((Role::Intermediate, None, 1)));
     assert_eq!(role(3), Some((Role::Service, None, 2)));
-    assert_eq!(role(5), Some((Role::Stop, Some("hops".into()), 2)), "reached at the limit: not examined further");
-    assert_eq!(role(7), Some((Role::Stop, Some("min_amount".into()), 2)));
-    assert_eq!(role(9), Some((Role::Stop, Some("hops".into()), 2)));
+    assert_eq!(role(5), Some((Role::Stop, Some("hops"), 2)), "reached at the limit: not examined further");
+    assert_eq!(role(7), Some((Role::Stop, Some("min_amount"), 2)));
+    assert_eq!(role(9), Some((Role::Stop, Some("hops"), 2)));
     for i in [4, 6, 8, 10] {
         assert_eq!(role(i), None, "{i} is beyond a stop");
     }
     // with 3 hops the hub and mixer still stop the walk but 9 pays on
     o.hops = 3;
     let t = trace(&g.g, &o).unwrap();
-    assert_eq!(t.node(&a(5)).unwrap().stop_reason.as_deref(), Some("hub"));
+    assert_eq!(t.node(&a(5)).unwrap().stop_reason, Some("hub"));
     assert!(t.node(&a(10)).is_some() && t.node(&a(4)).is_none() && t.node(&a(6)).is_none());
+}
+
+/// A deposit's path goes back through the holding of the asset that was deposited: the
+/// address also received traced funds of another asset earlier, with the same hop count, from
+/// another seed; that seed is not the deposit's.
+#[test]
+fn deposit_path_follows_the_deposited_asset() {
+    let mut g = G::new();
+    g.t(1, 3, 1, Asset::Native, ETH) // seed 1 -> 3 (ETH, hop 1)
+        .t(2, 3, 2, Asset::Token(TOKEN), 5_000_000) // seed 2 -> 3 (token, hop 1)
+        .t(3, 9, 3, Asset::Token(TOKEN), 5_000_000); // 3 -> deposit address 9 (token, hop 2)
+    g.label(9, Category::ExchangeDeposit, "Kraken");
+    for direct in [false, true] {
+        let mut o = TraceOptions::new(vec![a(1), a(2)], "ETH", 18);
+        o.policy = Policy::Poison;
+        // both walks: the dense one (ids) and the one over addresses
+        let t = if direct { trace(&g.g.clone().without_dense_view(), &o) } else { trace(&g.g, &o) }.unwrap();
+        assert_eq!(t.stats.dense, !direct);
+        assert_eq!(t.deposits.len(), 1, "{:?}", t.deposits);
+        let d = &t.deposits[0];
+        assert_eq!((d.hops, &d.seed, &d.path), (2, &a(2), &vec![a(2), a(3), a(9)]), "dense walk: {}", !direct);
+    }
 }
 
 #[test]
