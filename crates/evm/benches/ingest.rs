@@ -8,6 +8,11 @@
 //! `pip install ethereum-etl==2.4.2 && pip install --no-deps parsimonious==0.10.0 regex` (eth-abi
 //! pins parsimonious 0.8, which does not import on Python 3.11; one resolver run refuses both) /
 //! `pip install cryo` put them).
+//!
+//! Besides wall time each row gives CPU seconds: the client's (this process for chaintrace, the
+//! tool's processes for the peers) and the node's (anvil's, from `/proc/<pid>/stat`), so runs
+//! on a machine shared with other work can be compared by what they cost, not only by how long
+//! they waited.
 // A benchmark reports its figures on stdout and its progress on stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -34,9 +39,35 @@ fn tool(env: &str, venv: &str, bin: &str) -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
+/// CPU seconds (user + system) of this process (`RUSAGE_SELF`) or of its waited-for children
+/// (`RUSAGE_CHILDREN`).
+fn rusage_cpu(who: libc::c_int) -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(who, &mut ru) };
+    assert_eq!(rc, 0, "getrusage");
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// CPU seconds (user + system) a running process has used so far, from `/proc/<pid>/stat`.
+fn proc_cpu(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/<pid>/stat");
+    // Fields after the command name (which is in parentheses and may hold spaces): state is
+    // field 3, utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')').expect("stat has a command name") + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f[11].parse::<f64>().expect("utime") + f[12].parse::<f64>().expect("stime");
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    ticks / hz
+}
+
 struct Row {
     name: String,
     secs: f64,
+    cpu: f64,
+    node_cpu: f64,
     blocks: u64,
     items: u64,
     what: &'static str,
@@ -81,6 +112,7 @@ fn main() {
         let mut cfg = EvmConfig::new("ethereum", Some(1));
         cfg.traces = traces;
         let sink = MemorySink::default();
+        let (cpu0, node0) = (rusage_cpu(libc::RUSAGE_SELF), proc_cpu(anvil.pid()));
         let t = Instant::now();
         let sum = rt.block_on(async {
             let adapter = EvmAdapter::connect(&Sensitive::new(anvil.url()), cfg).await.expect("connect");
@@ -90,9 +122,12 @@ fn main() {
                 .await
                 .expect("ingest")
         });
+        let secs = t.elapsed().as_secs_f64();
         rows.push(Row {
             name: label.into(),
-            secs: t.elapsed().as_secs_f64(),
+            secs,
+            cpu: rusage_cpu(libc::RUSAGE_SELF) - cpu0,
+            node_cpu: proc_cpu(anvil.pid()) - node0,
             blocks: sum.blocks,
             items: sum.transfers,
             what: "transfers (native+internal+ERC-20)",
@@ -102,6 +137,7 @@ fn main() {
     let tmp = std::env::temp_dir().join(format!("chaintrace-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).expect("temp dir");
     if let Some(etl) = tool("ETHEREUMETL", "etl-venv", "ethereumetl") {
+        let (cpu0, node0) = (rusage_cpu(libc::RUSAGE_CHILDREN), proc_cpu(anvil.pid()));
         let t = Instant::now();
         let s1 = Command::new(&etl)
             .args([
@@ -136,6 +172,7 @@ fn main() {
             .output()
             .expect("run ethereumetl");
         let secs = t.elapsed().as_secs_f64();
+        let (cpu, node_cpu) = (rusage_cpu(libc::RUSAGE_CHILDREN) - cpu0, proc_cpu(anvil.pid()) - node0);
         if s1.status.success() && s2.status.success() {
             let lines = |f: &str| {
                 std::fs::read_to_string(tmp.join(f)).map(|s| s.lines().count().saturating_sub(1) as u64).unwrap_or(0)
@@ -143,6 +180,8 @@ fn main() {
             rows.push(Row {
                 name: "ethereum-etl (blocks+txs, token transfers)".into(),
                 secs,
+                cpu,
+                node_cpu,
                 blocks: head + 1,
                 items: lines("transactions.csv") + lines("token_transfers.csv"),
                 what: "transactions + token transfers",
@@ -167,9 +206,11 @@ fn main() {
             anvil.url(),
             out_dir.display()
         );
+        let (cpu0, node0) = (rusage_cpu(libc::RUSAGE_CHILDREN), proc_cpu(anvil.pid()));
         let t = Instant::now();
         let out = Command::new(&py).arg("-c").arg(&script).output().expect("run cryo");
         let secs = t.elapsed().as_secs_f64();
+        let (cpu, node_cpu) = (rusage_cpu(libc::RUSAGE_CHILDREN) - cpu0, proc_cpu(anvil.pid()) - node0);
         if out.status.success() {
             let mut items = 0;
             for e in std::fs::read_dir(&out_dir).expect("cryo output").flatten() {
@@ -183,6 +224,8 @@ fn main() {
             rows.push(Row {
                 name: "cryo 0.3 (blocks, txs, erc20_transfers)".into(),
                 secs,
+                cpu,
+                node_cpu,
                 blocks: head + 1,
                 items,
                 what: "transactions + ERC-20 transfers",
@@ -197,15 +240,17 @@ fn main() {
 
     let base = rows[0].secs;
     println!(
-        "\n{:<46} {:>8} {:>8} {:>10} {:>12} {:>8}  items",
-        "tool", "blocks", "secs", "blocks/s", "items/s", "time x"
+        "\n{:<46} {:>8} {:>8} {:>8} {:>8} {:>10} {:>12} {:>8}  items",
+        "tool", "blocks", "secs", "cpu s", "node s", "blocks/s", "items/s", "time x"
     );
     for r in &rows {
         println!(
-            "{:<46} {:>8} {:>8.2} {:>10.1} {:>12.1} {:>8.2}  {} {}",
+            "{:<46} {:>8} {:>8.2} {:>8.2} {:>8.2} {:>10.1} {:>12.1} {:>8.2}  {} {}",
             r.name,
             r.blocks,
             r.secs,
+            r.cpu,
+            r.node_cpu,
             r.blocks as f64 / r.secs,
             r.items as f64 / r.secs,
             r.secs / base,
