@@ -5,15 +5,11 @@
 //! `chaintrace-model`, shared with the Bitcoin adapter) over the store. The fork point is found
 //! by the shared [`ForkSearch`], fed with windows of the node's block hashes.
 
-use std::collections::VecDeque;
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::Poll;
 use std::time::Duration;
 
 use chaintrace_model::sink::{Applied, ChainSink, ForkSearch};
 use chaintrace_model::{BlockData, Hash32};
-use futures::stream::FuturesOrdered;
 use futures::StreamExt;
 use serde::Serialize;
 
@@ -140,19 +136,7 @@ pub async fn ingest<S: ChainSink, T: TokenMetaStore>(
     let mut recorded_gap = adapter.trace_gap();
     sink.record_node_info("internal_transfers", &internal_capability(mode, recorded_gap.as_ref())).map_err(sink_err)?;
     let chunk = opts.chunk_blocks.max(1);
-    let parallel = opts.parallel_chunks.max(1);
-    // Chunks are fetched ahead of the writer, `parallel` of them in flight while the current
-    // one is stored, across windows. Every await of the loop while fetches are pending goes
-    // through `Ahead::alongside`, which keeps polling them: the loop's own RPC calls (token
-    // metadata) wait for an in-flight permit, and a fetch that held one without being polled
-    // would never read its response (the deadlock the regression test pins down). Whatever
-    // was fetched ahead is discarded when the plan changes: a refused parent (reorg), the head
-    // moving back, a stop request; nothing is fetched past `to` or the polled head.
-    let mut ahead = Ahead::new();
-    let mut sched = next;
-    let mut target = 0u64;
-    let mut head = 0u64;
-    loop {
+    'outer: loop {
         if stop.load(Ordering::Relaxed) {
             sum.stopped = true;
             break;
@@ -160,78 +144,86 @@ pub async fn ingest<S: ChainSink, T: TokenMetaStore>(
         if opts.to.is_some_and(|t| next > t) {
             break;
         }
-        if ahead.is_empty() {
-            head = adapter.head().await?;
-            target = opts.to.map_or(head, |t| t.min(head));
-            if next > target {
-                // Caught up. A reorg can replace the tip without a new height: check it.
-                if let Some((h, hash)) = sink.tip().map_err(sink_err)? {
-                    let node = adapter.headers(&[h]).await?.pop().flatten();
-                    if node.map(|b| b.hash) != Some(hash) {
-                        next = reconcile(adapter, sink, h, opts.max_reorg_depth, &mut sum).await?;
-                        continue;
+        let head = adapter.head().await?;
+        let target = opts.to.map_or(head, |t| t.min(head));
+        if next > target {
+            // Caught up. A reorg can replace the tip without a new height: check it.
+            if let Some((h, hash)) = sink.tip().map_err(sink_err)? {
+                let node = adapter.headers(&[h]).await?.pop().flatten();
+                if node.map(|b| b.hash) != Some(hash) {
+                    next = reconcile(adapter, sink, h, opts.max_reorg_depth, &mut sum).await?;
+                    continue;
+                }
+            }
+            if !sleep_unless_stopped(opts.poll_interval, stop).await {
+                sum.stopped = true;
+                break;
+            }
+            continue;
+        }
+        let window_end = target.min(next.saturating_add(chunk * opts.parallel_chunks.max(1) as u64 - 1));
+        let ranges: Vec<(u64, u64)> =
+            (next..=window_end).step_by(chunk as usize).map(|a| (a, (a + chunk - 1).min(window_end))).collect();
+        // The window's chunks are fetched concurrently and all awaited before any is stored.
+        // Processing one while the others were still pending deadlocked: the loop's own RPC
+        // calls (token metadata, the fork search) wait for an in-flight permit that a chunk
+        // fetched ahead holds, and that chunk, not polled meanwhile, never reads its response.
+        let fetched: Vec<Result<Vec<BlockData>, EvmError>> = futures::stream::iter(ranges)
+            .map(|(a, b)| fetch_with_retry(adapter, a, b))
+            .buffered(opts.parallel_chunks.max(1))
+            .collect()
+            .await;
+        for res in fetched {
+            let blocks = match res {
+                Ok(b) => b,
+                // The head moved back (a reorg to a shorter chain): start over from the top.
+                Err(EvmError::MissingBlock { .. }) => continue 'outer,
+                Err(e) => return Err(e),
+            };
+            if let Some(t) = tokens {
+                sum.tokens_read += adapter.resolve_tokens(&blocks, t).await? as u64;
+            }
+            let first = &blocks[0];
+            let tip = sink.tip().map_err(sink_err)?;
+            let parent_ok = match tip {
+                Some((h, hash)) => first.block.height == h + 1 && first.block.parent == hash,
+                None => true,
+            };
+            let applied = if parent_ok { sink.apply(&blocks).map_err(sink_err)? } else { Applied::ParentMismatch };
+            match applied {
+                Applied::Ok(counts) => {
+                    let last = blocks.last().expect("non-empty chunk");
+                    sum.blocks_without_internal_transfers +=
+                        blocks.iter().filter(|b| b.internal_missing).count() as u64;
+                    if recorded_gap.is_none() {
+                        if let Some(g) = adapter.trace_gap() {
+                            sink.record_node_info("internal_transfers", &internal_capability(mode, Some(&g)))
+                                .map_err(sink_err)?;
+                            recorded_gap = Some(g);
+                        }
+                    }
+                    sum.blocks += blocks.len() as u64;
+                    sum.transfers += counts.transfers;
+                    sum.tip = Some((last.block.height, last.block.hash));
+                    next = last.block.height + 1;
+                    progress(Progress {
+                        height: last.block.height,
+                        head,
+                        blocks: sum.blocks,
+                        transfers: sum.transfers,
+                    });
+                    if stop.load(Ordering::Relaxed) {
+                        sum.stopped = true;
+                        break 'outer;
                     }
                 }
-                if !sleep_unless_stopped(opts.poll_interval, stop).await {
-                    sum.stopped = true;
-                    break;
+                Applied::ParentMismatch => {
+                    let (h, _) = tip.expect("a mismatch needs a stored tip");
+                    tracing::warn!(chain = %adapter.chain(), height = first.block.height,
+                        "parent hash does not match the stored tip: reorganisation");
+                    next = reconcile(adapter, sink, h, opts.max_reorg_depth, &mut sum).await?;
+                    continue 'outer;
                 }
-                continue;
-            }
-            sched = next;
-        }
-        ahead.fill(adapter, &mut sched, target, chunk, parallel);
-        let Some(res) = ahead.next().await else { continue };
-        let blocks = match res {
-            Ok(b) => b,
-            // The head moved back (a reorg to a shorter chain): start over from the top.
-            Err(EvmError::MissingBlock { .. }) => {
-                ahead.clear();
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        // The next chunk goes out now, so the node computes it while this one is stored.
-        ahead.fill(adapter, &mut sched, target, chunk, parallel);
-        if let Some(t) = tokens {
-            sum.tokens_read += ahead.alongside(adapter.resolve_tokens(&blocks, t)).await? as u64;
-        }
-        // Hand the fetches just queued to the connections before the synchronous write.
-        ahead.alongside(tokio::task::yield_now()).await;
-        let first = &blocks[0];
-        let tip = sink.tip().map_err(sink_err)?;
-        let parent_ok = match tip {
-            Some((h, hash)) => first.block.height == h + 1 && first.block.parent == hash,
-            None => true,
-        };
-        let applied = if parent_ok { sink.apply(&blocks).map_err(sink_err)? } else { Applied::ParentMismatch };
-        match applied {
-            Applied::Ok(counts) => {
-                let last = blocks.last().expect("non-empty chunk");
-                sum.blocks_without_internal_transfers += blocks.iter().filter(|b| b.internal_missing).count() as u64;
-                if recorded_gap.is_none() {
-                    if let Some(g) = adapter.trace_gap() {
-                        sink.record_node_info("internal_transfers", &internal_capability(mode, Some(&g)))
-                            .map_err(sink_err)?;
-                        recorded_gap = Some(g);
-                    }
-                }
-                sum.blocks += blocks.len() as u64;
-                sum.transfers += counts.transfers;
-                sum.tip = Some((last.block.height, last.block.hash));
-                next = last.block.height + 1;
-                progress(Progress { height: last.block.height, head, blocks: sum.blocks, transfers: sum.transfers });
-                if stop.load(Ordering::Relaxed) {
-                    sum.stopped = true;
-                    break;
-                }
-            }
-            Applied::ParentMismatch => {
-                ahead.clear();
-                let (h, _) = tip.expect("a mismatch needs a stored tip");
-                tracing::warn!(chain = %adapter.chain(), height = first.block.height,
-                    "parent hash does not match the stored tip: reorganisation");
-                next = reconcile(adapter, sink, h, opts.max_reorg_depth, &mut sum).await?;
             }
         }
     }
@@ -339,69 +331,6 @@ pub async fn refill_traces<S: RefillSink>(
         progress(&sum);
     }
     Ok(sum)
-}
-
-/// One chunk's fetch.
-type ChunkFetch<'a> = std::pin::Pin<Box<dyn Future<Output = Result<Vec<BlockData>, EvmError>> + Send + 'a>>;
-
-/// Chunk fetches running ahead of the writer, in height order: those in flight and those that
-/// finished while the loop awaited something else.
-struct Ahead<'a> {
-    in_flight: FuturesOrdered<ChunkFetch<'a>>,
-    done: VecDeque<Result<Vec<BlockData>, EvmError>>,
-}
-
-impl<'a> Ahead<'a> {
-    fn new() -> Self {
-        Ahead { in_flight: FuturesOrdered::new(), done: VecDeque::new() }
-    }
-
-    fn len(&self) -> usize {
-        self.in_flight.len() + self.done.len()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Queue fetches of the chunks from `*sched` on, up to `target`, until `parallel` are ahead.
-    fn fill(&mut self, adapter: &'a EvmAdapter, sched: &mut u64, target: u64, chunk: u64, parallel: usize) {
-        while self.len() < parallel && *sched <= target {
-            let end = target.min(sched.saturating_add(chunk - 1));
-            self.in_flight.push_back(Box::pin(fetch_with_retry(adapter, *sched, end)));
-            if end == u64::MAX {
-                break;
-            }
-            *sched = end + 1;
-        }
-    }
-
-    /// Drop every fetch ahead: in-flight requests are cancelled (their permits come back) and
-    /// finished ones forgotten.
-    fn clear(&mut self) {
-        self.in_flight = FuturesOrdered::new();
-        self.done.clear();
-    }
-
-    /// The earliest chunk's result.
-    async fn next(&mut self) -> Option<Result<Vec<BlockData>, EvmError>> {
-        match self.done.pop_front() {
-            Some(r) => Some(r),
-            None => self.in_flight.next().await,
-        }
-    }
-
-    /// Await `fut` while every fetch ahead keeps being polled (results are kept in order).
-    async fn alongside<T>(&mut self, fut: impl Future<Output = T>) -> T {
-        let mut fut = std::pin::pin!(fut);
-        std::future::poll_fn(|cx| {
-            while let Poll::Ready(Some(r)) = self.in_flight.poll_next_unpin(cx) {
-                self.done.push_back(r);
-            }
-            fut.as_mut().poll(cx)
-        })
-        .await
-    }
 }
 
 async fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {

@@ -269,11 +269,10 @@ async fn token_reads_while_chunks_are_fetched_ahead_do_not_deadlock() {
 }
 
 /// Chunks fetched ahead of the writer that the plan no longer wants are thrown away. Blocks
-/// 21..=40 are replaced while block 21 is stored and the chunks up to 29 are already requested
-/// (in practice read) from the old branch: the chunks from 30 on come from the new branch, the
-/// first one's parent is refused, the chunks fetched ahead of it are dropped, the fork search
-/// rolls back to 20 and the rest is read again; the store ends exactly as a fresh ingest of
-/// the new chain.
+/// 21..=40 are replaced while block 21 is being stored, with the chunks fetched ahead of it
+/// read from the old branch: the first chunk read from the new branch has its parent refused,
+/// whatever was fetched ahead of it is dropped, the fork search rolls back to 20 and the rest
+/// is read again; the store ends exactly as a fresh ingest of the new chain.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reorg_while_chunks_are_fetched_ahead_discards_them() {
     let anvil = Anvil::spawn();
@@ -300,7 +299,8 @@ async fn a_reorg_while_chunks_are_fetched_ahead_discards_them() {
     .expect("ingest");
     assert!(reorged, "the progress report of block 21 came");
     assert_eq!(sum.reorgs, 1);
-    // Block 21 was stored from the old branch, and at most the chunks fetched ahead (22..=29).
+    // Block 21 was stored from the old branch, and the chunks fetched ahead with it (the old
+    // branch's blocks up to 29 at most: 4 chunks of 2).
     assert!((1..=9).contains(&sum.rolled_back), "rolled back {}", sum.rolled_back);
     assert_matches_node(&anvil, &sink);
     let fresh = MemorySink::default();
