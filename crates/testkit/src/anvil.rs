@@ -134,6 +134,11 @@ impl Anvil {
         self.addr
     }
 
+    /// The anvil process's id (benchmarks read its CPU time from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The chain id it was started with.
     pub fn chain_id(&self) -> u64 {
         self.chain_id

@@ -267,3 +267,68 @@ async fn token_reads_while_chunks_are_fetched_ahead_do_not_deadlock() {
         e
     });
 }
+
+/// Chunks fetched ahead of the writer that the plan no longer wants are thrown away. Blocks
+/// 21..=40 are replaced while block 21 is being stored, with the chunks fetched ahead of it
+/// read from the old branch: the first chunk read from the new branch has its parent refused,
+/// whatever was fetched ahead of it is dropped, the fork search rolls back to 20 and the rest
+/// is read again; the store ends exactly as a fresh ingest of the new chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reorg_while_chunks_are_fetched_ahead_discards_them() {
+    let anvil = Anvil::spawn();
+    let a = anvil.accounts();
+    scenario::native_blocks(&anvil, 0, 40, 1);
+    let head = anvil.block_number();
+    assert_eq!(head, 40);
+    let adapter = EvmAdapter::connect(&Sensitive::new(anvil.url()), config(TraceSetting::Auto)).await.expect("connect");
+    let sink = MemorySink::default();
+    let tokens = MemoryTokenMeta::default();
+    let opts = IngestOptions { to: Some(head), chunk_blocks: 2, parallel_chunks: 4, ..IngestOptions::default() };
+    let depth = 20; // replaces blocks 21..=40
+    let mut reorged = false;
+    let sum = ingest(&adapter, &sink, Some(&tokens), &opts, &AtomicBool::new(false), |p| {
+        if p.height == 21 && !reorged {
+            let txs: Vec<_> = (0..depth)
+                .map(|i| json!([{"from": a[5], "to": a[6], "value": format!("0x{:x}", 9000 + i)}, i]))
+                .collect();
+            anvil.reorg(depth, json!(txs));
+            reorged = true;
+        }
+    })
+    .await
+    .expect("ingest");
+    assert!(reorged, "the progress report of block 21 came");
+    assert_eq!(sum.reorgs, 1);
+    // Block 21 was stored from the old branch, and the chunks fetched ahead with it (the old
+    // branch's blocks up to 29 at most: 4 chunks of 2).
+    assert!((1..=9).contains(&sum.rolled_back), "rolled back {}", sum.rolled_back);
+    assert_matches_node(&anvil, &sink);
+    let fresh = MemorySink::default();
+    ingest_to(&anvil.url(), config(TraceSetting::Auto), &fresh, &tokens, head).await;
+    assert_eq!(stored(&sink), stored(&fresh));
+    assert_eq!(stored(&sink).iter().filter(|t| t.amount.starts_with("90")).count() as u64, depth);
+}
+
+/// A stop request after a chunk is stored ends the run there: the chunks already fetched
+/// ahead are not stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_leaves_the_chunks_fetched_ahead_unstored() {
+    let anvil = Anvil::spawn();
+    scenario::native_blocks(&anvil, 0, 20, 1);
+    let head = anvil.block_number();
+    let adapter = EvmAdapter::connect(&Sensitive::new(anvil.url()), config(TraceSetting::Auto)).await.expect("connect");
+    let sink = MemorySink::default();
+    let stop = AtomicBool::new(false);
+    let opts = IngestOptions { to: Some(head), chunk_blocks: 3, parallel_chunks: 4, ..IngestOptions::default() };
+    let sum = ingest(&adapter, &sink, None::<&MemoryTokenMeta>, &opts, &stop, |p| {
+        if p.height >= 5 {
+            stop.store(true, Ordering::Relaxed);
+        }
+    })
+    .await
+    .expect("ingest");
+    assert!(sum.stopped);
+    assert_eq!(sum.blocks, 6);
+    assert_eq!(sink.blocks.lock().unwrap().keys().copied().collect::<Vec<_>>(), (0..=5).collect::<Vec<_>>());
+    assert_eq!(sum.tip.map(|t| t.0), Some(5));
+}
