@@ -223,36 +223,23 @@ fn run_chaintrace(rt: &tokio::runtime::Runtime, anvil: &Anvil, head: u64, label:
 fn run_etl(etl: &Path, anvil: &Anvil, head: u64, tmp: &Path) -> Option<Row> {
     let (cpu0, node0) = (rusage_cpu(libc::RUSAGE_CHILDREN), proc_cpu(anvil.pid()));
     let t = Instant::now();
-    let s1 = Command::new(etl)
-        .args([
-            "export_blocks_and_transactions",
-            "--start-block",
-            "0",
-            "--end-block",
-            &head.to_string(),
-            "--provider-uri",
-            &anvil.url(),
-        ])
+    // one of ethereum-etl's exports over the whole range, its outputs added by the caller
+    let export = |what: &str| {
+        let mut c = Command::new(etl);
+        c.args([what, "--start-block", "0", "--end-block", &head.to_string(), "--provider-uri", &anvil.url()]);
+        c.args(["--batch-size", "50", "--max-workers", "4"]);
+        c
+    };
+    let s1 = export("export_blocks_and_transactions")
         .arg("--blocks-output")
         .arg(tmp.join("blocks.csv"))
         .arg("--transactions-output")
         .arg(tmp.join("transactions.csv"))
-        .args(["--batch-size", "50", "--max-workers", "4"])
         .output()
         .expect("run ethereumetl");
-    let s2 = Command::new(etl)
-        .args([
-            "export_token_transfers",
-            "--start-block",
-            "0",
-            "--end-block",
-            &head.to_string(),
-            "--provider-uri",
-            &anvil.url(),
-        ])
+    let s2 = export("export_token_transfers")
         .arg("--output")
         .arg(tmp.join("token_transfers.csv"))
-        .args(["--batch-size", "50", "--max-workers", "4"])
         .output()
         .expect("run ethereumetl");
     let secs = t.elapsed().as_secs_f64();
