@@ -271,7 +271,22 @@ impl Snapshot {
         mut f: impl FnMut(DenseRow),
     ) -> Result<(), SnapshotError> {
         let (a, b) = self.list(id, dir)?;
+        if dir == Direction::Out && after.is_some() && !self.sent_after(id, a, b, after) {
+            // nothing after `after`: the last send says so without reading the list
+            return Ok(());
+        }
         self.with_bytes(a, b, |buf| self.decode_records(id, buf, after, &mut f))
+    }
+
+    /// Whether the sends `a..b` of `id` go past `after`, from the last-send table.
+    fn sent_after(&self, id: u32, a: usize, b: usize, after: Option<(u64, Position)>) -> bool {
+        if b <= a {
+            return false;
+        }
+        let Some((h, p)) = after else { return true };
+        let t = self.l.tail + TAIL_LEN * id as usize;
+        let last = (u64_at(&self.map, t), u32_at(&self.map, t + 8), u32_at(&self.map, t + 12));
+        last > (h, p.tx_index, p.sub)
     }
 
     /// Calls `f` with every transfer of the address with id `id`, its sends (`Direction::Out`)
@@ -353,12 +368,9 @@ impl Snapshot {
         after: Option<(u64, Position)>,
     ) -> Result<bool, SnapshotError> {
         let (a, b) = self.list(id, dir)?;
-        if dir == Direction::Out && b > a {
+        if dir == Direction::Out {
             // the last send's order is in a table of its own: no read of the list
-            let Some((h, p)) = after else { return Ok(true) };
-            let t = self.l.tail + TAIL_LEN * id as usize;
-            let last = (u64_at(&self.map, t), u32_at(&self.map, t + 8), u32_at(&self.map, t + 12));
-            return Ok(last > (h, p.tx_index, p.sub));
+            return Ok(self.sent_after(id, a, b, after));
         }
         self.any_after(a, b, after)
     }
