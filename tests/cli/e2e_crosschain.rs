@@ -239,10 +239,11 @@ fn payroll_swap_bridge_cash_out(use_v3: bool) {
         send_usdc(&mut ledger, &owner, who, U256::from(1_000_000_000_000u64), "funding");
     }
 
-    // Payroll: 1–3 payments to the worker (the seed).
+    // Payroll: 1–3 payments to the worker (the seed), at least the 500 units its two hops below
+    // can send on (a single smaller payment made the second hop revert: seed 16865697386766886768).
     let unit = U256::from(rng.range(1_000_000, 9_999_999)); // about 1–10 USDC
     for _ in 0..rng.range(1, 3) {
-        let pay = unit * U256::from(rng.range(300, 900));
+        let pay = unit * U256::from(rng.range(500, 900));
         send_usdc(&mut ledger, &employer, &worker, pay, "payroll");
     }
     // Hop 1: the worker pays l1 (mixed with clean funds before or after) and l2.
