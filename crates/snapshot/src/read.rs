@@ -271,8 +271,8 @@ impl Snapshot {
         mut f: impl FnMut(DenseRow),
     ) -> Result<(), SnapshotError> {
         let (a, b) = self.list(id, dir)?;
-        if dir == Direction::Out && after.is_some() && !self.sent_after(id, a, b, after) {
-            // nothing after `after`: the last send says so without reading the list
+        if dir == Direction::Out && !self.sent_after(id, a, b, after) {
+            // no send (after `after`): the last-send table says so without reading the list
             return Ok(());
         }
         self.with_bytes(a, b, |buf| self.decode_records(id, buf, after, &mut f))
@@ -420,24 +420,18 @@ impl Snapshot {
     }
 
     /// Whether `addr` has a transfer in `dir` strictly after `after` (any at all when `None`):
-    /// the same answer as `!transfers(addr, dir, after, 1).is_empty()`, from the list's last
-    /// record key without building a transfer.
+    /// the same answer as `!transfers(addr, dir, after, 1).is_empty()`, without building a
+    /// transfer ([`Snapshot::has_records_after`]).
     pub fn has_transfers_after(
         &self,
         addr: &Address,
         dir: Direction,
         after: Option<(u64, Position)>,
     ) -> Result<bool, SnapshotError> {
-        let Some(id) = self.id_of(addr) else { return Ok(false) };
-        let (a, b) = self.list(id, dir)?;
-        if dir == Direction::Out && b > a {
-            // the last send's order is in a table of its own: no read of the list
-            let Some((h, p)) = after else { return Ok(true) };
-            let t = self.l.tail + TAIL_LEN * id as usize;
-            let last = (u64_at(&self.map, t), u32_at(&self.map, t + 8), u32_at(&self.map, t + 12));
-            return Ok(last > (h, p.tx_index, p.sub));
+        match self.id_of(addr) {
+            Some(id) => self.has_records_after(id, dir, after),
+            None => Ok(false),
         }
-        self.any_after(a, b, after)
     }
 
     /// Bytes `at..at + buf.len()` of the file, read without the mapping where the platform can.
@@ -458,11 +452,10 @@ impl Snapshot {
         }
     }
 
-    /// Whether any record in bytes `a..b` is strictly after `after`: the records are in chain
-    /// order, so the last one answers (one record read, not a search).
-    /// Whether the list `a..b` has a record after `after`: its last record's key, read with
-    /// `pread` (as are the lists and the transaction hashes: a trace asks this of thousands of
-    /// addresses at random, and each touch of the mapping would map a page-cache folio).
+    /// Whether the list `a..b` has a record strictly after `after`: the records are in chain
+    /// order, so its last record's key answers, read with `pread` (as are the lists and the
+    /// transaction hashes: a trace asks this of thousands of addresses at random, and each touch
+    /// of the mapping would map a page-cache folio).
     fn any_after(&self, a: usize, b: usize, after: Option<(u64, Position)>) -> Result<bool, SnapshotError> {
         if b <= a {
             return Ok(false);
