@@ -335,7 +335,7 @@ impl SnapshotBuilder {
         m.flush().map_err(io("syncing", &tmp))?;
         drop(m);
         file.sync_all().map_err(io("syncing", &tmp))?;
-        reload_in_order(&file);
+        crate::cache::reload_in_order(&file);
         drop(file);
         std::fs::rename(&tmp, &path).map_err(io("renaming into place", &path))?;
         if let Some(dir) = path.parent() {
@@ -354,34 +354,4 @@ impl SnapshotBuilder {
             bytes: l.end as u64,
         })
     }
-}
-
-/// Drops the just-written (and synced) file's pages from the page cache and reads it back in
-/// order, so the cache holds it the way a sequential read lays it out (Linux; elsewhere
-/// nothing). The file was written through a mapping in scattered order; its cached pages are
-/// then single 4 KiB pages, and each of a trace's `pread`s of a record list pays a deep page-cache
-/// look-up. Read back in order, the kernel caches it in large folios: a warm haircut trace at 10M
-/// transfers spends ~15% less CPU (174 against 195–212 ms in alternating runs), poison ~10%. A
-/// failure here costs only that speed, never the snapshot: errors are ignored.
-fn reload_in_order(file: &File) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        use std::os::unix::fs::FileExt;
-        // SAFETY: advice on an open descriptor; it changes only what the kernel caches.
-        let rc = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
-        if rc != 0 {
-            return;
-        }
-        let mut buf = vec![0u8; 1 << 20];
-        let mut at = 0u64;
-        while let Ok(n) = file.read_at(&mut buf, at) {
-            if n == 0 {
-                break;
-            }
-            at += n as u64;
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = file;
 }

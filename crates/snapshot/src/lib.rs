@@ -26,11 +26,12 @@
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
 mod build;
+mod cache;
 mod layout;
 mod read;
 
 pub use build::{BuildStats, SnapshotBuilder};
-pub use read::Snapshot;
+pub use read::{Recache, Snapshot};
 
 use serde::{Deserialize, Serialize};
 

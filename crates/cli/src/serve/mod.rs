@@ -154,6 +154,12 @@ pub(crate) fn run(ctx: Context, args: ServeArgs) -> Result<()> {
         token: args.token,
         caught_up_ms: AtomicU64::new(now_ms()),
     });
+    // the snapshots the workbench traces over, cached in read order again where some of a file
+    // was evicted; in the background, requests are answered meanwhile
+    let warm = state.clone();
+    if let Err(e) = std::thread::Builder::new().name("recache".into()).spawn(move || recache_snapshots(&warm.store)) {
+        tracing::warn!(error = %e, "could not start re-caching the graph snapshots (traces are only slower)");
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     let result = rt.block_on(serve(state, addr));
     // Stop the catch-up task and any read still running (a blocking read is not waited for
@@ -163,6 +169,17 @@ pub(crate) fn run(ctx: Context, args: ServeArgs) -> Result<()> {
         tracing::warn!(dir = %secondary.display(), error = %e, "removing the secondary instance's directory failed");
     }
     result
+}
+
+/// `Snapshot::recache` for every chain with a fresh graph snapshot, logged.
+fn recache_snapshots(store: &Store) {
+    let Ok(stats) = store.stats() else { return };
+    for chain in stats.chains.keys() {
+        if let Ok(crate::adapters::snapshot::Status::Fresh(s)) = crate::adapters::snapshot::status(store, chain) {
+            let r = s.recache();
+            tracing::info!(chain = %chain, path = s.path(), "graph snapshot: {r}");
+        }
+    }
 }
 
 /// The name of a server's RocksDB secondary directory in the temp dir, before its process id.

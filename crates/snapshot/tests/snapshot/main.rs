@@ -1,3 +1,5 @@
 //! The snapshot against the store it was built from.
 
+#[cfg(target_os = "linux")]
+mod recache;
 mod same_answers;
