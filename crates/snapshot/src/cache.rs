@@ -41,14 +41,15 @@ pub(crate) fn reload_in_order(file: &File) -> bool {
     }
 }
 
-/// The share of `map`'s pages the page cache holds (`mincore`), `None` where it cannot tell.
-pub(crate) fn resident_share(map: &[u8]) -> Option<f64> {
+/// How many of `map`'s pages the page cache holds, and how many it has (`mincore`); `None`
+/// where it cannot tell.
+pub(crate) fn resident_pages(map: &[u8]) -> Option<(u64, u64)> {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: sysconf has no preconditions.
         let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).ok().filter(|&p| p > 0)?;
         if map.is_empty() {
-            return Some(1.0);
+            return Some((0, 0));
         }
         let pages = map.len().div_ceil(page);
         let mut vec = vec![0u8; pages];
@@ -59,7 +60,7 @@ pub(crate) fn resident_share(map: &[u8]) -> Option<f64> {
             return None;
         }
         let resident = vec.iter().filter(|&&b| b & 1 == 1).count();
-        Some(resident as f64 / pages as f64)
+        Some((resident as u64, pages as u64))
     }
     #[cfg(not(target_os = "linux"))]
     {

@@ -34,8 +34,9 @@ pub struct Snapshot {
 /// What [`Snapshot::recache`] found and did.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Recache {
-    /// The share of the file's pages the page cache held before (`None`: unknown here).
-    pub resident: Option<f64>,
+    /// How many of the file's pages the page cache held before, of how many (`None`: unknown
+    /// here).
+    pub pages: Option<(u64, u64)>,
     /// Whether the file was dropped from the cache and read back in order.
     pub reread: bool,
     /// Time taken.
@@ -44,10 +45,16 @@ pub struct Recache {
 
 impl std::fmt::Display for Recache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (self.resident, self.reread) {
+        match (self.pages, self.reread) {
             (None, _) => write!(f, "page cache state unknown here; left as it is"),
-            (Some(r), true) => {
-                write!(f, "{:.1}% of its pages were cached; re-read in order in {:.2} s", 100.0 * r, self.seconds)
+            (Some((cached, all)), true) => write!(
+                f,
+                "{} of its {all} pages were not cached; re-read in order in {:.2} s",
+                all - cached,
+                self.seconds
+            ),
+            (Some((cached, all)), false) if cached < all => {
+                write!(f, "{} of its {all} pages were not cached; could not re-read it", all - cached)
             }
             (Some(_), false) => write!(f, "cached whole; left as it is"),
         }
@@ -121,12 +128,12 @@ impl Snapshot {
     /// each `pread` then paying more (see `cache`), so the file is dropped from the cache and
     /// read back in order. A file the cache holds whole is left as it is. Costs one sequential
     /// read of the file when it acts (about 2.4 s for 1.4 GiB from this machine's disk); never
-    /// fails (a platform without `mincore` reports `resident: None` and does nothing).
+    /// fails (a platform without `mincore` reports `pages: None` and does nothing).
     pub fn recache(&self) -> Recache {
         let started = std::time::Instant::now();
-        let resident = crate::cache::resident_share(&self.map);
-        let reread = resident.is_some_and(|r| r < 1.0) && crate::cache::reload_in_order(&self.file);
-        Recache { resident, reread, seconds: started.elapsed().as_secs_f64() }
+        let pages = crate::cache::resident_pages(&self.map);
+        let reread = pages.is_some_and(|(cached, all)| cached < all) && crate::cache::reload_in_order(&self.file);
+        Recache { pages, reread, seconds: started.elapsed().as_secs_f64() }
     }
 
     /// The store state it was built from.
