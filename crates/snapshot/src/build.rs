@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use chaintrace_model::{Asset, Transfer};
 
 use crate::layout::{
-    encode_asset, hash_key, header_fields, Counts, Layout, Rec, FLAG_BIG, HEADER_LEN, MAGIC, REC_LEN, TAIL_LEN,
+    encode_asset, hash_key, header_fields, Counts, Entry, Layout, Rec, ENTRY_LEN, FLAG_BIG, HEADER_LEN, MAGIC, REC_LEN,
 };
 use crate::{SnapshotError, SnapshotKey, FORMAT_VERSION};
 
@@ -143,6 +143,13 @@ impl SnapshotBuilder {
                 t.height, t.pos.tx_index, t.pos.sub
             )));
         }
+        // the record keeps heights and times in 32 bits
+        let (Ok(height), Ok(time)) = (u32::try_from(t.height), u32::try_from(t.time)) else {
+            return Err(self.invalid(format!(
+                "transfer at height {} time {} is past what the snapshot format holds (heights and times below 2^32)",
+                t.height, t.time
+            )));
+        };
         self.last_order = Some(order);
         let from = self.addr_id(t.from.to_key())?;
         let to = self.addr_id(t.to.to_key())?;
@@ -158,14 +165,17 @@ impl SnapshotBuilder {
         let asset = match self.asset_ids.get(&t.asset) {
             Some(a) => *a,
             None => {
-                let a = self.assets.len() as u32;
+                let a = u32::try_from(self.assets.len())
+                    .ok()
+                    .filter(|a| *a < FLAG_BIG)
+                    .ok_or_else(|| self.invalid("more than 2^31 assets".into()))?;
                 self.assets.push(t.asset);
                 self.asset_ids.insert(t.asset, a);
                 a
             }
         };
         let limbs = t.amount.as_limbs();
-        let (amount_lo, amount_hi, flags) = if limbs[2] == 0 && limbs[3] == 0 {
+        let (amount_lo, amount_hi, big) = if limbs[2] == 0 && limbs[3] == 0 {
             (limbs[0], limbs[1], 0)
         } else {
             self.bigs.push(t.amount.to_be_bytes());
@@ -174,14 +184,13 @@ impl SnapshotBuilder {
         let rec = Rec {
             amount_lo,
             amount_hi,
-            height: t.height,
-            time: t.time,
+            height,
+            time,
             tx_index: t.pos.tx_index,
             sub: t.pos.sub,
             tx,
             other: 0,
-            asset,
-            flags,
+            asset: asset | big,
         };
         let mut buf = [0u8; SPOOL_LEN];
         buf[0..4].copy_from_slice(&from.to_le_bytes());
@@ -279,23 +288,25 @@ impl SnapshotBuilder {
                 s = (s + 1) & mask;
             }
         }
-        // CSR offsets, sends and receipts of an id side by side; the cursors then walk each
-        // list as the spool is read in order
+        // each id's entry: its sends and receipts side by side; the cursors then walk each list
+        // as the spool is read in order
         let mut out_cur = Vec::with_capacity(out_deg.len());
         let mut in_cur = Vec::with_capacity(in_deg.len());
+        let mut entries = Vec::with_capacity(out_deg.len());
         let mut at = 0u64;
-        let put = |m: &mut [u8], i: usize, v: u64| {
-            m[l.lists_off + 8 * i..l.lists_off + 8 * i + 8].copy_from_slice(&v.to_le_bytes());
-        };
         for id in 0..n_addr as usize {
-            put(&mut m, 2 * id, at);
+            let (Ok(n_out), Ok(n_in)) = (u32::try_from(out_deg[id]), u32::try_from(in_deg[id])) else {
+                return Err(SnapshotError::Invalid {
+                    chain: key.chain.clone(),
+                    what: "an address with more than 2^32 transfers in one direction".into(),
+                });
+            };
+            entries.push(Entry { start: at, n_out, n_in, last: (0, 0, 0) });
             out_cur.push(at);
             at += out_deg[id];
-            put(&mut m, 2 * id + 1, at);
             in_cur.push(at);
             at += in_deg[id];
         }
-        put(&mut m, 2 * n_addr as usize, at);
         drop((out_deg, in_deg, addr_off, blob));
 
         let mut r = BufReader::with_capacity(1 << 20, File::open(&spool_path).map_err(io("reading", &spool_path))?);
@@ -312,16 +323,18 @@ impl SnapshotBuilder {
             rec.encode(&mut m[at..at + REC_LEN]);
             out_cur[from] += 1;
             // in chain order: the sender's last send so far is this one
-            let t = l.tail + TAIL_LEN * from;
-            m[t..t + 8].copy_from_slice(&rec.height.to_le_bytes());
-            m[t + 8..t + 12].copy_from_slice(&rec.tx_index.to_le_bytes());
-            m[t + 12..t + 16].copy_from_slice(&rec.sub.to_le_bytes());
+            entries[from].last = (rec.height, rec.tx_index, rec.sub);
             rec.other = from_id;
             let at = l.recs + REC_LEN * in_cur[to as usize] as usize;
             rec.encode(&mut m[at..at + REC_LEN]);
             in_cur[to as usize] += 1;
         }
         drop(r);
+        for (id, e) in entries.iter().enumerate() {
+            let at = l.entries + ENTRY_LEN * id;
+            e.encode(&mut m[at..at + ENTRY_LEN]);
+        }
+        drop(entries);
         let mut r = BufReader::with_capacity(1 << 20, File::open(&tx_path).map_err(io("reading", &tx_path))?);
         r.read_exact(&mut m[l.tx..l.tx + 32 * n_tx as usize]).map_err(io("reading", &tx_path))?;
         for (i, a) in assets.iter().enumerate() {

@@ -4,16 +4,19 @@ use chaintrace_model::Asset;
 
 /// First bytes of every snapshot file.
 pub(crate) const MAGIC: &[u8; 8] = b"CTSNAP\0\0";
-/// Fixed header size; sections follow, each 8-byte aligned.
+/// Fixed header size; sections follow, each 64-byte aligned (an address's entry is then one
+/// cache line's half, never split across two).
 pub(crate) const HEADER_LEN: usize = 256;
 /// One transfer record in an address's list.
-pub(crate) const REC_LEN: usize = 56;
-/// One entry of the last-send table: height (`u64`), transaction index and position (`u32`s).
-pub(crate) const TAIL_LEN: usize = 16;
+pub(crate) const REC_LEN: usize = 44;
+/// One address's entry: where its lists start, their lengths and its last send
+/// ([`Entry`]).
+pub(crate) const ENTRY_LEN: usize = 32;
 /// One asset table entry: a tag byte and its payload.
 pub(crate) const ASSET_LEN: usize = 32;
-/// Record flag: `amount_lo` is an index into the big-amount table.
-pub(crate) const FLAG_BIG: u32 = 1;
+/// Record flag (the top bit of the record's asset word): `amount_lo` is an index into the
+/// big-amount table.
+pub(crate) const FLAG_BIG: u32 = 1 << 31;
 
 /// The counts that determine every section's place.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -34,13 +37,11 @@ pub(crate) struct Layout {
     pub(crate) addr_off: usize,
     pub(crate) blob: usize,
     pub(crate) hash: usize,
-    /// `2 * addrs + 1` record indices: id `i`'s sends are `[2i]..[2i+1]`, its receipts
-    /// `[2i+1]..[2i+2]` (one read gets both).
-    pub(crate) lists_off: usize,
+    /// Per id its [`Entry`] ([`ENTRY_LEN`] bytes): its sends, then its receipts, are records
+    /// `start..start + n_out + n_in` (one read gets both), and the chain order of its last send.
+    pub(crate) entries: usize,
     /// The records, `2 * transfers`: per id its sends, then its receipts.
     pub(crate) recs: usize,
-    /// Per id, the chain order of its last send ([`TAIL_LEN`] bytes; zeros when it sent nothing).
-    pub(crate) tail: usize,
     pub(crate) tx: usize,
     pub(crate) assets: usize,
     pub(crate) big: usize,
@@ -48,8 +49,8 @@ pub(crate) struct Layout {
     pub(crate) end: usize,
 }
 
-fn align8(x: u128) -> u128 {
-    x.div_ceil(8) * 8
+fn align64(x: u128) -> u128 {
+    x.div_ceil(64) * 64
 }
 
 impl Layout {
@@ -59,15 +60,14 @@ impl Layout {
         let mut at: u128 = HEADER_LEN as u128;
         let mut next = |len: u128| -> u128 {
             let start = at;
-            at = align8(at + len);
+            at = align64(at + len);
             start
         };
         let addr_off = next((c128(c.addrs) + 1) * 8);
         let blob = next(c128(c.blob_len));
         let hash = next(c128(c.hash_cap) * 4);
-        let lists_off = next((2 * c128(c.addrs) + 1) * 8);
+        let entries = next(c128(c.addrs) * ENTRY_LEN as u128);
         let recs = next(2 * c128(c.transfers) * REC_LEN as u128);
-        let tail = next(c128(c.addrs) * TAIL_LEN as u128);
         let tx = next(c128(c.txs) * 32);
         let assets = next(c128(c.assets) * ASSET_LEN as u128);
         let big = next(c128(c.bigs) * 32);
@@ -78,9 +78,8 @@ impl Layout {
             addr_off: u(addr_off)?,
             blob: u(blob)?,
             hash: u(hash)?,
-            lists_off: u(lists_off)?,
+            entries: u(entries)?,
             recs: u(recs)?,
-            tail: u(tail)?,
             tx: u(tx)?,
             assets: u(assets)?,
             big: u(big)?,
@@ -100,19 +99,55 @@ pub(crate) fn counts_from(fields: [u64; 8]) -> Counts {
     Counts { addrs, transfers, txs, assets, bigs, hash_cap, blob_len, meta_len }
 }
 
-/// A transfer as one address's list holds it: the other side is `other`.
+/// A transfer as one address's list holds it: the other side is `other`. Heights and times
+/// are stored in 32 bits (the builder refuses a chain past them: 4.29 billion blocks, the year
+/// 2106).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Rec {
     pub(crate) amount_lo: u64,
     pub(crate) amount_hi: u64,
-    pub(crate) height: u64,
-    pub(crate) time: u64,
+    pub(crate) height: u32,
+    pub(crate) time: u32,
     pub(crate) tx_index: u32,
     pub(crate) sub: u32,
     pub(crate) tx: u32,
     pub(crate) other: u32,
+    /// Asset index (below `FLAG_BIG`), or-ed with [`FLAG_BIG`].
     pub(crate) asset: u32,
-    pub(crate) flags: u32,
+}
+
+/// One address's entry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Entry {
+    /// Index of its first record (its sends, then its receipts).
+    pub(crate) start: u64,
+    pub(crate) n_out: u32,
+    pub(crate) n_in: u32,
+    /// Chain order of its last send `(height, tx_index, sub)`; zeros when it sent nothing.
+    pub(crate) last: (u32, u32, u32),
+}
+
+impl Entry {
+    pub(crate) fn encode(&self, out: &mut [u8]) {
+        out[0..8].copy_from_slice(&self.start.to_le_bytes());
+        out[8..12].copy_from_slice(&self.n_out.to_le_bytes());
+        out[12..16].copy_from_slice(&self.n_in.to_le_bytes());
+        out[16..20].copy_from_slice(&self.last.0.to_le_bytes());
+        out[20..24].copy_from_slice(&self.last.1.to_le_bytes());
+        out[24..28].copy_from_slice(&self.last.2.to_le_bytes());
+        out[28..32].copy_from_slice(&[0; 4]);
+    }
+
+    /// `b` is exactly [`ENTRY_LEN`] bytes.
+    #[inline]
+    pub(crate) fn decode(b: &[u8]) -> Entry {
+        Entry {
+            start: u64_at(b, 0),
+            n_out: u32_at(b, 8),
+            n_in: u32_at(b, 12),
+            last: (u32_at(b, 16), u32_at(b, 20), u32_at(b, 24)),
+        }
+    }
 }
 
 #[inline]
@@ -133,14 +168,13 @@ impl Rec {
     pub(crate) fn encode(&self, out: &mut [u8]) {
         out[0..8].copy_from_slice(&self.amount_lo.to_le_bytes());
         out[8..16].copy_from_slice(&self.amount_hi.to_le_bytes());
-        out[16..24].copy_from_slice(&self.height.to_le_bytes());
-        out[24..32].copy_from_slice(&self.time.to_le_bytes());
-        out[32..36].copy_from_slice(&self.tx_index.to_le_bytes());
-        out[36..40].copy_from_slice(&self.sub.to_le_bytes());
-        out[40..44].copy_from_slice(&self.tx.to_le_bytes());
-        out[44..48].copy_from_slice(&self.other.to_le_bytes());
-        out[48..52].copy_from_slice(&self.asset.to_le_bytes());
-        out[52..56].copy_from_slice(&self.flags.to_le_bytes());
+        out[16..20].copy_from_slice(&self.height.to_le_bytes());
+        out[20..24].copy_from_slice(&self.time.to_le_bytes());
+        out[24..28].copy_from_slice(&self.tx_index.to_le_bytes());
+        out[28..32].copy_from_slice(&self.sub.to_le_bytes());
+        out[32..36].copy_from_slice(&self.tx.to_le_bytes());
+        out[36..40].copy_from_slice(&self.other.to_le_bytes());
+        out[40..44].copy_from_slice(&self.asset.to_le_bytes());
     }
 
     /// `b` is exactly [`REC_LEN`] bytes.
@@ -149,21 +183,32 @@ impl Rec {
         Rec {
             amount_lo: u64_at(b, 0),
             amount_hi: u64_at(b, 8),
-            height: u64_at(b, 16),
-            time: u64_at(b, 24),
-            tx_index: u32_at(b, 32),
-            sub: u32_at(b, 36),
-            tx: u32_at(b, 40),
-            other: u32_at(b, 44),
-            asset: u32_at(b, 48),
-            flags: u32_at(b, 52),
+            height: u32_at(b, 16),
+            time: u32_at(b, 20),
+            tx_index: u32_at(b, 24),
+            sub: u32_at(b, 28),
+            tx: u32_at(b, 32),
+            other: u32_at(b, 36),
+            asset: u32_at(b, 40),
         }
+    }
+
+    /// Its asset index (without the flag).
+    #[inline]
+    pub(crate) fn asset_index(&self) -> u32 {
+        self.asset & !FLAG_BIG
+    }
+
+    /// Whether `amount_lo` indexes the big-amount table.
+    #[inline]
+    pub(crate) fn is_big(&self) -> bool {
+        self.asset & FLAG_BIG != 0
     }
 
     /// The chain-order key of the record at the start of `b`.
     #[inline]
     pub(crate) fn order_of(b: &[u8]) -> (u64, u32, u32) {
-        (u64_at(b, 16), u32_at(b, 32), u32_at(b, 36))
+        (u64::from(u32_at(b, 16)), u32_at(b, 24), u32_at(b, 28))
     }
 }
 
@@ -227,13 +272,16 @@ mod tests {
             sub: 6,
             tx: 7,
             other: 8,
-            asset: 9,
-            flags: FLAG_BIG,
+            asset: 9 | FLAG_BIG,
         };
         let mut b = [0u8; REC_LEN];
         r.encode(&mut b);
         assert_eq!(Rec::decode(&b), r);
         assert_eq!(Rec::order_of(&b), (3, 5, 6));
+        let e = Entry { start: 1 << 40, n_out: 2, n_in: 3, last: (4, 5, 6) };
+        let mut b = [0u8; ENTRY_LEN];
+        e.encode(&mut b);
+        assert_eq!(Entry::decode(&b), e);
         for a in [Asset::Native, Asset::Token([7; 20]), Asset::TronToken([9; 20]), Asset::Trc10(1_000_001)] {
             assert_eq!(decode_asset(&encode_asset(&a)), Some(a));
         }
@@ -243,9 +291,10 @@ mod tests {
     fn sections_are_aligned_and_ordered() {
         let c = Counts { addrs: 3, transfers: 5, txs: 4, assets: 1, bigs: 1, hash_cap: 8, blob_len: 63, meta_len: 10 };
         let l = Layout::of(&c).expect("fits");
-        let all = [l.addr_off, l.blob, l.hash, l.lists_off, l.recs, l.tail, l.tx, l.assets, l.big, l.meta, l.end];
+        let all = [l.addr_off, l.blob, l.hash, l.entries, l.recs, l.tx, l.assets, l.big, l.meta, l.end];
         assert!(all.windows(2).all(|w| w[0] <= w[1]));
-        assert!(all.iter().all(|o| o % 8 == 0));
+        assert!(all.iter().all(|o| o % 64 == 0));
         assert_eq!(l.hash - l.blob, 64);
+        assert_eq!(l.recs - l.entries, 3 * ENTRY_LEN + 32);
     }
 }

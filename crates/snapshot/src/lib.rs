@@ -8,11 +8,12 @@
 //! - addresses get dense `u32` ids; an open-addressing hash table over their key bytes finds an
 //!   address's id with one or two probes;
 //! - every address's outgoing and incoming transfers are contiguous fixed-width records in chain
-//!   order `(height, tx_index, sub)` (CSR: an offsets array per direction), so an address's
+//!   order `(height, tx_index, sub)` (CSR: one entry per address with its lists' start and
+//!   lengths, and its last send), so an address's
 //!   history is one sequential read and "after this position" one binary search;
 //! - amounts are `u128` in the record, with a side table for the rare larger ones; transaction
 //!   hashes and assets are tables the records index;
-//! - degrees are differences of offsets (exact, resident, no read of the records).
+//! - degrees are the lengths in the address's entry (exact, resident, no read of the records).
 //!
 //! The file is written by [`SnapshotBuilder`] (transfers in chain order in, a temp file out,
 //! renamed into place only when complete, so a crash never leaves a half-written snapshot under
@@ -36,7 +37,7 @@ pub use read::{Recache, Snapshot};
 use serde::{Deserialize, Serialize};
 
 /// Version of the snapshot file layout; a file of another version is refused (and rebuilt).
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The store state a snapshot was built from. Two states with equal keys hold the same
 /// transfers of the chain (the digest is the store's order-independent sum over them).

@@ -7,8 +7,8 @@ use chaintrace_model::{Address, Asset, DenseRow, Direction, Hash32, Position, Tr
 use memmap2::Mmap;
 
 use crate::layout::{
-    counts_from, decode_asset, hash_key, u32_at, u64_at, Counts, Layout, Rec, ASSET_LEN, FLAG_BIG, HEADER_LEN, MAGIC,
-    REC_LEN, TAIL_LEN,
+    counts_from, decode_asset, hash_key, u32_at, u64_at, Counts, Entry, Layout, Rec, ASSET_LEN, ENTRY_LEN, HEADER_LEN,
+    MAGIC, REC_LEN,
 };
 use crate::{SnapshotError, SnapshotKey, FORMAT_VERSION};
 
@@ -206,32 +206,35 @@ impl Snapshot {
         Address::from_key(k).ok_or_else(|| self.corrupt(format!("address {id} key")))
     }
 
-    /// Byte range of `id`'s records in direction `dir`.
-    fn list(&self, id: u32, dir: Direction) -> Result<(usize, usize), SnapshotError> {
-        let [a, m, b] = self.lists(id)?;
+    /// Byte range of `id`'s records in direction `dir`, and its entry.
+    fn list(&self, id: u32, dir: Direction) -> Result<(usize, usize, Entry), SnapshotError> {
+        let ([a, m, b], e) = self.lists(id)?;
         Ok(match dir {
-            Direction::Out => (a, m),
-            Direction::In => (m, b),
+            Direction::Out => (a, m, e),
+            Direction::In => (m, b, e),
         })
     }
 
-    /// Byte offsets of `id`'s sends `[0]..[1]` and receipts `[1]..[2]` (side by side).
-    fn lists(&self, id: u32) -> Result<[usize; 3], SnapshotError> {
+    /// Byte offsets of `id`'s sends `[0]..[1]` and receipts `[1]..[2]` (side by side), and its
+    /// entry (one cache line's half: lists and last send together).
+    fn lists(&self, id: u32) -> Result<([usize; 3], Entry), SnapshotError> {
         if u64::from(id) >= self.c.addrs {
             return Err(self.corrupt(format!("address id {id}")));
         }
-        let at = self.l.lists_off + 16 * id as usize;
-        let [a, m, b] = [u64_at(&self.map, at), u64_at(&self.map, at + 8), u64_at(&self.map, at + 16)];
-        if a > m || m > b || b > 2 * self.c.transfers {
+        let at = self.l.entries + ENTRY_LEN * id as usize;
+        let e = Entry::decode(&self.map[at..at + ENTRY_LEN]);
+        let (a, m) = (e.start, e.start + u64::from(e.n_out));
+        let b = m + u64::from(e.n_in);
+        if b > 2 * self.c.transfers {
             return Err(self.corrupt(format!("transfer lists of address {id}")));
         }
-        Ok([a, m, b].map(|x| self.l.recs + REC_LEN * x as usize))
+        Ok(([a, m, b].map(|x| self.l.recs + REC_LEN * x as usize), e))
     }
 
     /// Number of transfers of `addr` in `dir` (0 for an address the chain does not have).
     pub fn degree(&self, addr: &Address, dir: Direction) -> Result<u64, SnapshotError> {
         let Some(id) = self.id_of(addr) else { return Ok(0) };
-        let (a, b) = self.list(id, dir)?;
+        let (a, b, _) = self.list(id, dir)?;
         Ok(((b - a) / REC_LEN) as u64)
     }
 
@@ -255,7 +258,7 @@ impl Snapshot {
         limit: usize,
     ) -> Result<Vec<Transfer>, SnapshotError> {
         let Some(id) = self.id_of(addr) else { return Ok(Vec::new()) };
-        let (a, b) = self.list(id, dir)?;
+        let (a, b, _) = self.list(id, dir)?;
         let n = (b - a) / REC_LEN;
         let first = first_after_in(&self.map[a..], n, after);
         let take = (n - first).min(limit);
@@ -281,12 +284,15 @@ impl Snapshot {
             };
             out.push(Transfer {
                 tx: self.tx(r.tx)?,
-                height: r.height,
+                height: u64::from(r.height),
                 pos: Position { tx_index: r.tx_index, sub: r.sub },
-                time: r.time,
+                time: u64::from(r.time),
                 from,
                 to,
-                asset: *self.assets.get(r.asset as usize).ok_or_else(|| self.corrupt(format!("asset {}", r.asset)))?,
+                asset: *self
+                    .assets
+                    .get(r.asset_index() as usize)
+                    .ok_or_else(|| self.corrupt(format!("asset {}", r.asset_index())))?,
                 amount: self.amount(&r)?,
             });
         }
@@ -300,7 +306,7 @@ impl Snapshot {
 
     /// Numbers of transfers out of and into the address with id `id`.
     pub fn degrees_of(&self, id: u32) -> Result<(u64, u64), SnapshotError> {
-        let [a, m, b] = self.lists(id)?;
+        let ([a, m, b], _) = self.lists(id)?;
         Ok((((m - a) / REC_LEN) as u64, ((b - m) / REC_LEN) as u64))
     }
 
@@ -314,30 +320,19 @@ impl Snapshot {
         after: Option<(u64, Position)>,
         mut f: impl FnMut(DenseRow),
     ) -> Result<(), SnapshotError> {
-        let (a, b) = self.list(id, dir)?;
-        if dir == Direction::Out && !self.sent_after(id, a, b, after) {
+        let (a, b, e) = self.list(id, dir)?;
+        if dir == Direction::Out && !sent_after(&e, after) {
             // no send (after `after`): the last-send table says so without reading the list
             return Ok(());
         }
         self.with_bytes(a, b, |buf| self.decode_records(id, buf, after, &mut f))
     }
 
-    /// Whether the sends `a..b` of `id` go past `after`, from the last-send table.
-    fn sent_after(&self, id: u32, a: usize, b: usize, after: Option<(u64, Position)>) -> bool {
-        if b <= a {
-            return false;
-        }
-        let Some((h, p)) = after else { return true };
-        let t = self.l.tail + TAIL_LEN * id as usize;
-        let last = (u64_at(&self.map, t), u32_at(&self.map, t + 8), u32_at(&self.map, t + 12));
-        last > (h, p.tx_index, p.sub)
-    }
-
     /// Calls `f` with every transfer of the address with id `id`, its sends (`Direction::Out`)
     /// then its receipts (`Direction::In`), each in chain order: what two [`Snapshot::records`]
     /// give, from one read (the two lists are side by side in the file).
     pub fn records_both(&self, id: u32, mut f: impl FnMut(Direction, DenseRow)) -> Result<(), SnapshotError> {
-        let [a, m, b] = self.lists(id)?;
+        let ([a, m, b], _) = self.lists(id)?;
         self.with_bytes(a, b, |buf| {
             let (outs, ins) = buf.split_at(m - a);
             self.decode_records(id, outs, None, &mut |r| f(Direction::Out, r))?;
@@ -384,19 +379,19 @@ impl Snapshot {
             let at = REC_LEN * i;
             let r = Rec::decode(&buf[at..at + REC_LEN]);
             if u64::from(r.other) >= self.c.addrs
-                || r.asset as usize >= self.assets.len()
+                || r.asset_index() as usize >= self.assets.len()
                 || u64::from(r.tx) >= self.c.txs
             {
                 return Err(self.corrupt(format!("a transfer record of address {id}")));
             }
             f(DenseRow {
-                height: r.height,
-                time: r.time,
+                height: u64::from(r.height),
+                time: u64::from(r.time),
                 tx_index: r.tx_index,
                 sub: r.sub,
                 tx: r.tx,
                 other: r.other,
-                asset: r.asset,
+                asset: r.asset_index(),
                 amount: self.amount(&r)?,
             });
         }
@@ -411,10 +406,10 @@ impl Snapshot {
         dir: Direction,
         after: Option<(u64, Position)>,
     ) -> Result<bool, SnapshotError> {
-        let (a, b) = self.list(id, dir)?;
+        let (a, b, e) = self.list(id, dir)?;
         if dir == Direction::Out {
             // the last send's order is in a table of its own: no read of the list
-            return Ok(self.sent_after(id, a, b, after));
+            return Ok(sent_after(&e, after));
         }
         self.any_after(a, b, after)
     }
@@ -523,7 +518,7 @@ impl Snapshot {
     }
 
     fn amount(&self, r: &Rec) -> Result<U256, SnapshotError> {
-        if r.flags & FLAG_BIG == 0 {
+        if !r.is_big() {
             return Ok(U256::from_limbs([r.amount_lo, r.amount_hi, 0, 0]));
         }
         if r.amount_lo >= self.c.bigs {
@@ -550,4 +545,14 @@ fn first_after_in(buf: &[u8], n: usize, after: Option<(u64, Position)>) -> usize
         }
     }
     lo
+}
+
+/// Whether the address of entry `e` sent anything after `after` (anything at all when `None`),
+/// from its last send: no read of the list.
+fn sent_after(e: &Entry, after: Option<(u64, Position)>) -> bool {
+    if e.n_out == 0 {
+        return false;
+    }
+    let Some((h, p)) = after else { return true };
+    (u64::from(e.last.0), e.last.1, e.last.2) > (h, p.tx_index, p.sub)
 }

@@ -243,3 +243,23 @@ fn damaged_files_are_refused_not_misread() {
     std::fs::write(&path, &v).expect("write");
     assert!(matches!(Snapshot::open(&path), Err(SnapshotError::Version { found: 99, .. })));
 }
+
+#[test]
+fn heights_and_times_past_32_bits_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = SnapshotKey { chain: CHAIN.into(), tip_height: None, tip_hash: None, transfers: 0, digest: "x".into() };
+    let t = blocks_of(&[(3, (0, 1), (0, 2), 0, 0, 5, false)]).pop().expect("block").transfers[0].clone();
+    for (height, time) in [(1u64 << 32, t.time), (t.height, 1u64 << 32)] {
+        let path = dir.path().join(format!("{height}-{time}.snap"));
+        let mut b = SnapshotBuilder::create(&path, key.clone()).expect("create");
+        let err = b.push(&Transfer { height, time, ..t.clone() }).expect_err("past 32 bits");
+        assert!(err.to_string().contains("past what the snapshot format holds"), "{err}");
+        // the largest values that fit are kept exactly
+        let max = Transfer { height: u64::from(u32::MAX), time: u64::from(u32::MAX), ..t.clone() };
+        b.push(&max).expect("u32::MAX fits");
+        b.finish().expect("finish");
+        let snap = Snapshot::open(&path).expect("open");
+        let got = snap.transfers(&max.from, Direction::Out, None, 10).expect("read");
+        assert_eq!(got, vec![max]);
+    }
+}
