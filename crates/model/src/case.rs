@@ -456,8 +456,14 @@ impl CaseFile {
     /// The bytes of [`CaseFile::to_json`], written to `w` as they are made (a case file of a
     /// wide trace is tens of MB: it need not be held in memory twice). Errors are `w`'s.
     pub fn write_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
-        serde_json::to_writer_pretty(&mut *w, self).map_err(std::io::Error::from)?;
-        w.write_all(b"\n")
+        use std::io::Write as _;
+        // serde_json writes a few bytes at a time; buffered here, in a writer of a concrete type,
+        // each is a copy instead of a call through `dyn Write` (a 59 MB case file: ~6% of a
+        // cold `chaintrace trace` was those calls)
+        let mut buf = std::io::BufWriter::with_capacity(1 << 16, w);
+        serde_json::to_writer_pretty(&mut buf, self).map_err(std::io::Error::from)?;
+        buf.write_all(b"\n")?;
+        buf.flush()
     }
 }
 
