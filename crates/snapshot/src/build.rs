@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use chaintrace_model::{Asset, Transfer};
 
 use crate::layout::{
-    encode_asset, hash_key, header_fields, Counts, Entry, Layout, Rec, ENTRY_LEN, FLAG_BIG, HEADER_LEN, MAGIC, REC_LEN,
+    encode_asset, hash_key, header_fields, Counts, Entry, Layout, Rec, ENTRY_LEN, FLAG_BIG, HEADER_LEN, KEY_WIDTH_AT,
+    MAGIC, REC_LEN,
 };
 use crate::{SnapshotError, SnapshotKey, FORMAT_VERSION};
 
@@ -269,7 +270,11 @@ impl SnapshotBuilder {
         for (i, v) in header_fields(&counts).iter().enumerate() {
             m[16 + 8 * i..24 + 8 * i].copy_from_slice(&v.to_le_bytes());
         }
-        const { assert!(16 + 8 * 8 <= HEADER_LEN) };
+        const { assert!(16 + 8 * 8 <= KEY_WIDTH_AT && KEY_WIDTH_AT + 8 <= HEADER_LEN) };
+        let width = addr_off.get(1).copied().unwrap_or(0);
+        if width > 0 && addr_off.windows(2).all(|w| w[1] - w[0] == width) {
+            m[KEY_WIDTH_AT..KEY_WIDTH_AT + 8].copy_from_slice(&width.to_le_bytes());
+        }
         for (i, o) in addr_off.iter().enumerate() {
             m[l.addr_off + 8 * i..l.addr_off + 8 * i + 8].copy_from_slice(&o.to_le_bytes());
         }
@@ -366,5 +371,60 @@ impl SnapshotBuilder {
             big_amounts: counts.bigs,
             bytes: l.end as u64,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::u64_at;
+    use chaintrace_model::{Address, Hash32, Position, U256};
+
+    fn file_of(addrs: &[Address], dir: &Path) -> (PathBuf, Vec<u8>) {
+        let path = dir.join(format!("{}.snap", addrs.len()));
+        let key = SnapshotKey { chain: "t".into(), tip_height: None, tip_hash: None, transfers: 0, digest: "x".into() };
+        let mut b = SnapshotBuilder::create(&path, key).expect("create");
+        for (i, w) in addrs.windows(2).enumerate() {
+            b.push(&Transfer {
+                tx: Hash32([i as u8; 32]),
+                height: i as u64,
+                pos: Position { tx_index: 0, sub: 0 },
+                time: 1_700_000_000,
+                from: w[0].clone(),
+                to: w[1].clone(),
+                asset: Asset::Native,
+                amount: U256::from(7u8),
+            })
+            .expect("push");
+        }
+        b.finish().expect("finish");
+        let bytes = std::fs::read(&path).expect("read");
+        (path, bytes)
+    }
+
+    #[test]
+    fn keys_of_one_length_are_read_without_offsets() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let evm: Vec<Address> = (1..=5u8).map(|i| Address::Evm([i; 20])).collect();
+        let (path, bytes) = file_of(&evm, dir.path());
+        assert_eq!(u64_at(&bytes, KEY_WIDTH_AT), 21, "EVM keys: a tag byte and 20 bytes");
+        let snap = crate::Snapshot::open(&path).expect("open");
+        for a in &evm {
+            let id = snap.id_of(a).expect("id");
+            assert_eq!(&snap.address(id).expect("address"), a);
+        }
+        // a width that does not fill the key blob is damage
+        let mut bad = bytes.clone();
+        bad[KEY_WIDTH_AT] = 20;
+        std::fs::write(&path, &bad).expect("write");
+        assert!(matches!(crate::Snapshot::open(&path), Err(SnapshotError::Corrupt { .. })));
+        // keys of several lengths: offsets
+        let mixed = vec![Address::Evm([1; 20]), Address::Bitcoin("bc1qxyz".into()), Address::Evm([2; 20])];
+        let (path, bytes) = file_of(&mixed, dir.path());
+        assert_eq!(u64_at(&bytes, KEY_WIDTH_AT), 0);
+        let snap = crate::Snapshot::open(&path).expect("open");
+        for a in &mixed {
+            assert_eq!(&snap.address(snap.id_of(a).expect("id")).expect("address"), a);
+        }
     }
 }

@@ -12,6 +12,10 @@ pub(crate) const REC_LEN: usize = 44;
 /// One address's entry: where its lists start, their lengths and its last send
 /// ([`Entry`]).
 pub(crate) const ENTRY_LEN: usize = 32;
+/// Header offset of the key width: every address key's length when they are all equal (an
+/// EVM or TRON chain: 21 bytes), so key `i` is `keys[w*i..w*(i+1)]` without the offsets; `0`
+/// when they differ (Bitcoin).
+pub(crate) const KEY_WIDTH_AT: usize = 80;
 /// One asset table entry: a tag byte and its payload.
 pub(crate) const ASSET_LEN: usize = 32;
 /// Record flag (the top bit of the record's asset word): `amount_lo` is an index into the

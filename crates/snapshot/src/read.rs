@@ -8,7 +8,7 @@ use memmap2::Mmap;
 
 use crate::layout::{
     counts_from, decode_asset, hash_key, u32_at, u64_at, Counts, Entry, Layout, Rec, ASSET_LEN, ENTRY_LEN, HEADER_LEN,
-    MAGIC, REC_LEN,
+    KEY_WIDTH_AT, MAGIC, REC_LEN,
 };
 use crate::{SnapshotError, SnapshotKey, FORMAT_VERSION};
 
@@ -29,6 +29,8 @@ pub struct Snapshot {
     l: Layout,
     /// Assets, decoded at open (a handful).
     assets: Vec<Asset>,
+    /// Every address key's length when they are all equal, else 0 (see `KEY_WIDTH_AT`).
+    key_width: usize,
 }
 
 /// What [`Snapshot::recache`] found and did.
@@ -107,6 +109,10 @@ impl Snapshot {
         if c.addrs >= u64::from(u32::MAX) || c.txs > u64::from(u32::MAX) + 1 {
             return Err(corrupt("address or transaction count"));
         }
+        let key_width = u64_at(&map, KEY_WIDTH_AT);
+        if key_width > 0 && key_width.checked_mul(c.addrs) != Some(c.blob_len) {
+            return Err(corrupt("address key width"));
+        }
         let key: SnapshotKey =
             serde_json::from_slice(&map[l.meta..l.meta + c.meta_len as usize]).map_err(|_| corrupt("key"))?;
         let mut assets = Vec::with_capacity(c.assets as usize);
@@ -119,7 +125,7 @@ impl Snapshot {
             // Traces jump between addresses: read-ahead of neighbouring pages is mostly waste.
             let _ = map.advise(memmap2::Advice::Random);
         }
-        Ok(Snapshot { map, file, path: shown, key, c, l, assets })
+        Ok(Snapshot { map, file, path: shown, key, c, l, assets, key_width: key_width as usize })
     }
 
     /// Makes sure the page cache holds the whole file in read order, for a process that will
@@ -169,6 +175,11 @@ impl Snapshot {
         let i = id as usize;
         if u64::from(id) >= self.c.addrs {
             return Err(self.corrupt(format!("address id {id}")));
+        }
+        if self.key_width > 0 {
+            // keys of one length (checked at open to fill the blob): no offsets to read
+            let at = self.l.blob + self.key_width * i;
+            return Ok(&self.map[at..at + self.key_width]);
         }
         let a = u64_at(&self.map, self.l.addr_off + 8 * i);
         let b = u64_at(&self.map, self.l.addr_off + 8 * i + 8);
