@@ -423,46 +423,50 @@ fn evm(n: u64) -> Address {
     Address::parse_evm(&format!("0x{}", hex::encode(b))).unwrap()
 }
 
+/// A store of `blocks` Ethereum blocks of 100 transfers each, a third of them sent by `hub`
+/// and the rest received by it, from and to 5,000 other addresses.
+fn hub_store(store_dir: &Path, hub: &Address, blocks: u64) {
+    let store = chaintrace_store::Store::open(store_dir).unwrap();
+    let mut parent = Hash32::ZERO;
+    let mut batch = Vec::new();
+    for h in 0..blocks {
+        let mut hash = [0u8; 32];
+        hash[..8].copy_from_slice(&(h + 1).to_be_bytes());
+        let hash = Hash32(hash);
+        let mut b = BlockData::new(BlockRef { height: h, hash, parent, time: 1_700_000_000 + h * 12 });
+        b.tx_count = 100;
+        for i in 0..100u32 {
+            let other = evm(1000 + (h * 100 + i as u64) % 5000);
+            let (from, to) = if i % 3 == 0 { (hub.clone(), other) } else { (other, hub.clone()) };
+            let mut tx = [0u8; 32];
+            tx[..8].copy_from_slice(&h.to_be_bytes());
+            tx[8..12].copy_from_slice(&i.to_be_bytes());
+            b.transfers.push(Transfer {
+                tx: Hash32(tx),
+                height: h,
+                pos: Position { tx_index: i, sub: 0 },
+                time: b.block.time,
+                from,
+                to,
+                asset: Asset::Native,
+                amount: U256::from(1_000_000_000u64 + i as u64),
+            });
+        }
+        parent = hash;
+        batch.push(b);
+        if batch.len() == 100 || h + 1 == blocks {
+            store.apply_blocks("ethereum", &batch).unwrap();
+            batch.clear();
+        }
+    }
+}
+
 #[test]
 fn paging_a_100k_transfer_address_returns_each_once_in_order() {
     let tmp = tempfile::tempdir().unwrap();
     let store_dir = tmp.path().join("store");
     let hub = evm(1);
-    {
-        let store = chaintrace_store::Store::open(&store_dir).unwrap();
-        let mut parent = Hash32::ZERO;
-        let mut blocks = Vec::new();
-        for h in 0..1000u64 {
-            let mut hash = [0u8; 32];
-            hash[..8].copy_from_slice(&(h + 1).to_be_bytes());
-            let hash = Hash32(hash);
-            let mut b = BlockData::new(BlockRef { height: h, hash, parent, time: 1_700_000_000 + h * 12 });
-            b.tx_count = 100;
-            for i in 0..100u32 {
-                let other = evm(1000 + (h * 100 + i as u64) % 5000);
-                let (from, to) = if i % 3 == 0 { (hub.clone(), other) } else { (other, hub.clone()) };
-                let mut tx = [0u8; 32];
-                tx[..8].copy_from_slice(&h.to_be_bytes());
-                tx[8..12].copy_from_slice(&i.to_be_bytes());
-                b.transfers.push(Transfer {
-                    tx: Hash32(tx),
-                    height: h,
-                    pos: Position { tx_index: i, sub: 0 },
-                    time: b.block.time,
-                    from,
-                    to,
-                    asset: Asset::Native,
-                    amount: U256::from(1_000_000_000u64 + i as u64),
-                });
-            }
-            parent = hash;
-            blocks.push(b);
-            if blocks.len() == 100 {
-                store.apply_blocks("ethereum", &blocks).unwrap();
-                blocks.clear();
-            }
-        }
-    }
+    hub_store(&store_dir, &hub, 1000);
     let s = Server::start(&store_dir, &[], &[]);
     let agent = ureq::agent();
     let a = hub.to_string();
@@ -1010,3 +1014,86 @@ const assert = (c, m) => { if (!c) throw new Error('assertion failed: ' + m); };
   await ctx.close();
 })().catch((e) => { console.log(String(e.stack || e)); process.exit(1); });
 "#;
+
+/// Evicts `path` from the page cache; whether the kernel dropped any of its pages, measured with
+/// the test's own `mmap` + `mincore` (a file system that keeps every page reports false).
+#[cfg(target_os = "linux")]
+fn evict(path: &Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(path).unwrap();
+    let len = file.metadata().unwrap().len() as usize;
+    // SAFETY: advice on an open descriptor, a read-only private map of its whole length that is
+    // unmapped before return, and one byte per page for mincore.
+    unsafe {
+        assert_eq!(libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED), 0);
+        let map = libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_PRIVATE, file.as_raw_fd(), 0);
+        assert_ne!(map, libc::MAP_FAILED);
+        let mut pages = vec![0u8; len.div_ceil(4096)];
+        assert_eq!(libc::mincore(map, len, pages.as_mut_ptr()), 0);
+        libc::munmap(map, len);
+        pages.iter().any(|p| p & 1 == 0)
+    }
+}
+
+/// A graph snapshot partly evicted from the page cache is read back in order (`recache`) by
+/// `chaintrace snapshot` when it is fresh, and by the workbench at start, which says so in its
+/// log; one the cache holds whole is left alone.
+#[cfg(target_os = "linux")]
+#[test]
+fn evicted_snapshots_are_cached_again_by_snapshot_and_at_the_workbench_start() {
+    // on the target directory's disk: a tmpfs never evicts
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    // 20,000 transfers: a file of many pages, of which opening it touches a few
+    let store = dir.path().join("store");
+    hub_store(&store, &evm(1), 200);
+    let snapshot = |args: &[&str]| -> Vec<Value> {
+        let out =
+            Command::new(exe()).arg("--store").arg(&store).args(["--json", "snapshot"]).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().unwrap().clone()
+    };
+    let built = snapshot(&[]);
+    assert!(!built.is_empty() && built.iter().all(|c| c["state"] == "built"), "{built:?}");
+    let files: Vec<PathBuf> = built.iter().map(|c| PathBuf::from(c["path"].as_str().unwrap())).collect();
+
+    // fresh and cached whole (a build reads its file back): left alone
+    let again = snapshot(&[]);
+    assert!(again.iter().all(|c| c["state"] == "fresh" && c["recached"] == false), "{again:?}");
+    // evicted: read back
+    let dropped: Vec<bool> = files.iter().map(|f| evict(f)).collect();
+    let after = snapshot(&[]);
+    for (c, d) in after.iter().zip(&dropped) {
+        assert_eq!(c["state"], "fresh");
+        assert_eq!(c["recached"], *d, "evicted {d}: {c}");
+    }
+
+    // the workbench at start, logging at info level
+    let dropped: Vec<bool> = files.iter().map(|f| evict(f)).collect();
+    let log_path = dir.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = Command::new(exe())
+        .arg("--store")
+        .arg(&store)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("CHAINTRACE_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let want = dropped.iter().filter(|d| **d).count();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut text = String::new();
+    while Instant::now() < deadline {
+        text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if text.matches("graph snapshot:").count() >= files.len() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    assert_eq!(text.matches("graph snapshot:").count(), files.len(), "one line per snapshot:\n{text}");
+    assert_eq!(text.matches("re-read in order").count(), want, "{text}");
+    assert_eq!(text.matches("cached whole").count(), files.len() - want, "{text}");
+}

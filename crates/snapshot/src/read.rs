@@ -86,6 +86,11 @@ impl Snapshot {
             path: shown.clone(),
             source,
         })?;
+        // Traces jump between addresses: read-ahead of neighbouring pages is mostly waste. Set
+        // before the header is read, or that first fault reads ahead the device's read-ahead
+        // window (8 MiB here) of a file that may not be cached.
+        #[cfg(unix)]
+        let _ = map.advise(memmap2::Advice::Random);
         let corrupt = |what: &str| SnapshotError::Corrupt { path: shown.clone(), what: what.to_string() };
         if map.len() < HEADER_LEN || &map[0..8] != MAGIC {
             return Err(SnapshotError::NotASnapshot { path: shown });
@@ -119,11 +124,6 @@ impl Snapshot {
         for i in 0..c.assets as usize {
             let at = l.assets + ASSET_LEN * i;
             assets.push(decode_asset(&map[at..at + ASSET_LEN]).ok_or_else(|| corrupt("asset table"))?);
-        }
-        #[cfg(unix)]
-        {
-            // Traces jump between addresses: read-ahead of neighbouring pages is mostly waste.
-            let _ = map.advise(memmap2::Advice::Random);
         }
         Ok(Snapshot { map, file, path: shown, key, c, l, assets, key_width: key_width as usize })
     }
