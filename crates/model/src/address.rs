@@ -174,25 +174,30 @@ impl Address {
 
     /// A compact, self-describing byte key (tag byte + payload) that round-trips.
     pub fn to_key(&self) -> Vec<u8> {
+        let mut k = Vec::with_capacity(match self {
+            Address::Bitcoin(s) => 1 + s.len(),
+            _ => 21,
+        });
+        self.write_key(&mut k);
+        k
+    }
+
+    /// Appends [`Address::to_key`]'s bytes to `out` (a caller that looks up many keys reuses one
+    /// buffer instead of allocating one per key).
+    pub fn write_key(&self, out: &mut Vec<u8>) {
         match self {
             Address::Evm(b) => {
-                let mut k = Vec::with_capacity(21);
-                k.push(TAG_EVM);
-                k.extend_from_slice(b);
-                k
+                out.push(TAG_EVM);
+                out.extend_from_slice(b);
             }
             Address::Bitcoin(s) => {
-                let mut k = Vec::with_capacity(1 + s.len());
-                k.push(TAG_BITCOIN);
-                k.extend_from_slice(s.as_bytes());
-                k
+                out.push(TAG_BITCOIN);
+                out.extend_from_slice(s.as_bytes());
             }
-            Address::Coinbase => vec![TAG_COINBASE],
+            Address::Coinbase => out.push(TAG_COINBASE),
             Address::Tron(b) => {
-                let mut k = Vec::with_capacity(21);
-                k.push(TAG_TRON);
-                k.extend_from_slice(b);
-                k
+                out.push(TAG_TRON);
+                out.extend_from_slice(b);
             }
         }
     }
