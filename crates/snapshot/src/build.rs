@@ -485,6 +485,19 @@ mod tests {
         bad[KEY_WIDTH_AT] = 20;
         std::fs::write(&path, &bad).expect("write");
         assert!(matches!(crate::Snapshot::open(&path), Err(SnapshotError::Corrupt { .. })));
+        // a damaged entry (its records past the end) is an error when read, not a panic
+        let mut fields = [0u64; 8];
+        for (i, f) in fields.iter_mut().enumerate() {
+            *f = u64_at(&bytes, 16 + 8 * i);
+        }
+        let l = Layout::of(&crate::layout::counts_from(fields)).expect("layout");
+        let mut bad = bytes.clone();
+        bad[l.entries..l.entries + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+        std::fs::write(&path, &bad).expect("write");
+        let snap = crate::Snapshot::open(&path).expect("open: entries are checked when read");
+        let read = snap.records(0, chaintrace_model::Direction::Out, None, |_| {});
+        assert!(matches!(read, Err(SnapshotError::Corrupt { .. })), "{read:?}");
+        assert!(snap.degrees_of(0).is_err());
         // keys of several lengths: offsets
         let mixed = vec![Address::Evm([1; 20]), Address::Bitcoin("bc1qxyz".into()), Address::Evm([2; 20])];
         let (path, bytes) = file_of(&mixed, dir.path());

@@ -234,8 +234,9 @@ impl Snapshot {
         }
         let at = self.l.entries + ENTRY_LEN * id as usize;
         let e = Entry::decode(&self.map[at..at + ENTRY_LEN]);
-        let (a, m) = (e.start, e.start + u64::from(e.n_out));
-        let b = m + u64::from(e.n_in);
+        // saturating: a damaged start is caught by the bound below, not by an overflow
+        let (a, m) = (e.start, e.start.saturating_add(u64::from(e.n_out)));
+        let b = m.saturating_add(u64::from(e.n_in));
         if b > 2 * self.c.transfers {
             return Err(self.corrupt(format!("transfer lists of address {id}")));
         }
