@@ -1404,6 +1404,26 @@ mod tests {
         }
     }
 
+    proptest! {
+        #[test]
+        fn walk_order_equals_a_plain_sort(
+            raw in prop::collection::btree_set((0u64..40, 0u32..9, 0u32..3), 0..300),
+            wide in any::<bool>(),
+            backward in any::<bool>(),
+        ) {
+            // distinct keys in a random order
+            let mut rows: Vec<(u64, u32, u32)> = raw.into_iter().collect();
+            rows.sort_by_key(|&(h, t, s)| (h * 7 + u64::from(t) * 3 + u64::from(s)) % 11);
+            let rows: Vec<(u64, u32, u32)> = rows
+                .into_iter()
+                .map(|(h, t, s)| (if wide { h.wrapping_mul(u64::MAX / 41) } else { 17_000_000 + h }, t, s))
+                .collect();
+            let keys: Vec<Key> =
+                rows.iter().map(|&(h, t, s)| if backward { !key(h, t, s) } else { key(h, t, s) }).collect();
+            prop_assert_eq!(walk_order(rows.iter().copied(), rows.len(), !backward), plain(&keys));
+        }
+    }
+
     #[test]
     fn big_amounts_come_back_whole() {
         let mut b = Batch::default();
