@@ -1117,9 +1117,11 @@ impl<S: GraphSource> Walker<'_, &S> {
         // per name: fewest hops, whether a followed edge arrived, the earliest such arrival
         // (oriented); `u32::MAX` hops: not a receiver
         let mut hop: Vec<(u32, bool, Key)> = vec![(u32::MAX, false, KEY_MAX); names.ids.len()];
+        // per name, whether it is a seed's (looked up in id order, not once per edge)
+        let seed: Vec<bool> = names.ids.iter().map(|&id| class.get(id as usize) == Some(&SEED)).collect();
         for (e, &(f, t)) in edges.iter().zip(&ends) {
             let to = if self.fwd { t } else { f };
-            if class.get(names.ids[to as usize] as usize) == Some(&SEED) {
+            if seed[to as usize] {
                 continue;
             }
             let tr = &e.transfer;
