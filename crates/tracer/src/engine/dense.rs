@@ -1,5 +1,5 @@
 //! The walk over a [`DenseView`]: the same discovery and replay as the walk over addresses
-//! (`Walker::discover`, `Walker::replay`), keyed by dense ids and asset indices instead of
+//! (`Walker::discover`, `Walker::replay`; poison without the replay, below), keyed by dense ids and asset indices instead of
 //! `(Address, Asset)`, reading compact rows instead of [`Transfer`]s. A `Transfer` is built only
 //! for an edge of the case; the result is handed to the same `Walker::assemble`.
 //!
@@ -109,8 +109,8 @@ struct EvRow {
     to: u32,
 }
 
-/// Events collected together (the seeds' and poison's, one reading thread's sends, its
-/// receipts), in the order one pass would make them.
+/// Events collected together (the seeds', one reading thread's sends, its receipts), in the
+/// order one pass would make them.
 #[derive(Default)]
 struct Batch {
     evs: Vec<Ev>,
@@ -647,8 +647,7 @@ impl<S: GraphSource> Walker<'_, &S> {
         // untraced value, so its transfers before it are folded into an opening balance by the
         // reading threads and stay out of the replay (funds that arrive at the hop limit
         // earlier are never followed out of it: their parcels and these give the same edges).
-        // Poison reads no history before the first arrival: 0, nothing is folded. Nor when a
-        // seed sent at key 0: the discovery's "before everything", which it never follows out
+        // (Poison has no replay: `poison_edges`.) Nothing is folded when a seed sent at key 0: the discovery's "before everything", which it never follows out
         // of a seed, but the replay does (so holdings can be reached before their start).
         let from_zero =
             w.seeds.iter().any(|&s| w.outs(s).is_some_and(|(_, l)| l.iter().any(|r| orient(self.fwd, r) == 0)));
