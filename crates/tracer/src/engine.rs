@@ -648,26 +648,31 @@ impl<S: GraphSource> Walker<'_, &S> {
 
     fn asset(&mut self, c: u16, a: Asset) -> Result<&AssetInfo, TraceError> {
         if !self.assets.contains_key(&(c, a)) {
-            let chain = &self.chains[usize::from(c)];
-            let (id, symbol, decimals) = match a {
-                Asset::Native => {
-                    (chain.native_symbol.clone(), Some(chain.native_symbol.clone()), chain.native_decimals)
-                }
-                Asset::Token(t) | Asset::TronToken(t) => {
-                    let meta = chain.source.token_meta(&t).map_err(src_err)?;
-                    let (symbol, decimals) = meta.map_or((None, 0), |m| (m.symbol, m.decimals.unwrap_or(0)));
-                    (a.display(&chain.native_symbol), symbol, decimals)
-                }
-                // A TRC-10 asset's precision is not in the block data: amounts stay raw.
-                Asset::Trc10(_) => (a.display(&chain.native_symbol), None, 0),
-            };
-            let min_raw = match &self.min_text {
-                Some(m) => ceil_units(m, decimals).ok_or_else(|| TraceError::MinAmount(m.clone()))?,
-                None => U256::ZERO,
-            };
-            self.assets.insert((c, a), AssetInfo { id, symbol, decimals, min_raw });
+            let info = self.asset_info(c, a)?;
+            self.assets.insert((c, a), info);
         }
         Ok(&self.assets[&(c, a)])
+    }
+
+    /// The display facts and `--min-amount` of `a` on chain `c`, not recorded in the result
+    /// (`asset` records them).
+    fn asset_info(&self, c: u16, a: Asset) -> Result<AssetInfo, TraceError> {
+        let chain = &self.chains[usize::from(c)];
+        let (id, symbol, decimals) = match a {
+            Asset::Native => (chain.native_symbol.clone(), Some(chain.native_symbol.clone()), chain.native_decimals),
+            Asset::Token(t) | Asset::TronToken(t) => {
+                let meta = chain.source.token_meta(&t).map_err(src_err)?;
+                let (symbol, decimals) = meta.map_or((None, 0), |m| (m.symbol, m.decimals.unwrap_or(0)));
+                (a.display(&chain.native_symbol), symbol, decimals)
+            }
+            // A TRC-10 asset's precision is not in the block data: amounts stay raw.
+            Asset::Trc10(_) => (a.display(&chain.native_symbol), None, 0),
+        };
+        let min_raw = match &self.min_text {
+            Some(m) => ceil_units(m, decimals).ok_or_else(|| TraceError::MinAmount(m.clone()))?,
+            None => U256::ZERO,
+        };
+        Ok(AssetInfo { id, symbol, decimals, min_raw })
     }
 
     fn earliest(&self, c: u16, addr: &Address, asset: Asset, hops: u32) -> OKey {

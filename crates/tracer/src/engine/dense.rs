@@ -1,5 +1,5 @@
 //! The walk over a [`DenseView`]: the same discovery and replay as the walk over addresses
-//! (`Walker::discover`, `Walker::replay`), keyed by dense ids and asset indices instead of
+//! (`Walker::discover`, `Walker::replay`; poison without the replay, below), keyed by dense ids and asset indices instead of
 //! `(Address, Asset)`, reading compact rows instead of [`Transfer`]s. A `Transfer` is built only
 //! for an edge of the case; the result is handed to the same `Walker::assemble`.
 //!
@@ -16,7 +16,30 @@
 //! into an untraced opening balance where its lists are read, and only the later ones are
 //! replayed in chain order (compact 32-byte events, sorted in place). The one exception, a
 //! seed's transfer at key 0 (which the discovery never follows but the replay does), turns the
-//! folding off for that trace.
+//! folding off for that trace. Their discovery stops before reading the last hop's frontier:
+//! the replay reads the tracked holdings' whole histories again, so those lists would go
+//! unused (the assets that pass would have met are recorded by the replay's reading threads).
+//!
+//! Poison has no replay ([`Walker::poison_edges`]). Its state is only a mask of the strata a
+//! holding has received, and a send carries exactly the strata that arrived strictly before it,
+//! so a holding's mask at key `k` has bit `s` iff `first(s) < k`, where `first(s)` is the
+//! earliest carrying arrival of stratum `s`: the earliest followed send into it (non-zero,
+//! at least `--min-amount`) from a seed (`s = 1`, any key, key 0 included) or from a tracked
+//! holding whose `first(s - 1)` is before that send (a transfer to itself too: the send leaves
+//! before the receipt lands). That recurrence over hop counts (one pass per `s < N` over the
+//! carrying sends, each sender's a suffix of its sends in the walk's order) gives exactly the
+//! replay's masks from the same events: the seeds' and tracked holdings' rows the discovery
+//! read (allowed by `--asset`/`--since`/`--until` already; a tracked holding's list starts
+//! before its first arrival, and hubs, pools, untracked holdings and seeds hold no state there
+//! either). Each non-zero send then is an edge when its sender's strata below N before it are
+//! not empty (a seed's: stratum 1), with those strata advanced by one, followed when its amount
+//! is at least `--min-amount`; the edges are sorted into the walk's order (chain keys are
+//! unique: a transfer's key identifies it, as the replay's one-event-per-key assumes). The
+//! discovery's own `best` cannot give the strata: it keeps an arrival only when it is earlier
+//! than every arrival with fewer hops, and a later arrival with more hops still adds its
+//! stratum to every later send. Nor does poison's discovery scan its last frontier for
+//! arrivals (nothing reached with N hops is followed); the assets that scan would have met
+//! are recorded from the same rows.
 
 use super::*;
 use crate::source::{DenseView, Row};
@@ -86,8 +109,8 @@ struct EvRow {
     to: u32,
 }
 
-/// Events collected together (the seeds' and poison's, one reading thread's sends, its
-/// receipts), in the order one pass would make them.
+/// Events collected together (the seeds', one reading thread's sends, its receipts), in the
+/// order one pass would make them.
 #[derive(Default)]
 struct Batch {
     evs: Vec<Ev>,
@@ -168,6 +191,10 @@ impl Batches {
         EvRow { row, from: s.from, to: s.to }
     }
 }
+
+/// Traced edges in the walk's order (their addresses and hashes not filled in yet), each
+/// edge's ends `(from, to)` by id, and each edge's transaction by its index.
+type EdgeRows = (Vec<TracedEdge>, Vec<(u32, u32)>, Vec<u32>);
 
 /// What the walk over ids hands to the result's assembly.
 pub(super) struct Nodes<'v, E> {
@@ -294,7 +321,10 @@ struct DenseWalk<'v, E> {
     /// Per id, its entry in `lists` (`NO_SLOT`: none read).
     list_of: Vec<u32>,
     /// Outgoing rows of expanded addresses, and the key they were read after.
-    lists: Vec<(Key, Vec<Row>)>,
+    lists: Vec<(Key, u32, u32)>,
+    /// The rows of every list read, one after another (`lists` holds each one's start and
+    /// length): one buffer for the trace, not one per address.
+    arena: Vec<Row>,
     /// Ids whose degrees were read and are not a hub's, a bit each.
     checked: Vec<u64>,
     /// `--asset` as an index into the view's assets: `Some(None)` when the chain has no such
@@ -320,21 +350,28 @@ impl<E: std::error::Error + Send + Sync + 'static> DenseWalk<'_, E> {
 
     /// The outgoing rows read for `id` (in the walk's direction), and the key they were read
     /// after.
-    fn outs(&self, id: u32) -> Option<&(Key, Vec<Row>)> {
-        self.list_of.get(id as usize).and_then(|&i| self.lists.get(i as usize))
+    fn outs(&self, id: u32) -> Option<(Key, &[Row])> {
+        self.list(id).map(|(k, start, len)| (k, &self.arena[start..start + len]))
     }
 
-    /// Sets `id`'s rows (replacing any read before).
-    fn set_outs(&mut self, id: u32, read_after: Key, rows: Vec<Row>) {
+    /// Where `id`'s rows are in `arena` (start, length), and the key they were read after.
+    fn list(&self, id: u32) -> Option<(Key, usize, usize)> {
+        let &(k, start, len) = self.list_of.get(id as usize).and_then(|&i| self.lists.get(i as usize))?;
+        Some((k, start as usize, len as usize))
+    }
+
+    /// Sets `id`'s rows to the `len` rows at `start` in `arena` (replacing any read before).
+    fn set_outs(&mut self, id: u32, read_after: Key, start: usize, len: usize) {
+        let rows = (start as u32, len as u32);
         let i = id as usize;
         if self.list_of.len() <= i {
             self.list_of.resize(i + 1, NO_SLOT);
         }
         match self.lists.get_mut(self.list_of[i] as usize) {
-            Some(l) => *l = (read_after, rows),
+            Some(l) => *l = (read_after, rows.0, rows.1),
             None => {
                 self.list_of[i] = self.lists.len() as u32;
-                self.lists.push((read_after, rows));
+                self.lists.push((read_after, rows.0, rows.1));
             }
         }
     }
@@ -437,6 +474,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             holdings: Holdings::new(n),
             list_of: Vec::new(),
             lists: Vec::new(),
+            arena: Vec::new(),
             checked: Vec::new(),
             only,
             min_raw: vec![None; assets.len()],
@@ -476,13 +514,20 @@ impl<S: GraphSource> Walker<'_, &S> {
                 }
             }
             frontier.retain(|&(a, _)| matches!(class_of(&w, a), EXPAND | SEED));
+            if h == n && n > 1 && self.opts.policy != Policy::Poison {
+                // haircut and FIFO replay the tracked holdings' whole histories, read again
+                // there: nothing read here would be used (no seed is in a frontier after the
+                // first), and the replay's reading threads record the assets this pass would
+                self.stats.addresses_expanded += frontier.len() as u64;
+                break;
+            }
             let need: Vec<(u32, Key)> =
-                frontier.iter().copied().filter(|&(a, k)| w.outs(a).is_none_or(|(have, _)| k < *have)).collect();
+                frontier.iter().copied().filter(|&(a, k)| w.list(a).is_none_or(|(have, _, _)| k < have)).collect();
             let fwd = self.fwd;
+            // per half: its rows one list after another, and where each list ends
             let lists = on_both_cores(&need, |part| {
-                let mut lists = Vec::with_capacity(part.len());
+                let (mut rows, mut ends) = (Vec::new(), Vec::with_capacity(part.len()));
                 for &(a, k) in part {
-                    let mut rows = Vec::new();
                     if fwd {
                         view.rows(a, Direction::Out, after(k), &mut rows)?;
                     } else {
@@ -490,34 +535,50 @@ impl<S: GraphSource> Walker<'_, &S> {
                         // order: arrivals are minima, and the replay sorts)
                         view.rows(a, Direction::In, None, &mut rows)?;
                     }
-                    lists.push(rows);
+                    ends.push(rows.len());
                 }
-                Ok::<_, S::Error>(lists)
+                Ok::<_, S::Error>((rows, ends))
             })
             .map_err(src_err)?;
             self.stats.split_reads += u64::from(lists.len() > 1);
-            for (&(a, k), mut rows) in need.iter().zip(lists.into_iter().flatten()) {
-                self.stats.transfers_read += rows.len() as u64;
-                if !fwd {
-                    rows.retain(|r| k == 0 || !row_key(r) > k);
+            let mut need_at = need.iter();
+            for (rows, ends) in &lists {
+                let mut from = 0;
+                // (`ends` first: a zip asks its first iterator first, and `need_at` goes on to the next half)
+                for (&end, &(a, k)) in ends.iter().zip(need_at.by_ref()) {
+                    let list = &rows[from..end];
+                    from = end;
+                    self.stats.transfers_read += list.len() as u64;
+                    let start = w.arena.len();
+                    for r in list {
+                        if (fwd || k == 0 || !row_key(r) > k) && self.row_allowed(&w, r) {
+                            w.arena.push(*r);
+                        }
+                    }
+                    let len = w.arena.len() - start;
+                    w.set_outs(a, k, start, len);
                 }
-                rows.retain(|r| self.row_allowed(&w, r));
-                w.set_outs(a, k, rows);
             }
+            drop(lists);
             if !need.is_empty() {
                 self.stats.batches += 1;
             }
             self.stats.addresses_expanded += frontier.len() as u64;
+            if h == n && self.opts.policy == Policy::Poison {
+                // arrivals with N hops are never followed out: poison's edges come from the
+                // rows just read (`poison_edges`), which records the assets this pass would
+                break;
+            }
             // `(id, key)` of every improvement: the earliest per id after a sort
             improved.clear();
+            // the rows, taken out while `w` changes (a transfer to itself changes only hop `h`)
+            let arena = std::mem::take(&mut w.arena);
             for &(x, _) in &frontier {
-                let Some(&i) = w.list_of.get(x as usize) else { continue };
-                let Some(l) = w.lists.get_mut(i as usize) else { continue };
-                // taken out while `w` changes (a transfer to itself changes only hop `h`)
-                let list = std::mem::take(&mut l.1);
+                let Some((_, start, len)) = w.list(x) else { continue };
+                let list = &arena[start..start + len];
                 // `x`'s earliest arrival in fewer than `h` hops, per asset: the last one's kept
                 let mut since: Option<(u32, Key)> = None;
-                for r in &list {
+                for r in list {
                     let k = orient(self.fwd, r);
                     let arrived = match since {
                         Some((a, e)) if a == r.asset => e,
@@ -538,8 +599,8 @@ impl<S: GraphSource> Walker<'_, &S> {
                         improved.push((r.other, k));
                     }
                 }
-                w.lists[i as usize].1 = list;
             }
+            w.arena = arena;
             if h == n {
                 break;
             }
@@ -580,28 +641,26 @@ impl<S: GraphSource> Walker<'_, &S> {
         for (i, &(_, _, s)) in tracked.iter().enumerate() {
             state_at[s as usize] = i as u32;
         }
-        let mut states: Vec<State> = tracked.iter().map(|_| State::new(policy, n)).collect();
-        // whether traced funds ever arrived at a state (until then it holds nothing traced)
-        let mut reached = vec![false; states.len()];
         // Haircut and FIFO: per state, the first key at which traced funds can arrive (the
         // discovery's earliest arrival in fewer than N hops: every replayed path to the holding
         // is one the discovery followed). Before it the holding only ever sends and receives
         // untraced value, so its transfers before it are folded into an opening balance by the
         // reading threads and stay out of the replay (funds that arrive at the hop limit
         // earlier are never followed out of it: their parcels and these give the same edges).
-        // Poison reads no history before the first arrival: 0, nothing is folded. Nor when a
-        // seed sent at key 0: the discovery's "before everything", which it never follows out
+        // (Poison has no replay: `poison_edges`.) Nothing is folded when a seed sent at key 0: the discovery's "before everything", which it never follows out
         // of a seed, but the replay does (so holdings can be reached before their start).
         let from_zero =
             w.seeds.iter().any(|&s| w.outs(s).is_some_and(|(_, l)| l.iter().any(|r| orient(self.fwd, r) == 0)));
         let fold = matches!(policy, Policy::Haircut | Policy::Fifo) && !from_zero;
-        // per state: its start and asset (one look-up for both)
-        let info: Vec<(Key, u32)> =
-            tracked.iter().map(|&(_, asset, s)| (if fold { w.earliest_at(s, n - 1) } else { 0 }, asset)).collect();
+        // per state: its start, and its asset (four bytes a state: the receivers' look-ups
+        // stay in cache)
+        let starts: Vec<Key> = tracked.iter().map(|&(_, _, s)| w.earliest_at(s, n - 1)).collect();
+        let info: Vec<Key> = if fold { starts.clone() } else { vec![0; starts.len()] };
+        let asset_of: Vec<u32> = tracked.iter().map(|&(_, asset, _)| asset).collect();
         // a receiving slot as the replay sees an event at `k`: none while `k` is before its start
         let receiver = |ts: u32, k: Key| match ts {
             NO_SLOT | SEED_SLOT => ts,
-            s if k < info[s as usize].0 => NO_SLOT,
+            s if k < info[s as usize] => NO_SLOT,
             s => s,
         };
         // per id: `SEED_SLOT`, its state when it has one tracked holding, `MULTI` when several
@@ -630,7 +689,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             match sid[id as usize] {
                 MULTI => w.holdings.find(id, asset).map_or(NO_SLOT, |s| state_at[s as usize]),
                 s if s < MULTI => {
-                    if info[s as usize].1 == asset {
+                    if asset_of[s as usize] == asset {
                         s
                     } else {
                         NO_SLOT
@@ -640,21 +699,8 @@ impl<S: GraphSource> Walker<'_, &S> {
             }
         };
 
-        // the events, each transfer once: the seeds' (allowed) outgoing rows; poison: the
-        // tracked holdings' outgoing rows after their first arrival; haircut and FIFO: their
-        // complete histories, an incoming row only when its sender's rows are not read already
-        let mut first = Batch::default();
         let mut seed_ids: Vec<u32> = w.seeds.iter().copied().collect();
         seed_ids.sort_unstable();
-        for &s in &seed_ids {
-            if let Some((_, l)) = w.outs(s) {
-                for r in l {
-                    // a seed's slot is SEED_SLOT
-                    let ts = receiver(slot(r.other, r.asset), orient(self.fwd, r));
-                    first.push(r, s, r.other, slot(s, r.asset), ts);
-                }
-            }
-        }
         // the tracked ids, each with its `(asset, state)`s
         let mut held: Vec<(u32, Vec<(u32, u32)>)> = Vec::new();
         for (i, &(id, asset, _)) in tracked.iter().enumerate() {
@@ -664,26 +710,35 @@ impl<S: GraphSource> Walker<'_, &S> {
             }
         }
         let state_in = |mine: &[(u32, u32)], asset: u32| mine.iter().find(|m| m.0 == asset).map(|m| m.1);
-        let mut batches = vec![first];
-        match policy {
-            Policy::Poison => {
-                for (a, mine) in &held {
-                    if let Some((_, l)) = w.outs(*a) {
-                        for r in l {
-                            if let Some(fs) = state_in(mine, r.asset) {
-                                batches[0].push(r, *a, r.other, fs, slot(r.other, r.asset));
-                            }
-                        }
+        let (mut edges, mut ends, edge_txs) = if policy == Policy::Poison {
+            self.poison_edges(&w, &seed_ids, &held, &starts, &slot)?
+        } else {
+            // haircut and FIFO: the events, each transfer once: the seeds' (allowed) outgoing
+            // rows and the tracked holdings' complete histories, an incoming row only when its
+            // sender's rows are not read already
+            let mut states: Vec<State> = tracked.iter().map(|_| State::new(policy, n)).collect();
+            let mut first = Batch::default();
+            for &s in &seed_ids {
+                if let Some((_, l)) = w.outs(s) {
+                    for r in l {
+                        // a seed's slot is SEED_SLOT
+                        let ts = receiver(slot(r.other, r.asset), orient(self.fwd, r));
+                        first.push(r, s, r.other, slot(s, r.asset), ts);
                     }
                 }
             }
-            Policy::Haircut | Policy::Fifo => {
+            let mut batches = vec![first];
+            {
                 let opts = &self.opts;
                 // `row_allowed`, for the reading threads
                 let allowed = |r: &Row| w.asset_allowed(r) && in_bounds(opts, r.height, r.time);
                 let fwd = self.fwd;
+                let n_assets = w.view.assets().len();
                 let parts = on_both_cores(&held, |part| {
                     let (mut outs, mut ins, mut read) = (Vec::new(), Vec::new(), 0u64);
+                    // the assets of the sends the discovery's last pass would have met (a
+                    // tracked holding's allowed sends after its earliest arrival)
+                    let mut met = vec![false; n_assets];
                     let (mut sends, mut receipts, mut opening) = (Batch::default(), Batch::default(), Vec::new());
                     for (a, mine) in part {
                         outs.clear();
@@ -696,12 +751,15 @@ impl<S: GraphSource> Walker<'_, &S> {
                         }
                         read += (outs.len() + ins.len()) as u64;
                         for &(asset, s) in mine {
-                            opening.push((s, opening_balance(&outs, &ins, asset, info[s as usize].0, fwd)));
+                            opening.push((s, opening_balance(&outs, &ins, asset, info[s as usize], fwd)));
                         }
                         for r in &outs {
                             let Some(fs) = state_in(mine, r.asset) else { continue };
                             let k = orient(fwd, r);
-                            let fs = if k < info[fs as usize].0 { NO_SLOT } else { fs };
+                            if k > starts[fs as usize] && !met[r.asset as usize] && allowed(r) {
+                                met[r.asset as usize] = true;
+                            }
+                            let fs = if k < info[fs as usize] { NO_SLOT } else { fs };
                             let ts = receiver(slot(r.other, r.asset), k);
                             if fs != NO_SLOT || !matches!(ts, NO_SLOT | SEED_SLOT) {
                                 sends.push(r, *a, r.other, fs, ts);
@@ -725,13 +783,17 @@ impl<S: GraphSource> Walker<'_, &S> {
                             }
                         }
                     }
-                    Ok::<_, S::Error>((sends, receipts, opening, read))
+                    Ok::<_, S::Error>((sends, receipts, opening, read, met))
                 })
                 .map_err(src_err)?;
                 self.stats.split_reads += u64::from(parts.len() > 1);
                 // in the order one pass would make them: every send, then every receipt
                 let mut receipts = Vec::new();
-                for (s, r, opening, read) in parts {
+                let mut met = vec![false; n_assets];
+                for (s, r, opening, read, m) in parts {
+                    for (a, b) in met.iter_mut().zip(m) {
+                        *a |= b;
+                    }
                     batches.push(s);
                     receipts.push(r);
                     self.stats.transfers_read += read;
@@ -742,82 +804,90 @@ impl<S: GraphSource> Walker<'_, &S> {
                     }
                 }
                 batches.extend(receipts);
+                if n > 1 {
+                    for (i, _) in met.iter().enumerate().filter(|(_, &m)| m) {
+                        self.dense_min_raw(&mut w, i as u32)?;
+                    }
+                }
                 if !held.is_empty() {
                     self.stats.batches += 2;
                 }
             }
-        }
-        let mut events = Vec::with_capacity(batches.iter().map(|b| b.evs.len()).sum());
-        for b in &mut batches {
-            events.extend_from_slice(&b.evs);
-            b.evs = Vec::new();
-        }
-        let batches = Batches::new(batches);
-        let mask = order_events(&mut events, &batches, self.fwd);
-        self.stats.events_replayed = events.len() as u64;
+            // whether traced funds ever arrived at a state (until then it holds nothing traced)
+            let mut reached = vec![false; states.len()];
+            let mut events = Vec::with_capacity(batches.iter().map(|b| b.evs.len()).sum());
+            for b in &mut batches {
+                events.extend_from_slice(&b.evs);
+                b.evs = Vec::new();
+            }
+            let batches = Batches::new(batches);
+            let mask = order_events(&mut events, &batches, self.fwd);
+            self.stats.events_replayed = events.len() as u64;
 
-        // at most one edge per event: reserved once (address space only; the pages are touched
-        // as edges are written), so the edges are never copied by a regrowth
-        let mut edges = Vec::with_capacity(events.len());
-        // each edge's ends by id and its transaction: addresses and hashes are filled in after
-        // the replay, each address decoded once
-        let mut ends: Vec<(u32, u32)> = Vec::with_capacity(events.len());
-        let mut edge_txs: Vec<u32> = Vec::with_capacity(events.len());
-        for ev in &events {
-            let i = (ev.pk & mask) as u32;
-            // with the event's whole row and its `--asset`/`--since`/`--until` verdict, read
-            // once and only where traced funds may leave
-            let parcel = match ev.fs {
-                SEED_SLOT => {
-                    let e = batches.row(ev, i);
-                    self.row_allowed(&w, &e.row).then(|| (Parcel::seed(policy, e.row.amount), e))
-                }
-                NO_SLOT => None,
-                s => {
-                    let st = &mut states[s as usize];
-                    if reached[s as usize] {
+            // at most one edge per event: reserved once (address space only; the pages are touched
+            // as edges are written), so the edges are never copied by a regrowth
+            let mut edges = Vec::with_capacity(events.len());
+            // each edge's ends by id and its transaction: addresses and hashes are filled in after
+            // the replay, each address decoded once
+            let mut ends: Vec<(u32, u32)> = Vec::with_capacity(events.len());
+            let mut edge_txs: Vec<u32> = Vec::with_capacity(events.len());
+            for ev in &events {
+                let i = (ev.pk & mask) as u32;
+                // with the event's whole row and its `--asset`/`--since`/`--until` verdict, read
+                // once and only where traced funds may leave
+                let parcel = match ev.fs {
+                    SEED_SLOT => {
                         let e = batches.row(ev, i);
-                        let p = st.send(e.row.amount);
-                        self.row_allowed(&w, &e.row).then_some((p, e))
-                    } else {
-                        // most sends of a replay: nothing traced ever arrived, none leaves
-                        st.send_untraced(batches.amount(ev, i));
-                        None
+                        self.row_allowed(&w, &e.row).then(|| (Parcel::seed(policy, e.row.amount), e))
+                    }
+                    NO_SLOT => None,
+                    s => {
+                        let st = &mut states[s as usize];
+                        if reached[s as usize] {
+                            let e = batches.row(ev, i);
+                            let p = st.send(e.row.amount);
+                            self.row_allowed(&w, &e.row).then_some((p, e))
+                        } else {
+                            // most sends of a replay: nothing traced ever arrived, none leaves
+                            st.send_untraced(batches.amount(ev, i));
+                            None
+                        }
+                    }
+                };
+                let mut carried = None;
+                if let Some((p, e)) = parcel.map(|(p, e)| (p.advance(n), e)) {
+                    let r = &e.row;
+                    let traced = p.traced(r.amount);
+                    let strata = p.mask();
+                    if !traced.is_zero() && strata != 0 {
+                        let followed = traced >= self.dense_min_raw(&mut w, r.asset)?;
+                        let (from, to) = if self.fwd { (e.from, e.to) } else { (e.to, e.from) };
+                        let transfer = Transfer {
+                            // the hash and the addresses are filled in below, all edges' at once
+                            tx: Hash32::ZERO,
+                            height: r.height,
+                            pos: Position { tx_index: r.tx_index, sub: r.sub },
+                            time: r.time,
+                            from: Address::Coinbase,
+                            to: Address::Coinbase,
+                            asset: assets[r.asset as usize],
+                            amount: r.amount,
+                        };
+                        edges.push(TracedEdge::new(transfer, 0, EdgeKind::Transfer, traced, strata, followed));
+                        edge_txs.push(r.tx);
+                        ends.push((from, to));
+                        if followed {
+                            carried = Some(p);
+                        }
                     }
                 }
-            };
-            let mut carried = None;
-            if let Some((p, e)) = parcel.map(|(p, e)| (p.advance(n), e)) {
-                let r = &e.row;
-                let traced = p.traced(r.amount);
-                let strata = p.mask();
-                if !traced.is_zero() && strata != 0 {
-                    let followed = traced >= self.dense_min_raw(&mut w, r.asset)?;
-                    let (from, to) = if self.fwd { (e.from, e.to) } else { (e.to, e.from) };
-                    let transfer = Transfer {
-                        // the hash and the addresses are filled in below, all edges' at once
-                        tx: Hash32::ZERO,
-                        height: r.height,
-                        pos: Position { tx_index: r.tx_index, sub: r.sub },
-                        time: r.time,
-                        from: Address::Coinbase,
-                        to: Address::Coinbase,
-                        asset: assets[r.asset as usize],
-                        amount: r.amount,
-                    };
-                    edges.push(TracedEdge::new(transfer, 0, EdgeKind::Transfer, traced, strata, followed));
-                    edge_txs.push(r.tx);
-                    ends.push((from, to));
-                    if followed {
-                        carried = Some(p);
-                    }
+                if ev.ts != NO_SLOT && ev.ts != SEED_SLOT {
+                    reached[ev.ts as usize] |= carried.is_some();
+                    states[ev.ts as usize].receive(batches.amount(ev, i), carried.as_ref());
                 }
             }
-            if ev.ts != NO_SLOT && ev.ts != SEED_SLOT {
-                reached[ev.ts as usize] |= carried.is_some();
-                states[ev.ts as usize].receive(batches.amount(ev, i), carried.as_ref());
-            }
-        }
+            (edges, ends, edge_txs)
+        };
         // a read per transaction (most edges are far apart in the table): on both cores
         let hashes = on_both_cores(&edge_txs, |part| view.tx_hashes(part)).map_err(src_err)?.concat();
         drop(edge_txs);
@@ -839,6 +909,201 @@ impl<S: GraphSource> Walker<'_, &S> {
         Ok((edges, Nodes { view, class, labelled, names, ends }))
     }
 
+    /// Poison's edges straight from the rows the discovery read, in the order the replay
+    /// would make them (the walk's), with each edge's ends by id and its transaction (see the
+    /// module docs for why they are the replay's).
+    ///
+    /// `held`: the tracked ids with their `(asset, state)`s; `start`: per state, the
+    /// discovery's earliest arrival in fewer than N hops; `slot`: the state of a holding
+    /// (`NO_SLOT`, `SEED_SLOT` or a state index).
+    fn poison_edges(
+        &mut self,
+        w: &DenseWalk<'_, S::Error>,
+        seed_ids: &[u32],
+        held: &[(u32, Vec<(u32, u32)>)],
+        start: &[Key],
+        slot: &impl Fn(u32, u32) -> u32,
+    ) -> Result<EdgeRows, TraceError> {
+        let n = self.opts.hops as usize;
+        let fwd = self.fwd;
+        let assets = w.view.assets();
+        let states = start.len();
+        // per asset index: its facts, looked up when first needed; recorded in the result (as
+        // `Walker::asset` does) only where the discovery's last pass or the replay would have
+        let mut infos: Vec<Option<AssetInfo>> = vec![None; assets.len()];
+        let mut used = vec![false; assets.len()];
+        let mut min_raw = |this: &Self, i: u32| -> Result<U256, TraceError> {
+            if let Some(x) = &infos[i as usize] {
+                return Ok(x.min_raw);
+            }
+            let a = *assets.get(i as usize).ok_or_else(|| TraceError::Source(format!("asset index {i}").into()))?;
+            let info = match this.assets.get(&(0, a)) {
+                Some(x) => x.clone(),
+                None => this.asset_info(0, a)?,
+            };
+            let m = info.min_raw;
+            infos[i as usize] = Some(info);
+            Ok(m)
+        };
+
+        // the sends, one pass over the rows: grouped by sender (a seed, or a tracked holding's
+        // state), each group in the walk's order (backward lists are in chain order: read
+        // from their ends); per send, its receiving state when it carries traced funds on
+        // (followed into a tracked holding), else `NO_SLOT`
+        struct Send<'r> {
+            k: Key,
+            to: u32,
+            /// The row's asset, and whether its amount is zero (the top bit).
+            asset: u32,
+            row: &'r Row,
+        }
+        const ZERO: u32 = 1 << 31;
+        let mut sends: Vec<Send<'_>> = Vec::new();
+        // (sender's id, its state or `SEED_SLOT`, its first send in `sends`)
+        let mut groups: Vec<(u32, u32, u32)> = Vec::with_capacity(seed_ids.len() + held.len());
+        let list = |x: u32| w.outs(x).map(|(_, l)| l).unwrap_or_default();
+        let senders = seed_ids.iter().map(|&x| (x, SEED_SLOT, &[][..])).chain(
+            // one group per tracked asset of the id (most hold one)
+            held.iter().flat_map(|(x, mine)| mine.iter().map(move |&(_, fs)| (*x, fs, mine.as_slice()))),
+        );
+        for (x, fs, mine) in senders {
+            groups.push((x, fs, sends.len() as u32));
+            let l = list(x);
+            for j in 0..l.len() {
+                let r = if fwd { &l[j] } else { &l[l.len() - 1 - j] };
+                if fs != SEED_SLOT && mine.iter().find(|m| m.0 == r.asset).is_none_or(|m| m.1 != fs) {
+                    continue;
+                }
+                let zero = r.amount.is_zero();
+                let mut to = slot(r.other, r.asset);
+                if (to as usize) >= states || zero || r.amount < min_raw(self, r.asset)? {
+                    to = NO_SLOT;
+                }
+                let asset = r.asset | if zero { ZERO } else { 0 };
+                sends.push(Send { k: orient(fwd, r), to, asset, row: r });
+            }
+        }
+        let end = sends.len() as u32;
+        let group = |g: usize| {
+            let next = groups.get(g + 1).map_or(end, |x| x.2);
+            &sends[groups[g].2 as usize..next as usize]
+        };
+
+        // per state, for each `s < N`: the earliest key (oriented) at which funds that travelled
+        // exactly `s` transfers arrive (index 0 unused: only seeds hold stratum 0). Seeds send
+        // stratum 0 at any key, their first one included; stratum `s` reaches a holding at the
+        // earliest carrying send whose sender held stratum `s - 1` strictly before it (a send
+        // leaves before its own receipt arrives, for a transfer to itself too); strata of N
+        // are never sent on.
+        let mut first = vec![KEY_MAX; states * n];
+        for (g, &(_, fs, _)) in groups.iter().enumerate() {
+            if fs == SEED_SLOT {
+                for e in group(g).iter().filter(|e| e.to != NO_SLOT) {
+                    let c = &mut first[e.to as usize * n + 1];
+                    *c = (*c).min(e.k);
+                }
+            }
+        }
+        for s in 2..n {
+            for (g, &(_, fs, _)) in groups.iter().enumerate() {
+                if fs == SEED_SLOT {
+                    continue;
+                }
+                let held_at = first[fs as usize * n + s - 1];
+                if held_at == KEY_MAX {
+                    continue;
+                }
+                let sends = group(g);
+                // the sends after it: a suffix (the group is in the walk's order)
+                let from = sends.partition_point(|e| e.k <= held_at);
+                for e in sends[from..].iter().filter(|e| e.to != NO_SLOT) {
+                    let c = &mut first[e.to as usize * n + s];
+                    *c = (*c).min(e.k);
+                }
+            }
+        }
+
+        // the edges: every non-zero send of a seed (stratum 1), every non-zero send of a
+        // tracked holding that held some stratum below N before it (strata one higher)
+        let mut cands: Vec<(&Row, u32, u64, Key)> = Vec::new();
+        for (g, &(x, fs, _)) in groups.iter().enumerate() {
+            let seed = fs == SEED_SLOT;
+            let (held_at, begin) =
+                if seed { (&[][..], 0) } else { (&first[fs as usize * n..][..n], start[fs as usize]) };
+            for e in group(g) {
+                // the assets the discovery met: a seed's sends after its first key, a tracked
+                // holding's after its earliest arrival (on its pass from there)
+                let asset = (e.asset & !ZERO) as usize;
+                if e.k > begin {
+                    used[asset] = true;
+                }
+                if e.asset & ZERO != 0 {
+                    continue;
+                }
+                let strata =
+                    if seed { 2 } else { (1..n).filter(|&s| held_at[s] < e.k).fold(0u64, |m, s| m | 1 << (s + 1)) };
+                if strata != 0 {
+                    used[asset] = true;
+                    cands.push((e.row, x, strata, e.k));
+                }
+            }
+        }
+        self.stats.events_replayed = u64::from(end);
+        drop(sends);
+        // (the keys kept beside the rows: the rows are read only for the edges, in order)
+        let order = walk_order(
+            cands.iter().map(|c| {
+                let k = if fwd { c.3 } else { !c.3 };
+                ((k >> 64) as u64, (k >> 32) as u32, k as u32)
+            }),
+            cands.len(),
+            fwd,
+        );
+        let mut edges = Vec::with_capacity(cands.len());
+        let mut ends: Vec<(u32, u32)> = Vec::with_capacity(cands.len());
+        let mut edge_txs: Vec<u32> = Vec::with_capacity(cands.len());
+        for (j, &i) in order.iter().enumerate() {
+            // the rows are far apart: fetched ahead of their turn (a miss each otherwise)
+            if let Some(&a) = order.get(j + 16) {
+                prefetch(&cands[a as usize]);
+            }
+            if let Some(&a) = order.get(j + 8) {
+                prefetch(cands[a as usize].0);
+            }
+            let (r, from, strata, _) = cands[i as usize];
+            let followed = r.amount >= min_raw(self, r.asset)?;
+            let transfer = Transfer {
+                // the hash and the addresses are filled in by the caller, all edges' at once
+                tx: Hash32::ZERO,
+                height: r.height,
+                pos: Position { tx_index: r.tx_index, sub: r.sub },
+                time: r.time,
+                from: Address::Coinbase,
+                to: Address::Coinbase,
+                asset: assets[r.asset as usize],
+                amount: r.amount,
+            };
+            edges.push(TracedEdge::new(transfer, 0, EdgeKind::Transfer, r.amount, strata, followed));
+            edge_txs.push(r.tx);
+            ends.push(if fwd { (from, r.other) } else { (r.other, from) });
+        }
+        for (i, info) in infos.into_iter().enumerate() {
+            if !used[i] {
+                continue;
+            }
+            let a = assets[i];
+            match info {
+                Some(info) => {
+                    self.assets.entry((0, a)).or_insert(info);
+                }
+                None => {
+                    self.asset(0, a)?;
+                }
+            }
+        }
+        Ok((edges, ends, edge_txs))
+    }
+
     /// The result's nodes from the dense walk's classes and ids (what `Walker::nodes` finds by
     /// address), and the edges' ends by index for the deposits' paths.
     pub(super) fn nodes_dense(
@@ -851,9 +1116,11 @@ impl<S: GraphSource> Walker<'_, &S> {
         // per name: fewest hops, whether a followed edge arrived, the earliest such arrival
         // (oriented); `u32::MAX` hops: not a receiver
         let mut hop: Vec<(u32, bool, Key)> = vec![(u32::MAX, false, KEY_MAX); names.ids.len()];
+        // per name, whether it is a seed's (looked up in id order, not once per edge)
+        let seed: Vec<bool> = names.ids.iter().map(|&id| class.get(id as usize) == Some(&SEED)).collect();
         for (e, &(f, t)) in edges.iter().zip(&ends) {
             let to = if self.fwd { t } else { f };
-            if class.get(names.ids[to as usize] as usize) == Some(&SEED) {
+            if seed[to as usize] {
                 continue;
             }
             let tr = &e.transfer;
@@ -1069,6 +1336,55 @@ fn order_events(events: &mut Vec<Ev>, batches: &Batches, fwd: bool) -> u64 {
     u64::MAX
 }
 
+/// Asks the CPU to bring `x`'s first cache line in ahead of a read (a hint: nothing else).
+#[inline(always)]
+fn prefetch<T>(x: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never reads or faults (any address is allowed), and every x86-64 CPU
+    // has SSE, the instruction's feature.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((x as *const T).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
+}
+
+/// The indices of `n` rows with keys `(height, tx_index, sub)`, all different, in the walk's
+/// order (backward: reversed): packed into one `u64` each with its index when the keys span
+/// few enough bits (as in [`order_events`]), else sorted as `(key, index)` pairs.
+fn walk_order(keys: impl Iterator<Item = (u64, u32, u32)> + Clone, n: usize, fwd: bool) -> Vec<u32> {
+    let (mut lo, mut hi, mut tx_max, mut sub_max) = (u64::MAX, 0u64, 0u32, 0u32);
+    for (h, t, s) in keys.clone() {
+        (lo, hi, tx_max, sub_max) = (lo.min(h), hi.max(h), tx_max.max(t), sub_max.max(s));
+    }
+    if n == 0 {
+        return Vec::new();
+    }
+    let bits = |x: u64| 64 - x.leading_zeros();
+    let (bt, bs, bi) = (bits(tx_max.into()), bits(sub_max.into()), bits(n as u64));
+    if bits(hi - lo) + bt + bs + bi <= 64 {
+        let mut packed: Vec<u64> = keys
+            .enumerate()
+            .map(|(i, (h, t, s))| {
+                let (h, t, s) = if fwd { (h - lo, t, s) } else { (hi - h, tx_max - t, sub_max - s) };
+                (((h << bt | u64::from(t)) << bs | u64::from(s)) << bi) | i as u64
+            })
+            .collect();
+        packed.sort_unstable();
+        let mask = (1u64 << bi) - 1;
+        return packed.into_iter().map(|p| (p & mask) as u32).collect();
+    }
+    let mut order: Vec<(Key, u32)> = keys
+        .enumerate()
+        .map(|(i, (h, t, s))| {
+            let k = key(h, t, s);
+            (if fwd { k } else { !k }, i as u32)
+        })
+        .collect();
+    order.sort_unstable();
+    order.into_iter().map(|(_, i)| i).collect()
+}
+
 /// Whether `id` sent anything after the traced funds first arrived at `first` (oriented):
 /// backward, whether anything arrived before they left.
 fn has_outs_after<E: std::error::Error + Send + Sync + 'static>(
@@ -1128,6 +1444,26 @@ mod tests {
                 prop_assert_eq!(e.amount, u128::from(i));
                 prop_assert_eq!(batches.row(e, i).row.amount, U256::from(i));
             }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn walk_order_equals_a_plain_sort(
+            raw in prop::collection::btree_set((0u64..40, 0u32..9, 0u32..3), 0..300),
+            wide in any::<bool>(),
+            backward in any::<bool>(),
+        ) {
+            // distinct keys in a random order
+            let mut rows: Vec<(u64, u32, u32)> = raw.into_iter().collect();
+            rows.sort_by_key(|&(h, t, s)| (h * 7 + u64::from(t) * 3 + u64::from(s)) % 11);
+            let rows: Vec<(u64, u32, u32)> = rows
+                .into_iter()
+                .map(|(h, t, s)| (if wide { h.wrapping_mul(u64::MAX / 41) } else { 17_000_000 + h }, t, s))
+                .collect();
+            let keys: Vec<Key> =
+                rows.iter().map(|&(h, t, s)| if backward { !key(h, t, s) } else { key(h, t, s) }).collect();
+            prop_assert_eq!(walk_order(rows.iter().copied(), rows.len(), !backward), plain(&keys));
         }
     }
 

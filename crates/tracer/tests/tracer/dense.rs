@@ -273,3 +273,146 @@ fn dense_walk_on_two_threads_equals_walk_over_addresses() {
         }
     }
 }
+
+/// Transfers `(height, from, to, asset, amount)` (heights from 0: the chain's first key is
+/// `(0, 0, 0)`), seeds, hops, hub degree, `--min-amount`, backward, pooling labels.
+type Dense = (Vec<(u64, u8, u8, u8, u64)>, Vec<u8>, u32, u64, u64, bool, Vec<u8>);
+
+/// Few addresses and many transfers: holdings reached again and again with different hop
+/// counts (strata with several bits, later arrivals with more hops), transfers to oneself,
+/// zero amounts, a seed's transfer at the chain's first key, two assets, hubs, pools.
+fn dense_strategy() -> impl Strategy<Value = Dense> {
+    (
+        prop::collection::vec(
+            (
+                0u64..25,
+                0u8..6,
+                0u8..6,
+                prop_oneof![4 => Just(0u8), 1 => Just(1u8)],
+                prop_oneof![1 => Just(0u64), 6 => 1u64..50],
+            ),
+            5..120,
+        ),
+        prop::collection::vec(0u8..6, 1..3),
+        1u32..9,
+        prop_oneof![3 => Just(1_000u64), 1 => 4u64..20],
+        prop_oneof![2 => Just(0u64), 1 => 1u64..30],
+        any::<bool>(),
+        prop::collection::vec(0u8..6, 0..2),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// Poison's edges, built from the discovery's rows without a replay, equal the walk over
+    /// addresses' (which replays every event through per-holding masks): every edge's strata,
+    /// `followed` and order, the nodes and their roles, deposits and assets. Haircut and FIFO
+    /// ride along (their discovery skips the last hop's reads).
+    #[test]
+    fn dense_poison_without_replay_equals_the_replay(
+        (legs, seeds, hops, hub_degree, min_amount, backward, pools) in dense_strategy()
+    ) {
+        let mut g = MemGraph::new("ethereum");
+        // keys sorted by height, one transfer per transaction: the first is the chain's
+        // first key `(0, 0, 0)` when its height is 0
+        let mut legs = legs;
+        legs.sort_by_key(|l| l.0);
+        let mut per_block = std::collections::BTreeMap::<u64, u32>::new();
+        for (i, &(height, f, t, a, amount)) in legs.iter().enumerate() {
+            let tx_index = per_block.entry(height).or_default();
+            g.add_transfer(Transfer {
+                tx: Hash32([i as u8 + 1; 32]),
+                height,
+                pos: Position { tx_index: *tx_index, sub: 0 },
+                time: 1_600_000_000 + height * 12,
+                from: addr(f),
+                to: addr(t),
+                asset: asset(a),
+                amount: U256::from(amount),
+            });
+            *tx_index += 1;
+        }
+        for &p in &pools {
+            g.add_label(Label {
+                chain: Some("ethereum".into()),
+                address: addr(p),
+                category: Category::ExchangeDeposit,
+                entity: "exchange".into(),
+                source: "test".into(),
+                confidence: 90,
+                attrs: Default::default(),
+            });
+        }
+        let general = g.clone().without_dense_view();
+        for policy in [Policy::Poison, Policy::Haircut, Policy::Fifo] {
+            let mut o = TraceOptions::new(seeds.iter().map(|&s| addr(s)).collect(), "ETH", 0);
+            o.hops = hops;
+            o.policy = policy;
+            o.hub_degree = hub_degree;
+            o.min_amount = (min_amount > 0).then(|| min_amount.to_string());
+            if backward {
+                o.direction = TraceDirection::Backward;
+            }
+            let d = trace(&g, &o).expect("dense walk");
+            let a = trace(&general, &o).expect("walk over addresses");
+            prop_assert!(d.stats.dense && !a.stats.dense);
+            same(&d, &a)?;
+        }
+    }
+}
+
+/// A send carries every stratum that arrived strictly before it, not only the fewest hops: A
+/// (the seed) pays B at block 1 (B holds stratum 1) and C at block 2; C pays B in block 3 (B
+/// now holds strata 1 and 2, the second arriving later with more hops, which the discovery's
+/// earliest arrivals do not keep). B's payment to D earlier in block 3 carries stratum 1
+/// only; its later sends carry both, and a payment to itself adds stratum 3 to what it holds.
+#[test]
+fn poison_strata_include_later_arrivals_with_more_hops() {
+    let mut g = MemGraph::new("ethereum");
+    let (a, b, c, d) = (addr(1), addr(2), addr(3), addr(4));
+    let legs = [
+        (1, 0, &a, &b),
+        (2, 0, &a, &c),
+        (3, 1, &b, &d),
+        (3, 2, &c, &b),
+        (4, 0, &b, &d),
+        (5, 0, &b, &b),
+        (6, 0, &b, &d),
+    ];
+    for (i, &(height, tx_index, from, to)) in legs.iter().enumerate() {
+        g.add_transfer(Transfer {
+            tx: Hash32([i as u8 + 1; 32]),
+            height,
+            pos: Position { tx_index, sub: 0 },
+            time: 1_600_000_000 + height * 12,
+            from: from.clone(),
+            to: to.clone(),
+            asset: Asset::Native,
+            amount: U256::from(10u8),
+        });
+    }
+    let general = g.clone().without_dense_view();
+    let mut o = TraceOptions::new(vec![a.clone()], "ETH", 0);
+    o.hops = 6;
+    o.policy = Policy::Poison;
+    let dense = trace(&g, &o).expect("dense walk");
+    let replayed = trace(&general, &o).expect("walk over addresses");
+    assert!(dense.stats.dense && !replayed.stats.dense);
+    assert_eq!(dense.edges, replayed.edges);
+    assert_eq!(dense.nodes, replayed.nodes);
+    let strata: Vec<(u64, u32, u64)> =
+        dense.edges.iter().map(|e| (e.transfer.height, e.transfer.pos.tx_index, e.strata)).collect();
+    assert_eq!(
+        strata,
+        vec![
+            (1, 0, 0b10),    // A → B: stratum 1
+            (2, 0, 0b10),    // A → C
+            (3, 1, 0b100),   // B → D before C's payment: B holds stratum 1 only
+            (3, 2, 0b100),   // C → B: stratum 2
+            (4, 0, 0b1100),  // B → D: strata 2 and 3
+            (5, 0, 0b1100),  // B → B: the same; B holds strata 1 to 3 after it
+            (6, 0, 0b11100), // B → D: strata 2, 3 and 4
+        ]
+    );
+}
