@@ -389,19 +389,14 @@ fn roll_back_to_fork<S: ChainSink>(
     Ok(fork)
 }
 
-fn apply<S: ChainSink>(
-    sink: &S,
-    chain: &str,
-    batch: &mut Vec<BlockData>,
-    sum: &mut IngestSummary,
-) -> Result<(), IngestError> {
+/// Store `batch` in one atomic apply (it stays as it was: the caller clears or returns it).
+fn apply<S: ChainSink>(sink: &S, chain: &str, batch: &[BlockData], sum: &mut IngestSummary) -> Result<(), IngestError> {
     let Some(first) = batch.first().map(|b| b.block.height) else { return Ok(()) };
     let doing = format!("storing blocks {first}..={}", first + batch.len() as u64 - 1);
     match sink.apply(batch).map_err(sink_err(&doing))? {
         Applied::Ok(c) => sum.add(c),
         Applied::ParentMismatch => return Err(IngestError::Conflict { chain: chain.to_string(), height: first }),
     }
-    batch.clear();
     Ok(())
 }
 
@@ -487,7 +482,8 @@ pub fn ingest_blocks_dir<S: ChainSink, L: UtxoLookup + Send>(
         let mut source = BatchSource { reader: bd.reader(), blocks: &todo, next: 0, buf: Vec::new() };
         loop {
             let (more, err) = source.next_batch(&mut decoder, batch_max, opts.batch_rows, &mut batch, &mut sum);
-            apply(sink, chain, &mut batch, &mut sum)?;
+            apply(sink, chain, &batch, &mut sum)?;
+            batch.clear();
             decoder.trim_overlay(opts.overlay_max);
             progress(Progress::Blocks { done: sum.blocks + sum.skipped, total });
             if err.is_some() || !more {
@@ -581,6 +577,10 @@ impl BatchSource<'_> {
 /// outputs). The overlay holds every output of the batches not yet stored, so an input is
 /// never looked up in a batch in flight: aging the overlay drops its older generation only
 /// once the sink has stored every batch whose outputs it holds.
+///
+/// A stored batch goes back to the decoding thread, which frees it: its memory was allocated
+/// there, and the allocator frees a block fastest on the thread that allocated it (freed on
+/// the storing thread, every block went back to the other thread's arena under its lock).
 fn pipelined<S: ChainSink, L: UtxoLookup + Send>(
     bd: &BlocksDir,
     todo: &[ChainBlock],
@@ -596,7 +596,8 @@ fn pipelined<S: ChainSink, L: UtxoLookup + Send>(
     std::thread::scope(|scope| {
         // One batch decoded ahead: the channel holds one, the decoder works on the next.
         let (batches, from_decoder) = mpsc::sync_channel::<(Vec<BlockData>, Read, Option<IngestError>)>(1);
-        let (stored, acks) = mpsc::channel::<()>();
+        // Stored batches, going back to be freed where they were allocated.
+        let (stored, acks) = mpsc::channel::<Vec<BlockData>>();
         let overlay_max = opts.overlay_max;
         scope.spawn(move || {
             let mut source = BatchSource { reader: bd.reader(), blocks: todo, next: 0, buf: Vec::new() };
@@ -606,6 +607,10 @@ fn pipelined<S: ChainSink, L: UtxoLookup + Send>(
             // generation, which the next aging drops.
             let mut sent_at_aging = 0u64;
             loop {
+                // Free the batches stored since the last round.
+                while acks.try_recv().is_ok() {
+                    acked += 1;
+                }
                 let mut batch = Vec::with_capacity(batch_max);
                 let mut read = Read::default();
                 let (more, err) = source.fill(decoder, batch_max, opts.batch_rows, &mut batch, &mut read);
@@ -631,11 +636,11 @@ fn pipelined<S: ChainSink, L: UtxoLookup + Send>(
                 }
             }
         });
-        for (mut batch, read, err) in from_decoder {
+        for (batch, read, err) in from_decoder {
             sum.bytes += read.bytes;
             sum.transactions += read.transactions;
-            apply(sink, &opts.chain, &mut batch, sum)?;
-            let _ = stored.send(());
+            apply(sink, &opts.chain, &batch, sum)?;
+            let _ = stored.send(batch);
             progress(Progress::Blocks { done: sum.blocks + sum.skipped, total });
             if err.is_some() {
                 return Ok(err);
