@@ -247,8 +247,10 @@ pub enum ReadScope {
 /// lists, into which its sorted rows go one after another instead of between the rows of
 /// earlier batches — and flushed as sorted files while the next batch is built. Batches are
 /// bounded by their rows (the Bitcoin ingest's row budget, a few megabytes per big family), so
-/// the memtables are small too: on the 1M-transaction benchmark chain (30-block batches)
-/// 4 MiB gave 1.8 s less CPU than 16 MiB, whose memtables took two batches each.
+/// the memtables are small too: 4 MiB is below the rows a 150,000-row batch gives its
+/// largest families (5–8 MB), so every batch switches them. On the 1M-transaction benchmark
+/// chain in 25-block batches, the CPU outside compaction was 12.5 s with memtables that small
+/// (2 MiB) and 14.2 s with 16 MiB, which took two batches each.
 const BULK_WRITE_BUFFER_BYTES: usize = 4 << 20;
 /// Level-0 files of a column family that start a compaction during a bulk load (RocksDB's
 /// default is 4), and the counts at which writes are slowed down and stopped until compaction
