@@ -42,7 +42,7 @@ fn display(a: &BtcAddress) -> String {
     s
 }
 
-/// Bytes that hold the text of any address: a witness program of 40 bytes (the longest) is 74
+/// Bytes that hold the text of any address: a witness program of 40 bytes (the longest) is 76
 /// characters in bech32m with a 4-character prefix (`bcrt`).
 const ADDRESS_TEXT_CAPACITY: usize = 80;
 
