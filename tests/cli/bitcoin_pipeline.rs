@@ -201,7 +201,7 @@ fn bulk_loaded_store_equals_the_logged_one_on_real_blocks_and_through_a_reorg() 
     assert_same(&bulk, &logged, "after the reorganisation, bulk vs logged");
 }
 
-/// A bulk load larger than a bulk handle's memtables (16 MiB per column family): batches go
+/// A bulk load larger than a bulk handle's memtables (4 MiB per column family): batches go
 /// into memtables of their own and are flushed, and compacted, while the load goes on. The
 /// store equals the logged one (digest and `verify`'s recomputed figures), and the rows were
 /// persisted by several flushes, not only the close's (RocksDB's info log says so).
@@ -235,4 +235,91 @@ fn bulk_load_past_its_memtables_equals_the_logged_one() {
     // The close flushes once more.
     assert!(flushes >= 3, "{flushes} flushes: the bulk load was flushed less than twice before its close");
     assert_same(&bulk, &logged, "generated chain past the memtables, bulk vs logged");
+}
+
+/// A sink that records the blocks and rows (transfers, outputs, spends) of every batch it is
+/// handed, in front of the store.
+struct Recording<'a> {
+    inner: Sink<'a>,
+    batches: std::sync::Mutex<Vec<(usize, usize, usize)>>,
+}
+
+impl ChainSink for Recording<'_> {
+    type Error = StoreError;
+    fn tip(&self) -> Result<Option<(u64, Hash32)>, StoreError> {
+        self.inner.tip()
+    }
+    fn block_hash(&self, height: u64) -> Result<Option<Hash32>, StoreError> {
+        self.inner.block_hash(height)
+    }
+    fn apply(&self, blocks: &[BlockData]) -> Result<Applied, StoreError> {
+        let rows = |b: &BlockData| b.transfers.len() + b.outputs.len() + b.spends.len();
+        let all: usize = blocks.iter().map(rows).sum();
+        let last = blocks.last().map_or(0, rows);
+        self.batches.lock().unwrap().push((blocks.len(), all, all - last));
+        self.inner.apply(blocks)
+    }
+    fn rollback_to(&self, height: u64) -> Result<u64, StoreError> {
+        self.inner.rollback_to(height)
+    }
+    fn record_node_info(&self, a: &str, b: &str) -> Result<(), StoreError> {
+        self.inner.record_node_info(a, b)
+    }
+}
+
+/// A block-files batch ends at `batch_rows` rows, before `batch_blocks` blocks: every batch
+/// but the last stops at the first block that reaches the budget (the rows before its last
+/// block are under it, all of them at or over it) or at `batch_blocks` blocks, whichever comes
+/// first, and the store equals one written in batches of blocks alone (digest and `verify`'s
+/// figures), pipelined and sequential alike.
+#[test]
+fn block_file_batches_end_at_their_row_budget() {
+    let w = common::Workdir::new();
+    let seed = chaintrace_testkit::rng::fresh_seed();
+    println!("generated chain seed {seed}");
+    let gen = w.path().join("gen");
+    std::fs::create_dir_all(&gen).unwrap();
+    let p = SynthParams { txs: 4_000, txs_per_block: 30, entities: 60, seed, stale_every: 9, ..SynthParams::default() };
+    generate(&gen, &p).unwrap();
+    let by_blocks = Store::open(&w.path().join("blocks")).unwrap();
+    let sink = Sink(&by_blocks, CHAIN);
+    let opts =
+        IngestOptions { batch_blocks: 40, batch_rows: usize::MAX, ..IngestOptions::new(CHAIN, Network::Regtest) };
+    ingest_blocks_dir(&gen, &sink, sink, &opts, |_| {}).unwrap();
+    let budget = 700;
+    for pipeline in [true, false] {
+        let store = Store::open(&w.path().join(format!("rows-{pipeline}"))).unwrap();
+        let rec = Recording { inner: Sink(&store, CHAIN), batches: Default::default() };
+        let opts = IngestOptions {
+            batch_blocks: 40,
+            batch_rows: budget,
+            overlay_max: 200,
+            pipeline,
+            ..IngestOptions::new(CHAIN, Network::Regtest)
+        };
+        ingest_blocks_dir(&gen, &rec, Sink(&store, CHAIN), &opts, |_| {}).unwrap();
+        let batches = rec.batches.into_inner().unwrap();
+        let (last, full) = batches.split_last().unwrap();
+        let mut cut_by_rows = 0;
+        for (i, (blocks, rows, before_last)) in full.iter().enumerate() {
+            // Ended by its rows, or (the generated chain starts with blocks of a coinbase
+            // alone) by its block count first.
+            assert!(*before_last < budget, "pipeline {pipeline}: batch {i}: {before_last} rows before its last block");
+            assert!(*blocks <= 40, "pipeline {pipeline}: batch {i} holds {blocks} blocks");
+            assert!(
+                *rows >= budget || *blocks == 40,
+                "pipeline {pipeline}: batch {i} ended early: {blocks} blocks, {rows} rows"
+            );
+            cut_by_rows += usize::from(*rows >= budget && *blocks < 40);
+        }
+        assert!(
+            cut_by_rows >= 5,
+            "pipeline {pipeline}: only {cut_by_rows} of {} batches were cut by the budget",
+            batches.len()
+        );
+        assert!(last.0 <= 40 && last.2 < budget, "pipeline {pipeline}: last batch {last:?}");
+        let stored: usize = batches.iter().map(|b| b.0).sum();
+        assert_eq!(stored as u64, store.stats().unwrap().chains[CHAIN].blocks, "pipeline {pipeline}: blocks");
+        assert_same(&store, &by_blocks, &format!("row budget, pipeline {pipeline}"));
+    }
 }

@@ -217,6 +217,15 @@ impl<L: UtxoLookup> BlockDecoder<L> {
         let time = u64::from(block.header.time);
         let mut data = BlockData::new(BlockRef { height, hash, parent: to_hash32(&block.header.prev_blockhash), time });
         data.tx_count = u32::try_from(block.txdata.len()).unwrap_or(u32::MAX);
+        // The block's rows at their final size up front: grown by doubling, each large
+        // reallocation made the allocator consolidate every small block the previous
+        // transactions freed. A transaction's transfers are one per output address when it
+        // has one input address (most do); more grow the vector.
+        let (n_in, n_out) =
+            block.txdata.iter().fold((0usize, 0usize), |(i, o), tx| (i + tx.input.len(), o + tx.output.len()));
+        data.outputs.reserve_exact(n_out);
+        data.spends.reserve_exact(n_in);
+        data.transfers.reserve(n_out);
         let mut totals = BlockTotals::default();
         let mut inputs: Vec<InputRef> = Vec::new();
         let mut outputs: Vec<UtxoOutput> = Vec::new();

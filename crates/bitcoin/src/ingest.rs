@@ -25,6 +25,13 @@ use crate::{
 /// together (a cache in front of the sink's lookup; see [`BlockDecoder`]).
 pub const OVERLAY_MAX: usize = 4_000_000;
 
+/// Rows (transfers, outputs and spends) after which a block-files batch ends, whatever its
+/// block count: a batch's memory (its decoded blocks, its encoded rows, RocksDB's copy and
+/// memtables) grows with its rows, and blocks differ a hundredfold in size. 150,000 rows are
+/// about 30 blocks of the benchmark's generated chain and 10 of today's mainnet blocks; with
+/// 100-block batches that chain's ingest peaked at 1.4 GiB.
+pub const BATCH_ROWS: usize = 150_000;
+
 /// Heights compared per node request while searching a fork point.
 const FORK_WINDOW: u64 = 16;
 
@@ -39,8 +46,12 @@ pub struct IngestOptions {
     pub from: Option<u64>,
     /// Last height to ingest (default: the source's best height).
     pub to: Option<u64>,
-    /// Blocks written per atomic batch.
+    /// Blocks written per atomic batch (at most: a block-files batch also ends at
+    /// `batch_rows`).
     pub batch_blocks: usize,
+    /// Block files: a batch ends once its blocks hold this many rows (transfers, outputs and
+    /// spends), before `batch_blocks` blocks.
+    pub batch_rows: usize,
     /// How far below the stored tip a fork point is searched for.
     pub max_reorg_depth: u64,
     /// Unspent outputs kept in the decoder's overlay between batches (both generations; the
@@ -62,6 +73,7 @@ impl IngestOptions {
             from: None,
             to: None,
             batch_blocks: 100,
+            batch_rows: BATCH_ROWS,
             max_reorg_depth: u64::MAX,
             overlay_max: OVERLAY_MAX,
             pipeline: true,
@@ -377,19 +389,14 @@ fn roll_back_to_fork<S: ChainSink>(
     Ok(fork)
 }
 
-fn apply<S: ChainSink>(
-    sink: &S,
-    chain: &str,
-    batch: &mut Vec<BlockData>,
-    sum: &mut IngestSummary,
-) -> Result<(), IngestError> {
+/// Store `batch` in one atomic apply (it stays as it was: the caller clears or returns it).
+fn apply<S: ChainSink>(sink: &S, chain: &str, batch: &[BlockData], sum: &mut IngestSummary) -> Result<(), IngestError> {
     let Some(first) = batch.first().map(|b| b.block.height) else { return Ok(()) };
     let doing = format!("storing blocks {first}..={}", first + batch.len() as u64 - 1);
     match sink.apply(batch).map_err(sink_err(&doing))? {
         Applied::Ok(c) => sum.add(c),
         Applied::ParentMismatch => return Err(IngestError::Conflict { chain: chain.to_string(), height: first }),
     }
-    batch.clear();
     Ok(())
 }
 
@@ -474,8 +481,9 @@ pub fn ingest_blocks_dir<S: ChainSink, L: UtxoLookup + Send>(
         let mut batch: Vec<BlockData> = Vec::with_capacity(batch_max);
         let mut source = BatchSource { reader: bd.reader(), blocks: &todo, next: 0, buf: Vec::new() };
         loop {
-            let (more, err) = source.next_batch(&mut decoder, batch_max, &mut batch, &mut sum);
-            apply(sink, chain, &mut batch, &mut sum)?;
+            let (more, err) = source.next_batch(&mut decoder, batch_max, opts.batch_rows, &mut batch, &mut sum);
+            apply(sink, chain, &batch, &mut sum)?;
+            batch.clear();
             decoder.trim_overlay(opts.overlay_max);
             progress(Progress::Blocks { done: sum.blocks + sum.skipped, total });
             if err.is_some() || !more {
@@ -512,24 +520,29 @@ impl BatchSource<'_> {
         &mut self,
         decoder: &mut BlockDecoder<L>,
         max: usize,
+        max_rows: usize,
         batch: &mut Vec<BlockData>,
         sum: &mut IngestSummary,
     ) -> (bool, Option<IngestError>) {
         let mut read = Read::default();
-        let r = self.fill(decoder, max, batch, &mut read);
+        let r = self.fill(decoder, max, max_rows, batch, &mut read);
         sum.bytes += read.bytes;
         sum.transactions += read.transactions;
         r
     }
 
+    /// Decode blocks into `batch` until it holds `max` blocks or `max_rows` rows (transfers,
+    /// outputs and spends; at least one block).
     fn fill<L: UtxoLookup>(
         &mut self,
         decoder: &mut BlockDecoder<L>,
         max: usize,
+        max_rows: usize,
         batch: &mut Vec<BlockData>,
         read: &mut Read,
     ) -> (bool, Option<IngestError>) {
-        while batch.len() < max {
+        let mut rows = 0usize;
+        while batch.len() < max && (batch.is_empty() || rows < max_rows) {
             let Some(cb) = self.blocks.get(self.next) else { return (false, None) };
             self.next += 1;
             let decoded = match self.reader.read_block(&cb.loc, &mut self.buf) {
@@ -546,6 +559,7 @@ impl BatchSource<'_> {
                 Ok(data) => {
                     read.bytes += u64::from(cb.loc.len);
                     read.transactions += u64::from(data.tx_count);
+                    rows += data.transfers.len() + data.outputs.len() + data.spends.len();
                     batch.push(data);
                 }
                 Err(e) => return (false, Some(e)),
@@ -563,6 +577,10 @@ impl BatchSource<'_> {
 /// outputs). The overlay holds every output of the batches not yet stored, so an input is
 /// never looked up in a batch in flight: aging the overlay drops its older generation only
 /// once the sink has stored every batch whose outputs it holds.
+///
+/// A stored batch goes back to the decoding thread, which frees it: its memory was allocated
+/// there, and the allocator frees a block fastest on the thread that allocated it (freed on
+/// the storing thread, every block went back to the other thread's arena under its lock).
 fn pipelined<S: ChainSink, L: UtxoLookup + Send>(
     bd: &BlocksDir,
     todo: &[ChainBlock],
@@ -578,7 +596,8 @@ fn pipelined<S: ChainSink, L: UtxoLookup + Send>(
     std::thread::scope(|scope| {
         // One batch decoded ahead: the channel holds one, the decoder works on the next.
         let (batches, from_decoder) = mpsc::sync_channel::<(Vec<BlockData>, Read, Option<IngestError>)>(1);
-        let (stored, acks) = mpsc::channel::<()>();
+        // Stored batches, going back to be freed where they were allocated.
+        let (stored, acks) = mpsc::channel::<Vec<BlockData>>();
         let overlay_max = opts.overlay_max;
         scope.spawn(move || {
             let mut source = BatchSource { reader: bd.reader(), blocks: todo, next: 0, buf: Vec::new() };
@@ -588,9 +607,13 @@ fn pipelined<S: ChainSink, L: UtxoLookup + Send>(
             // generation, which the next aging drops.
             let mut sent_at_aging = 0u64;
             loop {
+                // Free the batches stored since the last round.
+                while acks.try_recv().is_ok() {
+                    acked += 1;
+                }
                 let mut batch = Vec::with_capacity(batch_max);
                 let mut read = Read::default();
-                let (more, err) = source.fill(decoder, batch_max, &mut batch, &mut read);
+                let (more, err) = source.fill(decoder, batch_max, opts.batch_rows, &mut batch, &mut read);
                 let last = err.is_some() || !more;
                 if batches.send((batch, read, err)).is_err() {
                     return; // the sink side stopped
@@ -613,11 +636,11 @@ fn pipelined<S: ChainSink, L: UtxoLookup + Send>(
                 }
             }
         });
-        for (mut batch, read, err) in from_decoder {
+        for (batch, read, err) in from_decoder {
             sum.bytes += read.bytes;
             sum.transactions += read.transactions;
-            apply(sink, &opts.chain, &mut batch, sum)?;
-            let _ = stored.send(());
+            apply(sink, &opts.chain, &batch, sum)?;
+            let _ = stored.send(batch);
             progress(Progress::Blocks { done: sum.blocks + sum.skipped, total });
             if err.is_some() {
                 return Ok(err);

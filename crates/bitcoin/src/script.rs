@@ -23,14 +23,28 @@ pub fn script_address(script: &Script, network: Network) -> Option<Address> {
 /// The string form of [`script_address`] for a script that is not OP_RETURN.
 pub fn script_address_string(script: &Script, network: Network) -> String {
     if let Ok(a) = BtcAddress::from_script(script, network) {
-        return a.to_string();
+        return display(&a);
     }
     if let Some(key) = p2pk_key_bytes(script.as_bytes()) {
         let pkh = PubkeyHash::from_raw_hash(hash160::Hash::hash(key));
-        return BtcAddress::p2pkh(pkh, network).to_string();
+        return display(&BtcAddress::p2pkh(pkh, network));
     }
     script_key(script.as_bytes())
 }
+
+/// An address's text, written into a string allocated once at a size that holds any address
+/// (`to_string` grows it character by character: two or three reallocations per output).
+fn display(a: &BtcAddress) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(ADDRESS_TEXT_CAPACITY);
+    // Writing into a String cannot fail.
+    let _ = write!(s, "{a}");
+    s
+}
+
+/// Bytes that hold the text of any address: a witness program of 40 bytes (the longest) is 76
+/// characters in bech32m with a 4-character prefix (`bcrt`).
+const ADDRESS_TEXT_CAPACITY: usize = 80;
 
 /// The stable key of a script that has no address: `script-` + the first 20 bytes of its
 /// SHA-256, in hex.

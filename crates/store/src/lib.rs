@@ -241,15 +241,27 @@ pub enum ReadScope {
     Rows,
 }
 /// Memtable size of a bulk load ([`Store::open_bulk`]), per column family. A block batch
-/// goes into one memtable whatever its size, and a full one is switched before the next batch,
-/// so with memtables smaller than a batch (a 100-block batch of the generated chain is about
-/// 130 MB of rows) each batch is inserted into a memtable of its own — an empty skip list,
-/// into which its sorted rows go one after another instead of between the rows of earlier
-/// batches — and flushed as a sorted file while the next batch is built; merging those files
-/// is compaction's work, on a background thread. On the 1M-transaction benchmark chain
-/// (2 cores): 7.5–9 s instead of 9.4–12 s with RocksDB's default of 64 MiB, about the same
-/// CPU time (skip-list inserts on the writer's thread become compaction on another).
-const BULK_WRITE_BUFFER_BYTES: usize = 16 << 20;
+/// goes into one memtable whatever its size, and a full one is switched before the next write
+/// (with atomic flush, every column family's together), so with memtables smaller than a
+/// batch's rows of one family each batch is inserted into memtables of its own — empty skip
+/// lists, into which its sorted rows go one after another instead of between the rows of
+/// earlier batches — and flushed as sorted files while the next batch is built. Batches are
+/// bounded by their rows (the Bitcoin ingest's row budget, a few megabytes per big family), so
+/// the memtables are small too: 4 MiB is below the rows a 150,000-row batch gives its
+/// largest families (5–8 MB), so every batch switches them. On the 1M-transaction benchmark
+/// chain in 25-block batches, the CPU outside compaction was 12.5 s with memtables that small
+/// (2 MiB) and 14.2 s with 16 MiB, which took two batches each.
+const BULK_WRITE_BUFFER_BYTES: usize = 4 << 20;
+/// Level-0 files of a column family that start a compaction during a bulk load (RocksDB's
+/// default is 4), and the counts at which writes are slowed down and stopped until compaction
+/// catches up. A bulk load flushes a small file per family and batch; compacting them into
+/// the level below in larger runs rewrites that level fewer times (level 0's files overlap it
+/// whole: adjacency and UTXO rows are keyed by address id and txid, not in chain order).
+/// Reads during the load (the decoder's look-ups of older outputs) check at most this many
+/// more files, each behind its bloom filter.
+const BULK_L0_COMPACTION_TRIGGER: i32 = 16;
+const BULK_L0_SLOWDOWN_WRITES: i32 = 40;
+const BULK_L0_STOP_WRITES: i32 = 72;
 /// Zstd level of the bottom level's table files.
 const ZSTD_LEVEL: i32 = 6;
 /// Column families read by prefix scans (an address's history, a block's transfers) whose
@@ -586,6 +598,9 @@ impl Store {
                 cf_opts.set_block_based_table_factory(&table);
                 if bulk {
                     cf_opts.set_write_buffer_size(BULK_WRITE_BUFFER_BYTES);
+                    cf_opts.set_level_zero_file_num_compaction_trigger(BULK_L0_COMPACTION_TRIGGER);
+                    cf_opts.set_level_zero_slowdown_writes_trigger(BULK_L0_SLOWDOWN_WRITES);
+                    cf_opts.set_level_zero_stop_writes_trigger(BULK_L0_STOP_WRITES);
                 }
                 if *name == cf::DEGREE {
                     cf_opts.set_merge_operator_associative("chaintrace_degree_add", rows::degree_merge);
