@@ -234,15 +234,20 @@ fn prepare(n: u64, runs: usize, generate: bool) -> Option<(PathBuf, Vec<Vec<Addr
             return None;
         }
     };
-    let fresh = matches!(snapshot::status(&store, CHAIN).expect("snapshot status"), snapshot::Status::Fresh(_));
-    if !fresh {
-        println!(
-            "{:>4}: the store at {} has no fresh snapshot (CHAINTRACE_BENCH_GENERATE=1 builds it)",
-            size_name(n),
-            dir.display()
-        );
-        return None;
-    }
+    let snap = match snapshot::status(&store, CHAIN).expect("snapshot status") {
+        snapshot::Status::Fresh(s) => s,
+        _ => {
+            println!(
+                "{:>4}: the store at {} has no fresh snapshot (CHAINTRACE_BENCH_GENERATE=1 builds it)",
+                size_name(n),
+                dir.display()
+            );
+            return None;
+        }
+    };
+    // "page cache warm": the whole file cached in read order, as `chaintrace snapshot` and the
+    // workbench leave it (other work on the machine may have evicted part of it since)
+    println!("{:>4}: snapshot page cache: {}", size_name(n), snap.recache());
     let stats = store.stats().expect("stats");
     let chain = &stats.chains[CHAIN];
     let tip = chain.tip_height.unwrap_or(0);
