@@ -862,17 +862,8 @@ impl<S: GraphSource> Walker<'_, &S> {
                     if !traced.is_zero() && strata != 0 {
                         let followed = traced >= self.dense_min_raw(&mut w, r.asset)?;
                         let (from, to) = if self.fwd { (e.from, e.to) } else { (e.to, e.from) };
-                        let transfer = Transfer {
-                            // the hash and the addresses are filled in below, all edges' at once
-                            tx: Hash32::ZERO,
-                            height: r.height,
-                            pos: Position { tx_index: r.tx_index, sub: r.sub },
-                            time: r.time,
-                            from: Address::Coinbase,
-                            to: Address::Coinbase,
-                            asset: assets[r.asset as usize],
-                            amount: r.amount,
-                        };
+                        // the hash and the addresses are filled in below, all edges' at once
+                        let transfer = unnamed_transfer(r, assets[r.asset as usize]);
                         edges.push(TracedEdge::new(transfer, 0, EdgeKind::Transfer, traced, strata, followed));
                         edge_txs.push(r.tx);
                         ends.push((from, to));
@@ -1072,17 +1063,8 @@ impl<S: GraphSource> Walker<'_, &S> {
             }
             let (r, from, strata, _) = cands[i as usize];
             let followed = r.amount >= min_raw(self, r.asset)?;
-            let transfer = Transfer {
-                // the hash and the addresses are filled in by the caller, all edges' at once
-                tx: Hash32::ZERO,
-                height: r.height,
-                pos: Position { tx_index: r.tx_index, sub: r.sub },
-                time: r.time,
-                from: Address::Coinbase,
-                to: Address::Coinbase,
-                asset: assets[r.asset as usize],
-                amount: r.amount,
-            };
+            // the hash and the addresses are filled in by the caller, all edges' at once
+            let transfer = unnamed_transfer(r, assets[r.asset as usize]);
             edges.push(TracedEdge::new(transfer, 0, EdgeKind::Transfer, r.amount, strata, followed));
             edge_txs.push(r.tx);
             ends.push(if fwd { (from, r.other) } else { (r.other, from) });
@@ -1273,6 +1255,21 @@ fn opening_balance(sends: &[Row], receipts: &[Row], asset: u32, start: Key, fwd:
 
 /// `f` over `items`: on two threads, a half each, when there are enough items for a thread to
 /// pay and a second core to run it; the results in `items`' order.
+/// The transfer of an edge's row, its transaction hash and addresses placeholders until all
+/// edges' are read at once.
+fn unnamed_transfer(r: &Row, asset: Asset) -> Transfer {
+    Transfer {
+        tx: Hash32::ZERO,
+        height: r.height,
+        pos: Position { tx_index: r.tx_index, sub: r.sub },
+        time: r.time,
+        from: Address::Coinbase,
+        to: Address::Coinbase,
+        asset,
+        amount: r.amount,
+    }
+}
+
 fn on_both_cores<T: Sync, R: Send, E: Send>(items: &[T], f: impl Fn(&[T]) -> Result<R, E> + Sync) -> Result<Vec<R>, E> {
     // a few hundred lists take about as long as starting a thread
     const MIN_SPLIT: usize = 512;

@@ -138,6 +138,35 @@ proptest! {
 /// Transfers `(height, from, to, amount)`, seeds, hops, backward, `--min-amount`.
 type LongHistory = (Vec<(u64, u8, u8, U256)>, Vec<u8>, u32, bool, u64);
 
+/// The dense walk over `g` and the walk over addresses over the same graph without its dense
+/// view give the same trace from `seeds`, for each of `policies`.
+fn dense_equals_general(
+    g: &MemGraph,
+    seeds: &[u8],
+    hops: u32,
+    policies: &[Policy],
+    hub_degree: u64,
+    min_amount: u64,
+    backward: bool,
+) -> Result<(), TestCaseError> {
+    let general = g.clone().without_dense_view();
+    for &policy in policies {
+        let mut o = TraceOptions::new(seeds.iter().map(|&s| addr(s)).collect(), "ETH", 0);
+        o.hops = hops;
+        o.policy = policy;
+        o.hub_degree = hub_degree;
+        o.min_amount = (min_amount > 0).then(|| min_amount.to_string());
+        if backward {
+            o.direction = TraceDirection::Backward;
+        }
+        let d = trace(g, &o).expect("dense walk");
+        let a = trace(&general, &o).expect("walk over addresses");
+        prop_assert!(d.stats.dense && !a.stats.dense);
+        same(&d, &a)?;
+    }
+    Ok(())
+}
+
 /// Long histories on few addresses: most of what a holding sends and receives happens before
 /// traced funds can first reach it (what the dense replay folds into an opening balance), with
 /// amounts from zero to past 2^128 (where the replay's 128-bit events keep the exact amount
@@ -178,21 +207,7 @@ proptest! {
                 amount,
             });
         }
-        let general = g.clone().without_dense_view();
-        for policy in [Policy::Haircut, Policy::Fifo] {
-            let mut o = TraceOptions::new(seeds.iter().map(|&s| addr(s)).collect(), "ETH", 0);
-            o.hops = hops;
-            o.policy = policy;
-            o.hub_degree = 1_000;
-            o.min_amount = (min_amount > 0).then(|| min_amount.to_string());
-            if backward {
-                o.direction = TraceDirection::Backward;
-            }
-            let d = trace(&g, &o).expect("dense walk");
-            let a = trace(&general, &o).expect("walk over addresses");
-            prop_assert!(d.stats.dense && !a.stats.dense);
-            same(&d, &a)?;
-        }
+        dense_equals_general(&g, &seeds, hops, &[Policy::Haircut, Policy::Fifo], 1_000, min_amount, backward)?;
     }
 }
 
@@ -344,21 +359,7 @@ proptest! {
                 attrs: Default::default(),
             });
         }
-        let general = g.clone().without_dense_view();
-        for policy in [Policy::Poison, Policy::Haircut, Policy::Fifo] {
-            let mut o = TraceOptions::new(seeds.iter().map(|&s| addr(s)).collect(), "ETH", 0);
-            o.hops = hops;
-            o.policy = policy;
-            o.hub_degree = hub_degree;
-            o.min_amount = (min_amount > 0).then(|| min_amount.to_string());
-            if backward {
-                o.direction = TraceDirection::Backward;
-            }
-            let d = trace(&g, &o).expect("dense walk");
-            let a = trace(&general, &o).expect("walk over addresses");
-            prop_assert!(d.stats.dense && !a.stats.dense);
-            same(&d, &a)?;
-        }
+        dense_equals_general(&g, &seeds, hops, &[Policy::Poison, Policy::Haircut, Policy::Fifo], hub_degree, min_amount, backward)?;
     }
 }
 
