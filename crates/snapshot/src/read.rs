@@ -334,7 +334,7 @@ impl Snapshot {
     ) -> Result<(), SnapshotError> {
         let (a, b, e) = self.list(id, dir)?;
         if dir == Direction::Out && !sent_after(&e, after) {
-            // no send (after `after`): the last-send table says so without reading the list
+            // no send (after `after`): its entry's last send says so without reading the list
             return Ok(());
         }
         self.with_bytes(a, b, |buf| self.decode_records(id, buf, after, &mut f))
