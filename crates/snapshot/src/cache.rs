@@ -68,3 +68,43 @@ pub(crate) fn resident_pages(map: &[u8]) -> Option<(u64, u64)> {
         None
     }
 }
+
+/// The machine's memory in bytes (`sysinfo`), `None` where it cannot tell.
+pub(crate) fn total_memory() -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: `sysinfo` is plain integers, for which all zeros is a valid value.
+        let mut info: libc::sysinfo = unsafe { std::mem::zeroed() };
+        // SAFETY: the call fills the struct it is given a valid pointer to.
+        if unsafe { libc::sysinfo(&mut info) } != 0 {
+            return None;
+        }
+        // `c_ulong`: 64 bits here, 32 on 32-bit targets
+        Some((info.totalram as u64).saturating_mul(u64::from(info.mem_unit)))
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
+}
+
+/// Whether [`crate::Snapshot::recache`] reads a file of `len` bytes back: some of its pages
+/// are missing, and it fits in half of `memory` (unknown memory: never).
+pub(crate) fn should_reread(len: u64, memory: Option<u64>, pages: Option<(u64, u64)>) -> bool {
+    memory.is_some_and(|m| len <= m / 2) && pages.is_some_and(|(cached, all)| cached < all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_partly_cached_file_that_fits_in_half_the_memory_is_read_back() {
+        let gib = 1u64 << 30;
+        assert!(should_reread(gib, Some(4 * gib), Some((10, 20))));
+        assert!(!should_reread(gib, Some(4 * gib), Some((20, 20))), "cached whole");
+        assert!(!should_reread(3 * gib, Some(4 * gib), Some((10, 20))), "more than half the memory");
+        assert!(!should_reread(gib, None, Some((10, 20))), "memory unknown");
+        assert!(!should_reread(gib, Some(4 * gib), None), "residency unknown");
+        #[cfg(target_os = "linux")]
+        assert!(total_memory().is_some_and(|m| m >= 64 << 20), "sysinfo reports the machine's memory");
+    }
+}

@@ -41,6 +41,9 @@ pub struct Recache {
     pub pages: Option<(u64, u64)>,
     /// Whether the file was dropped from the cache and read back in order.
     pub reread: bool,
+    /// The file is larger than half the machine's memory (or the memory is unknown here): it is
+    /// never re-read whole.
+    pub too_big: bool,
     /// Time taken.
     pub seconds: f64,
 }
@@ -54,6 +57,11 @@ impl std::fmt::Display for Recache {
                 "{} of its {all} pages were not cached; re-read in order in {:.2} s",
                 all - cached,
                 self.seconds
+            ),
+            (Some((cached, all)), false) if cached < all && self.too_big => write!(
+                f,
+                "{} of its {all} pages were not cached; larger than half the machine's memory, left as it is",
+                all - cached
             ),
             (Some((cached, all)), false) if cached < all => {
                 write!(f, "{} of its {all} pages were not cached; could not re-read it", all - cached)
@@ -133,13 +141,19 @@ impl Snapshot {
     /// were evicted, the traces' own random reads would bring them back as single 4 KiB pages,
     /// each `pread` then paying more (see `cache`), so the file is dropped from the cache and
     /// read back in order. A file the cache holds whole is left as it is. Costs one sequential
-    /// read of the file when it acts (about 2.4 s for 1.4 GiB from this machine's disk); never
-    /// fails (a platform without `mincore` reports `pages: None` and does nothing).
+    /// read of the file when it acts (about 2.4 s for 1.4 GiB from this machine's disk). A file
+    /// larger than half the machine's memory is never re-read (it could not stay cached whole).
+    /// Never fails (a platform without `mincore` reports `pages: None` and does nothing).
     pub fn recache(&self) -> Recache {
         let started = std::time::Instant::now();
         let pages = crate::cache::resident_pages(&self.map);
-        let reread = pages.is_some_and(|(cached, all)| cached < all) && crate::cache::reload_in_order(&self.file);
-        Recache { pages, reread, seconds: started.elapsed().as_secs_f64() }
+        // a file of more than half the machine's memory cannot stay cached whole: reading it
+        // all would only evict everything else (and take long), so it is left to the traces
+        let memory = crate::cache::total_memory();
+        let len = self.map.len() as u64;
+        let too_big = memory.is_none_or(|m| len > m / 2);
+        let reread = crate::cache::should_reread(len, memory, pages) && crate::cache::reload_in_order(&self.file);
+        Recache { pages, reread, too_big, seconds: started.elapsed().as_secs_f64() }
     }
 
     /// The store state it was built from.
