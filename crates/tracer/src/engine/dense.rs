@@ -154,7 +154,7 @@ impl Batches {
         Batches { list, starts }
     }
 
-    fn sides(&self) -> impl Iterator<Item = &Side> {
+    fn sides(&self) -> impl Iterator<Item = &Side> + Clone {
         self.list.iter().flat_map(|b| b.sides.iter())
     }
 
@@ -1297,40 +1297,73 @@ fn on_both_cores<T: Sync, R: Send, E: Send>(items: &[T], f: impl Fn(&[T]) -> Res
 /// its index and the 32-byte events are sorted by it; otherwise `(key, index)` pairs are sorted
 /// and the events gathered in that order, each `pk` its index.
 fn order_events(events: &mut Vec<Ev>, batches: &Batches, fwd: bool) -> u64 {
-    let (mut lo, mut hi, mut tx_max, mut sub_max) = (u64::MAX, 0u64, 0u32, 0u32);
-    for s in batches.sides() {
-        (lo, hi, tx_max, sub_max) = (lo.min(s.height), hi.max(s.height), tx_max.max(s.tx_index), sub_max.max(s.sub));
-    }
-    let bits = |x: u64| 64 - x.leading_zeros();
-    let (bt, bs, bi) = (bits(tx_max.into()), bits(sub_max.into()), bits(events.len() as u64));
     if events.is_empty() {
         return 0;
     }
-    if bits(hi - lo) + bt + bs + bi <= 64 {
-        for (i, (e, s)) in events.iter_mut().zip(batches.sides()).enumerate() {
-            let (h, t, p) = if fwd {
-                (s.height - lo, s.tx_index, s.sub)
-            } else {
-                (hi - s.height, tx_max - s.tx_index, sub_max - s.sub)
-            };
-            e.pk = (((h << bt | u64::from(t)) << bs | u64::from(p)) << bi) | i as u64;
+    let keys = batches.sides().map(|s| (s.height, s.tx_index, s.sub));
+    if let Some(p) = Packing::of(keys.clone(), events.len(), fwd) {
+        for (i, (e, k)) in events.iter_mut().zip(keys).enumerate() {
+            e.pk = p.pack(k, i);
         }
         events.sort_unstable_by_key(|e| e.pk);
-        events.dedup_by_key(|e| e.pk >> bi);
-        return (1u64 << bi) - 1;
+        events.dedup_by_key(|e| e.pk >> p.bi);
+        return p.mask();
     }
-    let mut order: Vec<(Key, u32)> = batches
-        .sides()
-        .enumerate()
-        .map(|(i, s)| {
-            let k = key(s.height, s.tx_index, s.sub);
-            (if fwd { k } else { !k }, i as u32)
-        })
-        .collect();
+    let mut order: Vec<(Key, u32)> = keys.enumerate().map(|(i, k)| (oriented(fwd, k), i as u32)).collect();
     order.sort_unstable();
     order.dedup_by_key(|(k, _)| *k);
     *events = order.into_iter().map(|(_, i)| Ev { pk: u64::from(i), ..events[i as usize] }).collect();
     u64::MAX
+}
+
+/// A key `(height, tx_index, sub)` in the walk's order (backward: reversed).
+fn oriented(fwd: bool, (h, t, s): (u64, u32, u32)) -> Key {
+    let k = key(h, t, s);
+    if fwd {
+        k
+    } else {
+        !k
+    }
+}
+
+/// How a set of keys `(height, tx_index, sub)` packs into one `u64` each, in the walk's order,
+/// with the key's index in the set below it: heights as offsets from the lowest (backward: from
+/// the highest, and indices and positions from their maxima), each field in as many bits as
+/// its largest value needs. [`order_events`] and [`walk_order`] sort these when they fit.
+struct Packing {
+    lo: u64,
+    hi: u64,
+    tx_max: u32,
+    sub_max: u32,
+    /// Bits of the transaction index, the position and the set's index.
+    bt: u32,
+    bs: u32,
+    bi: u32,
+    fwd: bool,
+}
+
+impl Packing {
+    /// The packing of the `n > 0` keys, when they and an index below `n` fit in 64 bits.
+    fn of(keys: impl Iterator<Item = (u64, u32, u32)>, n: usize, fwd: bool) -> Option<Packing> {
+        let (mut lo, mut hi, mut tx_max, mut sub_max) = (u64::MAX, 0u64, 0u32, 0u32);
+        for (h, t, s) in keys {
+            (lo, hi, tx_max, sub_max) = (lo.min(h), hi.max(h), tx_max.max(t), sub_max.max(s));
+        }
+        let bits = |x: u64| 64 - x.leading_zeros();
+        let (bt, bs, bi) = (bits(tx_max.into()), bits(sub_max.into()), bits(n as u64));
+        (bits(hi - lo) + bt + bs + bi <= 64).then_some(Packing { lo, hi, tx_max, sub_max, bt, bs, bi, fwd })
+    }
+
+    /// Key `(h, t, s)` with index `i`, packed.
+    fn pack(&self, (h, t, s): (u64, u32, u32), i: usize) -> u64 {
+        let (h, t, s) = if self.fwd { (h - self.lo, t, s) } else { (self.hi - h, self.tx_max - t, self.sub_max - s) };
+        (((h << self.bt | u64::from(t)) << self.bs | u64::from(s)) << self.bi) | i as u64
+    }
+
+    /// The bits of a packed key that hold its index.
+    fn mask(&self) -> u64 {
+        (1u64 << self.bi) - 1
+    }
 }
 
 /// Asks the CPU to bring `x`'s first cache line in ahead of a read (a hint: nothing else).
@@ -1348,36 +1381,17 @@ fn prefetch<T>(x: &T) {
 
 /// The indices of `n` rows with keys `(height, tx_index, sub)`, all different, in the walk's
 /// order (backward: reversed): packed into one `u64` each with its index when the keys span
-/// few enough bits (as in [`order_events`]), else sorted as `(key, index)` pairs.
+/// few enough bits ([`Packing`]), else sorted as `(key, index)` pairs.
 fn walk_order(keys: impl Iterator<Item = (u64, u32, u32)> + Clone, n: usize, fwd: bool) -> Vec<u32> {
-    let (mut lo, mut hi, mut tx_max, mut sub_max) = (u64::MAX, 0u64, 0u32, 0u32);
-    for (h, t, s) in keys.clone() {
-        (lo, hi, tx_max, sub_max) = (lo.min(h), hi.max(h), tx_max.max(t), sub_max.max(s));
-    }
     if n == 0 {
         return Vec::new();
     }
-    let bits = |x: u64| 64 - x.leading_zeros();
-    let (bt, bs, bi) = (bits(tx_max.into()), bits(sub_max.into()), bits(n as u64));
-    if bits(hi - lo) + bt + bs + bi <= 64 {
-        let mut packed: Vec<u64> = keys
-            .enumerate()
-            .map(|(i, (h, t, s))| {
-                let (h, t, s) = if fwd { (h - lo, t, s) } else { (hi - h, tx_max - t, sub_max - s) };
-                (((h << bt | u64::from(t)) << bs | u64::from(s)) << bi) | i as u64
-            })
-            .collect();
+    if let Some(p) = Packing::of(keys.clone(), n, fwd) {
+        let mut packed: Vec<u64> = keys.enumerate().map(|(i, k)| p.pack(k, i)).collect();
         packed.sort_unstable();
-        let mask = (1u64 << bi) - 1;
-        return packed.into_iter().map(|p| (p & mask) as u32).collect();
+        return packed.into_iter().map(|x| (x & p.mask()) as u32).collect();
     }
-    let mut order: Vec<(Key, u32)> = keys
-        .enumerate()
-        .map(|(i, (h, t, s))| {
-            let k = key(h, t, s);
-            (if fwd { k } else { !k }, i as u32)
-        })
-        .collect();
+    let mut order: Vec<(Key, u32)> = keys.enumerate().map(|(i, k)| (oriented(fwd, k), i as u32)).collect();
     order.sort_unstable();
     order.into_iter().map(|(_, i)| i).collect()
 }
