@@ -86,10 +86,16 @@ pub(crate) fn total_memory() -> Option<u64> {
     None
 }
 
+/// Whether a file of `len` bytes may be read back whole by [`crate::Snapshot::recache`]: it
+/// fits in half of `memory` (unknown memory: never).
+pub(crate) fn fits_in_memory(len: u64, memory: Option<u64>) -> bool {
+    memory.is_some_and(|m| len <= m / 2)
+}
+
 /// Whether [`crate::Snapshot::recache`] reads a file of `len` bytes back: some of its pages
 /// are missing, and it fits in half of `memory` (unknown memory: never).
 pub(crate) fn should_reread(len: u64, memory: Option<u64>, pages: Option<(u64, u64)>) -> bool {
-    memory.is_some_and(|m| len <= m / 2) && pages.is_some_and(|(cached, all)| cached < all)
+    fits_in_memory(len, memory) && pages.is_some_and(|(cached, all)| cached < all)
 }
 
 #[cfg(test)]
@@ -104,6 +110,7 @@ mod tests {
         assert!(!should_reread(3 * gib, Some(4 * gib), Some((10, 20))), "more than half the memory");
         assert!(!should_reread(gib, None, Some((10, 20))), "memory unknown");
         assert!(!should_reread(gib, Some(4 * gib), None), "residency unknown");
+        assert!(fits_in_memory(2 * gib, Some(4 * gib)), "exactly half fits");
         #[cfg(target_os = "linux")]
         assert!(total_memory().is_some_and(|m| m >= 64 << 20), "sysinfo reports the machine's memory");
     }

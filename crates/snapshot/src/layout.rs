@@ -98,8 +98,11 @@ pub(crate) fn header_fields(c: &Counts) -> [u64; 8] {
     [c.addrs, c.transfers, c.txs, c.assets, c.bigs, c.hash_cap, c.blob_len, c.meta_len]
 }
 
-pub(crate) fn counts_from(fields: [u64; 8]) -> Counts {
-    let [addrs, transfers, txs, assets, bigs, hash_cap, blob_len, meta_len] = fields;
+/// The counts of the header at the start of `b` (at least [`HEADER_LEN`] bytes): the fields
+/// [`header_fields`] wrote.
+pub(crate) fn counts_in(b: &[u8]) -> Counts {
+    let [addrs, transfers, txs, assets, bigs, hash_cap, blob_len, meta_len] =
+        std::array::from_fn(|i| u64_at(b, 16 + 8 * i));
     Counts { addrs, transfers, txs, assets, bigs, hash_cap, blob_len, meta_len }
 }
 

@@ -7,7 +7,7 @@ use chaintrace_model::{Address, Asset, DenseRow, Direction, Hash32, Position, Tr
 use memmap2::Mmap;
 
 use crate::layout::{
-    counts_from, decode_asset, hash_key, u32_at, u64_at, Counts, Entry, Layout, Rec, ASSET_LEN, ENTRY_LEN, HEADER_LEN,
+    counts_in, decode_asset, hash_key, u32_at, u64_at, Counts, Entry, Layout, Rec, ASSET_LEN, ENTRY_LEN, HEADER_LEN,
     KEY_WIDTH_AT, MAGIC, REC_LEN,
 };
 use crate::{SnapshotError, SnapshotKey, FORMAT_VERSION};
@@ -107,11 +107,7 @@ impl Snapshot {
         if version != FORMAT_VERSION {
             return Err(SnapshotError::Version { path: shown, found: version, expected: FORMAT_VERSION });
         }
-        let mut fields = [0u64; 8];
-        for (i, f) in fields.iter_mut().enumerate() {
-            *f = u64_at(&map, 16 + 8 * i);
-        }
-        let c = counts_from(fields);
+        let c = counts_in(&map);
         let l = Layout::of(&c).ok_or_else(|| corrupt("section sizes overflow"))?;
         if l.end > map.len() {
             return Err(corrupt("the file is shorter than its sections"));
@@ -149,9 +145,8 @@ impl Snapshot {
         let pages = crate::cache::resident_pages(&self.map);
         // a file of more than half the machine's memory cannot stay cached whole: reading it
         // all would only evict everything else (and take long), so it is left to the traces
-        let memory = crate::cache::total_memory();
-        let len = self.map.len() as u64;
-        let too_big = memory.is_none_or(|m| len > m / 2);
+        let (len, memory) = (self.map.len() as u64, crate::cache::total_memory());
+        let too_big = !crate::cache::fits_in_memory(len, memory);
         let reread = crate::cache::should_reread(len, memory, pages) && crate::cache::reload_in_order(&self.file);
         Recache { pages, reread, too_big, seconds: started.elapsed().as_secs_f64() }
     }
@@ -434,7 +429,7 @@ impl Snapshot {
     ) -> Result<bool, SnapshotError> {
         let (a, b, e) = self.list(id, dir)?;
         if dir == Direction::Out {
-            // the last send's order is in a table of its own: no read of the list
+            // the last send's order is in the address's entry: no read of the list
             return Ok(sent_after(&e, after));
         }
         self.any_after(a, b, after)
