@@ -127,6 +127,12 @@ pub trait DenseView: Sync {
     /// Numbers of transfers out of and into `id`.
     fn degrees(&self, id: u32) -> Result<(u64, u64), Self::Error>;
 
+    /// A hint that `id`'s degrees and lists are asked for soon: a view whose index is far
+    /// from the CPU's caches can start bringing it in. Answers nothing; the default does nothing.
+    fn prefetch(&self, id: u32) {
+        let _ = id;
+    }
+
     /// Appends the transfers of `id` in `dir` strictly after `after` (all when `None`) to
     /// `out`, in chain order.
     fn rows(

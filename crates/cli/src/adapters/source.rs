@@ -203,6 +203,12 @@ impl DenseView for StoreSource<'_> {
         Ok(self.fresh_snapshot()?.degrees_of(id)?)
     }
 
+    fn prefetch(&self, id: u32) {
+        if let Some(snap) = self.snap {
+            snap.prefetch(id);
+        }
+    }
+
     fn rows(
         &self,
         id: u32,

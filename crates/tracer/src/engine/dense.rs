@@ -310,12 +310,25 @@ impl Holdings {
     }
 }
 
+/// A frontier address's work on a discovery pass's reading threads.
+struct Task {
+    id: u32,
+    /// The key its list is read after.
+    key: Key,
+    /// Its degrees are to be read (a hub is not expanded).
+    check: bool,
+    /// Its list is to be read.
+    read: bool,
+}
+
 struct DenseWalk<'v, E> {
     view: &'v dyn DenseView<Error = E>,
     /// Class per address id (`UNKNOWN` until reached; the seeds are `SEED` from the start).
     class: Vec<u8>,
     seeds: HashSet<u32>,
     labelled: &'v [(u32, Vec<Label>)],
+    /// The ids in `labelled`, a bit each (most look-ups find none, without a search).
+    has_labels: Vec<u64>,
     /// The reached holdings and their earliest arrivals.
     holdings: Holdings,
     /// Per id, its entry in `lists` (`NO_SLOT`: none read).
@@ -386,6 +399,10 @@ impl<E: std::error::Error + Send + Sync + 'static> DenseWalk<'_, E> {
             self.checked.resize(i + 1, 0);
         }
         self.checked[i] |= 1 << (id % 64);
+    }
+
+    fn has_labels(&self, id: u32) -> bool {
+        self.has_labels.get(id as usize / 64).is_some_and(|w| w >> (id % 64) & 1 == 1)
     }
 
     fn labels_of(&self, id: u32) -> Option<&Vec<Label>> {
@@ -471,6 +488,13 @@ impl<S: GraphSource> Walker<'_, &S> {
             class: Vec::new(),
             seeds: seeds.iter().filter_map(|(_, a)| view.id_of(a)).collect(),
             labelled,
+            has_labels: {
+                let mut bits = vec![0u64; labelled.last().map_or(0, |(id, _)| *id as usize / 64 + 1)];
+                for (id, _) in labelled.iter().filter(|(_, l)| !l.is_empty()) {
+                    bits[*id as usize / 64] |= 1 << (id % 64);
+                }
+                bits
+            },
             holdings: Holdings::new(n),
             list_of: Vec::new(),
             lists: Vec::new(),
@@ -500,67 +524,101 @@ impl<S: GraphSource> Walker<'_, &S> {
             if frontier.is_empty() {
                 break;
             }
-            for &(a, _) in &frontier {
-                // an address's degrees are read once per trace
-                if class_of(&w, a) != EXPAND || w.checked(a) || !w.labels_of(a).is_none_or(|l| l.is_empty()) {
-                    continue;
-                }
-                let (out, inn) = view.degrees(a).map_err(src_err)?;
-                self.stats.lookups += 2;
-                if out > hub || inn > hub {
-                    set_class(&mut w, a, HUB);
-                } else {
-                    w.set_checked(a);
-                }
-            }
-            frontier.retain(|&(a, _)| matches!(class_of(&w, a), EXPAND | SEED));
-            if h == n && n > 1 && self.opts.policy != Policy::Poison {
-                // haircut and FIFO replay the tracked holdings' whole histories, read again
-                // there: nothing read here would be used (no seed is in a frontier after the
-                // first), and the replay's reading threads record the assets this pass would
-                self.stats.addresses_expanded += frontier.len() as u64;
-                break;
-            }
-            let need: Vec<(u32, Key)> =
-                frontier.iter().copied().filter(|&(a, k)| w.list(a).is_none_or(|(have, _, _)| k < have)).collect();
+            // haircut and FIFO replay the tracked holdings' whole histories, read again there:
+            // on their last pass nothing read here would be used (no seed is in a frontier after
+            // the first), and the replay's reading threads record the assets this pass would
+            let last = h == n && n > 1 && self.opts.policy != Policy::Poison;
+            // per frontier address: whether its degrees are to be read (an expandable,
+            // unlabelled address, once per trace: a hub's are over `--hub-degree`) and whether
+            // its list is (not read yet after its key); both on the reading threads
+            let tasks: Vec<Task> = frontier
+                .iter()
+                .filter_map(|&(a, k)| {
+                    let c = class_of(&w, a);
+                    let check = c == EXPAND && !w.checked(a) && !w.has_labels(a);
+                    let read = !last && matches!(c, EXPAND | SEED) && w.list(a).is_none_or(|(have, _, _)| k < have);
+                    (check || read).then_some(Task { id: a, key: k, check, read })
+                })
+                .collect();
             let fwd = self.fwd;
-            // per half: its rows one list after another, and where each list ends
-            let lists = on_both_cores(&need, |part| {
-                let (mut rows, mut ends) = (Vec::new(), Vec::with_capacity(part.len()));
-                for &(a, k) in part {
-                    if fwd {
-                        view.rows(a, Direction::Out, after(k), &mut rows)?;
-                    } else {
-                        // backward: the transfers into `a` before the funds left it (in any
-                        // order: arrivals are minima, and the replay sorts)
-                        view.rows(a, Direction::In, None, &mut rows)?;
+            let (opts, only) = (&self.opts, w.only);
+            // `row_allowed` (and, backward, received before the funds left), for the reading threads
+            let keep = |r: &Row, k: Key| {
+                (fwd || k == 0 || !row_key(r) > k)
+                    && only.is_none_or(|only| only == Some(r.asset))
+                    && in_bounds(opts, r.height, r.time)
+            };
+            // per half: its kept rows one list after another, where each task's list ends
+            // (`HUB_END`: a hub's, not read) and the number of rows read
+            const HUB_END: usize = usize::MAX;
+            let parts = on_both_cores(&tasks, |part| {
+                let (mut rows, mut ends, mut read) = (Vec::new(), Vec::with_capacity(part.len()), 0u64);
+                for (i, t) in part.iter().enumerate() {
+                    // the entries are far apart in the view's table: fetched ahead of their turn
+                    if let Some(next) = part.get(i + 8) {
+                        view.prefetch(next.id);
+                    }
+                    if t.check {
+                        let (out, inn) = view.degrees(t.id)?;
+                        if out > hub || inn > hub {
+                            ends.push(HUB_END);
+                            continue;
+                        }
+                    }
+                    if t.read {
+                        let start = rows.len();
+                        if fwd {
+                            view.rows(t.id, Direction::Out, after(t.key), &mut rows)?;
+                        } else {
+                            // backward: the transfers into `a` before the funds left it (in any
+                            // order: arrivals are minima, and the replay sorts)
+                            view.rows(t.id, Direction::In, None, &mut rows)?;
+                        }
+                        read += (rows.len() - start) as u64;
+                        // the kept ones moved down in place
+                        let mut kept = start;
+                        for i in start..rows.len() {
+                            if keep(&rows[i], t.key) {
+                                rows[kept] = rows[i];
+                                kept += 1;
+                            }
+                        }
+                        rows.truncate(kept);
                     }
                     ends.push(rows.len());
                 }
-                Ok::<_, S::Error>((rows, ends))
+                Ok::<_, S::Error>((rows, ends, read))
             })
             .map_err(src_err)?;
-            self.stats.split_reads += u64::from(lists.len() > 1);
-            let mut need_at = need.iter();
-            for (rows, ends) in &lists {
+            self.stats.split_reads += u64::from(parts.len() > 1);
+            let mut task = tasks.iter();
+            for (rows, ends, read) in parts {
+                self.stats.transfers_read += read;
+                let base = w.arena.len();
+                w.arena.extend_from_slice(&rows);
                 let mut from = 0;
-                // (`ends` first: a zip asks its first iterator first, and `need_at` goes on to the next half)
-                for (&end, &(a, k)) in ends.iter().zip(need_at.by_ref()) {
-                    let list = &rows[from..end];
-                    from = end;
-                    self.stats.transfers_read += list.len() as u64;
-                    let start = w.arena.len();
-                    for r in list {
-                        if (fwd || k == 0 || !row_key(r) > k) && self.row_allowed(&w, r) {
-                            w.arena.push(*r);
+                // (`ends` first: a zip asks its first iterator first, and `task` goes on to the next half)
+                for (&end, t) in ends.iter().zip(task.by_ref()) {
+                    if t.check {
+                        self.stats.lookups += 2;
+                        if end == HUB_END {
+                            set_class(&mut w, t.id, HUB);
+                            continue;
                         }
+                        w.set_checked(t.id);
                     }
-                    let len = w.arena.len() - start;
-                    w.set_outs(a, k, start, len);
+                    if t.read {
+                        w.set_outs(t.id, t.key, base + from, end - from);
+                    }
+                    from = end;
                 }
             }
-            drop(lists);
-            if !need.is_empty() {
+            frontier.retain(|&(a, _)| matches!(class_of(&w, a), EXPAND | SEED));
+            if last {
+                self.stats.addresses_expanded += frontier.len() as u64;
+                break;
+            }
+            if tasks.iter().any(|t| t.read) {
                 self.stats.batches += 1;
             }
             self.stats.addresses_expanded += frontier.len() as u64;
@@ -611,7 +669,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                     continue;
                 }
                 self.stats.lookups += 1;
-                let c = match w.labels_of(id).and_then(|l| pooling_role(l)) {
+                let c = match w.has_labels(id).then(|| w.labels_of(id)).flatten().and_then(|l| pooling_role(l)) {
                     Some(_) => POOL,
                     None => EXPAND,
                 };
