@@ -345,6 +345,21 @@ struct Task {
     read: bool,
 }
 
+/// Where an address's outgoing rows are in the walk's `arena`, and the key they were read after.
+#[derive(Clone, Copy)]
+struct ListAt {
+    after: Key,
+    chunk: u32,
+    start: u32,
+    len: u32,
+}
+
+impl ListAt {
+    fn rows<'a>(&self, arena: &'a [Vec<Row>]) -> &'a [Row] {
+        &arena[self.chunk as usize][self.start as usize..][..self.len as usize]
+    }
+}
+
 struct DenseWalk<'v, E> {
     view: &'v dyn DenseView<Error = E>,
     /// Class per address id (`UNKNOWN` until reached; the seeds are `SEED` from the start).
@@ -357,11 +372,12 @@ struct DenseWalk<'v, E> {
     holdings: Holdings,
     /// Per id, its entry in `lists` (`NO_SLOT`: none read).
     list_of: Vec<u32>,
-    /// Outgoing rows of expanded addresses, and the key they were read after.
-    lists: Vec<(Key, u32, u32)>,
-    /// The rows of every list read, one after another (`lists` holds each one's start and
-    /// length): one buffer for the trace, not one per address.
-    arena: Vec<Row>,
+    /// Outgoing rows of expanded addresses: where they are in `arena`, and the key they were
+    /// read after.
+    lists: Vec<ListAt>,
+    /// The rows of every list read: each reading thread's rows of a pass, one list after
+    /// another, kept as the thread made them (not one buffer per address, nor copied into one).
+    arena: Vec<Vec<Row>>,
     /// Ids whose degrees were read and are not a hub's, a bit each.
     checked: Vec<u64>,
     /// `--asset` as an index into the view's assets: `Some(None)` when the chain has no such
@@ -388,27 +404,25 @@ impl<E: std::error::Error + Send + Sync + 'static> DenseWalk<'_, E> {
     /// The outgoing rows read for `id` (in the walk's direction), and the key they were read
     /// after.
     fn outs(&self, id: u32) -> Option<(Key, &[Row])> {
-        self.list(id).map(|(k, start, len)| (k, &self.arena[start..start + len]))
+        self.list(id).map(|l| (l.after, l.rows(&self.arena)))
     }
 
-    /// Where `id`'s rows are in `arena` (start, length), and the key they were read after.
-    fn list(&self, id: u32) -> Option<(Key, usize, usize)> {
-        let &(k, start, len) = self.list_of.get(id as usize).and_then(|&i| self.lists.get(i as usize))?;
-        Some((k, start as usize, len as usize))
+    /// Where `id`'s rows are in `arena`, and the key they were read after.
+    fn list(&self, id: u32) -> Option<ListAt> {
+        self.list_of.get(id as usize).and_then(|&i| self.lists.get(i as usize)).copied()
     }
 
-    /// Sets `id`'s rows to the `len` rows at `start` in `arena` (replacing any read before).
-    fn set_outs(&mut self, id: u32, read_after: Key, start: usize, len: usize) {
-        let rows = (start as u32, len as u32);
+    /// Sets `id`'s rows to `at` (replacing any read before).
+    fn set_outs(&mut self, id: u32, at: ListAt) {
         let i = id as usize;
         if self.list_of.len() <= i {
             self.list_of.resize(i + 1, NO_SLOT);
         }
         match self.lists.get_mut(self.list_of[i] as usize) {
-            Some(l) => *l = (read_after, rows.0, rows.1),
+            Some(l) => *l = at,
             None => {
                 self.list_of[i] = self.lists.len() as u32;
-                self.lists.push((read_after, rows.0, rows.1));
+                self.lists.push(at);
             }
         }
     }
@@ -560,7 +574,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                 .filter_map(|&(a, k)| {
                     let c = class_of(&w, a);
                     let check = c == EXPAND && !w.checked(a) && !w.has_labels(a);
-                    let read = !last && matches!(c, EXPAND | SEED) && w.list(a).is_none_or(|(have, _, _)| k < have);
+                    let read = !last && matches!(c, EXPAND | SEED) && w.list(a).is_none_or(|l| k < l.after);
                     (check || read).then_some(Task { id: a, key: k, check, read })
                 })
                 .collect();
@@ -618,8 +632,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             let mut task = tasks.iter();
             for (rows, ends, read) in parts {
                 self.stats.transfers_read += read;
-                let base = w.arena.len();
-                w.arena.extend_from_slice(&rows);
+                let chunk = w.arena.len() as u32;
                 let mut from = 0;
                 // (`ends` first: a zip asks its first iterator first, and `task` goes on to the next half)
                 for (&end, t) in ends.iter().zip(task.by_ref()) {
@@ -632,10 +645,12 @@ impl<S: GraphSource> Walker<'_, &S> {
                         w.set_checked(t.id);
                     }
                     if t.read {
-                        w.set_outs(t.id, t.key, base + from, end - from);
+                        let (start, len) = (from as u32, (end - from) as u32);
+                        w.set_outs(t.id, ListAt { after: t.key, chunk, start, len });
                     }
                     from = end;
                 }
+                w.arena.push(rows);
             }
             frontier.retain(|&(a, _)| matches!(class_of(&w, a), EXPAND | SEED));
             if last {
@@ -655,14 +670,13 @@ impl<S: GraphSource> Walker<'_, &S> {
             improved.clear();
             // the rows, taken out while `w` changes (a transfer to itself changes only hop `h`)
             let arena = std::mem::take(&mut w.arena);
-            let lists: Vec<(u32, usize, usize)> =
-                frontier.iter().filter_map(|&(x, _)| w.list(x).map(|(_, start, len)| (x, start, len))).collect();
+            let lists: Vec<(u32, &[Row])> =
+                frontier.iter().filter_map(|&(x, _)| w.list(x).map(|l| (x, l.rows(&arena)))).collect();
             // the receivers' holdings are far apart: each one's first slot is looked up 16 rows
             // ahead of its turn and its cells fetched 8 ahead (a miss each otherwise)
-            let receivers = || lists.iter().flat_map(|&(_, start, len)| &arena[start..start + len]).map(|r| r.other);
+            let receivers = || lists.iter().flat_map(|&(_, rows)| rows).map(|r| r.other);
             let (mut head_ahead, mut cells_ahead) = (receivers().skip(16), receivers().skip(8));
-            for &(x, start, len) in &lists {
-                let list = &arena[start..start + len];
+            for &(x, list) in &lists {
                 // `x`'s earliest arrival in fewer than `h` hops, per asset: the last one's kept
                 let mut since: Option<(u32, Key)> = None;
                 for r in list {
