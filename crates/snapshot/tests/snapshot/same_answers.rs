@@ -170,6 +170,9 @@ proptest! {
                     None => prop_assert!(want.is_empty(), "{a:?} has transfers but no id"),
                     Some(id) => {
                         prop_assert_eq!(&snap.address(id).expect("address"), a);
+                        // a prefetch is a hint: any id, in range or not, and the answers stay
+                        snap.prefetch(id);
+                        snap.prefetch(u32::MAX);
                         prop_assert_eq!(snap.degrees_of(id).expect("degrees"), both);
                         let mut cut_points: Vec<Option<(u64, Position)>> = vec![None];
                         cut_points.extend(want.iter().map(|t| Some(t.order())));
