@@ -211,8 +211,8 @@ pub(super) struct Nodes<'v, E> {
 /// The addresses of a set of ids, decoded once each in ascending id order (neighbouring ids
 /// are neighbours in the view's address table), found again by id without hashing.
 struct Names {
-    /// Per id: its index in `ids` plus one, 0 when absent.
-    slot: Vec<u32>,
+    /// The ids with a bit each, and the index of each among them (its rank).
+    rank: SlotIndex,
     /// The ids, ascending.
     ids: Vec<u32>,
     /// Their addresses, in the same order.
@@ -226,30 +226,33 @@ impl Names {
         ends: &[(u32, u32)],
     ) -> Result<Names, TraceError> {
         let max = ends.iter().map(|&(f, t)| f.max(t)).max().map_or(0, |m| m as usize + 1);
-        let mut slot = vec![0u32; max];
-        let mut ids = Vec::new();
+        // a bit per id (16 bytes per 64 ids, where a table of every id would be 4 bytes an id)
+        let mut bits = vec![0u64; max.div_ceil(64)];
         for &(f, t) in ends {
-            for id in [f, t] {
-                let s = &mut slot[id as usize];
-                if *s == 0 {
-                    *s = 1;
-                    ids.push(id);
-                }
+            bits[f as usize / 64] |= 1 << (f % 64);
+            bits[t as usize / 64] |= 1 << (t % 64);
+        }
+        let mut ids = Vec::with_capacity(bits.iter().map(|b| b.count_ones() as usize).sum());
+        for (i, &b) in bits.iter().enumerate() {
+            let mut b = b;
+            while b != 0 {
+                ids.push(i as u32 * 64 + b.trailing_zeros());
+                b &= b - 1;
             }
         }
-        ids.sort_unstable();
-        for (i, &id) in ids.iter().enumerate() {
-            slot[id as usize] = i as u32 + 1;
-        }
+        let rank = SlotIndex::ranks(bits);
         let parts = on_both_cores(&ids, |part| part.iter().map(|&id| view.address(id)).collect::<Result<Vec<_>, E>>())
             .map_err(src_err)?;
-        let addrs = parts.into_iter().flatten().collect();
-        Ok(Names { slot, ids, addrs })
+        let addrs = match parts.len() {
+            1 => parts.into_iter().next().unwrap_or_default(),
+            _ => parts.into_iter().flatten().collect(),
+        };
+        Ok(Names { rank, ids, addrs })
     }
 
     /// The index of `id`, which must be one of the decoded ids.
     fn index(&self, id: u32) -> u32 {
-        self.slot[id as usize] - 1
+        self.rank.get(id)
     }
 }
 
@@ -307,6 +310,71 @@ impl Holdings {
 
     fn best_mut(&mut self, s: u32) -> &mut [Key] {
         &mut self.cells[s as usize * (self.width + 1) + 1..][..self.width]
+    }
+}
+
+/// Several tracked holdings of one id (a [`SlotIndex`] value): found among the holdings.
+const MULTI: u32 = u32::MAX - 2;
+
+/// A value per id for a few ids among many (the seeds and tracked ids among every id the walk
+/// met): a bit per id with the count of set bits before each word, and the values of the set
+/// ids in id order. A look-up reads 16 bytes per 64 ids and a 4-byte value, where a table of
+/// every id would be 4 bytes per id (megabytes, a cache miss per look-up).
+struct SlotIndex {
+    /// Per 64 ids: which have a value, and how many ids before them have one.
+    words: Vec<(u64, u32)>,
+    /// The values of the ids with one, ascending by id (empty: each id's value is its rank).
+    vals: Vec<u32>,
+}
+
+impl SlotIndex {
+    /// The index of `entries` `(id, value)`, ids below `ids`, each id once, ascending.
+    fn new(ids: usize, entries: impl Iterator<Item = (u32, u32)>) -> SlotIndex {
+        let mut words = vec![(0u64, 0u32); ids.div_ceil(64)];
+        let mut vals = Vec::new();
+        let mut sorted: Vec<(u32, u32)> = entries.filter(|&(id, _)| (id as usize) < ids).collect();
+        sorted.sort_unstable_by_key(|&(id, _)| id);
+        sorted.dedup_by_key(|&mut (id, _)| id);
+        for &(id, v) in &sorted {
+            words[id as usize / 64].0 |= 1 << (id % 64);
+            vals.push(v);
+        }
+        let mut before = 0u32;
+        for w in &mut words {
+            w.1 = before;
+            before += w.0.count_ones();
+        }
+        SlotIndex { words, vals }
+    }
+
+    /// The index of the ids with a bit set in `bits` (bit `i % 64` of word `i / 64`): the
+    /// value of each is its rank among them (no table of values).
+    fn ranks(bits: Vec<u64>) -> SlotIndex {
+        let mut before = 0u32;
+        let words = bits
+            .into_iter()
+            .map(|b| {
+                let w = (b, before);
+                before += b.count_ones();
+                w
+            })
+            .collect();
+        SlotIndex { words, vals: Vec::new() }
+    }
+
+    /// The value of `id`, `NO_SLOT` when it has none.
+    #[inline]
+    fn get(&self, id: u32) -> u32 {
+        let Some(&(bits, before)) = self.words.get(id as usize / 64) else { return NO_SLOT };
+        let bit = 1u64 << (id % 64);
+        if bits & bit == 0 {
+            return NO_SLOT;
+        }
+        let rank = before + (bits & (bit - 1)).count_ones();
+        if self.vals.is_empty() {
+            return rank;
+        }
+        self.vals[rank as usize]
     }
 }
 
@@ -663,30 +731,28 @@ impl<S: GraphSource> Walker<'_, &S> {
             s if k < info[s as usize] => NO_SLOT,
             s => s,
         };
-        // per id: `SEED_SLOT`, its state when it has one tracked holding, `MULTI` when several
-        // (then found among the holdings), else `NO_SLOT` (most counterparties: one look-up)
-        const MULTI: u32 = u32::MAX - 2;
-        let mut sid = vec![NO_SLOT; w.class.len()];
-        for &s in &w.seeds {
-            if let Some(v) = sid.get_mut(s as usize) {
-                *v = SEED_SLOT;
-            }
-        }
+        let mut seed_ids: Vec<u32> = w.seeds.iter().copied().collect();
+        seed_ids.sort_unstable();
+        // the tracked ids, each with its states `lo..hi` (`tracked` is sorted by id: an id's
+        // holdings are neighbours)
+        let mut held: Vec<(u32, u32, u32)> = Vec::new();
         for (i, &(id, _, _)) in tracked.iter().enumerate() {
-            let v = &mut sid[id as usize];
-            *v = if *v == NO_SLOT { i as u32 } else { MULTI };
-        }
-        // the ids with a slot, a bit each: a few hundred kilobytes that stay in cache, where
-        // `sid` is four bytes per id
-        let mut slotted = vec![0u64; sid.len().div_ceil(64)];
-        for (id, _) in sid.iter().enumerate().filter(|(_, &v)| v != NO_SLOT) {
-            slotted[id / 64] |= 1 << (id % 64);
-        }
-        let slot = |id: u32, asset: u32| -> u32 {
-            if slotted.get(id as usize / 64).is_none_or(|b| b >> (id % 64) & 1 == 0) {
-                return NO_SLOT;
+            match held.last_mut() {
+                Some((last, _, hi)) if *last == id => *hi = i as u32 + 1,
+                _ => held.push((id, i as u32, i as u32 + 1)),
             }
-            match sid[id as usize] {
+        }
+        // per id: `SEED_SLOT`, its state when it has one tracked holding, `MULTI` when several
+        // (then found among the holdings), else `NO_SLOT` (most counterparties)
+        let index = SlotIndex::new(
+            w.class.len(),
+            seed_ids
+                .iter()
+                .map(|&s| (s, SEED_SLOT))
+                .chain(held.iter().map(|&(id, lo, hi)| (id, if hi - lo == 1 { lo } else { MULTI }))),
+        );
+        let slot = |id: u32, asset: u32| -> u32 {
+            match index.get(id) {
                 MULTI => w.holdings.find(id, asset).map_or(NO_SLOT, |s| state_at[s as usize]),
                 s if s < MULTI => {
                     if asset_of[s as usize] == asset {
@@ -698,20 +764,10 @@ impl<S: GraphSource> Walker<'_, &S> {
                 v => v,
             }
         };
-
-        let mut seed_ids: Vec<u32> = w.seeds.iter().copied().collect();
-        seed_ids.sort_unstable();
-        // the tracked ids, each with its `(asset, state)`s
-        let mut held: Vec<(u32, Vec<(u32, u32)>)> = Vec::new();
-        for (i, &(id, asset, _)) in tracked.iter().enumerate() {
-            match held.last_mut() {
-                Some((last, v)) if *last == id => v.push((asset, i as u32)),
-                _ => held.push((id, vec![(asset, i as u32)])),
-            }
-        }
-        let state_in = |mine: &[(u32, u32)], asset: u32| mine.iter().find(|m| m.0 == asset).map(|m| m.1);
+        // the state of `asset` among an id's states `lo..hi`
+        let state_in = |lo: u32, hi: u32, asset: u32| (lo..hi).find(|&s| asset_of[s as usize] == asset);
         let (mut edges, mut ends, edge_txs) = if policy == Policy::Poison {
-            self.poison_edges(&w, &seed_ids, &held, &starts, &slot)?
+            self.poison_edges(&w, &seed_ids, &held, &starts, &asset_of, &slot)?
         } else {
             // haircut and FIFO: the events, each transfer once: the seeds' (allowed) outgoing
             // rows and the tracked holdings' complete histories, an incoming row only when its
@@ -740,21 +796,22 @@ impl<S: GraphSource> Walker<'_, &S> {
                     // tracked holding's allowed sends after its earliest arrival)
                     let mut met = vec![false; n_assets];
                     let (mut sends, mut receipts, mut opening) = (Batch::default(), Batch::default(), Vec::new());
-                    for (a, mine) in part {
+                    for &(a, lo, hi) in part {
                         outs.clear();
                         ins.clear();
                         // both lists in one read; the walk's direction says which are sends
                         if fwd {
-                            view.rows_both(*a, &mut outs, &mut ins)?;
+                            view.rows_both(a, &mut outs, &mut ins)?;
                         } else {
-                            view.rows_both(*a, &mut ins, &mut outs)?;
+                            view.rows_both(a, &mut ins, &mut outs)?;
                         }
                         read += (outs.len() + ins.len()) as u64;
-                        for &(asset, s) in mine {
+                        for s in lo..hi {
+                            let asset = asset_of[s as usize];
                             opening.push((s, opening_balance(&outs, &ins, asset, info[s as usize], fwd)));
                         }
                         for r in &outs {
-                            let Some(fs) = state_in(mine, r.asset) else { continue };
+                            let Some(fs) = state_in(lo, hi, r.asset) else { continue };
                             let k = orient(fwd, r);
                             if k > starts[fs as usize] && !met[r.asset as usize] && allowed(r) {
                                 met[r.asset as usize] = true;
@@ -762,11 +819,11 @@ impl<S: GraphSource> Walker<'_, &S> {
                             let fs = if k < info[fs as usize] { NO_SLOT } else { fs };
                             let ts = receiver(slot(r.other, r.asset), k);
                             if fs != NO_SLOT || !matches!(ts, NO_SLOT | SEED_SLOT) {
-                                sends.push(r, *a, r.other, fs, ts);
+                                sends.push(r, a, r.other, fs, ts);
                             }
                         }
                         for r in &ins {
-                            let Some(ts) = state_in(mine, r.asset) else { continue };
+                            let Some(ts) = state_in(lo, hi, r.asset) else { continue };
                             // unread senders carry nothing: only the receiver's side counts
                             let ts = receiver(ts, orient(fwd, r));
                             if ts == NO_SLOT {
@@ -779,7 +836,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                                 _ => true,
                             };
                             if !read {
-                                receipts.push(r, r.other, *a, fs, ts);
+                                receipts.push(r, r.other, a, fs, ts);
                             }
                         }
                     }
@@ -831,7 +888,16 @@ impl<S: GraphSource> Walker<'_, &S> {
             // the replay, each address decoded once
             let mut ends: Vec<(u32, u32)> = Vec::with_capacity(events.len());
             let mut edge_txs: Vec<u32> = Vec::with_capacity(events.len());
-            for ev in &events {
+            for (j, ev) in events.iter().enumerate() {
+                // the states are far apart (64 bytes each, thousands of them): the ones a few
+                // events ahead touch are fetched before their turn
+                if let Some(a) = events.get(j + 8) {
+                    for s in [a.fs, a.ts] {
+                        if let Some(st) = states.get(s as usize) {
+                            prefetch(st);
+                        }
+                    }
+                }
                 let i = (ev.pk & mask) as u32;
                 // with the event's whole row and its `--asset`/`--since`/`--until` verdict, read
                 // once and only where traced funds may leave
@@ -904,15 +970,16 @@ impl<S: GraphSource> Walker<'_, &S> {
     /// would make them (the walk's), with each edge's ends by id and its transaction (see the
     /// module docs for why they are the replay's).
     ///
-    /// `held`: the tracked ids with their `(asset, state)`s; `start`: per state, the
-    /// discovery's earliest arrival in fewer than N hops; `slot`: the state of a holding
-    /// (`NO_SLOT`, `SEED_SLOT` or a state index).
+    /// `held`: the tracked ids with their states `lo..hi`; `start` and `asset_of`: per state,
+    /// the discovery's earliest arrival in fewer than N hops and its asset; `slot`: the state
+    /// of a holding (`NO_SLOT`, `SEED_SLOT` or a state index).
     fn poison_edges(
         &mut self,
         w: &DenseWalk<'_, S::Error>,
         seed_ids: &[u32],
-        held: &[(u32, Vec<(u32, u32)>)],
+        held: &[(u32, u32, u32)],
         start: &[Key],
+        asset_of: &[u32],
         slot: &impl Fn(u32, u32) -> u32,
     ) -> Result<EdgeRows, TraceError> {
         let n = self.opts.hops as usize;
@@ -953,16 +1020,17 @@ impl<S: GraphSource> Walker<'_, &S> {
         // (sender's id, its state or `SEED_SLOT`, its first send in `sends`)
         let mut groups: Vec<(u32, u32, u32)> = Vec::with_capacity(seed_ids.len() + held.len());
         let list = |x: u32| w.outs(x).map(|(_, l)| l).unwrap_or_default();
-        let senders = seed_ids.iter().map(|&x| (x, SEED_SLOT, &[][..])).chain(
+        let senders = seed_ids.iter().map(|&x| (x, SEED_SLOT)).chain(
             // one group per tracked asset of the id (most hold one)
-            held.iter().flat_map(|(x, mine)| mine.iter().map(move |&(_, fs)| (*x, fs, mine.as_slice()))),
+            held.iter().flat_map(|&(x, lo, hi)| (lo..hi).map(move |fs| (x, fs))),
         );
-        for (x, fs, mine) in senders {
+        for (x, fs) in senders {
             groups.push((x, fs, sends.len() as u32));
             let l = list(x);
             for j in 0..l.len() {
                 let r = if fwd { &l[j] } else { &l[l.len() - 1 - j] };
-                if fs != SEED_SLOT && mine.iter().find(|m| m.0 == r.asset).is_none_or(|m| m.1 != fs) {
+                // a tracked holding's group: its own asset's sends (an id holds an asset once)
+                if fs != SEED_SLOT && asset_of[fs as usize] != r.asset {
                     continue;
                 }
                 let zero = r.amount.is_zero();
@@ -1475,6 +1543,33 @@ mod tests {
             let keys: Vec<Key> =
                 rows.iter().map(|&(h, t, s)| if backward { !key(h, t, s) } else { key(h, t, s) }).collect();
             prop_assert_eq!(walk_order(rows.iter().copied(), rows.len(), !backward), plain(&keys));
+        }
+    }
+
+    proptest! {
+        /// The slot index answers as a table of every id would: the value of each id given,
+        /// `NO_SLOT` for every other id (and past the end).
+        #[test]
+        fn slot_index_equals_a_table(
+            entries in prop::collection::btree_map(0u32..700, 0u32..u32::MAX - 1, 0..200),
+            ids in 0usize..700,
+        ) {
+            let index = SlotIndex::new(ids, entries.iter().map(|(&id, &v)| (id, v)));
+            for id in 0..800u32 {
+                let want = entries.get(&id).copied().filter(|_| (id as usize) < ids).unwrap_or(NO_SLOT);
+                prop_assert_eq!(index.get(id), want, "id {}", id);
+            }
+            // the ranks of the same ids: each one's index among them, ascending
+            let kept: Vec<u32> = entries.keys().copied().filter(|&id| (id as usize) < ids).collect();
+            let mut bits = vec![0u64; ids.div_ceil(64)];
+            for &id in &kept {
+                bits[id as usize / 64] |= 1 << (id % 64);
+            }
+            let ranks = SlotIndex::ranks(bits);
+            for id in 0..800u32 {
+                let want = kept.iter().position(|&k| k == id).map_or(NO_SLOT, |r| r as u32);
+                prop_assert_eq!(ranks.get(id), want, "rank of id {}", id);
+            }
         }
     }
 
