@@ -212,7 +212,7 @@ pub(super) struct Nodes<'v, E> {
 /// are neighbours in the view's address table), found again by id without hashing.
 struct Names {
     /// The ids with a bit each, and the index of each among them (its rank).
-    rank: SlotIndex,
+    rank: SlotIndex<()>,
     /// The ids, ascending.
     ids: Vec<u32>,
     /// Their addresses, in the same order.
@@ -252,7 +252,7 @@ impl Names {
 
     /// The index of `id`, which must be one of the decoded ids.
     fn index(&self, id: u32) -> u32 {
-        self.rank.get(id)
+        self.rank.rank(id).unwrap_or(NO_SLOT)
     }
 }
 
@@ -318,38 +318,33 @@ const MULTI: u32 = u32::MAX - 2;
 
 /// A value per id for a few ids among many (the seeds and tracked ids among every id the walk
 /// met): a bit per id with the count of set bits before each word, and the values of the set
-/// ids in id order. A look-up reads 16 bytes per 64 ids and a 4-byte value, where a table of
-/// every id would be 4 bytes per id (megabytes, a cache miss per look-up).
-struct SlotIndex {
+/// ids in id order. A look-up reads 16 bytes per 64 ids and its value, where a table of every
+/// id would be a value per id (megabytes, a cache miss per look-up).
+struct SlotIndex<V> {
     /// Per 64 ids: which have a value, and how many ids before them have one.
     words: Vec<(u64, u32)>,
-    /// The values of the ids with one, ascending by id (empty: each id's value is its rank).
-    vals: Vec<u32>,
+    /// The values of the ids with one, ascending by id.
+    vals: Vec<V>,
 }
 
-impl SlotIndex {
-    /// The index of `entries` `(id, value)`, ids below `ids`, each id once, ascending.
-    fn new(ids: usize, entries: impl Iterator<Item = (u32, u32)>) -> SlotIndex {
-        let mut words = vec![(0u64, 0u32); ids.div_ceil(64)];
-        let mut vals = Vec::new();
-        let mut sorted: Vec<(u32, u32)> = entries.filter(|&(id, _)| (id as usize) < ids).collect();
-        sorted.sort_unstable_by_key(|&(id, _)| id);
+impl<V: Copy> SlotIndex<V> {
+    /// The index of `entries` `(id, value)`, ids below `ids` (the first value of an id kept).
+    fn new(ids: usize, entries: impl Iterator<Item = (u32, V)>) -> SlotIndex<V> {
+        let mut sorted: Vec<(u32, V)> = entries.filter(|&(id, _)| (id as usize) < ids).collect();
+        sorted.sort_by_key(|&(id, _)| id);
         sorted.dedup_by_key(|&mut (id, _)| id);
-        for &(id, v) in &sorted {
-            words[id as usize / 64].0 |= 1 << (id % 64);
-            vals.push(v);
+        let mut bits = vec![0u64; ids.div_ceil(64)];
+        for &(id, _) in &sorted {
+            bits[id as usize / 64] |= 1 << (id % 64);
         }
-        let mut before = 0u32;
-        for w in &mut words {
-            w.1 = before;
-            before += w.0.count_ones();
-        }
-        SlotIndex { words, vals }
+        let mut index = SlotIndex::ranks(bits);
+        index.vals = sorted.into_iter().map(|(_, v)| v).collect();
+        index
     }
 
-    /// The index of the ids with a bit set in `bits` (bit `i % 64` of word `i / 64`): the
-    /// value of each is its rank among them (no table of values).
-    fn ranks(bits: Vec<u64>) -> SlotIndex {
+    /// The index of the ids with a bit set in `bits` (bit `i % 64` of word `i / 64`), no
+    /// values yet (see [`SlotIndex::rank`]).
+    fn ranks(bits: Vec<u64>) -> SlotIndex<V> {
         let mut before = 0u32;
         let words = bits
             .into_iter()
@@ -362,20 +357,29 @@ impl SlotIndex {
         SlotIndex { words, vals: Vec::new() }
     }
 
-    /// The value of `id`, `NO_SLOT` when it has none.
+    /// The rank of `id` among the ids (its value's index), when it is one of them.
     #[inline]
-    fn get(&self, id: u32) -> u32 {
-        let Some(&(bits, before)) = self.words.get(id as usize / 64) else { return NO_SLOT };
+    fn rank(&self, id: u32) -> Option<u32> {
+        let &(bits, before) = self.words.get(id as usize / 64)?;
         let bit = 1u64 << (id % 64);
-        if bits & bit == 0 {
-            return NO_SLOT;
-        }
-        let rank = before + (bits & (bit - 1)).count_ones();
-        if self.vals.is_empty() {
-            return rank;
-        }
-        self.vals[rank as usize]
+        (bits & bit != 0).then(|| before + (bits & (bit - 1)).count_ones())
     }
+
+    /// The value of `id`, when it has one.
+    #[inline]
+    fn get(&self, id: u32) -> Option<V> {
+        self.rank(id).and_then(|r| self.vals.get(r as usize).copied())
+    }
+}
+
+/// What the replay looks up for a seed or tracked id ([`SlotIndex`] value), side by side:
+/// its state (`SEED_SLOT`, a state index, or `MULTI`), and for a state its asset and the first
+/// key at which it can receive traced funds.
+#[derive(Clone, Copy)]
+struct Held {
+    state: u32,
+    asset: u32,
+    info: Key,
 }
 
 struct DenseWalk<'v, E> {
@@ -695,15 +699,18 @@ impl<S: GraphSource> Walker<'_, &S> {
         // replay: the tracked holdings, reached with fewer than N hops and expandable, each with
         // a state slot
         let policy = self.opts.policy;
-        let mut tracked: Vec<(u32, u32, u32)> = w
+        // (with each one's earliest arrival in fewer than N hops, found once)
+        let mut tracked: Vec<((u32, u32, u32), Key)> = w
             .holdings
             .slots
             .iter()
             .enumerate()
-            .filter(|&(s, &(id, _))| class_of(&w, id) == EXPAND && w.earliest_at(s as u32, n - 1) != KEY_MAX)
-            .map(|(s, &(id, asset))| (id, asset, s as u32))
+            .filter(|&(_, &(id, _))| class_of(&w, id) == EXPAND)
+            .map(|(s, &(id, asset))| ((id, asset, s as u32), w.earliest_at(s as u32, n - 1)))
+            .filter(|&(_, start)| start != KEY_MAX)
             .collect();
-        tracked.sort_unstable();
+        tracked.sort_unstable_by_key(|&(t, _)| t);
+        let (tracked, starts): (Vec<(u32, u32, u32)>, Vec<Key>) = tracked.into_iter().unzip();
         // the state of each holding's slot, `NO_SLOT` when untracked
         let mut state_at = vec![NO_SLOT; w.holdings.slots.len()];
         for (i, &(_, _, s)) in tracked.iter().enumerate() {
@@ -722,7 +729,6 @@ impl<S: GraphSource> Walker<'_, &S> {
         let fold = matches!(policy, Policy::Haircut | Policy::Fifo) && !from_zero;
         // per state: its start, and its asset (four bytes a state: the receivers' look-ups
         // stay in cache)
-        let starts: Vec<Key> = tracked.iter().map(|&(_, _, s)| w.earliest_at(s, n - 1)).collect();
         let info: Vec<Key> = if fold { starts.clone() } else { vec![0; starts.len()] };
         let asset_of: Vec<u32> = tracked.iter().map(|&(_, asset, _)| asset).collect();
         // a receiving slot as the replay sees an event at `k`: none while `k` is before its start
@@ -744,24 +750,36 @@ impl<S: GraphSource> Walker<'_, &S> {
         }
         // per id: `SEED_SLOT`, its state when it has one tracked holding, `MULTI` when several
         // (then found among the holdings), else `NO_SLOT` (most counterparties)
+        let seed = Held { state: SEED_SLOT, asset: 0, info: 0 };
         let index = SlotIndex::new(
             w.class.len(),
-            seed_ids
-                .iter()
-                .map(|&s| (s, SEED_SLOT))
-                .chain(held.iter().map(|&(id, lo, hi)| (id, if hi - lo == 1 { lo } else { MULTI }))),
+            seed_ids.iter().map(|&s| (s, seed)).chain(held.iter().map(|&(id, lo, hi)| {
+                let h = match hi - lo {
+                    1 => Held { state: lo, asset: asset_of[lo as usize], info: info[lo as usize] },
+                    _ => Held { state: MULTI, asset: 0, info: 0 },
+                };
+                (id, h)
+            })),
         );
         let slot = |id: u32, asset: u32| -> u32 {
             match index.get(id) {
-                MULTI => w.holdings.find(id, asset).map_or(NO_SLOT, |s| state_at[s as usize]),
-                s if s < MULTI => {
-                    if asset_of[s as usize] == asset {
-                        s
-                    } else {
-                        NO_SLOT
-                    }
+                None => NO_SLOT,
+                Some(Held { state: MULTI, .. }) => w.holdings.find(id, asset).map_or(NO_SLOT, |s| state_at[s as usize]),
+                Some(Held { state: SEED_SLOT, .. }) => SEED_SLOT,
+                Some(h) if h.asset == asset => h.state,
+                Some(_) => NO_SLOT,
+            }
+        };
+        // `receiver(slot(id, asset), k)`, the state's asset and start read beside it
+        let slot_at = |id: u32, asset: u32, k: Key| -> u32 {
+            match index.get(id) {
+                None => NO_SLOT,
+                Some(Held { state: MULTI, .. }) => {
+                    receiver(w.holdings.find(id, asset).map_or(NO_SLOT, |s| state_at[s as usize]), k)
                 }
-                v => v,
+                Some(Held { state: SEED_SLOT, .. }) => SEED_SLOT,
+                Some(h) if h.asset == asset && k >= h.info => h.state,
+                Some(_) => NO_SLOT,
             }
         };
         // the state of `asset` among an id's states `lo..hi`
@@ -778,7 +796,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                 if let Some((_, l)) = w.outs(s) {
                     for r in l {
                         // a seed's slot is SEED_SLOT
-                        let ts = receiver(slot(r.other, r.asset), orient(self.fwd, r));
+                        let ts = slot_at(r.other, r.asset, orient(self.fwd, r));
                         first.push(r, s, r.other, slot(s, r.asset), ts);
                     }
                 }
@@ -817,7 +835,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                                 met[r.asset as usize] = true;
                             }
                             let fs = if k < info[fs as usize] { NO_SLOT } else { fs };
-                            let ts = receiver(slot(r.other, r.asset), k);
+                            let ts = slot_at(r.other, r.asset, k);
                             if fs != NO_SLOT || !matches!(ts, NO_SLOT | SEED_SLOT) {
                                 sends.push(r, a, r.other, fs, ts);
                             }
@@ -895,6 +913,13 @@ impl<S: GraphSource> Walker<'_, &S> {
                     for s in [a.fs, a.ts] {
                         if let Some(st) = states.get(s as usize) {
                             prefetch(st);
+                        }
+                    }
+                    // and the row of one whose sender may hold traced funds (read then)
+                    if a.fs == SEED_SLOT || reached.get(a.fs as usize) == Some(&true) {
+                        let (b, k) = batches.find((a.pk & mask) as u32);
+                        if let Some(side) = b.sides.get(k as usize) {
+                            prefetch(side);
                         }
                     }
                 }
@@ -1233,29 +1258,45 @@ impl<S: GraphSource> Walker<'_, &S> {
         // whole addresses compared only where keys tie
         let mut exchange: Vec<u32> = vec![NO_EXCHANGE; names.ids.len()];
         let mut exchanges: Vec<(Category, String)> = Vec::new();
-        let mut nodes: Vec<Option<(Node, TracedNode)>> = Vec::with_capacity(recv.len() + self.seeds.len());
-        for s in &self.seeds {
-            let labels = self.labels.get(s).cloned().unwrap_or_default();
-            nodes.push(Some((s.clone(), TracedNode { hop: 0, role: Role::Seed, stop_reason: None, labels })));
-        }
-        for (&(i, labels), (role, reason)) in recv.iter().zip(roles) {
-            let labels = labels.cloned().unwrap_or_default();
-            if let Some(x) = exchange_of(&labels) {
+        for &(i, labels) in &recv {
+            if let Some(x) = labels.and_then(|l| exchange_of(l)) {
                 exchange[i as usize] = exchanges.len() as u32;
                 exchanges.push(x);
             }
-            let node = (0, names.addrs[i as usize].clone());
-            let traced = TracedNode { hop: hop[i as usize].0, role, stop_reason: reason, labels };
-            nodes.push(Some((node, traced)));
         }
-        let mut order: Vec<((u128, u64), u32)> = nodes
-            .iter()
-            .enumerate()
-            .map(|(i, x)| (x.as_ref().map_or((0, 0), |((c, a), _)| sort_key(*c, a)), i as u32))
+        // the seeds, then the receivers: sorted by their keys first, and each node built once,
+        // in address order, straight into the map
+        let seeds: Vec<&Node> = self.seeds.iter().collect();
+        let node_of = |k: u32| -> (u16, &Address) {
+            match seeds.get(k as usize) {
+                Some((c, a)) => (*c, a),
+                None => (0, &names.addrs[recv[k as usize - seeds.len()].0 as usize]),
+            }
+        };
+        let mut order: Vec<((u128, u64), u32)> = (0..(seeds.len() + recv.len()) as u32)
+            .map(|k| {
+                let (c, a) = node_of(k);
+                (sort_key(c, a), k)
+            })
             .collect();
-        let node_of = |i: u32| nodes[i as usize].as_ref().map(|(k, _)| k);
         order.sort_unstable_by(|x, y| x.0.cmp(&y.0).then_with(|| node_of(x.1).cmp(&node_of(y.1))));
-        let nodes: BTreeMap<Node, TracedNode> = order.iter().filter_map(|&(_, i)| nodes[i as usize].take()).collect();
+        let nodes: BTreeMap<Node, TracedNode> = order
+            .iter()
+            .map(|&(_, k)| match seeds.get(k as usize) {
+                Some(&s) => {
+                    let labels = self.labels.get(s).cloned().unwrap_or_default();
+                    (s.clone(), TracedNode { hop: 0, role: Role::Seed, stop_reason: None, labels })
+                }
+                None => {
+                    let j = k as usize - seeds.len();
+                    let (i, labels) = recv[j];
+                    let (role, reason) = roles[j];
+                    let labels = labels.cloned().unwrap_or_default();
+                    let traced = TracedNode { hop: hop[i as usize].0, role, stop_reason: reason, labels };
+                    ((0, names.addrs[i as usize].clone()), traced)
+                }
+            })
+            .collect();
         Ok((nodes, EdgeEnds { ends, exchange, exchanges }))
     }
 
@@ -1321,8 +1362,6 @@ fn opening_balance(sends: &[Row], receipts: &[Row], asset: u32, start: Key, fwd:
     }
 }
 
-/// `f` over `items`: on two threads, a half each, when there are enough items for a thread to
-/// pay and a second core to run it; the results in `items`' order.
 /// The transfer of an edge's row, its transaction hash and addresses placeholders until all
 /// edges' are read at once.
 fn unnamed_transfer(r: &Row, asset: Asset) -> Transfer {
@@ -1338,6 +1377,8 @@ fn unnamed_transfer(r: &Row, asset: Asset) -> Transfer {
     }
 }
 
+/// `f` over `items`: on two threads, a half each, when there are enough items for a thread to
+/// pay and a second core to run it; the results in `items`' order.
 fn on_both_cores<T: Sync, R: Send, E: Send>(items: &[T], f: impl Fn(&[T]) -> Result<R, E> + Sync) -> Result<Vec<R>, E> {
     // a few hundred lists take about as long as starting a thread
     const MIN_SPLIT: usize = 512;
@@ -1548,7 +1589,7 @@ mod tests {
 
     proptest! {
         /// The slot index answers as a table of every id would: the value of each id given,
-        /// `NO_SLOT` for every other id (and past the end).
+        /// none for every other id (and past the end).
         #[test]
         fn slot_index_equals_a_table(
             entries in prop::collection::btree_map(0u32..700, 0u32..u32::MAX - 1, 0..200),
@@ -1556,7 +1597,7 @@ mod tests {
         ) {
             let index = SlotIndex::new(ids, entries.iter().map(|(&id, &v)| (id, v)));
             for id in 0..800u32 {
-                let want = entries.get(&id).copied().filter(|_| (id as usize) < ids).unwrap_or(NO_SLOT);
+                let want = entries.get(&id).copied().filter(|_| (id as usize) < ids);
                 prop_assert_eq!(index.get(id), want, "id {}", id);
             }
             // the ranks of the same ids: each one's index among them, ascending
@@ -1565,10 +1606,10 @@ mod tests {
             for &id in &kept {
                 bits[id as usize / 64] |= 1 << (id % 64);
             }
-            let ranks = SlotIndex::ranks(bits);
+            let ranks = SlotIndex::<()>::ranks(bits);
             for id in 0..800u32 {
-                let want = kept.iter().position(|&k| k == id).map_or(NO_SLOT, |r| r as u32);
-                prop_assert_eq!(ranks.get(id), want, "rank of id {}", id);
+                let want = kept.iter().position(|&k| k == id).map(|r| r as u32);
+                prop_assert_eq!(ranks.rank(id), want, "rank of id {}", id);
             }
         }
     }
