@@ -974,13 +974,30 @@ impl<S: GraphSource> Walker<'_, &S> {
         let hashes = on_both_cores(&edge_txs, |part| view.tx_hashes(part)).map_err(src_err)?.concat();
         drop(edge_txs);
         let names = Names::decode(view, &ends)?;
-        for ((e, tx), end) in edges.iter_mut().zip(hashes).zip(&mut ends) {
-            let (f, t) = (names.index(end.0), names.index(end.1));
-            e.transfer.tx = tx;
-            e.transfer.from = names.addrs[f as usize].clone();
-            e.transfer.to = names.addrs[t as usize].clone();
-            *end = (f, t);
+        // each edge's hash and addresses, and its ends as indices into `names`: on both cores
+        // for many edges (each half of the edges written by one thread)
+        let fill = |edges: &mut [TracedEdge], ends: &mut [(u32, u32)], hashes: &[Hash32]| {
+            for ((e, &tx), end) in edges.iter_mut().zip(hashes).zip(ends) {
+                let (f, t) = (names.index(end.0), names.index(end.1));
+                e.transfer.tx = tx;
+                e.transfer.from = names.addrs[f as usize].clone();
+                e.transfer.to = names.addrs[t as usize].clone();
+                *end = (f, t);
+            }
+        };
+        if edges.len() >= 4096 && cores() >= 2 {
+            let half = edges.len() / 2;
+            let (e1, e2) = edges.split_at_mut(half);
+            let (n1, n2) = ends.split_at_mut(half);
+            let (h1, h2) = hashes.split_at(half);
+            std::thread::scope(|s| {
+                s.spawn(|| fill(e2, n2, h2));
+                fill(e1, n1, h1);
+            });
+        } else {
+            fill(&mut edges, &mut ends, &hashes);
         }
+        drop(hashes);
         if !self.fwd {
             // the replay ran in mirrored order: the result's is chain order
             edges.reverse();
@@ -1379,13 +1396,13 @@ fn unnamed_transfer(r: &Row, asset: Asset) -> Transfer {
 
 /// `f` over `items`: on two threads, a half each, when there are enough items for a thread to
 /// pay and a second core to run it; the results in `items`' order.
-fn on_both_cores<T: Sync, R: Send, E: Send>(items: &[T], f: impl Fn(&[T]) -> Result<R, E> + Sync) -> Result<Vec<R>, E> {
+pub(super) fn on_both_cores<T: Sync, R: Send, E: Send>(
+    items: &[T],
+    f: impl Fn(&[T]) -> Result<R, E> + Sync,
+) -> Result<Vec<R>, E> {
     // a few hundred lists take about as long as starting a thread
     const MIN_SPLIT: usize = 512;
-    // asked once per process: on Linux the answer reads the cgroup's CPU quota files
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if items.len() < MIN_SPLIT || cores < 2 {
+    if items.len() < MIN_SPLIT || cores() < 2 {
         return Ok(vec![f(items)?]);
     }
     let (a, b) = items.split_at(items.len() / 2);
@@ -1397,6 +1414,13 @@ fn on_both_cores<T: Sync, R: Send, E: Send>(items: &[T], f: impl Fn(&[T]) -> Res
         let second = second.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
         Ok(vec![first?, second?])
     })
+}
+
+/// The cores the process may run on: asked once per process (on Linux the answer reads the
+/// cgroup's CPU quota files).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Sorts `events` (event `i` is the `i`th of `batches`' sides) into the walk's order, the first
