@@ -909,11 +909,25 @@ impl<S: GraphSource> Walker<'_, &S> {
             for (j, ev) in events.iter().enumerate() {
                 // the states are far apart (64 bytes each, thousands of them): the ones a few
                 // events ahead touch are fetched before their turn
-                if let Some(a) = events.get(j + 8) {
+                if let Some(a) = events.get(j + 16) {
                     for s in [a.fs, a.ts] {
                         if let Some(st) = states.get(s as usize) {
                             prefetch(st);
                         }
+                    }
+                }
+                if let Some(a) = events.get(j + 8) {
+                    // their parts (a state's own allocation), where a send may read them: the
+                    // sender's once traced funds reached it, the receiver's
+                    for s in [a.fs, a.ts] {
+                        if s == a.fs && reached.get(s as usize) != Some(&true) {
+                            continue;
+                        }
+                        match states.get(s as usize) {
+                            Some(State::Haircut { strata, .. }) => strata.first().map(prefetch),
+                            Some(State::Fifo { queue, .. }) => queue.front().map(prefetch),
+                            _ => None,
+                        };
                     }
                     // and the row of one whose sender may hold traced funds (read then)
                     if a.fs == SEED_SLOT || reached.get(a.fs as usize) == Some(&true) {
