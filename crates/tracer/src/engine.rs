@@ -1325,9 +1325,7 @@ impl<S: GraphSource> Walker<'_, &S> {
 
     /// The edge's key in the walk's total order, not oriented (chain order, for the result).
     fn edge_key(&self, e: &TracedEdge) -> OKey {
-        let t = &e.transfer;
-        let rank = u8::from(!e.adds_hop());
-        (if self.multi { t.time } else { 0 }, e.chain, t.height, t.pos.tx_index, t.pos.sub, rank)
+        edge_okey(self.multi, e)
     }
 
     /// The oriented key at which the edge's funds arrive at its receiving end.
@@ -1432,26 +1430,39 @@ impl<S: GraphSource> Walker<'_, &S> {
                 None => EdgeEnds::of(&edges, &nodes),
             };
             if !ends.exchanges.is_empty() {
-                let key = |e: &TracedEdge| self.edge_key(e);
+                let multi = self.multi;
+                let key = move |e: &TracedEdge| edge_okey(multi, e);
                 let incoming = Incoming::new(&edges, &ends);
-                for (i, e) in edges.iter().enumerate() {
-                    if !e.followed || matches!(e.kind, EdgeKind::Swap { .. }) {
-                        continue;
-                    }
-                    let x = ends.exchange[ends.ends[i].1 as usize];
-                    let Some((category, exchange)) = ends.exchanges.get(x as usize).cloned() else {
-                        continue;
-                    };
-                    let path = path_back(&edges, key, &incoming, &self.seeds, i, e.hop);
-                    deposits.push(Deposit {
-                        edge: i,
-                        exchange,
-                        category,
-                        hops: e.hop,
-                        seed: path.first().cloned().unwrap_or_else(|| e.transfer.from.clone()),
-                        path,
+                // the deposit edges and their exchanges, then each one's path (independent of
+                // the others': on both cores)
+                let found: Vec<(usize, u32)> = edges
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| e.followed && !matches!(e.kind, EdgeKind::Swap { .. }))
+                    .map(|(i, _)| (i, ends.exchange[ends.ends[i].1 as usize]))
+                    .filter(|&(_, x)| (x as usize) < ends.exchanges.len())
+                    .collect();
+                let (edges, seeds, exchanges) = (&edges, &self.seeds, &ends.exchanges);
+                let parts = dense::on_both_cores(&found, |part| {
+                    let deposits = part.iter().map(|&(i, x)| {
+                        let e = &edges[i];
+                        let (category, exchange) = exchanges[x as usize].clone();
+                        let path = path_back(edges, key, &incoming, seeds, i, e.hop);
+                        Deposit {
+                            edge: i,
+                            exchange,
+                            category,
+                            hops: e.hop,
+                            seed: path.first().cloned().unwrap_or_else(|| e.transfer.from.clone()),
+                            path,
+                        }
                     });
-                }
+                    Ok::<_, std::convert::Infallible>(deposits.collect::<Vec<_>>())
+                });
+                deposits = match parts {
+                    Ok(parts) => parts.into_iter().flatten().collect(),
+                    Err(never) => match never {},
+                };
             }
         }
         let chains = self
@@ -1477,6 +1488,15 @@ impl<S: GraphSource> Walker<'_, &S> {
             Ok(list.iter().any(|t| self.okey(*c, t) > first))
         }
     }
+}
+
+/// An edge's place in the walk's order (real, not oriented): its block time in a walk over
+/// several chains (`multi`), then its chain order, a swap or bridge after the transfer at its
+/// position.
+fn edge_okey(multi: bool, e: &TracedEdge) -> OKey {
+    let t = &e.transfer;
+    let rank = u8::from(!e.adds_hop());
+    (if multi { t.time } else { 0 }, e.chain, t.height, t.pos.tx_index, t.pos.sub, rank)
 }
 
 /// A block at `height` and `time` is within `--since` and `--until`.

@@ -211,8 +211,8 @@ pub(super) struct Nodes<'v, E> {
 /// The addresses of a set of ids, decoded once each in ascending id order (neighbouring ids
 /// are neighbours in the view's address table), found again by id without hashing.
 struct Names {
-    /// Per id: its index in `ids` plus one, 0 when absent.
-    slot: Vec<u32>,
+    /// The ids with a bit each, and the index of each among them (its rank).
+    rank: SlotIndex<()>,
     /// The ids, ascending.
     ids: Vec<u32>,
     /// Their addresses, in the same order.
@@ -226,30 +226,33 @@ impl Names {
         ends: &[(u32, u32)],
     ) -> Result<Names, TraceError> {
         let max = ends.iter().map(|&(f, t)| f.max(t)).max().map_or(0, |m| m as usize + 1);
-        let mut slot = vec![0u32; max];
-        let mut ids = Vec::new();
+        // a bit per id (16 bytes per 64 ids, where a table of every id would be 4 bytes an id)
+        let mut bits = vec![0u64; max.div_ceil(64)];
         for &(f, t) in ends {
-            for id in [f, t] {
-                let s = &mut slot[id as usize];
-                if *s == 0 {
-                    *s = 1;
-                    ids.push(id);
-                }
+            bits[f as usize / 64] |= 1 << (f % 64);
+            bits[t as usize / 64] |= 1 << (t % 64);
+        }
+        let mut ids = Vec::with_capacity(bits.iter().map(|b| b.count_ones() as usize).sum());
+        for (i, &b) in bits.iter().enumerate() {
+            let mut b = b;
+            while b != 0 {
+                ids.push(i as u32 * 64 + b.trailing_zeros());
+                b &= b - 1;
             }
         }
-        ids.sort_unstable();
-        for (i, &id) in ids.iter().enumerate() {
-            slot[id as usize] = i as u32 + 1;
-        }
+        let rank = SlotIndex::ranks(bits);
         let parts = on_both_cores(&ids, |part| part.iter().map(|&id| view.address(id)).collect::<Result<Vec<_>, E>>())
             .map_err(src_err)?;
-        let addrs = parts.into_iter().flatten().collect();
-        Ok(Names { slot, ids, addrs })
+        let addrs = match parts.len() {
+            1 => parts.into_iter().next().unwrap_or_default(),
+            _ => parts.into_iter().flatten().collect(),
+        };
+        Ok(Names { rank, ids, addrs })
     }
 
     /// The index of `id`, which must be one of the decoded ids.
     fn index(&self, id: u32) -> u32 {
-        self.slot[id as usize] - 1
+        self.rank.rank(id).unwrap_or(NO_SLOT)
     }
 }
 
@@ -358,6 +361,75 @@ impl ListAt {
     fn rows<'a>(&self, arena: &'a [Vec<Row>]) -> &'a [Row] {
         &arena[self.chunk as usize][self.start as usize..][..self.len as usize]
     }
+}
+
+/// Several tracked holdings of one id (a [`SlotIndex`] value): found among the holdings.
+const MULTI: u32 = u32::MAX - 2;
+
+/// A value per id for a few ids among many (the seeds and tracked ids among every id the walk
+/// met): a bit per id with the count of set bits before each word, and the values of the set
+/// ids in id order. A look-up reads 16 bytes per 64 ids and its value, where a table of every
+/// id would be a value per id (megabytes, a cache miss per look-up).
+struct SlotIndex<V> {
+    /// Per 64 ids: which have a value, and how many ids before them have one.
+    words: Vec<(u64, u32)>,
+    /// The values of the ids with one, ascending by id.
+    vals: Vec<V>,
+}
+
+impl<V: Copy> SlotIndex<V> {
+    /// The index of `entries` `(id, value)`, ids below `ids` (the first value of an id kept).
+    fn new(ids: usize, entries: impl Iterator<Item = (u32, V)>) -> SlotIndex<V> {
+        let mut sorted: Vec<(u32, V)> = entries.filter(|&(id, _)| (id as usize) < ids).collect();
+        sorted.sort_by_key(|&(id, _)| id);
+        sorted.dedup_by_key(|&mut (id, _)| id);
+        let mut bits = vec![0u64; ids.div_ceil(64)];
+        for &(id, _) in &sorted {
+            bits[id as usize / 64] |= 1 << (id % 64);
+        }
+        let mut index = SlotIndex::ranks(bits);
+        index.vals = sorted.into_iter().map(|(_, v)| v).collect();
+        index
+    }
+
+    /// The index of the ids with a bit set in `bits` (bit `i % 64` of word `i / 64`), no
+    /// values yet (see [`SlotIndex::rank`]).
+    fn ranks(bits: Vec<u64>) -> SlotIndex<V> {
+        let mut before = 0u32;
+        let words = bits
+            .into_iter()
+            .map(|b| {
+                let w = (b, before);
+                before += b.count_ones();
+                w
+            })
+            .collect();
+        SlotIndex { words, vals: Vec::new() }
+    }
+
+    /// The rank of `id` among the ids (its value's index), when it is one of them.
+    #[inline]
+    fn rank(&self, id: u32) -> Option<u32> {
+        let &(bits, before) = self.words.get(id as usize / 64)?;
+        let bit = 1u64 << (id % 64);
+        (bits & bit != 0).then(|| before + (bits & (bit - 1)).count_ones())
+    }
+
+    /// The value of `id`, when it has one.
+    #[inline]
+    fn get(&self, id: u32) -> Option<V> {
+        self.rank(id).and_then(|r| self.vals.get(r as usize).copied())
+    }
+}
+
+/// What the replay looks up for a seed or tracked id ([`SlotIndex`] value), side by side:
+/// its state (`SEED_SLOT`, a state index, or `MULTI`), and for a state its asset and the first
+/// key at which it can receive traced funds.
+#[derive(Clone, Copy)]
+struct Held {
+    state: u32,
+    asset: u32,
+    info: Key,
 }
 
 struct DenseWalk<'v, E> {
@@ -734,15 +806,18 @@ impl<S: GraphSource> Walker<'_, &S> {
         // replay: the tracked holdings, reached with fewer than N hops and expandable, each with
         // a state slot
         let policy = self.opts.policy;
-        let mut tracked: Vec<(u32, u32, u32)> = w
+        // (with each one's earliest arrival in fewer than N hops, found once)
+        let mut tracked: Vec<((u32, u32, u32), Key)> = w
             .holdings
             .slots
             .iter()
             .enumerate()
-            .filter(|&(s, &(id, _))| class_of(&w, id) == EXPAND && w.earliest_at(s as u32, n - 1) != KEY_MAX)
-            .map(|(s, &(id, asset))| (id, asset, s as u32))
+            .filter(|&(_, &(id, _))| class_of(&w, id) == EXPAND)
+            .map(|(s, &(id, asset))| ((id, asset, s as u32), w.earliest_at(s as u32, n - 1)))
+            .filter(|&(_, start)| start != KEY_MAX)
             .collect();
-        tracked.sort_unstable();
+        tracked.sort_unstable_by_key(|&(t, _)| t);
+        let (tracked, starts): (Vec<(u32, u32, u32)>, Vec<Key>) = tracked.into_iter().unzip();
         // the state of each holding's slot, `NO_SLOT` when untracked
         let mut state_at = vec![NO_SLOT; w.holdings.slots.len()];
         for (i, &(_, _, s)) in tracked.iter().enumerate() {
@@ -761,7 +836,6 @@ impl<S: GraphSource> Walker<'_, &S> {
         let fold = matches!(policy, Policy::Haircut | Policy::Fifo) && !from_zero;
         // per state: its start, and its asset (four bytes a state: the receivers' look-ups
         // stay in cache)
-        let starts: Vec<Key> = tracked.iter().map(|&(_, _, s)| w.earliest_at(s, n - 1)).collect();
         let info: Vec<Key> = if fold { starts.clone() } else { vec![0; starts.len()] };
         let asset_of: Vec<u32> = tracked.iter().map(|&(_, asset, _)| asset).collect();
         // a receiving slot as the replay sees an event at `k`: none while `k` is before its start
@@ -770,55 +844,55 @@ impl<S: GraphSource> Walker<'_, &S> {
             s if k < info[s as usize] => NO_SLOT,
             s => s,
         };
-        // per id: `SEED_SLOT`, its state when it has one tracked holding, `MULTI` when several
-        // (then found among the holdings), else `NO_SLOT` (most counterparties: one look-up)
-        const MULTI: u32 = u32::MAX - 2;
-        let mut sid = vec![NO_SLOT; w.class.len()];
-        for &s in &w.seeds {
-            if let Some(v) = sid.get_mut(s as usize) {
-                *v = SEED_SLOT;
-            }
-        }
-        for (i, &(id, _, _)) in tracked.iter().enumerate() {
-            let v = &mut sid[id as usize];
-            *v = if *v == NO_SLOT { i as u32 } else { MULTI };
-        }
-        // the ids with a slot, a bit each: a few hundred kilobytes that stay in cache, where
-        // `sid` is four bytes per id
-        let mut slotted = vec![0u64; sid.len().div_ceil(64)];
-        for (id, _) in sid.iter().enumerate().filter(|(_, &v)| v != NO_SLOT) {
-            slotted[id / 64] |= 1 << (id % 64);
-        }
-        let slot = |id: u32, asset: u32| -> u32 {
-            if slotted.get(id as usize / 64).is_none_or(|b| b >> (id % 64) & 1 == 0) {
-                return NO_SLOT;
-            }
-            match sid[id as usize] {
-                MULTI => w.holdings.find(id, asset).map_or(NO_SLOT, |s| state_at[s as usize]),
-                s if s < MULTI => {
-                    if asset_of[s as usize] == asset {
-                        s
-                    } else {
-                        NO_SLOT
-                    }
-                }
-                v => v,
-            }
-        };
-
         let mut seed_ids: Vec<u32> = w.seeds.iter().copied().collect();
         seed_ids.sort_unstable();
-        // the tracked ids, each with its `(asset, state)`s
-        let mut held: Vec<(u32, Vec<(u32, u32)>)> = Vec::new();
-        for (i, &(id, asset, _)) in tracked.iter().enumerate() {
+        // the tracked ids, each with its states `lo..hi` (`tracked` is sorted by id: an id's
+        // holdings are neighbours)
+        let mut held: Vec<(u32, u32, u32)> = Vec::new();
+        for (i, &(id, _, _)) in tracked.iter().enumerate() {
             match held.last_mut() {
-                Some((last, v)) if *last == id => v.push((asset, i as u32)),
-                _ => held.push((id, vec![(asset, i as u32)])),
+                Some((last, _, hi)) if *last == id => *hi = i as u32 + 1,
+                _ => held.push((id, i as u32, i as u32 + 1)),
             }
         }
-        let state_in = |mine: &[(u32, u32)], asset: u32| mine.iter().find(|m| m.0 == asset).map(|m| m.1);
+        // per id: `SEED_SLOT`, its state when it has one tracked holding, `MULTI` when several
+        // (then found among the holdings), else `NO_SLOT` (most counterparties)
+        let seed = Held { state: SEED_SLOT, asset: 0, info: 0 };
+        let index = SlotIndex::new(
+            w.class.len(),
+            seed_ids.iter().map(|&s| (s, seed)).chain(held.iter().map(|&(id, lo, hi)| {
+                let h = match hi - lo {
+                    1 => Held { state: lo, asset: asset_of[lo as usize], info: info[lo as usize] },
+                    _ => Held { state: MULTI, asset: 0, info: 0 },
+                };
+                (id, h)
+            })),
+        );
+        let slot = |id: u32, asset: u32| -> u32 {
+            match index.get(id) {
+                None => NO_SLOT,
+                Some(Held { state: MULTI, .. }) => w.holdings.find(id, asset).map_or(NO_SLOT, |s| state_at[s as usize]),
+                Some(Held { state: SEED_SLOT, .. }) => SEED_SLOT,
+                Some(h) if h.asset == asset => h.state,
+                Some(_) => NO_SLOT,
+            }
+        };
+        // `receiver(slot(id, asset), k)`, the state's asset and start read beside it
+        let slot_at = |id: u32, asset: u32, k: Key| -> u32 {
+            match index.get(id) {
+                None => NO_SLOT,
+                Some(Held { state: MULTI, .. }) => {
+                    receiver(w.holdings.find(id, asset).map_or(NO_SLOT, |s| state_at[s as usize]), k)
+                }
+                Some(Held { state: SEED_SLOT, .. }) => SEED_SLOT,
+                Some(h) if h.asset == asset && k >= h.info => h.state,
+                Some(_) => NO_SLOT,
+            }
+        };
+        // the state of `asset` among an id's states `lo..hi`
+        let state_in = |lo: u32, hi: u32, asset: u32| (lo..hi).find(|&s| asset_of[s as usize] == asset);
         let (mut edges, mut ends, edge_txs) = if policy == Policy::Poison {
-            self.poison_edges(&w, &seed_ids, &held, &starts, &slot)?
+            self.poison_edges(&w, &seed_ids, &held, &starts, &asset_of, &slot)?
         } else {
             // haircut and FIFO: the events, each transfer once: the seeds' (allowed) outgoing
             // rows and the tracked holdings' complete histories, an incoming row only when its
@@ -829,7 +903,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                 if let Some((_, l)) = w.outs(s) {
                     for r in l {
                         // a seed's slot is SEED_SLOT
-                        let ts = receiver(slot(r.other, r.asset), orient(self.fwd, r));
+                        let ts = slot_at(r.other, r.asset, orient(self.fwd, r));
                         first.push(r, s, r.other, slot(s, r.asset), ts);
                     }
                 }
@@ -847,33 +921,34 @@ impl<S: GraphSource> Walker<'_, &S> {
                     // tracked holding's allowed sends after its earliest arrival)
                     let mut met = vec![false; n_assets];
                     let (mut sends, mut receipts, mut opening) = (Batch::default(), Batch::default(), Vec::new());
-                    for (a, mine) in part {
+                    for &(a, lo, hi) in part {
                         outs.clear();
                         ins.clear();
                         // both lists in one read; the walk's direction says which are sends
                         if fwd {
-                            view.rows_both(*a, &mut outs, &mut ins)?;
+                            view.rows_both(a, &mut outs, &mut ins)?;
                         } else {
-                            view.rows_both(*a, &mut ins, &mut outs)?;
+                            view.rows_both(a, &mut ins, &mut outs)?;
                         }
                         read += (outs.len() + ins.len()) as u64;
-                        for &(asset, s) in mine {
+                        for s in lo..hi {
+                            let asset = asset_of[s as usize];
                             opening.push((s, opening_balance(&outs, &ins, asset, info[s as usize], fwd)));
                         }
                         for r in &outs {
-                            let Some(fs) = state_in(mine, r.asset) else { continue };
+                            let Some(fs) = state_in(lo, hi, r.asset) else { continue };
                             let k = orient(fwd, r);
                             if k > starts[fs as usize] && !met[r.asset as usize] && allowed(r) {
                                 met[r.asset as usize] = true;
                             }
                             let fs = if k < info[fs as usize] { NO_SLOT } else { fs };
-                            let ts = receiver(slot(r.other, r.asset), k);
+                            let ts = slot_at(r.other, r.asset, k);
                             if fs != NO_SLOT || !matches!(ts, NO_SLOT | SEED_SLOT) {
-                                sends.push(r, *a, r.other, fs, ts);
+                                sends.push(r, a, r.other, fs, ts);
                             }
                         }
                         for r in &ins {
-                            let Some(ts) = state_in(mine, r.asset) else { continue };
+                            let Some(ts) = state_in(lo, hi, r.asset) else { continue };
                             // unread senders carry nothing: only the receiver's side counts
                             let ts = receiver(ts, orient(fwd, r));
                             if ts == NO_SLOT {
@@ -886,7 +961,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                                 _ => true,
                             };
                             if !read {
-                                receipts.push(r, r.other, *a, fs, ts);
+                                receipts.push(r, r.other, a, fs, ts);
                             }
                         }
                     }
@@ -938,7 +1013,37 @@ impl<S: GraphSource> Walker<'_, &S> {
             // the replay, each address decoded once
             let mut ends: Vec<(u32, u32)> = Vec::with_capacity(events.len());
             let mut edge_txs: Vec<u32> = Vec::with_capacity(events.len());
-            for ev in &events {
+            for (j, ev) in events.iter().enumerate() {
+                // the states are far apart (64 bytes each, thousands of them): the ones a few
+                // events ahead touch are fetched before their turn
+                if let Some(a) = events.get(j + 16) {
+                    for s in [a.fs, a.ts] {
+                        if let Some(st) = states.get(s as usize) {
+                            prefetch(st);
+                        }
+                    }
+                }
+                if let Some(a) = events.get(j + 8) {
+                    // their parts (a state's own allocation), where a send may read them: the
+                    // sender's once traced funds reached it, the receiver's
+                    for s in [a.fs, a.ts] {
+                        if s == a.fs && reached.get(s as usize) != Some(&true) {
+                            continue;
+                        }
+                        match states.get(s as usize) {
+                            Some(State::Haircut { strata, .. }) => strata.first().map(prefetch),
+                            Some(State::Fifo { queue, .. }) => queue.front().map(prefetch),
+                            _ => None,
+                        };
+                    }
+                    // and the row of one whose sender may hold traced funds (read then)
+                    if a.fs == SEED_SLOT || reached.get(a.fs as usize) == Some(&true) {
+                        let (b, k) = batches.find((a.pk & mask) as u32);
+                        if let Some(side) = b.sides.get(k as usize) {
+                            prefetch(side);
+                        }
+                    }
+                }
                 let i = (ev.pk & mask) as u32;
                 // with the event's whole row and its `--asset`/`--since`/`--until` verdict, read
                 // once and only where traced funds may leave
@@ -990,13 +1095,30 @@ impl<S: GraphSource> Walker<'_, &S> {
         let hashes = on_both_cores(&edge_txs, |part| view.tx_hashes(part)).map_err(src_err)?.concat();
         drop(edge_txs);
         let names = Names::decode(view, &ends)?;
-        for ((e, tx), end) in edges.iter_mut().zip(hashes).zip(&mut ends) {
-            let (f, t) = (names.index(end.0), names.index(end.1));
-            e.transfer.tx = tx;
-            e.transfer.from = names.addrs[f as usize].clone();
-            e.transfer.to = names.addrs[t as usize].clone();
-            *end = (f, t);
+        // each edge's hash and addresses, and its ends as indices into `names`: on both cores
+        // for many edges (each half of the edges written by one thread)
+        let fill = |edges: &mut [TracedEdge], ends: &mut [(u32, u32)], hashes: &[Hash32]| {
+            for ((e, &tx), end) in edges.iter_mut().zip(hashes).zip(ends) {
+                let (f, t) = (names.index(end.0), names.index(end.1));
+                e.transfer.tx = tx;
+                e.transfer.from = names.addrs[f as usize].clone();
+                e.transfer.to = names.addrs[t as usize].clone();
+                *end = (f, t);
+            }
+        };
+        if edges.len() >= 4096 && cores() >= 2 {
+            let half = edges.len() / 2;
+            let (e1, e2) = edges.split_at_mut(half);
+            let (n1, n2) = ends.split_at_mut(half);
+            let (h1, h2) = hashes.split_at(half);
+            std::thread::scope(|s| {
+                s.spawn(|| fill(e2, n2, h2));
+                fill(e1, n1, h1);
+            });
+        } else {
+            fill(&mut edges, &mut ends, &hashes);
         }
+        drop(hashes);
         if !self.fwd {
             // the replay ran in mirrored order: the result's is chain order
             edges.reverse();
@@ -1011,15 +1133,16 @@ impl<S: GraphSource> Walker<'_, &S> {
     /// would make them (the walk's), with each edge's ends by id and its transaction (see the
     /// module docs for why they are the replay's).
     ///
-    /// `held`: the tracked ids with their `(asset, state)`s; `start`: per state, the
-    /// discovery's earliest arrival in fewer than N hops; `slot`: the state of a holding
-    /// (`NO_SLOT`, `SEED_SLOT` or a state index).
+    /// `held`: the tracked ids with their states `lo..hi`; `start` and `asset_of`: per state,
+    /// the discovery's earliest arrival in fewer than N hops and its asset; `slot`: the state
+    /// of a holding (`NO_SLOT`, `SEED_SLOT` or a state index).
     fn poison_edges(
         &mut self,
         w: &DenseWalk<'_, S::Error>,
         seed_ids: &[u32],
-        held: &[(u32, Vec<(u32, u32)>)],
+        held: &[(u32, u32, u32)],
         start: &[Key],
+        asset_of: &[u32],
         slot: &impl Fn(u32, u32) -> u32,
     ) -> Result<EdgeRows, TraceError> {
         let n = self.opts.hops as usize;
@@ -1060,16 +1183,17 @@ impl<S: GraphSource> Walker<'_, &S> {
         // (sender's id, its state or `SEED_SLOT`, its first send in `sends`)
         let mut groups: Vec<(u32, u32, u32)> = Vec::with_capacity(seed_ids.len() + held.len());
         let list = |x: u32| w.outs(x).map(|(_, l)| l).unwrap_or_default();
-        let senders = seed_ids.iter().map(|&x| (x, SEED_SLOT, &[][..])).chain(
+        let senders = seed_ids.iter().map(|&x| (x, SEED_SLOT)).chain(
             // one group per tracked asset of the id (most hold one)
-            held.iter().flat_map(|(x, mine)| mine.iter().map(move |&(_, fs)| (*x, fs, mine.as_slice()))),
+            held.iter().flat_map(|&(x, lo, hi)| (lo..hi).map(move |fs| (x, fs))),
         );
-        for (x, fs, mine) in senders {
+        for (x, fs) in senders {
             groups.push((x, fs, sends.len() as u32));
             let l = list(x);
             for j in 0..l.len() {
                 let r = if fwd { &l[j] } else { &l[l.len() - 1 - j] };
-                if fs != SEED_SLOT && mine.iter().find(|m| m.0 == r.asset).is_none_or(|m| m.1 != fs) {
+                // a tracked holding's group: its own asset's sends (an id holds an asset once)
+                if fs != SEED_SLOT && asset_of[fs as usize] != r.asset {
                     continue;
                 }
                 let zero = r.amount.is_zero();
@@ -1272,29 +1396,45 @@ impl<S: GraphSource> Walker<'_, &S> {
         // whole addresses compared only where keys tie
         let mut exchange: Vec<u32> = vec![NO_EXCHANGE; names.ids.len()];
         let mut exchanges: Vec<(Category, String)> = Vec::new();
-        let mut nodes: Vec<Option<(Node, TracedNode)>> = Vec::with_capacity(recv.len() + self.seeds.len());
-        for s in &self.seeds {
-            let labels = self.labels.get(s).cloned().unwrap_or_default();
-            nodes.push(Some((s.clone(), TracedNode { hop: 0, role: Role::Seed, stop_reason: None, labels })));
-        }
-        for (&(i, labels), (role, reason)) in recv.iter().zip(roles) {
-            let labels = labels.cloned().unwrap_or_default();
-            if let Some(x) = exchange_of(&labels) {
+        for &(i, labels) in &recv {
+            if let Some(x) = labels.and_then(|l| exchange_of(l)) {
                 exchange[i as usize] = exchanges.len() as u32;
                 exchanges.push(x);
             }
-            let node = (0, names.addrs[i as usize].clone());
-            let traced = TracedNode { hop: hop[i as usize].0, role, stop_reason: reason, labels };
-            nodes.push(Some((node, traced)));
         }
-        let mut order: Vec<((u128, u64), u32)> = nodes
-            .iter()
-            .enumerate()
-            .map(|(i, x)| (x.as_ref().map_or((0, 0), |((c, a), _)| sort_key(*c, a)), i as u32))
+        // the seeds, then the receivers: sorted by their keys first, and each node built once,
+        // in address order, straight into the map
+        let seeds: Vec<&Node> = self.seeds.iter().collect();
+        let node_of = |k: u32| -> (u16, &Address) {
+            match seeds.get(k as usize) {
+                Some((c, a)) => (*c, a),
+                None => (0, &names.addrs[recv[k as usize - seeds.len()].0 as usize]),
+            }
+        };
+        let mut order: Vec<((u128, u64), u32)> = (0..(seeds.len() + recv.len()) as u32)
+            .map(|k| {
+                let (c, a) = node_of(k);
+                (sort_key(c, a), k)
+            })
             .collect();
-        let node_of = |i: u32| nodes[i as usize].as_ref().map(|(k, _)| k);
         order.sort_unstable_by(|x, y| x.0.cmp(&y.0).then_with(|| node_of(x.1).cmp(&node_of(y.1))));
-        let nodes: BTreeMap<Node, TracedNode> = order.iter().filter_map(|&(_, i)| nodes[i as usize].take()).collect();
+        let nodes: BTreeMap<Node, TracedNode> = order
+            .iter()
+            .map(|&(_, k)| match seeds.get(k as usize) {
+                Some(&s) => {
+                    let labels = self.labels.get(s).cloned().unwrap_or_default();
+                    (s.clone(), TracedNode { hop: 0, role: Role::Seed, stop_reason: None, labels })
+                }
+                None => {
+                    let j = k as usize - seeds.len();
+                    let (i, labels) = recv[j];
+                    let (role, reason) = roles[j];
+                    let labels = labels.cloned().unwrap_or_default();
+                    let traced = TracedNode { hop: hop[i as usize].0, role, stop_reason: reason, labels };
+                    ((0, names.addrs[i as usize].clone()), traced)
+                }
+            })
+            .collect();
         Ok((nodes, EdgeEnds { ends, exchange, exchanges }))
     }
 
@@ -1360,8 +1500,6 @@ fn opening_balance(sends: &[Row], receipts: &[Row], asset: u32, start: Key, fwd:
     }
 }
 
-/// `f` over `items`: on two threads, a half each, when there are enough items for a thread to
-/// pay and a second core to run it; the results in `items`' order.
 /// The transfer of an edge's row, its transaction hash and addresses placeholders until all
 /// edges' are read at once.
 fn unnamed_transfer(r: &Row, asset: Asset) -> Transfer {
@@ -1377,13 +1515,15 @@ fn unnamed_transfer(r: &Row, asset: Asset) -> Transfer {
     }
 }
 
-fn on_both_cores<T: Sync, R: Send, E: Send>(items: &[T], f: impl Fn(&[T]) -> Result<R, E> + Sync) -> Result<Vec<R>, E> {
+/// `f` over `items`: on two threads, a half each, when there are enough items for a thread to
+/// pay and a second core to run it; the results in `items`' order.
+pub(super) fn on_both_cores<T: Sync, R: Send, E: Send>(
+    items: &[T],
+    f: impl Fn(&[T]) -> Result<R, E> + Sync,
+) -> Result<Vec<R>, E> {
     // a few hundred lists take about as long as starting a thread
     const MIN_SPLIT: usize = 512;
-    // asked once per process: on Linux the answer reads the cgroup's CPU quota files
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if items.len() < MIN_SPLIT || cores < 2 {
+    if items.len() < MIN_SPLIT || cores() < 2 {
         return Ok(vec![f(items)?]);
     }
     let (a, b) = items.split_at(items.len() / 2);
@@ -1395,6 +1535,13 @@ fn on_both_cores<T: Sync, R: Send, E: Send>(items: &[T], f: impl Fn(&[T]) -> Res
         let second = second.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
         Ok(vec![first?, second?])
     })
+}
+
+/// The cores the process may run on: asked once per process (on Linux the answer reads the
+/// cgroup's CPU quota files).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Sorts `events` (event `i` is the `i`th of `batches`' sides) into the walk's order, the first
@@ -1582,6 +1729,33 @@ mod tests {
             let keys: Vec<Key> =
                 rows.iter().map(|&(h, t, s)| if backward { !key(h, t, s) } else { key(h, t, s) }).collect();
             prop_assert_eq!(walk_order(rows.iter().copied(), rows.len(), !backward), plain(&keys));
+        }
+    }
+
+    proptest! {
+        /// The slot index answers as a table of every id would: the value of each id given,
+        /// none for every other id (and past the end).
+        #[test]
+        fn slot_index_equals_a_table(
+            entries in prop::collection::btree_map(0u32..700, 0u32..u32::MAX - 1, 0..200),
+            ids in 0usize..700,
+        ) {
+            let index = SlotIndex::new(ids, entries.iter().map(|(&id, &v)| (id, v)));
+            for id in 0..800u32 {
+                let want = entries.get(&id).copied().filter(|_| (id as usize) < ids);
+                prop_assert_eq!(index.get(id), want, "id {}", id);
+            }
+            // the ranks of the same ids: each one's index among them, ascending
+            let kept: Vec<u32> = entries.keys().copied().filter(|&id| (id as usize) < ids).collect();
+            let mut bits = vec![0u64; ids.div_ceil(64)];
+            for &id in &kept {
+                bits[id as usize / 64] |= 1 << (id % 64);
+            }
+            let ranks = SlotIndex::<()>::ranks(bits);
+            for id in 0..800u32 {
+                let want = kept.iter().position(|&k| k == id).map(|r| r as u32);
+                prop_assert_eq!(ranks.rank(id), want, "rank of id {}", id);
+            }
         }
     }
 

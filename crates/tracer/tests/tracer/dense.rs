@@ -289,6 +289,95 @@ fn dense_walk_on_two_threads_equals_walk_over_addresses() {
     }
 }
 
+/// A trace with thousands of edges and deposits: its edges' hashes and addresses are filled in
+/// on two threads and its deposits' paths found on two threads. The edges equal the walk over
+/// addresses' (which fills nothing in); the deposits are checked against the edges and nodes
+/// directly: one per followed edge into an exchange or deposit address that is not a seed, in
+/// edge order, each path running from a seed to that edge's receiver.
+#[test]
+fn wide_trace_fills_edges_and_finds_deposits_on_two_threads() {
+    let seed: u64 = std::env::var("CHAINTRACE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(chaintrace_testkit::rng::fresh_seed);
+    let mut rng = chaintrace_testkit::rng::Rng::new(seed);
+    let addr = |i: u32| {
+        let mut b = [0u8; 20];
+        b[16..].copy_from_slice(&i.to_be_bytes());
+        b[0] = 7;
+        Address::Evm(b)
+    };
+    const ADDRS: u32 = 3_000;
+    let mut g = MemGraph::new("ethereum");
+    for i in 0..30_000u32 {
+        let height = u64::from(i / 40);
+        g.add_transfer(Transfer {
+            tx: Hash32({
+                let mut h = [0u8; 32];
+                h[28..].copy_from_slice(&i.to_be_bytes());
+                h[0] = 9;
+                h
+            }),
+            height,
+            pos: Position { tx_index: i % 40, sub: 0 },
+            time: 1_600_000_000 + height * 12,
+            from: addr(rng.below(u64::from(ADDRS)) as u32),
+            to: addr(rng.below(u64::from(ADDRS)) as u32),
+            asset: Asset::Native,
+            amount: U256::from(1 + rng.below(1_000)),
+        });
+    }
+    for i in 0..300u32 {
+        g.add_label(Label {
+            chain: Some("ethereum".into()),
+            address: addr(rng.below(u64::from(ADDRS)) as u32),
+            category: if i % 4 == 0 { Category::Exchange } else { Category::ExchangeDeposit },
+            entity: format!("exchange-{}", i % 5),
+            source: "test".into(),
+            confidence: 60,
+            attrs: Default::default(),
+        });
+    }
+    let general = g.clone().without_dense_view();
+    let seeds: Vec<Address> = (0..400).map(|_| addr(rng.below(u64::from(ADDRS)) as u32)).collect();
+    let mut o = TraceOptions::new(seeds.clone(), "ETH", 0);
+    o.hops = 3;
+    o.policy = Policy::Poison;
+    o.hub_degree = 1_000;
+    let d = trace(&g, &o).expect("dense walk");
+    let a = trace(&general, &o).expect("walk over addresses");
+    assert!(d.stats.dense && !a.stats.dense, "the two walks ran (seed {seed})");
+    assert!(d.edges.len() >= 4_096, "a wide trace: {} edges (seed {seed})", d.edges.len());
+    assert!(d.deposits.len() >= 512, "many deposits: {} (seed {seed})", d.deposits.len());
+    assert_eq!(d.edges, a.edges, "edges (seed {seed})");
+    assert_eq!(d.nodes, a.nodes, "nodes (seed {seed})");
+    // the deposits from the edges and nodes alone
+    let is_seed = |x: &Address| seeds.contains(x);
+    let want: Vec<usize> = d
+        .edges
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.followed && !is_seed(&e.transfer.to))
+        .filter(|(_, e)| {
+            d.node(&e.transfer.to).is_some_and(|n| {
+                n.labels.iter().any(|l| matches!(l.category, Category::Exchange | Category::ExchangeDeposit))
+            })
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let got: Vec<usize> = d.deposits.iter().map(|x| x.edge).collect();
+    assert_eq!(got, want, "deposit edges (seed {seed})");
+    for x in &d.deposits {
+        let e = &d.edges[x.edge];
+        assert_eq!(x.path.last(), Some(&e.transfer.to), "path ends at the receiver (seed {seed})");
+        assert_eq!(x.path.first(), Some(&x.seed), "path starts at its seed (seed {seed})");
+        assert!(is_seed(&x.seed), "a seed (seed {seed})");
+        assert_eq!(x.path.len(), e.hop as usize + 1, "a transfer per hop (seed {seed})");
+        assert_eq!(x.hops, e.hop, "hops (seed {seed})");
+    }
+    assert_eq!(d.deposits, a.deposits, "deposits (seed {seed})");
+}
+
 /// Transfers `(height, from, to, asset, amount)` (heights from 0: the chain's first key is
 /// `(0, 0, 0)`), seeds, hops, hub degree, `--min-amount`, backward, pooling labels.
 type Dense = (Vec<(u64, u8, u8, u8, u64)>, Vec<u8>, u32, u64, u64, bool, Vec<u8>);
