@@ -9,15 +9,18 @@
 /// its own `mmap` and unmaps it on `free`, and shrinks the heap when its top grows past 128 KiB
 /// free: the next trace then faults every page of its buffers in again (zeroed by the kernel),
 /// ~20% of a warm haircut trace's CPU at 10M transfers. Serving all blocks from the heap and
-/// trimming it only past 256 MiB free keeps those pages mapped between traces; up to 256 MiB
-/// freed by an earlier, larger request stays resident.
+/// trimming it only past 1 GiB free keeps those pages mapped between traces; up to 1 GiB freed
+/// by an earlier, larger request stays resident — never more than that request's own peak, so a
+/// process's peak RSS is not raised. (At 256 MiB a dense power-law trace, which frees more,
+/// handed its pages back after every trace: ~15% of its next trace's CPU went to faulting them
+/// in again.)
 pub(crate) fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         // SAFETY: `mallopt` only sets allocator parameters; called before other threads start.
         unsafe {
             libc::mallopt(libc::M_MMAP_MAX, 0);
-            libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
         }
     }
 }

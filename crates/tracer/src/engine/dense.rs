@@ -921,7 +921,11 @@ impl<S: GraphSource> Walker<'_, &S> {
                     // tracked holding's allowed sends after its earliest arrival)
                     let mut met = vec![false; n_assets];
                     let (mut sends, mut receipts, mut opening) = (Batch::default(), Batch::default(), Vec::new());
-                    for &(a, lo, hi) in part {
+                    for (i, &(a, lo, hi)) in part.iter().enumerate() {
+                        // the entries are far apart in the view's table: fetched ahead of their turn
+                        if let Some(next) = part.get(i + 8) {
+                            view.prefetch(next.0);
+                        }
                         outs.clear();
                         ins.clear();
                         // both lists in one read; the walk's direction says which are sends
