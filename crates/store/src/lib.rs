@@ -59,6 +59,7 @@
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
 mod batch;
+mod bulk;
 mod error;
 mod flows;
 mod keys;
@@ -208,8 +209,9 @@ pub struct Store {
     /// [`Store::open_read_only`]'s shared lock on the store's `LOCK` file, held while the store
     /// is open (declared after `db`, so it is released after RocksDB closes).
     _shared_lock: Option<std::fs::File>,
-    /// Opened with [`Store::open_bulk`]: block batches are written without the WAL.
-    bulk: bool,
+    /// Opened with [`Store::open_bulk`]: block batches that extend a chain are written as
+    /// table files (the `bulk` module), with these writer options.
+    bulk: Option<bulk::FileOptions>,
     /// The column families' RocksDB ids, when batches can be encoded directly.
     cf_ids: Option<ColumnFamilyIds>,
 }
@@ -275,11 +277,7 @@ impl Drop for Store {
     /// write the replayed rows out, on every open. Durability does not depend on it: every
     /// batch was already in the log when it was acknowledged.
     fn drop(&mut self) {
-        // A bulk store writes without the log: its batches are durable only through flushes,
-        // and one flush per column family killed halfway would leave some families' rows
-        // flushed and the others' lost. RocksDB's own close flushes them all at once
-        // (atomic flush), so a bulk store leaves it at that.
-        if self.read_only || self.secondary || self.bulk {
+        if self.read_only || self.secondary {
             return;
         }
         for name in cf::ALL {
@@ -408,12 +406,14 @@ impl Store {
         // Every flush persists all column families' memtables together, so a handle writing
         // without the WAL (`open_bulk`) never leaves part of a batch on disk.
         opts.set_atomic_flush(true);
+        let mut compress = true;
         let db = match DB::open_cf_descriptors(&opts, path, Self::cf_descriptors(true, bulk)?) {
             Ok(db) => db,
             // A RocksDB built without LZ4/Zstd (the crate's bundled build has no compression
             // libraries): the same store, uncompressed.
             Err(e) if compression_unsupported(&e) => {
                 tracing::warn!(error = %e, "this RocksDB lacks LZ4/Zstd: the store is written uncompressed");
+                compress = false;
                 DB::open_cf_descriptors(&opts, path, Self::cf_descriptors(false, bulk)?)
                     .map_err(|e| StoreError::from_open(&shown, e))?
             }
@@ -435,7 +435,12 @@ impl Store {
             }
         }
         let mut store = Self::from_db(db, path, false)?;
-        store.bulk = bulk;
+        // A bulk batch interrupted by a crash: stored whole or undone, before anything else.
+        bulk::recover(&store.db, path, &store.lock().chains)?;
+        if bulk {
+            let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES)?;
+            store.bulk = Some(bulk::FileOptions::new(|name| Self::cf_options(name, compress, true, &cache, false)));
+        }
         Ok(store)
     }
 
@@ -574,40 +579,47 @@ impl Store {
         let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES)?;
         Ok(cf::ALL
             .iter()
-            .map(|name| {
-                let mut table = BlockBasedOptions::default();
-                table.set_block_cache(&cache);
-                table.set_bloom_filter(10.0, false);
-                let mut cf_opts = Options::default();
-                cf_opts.set_level_compaction_dynamic_level_bytes(true);
-                if compress {
-                    // Bigger blocks compress better; the point lookups are served by the bloom
-                    // filters and the block cache.
-                    table.set_block_size(if SCANNED_CFS.contains(name) { 64 << 10 } else { 16 << 10 });
-                    // LZ4 for memtable flushes and the upper levels: Zstd level 1 there wrote a
-                    // fifth less (82 instead of 102 bytes per transfer at 10M) for 2–4% more
-                    // CPU, but reads of those files (an uncompacted store's newest rows, the
-                    // cold trace's row reads) were 30–100% slower; a full compaction
-                    // (`Store::compact`) brings everything into the bottom level's Zstd.
-                    cf_opts.set_compression_type(DBCompressionType::Lz4);
-                    cf_opts.set_bottommost_compression_type(DBCompressionType::Zstd);
-                    cf_opts.set_bottommost_compression_options(-14, ZSTD_LEVEL, 0, 0, true);
-                } else {
-                    cf_opts.set_compression_type(DBCompressionType::None);
-                }
-                cf_opts.set_block_based_table_factory(&table);
-                if bulk {
-                    cf_opts.set_write_buffer_size(BULK_WRITE_BUFFER_BYTES);
-                    cf_opts.set_level_zero_file_num_compaction_trigger(BULK_L0_COMPACTION_TRIGGER);
-                    cf_opts.set_level_zero_slowdown_writes_trigger(BULK_L0_SLOWDOWN_WRITES);
-                    cf_opts.set_level_zero_stop_writes_trigger(BULK_L0_STOP_WRITES);
-                }
-                if *name == cf::DEGREE {
-                    cf_opts.set_merge_operator_associative("chaintrace_degree_add", rows::degree_merge);
-                }
-                ColumnFamilyDescriptor::new(*name, cf_opts)
-            })
+            .map(|name| ColumnFamilyDescriptor::new(*name, Self::cf_options(name, compress, bulk, &cache, true)))
             .collect())
+    }
+
+    /// One column family's options (see [`Store::cf_descriptors`]). Without `bottom_codec`
+    /// no codec is set for the bottom level: a table-file writer then uses the upper levels'
+    /// (LZ4) for its file, where with one set it uses that (Zstd).
+    fn cf_options(name: &str, compress: bool, bulk: bool, cache: &Cache, bottom_codec: bool) -> Options {
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(cache);
+        table.set_bloom_filter(10.0, false);
+        let mut cf_opts = Options::default();
+        cf_opts.set_level_compaction_dynamic_level_bytes(true);
+        if compress {
+            // Bigger blocks compress better; the point lookups are served by the bloom
+            // filters and the block cache.
+            table.set_block_size(if SCANNED_CFS.contains(&name) { 64 << 10 } else { 16 << 10 });
+            // LZ4 for memtable flushes and the upper levels: Zstd level 1 there wrote a
+            // fifth less (82 instead of 102 bytes per transfer at 10M) for 2–4% more
+            // CPU, but reads of those files (an uncompacted store's newest rows, the
+            // cold trace's row reads) were 30–100% slower; a full compaction
+            // (`Store::compact`) brings everything into the bottom level's Zstd.
+            cf_opts.set_compression_type(DBCompressionType::Lz4);
+            if bottom_codec {
+                cf_opts.set_bottommost_compression_type(DBCompressionType::Zstd);
+                cf_opts.set_bottommost_compression_options(-14, ZSTD_LEVEL, 0, 0, true);
+            }
+        } else {
+            cf_opts.set_compression_type(DBCompressionType::None);
+        }
+        cf_opts.set_block_based_table_factory(&table);
+        if bulk {
+            cf_opts.set_write_buffer_size(BULK_WRITE_BUFFER_BYTES);
+            cf_opts.set_level_zero_file_num_compaction_trigger(BULK_L0_COMPACTION_TRIGGER);
+            cf_opts.set_level_zero_slowdown_writes_trigger(BULK_L0_SLOWDOWN_WRITES);
+            cf_opts.set_level_zero_stop_writes_trigger(BULK_L0_STOP_WRITES);
+        }
+        if name == cf::DEGREE {
+            cf_opts.set_merge_operator_associative("chaintrace_degree_add", rows::degree_merge);
+        }
+        cf_opts
     }
 
     /// The next address id and every chain's checkpoint, as committed in the meta column family.
@@ -635,7 +647,7 @@ impl Store {
             secondary,
             read_only: false,
             _shared_lock: None,
-            bulk: false,
+            bulk: None,
             cf_ids,
         })
     }
@@ -924,7 +936,9 @@ impl Store {
     }
 
     /// Write `batch` together with the chain's new state row (the checkpoint) atomically, then
-    /// make that state the one this process sees.
+    /// make that state the one this process sees. With `to_files` on a bulk handle, the rows
+    /// of the `bulk` module's families go in as table files, the rest with the WAL, synced;
+    /// see that module for how the batch stays all or nothing.
     fn commit(
         &self,
         w: &mut WriterState,
@@ -932,6 +946,7 @@ impl Store {
         state: ChainStateRow,
         mut batch: SortedBatch,
         degrees: DegreeDeltas,
+        to_files: bool,
     ) -> Result<(), StoreError> {
         // One merge per address per batch, not one per transfer.
         for (id, (out, inn)) in degrees {
@@ -942,11 +957,23 @@ impl Store {
         // The id counter once per batch (ids allocated by this batch, or none: unchanged).
         batch.put_cf(cf::META, meta::NEXT_ADDR_ID, w.next_addr_id.to_be_bytes());
         batch.put_cf(cf::META, meta::chain(chain), rows::encode(&state));
-        let wb = batch.take_write_batch(|name| self.cf(name), self.cf_ids.as_ref());
-        if self.bulk {
-            self.db.write_without_wal(wb)?;
-        } else {
-            self.db.write(wb)?;
+        match self.bulk.as_ref().filter(|_| to_files) {
+            Some(options) => {
+                let after = rows::encode(&state);
+                let (wb, runs) = batch.take_split(|name| self.cf(name), self.cf_ids.as_ref(), &bulk::FILE_FAMILIES);
+                let stored = bulk::store_batch(&self.db, &self.path, options, &batch, &runs, chain, &after, wb);
+                if let Err(e) = stored {
+                    // Undo whatever of the batch was ingested, now rather than at the next open.
+                    if let Err(undo) = bulk::recover(&self.db, &self.path, &w.chains) {
+                        tracing::warn!(error = %undo, "undoing the failed bulk batch failed; the next open of the store undoes it");
+                    }
+                    return Err(e);
+                }
+            }
+            None => {
+                let wb = batch.take_write_batch(|name| self.cf(name), self.cf_ids.as_ref());
+                self.db.write(wb)?;
+            }
         }
         batch.clear();
         w.scratch = batch;
@@ -1051,7 +1078,10 @@ impl Store {
             summary.blocks += 1;
         }
         state.digest_acc = acc.to_be_bytes();
-        self.commit(w, chain, state, batch, degrees)?;
+        // A bulk handle writes the rows of blocks that extend a chain without unlinked rows (an
+        // initial sync: every key is new) as table files.
+        let to_files = !state.has_unlinked && summary.blocks > 0;
+        self.commit(w, chain, state, batch, degrees, to_files)?;
         Ok(summary)
     }
 
@@ -1090,7 +1120,7 @@ impl Store {
             summary.blocks += 1;
         }
         state.digest_acc = acc.to_be_bytes();
-        self.commit(w, chain, state, batch, degrees)?;
+        self.commit(w, chain, state, batch, degrees, false)?;
         Ok(summary)
     }
 
@@ -1137,7 +1167,7 @@ impl Store {
         }
         state.tip = new_tip;
         state.digest_acc = acc.to_be_bytes();
-        self.commit(&mut w, chain, state, batch, degrees)?;
+        self.commit(&mut w, chain, state, batch, degrees, false)?;
         Ok(removed)
     }
 
@@ -1460,7 +1490,7 @@ impl Store {
             summary.blocks += 1;
         }
         state.digest_acc = acc.to_be_bytes();
-        self.commit(w, chain, state, batch, degrees)?;
+        self.commit(w, chain, state, batch, degrees, false)?;
         Ok(summary)
     }
 
