@@ -119,7 +119,15 @@ pub(crate) fn store_batch<'a>(
     for (run, file) in runs.iter().zip(&files) {
         db.ingest_external_file_cf_opts(handle(run.cf)?, &ingest, vec![file])?;
     }
+    #[cfg(test)]
+    if tests::STOP.with(|s| s.get()) == Some(tests::Stop::AfterIngest) {
+        return Err(StoreError::Invalid(tests::STOPPED.into()));
+    }
     write_synced(db, checkpoint)?;
+    #[cfg(test)]
+    if tests::STOP.with(|s| s.get()) == Some(tests::Stop::AfterCheckpoint) {
+        return Err(StoreError::Invalid(tests::STOPPED.into()));
+    }
     let undo = dir.join(UNDO);
     fs::remove_file(&undo).map_err(io_err(&undo, "removing the undo record"))
 }
@@ -293,4 +301,135 @@ pub(crate) fn recover(
     // Files of a batch interrupted before its undo record was complete were never ingested.
     fs::remove_dir_all(&dir).map_err(io_err(&dir, "removing the bulk-load directory"))?;
     Ok(done)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+    use crate::{verify::tests::chain, Store};
+
+    /// Where a test stops a bulk batch, as a crash there would (the store is then dropped
+    /// without any recovery, as a killed process leaves it).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) enum Stop {
+        /// Every file ingested, the checkpoint not written.
+        AfterIngest,
+        /// The checkpoint written, the undo record not removed.
+        AfterCheckpoint,
+    }
+
+    thread_local! {
+        pub(crate) static STOP: Cell<Option<Stop>> = const { Cell::new(None) };
+    }
+
+    /// The error a stopped batch returns (no recovery follows it).
+    pub(crate) const STOPPED: &str = "test: bulk batch stopped";
+
+    fn digest_of(path: &Path) -> (String, Option<u64>) {
+        let s = Store::open(path).expect("open");
+        let v = s.verify(None).expect("verify");
+        assert!(v.ok(), "verify: {:?}", v.chains.iter().flat_map(|c| c.problems.clone()).collect::<Vec<_>>());
+        (v.digest, s.tip("btc").expect("tip").map(|t| t.height))
+    }
+
+    /// A batch stopped at either point: the next writer open finishes it (rows deleted when
+    /// its checkpoint was not stored, kept when it was), `verify` holds, and ingest resumed
+    /// from the checkpoint ends with exactly the store of an uninterrupted run.
+    #[test]
+    fn an_interrupted_batch_is_undone_or_kept_and_resuming_gives_the_uninterrupted_store() {
+        let blocks = chain(30);
+        let tmp = tempfile::tempdir().expect("tmp");
+        // Uninterrupted: two bulk batches, and a store of the first only.
+        let whole = tmp.path().join("whole");
+        let half = tmp.path().join("half");
+        {
+            let s = Store::open_bulk(&whole).expect("open");
+            s.apply_blocks("btc", &blocks[..12]).expect("apply");
+            s.apply_blocks("btc", &blocks[12..]).expect("apply");
+            let h = Store::open_bulk(&half).expect("open");
+            h.apply_blocks("btc", &blocks[..12]).expect("apply");
+        }
+        let (whole_digest, whole_tip) = digest_of(&whole);
+        let (half_digest, half_tip) = digest_of(&half);
+        assert_eq!((whole_tip, half_tip), (Some(29), Some(11)));
+        assert_ne!(whole_digest, half_digest);
+
+        for stop in [Stop::AfterIngest, Stop::AfterCheckpoint] {
+            let path = tmp.path().join(format!("{stop:?}"));
+            {
+                let s = Store::open_bulk(&path).expect("open");
+                s.apply_blocks("btc", &blocks[..12]).expect("apply");
+                STOP.with(|c| c.set(Some(stop)));
+                let r = s.apply_blocks("btc", &blocks[12..]);
+                STOP.with(|c| c.set(None));
+                assert!(matches!(&r, Err(StoreError::Invalid(m)) if m == STOPPED), "{r:?}");
+                assert!(path.join(DIR).join(UNDO).exists(), "the undo record stays after a stop");
+            }
+            // The rows of the stopped batch are in the files RocksDB ingested: a reader that
+            // does not recover sees them beside the old checkpoint.
+            if stop == Stop::AfterIngest {
+                let r = Store::open_read_only(&path, crate::ReadScope::Rows).expect("read-only");
+                assert!(!r.verify(None).expect("verify").ok(), "the stopped batch's rows are there before recovery");
+            }
+            let recovered = {
+                let s = Store::open_bulk(&path).expect("reopen");
+                assert!(!path.join(DIR).exists(), "recovery removes the bulk-load directory");
+                s.tip("btc").expect("tip").map(|t| t.height)
+            };
+            match stop {
+                Stop::AfterIngest => {
+                    assert_eq!(recovered, Some(11), "{stop:?}: the checkpoint is the one before the batch");
+                    assert_eq!(digest_of(&path), (half_digest.clone(), Some(11)), "{stop:?}: rows undone");
+                    // Resume: the same batch again gives the same keys and values.
+                    let s = Store::open_bulk(&path).expect("reopen");
+                    s.apply_blocks("btc", &blocks[12..]).expect("resume");
+                }
+                Stop::AfterCheckpoint => {
+                    assert_eq!(recovered, Some(29), "{stop:?}: the batch was stored");
+                }
+            }
+            assert_eq!(digest_of(&path), (whole_digest.clone(), Some(29)), "{stop:?}: as if never interrupted");
+        }
+    }
+
+    /// The undo record reads back as written, and a truncated one is refused.
+    #[test]
+    fn undo_records_round_trip_and_truncation_is_refused() {
+        let mut b = SortedBatch::default();
+        b.put_cf(cf::ADDR_IN, b"k2", b"v");
+        b.put_cf(cf::TRANSFERS, b"t1", b"v");
+        b.put_cf(cf::ADDR_IN, b"k1", b"v");
+        b.put_cf(cf::ADDR_IN, b"k1", b"w");
+        b.put_cf(cf::META, b"m", b"v");
+        let tmp = tempfile::tempdir().expect("tmp");
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        let db = DB::open_cf(&opts, tmp.path().join("db"), cf::ALL).expect("db");
+        let (wb, runs) = b.take_split(|n| db.cf_handle(n).expect("family"), None, &FILE_FAMILIES);
+        assert_eq!(wb.len(), 1, "only the meta put stays in the WriteBatch");
+        assert_eq!(runs.iter().map(|r| r.cf).collect::<Vec<_>>(), vec![cf::TRANSFERS, cf::ADDR_IN]);
+        let dir = tmp.path().join("bulk");
+        fs::create_dir_all(&dir).expect("dir");
+        write_undo(&dir, &b, &runs, "btc", b"state").expect("undo");
+        let bytes = fs::read(dir.join(UNDO)).expect("read");
+        let u = parse_undo(&bytes).expect("parses");
+        assert_eq!((u.chain.as_str(), u.after.as_slice()), ("btc", b"state".as_slice()));
+        let keys: Vec<(String, Vec<Vec<u8>>)> = vec![
+            (cf::TRANSFERS.into(), vec![b"t1".to_vec()]),
+            (cf::ADDR_IN.into(), vec![b"k1".to_vec(), b"k2".to_vec()]),
+        ];
+        assert_eq!(u.keys, keys, "each key once, in key order");
+        let puts: Vec<(&[u8], &[u8])> = b.puts(&runs[1]).collect();
+        assert_eq!(
+            puts,
+            vec![(b"k1".as_slice(), b"w".as_slice()), (b"k2".as_slice(), b"v".as_slice())],
+            "the last put of a key wins"
+        );
+        for n in 0..bytes.len() {
+            assert!(parse_undo(&bytes[..n]).is_none(), "a record cut at {n} bytes is refused");
+        }
+    }
 }

@@ -963,6 +963,10 @@ impl Store {
                 let (wb, runs) = batch.take_split(|name| self.cf(name), self.cf_ids.as_ref(), &bulk::FILE_FAMILIES);
                 let stored = bulk::store_batch(&self.db, &self.path, options, &batch, &runs, chain, &after, wb);
                 if let Err(e) = stored {
+                    #[cfg(test)]
+                    if matches!(&e, StoreError::Invalid(m) if m == bulk::tests::STOPPED) {
+                        return Err(e);
+                    }
                     // Undo whatever of the batch was ingested, now rather than at the next open.
                     if let Err(undo) = bulk::recover(&self.db, &self.path, &w.chains) {
                         tracing::warn!(error = %undo, "undoing the failed bulk batch failed; the next open of the store undoes it");
