@@ -10,8 +10,9 @@
 //! # Invariants
 //!
 //! - one block batch (its rows and the new checkpoint) is one atomic `WriteBatch`, WAL on (or,
-//!   on a [`Store::open_bulk`] handle, persisted by atomic flushes of all column families), so a
-//!   crash leaves either the whole batch or none of it;
+//!   on a [`Store::open_bulk`] handle, its largest families as ingested table files behind an
+//!   undo record, then the rest in one logged batch; the next writer open undoes a batch whose
+//!   checkpoint a crash did not store), so a crash leaves either the whole batch or none of it;
 //! - applying a block that is already stored with the same hash changes nothing (idempotent
 //!   ingest);
 //! - a block whose parent is not the stored tip is refused ([`StoreError::ParentMismatch`]): the
@@ -24,7 +25,7 @@
 //! - **Open:** [`Store::open`] (creates an empty store; refuses files, foreign directories,
 //!   other format versions), [`Store::open_secondary`] with [`Store::catch_up`] (a reader
 //!   beside the writing process, as `chaintrace serve` runs), [`Store::open_bulk`] (an initial
-//!   sync: block batches without the WAL, persisted by atomic flushes), [`Store::compact`]
+//!   sync: block batches' largest families as ingested table files), [`Store::compact`]
 //!   (the smallest size on disk), [`Store::path`].
 //! - **Ingest:** [`Store::apply_blocks`] extends the checkpoint with contiguous blocks;
 //!   [`Store::put_unlinked`] stores partial blocks (Esplora histories, on-demand EVM expansion)
@@ -242,17 +243,14 @@ pub enum ReadScope {
     /// a few milliseconds whatever its size. Graph reads still work, slower.
     Rows,
 }
-/// Memtable size of a bulk load ([`Store::open_bulk`]), per column family. A block batch
-/// goes into one memtable whatever its size, and a full one is switched before the next write
-/// (with atomic flush, every column family's together), so with memtables smaller than a
-/// batch's rows of one family each batch is inserted into memtables of its own — empty skip
-/// lists, into which its sorted rows go one after another instead of between the rows of
-/// earlier batches — and flushed as sorted files while the next batch is built. Batches are
-/// bounded by their rows (the Bitcoin ingest's row budget, a few megabytes per big family), so
-/// the memtables are small too: 4 MiB is below the rows a 150,000-row batch gives its
-/// largest families (5–8 MB), so every batch switches them. On the 1M-transaction benchmark
-/// chain in 25-block batches, the CPU outside compaction was 12.5 s with memtables that small
-/// (2 MiB) and 14.2 s with 16 MiB, which took two batches each.
+/// Memtable size of a bulk load ([`Store::open_bulk`]), per column family. A bulk batch's
+/// largest families go in as table files; the memtables hold the rest of it (the address
+/// dictionary and degree counters: a few megabytes per batch, the block rows and the
+/// checkpoint), so each batch's dictionary and degree rows mostly fill memtables of their own
+/// — empty skip lists, into which its sorted rows go one after another — and are flushed as
+/// sorted files while the next batch is built. (When every row still went through the
+/// memtables, 4 MiB beat 16 MiB by 12% of the CPU outside compaction on the 1M-transaction
+/// benchmark chain.)
 const BULK_WRITE_BUFFER_BYTES: usize = 4 << 20;
 /// Level-0 files of a column family that start a compaction during a bulk load (RocksDB's
 /// default is 4), and the counts at which writes are slowed down and stopped until compaction
@@ -364,15 +362,19 @@ impl Store {
     }
 
     /// [`Store::open`] for a bulk load (the initial sync of a chain from block files): this
-    /// handle writes its batches without the write-ahead log.
+    /// handle writes the transfer, adjacency and UTXO rows of a block batch that extends a
+    /// chain without unlinked rows as sorted table files, which RocksDB ingests, instead of
+    /// inserting them into memtables and flushing them (the `bulk` module).
     ///
-    /// Crash safety stays per batch: the store is opened with RocksDB's atomic flush, so the
-    /// memtables of every column family are persisted together, between two batches, whenever
-    /// one fills and when the handle is dropped. A crash (even `kill -9`) leaves the store as
-    /// of the last such flush — whole batches with their checkpoint, as a crash of a logged
-    /// write leaves it as of the last batch — and ingest resumes from that checkpoint. Rows
-    /// written by other methods of this handle (labels, typed rows) are logged as usual; they
-    /// do not depend on the checkpoint. Same errors as [`Store::open`].
+    /// Crash safety stays per batch: the rest of the batch (address dictionary, degree
+    /// counters, block rows, the checkpoint) is one `WriteBatch` written with the write-ahead
+    /// log, synced, after the files; an undo record naming every key of the files is synced
+    /// before them. A crash (even `kill -9`) between the files and the checkpoint is finished
+    /// by the next writer open: the record's keys are deleted unless the checkpoint was
+    /// stored. The store is then as of its checkpoint — whole batches — and ingest resumes
+    /// from it; the re-applied batch writes the same keys and values. Every other write of this
+    /// handle is logged as on a [`Store::open`] handle. Same errors as [`Store::open`], and
+    /// [`StoreError::Io`] when an interrupted batch's undo record cannot be read or removed.
     pub fn open_bulk(path: &Path) -> Result<Store, StoreError> {
         Self::open_mode(path, true)
     }
@@ -403,8 +405,9 @@ impl Store {
         // 100–200 KB each); RocksDB keeps 1000 of them by default.
         opts.set_keep_log_file_num(KEEP_INFO_LOGS);
         opts.increase_parallelism(2);
-        // Every flush persists all column families' memtables together, so a handle writing
-        // without the WAL (`open_bulk`) never leaves part of a batch on disk.
+        // Every flush persists all column families' memtables together (stores written by
+        // earlier versions' bulk handles, without the WAL, relied on it; every write is logged
+        // now, and it costs nothing).
         opts.set_atomic_flush(true);
         let mut compress = true;
         let db = match DB::open_cf_descriptors(&opts, path, Self::cf_descriptors(true, bulk)?) {
@@ -697,7 +700,7 @@ impl Store {
             )));
         }
         // One atomic flush of every family's memtable (the store is opened with atomic
-        // flush), so a bulk handle's unlogged batches are persisted whole before the rewrite.
+        // flush) before the rewrite.
         self.db.flush()?;
         let mut opts = CompactOptions::default();
         // Rewrite the bottom level's files too (once each): without it a file that reached
