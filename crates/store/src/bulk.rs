@@ -2,10 +2,10 @@
 //!
 //! Why: inserting a batch's rows into memtables (skip lists) and flushing them into table
 //! files was over a third of a Bitcoin initial sync's CPU time. The append-only families a
-//! batch writes the most rows to ([`FILE_FAMILIES`]: transfers, both adjacency families and
-//! the three UTXO families) are written instead straight into sorted table files with
-//! RocksDB's `SstFileWriter` and ingested (`IngestExternalFile`), one file per family and
-//! batch. The rest of the batch — the address dictionary, the `degree` merge operands, the
+//! batch writes the most rows to ([`FILE_FAMILIES`]: transfers, both adjacency families, the
+//! three UTXO families and the new addresses' dictionary rows) are written instead straight
+//! into sorted table files with RocksDB's `SstFileWriter` and ingested (`IngestExternalFile`),
+//! one file per family and batch. The rest of the batch — the `degree` merge operands, the
 //! block rows, the id counter and the chain's checkpoint — is one small `WriteBatch` written
 //! with the write-ahead log, synced.
 //!
@@ -54,8 +54,8 @@ use crate::{
 };
 
 /// Families whose rows a bulk handle's block batches write as table files.
-pub(crate) const FILE_FAMILIES: [&str; 6] =
-    [cf::TRANSFERS, cf::ADDR_OUT, cf::ADDR_IN, cf::OUTPUTS, cf::SPENDS, cf::SPENT_BY];
+pub(crate) const FILE_FAMILIES: [&str; 7] =
+    [cf::TRANSFERS, cf::ADDR_OUT, cf::ADDR_IN, cf::OUTPUTS, cf::SPENDS, cf::SPENT_BY, cf::ADDRESSES];
 
 /// The table files are written with the upper levels' codec (LZ4), as a memtable flush
 /// writes its files: the families keyed by address id or txid get files that overlap what is
