@@ -54,6 +54,10 @@ pub(crate) struct SortedBatch {
     rest: Vec<Op>,
 }
 
+/// A value in a batch's arena that more than one put carries ([`SortedBatch::put_cf_shared`]).
+#[derive(Clone, Copy)]
+pub(crate) struct SharedValue((u32, u32));
+
 /// The operations of one column family that [`SortedBatch::take_split`] left out of the
 /// `WriteBatch`: all puts, sorted by key.
 pub(crate) struct FileRun {
@@ -98,9 +102,14 @@ impl SortedBatch {
         self.bytes.extend_from_slice(key);
         let v = (self.bytes.len() as u32, value.len() as u32);
         self.bytes.extend_from_slice(value);
+        self.push_op(cf, kind, k, v);
+    }
+
+    fn push_op(&mut self, cf: &str, kind: Kind, k: (u32, u32), v: (u32, u32)) {
         let cf = cf_index(cf);
         let mut head = [0u8; 16];
         head[0] = cf;
+        let key = self.slice(k);
         let n = key.len().min(15);
         head[1..=n].copy_from_slice(&key[..n]);
         let seq = self.ops.len() as u32;
@@ -109,6 +118,20 @@ impl SortedBatch {
 
     pub(crate) fn put_cf(&mut self, cf: &str, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
         self.push(cf, Kind::Put, key.as_ref(), value.as_ref());
+    }
+
+    /// [`SortedBatch::put_cf`], returning the value's place in the arena, so more puts can
+    /// carry the same value without copying it again ([`SortedBatch::put_cf_same`]).
+    pub(crate) fn put_cf_shared(&mut self, cf: &str, key: &[u8], value: &[u8]) -> SharedValue {
+        self.push(cf, Kind::Put, key, value);
+        SharedValue(self.ops[self.ops.len() - 1].value)
+    }
+
+    /// A put of `key` with a value already in this batch's arena.
+    pub(crate) fn put_cf_same(&mut self, cf: &str, key: &[u8], value: SharedValue) {
+        let k = (self.bytes.len() as u32, key.len() as u32);
+        self.bytes.extend_from_slice(key);
+        self.push_op(cf, Kind::Put, k, value.0);
     }
 
     pub(crate) fn delete_cf(&mut self, cf: &str, key: impl AsRef<[u8]>) {
@@ -126,17 +149,20 @@ impl SortedBatch {
     /// the memtable inserts) was those misses.
     #[inline(always)]
     fn prefetch(&self, op: &Op) {
-        let start = op.key.0 as usize;
-        let end = (op.value.0 + op.value.1) as usize;
-        let mut at = start;
-        while at < end {
-            if let Some(b) = self.bytes.get(at) {
+        // The key, then the value (which may be shared, elsewhere in the arena): each line
+        // they touch.
+        for (off, len) in [op.key, op.value] {
+            let (start, end) = (off as usize, (off + len) as usize);
+            let mut at = start;
+            while at < end {
+                if let Some(b) = self.bytes.get(at) {
+                    prefetch(b);
+                }
+                at += 64;
+            }
+            if let Some(b) = self.bytes.get(end.saturating_sub(1)).filter(|_| end > start) {
                 prefetch(b);
             }
-            at += 64;
-        }
-        if let Some(b) = self.bytes.get(end.saturating_sub(1)) {
-            prefetch(b);
         }
     }
 

@@ -188,6 +188,19 @@ struct WriterState {
     scratch: SortedBatch,
     /// A dictionary key being looked up, kept for its capacity.
     key_buf: Vec<u8>,
+    /// A transfer's keys and row being encoded, kept for their capacity.
+    row_bufs: RowBufs,
+}
+
+/// Buffers [`Store::put_transfer`] encodes a transfer's keys and row into.
+#[derive(Default)]
+struct RowBufs {
+    from_key: Vec<u8>,
+    to_key: Vec<u8>,
+    row: Vec<u8>,
+    /// The sender of the last transfer and its id (valid within one batch: cleared when a
+    /// batch starts, as a failed batch's ids are given again).
+    last_from: Option<(Vec<u8>, AddrId)>,
 }
 
 /// The transaction-graph store: one RocksDB directory holding every chain's blocks, transfers,
@@ -645,6 +658,7 @@ impl Store {
                 dict_complete,
                 scratch: SortedBatch::default(),
                 key_buf: Vec::new(),
+                row_bufs: RowBufs::default(),
             }),
             chain_nos: RwLock::new(HashMap::new()),
             secondary,
@@ -841,6 +855,7 @@ impl Store {
     /// (see [`Store::settle_new_ids`]).
     fn with_new_ids<T>(&self, f: impl FnOnce(&mut WriterState) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let mut w = self.lock();
+        w.row_bufs.last_from = None;
         let counter_before = w.next_addr_id;
         let r = f(&mut w);
         Self::settle_new_ids(&mut w, counter_before, r.is_ok());
@@ -888,26 +903,67 @@ impl Store {
         if !pending.insert(kb) {
             return Err(StoreError::DuplicatePosition { height: t.height, tx_index: t.pos.tx_index, sub: t.pos.sub });
         }
-        let (from_key, to_key) = (t.from.to_key(), t.to.to_key());
-        let row = TransferRow::encode_with_keys(t, &from_key, &to_key);
+        // The keys and the row in buffers kept between transfers (no allocation per row).
+        let mut bufs = std::mem::take(&mut w.row_bufs);
+        let r = self.put_transfer_rows(w, state, batch, t, check_existing, kb, &mut bufs, degrees);
+        w.row_bufs = bufs;
+        r
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn put_transfer_rows(
+        &self,
+        w: &mut WriterState,
+        state: &mut ChainStateRow,
+        batch: &mut SortedBatch,
+        t: &Transfer,
+        check_existing: bool,
+        kb: [u8; TransferKey::LEN],
+        bufs: &mut RowBufs,
+        degrees: &mut DegreeDeltas,
+    ) -> Result<Option<U256>, StoreError> {
+        let key = TransferKey { chain: state.no, height: t.height, pos: t.pos };
+        let RowBufs { from_key, to_key, row, last_from } = bufs;
+        from_key.clear();
+        t.from.write_key(from_key);
+        to_key.clear();
+        t.to.write_key(to_key);
+        TransferRow::encode_into(t, from_key, to_key, row);
         if check_existing {
             if let Some(old) = self.db.get_cf(self.cf(cf::TRANSFERS), kb)? {
-                if old == row {
+                if old == *row {
                     return Ok(None);
                 }
                 return Err(StoreError::Conflict { height: t.height, tx_index: t.pos.tx_index, sub: t.pos.sub });
             }
         }
-        let from = self.addr_id_for_write(w, state, batch, &from_key)?;
-        let to = self.addr_id_for_write(w, state, batch, &to_key)?;
-        batch.put_cf(cf::TRANSFERS, kb, &row);
+        // A transaction's transfers mostly share their sender (one input address, several
+        // outputs): its id is looked up once.
+        let from = match last_from {
+            Some((k, id)) if k == from_key => *id,
+            _ => {
+                let id = self.addr_id_for_write(w, state, batch, from_key)?;
+                match last_from {
+                    Some((k, last)) => {
+                        k.clear();
+                        k.extend_from_slice(from_key);
+                        *last = id;
+                    }
+                    None => *last_from = Some((from_key.clone(), id)),
+                }
+                id
+            }
+        };
+        let to = self.addr_id_for_write(w, state, batch, to_key)?;
         // The adjacency rows carry the transfer row too, so an address's history is one
-        // sequential scan (the tracer reads whole histories) instead of a random read per row.
-        batch.put_cf(cf::ADDR_OUT, AdjKey { addr: from, height: t.height, pos: t.pos }.encode(), &row);
-        batch.put_cf(cf::ADDR_IN, AdjKey { addr: to, height: t.height, pos: t.pos }.encode(), &row);
+        // sequential scan (the tracer reads whole histories) instead of a random read per row;
+        // the batch holds its bytes once for all three.
+        let shared = batch.put_cf_shared(cf::TRANSFERS, &kb, row);
+        batch.put_cf_same(cf::ADDR_OUT, &AdjKey { addr: from, height: t.height, pos: t.pos }.encode(), shared);
+        batch.put_cf_same(cf::ADDR_IN, &AdjKey { addr: to, height: t.height, pos: t.pos }.encode(), shared);
         degrees.entry(from).or_default().0 += 1;
         degrees.entry(to).or_default().1 += 1;
-        Ok(Some(TransferRow::digest_term(&key, &row)))
+        Ok(Some(TransferRow::digest_term(&key, row)))
     }
 
     fn put_utxo(&self, no: ChainNo, batch: &mut SortedBatch, block: &BlockData) -> Vec<Hash32> {
