@@ -163,11 +163,11 @@ fn write_files(
     // The largest runs first, alternating between the two threads.
     let mut order: Vec<usize> = (0..runs.len()).collect();
     order.sort_by_key(|i| std::cmp::Reverse(runs[*i].len()));
-    let (mine, theirs): (Vec<(usize, usize)>, Vec<(usize, usize)>) =
-        order.iter().copied().enumerate().partition(|(n, _)| n % 2 == 0);
+    let mine: Vec<usize> = order.iter().copied().step_by(2).collect();
+    let theirs: Vec<usize> = order.iter().copied().skip(1).step_by(2).collect();
     std::thread::scope(|s| {
-        let other = s.spawn(|| theirs.iter().try_for_each(|(_, i)| write(*i)));
-        let here = mine.iter().try_for_each(|(_, i)| write(*i));
+        let other = s.spawn(|| theirs.iter().try_for_each(|i| write(*i)));
+        let here = mine.iter().try_for_each(|i| write(*i));
         let there = other.join().unwrap_or_else(|_| Err(StoreError::Invalid("a table-file writer panicked".into())));
         here.and(there)
     })?;
