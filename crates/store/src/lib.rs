@@ -275,6 +275,9 @@ const BULK_WRITE_BUFFER_BYTES: usize = 4 << 20;
 const BULK_L0_COMPACTION_TRIGGER: i32 = 16;
 const BULK_L0_SLOWDOWN_WRITES: i32 = 40;
 const BULK_L0_STOP_WRITES: i32 = 72;
+/// A column family below this size fits one table file of the bottom level (RocksDB's target
+/// file size is 64 MiB): [`Store::compact`] leaves it in one.
+const SMALL_FAMILY_BYTES: u64 = 32 << 20;
 /// Zstd level of the bottom level's table files.
 const ZSTD_LEVEL: i32 = 6;
 /// Column families read by prefix scans (an address's history, a block's transfers) whose
@@ -722,6 +725,19 @@ impl Store {
         opts.set_bottommost_level_compaction(BottommostLevelCompaction::ForceOptimized);
         for name in cf::ALL {
             self.db.compact_range_cf_opt(self.cf(name), None::<&[u8]>, None::<&[u8]>, &opts);
+        }
+        // A bulk load ingests table files straight into the bottom level when they overlap
+        // nothing there (a family's first files), and the pass above rewrites such a file on
+        // its own, not merged with its neighbours. A family small enough for one file
+        // (`SMALL_FAMILY_BYTES`) left in several is compacted once more, into one: the same
+        // rows, without the extra files' index, filter and footer blocks.
+        for name in cf::ALL {
+            let h = self.cf(name);
+            let files = self.db.property_int_value_cf(h, "rocksdb.num-files-at-level6")?.unwrap_or(0);
+            let bytes = self.db.property_int_value_cf(h, "rocksdb.total-sst-files-size")?.unwrap_or(0);
+            if files > 1 && bytes < SMALL_FAMILY_BYTES {
+                self.db.compact_range_cf_opt(h, None::<&[u8]>, None::<&[u8]>, &opts);
+            }
         }
         Ok(())
     }
