@@ -72,7 +72,7 @@ fn compacting_a_bitcoin_store_keeps_verify_digest_and_trace_and_shrinks_it() {
     let trace = ["trace", "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S", "--chain", "bitcoin", "--policy", "fifo"];
     let w = Workdir::new();
     let dir = bitcoin_blocks_dir(&w);
-    // The initial sync writes without the WAL into LZ4 files; compaction rewrites them.
+    // The initial sync writes LZ4 table files (ingested); compaction rewrites them.
     w.json(&["ingest", "bitcoin", "--blocks-dir", dir.to_str().unwrap()]);
     let before = answers(&w, &trace);
     assert_eq!(before.0.chain("bitcoin")["blocks"], 439, "PROVENANCE.md: 439 blocks");

@@ -390,7 +390,7 @@ fn main() {
     }
     if let Some((bytes, transfers)) = ours[0].store_bytes {
         println!(
-            "store: {:.1} MB on disk for {transfers} transfers, {:.0} bytes per transfer as written (RocksDB LZ4 files; bulk load: no WAL)",
+            "store: {:.1} MB on disk for {transfers} transfers, {:.0} bytes per transfer as written (RocksDB LZ4 files; bulk load: ingested table files)",
             bytes as f64 / 1e6,
             bytes as f64 / transfers.max(1) as f64
         );

@@ -34,8 +34,8 @@ impl Context {
         Store::open_read_only(&self.store_path, scope).map_err(open_error)
     }
 
-    /// [`Context::open_store`] for a bulk load: block batches skip the write-ahead log and are
-    /// persisted by atomic flushes ([`Store::open_bulk`]).
+    /// [`Context::open_store`] for a bulk load: block batches' largest families go in as
+    /// ingested table files ([`Store::open_bulk`]).
     pub(crate) fn open_store_bulk(&self) -> Result<Store> {
         Store::open_bulk(&self.store_path).map_err(open_error)
     }

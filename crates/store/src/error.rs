@@ -104,6 +104,18 @@ pub enum StoreError {
     /// A stored key or row does not decode; the message names the row.
     #[error("store is corrupt: cannot decode {0}")]
     Corrupt(String),
+    /// A file of the store's own (a bulk load's table files and undo record) could not be
+    /// written, read or removed.
+    #[error("{path}: {doing}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// What was being done.
+        doing: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Any other RocksDB failure (I/O, corruption detected by RocksDB).
     #[error("storage engine error: {0}")]
     Rocks(#[from] rocksdb::Error),

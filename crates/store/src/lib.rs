@@ -10,8 +10,9 @@
 //! # Invariants
 //!
 //! - one block batch (its rows and the new checkpoint) is one atomic `WriteBatch`, WAL on (or,
-//!   on a [`Store::open_bulk`] handle, persisted by atomic flushes of all column families), so a
-//!   crash leaves either the whole batch or none of it;
+//!   on a [`Store::open_bulk`] handle, its largest families as ingested table files behind an
+//!   undo record, then the rest in one logged batch; the next writer open undoes a batch whose
+//!   checkpoint a crash did not store), so a crash leaves either the whole batch or none of it;
 //! - applying a block that is already stored with the same hash changes nothing (idempotent
 //!   ingest);
 //! - a block whose parent is not the stored tip is refused ([`StoreError::ParentMismatch`]): the
@@ -24,7 +25,7 @@
 //! - **Open:** [`Store::open`] (creates an empty store; refuses files, foreign directories,
 //!   other format versions), [`Store::open_secondary`] with [`Store::catch_up`] (a reader
 //!   beside the writing process, as `chaintrace serve` runs), [`Store::open_bulk`] (an initial
-//!   sync: block batches without the WAL, persisted by atomic flushes), [`Store::compact`]
+//!   sync: block batches' largest families as ingested table files), [`Store::compact`]
 //!   (the smallest size on disk), [`Store::path`].
 //! - **Ingest:** [`Store::apply_blocks`] extends the checkpoint with contiguous blocks;
 //!   [`Store::put_unlinked`] stores partial blocks (Esplora histories, on-demand EVM expansion)
@@ -59,6 +60,7 @@
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
 mod batch;
+mod bulk;
 mod error;
 mod flows;
 mod keys;
@@ -186,6 +188,19 @@ struct WriterState {
     scratch: SortedBatch,
     /// A dictionary key being looked up, kept for its capacity.
     key_buf: Vec<u8>,
+    /// A transfer's keys and row being encoded, kept for their capacity.
+    row_bufs: RowBufs,
+}
+
+/// Buffers [`Store::put_transfer`] encodes a transfer's keys and row into.
+#[derive(Default)]
+struct RowBufs {
+    from_key: Vec<u8>,
+    to_key: Vec<u8>,
+    row: Vec<u8>,
+    /// The sender of the last transfer and its id (valid within one batch: cleared when a
+    /// batch starts, as a failed batch's ids are given again).
+    last_from: Option<(Vec<u8>, AddrId)>,
 }
 
 /// The transaction-graph store: one RocksDB directory holding every chain's blocks, transfers,
@@ -208,8 +223,9 @@ pub struct Store {
     /// [`Store::open_read_only`]'s shared lock on the store's `LOCK` file, held while the store
     /// is open (declared after `db`, so it is released after RocksDB closes).
     _shared_lock: Option<std::fs::File>,
-    /// Opened with [`Store::open_bulk`]: block batches are written without the WAL.
-    bulk: bool,
+    /// Opened with [`Store::open_bulk`]: block batches that extend a chain are written as
+    /// table files (the `bulk` module), with these writer options.
+    bulk: Option<bulk::FileOptions>,
     /// The column families' RocksDB ids, when batches can be encoded directly.
     cf_ids: Option<ColumnFamilyIds>,
 }
@@ -240,17 +256,14 @@ pub enum ReadScope {
     /// a few milliseconds whatever its size. Graph reads still work, slower.
     Rows,
 }
-/// Memtable size of a bulk load ([`Store::open_bulk`]), per column family. A block batch
-/// goes into one memtable whatever its size, and a full one is switched before the next write
-/// (with atomic flush, every column family's together), so with memtables smaller than a
-/// batch's rows of one family each batch is inserted into memtables of its own — empty skip
-/// lists, into which its sorted rows go one after another instead of between the rows of
-/// earlier batches — and flushed as sorted files while the next batch is built. Batches are
-/// bounded by their rows (the Bitcoin ingest's row budget, a few megabytes per big family), so
-/// the memtables are small too: 4 MiB is below the rows a 150,000-row batch gives its
-/// largest families (5–8 MB), so every batch switches them. On the 1M-transaction benchmark
-/// chain in 25-block batches, the CPU outside compaction was 12.5 s with memtables that small
-/// (2 MiB) and 14.2 s with 16 MiB, which took two batches each.
+/// Memtable size of a bulk load ([`Store::open_bulk`]), per column family. A bulk batch's
+/// largest families go in as table files; the memtables hold the rest of it (the degree
+/// counters: a few megabytes per batch, the block rows and the checkpoint), so each batch's
+/// degree rows mostly fill memtables of their own
+/// — empty skip lists, into which its sorted rows go one after another — and are flushed as
+/// sorted files while the next batch is built. (When every row still went through the
+/// memtables, 4 MiB beat 16 MiB by 12% of the CPU outside compaction on the 1M-transaction
+/// benchmark chain.)
 const BULK_WRITE_BUFFER_BYTES: usize = 4 << 20;
 /// Level-0 files of a column family that start a compaction during a bulk load (RocksDB's
 /// default is 4), and the counts at which writes are slowed down and stopped until compaction
@@ -262,6 +275,9 @@ const BULK_WRITE_BUFFER_BYTES: usize = 4 << 20;
 const BULK_L0_COMPACTION_TRIGGER: i32 = 16;
 const BULK_L0_SLOWDOWN_WRITES: i32 = 40;
 const BULK_L0_STOP_WRITES: i32 = 72;
+/// A column family below this size fits one table file of the bottom level (RocksDB's target
+/// file size is 64 MiB): [`Store::compact`] leaves it in one.
+const SMALL_FAMILY_BYTES: u64 = 32 << 20;
 /// Zstd level of the bottom level's table files.
 const ZSTD_LEVEL: i32 = 6;
 /// Column families read by prefix scans (an address's history, a block's transfers) whose
@@ -275,11 +291,7 @@ impl Drop for Store {
     /// write the replayed rows out, on every open. Durability does not depend on it: every
     /// batch was already in the log when it was acknowledged.
     fn drop(&mut self) {
-        // A bulk store writes without the log: its batches are durable only through flushes,
-        // and one flush per column family killed halfway would leave some families' rows
-        // flushed and the others' lost. RocksDB's own close flushes them all at once
-        // (atomic flush), so a bulk store leaves it at that.
-        if self.read_only || self.secondary || self.bulk {
+        if self.read_only || self.secondary {
             return;
         }
         for name in cf::ALL {
@@ -366,15 +378,19 @@ impl Store {
     }
 
     /// [`Store::open`] for a bulk load (the initial sync of a chain from block files): this
-    /// handle writes its batches without the write-ahead log.
+    /// handle writes the transfer, adjacency, UTXO and new dictionary rows of a block batch that extends a
+    /// chain without unlinked rows as sorted table files, which RocksDB ingests, instead of
+    /// inserting them into memtables and flushing them (the `bulk` module).
     ///
-    /// Crash safety stays per batch: the store is opened with RocksDB's atomic flush, so the
-    /// memtables of every column family are persisted together, between two batches, whenever
-    /// one fills and when the handle is dropped. A crash (even `kill -9`) leaves the store as
-    /// of the last such flush — whole batches with their checkpoint, as a crash of a logged
-    /// write leaves it as of the last batch — and ingest resumes from that checkpoint. Rows
-    /// written by other methods of this handle (labels, typed rows) are logged as usual; they
-    /// do not depend on the checkpoint. Same errors as [`Store::open`].
+    /// Crash safety stays per batch: the rest of the batch (degree counters, block rows, the
+    /// checkpoint) is one `WriteBatch` written with the write-ahead
+    /// log, synced, after the files; an undo record naming every key of the files is synced
+    /// before them. A crash (even `kill -9`) between the files and the checkpoint is finished
+    /// by the next writer open: the record's keys are deleted unless the checkpoint was
+    /// stored. The store is then as of its checkpoint — whole batches — and ingest resumes
+    /// from it; the re-applied batch writes the same keys and values. Every other write of this
+    /// handle is logged as on a [`Store::open`] handle. Same errors as [`Store::open`], and
+    /// [`StoreError::Io`] when an interrupted batch's undo record cannot be read or removed.
     pub fn open_bulk(path: &Path) -> Result<Store, StoreError> {
         Self::open_mode(path, true)
     }
@@ -405,15 +421,18 @@ impl Store {
         // 100–200 KB each); RocksDB keeps 1000 of them by default.
         opts.set_keep_log_file_num(KEEP_INFO_LOGS);
         opts.increase_parallelism(2);
-        // Every flush persists all column families' memtables together, so a handle writing
-        // without the WAL (`open_bulk`) never leaves part of a batch on disk.
+        // Every flush persists all column families' memtables together (stores written by
+        // earlier versions' bulk handles, without the WAL, relied on it; every write is logged
+        // now, and it costs nothing).
         opts.set_atomic_flush(true);
+        let mut compress = true;
         let db = match DB::open_cf_descriptors(&opts, path, Self::cf_descriptors(true, bulk)?) {
             Ok(db) => db,
             // A RocksDB built without LZ4/Zstd (the crate's bundled build has no compression
             // libraries): the same store, uncompressed.
             Err(e) if compression_unsupported(&e) => {
                 tracing::warn!(error = %e, "this RocksDB lacks LZ4/Zstd: the store is written uncompressed");
+                compress = false;
                 DB::open_cf_descriptors(&opts, path, Self::cf_descriptors(false, bulk)?)
                     .map_err(|e| StoreError::from_open(&shown, e))?
             }
@@ -435,7 +454,12 @@ impl Store {
             }
         }
         let mut store = Self::from_db(db, path, false)?;
-        store.bulk = bulk;
+        // A bulk batch interrupted by a crash: stored whole or undone, before anything else.
+        bulk::recover(&store.db, path, &store.lock().chains)?;
+        if bulk {
+            let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES)?;
+            store.bulk = Some(bulk::FileOptions::new(|name| Self::cf_options(name, compress, true, &cache, false)));
+        }
         Ok(store)
     }
 
@@ -574,40 +598,47 @@ impl Store {
         let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES)?;
         Ok(cf::ALL
             .iter()
-            .map(|name| {
-                let mut table = BlockBasedOptions::default();
-                table.set_block_cache(&cache);
-                table.set_bloom_filter(10.0, false);
-                let mut cf_opts = Options::default();
-                cf_opts.set_level_compaction_dynamic_level_bytes(true);
-                if compress {
-                    // Bigger blocks compress better; the point lookups are served by the bloom
-                    // filters and the block cache.
-                    table.set_block_size(if SCANNED_CFS.contains(name) { 64 << 10 } else { 16 << 10 });
-                    // LZ4 for memtable flushes and the upper levels: Zstd level 1 there wrote a
-                    // fifth less (82 instead of 102 bytes per transfer at 10M) for 2–4% more
-                    // CPU, but reads of those files (an uncompacted store's newest rows, the
-                    // cold trace's row reads) were 30–100% slower; a full compaction
-                    // (`Store::compact`) brings everything into the bottom level's Zstd.
-                    cf_opts.set_compression_type(DBCompressionType::Lz4);
-                    cf_opts.set_bottommost_compression_type(DBCompressionType::Zstd);
-                    cf_opts.set_bottommost_compression_options(-14, ZSTD_LEVEL, 0, 0, true);
-                } else {
-                    cf_opts.set_compression_type(DBCompressionType::None);
-                }
-                cf_opts.set_block_based_table_factory(&table);
-                if bulk {
-                    cf_opts.set_write_buffer_size(BULK_WRITE_BUFFER_BYTES);
-                    cf_opts.set_level_zero_file_num_compaction_trigger(BULK_L0_COMPACTION_TRIGGER);
-                    cf_opts.set_level_zero_slowdown_writes_trigger(BULK_L0_SLOWDOWN_WRITES);
-                    cf_opts.set_level_zero_stop_writes_trigger(BULK_L0_STOP_WRITES);
-                }
-                if *name == cf::DEGREE {
-                    cf_opts.set_merge_operator_associative("chaintrace_degree_add", rows::degree_merge);
-                }
-                ColumnFamilyDescriptor::new(*name, cf_opts)
-            })
+            .map(|name| ColumnFamilyDescriptor::new(*name, Self::cf_options(name, compress, bulk, &cache, true)))
             .collect())
+    }
+
+    /// One column family's options (see [`Store::cf_descriptors`]). Without `bottom_codec`
+    /// no codec is set for the bottom level: a table-file writer then uses the upper levels'
+    /// (LZ4) for its file, where with one set it uses that (Zstd).
+    fn cf_options(name: &str, compress: bool, bulk: bool, cache: &Cache, bottom_codec: bool) -> Options {
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(cache);
+        table.set_bloom_filter(10.0, false);
+        let mut cf_opts = Options::default();
+        cf_opts.set_level_compaction_dynamic_level_bytes(true);
+        if compress {
+            // Bigger blocks compress better; the point lookups are served by the bloom
+            // filters and the block cache.
+            table.set_block_size(if SCANNED_CFS.contains(&name) { 64 << 10 } else { 16 << 10 });
+            // LZ4 for memtable flushes and the upper levels: Zstd level 1 there wrote a
+            // fifth less (82 instead of 102 bytes per transfer at 10M) for 2–4% more
+            // CPU, but reads of those files (an uncompacted store's newest rows, the
+            // cold trace's row reads) were 30–100% slower; a full compaction
+            // (`Store::compact`) brings everything into the bottom level's Zstd.
+            cf_opts.set_compression_type(DBCompressionType::Lz4);
+            if bottom_codec {
+                cf_opts.set_bottommost_compression_type(DBCompressionType::Zstd);
+                cf_opts.set_bottommost_compression_options(-14, ZSTD_LEVEL, 0, 0, true);
+            }
+        } else {
+            cf_opts.set_compression_type(DBCompressionType::None);
+        }
+        cf_opts.set_block_based_table_factory(&table);
+        if bulk {
+            cf_opts.set_write_buffer_size(BULK_WRITE_BUFFER_BYTES);
+            cf_opts.set_level_zero_file_num_compaction_trigger(BULK_L0_COMPACTION_TRIGGER);
+            cf_opts.set_level_zero_slowdown_writes_trigger(BULK_L0_SLOWDOWN_WRITES);
+            cf_opts.set_level_zero_stop_writes_trigger(BULK_L0_STOP_WRITES);
+        }
+        if name == cf::DEGREE {
+            cf_opts.set_merge_operator_associative("chaintrace_degree_add", rows::degree_merge);
+        }
+        cf_opts
     }
 
     /// The next address id and every chain's checkpoint, as committed in the meta column family.
@@ -630,12 +661,13 @@ impl Store {
                 dict_complete,
                 scratch: SortedBatch::default(),
                 key_buf: Vec::new(),
+                row_bufs: RowBufs::default(),
             }),
             chain_nos: RwLock::new(HashMap::new()),
             secondary,
             read_only: false,
             _shared_lock: None,
-            bulk: false,
+            bulk: None,
             cf_ids,
         })
     }
@@ -685,7 +717,7 @@ impl Store {
             )));
         }
         // One atomic flush of every family's memtable (the store is opened with atomic
-        // flush), so a bulk handle's unlogged batches are persisted whole before the rewrite.
+        // flush) before the rewrite.
         self.db.flush()?;
         let mut opts = CompactOptions::default();
         // Rewrite the bottom level's files too (once each): without it a file that reached
@@ -693,6 +725,19 @@ impl Store {
         opts.set_bottommost_level_compaction(BottommostLevelCompaction::ForceOptimized);
         for name in cf::ALL {
             self.db.compact_range_cf_opt(self.cf(name), None::<&[u8]>, None::<&[u8]>, &opts);
+        }
+        // A bulk load ingests table files straight into the bottom level when they overlap
+        // nothing there (a family's first files), and the pass above rewrites such a file on
+        // its own, not merged with its neighbours. A family small enough for one file
+        // (`SMALL_FAMILY_BYTES`) left in several is compacted once more, into one: the same
+        // rows, without the extra files' index, filter and footer blocks.
+        for name in cf::ALL {
+            let h = self.cf(name);
+            let files = self.db.property_int_value_cf(h, "rocksdb.num-files-at-level6")?.unwrap_or(0);
+            let bytes = self.db.property_int_value_cf(h, "rocksdb.total-sst-files-size")?.unwrap_or(0);
+            if files > 1 && bytes < SMALL_FAMILY_BYTES {
+                self.db.compact_range_cf_opt(h, None::<&[u8]>, None::<&[u8]>, &opts);
+            }
         }
         Ok(())
     }
@@ -826,6 +871,7 @@ impl Store {
     /// (see [`Store::settle_new_ids`]).
     fn with_new_ids<T>(&self, f: impl FnOnce(&mut WriterState) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let mut w = self.lock();
+        w.row_bufs.last_from = None;
         let counter_before = w.next_addr_id;
         let r = f(&mut w);
         Self::settle_new_ids(&mut w, counter_before, r.is_ok());
@@ -873,26 +919,67 @@ impl Store {
         if !pending.insert(kb) {
             return Err(StoreError::DuplicatePosition { height: t.height, tx_index: t.pos.tx_index, sub: t.pos.sub });
         }
-        let (from_key, to_key) = (t.from.to_key(), t.to.to_key());
-        let row = TransferRow::encode_with_keys(t, &from_key, &to_key);
+        // The keys and the row in buffers kept between transfers (no allocation per row).
+        let mut bufs = std::mem::take(&mut w.row_bufs);
+        let r = self.put_transfer_rows(w, state, batch, t, check_existing, kb, &mut bufs, degrees);
+        w.row_bufs = bufs;
+        r
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn put_transfer_rows(
+        &self,
+        w: &mut WriterState,
+        state: &mut ChainStateRow,
+        batch: &mut SortedBatch,
+        t: &Transfer,
+        check_existing: bool,
+        kb: [u8; TransferKey::LEN],
+        bufs: &mut RowBufs,
+        degrees: &mut DegreeDeltas,
+    ) -> Result<Option<U256>, StoreError> {
+        let key = TransferKey { chain: state.no, height: t.height, pos: t.pos };
+        let RowBufs { from_key, to_key, row, last_from } = bufs;
+        from_key.clear();
+        t.from.write_key(from_key);
+        to_key.clear();
+        t.to.write_key(to_key);
+        TransferRow::encode_into(t, from_key, to_key, row);
         if check_existing {
             if let Some(old) = self.db.get_cf(self.cf(cf::TRANSFERS), kb)? {
-                if old == row {
+                if old == *row {
                     return Ok(None);
                 }
                 return Err(StoreError::Conflict { height: t.height, tx_index: t.pos.tx_index, sub: t.pos.sub });
             }
         }
-        let from = self.addr_id_for_write(w, state, batch, &from_key)?;
-        let to = self.addr_id_for_write(w, state, batch, &to_key)?;
-        batch.put_cf(cf::TRANSFERS, kb, &row);
+        // A transaction's transfers mostly share their sender (one input address, several
+        // outputs): its id is looked up once.
+        let from = match last_from {
+            Some((k, id)) if k == from_key => *id,
+            _ => {
+                let id = self.addr_id_for_write(w, state, batch, from_key)?;
+                match last_from {
+                    Some((k, last)) => {
+                        k.clear();
+                        k.extend_from_slice(from_key);
+                        *last = id;
+                    }
+                    None => *last_from = Some((from_key.clone(), id)),
+                }
+                id
+            }
+        };
+        let to = self.addr_id_for_write(w, state, batch, to_key)?;
         // The adjacency rows carry the transfer row too, so an address's history is one
-        // sequential scan (the tracer reads whole histories) instead of a random read per row.
-        batch.put_cf(cf::ADDR_OUT, AdjKey { addr: from, height: t.height, pos: t.pos }.encode(), &row);
-        batch.put_cf(cf::ADDR_IN, AdjKey { addr: to, height: t.height, pos: t.pos }.encode(), &row);
+        // sequential scan (the tracer reads whole histories) instead of a random read per row;
+        // the batch holds its bytes once for all three.
+        let shared = batch.put_cf_shared(cf::TRANSFERS, &kb, row);
+        batch.put_cf_same(cf::ADDR_OUT, &AdjKey { addr: from, height: t.height, pos: t.pos }.encode(), shared);
+        batch.put_cf_same(cf::ADDR_IN, &AdjKey { addr: to, height: t.height, pos: t.pos }.encode(), shared);
         degrees.entry(from).or_default().0 += 1;
         degrees.entry(to).or_default().1 += 1;
-        Ok(Some(TransferRow::digest_term(&key, &row)))
+        Ok(Some(TransferRow::digest_term(&key, row)))
     }
 
     fn put_utxo(&self, no: ChainNo, batch: &mut SortedBatch, block: &BlockData) -> Vec<Hash32> {
@@ -924,7 +1011,9 @@ impl Store {
     }
 
     /// Write `batch` together with the chain's new state row (the checkpoint) atomically, then
-    /// make that state the one this process sees.
+    /// make that state the one this process sees. With `to_files` on a bulk handle, the rows
+    /// of the `bulk` module's families go in as table files, the rest with the WAL, synced;
+    /// see that module for how the batch stays all or nothing.
     fn commit(
         &self,
         w: &mut WriterState,
@@ -932,6 +1021,7 @@ impl Store {
         state: ChainStateRow,
         mut batch: SortedBatch,
         degrees: DegreeDeltas,
+        to_files: bool,
     ) -> Result<(), StoreError> {
         // One merge per address per batch, not one per transfer.
         for (id, (out, inn)) in degrees {
@@ -942,11 +1032,27 @@ impl Store {
         // The id counter once per batch (ids allocated by this batch, or none: unchanged).
         batch.put_cf(cf::META, meta::NEXT_ADDR_ID, w.next_addr_id.to_be_bytes());
         batch.put_cf(cf::META, meta::chain(chain), rows::encode(&state));
-        let wb = batch.take_write_batch(|name| self.cf(name), self.cf_ids.as_ref());
-        if self.bulk {
-            self.db.write_without_wal(wb)?;
-        } else {
-            self.db.write(wb)?;
+        match self.bulk.as_ref().filter(|_| to_files) {
+            Some(options) => {
+                let after = rows::encode(&state);
+                let (wb, runs) = batch.take_split(|name| self.cf(name), self.cf_ids.as_ref(), &bulk::FILE_FAMILIES);
+                let stored = bulk::store_batch(&self.db, &self.path, options, &batch, &runs, chain, &after, wb);
+                if let Err(e) = stored {
+                    #[cfg(test)]
+                    if matches!(&e, StoreError::Invalid(m) if m == bulk::tests::STOPPED) {
+                        return Err(e);
+                    }
+                    // Undo whatever of the batch was ingested, now rather than at the next open.
+                    if let Err(undo) = bulk::recover(&self.db, &self.path, &w.chains) {
+                        tracing::warn!(error = %undo, "undoing the failed bulk batch failed; the next open of the store undoes it");
+                    }
+                    return Err(e);
+                }
+            }
+            None => {
+                let wb = batch.take_write_batch(|name| self.cf(name), self.cf_ids.as_ref());
+                self.db.write(wb)?;
+            }
         }
         batch.clear();
         w.scratch = batch;
@@ -1051,7 +1157,10 @@ impl Store {
             summary.blocks += 1;
         }
         state.digest_acc = acc.to_be_bytes();
-        self.commit(w, chain, state, batch, degrees)?;
+        // A bulk handle writes the rows of blocks that extend a chain without unlinked rows (an
+        // initial sync: every key is new) as table files.
+        let to_files = !state.has_unlinked && summary.blocks > 0;
+        self.commit(w, chain, state, batch, degrees, to_files)?;
         Ok(summary)
     }
 
@@ -1090,7 +1199,7 @@ impl Store {
             summary.blocks += 1;
         }
         state.digest_acc = acc.to_be_bytes();
-        self.commit(w, chain, state, batch, degrees)?;
+        self.commit(w, chain, state, batch, degrees, false)?;
         Ok(summary)
     }
 
@@ -1137,7 +1246,7 @@ impl Store {
         }
         state.tip = new_tip;
         state.digest_acc = acc.to_be_bytes();
-        self.commit(&mut w, chain, state, batch, degrees)?;
+        self.commit(&mut w, chain, state, batch, degrees, false)?;
         Ok(removed)
     }
 
@@ -1460,7 +1569,7 @@ impl Store {
             summary.blocks += 1;
         }
         state.digest_acc = acc.to_be_bytes();
-        self.commit(w, chain, state, batch, degrees)?;
+        self.commit(w, chain, state, batch, degrees, false)?;
         Ok(summary)
     }
 

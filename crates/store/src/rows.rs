@@ -13,13 +13,15 @@ pub(crate) struct TransferRow;
 impl TransferRow {
     #[cfg(test)]
     pub(crate) fn encode(t: &Transfer) -> Vec<u8> {
-        Self::encode_with_keys(t, &t.from.to_key(), &t.to.to_key())
+        let mut v = Vec::new();
+        Self::encode_into(t, &t.from.to_key(), &t.to.to_key(), &mut v);
+        v
     }
 
-    /// [`TransferRow::encode`] with the address keys (`Address::to_key` of `t.from` and
-    /// `t.to`) already at hand.
-    pub(crate) fn encode_with_keys(t: &Transfer, from_key: &[u8], to_key: &[u8]) -> Vec<u8> {
-        let mut v = Vec::with_capacity(32 + 8 + 21 + 33 + 2 + from_key.len() + to_key.len());
+    /// A transfer's row, given the address keys (`Address::to_key` of `t.from` and `t.to`),
+    /// into `v` (cleared first), whose buffer the caller keeps between rows.
+    pub(crate) fn encode_into(t: &Transfer, from_key: &[u8], to_key: &[u8], v: &mut Vec<u8>) {
+        v.clear();
         v.extend_from_slice(&t.tx.0);
         v.extend_from_slice(&t.time.to_be_bytes());
         match t.asset {
@@ -45,7 +47,6 @@ impl TransferRow {
             v.push(u8::try_from(k.len()).unwrap_or(u8::MAX));
             v.extend_from_slice(&k[..k.len().min(255)]);
         }
-        v
     }
 
     pub(crate) fn decode(key: &TransferKey, b: &[u8]) -> Option<Transfer> {

@@ -460,14 +460,14 @@ fn short(v: U256) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use chaintrace_model::{Address, Asset, BlockData, BlockRef, Position, Transfer, UtxoOutput, UtxoSpend};
     use rocksdb::WriteBatch;
 
     use super::*;
 
     /// `n` linked blocks; block h moves value among 12 addresses and spends an output of h-1.
-    fn chain(n: u64) -> Vec<BlockData> {
+    pub(crate) fn chain(n: u64) -> Vec<BlockData> {
         let mut parent = Hash32::ZERO;
         (0..n)
             .map(|height| {

@@ -1,7 +1,8 @@
 //! Crash safety: a child process works on a store and is killed with SIGKILL at random moments,
-//! again and again — while it ingests (with the WAL, and without it through `Store::open_bulk`),
-//! while it rolls blocks back and re-applies them, while it compacts the whole store
-//! (`Store::compact`, after batches written with and without the WAL), and while
+//! again and again — while it ingests (with the WAL, and through `Store::open_bulk`, whose
+//! batches' rows go in as ingested table files behind an undo record), while it rolls blocks
+//! back and re-applies them, while it compacts the whole store (`Store::compact`, after batches
+//! written either way), and while
 //! it is still reopening (recovering the write-ahead log) after the previous kill. After every
 //! kill the reopened store must pass `verify` (every figure recomputed from the rows agrees with
 //! the checkpoint) and hold exactly the blocks up to its checkpoint: its recomputed digest equals
@@ -41,13 +42,13 @@ enum Mode {
     Rollback,
     /// Killed within milliseconds of starting: mostly while `Store::open` replays the WAL.
     Reopen,
-    /// Ingest as `Ingest` through [`Store::open_bulk`] (batches without the WAL), dropping and
-    /// reopening the handle every few batches: each drop persists the memtables by an atomic
-    /// flush, so kills land between flushes, during them and during reopens.
+    /// Ingest as `Ingest` through [`Store::open_bulk`] (each batch's rows as table files,
+    /// ingested behind an undo record, then its checkpoint), dropping and reopening the handle
+    /// every few batches, so kills land inside batches (between ingesting the files and
+    /// writing the checkpoint: the next open undoes them), during flushes and during reopens.
     Bulk,
     /// Apply a batch, then compact the whole store, forever; every other child writes its
-    /// batches without the WAL ([`Store::open_bulk`]), so the compaction's first flush is what
-    /// persists them. A marker file exists exactly while `compact` runs, so the parent knows
+    /// batches through [`Store::open_bulk`] (table files). A marker file exists exactly while `compact` runs, so the parent knows
     /// which kills landed inside a compaction.
     Compact,
 }
@@ -89,7 +90,7 @@ fn child(dir: &str, mode: &str) -> ! {
     let mut written = 0u64;
     loop {
         if bulk && written > 0 && written.is_multiple_of(BULK_BATCHES_PER_OPEN) {
-            // Dropping the handle flushes what it wrote without the WAL (atomically).
+            // Dropping the handle flushes its memtables.
             drop(store);
             store = open(true).expect("child reopens the store");
         }
@@ -161,6 +162,7 @@ fn main() {
     let compactions_file = format!("{}.compactions", db.display());
     let compactions = || std::fs::metadata(&compactions_file).map_or(0, |m| m.len());
     let (mut compacted, mut mid_compaction) = (0, 0);
+    let mut mid_batch_files = 0;
     for mode in [
         Mode::Ingest,
         Mode::Rollback,
@@ -212,6 +214,9 @@ fn main() {
             child.wait().expect("reap");
             kills += 1;
 
+            // A bulk batch's undo record: the kill landed while its files were being ingested
+            // (or before its checkpoint was written); the open below finishes or undoes it.
+            mid_batch_files += usize::from(db.join("bulk-load/undo").exists());
             let store = Store::open(&db).expect("store reopens after SIGKILL");
             let tip = store.tip("ethereum").expect("tip");
             let verified = store.verify(None).expect("verify runs");
@@ -253,13 +258,16 @@ fn main() {
         "of {KILLS_PER_MODE} compaction kills, {compacted} found a compaction completed and {mid_compaction} landed inside one"
     );
     assert!(bulk_advanced >= KILLS_PER_MODE / 4, "only {bulk_advanced} bulk kills found the tip moved");
+    // Bulk batches write their rows as table files: some kills must land between a batch's
+    // undo record and its checkpoint, and recovery must have left the store as checked above.
+    assert!(mid_batch_files >= 1, "no bulk kill landed inside a batch's file ingestion");
     // Every ingest and rollback kill lands after the child reported the store open, i.e. inside
     // its work loop. That the loop really changes the store between kills is shown by the tip
     // moving (ingest) and by completed rollback cycles (rollback), on a good share of kills.
     assert!(advanced >= KILLS_PER_MODE / 4, "only {advanced} ingest kills found the tip moved");
     assert!(cycled >= KILLS_PER_MODE / 4, "only {cycled} rollback kills found a rollback cycle completed");
     println!(
-        "crash: {kills} SIGKILLs survived (ingest {advanced} advancing, rollback {cycled} cycling, reopen {}, bulk {bulk_advanced} advancing, compact {compacted} compacting and {mid_compaction} inside a compaction), in {:.1}s",
+        "crash: {kills} SIGKILLs survived (ingest {advanced} advancing, rollback {cycled} cycling, reopen {}, bulk {bulk_advanced} advancing and {mid_batch_files} inside a batch's file ingestion, compact {compacted} compacting and {mid_compaction} inside a compaction), in {:.1}s",
         KILLS_PER_MODE,
         started.elapsed().as_secs_f64()
     );

@@ -59,8 +59,8 @@ impl Summary {
 
 pub(super) fn run(ctx: &Context, spec: &ChainSpec, args: &IngestArgs) -> Result<()> {
     let network = network_for(spec, args.bitcoin.network.as_deref())?;
-    // Block files are the initial sync: its batches skip the write-ahead log (crash safety by
-    // atomic flushes, `Store::open_bulk`).
+    // Block files are the initial sync: its batches' largest families go in as table files
+    // (crash safety by an undo record, `Store::open_bulk`).
     let store = if args.bitcoin.blocks_dir.is_some() { ctx.open_store_bulk()? } else { ctx.open_store()? };
     let chain = spec.name.as_str();
     let sink = StoreSink { store: &store, chain };

@@ -1,0 +1,435 @@
+//! A bulk handle's block batches as table files ([`Store::open_bulk`](crate::Store::open_bulk)).
+//!
+//! Why: inserting a batch's rows into memtables (skip lists) and flushing them into table
+//! files was over a third of a Bitcoin initial sync's CPU time. The append-only families a
+//! batch writes the most rows to ([`FILE_FAMILIES`]: transfers, both adjacency families, the
+//! three UTXO families and the new addresses' dictionary rows) are written instead straight
+//! into sorted table files with RocksDB's `SstFileWriter` and ingested (`IngestExternalFile`),
+//! one file per family and batch. The rest of the batch — the `degree` merge operands, the
+//! block rows, the id counter and the chain's checkpoint — is one small `WriteBatch` written
+//! with the write-ahead log, synced.
+//!
+//! Crash safety. RocksDB ingests each family's file atomically, but not several families'
+//! files together, and the checkpoint is written after them. So before any file of a batch is
+//! ingested, an undo record is written and synced (`bulk-load/undo` in the store directory,
+//! written as `undo.tmp` and renamed, so it is whole or absent): the chain, the checkpoint row
+//! the batch will write, and every key of every file. Then:
+//!
+//! 1. the files are ingested, family by family;
+//! 2. the checkpoint batch is written (WAL, synced): from here on the batch is stored;
+//! 3. the undo record is deleted.
+//!
+//! When a writer opens the store ([`recover`]) and finds an undo record, it compares the
+//! chain's stored checkpoint row with the one recorded: equal, the batch was stored (a crash
+//! after step 2) and the record is dropped; different, the checkpoint is still the one before
+//! the batch, and every recorded key is deleted (one synced `WriteBatch`) before the record
+//! is dropped — whichever of the batch's files had been ingested. The store is then exactly as
+//! of the checkpoint: `verify` holds, and ingest resumes from the checkpoint. Re-ingesting a
+//! batch after such a crash writes the same keys and values (address ids are given in chain
+//! order from the stored id counter), so the outcome equals an uninterrupted run.
+//!
+//! Only batches that extend a chain without unlinked rows take this path (an initial sync):
+//! their keys are new, so deleting them on recovery removes nothing stored before. (The one
+//! exception known is Bitcoin mainnet's two duplicate coinbase transactions of 2010, BIP30:
+//! a crash inside the batch holding block 91,842 or 91,880 deletes the outputs of the earlier
+//! coinbase with the same txid, which the later one overwrites when ingest resumes.) Other
+//! writes of a bulk handle (rollbacks, unlinked rows, labels) are ordinary logged batches.
+//! A read-only or secondary open does not recover (it cannot write): until a writer opens the
+//! store, an interrupted batch's rows may be visible to it.
+
+use std::{
+    collections::HashMap,
+    fs,
+    io::{BufWriter, Read, Write},
+    path::{Path, PathBuf},
+};
+
+use rocksdb::{ColumnFamily, IngestExternalFileOptions, Options, SstFileWriter, WriteBatch, WriteOptions, DB};
+
+use crate::{
+    batch::{FileRun, SortedBatch},
+    keys::cf,
+    rows::{self, ChainStateRow},
+    StoreError,
+};
+
+/// Families whose rows a bulk handle's block batches write as table files.
+pub(crate) const FILE_FAMILIES: [&str; 7] =
+    [cf::TRANSFERS, cf::ADDR_OUT, cf::ADDR_IN, cf::OUTPUTS, cf::SPENDS, cf::SPENT_BY, cf::ADDRESSES];
+
+/// The table files are written with the upper levels' codec (LZ4), as a memtable flush
+/// writes its files: the families keyed by address id or txid get files that overlap what is
+/// stored, which go to level 0 and are compacted into the bottom level's Zstd later; the
+/// transfers' files (keyed by height) sort after every stored key and go to the bottom level at
+/// once, where they stay in LZ4 until a full compaction (`Store::compact`) rewrites them, as
+/// the flushed files of a bulk load did before. (Written with Zstd level 6 instead, those files
+/// cost some 2 s of CPU more on the benchmark's 1M-transaction chain.)
+/// The directory, inside the store, of a batch's files and its undo record.
+const DIR: &str = "bulk-load";
+const UNDO: &str = "undo";
+const UNDO_TMP: &str = "undo.tmp";
+const MAGIC: &[u8; 8] = b"CTUNDO1\n";
+
+fn io_err(path: &Path, doing: &'static str) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.display().to_string();
+    move |source| StoreError::Io { path, doing, source }
+}
+
+/// The table-file writer's options of each family of [`FILE_FAMILIES`] (by name).
+pub(crate) struct FileOptions(Vec<(&'static str, Options)>);
+
+impl FileOptions {
+    /// `options(name)`: the writer's options of the family (its table options and the upper
+    /// levels' codec).
+    pub(crate) fn new(options: impl Fn(&'static str) -> Options) -> FileOptions {
+        FileOptions(FILE_FAMILIES.iter().map(|n| (*n, options(n))).collect())
+    }
+
+    fn of(&self, name: &str) -> Option<&Options> {
+        self.0.iter().find(|(n, _)| *n == name).map(|(_, o)| o)
+    }
+}
+
+/// Store one block batch: the runs of [`FILE_FAMILIES`] as table files, then `checkpoint` (the
+/// rest of the batch, with the chain's new state row `after`) with the WAL, synced; see the
+/// module docs for the order and the undo record.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn store_batch<'a>(
+    db: &'a DB,
+    store_dir: &Path,
+    options: &FileOptions,
+    batch: &SortedBatch,
+    runs: &[FileRun],
+    chain: &str,
+    after: &[u8],
+    checkpoint: WriteBatch,
+) -> Result<(), StoreError> {
+    let handle = |name: &str| -> Result<&'a ColumnFamily, StoreError> {
+        db.cf_handle(name).ok_or_else(|| StoreError::Invalid(format!("no column family {name}")))
+    };
+    if runs.is_empty() {
+        return write_synced(db, checkpoint);
+    }
+    let dir = store_dir.join(DIR);
+    fs::create_dir_all(&dir).map_err(io_err(&dir, "creating the bulk-load directory"))?;
+    let files = write_files(&dir, options, batch, runs)?;
+    write_undo(&dir, batch, runs, chain, after)?;
+    let mut ingest = IngestExternalFileOptions::default();
+    ingest.set_move_files(true);
+    for (run, file) in runs.iter().zip(&files) {
+        db.ingest_external_file_cf_opts(handle(run.cf)?, &ingest, vec![file])?;
+    }
+    #[cfg(test)]
+    if tests::STOP.with(|s| s.get()) == Some(tests::Stop::AfterIngest) {
+        return Err(StoreError::Invalid(tests::STOPPED.into()));
+    }
+    write_synced(db, checkpoint)?;
+    #[cfg(test)]
+    if tests::STOP.with(|s| s.get()) == Some(tests::Stop::AfterCheckpoint) {
+        return Err(StoreError::Invalid(tests::STOPPED.into()));
+    }
+    let undo = dir.join(UNDO);
+    fs::remove_file(&undo).map_err(io_err(&undo, "removing the undo record"))
+}
+
+fn write_synced(db: &DB, batch: WriteBatch) -> Result<(), StoreError> {
+    let mut opts = WriteOptions::default();
+    opts.set_sync(true);
+    db.write_opt(batch, &opts)?;
+    Ok(())
+}
+
+/// One table file per run, written on two threads (a batch's families are independent).
+fn write_files(
+    dir: &Path,
+    options: &FileOptions,
+    batch: &SortedBatch,
+    runs: &[FileRun],
+) -> Result<Vec<PathBuf>, StoreError> {
+    let files: Vec<PathBuf> = runs.iter().map(|r| dir.join(format!("{}.sst", r.cf))).collect();
+    let write = |i: usize| -> Result<(), StoreError> {
+        let run = &runs[i];
+        let opts = options
+            .of(run.cf)
+            .ok_or_else(|| StoreError::Invalid(format!("{} is not written as table files", run.cf)))?;
+        let mut w = SstFileWriter::create(opts);
+        w.open(&files[i])?;
+        for (k, v) in batch.puts(run) {
+            w.put(k, v)?;
+        }
+        w.finish()?;
+        Ok(())
+    };
+    // The largest runs first, alternating between the two threads.
+    let mut order: Vec<usize> = (0..runs.len()).collect();
+    order.sort_by_key(|i| std::cmp::Reverse(runs[*i].len()));
+    let mine: Vec<usize> = order.iter().copied().step_by(2).collect();
+    let theirs: Vec<usize> = order.iter().copied().skip(1).step_by(2).collect();
+    std::thread::scope(|s| {
+        let other = s.spawn(|| theirs.iter().try_for_each(|i| write(*i)));
+        let here = mine.iter().try_for_each(|i| write(*i));
+        let there = other.join().unwrap_or_else(|_| Err(StoreError::Invalid("a table-file writer panicked".into())));
+        here.and(there)
+    })?;
+    Ok(files)
+}
+
+/// The undo record of a batch, written whole (a temporary file, synced, renamed) before any
+/// of its files is ingested.
+fn write_undo(dir: &Path, batch: &SortedBatch, runs: &[FileRun], chain: &str, after: &[u8]) -> Result<(), StoreError> {
+    let tmp = dir.join(UNDO_TMP);
+    let file = fs::File::create(&tmp).map_err(io_err(&tmp, "creating the undo record"))?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let mut put = |bytes: &[u8]| out.write_all(bytes);
+    let r = (|| -> std::io::Result<()> {
+        put(MAGIC)?;
+        put(&(chain.len() as u32).to_le_bytes())?;
+        put(chain.as_bytes())?;
+        put(&(after.len() as u32).to_le_bytes())?;
+        put(after)?;
+        put(&(runs.len() as u32).to_le_bytes())?;
+        for run in runs {
+            put(&[run.cf.len() as u8])?;
+            put(run.cf.as_bytes())?;
+            put(&(batch.puts(run).count() as u64).to_le_bytes())?;
+            for (k, _) in batch.puts(run) {
+                put(&(k.len() as u32).to_le_bytes())?;
+                put(k)?;
+            }
+        }
+        Ok(())
+    })();
+    r.map_err(io_err(&tmp, "writing the undo record"))?;
+    let file = out.into_inner().map_err(|e| e.into_error()).map_err(io_err(&tmp, "writing the undo record"))?;
+    file.sync_all().map_err(io_err(&tmp, "syncing the undo record"))?;
+    let undo = dir.join(UNDO);
+    fs::rename(&tmp, &undo).map_err(io_err(&undo, "renaming the undo record"))?;
+    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir, "syncing the bulk-load directory"))
+}
+
+/// A parsed undo record: the chain, its checkpoint row once the batch is stored, and the keys
+/// of every family the batch wrote as files.
+struct Undo {
+    chain: String,
+    after: Vec<u8>,
+    keys: Vec<(String, Vec<Vec<u8>>)>,
+}
+
+fn parse_undo(b: &[u8]) -> Option<Undo> {
+    let mut at = 0usize;
+    let mut take = |n: usize| -> Option<&[u8]> {
+        let s = b.get(at..at.checked_add(n)?)?;
+        at += n;
+        Some(s)
+    };
+    let u32_of = |s: &[u8]| -> Option<usize> { Some(u32::from_le_bytes(s.try_into().ok()?) as usize) };
+    if take(MAGIC.len())? != MAGIC {
+        return None;
+    }
+    let n = u32_of(take(4)?)?;
+    let chain = String::from_utf8(take(n)?.to_vec()).ok()?;
+    let n = u32_of(take(4)?)?;
+    let after = take(n)?.to_vec();
+    let families = u32_of(take(4)?)?;
+    let mut keys = Vec::with_capacity(families.min(FILE_FAMILIES.len()));
+    for _ in 0..families {
+        let n = usize::from(*take(1)?.first()?);
+        let name = String::from_utf8(take(n)?.to_vec()).ok()?;
+        let count = u64::from_le_bytes(take(8)?.try_into().ok()?);
+        let mut list = Vec::new();
+        for _ in 0..count {
+            let n = u32_of(take(4)?)?;
+            list.push(take(n)?.to_vec());
+        }
+        keys.push((name, list));
+    }
+    (at == b.len()).then_some(Undo { chain, after, keys })
+}
+
+/// What [`recover`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Recovered {
+    /// No undo record: the last bulk batch (if any) finished.
+    Nothing,
+    /// The interrupted batch's checkpoint was stored: the record was dropped.
+    Stored,
+    /// The interrupted batch's checkpoint was not stored: its rows (this many keys) were
+    /// deleted.
+    Undone(u64),
+}
+
+/// Finish what an interrupted bulk batch left (see the module docs): called by every writer
+/// open with the chains' stored checkpoint rows.
+pub(crate) fn recover(
+    db: &DB,
+    store_dir: &Path,
+    chains: &HashMap<String, ChainStateRow>,
+) -> Result<Recovered, StoreError> {
+    let dir = store_dir.join(DIR);
+    let undo = dir.join(UNDO);
+    if !dir.exists() {
+        return Ok(Recovered::Nothing);
+    }
+    let mut done = Recovered::Nothing;
+    if undo.exists() {
+        let mut bytes = Vec::new();
+        fs::File::open(&undo)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(io_err(&undo, "reading the undo record"))?;
+        let u = parse_undo(&bytes).ok_or_else(|| StoreError::Corrupt(format!("the undo record {}", undo.display())))?;
+        let stored = chains.get(&u.chain).map(rows::encode);
+        if stored.as_deref() == Some(u.after.as_slice()) {
+            done = Recovered::Stored;
+        } else {
+            let mut wb = WriteBatch::default();
+            let mut n = 0u64;
+            for (name, keys) in &u.keys {
+                let h = db.cf_handle(name).ok_or_else(|| {
+                    StoreError::Corrupt(format!("the undo record {} names no column family {name:?}", undo.display()))
+                })?;
+                for k in keys {
+                    wb.delete_cf(h, k);
+                    n += 1;
+                }
+            }
+            write_synced(db, wb)?;
+            tracing::warn!(chain = %u.chain, keys = n, "an interrupted bulk batch was undone: ingest resumes from the stored checkpoint");
+            done = Recovered::Undone(n);
+        }
+        fs::remove_file(&undo).map_err(io_err(&undo, "removing the undo record"))?;
+    }
+    // Files of a batch interrupted before its undo record was complete were never ingested.
+    fs::remove_dir_all(&dir).map_err(io_err(&dir, "removing the bulk-load directory"))?;
+    Ok(done)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+    use crate::{verify::tests::chain, Store};
+
+    /// Where a test stops a bulk batch, as a crash there would (the store is then dropped
+    /// without any recovery, as a killed process leaves it).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) enum Stop {
+        /// Every file ingested, the checkpoint not written.
+        AfterIngest,
+        /// The checkpoint written, the undo record not removed.
+        AfterCheckpoint,
+    }
+
+    thread_local! {
+        pub(crate) static STOP: Cell<Option<Stop>> = const { Cell::new(None) };
+    }
+
+    /// The error a stopped batch returns (no recovery follows it).
+    pub(crate) const STOPPED: &str = "test: bulk batch stopped";
+
+    fn digest_of(path: &Path) -> (String, Option<u64>) {
+        let s = Store::open(path).expect("open");
+        let v = s.verify(None).expect("verify");
+        assert!(v.ok(), "verify: {:?}", v.chains.iter().flat_map(|c| c.problems.clone()).collect::<Vec<_>>());
+        (v.digest, s.tip("btc").expect("tip").map(|t| t.height))
+    }
+
+    /// A batch stopped at either point: the next writer open finishes it (rows deleted when
+    /// its checkpoint was not stored, kept when it was), `verify` holds, and ingest resumed
+    /// from the checkpoint ends with exactly the store of an uninterrupted run.
+    #[test]
+    fn an_interrupted_batch_is_undone_or_kept_and_resuming_gives_the_uninterrupted_store() {
+        let blocks = chain(30);
+        let tmp = tempfile::tempdir().expect("tmp");
+        // Uninterrupted: two bulk batches, and a store of the first only.
+        let whole = tmp.path().join("whole");
+        let half = tmp.path().join("half");
+        {
+            let s = Store::open_bulk(&whole).expect("open");
+            s.apply_blocks("btc", &blocks[..12]).expect("apply");
+            s.apply_blocks("btc", &blocks[12..]).expect("apply");
+            let h = Store::open_bulk(&half).expect("open");
+            h.apply_blocks("btc", &blocks[..12]).expect("apply");
+        }
+        let (whole_digest, whole_tip) = digest_of(&whole);
+        let (half_digest, half_tip) = digest_of(&half);
+        assert_eq!((whole_tip, half_tip), (Some(29), Some(11)));
+        assert_ne!(whole_digest, half_digest);
+
+        for stop in [Stop::AfterIngest, Stop::AfterCheckpoint] {
+            let path = tmp.path().join(format!("{stop:?}"));
+            {
+                let s = Store::open_bulk(&path).expect("open");
+                s.apply_blocks("btc", &blocks[..12]).expect("apply");
+                STOP.with(|c| c.set(Some(stop)));
+                let r = s.apply_blocks("btc", &blocks[12..]);
+                STOP.with(|c| c.set(None));
+                assert!(matches!(&r, Err(StoreError::Invalid(m)) if m == STOPPED), "{r:?}");
+                assert!(path.join(DIR).join(UNDO).exists(), "the undo record stays after a stop");
+            }
+            // The rows of the stopped batch are in the files RocksDB ingested: a reader that
+            // does not recover sees them beside the old checkpoint.
+            if stop == Stop::AfterIngest {
+                let r = Store::open_read_only(&path, crate::ReadScope::Rows).expect("read-only");
+                assert!(!r.verify(None).expect("verify").ok(), "the stopped batch's rows are there before recovery");
+            }
+            let recovered = {
+                let s = Store::open_bulk(&path).expect("reopen");
+                assert!(!path.join(DIR).exists(), "recovery removes the bulk-load directory");
+                s.tip("btc").expect("tip").map(|t| t.height)
+            };
+            match stop {
+                Stop::AfterIngest => {
+                    assert_eq!(recovered, Some(11), "{stop:?}: the checkpoint is the one before the batch");
+                    assert_eq!(digest_of(&path), (half_digest.clone(), Some(11)), "{stop:?}: rows undone");
+                    // Resume: the same batch again gives the same keys and values.
+                    let s = Store::open_bulk(&path).expect("reopen");
+                    s.apply_blocks("btc", &blocks[12..]).expect("resume");
+                }
+                Stop::AfterCheckpoint => {
+                    assert_eq!(recovered, Some(29), "{stop:?}: the batch was stored");
+                }
+            }
+            assert_eq!(digest_of(&path), (whole_digest.clone(), Some(29)), "{stop:?}: as if never interrupted");
+        }
+    }
+
+    /// The undo record reads back as written, and a truncated one is refused.
+    #[test]
+    fn undo_records_round_trip_and_truncation_is_refused() {
+        let mut b = SortedBatch::default();
+        b.put_cf(cf::ADDR_IN, b"k2", b"v");
+        b.put_cf(cf::TRANSFERS, b"t1", b"v");
+        b.put_cf(cf::ADDR_IN, b"k1", b"v");
+        b.put_cf(cf::ADDR_IN, b"k1", b"w");
+        b.put_cf(cf::META, b"m", b"v");
+        let tmp = tempfile::tempdir().expect("tmp");
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        let db = DB::open_cf(&opts, tmp.path().join("db"), cf::ALL).expect("db");
+        let (wb, runs) = b.take_split(|n| db.cf_handle(n).expect("family"), None, &FILE_FAMILIES);
+        assert_eq!(wb.len(), 1, "only the meta put stays in the WriteBatch");
+        assert_eq!(runs.iter().map(|r| r.cf).collect::<Vec<_>>(), vec![cf::TRANSFERS, cf::ADDR_IN]);
+        let dir = tmp.path().join("bulk");
+        fs::create_dir_all(&dir).expect("dir");
+        write_undo(&dir, &b, &runs, "btc", b"state").expect("undo");
+        let bytes = fs::read(dir.join(UNDO)).expect("read");
+        let u = parse_undo(&bytes).expect("parses");
+        assert_eq!((u.chain.as_str(), u.after.as_slice()), ("btc", b"state".as_slice()));
+        let keys: Vec<(String, Vec<Vec<u8>>)> = vec![
+            (cf::TRANSFERS.into(), vec![b"t1".to_vec()]),
+            (cf::ADDR_IN.into(), vec![b"k1".to_vec(), b"k2".to_vec()]),
+        ];
+        assert_eq!(u.keys, keys, "each key once, in key order");
+        let puts: Vec<(&[u8], &[u8])> = b.puts(&runs[1]).collect();
+        assert_eq!(
+            puts,
+            vec![(b"k1".as_slice(), b"w".as_slice()), (b"k2".as_slice(), b"v".as_slice())],
+            "the last put of a key wins"
+        );
+        for n in 0..bytes.len() {
+            assert!(parse_undo(&bytes[..n]).is_none(), "a record cut at {n} bytes is refused");
+        }
+    }
+}
