@@ -57,13 +57,6 @@ use crate::{
 pub(crate) const FILE_FAMILIES: [&str; 7] =
     [cf::TRANSFERS, cf::ADDR_OUT, cf::ADDR_IN, cf::OUTPUTS, cf::SPENDS, cf::SPENT_BY, cf::ADDRESSES];
 
-/// The table files are written with the upper levels' codec (LZ4), as a memtable flush
-/// writes its files: the families keyed by address id or txid get files that overlap what is
-/// stored, which go to level 0 and are compacted into the bottom level's Zstd later; the
-/// transfers' files (keyed by height) sort after every stored key and go to the bottom level at
-/// once, where they stay in LZ4 until a full compaction (`Store::compact`) rewrites them, as
-/// the flushed files of a bulk load did before. (Written with Zstd level 6 instead, those files
-/// cost some 2 s of CPU more on the benchmark's 1M-transaction chain.)
 /// The directory, inside the store, of a batch's files and its undo record.
 const DIR: &str = "bulk-load";
 const UNDO: &str = "undo";
@@ -76,6 +69,14 @@ fn io_err(path: &Path, doing: &'static str) -> impl FnOnce(std::io::Error) -> St
 }
 
 /// The table-file writer's options of each family of [`FILE_FAMILIES`] (by name).
+///
+/// The table files are written with the upper levels' codec (LZ4), as a memtable flush
+/// writes its files: the families keyed by address id or txid get files that overlap what is
+/// stored, which go to level 0 and are compacted into the bottom level's Zstd later; the
+/// transfers' files (keyed by height) sort after every stored key and go to the bottom level at
+/// once, where they stay in LZ4 until a full compaction (`Store::compact`) rewrites them, as
+/// the flushed files of a bulk load did before. (Written with Zstd level 6 instead, those files
+/// cost some 2 s of CPU more on the benchmark's 1M-transaction chain.)
 pub(crate) struct FileOptions(Vec<(&'static str, Options)>);
 
 impl FileOptions {
