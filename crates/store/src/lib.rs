@@ -256,13 +256,12 @@ pub enum ReadScope {
     /// a few milliseconds whatever its size. Graph reads still work, slower.
     Rows,
 }
-/// Memtable size of a bulk load ([`Store::open_bulk`]), per column family. A bulk batch's
-/// largest families go in as table files; the memtables hold the rest of it (the degree
-/// counters: a few megabytes per batch, the block rows and the checkpoint), so each batch's
-/// degree rows mostly fill memtables of their own
-/// — empty skip lists, into which its sorted rows go one after another — and are flushed as
-/// sorted files while the next batch is built. (When every row still went through the
-/// memtables, 4 MiB beat 16 MiB by 12% of the CPU outside compaction on the 1M-transaction
+/// Memtable size of a bulk load ([`Store::open_bulk`]), per column family. A bulk batch's largest
+/// families go in as table files; the memtables hold the rest of it (the degree counters: a few
+/// megabytes per batch, the block rows and the checkpoint), so each batch's degree rows mostly fill
+/// memtables of their own — empty skip lists, into which its sorted rows go one after another — and
+/// are flushed as sorted files while the next batch is built. (When every row still went through
+/// the memtables, 4 MiB beat 16 MiB by 12% of the CPU outside compaction on the 1M-transaction
 /// benchmark chain.)
 const BULK_WRITE_BUFFER_BYTES: usize = 4 << 20;
 /// Level-0 files of a column family that start a compaction during a bulk load (RocksDB's
@@ -378,19 +377,19 @@ impl Store {
     }
 
     /// [`Store::open`] for a bulk load (the initial sync of a chain from block files): this
-    /// handle writes the transfer, adjacency, UTXO and new dictionary rows of a block batch that extends a
-    /// chain without unlinked rows as sorted table files, which RocksDB ingests, instead of
-    /// inserting them into memtables and flushing them (the `bulk` module).
+    /// handle writes the transfer, adjacency, UTXO and new dictionary rows of a block batch
+    /// that extends a chain without unlinked rows as sorted table files, which RocksDB
+    /// ingests, instead of inserting them into memtables and flushing them (the `bulk` module).
     ///
     /// Crash safety stays per batch: the rest of the batch (degree counters, block rows, the
-    /// checkpoint) is one `WriteBatch` written with the write-ahead
-    /// log, synced, after the files; an undo record naming every key of the files is synced
-    /// before them. A crash (even `kill -9`) between the files and the checkpoint is finished
-    /// by the next writer open: the record's keys are deleted unless the checkpoint was
-    /// stored. The store is then as of its checkpoint — whole batches — and ingest resumes
-    /// from it; the re-applied batch writes the same keys and values. Every other write of this
-    /// handle is logged as on a [`Store::open`] handle. Same errors as [`Store::open`], and
-    /// [`StoreError::Io`] when an interrupted batch's undo record cannot be read or removed.
+    /// checkpoint) is one `WriteBatch` written with the write-ahead log, synced, after the files;
+    /// an undo record naming every key of the files is synced before them. A crash (even `kill -9`)
+    /// between the files and the checkpoint is finished by the next writer open: the record's keys
+    /// are deleted unless the checkpoint was stored. The store is then as of its checkpoint — whole
+    /// batches — and ingest resumes from it; the re-applied batch writes the same keys and values.
+    /// Every other write of this handle is logged as on a [`Store::open`] handle. Same errors as
+    /// [`Store::open`], and [`StoreError::Io`] when an interrupted batch's undo record cannot be
+    /// read or removed.
     pub fn open_bulk(path: &Path) -> Result<Store, StoreError> {
         Self::open_mode(path, true)
     }
