@@ -13,6 +13,7 @@ pub mod case;
 mod case_mutations;
 pub mod chain;
 pub mod flow;
+pub mod hint;
 pub mod label;
 pub mod sink;
 pub mod time_fmt;

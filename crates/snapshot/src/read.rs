@@ -255,15 +255,9 @@ impl Snapshot {
     /// Asks the CPU to bring in the entry of the address with id `id` (its lists' bounds and
     /// degrees) ahead of a read: a hint, nothing is read (an id out of range is ignored).
     pub fn prefetch(&self, id: u32) {
-        let Some(entry) = self.map.get(self.l.entries + ENTRY_LEN * id as usize) else { return };
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch never reads or faults, and every x86-64 CPU has SSE, the
-        // instruction's feature; the pointer is into the mapping besides.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((entry as *const u8).cast());
+        if let Some(entry) = self.map.get(self.l.entries + ENTRY_LEN * id as usize) {
+            chaintrace_model::hint::prefetch(entry);
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = entry;
     }
 
     /// Number of transfers of `addr` in `dir` (0 for an address the chain does not have).

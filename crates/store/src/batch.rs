@@ -12,6 +12,7 @@
 //! one key in one batch still ends deleted): the batch's effect is unchanged, and it is still
 //! written as one atomic `WriteBatch`.
 
+use chaintrace_model::hint::prefetch;
 use rocksdb::{ColumnFamily, WriteBatch};
 
 use crate::keys::cf;
@@ -75,19 +76,6 @@ impl FileRun {
 
 /// How many operations ahead of the one being read [`SortedBatch::prefetch`] is asked for.
 const PREFETCH_AHEAD: usize = 12;
-
-/// Asks the CPU to bring `x`'s cache line in ahead of a read (a hint: nothing else).
-#[inline(always)]
-fn prefetch(x: &u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch never reads or faults (any address is allowed), and every x86-64 CPU
-    // has SSE, the instruction's feature.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((x as *const u8).cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = x;
-}
 
 /// Buffers larger than this are not kept between batches.
 const KEEP_BYTES: usize = 512 << 20;
