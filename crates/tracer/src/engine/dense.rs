@@ -43,6 +43,7 @@
 
 use super::*;
 use crate::source::{DenseView, Row};
+use chaintrace_model::hint::prefetch;
 
 /// Chain order of a row or an arrival, packed: `(height, tx_index, sub)`. `0` is the seeds'
 /// "before everything" (as `OKEY_MIN` is for the walk over addresses).
@@ -515,7 +516,11 @@ impl<E: std::error::Error + Send + Sync + 'static> DenseWalk<'_, E> {
         self.has_labels.get(id as usize / 64).is_some_and(|w| w >> (id % 64) & 1 == 1)
     }
 
+    /// `id`'s labels (searched for only when its bit says it has some).
     fn labels_of(&self, id: u32) -> Option<&Vec<Label>> {
+        if !self.has_labels(id) {
+            return None;
+        }
         self.labelled.binary_search_by_key(&id, |(i, _)| *i).ok().map(|i| &self.labelled[i].1)
     }
 
@@ -790,7 +795,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                     continue;
                 }
                 self.stats.lookups += 1;
-                let c = match w.has_labels(id).then(|| w.labels_of(id)).flatten().and_then(|l| pooling_role(l)) {
+                let c = match w.labels_of(id).and_then(|l| pooling_role(l)) {
                     Some(_) => POOL,
                     None => EXPAND,
                 };
@@ -1622,19 +1627,6 @@ impl Packing {
     fn mask(&self) -> u64 {
         (1u64 << self.bi) - 1
     }
-}
-
-/// Asks the CPU to bring `x`'s first cache line in ahead of a read (a hint: nothing else).
-#[inline(always)]
-fn prefetch<T>(x: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch never reads or faults (any address is allowed), and every x86-64 CPU
-    // has SSE, the instruction's feature.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((x as *const T).cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = x;
 }
 
 /// The indices of `n` rows with keys `(height, tx_index, sub)`, all different, in the walk's
