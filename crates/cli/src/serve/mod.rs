@@ -157,14 +157,28 @@ pub(crate) fn run(ctx: Context, args: ServeArgs) -> Result<()> {
     // the snapshots the workbench traces over, cached in read order again where some of a file
     // was evicted; in the background, requests are answered meanwhile
     let warm = state.clone();
-    if let Err(e) = std::thread::Builder::new().name("recache".into()).spawn(move || recache_snapshots(&warm.store)) {
-        tracing::warn!(error = %e, "could not start re-caching the graph snapshots (traces are only slower)");
-    }
+    let recache = match std::thread::Builder::new().name("recache".into()).spawn(move || recache_snapshots(&warm.store))
+    {
+        Ok(thread) => Some(thread),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not start re-caching the graph snapshots (traces are only slower)");
+            None
+        }
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     let result = rt.block_on(serve(state, addr));
     // Stop the catch-up task and any read still running (a blocking read is not waited for
     // past the timeout), so the store is closed before its secondary directory goes.
     rt.shutdown_timeout(SHUTDOWN_GRACE);
+    // The re-caching thread reads the store too: it ends before the store closes and its
+    // directory goes: a process that exits while a thread is inside RocksDB can crash in its
+    // teardown (the likely cause of one SIGSEGV on a SIGTERM just after start, in a loaded test
+    // run). The wait is at most the re-read of evicted snapshot files (none over half the memory).
+    if let Some(thread) = recache {
+        if thread.join().is_err() {
+            tracing::warn!("re-caching the graph snapshots panicked");
+        }
+    }
     if let Err(e) = std::fs::remove_dir_all(&secondary) {
         tracing::warn!(dir = %secondary.display(), error = %e, "removing the secondary instance's directory failed");
     }
