@@ -7,11 +7,11 @@
 //!     UPDATE_SNAPSHOTS=1 cargo test -p chaintrace-cli --test cli cli_help::
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    chaintrace_testkit::checkout()
 }
 
 /// `chaintrace ARGS… --help`, with no CHAINTRACE_* variable set (clap prints their values).

@@ -8,7 +8,7 @@ use std::{
 
 /// The real public fixtures copied into the repository (`tests/data`, one PROVENANCE.md per folder).
 pub(crate) fn shared_data() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data");
+    let p = chaintrace_testkit::test_data("");
     assert!(
         p.is_dir(),
         "the fixtures are missing at {}: the repository's tests/data folder is incomplete",

@@ -12,7 +12,7 @@ use common::assert_clean_failure;
 use serde_json::Value;
 
 fn truth() -> Truth {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/truth.json");
+    let p = chaintrace_testkit::checkout().join("crates/cli/demo/truth.json");
     let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
     serde_json::from_str(&text).expect("truth.json parses as the scenario's Truth")
 }
@@ -152,7 +152,7 @@ fn demo_refuses_a_directory_it_did_not_make() {
 
 #[test]
 fn embedded_demo_data_stays_small() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo");
+    let dir = chaintrace_testkit::checkout().join("crates/cli/demo");
     let total: u64 =
         std::fs::read_dir(&dir).expect("demo dir").flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum();
     assert!(total < 300_000, "crates/cli/demo is {total} bytes: keep the embedded demo well under 1 MB");

@@ -451,7 +451,7 @@ fn run_peers(ex: &Export, poison_nodes: &[BTreeSet<Address>], poison_p50: f64) {
             return;
         }
     };
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers.py");
+    let script = chaintrace_testkit::checkout().join("crates/cli/benches/peers.py");
     let o = std::process::Command::new(&py)
         .arg(&script)
         .arg(&ex.dir)

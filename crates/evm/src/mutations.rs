@@ -31,7 +31,7 @@ const DICT: &[&[u8]] = &[
 ];
 
 fn resources() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/ethereum-etl/tests/resources"))
+    chaintrace_testkit::test_data("ethereum-etl/tests/resources")
 }
 
 /// The `result` of a recorded JSON-RPC response, as compact JSON text.

@@ -6,7 +6,7 @@
 //! detection and parsing.
 
 use chaintrace_testkit::mutate::Mutator;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::{detect_bytes, parse_bytes, parse_group_bytes, FileBytes, Format, ParseOptions};
 
@@ -42,7 +42,7 @@ const DICT: &[&[u8]] = &[
 ];
 
 fn data(rel: &str) -> Vec<u8> {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data")).join(rel);
+    let p = chaintrace_testkit::test_data(rel);
     std::fs::read(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
 }
 
@@ -80,7 +80,7 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         ("accounts.json", data("labels/eth-labels-dawsbot/etherscan/okx/accounts.json")),
         (
             "labels.csv",
-            std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../cli/demo/labels.csv")).expect("demo labels"),
+            std::fs::read(chaintrace_testkit::checkout().join("crates/cli/demo/labels.csv")).expect("demo labels"),
         ),
     ]
 }

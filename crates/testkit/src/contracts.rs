@@ -1,7 +1,7 @@
 //! The project's Solidity test contracts, compiled with solcjs, and ABI call encoding.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use alloy_primitives::{keccak256, U256};
@@ -17,17 +17,9 @@ pub struct Contracts {
     bins: BTreeMap<String, Vec<u8>>,
 }
 
-/// `contracts/` of this crate: where it was compiled, or — when a build directory shared between
-/// two checkouts holds this crate as compiled in the other one, since removed — found above the
-/// running test's package (cargo sets `CARGO_MANIFEST_DIR` when it runs a test).
+/// `contracts/` of this crate in the checkout under test ([`crate::checkout`]).
 fn sources_dir() -> PathBuf {
-    let compiled = Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts");
-    if compiled.is_dir() {
-        return compiled;
-    }
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .and_then(|dir| Path::new(&dir).ancestors().map(|a| a.join("crates/testkit/contracts")).find(|c| c.is_dir()))
-        .unwrap_or(compiled)
+    crate::checkout().join("crates/testkit/contracts")
 }
 
 impl Contracts {

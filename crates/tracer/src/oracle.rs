@@ -351,8 +351,8 @@ const T2: &str = "432767df731c1b7599dc1cf9c9368eacdd3333cc2812875e3f50bb94992178
 const SEED: &str = "1FFhbHhFihv4LzidCAJQMUVGv3BdwtL6Cc";
 
 fn fixture(rel: &str) -> Vec<u8> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/bitcoin-blocks/btcd/").to_string() + rel;
-    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
+    let path = chaintrace_testkit::test_data("bitcoin-blocks/btcd").join(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
 /// One row of `277647.prevouts.csv`: the output an input of the block spends.

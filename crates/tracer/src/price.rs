@@ -451,9 +451,9 @@ mod tests {
 
     #[test]
     fn real_table_samples() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/prices/daily_usd.csv");
-        let text = std::fs::read_to_string(path).expect("price fixture in tests/data");
-        let t = PriceTable::parse_csv(&text, path).unwrap();
+        let path = chaintrace_testkit::test_data("prices/daily_usd.csv");
+        let text = std::fs::read_to_string(&path).expect("price fixture in tests/data");
+        let t = PriceTable::parse_csv(&text, &path.display().to_string()).unwrap();
         assert_eq!(t.usd("BTC", "2022-11-09", U256::from(100_000_000u64), 8).as_deref(), Some("18562.35"));
         assert_eq!(t.usd("ETH", "2022-11-09", U256::from(10u64).pow(U256::from(18)), 18).as_deref(), Some("1334.29"));
         assert_eq!(t.usd("BTC", "2016-06-17", U256::from(100_000_000u64), 8).as_deref(), Some("749.42"));
@@ -467,11 +467,8 @@ mod tests {
     /// PROVENANCE.md hold.
     #[test]
     fn feed_points_value_at_the_round_current_at_the_time() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/data/chainlink-eth-usd/0x5f4eC3Df9cbd43714FE2740f5E3616155c5b8419.csv"
-        );
-        let text = std::fs::read_to_string(path).expect("chainlink fixture in tests/data");
+        let path = chaintrace_testkit::test_data("chainlink-eth-usd/0x5f4eC3Df9cbd43714FE2740f5E3616155c5b8419.csv");
+        let text = std::fs::read_to_string(&path).expect("chainlink fixture in tests/data");
         let mut points = Vec::new();
         for line in text.lines().skip(1) {
             let c: Vec<&str> = line.split(',').collect();

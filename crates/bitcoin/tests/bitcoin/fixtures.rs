@@ -13,7 +13,7 @@ use chaintrace_bitcoin::{
 use chaintrace_model::{Address, BlockData, Hash32, UtxoLookup, UtxoOutput, U256};
 
 fn data() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/bitcoin-blocks"))
+    chaintrace_testkit::test_data("bitcoin-blocks")
 }
 
 struct Row {

@@ -5,7 +5,7 @@ use chaintrace_bitcoin::{bitcoin::Network, parse_block, BlockDecoder, BlocksDir,
 use chaintrace_testkit::rng::Rng;
 
 fn data(p: &str) -> Vec<u8> {
-    std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/bitcoin-blocks/").to_string() + p).unwrap()
+    std::fs::read(chaintrace_testkit::test_data("bitcoin-blocks").join(p)).unwrap()
 }
 
 #[test]

@@ -11,7 +11,7 @@ use chaintrace_testkit::FixtureServer;
 use serde_json::Value;
 
 fn res(dir: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/ethereum-etl/tests/resources")).join(dir)
+    chaintrace_testkit::test_data("ethereum-etl/tests/resources").join(dir)
 }
 
 fn csv(path: PathBuf) -> Vec<std::collections::BTreeMap<String, String>> {

@@ -12,7 +12,7 @@ use chaintrace_labels::{
 use chaintrace_model::{Address, Category, Label};
 
 fn data() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data"))
+    chaintrace_testkit::test_data("")
 }
 
 fn ofac_dir() -> PathBuf {

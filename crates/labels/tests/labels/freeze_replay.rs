@@ -4,13 +4,12 @@
 //! ever frozen (PROVENANCE.md), and agrees address by address with the derived state file.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use chaintrace_labels::freeze::{self, FreezeEvent, Issuer};
 use chaintrace_model::{Address, Category};
 
 fn data() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/stablecoin-blacklists")
+    chaintrace_testkit::test_data("stablecoin-blacklists")
 }
 
 #[test]

@@ -22,7 +22,7 @@ fn leaves(v: &Value, at: String, out: &mut Vec<String>) {
 
 #[test]
 fn damaged_real_blocks_decode_or_fail_cleanly() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/tron/wallet-getblockbynum/43811922.json");
+    let path = chaintrace_testkit::test_data("tron/wallet-getblockbynum/43811922.json");
     let block: Value = serde_json::from_slice(&std::fs::read(path).expect("the recording")).expect("JSON");
     let mut paths = Vec::new();
     leaves(&block, String::new(), &mut paths);
