@@ -33,10 +33,7 @@ fn cents(raw: u128, decimals: u32, price: &str) -> String {
 
 /// The cell of `column` on `date` in the shipped table's source CSV.
 fn table_price(date: &str, column: &str) -> String {
-    let text = std::fs::read_to_string(
-        chaintrace_testkit::test_data("prices/daily_usd.csv"),
-    )
-    .unwrap();
+    let text = std::fs::read_to_string(chaintrace_testkit::test_data("prices/daily_usd.csv")).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let col = header.iter().position(|h| *h == column).unwrap();
@@ -156,9 +153,7 @@ fn every_deposit_is_valued_by_the_first_source_that_knows_it_and_says_which() {
     assert_eq!((feed_ref["name"].as_str(), feed_ref["chain"].as_str()), (Some(feed.as_str()), Some("ethereum")));
     assert_eq!((feed_ref["symbol"].as_str(), feed_ref["points"].as_u64()), (Some("ETH"), Some(2)));
     let shipped = sources.iter().find(|s| s["kind"] == "shipped").unwrap();
-    let shipped_csv =
-        std::fs::read(chaintrace_testkit::checkout().join("crates/tracer/data/daily_usd.csv"))
-            .unwrap();
+    let shipped_csv = std::fs::read(chaintrace_testkit::checkout().join("crates/tracer/data/daily_usd.csv")).unwrap();
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&shipped_csv));
     assert_eq!(shipped["sha256"].as_str(), Some(sha.as_str()));
     assert!(shipped["name"].as_str().unwrap().contains("CoinGecko"), "{shipped}");
