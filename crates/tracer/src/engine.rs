@@ -382,9 +382,11 @@ pub struct WalkStats {
     pub lookups: u64,
     /// Wall time of the discovery phase, microseconds.
     pub discover_us: u64,
-    /// Wall time of the replay phase, microseconds.
+    /// Wall time of the replay phase, microseconds (the walk over ids: with its edges'
+    /// transaction hashes and addresses, and the result's nodes, made while the hashes are read).
     pub replay_us: u64,
-    /// Wall time of assembling the result, microseconds.
+    /// Wall time of assembling the result, microseconds (the nodes, unless the replay made
+    /// them; the deposits and their paths).
     pub assemble_us: u64,
     /// The walk ran over the source's dense view (ids and compact rows) rather than over
     /// addresses.
@@ -552,8 +554,8 @@ pub fn trace_chains<S: GraphSource>(chains: &[WalkChain<S>], opts: &TraceOptions
     let (edges, dense) = match dense::view_for(&w, chains)? {
         // one chain of plain transfers with dense ids: the same walk over ids
         Some(view) => {
-            let (edges, nodes) = w.walk_dense(view)?;
-            (edges, Some(nodes))
+            let (edges, nodes, ends) = w.walk_dense(view)?;
+            (edges, Some((nodes, ends)))
         }
         None => {
             let t0 = std::time::Instant::now();
@@ -1404,14 +1406,12 @@ impl<S: GraphSource> Walker<'_, &S> {
     fn assemble(
         mut self,
         mut edges: Vec<TracedEdge>,
-        dense: Option<dense::Nodes<'_, S::Error>>,
+        dense: Option<(BTreeMap<Node, TracedNode>, EdgeEnds)>,
     ) -> Result<Trace, TraceError> {
         let fwd = self.fwd;
         let (nodes, mut ends) = match dense {
-            Some(d) => {
-                let (nodes, ends) = self.nodes_dense(&edges, d)?;
-                (nodes, Some(ends))
-            }
+            // the walk over ids made its nodes while it read its edges' hashes
+            Some((nodes, ends)) => (nodes, Some(ends)),
             None => (self.nodes(&edges)?, None),
         };
 

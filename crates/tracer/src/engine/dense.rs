@@ -44,6 +44,7 @@
 use super::*;
 use crate::source::{DenseView, Row};
 use chaintrace_model::hint::prefetch;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Chain order of a row or an arrival, packed: `(height, tx_index, sub)`. `0` is the seeds'
 /// "before everything" (as `OKEY_MIN` is for the walk over addresses).
@@ -197,8 +198,14 @@ impl Batches {
 /// edge's ends `(from, to)` by id, and each edge's transaction by its index.
 type EdgeRows = (Vec<TracedEdge>, Vec<(u32, u32)>, Vec<u32>);
 
-/// What the walk over ids hands to the result's assembly.
-pub(super) struct Nodes<'v, E> {
+/// The walk over ids' edges (filled in), the result's nodes, and the edges' ends.
+pub(super) type DenseResult = (Vec<TracedEdge>, BTreeMap<Node, TracedNode>, EdgeEnds);
+
+/// The result's nodes, and per name its exchange ([`EdgeEnds::exchange`]) and the exchanges.
+type NodesFound = (BTreeMap<Node, TracedNode>, Vec<u32>, Vec<(Category, String)>);
+
+/// What the walk over ids knows of the edges' ends, to make the result's nodes from.
+struct Nodes<'v, E> {
     view: &'v dyn DenseView<Error = E>,
     class: Vec<u8>,
     labelled: &'v [(u32, Vec<Label>)],
@@ -585,12 +592,9 @@ pub(super) fn view_for<'s, S: GraphSource>(
 }
 
 impl<S: GraphSource> Walker<'_, &S> {
-    /// Discovery and replay over `view` (see the module docs): the traced edges, and what
-    /// `nodes_dense` needs to make the result's nodes from them.
-    pub(super) fn walk_dense<'v>(
-        &mut self,
-        view: &'v dyn DenseView<Error = S::Error>,
-    ) -> Result<(Vec<TracedEdge>, Nodes<'v, S::Error>), TraceError> {
+    /// Discovery and replay over `view` (see the module docs): the traced edges, the result's
+    /// nodes (made while the edges' transaction hashes are read) and the edges' ends.
+    pub(super) fn walk_dense(&mut self, view: &dyn DenseView<Error = S::Error>) -> Result<DenseResult, TraceError> {
         let t0 = std::time::Instant::now();
         self.stats.dense = true;
         let n = self.opts.hops;
@@ -1100,42 +1104,50 @@ impl<S: GraphSource> Walker<'_, &S> {
             }
             (edges, ends, edge_txs)
         };
-        // a read per transaction (most edges are far apart in the table): on both cores
-        let hashes = on_both_cores(&edge_txs, |part| view.tx_hashes(part)).map_err(src_err)?.concat();
-        drop(edge_txs);
         let names = Names::decode(view, &ends)?;
-        // each edge's hash and addresses, and its ends as indices into `names`: on both cores
-        // for many edges (each half of the edges written by one thread)
-        let fill = |edges: &mut [TracedEdge], ends: &mut [(u32, u32)], hashes: &[Hash32]| {
-            for ((e, &tx), end) in edges.iter_mut().zip(hashes).zip(ends) {
-                let (f, t) = (names.index(end.0), names.index(end.1));
+        for end in ends.iter_mut() {
+            *end = (names.index(end.0), names.index(end.1));
+        }
+        let mut edge_txs = edge_txs;
+        if !self.fwd {
+            // the replay ran in mirrored order: the result's is chain order
+            edges.reverse();
+            ends.reverse();
+            edge_txs.reverse();
+        }
+        let DenseWalk { class, labelled, .. } = w;
+        let found = Nodes { view, class, labelled, names, ends };
+        // the nodes are made while the edges' transactions' hashes are read (a read per
+        // transaction, most far apart in the table): the hashes on a second thread, and on
+        // this one too once the nodes are made
+        let (hashes, nodes) = beside_hashes(view, &edge_txs, || self.nodes_dense(&edges, &found));
+        let hashes = hashes.map_err(src_err)?;
+        let (nodes, exchange, exchanges) = nodes?;
+        drop(edge_txs);
+        let Nodes { names, ends, .. } = found;
+        // each edge's hash and addresses: on both cores for many edges (each half of the edges
+        // written by one thread)
+        let fill = |edges: &mut [TracedEdge], ends: &[(u32, u32)], hashes: &[Hash32]| {
+            for ((e, &tx), &(f, t)) in edges.iter_mut().zip(hashes).zip(ends) {
                 e.transfer.tx = tx;
                 e.transfer.from = names.addrs[f as usize].clone();
                 e.transfer.to = names.addrs[t as usize].clone();
-                *end = (f, t);
             }
         };
         if edges.len() >= 4096 && cores() >= 2 {
             let half = edges.len() / 2;
             let (e1, e2) = edges.split_at_mut(half);
-            let (n1, n2) = ends.split_at_mut(half);
+            let (n1, n2) = ends.split_at(half);
             let (h1, h2) = hashes.split_at(half);
             std::thread::scope(|s| {
                 s.spawn(|| fill(e2, n2, h2));
                 fill(e1, n1, h1);
             });
         } else {
-            fill(&mut edges, &mut ends, &hashes);
-        }
-        drop(hashes);
-        if !self.fwd {
-            // the replay ran in mirrored order: the result's is chain order
-            edges.reverse();
-            ends.reverse();
+            fill(&mut edges, &ends, &hashes);
         }
         self.stats.replay_us = t1.elapsed().as_micros() as u64;
-        let DenseWalk { class, labelled, .. } = w;
-        Ok((edges, Nodes { view, class, labelled, names, ends }))
+        Ok((edges, nodes, EdgeEnds { ends, exchange, exchanges }))
     }
 
     /// Poison's edges straight from the rows the discovery read, in the order the replay
@@ -1327,20 +1339,18 @@ impl<S: GraphSource> Walker<'_, &S> {
     }
 
     /// The result's nodes from the dense walk's classes and ids (what `Walker::nodes` finds by
-    /// address), and the edges' ends by index for the deposits' paths.
-    pub(super) fn nodes_dense(
-        &mut self,
-        edges: &[TracedEdge],
-        d: Nodes<'_, S::Error>,
-    ) -> Result<(BTreeMap<Node, TracedNode>, EdgeEnds), TraceError> {
+    /// address), and each name's exchange for the deposits (`d.ends` are indices into
+    /// `d.names`).
+    fn nodes_dense(&mut self, edges: &[TracedEdge], d: &Nodes<'_, S::Error>) -> Result<NodesFound, TraceError> {
         let n = self.opts.hops;
         let Nodes { view, class, labelled, names, ends } = d;
+        let (view, labelled) = (*view, *labelled);
         // per name: fewest hops, whether a followed edge arrived, the earliest such arrival
         // (oriented); `u32::MAX` hops: not a receiver
         let mut hop: Vec<(u32, bool, Key)> = vec![(u32::MAX, false, KEY_MAX); names.ids.len()];
         // per name, whether it is a seed's (looked up in id order, not once per edge)
         let seed: Vec<bool> = names.ids.iter().map(|&id| class.get(id as usize) == Some(&SEED)).collect();
-        for (e, &(f, t)) in edges.iter().zip(&ends) {
+        for (e, &(f, t)) in edges.iter().zip(ends) {
             let to = if self.fwd { t } else { f };
             if seed[to as usize] {
                 continue;
@@ -1444,7 +1454,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                 }
             })
             .collect();
-        Ok((nodes, EdgeEnds { ends, exchange, exchanges }))
+        Ok((nodes, exchange, exchanges))
     }
 
     /// `--asset`, `--since` and `--until` let the row through (the walk over addresses'
@@ -1543,6 +1553,42 @@ pub(super) fn on_both_cores<T: Sync, R: Send, E: Send>(
         // a panic in the second half is the walk's own bug: raise it here
         let second = second.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
         Ok(vec![first?, second?])
+    })
+}
+
+/// `f` on this thread while the hashes of transactions `txs` are read on a second one, which
+/// this thread joins once `f` is done (the reads are cut into chunks that either takes): the
+/// walk's last sequential work is hidden behind its reads. The hashes in `txs`' order.
+fn beside_hashes<E: std::error::Error + Send + Sync + 'static, R>(
+    view: &dyn DenseView<Error = E>,
+    txs: &[u32],
+    f: impl FnOnce() -> R,
+) -> (Result<Vec<Hash32>, E>, R) {
+    // chunks of a few thousand: each `tx_hashes` reads its neighbours in one go
+    const CHUNK: usize = 4096;
+    if txs.len() < 2 * CHUNK || cores() < 2 {
+        let r = f();
+        return (on_both_cores(txs, |part| view.tx_hashes(part)).map(|parts| parts.concat()), r);
+    }
+    let chunks: Vec<&[u32]> = txs.chunks(CHUNK).collect();
+    let next = AtomicUsize::new(0);
+    // the chunks not taken yet, read: each with its place
+    let take = || {
+        let mut got = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(c) = chunks.get(i) else { return got };
+            got.push((i, view.tx_hashes(c)));
+        }
+    };
+    std::thread::scope(|s| {
+        let reader = s.spawn(take);
+        let r = f();
+        let mut got = take();
+        got.extend(reader.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        got.sort_unstable_by_key(|(i, _)| *i);
+        let hashes = got.into_iter().map(|(_, h)| h).collect::<Result<Vec<Vec<Hash32>>, E>>().map(|p| p.concat());
+        (hashes, r)
     })
 }
 
@@ -1752,6 +1798,35 @@ mod tests {
                 let want = kept.iter().position(|&k| k == id).map(|r| r as u32);
                 prop_assert_eq!(ranks.rank(id), want, "rank of id {}", id);
             }
+        }
+    }
+
+    /// The hashes read beside other work come back whole and in order, however the two
+    /// threads split the chunks (past the size that splits them, and below it).
+    #[test]
+    fn hashes_read_beside_other_work_are_in_order() {
+        let mut g = crate::mem::MemGraph::new("chain");
+        for i in 0..20_000u64 {
+            let mut tx = [0u8; 32];
+            tx[..8].copy_from_slice(&i.to_be_bytes());
+            g.add_transfer(Transfer {
+                tx: Hash32(tx),
+                height: i,
+                pos: Position { tx_index: 0, sub: 0 },
+                time: i,
+                from: Address::Evm([1; 20]),
+                to: Address::Evm([2; 20]),
+                asset: Asset::Native,
+                amount: U256::from(1u8),
+            });
+        }
+        let view = g.dense().expect("a dense view");
+        for n in [0usize, 100, 8191, 8192, 20_000] {
+            // out of order, with repeats: edges name transactions in the walk's order
+            let txs: Vec<u32> = (0..n as u32).map(|i| (i.wrapping_mul(7919) % 20_000 + i % 3) % 20_000).collect();
+            let (hashes, other) = beside_hashes(view, &txs, || (0..1000u64).sum::<u64>());
+            assert_eq!(other, 499_500);
+            assert_eq!(hashes.expect("hashes"), view.tx_hashes(&txs).expect("hashes"), "{n} transactions");
         }
     }
 
