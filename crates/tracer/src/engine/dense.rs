@@ -1104,10 +1104,6 @@ impl<S: GraphSource> Walker<'_, &S> {
             }
             (edges, ends, edge_txs)
         };
-        let names = Names::decode(view, &ends)?;
-        for end in ends.iter_mut() {
-            *end = (names.index(end.0), names.index(end.1));
-        }
         let mut edge_txs = edge_txs;
         if !self.fwd {
             // the replay ran in mirrored order: the result's is chain order
@@ -1116,13 +1112,20 @@ impl<S: GraphSource> Walker<'_, &S> {
             edge_txs.reverse();
         }
         let DenseWalk { class, labelled, .. } = w;
-        let found = Nodes { view, class, labelled, names, ends };
-        // the nodes are made while the edges' transactions' hashes are read (a read per
-        // transaction, most far apart in the table): the hashes on a second thread, and on
-        // this one too once the nodes are made
-        let (hashes, nodes) = beside_hashes(view, &edge_txs, || self.nodes_dense(&edges, &found));
+        // the ends' addresses and the nodes are made while the edges' transactions' hashes are
+        // read (a read per transaction, most far apart in the table): the hashes on a second
+        // thread, and on this one too once the nodes are made
+        let (hashes, found) = beside_hashes(view, &edge_txs, || {
+            let names = Names::decode(view, &ends)?;
+            for end in ends.iter_mut() {
+                *end = (names.index(end.0), names.index(end.1));
+            }
+            let found = Nodes { view, class, labelled, names, ends };
+            let nodes = self.nodes_dense(&edges, &found)?;
+            Ok::<_, TraceError>((found, nodes))
+        });
         let hashes = hashes.map_err(src_err)?;
-        let (nodes, exchange, exchanges) = nodes?;
+        let (found, (nodes, exchange, exchanges)) = found?;
         drop(edge_txs);
         let Nodes { names, ends, .. } = found;
         // each edge's hash and addresses: on both cores for many edges (each half of the edges
