@@ -1585,6 +1585,7 @@ fn beside_hashes<E: std::error::Error + Send + Sync + 'static, R>(
         }
     };
     std::thread::scope(|s| {
+        // (`take` holds only references: the thread gets a copy, this one keeps its own)
         let reader = s.spawn(take);
         let r = f();
         let mut got = take();
