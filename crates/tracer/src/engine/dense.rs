@@ -1537,31 +1537,59 @@ fn unnamed_transfer(r: &Row, asset: Asset) -> Transfer {
     }
 }
 
-/// `f` over `items`: on two threads, a half each, when there are enough items for a thread to
-/// pay and a second core to run it; the results in `items`' order.
+/// `f` over `items`: on two threads when there are enough items for a thread to pay and a
+/// second core to run it, in chunks that either thread takes when it is free (a chunk of hubs'
+/// long lists, or a thread that lost its core for a while, no longer keeps the other waiting
+/// at the end of a half); the results in `items`' order, a part per chunk.
 pub(super) fn on_both_cores<T: Sync, R: Send, E: Send>(
     items: &[T],
     f: impl Fn(&[T]) -> Result<R, E> + Sync,
 ) -> Result<Vec<R>, E> {
     // a few hundred lists take about as long as starting a thread
     const MIN_SPLIT: usize = 512;
+    const CHUNKS: usize = 8;
     if items.len() < MIN_SPLIT || cores() < 2 {
         return Ok(vec![f(items)?]);
     }
-    let (a, b) = items.split_at(items.len() / 2);
-    let f = &f;
+    let chunks: Vec<&[T]> = items.chunks(items.len().div_ceil(CHUNKS).max(MIN_SPLIT / 2)).collect();
+    let ((), parts) = shared(&chunks, f, || ());
+    parts.into_iter().collect()
+}
+
+/// `work` over each of `chunks`, on a second thread and on this one once `first` is done: each
+/// thread takes the next chunk no thread has taken. `first`'s result, and `work`'s in `chunks`'
+/// order.
+fn shared<T: Sync, R: Send, M>(
+    chunks: &[&[T]],
+    work: impl Fn(&[T]) -> R + Sync,
+    first: impl FnOnce() -> M,
+) -> (M, Vec<R>) {
+    let next = AtomicUsize::new(0);
+    let work = &work;
+    // the chunks not taken yet, done: each with its place (`take` holds only references: the
+    // second thread gets a copy, this one keeps its own)
+    let take = || {
+        let mut got = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(c) = chunks.get(i) else { return got };
+            got.push((i, work(c)));
+        }
+    };
     std::thread::scope(|s| {
-        let second = s.spawn(move || f(b));
-        let first = f(a);
-        // a panic in the second half is the walk's own bug: raise it here
-        let second = second.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-        Ok(vec![first?, second?])
+        let second = s.spawn(take);
+        let m = first();
+        let mut got = take();
+        // a panic on the second thread is the walk's own bug: raise it here
+        got.extend(second.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        got.sort_unstable_by_key(|(i, _)| *i);
+        (m, got.into_iter().map(|(_, r)| r).collect())
     })
 }
 
 /// `f` on this thread while the hashes of transactions `txs` are read on a second one, which
-/// this thread joins once `f` is done (the reads are cut into chunks that either takes): the
-/// walk's last sequential work is hidden behind its reads. The hashes in `txs`' order.
+/// this thread joins once `f` is done ([`shared`]): the walk's last sequential work is hidden
+/// behind its reads. The hashes in `txs`' order.
 fn beside_hashes<E: std::error::Error + Send + Sync + 'static, R>(
     view: &dyn DenseView<Error = E>,
     txs: &[u32],
@@ -1574,26 +1602,8 @@ fn beside_hashes<E: std::error::Error + Send + Sync + 'static, R>(
         return (on_both_cores(txs, |part| view.tx_hashes(part)).map(|parts| parts.concat()), r);
     }
     let chunks: Vec<&[u32]> = txs.chunks(CHUNK).collect();
-    let next = AtomicUsize::new(0);
-    // the chunks not taken yet, read: each with its place
-    let take = || {
-        let mut got = Vec::new();
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(c) = chunks.get(i) else { return got };
-            got.push((i, view.tx_hashes(c)));
-        }
-    };
-    std::thread::scope(|s| {
-        // (`take` holds only references: the thread gets a copy, this one keeps its own)
-        let reader = s.spawn(take);
-        let r = f();
-        let mut got = take();
-        got.extend(reader.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        got.sort_unstable_by_key(|(i, _)| *i);
-        let hashes = got.into_iter().map(|(_, h)| h).collect::<Result<Vec<Vec<Hash32>>, E>>().map(|p| p.concat());
-        (hashes, r)
-    })
+    let (r, parts) = shared(&chunks, |c| view.tx_hashes(c), f);
+    (parts.into_iter().collect::<Result<Vec<Vec<Hash32>>, E>>().map(|p| p.concat()), r)
 }
 
 /// The cores the process may run on: asked once per process (on Linux the answer reads the
