@@ -37,10 +37,10 @@ mod tests {
 
     #[test]
     fn the_running_checkout_wins_over_the_compiled_one() {
+        // (nothing here assumes the compiled checkout still exists: in the case this guards
+        // against, it may be gone)
         let compiled = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let here = root_of(None, &compiled).expect("this repository");
-        assert!(here.join("tests/data").is_dir() && here.join("crates/testkit").is_dir(), "{}", here.display());
-        // another checkout (CI's fresh clone) running a test compiled here
+        // another checkout (CI's fresh clone) running a test compiled elsewhere
         let other = tempfile::tempdir().expect("tempdir");
         std::fs::write(other.path().join("Cargo.lock"), "").expect("lock");
         let package = other.path().join("crates/bitcoin");
@@ -48,9 +48,12 @@ mod tests {
         assert_eq!(root_of(Some(&package), &compiled), Some(other.path().to_path_buf()));
         // started without Cargo, or from somewhere that is no checkout: the compiled one
         let nowhere = tempfile::tempdir().expect("tempdir");
-        assert_eq!(root_of(Some(nowhere.path()), &compiled), Some(here.clone()));
-        // and what the tests call: Cargo runs this one from this checkout
-        assert_eq!(checkout(), here);
+        assert_eq!(root_of(Some(nowhere.path()), &compiled), root_of(None, &compiled));
+        // what the tests call: the checkout Cargo runs this test from, with its data
+        let running = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+        let here = checkout();
+        assert_eq!(Some(&here), root_of(running.as_deref(), &compiled).as_ref());
+        assert!(here.join("tests/data").is_dir() && here.join("crates/testkit").is_dir(), "{}", here.display());
         assert_eq!(test_data("prices"), here.join("tests/data/prices"));
     }
 }
