@@ -131,9 +131,7 @@ fn main() {
     if let (Ok(dir), Ok(mode)) = (std::env::var("CHAINTRACE_CRASH_CHILD"), std::env::var("CHAINTRACE_CRASH_MODE")) {
         child(&dir, &mode);
     }
-    let seed = std::env::var("CHAINTRACE_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos() as u64 | 1
-    });
+    let seed = chaintrace_testkit::rng::seed_from_env("CHAINTRACE_CRASH_SEED");
     println!("crash: seed {seed} (replay with CHAINTRACE_CRASH_SEED={seed})");
     let mut rng = Rng::new(seed);
     let tmp = tempfile::tempdir().expect("temp dir");

@@ -74,6 +74,12 @@ pub fn fresh_seed() -> u64 {
     Rng::new(t.as_nanos() as u64 ^ (u64::from(std::process::id()) << 32)).next_u64()
 }
 
+/// The seed of a randomised test run: the value of the environment variable `var` when it holds
+/// one (to replay a failure), else a [`fresh_seed`]. Print it so a failure can be replayed.
+pub fn seed_from_env(var: &str) -> u64 {
+    std::env::var(var).ok().and_then(|s| s.parse().ok()).unwrap_or_else(fresh_seed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use chaintrace_model::{ChainKind, Hash32, Role, U256};
 use chaintrace_scenario::crosschain::{generate, CrossChain};
-use chaintrace_testkit::rng::fresh_seed;
+use chaintrace_testkit::rng::seed_from_env;
 use chaintrace_tracer::{trace_chains, EdgeKind, MemGraph, Policy, TraceOptions, WalkChain};
 
 fn graphs(case: &CrossChain) -> Vec<MemGraph> {
@@ -101,7 +101,7 @@ fn check(seed: u64, workers: u32) {
 
 #[test]
 fn payroll_swapped_bridged_and_cashed_out_is_flagged_exactly_under_every_policy() {
-    let seed = std::env::var("CHAINTRACE_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(fresh_seed);
+    let seed = seed_from_env("CHAINTRACE_SEED");
     check(seed, 6);
 }
 

@@ -216,10 +216,7 @@ proptest! {
 /// addresses, every policy, both directions (forward: with deposits into labelled exchanges).
 #[test]
 fn dense_walk_on_two_threads_equals_walk_over_addresses() {
-    let seed: u64 = std::env::var("CHAINTRACE_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(chaintrace_testkit::rng::fresh_seed);
+    let seed = chaintrace_testkit::rng::seed_from_env("CHAINTRACE_SEED");
     // the seed in every failure message below, to replay with CHAINTRACE_SEED
     let mut rng = chaintrace_testkit::rng::Rng::new(seed);
     let wide = |i: u32| {
@@ -296,10 +293,7 @@ fn dense_walk_on_two_threads_equals_walk_over_addresses() {
 /// edge order, each path running from a seed to that edge's receiver.
 #[test]
 fn wide_trace_fills_edges_and_finds_deposits_on_two_threads() {
-    let seed: u64 = std::env::var("CHAINTRACE_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(chaintrace_testkit::rng::fresh_seed);
+    let seed = chaintrace_testkit::rng::seed_from_env("CHAINTRACE_SEED");
     let mut rng = chaintrace_testkit::rng::Rng::new(seed);
     let addr = |i: u32| {
         let mut b = [0u8; 20];
