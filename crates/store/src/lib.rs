@@ -1030,10 +1030,10 @@ impl Store {
         }
         // The id counter once per batch (ids allocated by this batch, or none: unchanged).
         batch.put_cf(cf::META, meta::NEXT_ADDR_ID, w.next_addr_id.to_be_bytes());
-        batch.put_cf(cf::META, meta::chain(chain), rows::encode(&state));
+        let after = rows::encode(&state);
+        batch.put_cf(cf::META, meta::chain(chain), &after);
         match self.bulk.as_ref().filter(|_| to_files) {
             Some(options) => {
-                let after = rows::encode(&state);
                 let (wb, runs) = batch.take_split(|name| self.cf(name), self.cf_ids.as_ref(), &bulk::FILE_FAMILIES);
                 let stored = bulk::store_batch(&self.db, &self.path, options, &batch, &runs, chain, &after, wb);
                 if let Err(e) = stored {
