@@ -394,6 +394,9 @@ pub struct WalkStats {
     /// Passes of the dense walk that read the view on two threads (wide frontiers and
     /// replays).
     pub split_reads: u64,
+    /// The walk over ids' FIFO replay read the tracked holdings' lists as traced funds first
+    /// reached them (rather than every one of them before it began).
+    pub opening_replay: bool,
 }
 
 /// The walk's total order on events, oriented in the walk's direction (backward: reversed):

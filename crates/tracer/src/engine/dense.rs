@@ -17,8 +17,18 @@
 //! replayed in chain order (compact 32-byte events, sorted in place). The one exception, a
 //! seed's transfer at key 0 (which the discovery never follows but the replay does), turns the
 //! folding off for that trace. Their discovery stops before reading the last hop's frontier:
-//! the replay reads the tracked holdings' whole histories again, so those lists would go
-//! unused (the assets that pass would have met are recorded by the replay's reading threads).
+//! the replay reads the lists it needs again, so those would go unused (and the assets that
+//! pass would have met are those of tracked holdings' sends: each was recorded when the
+//! discovery first reached such a holding).
+//!
+//! FIFO's replay ([`Walker::replay_opening`]) folds further: a holding holds nothing traced
+//! until the first followed parcel arrives, so its lists are read only then, its transfers
+//! before that key folded the same way and its later ones queued. Most tracked holdings are
+//! never reached under FIFO (a send carries the oldest value first: about 7% are, on the 10M
+//! benchmark graph), so most lists are never read. Where traced funds reach many holdings
+//! (haircut reaches about half of them; FIFO on a graph whose hubs mix funds, most), reading
+//! every list up front on both cores is faster than opening them one after another: haircut
+//! always does, FIFO once its opened lists grow past an eighth of what that would read.
 //!
 //! Poison has no replay ([`Walker::poison_edges`]). Its state is only a mask of the strata a
 //! holding has received, and a send carries exactly the strata that arrived strictly before it,
@@ -44,6 +54,8 @@
 use super::*;
 use crate::source::{DenseView, Row};
 use chaintrace_model::hint::prefetch;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Chain order of a row or an arrival, packed: `(height, tx_index, sub)`. `0` is the seeds'
@@ -465,6 +477,9 @@ struct DenseWalk<'v, E> {
     only: Option<Option<u32>>,
     /// `--min-amount` per asset index, filled as assets are met.
     min_raw: Vec<Option<U256>>,
+    /// The transfers of the addresses whose degrees were read and are not hubs: about what
+    /// reading every tracked holding's lists reads (see [`Walker::replay_opening`]).
+    listed: u64,
 }
 
 /// A row's key in the walk's direction (backward: reversed).
@@ -621,6 +636,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             checked: Vec::new(),
             only,
             min_raw: vec![None; assets.len()],
+            listed: 0,
         };
         let class_of = |w: &DenseWalk<'_, S::Error>, id: u32| w.class.get(id as usize).copied().unwrap_or(UNKNOWN);
         let set_class = |w: &mut DenseWalk<'_, S::Error>, id: u32, c: u8| {
@@ -643,9 +659,9 @@ impl<S: GraphSource> Walker<'_, &S> {
             if frontier.is_empty() {
                 break;
             }
-            // haircut and FIFO replay the tracked holdings' whole histories, read again there:
-            // on their last pass nothing read here would be used (no seed is in a frontier after
-            // the first), and the replay's reading threads record the assets this pass would
+            // haircut and FIFO replay the tracked holdings' histories, read again there: on their
+            // last pass nothing read here would be used (no seed is in a frontier after the
+            // first), and the assets this pass would record are the tracked holdings' own
             let last = h == n && n > 1 && self.opts.policy != Policy::Poison;
             // per frontier address: whether its degrees are to be read (an expandable,
             // unlabelled address, once per trace: a hub's are over `--hub-degree`) and whether
@@ -671,7 +687,8 @@ impl<S: GraphSource> Walker<'_, &S> {
             // (`HUB_END`: a hub's, not read) and the number of rows read
             const HUB_END: usize = usize::MAX;
             let parts = on_both_cores(&tasks, |part| {
-                let (mut rows, mut ends, mut read) = (Vec::new(), Vec::with_capacity(part.len()), 0u64);
+                let (mut rows, mut ends, mut read, mut listed) =
+                    (Vec::new(), Vec::with_capacity(part.len()), 0u64, 0u64);
                 for (i, t) in part.iter().enumerate() {
                     // the entries are far apart in the view's table: fetched ahead of their turn
                     if let Some(next) = part.get(i + 8) {
@@ -683,6 +700,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                             ends.push(HUB_END);
                             continue;
                         }
+                        listed += out + inn;
                     }
                     if t.read {
                         let start = rows.len();
@@ -706,13 +724,14 @@ impl<S: GraphSource> Walker<'_, &S> {
                     }
                     ends.push(rows.len());
                 }
-                Ok::<_, S::Error>((rows, ends, read))
+                Ok::<_, S::Error>((rows, ends, read, listed))
             })
             .map_err(src_err)?;
             self.stats.split_reads += u64::from(parts.len() > 1);
             let mut task = tasks.iter();
-            for (rows, ends, read) in parts {
+            for (rows, ends, read, listed) in parts {
                 self.stats.transfers_read += read;
+                w.listed += listed;
                 let chunk = w.arena.len() as u32;
                 let mut from = 0;
                 // (`ends` first: a zip asks its first iterator first, and `task` goes on to the next half)
@@ -837,9 +856,11 @@ impl<S: GraphSource> Walker<'_, &S> {
         // is one the discovery followed). Before it the holding only ever sends and receives
         // untraced value, so its transfers before it are folded into an opening balance by the
         // reading threads and stay out of the replay (funds that arrive at the hop limit
-        // earlier are never followed out of it: their parcels and these give the same edges).
-        // (Poison has no replay: `poison_edges`.) Nothing is folded when a seed sent at key 0: the discovery's "before everything", which it never follows out
-        // of a seed, but the replay does (so holdings can be reached before their start).
+        // earlier are never followed out of it: their parcels and these give the same edges;
+        // FIFO folds up to the first followed arrival: `replay_opening`). (Poison has no
+        // replay: `poison_edges`.) Nothing is folded here when a seed sent at key 0: the
+        // discovery's "before everything", which it never follows out of a seed, but the
+        // replay does (so holdings can be reached before their start).
         let from_zero =
             w.seeds.iter().any(|&s| w.outs(s).is_some_and(|(_, l)| l.iter().any(|r| orient(self.fwd, r) == 0)));
         let fold = matches!(policy, Policy::Haircut | Policy::Fifo) && !from_zero;
@@ -900,10 +921,21 @@ impl<S: GraphSource> Walker<'_, &S> {
         };
         // the state of `asset` among an id's states `lo..hi`
         let state_in = |lo: u32, hi: u32, asset: u32| (lo..hi).find(|&s| asset_of[s as usize] == asset);
+        // FIFO opens the holdings traced funds reach (`replay_opening`), unless that is many
+        let opened = if policy == Policy::Fifo {
+            let mut min_raw = std::mem::take(&mut w.min_raw);
+            let found = self.replay_opening(&w, &mut min_raw, &held, &asset_of, &info, &slot);
+            w.min_raw = min_raw;
+            found?
+        } else {
+            None
+        };
         let (mut edges, mut ends, edge_txs) = if policy == Policy::Poison {
             self.poison_edges(&w, &seed_ids, &held, &starts, &asset_of, &slot)?
+        } else if let Some(found) = opened {
+            found
         } else {
-            // haircut and FIFO: the events, each transfer once: the seeds' (allowed) outgoing
+            // haircut: the events, each transfer once: the seeds' (allowed) outgoing
             // rows and the tracked holdings' complete histories, an incoming row only when its
             // sender's rows are not read already
             let mut states: Vec<State> = tracked.iter().map(|_| State::new(policy, n)).collect();
@@ -923,12 +955,8 @@ impl<S: GraphSource> Walker<'_, &S> {
                 // `row_allowed`, for the reading threads
                 let allowed = |r: &Row| w.asset_allowed(r) && in_bounds(opts, r.height, r.time);
                 let fwd = self.fwd;
-                let n_assets = w.view.assets().len();
                 let parts = on_both_cores(&held, |part| {
                     let (mut outs, mut ins, mut read) = (Vec::new(), Vec::new(), 0u64);
-                    // the assets of the sends the discovery's last pass would have met (a
-                    // tracked holding's allowed sends after its earliest arrival)
-                    let mut met = vec![false; n_assets];
                     let (mut sends, mut receipts, mut opening) = (Batch::default(), Batch::default(), Vec::new());
                     for (i, &(a, lo, hi)) in part.iter().enumerate() {
                         // the entries are far apart in the view's table: fetched ahead of their turn
@@ -951,9 +979,6 @@ impl<S: GraphSource> Walker<'_, &S> {
                         for r in &outs {
                             let Some(fs) = state_in(lo, hi, r.asset) else { continue };
                             let k = orient(fwd, r);
-                            if k > starts[fs as usize] && !met[r.asset as usize] && allowed(r) {
-                                met[r.asset as usize] = true;
-                            }
                             let fs = if k < info[fs as usize] { NO_SLOT } else { fs };
                             let ts = slot_at(r.other, r.asset, k);
                             if fs != NO_SLOT || !matches!(ts, NO_SLOT | SEED_SLOT) {
@@ -978,17 +1003,13 @@ impl<S: GraphSource> Walker<'_, &S> {
                             }
                         }
                     }
-                    Ok::<_, S::Error>((sends, receipts, opening, read, met))
+                    Ok::<_, S::Error>((sends, receipts, opening, read))
                 })
                 .map_err(src_err)?;
                 self.stats.split_reads += u64::from(parts.len() > 1);
                 // in the order one pass would make them: every send, then every receipt
                 let mut receipts = Vec::new();
-                let mut met = vec![false; n_assets];
-                for (s, r, opening, read, m) in parts {
-                    for (a, b) in met.iter_mut().zip(m) {
-                        *a |= b;
-                    }
+                for (s, r, opening, read) in parts {
                     batches.push(s);
                     receipts.push(r);
                     self.stats.transfers_read += read;
@@ -999,11 +1020,6 @@ impl<S: GraphSource> Walker<'_, &S> {
                     }
                 }
                 batches.extend(receipts);
-                if n > 1 {
-                    for (i, _) in met.iter().enumerate().filter(|(_, &m)| m) {
-                        self.dense_min_raw(&mut w, i as u32)?;
-                    }
-                }
                 if !held.is_empty() {
                     self.stats.batches += 2;
                 }
@@ -1469,14 +1485,171 @@ impl<S: GraphSource> Walker<'_, &S> {
     /// `--min-amount` in base units of the view's asset `i` (and the asset's display facts, as
     /// the walk over addresses records them when it first meets the asset).
     fn dense_min_raw(&mut self, w: &mut DenseWalk<'_, S::Error>, i: u32) -> Result<U256, TraceError> {
-        if let Some(m) = w.min_raw.get(i as usize).copied().flatten() {
+        self.min_raw_in(&mut w.min_raw, w.view.assets(), i)
+    }
+
+    /// [`Walker::dense_min_raw`] with the walk's found minima `known` (per asset index) and the
+    /// view's `assets`.
+    fn min_raw_in(&mut self, known: &mut [Option<U256>], assets: &[Asset], i: u32) -> Result<U256, TraceError> {
+        if let Some(m) = known.get(i as usize).copied().flatten() {
             return Ok(m);
         }
-        let asset =
-            *w.view.assets().get(i as usize).ok_or_else(|| TraceError::Source(format!("asset index {i}").into()))?;
+        let asset = *assets.get(i as usize).ok_or_else(|| TraceError::Source(format!("asset index {i}").into()))?;
         let m = self.asset(0, asset)?.min_raw;
-        w.min_raw[i as usize] = Some(m);
+        known[i as usize] = Some(m);
         Ok(m)
+    }
+
+    /// FIFO's replay (see the module docs): the transfers in the walk's order from a queue that
+    /// starts with the seeds' sends. A tracked id's lists are read when traced
+    /// funds first reach one of its holdings (the id is opened then): its transfers before that
+    /// key are folded into opening balances and its later ones queued. Until then the id holds
+    /// nothing traced and sends nothing traced, so its transfers matter only to the opened ids
+    /// they reach, which read them from their own lists. A transfer is replayed once: its key
+    /// identifies it, and the copies from both ends' lists leave the queue together.
+    ///
+    /// `None` once the opened ids' lists hold more than an eighth of the transfers the
+    /// discovery counted ([`DenseWalk::listed`]): traced funds reach many of the holdings (as
+    /// on a graph whose hubs mix them), and the replay that reads every list is faster.
+    ///
+    /// `held`: the tracked ids with their states `lo..hi`; `asset_of` and `info`: per state,
+    /// its asset and the first key at which it receives (see `walk_dense`); `slot`: the state
+    /// of a holding (`NO_SLOT`, `SEED_SLOT` or a state index).
+    fn replay_opening(
+        &mut self,
+        w: &DenseWalk<'_, S::Error>,
+        min_raw: &mut [Option<U256>],
+        held: &[(u32, u32, u32)],
+        asset_of: &[u32],
+        info: &[Key],
+        slot: &dyn Fn(u32, u32) -> u32,
+    ) -> Result<Option<EdgeRows>, TraceError> {
+        let (policy, n, fwd) = (self.opts.policy, self.opts.hops, self.fwd);
+        let view = w.view;
+        // opening many holdings one after another costs more than reading every list on both
+        // cores and sorting once: the replay that does is left to run then (on a small graph,
+        // where either takes well under a millisecond, this one runs to its end)
+        let budget = if w.listed < 1 << 15 { u64::MAX } else { w.listed / 8 };
+        let mut read = 0u64;
+        let assets = view.assets();
+        let mut states: Vec<State> = asset_of.iter().map(|_| State::new(policy, n)).collect();
+        // per state: its id's index in `held`
+        let mut id_at = vec![0u32; asset_of.len()];
+        for (j, &(_, lo, hi)) in held.iter().enumerate() {
+            id_at[lo as usize..hi as usize].fill(j as u32);
+        }
+        // per state: the key from which its transfers are replayed (`KEY_MAX`: its id is not
+        // opened), and whether traced funds ever arrived (until then it holds nothing traced)
+        let mut from_key = vec![KEY_MAX; asset_of.len()];
+        let mut reached = vec![false; asset_of.len()];
+        // the queued transfers (each with its ends in the walk's direction), and the queue of
+        // their keys
+        let mut rows: Vec<EvRow> = Vec::new();
+        let mut queue: BinaryHeap<Reverse<(Key, u32)>> = BinaryHeap::new();
+        let push = |queue: &mut BinaryHeap<_>, rows: &mut Vec<EvRow>, r: &Row, from: u32, to: u32| {
+            queue.push(Reverse((orient(fwd, r), rows.len() as u32)));
+            rows.push(EvRow { row: *r, from, to });
+        };
+        // (in any order: the queue orders them)
+        for &s in &w.seeds {
+            if let Some((_, l)) = w.outs(s) {
+                for r in l {
+                    push(&mut queue, &mut rows, r, s, r.other);
+                }
+            }
+        }
+        // both lists of an id, the walk's direction saying which are sends
+        let read_lists = |id: u32, outs: &mut Vec<Row>, ins: &mut Vec<Row>| {
+            if fwd {
+                view.rows_both(id, outs, ins)
+            } else {
+                view.rows_both(id, ins, outs)
+            }
+        };
+        let (mut edges, mut ends, mut edge_txs) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut outs, mut ins) = (Vec::new(), Vec::new());
+        let mut last = None;
+        while let Some(Reverse((k, i))) = queue.pop() {
+            if last == Some(k) {
+                continue;
+            }
+            last = Some(k);
+            self.stats.events_replayed += 1;
+            let EvRow { row: r, from, to } = rows[i as usize];
+            let parcel = match slot(from, r.asset) {
+                SEED_SLOT => self.row_allowed(w, &r).then(|| Parcel::seed(policy, r.amount)),
+                NO_SLOT => None,
+                s if from_key[s as usize] <= k => {
+                    let st = &mut states[s as usize];
+                    if reached[s as usize] {
+                        let p = st.send(r.amount);
+                        self.row_allowed(w, &r).then_some(p)
+                    } else {
+                        // most sends of a replay: nothing traced ever arrived, none leaves
+                        st.send_untraced(r.amount);
+                        None
+                    }
+                }
+                // (an id not opened yet: folded into its opening balance if it is)
+                _ => None,
+            };
+            let mut carried = None;
+            if let Some(p) = parcel.map(|p| p.advance(n)) {
+                let traced = p.traced(r.amount);
+                let strata = p.mask();
+                if !traced.is_zero() && strata != 0 {
+                    let followed = traced >= self.min_raw_in(min_raw, assets, r.asset)?;
+                    let ends_ = if fwd { (from, to) } else { (to, from) };
+                    // the hash and the addresses are filled in later, all edges' at once
+                    let transfer = unnamed_transfer(&r, assets[r.asset as usize]);
+                    edges.push(TracedEdge::new(transfer, 0, EdgeKind::Transfer, traced, strata, followed));
+                    edge_txs.push(r.tx);
+                    ends.push(ends_);
+                    if followed {
+                        carried = Some(p);
+                    }
+                }
+            }
+            let ts = match slot(to, r.asset) {
+                NO_SLOT | SEED_SLOT => continue,
+                s if k < info[s as usize] => continue,
+                s if from_key[s as usize] <= k => s,
+                s if carried.is_some() => {
+                    // traced funds reach an id not opened yet: its lists read now
+                    let (id, lo, hi) = held[id_at[s as usize] as usize];
+                    outs.clear();
+                    ins.clear();
+                    read_lists(id, &mut outs, &mut ins).map_err(src_err)?;
+                    self.stats.transfers_read += (outs.len() + ins.len()) as u64;
+                    read += (outs.len() + ins.len()) as u64;
+                    if read > budget {
+                        return Ok(None);
+                    }
+                    self.stats.batches += 1;
+                    for t in lo..hi {
+                        let at = k.max(info[t as usize]);
+                        from_key[t as usize] = at;
+                        let balance = opening_balance(&outs, &ins, asset_of[t as usize], at, fwd);
+                        if !balance.is_zero() {
+                            states[t as usize].receive(balance, None);
+                        }
+                    }
+                    let mine = |a: u32| (lo..hi).any(|t| asset_of[t as usize] == a);
+                    for r in outs.iter().filter(|r| orient(fwd, r) > k && mine(r.asset)) {
+                        push(&mut queue, &mut rows, r, id, r.other);
+                    }
+                    for r in ins.iter().filter(|r| orient(fwd, r) > k && mine(r.asset)) {
+                        push(&mut queue, &mut rows, r, r.other, id);
+                    }
+                    s
+                }
+                _ => continue,
+            };
+            reached[ts as usize] |= carried.is_some();
+            states[ts as usize].receive(r.amount, carried.as_ref());
+        }
+        self.stats.opening_replay = true;
+        Ok(Some((edges, ends, edge_txs)))
     }
 }
 

@@ -130,6 +130,8 @@ proptest! {
             let d = trace(&g, &o).expect("dense walk");
             let a = trace(&general, &o).expect("walk over addresses");
             prop_assert!(d.stats.dense && !a.stats.dense, "the two walks ran: {:?} / {:?}", d.stats, a.stats);
+            // a small graph: FIFO opens the holdings traced funds reach, to the end
+            prop_assert_eq!(d.stats.opening_replay, policy == Policy::Fifo);
             same(&d, &a)?;
         }
     }
@@ -212,8 +214,10 @@ proptest! {
 }
 
 /// A wide graph: thousands of addresses and seeds, so the dense walk reads its frontiers and
-/// its replay's histories on two threads (`stats.split_reads`); the same trace as the walk over
-/// addresses, every policy, both directions (forward: with deposits into labelled exchanges).
+/// its replay's histories on two threads (`stats.split_reads`; FIFO after opening holdings one
+/// by one for a while: here traced funds reach nearly all of them); the same trace as the walk
+/// over addresses, every policy, both directions (forward: with deposits into labelled
+/// exchanges).
 #[test]
 fn dense_walk_on_two_threads_equals_walk_over_addresses() {
     let seed = chaintrace_testkit::rng::seed_from_env("CHAINTRACE_SEED");
@@ -278,6 +282,9 @@ fn dense_walk_on_two_threads_equals_walk_over_addresses() {
                 d.stats
             );
             assert!(d.edges.len() > 1_000, "{policy}: a wide trace ({} edges)", d.edges.len());
+            // traced funds reach nearly every holding here: FIFO stops opening them one by one
+            // and reads every list instead (as haircut always does)
+            assert!(!d.stats.opening_replay, "{policy}: the replay read every list: {:?}", d.stats);
             assert_eq!(d.nodes, a.nodes, "{policy} backward={backward}: nodes (seed {seed})");
             assert_eq!(d.edges, a.edges, "{policy} backward={backward}: edges (seed {seed})");
             assert_eq!(d.deposits, a.deposits, "{policy} backward={backward}: deposits (seed {seed})");
