@@ -452,6 +452,120 @@ struct Held {
     info: Key,
 }
 
+/// The tracked holdings (reached in fewer than N hops, expandable) as the replays and poison's
+/// edges see them: each with a state index, its asset and its first keys, each tracked id with
+/// its states, and the look-up of a holding's state.
+struct Tracked<'h> {
+    /// The tracked ids, each with its states `lo..hi` (ascending ids: an id's holdings are
+    /// neighbours).
+    held: Vec<(u32, u32, u32)>,
+    /// Per state: its asset (four bytes a state: the receivers' look-ups stay in cache).
+    asset_of: Vec<u32>,
+    /// Per state: the discovery's earliest arrival in fewer than N hops.
+    starts: Vec<Key>,
+    /// Per state: the first key at which the replay has it receive (see [`Tracked::new`]).
+    info: Vec<Key>,
+    /// Per seed or tracked id: `SEED_SLOT`, its state when it has one tracked holding, `MULTI`
+    /// when several (then found among the holdings); no entry for the rest (most
+    /// counterparties).
+    index: SlotIndex<Held>,
+    /// The state of each holding's slot, `NO_SLOT` when untracked.
+    state_at: Vec<u32>,
+    holdings: &'h Holdings,
+}
+
+impl<'h> Tracked<'h> {
+    /// `tracked`: `(id, asset, slot)` per tracked holding, ascending, with its earliest arrival
+    /// in fewer than N hops in `starts`.
+    fn new<E: std::error::Error + Send + Sync + 'static>(
+        w: &'h DenseWalk<'_, E>,
+        policy: Policy,
+        fwd: bool,
+        tracked: Vec<(u32, u32, u32)>,
+        starts: Vec<Key>,
+    ) -> Tracked<'h> {
+        let mut state_at = vec![NO_SLOT; w.holdings.slots.len()];
+        for (i, &(_, _, s)) in tracked.iter().enumerate() {
+            state_at[s as usize] = i as u32;
+        }
+        // Haircut and FIFO: per state, the first key at which traced funds can arrive (the
+        // discovery's earliest arrival in fewer than N hops: every replayed path to the holding
+        // is one the discovery followed). Before it the holding only ever sends and receives
+        // untraced value, so its transfers before it are folded into an opening balance by the
+        // replay and stay out of it (funds that arrive at the hop limit earlier are never
+        // followed out of it: their parcels and these give the same edges; FIFO folds up to
+        // the first followed arrival: `replay_opening`). (Poison has no replay:
+        // `poison_edges`.) Nothing is folded here when a seed sent at key 0: the discovery's
+        // "before everything", which it never follows out of a seed, but the replay does (so
+        // holdings can be reached before their start).
+        let from_zero = w.seeds.iter().any(|&s| w.outs(s).is_some_and(|(_, l)| l.iter().any(|r| orient(fwd, r) == 0)));
+        let fold = matches!(policy, Policy::Haircut | Policy::Fifo) && !from_zero;
+        let info: Vec<Key> = if fold { starts.clone() } else { vec![0; starts.len()] };
+        let asset_of: Vec<u32> = tracked.iter().map(|&(_, asset, _)| asset).collect();
+        let mut held: Vec<(u32, u32, u32)> = Vec::new();
+        for (i, &(id, _, _)) in tracked.iter().enumerate() {
+            match held.last_mut() {
+                Some((last, _, hi)) if *last == id => *hi = i as u32 + 1,
+                _ => held.push((id, i as u32, i as u32 + 1)),
+            }
+        }
+        let seed = Held { state: SEED_SLOT, asset: 0, info: 0 };
+        let index = SlotIndex::new(
+            w.class.len(),
+            w.seeds.iter().map(|&s| (s, seed)).chain(held.iter().map(|&(id, lo, hi)| {
+                let h = match hi - lo {
+                    1 => Held { state: lo, asset: asset_of[lo as usize], info: info[lo as usize] },
+                    _ => Held { state: MULTI, asset: 0, info: 0 },
+                };
+                (id, h)
+            })),
+        );
+        Tracked { held, asset_of, starts, info, index, state_at, holdings: &w.holdings }
+    }
+
+    /// The state of holding `(id, asset)`: `SEED_SLOT` (any asset of a seed), a state index,
+    /// or `NO_SLOT`.
+    fn slot(&self, id: u32, asset: u32) -> u32 {
+        match self.index.get(id) {
+            None => NO_SLOT,
+            Some(Held { state: MULTI, .. }) => self.multi(id, asset),
+            Some(Held { state: SEED_SLOT, .. }) => SEED_SLOT,
+            Some(h) if h.asset == asset => h.state,
+            Some(_) => NO_SLOT,
+        }
+    }
+
+    /// A receiving slot as the replay sees an event at `k`: none while `k` is before its start.
+    fn receiver(&self, ts: u32, k: Key) -> u32 {
+        match ts {
+            NO_SLOT | SEED_SLOT => ts,
+            s if k < self.info[s as usize] => NO_SLOT,
+            s => s,
+        }
+    }
+
+    /// `receiver(slot(id, asset), k)`, the state's asset and start read beside it.
+    fn slot_at(&self, id: u32, asset: u32, k: Key) -> u32 {
+        match self.index.get(id) {
+            None => NO_SLOT,
+            Some(Held { state: MULTI, .. }) => self.receiver(self.multi(id, asset), k),
+            Some(Held { state: SEED_SLOT, .. }) => SEED_SLOT,
+            Some(h) if h.asset == asset && k >= h.info => h.state,
+            Some(_) => NO_SLOT,
+        }
+    }
+
+    /// The state of `(id, asset)` for an id with several tracked holdings.
+    fn multi(&self, id: u32, asset: u32) -> u32 {
+        self.holdings.find(id, asset).map_or(NO_SLOT, |s| self.state_at[s as usize])
+    }
+
+    /// The state of `asset` among an id's states `lo..hi`.
+    fn state_in(&self, lo: u32, hi: u32, asset: u32) -> Option<u32> {
+        (lo..hi).find(|&s| self.asset_of[s as usize] == asset)
+    }
+}
+
 struct DenseWalk<'v, E> {
     view: &'v dyn DenseView<Error = E>,
     /// Class per address id (`UNKNOWN` until reached; the seeds are `SEED` from the start).
@@ -846,281 +960,25 @@ impl<S: GraphSource> Walker<'_, &S> {
             .collect();
         tracked.sort_unstable_by_key(|&(t, _)| t);
         let (tracked, starts): (Vec<(u32, u32, u32)>, Vec<Key>) = tracked.into_iter().unzip();
-        // the state of each holding's slot, `NO_SLOT` when untracked
-        let mut state_at = vec![NO_SLOT; w.holdings.slots.len()];
-        for (i, &(_, _, s)) in tracked.iter().enumerate() {
-            state_at[s as usize] = i as u32;
-        }
-        // Haircut and FIFO: per state, the first key at which traced funds can arrive (the
-        // discovery's earliest arrival in fewer than N hops: every replayed path to the holding
-        // is one the discovery followed). Before it the holding only ever sends and receives
-        // untraced value, so its transfers before it are folded into an opening balance by the
-        // reading threads and stay out of the replay (funds that arrive at the hop limit
-        // earlier are never followed out of it: their parcels and these give the same edges;
-        // FIFO folds up to the first followed arrival: `replay_opening`). (Poison has no
-        // replay: `poison_edges`.) Nothing is folded here when a seed sent at key 0: the
-        // discovery's "before everything", which it never follows out of a seed, but the
-        // replay does (so holdings can be reached before their start).
-        let from_zero =
-            w.seeds.iter().any(|&s| w.outs(s).is_some_and(|(_, l)| l.iter().any(|r| orient(self.fwd, r) == 0)));
-        let fold = matches!(policy, Policy::Haircut | Policy::Fifo) && !from_zero;
-        // per state: its start, and its asset (four bytes a state: the receivers' look-ups
-        // stay in cache)
-        let info: Vec<Key> = if fold { starts.clone() } else { vec![0; starts.len()] };
-        let asset_of: Vec<u32> = tracked.iter().map(|&(_, asset, _)| asset).collect();
-        // a receiving slot as the replay sees an event at `k`: none while `k` is before its start
-        let receiver = |ts: u32, k: Key| match ts {
-            NO_SLOT | SEED_SLOT => ts,
-            s if k < info[s as usize] => NO_SLOT,
-            s => s,
-        };
+        // (the minima found so far, taken out while the holdings are looked up)
+        let mut min_raw = std::mem::take(&mut w.min_raw);
+        // per state: its start and asset, and the slots' look-ups
+        let tracked = Tracked::new(&w, policy, self.fwd, tracked, starts);
         let mut seed_ids: Vec<u32> = w.seeds.iter().copied().collect();
         seed_ids.sort_unstable();
-        // the tracked ids, each with its states `lo..hi` (`tracked` is sorted by id: an id's
-        // holdings are neighbours)
-        let mut held: Vec<(u32, u32, u32)> = Vec::new();
-        for (i, &(id, _, _)) in tracked.iter().enumerate() {
-            match held.last_mut() {
-                Some((last, _, hi)) if *last == id => *hi = i as u32 + 1,
-                _ => held.push((id, i as u32, i as u32 + 1)),
-            }
-        }
-        // per id: `SEED_SLOT`, its state when it has one tracked holding, `MULTI` when several
-        // (then found among the holdings), else `NO_SLOT` (most counterparties)
-        let seed = Held { state: SEED_SLOT, asset: 0, info: 0 };
-        let index = SlotIndex::new(
-            w.class.len(),
-            seed_ids.iter().map(|&s| (s, seed)).chain(held.iter().map(|&(id, lo, hi)| {
-                let h = match hi - lo {
-                    1 => Held { state: lo, asset: asset_of[lo as usize], info: info[lo as usize] },
-                    _ => Held { state: MULTI, asset: 0, info: 0 },
-                };
-                (id, h)
-            })),
-        );
-        let slot = |id: u32, asset: u32| -> u32 {
-            match index.get(id) {
-                None => NO_SLOT,
-                Some(Held { state: MULTI, .. }) => w.holdings.find(id, asset).map_or(NO_SLOT, |s| state_at[s as usize]),
-                Some(Held { state: SEED_SLOT, .. }) => SEED_SLOT,
-                Some(h) if h.asset == asset => h.state,
-                Some(_) => NO_SLOT,
-            }
+        let found = match policy {
+            Policy::Poison => self.poison_edges(&w, &seed_ids, &tracked).map(Some),
+            // FIFO opens the holdings traced funds reach, unless that turns out to be many
+            Policy::Fifo => self.replay_opening(&w, &mut min_raw, &tracked),
+            Policy::Haircut => Ok(None),
         };
-        // `receiver(slot(id, asset), k)`, the state's asset and start read beside it
-        let slot_at = |id: u32, asset: u32, k: Key| -> u32 {
-            match index.get(id) {
-                None => NO_SLOT,
-                Some(Held { state: MULTI, .. }) => {
-                    receiver(w.holdings.find(id, asset).map_or(NO_SLOT, |s| state_at[s as usize]), k)
-                }
-                Some(Held { state: SEED_SLOT, .. }) => SEED_SLOT,
-                Some(h) if h.asset == asset && k >= h.info => h.state,
-                Some(_) => NO_SLOT,
-            }
+        let found = match found? {
+            Some(found) => found,
+            None => self.replay_reading_all(&w, &mut min_raw, &seed_ids, &tracked)?,
         };
-        // the state of `asset` among an id's states `lo..hi`
-        let state_in = |lo: u32, hi: u32, asset: u32| (lo..hi).find(|&s| asset_of[s as usize] == asset);
-        // FIFO opens the holdings traced funds reach (`replay_opening`), unless that is many
-        let opened = if policy == Policy::Fifo {
-            let mut min_raw = std::mem::take(&mut w.min_raw);
-            let found = self.replay_opening(&w, &mut min_raw, &held, &asset_of, &info, &slot);
-            w.min_raw = min_raw;
-            found?
-        } else {
-            None
-        };
-        let (mut edges, mut ends, edge_txs) = if policy == Policy::Poison {
-            self.poison_edges(&w, &seed_ids, &held, &starts, &asset_of, &slot)?
-        } else if let Some(found) = opened {
-            found
-        } else {
-            // haircut: the events, each transfer once: the seeds' (allowed) outgoing
-            // rows and the tracked holdings' complete histories, an incoming row only when its
-            // sender's rows are not read already
-            let mut states: Vec<State> = tracked.iter().map(|_| State::new(policy, n)).collect();
-            let mut first = Batch::default();
-            for &s in &seed_ids {
-                if let Some((_, l)) = w.outs(s) {
-                    for r in l {
-                        // a seed's slot is SEED_SLOT
-                        let ts = slot_at(r.other, r.asset, orient(self.fwd, r));
-                        first.push(r, s, r.other, slot(s, r.asset), ts);
-                    }
-                }
-            }
-            let mut batches = vec![first];
-            {
-                let opts = &self.opts;
-                // `row_allowed`, for the reading threads
-                let allowed = |r: &Row| w.asset_allowed(r) && in_bounds(opts, r.height, r.time);
-                let fwd = self.fwd;
-                let parts = on_both_cores(&held, |part| {
-                    let (mut outs, mut ins, mut read) = (Vec::new(), Vec::new(), 0u64);
-                    let (mut sends, mut receipts, mut opening) = (Batch::default(), Batch::default(), Vec::new());
-                    for (i, &(a, lo, hi)) in part.iter().enumerate() {
-                        // the entries are far apart in the view's table: fetched ahead of their turn
-                        if let Some(next) = part.get(i + 8) {
-                            view.prefetch(next.0);
-                        }
-                        outs.clear();
-                        ins.clear();
-                        // both lists in one read; the walk's direction says which are sends
-                        if fwd {
-                            view.rows_both(a, &mut outs, &mut ins)?;
-                        } else {
-                            view.rows_both(a, &mut ins, &mut outs)?;
-                        }
-                        read += (outs.len() + ins.len()) as u64;
-                        for s in lo..hi {
-                            let asset = asset_of[s as usize];
-                            opening.push((s, opening_balance(&outs, &ins, asset, info[s as usize], fwd)));
-                        }
-                        for r in &outs {
-                            let Some(fs) = state_in(lo, hi, r.asset) else { continue };
-                            let k = orient(fwd, r);
-                            let fs = if k < info[fs as usize] { NO_SLOT } else { fs };
-                            let ts = slot_at(r.other, r.asset, k);
-                            if fs != NO_SLOT || !matches!(ts, NO_SLOT | SEED_SLOT) {
-                                sends.push(r, a, r.other, fs, ts);
-                            }
-                        }
-                        for r in &ins {
-                            let Some(ts) = state_in(lo, hi, r.asset) else { continue };
-                            // unread senders carry nothing: only the receiver's side counts
-                            let ts = receiver(ts, orient(fwd, r));
-                            if ts == NO_SLOT {
-                                continue;
-                            }
-                            let fs = slot(r.other, r.asset);
-                            let read = match fs {
-                                NO_SLOT => false,
-                                SEED_SLOT => allowed(r),
-                                _ => true,
-                            };
-                            if !read {
-                                receipts.push(r, r.other, a, fs, ts);
-                            }
-                        }
-                    }
-                    Ok::<_, S::Error>((sends, receipts, opening, read))
-                })
-                .map_err(src_err)?;
-                self.stats.split_reads += u64::from(parts.len() > 1);
-                // in the order one pass would make them: every send, then every receipt
-                let mut receipts = Vec::new();
-                for (s, r, opening, read) in parts {
-                    batches.push(s);
-                    receipts.push(r);
-                    self.stats.transfers_read += read;
-                    for (st, balance) in opening {
-                        if !balance.is_zero() {
-                            states[st as usize].receive(balance, None);
-                        }
-                    }
-                }
-                batches.extend(receipts);
-                if !held.is_empty() {
-                    self.stats.batches += 2;
-                }
-            }
-            // whether traced funds ever arrived at a state (until then it holds nothing traced)
-            let mut reached = vec![false; states.len()];
-            let mut events = Vec::with_capacity(batches.iter().map(|b| b.evs.len()).sum());
-            for b in &mut batches {
-                events.extend_from_slice(&b.evs);
-                b.evs = Vec::new();
-            }
-            let batches = Batches::new(batches);
-            let mask = order_events(&mut events, &batches, self.fwd);
-            self.stats.events_replayed = events.len() as u64;
-
-            // at most one edge per event: reserved once (address space only; the pages are touched
-            // as edges are written), so the edges are never copied by a regrowth
-            let mut edges = Vec::with_capacity(events.len());
-            // each edge's ends by id and its transaction: addresses and hashes are filled in after
-            // the replay, each address decoded once
-            let mut ends: Vec<(u32, u32)> = Vec::with_capacity(events.len());
-            let mut edge_txs: Vec<u32> = Vec::with_capacity(events.len());
-            for (j, ev) in events.iter().enumerate() {
-                // the states are far apart (64 bytes each, thousands of them): the ones a few
-                // events ahead touch are fetched before their turn
-                if let Some(a) = events.get(j + 16) {
-                    for s in [a.fs, a.ts] {
-                        if let Some(st) = states.get(s as usize) {
-                            prefetch(st);
-                        }
-                    }
-                }
-                if let Some(a) = events.get(j + 8) {
-                    // their parts (a state's own allocation), where a send may read them: the
-                    // sender's once traced funds reached it, the receiver's
-                    for s in [a.fs, a.ts] {
-                        if s == a.fs && reached.get(s as usize) != Some(&true) {
-                            continue;
-                        }
-                        match states.get(s as usize) {
-                            Some(State::Haircut { strata, .. }) => strata.first().map(prefetch),
-                            Some(State::Fifo { queue, .. }) => queue.front().map(prefetch),
-                            _ => None,
-                        };
-                    }
-                    // and the row of one whose sender may hold traced funds (read then)
-                    if a.fs == SEED_SLOT || reached.get(a.fs as usize) == Some(&true) {
-                        let (b, k) = batches.find((a.pk & mask) as u32);
-                        if let Some(side) = b.sides.get(k as usize) {
-                            prefetch(side);
-                        }
-                    }
-                }
-                let i = (ev.pk & mask) as u32;
-                // with the event's whole row and its `--asset`/`--since`/`--until` verdict, read
-                // once and only where traced funds may leave
-                let parcel = match ev.fs {
-                    SEED_SLOT => {
-                        let e = batches.row(ev, i);
-                        self.row_allowed(&w, &e.row).then(|| (Parcel::seed(policy, e.row.amount), e))
-                    }
-                    NO_SLOT => None,
-                    s => {
-                        let st = &mut states[s as usize];
-                        if reached[s as usize] {
-                            let e = batches.row(ev, i);
-                            let p = st.send(e.row.amount);
-                            self.row_allowed(&w, &e.row).then_some((p, e))
-                        } else {
-                            // most sends of a replay: nothing traced ever arrived, none leaves
-                            st.send_untraced(batches.amount(ev, i));
-                            None
-                        }
-                    }
-                };
-                let mut carried = None;
-                if let Some((p, e)) = parcel.map(|(p, e)| (p.advance(n), e)) {
-                    let r = &e.row;
-                    let traced = p.traced(r.amount);
-                    let strata = p.mask();
-                    if !traced.is_zero() && strata != 0 {
-                        let followed = traced >= self.dense_min_raw(&mut w, r.asset)?;
-                        let (from, to) = if self.fwd { (e.from, e.to) } else { (e.to, e.from) };
-                        // the hash and the addresses are filled in below, all edges' at once
-                        let transfer = unnamed_transfer(r, assets[r.asset as usize]);
-                        edges.push(TracedEdge::new(transfer, 0, EdgeKind::Transfer, traced, strata, followed));
-                        edge_txs.push(r.tx);
-                        ends.push((from, to));
-                        if followed {
-                            carried = Some(p);
-                        }
-                    }
-                }
-                if ev.ts != NO_SLOT && ev.ts != SEED_SLOT {
-                    reached[ev.ts as usize] |= carried.is_some();
-                    states[ev.ts as usize].receive(batches.amount(ev, i), carried.as_ref());
-                }
-            }
-            (edges, ends, edge_txs)
-        };
-        let mut edge_txs = edge_txs;
+        drop(tracked);
+        w.min_raw = min_raw;
+        let (mut edges, mut ends, mut edge_txs) = found;
         if !self.fwd {
             // the replay ran in mirrored order: the result's is chain order
             edges.reverse();
@@ -1169,22 +1027,213 @@ impl<S: GraphSource> Walker<'_, &S> {
         Ok((edges, nodes, EdgeEnds { ends, exchange, exchanges }))
     }
 
+    /// Haircut's replay, and FIFO's where opening holdings one by one would be slower (see the
+    /// module docs): the events, each transfer once — the seeds' (allowed) outgoing rows and the
+    /// tracked holdings' complete histories (read on both cores), an incoming row only when its
+    /// sender's rows are not read already — sorted into the walk's order and replayed.
+    fn replay_reading_all(
+        &mut self,
+        w: &DenseWalk<'_, S::Error>,
+        min_raw: &mut [Option<U256>],
+        seed_ids: &[u32],
+        t: &Tracked<'_>,
+    ) -> Result<EdgeRows, TraceError> {
+        let (policy, n) = (self.opts.policy, self.opts.hops);
+        let view = w.view;
+        let assets = view.assets();
+        let mut states: Vec<State> = t.asset_of.iter().map(|_| State::new(policy, n)).collect();
+        let mut first = Batch::default();
+        for &s in seed_ids {
+            if let Some((_, l)) = w.outs(s) {
+                for r in l {
+                    // a seed's slot is SEED_SLOT
+                    let ts = t.slot_at(r.other, r.asset, orient(self.fwd, r));
+                    first.push(r, s, r.other, t.slot(s, r.asset), ts);
+                }
+            }
+        }
+        let mut batches = vec![first];
+        {
+            let opts = &self.opts;
+            // `row_allowed`, for the reading threads
+            let allowed = |r: &Row| w.asset_allowed(r) && in_bounds(opts, r.height, r.time);
+            let fwd = self.fwd;
+            let parts = on_both_cores(&t.held, |part| {
+                let (mut outs, mut ins, mut read) = (Vec::new(), Vec::new(), 0u64);
+                let (mut sends, mut receipts, mut opening) = (Batch::default(), Batch::default(), Vec::new());
+                for (i, &(a, lo, hi)) in part.iter().enumerate() {
+                    // the entries are far apart in the view's table: fetched ahead of their turn
+                    if let Some(next) = part.get(i + 8) {
+                        view.prefetch(next.0);
+                    }
+                    outs.clear();
+                    ins.clear();
+                    // both lists in one read; the walk's direction says which are sends
+                    if fwd {
+                        view.rows_both(a, &mut outs, &mut ins)?;
+                    } else {
+                        view.rows_both(a, &mut ins, &mut outs)?;
+                    }
+                    read += (outs.len() + ins.len()) as u64;
+                    for s in lo..hi {
+                        let asset = t.asset_of[s as usize];
+                        opening.push((s, opening_balance(&outs, &ins, asset, t.info[s as usize], fwd)));
+                    }
+                    for r in &outs {
+                        let Some(fs) = t.state_in(lo, hi, r.asset) else { continue };
+                        let k = orient(fwd, r);
+                        let fs = if k < t.info[fs as usize] { NO_SLOT } else { fs };
+                        let ts = t.slot_at(r.other, r.asset, k);
+                        if fs != NO_SLOT || !matches!(ts, NO_SLOT | SEED_SLOT) {
+                            sends.push(r, a, r.other, fs, ts);
+                        }
+                    }
+                    for r in &ins {
+                        let Some(ts) = t.state_in(lo, hi, r.asset) else { continue };
+                        // unread senders carry nothing: only the receiver's side counts
+                        let ts = t.receiver(ts, orient(fwd, r));
+                        if ts == NO_SLOT {
+                            continue;
+                        }
+                        let fs = t.slot(r.other, r.asset);
+                        let read = match fs {
+                            NO_SLOT => false,
+                            SEED_SLOT => allowed(r),
+                            _ => true,
+                        };
+                        if !read {
+                            receipts.push(r, r.other, a, fs, ts);
+                        }
+                    }
+                }
+                Ok::<_, S::Error>((sends, receipts, opening, read))
+            })
+            .map_err(src_err)?;
+            self.stats.split_reads += u64::from(parts.len() > 1);
+            // in the order one pass would make them: every send, then every receipt
+            let mut receipts = Vec::new();
+            for (s, r, opening, read) in parts {
+                batches.push(s);
+                receipts.push(r);
+                self.stats.transfers_read += read;
+                for (st, balance) in opening {
+                    if !balance.is_zero() {
+                        states[st as usize].receive(balance, None);
+                    }
+                }
+            }
+            batches.extend(receipts);
+            if !t.held.is_empty() {
+                self.stats.batches += 2;
+            }
+        }
+        // whether traced funds ever arrived at a state (until then it holds nothing traced)
+        let mut reached = vec![false; states.len()];
+        let mut events = Vec::with_capacity(batches.iter().map(|b| b.evs.len()).sum());
+        for b in &mut batches {
+            events.extend_from_slice(&b.evs);
+            b.evs = Vec::new();
+        }
+        let batches = Batches::new(batches);
+        let mask = order_events(&mut events, &batches, self.fwd);
+        self.stats.events_replayed = events.len() as u64;
+
+        // at most one edge per event: reserved once (address space only; the pages are touched
+        // as edges are written), so the edges are never copied by a regrowth
+        let mut edges = Vec::with_capacity(events.len());
+        // each edge's ends by id and its transaction: addresses and hashes are filled in after
+        // the replay, each address decoded once
+        let mut ends: Vec<(u32, u32)> = Vec::with_capacity(events.len());
+        let mut edge_txs: Vec<u32> = Vec::with_capacity(events.len());
+        for (j, ev) in events.iter().enumerate() {
+            // the states are far apart (64 bytes each, thousands of them): the ones a few
+            // events ahead touch are fetched before their turn
+            if let Some(a) = events.get(j + 16) {
+                for s in [a.fs, a.ts] {
+                    if let Some(st) = states.get(s as usize) {
+                        prefetch(st);
+                    }
+                }
+            }
+            if let Some(a) = events.get(j + 8) {
+                // their parts (a state's own allocation), where a send may read them: the
+                // sender's once traced funds reached it, the receiver's
+                for s in [a.fs, a.ts] {
+                    if s == a.fs && reached.get(s as usize) != Some(&true) {
+                        continue;
+                    }
+                    match states.get(s as usize) {
+                        Some(State::Haircut { strata, .. }) => strata.first().map(prefetch),
+                        Some(State::Fifo { queue, .. }) => queue.front().map(prefetch),
+                        _ => None,
+                    };
+                }
+                // and the row of one whose sender may hold traced funds (read then)
+                if a.fs == SEED_SLOT || reached.get(a.fs as usize) == Some(&true) {
+                    let (b, k) = batches.find((a.pk & mask) as u32);
+                    if let Some(side) = b.sides.get(k as usize) {
+                        prefetch(side);
+                    }
+                }
+            }
+            let i = (ev.pk & mask) as u32;
+            // with the event's whole row and its `--asset`/`--since`/`--until` verdict, read
+            // once and only where traced funds may leave
+            let parcel = match ev.fs {
+                SEED_SLOT => {
+                    let e = batches.row(ev, i);
+                    self.row_allowed(w, &e.row).then(|| (Parcel::seed(policy, e.row.amount), e))
+                }
+                NO_SLOT => None,
+                s => {
+                    let st = &mut states[s as usize];
+                    if reached[s as usize] {
+                        let e = batches.row(ev, i);
+                        let p = st.send(e.row.amount);
+                        self.row_allowed(w, &e.row).then_some((p, e))
+                    } else {
+                        // most sends of a replay: nothing traced ever arrived, none leaves
+                        st.send_untraced(batches.amount(ev, i));
+                        None
+                    }
+                }
+            };
+            let mut carried = None;
+            if let Some((p, e)) = parcel.map(|(p, e)| (p.advance(n), e)) {
+                let r = &e.row;
+                let traced = p.traced(r.amount);
+                let strata = p.mask();
+                if !traced.is_zero() && strata != 0 {
+                    let followed = traced >= self.min_raw_in(min_raw, assets, r.asset)?;
+                    let (from, to) = if self.fwd { (e.from, e.to) } else { (e.to, e.from) };
+                    // the hash and the addresses are filled in below, all edges' at once
+                    let transfer = unnamed_transfer(r, assets[r.asset as usize]);
+                    edges.push(TracedEdge::new(transfer, 0, EdgeKind::Transfer, traced, strata, followed));
+                    edge_txs.push(r.tx);
+                    ends.push((from, to));
+                    if followed {
+                        carried = Some(p);
+                    }
+                }
+            }
+            if ev.ts != NO_SLOT && ev.ts != SEED_SLOT {
+                reached[ev.ts as usize] |= carried.is_some();
+                states[ev.ts as usize].receive(batches.amount(ev, i), carried.as_ref());
+            }
+        }
+        Ok((edges, ends, edge_txs))
+    }
+
     /// Poison's edges straight from the rows the discovery read, in the order the replay
     /// would make them (the walk's), with each edge's ends by id and its transaction (see the
     /// module docs for why they are the replay's).
-    ///
-    /// `held`: the tracked ids with their states `lo..hi`; `start` and `asset_of`: per state,
-    /// the discovery's earliest arrival in fewer than N hops and its asset; `slot`: the state
-    /// of a holding (`NO_SLOT`, `SEED_SLOT` or a state index).
     fn poison_edges(
         &mut self,
         w: &DenseWalk<'_, S::Error>,
         seed_ids: &[u32],
-        held: &[(u32, u32, u32)],
-        start: &[Key],
-        asset_of: &[u32],
-        slot: &impl Fn(u32, u32) -> u32,
+        t: &Tracked<'_>,
     ) -> Result<EdgeRows, TraceError> {
+        let (held, start, asset_of) = (&t.held, &t.starts, &t.asset_of);
         let n = self.opts.hops as usize;
         let fwd = self.fwd;
         let assets = w.view.assets();
@@ -1237,7 +1286,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                     continue;
                 }
                 let zero = r.amount.is_zero();
-                let mut to = slot(r.other, r.asset);
+                let mut to = t.slot(r.other, r.asset);
                 if (to as usize) >= states || zero || r.amount < min_raw(self, r.asset)? {
                     to = NO_SLOT;
                 }
@@ -1512,18 +1561,13 @@ impl<S: GraphSource> Walker<'_, &S> {
     /// discovery counted ([`DenseWalk::listed`]): traced funds reach many of the holdings (as
     /// on a graph whose hubs mix them), and the replay that reads every list is faster.
     ///
-    /// `held`: the tracked ids with their states `lo..hi`; `asset_of` and `info`: per state,
-    /// its asset and the first key at which it receives (see `walk_dense`); `slot`: the state
-    /// of a holding (`NO_SLOT`, `SEED_SLOT` or a state index).
     fn replay_opening(
         &mut self,
         w: &DenseWalk<'_, S::Error>,
         min_raw: &mut [Option<U256>],
-        held: &[(u32, u32, u32)],
-        asset_of: &[u32],
-        info: &[Key],
-        slot: &dyn Fn(u32, u32) -> u32,
+        t: &Tracked<'_>,
     ) -> Result<Option<EdgeRows>, TraceError> {
+        let (held, asset_of, info) = (&t.held, &t.asset_of, &t.info);
         let (policy, n, fwd) = (self.opts.policy, self.opts.hops, self.fwd);
         let view = w.view;
         // opening many holdings one after another costs more than reading every list on both
@@ -1576,7 +1620,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             last = Some(k);
             self.stats.events_replayed += 1;
             let EvRow { row: r, from, to } = rows[i as usize];
-            let parcel = match slot(from, r.asset) {
+            let parcel = match t.slot(from, r.asset) {
                 SEED_SLOT => self.row_allowed(w, &r).then(|| Parcel::seed(policy, r.amount)),
                 NO_SLOT => None,
                 s if from_key[s as usize] <= k => {
@@ -1610,7 +1654,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                     }
                 }
             }
-            let ts = match slot(to, r.asset) {
+            let ts = match t.slot(to, r.asset) {
                 NO_SLOT | SEED_SLOT => continue,
                 s if k < info[s as usize] => continue,
                 s if from_key[s as usize] <= k => s,
