@@ -1268,31 +1268,63 @@ impl<S: GraphSource> Walker<'_, &S> {
             row: &'r Row,
         }
         const ZERO: u32 = 1 << 31;
-        let mut sends: Vec<Send<'_>> = Vec::new();
-        // (sender's id, its state or `SEED_SLOT`, its first send in `sends`)
-        let mut groups: Vec<(u32, u32, u32)> = Vec::with_capacity(seed_ids.len() + held.len());
-        let list = |x: u32| w.outs(x).map(|(_, l)| l).unwrap_or_default();
-        let senders = seed_ids.iter().map(|&x| (x, SEED_SLOT)).chain(
-            // one group per tracked asset of the id (most hold one)
-            held.iter().flat_map(|&(x, lo, hi)| (lo..hi).map(move |fs| (x, fs))),
-        );
-        for (x, fs) in senders {
-            groups.push((x, fs, sends.len() as u32));
-            let l = list(x);
-            for j in 0..l.len() {
-                let r = if fwd { &l[j] } else { &l[l.len() - 1 - j] };
-                // a tracked holding's group: its own asset's sends (an id holds an asset once)
-                if fs != SEED_SLOT && asset_of[fs as usize] != r.asset {
-                    continue;
-                }
-                let zero = r.amount.is_zero();
-                let mut to = t.slot(r.other, r.asset);
-                if (to as usize) >= states || zero || r.amount < min_raw(self, r.asset)? {
-                    to = NO_SLOT;
-                }
-                let asset = r.asset | if zero { ZERO } else { 0 };
-                sends.push(Send { k: orient(fwd, r), to, asset, row: r });
+        // `--min-amount` of each tracked holding's asset (the receivers' below: a send is
+        // followed into a tracked holding of its own asset), found before the threads start
+        let mut floor: Vec<Option<U256>> = vec![None; assets.len()];
+        for &a in asset_of.iter() {
+            if floor[a as usize].is_none() {
+                floor[a as usize] = Some(min_raw(self, a)?);
             }
+        }
+        let list = |x: u32| w.outs(x).map(|(_, l)| l).unwrap_or_default();
+        let senders: Vec<(u32, u32)> = seed_ids
+            .iter()
+            .map(|&x| (x, SEED_SLOT))
+            .chain(
+                // one group per tracked asset of the id (most hold one)
+                held.iter().flat_map(|&(x, lo, hi)| (lo..hi).map(move |fs| (x, fs))),
+            )
+            .collect();
+        // per chunk of senders (on both cores for many): their sends, and where each one's begin
+        let parts = on_both_cores(&senders, |part| {
+            let (mut sends, mut begins) = (Vec::new(), Vec::with_capacity(part.len()));
+            for &(x, fs) in part {
+                begins.push(sends.len());
+                let l = list(x);
+                for j in 0..l.len() {
+                    let r = if fwd { &l[j] } else { &l[l.len() - 1 - j] };
+                    // a tracked holding's group: its own asset's sends (an id holds an asset once)
+                    if fs != SEED_SLOT && asset_of[fs as usize] != r.asset {
+                        continue;
+                    }
+                    let zero = r.amount.is_zero();
+                    let mut to = t.slot(r.other, r.asset);
+                    // (a tracked receiver's asset is the row's: its floor is known)
+                    let below = || floor[r.asset as usize].is_some_and(|m| r.amount < m);
+                    if (to as usize) >= states || zero || below() {
+                        to = NO_SLOT;
+                    }
+                    let asset = r.asset | if zero { ZERO } else { 0 };
+                    sends.push(Send { k: orient(fwd, r), to, asset, row: r });
+                }
+            }
+            Ok::<_, std::convert::Infallible>((sends, begins))
+        });
+        let parts = match parts {
+            Ok(parts) => parts,
+            Err(never) => match never {},
+        };
+        // (sender's id, its state or `SEED_SLOT`, its first send in `sends`)
+        let mut groups: Vec<(u32, u32, u32)> = Vec::with_capacity(senders.len());
+        let mut sends: Vec<Send<'_>> = Vec::with_capacity(parts.iter().map(|(s, _)| s.len()).sum());
+        let mut sender = senders.iter();
+        for (part, begins) in parts {
+            // (`begins` first: a zip asks its first iterator first, and `sender` goes on to the
+            // next part)
+            for (b, &(x, fs)) in begins.into_iter().zip(sender.by_ref()) {
+                groups.push((x, fs, (sends.len() + b) as u32));
+            }
+            sends.extend(part);
         }
         let end = sends.len() as u32;
         let group = |g: usize| {
