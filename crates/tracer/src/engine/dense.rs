@@ -1582,17 +1582,16 @@ impl<S: GraphSource> Walker<'_, &S> {
     }
 
     /// FIFO's replay (see the module docs): the transfers in the walk's order from a queue that
-    /// starts with the seeds' sends. A tracked id's lists are read when traced
-    /// funds first reach one of its holdings (the id is opened then): its transfers before that
-    /// key are folded into opening balances and its later ones queued. Until then the id holds
-    /// nothing traced and sends nothing traced, so its transfers matter only to the opened ids
-    /// they reach, which read them from their own lists. A transfer is replayed once: its key
+    /// starts with the seeds' sends. A tracked id's lists are read when traced funds first
+    /// reach one of its holdings (the id is opened then): its transfers before that key are
+    /// folded into opening balances and its later ones queued. Until then the id holds nothing
+    /// traced and sends nothing traced, so its transfers matter only to the opened ids they
+    /// reach, which read them from their own lists. A transfer is replayed once: its key
     /// identifies it, and the copies from both ends' lists leave the queue together.
     ///
     /// `None` once the opened ids' lists hold more than an eighth of the transfers the
     /// discovery counted ([`DenseWalk::listed`]): traced funds reach many of the holdings (as
-    /// on a graph whose hubs mix them), and the replay that reads every list is faster.
-    ///
+    /// on a graph whose hubs mix them), and [`Walker::replay_reading_all`] is faster.
     fn replay_opening(
         &mut self,
         w: &DenseWalk<'_, S::Error>,
@@ -1603,8 +1602,8 @@ impl<S: GraphSource> Walker<'_, &S> {
         let (policy, n, fwd) = (self.opts.policy, self.opts.hops, self.fwd);
         let view = w.view;
         // opening many holdings one after another costs more than reading every list on both
-        // cores and sorting once: the replay that does is left to run then (on a small graph,
-        // where either takes well under a millisecond, this one runs to its end)
+        // cores and sorting once: the replay that does is left to run then (below 32k
+        // transfers counted either is quick, and this one runs to its end)
         let budget = if w.listed < 1 << 15 { u64::MAX } else { w.listed / 8 };
         let mut read = 0u64;
         let assets = view.assets();
