@@ -1068,12 +1068,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                     }
                     outs.clear();
                     ins.clear();
-                    // both lists in one read; the walk's direction says which are sends
-                    if fwd {
-                        view.rows_both(a, &mut outs, &mut ins)?;
-                    } else {
-                        view.rows_both(a, &mut ins, &mut outs)?;
-                    }
+                    sends_and_receipts(view, fwd, a, &mut outs, &mut ins)?;
                     read += (outs.len() + ins.len()) as u64;
                     for s in lo..hi {
                         let asset = t.asset_of[s as usize];
@@ -1140,11 +1135,10 @@ impl<S: GraphSource> Walker<'_, &S> {
 
         // at most one edge per event: reserved once (address space only; the pages are touched
         // as edges are written), so the edges are never copied by a regrowth
-        let mut edges = Vec::with_capacity(events.len());
-        // each edge's ends by id and its transaction: addresses and hashes are filled in after
-        // the replay, each address decoded once
-        let mut ends: Vec<(u32, u32)> = Vec::with_capacity(events.len());
-        let mut edge_txs: Vec<u32> = Vec::with_capacity(events.len());
+        // (with each edge's ends by id and its transaction: addresses and hashes are filled in
+        // after the replay, each address decoded once)
+        let mut out: EdgeRows =
+            (Vec::with_capacity(events.len()), Vec::with_capacity(events.len()), Vec::with_capacity(events.len()));
         for (j, ev) in events.iter().enumerate() {
             // the states are far apart (64 bytes each, thousands of them): the ones a few
             // events ahead touch are fetched before their turn
@@ -1198,30 +1192,16 @@ impl<S: GraphSource> Walker<'_, &S> {
                     }
                 }
             };
-            let mut carried = None;
-            if let Some((p, e)) = parcel.map(|(p, e)| (p.advance(n), e)) {
-                let r = &e.row;
-                let traced = p.traced(r.amount);
-                let strata = p.mask();
-                if !traced.is_zero() && strata != 0 {
-                    let followed = traced >= self.min_raw_in(min_raw, assets, r.asset)?;
-                    let (from, to) = if self.fwd { (e.from, e.to) } else { (e.to, e.from) };
-                    // the hash and the addresses are filled in below, all edges' at once
-                    let transfer = unnamed_transfer(r, assets[r.asset as usize]);
-                    edges.push(TracedEdge::new(transfer, 0, EdgeKind::Transfer, traced, strata, followed));
-                    edge_txs.push(r.tx);
-                    ends.push((from, to));
-                    if followed {
-                        carried = Some(p);
-                    }
-                }
-            }
+            let carried = match parcel {
+                Some((p, e)) => self.edge_of(p, &e, min_raw, assets, &mut out)?,
+                None => None,
+            };
             if ev.ts != NO_SLOT && ev.ts != SEED_SLOT {
                 reached[ev.ts as usize] |= carried.is_some();
                 states[ev.ts as usize].receive(batches.amount(ev, i), carried.as_ref());
             }
         }
-        Ok((edges, ends, edge_txs))
+        Ok(out)
     }
 
     /// Poison's edges straight from the rows the discovery read, in the order the replay
@@ -1310,10 +1290,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             }
             Ok::<_, std::convert::Infallible>((sends, begins))
         });
-        let parts = match parts {
-            Ok(parts) => parts,
-            Err(never) => match never {},
-        };
+        let Ok(parts) = parts;
         // (sender's id, its state or `SEED_SLOT`, its first send in `sends`)
         let mut groups: Vec<(u32, u32, u32)> = Vec::with_capacity(senders.len());
         let mut sends: Vec<Send<'_>> = Vec::with_capacity(parts.iter().map(|(s, _)| s.len()).sum());
@@ -1563,6 +1540,32 @@ impl<S: GraphSource> Walker<'_, &S> {
         w.asset_allowed(r) && self.in_bounds(r.height, r.time)
     }
 
+    /// The edge parcel `p` makes leaving in `e` (its ends in the walk's direction), after the
+    /// hop limit: pushed onto `out` when it carries traced funds (the hash and the addresses are
+    /// filled in later, all edges' at once). The parcel the receiver takes when the edge is
+    /// followed (at least `--min-amount`), else `None`.
+    fn edge_of(
+        &mut self,
+        p: Parcel,
+        e: &EvRow,
+        min_raw: &mut [Option<U256>],
+        assets: &[Asset],
+        out: &mut EdgeRows,
+    ) -> Result<Option<Parcel>, TraceError> {
+        let p = p.advance(self.opts.hops);
+        let r = &e.row;
+        let (traced, strata) = (p.traced(r.amount), p.mask());
+        if traced.is_zero() || strata == 0 {
+            return Ok(None);
+        }
+        let followed = traced >= self.min_raw_in(min_raw, assets, r.asset)?;
+        let transfer = unnamed_transfer(r, assets[r.asset as usize]);
+        out.0.push(TracedEdge::new(transfer, 0, EdgeKind::Transfer, traced, strata, followed));
+        out.1.push(if self.fwd { (e.from, e.to) } else { (e.to, e.from) });
+        out.2.push(r.tx);
+        Ok(followed.then_some(p))
+    }
+
     /// `--min-amount` in base units of the view's asset `i` (and the asset's display facts, as
     /// the walk over addresses records them when it first meets the asset).
     fn dense_min_raw(&mut self, w: &mut DenseWalk<'_, S::Error>, i: u32) -> Result<U256, TraceError> {
@@ -1633,15 +1636,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                 }
             }
         }
-        // both lists of an id, the walk's direction saying which are sends
-        let read_lists = |id: u32, outs: &mut Vec<Row>, ins: &mut Vec<Row>| {
-            if fwd {
-                view.rows_both(id, outs, ins)
-            } else {
-                view.rows_both(id, ins, outs)
-            }
-        };
-        let (mut edges, mut ends, mut edge_txs) = (Vec::new(), Vec::new(), Vec::new());
+        let mut out: EdgeRows = (Vec::new(), Vec::new(), Vec::new());
         let (mut outs, mut ins) = (Vec::new(), Vec::new());
         let mut last = None;
         while let Some(Reverse((k, i))) = queue.pop() {
@@ -1668,23 +1663,10 @@ impl<S: GraphSource> Walker<'_, &S> {
                 // (an id not opened yet: folded into its opening balance if it is)
                 _ => None,
             };
-            let mut carried = None;
-            if let Some(p) = parcel.map(|p| p.advance(n)) {
-                let traced = p.traced(r.amount);
-                let strata = p.mask();
-                if !traced.is_zero() && strata != 0 {
-                    let followed = traced >= self.min_raw_in(min_raw, assets, r.asset)?;
-                    let ends_ = if fwd { (from, to) } else { (to, from) };
-                    // the hash and the addresses are filled in later, all edges' at once
-                    let transfer = unnamed_transfer(&r, assets[r.asset as usize]);
-                    edges.push(TracedEdge::new(transfer, 0, EdgeKind::Transfer, traced, strata, followed));
-                    edge_txs.push(r.tx);
-                    ends.push(ends_);
-                    if followed {
-                        carried = Some(p);
-                    }
-                }
-            }
+            let carried = match parcel {
+                Some(p) => self.edge_of(p, &EvRow { row: r, from, to }, min_raw, assets, &mut out)?,
+                None => None,
+            };
             let ts = match t.slot(to, r.asset) {
                 NO_SLOT | SEED_SLOT => continue,
                 s if k < info[s as usize] => continue,
@@ -1694,7 +1676,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                     let (id, lo, hi) = held[id_at[s as usize] as usize];
                     outs.clear();
                     ins.clear();
-                    read_lists(id, &mut outs, &mut ins).map_err(src_err)?;
+                    sends_and_receipts(view, fwd, id, &mut outs, &mut ins).map_err(src_err)?;
                     self.stats.transfers_read += (outs.len() + ins.len()) as u64;
                     read += (outs.len() + ins.len()) as u64;
                     if read > budget {
@@ -1724,7 +1706,23 @@ impl<S: GraphSource> Walker<'_, &S> {
             states[ts as usize].receive(r.amount, carried.as_ref());
         }
         self.stats.opening_replay = true;
-        Ok(Some((edges, ends, edge_txs)))
+        Ok(Some(out))
+    }
+}
+
+/// Both lists of `id` in one read, into `sends` and `receipts` as the walk's direction (`fwd`)
+/// sees them.
+fn sends_and_receipts<E: std::error::Error + Send + Sync + 'static>(
+    view: &dyn DenseView<Error = E>,
+    fwd: bool,
+    id: u32,
+    sends: &mut Vec<Row>,
+    receipts: &mut Vec<Row>,
+) -> Result<(), E> {
+    if fwd {
+        view.rows_both(id, sends, receipts)
+    } else {
+        view.rows_both(id, receipts, sends)
     }
 }
 
