@@ -1,7 +1,7 @@
 //! `chaintrace snapshot`: traces over the graph snapshot write the same case files, byte for
-//! byte, as traces over the store; a store that changed after the snapshot was built is never
-//! read through the stale snapshot; `kill -9` during a build leaves the store and the next build
-//! fine.
+//! byte, as traces over the store; a store that grew after the snapshot was built is caught up
+//! (same bytes again), one that changed below the snapshot's tip is never read through the
+//! stale snapshot; `kill -9` during a build leaves the store and the next build fine.
 //!
 //! The graphs are random (seed printed; `CHAINTRACE_TEST_SEED` replays one), written straight
 //! into a store through the store's API with labelled exchange deposits, unlabelled hubs, a
@@ -245,8 +245,42 @@ fn a_trace_writes_nothing_into_the_store() {
     w.verified();
 }
 
+/// The case file of `args` traced over the store alone (the snapshots moved aside meanwhile).
+fn over_the_store(w: &Workdir, name: &str, args: &[String]) -> Vec<u8> {
+    let aside = w.path().join("snapshots-aside");
+    std::fs::rename(w.store().join("snapshots"), &aside).expect("move the snapshots aside");
+    let (bytes, used) = trace(w, name, args);
+    std::fs::rename(&aside, w.store().join("snapshots")).expect("move them back");
+    assert!(!used);
+    bytes
+}
+
+/// Run `trace` with `args` and return its log.
+fn trace_log(w: &Workdir, args: &[String]) -> String {
+    let mut a: Vec<&str> = vec!["-v", "trace", "--chain", CHAIN];
+    a.extend(args.iter().map(String::as_str));
+    let out = w.cmd(&a).output().expect("run");
+    let stderr = strip_ansi(&String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
+/// A branch replacing the store's blocks above `fork`, up to `to`: other block hashes, other
+/// transfers.
+fn replacement(rng: &mut Rng, people: u64, fork: u64, to: u64) -> Vec<BlockData> {
+    let mut branch = blocks(rng, people, fork + 1, to, 30);
+    for b in &mut branch {
+        b.block.hash.0[9] = 0xee;
+        if b.block.height > fork + 1 {
+            b.block.parent.0[9] = 0xee;
+        }
+    }
+    branch[0].block.parent = block_hash(fork);
+    branch
+}
+
 #[test]
-fn a_store_that_changed_after_the_snapshot_is_never_read_through_it() {
+fn a_grown_store_is_caught_up_and_one_changed_below_the_snapshot_is_never_read_through_it() {
     let mut rng = Rng::new(seed());
     let w = Workdir::new();
     let people = 300;
@@ -254,46 +288,65 @@ fn a_store_that_changed_after_the_snapshot_is_never_read_through_it() {
     put(&w, &all[..100], true);
     w.ok(&["snapshot"]);
     let args = vec![hex_of(&addr(1, 5)), hex_of(&addr(1, 6)), "--policy".into(), "haircut".into()];
-    // the store grows: the snapshot is stale, the trace reads the store and says so
+    // the store grows: the snapshot is caught up with the later blocks' transfers in memory and
+    // answers as the store does
     put(&w, &all[100..], false);
-    let out = w.cmd(&["trace", "--chain", CHAIN, &args[0], &args[1], "--policy", "haircut"]).output().expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("older than the store") && stderr.contains("chaintrace snapshot"), "{stderr}");
-    let (grown, used) = trace(&w, "grown.json", &args);
-    assert!(!used, "a stale snapshot is not read");
-    // the same answer as with no snapshot at all
-    std::fs::rename(w.store().join("snapshots"), w.path().join("moved-away")).expect("move snapshots");
-    let (reference, used) = trace(&w, "reference.json", &args);
-    assert!(!used);
-    assert!(grown == reference, "the trace over the grown store must not depend on the stale snapshot");
-    std::fs::rename(w.path().join("moved-away"), w.store().join("snapshots")).expect("move back");
-    // a rollback (a reorg) makes it stale too, though the tip height comes back
+    let later: usize = all[100..].iter().map(|b| b.transfers.len()).sum();
+    let log = trace_log(&w, &args);
+    assert!(log.contains("caught up") && log.contains(&format!("later_transfers={later}")), "{log}");
+    assert!(!log.contains("older than the store"), "{log}");
+    for (p, d) in [
+        ("haircut", "forward"),
+        ("poison", "forward"),
+        ("fifo", "forward"),
+        ("haircut", "backward"),
+        ("poison", "backward"),
+    ] {
+        let (a, b) = (hex_of(&addr(1, 5)), hex_of(&addr(1, 6)));
+        let args = vec![a, b, "--policy".into(), p.into(), "--direction".into(), d.into()];
+        let p = format!("{p}-{d}");
+        let (grown, used) = trace(&w, &format!("grown-{p}.json"), &args);
+        assert!(used, "{p}: the caught-up snapshot is read");
+        let reference = over_the_store(&w, &format!("grown-store-{p}.json"), &args);
+        assert!(grown == reference, "{p}: the trace over the caught-up snapshot differs from the one over the store");
+    }
+    // a reorg above the snapshot's tip changes only what it was caught up with
     let store = Store::open(&w.store()).expect("open");
     store.rollback_to(CHAIN, 120).expect("rollback");
-    let mut replacement = blocks(&mut rng, people, 121, 160, 30);
-    for b in &mut replacement {
-        b.block.hash.0[9] = 0xee;
-        if b.block.height > 121 {
-            b.block.parent.0[9] = 0xee;
-        }
-    }
-    replacement[0].block.parent = block_hash(120);
-    store.apply_blocks(CHAIN, &replacement).expect("replacement branch");
+    store.apply_blocks(CHAIN, &replacement(&mut rng, people, 120, 160)).expect("replacement branch");
     drop(store);
-    let (_, used) = trace(&w, "reorged.json", &args);
+    let (above, used) = trace(&w, "reorged-above.json", &args);
+    assert!(used, "a snapshot below the fork is caught up with the new branch");
+    assert!(above == over_the_store(&w, "reorged-above-store.json", &args));
+    // a reorg below its tip: the store no longer holds the snapshot's transfers, though it is
+    // higher than the snapshot's tip again; the trace reads the store and says so
+    let store = Store::open(&w.store()).expect("open");
+    store.rollback_to(CHAIN, 80).expect("rollback");
+    store.apply_blocks(CHAIN, &replacement(&mut rng, people, 80, 160)).expect("replacement branch");
+    drop(store);
+    let log = trace_log(&w, &args);
+    assert!(log.contains("older than the store") && log.contains("chaintrace snapshot"), "{log}");
+    let (below, used) = trace(&w, "reorged-below.json", &args);
     assert!(!used, "a snapshot of the old branch is not read");
-    // rebuilt: read again, same bytes as the store's answer
+    assert!(below == over_the_store(&w, "reorged-below-store.json", &args));
+    // rebuilt: read again as built, same bytes as the store's answer
     assert_eq!(w.json(&["snapshot"])[0]["state"], "built");
-    let (over_store, _) = {
-        std::fs::rename(w.store().join("snapshots"), w.path().join("moved-away-2")).expect("move");
-        let r = trace(&w, "reorged-store.json", &args);
-        std::fs::rename(w.path().join("moved-away-2"), w.store().join("snapshots")).expect("move back");
-        r
-    };
-    let (over_snap, used) = trace(&w, "reorged-snap.json", &args);
-    assert!(used);
-    assert!(over_snap == over_store);
+    let (rebuilt, used) = trace(&w, "rebuilt.json", &args);
+    assert!(used && rebuilt == below);
+    assert!(!trace_log(&w, &args).contains("caught up"));
+    // grown again, `chaintrace snapshot` folds the later transfers into the file
+    // (on the replacement branch's tip)
+    let mut more = blocks(&mut rng, people, 160, 170, 30);
+    for b in &mut more {
+        b.block.hash.0[9] = 0xee;
+        b.block.parent.0[9] = 0xee;
+    }
+    put(&w, &more, false);
+    assert!(trace_log(&w, &args).contains("caught up"));
+    assert_eq!(w.json(&["snapshot"])[0]["state"], "built", "a caught-up snapshot is rebuilt");
+    assert_eq!(w.json(&["snapshot"])[0]["state"], "fresh");
+    assert!(!trace_log(&w, &args).contains("caught up"));
+    w.verified();
 }
 
 #[test]

@@ -30,6 +30,7 @@ mod build;
 mod cache;
 mod layout;
 mod read;
+mod tail;
 
 pub use build::{BuildStats, SnapshotBuilder};
 pub use read::{Recache, Snapshot};

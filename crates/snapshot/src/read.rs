@@ -10,6 +10,7 @@ use crate::layout::{
     counts_in, decode_asset, hash_key, u32_at, u64_at, Counts, Entry, Layout, Rec, ASSET_LEN, ENTRY_LEN, HEADER_LEN,
     KEY_WIDTH_AT, MAGIC, REC_LEN,
 };
+use crate::tail::{FileIds, Tail};
 use crate::{SnapshotError, SnapshotKey, FORMAT_VERSION};
 
 /// One chain's snapshot, mapped read-only. `Send + Sync`: share one across threads.
@@ -31,6 +32,8 @@ pub struct Snapshot {
     assets: Vec<Asset>,
     /// Every address key's length when they are all equal, else 0 (see `KEY_WIDTH_AT`).
     key_width: usize,
+    /// The transfers the store gained after the file was built ([`Snapshot::caught_up`]).
+    tail: Option<Box<Tail>>,
 }
 
 /// What [`Snapshot::recache`] found and did.
@@ -129,7 +132,40 @@ impl Snapshot {
             let at = l.assets + ASSET_LEN * i;
             assets.push(decode_asset(&map[at..at + ASSET_LEN]).ok_or_else(|| corrupt("asset table"))?);
         }
-        Ok(Snapshot { map, file, path: shown, key, c, l, assets, key_width: key_width as usize })
+        Ok(Snapshot { map, file, path: shown, key, c, l, assets, key_width: key_width as usize, tail: None })
+    }
+
+    /// This snapshot caught up with `later`, the transfers the store gained after the file was
+    /// built, so that it answers every read for the store state `now`: each address's lists are
+    /// the file's followed by its later transfers, held in memory (about 200 bytes a transfer);
+    /// addresses, assets and transactions the file does not have are numbered after its own.
+    ///
+    /// `later` must come after every transfer of the file in chain order (the caller checks it
+    /// against the store: `chaintrace` compares the store's digest without them with the
+    /// file's), in strictly increasing chain order: a transfer out of order is
+    /// [`SnapshotError::Invalid`]. Catching up again appends to what was caught up before.
+    pub fn caught_up(mut self, now: SnapshotKey, later: Vec<Transfer>) -> Result<Snapshot, SnapshotError> {
+        let mut tail = self.tail.take().unwrap_or_else(|| Box::new(Tail::new(self.key.clone())));
+        let id_of = |a: &Address| self.file_id_of(a);
+        let file = FileIds { addrs: self.c.addrs, txs: self.c.txs, id_of: &id_of };
+        let mut assets = self.assets.clone();
+        tail.extend(&file, &mut assets, later)?;
+        self.assets = assets;
+        self.tail = Some(tail);
+        self.key = now;
+        Ok(self)
+    }
+
+    /// The key of the file as built; [`Snapshot::key`] is the state it answers for, later when
+    /// it was [caught up](Snapshot::caught_up).
+    pub fn built_key(&self) -> &SnapshotKey {
+        self.tail.as_ref().map_or(&self.key, |t| &t.built)
+    }
+
+    /// Transfers held in memory beside the file ([`Snapshot::caught_up`]); 0 for a snapshot as
+    /// built.
+    pub fn later_transfers(&self) -> u64 {
+        self.tail.as_ref().map_or(0, |t| t.transfers)
     }
 
     /// Makes sure the page cache holds the whole file in read order, for a process that will
@@ -151,7 +187,8 @@ impl Snapshot {
         Recache { pages, reread, too_big, seconds: started.elapsed().as_secs_f64() }
     }
 
-    /// The store state it was built from.
+    /// The store state it answers for: the one it was built from, or the one it was caught up
+    /// with ([`Snapshot::caught_up`]).
     pub fn key(&self) -> &SnapshotKey {
         &self.key
     }
@@ -161,14 +198,19 @@ impl Snapshot {
         &self.path
     }
 
-    /// Transfers it holds.
+    /// Transfers it holds (the file's and the later ones).
     pub fn transfer_count(&self) -> u64 {
-        self.c.transfers
+        self.c.transfers + self.later_transfers()
     }
 
-    /// Distinct addresses it holds.
+    /// Distinct addresses it holds (the file's and the later ones').
     pub fn address_count(&self) -> u64 {
-        self.c.addrs
+        self.c.addrs + self.tail.as_ref().map_or(0, |t| t.new_addresses())
+    }
+
+    /// `id`'s later transfers in `dir` strictly after `after` (none for a snapshot as built).
+    fn later(&self, id: u32, dir: Direction, after: Option<(u64, Position)>) -> &[DenseRow] {
+        self.tail.as_ref().map_or(&[], |t| t.rows_after(id, dir, after))
     }
 
     /// Size of the mapped file, bytes.
@@ -200,6 +242,11 @@ impl Snapshot {
 
     /// The dense id of `addr`, when the chain has it.
     pub fn id_of(&self, addr: &Address) -> Option<u32> {
+        self.file_id_of(addr).or_else(|| self.tail.as_ref()?.id_of(addr))
+    }
+
+    /// The id of `addr` in the file.
+    fn file_id_of(&self, addr: &Address) -> Option<u32> {
         if self.c.addrs == 0 {
             return None;
         }
@@ -222,6 +269,10 @@ impl Snapshot {
 
     /// The address with id `id`.
     pub fn address(&self, id: u32) -> Result<Address, SnapshotError> {
+        if let Some(i) = u64::from(id).checked_sub(self.c.addrs) {
+            let later = self.tail.as_ref().and_then(|t| t.address(i));
+            return later.cloned().ok_or_else(|| self.corrupt(format!("address id {id}")));
+        }
         let k = self.addr_key(id)?;
         Address::from_key(k).ok_or_else(|| self.corrupt(format!("address {id} key")))
     }
@@ -239,6 +290,10 @@ impl Snapshot {
     /// entry (one cache line's half: lists and last send together).
     fn lists(&self, id: u32) -> Result<([usize; 3], Entry), SnapshotError> {
         if u64::from(id) >= self.c.addrs {
+            if u64::from(id) < self.address_count() {
+                // an address the file does not have: its lists there are empty
+                return Ok(([self.l.recs; 3], Entry { start: 0, n_out: 0, n_in: 0, last: (0, 0, 0) }));
+            }
             return Err(self.corrupt(format!("address id {id}")));
         }
         let at = self.l.entries + ENTRY_LEN * id as usize;
@@ -255,6 +310,9 @@ impl Snapshot {
     /// Asks the CPU to bring in the entry of the address with id `id` (its lists' bounds and
     /// degrees) ahead of a read: a hint, nothing is read (an id out of range is ignored).
     pub fn prefetch(&self, id: u32) {
+        if u64::from(id) >= self.c.addrs {
+            return;
+        }
         if let Some(entry) = self.map.get(self.l.entries + ENTRY_LEN * id as usize) {
             chaintrace_model::hint::prefetch(entry);
         }
@@ -264,7 +322,7 @@ impl Snapshot {
     pub fn degree(&self, addr: &Address, dir: Direction) -> Result<u64, SnapshotError> {
         let Some(id) = self.id_of(addr) else { return Ok(0) };
         let (a, b, _) = self.list(id, dir)?;
-        Ok(((b - a) / REC_LEN) as u64)
+        Ok(((b - a) / REC_LEN + self.later(id, dir, None).len()) as u64)
     }
 
     /// Numbers of transfers of `addr` out and in (0 and 0 for an address the chain does not
@@ -291,7 +349,9 @@ impl Snapshot {
         let n = (b - a) / REC_LEN;
         let first = first_after_in(&self.map[a..], n, after);
         let take = (n - first).min(limit);
-        let mut out = Vec::with_capacity(take);
+        let later = self.later(id, dir, after);
+        let later = &later[..later.len().min(limit - take)];
+        let mut out = Vec::with_capacity(take + later.len());
         let mut others: Vec<(u32, Address)> = Vec::new();
         for i in first..first + take {
             let at = a + REC_LEN * i;
@@ -325,6 +385,23 @@ impl Snapshot {
                 amount: self.amount(&r)?,
             });
         }
+        for r in later {
+            let other = self.address(r.other)?;
+            let (from, to) = match dir {
+                Direction::Out => (addr.clone(), other),
+                Direction::In => (other, addr.clone()),
+            };
+            out.push(Transfer {
+                tx: self.tx(r.tx)?,
+                height: r.height,
+                pos: Position { tx_index: r.tx_index, sub: r.sub },
+                time: r.time,
+                from,
+                to,
+                asset: self.assets[r.asset as usize],
+                amount: r.amount,
+            });
+        }
         Ok(out)
     }
 
@@ -336,7 +413,8 @@ impl Snapshot {
     /// Numbers of transfers out of and into the address with id `id`.
     pub fn degrees_of(&self, id: u32) -> Result<(u64, u64), SnapshotError> {
         let ([a, m, b], _) = self.lists(id)?;
-        Ok((((m - a) / REC_LEN) as u64, ((b - m) / REC_LEN) as u64))
+        let later = |dir| self.later(id, dir, None).len();
+        Ok((((m - a) / REC_LEN + later(Direction::Out)) as u64, ((b - m) / REC_LEN + later(Direction::In)) as u64))
     }
 
     /// Calls `f` with each transfer of the address with id `id` in `dir`, in chain order,
@@ -350,11 +428,12 @@ impl Snapshot {
         mut f: impl FnMut(DenseRow),
     ) -> Result<(), SnapshotError> {
         let (a, b, e) = self.list(id, dir)?;
-        if dir == Direction::Out && !sent_after(&e, after) {
-            // no send (after `after`): its entry's last send says so without reading the list
-            return Ok(());
+        // no send (after `after`): its entry's last send says so without reading the list
+        if dir == Direction::In || sent_after(&e, after) {
+            self.with_bytes(a, b, |buf| self.decode_records(id, buf, after, &mut f))?;
         }
-        self.with_bytes(a, b, |buf| self.decode_records(id, buf, after, &mut f))
+        self.later(id, dir, after).iter().for_each(|r| f(*r));
+        Ok(())
     }
 
     /// Calls `f` with every transfer of the address with id `id`, its sends (`Direction::Out`)
@@ -364,8 +443,11 @@ impl Snapshot {
         let ([a, m, b], _) = self.lists(id)?;
         self.with_bytes(a, b, |buf| {
             let (outs, ins) = buf.split_at(m - a);
-            self.decode_records(id, outs, None, &mut |r| f(Direction::Out, r))?;
-            self.decode_records(id, ins, None, &mut |r| f(Direction::In, r))
+            for (dir, list) in [(Direction::Out, outs), (Direction::In, ins)] {
+                self.decode_records(id, list, None, &mut |r| f(dir, r))?;
+                self.later(id, dir, None).iter().for_each(|r| f(dir, *r));
+            }
+            Ok(())
         })
     }
 
@@ -435,6 +517,9 @@ impl Snapshot {
         dir: Direction,
         after: Option<(u64, Position)>,
     ) -> Result<bool, SnapshotError> {
+        if !self.later(id, dir, after).is_empty() {
+            return Ok(true);
+        }
         let (a, b, e) = self.list(id, dir)?;
         if dir == Direction::Out {
             // the last send's order is in the address's entry: no read of the list
@@ -452,6 +537,23 @@ impl Snapshot {
     /// neighbours less than 4 KiB apart in the table read with one `pread` (a trace's edges name
     /// tens or hundreds of thousands of transactions; on a dense case most are neighbours).
     pub fn tx_hashes(&self, txs: &[u32]) -> Result<Vec<Hash32>, SnapshotError> {
+        if self.tail.is_some() && txs.iter().any(|&t| u64::from(t) >= self.c.txs) {
+            // the file's in one batch, the later ones from memory
+            let in_file: Vec<u32> = txs.iter().copied().filter(|&t| u64::from(t) < self.c.txs).collect();
+            let mut read = self.file_tx_hashes(&in_file)?.into_iter();
+            return txs
+                .iter()
+                .map(|&t| match u64::from(t) < self.c.txs {
+                    true => read.next().ok_or_else(|| self.corrupt(format!("transaction {t}"))),
+                    false => self.tx(t),
+                })
+                .collect();
+        }
+        self.file_tx_hashes(txs)
+    }
+
+    /// [`Snapshot::tx_hashes`] of transactions the file holds.
+    fn file_tx_hashes(&self, txs: &[u32]) -> Result<Vec<Hash32>, SnapshotError> {
         // a gap of at most this many entries is read through rather than skipped; a range of at
         // most `SPAN` entries (1 MiB) per read
         const GAP: u32 = 128;
@@ -538,8 +640,9 @@ impl Snapshot {
     /// transfer it builds, at random over a table of 32 bytes per transaction; the walk over ids
     /// reads its edges' hashes in one batch, [`Snapshot::tx_hashes`]).
     fn tx(&self, ord: u32) -> Result<Hash32, SnapshotError> {
-        if u64::from(ord) >= self.c.txs {
-            return Err(self.corrupt(format!("transaction {ord}")));
+        if let Some(i) = u64::from(ord).checked_sub(self.c.txs) {
+            let later = self.tail.as_ref().and_then(|t| t.tx(i));
+            return later.ok_or_else(|| self.corrupt(format!("transaction {ord}")));
         }
         let mut h = [0u8; 32];
         self.read_at(&mut h, self.l.tx + 32 * ord as usize)?;

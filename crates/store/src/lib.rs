@@ -1572,6 +1572,44 @@ impl Store {
         Ok(summary)
     }
 
+    /// Every stored transfer of `chain` at height `from` and above (linked and unlinked), in chain
+    /// order, given to `f` (false stops the scan); and the chain's digest accumulator without
+    /// them: [`Store::chain_digest`]'s value minus their per-transfer hashes (lower-case hex).
+    /// A reader holding a copy of the chain's transfers below `from` (the tracer's snapshot)
+    /// compares that with its copy's digest: equal, the store is the copy and these transfers.
+    /// `None` when the store has no such chain or `f` stopped the scan.
+    pub fn scan_transfers_since(
+        &self,
+        chain: &str,
+        from: u64,
+        mut f: impl FnMut(Transfer) -> bool,
+    ) -> Result<Option<String>, StoreError> {
+        let (Some(no), Some(acc)) = (self.chain_no(chain), self.lock().chains.get(chain).map(|c| c.digest_acc)) else {
+            return Ok(None);
+        };
+        let mut sum = U256::ZERO;
+        let mut err = None;
+        let mut stopped = false;
+        let start = BlockKey { chain: no, height: from }.encode();
+        self.prefix_for_each_from(cf::TRANSFERS, &no.to_be_bytes(), &start, |k, v| {
+            let Some(key) = TransferKey::decode(k) else {
+                err = Some(StoreError::Corrupt("transfer key".into()));
+                return false;
+            };
+            let Some(t) = TransferRow::decode(&key, v) else {
+                err = Some(StoreError::Corrupt(format!("transfer row at height {}", key.height)));
+                return false;
+            };
+            sum = sum.wrapping_add(TransferRow::digest_term(&key, v));
+            stopped = !f(t);
+            !stopped
+        })?;
+        if let Some(e) = err {
+            return Err(e);
+        }
+        Ok((!stopped).then(|| hex::encode(U256::from_be_bytes(acc).wrapping_sub(sum).to_be_bytes::<32>())))
+    }
+
     // --- stats ---------------------------------------------------------------------------
 
     /// The chain's digest accumulator as its checkpoint records it (lower-case hex of the sum of

@@ -3,11 +3,15 @@
 //! while it is fresh.
 //!
 //! **Fresh** means built from the store's current state of the chain: the snapshot records the
-//! chain's digest accumulator and tip when it was built, and it is used only while the store's
-//! checkpoint still says the same ([`open_fresh`]). Any change to the chain's transfers (ingest,
-//! rollback, unlinked or refilled transfers) changes the digest, so a snapshot is never used
-//! stale: the trace reads the store instead and says so in a warning. RocksDB ignores the
-//! directory (it only opens files it named), and `verify` reads only the store.
+//! chain's digest accumulator and tip when it was built, and it is used as it is while the
+//! store's checkpoint still says the same ([`open_fresh`]). A store that only grew since (an
+//! ingest of later blocks) is **caught up**: the transfers above the snapshot's tip are read
+//! from the store into memory beside the file ([`Snapshot::caught_up`]), once the store's digest
+//! without them is found equal to the file's — so the file still holds exactly the rest. Any
+//! other change (a rollback below the snapshot's tip, refilled or unlinked transfers there)
+//! fails that check, and so does a tail of more than [`CATCH_UP_MAX`] transfers: a snapshot is
+//! never used stale; the trace reads the store instead and says so in a warning. RocksDB ignores
+//! the directory (it only opens files it named), and `verify` reads only the store.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -49,10 +53,17 @@ pub(crate) fn same_state(built: &SnapshotKey, now: &SnapshotKey) -> bool {
         && built.tip_hash == now.tip_hash
 }
 
+/// The most later transfers a snapshot is caught up with in memory (about 200 bytes each):
+/// past it, rebuilding is the better answer.
+pub(crate) const CATCH_UP_MAX: usize = 1_000_000;
+
 /// What is known about a chain's snapshot.
 pub(crate) enum Status {
     /// Built from the store's current state: use it.
     Fresh(Arc<Snapshot>),
+    /// Built from an earlier state that the store only added transfers to, and caught up with
+    /// them in memory: use it (a rebuild folds them into the file).
+    CaughtUp(Arc<Snapshot>),
     /// No snapshot file (never built).
     Missing,
     /// Built from an earlier state of the chain (the store changed since).
@@ -73,7 +84,7 @@ pub(crate) fn status(store: &Store, chain: &str) -> Result<Status, StoreError> {
     let cache = open.get_or_insert_with(HashMap::new);
     if let Some(s) = cache.get(&path) {
         if same_state(s.key(), &now) && path.is_file() {
-            return Ok(Status::Fresh(s.clone()));
+            return Ok(usable(s.clone()));
         }
         cache.remove(&path);
     }
@@ -84,12 +95,57 @@ pub(crate) fn status(store: &Store, chain: &str) -> Result<Status, StoreError> {
         Ok(s) => s,
         Err(e) => return Ok(Status::Unusable(e)),
     };
-    if !same_state(snap.key(), &now) {
-        return Ok(Status::Stale(snap.key().clone()));
-    }
+    let snap = if same_state(snap.key(), &now) {
+        snap
+    } else {
+        let built = snap.key().clone();
+        match catch_up(store, snap, &now, CATCH_UP_MAX)? {
+            Some(s) => s,
+            None => return Ok(Status::Stale(built)),
+        }
+    };
     let snap = Arc::new(snap);
     cache.insert(path, snap.clone());
-    Ok(Status::Fresh(snap))
+    Ok(usable(snap))
+}
+
+/// A snapshot that answers for the store's current state, as built or caught up.
+fn usable(s: Arc<Snapshot>) -> Status {
+    if s.built_key() == s.key() {
+        Status::Fresh(s)
+    } else {
+        Status::CaughtUp(s)
+    }
+}
+
+/// `snap` caught up with the transfers the store holds above its tip, when the store holds
+/// exactly the file's transfers below them (the store's digest without them is the file's) and
+/// they are at most `max`; `None` otherwise (stale).
+fn catch_up(store: &Store, snap: Snapshot, now: &SnapshotKey, max: usize) -> Result<Option<Snapshot>, StoreError> {
+    let built = snap.key().clone();
+    if built.chain != now.chain {
+        return Ok(None);
+    }
+    let from = built.tip_height.map_or(0, |h| h + 1);
+    let mut later = Vec::new();
+    let without = store.scan_transfers_since(&now.chain, from, |t| {
+        later.push(t);
+        later.len() <= max
+    })?;
+    if without.as_deref() != Some(built.digest.as_str()) {
+        return Ok(None);
+    }
+    // (read from one store state: a secondary may have caught up while the rows were read)
+    if key_now(store, &now.chain)?.is_none_or(|k| !same_state(&k, now)) {
+        return Ok(None);
+    }
+    match snap.caught_up(now.clone(), later) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) => {
+            tracing::warn!(chain = %now.chain, error = %e, "the graph snapshot could not be caught up with the store");
+            Ok(None)
+        }
+    }
 }
 
 /// The snapshot to trace `chain` over, when there is a fresh one; a stale or unusable one is
@@ -97,12 +153,21 @@ pub(crate) fn status(store: &Store, chain: &str) -> Result<Status, StoreError> {
 pub(crate) fn open_fresh(store: &Store, chain: &str) -> Result<Option<Arc<Snapshot>>, StoreError> {
     Ok(match status(store, chain)? {
         Status::Fresh(s) => Some(s),
+        Status::CaughtUp(s) => {
+            tracing::info!(
+                chain,
+                built_at_height = s.built_key().tip_height,
+                later_transfers = s.later_transfers(),
+                "the graph snapshot was caught up with the store's later transfers in memory (`chaintrace snapshot` folds them into the file)"
+            );
+            Some(s)
+        }
         Status::Missing => None,
         Status::Stale(built) => {
             tracing::warn!(
                 chain,
                 built_at_height = built.tip_height,
-                "the graph snapshot is older than the store: tracing over the store (run `chaintrace snapshot` to rebuild it)"
+                "the graph snapshot is older than the store and cannot be caught up (the store changed below its tip, or grew by more than {CATCH_UP_MAX} transfers): tracing over the store (run `chaintrace snapshot` to rebuild it)"
             );
             None
         }
@@ -149,4 +214,61 @@ pub(crate) fn build(store: &Store, chain: &str) -> Result<Option<BuildStats>, Bu
         return Err(BuildError::Moved(chain.to_string()));
     }
     Ok(Some(b.finish()?))
+}
+
+#[cfg(test)]
+mod tests {
+    // (the benches include this file too, and their harness compiles `#[test]` functions out)
+    #[allow(unused_imports)]
+    use super::*;
+    use chaintrace_model::{Address, Asset, BlockData, BlockRef, Hash32, Position, Transfer, U256};
+
+    /// Blocks `from..to` of one transfer each, between two addresses taking turns.
+    fn blocks(from: u64, to: u64) -> Vec<BlockData> {
+        let hash = |h: u64| Hash32([h as u8 + 1; 32]);
+        (from..to)
+            .map(|h| {
+                let parent = if h == 0 { Hash32::ZERO } else { hash(h - 1) };
+                let mut d = BlockData::new(BlockRef { height: h, hash: hash(h), parent, time: 1_700_000_000 + h });
+                let (a, b) = (Address::Evm([1; 20]), Address::Evm([2 + (h % 3) as u8; 20]));
+                let (from, to) = if h % 2 == 0 { (a, b) } else { (b, a) };
+                d.transfers.push(Transfer {
+                    tx: Hash32([0x40 + h as u8; 32]),
+                    height: h,
+                    pos: Position { tx_index: 0, sub: 0 },
+                    time: d.block.time,
+                    from,
+                    to,
+                    asset: Asset::Native,
+                    amount: U256::from(h + 1),
+                });
+                d.tx_count = 1;
+                d
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_snapshot_is_caught_up_with_at_most_max_later_transfers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("store")).expect("store");
+        store.apply_blocks("ethereum", &blocks(0, 10)).expect("apply");
+        build(&store, "ethereum").expect("build").expect("a chain");
+        store.apply_blocks("ethereum", &blocks(10, 16)).expect("grow");
+        let now = key_now(&store, "ethereum").expect("key").expect("a chain");
+        let open = || Snapshot::open(&path_of(store.path(), "ethereum")).expect("open");
+        // six later transfers: caught up under a budget of six, not of five
+        assert!(catch_up(&store, open(), &now, 5).expect("read").is_none());
+        let s = catch_up(&store, open(), &now, 6).expect("read").expect("caught up");
+        assert_eq!((s.later_transfers(), s.transfer_count()), (6, 16));
+        assert_eq!(s.key(), &now);
+        assert_eq!(s.built_key().tip_height, Some(9));
+        // and through `status`, which keeps it for the next trace
+        assert!(matches!(status(&store, "ethereum").expect("status"), Status::CaughtUp(_)));
+        assert!(matches!(status(&store, "ethereum").expect("status"), Status::CaughtUp(_)));
+        // rebuilt, it is fresh as built
+        build(&store, "ethereum").expect("build");
+        OPEN.lock().unwrap_or_else(|p| p.into_inner()).take();
+        assert!(matches!(status(&store, "ethereum").expect("status"), Status::Fresh(_)));
+    }
 }

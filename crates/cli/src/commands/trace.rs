@@ -465,7 +465,8 @@ fn reads_graph(ctx: &Context, store: &Store, chain: &str) -> bool {
     names.iter().any(|name| {
         let utxo = ctx.config.chain(name).map_or(true, |s| s.kind == ChainKind::Bitcoin);
         let flows = stats.chains.get(name).is_some_and(|c| c.conversions + c.bridge_events > 0);
-        let fresh = matches!(snapshot::status(store, name), Ok(snapshot::Status::Fresh(_)));
+        let fresh =
+            matches!(snapshot::status(store, name), Ok(snapshot::Status::Fresh(_) | snapshot::Status::CaughtUp(_)));
         utxo || flows || !fresh
     })
 }

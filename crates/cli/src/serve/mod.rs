@@ -189,7 +189,8 @@ pub(crate) fn run(ctx: Context, args: ServeArgs) -> Result<()> {
 fn recache_snapshots(store: &Store) {
     let Ok(stats) = store.stats() else { return };
     for chain in stats.chains.keys() {
-        if let Ok(crate::adapters::snapshot::Status::Fresh(s)) = crate::adapters::snapshot::status(store, chain) {
+        use crate::adapters::snapshot::{status, Status};
+        if let Ok(Status::Fresh(s) | Status::CaughtUp(s)) = status(store, chain) {
             let r = s.recache();
             tracing::info!(chain = %chain, path = s.path(), "graph snapshot: {r}");
         }

@@ -1,6 +1,7 @@
 //! The snapshot answers every query the tracer makes (`transfers` in both directions, with and
 //! without `after` and `limit`, `degree`) exactly as the store it was built from, on random
-//! graphs of every address kind, with amounts across the `u128` boundary.
+//! graphs of every address kind, with amounts across the `u128` boundary — and so does a
+//! snapshot built before the store grew, caught up with the later transfers.
 
 use chaintrace_model::{Address, Asset, BlockData, BlockRef, Direction, Hash32, Position, Transfer, U256};
 use chaintrace_snapshot::{Snapshot, SnapshotBuilder, SnapshotError, SnapshotKey};
@@ -81,8 +82,13 @@ fn blocks_of(specs: &[Spec]) -> Vec<BlockData> {
     out
 }
 
+fn key_of(store: &Store) -> SnapshotKey {
+    let digest = store.chain_digest(CHAIN).unwrap_or_default();
+    SnapshotKey { chain: CHAIN.into(), tip_height: None, tip_hash: None, transfers: 0, digest }
+}
+
 fn build(store: &Store, path: &std::path::Path) -> Result<Snapshot, SnapshotError> {
-    let key = SnapshotKey { chain: CHAIN.into(), tip_height: None, tip_hash: None, transfers: 0, digest: "x".into() };
+    let key = key_of(store);
     let mut b = SnapshotBuilder::create(path, key)?;
     let mut err = None;
     store
@@ -109,7 +115,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
-    fn snapshot_answers_like_the_store(specs in proptest::collection::vec(spec(), 0..120), cuts in proptest::collection::vec((any::<u8>(), any::<u8>(), 1usize..6), 8), one_kind in any::<bool>()) {
+    fn snapshot_answers_like_the_store(specs in proptest::collection::vec(spec(), 0..120), cuts in proptest::collection::vec((any::<u8>(), any::<u8>(), 1usize..6), 8), one_kind in any::<bool>(), grown in proptest::option::of(any::<proptest::sample::Index>())) {
         // one address kind (all keys of one length: the file's fixed-width keys) or several
         let specs: Vec<Spec> = if one_kind {
             specs.into_iter().map(|mut s| { s.1.0 = 0; s.2.0 = 0; s }).collect()
@@ -119,8 +125,26 @@ proptest! {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("store")).expect("store");
         let blocks = blocks_of(&specs);
-        store.apply_blocks(CHAIN, &blocks).expect("apply");
-        let snap = build(&store, &dir.path().join("snap/testchain.snap")).expect("build");
+        // built from the store as it is, or from its first blocks and caught up with the rest
+        // (a snapshot is of a chain the store has: one block at least)
+        let split = grown.filter(|_| !blocks.is_empty()).map_or(blocks.len(), |i| 1 + i.index(blocks.len()));
+        if split > 0 {
+            store.apply_blocks(CHAIN, &blocks[..split]).expect("apply");
+        }
+        let mut snap = build(&store, &dir.path().join("snap/testchain.snap")).expect("build");
+        if split < blocks.len() {
+            store.apply_blocks(CHAIN, &blocks[split..]).expect("apply the later blocks");
+            let mut later = Vec::new();
+            let without = store.scan_transfers_since(CHAIN, split as u64, |t| { later.push(t); true }).expect("scan");
+            // the store without the later transfers is the snapshot's state
+            prop_assert_eq!(without.as_deref(), Some(snap.key().digest.as_str()));
+            let n = later.len() as u64;
+            snap = snap.caught_up(key_of(&store), later).expect("caught up");
+            let added: usize = blocks[split..].iter().map(|b| b.transfers.len()).sum();
+            prop_assert_eq!(snap.later_transfers(), added as u64);
+            prop_assert_eq!(n, added as u64);
+            prop_assert_eq!(&snap.key().digest, &store.chain_digest(CHAIN).expect("digest"));
+        }
         let all: Vec<Transfer> = blocks.iter().flat_map(|b| b.transfers.clone()).collect();
         prop_assert_eq!(snap.transfer_count(), all.len() as u64);
         // every address of every kind, including ones the chain never saw
