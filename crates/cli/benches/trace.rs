@@ -16,7 +16,10 @@
 //! Environment: `CHAINTRACE_BENCH_DIR` (the generated store; default a temp dir per size and
 //! graph), `CHAINTRACE_BENCH_TRANSFERS` (10,000,000), `CHAINTRACE_BENCH_RUNS` (30),
 //! `CHAINTRACE_BENCH_POLICIES` (poison,haircut,fifo), `CHAINTRACE_BENCH_GRAPH` (uniform or
-//! powerlaw), `CHAINTRACE_BENCH_PEERS` (1; 0 skips them), `CHAINTRACE_BENCH_PEER_RUNS` (3).
+//! powerlaw), `CHAINTRACE_BENCH_PEERS` (1; 0 skips them), `CHAINTRACE_BENCH_PEER_RUNS` (3),
+//! `CHAINTRACE_BENCH_GROW` (none; e.g. `10,100,1000`: for each, the uniform store grows by that
+//! many blocks of 1,000 transfers, the snapshot is caught up with them and traced over, then
+//! the store is rolled back to its tip: [`grown_runs`]).
 //! The peers are installed from PyPI into a venv under `$CHAINTRACE_TOOLS/bench-peers` on the
 //! first run (`duckdb`, `ladybug`); a peer that cannot be installed or run is reported loudly and
 //! the chaintrace figures still print.
@@ -263,6 +266,13 @@ fn main() {
         );
         cold_policy.push(policy);
     }
+    if let Ok(grow) = std::env::var("CHAINTRACE_BENCH_GROW") {
+        assert_eq!(graph, Graph::Uniform, "CHAINTRACE_BENCH_GROW grows the uniform graph");
+        let blocks = grow.split(',').map(|n| n.trim().parse().expect("CHAINTRACE_BENCH_GROW: numbers of blocks"));
+        for n in blocks {
+            grown_runs(&store, total, tip, n, &seeds, &cold_policy);
+        }
+    }
 
     let peers = env_u64("CHAINTRACE_BENCH_PEERS", 1) == 1 && !poison_nodes.is_empty();
     let export = if peers { Some(export_edges(&store, &dir, &seeds[..poison_nodes.len()])) } else { None };
@@ -281,6 +291,73 @@ fn main() {
     } else {
         println!("peers: skipped (CHAINTRACE_BENCH_PEERS=0 or no poison runs)");
     }
+}
+
+/// The store grown by `n` blocks above its tip `tip`: the time the first look-up takes to catch
+/// the snapshot up with them (reading them from the store into memory) and the memory that
+/// holds them, then per policy the traces over the caught-up snapshot (p50, and how many of
+/// each case's edges lie in the grown blocks), the first one's case file compared byte for byte
+/// with the same trace over the store. The store is rolled back to `tip` afterwards, which makes
+/// the snapshot fresh again.
+fn grown_runs(store: &Store, total: u64, tip: u64, n: u64, seeds: &[Vec<Address>], policies: &[Policy]) {
+    let t0 = Instant::now();
+    generated::grow(store, total, tip, n);
+    let grow_s = t0.elapsed().as_secs_f64();
+    let (t0, rss0) = (Instant::now(), status_kib("VmRSS:"));
+    let snap = match snapshot::status(store, CHAIN).expect("snapshot status") {
+        snapshot::Status::CaughtUp(s) => s,
+        _ => panic!("the snapshot of the grown store is not caught up"),
+    };
+    let catch_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let held = status_kib("VmRSS:").saturating_sub(rss0);
+    println!(
+        "grown by {n} blocks ({} transfers, stored in {grow_s:.1} s): the snapshot caught up in {catch_ms:.0} ms, \
+         holding them in {} MiB",
+        snap.later_transfers(),
+        held / 1024
+    );
+    let over_snap = StoreSource::new(store, CHAIN, false).with_snapshot(Some(&snap));
+    let over_store = StoreSource::new(store, CHAIN, false);
+    for &policy in policies {
+        let mut lat = Vec::new();
+        let (mut edges, mut later) = (0usize, 0usize);
+        for s in seeds {
+            let t0 = Instant::now();
+            let r = trace(&over_snap, &options(s, policy)).expect("trace over the caught-up snapshot");
+            lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+            edges += r.edges.len();
+            later += r.edges.iter().filter(|e| e.transfer.height > tip).count();
+        }
+        let mut same = None;
+        if env_u64("CHAINTRACE_BENCH_CHECK", 1) == 1 {
+            let reference = trace(&over_store, &options(&seeds[0], policy)).expect("trace over the store");
+            let first = trace(&over_snap, &options(&seeds[0], policy)).expect("trace over the snapshot");
+            same = Some(case_bytes(&reference) == case_bytes(&first));
+            assert_eq!(
+                same,
+                Some(true),
+                "{policy}: the case file over the caught-up snapshot differs from the store's"
+            );
+        }
+        lat.sort_by(|a, b| a.total_cmp(b));
+        let runs = lat.len() as f64;
+        println!(
+            "{policy:>7} over the caught-up snapshot: p50 {:.1} ms, p99 {:.1} ms; mean {:.0} traced edges, {:.0} of them \
+             in the grown blocks; case files identical with the store's: {}",
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99),
+            edges as f64 / runs,
+            later as f64 / runs,
+            same.map_or("not checked".into(), |s| s.to_string())
+        );
+    }
+    drop(over_snap);
+    drop(snap);
+    store.rollback_to(CHAIN, tip).expect("roll the grown blocks back");
+    assert!(
+        matches!(snapshot::status(store, CHAIN).expect("snapshot status"), snapshot::Status::Fresh(_)),
+        "rolled back, the snapshot is fresh again"
+    );
 }
 
 fn cold_trace(dir: &Path, seeds: &[Address], policy: Policy) {

@@ -9,6 +9,8 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
+
 use chaintrace_model::{Address, Asset, DenseRow, Direction, Hash32, Position, Transfer};
 
 use crate::{SnapshotError, SnapshotKey};
@@ -21,9 +23,12 @@ pub(crate) struct Tail {
     pub(crate) built: SnapshotKey,
     /// Addresses the file does not have: id `file addresses + i` is `new[i]`.
     new: Vec<Address>,
-    new_ids: HashMap<Address, u32>,
+    new_ids: FxHashMap<Address, u32>,
     /// Per id, its later sends and receipts, each in chain order.
-    lists: HashMap<u32, [Vec<DenseRow>; 2]>,
+    lists: FxHashMap<u32, [Vec<DenseRow>; 2]>,
+    /// A bit per id with later transfers: most reads of a trace are of ids without any, answered
+    /// without hashing.
+    listed: Vec<u64>,
     /// Hashes of the later transactions: ordinal `file transactions + i` is `txs[i]`.
     txs: Vec<Hash32>,
     /// The last transfer's place in chain order.
@@ -51,8 +56,9 @@ impl Tail {
         Tail {
             built,
             new: Vec::new(),
-            new_ids: HashMap::new(),
-            lists: HashMap::new(),
+            new_ids: FxHashMap::default(),
+            lists: FxHashMap::default(),
+            listed: Vec::new(),
             txs: Vec::new(),
             last: None,
             transfers: 0,
@@ -115,8 +121,14 @@ impl Tail {
                 asset,
                 amount: t.amount,
             };
-            self.lists.entry(from).or_default()[0].push(row(to));
-            self.lists.entry(to).or_default()[1].push(row(from));
+            for (id, dir, other) in [(from, 0, to), (to, 1, from)] {
+                self.lists.entry(id).or_default()[dir].push(row(other));
+                let word = id as usize / 64;
+                if self.listed.len() <= word {
+                    self.listed.resize(word + 1, 0);
+                }
+                self.listed[word] |= 1 << (id % 64);
+            }
             self.transfers += 1;
         }
         Ok(())
@@ -139,6 +151,9 @@ impl Tail {
 
     /// The later transfers of id `id` in `dir`, in chain order.
     pub(crate) fn rows(&self, id: u32, dir: Direction) -> &[DenseRow] {
+        if self.listed.get(id as usize / 64).is_none_or(|w| w & (1 << (id % 64)) == 0) {
+            return &[];
+        }
         self.lists.get(&id).map_or(&[], |l| &l[slot(dir)])
     }
 

@@ -69,27 +69,7 @@ pub(crate) fn generate(store: &Store, total: u64) {
     let started = Instant::now();
     let mut batch = Vec::new();
     for h in 0..blocks {
-        let parent = if h == 0 { Hash32::ZERO } else { block_hash(h - 1) };
-        let time = 1_600_000_000 + h * 12;
-        let mut data = BlockData::new(BlockRef { height: h, hash: block_hash(h), parent, time });
-        data.tx_count = PER_BLOCK as u32;
-        for i in 0..PER_BLOCK {
-            let r = rng.below(100);
-            let from = if r < 2 { deposit(rng.below(DEPOSITS)) } else { ordinary(rng.below(wallets)) };
-            let to = if r < 2 {
-                hot(rng.below(HOT))
-            } else if r < 7 {
-                deposit(rng.below(DEPOSITS))
-            } else if r < 8 {
-                hub(rng.below(HUBS))
-            } else {
-                ordinary(rng.below(wallets))
-            };
-            let asset = if rng.below(5) == 0 { Asset::Token(TOKEN) } else { Asset::Native };
-            let amount = U256::from(1 + rng.below(1_000_000_000_000));
-            data.transfers.push(one_transfer(h, i, time, from, to, asset, amount));
-        }
-        batch.push(data);
+        batch.push(uniform_block(&mut rng, h, wallets));
         flush(store, &mut batch, h, blocks, started);
     }
     let mut labels = Vec::new();
@@ -100,6 +80,42 @@ pub(crate) fn generate(store: &Store, total: u64) {
         labels.push(label(hot(i), Category::Exchange, i));
     }
     store.add_labels(&labels).expect("labels");
+}
+
+/// `n` more blocks of the uniform graph of `total` transfers on top of its tip block `tip` (the
+/// same wallets and shares, drawn afresh): a store that grew after its snapshot was built.
+pub(crate) fn grow(store: &Store, total: u64, tip: u64, n: u64) {
+    let mut rng = Rng::new(43 + tip);
+    let wallets = ordinary_count(total);
+    let blocks: Vec<BlockData> = (tip + 1..=tip + n).map(|h| uniform_block(&mut rng, h, wallets)).collect();
+    for chunk in blocks.chunks(100) {
+        store.apply_blocks(CHAIN, chunk).expect("apply grown blocks");
+    }
+}
+
+/// Block `h` of the uniform graph over `wallets` ordinary wallets.
+fn uniform_block(rng: &mut Rng, h: u64, wallets: u64) -> BlockData {
+    let parent = if h == 0 { Hash32::ZERO } else { block_hash(h - 1) };
+    let time = 1_600_000_000 + h * 12;
+    let mut data = BlockData::new(BlockRef { height: h, hash: block_hash(h), parent, time });
+    data.tx_count = PER_BLOCK as u32;
+    for i in 0..PER_BLOCK {
+        let r = rng.below(100);
+        let from = if r < 2 { deposit(rng.below(DEPOSITS)) } else { ordinary(rng.below(wallets)) };
+        let to = if r < 2 {
+            hot(rng.below(HOT))
+        } else if r < 7 {
+            deposit(rng.below(DEPOSITS))
+        } else if r < 8 {
+            hub(rng.below(HUBS))
+        } else {
+            ordinary(rng.below(wallets))
+        };
+        let asset = if rng.below(5) == 0 { Asset::Token(TOKEN) } else { Asset::Native };
+        let amount = U256::from(1 + rng.below(1_000_000_000_000));
+        data.transfers.push(one_transfer(h, i, time, from, to, asset, amount));
+    }
+    data
 }
 
 /// Address kind of the typology's wallets (workers, peel chains, mules) and its payers.
