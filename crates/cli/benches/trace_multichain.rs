@@ -47,7 +47,8 @@ use chaintrace_tracer::{trace_chains, BatchRequest, EdgeKind, GraphSource, Polic
 #[allow(dead_code)]
 mod generated;
 use generated::{
-    addr, deposit, hot, hub, label, open_or_generate_graph, ordinary, Graph, DEPOSITS, HOT, HUBS, ORDINARY, PER_BLOCK,
+    addr, deposit, hot, label, open_or_generate_graph, ordinary, uniform_ends, Graph, DEPOSITS, HOT, ORDINARY,
+    PER_BLOCK,
 };
 
 #[allow(dead_code, unreachable_pub)]
@@ -248,17 +249,7 @@ fn generate_multichain(store: &Store, total: u64) -> Counts {
                     n.deposits += 1;
                 } else {
                     // the `trace` bench's uniform traffic
-                    let r = rng.below(100);
-                    let from = if r < 2 { deposit(rng.below(DEPOSITS)) } else { wallet(&mut rng) };
-                    let to = if r < 2 {
-                        hot(rng.below(HOT))
-                    } else if r < 7 {
-                        deposit(rng.below(DEPOSITS))
-                    } else if r < 8 {
-                        hub(rng.below(HUBS))
-                    } else {
-                        wallet(&mut rng)
-                    };
+                    let (from, to) = uniform_ends(&mut rng, &wallet);
                     let asset = if rng.below(5) == 0 { token } else { Asset::Native };
                     push(&mut data, i, 0, from, to, asset, amount);
                     legs += 1;

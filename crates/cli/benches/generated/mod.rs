@@ -100,22 +100,29 @@ fn uniform_block(rng: &mut Rng, h: u64, wallets: u64) -> BlockData {
     let mut data = BlockData::new(BlockRef { height: h, hash: block_hash(h), parent, time });
     data.tx_count = PER_BLOCK as u32;
     for i in 0..PER_BLOCK {
-        let r = rng.below(100);
-        let from = if r < 2 { deposit(rng.below(DEPOSITS)) } else { ordinary(rng.below(wallets)) };
-        let to = if r < 2 {
-            hot(rng.below(HOT))
-        } else if r < 7 {
-            deposit(rng.below(DEPOSITS))
-        } else if r < 8 {
-            hub(rng.below(HUBS))
-        } else {
-            ordinary(rng.below(wallets))
-        };
+        let (from, to) = uniform_ends(rng, |rng| ordinary(rng.below(wallets)));
         let asset = if rng.below(5) == 0 { Asset::Token(TOKEN) } else { Asset::Native };
         let amount = U256::from(1 + rng.below(1_000_000_000_000));
         data.transfers.push(one_transfer(h, i, time, from, to, asset, amount));
     }
     data
+}
+
+/// The sender and receiver of a uniform-graph payment, ordinary wallets drawn by `wallet`: 2%
+/// deposit-address sweeps to hot wallets, 5% payments to deposit addresses, 1% to hubs.
+pub(crate) fn uniform_ends(rng: &mut Rng, mut wallet: impl FnMut(&mut Rng) -> Address) -> (Address, Address) {
+    let r = rng.below(100);
+    let from = if r < 2 { deposit(rng.below(DEPOSITS)) } else { wallet(rng) };
+    let to = if r < 2 {
+        hot(rng.below(HOT))
+    } else if r < 7 {
+        deposit(rng.below(DEPOSITS))
+    } else if r < 8 {
+        hub(rng.below(HUBS))
+    } else {
+        wallet(rng)
+    };
+    (from, to)
 }
 
 /// Address kind of the typology's wallets (workers, peel chains, mules) and its payers.
