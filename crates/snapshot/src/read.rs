@@ -156,6 +156,20 @@ impl Snapshot {
         Ok(self)
     }
 
+    /// The same snapshot again, to catch up further while this one stays shared: the file mapped
+    /// anew, the transfers caught up so far copied. `None` when the file at its path is no longer
+    /// the one it mapped (rebuilt since).
+    pub fn reopened(&self) -> Result<Option<Snapshot>, SnapshotError> {
+        let mut s = Snapshot::open(Path::new(&self.path))?;
+        if s.key != *self.built_key() {
+            return Ok(None);
+        }
+        s.key = self.key.clone();
+        s.assets = self.assets.clone();
+        s.tail = self.tail.clone();
+        Ok(Some(s))
+    }
+
     /// The key of the file as built; [`Snapshot::key`] is the state it answers for, later when
     /// it was [caught up](Snapshot::caught_up).
     pub fn built_key(&self) -> &SnapshotKey {

@@ -17,7 +17,7 @@ use crate::{SnapshotError, SnapshotKey};
 
 /// The later transfers by address id, in the snapshot's own terms (ids, asset indices,
 /// transaction ordinals continue the file's).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Tail {
     /// The key of the file itself (the snapshot's key is the caught-up state's).
     pub(crate) built: SnapshotKey,

@@ -86,7 +86,19 @@ pub(crate) fn status(store: &Store, chain: &str) -> Result<Status, StoreError> {
         if same_state(s.key(), &now) && path.is_file() {
             return Ok(usable(s.clone()));
         }
+        // the store moved on from the state this process's snapshot answers for: when it only
+        // grew, that snapshot is caught up further (the workbench, as blocks keep coming),
+        // reading only what came since
+        let further = match s.reopened() {
+            Ok(Some(again)) => catch_up(store, again, &now, CATCH_UP_MAX.saturating_sub(s.later_transfers() as usize))?,
+            _ => None,
+        };
         cache.remove(&path);
+        if let Some(s) = further {
+            let s = Arc::new(s);
+            cache.insert(path, s.clone());
+            return Ok(usable(s));
+        }
     }
     if !path.is_file() {
         return Ok(Status::Missing);
@@ -223,9 +235,12 @@ mod tests {
     use super::*;
     use chaintrace_model::{Address, Asset, BlockData, BlockRef, Hash32, Position, Transfer, U256};
 
-    /// Blocks `from..to` of one transfer each, between two addresses taking turns.
-    fn blocks(from: u64, to: u64) -> Vec<BlockData> {
-        let hash = |h: u64| Hash32([h as u8 + 1; 32]);
+    /// Blocks `from..to` of one transfer each, between addresses taking turns; `branch` 0 is the
+    /// main chain, another value `(branch, fork)` a fork above height `fork` with other hashes
+    /// and amounts.
+    fn blocks(from: u64, to: u64, (branch, fork): (u8, u64)) -> Vec<BlockData> {
+        let hash =
+            |h: u64| if h <= fork || branch == 0 { Hash32([h as u8 + 1; 32]) } else { Hash32([branch; 32]).tap(h) };
         (from..to)
             .map(|h| {
                 let parent = if h == 0 { Hash32::ZERO } else { hash(h - 1) };
@@ -233,14 +248,14 @@ mod tests {
                 let (a, b) = (Address::Evm([1; 20]), Address::Evm([2 + (h % 3) as u8; 20]));
                 let (from, to) = if h % 2 == 0 { (a, b) } else { (b, a) };
                 d.transfers.push(Transfer {
-                    tx: Hash32([0x40 + h as u8; 32]),
+                    tx: Hash32([0x40 + h as u8 + branch; 32]),
                     height: h,
                     pos: Position { tx_index: 0, sub: 0 },
                     time: d.block.time,
                     from,
                     to,
                     asset: Asset::Native,
-                    amount: U256::from(h + 1),
+                    amount: U256::from(h + 1 + 1000 * u64::from(branch)),
                 });
                 d.tx_count = 1;
                 d
@@ -248,13 +263,37 @@ mod tests {
             .collect()
     }
 
+    const MAIN: (u8, u64) = (0, 0);
+
+    trait Tap {
+        fn tap(self, h: u64) -> Hash32;
+    }
+    impl Tap for Hash32 {
+        /// This hash with height `h` in its first byte.
+        fn tap(mut self, h: u64) -> Hash32 {
+            self.0[0] = h as u8;
+            self
+        }
+    }
+
+    /// Every read of the two-address graph equals the store's.
+    fn answers_like(s: &Snapshot, store: &Store) {
+        for i in 1..=4u8 {
+            let a = Address::Evm([i; 20]);
+            for dir in [chaintrace_model::Direction::Out, chaintrace_model::Direction::In] {
+                let want = store.transfers("ethereum", &a, dir, None, usize::MAX).expect("store");
+                assert_eq!(s.transfers(&a, dir, None, usize::MAX).expect("snapshot"), want, "{a:?} {dir:?}");
+            }
+        }
+    }
+
     #[test]
     fn a_snapshot_is_caught_up_with_at_most_max_later_transfers() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("store")).expect("store");
-        store.apply_blocks("ethereum", &blocks(0, 10)).expect("apply");
+        store.apply_blocks("ethereum", &blocks(0, 10, MAIN)).expect("apply");
         build(&store, "ethereum").expect("build").expect("a chain");
-        store.apply_blocks("ethereum", &blocks(10, 16)).expect("grow");
+        store.apply_blocks("ethereum", &blocks(10, 16, MAIN)).expect("grow");
         let now = key_now(&store, "ethereum").expect("key").expect("a chain");
         let open = || Snapshot::open(&path_of(store.path(), "ethereum")).expect("open");
         // six later transfers: caught up under a budget of six, not of five
@@ -263,12 +302,38 @@ mod tests {
         assert_eq!((s.later_transfers(), s.transfer_count()), (6, 16));
         assert_eq!(s.key(), &now);
         assert_eq!(s.built_key().tip_height, Some(9));
-        // and through `status`, which keeps it for the next trace
-        assert!(matches!(status(&store, "ethereum").expect("status"), Status::CaughtUp(_)));
-        assert!(matches!(status(&store, "ethereum").expect("status"), Status::CaughtUp(_)));
+        answers_like(&s, &store);
+        // grown again: the caught-up snapshot is caught up further from where it stood
+        store.apply_blocks("ethereum", &blocks(16, 20, MAIN)).expect("grow again");
+        let later = key_now(&store, "ethereum").expect("key").expect("a chain");
+        let again = s.reopened().expect("reopen").expect("the same file");
+        let further = catch_up(&store, again, &later, 4).expect("read").expect("the four since");
+        assert_eq!((further.later_transfers(), further.transfer_count()), (10, 20));
+        answers_like(&further, &store);
+        let Status::CaughtUp(kept) = status(&store, "ethereum").expect("status") else { panic!("not caught up") };
+        assert_eq!(kept.later_transfers(), 10);
+        // a fork replacing those four: not a growth of the state it answers for, but still one
+        // of the file's
+        store.rollback_to("ethereum", 15).expect("rollback");
+        store.apply_blocks("ethereum", &blocks(16, 21, (7, 15))).expect("fork above 15");
+        let forked = key_now(&store, "ethereum").expect("key").expect("a chain");
+        let again = further.reopened().expect("reopen").expect("the same file");
+        assert!(catch_up(&store, again, &forked, 100).expect("read").is_none());
+        // through `status`, which keeps the snapshot for the next trace and falls back to the
+        // file when the one it keeps cannot be caught up
+        let Status::CaughtUp(kept) = status(&store, "ethereum").expect("status") else { panic!("not caught up") };
+        assert_eq!(kept.later_transfers(), 11);
+        answers_like(&kept, &store);
+        store.apply_blocks("ethereum", &blocks(21, 23, (7, 15))).expect("grow the fork");
+        let Status::CaughtUp(kept) = status(&store, "ethereum").expect("status") else { panic!("not caught up") };
+        assert_eq!(kept.later_transfers(), 13);
+        answers_like(&kept, &store);
+        // a fork below the file's tip: stale
+        store.rollback_to("ethereum", 5).expect("rollback");
+        store.apply_blocks("ethereum", &blocks(6, 12, (9, 5))).expect("fork above 5");
+        assert!(matches!(status(&store, "ethereum").expect("status"), Status::Stale(_)));
         // rebuilt, it is fresh as built
         build(&store, "ethereum").expect("build");
-        OPEN.lock().unwrap_or_else(|p| p.into_inner()).take();
         assert!(matches!(status(&store, "ethereum").expect("status"), Status::Fresh(_)));
     }
 }
