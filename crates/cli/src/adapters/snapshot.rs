@@ -66,7 +66,8 @@ pub(crate) enum Status {
     CaughtUp(Arc<Snapshot>),
     /// No snapshot file (never built).
     Missing,
-    /// Built from an earlier state of the chain (the store changed since).
+    /// Built from an earlier state of the chain that it cannot be caught up from (the store
+    /// changed below its tip, or grew by more than [`CATCH_UP_MAX`] transfers).
     Stale(SnapshotKey),
     /// The file is there but cannot be used (damaged, another version).
     Unusable(SnapshotError),
@@ -239,8 +240,13 @@ mod tests {
     /// main chain, another value `(branch, fork)` a fork above height `fork` with other hashes
     /// and amounts.
     fn blocks(from: u64, to: u64, (branch, fork): (u8, u64)) -> Vec<BlockData> {
-        let hash =
-            |h: u64| if h <= fork || branch == 0 { Hash32([h as u8 + 1; 32]) } else { Hash32([branch; 32]).tap(h) };
+        let hash = |h: u64| {
+            let mut b = [h as u8 + 1; 32];
+            if branch != 0 && h > fork {
+                b[1..].fill(branch);
+            }
+            Hash32(b)
+        };
         (from..to)
             .map(|h| {
                 let parent = if h == 0 { Hash32::ZERO } else { hash(h - 1) };
@@ -264,17 +270,6 @@ mod tests {
     }
 
     const MAIN: (u8, u64) = (0, 0);
-
-    trait Tap {
-        fn tap(self, h: u64) -> Hash32;
-    }
-    impl Tap for Hash32 {
-        /// This hash with height `h` in its first byte.
-        fn tap(mut self, h: u64) -> Hash32 {
-            self.0[0] = h as u8;
-            self
-        }
-    }
 
     /// Every read of the two-address graph equals the store's.
     fn answers_like(s: &Snapshot, store: &Store) {
