@@ -1,6 +1,7 @@
 //! `chaintrace snapshot`: traces over the graph snapshot write the same case files, byte for
 //! byte, as traces over the store; a store that grew after the snapshot was built is caught up
-//! (same bytes again), one that changed below the snapshot's tip is never read through the
+//! (same bytes again) and `chaintrace snapshot` folds the later transfers into the file (the
+//! bytes a build writes); one that changed below the snapshot's tip is never read through the
 //! stale snapshot; `kill -9` during a build leaves the store and the next build fine.
 //!
 //! The graphs are random (seed printed; `CHAINTRACE_TEST_SEED` replays one), written straight
@@ -343,9 +344,14 @@ fn a_grown_store_is_caught_up_and_one_changed_below_the_snapshot_is_never_read_t
     }
     put(&w, &more, false);
     assert!(trace_log(&w, &args).contains("caught up"));
-    assert_eq!(w.json(&["snapshot"])[0]["state"], "built", "a caught-up snapshot is rebuilt");
+    assert_eq!(w.json(&["snapshot"])[0]["state"], "folded", "a caught-up snapshot is folded into one file");
     assert_eq!(w.json(&["snapshot"])[0]["state"], "fresh");
     assert!(!trace_log(&w, &args).contains("caught up"));
+    // the folded file is the one a build from the store writes, byte for byte
+    let file = w.store().join("snapshots/ethereum.snap");
+    let folded = std::fs::read(&file).expect("read the folded file");
+    assert_eq!(w.json(&["snapshot", "--rebuild"])[0]["state"], "built");
+    assert!(std::fs::read(&file).expect("read the built file") == folded, "the folded file differs from a build");
     w.verified();
 }
 

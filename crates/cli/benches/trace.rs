@@ -351,6 +351,29 @@ fn grown_runs(store: &Store, total: u64, tip: u64, n: u64, seeds: &[Vec<Address>
             same.map_or("not checked".into(), |s| s.to_string())
         );
     }
+    // `chaintrace snapshot` on it: the file and the later transfers written as one (here beside
+    // the snapshot, which stays the base state's), against a build from the grown store
+    let folded = PathBuf::from(format!("{}.folded", snap.path()));
+    let t0 = Instant::now();
+    let f = snap.write_folded(&folded).expect("fold");
+    let fold_s = t0.elapsed().as_secs_f64();
+    let mut check = String::from("not checked");
+    if env_u64("CHAINTRACE_BENCH_CHECK", 1) == 1 {
+        let built = PathBuf::from(format!("{}.built", snap.path()));
+        let t0 = Instant::now();
+        build_at(store, &built);
+        let build_s = t0.elapsed().as_secs_f64();
+        let same = std::fs::read(&folded).expect("read") == std::fs::read(&built).expect("read");
+        assert!(same, "the folded snapshot differs from a build of the grown store");
+        check = format!("a build from the store took {build_s:.1} s; the files are identical: {same}");
+        std::fs::remove_file(&built).expect("remove the built file");
+    }
+    std::fs::remove_file(&folded).expect("remove the folded file");
+    println!(
+        "        folded into one file in {fold_s:.1} s ({} transfers, {:.0} MiB); {check}",
+        f.transfers,
+        f.bytes as f64 / 1048576.0
+    );
     drop(over_snap);
     drop(snap);
     store.rollback_to(CHAIN, tip).expect("roll the grown blocks back");
@@ -358,6 +381,16 @@ fn grown_runs(store: &Store, total: u64, tip: u64, n: u64, seeds: &[Vec<Address>
         matches!(snapshot::status(store, CHAIN).expect("snapshot status"), snapshot::Status::Fresh(_)),
         "rolled back, the snapshot is fresh again"
     );
+}
+
+/// A snapshot of the store's chain built at `path` (what `chaintrace snapshot --rebuild` writes
+/// at the snapshot's own place).
+fn build_at(store: &Store, path: &Path) {
+    let mut key = snapshot::key_now(store, CHAIN).expect("key").expect("chain");
+    key.transfers = store.stats().expect("stats").chains[CHAIN].transfers;
+    let mut b = chaintrace_snapshot::SnapshotBuilder::create(path, key).expect("create");
+    store.scan_transfers(CHAIN, 0, u64::MAX, |t| b.push(&t).is_ok()).expect("scan");
+    b.finish().expect("finish");
 }
 
 fn cold_trace(dir: &Path, seeds: &[Address], policy: Policy) {

@@ -320,46 +320,8 @@ impl SnapshotBuilder {
         let l = Layout::of(&counts).ok_or_else(too_big)?;
 
         let [tmp, _, _] = temp_paths(&path);
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .map_err(io("creating", &tmp))?;
-        file.set_len(l.end as u64).map_err(io("sizing", &tmp))?;
-        // SAFETY: the temp file was just created by this process under a name no reader opens;
-        // nothing else maps or truncates it while the map lives.
-        let mut m = unsafe { memmap2::MmapMut::map_mut(&file) }.map_err(io("mapping", &tmp))?;
-
-        m[0..8].copy_from_slice(MAGIC);
-        m[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-        for (i, v) in header_fields(&counts).iter().enumerate() {
-            m[16 + 8 * i..24 + 8 * i].copy_from_slice(&v.to_le_bytes());
-        }
-        const { assert!(16 + 8 * 8 <= KEY_WIDTH_AT && KEY_WIDTH_AT + 8 <= HEADER_LEN) };
-        let width = addr_off.get(1).copied().unwrap_or(0);
-        if width > 0 && addr_off.windows(2).all(|w| w[1] - w[0] == width) {
-            m[KEY_WIDTH_AT..KEY_WIDTH_AT + 8].copy_from_slice(&width.to_le_bytes());
-        }
-        for (i, o) in addr_off.iter().enumerate() {
-            m[l.addr_off + 8 * i..l.addr_off + 8 * i + 8].copy_from_slice(&o.to_le_bytes());
-        }
-        m[l.blob..l.blob + blob.len()].copy_from_slice(&blob);
-        // the address hash table: slot = id + 1, linear probing
-        let mask = hash_cap - 1;
-        for id in 0..n_addr as usize {
-            let k = &blob[addr_off[id] as usize..addr_off[id + 1] as usize];
-            let mut s = hash_key(k) & mask;
-            loop {
-                let at = l.hash + 4 * s as usize;
-                if m[at..at + 4] == [0; 4] {
-                    m[at..at + 4].copy_from_slice(&(id as u32 + 1).to_le_bytes());
-                    break;
-                }
-                s = (s + 1) & mask;
-            }
-        }
+        let (file, mut m) = create_mapped(&tmp, l.end)?;
+        write_addresses(&mut m, &counts, &l, &addr_off, &blob);
         // each id's entry: its sends and receipts side by side; the cursors then walk each list
         // as the spool is read in order
         let mut out_cur = Vec::with_capacity(out_deg.len());
@@ -417,18 +379,7 @@ impl SnapshotBuilder {
             m[l.big + 32 * i..l.big + 32 * i + 32].copy_from_slice(b);
         }
         m[l.meta..l.meta + meta.len()].copy_from_slice(&meta);
-        m.flush().map_err(io("syncing", &tmp))?;
-        drop(m);
-        file.sync_all().map_err(io("syncing", &tmp))?;
-        crate::cache::reload_in_order(&file);
-        drop(file);
-        std::fs::rename(&tmp, &path).map_err(io("renaming into place", &path))?;
-        if let Some(dir) = path.parent() {
-            // the rename is durable once the directory is synced
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
+        put_in_place(file, m, &tmp, &path)?;
         let _ = std::fs::remove_file(&spool_path);
         let _ = std::fs::remove_file(&tx_path);
         Ok(BuildStats {
@@ -439,6 +390,72 @@ impl SnapshotBuilder {
             bytes: l.end as u64,
         })
     }
+}
+
+/// `tmp` created (replacing any file there), sized to `len` bytes and mapped for writing.
+pub(crate) fn create_mapped(tmp: &Path, len: usize) -> Result<(File, memmap2::MmapMut), SnapshotError> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(tmp)
+        .map_err(io("creating", tmp))?;
+    file.set_len(len as u64).map_err(io("sizing", tmp))?;
+    // SAFETY: the temp file was just created by this process under a name no reader opens;
+    // nothing else maps or truncates it while the map lives.
+    let m = unsafe { memmap2::MmapMut::map_mut(&file) }.map_err(io("mapping", tmp))?;
+    Ok((file, m))
+}
+
+/// The header (magic, version, counts, key width) and the address sections of a file of
+/// `counts` laid out as `l`: the offsets, the key blob and the hash table (slot = id + 1, linear
+/// probing, ids inserted in order).
+pub(crate) fn write_addresses(m: &mut [u8], counts: &Counts, l: &Layout, addr_off: &[u64], blob: &[u8]) {
+    m[0..8].copy_from_slice(MAGIC);
+    m[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    for (i, v) in header_fields(counts).iter().enumerate() {
+        m[16 + 8 * i..24 + 8 * i].copy_from_slice(&v.to_le_bytes());
+    }
+    const { assert!(16 + 8 * 8 <= KEY_WIDTH_AT && KEY_WIDTH_AT + 8 <= HEADER_LEN) };
+    let width = addr_off.get(1).copied().unwrap_or(0);
+    if width > 0 && addr_off.windows(2).all(|w| w[1] - w[0] == width) {
+        m[KEY_WIDTH_AT..KEY_WIDTH_AT + 8].copy_from_slice(&width.to_le_bytes());
+    }
+    for (i, o) in addr_off.iter().enumerate() {
+        m[l.addr_off + 8 * i..l.addr_off + 8 * i + 8].copy_from_slice(&o.to_le_bytes());
+    }
+    m[l.blob..l.blob + blob.len()].copy_from_slice(blob);
+    let mask = counts.hash_cap - 1;
+    for id in 0..counts.addrs as usize {
+        let k = &blob[addr_off[id] as usize..addr_off[id + 1] as usize];
+        let mut s = hash_key(k) & mask;
+        loop {
+            let at = l.hash + 4 * s as usize;
+            if m[at..at + 4] == [0; 4] {
+                m[at..at + 4].copy_from_slice(&(id as u32 + 1).to_le_bytes());
+                break;
+            }
+            s = (s + 1) & mask;
+        }
+    }
+}
+
+/// The written map synced, the file cached in read order, and renamed from `tmp` to `path`
+/// (durable once the directory is synced).
+pub(crate) fn put_in_place(file: File, m: memmap2::MmapMut, tmp: &Path, path: &Path) -> Result<(), SnapshotError> {
+    m.flush().map_err(io("syncing", tmp))?;
+    drop(m);
+    file.sync_all().map_err(io("syncing", tmp))?;
+    crate::cache::reload_in_order(&file);
+    drop(file);
+    std::fs::rename(tmp, path).map_err(io("renaming into place", path))?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@
 
 mod build;
 mod cache;
+mod fold;
 mod layout;
 mod read;
 mod tail;

@@ -20,20 +20,20 @@ use crate::{SnapshotError, SnapshotKey, FORMAT_VERSION};
 /// damaged file gives [`SnapshotError::Corrupt`], never a panic or a wrong answer beyond the
 /// damaged record.
 pub struct Snapshot {
-    map: Mmap,
+    pub(crate) map: Mmap,
     /// The same file, for the record lists [`Snapshot::records`] reads with `pread` (see there).
     #[cfg_attr(not(unix), allow(dead_code))]
     file: File,
-    path: String,
-    key: SnapshotKey,
-    c: Counts,
-    l: Layout,
+    pub(crate) path: String,
+    pub(crate) key: SnapshotKey,
+    pub(crate) c: Counts,
+    pub(crate) l: Layout,
     /// Assets, decoded at open (a handful).
-    assets: Vec<Asset>,
+    pub(crate) assets: Vec<Asset>,
     /// Every address key's length when they are all equal, else 0 (see `KEY_WIDTH_AT`).
-    key_width: usize,
+    pub(crate) key_width: usize,
     /// The transfers the store gained after the file was built ([`Snapshot::caught_up`]).
-    tail: Option<Box<Tail>>,
+    pub(crate) tail: Option<Box<Tail>>,
 }
 
 /// What [`Snapshot::recache`] found and did.
@@ -223,7 +223,7 @@ impl Snapshot {
     }
 
     /// `id`'s later transfers in `dir` strictly after `after` (none for a snapshot as built).
-    fn later(&self, id: u32, dir: Direction, after: Option<(u64, Position)>) -> &[DenseRow] {
+    pub(crate) fn later(&self, id: u32, dir: Direction, after: Option<(u64, Position)>) -> &[DenseRow] {
         self.tail.as_ref().map_or(&[], |t| t.rows_after(id, dir, after))
     }
 
@@ -232,7 +232,7 @@ impl Snapshot {
         self.map.len() as u64
     }
 
-    fn corrupt(&self, what: impl Into<String>) -> SnapshotError {
+    pub(crate) fn corrupt(&self, what: impl Into<String>) -> SnapshotError {
         SnapshotError::Corrupt { path: self.path.clone(), what: what.into() }
     }
 
@@ -302,7 +302,7 @@ impl Snapshot {
 
     /// Byte offsets of `id`'s sends `[0]..[1]` and receipts `[1]..[2]` (side by side), and its
     /// entry (one cache line's half: lists and last send together).
-    fn lists(&self, id: u32) -> Result<([usize; 3], Entry), SnapshotError> {
+    pub(crate) fn lists(&self, id: u32) -> Result<([usize; 3], Entry), SnapshotError> {
         if u64::from(id) >= self.c.addrs {
             if u64::from(id) < self.address_count() {
                 // an address the file does not have: its lists there are empty

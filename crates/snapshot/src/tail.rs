@@ -134,6 +134,16 @@ impl Tail {
         Ok(())
     }
 
+    /// The addresses the file does not have, in id order.
+    pub(crate) fn addresses(&self) -> &[Address] {
+        &self.new
+    }
+
+    /// The hashes of the later transactions, in ordinal order.
+    pub(crate) fn tx_hashes(&self) -> &[Hash32] {
+        &self.txs
+    }
+
     /// Addresses the file does not have.
     pub(crate) fn new_addresses(&self) -> u64 {
         self.new.len() as u64

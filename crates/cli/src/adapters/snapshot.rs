@@ -229,6 +229,19 @@ pub(crate) fn build(store: &Store, chain: &str) -> Result<Option<BuildStats>, Bu
     Ok(Some(b.finish()?))
 }
 
+/// Write `caught`, a caught-up snapshot of `chain`, as its snapshot file: the file it mapped and
+/// the later transfers in one, without reading the chain from the store again (the file a build
+/// would write, byte for byte). `None` when the store moved since it was caught up or its count
+/// of transfers disagrees: then a build is the answer.
+pub(crate) fn fold(store: &Store, chain: &str, caught: &Snapshot) -> Result<Option<BuildStats>, BuildError> {
+    let Some(now) = key_now(store, chain)? else { return Ok(None) };
+    let transfers = store.stats()?.chains.get(chain).map_or(0, |c| c.transfers);
+    if !same_state(caught.key(), &now) || caught.transfer_count() != transfers {
+        return Ok(None);
+    }
+    Ok(Some(caught.write_folded(&path_of(store.path(), chain))?))
+}
+
 #[cfg(test)]
 mod tests {
     // (the benches include this file too, and their harness compiles `#[test]` functions out)

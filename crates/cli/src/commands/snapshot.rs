@@ -28,9 +28,10 @@ pub(crate) fn run(ctx: &Context, args: SnapshotArgs) -> Result<()> {
     let mut report = Vec::new();
     for chain in chains {
         let path = snapshot::path_of(store.path(), &chain);
-        let fresh = match snapshot::status(&store, &chain)? {
-            Status::Fresh(s) if !args.rebuild => Some(s),
-            _ => None,
+        let (fresh, caught) = match snapshot::status(&store, &chain)? {
+            Status::Fresh(s) if !args.rebuild => (Some(s), None),
+            Status::CaughtUp(s) if !args.rebuild => (None, Some(s)),
+            _ => (None, None),
         };
         // a fresh snapshot is left as it is, but cached in read order again when some of it
         // was evicted (traces read a fragmented cache slower: `Snapshot::recache`)
@@ -43,17 +44,30 @@ pub(crate) fn run(ctx: &Context, args: SnapshotArgs) -> Result<()> {
             }
             None => {
                 let started = std::time::Instant::now();
-                let built = snapshot::build(&store, &chain)
-                    .with_context(|| format!("building the graph snapshot of {chain} at {}", path.display()))?;
+                // a snapshot caught up with a grown store: its file and the later transfers
+                // written as one, without reading the whole chain again
+                let folded = match &caught {
+                    Some(s) => snapshot::fold(&store, &chain, s)
+                        .with_context(|| format!("writing the graph snapshot of {chain} at {}", path.display()))?,
+                    None => None,
+                };
+                let (state, built) = match folded {
+                    Some(b) => ("folded", Some(b)),
+                    None => (
+                        "built",
+                        snapshot::build(&store, &chain)
+                            .with_context(|| format!("building the graph snapshot of {chain} at {}", path.display()))?,
+                    ),
+                };
                 let Some(b) = built else { continue };
-                ("built", b.transfers, b.addresses, b.bytes, started.elapsed().as_secs_f64())
+                (state, b.transfers, b.addresses, b.bytes, started.elapsed().as_secs_f64())
             }
         };
         if !ctx.json {
             output::line(format!(
                 "{chain:<10} {state}: {transfers} transfers, {addresses} addresses, {:.1} MiB{} ({}){}",
                 bytes as f64 / (1024.0 * 1024.0),
-                if state == "built" { format!(" in {seconds:.1} s") } else { String::new() },
+                if state == "fresh" { String::new() } else { format!(" in {seconds:.1} s") },
                 path.display(),
                 recache.map(|r| format!("; page cache: {r}")).unwrap_or_default()
             ))?;
