@@ -402,4 +402,34 @@ fn kill_9_during_a_snapshot_build_leaves_the_store_and_the_next_build_fine() {
     assert_eq!(leftovers, vec!["ethereum.snap".to_string()], "the next build removes the temp files of killed ones");
     let (bytes, used) = trace(&w, "after.json", &args);
     assert!(used && bytes == reference);
+
+    // the same for folds: the store grows, and `chaintrace snapshot` folds the caught-up
+    // snapshot into one file; each kill starts again from the snapshot of before the growth
+    let file = w.store().join("snapshots/ethereum.snap");
+    let base = std::fs::read(&file).expect("read the snapshot");
+    put(&w, &blocks(&mut rng, people, 250, 330, 500), false);
+    let (reference, _) = trace(&w, "grown-reference.json", &args);
+    let before = w.verified();
+    let started = std::time::Instant::now();
+    assert_eq!(w.json(&["snapshot"])[0]["state"], "folded");
+    let full = started.elapsed();
+    println!("a fold takes {full:?}");
+    let mut killed_mid_fold = 0;
+    for k in 0..8u32 {
+        std::fs::write(&file, &base).expect("the snapshot of before the growth");
+        let mut child = w.cmd(&["snapshot"]).spawn().expect("spawn snapshot");
+        std::thread::sleep(full * k / 8 + std::time::Duration::from_millis(rng.below(20)));
+        let finished = child.try_wait().expect("try_wait").is_some();
+        child.kill().ok(); // SIGKILL
+        child.wait().expect("wait");
+        killed_mid_fold += usize::from(!finished);
+        assert_eq!(w.verified(), before, "fold kill {k}: the store changed");
+        // the file left is the old one (caught up again) or the whole folded one
+        let state = w.json(&["snapshot"])[0]["state"].clone();
+        assert!(state == "folded" || state == "fresh", "fold kill {k}: {state}");
+        let (bytes, used) = trace(&w, &format!("after-fold-kill-{k}.json"), &args);
+        assert!(used && bytes == reference, "fold kill {k}: the trace changed");
+    }
+    println!("{killed_mid_fold} of 8 kills landed during a fold");
+    assert!(killed_mid_fold >= 3, "the kills must land during folds");
 }
