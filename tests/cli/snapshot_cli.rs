@@ -2,7 +2,7 @@
 //! byte, as traces over the store; a store that grew after the snapshot was built is caught up
 //! (same bytes again) and `chaintrace snapshot` folds the later transfers into the file (the
 //! bytes a build writes); one that changed below the snapshot's tip is never read through the
-//! stale snapshot; `kill -9` during a build leaves the store and the next build fine.
+//! stale snapshot; `kill -9` during a build or a fold leaves the store and the next one fine.
 //!
 //! The graphs are random (seed printed; `CHAINTRACE_TEST_SEED` replays one), written straight
 //! into a store through the store's API with labelled exchange deposits, unlabelled hubs, a
@@ -356,7 +356,7 @@ fn a_grown_store_is_caught_up_and_one_changed_below_the_snapshot_is_never_read_t
 }
 
 #[test]
-fn kill_9_during_a_snapshot_build_leaves_the_store_and_the_next_build_fine() {
+fn kill_9_during_a_snapshot_build_or_fold_leaves_the_store_and_the_next_one_fine() {
     let mut rng = Rng::new(seed());
     let w = Workdir::new();
     let people = 20_000;
