@@ -84,7 +84,7 @@ enum Command {
     Trace(commands::trace::TraceArgs),
     /// Compact the whole store (every level into the Zstd-compressed bottom one): the smallest size on disk.
     Compact,
-    /// Build the tracer's graph snapshot of each chain beside the store (traces read it while it is fresh).
+    /// Build the tracer's graph snapshot of each chain beside the store (traces read it while it is fresh or caught up), or fold a caught-up one into its file.
     Snapshot(commands::snapshot::SnapshotArgs),
     /// The flagged exchange deposits of a case file (CSV or JSON).
     Deposits(commands::trace::DepositsArgs),

@@ -12,7 +12,7 @@ pub(crate) struct SnapshotArgs {
     /// Only this chain (default: every chain in the store).
     #[arg(long)]
     chain: Option<String>,
-    /// Rebuild even when the snapshot is fresh.
+    /// Build from the store even when the snapshot is fresh or could be folded.
     #[arg(long)]
     rebuild: bool,
 }
