@@ -130,6 +130,15 @@ fn main() {
     let graph = Graph::from_env();
     let dir = std::env::var("CHAINTRACE_BENCH_DIR").map(PathBuf::from).unwrap_or_else(|_| graph.default_dir(total));
     let store = open_or_generate_graph(&dir, total, graph);
+    if graph == Graph::Uniform {
+        // blocks above the generated ones are a CHAINTRACE_BENCH_GROW run's that did not finish
+        let last = total.div_ceil(generated::PER_BLOCK) - 1;
+        let tip = store.stats().expect("stats").chains.get(CHAIN).and_then(|c| c.tip_height);
+        if tip.is_some_and(|t| t > last) {
+            eprintln!("rolling back the blocks above {last} a grown-store run left");
+            store.rollback_to(CHAIN, last).expect("roll back to the generated blocks");
+        }
+    }
     let stats = store.stats().expect("stats");
     let chain = &stats.chains[CHAIN];
     println!(
@@ -297,10 +306,12 @@ fn main() {
 /// the snapshot up with them (reading them from the store into memory) and the memory that
 /// holds them, then per policy the traces over the caught-up snapshot (p50, and how many of
 /// each case's edges lie in the grown blocks), the first one's case file compared byte for byte
-/// with the same trace over the store. The store is rolled back to `tip` afterwards, which makes
-/// the snapshot fresh again.
+/// with the same trace over the store; a fold of the caught-up snapshot beside a build of the
+/// grown store; and one block more, caught up further. The store is rolled back to `tip`
+/// afterwards, which makes the snapshot fresh again.
 fn grown_runs(store: &Store, total: u64, tip: u64, n: u64, seeds: &[Vec<Address>], policies: &[Policy]) {
     let t0 = Instant::now();
+    let rolled_back = RollBack(store, tip);
     generated::grow(store, total, tip, n);
     let grow_s = t0.elapsed().as_secs_f64();
     let (t0, rss0) = (Instant::now(), status_kib("VmRSS:"));
@@ -374,13 +385,39 @@ fn grown_runs(store: &Store, total: u64, tip: u64, n: u64, seeds: &[Vec<Address>
         f.transfers,
         f.bytes as f64 / 1048576.0
     );
+    // one block more, as the workbench sees the store grow again between two requests: the
+    // snapshot it keeps is caught up further (in place: no trace holds it), reading the new
+    // block only
     drop(over_snap);
     drop(snap);
-    store.rollback_to(CHAIN, tip).expect("roll the grown blocks back");
+    generated::grow(store, total, tip + n, 1);
+    let t0 = Instant::now();
+    let status = snapshot::status(store, CHAIN).expect("snapshot status");
+    let ms = t0.elapsed().as_secs_f64() * 1000.0;
+    match status {
+        snapshot::Status::CaughtUp(s) => println!(
+            "        one block more: caught up further in {ms:.0} ms (now {} later transfers)",
+            s.later_transfers()
+        ),
+        _ => println!("        one block more: over the catch-up budget, stale ({ms:.0} ms)"),
+    }
+    drop(rolled_back);
     assert!(
         matches!(snapshot::status(store, CHAIN).expect("snapshot status"), snapshot::Status::Fresh(_)),
         "rolled back, the snapshot is fresh again"
     );
+}
+
+/// Rolls the store back to block `.1` when dropped: a grown-store run leaves the store as it
+/// found it, a failed check included.
+struct RollBack<'s>(&'s Store, u64);
+
+impl Drop for RollBack<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.rollback_to(CHAIN, self.1) {
+            eprintln!("rolling the grown blocks back failed: {e}");
+        }
+    }
 }
 
 /// A snapshot of the store's chain built at `path` (what `chaintrace snapshot --rebuild` writes

@@ -83,18 +83,23 @@ pub(crate) fn status(store: &Store, chain: &str) -> Result<Status, StoreError> {
     let Some(now) = key_now(store, chain)? else { return Ok(Status::Missing) };
     let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
     let cache = open.get_or_insert_with(HashMap::new);
-    if let Some(s) = cache.get(&path) {
+    if let Some(s) = cache.remove(&path) {
         if same_state(s.key(), &now) && path.is_file() {
-            return Ok(usable(s.clone()));
+            cache.insert(path, s.clone());
+            return Ok(usable(s));
         }
         // the store moved on from the state this process's snapshot answers for: when it only
         // grew, that snapshot is caught up further (the workbench, as blocks keep coming),
-        // reading only what came since
-        let further = match s.reopened() {
-            Ok(Some(again)) => catch_up(store, again, &now, CATCH_UP_MAX.saturating_sub(s.later_transfers() as usize))?,
-            _ => None,
+        // reading only what came since — in place when no trace holds it any more, else a copy
+        let budget = CATCH_UP_MAX.saturating_sub(s.later_transfers() as usize);
+        let again = match Arc::try_unwrap(s) {
+            Ok(own) => Some(own),
+            Err(shared) => shared.reopened().ok().flatten(),
         };
-        cache.remove(&path);
+        let further = match again {
+            Some(again) => catch_up(store, again, &now, budget)?,
+            None => None,
+        };
         if let Some(s) = further {
             let s = Arc::new(s);
             cache.insert(path, s.clone());
@@ -335,6 +340,12 @@ mod tests {
         store.apply_blocks("ethereum", &blocks(21, 23, (7, 15))).expect("grow the fork");
         let Status::CaughtUp(kept) = status(&store, "ethereum").expect("status") else { panic!("not caught up") };
         assert_eq!(kept.later_transfers(), 13);
+        answers_like(&kept, &store);
+        // (held above: caught up on a copy; let go, as between two workbench requests: in place)
+        drop(kept);
+        store.apply_blocks("ethereum", &blocks(23, 24, (7, 15))).expect("grow the fork again");
+        let Status::CaughtUp(kept) = status(&store, "ethereum").expect("status") else { panic!("not caught up") };
+        assert_eq!(kept.later_transfers(), 14);
         answers_like(&kept, &store);
         // a fork below the file's tip: stale
         store.rollback_to("ethereum", 5).expect("rollback");
