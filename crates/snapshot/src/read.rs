@@ -170,6 +170,12 @@ impl Snapshot {
         Ok(Some(s))
     }
 
+    /// Whether the file at its path is still the one it maps (not rebuilt or folded since, nor
+    /// removed).
+    pub fn file_is_current(&self) -> bool {
+        Snapshot::open(Path::new(&self.path)).is_ok_and(|s| s.key == *self.built_key())
+    }
+
     /// The key of the file as built; [`Snapshot::key`] is the state it answers for, later when
     /// it was [caught up](Snapshot::caught_up).
     pub fn built_key(&self) -> &SnapshotKey {

@@ -91,9 +91,11 @@ pub(crate) fn status(store: &Store, chain: &str) -> Result<Status, StoreError> {
         // the store moved on from the state this process's snapshot answers for: when it only
         // grew, that snapshot is caught up further (the workbench, as blocks keep coming),
         // reading only what came since — in place when no trace holds it any more, else a copy
+        // (not when the file was rebuilt or folded since: the new file is read instead)
         let budget = CATCH_UP_MAX.saturating_sub(s.later_transfers() as usize);
         let again = match Arc::try_unwrap(s) {
-            Ok(own) => Some(own),
+            Ok(own) if own.file_is_current() => Some(own),
+            Ok(_) => None,
             Err(shared) => shared.reopened().ok().flatten(),
         };
         let further = match again {
@@ -346,6 +348,14 @@ mod tests {
         store.apply_blocks("ethereum", &blocks(23, 24, (7, 15))).expect("grow the fork again");
         let Status::CaughtUp(kept) = status(&store, "ethereum").expect("status") else { panic!("not caught up") };
         assert_eq!(kept.later_transfers(), 14);
+        answers_like(&kept, &store);
+        // folded (as another process's `chaintrace snapshot` would), then grown: the new file is
+        // read and caught up, not the one this process kept
+        fold(&store, "ethereum", &kept).expect("fold").expect("folded");
+        drop(kept);
+        store.apply_blocks("ethereum", &blocks(24, 25, (7, 15))).expect("grow after the fold");
+        let Status::CaughtUp(kept) = status(&store, "ethereum").expect("status") else { panic!("not caught up") };
+        assert_eq!((kept.later_transfers(), kept.built_key().tip_height), (1, Some(23)));
         answers_like(&kept, &store);
         // a fork below the file's tip: stale
         store.rollback_to("ethereum", 5).expect("rollback");
