@@ -105,7 +105,11 @@ impl Tail {
             let asset = match asset_ids.get(&t.asset) {
                 Some(a) => *a,
                 None => {
-                    let a = assets.len() as u32;
+                    // (the record's top asset bit flags a big amount, as in the builder)
+                    let a = u32::try_from(assets.len())
+                        .ok()
+                        .filter(|a| *a < crate::layout::FLAG_BIG)
+                        .ok_or_else(|| invalid("more than 2^31 assets".into()))?;
                     assets.push(t.asset);
                     asset_ids.insert(t.asset, a);
                     a
