@@ -372,7 +372,7 @@ fn grown_runs(store: &Store, total: u64, tip: u64, n: u64, seeds: &[Vec<Address>
     if env_u64("CHAINTRACE_BENCH_CHECK", 1) == 1 {
         let built = PathBuf::from(format!("{}.built", snap.path()));
         let t0 = Instant::now();
-        build_at(store, &built);
+        snapshot::build_at(store, CHAIN, &built).expect("build the grown store's snapshot").expect("chain");
         let build_s = t0.elapsed().as_secs_f64();
         let same = std::fs::read(&folded).expect("read") == std::fs::read(&built).expect("read");
         assert!(same, "the folded snapshot differs from a build of the grown store");
@@ -418,16 +418,6 @@ impl Drop for RollBack<'_> {
             eprintln!("rolling the grown blocks back failed: {e}");
         }
     }
-}
-
-/// A snapshot of the store's chain built at `path` (what `chaintrace snapshot --rebuild` writes
-/// at the snapshot's own place).
-fn build_at(store: &Store, path: &Path) {
-    let mut key = snapshot::key_now(store, CHAIN).expect("key").expect("chain");
-    key.transfers = store.stats().expect("stats").chains[CHAIN].transfers;
-    let mut b = chaintrace_snapshot::SnapshotBuilder::create(path, key).expect("create");
-    store.scan_transfers(CHAIN, 0, u64::MAX, |t| b.push(&t).is_ok()).expect("scan");
-    b.finish().expect("finish");
 }
 
 fn cold_trace(dir: &Path, seeds: &[Address], policy: Policy) {

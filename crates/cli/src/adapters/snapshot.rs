@@ -215,10 +215,15 @@ pub(crate) enum BuildError {
 /// Build (or rebuild) the snapshot of `chain` from `store`'s rows, replacing the file only when
 /// the new one is complete. `None` when the store has no such chain.
 pub(crate) fn build(store: &Store, chain: &str) -> Result<Option<BuildStats>, BuildError> {
+    build_at(store, chain, &path_of(store.path(), chain))
+}
+
+/// [`build`], writing the file at `path` instead of the chain's snapshot place (the trace bench
+/// builds one beside it to compare with a fold).
+pub(crate) fn build_at(store: &Store, chain: &str, path: &Path) -> Result<Option<BuildStats>, BuildError> {
     let Some(mut key) = key_now(store, chain)? else { return Ok(None) };
     key.transfers = store.stats()?.chains.get(chain).map_or(0, |c| c.transfers);
-    let path = path_of(store.path(), chain);
-    let mut b = SnapshotBuilder::create(&path, key.clone())?;
+    let mut b = SnapshotBuilder::create(path, key.clone())?;
     let mut failed = None;
     store.scan_transfers(chain, 0, u64::MAX, |t| match b.push(&t) {
         Ok(()) => true,
