@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use chaintrace_model::{Address, Asset, Transfer};
 
 use crate::layout::{
-    encode_asset, hash_key, header_fields, Counts, Entry, Layout, Rec, ENTRY_LEN, FLAG_BIG, HEADER_LEN, KEY_WIDTH_AT,
-    MAGIC, REC_LEN,
+    address_id, asset_index, encode_asset, hash_key, header_fields, height_and_time, is_big, tx_ordinal, Counts, Entry,
+    Layout, Rec, ENTRY_LEN, FLAG_BIG, HEADER_LEN, KEY_WIDTH_AT, MAGIC, REC_LEN,
 };
 use crate::{SnapshotError, SnapshotKey, FORMAT_VERSION};
 
@@ -190,10 +190,7 @@ impl SnapshotBuilder {
             Ok(id) => return Ok(id),
             Err(slot) => slot,
         };
-        let id = u32::try_from(self.out_deg.len())
-            .ok()
-            .filter(|id| *id < u32::MAX)
-            .ok_or_else(|| self.invalid("more than 4,294,967,294 addresses".into()))?;
+        let id = address_id(self.out_deg.len() as u64).map_err(|e| self.invalid(e))?;
         self.blob.extend_from_slice(key);
         self.addr_off.push(self.blob.len() as u64);
         self.out_deg.push(0);
@@ -212,12 +209,7 @@ impl SnapshotBuilder {
             )));
         }
         // the record keeps heights and times in 32 bits
-        let (Ok(height), Ok(time)) = (u32::try_from(t.height), u32::try_from(t.time)) else {
-            return Err(self.invalid(format!(
-                "transfer at height {} time {} is past what the snapshot format holds (heights and times below 2^32)",
-                t.height, t.time
-            )));
-        };
+        let (height, time) = height_and_time(t.height, t.time).map_err(|e| self.invalid(e))?;
         self.last_order = Some(order);
         let from = self.addr_id(&t.from)?;
         let to = self.addr_id(&t.to)?;
@@ -228,22 +220,18 @@ impl SnapshotBuilder {
             self.last_tx = Some(t.tx.0);
             self.n_tx += 1;
         }
-        let tx =
-            u32::try_from(self.n_tx - 1).map_err(|_| self.invalid("more than 4,294,967,295 transactions".into()))?;
+        let tx = tx_ordinal(self.n_tx - 1).map_err(|e| self.invalid(e))?;
         let asset = match self.asset_ids.get(&t.asset) {
             Some(a) => *a,
             None => {
-                let a = u32::try_from(self.assets.len())
-                    .ok()
-                    .filter(|a| *a < FLAG_BIG)
-                    .ok_or_else(|| self.invalid("more than 2^31 assets".into()))?;
+                let a = asset_index(self.assets.len()).map_err(|e| self.invalid(e))?;
                 self.assets.push(t.asset);
                 self.asset_ids.insert(t.asset, a);
                 a
             }
         };
         let limbs = t.amount.as_limbs();
-        let (amount_lo, amount_hi, big) = if limbs[2] == 0 && limbs[3] == 0 {
+        let (amount_lo, amount_hi, big) = if !is_big(&t.amount) {
             (limbs[0], limbs[1], 0)
         } else {
             self.bigs.push(t.amount.to_be_bytes());

@@ -9,13 +9,14 @@
 //! transactions and big amounts in chain order, and the tail numbered its own after the file's
 //! in chain order too (checked by the tests).
 
-use std::collections::HashMap;
 use std::path::Path;
 
-use chaintrace_model::{Direction, Position, U256};
+use chaintrace_model::Direction;
 
 use crate::build::{create_mapped, put_in_place, temp_paths, write_addresses};
-use crate::layout::{encode_asset, u64_at, Counts, Entry, Layout, Rec, ENTRY_LEN, FLAG_BIG, REC_LEN};
+use crate::layout::{
+    encode_asset, height_and_time, is_big, u64_at, Counts, Entry, Layout, Rec, ENTRY_LEN, FLAG_BIG, REC_LEN,
+};
 use crate::{BuildStats, Snapshot, SnapshotError};
 
 impl Snapshot {
@@ -54,18 +55,8 @@ impl Snapshot {
             addr_off.push(blob.len() as u64);
         }
 
-        // the later transfers' big amounts, numbered after the file's in chain order (each
-        // transfer is once in its sender's sends)
-        let mut bigs: Vec<(u64, Position, U256)> = Vec::new();
-        if let Some(t) = tail {
-            for id in 0..n_addr as u32 {
-                let sends = t.rows(id, Direction::Out);
-                bigs.extend(sends.iter().filter(|r| is_big(&r.amount)).map(|r| (r.height, r.order().1, r.amount)));
-            }
-        }
-        bigs.sort_unstable_by_key(|&(h, p, _)| (h, p));
-        let big_index: HashMap<(u64, Position), u64> =
-            bigs.iter().enumerate().map(|(i, &(h, p, _))| ((h, p), self.c.bigs + i as u64)).collect();
+        // the later transfers' big amounts, numbered after the file's in chain order
+        let bigs = tail.map_or(&[][..], |t| t.big_amounts());
 
         let counts = Counts {
             addrs: n_addr,
@@ -85,16 +76,15 @@ impl Snapshot {
 
         // per id: its sends (the file's, then the later ones), then its receipts, likewise
         let encode = |r: &chaintrace_model::DenseRow| -> Result<Rec, SnapshotError> {
-            let (Ok(height), Ok(time)) = (u32::try_from(r.height), u32::try_from(r.time)) else {
-                return Err(invalid(format!(
-                    "transfer at height {} time {} is past what the snapshot format holds (heights and times below 2^32)",
-                    r.height, r.time
-                )));
-            };
+            let (height, time) = height_and_time(r.height, r.time).map_err(invalid)?;
             let limbs = r.amount.as_limbs();
-            let (amount_lo, amount_hi, big) = match big_index.get(&(r.height, r.order().1)) {
-                Some(&i) if is_big(&r.amount) => (i, 0, FLAG_BIG),
-                _ => (limbs[0], limbs[1], 0),
+            let (amount_lo, amount_hi, big) = if is_big(&r.amount) {
+                let i = bigs
+                    .binary_search_by_key(&r.order(), |(at, _)| *at)
+                    .map_err(|_| invalid(format!("no big amount recorded at height {}", r.height)))?;
+                (self.c.bigs + i as u64, 0, FLAG_BIG)
+            } else {
+                (limbs[0], limbs[1], 0)
             };
             Ok(Rec {
                 amount_lo,
@@ -141,7 +131,7 @@ impl Snapshot {
         }
         let old_big = self.c.bigs as usize * 32;
         m[l.big..l.big + old_big].copy_from_slice(&self.map[self.l.big..self.l.big + old_big]);
-        for (i, (_, _, amount)) in bigs.iter().enumerate() {
+        for (i, (_, amount)) in bigs.iter().enumerate() {
             m[l.big + old_big + 32 * i..][..32].copy_from_slice(&amount.to_be_bytes::<32>());
         }
         m[l.meta..l.meta + meta.len()].copy_from_slice(&meta);
@@ -154,10 +144,4 @@ impl Snapshot {
             bytes: l.end as u64,
         })
     }
-}
-
-/// Whether `amount` goes to the big-amount table (2^128 or more).
-fn is_big(amount: &U256) -> bool {
-    let limbs = amount.as_limbs();
-    limbs[2] != 0 || limbs[3] != 0
 }

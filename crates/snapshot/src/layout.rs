@@ -1,6 +1,6 @@
 //! The byte layout shared by the builder and the reader (`docs/snapshot.md`).
 
-use chaintrace_model::Asset;
+use chaintrace_model::{Asset, U256};
 
 /// First bytes of every snapshot file.
 pub(crate) const MAGIC: &[u8; 8] = b"CTSNAP\0\0";
@@ -21,6 +21,37 @@ pub(crate) const ASSET_LEN: usize = 32;
 /// Record flag (the top bit of the record's asset word): `amount_lo` is an index into the
 /// big-amount table.
 pub(crate) const FLAG_BIG: u32 = 1 << 31;
+
+/// The id of address number `n` (from 0): ids are `u32`, `u32::MAX` kept free.
+pub(crate) fn address_id(n: u64) -> Result<u32, String> {
+    u32::try_from(n).ok().filter(|id| *id < u32::MAX).ok_or_else(|| "more than 4,294,967,294 addresses".into())
+}
+
+/// The ordinal of transaction number `n` (from 0).
+pub(crate) fn tx_ordinal(n: u64) -> Result<u32, String> {
+    u32::try_from(n).map_err(|_| "more than 4,294,967,295 transactions".into())
+}
+
+/// The index of asset number `n` (from 0): below [`FLAG_BIG`], the record's flag bit.
+pub(crate) fn asset_index(n: usize) -> Result<u32, String> {
+    u32::try_from(n).ok().filter(|a| *a < FLAG_BIG).ok_or_else(|| "more than 2^31 assets".into())
+}
+
+/// A transfer's height and time as a record holds them (32 bits each).
+pub(crate) fn height_and_time(height: u64, time: u64) -> Result<(u32, u32), String> {
+    match (u32::try_from(height), u32::try_from(time)) {
+        (Ok(h), Ok(t)) => Ok((h, t)),
+        _ => Err(format!(
+            "transfer at height {height} time {time} is past what the snapshot format holds (heights and times below 2^32)"
+        )),
+    }
+}
+
+/// Whether `amount` goes to the big-amount table (2^128 or more): a record holds 128 bits.
+pub(crate) fn is_big(amount: &U256) -> bool {
+    let limbs = amount.as_limbs();
+    limbs[2] != 0 || limbs[3] != 0
+}
 
 /// The counts that determine every section's place.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

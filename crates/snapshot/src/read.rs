@@ -160,10 +160,7 @@ impl Snapshot {
     /// anew, the transfers caught up so far copied. `None` when the file at its path is no longer
     /// the one it mapped (rebuilt since).
     pub fn reopened(&self) -> Result<Option<Snapshot>, SnapshotError> {
-        let mut s = Snapshot::open(Path::new(&self.path))?;
-        if s.key != *self.built_key() {
-            return Ok(None);
-        }
+        let Some(mut s) = self.same_file()? else { return Ok(None) };
         s.key = self.key.clone();
         s.assets = self.assets.clone();
         s.tail = self.tail.clone();
@@ -173,7 +170,13 @@ impl Snapshot {
     /// Whether the file at its path is still the one it maps (not rebuilt or folded since, nor
     /// removed).
     pub fn file_is_current(&self) -> bool {
-        Snapshot::open(Path::new(&self.path)).is_ok_and(|s| s.key == *self.built_key())
+        self.same_file().is_ok_and(|s| s.is_some())
+    }
+
+    /// The file at its path mapped anew, when it is the one this maps (the same key).
+    fn same_file(&self) -> Result<Option<Snapshot>, SnapshotError> {
+        let s = Snapshot::open(Path::new(&self.path))?;
+        Ok((s.key == *self.built_key()).then_some(s))
     }
 
     /// The key of the file as built; [`Snapshot::key`] is the state it answers for, later when

@@ -11,8 +11,9 @@ use std::collections::HashMap;
 
 use rustc_hash::FxHashMap;
 
-use chaintrace_model::{Address, Asset, DenseRow, Direction, Hash32, Position, Transfer};
+use chaintrace_model::{Address, Asset, DenseRow, Direction, Hash32, Position, Transfer, U256};
 
+use crate::layout::{address_id, asset_index, is_big, tx_ordinal};
 use crate::{SnapshotError, SnapshotKey};
 
 /// The later transfers by address id, in the snapshot's own terms (ids, asset indices,
@@ -31,6 +32,9 @@ pub(crate) struct Tail {
     listed: Vec<u64>,
     /// Hashes of the later transactions: ordinal `file transactions + i` is `txs[i]`.
     txs: Vec<Hash32>,
+    /// The places in chain order of the later transfers with big amounts (2^128 or more): the
+    /// one at `i` is big amount `file big amounts + i` once folded, as a build numbers them.
+    bigs: Vec<((u64, Position), U256)>,
     /// The last transfer's place in chain order.
     last: Option<(u64, Position)>,
     /// Later transfers held.
@@ -60,6 +64,7 @@ impl Tail {
             lists: FxHashMap::default(),
             listed: Vec::new(),
             txs: Vec::new(),
+            bigs: Vec::new(),
             last: None,
             transfers: 0,
         }
@@ -87,10 +92,7 @@ impl Tail {
                 if let Some(id) = (file.id_of)(a).or_else(|| self.new_ids.get(a).copied()) {
                     return Ok(id);
                 }
-                let id = u32::try_from(file.addrs + self.new.len() as u64)
-                    .ok()
-                    .filter(|id| *id < u32::MAX)
-                    .ok_or_else(|| invalid("more than 4,294,967,294 addresses".into()))?;
+                let id = address_id(file.addrs + self.new.len() as u64).map_err(invalid)?;
                 self.new.push(a.clone());
                 self.new_ids.insert(a.clone(), id);
                 Ok(id)
@@ -100,16 +102,11 @@ impl Tail {
             if self.txs.last() != Some(&t.tx) {
                 self.txs.push(t.tx);
             }
-            let tx = u32::try_from(file.txs + self.txs.len() as u64 - 1)
-                .map_err(|_| invalid("more than 4,294,967,295 transactions".into()))?;
+            let tx = tx_ordinal(file.txs + self.txs.len() as u64 - 1).map_err(invalid)?;
             let asset = match asset_ids.get(&t.asset) {
                 Some(a) => *a,
                 None => {
-                    // (the record's top asset bit flags a big amount, as in the builder)
-                    let a = u32::try_from(assets.len())
-                        .ok()
-                        .filter(|a| *a < crate::layout::FLAG_BIG)
-                        .ok_or_else(|| invalid("more than 2^31 assets".into()))?;
+                    let a = asset_index(assets.len()).map_err(invalid)?;
                     assets.push(t.asset);
                     asset_ids.insert(t.asset, a);
                     a
@@ -133,6 +130,9 @@ impl Tail {
                 }
                 self.listed[word] |= 1 << (id % 64);
             }
+            if is_big(&t.amount) {
+                self.bigs.push((t.order(), t.amount));
+            }
             self.transfers += 1;
         }
         Ok(())
@@ -146,6 +146,11 @@ impl Tail {
     /// The hashes of the later transactions, in ordinal order.
     pub(crate) fn tx_hashes(&self) -> &[Hash32] {
         &self.txs
+    }
+
+    /// The later big amounts with their transfers' places, in chain order ([`Tail::bigs`]).
+    pub(crate) fn big_amounts(&self) -> &[((u64, Position), U256)] {
+        &self.bigs
     }
 
     /// Addresses the file does not have.
