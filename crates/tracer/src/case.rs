@@ -17,7 +17,7 @@ use chaintrace_model::{
     Role, TraceParams, CASE_VERSION, U256,
 };
 
-use crate::engine::{Bound, EdgeKind as TraceEdgeKind, Trace};
+use crate::engine::{on_both_cores, Bound, Deposit, EdgeKind as TraceEdgeKind, Node, Trace, TracedEdge, TracedNode};
 use crate::price::{usd_value, Decimal, PriceBook, PriceSource};
 
 /// How the case file names and renders one chain of the walk.
@@ -84,7 +84,219 @@ fn tx_text(tx: &Hash32, evm: bool) -> String {
     tx.display_for(if evm { ChainKind::Evm } else { ChainKind::Bitcoin })
 }
 
+/// What one thread needs to render a trace's nodes, edges and deposits: the chains, and the
+/// facts and prices of each asset, asked once per (chain, asset) and (chain, asset, block time)
+/// rather than per edge (a wide case has tens of thousands). Each thread keeps its own caches.
+struct Renderer<'r, 'a> {
+    trace: &'r Trace,
+    ctx: &'r CaseContext<'a>,
+    chains: &'r [ChainRender<'a>],
+    facts: RefCell<HashMap<(u16, Asset), AssetFacts>>,
+    prices: RefCell<HashMap<(u16, Asset, u64), Option<Priced>>>,
+}
+
+impl<'r, 'a> Renderer<'r, 'a> {
+    fn new(trace: &'r Trace, ctx: &'r CaseContext<'a>, chains: &'r [ChainRender<'a>]) -> Self {
+        Renderer { trace, ctx, chains, facts: RefCell::default(), prices: RefCell::default() }
+    }
+
+    fn ch(&self, c: u16) -> &ChainRender<'a> {
+        &self.chains[usize::from(c)]
+    }
+
+    fn price_symbol(&self, c: u16, asset: &Asset) -> Option<String> {
+        let r = self.ch(c);
+        match asset {
+            Asset::Native => Some(r.native.clone()),
+            Asset::Token(_) => r.syms.get(&asset.display(&r.native).to_ascii_lowercase()).cloned(),
+            // TRC-20 contracts are keyed by their `T…` address (case matters in base58).
+            Asset::TronToken(_) | Asset::Trc10(_) => {
+                let id = asset.display(&r.native);
+                r.syms.get(&id).or_else(|| r.syms.get(&id.to_ascii_lowercase())).cloned()
+            }
+        }
+    }
+
+    /// The asset's id, symbol and decimals as the case file shows them.
+    fn info(&self, c: u16, asset: &Asset) -> (String, Option<String>, u8) {
+        let mut facts = self.facts.borrow_mut();
+        let f = facts.entry((c, *asset)).or_insert_with(|| {
+            let r = self.ch(c);
+            let (id, symbol, decimals) = self
+                .trace
+                .assets
+                .get(&(c, *asset))
+                .map(|i| (i.id.clone(), i.symbol.clone(), i.decimals))
+                .unwrap_or_else(|| {
+                    (asset.display(&r.native), None, if *asset == Asset::Native { r.native_decimals } else { 0 })
+                });
+            AssetFacts { id, symbol, decimals, price_symbol: self.price_symbol(c, asset) }
+        });
+        (f.id.clone(), f.symbol.clone(), f.decimals)
+    }
+
+    /// The USD value of `raw` of `asset` at `time`, and its source's code.
+    fn usd(&self, c: u16, asset: &Asset, time: u64, raw: U256) -> (Option<String>, Option<String>) {
+        let (sym, decimals) = {
+            let facts = self.facts.borrow();
+            match facts.get(&(c, *asset)) {
+                Some(f) => (f.price_symbol.clone(), f.decimals),
+                None => {
+                    drop(facts);
+                    let (_, _, decimals) = self.info(c, asset);
+                    (self.price_symbol(c, asset), decimals)
+                }
+            }
+        };
+        let Some(sym) = sym else { return (None, None) };
+        let mut prices = self.prices.borrow_mut();
+        let price = prices
+            .entry((c, *asset, time))
+            .or_insert_with(|| self.ctx.prices.price(&sym, time).map(|(p, src)| (p, src.code())));
+        match price {
+            Some((p, code)) => (Some(usd_value(raw, decimals, *p)), Some(code.clone())),
+            None => (None, None),
+        }
+    }
+
+    fn tx(&self, c: u16, tx: &Hash32) -> String {
+        tx_text(tx, self.ch(c).evm)
+    }
+
+    fn node(&self, (c, addr): &Node, n: &TracedNode) -> CaseNode {
+        let mut labels: Vec<NodeLabel> = n
+            .labels
+            .iter()
+            .map(|l| NodeLabel { category: l.category.to_string(), entity: l.entity.clone(), source: l.source.clone() })
+            .collect();
+        labels.sort_by(|a, b| (&a.category, &a.entity, &a.source).cmp(&(&b.category, &b.entity, &b.source)));
+        labels.dedup();
+        CaseNode {
+            address: addr.to_string(),
+            chain: self.ch(*c).name.clone(),
+            hop: n.hop,
+            role: n.role,
+            labels,
+            stop_reason: n.stop_reason.map(str::to_string),
+            cluster: None,
+        }
+    }
+
+    fn edge(&self, e: &TracedEdge) -> CaseEdge {
+        let t = &e.transfer;
+        let c = e.chain;
+        let (id, symbol, decimals) = self.info(c, &t.asset);
+        let (usd_value, usd_source) = self.usd(c, &t.asset, t.time, e.traced);
+        let mut edge = CaseEdge {
+            from: t.from.to_string(),
+            to: t.to.to_string(),
+            chain: self.ch(c).name.clone(),
+            kind: EdgeKind::Transfer,
+            tx: self.tx(c, &t.tx),
+            block: t.height,
+            time: rfc3339(t.time),
+            asset: id,
+            symbol,
+            amount: format_units(t.amount, decimals),
+            amount_raw: t.amount.to_string(),
+            traced_amount: format_units(e.traced, decimals),
+            usd: usd_value,
+            usd_source,
+            asset_in: None,
+            asset_out: None,
+            symbol_in: None,
+            amount_in: None,
+            amount_out: None,
+            traced_in: None,
+            via: None,
+            venue: None,
+            chain_from: None,
+            chain_to: None,
+            release_tx: None,
+            release_asset: None,
+        };
+        match &e.kind {
+            TraceEdgeKind::Transfer => {}
+            TraceEdgeKind::Swap { conversion: v, traced_in } => {
+                let (in_id, in_symbol, in_decimals) = self.info(c, &v.asset_in);
+                edge.kind = EdgeKind::Swap;
+                edge.asset_out = Some(edge.asset.clone());
+                edge.amount_out = Some(edge.amount.clone());
+                edge.asset_in = Some(in_id);
+                edge.symbol_in = in_symbol;
+                edge.amount_in = Some(format_units(v.amount_in, in_decimals));
+                edge.traced_in = Some(format_units(*traced_in, in_decimals));
+                edge.via = Some(v.kind.as_str().to_string());
+                edge.venue = v.venue.as_ref().map(|a| a.to_string());
+            }
+            TraceEdgeKind::Bridge { to_chain, release, traced_out } => {
+                edge.kind = EdgeKind::Bridge;
+                edge.chain_from = Some(edge.chain.clone());
+                edge.chain_to = to_chain.map(|rc| self.ch(rc).name.clone());
+                if let (Some(rc), Some(r)) = (to_chain, release) {
+                    let (rid, _, rdec) = self.info(*rc, &r.asset);
+                    edge.release_tx = Some(self.tx(*rc, &r.tx));
+                    edge.release_asset = Some(rid);
+                    edge.amount_out = Some(format_units(r.amount, rdec));
+                    edge.traced_in = Some(format_units(*traced_out, rdec));
+                }
+            }
+        }
+        edge
+    }
+
+    fn deposit(&self, d: &Deposit) -> CaseDeposit {
+        let e = &self.trace.edges[d.edge];
+        let t = &e.transfer;
+        // what entered the deposit address: a bridge's released side, else the transfer
+        let (c, asset, traced, tx, height, time) = match &e.kind {
+            TraceEdgeKind::Bridge { to_chain: Some(rc), release: Some(r), traced_out } => {
+                (*rc, r.asset, *traced_out, r.tx, r.height, r.time)
+            }
+            _ => (e.chain, t.asset, e.traced, t.tx, t.height, t.time),
+        };
+        let (id, symbol, decimals) = self.info(c, &asset);
+        let (usd_value, usd_source) = self.usd(c, &asset, time, traced);
+        CaseDeposit {
+            address: t.to.to_string(),
+            chain: self.ch(c).name.clone(),
+            exchange: d.exchange.clone(),
+            asset: id,
+            symbol,
+            amount: format_units(traced, decimals),
+            usd: usd_value,
+            usd_source,
+            tx: self.tx(c, &tx),
+            block: height,
+            time: rfc3339(time),
+            hops: d.hops,
+            seed: d.seed.to_string(),
+            path: d.path.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+}
+
+/// `render` over `items`, on both cores for a wide case (each chunk with a renderer of its own),
+/// in `items`' order.
+fn rendered<'r, 'a, T: Sync, R: Send>(
+    trace: &'r Trace,
+    ctx: &'r CaseContext<'a>,
+    chains: &'r [ChainRender<'a>],
+    items: &[T],
+    render: impl Fn(&Renderer<'r, 'a>, &T) -> R + Sync,
+) -> Vec<R> {
+    let parts = on_both_cores(items, |part| {
+        let r = Renderer::new(trace, ctx, chains);
+        Ok::<_, std::convert::Infallible>(part.iter().map(|x| render(&r, x)).collect::<Vec<R>>())
+    });
+    let Ok(parts) = parts;
+    parts.into_iter().flatten().collect()
+}
+
 /// Build the case file of a trace.
+///
+/// A wide case's nodes and edges (at 10M transfers, a poison trace's ~70k of each, every field
+/// a string to format) are rendered on both cores.
 pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
     let o = &trace.options;
     let empty = BTreeMap::new();
@@ -105,87 +317,9 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
             }
         })
         .collect();
-    let ch = |c: u16| &chains[usize::from(c)];
-    let price_symbol = |c: u16, asset: &Asset| -> Option<String> {
-        let r = ch(c);
-        match asset {
-            Asset::Native => Some(r.native.clone()),
-            Asset::Token(_) => r.syms.get(&asset.display(&r.native).to_ascii_lowercase()).cloned(),
-            // TRC-20 contracts are keyed by their `T…` address (case matters in base58).
-            Asset::TronToken(_) | Asset::Trc10(_) => {
-                let id = asset.display(&r.native);
-                r.syms.get(&id).or_else(|| r.syms.get(&id.to_ascii_lowercase())).cloned()
-            }
-        }
-    };
-    let info = |c: u16, asset: &Asset| {
-        let r = ch(c);
-        trace.assets.get(&(c, *asset)).map(|i| (i.id.clone(), i.symbol.clone(), i.decimals)).unwrap_or_else(|| {
-            (asset.display(&r.native), None, if *asset == Asset::Native { r.native_decimals } else { 0 })
-        })
-    };
-    // what `info` and `price_symbol` say of each (chain, asset), and the price of each
-    // (chain, asset, block time): asked once, not per edge (a wide case has tens of thousands)
-    let facts: RefCell<HashMap<(u16, Asset), AssetFacts>> = RefCell::default();
-    let prices: RefCell<HashMap<(u16, Asset, u64), Option<Priced>>> = RefCell::default();
-    let info = |c: u16, asset: &Asset| -> (String, Option<String>, u8) {
-        let mut facts = facts.borrow_mut();
-        let f = facts.entry((c, *asset)).or_insert_with(|| {
-            let (id, symbol, decimals) = info(c, asset);
-            AssetFacts { id, symbol, decimals, price_symbol: price_symbol(c, asset) }
-        });
-        (f.id.clone(), f.symbol.clone(), f.decimals)
-    };
-    let usd = |c: u16, asset: &Asset, time: u64, raw: U256| -> (Option<String>, Option<String>) {
-        let (sym, decimals) = {
-            let facts = facts.borrow();
-            match facts.get(&(c, *asset)) {
-                Some(f) => (f.price_symbol.clone(), f.decimals),
-                None => {
-                    drop(facts);
-                    let (_, _, decimals) = info(c, asset);
-                    (price_symbol(c, asset), decimals)
-                }
-            }
-        };
-        let Some(sym) = sym else { return (None, None) };
-        let mut prices = prices.borrow_mut();
-        let price = prices
-            .entry((c, *asset, time))
-            .or_insert_with(|| ctx.prices.price(&sym, time).map(|(p, src)| (p, src.code())));
-        match price {
-            Some((p, code)) => (Some(usd_value(raw, decimals, *p)), Some(code.clone())),
-            None => (None, None),
-        }
-    };
-    let tx_of = |c: u16, tx: &Hash32| tx_text(tx, ch(c).evm);
 
-    let mut nodes: Vec<CaseNode> = trace
-        .nodes
-        .iter()
-        .map(|((c, addr), n)| {
-            let mut labels: Vec<NodeLabel> = n
-                .labels
-                .iter()
-                .map(|l| NodeLabel {
-                    category: l.category.to_string(),
-                    entity: l.entity.clone(),
-                    source: l.source.clone(),
-                })
-                .collect();
-            labels.sort_by(|a, b| (&a.category, &a.entity, &a.source).cmp(&(&b.category, &b.entity, &b.source)));
-            labels.dedup();
-            CaseNode {
-                address: addr.to_string(),
-                chain: ch(*c).name.clone(),
-                hop: n.hop,
-                role: n.role,
-                labels,
-                stop_reason: n.stop_reason.map(str::to_string),
-                cluster: None,
-            }
-        })
-        .collect();
+    let traced: Vec<(&Node, &TracedNode)> = trace.nodes.iter().collect();
+    let mut nodes: Vec<CaseNode> = rendered(trace, ctx, &chains, &traced, |r, (k, n)| r.node(k, n));
     // by (hop, address, chain): by hop first, then each hop's nodes by (address, chain) where
     // they are not in that order already (the trace's order, by address, often is) — the same
     // order as one stable sort by the three
@@ -198,107 +332,8 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
             run.sort_by(|a, b| key(a).cmp(&key(b)));
         }
     }
-
-    let edges: Vec<CaseEdge> = trace
-        .edges
-        .iter()
-        .map(|e| {
-            let t = &e.transfer;
-            let c = e.chain;
-            let (id, symbol, decimals) = info(c, &t.asset);
-            let (usd_value, usd_source) = usd(c, &t.asset, t.time, e.traced);
-            let mut edge = CaseEdge {
-                from: t.from.to_string(),
-                to: t.to.to_string(),
-                chain: ch(c).name.clone(),
-                kind: EdgeKind::Transfer,
-                tx: tx_of(c, &t.tx),
-                block: t.height,
-                time: rfc3339(t.time),
-                asset: id,
-                symbol,
-                amount: format_units(t.amount, decimals),
-                amount_raw: t.amount.to_string(),
-                traced_amount: format_units(e.traced, decimals),
-                usd: usd_value,
-                usd_source,
-                asset_in: None,
-                asset_out: None,
-                symbol_in: None,
-                amount_in: None,
-                amount_out: None,
-                traced_in: None,
-                via: None,
-                venue: None,
-                chain_from: None,
-                chain_to: None,
-                release_tx: None,
-                release_asset: None,
-            };
-            match &e.kind {
-                TraceEdgeKind::Transfer => {}
-                TraceEdgeKind::Swap { conversion: v, traced_in } => {
-                    let (in_id, in_symbol, in_decimals) = info(c, &v.asset_in);
-                    edge.kind = EdgeKind::Swap;
-                    edge.asset_out = Some(edge.asset.clone());
-                    edge.amount_out = Some(edge.amount.clone());
-                    edge.asset_in = Some(in_id);
-                    edge.symbol_in = in_symbol;
-                    edge.amount_in = Some(format_units(v.amount_in, in_decimals));
-                    edge.traced_in = Some(format_units(*traced_in, in_decimals));
-                    edge.via = Some(v.kind.as_str().to_string());
-                    edge.venue = v.venue.as_ref().map(|a| a.to_string());
-                }
-                TraceEdgeKind::Bridge { to_chain, release, traced_out } => {
-                    edge.kind = EdgeKind::Bridge;
-                    edge.chain_from = Some(edge.chain.clone());
-                    edge.chain_to = to_chain.map(|rc| ch(rc).name.clone());
-                    if let (Some(rc), Some(r)) = (to_chain, release) {
-                        let (rid, _, rdec) = info(*rc, &r.asset);
-                        edge.release_tx = Some(tx_of(*rc, &r.tx));
-                        edge.release_asset = Some(rid);
-                        edge.amount_out = Some(format_units(r.amount, rdec));
-                        edge.traced_in = Some(format_units(*traced_out, rdec));
-                    }
-                }
-            }
-            edge
-        })
-        .collect();
-
-    let deposits: Vec<CaseDeposit> = trace
-        .deposits
-        .iter()
-        .map(|d| {
-            let e = &trace.edges[d.edge];
-            let t = &e.transfer;
-            // what entered the deposit address: a bridge's released side, else the transfer
-            let (c, asset, traced, tx, height, time) = match &e.kind {
-                TraceEdgeKind::Bridge { to_chain: Some(rc), release: Some(r), traced_out } => {
-                    (*rc, r.asset, *traced_out, r.tx, r.height, r.time)
-                }
-                _ => (e.chain, t.asset, e.traced, t.tx, t.height, t.time),
-            };
-            let (id, symbol, decimals) = info(c, &asset);
-            let (usd_value, usd_source) = usd(c, &asset, time, traced);
-            CaseDeposit {
-                address: t.to.to_string(),
-                chain: ch(c).name.clone(),
-                exchange: d.exchange.clone(),
-                asset: id,
-                symbol,
-                amount: format_units(traced, decimals),
-                usd: usd_value,
-                usd_source,
-                tx: tx_of(c, &tx),
-                block: height,
-                time: rfc3339(time),
-                hops: d.hops,
-                seed: d.seed.to_string(),
-                path: d.path.iter().map(|a| a.to_string()).collect(),
-            }
-        })
-        .collect();
+    let edges: Vec<CaseEdge> = rendered(trace, ctx, &chains, &trace.edges, Renderer::edge);
+    let deposits: Vec<CaseDeposit> = rendered(trace, ctx, &chains, &trace.deposits, Renderer::deposit);
 
     let mut seeds: Vec<String> = o.seeds.iter().map(|s| s.to_string()).collect();
     seeds.sort();

@@ -63,6 +63,7 @@ use crate::policy::{Parcel, Policy, Seg, State};
 use crate::source::{BatchRequest, GraphSource};
 
 mod dense;
+pub(crate) use dense::on_both_cores;
 
 /// Which way the walk goes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -409,7 +410,7 @@ const OKEY_MIN: OKey = (0, 0, 0, 0, 0, 0);
 const OKEY_MAX: OKey = (u64::MAX, u16::MAX, u64::MAX, u32::MAX, u32::MAX, u8::MAX);
 
 /// (chain index, address).
-type Node = (u16, Address);
+pub(crate) type Node = (u16, Address);
 /// (chain index, address, asset): what taint is kept per.
 type Holding = (u16, Address, Asset);
 

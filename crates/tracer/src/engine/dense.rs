@@ -1787,7 +1787,7 @@ fn unnamed_transfer(r: &Row, asset: Asset) -> Transfer {
 /// second core to run it, in chunks that either thread takes when it is free (a chunk of hubs'
 /// long lists, or a thread that lost its core for a while, no longer keeps the other waiting
 /// at the end of a half); the results in `items`' order, a part per chunk.
-pub(super) fn on_both_cores<T: Sync, R: Send, E: Send>(
+pub(crate) fn on_both_cores<T: Sync, R: Send, E: Send>(
     items: &[T],
     f: impl Fn(&[T]) -> Result<R, E> + Sync,
 ) -> Result<Vec<R>, E> {
