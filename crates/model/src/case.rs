@@ -455,15 +455,207 @@ impl CaseFile {
 
     /// The bytes of [`CaseFile::to_json`], written to `w` as they are made (a case file of a
     /// wide trace is tens of MB: it need not be held in memory twice). Errors are `w`'s.
+    ///
+    /// A wide case's nodes, edges and deposits (at 10M transfers a poison trace's case file is
+    /// ~58 MB, 70% of it edges) are formatted on both cores, in chunks, each element at the
+    /// depth the pretty printer would reach it; the rest of the file is serde_json's own
+    /// pretty output with those three arrays empty, which ends with them.
     pub fn write_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
         use std::io::Write as _;
         // serde_json writes a few bytes at a time; buffered here, in a writer of a concrete type,
         // each is a copy instead of a call through `dyn Write` (a 59 MB case file: ~6% of a
         // cold `chaintrace trace` was those calls)
         let mut buf = std::io::BufWriter::with_capacity(1 << 16, w);
-        serde_json::to_writer_pretty(&mut buf, self).map_err(std::io::Error::from)?;
-        buf.write_all(b"\n")?;
+        let wide = self.nodes.len() + self.edges.len() + self.deposits.len() >= pretty::WIDE;
+        if !wide || pretty::cores() < 2 {
+            serde_json::to_writer_pretty(&mut buf, self).map_err(std::io::Error::from)?;
+            buf.write_all(b"\n")?;
+            return buf.flush();
+        }
+        let head = CaseFile {
+            version: self.version,
+            chain: self.chain.clone(),
+            chains: self.chains.clone(),
+            seeds: self.seeds.clone(),
+            params: self.params.clone(),
+            provenance: self.provenance.clone(),
+            nodes: Vec::new(),
+            edges: Vec::new(),
+            deposits: Vec::new(),
+        };
+        let mut text = serde_json::to_vec_pretty(&head).map_err(std::io::Error::from)?;
+        // the three arrays are the struct's last fields: its text ends with them, empty
+        const TAIL: &[u8] = b"\n  \"nodes\": [],\n  \"edges\": [],\n  \"deposits\": []\n}";
+        if !text.ends_with(TAIL) {
+            return Err(std::io::Error::other("case file: the pretty printer's layout changed"));
+        }
+        text.truncate(text.len() - TAIL.len());
+        buf.write_all(&text)?;
+        let [nodes, edges, deposits] = pretty::arrays(&self.nodes, &self.edges, &self.deposits)?;
+        for (name, body, last) in [("nodes", nodes, false), ("edges", edges, false), ("deposits", deposits, true)] {
+            write!(buf, "\n  \"{name}\": ")?;
+            for part in body {
+                buf.write_all(&part)?;
+            }
+            buf.write_all(if last { b"\n" } else { b"," })?;
+        }
+        buf.write_all(b"}\n")?;
         buf.flush()
+    }
+}
+
+/// A case file's arrays formatted as `serde_json::to_writer_pretty` formats them inside the
+/// file (two-space indent), on two threads.
+mod pretty {
+    use std::io::{self, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    use serde::Serialize;
+    use serde_json::ser::{CompactFormatter, Formatter};
+
+    /// Below this many elements in all, one thread formats the whole file.
+    pub(super) const WIDE: usize = 4096;
+    /// Elements per chunk a thread takes at a time.
+    const CHUNK: usize = 2048;
+
+    pub(super) fn cores() -> usize {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    }
+
+    /// serde_json's `PrettyFormatter` (two spaces), starting at `depth` levels in.
+    struct Indented {
+        depth: usize,
+        has_value: bool,
+    }
+
+    impl Indented {
+        fn indent<W: ?Sized + Write>(&self, w: &mut W) -> io::Result<()> {
+            for _ in 0..self.depth {
+                w.write_all(b"  ")?;
+            }
+            Ok(())
+        }
+    }
+
+    impl Formatter for Indented {
+        fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+            self.depth += 1;
+            self.has_value = false;
+            w.write_all(b"[")
+        }
+
+        fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+            self.depth -= 1;
+            if self.has_value {
+                w.write_all(b"\n")?;
+                self.indent(w)?;
+            }
+            w.write_all(b"]")
+        }
+
+        fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+            w.write_all(if first { b"\n" } else { b",\n" })?;
+            self.indent(w)
+        }
+
+        fn end_array_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
+            self.has_value = true;
+            Ok(())
+        }
+
+        fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+            self.depth += 1;
+            self.has_value = false;
+            w.write_all(b"{")
+        }
+
+        fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+            self.depth -= 1;
+            if self.has_value {
+                w.write_all(b"\n")?;
+                self.indent(w)?;
+            }
+            w.write_all(b"}")
+        }
+
+        fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+            w.write_all(if first { b"\n" } else { b",\n" })?;
+            self.indent(w)
+        }
+
+        fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+            w.write_all(b": ")
+        }
+
+        fn end_object_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
+            self.has_value = true;
+            Ok(())
+        }
+
+        fn write_byte_array<W: ?Sized + Write>(&mut self, w: &mut W, value: &[u8]) -> io::Result<()> {
+            // (not used by a case file; as serde_json's pretty printer writes one)
+            CompactFormatter.write_byte_array(w, value)
+        }
+    }
+
+    /// One chunk of an array's elements as they appear inside the file's top-level object
+    /// (each element on a new line at depth 2, after a comma but for the array's first).
+    fn chunk<T: Serialize>(items: &[T], first: bool) -> io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(items.len() * 256);
+        for (i, x) in items.iter().enumerate() {
+            out.extend_from_slice(if first && i == 0 { b"\n    " } else { b",\n    " });
+            let mut ser = serde_json::Serializer::with_formatter(&mut out, Indented { depth: 2, has_value: false });
+            x.serialize(&mut ser).map_err(io::Error::from)?;
+        }
+        Ok(out)
+    }
+
+    /// The three arrays' texts (`[`, their chunks, the closing line), in order.
+    pub(super) fn arrays<A: Serialize + Sync, B: Serialize + Sync, C: Serialize + Sync>(
+        a: &[A],
+        b: &[B],
+        c: &[C],
+    ) -> io::Result<[Vec<Vec<u8>>; 3]> {
+        // every chunk of the three, taken in turn by both threads
+        let jobs: Vec<(usize, usize)> = [a.len(), b.len(), c.len()]
+            .iter()
+            .enumerate()
+            .flat_map(|(k, &n)| (0..n.div_ceil(CHUNK)).map(move |j| (k, j * CHUNK)))
+            .collect();
+        let next = AtomicUsize::new(0);
+        let done: Mutex<Vec<Option<io::Result<Vec<u8>>>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
+        let work = || loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&(k, from)) = jobs.get(i) else { break };
+            let part = match k {
+                0 => chunk(&a[from..a.len().min(from + CHUNK)], from == 0),
+                1 => chunk(&b[from..b.len().min(from + CHUNK)], from == 0),
+                _ => chunk(&c[from..c.len().min(from + CHUNK)], from == 0),
+            };
+            done.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(part);
+        };
+        std::thread::scope(|s| {
+            s.spawn(work);
+            work();
+        });
+        let mut out: [Vec<Vec<u8>>; 3] = Default::default();
+        for (k, n) in [a.len(), b.len(), c.len()].into_iter().enumerate() {
+            out[k].push(b"[".to_vec());
+            if n == 0 {
+                out[k].push(b"]".to_vec());
+            }
+        }
+        let done = done.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (&(k, _), part) in jobs.iter().zip(done) {
+            out[k].push(part.ok_or_else(|| io::Error::other("case file: a chunk was not formatted"))??);
+        }
+        for (k, n) in [a.len(), b.len(), c.len()].into_iter().enumerate() {
+            if n > 0 {
+                out[k].push(b"\n  ]".to_vec());
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -532,6 +724,62 @@ mod tests {
         c.write_json(&mut streamed).unwrap();
         assert_eq!(String::from_utf8(streamed).unwrap(), want);
         assert_eq!(c.to_json(), want);
+    }
+
+    /// A wide case (formatted in chunks on two threads) writes the same bytes as serde_json's
+    /// pretty printer: chunk boundaries, nested objects and arrays (empty ones too), escapes,
+    /// optional fields, and an empty array beside full ones.
+    #[test]
+    fn a_wide_case_formatted_on_two_threads_is_the_pretty_json_of_the_case() {
+        let base = sample();
+        let mut c = base.clone();
+        let (node, edge) = (base.nodes[0].clone(), base.edges[0].clone());
+        c.nodes = (0..5000)
+            .map(|i| CaseNode {
+                address: format!("bc1q{i:05}"),
+                hop: i % 7,
+                labels: if i % 3 == 0 { Vec::new() } else { node.labels.clone() },
+                stop_reason: (i % 5 == 0).then(|| "hops".to_string()),
+                cluster: (i % 2 == 0).then(|| format!("c{i}")),
+                ..node.clone()
+            })
+            .collect();
+        c.edges = (0..4500)
+            .map(|i| CaseEdge {
+                block: i,
+                usd: (i % 4 == 0).then(|| format!("{i}.25")),
+                usd_source: (i % 4 == 0).then(|| "peg".to_string()),
+                kind: if i % 9 == 0 { EdgeKind::Swap } else { EdgeKind::Transfer },
+                via: (i % 9 == 0).then(|| "uniswap-v2 \u{1F984}\n".to_string()),
+                ..edge.clone()
+            })
+            .collect();
+        let oracle = |c: &CaseFile| serde_json::to_string_pretty(c).unwrap() + "\n";
+        // no deposits: an empty array after two full ones
+        assert!(c.deposits.is_empty());
+        assert_eq!(c.to_json(), oracle(&c));
+        // deposits too, one with an empty path
+        let deposit = |i: u64, path: Vec<String>| CaseDeposit {
+            address: format!("0xdep{i}"),
+            chain: "ethereum".into(),
+            exchange: "Ex \"A\"".into(),
+            asset: "0xdac17f958d2ee523a2206206994597c13d831ec7".into(),
+            symbol: Some("USDT".into()),
+            amount: "12.5".into(),
+            usd: None,
+            usd_source: None,
+            tx: "0xaa".into(),
+            block: i,
+            time: "2024-01-01T00:00:00Z".into(),
+            hops: 3,
+            seed: "0xseed".into(),
+            path,
+        };
+        c.deposits = vec![deposit(1, vec!["0xa".into(), "0xb".into()]), deposit(2, Vec::new())];
+        assert_eq!(c.to_json(), oracle(&c));
+        // and with no nodes: the first array empty
+        c.nodes.clear();
+        assert_eq!(c.to_json(), oracle(&c));
     }
 
     /// A version 1 file (as chaintrace wrote them before version 2) reads: its chain becomes

@@ -432,7 +432,9 @@ pub(crate) fn build_case(
         since_text: req.since.clone(),
         until_text: req.until.clone(),
     };
+    let t_case = std::time::Instant::now();
     let mut case = case_file(&result, &cctx);
+    tracing::debug!(ms = t_case.elapsed().as_millis() as u64, "case built");
     for sp in specs.iter().filter(|sp| sp.kind == ChainKind::Bitcoin) {
         // The entity cluster of each address, when `chaintrace cluster` has run.
         for n in case.nodes.iter_mut().filter(|n| n.chain == sp.name) {
@@ -520,6 +522,7 @@ pub(crate) fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
         until: args.until.clone(),
         hub_degree: args.hub_degree,
     };
+    tracing::debug!("store open");
     let case = build_case(ctx, &store, &user_labels, &req, &Valuation { prices: &prices, note })?;
     // Addresses the trace reached that a stablecoin issuer froze (labels of category frozen).
     let frozen: Vec<(String, String)> = case
@@ -535,7 +538,9 @@ pub(crate) fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
     };
     let done = match &args.out {
         Some(path) => {
+            let t_write = std::time::Instant::now();
             files::write_case(path, &case)?;
+            tracing::debug!(ms = t_write.elapsed().as_millis() as u64, "case file written");
             if ctx.json {
                 output::json(&serde_json::json!({
                     "out": path.display().to_string(),
