@@ -491,14 +491,7 @@ impl CaseFile {
         }
         text.truncate(text.len() - TAIL.len());
         buf.write_all(&text)?;
-        let [nodes, edges, deposits] = pretty::arrays(&self.nodes, &self.edges, &self.deposits)?;
-        for (name, body, last) in [("nodes", nodes, false), ("edges", edges, false), ("deposits", deposits, true)] {
-            write!(buf, "\n  \"{name}\": ")?;
-            for part in body {
-                buf.write_all(&part)?;
-            }
-            buf.write_all(if last { b"\n" } else { b"," })?;
-        }
+        pretty::write_arrays(&mut buf, &self.nodes, &self.edges, &self.deposits)?;
         buf.write_all(b"}\n")?;
         buf.flush()
     }
@@ -507,9 +500,9 @@ impl CaseFile {
 /// A case file's arrays formatted as `serde_json::to_writer_pretty` formats them inside the
 /// file (two-space indent), on two threads.
 mod pretty {
+    use std::collections::BTreeMap;
     use std::io::{self, Write};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     use serde::Serialize;
     use serde_json::ser::{CompactFormatter, Formatter};
@@ -611,51 +604,91 @@ mod pretty {
         Ok(out)
     }
 
-    /// The three arrays' texts (`[`, their chunks, the closing line), in order.
-    pub(super) fn arrays<A: Serialize + Sync, B: Serialize + Sync, C: Serialize + Sync>(
+    /// The three arrays as the last fields of the file's top-level object (`"nodes": [...],`
+    /// and so on, each element on its own line at depth 2), written to `out` in order. Both
+    /// threads format chunks, taken in turn; the second hands its chunks over a bounded channel
+    /// and this one writes every chunk as soon as those before it are written, so only a few
+    /// chunks' text is held at a time, not the file's.
+    pub(super) fn write_arrays<W: Write, A: Serialize + Sync, B: Serialize + Sync, C: Serialize + Sync>(
+        out: &mut W,
         a: &[A],
         b: &[B],
         c: &[C],
-    ) -> io::Result<[Vec<Vec<u8>>; 3]> {
-        // every chunk of the three, taken in turn by both threads
-        let jobs: Vec<(usize, usize)> = [a.len(), b.len(), c.len()]
-            .iter()
-            .enumerate()
-            .flat_map(|(k, &n)| (0..n.div_ceil(CHUNK)).map(move |j| (k, j * CHUNK)))
-            .collect();
+    ) -> io::Result<()> {
+        const NAMES: [&str; 3] = ["nodes", "edges", "deposits"];
+        let lens = [a.len(), b.len(), c.len()];
+        // (array, first element) of every chunk, in the file's order
+        let jobs: Vec<(usize, usize)> =
+            lens.iter().enumerate().flat_map(|(k, &n)| (0..n.div_ceil(CHUNK)).map(move |j| (k, j * CHUNK))).collect();
         let next = AtomicUsize::new(0);
-        let done: Mutex<Vec<Option<io::Result<Vec<u8>>>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
-        let work = || loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(&(k, from)) = jobs.get(i) else { break };
-            let part = match k {
+        let stop = AtomicBool::new(false);
+        let format = |j: usize| -> io::Result<Vec<u8>> {
+            let (k, from) = jobs[j];
+            match k {
                 0 => chunk(&a[from..a.len().min(from + CHUNK)], from == 0),
                 1 => chunk(&b[from..b.len().min(from + CHUNK)], from == 0),
                 _ => chunk(&c[from..c.len().min(from + CHUNK)], from == 0),
-            };
-            done.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(part);
+            }
         };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, io::Result<Vec<u8>>)>(4);
         std::thread::scope(|s| {
-            s.spawn(work);
-            work();
-        });
-        let mut out: [Vec<Vec<u8>>; 3] = Default::default();
-        for (k, n) in [a.len(), b.len(), c.len()].into_iter().enumerate() {
-            out[k].push(b"[".to_vec());
-            if n == 0 {
-                out[k].push(b"]".to_vec());
-            }
-        }
-        let done = done.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (&(k, _), part) in jobs.iter().zip(done) {
-            out[k].push(part.ok_or_else(|| io::Error::other("case file: a chunk was not formatted"))??);
-        }
-        for (k, n) in [a.len(), b.len(), c.len()].into_iter().enumerate() {
-            if n > 0 {
-                out[k].push(b"\n  ]".to_vec());
-            }
-        }
-        Ok(out)
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    let j = next.fetch_add(1, Ordering::Relaxed);
+                    if j >= jobs.len() || tx.send((j, format(j))).is_err() {
+                        break;
+                    }
+                }
+            });
+            let written = (|| {
+                // chunks formatted and not yet written, by job
+                let mut ready: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
+                // arrays begun
+                let mut begun = 0;
+                for want in 0..jobs.len() {
+                    let text = loop {
+                        if let Some(t) = ready.remove(&want) {
+                            break t;
+                        }
+                        // the helper's finished chunks first, then one more of our own, else wait
+                        if let Ok((j, t)) = rx.try_recv() {
+                            ready.insert(j, t?);
+                            continue;
+                        }
+                        let j = next.fetch_add(1, Ordering::Relaxed);
+                        if j < jobs.len() {
+                            let t = format(j)?;
+                            ready.insert(j, t);
+                        } else {
+                            let (j, t) = rx.recv().map_err(|_| io::Error::other("case file: a chunk was lost"))?;
+                            ready.insert(j, t?);
+                        }
+                    };
+                    let (k, from) = jobs[want];
+                    // the arrays before this one that have no elements, then this one's start
+                    while begun <= k {
+                        write!(out, "\n  \"{}\": [", NAMES[begun])?;
+                        if lens[begun] == 0 {
+                            out.write_all(if begun == 2 { b"]\n" } else { b"]," })?;
+                        }
+                        begun += 1;
+                    }
+                    out.write_all(&text)?;
+                    if from + CHUNK >= lens[k] {
+                        out.write_all(if k == 2 { b"\n  ]\n" } else { b"\n  ]," })?;
+                    }
+                }
+                while begun < 3 {
+                    write!(out, "\n  \"{}\": []", NAMES[begun])?;
+                    out.write_all(if begun == 2 { b"\n" } else { b"," })?;
+                    begun += 1;
+                }
+                Ok(())
+            })();
+            stop.store(true, Ordering::Relaxed);
+            drop(rx);
+            written
+        })
     }
 }
 
