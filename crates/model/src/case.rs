@@ -529,27 +529,42 @@ mod pretty {
             }
             Ok(())
         }
-    }
 
-    impl Formatter for Indented {
-        fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        /// `[` or `{`: one level in, nothing in it yet.
+        fn open<W: ?Sized + Write>(&mut self, w: &mut W, bracket: &[u8]) -> io::Result<()> {
             self.depth += 1;
             self.has_value = false;
-            w.write_all(b"[")
+            w.write_all(bracket)
         }
 
-        fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        /// `]` or `}`: on a line of its own after any content.
+        fn close<W: ?Sized + Write>(&mut self, w: &mut W, bracket: &[u8]) -> io::Result<()> {
             self.depth -= 1;
             if self.has_value {
                 w.write_all(b"\n")?;
                 self.indent(w)?;
             }
-            w.write_all(b"]")
+            w.write_all(bracket)
+        }
+
+        /// An element or key on a new line, after a comma but for the first.
+        fn next<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+            w.write_all(if first { b"\n" } else { b",\n" })?;
+            self.indent(w)
+        }
+    }
+
+    impl Formatter for Indented {
+        fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+            self.open(w, b"[")
+        }
+
+        fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+            self.close(w, b"]")
         }
 
         fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
-            w.write_all(if first { b"\n" } else { b",\n" })?;
-            self.indent(w)
+            self.next(w, first)
         }
 
         fn end_array_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
@@ -558,23 +573,15 @@ mod pretty {
         }
 
         fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-            self.depth += 1;
-            self.has_value = false;
-            w.write_all(b"{")
+            self.open(w, b"{")
         }
 
         fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-            self.depth -= 1;
-            if self.has_value {
-                w.write_all(b"\n")?;
-                self.indent(w)?;
-            }
-            w.write_all(b"}")
+            self.close(w, b"}")
         }
 
         fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
-            w.write_all(if first { b"\n" } else { b",\n" })?;
-            self.indent(w)
+            self.next(w, first)
         }
 
         fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
