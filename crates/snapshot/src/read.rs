@@ -83,7 +83,7 @@ impl std::fmt::Debug for Snapshot {
 /// The file opened for reading without updating its access time where the process may ask that
 /// (it owns the file, or has `CAP_FOWNER`): a trace reads its record lists and hashes with tens
 /// of thousands of `pread`s, and on a `relatime` mount each one asks whether the access time is
-/// due (about 4% of a warm poison trace's CPU on the 10M bench store). Elsewhere, a plain open.
+/// due (about 2% of a warm poison trace's CPU on the 10M bench store). Elsewhere, a plain open.
 fn open_noatime(path: &Path) -> std::io::Result<File> {
     #[cfg(target_os = "linux")]
     {

@@ -522,7 +522,7 @@ pub(crate) fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
         until: args.until.clone(),
         hub_degree: args.hub_degree,
     };
-    tracing::debug!("store open");
+    tracing::debug!("store opened");
     let case = build_case(ctx, &store, &user_labels, &req, &Valuation { prices: &prices, note })?;
     // Addresses the trace reached that a stablecoin issuer froze (labels of category frozen).
     let frozen: Vec<(String, String)> = case
