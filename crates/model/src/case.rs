@@ -637,6 +637,14 @@ mod pretty {
                 _ => chunk(&c[from..c.len().min(from + CHUNK)], from == 0),
             }
         };
+        // array `k`'s key and opening bracket; an empty one's closing bracket too
+        let begin = |out: &mut W, k: usize| -> io::Result<()> {
+            write!(out, "\n  \"{}\": [", NAMES[k])?;
+            if lens[k] == 0 {
+                out.write_all(if k == 2 { b"]\n" } else { b"]," })?;
+            }
+            Ok(())
+        };
         let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, io::Result<Vec<u8>>)>(4);
         std::thread::scope(|s| {
             s.spawn(|| {
@@ -674,10 +682,7 @@ mod pretty {
                     let (k, from) = jobs[want];
                     // the arrays before this one that have no elements, then this one's start
                     while begun <= k {
-                        write!(out, "\n  \"{}\": [", NAMES[begun])?;
-                        if lens[begun] == 0 {
-                            out.write_all(if begun == 2 { b"]\n" } else { b"]," })?;
-                        }
+                        begin(out, begun)?;
                         begun += 1;
                     }
                     out.write_all(&text)?;
@@ -685,9 +690,9 @@ mod pretty {
                         out.write_all(if k == 2 { b"\n  ]\n" } else { b"\n  ]," })?;
                     }
                 }
+                // the empty arrays after the last element
                 while begun < 3 {
-                    write!(out, "\n  \"{}\": []", NAMES[begun])?;
-                    out.write_all(if begun == 2 { b"\n" } else { b"," })?;
+                    begin(out, begun)?;
                     begun += 1;
                 }
                 Ok(())
