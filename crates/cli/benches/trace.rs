@@ -196,6 +196,9 @@ fn main() {
         let mut cpu = Vec::new();
         let (mut nodes, mut edges, mut deps, mut read) = (0usize, 0usize, 0usize, 0u64);
         let mut phases = [0u64; 4];
+        // the walk over ids' parts: discovery's reads and its sequential passes, the edges, the
+        // addresses and nodes, the hash reads (summed over threads)
+        let mut parts = [0u64; 5];
         // runs whose replay opened holdings as traced funds reached them (FIFO, unless too many)
         let mut opening = 0;
         for s in &seeds {
@@ -211,6 +214,16 @@ fn main() {
             phases[1] += r.stats.replay_us;
             phases[2] += r.stats.assemble_us;
             phases[3] += r.stats.lookups;
+            let st = &r.stats;
+            for (p, us) in parts.iter_mut().zip([
+                st.discover_reads_us,
+                st.discover_pass_us,
+                st.edges_us,
+                st.nodes_us,
+                st.hashes_us,
+            ]) {
+                *p += us;
+            }
             opening += usize::from(r.stats.opening_replay);
             if policy == Policy::Poison && poison_nodes.len() < env_u64("CHAINTRACE_BENCH_PEER_RUNS", 3) as usize {
                 poison_nodes.push(r.nodes.keys().map(|(_, a)| a.clone()).collect());
@@ -272,6 +285,12 @@ fn main() {
             phases[2] as f64 / n / 1000.0,
             phases[3] as f64 / n,
             lat.len()
+        );
+        let [reads, pass, edges_us, nodes_us, hashes_us] = parts.map(|us| us as f64 / n / 1000.0);
+        println!(
+            "         of them (mean): discovery's list reads {reads:.1} ms and its sequential passes {pass:.1} ms; \
+             the edges {edges_us:.1} ms; addresses and nodes {nodes_us:.1} ms beside the hash reads \
+             ({hashes_us:.1} ms summed over both threads)"
         );
         cold_policy.push(policy);
     }

@@ -383,9 +383,24 @@ pub struct WalkStats {
     pub lookups: u64,
     /// Wall time of the discovery phase, microseconds.
     pub discover_us: u64,
+    /// Of `discover_us`, in the walk over ids: the hops' list reads (on two threads for wide
+    /// frontiers), microseconds.
+    pub discover_reads_us: u64,
+    /// Of `discover_us`, in the walk over ids: the hops' sequential passes over the rows read
+    /// (each receiver's earliest arrival per hop count), microseconds.
+    pub discover_pass_us: u64,
     /// Wall time of the replay phase, microseconds (the walk over ids: with its edges'
     /// transaction hashes and addresses, and the result's nodes, made while the hashes are read).
     pub replay_us: u64,
+    /// Of `replay_us`, in the walk over ids: finding the edges (poison: from the rows the
+    /// discovery read; haircut and FIFO: their replay), microseconds.
+    pub edges_us: u64,
+    /// Of `replay_us`, in the walk over ids: the edges' ends' addresses and the result's nodes,
+    /// made on this thread while the edges' hashes are read, microseconds.
+    pub nodes_us: u64,
+    /// The edges' hash reads, summed over the threads that did them, microseconds (a second
+    /// thread's run beside `nodes_us`).
+    pub hashes_us: u64,
     /// Wall time of assembling the result, microseconds (the nodes, unless the replay made
     /// them; the deposits and their paths).
     pub assemble_us: u64,

@@ -56,7 +56,7 @@ use crate::source::{DenseView, Row};
 use chaintrace_model::hint::prefetch;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Chain order of a row or an arrival, packed: `(height, tx_index, sub)`. `0` is the seeds'
 /// "before everything" (as `OKEY_MIN` is for the walk over addresses).
@@ -789,6 +789,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                     (check || read).then_some(Task { id: a, key: k, check, read })
                 })
                 .collect();
+            let reads = std::time::Instant::now();
             let fwd = self.fwd;
             let (opts, only) = (&self.opts, w.only);
             // `row_allowed` (and, backward, received before the funds left), for the reading threads
@@ -841,6 +842,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                 Ok::<_, S::Error>((rows, ends, read, listed))
             })
             .map_err(src_err)?;
+            self.stats.discover_reads_us += reads.elapsed().as_micros() as u64;
             self.stats.split_reads += u64::from(parts.len() > 1);
             let mut task = tasks.iter();
             for (rows, ends, read, listed) in parts {
@@ -880,6 +882,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                 // rows just read (`poison_edges`), which records the assets this pass would
                 break;
             }
+            let pass = std::time::Instant::now();
             // `(id, key)` of every improvement: the earliest per id after a sort
             improved.clear();
             // the rows, taken out while `w` changes (a transfer to itself changes only hop `h`)
@@ -923,6 +926,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             }
             w.arena = arena;
             if h == n {
+                self.stats.discover_pass_us += pass.elapsed().as_micros() as u64;
                 break;
             }
             improved.sort_unstable();
@@ -938,6 +942,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                 };
                 set_class(&mut w, id, c);
             }
+            self.stats.discover_pass_us += pass.elapsed().as_micros() as u64;
             frontier.clear();
             frontier.extend(improved.iter().copied().filter(|&(a, _)| class_of(&w, a) == EXPAND));
         }
@@ -966,6 +971,7 @@ impl<S: GraphSource> Walker<'_, &S> {
         let tracked = Tracked::new(&w, policy, self.fwd, tracked, starts);
         let mut seed_ids: Vec<u32> = w.seeds.iter().copied().collect();
         seed_ids.sort_unstable();
+        let edges_at = std::time::Instant::now();
         let found = match policy {
             Policy::Poison => self.poison_edges(&w, &seed_ids, &tracked).map(Some),
             // FIFO opens the holdings traced funds reach, unless that turns out to be many
@@ -977,6 +983,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             None => self.replay_reading_all(&w, &mut min_raw, &seed_ids, &tracked)?,
         };
         drop(tracked);
+        self.stats.edges_us = edges_at.elapsed().as_micros() as u64;
         w.min_raw = min_raw;
         let (mut edges, mut ends, mut edge_txs) = found;
         if !self.fwd {
@@ -989,15 +996,18 @@ impl<S: GraphSource> Walker<'_, &S> {
         // the ends' addresses and the nodes are made while the edges' transactions' hashes are
         // read (a read per transaction, most far apart in the table): the hashes on a second
         // thread, and on this one too once the nodes are made
-        let (hashes, found) = beside_hashes(view, &edge_txs, || {
+        let (hashes, hashes_us, found) = beside_hashes(view, &edge_txs, || {
+            let at = std::time::Instant::now();
             let names = Names::decode(view, &ends)?;
             for end in ends.iter_mut() {
                 *end = (names.index(end.0), names.index(end.1));
             }
             let found = Nodes { view, class, labelled, names, ends };
             let nodes = self.nodes_dense(&edges, &found)?;
+            self.stats.nodes_us = at.elapsed().as_micros() as u64;
             Ok::<_, TraceError>((found, nodes))
         });
+        self.stats.hashes_us = hashes_us;
         let hashes = hashes.map_err(src_err)?;
         let (found, (nodes, exchange, exchanges)) = found?;
         drop(edge_txs);
@@ -1835,21 +1845,30 @@ fn shared<T: Sync, R: Send, M>(
 
 /// `f` on this thread while the hashes of transactions `txs` are read on a second one, which
 /// this thread joins once `f` is done ([`shared`]): the walk's last sequential work is hidden
-/// behind its reads. The hashes in `txs`' order.
+/// behind its reads. The hashes in `txs`' order, and the time their reads took, summed over the
+/// threads (microseconds).
 fn beside_hashes<E: std::error::Error + Send + Sync + 'static, R>(
     view: &dyn DenseView<Error = E>,
     txs: &[u32],
     f: impl FnOnce() -> R,
-) -> (Result<Vec<Hash32>, E>, R) {
+) -> (Result<Vec<Hash32>, E>, u64, R) {
     // chunks of a few thousand: each `tx_hashes` reads its neighbours in one go
     const CHUNK: usize = 4096;
+    let spent = AtomicU64::new(0);
+    let read = |c: &[u32]| {
+        let at = std::time::Instant::now();
+        let hashes = view.tx_hashes(c);
+        spent.fetch_add(at.elapsed().as_micros() as u64, Ordering::Relaxed);
+        hashes
+    };
     if txs.len() < 2 * CHUNK || cores() < 2 {
         let r = f();
-        return (on_both_cores(txs, |part| view.tx_hashes(part)).map(|parts| parts.concat()), r);
+        let hashes = on_both_cores(txs, read).map(|parts| parts.concat());
+        return (hashes, spent.into_inner(), r);
     }
     let chunks: Vec<&[u32]> = txs.chunks(CHUNK).collect();
-    let (r, parts) = shared(&chunks, |c| view.tx_hashes(c), f);
-    (parts.into_iter().collect::<Result<Vec<Vec<Hash32>>, E>>().map(|p| p.concat()), r)
+    let (r, parts) = shared(&chunks, read, f);
+    (parts.into_iter().collect::<Result<Vec<Vec<Hash32>>, E>>().map(|p| p.concat()), spent.into_inner(), r)
 }
 
 /// The cores the process may run on: asked once per process (on Linux the answer reads the
@@ -2084,7 +2103,7 @@ mod tests {
         for n in [0usize, 100, 8191, 8192, 20_000] {
             // out of order, with repeats: edges name transactions in the walk's order
             let txs: Vec<u32> = (0..n as u32).map(|i| (i.wrapping_mul(7919) % 20_000 + i % 3) % 20_000).collect();
-            let (hashes, other) = beside_hashes(view, &txs, || (0..1000u64).sum::<u64>());
+            let (hashes, _, other) = beside_hashes(view, &txs, || (0..1000u64).sum::<u64>());
             assert_eq!(other, 499_500);
             assert_eq!(hashes.expect("hashes"), view.tx_hashes(&txs).expect("hashes"), "{n} transactions");
         }
