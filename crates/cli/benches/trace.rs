@@ -289,8 +289,8 @@ fn main() {
         let [reads, pass, edges_us, nodes_us, hashes_us] = parts.map(|us| us as f64 / n / 1000.0);
         println!(
             "         of them (mean): discovery's list reads {reads:.1} ms and its sequential passes {pass:.1} ms; \
-             the edges {edges_us:.1} ms; addresses and nodes {nodes_us:.1} ms beside the hash reads \
-             ({hashes_us:.1} ms summed over both threads)"
+             the edges {edges_us:.1} ms; the nodes (and poison's edges made) {nodes_us:.1} ms beside the \
+             addresses and hash reads ({hashes_us:.1} ms of hash reads summed over both threads)"
         );
         cold_policy.push(policy);
     }

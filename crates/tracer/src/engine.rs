@@ -392,14 +392,16 @@ pub struct WalkStats {
     /// Wall time of the replay phase, microseconds (the walk over ids: with its edges'
     /// transaction hashes and addresses, and the result's nodes, made while the hashes are read).
     pub replay_us: u64,
-    /// Of `replay_us`, in the walk over ids: finding the edges (poison: from the rows the
-    /// discovery read; haircut and FIFO: their replay), microseconds.
+    /// Of `replay_us`, in the walk over ids: finding the edges (poison: which rows the
+    /// discovery read are edges; haircut and FIFO: their replay, which makes them),
+    /// microseconds.
     pub edges_us: u64,
-    /// Of `replay_us`, in the walk over ids: the edges' ends' addresses and the result's nodes,
-    /// made on this thread while the edges' hashes are read, microseconds.
+    /// Of `replay_us`, in the walk over ids: making poison's edges and the result's nodes, on
+    /// this thread while a second one reads the edges' ends' addresses and then their hashes,
+    /// microseconds.
     pub nodes_us: u64,
-    /// The edges' hash reads, summed over the threads that did them, microseconds (a second
-    /// thread's run beside `nodes_us`).
+    /// The edges' hash reads, summed over the threads that did them, microseconds (the second
+    /// thread's, beside `nodes_us`, and this one's after it).
     pub hashes_us: u64,
     /// Wall time of assembling the result, microseconds (the nodes, unless the replay made
     /// them; the deposits and their paths).

@@ -210,6 +210,42 @@ impl Batches {
 /// edge's ends `(from, to)` by id, and each edge's transaction by its index.
 type EdgeRows = (Vec<TracedEdge>, Vec<(u32, u32)>, Vec<u32>);
 
+/// Poison's edges before they are made ([`PoisonEdges::make`]), each edge's ends `(from, to)`
+/// by id, and each edge's transaction by its index.
+type PoisonRows<'r> = (PoisonEdges<'r>, Vec<(u32, u32)>, Vec<u32>);
+
+/// Poison's edges as the rows they are made of: made while their transactions' hashes are read
+/// (the replay's edges are made as it goes).
+struct PoisonEdges<'r> {
+    /// Per edge in the walk's order: its row and the strata it carries.
+    rows: Vec<(&'r Row, u64)>,
+    /// `--min-amount` in base units per asset index (zero where no edge has the asset).
+    floor: Vec<U256>,
+}
+
+impl PoisonEdges<'_> {
+    /// The edges, their hashes and addresses not filled in yet.
+    fn make(&self, assets: &[Asset]) -> Vec<TracedEdge> {
+        let mut edges = Vec::with_capacity(self.rows.len());
+        for (j, &(r, strata)) in self.rows.iter().enumerate() {
+            // the rows are far apart: fetched ahead of their turn (a miss each otherwise)
+            if let Some(&(next, _)) = self.rows.get(j + 8) {
+                prefetch(next);
+            }
+            let followed = r.amount >= self.floor[r.asset as usize];
+            let transfer = unnamed_transfer(r, assets[r.asset as usize]);
+            edges.push(TracedEdge::new(transfer, 0, EdgeKind::Transfer, r.amount, strata, followed));
+        }
+        edges
+    }
+}
+
+/// The walk's edges: made by the replay, or poison's to be made.
+enum Found<'r> {
+    Made(EdgeRows),
+    Poison(PoisonRows<'r>),
+}
+
 /// The walk over ids' edges (filled in), the result's nodes, and the edges' ends.
 pub(super) type DenseResult = (Vec<TracedEdge>, BTreeMap<Node, TracedNode>, EdgeEnds);
 
@@ -219,9 +255,10 @@ type NodesFound = (BTreeMap<Node, TracedNode>, Vec<u32>, Vec<(Category, String)>
 /// What the walk over ids knows of the edges' ends, to make the result's nodes from.
 struct Nodes<'v, E> {
     view: &'v dyn DenseView<Error = E>,
-    class: Vec<u8>,
+    class: &'v [u8],
     labelled: &'v [(u32, Vec<Label>)],
-    /// The addresses of the edges' ends, decoded once each.
+    /// The edges' ends, each once, and their addresses once [`Walker::nodes_dense`] has read
+    /// them.
     names: Names,
     /// Each edge's ends, `(from, to)` as in its transfer, as indices into `names`, in the
     /// edges' order.
@@ -240,11 +277,8 @@ struct Names {
 }
 
 impl Names {
-    /// The addresses of every id in `ends` (read on both cores).
-    fn decode<E: std::error::Error + Send + Sync + 'static>(
-        view: &dyn DenseView<Error = E>,
-        ends: &[(u32, u32)],
-    ) -> Result<Names, TraceError> {
+    /// Every id in `ends`, its address not read yet ([`Names::decode`]).
+    fn of(ends: &[(u32, u32)]) -> Names {
         let max = ends.iter().map(|&(f, t)| f.max(t)).max().map_or(0, |m| m as usize + 1);
         // a bit per id (16 bytes per 64 ids, where a table of every id would be 4 bytes an id)
         let mut bits = vec![0u64; max.div_ceil(64)];
@@ -261,13 +295,15 @@ impl Names {
             }
         }
         let rank = SlotIndex::ranks(bits);
-        let parts = on_both_cores(&ids, |part| part.iter().map(|&id| view.address(id)).collect::<Result<Vec<_>, E>>())
-            .map_err(src_err)?;
-        let addrs = match parts.len() {
-            1 => parts.into_iter().next().unwrap_or_default(),
-            _ => parts.into_iter().flatten().collect(),
-        };
-        Ok(Names { rank, ids, addrs })
+        Names { rank, ids, addrs: Vec::new() }
+    }
+
+    /// The addresses of `ids`, in their order.
+    fn decode<E: std::error::Error + Send + Sync + 'static>(
+        view: &dyn DenseView<Error = E>,
+        ids: &[u32],
+    ) -> Result<Vec<Address>, E> {
+        ids.iter().map(|&id| view.address(id)).collect()
     }
 
     /// The index of `id`, which must be one of the decoded ids.
@@ -966,50 +1002,69 @@ impl<S: GraphSource> Walker<'_, &S> {
         tracked.sort_unstable_by_key(|&(t, _)| t);
         let (tracked, starts): (Vec<(u32, u32, u32)>, Vec<Key>) = tracked.into_iter().unzip();
         // (the minima found so far, taken out while the holdings are looked up)
-        let mut min_raw = std::mem::take(&mut w.min_raw);
+        let mut min_raw = w.min_raw.clone();
         // per state: its start and asset, and the slots' look-ups
         let tracked = Tracked::new(&w, policy, self.fwd, tracked, starts);
         let mut seed_ids: Vec<u32> = w.seeds.iter().copied().collect();
         seed_ids.sort_unstable();
         let edges_at = std::time::Instant::now();
         let found = match policy {
-            Policy::Poison => self.poison_edges(&w, &seed_ids, &tracked).map(Some),
+            Policy::Poison => self.poison_edges(&w, &seed_ids, &tracked).map(|p| Some(Found::Poison(p))),
             // FIFO opens the holdings traced funds reach, unless that turns out to be many
-            Policy::Fifo => self.replay_opening(&w, &mut min_raw, &tracked),
+            Policy::Fifo => self.replay_opening(&w, &mut min_raw, &tracked).map(|m| m.map(Found::Made)),
             Policy::Haircut => Ok(None),
         };
         let found = match found? {
             Some(found) => found,
-            None => self.replay_reading_all(&w, &mut min_raw, &seed_ids, &tracked)?,
+            None => Found::Made(self.replay_reading_all(&w, &mut min_raw, &seed_ids, &tracked)?),
         };
         drop(tracked);
         self.stats.edges_us = edges_at.elapsed().as_micros() as u64;
-        w.min_raw = min_raw;
-        let (mut edges, mut ends, mut edge_txs) = found;
+        let (mut made, mut poison, mut ends, mut edge_txs) = match found {
+            Found::Made((edges, ends, txs)) => (edges, None, ends, txs),
+            Found::Poison((p, ends, txs)) => (Vec::new(), Some(p), ends, txs),
+        };
         if !self.fwd {
             // the replay ran in mirrored order: the result's is chain order
-            edges.reverse();
+            made.reverse();
+            if let Some(p) = poison.as_mut() {
+                p.rows.reverse();
+            }
             ends.reverse();
             edge_txs.reverse();
         }
-        let DenseWalk { class, labelled, .. } = w;
-        // the ends' addresses and the nodes are made while the edges' transactions' hashes are
-        // read (a read per transaction, most far apart in the table): the hashes on a second
-        // thread, and on this one too once the nodes are made
-        let (hashes, hashes_us, found) = beside_hashes(view, &edge_txs, || {
-            let at = std::time::Instant::now();
-            let names = Names::decode(view, &ends)?;
-            for end in ends.iter_mut() {
-                *end = (names.index(end.0), names.index(end.1));
-            }
-            let found = Nodes { view, class, labelled, names, ends };
-            let nodes = self.nodes_dense(&edges, &found)?;
-            self.stats.nodes_us = at.elapsed().as_micros() as u64;
-            Ok::<_, TraceError>((found, nodes))
-        });
-        self.stats.hashes_us = hashes_us;
+        let names = Names::of(&ends);
+        for end in ends.iter_mut() {
+            *end = (names.index(end.0), names.index(end.1));
+        }
+        // while the edges' transactions' hashes are read (a read per transaction, most far apart
+        // in the table) on a second thread, which first reads the ends' addresses: poison's
+        // edges and the nodes are made on this one, which then reads hashes too
+        let ids = names.ids.clone();
+        let (hashes, hashes_us, found) = beside_hashes(
+            view,
+            &edge_txs,
+            || Names::decode(view, &ids),
+            |addrs| {
+                let at = std::time::Instant::now();
+                let edges = match &poison {
+                    Some(p) => p.make(assets),
+                    None => std::mem::take(&mut made),
+                };
+                let mut found = Nodes { view, class: &w.class, labelled: w.labelled, names, ends };
+                let addrs = || match addrs() {
+                    Some(a) => a.map_err(src_err),
+                    // (the reading thread stopped: its panic is raised when it is joined)
+                    None => Err(TraceError::Source("the thread reading addresses stopped".into())),
+                };
+                let nodes = self.nodes_dense(&edges, &mut found, addrs)?;
+                self.stats.nodes_us = at.elapsed().as_micros() as u64;
+                Ok::<_, TraceError>((edges, found, nodes))
+            },
+        );
         let hashes = hashes.map_err(src_err)?;
-        let (found, (nodes, exchange, exchanges)) = found?;
+        let (mut edges, found, (nodes, exchange, exchanges)) = found?;
+        self.stats.hashes_us = hashes_us;
         drop(edge_txs);
         let Nodes { names, ends, .. } = found;
         // each edge's hash and addresses: on both cores for many edges (each half of the edges
@@ -1217,12 +1272,12 @@ impl<S: GraphSource> Walker<'_, &S> {
     /// Poison's edges straight from the rows the discovery read, in the order the replay
     /// would make them (the walk's), with each edge's ends by id and its transaction (see the
     /// module docs for why they are the replay's).
-    fn poison_edges(
+    fn poison_edges<'w>(
         &mut self,
-        w: &DenseWalk<'_, S::Error>,
+        w: &'w DenseWalk<'_, S::Error>,
         seed_ids: &[u32],
         t: &Tracked<'_>,
-    ) -> Result<EdgeRows, TraceError> {
+    ) -> Result<PoisonRows<'w>, TraceError> {
         let (held, start, asset_of) = (&t.held, &t.starts, &t.asset_of);
         let n = self.opts.hops as usize;
         let fwd = self.fwd;
@@ -1389,7 +1444,9 @@ impl<S: GraphSource> Walker<'_, &S> {
             cands.len(),
             fwd,
         );
-        let mut edges = Vec::with_capacity(cands.len());
+        // the edges' rows in order, their ends and transactions (the edges are made while
+        // their hashes are read: `PoisonEdges::make`)
+        let mut rows = Vec::with_capacity(cands.len());
         let mut ends: Vec<(u32, u32)> = Vec::with_capacity(cands.len());
         let mut edge_txs: Vec<u32> = Vec::with_capacity(cands.len());
         for (j, &i) in order.iter().enumerate() {
@@ -1401,12 +1458,15 @@ impl<S: GraphSource> Walker<'_, &S> {
                 prefetch(cands[a as usize].0);
             }
             let (r, from, strata, _) = cands[i as usize];
-            let followed = r.amount >= min_raw(self, r.asset)?;
-            // the hash and the addresses are filled in by the caller, all edges' at once
-            let transfer = unnamed_transfer(r, assets[r.asset as usize]);
-            edges.push(TracedEdge::new(transfer, 0, EdgeKind::Transfer, r.amount, strata, followed));
+            rows.push((r, strata));
             edge_txs.push(r.tx);
             ends.push(if fwd { (from, r.other) } else { (r.other, from) });
+        }
+        let mut floor = vec![U256::ZERO; assets.len()];
+        for (i, f) in floor.iter_mut().enumerate() {
+            if used[i] {
+                *f = min_raw(self, i as u32)?;
+            }
         }
         for (i, info) in infos.into_iter().enumerate() {
             if !used[i] {
@@ -1422,16 +1482,21 @@ impl<S: GraphSource> Walker<'_, &S> {
                 }
             }
         }
-        Ok((edges, ends, edge_txs))
+        Ok((PoisonEdges { rows, floor }, ends, edge_txs))
     }
 
     /// The result's nodes from the dense walk's classes and ids (what `Walker::nodes` finds by
     /// address), and each name's exchange for the deposits (`d.ends` are indices into
     /// `d.names`).
-    fn nodes_dense(&mut self, edges: &[TracedEdge], d: &Nodes<'_, S::Error>) -> Result<NodesFound, TraceError> {
+    fn nodes_dense(
+        &mut self,
+        edges: &[TracedEdge],
+        d: &mut Nodes<'_, S::Error>,
+        addrs: impl FnOnce() -> Result<Vec<Address>, TraceError>,
+    ) -> Result<NodesFound, TraceError> {
         let n = self.opts.hops;
         let Nodes { view, class, labelled, names, ends } = d;
-        let (view, labelled) = (*view, *labelled);
+        let (view, class, labelled, ends) = (*view, *class, *labelled, &*ends);
         // per name: fewest hops, whether a followed edge arrived, the earliest such arrival
         // (oriented); `u32::MAX` hops: not a receiver
         let mut hop: Vec<(u32, bool, Key)> = vec![(u32::MAX, false, KEY_MAX); names.ids.len()];
@@ -1508,6 +1573,9 @@ impl<S: GraphSource> Walker<'_, &S> {
                 exchanges.push(x);
             }
         }
+        // (the addresses, read on another thread meanwhile)
+        names.addrs = addrs()?;
+        let names = &*names;
         // the seeds, then the receivers: sorted by their keys first, and each node built once,
         // in address order, straight into the map
         let seeds: Vec<&Node> = self.seeds.iter().collect();
@@ -1808,16 +1876,17 @@ pub(crate) fn on_both_cores<T: Sync, R: Send, E: Send>(
         return Ok(vec![f(items)?]);
     }
     let chunks: Vec<&[T]> = items.chunks(items.len().div_ceil(CHUNKS).max(MIN_SPLIT / 2)).collect();
-    let ((), parts) = shared(&chunks, f, || ());
+    let ((), parts) = shared(&chunks, f, || (), || ());
     parts.into_iter().collect()
 }
 
-/// `work` over each of `chunks`, on a second thread and on this one once `first` is done: each
-/// thread takes the next chunk no thread has taken. `first`'s result, and `work`'s in `chunks`'
-/// order.
+/// `work` over each of `chunks`, on a second thread once `second_first` is done and on this one
+/// once `first` is done: each thread takes the next chunk no thread has taken. `first`'s result,
+/// and `work`'s in `chunks`' order.
 fn shared<T: Sync, R: Send, M>(
     chunks: &[&[T]],
     work: impl Fn(&[T]) -> R + Sync,
+    second_first: impl FnOnce() + Send,
     first: impl FnOnce() -> M,
 ) -> (M, Vec<R>) {
     let next = AtomicUsize::new(0);
@@ -1833,7 +1902,10 @@ fn shared<T: Sync, R: Send, M>(
         }
     };
     std::thread::scope(|s| {
-        let second = s.spawn(take);
+        let second = s.spawn(|| {
+            second_first();
+            take()
+        });
         let m = first();
         let mut got = take();
         // a panic on the second thread is the walk's own bug: raise it here
@@ -1844,13 +1916,15 @@ fn shared<T: Sync, R: Send, M>(
 }
 
 /// `f` on this thread while the hashes of transactions `txs` are read on a second one, which
-/// this thread joins once `f` is done ([`shared`]): the walk's last sequential work is hidden
-/// behind its reads. The hashes in `txs`' order, and the time their reads took, summed over the
-/// threads (microseconds).
-fn beside_hashes<E: std::error::Error + Send + Sync + 'static, R>(
+/// runs `early` first and this thread joins once `f` is done ([`shared`]): the walk's last
+/// sequential work is hidden behind its reads. `f` gets `early`'s result when it asks (`None`:
+/// the second thread stopped). The hashes in `txs`' order, and the time their reads took,
+/// summed over the threads (microseconds).
+fn beside_hashes<E: std::error::Error + Send + Sync + 'static, A: Send, R>(
     view: &dyn DenseView<Error = E>,
     txs: &[u32],
-    f: impl FnOnce() -> R,
+    early: impl FnOnce() -> A + Send,
+    f: impl FnOnce(&mut dyn FnMut() -> Option<A>) -> R,
 ) -> (Result<Vec<Hash32>, E>, u64, R) {
     // chunks of a few thousand: each `tx_hashes` reads its neighbours in one go
     const CHUNK: usize = 4096;
@@ -1862,12 +1936,18 @@ fn beside_hashes<E: std::error::Error + Send + Sync + 'static, R>(
         hashes
     };
     if txs.len() < 2 * CHUNK || cores() < 2 {
-        let r = f();
+        let mut early = Some(early);
+        let r = f(&mut || early.take().map(|e| e()));
         let hashes = on_both_cores(txs, read).map(|parts| parts.concat());
         return (hashes, spent.into_inner(), r);
     }
     let chunks: Vec<&[u32]> = txs.chunks(CHUNK).collect();
-    let (r, parts) = shared(&chunks, read, f);
+    let (give, got) = std::sync::mpsc::sync_channel(1);
+    let early = move || {
+        // (`f` may have returned early, an error: then nobody asks)
+        let _ = give.send(early());
+    };
+    let (r, parts) = shared(&chunks, read, early, || f(&mut || got.recv().ok()));
     (parts.into_iter().collect::<Result<Vec<Vec<Hash32>>, E>>().map(|p| p.concat()), spent.into_inner(), r)
 }
 
@@ -2103,8 +2183,10 @@ mod tests {
         for n in [0usize, 100, 8191, 8192, 20_000] {
             // out of order, with repeats: edges name transactions in the walk's order
             let txs: Vec<u32> = (0..n as u32).map(|i| (i.wrapping_mul(7919) % 20_000 + i % 3) % 20_000).collect();
-            let (hashes, _, other) = beside_hashes(view, &txs, || (0..1000u64).sum::<u64>());
-            assert_eq!(other, 499_500);
+            // `early` runs once, and its result reaches `f` when asked
+            let (hashes, _, (early, again, other)) =
+                beside_hashes(view, &txs, || 7u8, |early| (early(), early(), (0..1000u64).sum::<u64>()));
+            assert_eq!((early, again, other), (Some(7), None, 499_500));
             assert_eq!(hashes.expect("hashes"), view.tx_hashes(&txs).expect("hashes"), "{n} transactions");
         }
     }
