@@ -935,6 +935,10 @@ impl<S: GraphSource> Walker<'_, &S> {
                 for r in list {
                     if let Some(id) = head_ahead.next() {
                         w.holdings.prefetch_head(id);
+                        // (and its class: is it a seed?)
+                        if let Some(c) = w.class.get(id as usize) {
+                            prefetch(c);
+                        }
                     }
                     if let Some(id) = cells_ahead.next() {
                         w.holdings.prefetch_cells(id);
