@@ -240,9 +240,11 @@ impl PoisonEdges<'_> {
     }
 }
 
-/// The walk's edges: made by the replay, or poison's to be made.
+/// The walk's edges, with their ends and transactions.
 enum Found<'r> {
+    /// Made by the replay (haircut, FIFO).
     Made(EdgeRows),
+    /// Poison's, to be made beside the hash reads.
     Poison(PoisonRows<'r>),
 }
 
@@ -1005,7 +1007,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             .collect();
         tracked.sort_unstable_by_key(|&(t, _)| t);
         let (tracked, starts): (Vec<(u32, u32, u32)>, Vec<Key>) = tracked.into_iter().unzip();
-        // (the minima found so far, taken out while the holdings are looked up)
+        // (a copy of the minima found so far, for the replay to add to while it reads `w`)
         let mut min_raw = w.min_raw.clone();
         // per state: its start and asset, and the slots' look-ups
         let tracked = Tracked::new(&w, policy, self.fwd, tracked, starts);
