@@ -210,10 +210,6 @@ impl Batches {
 /// edge's ends `(from, to)` by id, and each edge's transaction by its index.
 type EdgeRows = (Vec<TracedEdge>, Vec<(u32, u32)>, Vec<u32>);
 
-/// Poison's edges before they are made ([`PoisonEdges::make`]), each edge's ends `(from, to)`
-/// by id, and each edge's transaction by its index.
-type PoisonRows<'r> = (PoisonEdges<'r>, Vec<(u32, u32)>, Vec<u32>);
-
 /// Poison's edges as the rows they are made of: made while their transactions' hashes are read
 /// (the replay's edges are made as it goes).
 struct PoisonEdges<'r> {
@@ -240,12 +236,37 @@ impl PoisonEdges<'_> {
     }
 }
 
-/// The walk's edges, with their ends and transactions.
-enum Found<'r> {
-    /// Made by the replay (haircut, FIFO).
-    Made(EdgeRows),
-    /// Poison's, to be made beside the hash reads.
-    Poison(PoisonRows<'r>),
+/// The walk's edges in its order: made by the replay (haircut, FIFO), or poison's to be made
+/// beside the hash reads.
+enum Edges<'r> {
+    Made(Vec<TracedEdge>),
+    Poison(PoisonEdges<'r>),
+}
+
+impl Edges<'_> {
+    fn reverse(&mut self) {
+        match self {
+            Edges::Made(edges) => edges.reverse(),
+            Edges::Poison(p) => p.rows.reverse(),
+        }
+    }
+
+    /// The edges, their hashes and addresses not filled in yet.
+    fn made(self, assets: &[Asset]) -> Vec<TracedEdge> {
+        match self {
+            Edges::Made(edges) => edges,
+            Edges::Poison(p) => p.make(assets),
+        }
+    }
+}
+
+/// The walk's edges, each edge's ends `(from, to)` by id, and each edge's transaction by its
+/// index.
+type Found<'r> = (Edges<'r>, Vec<(u32, u32)>, Vec<u32>);
+
+/// [`Found`] of edges the replay made.
+fn made((edges, ends, txs): EdgeRows) -> Found<'static> {
+    (Edges::Made(edges), ends, txs)
 }
 
 /// The walk over ids' edges (filled in), the result's nodes, and the edges' ends.
@@ -1015,27 +1036,21 @@ impl<S: GraphSource> Walker<'_, &S> {
         seed_ids.sort_unstable();
         let edges_at = std::time::Instant::now();
         let found = match policy {
-            Policy::Poison => self.poison_edges(&w, &seed_ids, &tracked).map(|p| Some(Found::Poison(p))),
+            Policy::Poison => self.poison_edges(&w, &seed_ids, &tracked).map(Some),
             // FIFO opens the holdings traced funds reach, unless that turns out to be many
-            Policy::Fifo => self.replay_opening(&w, &mut min_raw, &tracked).map(|m| m.map(Found::Made)),
+            Policy::Fifo => self.replay_opening(&w, &mut min_raw, &tracked).map(|m| m.map(made)),
             Policy::Haircut => Ok(None),
         };
         let found = match found? {
             Some(found) => found,
-            None => Found::Made(self.replay_reading_all(&w, &mut min_raw, &seed_ids, &tracked)?),
+            None => made(self.replay_reading_all(&w, &mut min_raw, &seed_ids, &tracked)?),
         };
         drop(tracked);
         self.stats.edges_us = edges_at.elapsed().as_micros() as u64;
-        let (mut made, mut poison, mut ends, mut edge_txs) = match found {
-            Found::Made((edges, ends, txs)) => (edges, None, ends, txs),
-            Found::Poison((p, ends, txs)) => (Vec::new(), Some(p), ends, txs),
-        };
+        let (mut edges, mut ends, mut edge_txs) = found;
         if !self.fwd {
             // the replay ran in mirrored order: the result's is chain order
-            made.reverse();
-            if let Some(p) = poison.as_mut() {
-                p.rows.reverse();
-            }
+            edges.reverse();
             ends.reverse();
             edge_txs.reverse();
         }
@@ -1053,10 +1068,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             || Names::decode(view, &ids),
             |addrs| {
                 let at = std::time::Instant::now();
-                let edges = match &poison {
-                    Some(p) => p.make(assets),
-                    None => std::mem::take(&mut made),
-                };
+                let edges = edges.made(assets);
                 let mut found = Nodes { view, class: &w.class, labelled: w.labelled, names, ends };
                 let addrs = || match addrs() {
                     Some(a) => a.map_err(src_err),
@@ -1283,7 +1295,7 @@ impl<S: GraphSource> Walker<'_, &S> {
         w: &'w DenseWalk<'_, S::Error>,
         seed_ids: &[u32],
         t: &Tracked<'_>,
-    ) -> Result<PoisonRows<'w>, TraceError> {
+    ) -> Result<Found<'w>, TraceError> {
         let (held, start, asset_of) = (&t.held, &t.starts, &t.asset_of);
         let n = self.opts.hops as usize;
         let fwd = self.fwd;
@@ -1488,7 +1500,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                 }
             }
         }
-        Ok((PoisonEdges { rows, floor }, ends, edge_txs))
+        Ok((Edges::Poison(PoisonEdges { rows, floor }), ends, edge_txs))
     }
 
     /// The result's nodes from the dense walk's classes and ids (what `Walker::nodes` finds by
