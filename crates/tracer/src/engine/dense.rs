@@ -1581,8 +1581,8 @@ impl<S: GraphSource> Walker<'_, &S> {
             }
         }
         // the nodes, built in address order in one go (inserting tens of thousands of addresses
-        // one by one into a B-tree costs more than the walk's discovery); sorted by integer keys,
-        // whole addresses compared only where keys tie
+        // one by one into a B-tree costs more than the walk's discovery); sorted by 64-bit keys
+        // (`address_order`), whole addresses compared only where keys tie
         let mut exchange: Vec<u32> = vec![NO_EXCHANGE; names.ids.len()];
         let mut exchanges: Vec<(Category, String)> = Vec::new();
         for &(i, labels) in &recv {
@@ -1594,39 +1594,35 @@ impl<S: GraphSource> Walker<'_, &S> {
         // (the addresses, read on another thread meanwhile)
         names.addrs = addrs()?;
         let names = &*names;
-        // the seeds, then the receivers: sorted by their keys first, and each node built once,
-        // in address order, straight into the map
-        let seeds: Vec<&Node> = self.seeds.iter().collect();
-        let node_of = |k: u32| -> (u16, &Address) {
-            match seeds.get(k as usize) {
-                Some((c, a)) => (*c, a),
-                None => (0, &names.addrs[recv[k as usize - seeds.len()].0 as usize]),
-            }
+        // the nodes in address order, each built once: the receivers sorted (their addresses
+        // by id), merged with the seeds (in order already)
+        let by_address = address_order(recv.len(), |j| &names.addrs[recv[j].0 as usize]);
+        let mut seeds = self.seeds.iter().peekable();
+        let seed_node = |s: &Node| {
+            let labels = self.labels.get(s).cloned().unwrap_or_default();
+            (s.clone(), TracedNode { hop: 0, role: Role::Seed, stop_reason: None, labels })
         };
-        let mut order: Vec<((u128, u64), u32)> = (0..(seeds.len() + recv.len()) as u32)
-            .map(|k| {
-                let (c, a) = node_of(k);
-                (sort_key(c, a), k)
-            })
-            .collect();
-        order.sort_unstable_by(|x, y| x.0.cmp(&y.0).then_with(|| node_of(x.1).cmp(&node_of(y.1))));
-        let nodes: BTreeMap<Node, TracedNode> = order
-            .iter()
-            .map(|&(_, k)| match seeds.get(k as usize) {
-                Some(&s) => {
-                    let labels = self.labels.get(s).cloned().unwrap_or_default();
-                    (s.clone(), TracedNode { hop: 0, role: Role::Seed, stop_reason: None, labels })
-                }
-                None => {
-                    let j = k as usize - seeds.len();
-                    let (i, labels) = recv[j];
-                    let (role, reason) = roles[j];
-                    let labels = labels.cloned().unwrap_or_default();
-                    let traced = TracedNode { hop: hop[i as usize].0, role, stop_reason: reason, labels };
-                    ((0, names.addrs[i as usize].clone()), traced)
-                }
-            })
-            .collect();
+        let mut v: Vec<(Node, TracedNode)> = Vec::with_capacity(self.seeds.len() + recv.len());
+        for (x, &j) in by_address.iter().enumerate() {
+            // the receivers' parts are far apart: fetched ahead of their turn
+            if let Some(&a) = by_address.get(x + 8) {
+                let i = recv[a as usize].0 as usize;
+                prefetch(&roles[a as usize]);
+                prefetch(&hop[i]);
+                prefetch(&names.addrs[i]);
+            }
+            let (i, labels) = recv[j as usize];
+            let addr = &names.addrs[i as usize];
+            while let Some(s) = seeds.next_if(|s| (s.0, &s.1) <= (0, addr)) {
+                v.push(seed_node(s));
+            }
+            let (role, reason) = roles[j as usize];
+            let labels = labels.cloned().unwrap_or_default();
+            let traced = TracedNode { hop: hop[i as usize].0, role, stop_reason: reason, labels };
+            v.push(((0, addr.clone()), traced));
+        }
+        v.extend(seeds.map(seed_node));
+        let nodes: BTreeMap<Node, TracedNode> = v.into_iter().collect();
         Ok((nodes, exchange, exchanges))
     }
 
