@@ -96,6 +96,29 @@ fn open_noatime(path: &Path) -> std::io::Result<File> {
     File::open(path)
 }
 
+/// The largest address index [`index_ahead`] asks the kernel to read in one go.
+const INDEX_AHEAD_MAX: usize = 512 << 20;
+
+/// Asks the kernel to read the sections a trace reads through the mapping — the address keys
+/// (and their offsets when their lengths differ), the address hash table and the per-address
+/// entries, side by side in the file — into the page cache in large sequential reads, started
+/// now and not waited for. A trace looks up most of them at random: from a cold or paged-out
+/// cache each look-up would fault in one page at a time (the mapping reads no neighbours,
+/// [`memmap2::Advice::Random`]). Cached pages are left as they are, and nothing is mapped into
+/// the process. An index over [`INDEX_AHEAD_MAX`] (hundreds of millions of addresses) is left
+/// to the faults, so that it does not push the rest of the page cache out.
+fn index_ahead(map: &Mmap, l: &Layout, fixed_width_keys: bool) {
+    let start = if fixed_width_keys { l.blob } else { l.addr_off };
+    let len = l.recs.saturating_sub(start);
+    // a hint: when it is refused the look-ups fault their pages in as before
+    #[cfg(unix)]
+    if len > 0 && len <= INDEX_AHEAD_MAX {
+        let _ = map.advise_range(memmap2::Advice::WillNeed, start, len);
+    }
+    #[cfg(not(unix))]
+    let _ = (map, len);
+}
+
 impl Snapshot {
     /// Map the snapshot file at `path` and check its header.
     ///
@@ -144,6 +167,7 @@ impl Snapshot {
         if key_width > 0 && key_width.checked_mul(c.addrs) != Some(c.blob_len) {
             return Err(corrupt("address key width"));
         }
+        index_ahead(&map, &l, key_width > 0);
         let key: SnapshotKey =
             serde_json::from_slice(&map[l.meta..l.meta + c.meta_len as usize]).map_err(|_| corrupt("key"))?;
         let mut assets = Vec::with_capacity(c.assets as usize);
