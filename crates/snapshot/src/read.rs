@@ -105,8 +105,8 @@ const INDEX_AHEAD_MAX: usize = 512 << 20;
 /// now and not waited for. A trace looks up most of them at random: from a cold or paged-out
 /// cache each look-up would fault in one page at a time (the mapping reads no neighbours,
 /// [`memmap2::Advice::Random`]). Cached pages are left as they are, and nothing is mapped into
-/// the process. An index over [`INDEX_AHEAD_MAX`] (hundreds of millions of addresses) is left
-/// to the faults, so that it does not push the rest of the page cache out.
+/// the process. An index over [`INDEX_AHEAD_MAX`] (about 7 million addresses at ~76 bytes each) is
+/// left to the faults, so that it does not push the rest of the page cache out.
 fn index_ahead(map: &Mmap, l: &Layout, fixed_width_keys: bool) {
     let start = if fixed_width_keys { l.blob } else { l.addr_off };
     let len = l.recs.saturating_sub(start);
