@@ -1580,9 +1580,6 @@ impl<S: GraphSource> Walker<'_, &S> {
                 roles[r as usize] = (Role::Stop, Some("hops"));
             }
         }
-        // the nodes, built in address order in one go (inserting tens of thousands of addresses
-        // one by one into a B-tree costs more than the walk's discovery); sorted by 64-bit keys
-        // (`address_order`), whole addresses compared only where keys tie
         let mut exchange: Vec<u32> = vec![NO_EXCHANGE; names.ids.len()];
         let mut exchanges: Vec<(Category, String)> = Vec::new();
         for &(i, labels) in &recv {
@@ -1594,8 +1591,10 @@ impl<S: GraphSource> Walker<'_, &S> {
         // (the addresses, read on another thread meanwhile)
         names.addrs = addrs()?;
         let names = &*names;
-        // the nodes in address order, each built once: the receivers sorted (their addresses
-        // by id), merged with the seeds (in order already)
+        // the nodes, built in address order in one go (inserting tens of thousands of addresses
+        // one by one into a B-tree costs more than the walk's discovery): the receivers sorted
+        // by 64-bit keys (`address_order`, whole addresses compared only where keys tie), merged
+        // with the seeds (in order already)
         let by_address = address_order(recv.len(), |j| &names.addrs[recv[j].0 as usize]);
         let mut seeds = self.seeds.iter().peekable();
         let seed_node = |s: &Node| {
