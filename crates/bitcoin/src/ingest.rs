@@ -545,18 +545,27 @@ impl BatchSource<'_> {
         while batch.len() < max && (batch.is_empty() || rows < max_rows) {
             let Some(cb) = self.blocks.get(self.next) else { return (false, None) };
             self.next += 1;
-            let decoded = match self.reader.read_block(&cb.loc, &mut self.buf) {
-                Err(e) => Err(IngestError::Read { hash: cb.hash, height: cb.height, source: Box::new(e) }),
-                Ok(block) => decoder.decode(&block, cb.height).map_err(|e| IngestError::DecodeFile {
-                    path: self.reader.path(&cb.loc).to_path_buf(),
-                    offset: cb.loc.offset - 8,
-                    hash: cb.hash,
-                    height: cb.height,
-                    source: Box::new(e),
+            let read_err = |source| IngestError::Read { hash: cb.hash, height: cb.height, source: Box::new(source) };
+            let decoded = match self.reader.read_bytes(&cb.loc, &mut self.buf) {
+                Err(e) => Err(read_err(e)),
+                Ok(()) => decoder.decode_bytes(&self.buf, cb.height).map_err(|e| {
+                    let path = self.reader.path(&cb.loc).to_path_buf();
+                    let offset = cb.loc.offset - 8;
+                    match e {
+                        // bytes that are not a block: a read error, as `BlockReader::read_block` gives
+                        DecodeError::Corrupt(_) => read_err(BlkError::Corrupt { path, offset, source: Box::new(e) }),
+                        e => IngestError::DecodeFile {
+                            path,
+                            offset,
+                            hash: cb.hash,
+                            height: cb.height,
+                            source: Box::new(e),
+                        },
+                    }
                 }),
             };
             match decoded {
-                Ok(data) => {
+                Ok((data, _)) => {
                     read.bytes += u64::from(cb.loc.len);
                     read.transactions += u64::from(data.tx_count);
                     rows += data.transfers.len() + data.outputs.len() + data.spends.len();

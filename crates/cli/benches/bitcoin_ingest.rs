@@ -103,8 +103,9 @@ fn decode_only(dir: &Path) -> Run {
     let mut buf = Vec::new();
     let (mut txs, mut bytes, mut transfers) = (0u64, 0u64, 0u64);
     for cb in &chain {
-        let block = reader.read_block(&cb.loc, &mut buf).expect("read");
-        let d = dec.decode(&block, cb.height).expect("decode");
+        // what the ingest does: the record's bytes, decoded one transaction at a time
+        reader.read_bytes(&cb.loc, &mut buf).expect("read");
+        let (d, _) = dec.decode_bytes(&buf, cb.height).expect("decode");
         txs += u64::from(d.tx_count);
         transfers += d.transfers.len() as u64;
         bytes += u64::from(cb.loc.len);
@@ -148,8 +149,8 @@ fn utxo_cache_run(dir: &Path, budget: usize, aging: bool) -> (u64, u64, usize) {
     for batch in chain.chunks(10) {
         let mut outputs = Vec::new();
         for cb in batch {
-            let block = reader.read_block(&cb.loc, &mut buf).expect("read");
-            let d = dec.decode(&block, cb.height).expect("decode");
+            reader.read_bytes(&cb.loc, &mut buf).expect("read");
+            let (d, _) = dec.decode_bytes(&buf, cb.height).expect("decode");
             spends += d.spends.len() as u64;
             outputs.extend(d.outputs);
         }
