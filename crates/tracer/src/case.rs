@@ -290,7 +290,13 @@ fn rendered<'r, 'a, T: Sync, R: Send>(
         Ok::<_, std::convert::Infallible>(part.iter().map(|x| render(&r, x)).collect::<Vec<R>>())
     });
     let Ok(parts) = parts;
-    parts.into_iter().flatten().collect()
+    // one allocation of the final size: collecting the chunks through `flatten` grew the vector
+    // by doubling (a poison case's edges at 10M transfers are ~50 MB)
+    let mut all = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    for part in parts {
+        all.extend(part);
+    }
+    all
 }
 
 /// Build the case file of a trace.
