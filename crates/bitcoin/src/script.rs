@@ -26,7 +26,7 @@ pub fn script_address(script: &Script, network: Network) -> Option<Address> {
 /// The string form of [`script_address`] for a script that is not OP_RETURN.
 ///
 /// The base58 addresses (P2PKH, P2SH, and P2PK as P2PKH) are encoded here (see
-/// [`base58check`]): through rust-bitcoin's `Display` they were about a seventh of a
+/// `base58check`): through rust-bitcoin's `Display` they were about a seventh of a
 /// blocks-dir ingest's decoding. Witness programs go through rust-bitcoin.
 pub fn script_address_string(script: &Script, network: Network) -> String {
     let b = script.as_bytes();
