@@ -363,11 +363,13 @@ impl BlockReader<'_> {
     /// Read and parse a block.
     pub fn read_block(&mut self, loc: &BlockLocation, buf: &mut Vec<u8>) -> Result<Block, BlkError> {
         self.read_bytes(loc, buf)?;
-        parse_block(buf).map_err(|source| BlkError::Corrupt {
-            path: self.dir.files[loc.file as usize].clone(),
-            offset: loc.offset - 8,
-            source: Box::new(source),
-        })
+        parse_block(buf).map_err(|e| self.corrupt(loc, e))
+    }
+
+    /// The error of a record at `loc` whose bytes are not a block: its file and the offset of
+    /// the record (its magic).
+    pub fn corrupt(&self, loc: &BlockLocation, source: DecodeError) -> BlkError {
+        BlkError::Corrupt { path: self.path(loc).to_path_buf(), offset: loc.offset - 8, source: Box::new(source) }
     }
 
     /// The file path of a location, for error messages.

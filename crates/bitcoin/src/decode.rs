@@ -58,15 +58,27 @@ pub enum DecodeError {
 /// Parse a serialized block, requiring every byte to be used. Lengths inside are capped by
 /// rust-bitcoin's decoder; the whole block by [`MAX_BLOCK_BYTES`].
 pub fn parse_block(bytes: &[u8]) -> Result<Block, DecodeError> {
+    check_size(bytes)?;
+    let mut cur = bytes;
+    let block = Block::consensus_decode(&mut cur).map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+    check_end(cur)?;
+    Ok(block)
+}
+
+/// A serialized block's size limit ([`MAX_BLOCK_BYTES`]).
+fn check_size(bytes: &[u8]) -> Result<(), DecodeError> {
     if bytes.len() > MAX_BLOCK_BYTES {
         return Err(DecodeError::Corrupt(format!("block of {} bytes exceeds {MAX_BLOCK_BYTES}", bytes.len())));
     }
-    let mut cur = bytes;
-    let block = Block::consensus_decode(&mut cur).map_err(|e| DecodeError::Corrupt(e.to_string()))?;
-    if !cur.is_empty() {
-        return Err(DecodeError::Corrupt(format!("{} trailing bytes after the block", cur.len())));
+    Ok(())
+}
+
+/// Nothing may follow a block's last transaction.
+fn check_end(rest: &[u8]) -> Result<(), DecodeError> {
+    if !rest.is_empty() {
+        return Err(DecodeError::Corrupt(format!("{} trailing bytes after the block", rest.len())));
     }
-    Ok(block)
+    Ok(())
 }
 
 /// A lookup that knows no outputs (for blocks whose inputs all come from the overlay, or tests).
@@ -233,9 +245,7 @@ impl<L: UtxoLookup> BlockDecoder<L> {
     /// is checked once every transaction is decoded, so a block that fails it (or fails to
     /// parse) has already changed the overlay: after an error, drop the decoder.
     pub fn decode_bytes(&mut self, bytes: &[u8], height: u64) -> Result<(BlockData, BlockTotals), DecodeError> {
-        if bytes.len() > MAX_BLOCK_BYTES {
-            return Err(DecodeError::Corrupt(format!("block of {} bytes exceeds {MAX_BLOCK_BYTES}", bytes.len())));
-        }
+        check_size(bytes)?;
         let corrupt = |e: bitcoin::consensus::encode::Error| DecodeError::Corrupt(e.to_string());
         let mut cur = bytes;
         let header = bitcoin::block::Header::consensus_decode(&mut cur).map_err(corrupt)?;
@@ -259,9 +269,7 @@ impl<L: UtxoLookup> BlockDecoder<L> {
             txids.push(txid);
             self.tx(&mut rows, &tx, to_hash32(&txid), tx_index)?;
         }
-        if !cur.is_empty() {
-            return Err(DecodeError::Corrupt(format!("{} trailing bytes after the block", cur.len())));
-        }
+        check_end(cur)?;
         if self.verify_merkle && !merkle_root_matches(&txids, &header) {
             return Err(DecodeError::MerkleMismatch { height, hash });
         }

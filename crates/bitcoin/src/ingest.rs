@@ -548,20 +548,16 @@ impl BatchSource<'_> {
             let read_err = |source| IngestError::Read { hash: cb.hash, height: cb.height, source: Box::new(source) };
             let decoded = match self.reader.read_bytes(&cb.loc, &mut self.buf) {
                 Err(e) => Err(read_err(e)),
-                Ok(()) => decoder.decode_bytes(&self.buf, cb.height).map_err(|e| {
-                    let path = self.reader.path(&cb.loc).to_path_buf();
-                    let offset = cb.loc.offset - 8;
-                    match e {
-                        // bytes that are not a block: a read error, as `BlockReader::read_block` gives
-                        DecodeError::Corrupt(_) => read_err(BlkError::Corrupt { path, offset, source: Box::new(e) }),
-                        e => IngestError::DecodeFile {
-                            path,
-                            offset,
-                            hash: cb.hash,
-                            height: cb.height,
-                            source: Box::new(e),
-                        },
-                    }
+                Ok(()) => decoder.decode_bytes(&self.buf, cb.height).map_err(|e| match e {
+                    // bytes that are not a block: a read error, as `BlockReader::read_block` gives
+                    DecodeError::Corrupt(_) => read_err(self.reader.corrupt(&cb.loc, e)),
+                    e => IngestError::DecodeFile {
+                        path: self.reader.path(&cb.loc).to_path_buf(),
+                        offset: cb.loc.offset - 8,
+                        hash: cb.hash,
+                        height: cb.height,
+                        source: Box::new(e),
+                    },
                 }),
             };
             match decoded {

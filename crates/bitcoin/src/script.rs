@@ -30,21 +30,21 @@ pub fn script_address(script: &Script, network: Network) -> Option<Address> {
 /// blocks-dir ingest's decoding. Witness programs go through rust-bitcoin.
 pub fn script_address_string(script: &Script, network: Network) -> String {
     let b = script.as_bytes();
-    let main = NetworkKind::from(network) == NetworkKind::Main;
+    let (pubkey_prefix, script_prefix) = match NetworkKind::from(network) {
+        NetworkKind::Main => (PUBKEY_ADDRESS_PREFIX_MAIN, SCRIPT_ADDRESS_PREFIX_MAIN),
+        NetworkKind::Test => (PUBKEY_ADDRESS_PREFIX_TEST, SCRIPT_ADDRESS_PREFIX_TEST),
+    };
     if script.is_p2pkh() {
-        let prefix = if main { PUBKEY_ADDRESS_PREFIX_MAIN } else { PUBKEY_ADDRESS_PREFIX_TEST };
-        return base58check(prefix, &b[3..23]);
+        return base58check(pubkey_prefix, &b[3..23]);
     }
     if script.is_p2sh() {
-        let prefix = if main { SCRIPT_ADDRESS_PREFIX_MAIN } else { SCRIPT_ADDRESS_PREFIX_TEST };
-        return base58check(prefix, &b[2..22]);
+        return base58check(script_prefix, &b[2..22]);
     }
     if let Ok(a) = BtcAddress::from_script(script, network) {
         return display(&a);
     }
     if let Some(key) = p2pk_key_bytes(b) {
-        let prefix = if main { PUBKEY_ADDRESS_PREFIX_MAIN } else { PUBKEY_ADDRESS_PREFIX_TEST };
-        return base58check(prefix, hash160::Hash::hash(key).as_byte_array());
+        return base58check(pubkey_prefix, hash160::Hash::hash(key).as_byte_array());
     }
     script_key(b)
 }
