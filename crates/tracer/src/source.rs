@@ -133,6 +133,18 @@ pub trait DenseView: Sync {
         let _ = id;
     }
 
+    /// A hint that the lists of `ids` are read soon: a view over a file the page cache does not
+    /// hold can ask for them all at once, instead of waiting for each read in turn. Answers
+    /// nothing; the default does nothing.
+    fn read_ahead(&self, ids: &[u32]) {
+        let _ = ids;
+    }
+
+    /// The same hint for the hashes of transactions `txs`, read soon ([`DenseView::tx_hashes`]).
+    fn hashes_ahead(&self, txs: &[u32]) {
+        let _ = txs;
+    }
+
     /// Appends the transfers of `id` in `dir` strictly after `after` (all when `None`) to
     /// `out`, in chain order.
     fn rows(

@@ -209,6 +209,18 @@ impl DenseView for StoreSource<'_> {
         }
     }
 
+    fn read_ahead(&self, ids: &[u32]) {
+        if let Some(snap) = self.snap {
+            snap.read_ahead(ids);
+        }
+    }
+
+    fn hashes_ahead(&self, txs: &[u32]) {
+        if let Some(snap) = self.snap {
+            snap.hashes_ahead(txs);
+        }
+    }
+
     fn rows(
         &self,
         id: u32,

@@ -366,8 +366,10 @@ pub(crate) fn build_case(
 
     // Transfers and degrees from each chain's graph snapshot when it is fresh (same result, no
     // RocksDB reads per address); otherwise from the store.
+    let opening = std::time::Instant::now();
     let snaps =
         specs.iter().map(|sp| crate::adapters::snapshot::open_fresh(store, &sp.name)).collect::<Result<Vec<_>, _>>()?;
+    tracing::debug!(ms = opening.elapsed().as_millis() as u64, "snapshots opened");
     let chains: Vec<WalkChain<StoreSource<'_>>> = specs
         .iter()
         .zip(&snaps)
@@ -406,6 +408,18 @@ pub(crate) fn build_case(
         transfers_read = result.stats.transfers_read,
         ms = started.elapsed().as_millis() as u64,
         "trace done"
+    );
+    let st = &result.stats;
+    tracing::debug!(
+        discover_ms = st.discover_us / 1000,
+        list_reads_ms = st.discover_reads_us / 1000,
+        passes_ms = st.discover_pass_us / 1000,
+        replay_ms = st.replay_us / 1000,
+        edges_ms = st.edges_us / 1000,
+        nodes_ms = st.nodes_us / 1000,
+        hash_reads_ms = st.hashes_us / 1000,
+        assemble_ms = st.assemble_us / 1000,
+        "trace phases"
     );
 
     let (book, price_sources) = valuation.book(ctx, store, &specs)?;

@@ -849,6 +849,8 @@ impl<S: GraphSource> Walker<'_, &S> {
                 })
                 .collect();
             let reads = std::time::Instant::now();
+            // (a view over a file the page cache does not hold reads them ahead, all at once)
+            view.read_ahead(&tasks.iter().filter(|t| t.read).map(|t| t.id).collect::<Vec<_>>());
             let fwd = self.fwd;
             let (opts, only) = (&self.opts, w.only);
             // `row_allowed` (and, backward, received before the funds left), for the reading threads
@@ -1141,6 +1143,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             // `row_allowed`, for the reading threads
             let allowed = |r: &Row| w.asset_allowed(r) && in_bounds(opts, r.height, r.time);
             let fwd = self.fwd;
+            view.read_ahead(&t.held.iter().map(|&(a, _, _)| a).collect::<Vec<_>>());
             let parts = on_both_cores(&t.held, |part| {
                 let (mut outs, mut ins, mut read) = (Vec::new(), Vec::new(), 0u64);
                 let (mut sends, mut receipts, mut opening) = (Batch::default(), Batch::default(), Vec::new());
@@ -1941,6 +1944,8 @@ fn beside_hashes<E: std::error::Error + Send + Sync + 'static, A: Send, R>(
 ) -> (Result<Vec<Hash32>, E>, u64, R) {
     // chunks of a few thousand: each `tx_hashes` reads its neighbours in one go
     const CHUNK: usize = 4096;
+    // (a view over a file the page cache does not hold asks for all of them now)
+    view.hashes_ahead(txs);
     let spent = AtomicU64::new(0);
     let read = |c: &[u32]| {
         let at = std::time::Instant::now();
