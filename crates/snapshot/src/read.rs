@@ -423,12 +423,12 @@ impl Snapshot {
         if !self.cold.load(Ordering::Relaxed) {
             return;
         }
-        let mut ranges: Vec<(usize, usize)> = txs
-            .iter()
-            .filter(|&&t| u64::from(t) < self.c.txs)
-            .map(|&t| (self.l.tx + 32 * t as usize, self.l.tx + 32 * t as usize + 32))
-            .collect();
-        ranges.sort_unstable();
+        // the ranges `file_tx_hashes` reads (gaps between neighbours read through)
+        let mut sorted: Vec<u32> = txs.iter().copied().filter(|&t| u64::from(t) < self.c.txs).collect();
+        sorted.sort_unstable();
+        let at = |t: u32| self.l.tx + 32 * t as usize;
+        let ranges: Vec<(usize, usize)> =
+            hash_spans(&sorted).map(|(i, j)| (at(sorted[i]), at(sorted[j - 1]) + 32)).collect();
         crate::cache::will_need(&self.file, &ranges);
     }
 
@@ -674,26 +674,13 @@ impl Snapshot {
 
     /// [`Snapshot::tx_hashes`] of transactions the file holds.
     fn file_tx_hashes(&self, txs: &[u32]) -> Result<Vec<Hash32>, SnapshotError> {
-        // a gap of at most this many entries is read through rather than skipped; a range of at
-        // most `SPAN` entries (1 MiB) per read
-        const GAP: u32 = 128;
-        const SPAN: u32 = 1 << 15;
         let mut order: Vec<u32> = (0..txs.len() as u32).collect();
         order.sort_unstable_by_key(|&i| txs[i as usize]);
+        let sorted: Vec<u32> = order.iter().map(|&i| txs[i as usize]).collect();
         let mut out = vec![Hash32::ZERO; txs.len()];
         let mut buf = Vec::new();
-        let mut i = 0;
-        while i < order.len() {
-            let first = txs[order[i] as usize];
-            let mut j = i + 1;
-            while j < order.len() {
-                let t = txs[order[j] as usize];
-                if t - txs[order[j - 1] as usize] > GAP || t - first >= SPAN {
-                    break;
-                }
-                j += 1;
-            }
-            let last = txs[order[j - 1] as usize];
+        for (i, j) in hash_spans(&sorted) {
+            let (first, last) = (sorted[i], sorted[j - 1]);
             if u64::from(last) >= self.c.txs {
                 return Err(self.corrupt(format!("transaction {last}")));
             }
@@ -704,7 +691,6 @@ impl Snapshot {
                 let at = 32 * (txs[k as usize] - first) as usize;
                 out[k as usize].0.copy_from_slice(&buf[at..at + 32]);
             }
-            i = j;
         }
         Ok(out)
     }
@@ -783,6 +769,26 @@ impl Snapshot {
     }
 }
 
+/// The reads of the hashes of transactions `sorted` (ascending): index ranges `i..j` of it, each
+/// read from its first transaction's hash to its last. A gap of at most `GAP` entries is read
+/// through rather than skipped (fewer, larger reads win: see README, "Performance: tracing"); a
+/// read spans at most `SPAN` entries (1 MiB).
+fn hash_spans(sorted: &[u32]) -> impl Iterator<Item = (usize, usize)> + '_ {
+    const GAP: u32 = 128;
+    const SPAN: u32 = 1 << 15;
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let first = *sorted.get(i)?;
+        let mut j = i + 1;
+        while j < sorted.len() && sorted[j] - sorted[j - 1] <= GAP && sorted[j] - first < SPAN {
+            j += 1;
+        }
+        let span = (i, j);
+        i = j;
+        Some(span)
+    })
+}
+
 /// Index of the first of the `n` records in `buf` strictly after `after` (0 when `None`).
 fn first_after_in(buf: &[u8], n: usize, after: Option<(u64, Position)>) -> usize {
     let Some((h, p)) = after else { return 0 };
@@ -807,4 +813,25 @@ fn sent_after(e: &Entry, after: Option<(u64, Position)>) -> bool {
     }
     let Some((h, p)) = after else { return true };
     (u64::from(e.last.0), e.last.1, e.last.2) > (h, p.tx_index, p.sub)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hash_spans;
+
+    #[test]
+    fn hash_reads_join_neighbours_up_to_the_gap_and_the_span() {
+        let spans = |s: &[u32]| hash_spans(s).collect::<Vec<_>>();
+        assert_eq!(spans(&[]), vec![]);
+        assert_eq!(spans(&[5]), vec![(0, 1)]);
+        assert_eq!(spans(&[0, 128, 256]), vec![(0, 3)], "gaps of 128 entries read through");
+        assert_eq!(spans(&[0, 129, 130]), vec![(0, 1), (1, 3)], "a gap of 129 skipped");
+        assert_eq!(spans(&[7, 7, 8]), vec![(0, 3)], "the same transaction twice");
+        // a read stops before 2^15 entries past its first
+        let steps: Vec<u32> = (0..=300).map(|k| k * 120).collect();
+        let s = spans(&steps);
+        assert!(s.iter().all(|&(i, j)| steps[j - 1] - steps[i] < 1 << 15), "{s:?}");
+        assert_eq!(s.len(), 2, "{s:?}");
+        assert_eq!(s.iter().map(|(i, j)| j - i).sum::<usize>(), steps.len(), "every entry in one span");
+    }
 }
