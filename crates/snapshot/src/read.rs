@@ -25,6 +25,12 @@ pub struct Snapshot {
     /// The same file, for the record lists [`Snapshot::records`] reads with `pread` (see there).
     #[cfg_attr(not(unix), allow(dead_code))]
     file: File,
+    /// More descriptors of the same file, each its own open file: a `pread` takes a reference on
+    /// its open file, and two threads reading through one share (and bounce between their
+    /// cores) that counter's cache line. A read uses the descriptor of the CPU it runs on
+    /// ([`Snapshot::read_at`]).
+    #[cfg_attr(not(unix), allow(dead_code))]
+    more: Vec<File>,
     pub(crate) path: String,
     pub(crate) key: SnapshotKey,
     pub(crate) c: Counts,
@@ -98,6 +104,35 @@ fn open_noatime(path: &Path) -> std::io::Result<File> {
         }
     }
     File::open(path)
+}
+
+/// Descriptors of `file`'s file besides `file` itself, one per further CPU (up to 7), each
+/// opened anew (its own open file, read at random like `file`) through `/proc/self/fd`, which
+/// names the very file `file` has open even when its path has been replaced since. None where
+/// that cannot be done (not Linux, one CPU, no `/proc`): then every read uses `file`.
+fn per_cpu(file: &File) -> Vec<File> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        let path = format!("/proc/self/fd/{}", file.as_raw_fd());
+        let mut more = Vec::new();
+        for _ in 1..cpus {
+            match open_noatime(Path::new(&path)) {
+                Ok(f) => {
+                    crate::cache::random_access(&f);
+                    more.push(f);
+                }
+                Err(_) => break,
+            }
+        }
+        more
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = file;
+        Vec::new()
+    }
 }
 
 /// The largest address index [`index_ahead`] asks the kernel to read in one go.
@@ -188,7 +223,20 @@ impl Snapshot {
             let at = l.assets + ASSET_LEN * i;
             assets.push(decode_asset(&map[at..at + ASSET_LEN]).ok_or_else(|| corrupt("asset table"))?);
         }
-        Ok(Snapshot { map, file, path: shown, key, c, l, assets, key_width: key_width as usize, tail: None, cold })
+        let more = per_cpu(&file);
+        Ok(Snapshot {
+            map,
+            file,
+            more,
+            path: shown,
+            key,
+            c,
+            l,
+            assets,
+            key_width: key_width as usize,
+            tail: None,
+            cold,
+        })
     }
 
     /// This snapshot caught up with `later`, the transfers the store gained after the file was
@@ -710,12 +758,29 @@ impl Snapshot {
         }
     }
 
+    /// The descriptor for a read on this CPU ([`Snapshot::more`]).
+    #[cfg(unix)]
+    fn file_here(&self) -> &File {
+        #[cfg(target_os = "linux")]
+        if !self.more.is_empty() {
+            // SAFETY: a query without arguments (the vDSO's, no system call)
+            let cpu = unsafe { libc::sched_getcpu() };
+            if let Ok(cpu) = usize::try_from(cpu) {
+                return match cpu % (self.more.len() + 1) {
+                    0 => &self.file,
+                    k => &self.more[k - 1],
+                };
+            }
+        }
+        &self.file
+    }
+
     /// Bytes `at..at + buf.len()` of the file, read without the mapping where the platform can.
     fn read_at(&self, buf: &mut [u8], at: usize) -> Result<(), SnapshotError> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::FileExt;
-            self.file.read_exact_at(buf, at as u64).map_err(|source| SnapshotError::Io {
+            self.file_here().read_exact_at(buf, at as u64).map_err(|source| SnapshotError::Io {
                 action: "reading",
                 path: self.path.clone(),
                 source,
@@ -817,7 +882,28 @@ fn sent_after(e: &Entry, after: Option<(u64, Position)>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::hash_spans;
+    use super::{hash_spans, per_cpu};
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn every_cpu_reads_the_file_the_snapshot_opened_even_once_its_path_is_replaced() {
+        use std::os::unix::fs::FileExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s");
+        std::fs::write(&path, b"the file opened").expect("write");
+        let file = std::fs::File::open(&path).expect("open");
+        // a rebuild renames a new file into place
+        std::fs::write(dir.path().join("t"), b"a newer build!!").expect("write");
+        std::fs::rename(dir.path().join("t"), &path).expect("rename");
+        let more = per_cpu(&file);
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        assert_eq!(more.len(), cpus - 1, "one descriptor per further CPU");
+        for f in &more {
+            let mut buf = [0u8; 15];
+            f.read_exact_at(&mut buf, 0).expect("read");
+            assert_eq!(&buf, b"the file opened");
+        }
+    }
 
     #[test]
     fn hash_reads_join_neighbours_up_to_the_gap_and_the_span() {
