@@ -2,7 +2,8 @@
 
 use std::fs::File;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
 
 use chaintrace_model::{Address, Asset, DenseRow, Direction, Hash32, Position, Transfer, U256};
 use memmap2::Mmap;
@@ -41,10 +42,20 @@ pub struct Snapshot {
     pub(crate) key_width: usize,
     /// The transfers the store gained after the file was built ([`Snapshot::caught_up`]).
     pub(crate) tail: Option<Box<Tail>>,
-    /// The page cache held little of the records and hashes when the file was opened (or last
-    /// re-cached): reads are then asked for ahead, many at once ([`Snapshot::read_ahead`]).
+    /// The page cache held little of the records and hashes when last sampled: reads are then
+    /// asked for ahead, many at once ([`Snapshot::read_ahead`]). Sampled at open, by
+    /// [`Snapshot::recache`], and again at most every [`RESAMPLE_MS`] as reads are asked for
+    /// ([`Snapshot::reads_ahead`]): a long-lived process (the workbench) whose file the kernel
+    /// paged out while it sat idle reads ahead again.
     cold: AtomicBool,
+    /// When `cold` was sampled, milliseconds after `opened`.
+    sampled: AtomicU64,
+    opened: Instant,
 }
+
+/// How old, at most, the sample of the page cache behind [`Snapshot::reads_ahead`] is when a
+/// trace starts reading (256 `mincore` calls, ~0.2 ms, per sample).
+const RESAMPLE_MS: u64 = 1000;
 
 /// What [`Snapshot::recache`] found and did.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -236,6 +247,8 @@ impl Snapshot {
             key_width: key_width as usize,
             tail: None,
             cold,
+            sampled: AtomicU64::new(0),
+            opened: Instant::now(),
         })
     }
 
@@ -316,6 +329,7 @@ impl Snapshot {
         }
         if reread || pages.is_some_and(|(cached, all)| cached == all) {
             self.cold.store(false, Ordering::Relaxed);
+            self.sampled.store(self.opened.elapsed().as_millis() as u64, Ordering::Relaxed);
         }
         Recache { pages, reread, too_big, seconds: started.elapsed().as_secs_f64() }
     }
@@ -452,11 +466,11 @@ impl Snapshot {
     }
 
     /// A hint that the lists of the addresses with ids `ids` are read soon. When the page cache
-    /// held little of the file at open, their pages are asked for now, all at once and not
-    /// waited for ([`crate::cache::will_need`]); the reads then find them cached or in flight.
-    /// Otherwise (the usual warm cache) it does nothing, and costs nothing.
+    /// holds little of the file ([`Snapshot::reads_ahead`]), their pages are asked for now, all
+    /// at once and not waited for ([`crate::cache::will_need`]); the reads then find them cached
+    /// or in flight. Otherwise (the usual warm cache) it does nothing.
     pub fn read_ahead(&self, ids: &[u32]) {
-        if !self.cold.load(Ordering::Relaxed) {
+        if !self.reads_ahead() {
             return;
         }
         let mut ranges: Vec<(usize, usize)> =
@@ -465,10 +479,9 @@ impl Snapshot {
         crate::cache::will_need(&self.file, &ranges);
     }
 
-    /// [`Snapshot::read_ahead`] for the hashes of transactions `txs` ([`Snapshot::tx_hashes`]),
-    /// when the page cache held little of the file at open.
+    /// [`Snapshot::read_ahead`] for the hashes of transactions `txs` ([`Snapshot::tx_hashes`]).
     pub fn hashes_ahead(&self, txs: &[u32]) {
-        if !self.cold.load(Ordering::Relaxed) {
+        if !self.reads_ahead() {
             return;
         }
         // the ranges `file_tx_hashes` reads (gaps between neighbours read through)
@@ -481,8 +494,17 @@ impl Snapshot {
     }
 
     /// Whether reads are asked for ahead ([`Snapshot::read_ahead`]): the page cache held little
-    /// of the file's records and hashes when it was opened or last re-cached.
+    /// of the file's records and hashes when last sampled, at most [`RESAMPLE_MS`] ago (one
+    /// caller samples again when the last sample is older; the others use it meanwhile).
     pub fn reads_ahead(&self) -> bool {
+        let now = self.opened.elapsed().as_millis() as u64;
+        let last = self.sampled.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= RESAMPLE_MS
+            && self.sampled.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
+            let cold = crate::cache::mostly_uncached(&self.map, self.l.recs..self.map.len());
+            self.cold.store(cold, Ordering::Relaxed);
+        }
         self.cold.load(Ordering::Relaxed)
     }
 

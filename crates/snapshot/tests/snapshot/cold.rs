@@ -65,4 +65,10 @@ fn a_snapshot_opened_from_a_cold_cache_reads_ahead_and_answers_the_same() {
     let r = cold.recache();
     assert!(!cold.reads_ahead(), "{r}");
     assert_eq!(answers(&cold), expected, "the same answers after re-caching");
+    // paged out later while the process keeps it open (an idle workbench): once the last
+    // sample is a second old it reads ahead again
+    evict(&path);
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(cold.reads_ahead(), "evicted again ({} cached), yet no reads ahead", resident(&path));
+    assert_eq!(answers(&cold), expected, "the same answers after the second eviction");
 }
