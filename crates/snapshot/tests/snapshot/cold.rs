@@ -24,10 +24,7 @@ fn answers(s: &Snapshot) -> Answers {
 
 #[test]
 fn a_snapshot_opened_from_a_cold_cache_reads_ahead_and_answers_the_same() {
-    // on the target directory's disk, not a tmpfs that never evicts
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
-    let path = dir.path().join("t.snap");
-    let sent = small_snapshot(&path);
+    let (_dir, path, sent) = small_snapshot();
     let warm = Snapshot::open(&path).expect("open");
     assert!(!warm.reads_ahead(), "a file just built is cached (resident {}): nothing is read ahead", resident(&path));
     let expected = answers(&warm);

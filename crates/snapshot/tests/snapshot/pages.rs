@@ -27,11 +27,14 @@ pub(crate) fn evict(path: &std::path::Path) {
     assert_eq!(rc, 0, "posix_fadvise");
 }
 
-/// A snapshot at `path` of 20,000 transfers among 2,000 addresses (a file of a few MiB); the
-/// number of sends of each address.
-pub(crate) fn small_snapshot(path: &std::path::Path) -> Vec<u64> {
+/// A snapshot of 20,000 transfers among 2,000 addresses (a file of a few MiB) in a new
+/// directory on the target directory's disk (not a tmpfs, which never evicts): the directory
+/// (removed when dropped), the file's path, and the number of sends of each address.
+pub(crate) fn small_snapshot() -> (tempfile::TempDir, std::path::PathBuf, Vec<u64>) {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
+    let path = dir.path().join("t.snap");
     let key = SnapshotKey { chain: "t".into(), tip_height: None, tip_hash: None, transfers: 0, digest: "x".into() };
-    let mut b = SnapshotBuilder::create(path, key).expect("create");
+    let mut b = SnapshotBuilder::create(&path, key).expect("create");
     // ~20k transfers among 2,000 addresses: a file of a few MiB
     let mut sent = vec![0u64; 2000];
     for i in 0..20_000u64 {
@@ -59,5 +62,5 @@ pub(crate) fn small_snapshot(path: &std::path::Path) -> Vec<u64> {
         .expect("push");
     }
     b.finish().expect("finish");
-    sent
+    (dir, path, sent)
 }

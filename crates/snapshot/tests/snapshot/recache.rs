@@ -9,10 +9,7 @@ use crate::pages::{evict, resident, small_snapshot};
 
 #[test]
 fn a_partly_evicted_snapshot_is_cached_whole_again() {
-    // on the target directory's disk, not a tmpfs that never evicts
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
-    let path = dir.path().join("t.snap");
-    let sent = small_snapshot(&path);
+    let (_dir, path, sent) = small_snapshot();
     let snap = Snapshot::open(&path).expect("open");
     let answers = |s: &Snapshot| -> Vec<(u64, u32, U256)> {
         let mut v = Vec::new();
