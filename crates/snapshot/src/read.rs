@@ -467,8 +467,8 @@ impl Snapshot {
 
     /// A hint that the lists of the addresses with ids `ids` are read soon. When the page cache
     /// holds little of the file ([`Snapshot::reads_ahead`]), their pages are asked for now, all
-    /// at once and not waited for ([`crate::cache::will_need`]); the reads then find them cached
-    /// or in flight. Otherwise (the usual warm cache) it does nothing.
+    /// at once and not waited for (`POSIX_FADV_WILLNEED`); the reads then find them cached or
+    /// in flight. Otherwise (the usual warm cache) it does nothing.
     pub fn read_ahead(&self, ids: &[u32]) {
         if !self.reads_ahead() {
             return;
@@ -494,8 +494,8 @@ impl Snapshot {
     }
 
     /// Whether reads are asked for ahead ([`Snapshot::read_ahead`]): the page cache held little
-    /// of the file's records and hashes when last sampled, at most [`RESAMPLE_MS`] ago (one
-    /// caller samples again when the last sample is older; the others use it meanwhile).
+    /// of the file's records and hashes when last sampled, at most a second ago (one caller
+    /// samples again when the last sample is older; the others use it meanwhile).
     pub fn reads_ahead(&self) -> bool {
         let now = self.opened.elapsed().as_millis() as u64;
         let last = self.sampled.load(Ordering::Relaxed);
