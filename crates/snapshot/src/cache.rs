@@ -99,20 +99,40 @@ pub(crate) fn mostly_uncached(map: &[u8], range: std::ops::Range<usize>) -> bool
 /// the page cache, and returns without waiting for them: one advice per run of ranges that
 /// share or touch a page. The reads that follow wait only for what is still in flight, and the
 /// device works on many at once instead of one `pread` at a time (from this machine's disk
-/// ~30 µs a random page one at a time, ~12 µs with many in flight). A hint: a refusal costs
-/// only speed.
+/// ~30 µs a random page one at a time, ~12 µs with many in flight). The advice is given on a
+/// thread of its own, through a copy of the descriptor: it blocks whenever the device's queue
+/// is full, and the caller's reads start meanwhile (a haircut trace's replay, which asks for
+/// ~45k lists at once, 16% faster from an evicted snapshot than with the advice given first).
+/// A hint: a refusal costs only speed.
 pub(crate) fn will_need(file: &File, ranges: &[(usize, usize)]) {
     #[cfg(target_os = "linux")]
     {
-        use std::os::fd::AsRawFd;
-        for (a, b) in page_runs(ranges, 4096) {
-            let (Ok(at), Ok(len)) = (libc::off_t::try_from(a), libc::off_t::try_from(b - a)) else { continue };
-            // SAFETY: an advice on an open descriptor; it reads or changes no memory of ours
-            unsafe { libc::posix_fadvise(file.as_raw_fd(), at, len, libc::POSIX_FADV_WILLNEED) };
+        let runs = page_runs(ranges, 4096);
+        if runs.is_empty() {
+            return;
         }
+        if let Ok(copy) = file.try_clone() {
+            let advising = std::thread::Builder::new().name("read-ahead".into()).spawn(move || advise(&copy, &runs));
+            if advising.is_ok() {
+                return;
+            }
+        }
+        // no thread: advised here, before the reads
+        advise(file, &page_runs(ranges, 4096));
     }
     #[cfg(not(target_os = "linux"))]
     let _ = (file, ranges);
+}
+
+/// `POSIX_FADV_WILLNEED` for each of `runs` of `file`.
+#[cfg(target_os = "linux")]
+fn advise(file: &File, runs: &[(usize, usize)]) {
+    use std::os::fd::AsRawFd;
+    for &(a, b) in runs {
+        let (Ok(at), Ok(len)) = (libc::off_t::try_from(a), libc::off_t::try_from(b - a)) else { continue };
+        // SAFETY: an advice on an open descriptor; it reads or changes no memory of ours
+        unsafe { libc::posix_fadvise(file.as_raw_fd(), at, len, libc::POSIX_FADV_WILLNEED) };
+    }
 }
 
 /// `ranges` (ascending by start; empty ones skipped) joined where they share or touch a page
