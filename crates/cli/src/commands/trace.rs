@@ -366,10 +366,8 @@ pub(crate) fn build_case(
 
     // Transfers and degrees from each chain's graph snapshot when it is fresh (same result, no
     // RocksDB reads per address); otherwise from the store.
-    let opening = std::time::Instant::now();
     let snaps =
         specs.iter().map(|sp| crate::adapters::snapshot::open_fresh(store, &sp.name)).collect::<Result<Vec<_>, _>>()?;
-    tracing::debug!(ms = opening.elapsed().as_millis() as u64, "snapshots opened");
     let chains: Vec<WalkChain<StoreSource<'_>>> = specs
         .iter()
         .zip(&snaps)
