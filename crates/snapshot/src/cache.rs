@@ -67,9 +67,7 @@ pub(crate) fn mostly_uncached(map: &[u8], range: std::ops::Range<usize>) -> bool
     #[cfg(target_os = "linux")]
     {
         const SAMPLES: usize = 256;
-        // SAFETY: a query without arguments
-        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        let Some(page) = usize::try_from(page).ok().filter(|&p| p > 0) else { return false };
+        let Some(page) = page_size() else { return false };
         let range = range.start.min(map.len())..range.end.min(map.len());
         let pages = range.len().div_ceil(page);
         let (first, samples) = (range.start / page, SAMPLES.min(pages));
@@ -107,7 +105,9 @@ pub(crate) fn mostly_uncached(map: &[u8], range: std::ops::Range<usize>) -> bool
 pub(crate) fn will_need(file: &File, ranges: &[(usize, usize)]) {
     #[cfg(target_os = "linux")]
     {
-        let runs = page_runs(ranges, 4096);
+        // runs joined by 4 KiB page (a larger page would only join more of them)
+        const PAGE: usize = 4096;
+        let runs = page_runs(ranges, PAGE);
         if runs.is_empty() {
             return;
         }
@@ -118,7 +118,7 @@ pub(crate) fn will_need(file: &File, ranges: &[(usize, usize)]) {
             }
         }
         // no thread: advised here, before the reads
-        advise(file, &page_runs(ranges, 4096));
+        advise(file, &page_runs(ranges, PAGE));
     }
     #[cfg(not(target_os = "linux"))]
     let _ = (file, ranges);
@@ -170,13 +170,19 @@ pub(crate) fn read_in(file: &File, range: std::ops::Range<usize>) {
     let _ = (file, range);
 }
 
+/// The machine's page size (`None` if the system will not say).
+#[cfg(target_os = "linux")]
+fn page_size() -> Option<usize> {
+    // SAFETY: sysconf has no preconditions.
+    usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).ok().filter(|&p| p > 0)
+}
+
 /// How many of `map`'s pages the page cache holds, and how many it has (`mincore`); `None`
 /// where it cannot tell.
 pub(crate) fn resident_pages(map: &[u8]) -> Option<(u64, u64)> {
     #[cfg(target_os = "linux")]
     {
-        // SAFETY: sysconf has no preconditions.
-        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).ok().filter(|&p| p > 0)?;
+        let page = page_size()?;
         if map.is_empty() {
             return Some((0, 0));
         }

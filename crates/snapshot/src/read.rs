@@ -468,13 +468,13 @@ impl Snapshot {
     /// A hint that the lists of the addresses with ids `ids` are read soon. When the page cache
     /// holds little of the file ([`Snapshot::reads_ahead`]), their pages are asked for now, all
     /// at once and not waited for (`POSIX_FADV_WILLNEED`); the reads then find them cached or
-    /// in flight. Otherwise (the usual warm cache) it does nothing.
-    pub fn read_ahead(&self, ids: &[u32]) {
+    /// in flight. Otherwise (the usual warm cache) it does nothing, and `ids` is not walked.
+    pub fn read_ahead(&self, ids: impl IntoIterator<Item = u32>) {
         if !self.reads_ahead() {
             return;
         }
         let mut ranges: Vec<(usize, usize)> =
-            ids.iter().filter_map(|&id| self.lists(id).ok()).map(|([a, _, b], _)| (a, b)).collect();
+            ids.into_iter().filter_map(|id| self.lists(id).ok()).map(|([a, _, b], _)| (a, b)).collect();
         ranges.sort_unstable();
         crate::cache::will_need(&self.file, &ranges);
     }

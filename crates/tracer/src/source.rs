@@ -134,9 +134,9 @@ pub trait DenseView: Sync {
     }
 
     /// A hint that the lists of `ids` are read soon: a view over a file the page cache does not
-    /// hold can ask for them all at once, instead of waiting for each read in turn. Answers
-    /// nothing; the default does nothing.
-    fn read_ahead(&self, ids: &[u32]) {
+    /// hold can ask for them all at once, instead of waiting for each read in turn. `ids` is
+    /// walked only by a view that acts on it. Answers nothing; the default does nothing.
+    fn read_ahead(&self, ids: &mut dyn Iterator<Item = u32>) {
         let _ = ids;
     }
 

@@ -209,7 +209,7 @@ impl DenseView for StoreSource<'_> {
         }
     }
 
-    fn read_ahead(&self, ids: &[u32]) {
+    fn read_ahead(&self, ids: &mut dyn Iterator<Item = u32>) {
         if let Some(snap) = self.snap {
             snap.read_ahead(ids);
         }

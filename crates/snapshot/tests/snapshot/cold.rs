@@ -44,8 +44,7 @@ fn a_snapshot_opened_from_a_cold_cache_reads_ahead_and_answers_the_same() {
     assert!(cold.reads_ahead(), "only {measured} of the file cached, yet no reads ahead");
     // the lists asked for arrive without a read of ours
     let before = resident(&path);
-    let ids: Vec<u32> = (0..cold.address_count() as u32).collect();
-    cold.read_ahead(&ids);
+    cold.read_ahead(0..cold.address_count() as u32);
     let asked = Instant::now();
     while resident(&path) <= before && asked.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(5));

@@ -850,7 +850,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                 .collect();
             let reads = std::time::Instant::now();
             // (a view over a file the page cache does not hold reads them ahead, all at once)
-            view.read_ahead(&tasks.iter().filter(|t| t.read).map(|t| t.id).collect::<Vec<_>>());
+            view.read_ahead(&mut tasks.iter().filter(|t| t.read).map(|t| t.id));
             let fwd = self.fwd;
             let (opts, only) = (&self.opts, w.only);
             // `row_allowed` (and, backward, received before the funds left), for the reading threads
@@ -1143,7 +1143,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             // `row_allowed`, for the reading threads
             let allowed = |r: &Row| w.asset_allowed(r) && in_bounds(opts, r.height, r.time);
             let fwd = self.fwd;
-            view.read_ahead(&t.held.iter().map(|&(a, _, _)| a).collect::<Vec<_>>());
+            view.read_ahead(&mut t.held.iter().map(|&(a, _, _)| a));
             let parts = on_both_cores(&t.held, |part| {
                 let (mut outs, mut ins, mut read) = (Vec::new(), Vec::new(), 0u64);
                 let (mut sends, mut receipts, mut opening) = (Batch::default(), Batch::default(), Vec::new());
