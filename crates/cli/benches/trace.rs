@@ -34,7 +34,7 @@ use std::time::Instant;
 use chaintrace_model::{Address, Asset, Direction, Provenance};
 use chaintrace_store::Store;
 use chaintrace_tracer::case::{case_file, CaseContext, ChainCase};
-use chaintrace_tracer::{trace, Policy, PriceBook, Trace, TraceOptions};
+use chaintrace_tracer::{reach, trace, Policy, PriceBook, Trace, TraceOptions};
 
 // Not every item of the shared generator is used by each bench.
 #[allow(dead_code)]
@@ -294,6 +294,49 @@ fn main() {
         );
         cold_policy.push(policy);
     }
+
+    // the peers' question alone: poison reachability (`reach`: the discovery and one pass over
+    // its rows, no edges, hashes, roles or deposits), each answer checked after its timing
+    // against the poison trace's nodes and hops on the same seeds
+    let (mut reach_p50, mut reach_nodes) = (None, Vec::new());
+    if cold_policy.contains(&Policy::Poison) {
+        let (mut lat, mut nodes, mut phases) = (Vec::new(), 0usize, [0u64; 2]);
+        let mut equal = 0;
+        let check = env_u64("CHAINTRACE_BENCH_CHECK", 1) == 1;
+        for s in &seeds {
+            let t0 = Instant::now();
+            let r = reach(&over_snap, &options(s, Policy::Poison)).expect("reach");
+            lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+            assert!(r.stats.dense, "reach over the snapshot ran over ids");
+            nodes += r.nodes.len();
+            if reach_nodes.len() < poison_nodes.len() {
+                reach_nodes.push(r.nodes.iter().map(|(a, _)| a.clone()).collect());
+            }
+            phases[0] += r.stats.discover_us;
+            phases[1] += r.stats.replay_us;
+            if check {
+                let t = trace(&over_snap, &options(s, Policy::Poison)).expect("trace");
+                let want: Vec<(Address, u32)> = t.nodes.iter().map(|((_, a), n)| (a.clone(), n.hop)).collect();
+                assert_eq!(r.nodes, want, "reach differs from the poison trace's nodes");
+                equal += 1;
+            }
+        }
+        lat.sort_by(|a, b| a.total_cmp(b));
+        let n = lat.len() as f64;
+        reach_p50 = Some(percentile(&lat, 0.5));
+        println!(
+            "  reach: {} runs of poison reachability alone ({HOPS} hops, 100 seeds, over the snapshot): p50 {:.1} ms, \
+             p99 {:.1} ms; mean {:.0} addresses; mean discovery {:.1} ms, pass over its rows and addresses {:.1} ms; \
+             equal to the poison trace's nodes and hops in {}",
+            lat.len(),
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99),
+            nodes as f64 / n,
+            phases[0] as f64 / n / 1000.0,
+            phases[1] as f64 / n / 1000.0,
+            if check { format!("{equal}/{} runs", lat.len()) } else { "(not checked)".into() }
+        );
+    }
     if let Ok(grow) = std::env::var("CHAINTRACE_BENCH_GROW") {
         assert_eq!(graph, Graph::Uniform, "CHAINTRACE_BENCH_GROW grows the uniform graph");
         let blocks = grow.split(',').map(|n| n.trim().parse().expect("CHAINTRACE_BENCH_GROW: numbers of blocks"));
@@ -323,7 +366,7 @@ fn main() {
     }
 
     if let Some(ex) = export {
-        run_peers(&ex, &poison_nodes, poison_p50.unwrap_or(f64::NAN));
+        run_peers(&ex, &poison_nodes, &reach_nodes, poison_p50.unwrap_or(f64::NAN), reach_p50.unwrap_or(f64::NAN));
     } else {
         println!("peers: skipped (CHAINTRACE_BENCH_PEERS=0 or no poison runs)");
     }
@@ -630,7 +673,15 @@ fn peers_python() -> Result<PathBuf, String> {
     Ok(py)
 }
 
-fn run_peers(ex: &Export, poison_nodes: &[BTreeSet<Address>], poison_p50: f64) {
+/// The peers' poison reachability against chaintrace's: the poison trace's node sets and
+/// `reach`'s (the first runs' of each), and the p50s of both beside the faster peer's.
+fn run_peers(
+    ex: &Export,
+    poison_nodes: &[BTreeSet<Address>],
+    reach_nodes: &[BTreeSet<Address>],
+    poison_p50: f64,
+    reach_p50: f64,
+) {
     let py = match peers_python() {
         Ok(p) => p,
         Err(e) => {
@@ -671,12 +722,16 @@ fn run_peers(ex: &Export, poison_nodes: &[BTreeSet<Address>], poison_p50: f64) {
                 .filter_map(|l| l.parse::<u64>().ok())
                 .filter_map(|n| ex.addr_of.get((n / ex.assets) as usize).cloned())
                 .collect();
-            if &got == want {
+            // (chaintrace's two answers are the same sets whenever the bench checks: `reach` runs)
+            let ours = reach_nodes.get(r);
+            if &got == want && ours == Some(want) {
                 equal += 1;
-            } else {
+            } else if &got != want {
                 let missing = want.difference(&got).count();
                 let extra = got.difference(want).count();
                 println!("PEER {peer} run {r}: reach differs from chaintrace's poison nodes ({missing} missing, {extra} extra)");
+            } else {
+                println!("PEER {peer} run {r}: chaintrace's reach differs from its poison trace's nodes");
             }
         }
         println!(
@@ -696,7 +751,13 @@ fn run_peers(ex: &Export, poison_nodes: &[BTreeSet<Address>], poison_p50: f64) {
     }
     if fastest.is_finite() {
         println!(
-            "chaintrace poison p50 {poison_p50:.1} ms vs the faster peer's {fastest:.0} ms: chaintrace is {:.2}x as fast",
+            "chaintrace reach (the same question: poison reachability) p50 {reach_p50:.1} ms vs the faster peer's \
+             {fastest:.0} ms: chaintrace is {:.2}x as fast",
+            fastest / reach_p50
+        );
+        println!(
+            "chaintrace poison trace (the whole case: edges, hashes, roles, deposits) p50 {poison_p50:.1} ms vs the \
+             faster peer's {fastest:.0} ms: {:.2}x",
             fastest / poison_p50
         );
     } else {

@@ -511,6 +511,65 @@ pub fn trace<S: GraphSource>(src: &S, opts: &TraceOptions) -> Result<Trace, Trac
 /// are followed in forward walks without `--asset`; backward walks and single-asset walks
 /// treat their legs as plain transfers.
 pub fn trace_chains<S: GraphSource>(chains: &[WalkChain<S>], opts: &TraceOptions) -> Result<Trace, TraceError> {
+    with_walker(chains, opts, |w| w.walk())
+}
+
+/// Every address a poison trace with `opts` over `src` reaches — its seeds (hop 0) and each
+/// address traced funds can arrive at within `--hops` transfers in time order (the trace's
+/// nodes) — with the fewest hops it is reached in: the screening question (is this deposit
+/// address downstream of a sanctioned wallet?) without the case. `opts.policy` is not read:
+/// what a policy passes on differs, where it can go does not.
+///
+/// Over a source with a dense view (a snapshot) it is the walk over ids' discovery and one pass
+/// over the rows it read: no edges, hashes, roles or deposits are made. Elsewhere (no dense
+/// view, or conversions and bridges to follow) it is the poison trace's nodes.
+pub fn reach<S: GraphSource>(src: &S, opts: &TraceOptions) -> Result<Reach, TraceError> {
+    let opts = TraceOptions { policy: Policy::Poison, ..opts.clone() };
+    let chain = WalkChain {
+        name: String::new(),
+        kind: None,
+        source: src,
+        native_symbol: opts.native_symbol.clone(),
+        native_decimals: opts.native_decimals,
+    };
+    with_walker(std::slice::from_ref(&chain), &opts, |mut w| match dense::view_for(&w, w.chains)? {
+        Some(view) => {
+            let nodes = w.reach_dense(view)?;
+            Ok(Reach { nodes, stats: w.stats })
+        }
+        None => {
+            // (the trace's nodes are in address order)
+            let t = w.walk()?;
+            Ok(Reach { nodes: t.nodes.into_iter().map(|((_, a), n)| (a, n.hop)).collect(), stats: t.stats })
+        }
+    })
+}
+
+/// What [`reach`] finds.
+#[derive(Clone, Debug, Default)]
+pub struct Reach {
+    /// Each address reached, with the fewest transfers from a seed it is reached in (a seed's:
+    /// 0), in address order ([`Reach::hops`] finds one).
+    pub nodes: Vec<(Address, u32)>,
+    /// Counters, as a trace's ([`WalkStats`]; the walk over ids makes no edges: `replay_us` is
+    /// its pass over the rows read and the addresses).
+    pub stats: WalkStats,
+}
+
+impl Reach {
+    /// The fewest hops `addr` is reached in, if it is.
+    pub fn hops(&self, addr: &Address) -> Option<u32> {
+        self.nodes.binary_search_by(|(a, _)| a.cmp(addr)).ok().map(|i| self.nodes[i].1)
+    }
+}
+
+/// `f` on a walker over `chains` with `opts`, once the options are checked and the seeds found
+/// on the chains they fit.
+fn with_walker<S: GraphSource, R>(
+    chains: &[WalkChain<S>],
+    opts: &TraceOptions,
+    f: impl FnOnce(Walker<'_, &S>) -> Result<R, TraceError>,
+) -> Result<R, TraceError> {
     if opts.seeds.is_empty() {
         return Err(TraceError::NoSeeds);
     }
@@ -550,7 +609,7 @@ pub fn trace_chains<S: GraphSource>(chains: &[WalkChain<S>], opts: &TraceOptions
         return Err(TraceError::NoSeeds);
     }
     let fwd = opts.direction == TraceDirection::Forward;
-    let mut w = Walker {
+    let w = Walker {
         chains: &sorted,
         opts,
         fwd,
@@ -571,27 +630,33 @@ pub fn trace_chains<S: GraphSource>(chains: &[WalkChain<S>], opts: &TraceOptions
         min_text: opts.min_amount.clone(),
         stats: WalkStats::default(),
     };
-    let chains = w.chains;
-    let (edges, dense) = match dense::view_for(&w, chains)? {
-        // one chain of plain transfers with dense ids: the same walk over ids
-        Some(view) => {
-            let (edges, nodes, ends) = w.walk_dense(view)?;
-            (edges, Some((nodes, ends)))
-        }
-        None => {
-            let t0 = std::time::Instant::now();
-            w.discover()?;
-            let t1 = std::time::Instant::now();
-            let edges = w.replay()?;
-            w.stats.discover_us = (t1 - t0).as_micros() as u64;
-            w.stats.replay_us = t1.elapsed().as_micros() as u64;
-            (edges, None)
-        }
-    };
-    let t2 = std::time::Instant::now();
-    let mut result = w.assemble(edges, dense)?;
-    result.stats.assemble_us = t2.elapsed().as_micros() as u64;
-    Ok(result)
+    f(w)
+}
+
+impl<S: GraphSource> Walker<'_, &S> {
+    /// The whole trace: discovery, replay, and the result assembled.
+    fn walk(mut self) -> Result<Trace, TraceError> {
+        let (edges, dense) = match dense::view_for(&self, self.chains)? {
+            // one chain of plain transfers with dense ids: the same walk over ids
+            Some(view) => {
+                let (edges, nodes, ends) = self.walk_dense(view)?;
+                (edges, Some((nodes, ends)))
+            }
+            None => {
+                let t0 = std::time::Instant::now();
+                self.discover()?;
+                let t1 = std::time::Instant::now();
+                let edges = self.replay()?;
+                self.stats.discover_us = (t1 - t0).as_micros() as u64;
+                self.stats.replay_us = t1.elapsed().as_micros() as u64;
+                (edges, None)
+            }
+        };
+        let t2 = std::time::Instant::now();
+        let mut result = self.assemble(edges, dense)?;
+        result.stats.assemble_us = t2.elapsed().as_micros() as u64;
+        Ok(result)
+    }
 }
 
 impl<S: GraphSource> Walker<'_, &S> {

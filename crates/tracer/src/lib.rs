@@ -18,9 +18,9 @@ pub mod price;
 pub mod source;
 
 pub use engine::{
-    trace, trace_chains, AssetInfo, Bound, ChainInfo, Deposit, EdgeKind, Trace, TraceDirection, TraceError,
-    TraceOptions, TracedEdge, TracedNode, WalkChain, WalkStats, DEFAULT_HOPS, DEFAULT_HUB_DEGREE, DEFAULT_POLICY,
-    MAX_HOPS,
+    reach, trace, trace_chains, AssetInfo, Bound, ChainInfo, Deposit, EdgeKind, Reach, Trace, TraceDirection,
+    TraceError, TraceOptions, TracedEdge, TracedNode, WalkChain, WalkStats, DEFAULT_HOPS, DEFAULT_HUB_DEGREE,
+    DEFAULT_POLICY, MAX_HOPS,
 };
 pub use mem::MemGraph;
 pub use policy::Policy;

@@ -335,6 +335,57 @@ impl Names {
     }
 }
 
+/// Ids reached and the fewest hops each is reached in ([`DenseWalk::reached`]): a byte per id
+/// up to the highest, and a bit per id to find them in order without reading every byte.
+#[derive(Default)]
+struct Reached {
+    /// Per id, its fewest hops (`u8::MAX`: not reached).
+    hop: Vec<u8>,
+    bits: Vec<u64>,
+}
+
+impl Reached {
+    fn add(&mut self, id: u32, h: u8) {
+        let i = id as usize;
+        if self.hop.len() <= i {
+            // (grown to the next 64 ids, a word of bits)
+            let len = (i / 64 + 1) * 64;
+            self.hop.resize(len, u8::MAX);
+            self.bits.resize(len / 64, 0);
+        }
+        self.hop[i] = self.hop[i].min(h);
+        self.bits[i / 64] |= 1 << (i % 64);
+    }
+
+    /// Adds `other`'s: the fewer hops of the two where both reached an id.
+    fn merge(&mut self, other: &Reached) {
+        for (w, &b) in other.bits.iter().enumerate() {
+            let mut b = b;
+            while b != 0 {
+                let i = w * 64 + b.trailing_zeros() as usize;
+                self.add(i as u32, other.hop[i]);
+                b &= b - 1;
+            }
+        }
+    }
+
+    /// The ids reached, ascending, and their hops.
+    fn ids(&self) -> (Vec<u32>, Vec<u8>) {
+        let n = self.bits.iter().map(|b| b.count_ones() as usize).sum();
+        let (mut ids, mut hops) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for (w, &b) in self.bits.iter().enumerate() {
+            let mut b = b;
+            while b != 0 {
+                let i = w * 64 + b.trailing_zeros() as usize;
+                ids.push(i as u32);
+                hops.push(self.hop[i]);
+                b &= b - 1;
+            }
+        }
+        (ids, hops)
+    }
+}
+
 /// The reached holdings, `(address id, asset index)`, each with a slot: a chain of slots per id
 /// (an address holds one or a few assets), found without hashing. A slot's cells hold its
 /// header (asset, next slot) beside its earliest arrivals, so finding a holding and reading its
@@ -669,6 +720,70 @@ impl<E: std::error::Error + Send + Sync + 'static> DenseWalk<'_, E> {
         self.class.get(id as usize) == Some(&SEED)
     }
 
+    /// [`Walker::reach_dense`]'s pass over the rows the discovery read, for the holdings in
+    /// `slots` (and the seeds' sends when `seeds`): each receiver of a non-zero send from a seed
+    /// (1 hop), or from a tracked holding after its earliest arrival in fewer than `n` hops (one
+    /// more than the fewest hops it held funds in before the send), with its fewest hops.
+    fn reached(&self, seeds: bool, slots: std::ops::Range<usize>, n: usize, fwd: bool) -> Reached {
+        let mut got = Reached::default();
+        if seeds {
+            for &s in &self.seeds {
+                for r in self.outs(s).map(|(_, l)| l).unwrap_or_default() {
+                    if !r.amount.is_zero() && !self.is_seed(r.other) {
+                        got.add(r.other, 1);
+                    }
+                }
+            }
+        }
+        let mut upto = [KEY_MAX; MAX_HOPS as usize + 1];
+        let all = &self.holdings.slots;
+        for slot in slots.clone() {
+            // a slot's id's class, list entry and rows are far apart (a miss each otherwise):
+            // fetched ahead of their turn, each step once the one before it has arrived
+            let ahead = |d: usize| all.get(slot + d).filter(|_| slot + d < slots.end).map(|&(a, _)| a as usize);
+            if let Some(a) = ahead(16) {
+                self.list_of.get(a).map(prefetch);
+                self.class.get(a).map(prefetch);
+            }
+            if let Some(a) = ahead(8) {
+                self.list_of.get(a).and_then(|&i| self.lists.get(i as usize)).map(prefetch);
+            }
+            if let Some(a) = ahead(4) {
+                self.outs(a as u32).and_then(|(_, l)| l.first()).map(prefetch);
+            }
+            let (id, asset) = all[slot];
+            if self.class_of(id) != EXPAND {
+                continue;
+            }
+            // the earliest arrival with at most `j` hops, for each `j < n`
+            let best = self.holdings.best(slot as u32);
+            let mut m = KEY_MAX;
+            for j in 0..n {
+                m = m.min(best[j]);
+                upto[j] = m;
+            }
+            let start = upto[n - 1];
+            if start == KEY_MAX {
+                continue;
+            }
+            for r in self.outs(id).map(|(_, l)| l).unwrap_or_default() {
+                let k = orient(fwd, r);
+                if r.asset != asset || k <= start || r.amount.is_zero() || self.is_seed(r.other) {
+                    continue;
+                }
+                // (some `j < n` has `upto[j] < k`: the last one, `start`)
+                let j = (1..n).find(|&j| upto[j] < k).unwrap_or(n - 1);
+                got.add(r.other, j as u8 + 1);
+            }
+        }
+        got
+    }
+
+    /// `id`'s class (`UNKNOWN`: not reached).
+    fn class_of(&self, id: u32) -> u8 {
+        self.class.get(id as usize).copied().unwrap_or(UNKNOWN)
+    }
+
     /// The outgoing rows read for `id` (in the walk's direction), and the key they were read
     /// after.
     fn outs(&self, id: u32) -> Option<(Key, &[Row])> {
@@ -783,6 +898,157 @@ impl<S: GraphSource> Walker<'_, &S> {
     /// Discovery and replay over `view` (see the module docs): the traced edges, the result's
     /// nodes (made while the edges' transaction hashes are read) and the edges' ends.
     pub(super) fn walk_dense(&mut self, view: &dyn DenseView<Error = S::Error>) -> Result<DenseResult, TraceError> {
+        let n = self.opts.hops;
+        let assets = view.assets();
+        let w = self.discover_dense(view)?;
+        let t1 = std::time::Instant::now();
+
+        // replay: the tracked holdings, reached with fewer than N hops and expandable, each with
+        // a state slot
+        let policy = self.opts.policy;
+        // (with each one's earliest arrival in fewer than N hops, found once)
+        let mut tracked: Vec<((u32, u32, u32), Key)> = w
+            .holdings
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|&(_, &(id, _))| w.class_of(id) == EXPAND)
+            .map(|(s, &(id, asset))| ((id, asset, s as u32), w.earliest_at(s as u32, n - 1)))
+            .filter(|&(_, start)| start != KEY_MAX)
+            .collect();
+        tracked.sort_unstable_by_key(|&(t, _)| t);
+        let (tracked, starts): (Vec<(u32, u32, u32)>, Vec<Key>) = tracked.into_iter().unzip();
+        // (a copy of the minima found so far, for the replay to add to while it reads `w`)
+        let mut min_raw = w.min_raw.clone();
+        // per state: its start and asset, and the slots' look-ups
+        let tracked = Tracked::new(&w, policy, self.fwd, tracked, starts);
+        let mut seed_ids: Vec<u32> = w.seeds.iter().copied().collect();
+        seed_ids.sort_unstable();
+        let edges_at = std::time::Instant::now();
+        let found = match policy {
+            Policy::Poison => self.poison_edges(&w, &seed_ids, &tracked).map(Some),
+            // FIFO opens the holdings traced funds reach, unless that turns out to be many
+            Policy::Fifo => self.replay_opening(&w, &mut min_raw, &tracked).map(|m| m.map(made)),
+            Policy::Haircut => Ok(None),
+        };
+        let found = match found? {
+            Some(found) => found,
+            None => made(self.replay_reading_all(&w, &mut min_raw, &seed_ids, &tracked)?),
+        };
+        drop(tracked);
+        self.stats.edges_us = edges_at.elapsed().as_micros() as u64;
+        let (mut edges, mut ends, mut edge_txs) = found;
+        if !self.fwd {
+            // the replay ran in mirrored order: the result's is chain order
+            edges.reverse();
+            ends.reverse();
+            edge_txs.reverse();
+        }
+        let names = Names::of(&ends);
+        for end in ends.iter_mut() {
+            *end = (names.index(end.0), names.index(end.1));
+        }
+        // while the edges' transactions' hashes are read (a read per transaction, most far apart
+        // in the table) on a second thread, which first reads the ends' addresses: poison's
+        // edges and the nodes are made on this one, which then reads hashes too
+        let ids = names.ids.clone();
+        let (hashes, hashes_us, found) = beside_hashes(
+            view,
+            &edge_txs,
+            || Names::decode(view, &ids),
+            |addrs| {
+                let at = std::time::Instant::now();
+                let edges = edges.made(assets);
+                let mut found = Nodes { view, class: &w.class, labelled: w.labelled, names, ends };
+                let addrs = || match addrs() {
+                    Some(a) => a.map_err(src_err),
+                    // (the reading thread stopped: its panic is raised when it is joined)
+                    None => Err(TraceError::Source("the thread reading addresses stopped".into())),
+                };
+                let nodes = self.nodes_dense(&edges, &mut found, addrs)?;
+                self.stats.nodes_us = at.elapsed().as_micros() as u64;
+                Ok::<_, TraceError>((edges, found, nodes))
+            },
+        );
+        let hashes = hashes.map_err(src_err)?;
+        let (mut edges, found, (nodes, exchange, exchanges)) = found?;
+        self.stats.hashes_us = hashes_us;
+        drop(edge_txs);
+        let Nodes { names, ends, .. } = found;
+        // each edge's hash and addresses: on both cores for many edges (each half of the edges
+        // written by one thread)
+        let fill = |edges: &mut [TracedEdge], ends: &[(u32, u32)], hashes: &[Hash32]| {
+            for ((e, &tx), &(f, t)) in edges.iter_mut().zip(hashes).zip(ends) {
+                e.transfer.tx = tx;
+                e.transfer.from = names.addrs[f as usize].clone();
+                e.transfer.to = names.addrs[t as usize].clone();
+            }
+        };
+        if edges.len() >= 4096 && cores() >= 2 {
+            let half = edges.len() / 2;
+            let (e1, e2) = edges.split_at_mut(half);
+            let (n1, n2) = ends.split_at(half);
+            let (h1, h2) = hashes.split_at(half);
+            std::thread::scope(|s| {
+                s.spawn(|| fill(e2, n2, h2));
+                fill(e1, n1, h1);
+            });
+        } else {
+            fill(&mut edges, &ends, &hashes);
+        }
+        self.stats.replay_us = t1.elapsed().as_micros() as u64;
+        Ok((edges, nodes, EdgeEnds { ends, exchange, exchanges }))
+    }
+
+    /// [`reach`] over `view`: the discovery, then one pass over the rows it read.
+    /// A poison trace's edges are the non-zero sends of its seeds and of its tracked holdings
+    /// after their earliest arrivals in fewer than N hops ([`Walker::poison_edges`]); each
+    /// reaches its receiver in one hop more than the fewest hops its sender held funds in before
+    /// it. The reached addresses are decoded on both cores.
+    pub(super) fn reach_dense(
+        &mut self,
+        view: &dyn DenseView<Error = S::Error>,
+    ) -> Result<Vec<(Address, u32)>, TraceError> {
+        let n = self.opts.hops as usize;
+        let w = self.discover_dense(view)?;
+        let t1 = std::time::Instant::now();
+        let fwd = self.fwd;
+        // the seeds' sends and the first half of the holdings on one core, the rest on the other
+        let slots = w.holdings.slots.len();
+        let (mut got, other) = if slots >= 2 * MIN_SPLIT && cores() >= 2 {
+            let w = &w;
+            std::thread::scope(|s| {
+                let second = s.spawn(move || w.reached(false, slots / 2..slots, n, fwd));
+                let first = w.reached(true, 0..slots / 2, n, fwd);
+                // a panic on the second thread is the walk's own bug: raise it here
+                (first, Some(second.join().unwrap_or_else(|p| std::panic::resume_unwind(p))))
+            })
+        } else {
+            (w.reached(true, 0..slots, n, fwd), None)
+        };
+        if let Some(other) = other {
+            got.merge(&other);
+        }
+        let (ids, hops) = got.ids();
+        self.stats.lookups += ids.len() as u64;
+        let addrs = on_both_cores(&ids, |part| Names::decode(view, part)).map_err(src_err)?.concat();
+        let mut nodes: Vec<(Address, u32)> = Vec::with_capacity(self.seeds.len() + ids.len());
+        nodes.extend(self.seeds.iter().map(|(_, a)| (a.clone(), 0)));
+        nodes.extend(addrs.into_iter().zip(hops).map(|(a, h)| (a, u32::from(h))));
+        let order = address_order(nodes.len(), |i| &nodes[i].0);
+        let mut nodes: Vec<Option<(Address, u32)>> = nodes.into_iter().map(Some).collect();
+        let nodes = order.iter().filter_map(|&i| nodes[i as usize].take()).collect();
+        self.stats.replay_us = t1.elapsed().as_micros() as u64;
+        Ok(nodes)
+    }
+
+    /// The dense walk's discovery (see the module docs): every holding reached with fewer than N
+    /// hops and its earliest arrivals per hop count, each reached address's class, and the
+    /// lists read (poison: the last frontier's too).
+    fn discover_dense<'v>(
+        &mut self,
+        view: &'v dyn DenseView<Error = S::Error>,
+    ) -> Result<DenseWalk<'v, S::Error>, TraceError> {
         let t0 = std::time::Instant::now();
         self.stats.dense = true;
         let n = self.opts.hops;
@@ -811,7 +1077,6 @@ impl<S: GraphSource> Walker<'_, &S> {
             min_raw: vec![None; assets.len()],
             listed: 0,
         };
-        let class_of = |w: &DenseWalk<'_, S::Error>, id: u32| w.class.get(id as usize).copied().unwrap_or(UNKNOWN);
         let set_class = |w: &mut DenseWalk<'_, S::Error>, id: u32, c: u8| {
             let i = id as usize;
             if w.class.len() <= i {
@@ -842,7 +1107,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             let tasks: Vec<Task> = frontier
                 .iter()
                 .filter_map(|&(a, k)| {
-                    let c = class_of(&w, a);
+                    let c = w.class_of(a);
                     let check = c == EXPAND && !w.checked(a) && !w.has_labels(a);
                     let read = !last && matches!(c, EXPAND | SEED) && w.list(a).is_none_or(|l| k < l.after);
                     (check || read).then_some(Task { id: a, key: k, check, read })
@@ -929,7 +1194,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                 }
                 w.arena.push(rows);
             }
-            frontier.retain(|&(a, _)| matches!(class_of(&w, a), EXPAND | SEED));
+            frontier.retain(|&(a, _)| matches!(w.class_of(a), EXPAND | SEED));
             if last {
                 self.stats.addresses_expanded += frontier.len() as u64;
                 break;
@@ -997,7 +1262,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             improved.sort_unstable();
             improved.dedup_by_key(|(id, _)| *id);
             for &(id, _) in &improved {
-                if class_of(&w, id) != UNKNOWN {
+                if w.class_of(id) != UNKNOWN {
                     continue;
                 }
                 self.stats.lookups += 1;
@@ -1009,107 +1274,11 @@ impl<S: GraphSource> Walker<'_, &S> {
             }
             self.stats.discover_pass_us += pass.elapsed().as_micros() as u64;
             frontier.clear();
-            frontier.extend(improved.iter().copied().filter(|&(a, _)| class_of(&w, a) == EXPAND));
+            frontier.extend(improved.iter().copied().filter(|&(a, _)| w.class_of(a) == EXPAND));
         }
 
-        let t1 = std::time::Instant::now();
-        self.stats.discover_us = (t1 - t0).as_micros() as u64;
-
-        // replay: the tracked holdings, reached with fewer than N hops and expandable, each with
-        // a state slot
-        let policy = self.opts.policy;
-        // (with each one's earliest arrival in fewer than N hops, found once)
-        let mut tracked: Vec<((u32, u32, u32), Key)> = w
-            .holdings
-            .slots
-            .iter()
-            .enumerate()
-            .filter(|&(_, &(id, _))| class_of(&w, id) == EXPAND)
-            .map(|(s, &(id, asset))| ((id, asset, s as u32), w.earliest_at(s as u32, n - 1)))
-            .filter(|&(_, start)| start != KEY_MAX)
-            .collect();
-        tracked.sort_unstable_by_key(|&(t, _)| t);
-        let (tracked, starts): (Vec<(u32, u32, u32)>, Vec<Key>) = tracked.into_iter().unzip();
-        // (a copy of the minima found so far, for the replay to add to while it reads `w`)
-        let mut min_raw = w.min_raw.clone();
-        // per state: its start and asset, and the slots' look-ups
-        let tracked = Tracked::new(&w, policy, self.fwd, tracked, starts);
-        let mut seed_ids: Vec<u32> = w.seeds.iter().copied().collect();
-        seed_ids.sort_unstable();
-        let edges_at = std::time::Instant::now();
-        let found = match policy {
-            Policy::Poison => self.poison_edges(&w, &seed_ids, &tracked).map(Some),
-            // FIFO opens the holdings traced funds reach, unless that turns out to be many
-            Policy::Fifo => self.replay_opening(&w, &mut min_raw, &tracked).map(|m| m.map(made)),
-            Policy::Haircut => Ok(None),
-        };
-        let found = match found? {
-            Some(found) => found,
-            None => made(self.replay_reading_all(&w, &mut min_raw, &seed_ids, &tracked)?),
-        };
-        drop(tracked);
-        self.stats.edges_us = edges_at.elapsed().as_micros() as u64;
-        let (mut edges, mut ends, mut edge_txs) = found;
-        if !self.fwd {
-            // the replay ran in mirrored order: the result's is chain order
-            edges.reverse();
-            ends.reverse();
-            edge_txs.reverse();
-        }
-        let names = Names::of(&ends);
-        for end in ends.iter_mut() {
-            *end = (names.index(end.0), names.index(end.1));
-        }
-        // while the edges' transactions' hashes are read (a read per transaction, most far apart
-        // in the table) on a second thread, which first reads the ends' addresses: poison's
-        // edges and the nodes are made on this one, which then reads hashes too
-        let ids = names.ids.clone();
-        let (hashes, hashes_us, found) = beside_hashes(
-            view,
-            &edge_txs,
-            || Names::decode(view, &ids),
-            |addrs| {
-                let at = std::time::Instant::now();
-                let edges = edges.made(assets);
-                let mut found = Nodes { view, class: &w.class, labelled: w.labelled, names, ends };
-                let addrs = || match addrs() {
-                    Some(a) => a.map_err(src_err),
-                    // (the reading thread stopped: its panic is raised when it is joined)
-                    None => Err(TraceError::Source("the thread reading addresses stopped".into())),
-                };
-                let nodes = self.nodes_dense(&edges, &mut found, addrs)?;
-                self.stats.nodes_us = at.elapsed().as_micros() as u64;
-                Ok::<_, TraceError>((edges, found, nodes))
-            },
-        );
-        let hashes = hashes.map_err(src_err)?;
-        let (mut edges, found, (nodes, exchange, exchanges)) = found?;
-        self.stats.hashes_us = hashes_us;
-        drop(edge_txs);
-        let Nodes { names, ends, .. } = found;
-        // each edge's hash and addresses: on both cores for many edges (each half of the edges
-        // written by one thread)
-        let fill = |edges: &mut [TracedEdge], ends: &[(u32, u32)], hashes: &[Hash32]| {
-            for ((e, &tx), &(f, t)) in edges.iter_mut().zip(hashes).zip(ends) {
-                e.transfer.tx = tx;
-                e.transfer.from = names.addrs[f as usize].clone();
-                e.transfer.to = names.addrs[t as usize].clone();
-            }
-        };
-        if edges.len() >= 4096 && cores() >= 2 {
-            let half = edges.len() / 2;
-            let (e1, e2) = edges.split_at_mut(half);
-            let (n1, n2) = ends.split_at(half);
-            let (h1, h2) = hashes.split_at(half);
-            std::thread::scope(|s| {
-                s.spawn(|| fill(e2, n2, h2));
-                fill(e1, n1, h1);
-            });
-        } else {
-            fill(&mut edges, &ends, &hashes);
-        }
-        self.stats.replay_us = t1.elapsed().as_micros() as u64;
-        Ok((edges, nodes, EdgeEnds { ends, exchange, exchanges }))
+        self.stats.discover_us = t0.elapsed().as_micros() as u64;
+        Ok(w)
     }
 
     /// Haircut's replay, and FIFO's where opening holdings one by one would be slower (see the
@@ -1877,6 +2046,10 @@ fn unnamed_transfer(r: &Row, asset: Asset) -> Transfer {
     }
 }
 
+/// Items (lists, holdings) below which a second thread is not started: a few hundred lists take
+/// about as long as starting a thread.
+const MIN_SPLIT: usize = 512;
+
 /// `f` over `items`: on two threads when there are enough items for a thread to pay and a
 /// second core to run it, in chunks that either thread takes when it is free (a chunk of hubs'
 /// long lists, or a thread that lost its core for a while, no longer keeps the other waiting
@@ -1885,8 +2058,6 @@ pub(crate) fn on_both_cores<T: Sync, R: Send, E: Send>(
     items: &[T],
     f: impl Fn(&[T]) -> Result<R, E> + Sync,
 ) -> Result<Vec<R>, E> {
-    // a few hundred lists take about as long as starting a thread
-    const MIN_SPLIT: usize = 512;
     const CHUNKS: usize = 8;
     if items.len() < MIN_SPLIT || cores() < 2 {
         return Ok(vec![f(items)?]);

@@ -5,7 +5,7 @@
 //! itself checked against brute-force oracles (`props`, `rules`).
 
 use chaintrace_model::{Address, Asset, Category, Hash32, Label, Position, Transfer, U256};
-use chaintrace_tracer::{trace, Bound, MemGraph, Policy, Trace, TraceDirection, TraceOptions};
+use chaintrace_tracer::{reach, trace, Bound, MemGraph, Policy, Trace, TraceDirection, TraceOptions};
 use proptest::prelude::*;
 
 const TOKENS: [[u8; 20]; 2] = [[0xaa; 20], [0xbb; 20]];
@@ -133,6 +133,36 @@ proptest! {
             // a small graph: FIFO opens the holdings traced funds reach, to the end
             prop_assert_eq!(d.stats.opening_replay, policy == Policy::Fifo);
             same(&d, &a)?;
+        }
+    }
+}
+
+/// A poison trace's nodes, each with its hop, in address order: what `reach` must answer.
+fn poison_reach(t: &Trace) -> Vec<(Address, u32)> {
+    t.nodes.iter().map(|((_, a), n)| (a.clone(), n.hop)).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    /// `reach` over the dense view (the discovery and one pass over its rows) answers the walk
+    /// over addresses' poison trace — its nodes and their hops — whatever policy the options
+    /// name; without the dense view it is that trace's.
+    #[test]
+    fn reach_equals_poison_trace_nodes(c in case_strategy(), policy in prop_oneof![Just(Policy::Poison), Just(Policy::Haircut), Just(Policy::Fifo)]) {
+        let g = graph(&c);
+        let general = g.clone().without_dense_view();
+        let want = poison_reach(&trace(&general, &options(&c, Policy::Poison)).expect("walk over addresses"));
+        let o = options(&c, policy);
+        let d = reach(&g, &o).expect("reach over ids");
+        let a = reach(&general, &o).expect("reach over addresses");
+        prop_assert!(d.stats.dense && !a.stats.dense, "both ran: {:?} / {:?}", d.stats, a.stats);
+        prop_assert_eq!(&d.nodes, &want);
+        prop_assert_eq!(&a.nodes, &want);
+        // found by address: every reached one, and none of the graph's others
+        for i in 0..=u8::MAX {
+            let at = want.iter().find(|(x, _)| *x == addr(i)).map(|&(_, h)| h);
+            prop_assert_eq!(d.hops(&addr(i)), at);
         }
     }
 }
@@ -289,6 +319,12 @@ fn dense_walk_on_two_threads_equals_walk_over_addresses() {
             assert_eq!(d.edges, a.edges, "{policy} backward={backward}: edges (seed {seed})");
             assert_eq!(d.deposits, a.deposits, "{policy} backward={backward}: deposits (seed {seed})");
             assert!(backward || d.deposits.len() > 10, "{policy}: deposits ({}) (seed {seed})", d.deposits.len());
+            if policy == Policy::Poison {
+                // and `reach`, its addresses decoded on two threads: the trace's nodes
+                let r = reach(&g, &o).expect("reach");
+                assert!(r.stats.dense && r.nodes.len() > 1_000, "reach over ids: {:?}", r.stats);
+                assert_eq!(r.nodes, poison_reach(&a), "reach backward={backward} (seed {seed})");
+            }
         }
     }
 }
