@@ -465,6 +465,21 @@ impl Snapshot {
         }
     }
 
+    /// Asks the CPU to bring in the address key of id `id` (a hint: [`Snapshot::address`] reads
+    /// it soon; ids far apart have their keys far apart in the table).
+    pub fn prefetch_address(&self, id: u32) {
+        if u64::from(id) >= self.c.addrs {
+            return;
+        }
+        let at = match self.key_width {
+            0 => self.l.addr_off + 8 * id as usize,
+            w => self.l.blob + w * id as usize,
+        };
+        if let Some(key) = self.map.get(at) {
+            chaintrace_model::hint::prefetch(key);
+        }
+    }
+
     /// A hint that the lists of the addresses with ids `ids` are read soon. When the page cache
     /// holds little of the file ([`Snapshot::reads_ahead`]), their pages are asked for now, all
     /// at once and not waited for (`POSIX_FADV_WILLNEED`); the reads then find them cached or

@@ -1776,6 +1776,39 @@ fn path_back(
 /// between them are the same in every address, so they order nothing), and only addresses
 /// whose keys tie are compared whole. Generated and vanity addresses share long runs of bytes;
 /// random ones differ in their first 8.
+/// Sorts `keyed` — each a 64-bit key above its index, built in index order — as `sort_unstable`
+/// would: by key, equal keys in index order. Many keys (a trace's tens of thousands of
+/// addresses) are sorted a digit of 11 bits at a time from the lowest (each pass stable, so equal
+/// keys keep their index order), skipping a digit every key shares; few by comparison.
+fn sort_keyed(keyed: &mut Vec<u128>) {
+    const BITS: u32 = 11;
+    if keyed.len() < 1024 {
+        keyed.sort_unstable();
+        return;
+    }
+    let mut out = vec![0u128; keyed.len()];
+    for shift in (64..128).step_by(BITS as usize) {
+        let digit = |k: u128| (k >> shift) as usize & ((1 << BITS) - 1);
+        let mut at = [0usize; 1 << BITS];
+        for &k in keyed.iter() {
+            at[digit(k)] += 1;
+        }
+        if at.contains(&keyed.len()) {
+            continue;
+        }
+        let mut sum = 0;
+        for c in at.iter_mut() {
+            (*c, sum) = (sum, sum + *c);
+        }
+        for &k in keyed.iter() {
+            let d = digit(k);
+            out[at[d]] = k;
+            at[d] += 1;
+        }
+        std::mem::swap(keyed, &mut out);
+    }
+}
+
 fn address_order<'a>(n: usize, addr: impl Fn(usize) -> &'a Address) -> Vec<u32> {
     let whole = |x: &u32, y: &u32| addr(*x as usize).cmp(addr(*y as usize)).then(x.cmp(y));
     let bytes = |i: usize| match addr(i) {
@@ -1807,7 +1840,7 @@ fn address_order<'a>(n: usize, addr: impl Fn(usize) -> &'a Address) -> Vec<u32> 
             (u128::from(k) << 64) | i as u128
         })
         .collect();
-    keyed.sort_unstable();
+    sort_keyed(&mut keyed);
     let mut order: Vec<u32> = keyed.iter().map(|&k| k as u32).collect();
     if !exact {
         // runs of equal keys: their addresses compared whole
@@ -1910,6 +1943,28 @@ mod tests {
                 want.sort_by(|&x, &y| set[x as usize].cmp(&set[y as usize]).then(x.cmp(&y)));
                 prop_assert_eq!(address_order(set.len(), |i| &set[i]), want);
             }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// The radix sort of keyed indices equals a comparison sort, past the size where it
+        /// starts: keys from a few values (long runs of ties, digits every key shares) to any.
+        #[test]
+        fn sort_keyed_equals_a_plain_sort(
+            keys in prop_oneof![
+                prop::collection::vec(0u64..4, 1000..3000),
+                prop::collection::vec((0u64..8).prop_map(|k| k << 40 | 0xabc), 1000..3000),
+                prop::collection::vec(any::<u64>(), 0..5000),
+            ],
+        ) {
+            let keyed: Vec<u128> = keys.iter().enumerate().map(|(i, &k)| u128::from(k) << 64 | i as u128).collect();
+            let mut want = keyed.clone();
+            want.sort_unstable();
+            let mut got = keyed;
+            sort_keyed(&mut got);
+            prop_assert_eq!(got, want);
         }
     }
 

@@ -133,6 +133,13 @@ pub trait DenseView: Sync {
         let _ = id;
     }
 
+    /// A hint that `id`'s address is asked for soon ([`DenseView::address`]): a view whose
+    /// address table is far from the CPU's caches can start bringing it in. Answers nothing; the
+    /// default does nothing.
+    fn prefetch_address(&self, id: u32) {
+        let _ = id;
+    }
+
     /// A hint that the lists of `ids` are read soon: a view over a file the page cache does not
     /// hold can ask for them all at once, instead of waiting for each read in turn. `ids` is
     /// walked only by a view that acts on it. Answers nothing; the default does nothing.

@@ -209,6 +209,12 @@ impl DenseView for StoreSource<'_> {
         }
     }
 
+    fn prefetch_address(&self, id: u32) {
+        if let Some(snap) = self.snap {
+            snap.prefetch_address(id);
+        }
+    }
+
     fn read_ahead(&self, ids: &mut dyn Iterator<Item = u32>) {
         if let Some(snap) = self.snap {
             snap.read_ahead(ids);

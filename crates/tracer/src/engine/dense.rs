@@ -326,7 +326,15 @@ impl Names {
         view: &dyn DenseView<Error = E>,
         ids: &[u32],
     ) -> Result<Vec<Address>, E> {
-        ids.iter().map(|&id| view.address(id)).collect()
+        let mut out = Vec::with_capacity(ids.len());
+        for (i, &id) in ids.iter().enumerate() {
+            // the keys are far apart in the view's table: fetched ahead of their turn
+            if let Some(&next) = ids.get(i + 8) {
+                view.prefetch_address(next);
+            }
+            out.push(view.address(id)?);
+        }
+        Ok(out)
     }
 
     /// The index of `id`, which must be one of the decoded ids.
@@ -1032,12 +1040,18 @@ impl<S: GraphSource> Walker<'_, &S> {
         let (ids, hops) = got.ids();
         self.stats.lookups += ids.len() as u64;
         let addrs = on_both_cores(&ids, |part| Names::decode(view, part)).map_err(src_err)?.concat();
-        let mut nodes: Vec<(Address, u32)> = Vec::with_capacity(self.seeds.len() + ids.len());
-        nodes.extend(self.seeds.iter().map(|(_, a)| (a.clone(), 0)));
-        nodes.extend(addrs.into_iter().zip(hops).map(|(a, h)| (a, u32::from(h))));
-        let order = address_order(nodes.len(), |i| &nodes[i].0);
-        let mut nodes: Vec<Option<(Address, u32)>> = nodes.into_iter().map(Some).collect();
-        let nodes = order.iter().filter_map(|&i| nodes[i as usize].take()).collect();
+        // the seeds (hop 0) and the reached, in address order, each address moved once
+        let seeds: Vec<&Address> = self.seeds.iter().map(|(_, a)| a).collect();
+        let mut addrs = addrs;
+        let at = |i: usize| if i < seeds.len() { seeds[i] } else { &addrs[i - seeds.len()] };
+        let order = address_order(seeds.len() + ids.len(), at);
+        let nodes = order
+            .iter()
+            .map(|&i| match (i as usize).checked_sub(seeds.len()) {
+                None => (seeds[i as usize].clone(), 0),
+                Some(j) => (std::mem::replace(&mut addrs[j], Address::Coinbase), u32::from(hops[j])),
+            })
+            .collect();
         self.stats.replay_us = t1.elapsed().as_micros() as u64;
         Ok(nodes)
     }
