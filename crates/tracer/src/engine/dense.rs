@@ -475,6 +475,11 @@ impl Holdings {
     }
 }
 
+/// A chunk of a discovery level's tasks, read: its kept rows one list after another, where each
+/// task's list ends in them (`HUB_END`: a hub's, not read), the rows read and the transfers the
+/// degrees read counted.
+type ChunkRows = (Vec<Row>, Vec<usize>, u64, u64);
+
 /// A frontier address's work on a discovery pass's reading threads.
 struct Task {
     id: u32,
@@ -1056,6 +1061,58 @@ impl<S: GraphSource> Walker<'_, &S> {
         Ok(nodes)
     }
 
+    /// One discovery pass over `lists` (an expanded address's rows read after its key): each
+    /// receiver's earliest arrival with `h` hops, recorded where it improves on every arrival
+    /// with at most `h` hops (pushed onto `improved`).
+    fn pass_lists(
+        &mut self,
+        w: &mut DenseWalk<'_, S::Error>,
+        lists: &[(u32, &[Row])],
+        h: u32,
+        improved: &mut Vec<(u32, Key)>,
+    ) -> Result<(), TraceError> {
+        // the receivers' holdings are far apart: each one's first slot is looked up 16 rows
+        // ahead of its turn and its cells fetched 8 ahead (a miss each otherwise)
+        let receivers = || lists.iter().flat_map(|&(_, rows)| rows).map(|r| r.other);
+        let (mut head_ahead, mut cells_ahead) = (receivers().skip(16), receivers().skip(8));
+        for &(x, list) in lists {
+            // `x`'s earliest arrival in fewer than `h` hops, per asset: the last one's kept
+            let mut since: Option<(u32, Key)> = None;
+            for r in list {
+                if let Some(id) = head_ahead.next() {
+                    w.holdings.prefetch_head(id);
+                    // (and its class: is it a seed?)
+                    if let Some(c) = w.class.get(id as usize) {
+                        prefetch(c);
+                    }
+                }
+                if let Some(id) = cells_ahead.next() {
+                    w.holdings.prefetch_cells(id);
+                }
+                let k = orient(self.fwd, r);
+                let arrived = match since {
+                    Some((a, e)) if a == r.asset => e,
+                    _ => {
+                        let e = w.earliest(x, r.asset, h - 1);
+                        since = Some((r.asset, e));
+                        e
+                    }
+                };
+                if k <= arrived {
+                    continue;
+                }
+                let min_raw = self.dense_min_raw(w, r.asset)?;
+                if r.amount < min_raw || r.amount.is_zero() || w.is_seed(r.other) {
+                    continue;
+                }
+                if w.improve(r.other, r.asset, h, k) {
+                    improved.push((r.other, k));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The dense walk's discovery (see the module docs): every holding reached with fewer than N
     /// hops and its earliest arrivals per hop count, each reached address's class, and the
     /// lists read (poison: the last frontier's too).
@@ -1118,12 +1175,17 @@ impl<S: GraphSource> Walker<'_, &S> {
             // per frontier address: whether its degrees are to be read (an expandable,
             // unlabelled address, once per trace: a hub's are over `--hub-degree`) and whether
             // its list is (not read yet after its key); both on the reading threads
+            // (and the frontier addresses whose lists an earlier level read: `pre`)
+            let mut pre: Vec<u32> = Vec::new();
             let tasks: Vec<Task> = frontier
                 .iter()
                 .filter_map(|&(a, k)| {
                     let c = w.class_of(a);
                     let check = c == EXPAND && !w.checked(a) && !w.has_labels(a);
                     let read = !last && matches!(c, EXPAND | SEED) && w.list(a).is_none_or(|l| k < l.after);
+                    if !read && matches!(c, EXPAND | SEED) {
+                        pre.push(a);
+                    }
                     (check || read).then_some(Task { id: a, key: k, check, read })
                 })
                 .collect();
@@ -1131,17 +1193,17 @@ impl<S: GraphSource> Walker<'_, &S> {
             // (a view over a file the page cache does not hold reads them ahead, all at once)
             view.read_ahead(&mut tasks.iter().filter(|t| t.read).map(|t| t.id));
             let fwd = self.fwd;
-            let (opts, only) = (&self.opts, w.only);
+            let (opts, only): (&TraceOptions, _) = (self.opts, w.only);
             // `row_allowed` (and, backward, received before the funds left), for the reading threads
             let keep = |r: &Row, k: Key| {
                 (fwd || k == 0 || !row_key(r) > k)
                     && only.is_none_or(|only| only == Some(r.asset))
                     && in_bounds(opts, r.height, r.time)
             };
-            // per half: its kept rows one list after another, where each task's list ends
-            // (`HUB_END`: a hub's, not read) and the number of rows read
+            // per chunk of the tasks: its kept rows one list after another, where each task's
+            // list ends (`HUB_END`: a hub's, not read) and the number of rows read
             const HUB_END: usize = usize::MAX;
-            let parts = on_both_cores(&tasks, |part| {
+            let read = |part: &[Task]| -> Result<ChunkRows, S::Error> {
                 let (mut rows, mut ends, mut read, mut listed) =
                     (Vec::new(), Vec::with_capacity(part.len()), 0u64, 0u64);
                 for (i, t) in part.iter().enumerate() {
@@ -1179,35 +1241,96 @@ impl<S: GraphSource> Walker<'_, &S> {
                     }
                     ends.push(rows.len());
                 }
-                Ok::<_, S::Error>((rows, ends, read, listed))
-            })
-            .map_err(src_err)?;
-            self.stats.discover_reads_us += reads.elapsed().as_micros() as u64;
-            self.stats.split_reads += u64::from(parts.len() > 1);
-            let mut task = tasks.iter();
-            for (rows, ends, read, listed) in parts {
-                self.stats.transfers_read += read;
-                w.listed += listed;
-                let chunk = w.arena.len() as u32;
-                let mut from = 0;
-                // (`ends` first: a zip asks its first iterator first, and `task` goes on to the next half)
-                for (&end, t) in ends.iter().zip(task.by_ref()) {
-                    if t.check {
-                        self.stats.lookups += 2;
-                        if end == HUB_END {
-                            set_class(&mut w, t.id, HUB);
-                            continue;
+                Ok((rows, ends, read, listed))
+            };
+            // the pass over the rows (each receiver's earliest arrival with `h` hops) follows
+            // the reads unless this is the last level; its result does not depend on the order
+            // it meets the lists in (an arrival is kept when earlier than every one with at most
+            // `h` hops, and the earliest kept per id is what the next level starts from), so
+            // each chunk is passed on this thread as soon as it is read, while the second thread
+            // reads on, and the lists an earlier level read are passed first
+            let pass_follows = !(last || h == n && self.opts.policy == Policy::Poison);
+            improved.clear();
+            let mut passing = std::time::Duration::ZERO;
+            let chunks: Vec<&[Task]> = tasks.chunks(chunk_len(tasks.len())).collect();
+            self.stats.split_reads += u64::from(chunks.len() > 1);
+            let next = AtomicUsize::new(0);
+            let take = || {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                chunks.get(i).map(|&c| (i, c))
+            };
+            std::thread::scope(|s| -> Result<(), TraceError> {
+                let (give, got) = std::sync::mpsc::channel();
+                if chunks.len() > 1 {
+                    let (take, read) = (&take, &read);
+                    s.spawn(move || {
+                        while let Some((i, c)) = take() {
+                            if give.send((i, read(c))).is_err() {
+                                return;
+                            }
                         }
-                        w.set_checked(t.id);
-                    }
-                    if t.read {
-                        let (start, len) = (from as u32, (end - from) as u32);
-                        w.set_outs(t.id, ListAt { after: t.key, chunk, start, len });
-                    }
-                    from = end;
+                    });
+                } else {
+                    drop(give);
                 }
-                w.arena.push(rows);
-            }
+                if pass_follows && !pre.is_empty() {
+                    let at = std::time::Instant::now();
+                    // (the rows taken out while `w` changes: a transfer to itself changes only
+                    // hop `h`)
+                    let arena = std::mem::take(&mut w.arena);
+                    let lists: Vec<(u32, &[Row])> =
+                        pre.iter().filter_map(|&x| w.list(x).map(|l| (x, l.rows(&arena)))).collect();
+                    let passed = self.pass_lists(&mut w, &lists, h, &mut improved);
+                    w.arena = arena;
+                    passed?;
+                    passing += at.elapsed();
+                }
+                for _ in 0..chunks.len() {
+                    let (i, part) = match got.try_recv() {
+                        Ok(x) => x,
+                        Err(_) => match take() {
+                            Some((i, c)) => (i, read(c)),
+                            // (the second thread's panic is raised when the scope joins it)
+                            None => {
+                                got.recv().map_err(|_| TraceError::Source("the thread reading lists stopped".into()))?
+                            }
+                        },
+                    };
+                    let (rows, ends, read, listed) = part.map_err(src_err)?;
+                    self.stats.transfers_read += read;
+                    w.listed += listed;
+                    let chunk = w.arena.len() as u32;
+                    let mut from = 0;
+                    let mut lists: Vec<(u32, &[Row])> = Vec::new();
+                    for (&end, t) in ends.iter().zip(chunks[i]) {
+                        if t.check {
+                            self.stats.lookups += 2;
+                            if end == HUB_END {
+                                set_class(&mut w, t.id, HUB);
+                                continue;
+                            }
+                            w.set_checked(t.id);
+                        }
+                        if t.read {
+                            let (start, len) = (from as u32, (end - from) as u32);
+                            w.set_outs(t.id, ListAt { after: t.key, chunk, start, len });
+                            lists.push((t.id, &rows[from..end]));
+                        }
+                        from = end;
+                    }
+                    if pass_follows {
+                        let at = std::time::Instant::now();
+                        self.pass_lists(&mut w, &lists, h, &mut improved)?;
+                        passing += at.elapsed();
+                    }
+                    drop(lists);
+                    w.arena.push(rows);
+                }
+                Ok(())
+            })?;
+            let level = reads.elapsed();
+            self.stats.discover_reads_us += level.saturating_sub(passing).as_micros() as u64;
+            self.stats.discover_pass_us += passing.as_micros() as u64;
             frontier.retain(|&(a, _)| matches!(w.class_of(a), EXPAND | SEED));
             if last {
                 self.stats.addresses_expanded += frontier.len() as u64;
@@ -1222,57 +1345,10 @@ impl<S: GraphSource> Walker<'_, &S> {
                 // rows just read (`poison_edges`), which records the assets this pass would
                 break;
             }
-            let pass = std::time::Instant::now();
-            // `(id, key)` of every improvement: the earliest per id after a sort
-            improved.clear();
-            // the rows, taken out while `w` changes (a transfer to itself changes only hop `h`)
-            let arena = std::mem::take(&mut w.arena);
-            let lists: Vec<(u32, &[Row])> =
-                frontier.iter().filter_map(|&(x, _)| w.list(x).map(|l| (x, l.rows(&arena)))).collect();
-            // the receivers' holdings are far apart: each one's first slot is looked up 16 rows
-            // ahead of its turn and its cells fetched 8 ahead (a miss each otherwise)
-            let receivers = || lists.iter().flat_map(|&(_, rows)| rows).map(|r| r.other);
-            let (mut head_ahead, mut cells_ahead) = (receivers().skip(16), receivers().skip(8));
-            for &(x, list) in &lists {
-                // `x`'s earliest arrival in fewer than `h` hops, per asset: the last one's kept
-                let mut since: Option<(u32, Key)> = None;
-                for r in list {
-                    if let Some(id) = head_ahead.next() {
-                        w.holdings.prefetch_head(id);
-                        // (and its class: is it a seed?)
-                        if let Some(c) = w.class.get(id as usize) {
-                            prefetch(c);
-                        }
-                    }
-                    if let Some(id) = cells_ahead.next() {
-                        w.holdings.prefetch_cells(id);
-                    }
-                    let k = orient(self.fwd, r);
-                    let arrived = match since {
-                        Some((a, e)) if a == r.asset => e,
-                        _ => {
-                            let e = w.earliest(x, r.asset, h - 1);
-                            since = Some((r.asset, e));
-                            e
-                        }
-                    };
-                    if k <= arrived {
-                        continue;
-                    }
-                    let min_raw = self.dense_min_raw(&mut w, r.asset)?;
-                    if r.amount < min_raw || r.amount.is_zero() || w.is_seed(r.other) {
-                        continue;
-                    }
-                    if w.improve(r.other, r.asset, h, k) {
-                        improved.push((r.other, k));
-                    }
-                }
-            }
-            w.arena = arena;
             if h == n {
-                self.stats.discover_pass_us += pass.elapsed().as_micros() as u64;
                 break;
             }
+            let pass = std::time::Instant::now();
             improved.sort_unstable();
             improved.dedup_by_key(|(id, _)| *id);
             for &(id, _) in &improved {
@@ -2064,6 +2140,16 @@ fn unnamed_transfer(r: &Row, asset: Asset) -> Transfer {
 /// about as long as starting a thread.
 const MIN_SPLIT: usize = 512;
 
+/// The length of the chunks [`on_both_cores`] splits `n` items into (all of them in one below
+/// [`MIN_SPLIT`] or on one core; at least 1).
+fn chunk_len(n: usize) -> usize {
+    const CHUNKS: usize = 8;
+    if n < MIN_SPLIT || cores() < 2 {
+        return n.max(1);
+    }
+    n.div_ceil(CHUNKS).max(MIN_SPLIT / 2)
+}
+
 /// `f` over `items`: on two threads when there are enough items for a thread to pay and a
 /// second core to run it, in chunks that either thread takes when it is free (a chunk of hubs'
 /// long lists, or a thread that lost its core for a while, no longer keeps the other waiting
@@ -2072,11 +2158,10 @@ pub(crate) fn on_both_cores<T: Sync, R: Send, E: Send>(
     items: &[T],
     f: impl Fn(&[T]) -> Result<R, E> + Sync,
 ) -> Result<Vec<R>, E> {
-    const CHUNKS: usize = 8;
     if items.len() < MIN_SPLIT || cores() < 2 {
         return Ok(vec![f(items)?]);
     }
-    let chunks: Vec<&[T]> = items.chunks(items.len().div_ceil(CHUNKS).max(MIN_SPLIT / 2)).collect();
+    let chunks: Vec<&[T]> = items.chunks(chunk_len(items.len())).collect();
     let ((), parts) = shared(&chunks, f, || (), || ());
     parts.into_iter().collect()
 }
