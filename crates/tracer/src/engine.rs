@@ -490,14 +490,18 @@ struct Walker<'a, S: GraphSource> {
 /// [`TraceOptions::native_symbol`]). Conversions and bridge deposits `src` reports are
 /// followed; a bridge release can only be found on another chain (see [`trace_chains`]).
 pub fn trace<S: GraphSource>(src: &S, opts: &TraceOptions) -> Result<Trace, TraceError> {
-    let chain = WalkChain {
+    trace_chains(std::slice::from_ref(&one_chain(src, opts)), opts)
+}
+
+/// `src` as the one chain of a walk, named by nothing, its native coin from `opts`.
+fn one_chain<'s, S: GraphSource>(src: &'s S, opts: &TraceOptions) -> WalkChain<&'s S> {
+    WalkChain {
         name: String::new(),
         kind: None,
         source: src,
         native_symbol: opts.native_symbol.clone(),
         native_decimals: opts.native_decimals,
-    };
-    trace_chains(std::slice::from_ref(&chain), opts)
+    }
 }
 
 /// Run one trace over several chains' graphs (SPEC "One walk over several chains and assets").
@@ -525,14 +529,7 @@ pub fn trace_chains<S: GraphSource>(chains: &[WalkChain<S>], opts: &TraceOptions
 /// view, or conversions and bridges to follow) it is the poison trace's nodes.
 pub fn reach<S: GraphSource>(src: &S, opts: &TraceOptions) -> Result<Reach, TraceError> {
     let opts = TraceOptions { policy: Policy::Poison, ..opts.clone() };
-    let chain = WalkChain {
-        name: String::new(),
-        kind: None,
-        source: src,
-        native_symbol: opts.native_symbol.clone(),
-        native_decimals: opts.native_decimals,
-    };
-    with_walker(std::slice::from_ref(&chain), &opts, |mut w| match dense::view_for(&w, w.chains)? {
+    with_walker(std::slice::from_ref(&one_chain(src, &opts)), &opts, |mut w| match dense::view_for(&w, w.chains)? {
         Some(view) => {
             let nodes = w.reach_dense(view)?;
             Ok(Reach { nodes, stats: w.stats })

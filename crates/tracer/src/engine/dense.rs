@@ -1043,11 +1043,9 @@ impl<S: GraphSource> Walker<'_, &S> {
             got.merge(&other);
         }
         let (ids, hops) = got.ids();
-        self.stats.lookups += ids.len() as u64;
-        let addrs = on_both_cores(&ids, |part| Names::decode(view, part)).map_err(src_err)?.concat();
+        let mut addrs = on_both_cores(&ids, |part| Names::decode(view, part)).map_err(src_err)?.concat();
         // the seeds (hop 0) and the reached, in address order, each address moved once
         let seeds: Vec<&Address> = self.seeds.iter().map(|(_, a)| a).collect();
-        let mut addrs = addrs;
         let at = |i: usize| if i < seeds.len() { seeds[i] } else { &addrs[i - seeds.len()] };
         let order = address_order(seeds.len() + ids.len(), at);
         let nodes = order
