@@ -5,8 +5,11 @@
 //! Prints, per policy (poison, haircut, fifo): p50/p99/max latency, phases and peak RSS; the
 //! same first trace over the store (no snapshot) with its time and a byte-for-byte comparison of
 //! the two case files; the snapshot's build time and size; the cold `chaintrace trace` process
-//! (a new process on the same store, page cache warm); then the peers' load and query times on
-//! an edge export of the same store, each checked to reach exactly chaintrace's poison node set.
+//! (a new process on the same store, page cache warm, then with the snapshot file evicted); when
+//! poison ran, the peers' question alone (`chaintrace_tracer::reach`) over every seed set, each
+//! answer checked against the poison trace's nodes and hops; then the peers' load and query times
+//! on an edge export of the same store, each checked to reach exactly chaintrace's poison node
+//! set and reach's, and both of chaintrace's ratios to the faster peer (reach, and the trace).
 //!
 //! ```text
 //! cargo bench -p chaintrace-cli --bench trace
