@@ -176,6 +176,13 @@ fn index_ahead(map: &Mmap, file: &File, l: &Layout, fixed_width_keys: bool) {
     let _ = (map, file, len);
 }
 
+/// Whether the page cache holds little of the records and hashes (from the records to the end
+/// of the file) of the snapshot mapped as `map` with layout `l`: what [`Snapshot::reads_ahead`]
+/// samples, at open and again later.
+fn records_uncached(map: &Mmap, l: &Layout) -> bool {
+    crate::cache::mostly_uncached(map, l.recs..map.len())
+}
+
 impl Snapshot {
     /// Map the snapshot file at `path` and check its header.
     ///
@@ -226,7 +233,7 @@ impl Snapshot {
             return Err(corrupt("address key width"));
         }
         index_ahead(&map, &file, &l, key_width > 0);
-        let cold = AtomicBool::new(crate::cache::mostly_uncached(&map, l.recs..map.len()));
+        let cold = AtomicBool::new(records_uncached(&map, &l));
         let key: SnapshotKey =
             serde_json::from_slice(&map[l.meta..l.meta + c.meta_len as usize]).map_err(|_| corrupt("key"))?;
         let mut assets = Vec::with_capacity(c.assets as usize);
@@ -517,8 +524,7 @@ impl Snapshot {
         if now.saturating_sub(last) >= RESAMPLE_MS
             && self.sampled.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
         {
-            let cold = crate::cache::mostly_uncached(&self.map, self.l.recs..self.map.len());
-            self.cold.store(cold, Ordering::Relaxed);
+            self.cold.store(records_uncached(&self.map, &self.l), Ordering::Relaxed);
         }
         self.cold.load(Ordering::Relaxed)
     }

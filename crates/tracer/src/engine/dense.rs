@@ -310,13 +310,7 @@ impl Names {
             bits[t as usize / 64] |= 1 << (t % 64);
         }
         let mut ids = Vec::with_capacity(bits.iter().map(|b| b.count_ones() as usize).sum());
-        for (i, &b) in bits.iter().enumerate() {
-            let mut b = b;
-            while b != 0 {
-                ids.push(i as u32 * 64 + b.trailing_zeros());
-                b &= b - 1;
-            }
-        }
+        ids.extend(set_bits(&bits).map(|i| i as u32));
         let rank = SlotIndex::ranks(bits);
         Names { rank, ids, addrs: Vec::new() }
     }
@@ -367,31 +361,29 @@ impl Reached {
 
     /// Adds `other`'s: the fewer hops of the two where both reached an id.
     fn merge(&mut self, other: &Reached) {
-        for (w, &b) in other.bits.iter().enumerate() {
-            let mut b = b;
-            while b != 0 {
-                let i = w * 64 + b.trailing_zeros() as usize;
-                self.add(i as u32, other.hop[i]);
-                b &= b - 1;
-            }
+        for i in set_bits(&other.bits) {
+            self.add(i as u32, other.hop[i]);
         }
     }
 
     /// The ids reached, ascending, and their hops.
     fn ids(&self) -> (Vec<u32>, Vec<u8>) {
-        let n = self.bits.iter().map(|b| b.count_ones() as usize).sum();
-        let (mut ids, mut hops) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        for (w, &b) in self.bits.iter().enumerate() {
-            let mut b = b;
-            while b != 0 {
-                let i = w * 64 + b.trailing_zeros() as usize;
-                ids.push(i as u32);
-                hops.push(self.hop[i]);
-                b &= b - 1;
-            }
-        }
-        (ids, hops)
+        set_bits(&self.bits).map(|i| (i as u32, self.hop[i])).unzip()
     }
+}
+
+/// The indices of the bits set in `words` (bit `i % 64` of word `i / 64`), ascending.
+fn set_bits(words: &[u64]) -> impl Iterator<Item = usize> + '_ {
+    words.iter().enumerate().flat_map(|(w, &b)| {
+        let mut b = b;
+        std::iter::from_fn(move || {
+            (b != 0).then(|| {
+                let i = w * 64 + b.trailing_zeros() as usize;
+                b &= b - 1;
+                i
+            })
+        })
+    })
 }
 
 /// The reached holdings, `(address id, asset index)`, each with a slot: a chain of slots per id
@@ -2156,10 +2148,10 @@ pub(crate) fn on_both_cores<T: Sync, R: Send, E: Send>(
     items: &[T],
     f: impl Fn(&[T]) -> Result<R, E> + Sync,
 ) -> Result<Vec<R>, E> {
-    if items.len() < MIN_SPLIT || cores() < 2 {
+    let chunks: Vec<&[T]> = items.chunks(chunk_len(items.len())).collect();
+    if chunks.len() < 2 {
         return Ok(vec![f(items)?]);
     }
-    let chunks: Vec<&[T]> = items.chunks(chunk_len(items.len())).collect();
     let ((), parts) = shared(&chunks, f, || (), || ());
     parts.into_iter().collect()
 }
