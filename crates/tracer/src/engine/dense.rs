@@ -839,25 +839,28 @@ impl<E: std::error::Error + Send + Sync + 'static> DenseWalk<'_, E> {
         self.labelled.binary_search_by_key(&id, |(i, _)| *i).ok().map(|i| &self.labelled[i].1)
     }
 
-    fn earliest(&self, id: u32, asset: u32, hops: u32) -> Key {
-        if self.is_seed(id) {
-            return 0;
-        }
-        self.holdings.find(id, asset).map_or(KEY_MAX, |s| self.earliest_at(s, hops))
+    /// `id`'s earliest arrivals in `asset` in fewer than `h` hops and in fewer than `h - 1`
+    /// (`KEY_MAX`: none; a seed's are 0 from before any transfer), finding the holding once.
+    fn arrivals(&self, id: u32, asset: u32, h: u32) -> (Key, Key) {
+        let best: &[Key] =
+            if self.is_seed(id) { &[0] } else { self.holdings.find(id, asset).map_or(&[], |s| self.holdings.best(s)) };
+        let min = |hops: u32| best.iter().take(hops as usize).copied().min().unwrap_or(KEY_MAX);
+        (min(h), min(h.saturating_sub(1)))
     }
 
-    /// `earliest` of the holding in slot `s` (not a seed's: seeds hold no slot).
+    /// The earliest arrival with at most `hops` hops at the holding in slot `s` (not a seed's:
+    /// seeds hold no slot).
     fn earliest_at(&self, s: u32, hops: u32) -> Key {
         self.holdings.best(s)[..=hops as usize].iter().copied().min().unwrap_or(KEY_MAX)
     }
 
     /// Records an arrival at `(id, asset)` at `k` with `h` hops, when it is earlier than every
-    /// arrival with at most `h` hops (`earliest`): whether it was.
+    /// arrival with at most `h` hops: whether it was.
     fn improve(&mut self, id: u32, asset: u32, h: u32, k: Key) -> bool {
         if self.is_seed(id) {
             return false;
         }
-        // the holding found once (`earliest` and `insert` would each look)
+        // the holding found once (a look-up and `insert` would each look)
         let s = match self.holdings.find(id, asset) {
             Some(s) => {
                 if self.holdings.best(s)[..=h as usize].iter().any(|&b| b <= k) {
@@ -1061,43 +1064,56 @@ impl<S: GraphSource> Walker<'_, &S> {
         h: u32,
         improved: &mut Vec<(u32, Key)>,
     ) -> Result<(), TraceError> {
-        // the receivers' holdings are far apart: each one's first slot is looked up 16 rows
-        // ahead of its turn and its cells fetched 8 ahead (a miss each otherwise)
-        let receivers = || lists.iter().flat_map(|&(_, rows)| rows).map(|r| r.other);
-        let (mut head_ahead, mut cells_ahead) = (receivers().skip(16), receivers().skip(8));
+        // the rows that may improve an arrival with `h` hops: after their sender's earliest
+        // arrival (in their asset) in fewer than `h` hops, and not after its earliest in fewer
+        // than `h - 1` — a later row was offered at an earlier level, with fewer hops, so its
+        // receiver holds an arrival at least as early with fewer hops, which none with `h`
+        // hops improves (the row-local checks are the same at every level). Picked first,
+        // in order, so that only their receivers are fetched ahead below.
+        let mut rows: Vec<&Row> = Vec::with_capacity(lists.iter().map(|(_, l)| l.len()).sum());
         for &(x, list) in lists {
-            // `x`'s earliest arrival in fewer than `h` hops, per asset: the last one's kept
-            let mut since: Option<(u32, Key)> = None;
+            // (the last asset's window)
+            let mut since: Option<(u32, Key, Key)> = None;
             for r in list {
-                if let Some(id) = head_ahead.next() {
-                    w.holdings.prefetch_head(id);
-                    // (and its class: is it a seed?)
-                    if let Some(c) = w.class.get(id as usize) {
-                        prefetch(c);
-                    }
-                }
-                if let Some(id) = cells_ahead.next() {
-                    w.holdings.prefetch_cells(id);
-                }
-                let k = orient(self.fwd, r);
-                let arrived = match since {
-                    Some((a, e)) if a == r.asset => e,
+                let (arrived, before) = match since {
+                    Some((a, e, b)) if a == r.asset => (e, b),
                     _ => {
-                        let e = w.earliest(x, r.asset, h - 1);
-                        since = Some((r.asset, e));
-                        e
+                        let (e, b) = w.arrivals(x, r.asset, h);
+                        since = Some((r.asset, e, b));
+                        (e, b)
                     }
                 };
-                if k <= arrived {
+                let k = orient(self.fwd, r);
+                if k <= arrived || k > before {
                     continue;
                 }
+                // (the asset's minimum looked up, as the trace's assets list records, before
+                // the amount is checked)
                 let min_raw = self.dense_min_raw(w, r.asset)?;
-                if r.amount < min_raw || r.amount.is_zero() || w.is_seed(r.other) {
-                    continue;
+                if r.amount >= min_raw && !r.amount.is_zero() {
+                    rows.push(r);
                 }
-                if w.improve(r.other, r.asset, h, k) {
-                    improved.push((r.other, k));
+            }
+        }
+        for (i, r) in rows.iter().enumerate() {
+            // the receivers' holdings are far apart: each one's first slot is looked up 16
+            // rows ahead of its turn (with its class: is it a seed?) and its cells fetched 8
+            // ahead (a miss each otherwise)
+            if let Some(a) = rows.get(i + 16) {
+                w.holdings.prefetch_head(a.other);
+                if let Some(c) = w.class.get(a.other as usize) {
+                    prefetch(c);
                 }
+            }
+            if let Some(a) = rows.get(i + 8) {
+                w.holdings.prefetch_cells(a.other);
+            }
+            if w.is_seed(r.other) {
+                continue;
+            }
+            let k = orient(self.fwd, r);
+            if w.improve(r.other, r.asset, h, k) {
+                improved.push((r.other, k));
             }
         }
         Ok(())
