@@ -1765,14 +1765,6 @@ fn path_back(
     path
 }
 
-/// The indices `0..n` in the order of their addresses (`addr(i)`), the ties (equal addresses)
-/// in index order: what sorting the addresses would give.
-///
-/// Where every address is a 20-byte account of one kind, each is sorted by a 64-bit key: its
-/// bytes at the first 8 positions where the addresses differ at all (the bytes before and
-/// between them are the same in every address, so they order nothing), and only addresses
-/// whose keys tie are compared whole. Generated and vanity addresses share long runs of bytes;
-/// random ones differ in their first 8.
 /// Sorts `keyed` — each a 64-bit key above its index, built in index order — as `sort_unstable`
 /// would: by key, equal keys in index order. Many keys (a trace's tens of thousands of
 /// addresses) are sorted a digit of 11 bits at a time from the lowest (each pass stable, so equal
@@ -1806,6 +1798,14 @@ fn sort_keyed(keyed: &mut Vec<u128>) {
     }
 }
 
+/// The indices `0..n` in the order of their addresses (`addr(i)`), the ties (equal addresses)
+/// in index order: what sorting the addresses would give.
+///
+/// Where every address is a 20-byte account of one kind, each is sorted by a 64-bit key: its
+/// bytes at the first 8 positions where the addresses differ at all (the bytes before and
+/// between them are the same in every address, so they order nothing), and only addresses
+/// whose keys tie are compared whole. Generated and vanity addresses share long runs of bytes;
+/// random ones differ in their first 8.
 fn address_order<'a>(n: usize, addr: impl Fn(usize) -> &'a Address) -> Vec<u32> {
     let whole = |x: &u32, y: &u32| addr(*x as usize).cmp(addr(*y as usize)).then(x.cmp(y));
     let bytes = |i: usize| match addr(i) {
