@@ -1087,8 +1087,9 @@ impl<S: GraphSource> Walker<'_, &S> {
                 if k <= arrived || k > before {
                     continue;
                 }
-                // (the asset's minimum looked up, as the trace's assets list records, before
-                // the amount is checked)
+                // (every row past its sender's arrival has its asset's minimum looked up, which
+                // puts the asset in the trace's assets list: a row skipped as offered before had
+                // it at the level that offered it)
                 let min_raw = self.dense_min_raw(w, r.asset)?;
                 if r.amount >= min_raw && !r.amount.is_zero() {
                     rows.push(r);
