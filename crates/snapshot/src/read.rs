@@ -376,18 +376,25 @@ impl Snapshot {
         SnapshotError::Corrupt { path: self.path.clone(), what: what.into() }
     }
 
+    /// Where [`Snapshot::addr_key`] first reads for address `i` of the file: its key when every
+    /// key has one length (checked at open to fill the blob: no offsets to read), else its
+    /// offsets.
+    fn key_lookup_at(&self, i: usize) -> usize {
+        match self.key_width {
+            0 => self.l.addr_off + 8 * i,
+            w => self.l.blob + w * i,
+        }
+    }
+
     fn addr_key(&self, id: u32) -> Result<&[u8], SnapshotError> {
-        let i = id as usize;
         if u64::from(id) >= self.c.addrs {
             return Err(self.corrupt(format!("address id {id}")));
         }
+        let at = self.key_lookup_at(id as usize);
         if self.key_width > 0 {
-            // keys of one length (checked at open to fill the blob): no offsets to read
-            let at = self.l.blob + self.key_width * i;
             return Ok(&self.map[at..at + self.key_width]);
         }
-        let a = u64_at(&self.map, self.l.addr_off + 8 * i);
-        let b = u64_at(&self.map, self.l.addr_off + 8 * i + 8);
+        let (a, b) = (u64_at(&self.map, at), u64_at(&self.map, at + 8));
         if a > b || b > self.c.blob_len {
             return Err(self.corrupt(format!("address {id} key bounds")));
         }
@@ -478,11 +485,7 @@ impl Snapshot {
         if u64::from(id) >= self.c.addrs {
             return;
         }
-        let at = match self.key_width {
-            0 => self.l.addr_off + 8 * id as usize,
-            w => self.l.blob + w * id as usize,
-        };
-        if let Some(key) = self.map.get(at) {
+        if let Some(key) = self.map.get(self.key_lookup_at(id as usize)) {
             chaintrace_model::hint::prefetch(key);
         }
     }
