@@ -10,6 +10,9 @@
 //! answer checked against the poison trace's nodes and hops; then the peers' load and query times
 //! on an edge export of the same store, each checked to reach exactly chaintrace's poison node
 //! set and reach's, and both of chaintrace's ratios to the faster peer (reach, and the trace).
+//! Last, the floor under each policy's traces on this machine ([`read_floor`]): the reads a
+//! trace made, as the kernel counted them, priced at what a random read of the snapshot file
+//! costs here with `pread` and from memory.
 //!
 //! ```text
 //! cargo bench -p chaintrace-cli --bench trace
@@ -22,7 +25,8 @@
 //! powerlaw), `CHAINTRACE_BENCH_PEERS` (1; 0 skips them), `CHAINTRACE_BENCH_PEER_RUNS` (3),
 //! `CHAINTRACE_BENCH_GROW` (none; e.g. `10,100,1000`: for each, the uniform store grows by that
 //! many blocks of 1,000 transfers, the snapshot is caught up with them and traced over, then
-//! the store is rolled back to its tip: [`grown_runs`]).
+//! the store is rolled back to its tip: [`grown_runs`]), `CHAINTRACE_BENCH_FLOOR` (1; 0 skips
+//! the read floor).
 //! The peers are installed from PyPI into a venv under `$CHAINTRACE_TOOLS/bench-peers` on the
 //! first run (`duckdb`, `ladybug`); a peer that cannot be installed or run is reported loudly and
 //! the chaintrace figures still print.
@@ -192,6 +196,8 @@ fn main() {
     let mut poison_nodes: Vec<BTreeSet<Address>> = Vec::new();
     let mut cold_policy = Vec::new();
     let mut poison_p50 = None;
+    // per policy: read system calls and bytes a trace made (the kernel's count), and its CPU p50
+    let mut read_counts: Vec<(Policy, f64, f64, f64)> = Vec::new();
     for policy in policies {
         reset_peak_rss();
         let base = peak_rss_kib();
@@ -204,6 +210,7 @@ fn main() {
         let mut parts = [0u64; 5];
         // runs whose replay opened holdings as traced funds reached them (FIFO, unless too many)
         let mut opening = 0;
+        let io_before = io_counts();
         for s in &seeds {
             let (t0, c0) = (Instant::now(), process_cpu_ns());
             let r = trace(&over_snap, &options(s, policy)).expect("trace");
@@ -232,6 +239,7 @@ fn main() {
                 poison_nodes.push(r.nodes.keys().map(|(_, a)| a.clone()).collect());
             }
         }
+        let io_after = io_counts();
         // the timed runs' memory, before the walk over the store below raises the high-water mark
         let (peak, over_base) = (peak_rss_kib(), peak_rss_kib().saturating_sub(base));
         // the same first trace over the store, after the timed runs: its time, and the case file
@@ -295,6 +303,8 @@ fn main() {
              the edges {edges_us:.1} ms; the nodes (and poison's edges made) {nodes_us:.1} ms beside the \
              addresses and hash reads ({hashes_us:.1} ms of hash reads summed over both threads)"
         );
+        let per = |i: usize| (io_after[i].saturating_sub(io_before[i])) as f64 / n;
+        read_counts.push((policy, per(0), per(1), percentile(&cpu, 0.5)));
         cold_policy.push(policy);
     }
 
@@ -372,6 +382,110 @@ fn main() {
         run_peers(&ex, &poison_nodes, &reach_nodes, poison_p50.unwrap_or(f64::NAN), reach_p50.unwrap_or(f64::NAN));
     } else {
         println!("peers: skipped (CHAINTRACE_BENCH_PEERS=0 or no poison runs)");
+    }
+    if env_u64("CHAINTRACE_BENCH_FLOOR", 1) == 1 {
+        read_floor(&snap_path, &read_counts);
+    }
+}
+
+/// Read system calls and bytes this process has made so far (`syscr`, `rchar` of
+/// `/proc/self/io`: the kernel's own count; reading the file is one call more).
+fn io_counts() -> [u64; 2] {
+    let s = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
+    let field =
+        |name: &str| s.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok())).unwrap_or(0);
+    [field("syscr:"), field("rchar:")]
+}
+
+/// What reading the snapshot's bytes costs on this machine, measured on its file: `(ns per
+/// read, ns per byte)` fitted from random reads of two sizes, with `pread` (how the traces read
+/// it) and from a mapping of the whole file whose pages are all mapped before the clock starts
+/// (what a copy held in memory could give at best: no system call, no page fault, only the
+/// memory's own latency).
+fn read_costs(path: &Path) -> ([f64; 2], [f64; 2]) {
+    use std::os::unix::fs::FileExt;
+    const READS: usize = 20_000;
+    const SIZES: [usize; 2] = [256, 16 << 10];
+    let file = std::fs::File::open(path).expect("open the snapshot file");
+    let len = file.metadata().expect("snapshot file size").len() as usize;
+    // SAFETY: a read-only mapping of a file nothing writes while the bench runs (a snapshot
+    // file is replaced by a rename, never written in place).
+    let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }.expect("map the snapshot file");
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    // fresh random offsets for every measurement (nothing read is still in the CPU's caches),
+    // read in ascending order as a trace reads a hop's lists (by id, so by place in the file):
+    // the kinder order, so the figures are a floor
+    let mut offsets = |size: usize| -> Vec<usize> {
+        let mut at: Vec<usize> = (0..READS)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state % (len - size) as u64) as usize
+            })
+            .collect();
+        at.sort_unstable();
+        at
+    };
+    let mut buf = vec![0u8; SIZES[1]];
+    let mut timed = |size: usize, mapped: bool| -> f64 {
+        let at = offsets(size);
+        let t0 = Instant::now();
+        let mut sum = 0u64;
+        for &a in &at {
+            let bytes: &[u8] = if mapped {
+                &map[a..a + size]
+            } else {
+                file.read_exact_at(&mut buf[..size], a as u64).expect("pread the snapshot file");
+                &buf[..size]
+            };
+            // every cache line of the span read
+            sum = bytes.iter().step_by(64).fold(sum, |s, &b| s.wrapping_add(u64::from(b)));
+        }
+        std::hint::black_box(sum);
+        t0.elapsed().as_nanos() as f64 / READS as f64
+    };
+    let mut fit = |mapped: bool| -> [f64; 2] {
+        // the least of three tries at each size: a floor, and steadier on a shared machine
+        let [small, large] = SIZES.map(|size| (0..3).map(|_| timed(size, mapped)).fold(f64::INFINITY, f64::min));
+        let per_byte = ((large - small) / (SIZES[1] - SIZES[0]) as f64).max(0.0);
+        [(small - per_byte * SIZES[0] as f64).max(0.0), per_byte]
+    };
+    (fit(false), fit(true))
+}
+
+/// The floor under each policy's traces on this machine: the reads a trace made (counted by the
+/// kernel) priced at what reading the snapshot costs here ([`read_costs`]), with `pread` and as
+/// if the file were all in memory — beside the trace's CPU time and what the goals allow on two
+/// cores.
+fn read_floor(path: &Path, counts: &[(Policy, f64, f64, f64)]) {
+    if counts.is_empty() {
+        return;
+    }
+    let ([pr_read, pr_byte], [mem_read, mem_byte]) = read_costs(path);
+    println!(
+        "read floor (random reads of the snapshot file on this machine): pread {:.2} µs a read + {:.2} ns a byte; \
+         from memory already mapped {:.2} µs + {:.2} ns a byte",
+        pr_read / 1000.0,
+        pr_byte,
+        mem_read / 1000.0,
+        mem_byte
+    );
+    for &(policy, reads, bytes, cpu_p50) in counts {
+        let cost = |per_read: f64, per_byte: f64| (reads * per_read + bytes * per_byte) / 1e6;
+        let goal = match policy {
+            Policy::Poison => 20.0,
+            Policy::Haircut => 50.0,
+            Policy::Fifo => 80.0,
+        };
+        println!(
+            "  {policy:>7}: {reads:.0} reads of {:.1} MB a trace (/proc/self/io): {:.1} ms of CPU with pread, {:.1} ms \
+             from memory; the trace's CPU p50 {cpu_p50:.1} ms; the goal of {goal:.0} ms on 2 cores is {:.0} ms of CPU",
+            bytes / 1e6,
+            cost(pr_read, pr_byte),
+            cost(mem_read, mem_byte),
+            2.0 * goal
+        );
     }
 }
 
