@@ -10,9 +10,9 @@
 //! answer checked against the poison trace's nodes and hops; then the peers' load and query times
 //! on an edge export of the same store, each checked to reach exactly chaintrace's poison node
 //! set and reach's, and both of chaintrace's ratios to the faster peer (reach, and the trace).
-//! Last, the floor under each policy's traces on this machine ([`read_floor`]): the reads a
-//! trace made, as the kernel counted them, priced at what a random read of the snapshot file
-//! costs here with `pread` and from memory.
+//! After each policy's runs, the floor under its traces on this machine ([`read_floor`]): the
+//! reads a trace made, as the kernel counted them, priced at what a random read of the snapshot
+//! file costs here with `pread` and from memory.
 //!
 //! ```text
 //! cargo bench -p chaintrace-cli --bench trace
@@ -196,8 +196,6 @@ fn main() {
     let mut poison_nodes: Vec<BTreeSet<Address>> = Vec::new();
     let mut cold_policy = Vec::new();
     let mut poison_p50 = None;
-    // per policy: read system calls and bytes a trace made (the kernel's count), and its CPU p50
-    let mut read_counts: Vec<(Policy, f64, f64, f64)> = Vec::new();
     for policy in policies {
         reset_peak_rss();
         let base = peak_rss_kib();
@@ -303,8 +301,10 @@ fn main() {
              the edges {edges_us:.1} ms; the nodes (and poison's edges made) {nodes_us:.1} ms beside the \
              addresses and hash reads ({hashes_us:.1} ms of hash reads summed over both threads)"
         );
-        let per = |i: usize| (io_after[i].saturating_sub(io_before[i])) as f64 / n;
-        read_counts.push((policy, per(0), per(1), percentile(&cpu, 0.5)));
+        if env_u64("CHAINTRACE_BENCH_FLOOR", 1) == 1 {
+            let per = |i: usize| (io_after[i].saturating_sub(io_before[i])) as f64 / n;
+            read_floor(Path::new(snap.path()), policy, per(0), per(1), percentile(&cpu, 0.5));
+        }
         cold_policy.push(policy);
     }
 
@@ -383,9 +383,6 @@ fn main() {
     } else {
         println!("peers: skipped (CHAINTRACE_BENCH_PEERS=0 or no poison runs)");
     }
-    if env_u64("CHAINTRACE_BENCH_FLOOR", 1) == 1 {
-        read_floor(&snap_path, &read_counts);
-    }
 }
 
 /// Read system calls and bytes this process has made so far (`syscr`, `rchar` of
@@ -454,39 +451,33 @@ fn read_costs(path: &Path) -> ([f64; 2], [f64; 2]) {
     (fit(false), fit(true))
 }
 
-/// The floor under each policy's traces on this machine: the reads a trace made (counted by the
+/// The floor under a policy's traces on this machine, measured right after them (the machine's
+/// speed drifts): the `reads` system calls and `bytes` a trace made (means, counted by the
 /// kernel) priced at what reading the snapshot costs here ([`read_costs`]), with `pread` and as
-/// if the file were all in memory — beside the trace's CPU time and what the goals allow on two
+/// if the file were all in memory — beside the trace's CPU time and what the goal allows on two
 /// cores.
-fn read_floor(path: &Path, counts: &[(Policy, f64, f64, f64)]) {
-    if counts.is_empty() {
-        return;
-    }
+fn read_floor(path: &Path, policy: Policy, reads: f64, bytes: f64, cpu_p50: f64) {
     let ([pr_read, pr_byte], [mem_read, mem_byte]) = read_costs(path);
+    let cost = |per_read: f64, per_byte: f64| (reads * per_read + bytes * per_byte) / 1e6;
+    let goal = match policy {
+        Policy::Poison => 20.0,
+        Policy::Haircut => 50.0,
+        Policy::Fifo => 80.0,
+    };
     println!(
-        "read floor (random reads of the snapshot file on this machine): pread {:.2} µs a read + {:.2} ns a byte; \
-         from memory already mapped {:.2} µs + {:.2} ns a byte",
+        "         read floor: {reads:.0} reads of {:.1} MB a trace (/proc/self/io); a random read of the snapshot file \
+         here costs {:.2} µs + {:.2} ns a byte with pread, {:.2} µs + {:.2} ns a byte from memory already mapped: \
+         {:.1} ms of CPU with pread, {:.1} ms from memory, against the trace's CPU p50 {cpu_p50:.1} ms and the \
+         {goal:.0} ms goal's {:.0} ms of CPU on 2 cores",
+        bytes / 1e6,
         pr_read / 1000.0,
         pr_byte,
         mem_read / 1000.0,
-        mem_byte
+        mem_byte,
+        cost(pr_read, pr_byte),
+        cost(mem_read, mem_byte),
+        2.0 * goal
     );
-    for &(policy, reads, bytes, cpu_p50) in counts {
-        let cost = |per_read: f64, per_byte: f64| (reads * per_read + bytes * per_byte) / 1e6;
-        let goal = match policy {
-            Policy::Poison => 20.0,
-            Policy::Haircut => 50.0,
-            Policy::Fifo => 80.0,
-        };
-        println!(
-            "  {policy:>7}: {reads:.0} reads of {:.1} MB a trace (/proc/self/io): {:.1} ms of CPU with pread, {:.1} ms \
-             from memory; the trace's CPU p50 {cpu_p50:.1} ms; the goal of {goal:.0} ms on 2 cores is {:.0} ms of CPU",
-            bytes / 1e6,
-            cost(pr_read, pr_byte),
-            cost(mem_read, mem_byte),
-            2.0 * goal
-        );
-    }
 }
 
 /// The store grown by `n` blocks above its tip `tip`: the time the first look-up takes to catch
