@@ -398,13 +398,16 @@ fn io_counts() -> [u64; 2] {
 /// read, ns per byte)` fitted from random reads of two sizes, with `pread` (how the traces read
 /// it) and from a mapping of the whole file whose pages are all mapped before the clock starts
 /// (what a copy held in memory could give at best: no system call, no page fault, only the
-/// memory's own latency).
-fn read_costs(path: &Path) -> ([f64; 2], [f64; 2]) {
+/// memory's own latency). `None` for a file too small to read at random at those sizes.
+fn read_costs(path: &Path) -> Option<([f64; 2], [f64; 2])> {
     use std::os::unix::fs::FileExt;
     const READS: usize = 20_000;
     const SIZES: [usize; 2] = [256, 16 << 10];
     let file = std::fs::File::open(path).expect("open the snapshot file");
     let len = file.metadata().expect("snapshot file size").len() as usize;
+    if len <= 4 * SIZES[1] {
+        return None;
+    }
     // SAFETY: a read-only mapping of a file nothing writes while the bench runs (a snapshot
     // file is replaced by a rename, never written in place).
     let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }.expect("map the snapshot file");
@@ -448,7 +451,7 @@ fn read_costs(path: &Path) -> ([f64; 2], [f64; 2]) {
         let per_byte = ((large - small) / (SIZES[1] - SIZES[0]) as f64).max(0.0);
         [(small - per_byte * SIZES[0] as f64).max(0.0), per_byte]
     };
-    (fit(false), fit(true))
+    Some((fit(false), fit(true)))
 }
 
 /// The floor under a policy's traces on this machine, measured right after them (the machine's
@@ -457,7 +460,10 @@ fn read_costs(path: &Path) -> ([f64; 2], [f64; 2]) {
 /// if the file were all in memory — beside the trace's CPU time and what the goal allows on two
 /// cores.
 fn read_floor(path: &Path, policy: Policy, reads: f64, bytes: f64, cpu_p50: f64) {
-    let ([pr_read, pr_byte], [mem_read, mem_byte]) = read_costs(path);
+    let Some(([pr_read, pr_byte], [mem_read, mem_byte])) = read_costs(path) else {
+        println!("         read floor: skipped (the snapshot file is too small to read at random)");
+        return;
+    };
     let cost = |per_read: f64, per_byte: f64| (reads * per_read + bytes * per_byte) / 1e6;
     let goal = match policy {
         Policy::Poison => 20.0,
