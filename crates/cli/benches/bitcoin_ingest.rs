@@ -6,7 +6,7 @@
 //! 2. the full `chaintrace ingest bitcoin --blocks-dir` run into a fresh store, and
 //! 3. the peer: `rusty-blockparser csvdump` over the same files (through the index),
 //!
-//! 2 and 3 alternating, 3 runs each, printing wall-clock and CPU seconds, tx/s, peak RSS and
+//! the three alternating, 3 runs each (medians), printing wall-clock and CPU seconds, tx/s, peak RSS and
 //! the store's size side by side, what twice the peer's speed leaves of CPU on this machine
 //! beside what the ingest used and decoding alone takes, then one more ingest with
 //! `--compact` (its time and the compacted store's size), the projection for Bitcoin mainnet
@@ -319,24 +319,34 @@ fn main() {
     let runs: usize = std::env::var("CHAINTRACE_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3).max(1);
     let dir = chain(txs);
     ensure_core_index(&dir);
-    let decode = decode_only(&dir);
+    // decoding alone: once for the chain's counts (bringing its files into the page cache), then
+    // once in every round beside the ingest and the peer, so the ingest's share of decode-only
+    // speed compares runs made at like moments (this machine's speed drifts between minutes)
+    let counts = decode_only(&dir);
     let rusty = rusty_binary();
     if rusty.is_none() {
         eprintln!(
             "\n*** SKIPPED-peer: no rusty-blockparser binary (set CHAINTRACE_BENCH_RUSTY to its path, or put it on PATH) ***\n"
         );
     }
-    let (mut ours, mut peer) = (Vec::new(), Vec::new());
+    let (mut ours, mut peer, mut decodes) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..runs {
+        decodes.push(decode_only(&dir));
         let r = ingest_run(&dir, false);
         eprintln!("run {}: chaintrace ingest {:.2} s, peak RSS {:.0} MiB", i + 1, r.secs, r.rss_mib);
         ours.push(r);
         if let Some(bin) = &rusty {
-            let p = peer_run(bin, &dir, decode.blocks, decode.txs, decode.bytes);
+            let p = peer_run(bin, &dir, counts.blocks, counts.txs, counts.bytes);
             eprintln!("run {}: rusty-blockparser csvdump {:.2} s, peak RSS {:.0} MiB", i + 1, p.secs, p.rss_mib);
             peer.push(p);
         }
     }
+    let decode_runs: Vec<String> = decodes.iter().map(|r| format!("{:.2}", r.secs)).collect();
+    let decode = Run {
+        secs: median(decodes.iter().map(|r| r.secs).collect()),
+        cpu: median(decodes.iter().map(|r| r.cpu).collect()),
+        ..counts
+    };
     println!("\nBitcoin ingest, regtest chain of {txs} generated transactions ({})", dir.display());
     println!(
         "{:<46} {:>9} {:>11} {:>9} {:>10}  runs (s)",
@@ -361,13 +371,14 @@ fn main() {
         (secs, cpu)
     };
     println!(
-        "{:<46} {:>9.2} {:>11.0} {:>9.1} {:>10} {:>8.2}",
+        "{:<46} {:>9.2} {:>11.0} {:>9.1} {:>10} {:>8.2}  {}",
         "chaintrace decode only (blk → BlockData)",
         decode.secs,
         decode.txs as f64 / decode.secs,
         decode.bytes as f64 / 1e6 / decode.secs,
         "-",
-        decode.cpu
+        decode.cpu,
+        decode_runs.join(" ")
     );
     let (ours_secs, ours_cpu) = line("chaintrace ingest --blocks-dir (RocksDB)", &ours);
     let peer_secs = if peer.is_empty() {
