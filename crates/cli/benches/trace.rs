@@ -68,8 +68,12 @@ fn peak_rss_kib() -> u64 {
 }
 
 fn status_kib(field: &str) -> u64 {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    s.lines()
+    proc_field(&std::fs::read_to_string("/proc/self/status").unwrap_or_default(), field)
+}
+
+/// The number after `field` (`VmHWM:`, `syscr:` …) in the text of a `/proc` file, 0 when absent.
+fn proc_field(text: &str, field: &str) -> u64 {
+    text.lines()
         .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
@@ -389,9 +393,7 @@ fn main() {
 /// `/proc/self/io`: the kernel's own count; reading the file is one call more).
 fn io_counts() -> [u64; 2] {
     let s = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
-    let field =
-        |name: &str| s.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok())).unwrap_or(0);
-    [field("syscr:"), field("rchar:")]
+    [proc_field(&s, "syscr:"), proc_field(&s, "rchar:")]
 }
 
 /// What reading the snapshot's bytes costs on this machine, measured on its file: `(ns per
