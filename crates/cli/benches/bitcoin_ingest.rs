@@ -6,14 +6,14 @@
 //! 2. the full `chaintrace ingest bitcoin --blocks-dir` run into a fresh store, and
 //! 3. the peer: `rusty-blockparser csvdump` over the same files (through the index),
 //!
-//! the three alternating, 3 runs each (medians), printing wall-clock and CPU seconds, tx/s, peak RSS and
-//! the store's size side by side, what twice the peer's speed leaves of CPU on this machine
-//! beside what the ingest used and decoding alone takes, then one more ingest with
-//! `--compact` (its time and the compacted store's size), the projection for Bitcoin mainnet
-//! (about 1.1 billion transactions), and the UTXO cache's store reads under budgets smaller
-//! than the chain's unspent set (aging in two generations against clearing at the budget). The
-//! ratios are given in wall-clock and in CPU time: on a shared machine the CPU time is the
-//! steadier figure.
+//! the three alternating, 3 runs each (medians), printing wall-clock and CPU seconds, tx/s,
+//! peak RSS and the store's size side by side, what twice the peer's speed leaves of CPU on
+//! this machine beside what the ingest used and decoding alone takes, then one more ingest
+//! with `--compact` (its time and the compacted store's size), the projection for Bitcoin
+//! mainnet (about 1.1 billion transactions), and the UTXO cache's store reads under budgets
+//! smaller than the chain's unspent set (aging in two generations against clearing at the
+//! budget). The ratios are given in wall-clock and in CPU time: on a shared machine the CPU
+//! time is the steadier figure.
 //!
 //! `cargo bench -p chaintrace-cli --bench bitcoin_ingest`. Knobs: `CHAINTRACE_BENCH_TXS`
 //! (default 1000000), `CHAINTRACE_BENCH_DIR` (default ~/.cache/chaintrace-bench),
