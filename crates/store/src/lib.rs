@@ -457,7 +457,13 @@ impl Store {
         bulk::recover(&store.db, path, &store.lock().chains)?;
         if bulk {
             let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES)?;
-            store.bulk = Some(bulk::FileOptions::new(|name| Self::cf_options(name, compress, true, &cache, false)));
+            store.bulk = Some(bulk::FileOptions::new(|name| {
+                let mut o = Self::cf_options(name, compress, true, &cache, false);
+                if bulk::LEVEL_ZERO_FAMILIES.contains(&name) {
+                    o.set_compression_type(DBCompressionType::None);
+                }
+                o
+            }));
         }
         Ok(store)
     }
