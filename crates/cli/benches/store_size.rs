@@ -96,6 +96,6 @@ fn main() {
             all as f64 / n as f64
         );
     }
-    println!("compression: LZ4 on the upper levels, Zstd (level 6; 64 KiB blocks for transfers and adjacency) on the bottom level; goal ≤ 80 bytes per transfer at 10M");
+    println!("compression: LZ4 on the upper levels, Zstd (level 6; 64 KiB blocks for the adjacency, 16 KiB for the rest) on the bottom level; goal ≤ 80 bytes per transfer at 10M");
     let _ = std::fs::remove_dir_all(&path);
 }

@@ -55,10 +55,6 @@ pub(crate) struct SortedBatch {
     rest: Vec<Op>,
 }
 
-/// A value in a batch's arena that more than one put carries ([`SortedBatch::put_cf_shared`]).
-#[derive(Clone, Copy)]
-pub(crate) struct SharedValue((u32, u32));
-
 /// The operations of one column family that [`SortedBatch::take_split`] left out of the
 /// `WriteBatch`: all puts, sorted by key.
 pub(crate) struct FileRun {
@@ -106,20 +102,6 @@ impl SortedBatch {
 
     pub(crate) fn put_cf(&mut self, cf: &str, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
         self.push(cf, Kind::Put, key.as_ref(), value.as_ref());
-    }
-
-    /// [`SortedBatch::put_cf`], returning the value's place in the arena, so more puts can
-    /// carry the same value without copying it again ([`SortedBatch::put_cf_same`]).
-    pub(crate) fn put_cf_shared(&mut self, cf: &str, key: &[u8], value: &[u8]) -> SharedValue {
-        self.push(cf, Kind::Put, key, value);
-        SharedValue(self.ops[self.ops.len() - 1].value)
-    }
-
-    /// A put of `key` with a value already in this batch's arena.
-    pub(crate) fn put_cf_same(&mut self, cf: &str, key: &[u8], value: SharedValue) {
-        let k = (self.bytes.len() as u32, key.len() as u32);
-        self.bytes.extend_from_slice(key);
-        self.push_op(cf, Kind::Put, k, value.0);
     }
 
     pub(crate) fn delete_cf(&mut self, cf: &str, key: impl AsRef<[u8]>) {

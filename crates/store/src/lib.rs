@@ -279,9 +279,11 @@ const BULK_L0_STOP_WRITES: i32 = 72;
 const SMALL_FAMILY_BYTES: u64 = 32 << 20;
 /// Zstd level of the bottom level's table files.
 const ZSTD_LEVEL: i32 = 6;
-/// Column families read by prefix scans (an address's history, a block's transfers) whose
-/// point reads are rare: larger blocks compress better there.
-const SCANNED_CFS: [&str; 3] = [cf::TRANSFERS, cf::ADDR_OUT, cf::ADDR_IN];
+/// Column families read by prefix scans (an address's history) whose point reads are rare:
+/// larger blocks compress better there. Not `transfers`: an address's history reads its rows
+/// there one by one (the adjacency rows are keys only), and each read decompresses a whole
+/// block.
+const SCANNED_CFS: [&str; 2] = [cf::ADDR_OUT, cf::ADDR_IN];
 
 impl Drop for Store {
     /// A writing store flushes its memtables when it closes: the last batches' rows are then in
@@ -976,12 +978,13 @@ impl Store {
             }
         };
         let to = self.addr_id_for_write(w, state, batch, to_key)?;
-        // The adjacency rows carry the transfer row too, so an address's history is one
-        // sequential scan (the tracer reads whole histories) instead of a random read per row;
-        // the batch holds its bytes once for all three.
-        let shared = batch.put_cf_shared(cf::TRANSFERS, &kb, row);
-        batch.put_cf_same(cf::ADDR_OUT, &AdjKey { addr: from, height: t.height, pos: t.pos }.encode(), shared);
-        batch.put_cf_same(cf::ADDR_IN, &AdjKey { addr: to, height: t.height, pos: t.pos }.encode(), shared);
+        // The adjacency rows are keys only: an address's history is one scan of its keys and
+        // one batched read of the transfer rows they name (a trace reads whole histories from
+        // the snapshot, which holds the rows by address). Rows written before carried the
+        // transfer row as their value; both read the same ([`Store::transfers`]).
+        batch.put_cf(cf::TRANSFERS, kb, &*row);
+        batch.put_cf(cf::ADDR_OUT, AdjKey { addr: from, height: t.height, pos: t.pos }.encode(), []);
+        batch.put_cf(cf::ADDR_IN, AdjKey { addr: to, height: t.height, pos: t.pos }.encode(), []);
         degrees.entry(from).or_default().0 += 1;
         degrees.entry(to).or_default().1 += 1;
         Ok(Some(TransferRow::digest_term(&key, row)))
@@ -1367,7 +1370,9 @@ impl Store {
             Some((h, p)) => AdjKey { addr: id, height: h, pos: p }.encode().to_vec(),
             None => prefix.to_vec(),
         };
-        let mut out = Vec::new();
+        // Each row is the transfer when the row carries it (a store written before adjacency
+        // rows were keys only), or the key of the transfer row to read.
+        let mut rows: Vec<Result<Transfer, TransferKey>> = Vec::new();
         let mut err = None;
         self.prefix_for_each_from(cf_name, &prefix, &start, |k, v| {
             let Some(adj) = AdjKey::decode(k) else {
@@ -1376,17 +1381,46 @@ impl Store {
             };
             if after.is_none_or(|a| (adj.height, adj.pos) > a) {
                 let key = TransferKey { chain: no, height: adj.height, pos: adj.pos };
-                match TransferRow::decode(&key, v) {
-                    Some(t) => out.push(t),
-                    None => {
-                        err = Some(StoreError::Corrupt(format!("adjacency row at height {}", adj.height)));
-                        return false;
+                if v.is_empty() {
+                    rows.push(Err(key));
+                } else {
+                    match TransferRow::decode(&key, v) {
+                        Some(t) => rows.push(Ok(t)),
+                        None => {
+                            err = Some(StoreError::Corrupt(format!("adjacency row at height {}", adj.height)));
+                            return false;
+                        }
                     }
                 }
             }
-            out.len() < limit
+            rows.len() < limit
         })?;
-        err.map_or(Ok(out), Err)
+        if let Some(e) = err {
+            return Err(e);
+        }
+        self.named_transfers(rows)
+    }
+
+    /// The transfers of `rows`, in their order: each one given, or read by its key (one batched
+    /// read for all, in key order: an adjacency list names its transfers in chain order).
+    fn named_transfers(&self, rows: Vec<Result<Transfer, TransferKey>>) -> Result<Vec<Transfer>, StoreError> {
+        let keys: Vec<[u8; TransferKey::LEN]> =
+            rows.iter().filter_map(|r| r.as_ref().err()).map(|k| k.encode()).collect();
+        let mut read = self.db.batched_multi_get_cf(self.cf(cf::TRANSFERS), &keys, true).into_iter();
+        rows.into_iter()
+            .map(|row| {
+                let key = match row {
+                    Ok(t) => return Ok(t),
+                    Err(key) => key,
+                };
+                let missing = || {
+                    StoreError::Corrupt(format!("the transfer of an adjacency row at height {} is missing", key.height))
+                };
+                let value = read.next().ok_or_else(missing)??.ok_or_else(missing)?;
+                TransferRow::decode(&key, &value)
+                    .ok_or_else(|| StoreError::Corrupt(format!("transfer row at height {}", key.height)))
+            })
+            .collect()
     }
 
     /// Number of transfers of `addr` in `dir`, at most `cap` (one point read of a counter kept

@@ -233,12 +233,13 @@ impl Store {
                 }
             }
             if err.is_none() {
-                // Each adjacency row must carry this very transfer row.
+                // Each adjacency row must be there, and be keys only or (a row written before
+                // they were) carry this very transfer row.
                 for (addr, cf_name) in [(&t.from, cf::ADDR_OUT), (&t.to, cf::ADDR_IN)] {
                     let Some(id) = id_of.get(&addr.to_key()) else { continue };
                     let adj = AdjKey { addr: *id, height: key.height, pos: key.pos }.encode();
                     match self.db.get_cf(self.cf(cf_name), adj) {
-                        Ok(Some(row)) if row == v => {}
+                        Ok(Some(row)) if row.is_empty() || row == v => {}
                         Ok(Some(_)) => p.add("adjacency", || {
                             format!("the {cf_name} row of {addr} at height {} differs from the transfer", key.height)
                         }),
@@ -269,7 +270,19 @@ impl Store {
                 }
                 n += 1;
                 let key = TransferKey { chain: no, height: adj.height, pos: adj.pos };
-                sum = sum.wrapping_add(TransferRow::digest_term(&key, v));
+                // a row that is keys only counts the transfer row it names (none: no term, so
+                // the sum shows it)
+                let term = match v.is_empty() {
+                    true => match self.db.get_cf(self.cf(cf::TRANSFERS), key.encode()) {
+                        Ok(row) => row.map(|row| TransferRow::digest_term(&key, &row)),
+                        Err(e) => {
+                            err = Some(e);
+                            return false;
+                        }
+                    },
+                    false => Some(TransferRow::digest_term(&key, v)),
+                };
+                sum = sum.wrapping_add(term.unwrap_or(U256::ZERO));
                 let d = have_degree.entry(adj.addr).or_default();
                 if out {
                     d.0 += 1;
@@ -278,6 +291,9 @@ impl Store {
                 }
                 true
             })?;
+            if let Some(e) = err.take() {
+                return Err(e.into());
+            }
             if n != transfers || sum != digest {
                 p.add("adjacency", || {
                     format!("{cf_name} holds {n} rows of this chain (digest {}), the transfers {transfers}", short(sum))
@@ -461,8 +477,9 @@ fn short(v: U256) -> String {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use chaintrace_model::{Address, Asset, BlockData, BlockRef, Position, Transfer, UtxoOutput, UtxoSpend};
+    use chaintrace_model::{Address, Asset, BlockData, BlockRef, Direction, Position, Transfer, UtxoOutput, UtxoSpend};
     use rocksdb::WriteBatch;
+    use std::collections::BTreeSet;
 
     use super::*;
 
@@ -549,16 +566,25 @@ pub(crate) mod tests {
     fn verify_names_each_kind_of_damage() {
         let blocks = chain(12);
         type Damage = fn(&Store);
-        let cases: [(&str, Damage); 6] = [
+        let cases: [(&str, Damage); 7] = [
             ("addr_out row", |s| {
                 let (k, _) = s.prefix_scan(cf::ADDR_OUT, &[]).expect("scan").remove(3);
                 s.db.delete_cf(s.cf(cf::ADDR_OUT), k).expect("delete");
             }),
             ("addr_in row differs", |s| {
-                let (k, mut v) = s.prefix_scan(cf::ADDR_IN, &[]).expect("scan").remove(5);
+                // a row in the layout written before adjacency rows were keys only, carrying a
+                // transfer row one bit off
+                let (k, _) = s.prefix_scan(cf::ADDR_IN, &[]).expect("scan").remove(5);
+                let mut v = transfer_row_of(s, &k);
                 let last = v.len() - 1;
                 v[last] ^= 1;
                 s.db.put_cf(s.cf(cf::ADDR_IN), k, v).expect("put");
+            }),
+            ("addr_out row without its transfer", |s| {
+                let (mut k, _) = s.prefix_scan(cf::ADDR_OUT, &[]).expect("scan").remove(2);
+                let last = k.len() - 1;
+                k[last] ^= 0x40;
+                s.db.put_cf(s.cf(cf::ADDR_OUT), k, []).expect("put");
             }),
             ("degree counter", |s| {
                 let mut b = WriteBatch::default();
@@ -588,6 +614,50 @@ pub(crate) mod tests {
             assert!(!found.is_empty(), "{what}: verify found nothing");
             assert!(!s.verify(None).expect("verify").ok(), "{what}");
         }
+    }
+
+    /// The transfer row an adjacency key names (the same height and position).
+    fn transfer_row_of(s: &Store, adj: &[u8]) -> Vec<u8> {
+        let rows = s.prefix_scan(cf::TRANSFERS, &[]).expect("scan");
+        rows.into_iter().find(|(k, _)| k[2..] == adj[8..]).expect("the transfer of the row").1
+    }
+
+    #[test]
+    fn adjacency_rows_carrying_the_transfer_row_read_and_verify_as_keys_only() {
+        // Stores written before adjacency rows were keys only hold the transfer row in each;
+        // such a store (here every other row rewritten that way) answers and verifies the same.
+        let blocks = chain(12);
+        let (_d, s) = fresh();
+        s.apply_blocks("eth", &blocks).expect("apply");
+        let addrs: BTreeSet<Address> =
+            blocks.iter().flat_map(|b| &b.transfers).flat_map(|t| [t.from.clone(), t.to.clone()]).collect();
+        let histories = |s: &Store| -> Vec<Vec<Transfer>> {
+            let mut all = Vec::new();
+            for a in &addrs {
+                for dir in [Direction::Out, Direction::In] {
+                    all.push(s.transfers("eth", a, dir, None, usize::MAX).expect("transfers"));
+                    let after = Some((3, Position { tx_index: 0, sub: 0 }));
+                    all.push(s.transfers("eth", a, dir, after, 2).expect("transfers"));
+                }
+            }
+            all
+        };
+        let keys_only = histories(&s);
+        assert!(keys_only.iter().map(Vec::len).sum::<usize>() > 2 * blocks.len(), "the histories hold the transfers");
+        let digest = s.verify(None).expect("verify").digest;
+        let mut rewritten = 0;
+        for name in [cf::ADDR_OUT, cf::ADDR_IN] {
+            for (k, v) in s.prefix_scan(name, &[]).expect("scan").into_iter().step_by(2) {
+                assert!(v.is_empty(), "a fresh store's adjacency rows are keys only");
+                s.db.put_cf(s.cf(name), &k, transfer_row_of(&s, &k)).expect("put");
+                rewritten += 1;
+            }
+        }
+        assert!(rewritten > 10);
+        assert_eq!(histories(&s), keys_only);
+        let v = s.verify(None).expect("verify");
+        assert!(v.ok(), "{:?}", v.chains[0].problems);
+        assert_eq!(v.digest, digest);
     }
 
     /// `chain(n)` with one internal (trace) transfer per block at sub 1; blocks in `missing`
