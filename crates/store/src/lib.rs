@@ -1347,7 +1347,8 @@ impl Store {
 
     /// Transfers out of ([`Direction::Out`]) or into ([`Direction::In`]) `addr`, in chain order
     /// `(height, tx_index, sub)`, strictly after `after` when given, at most `limit`. One prefix
-    /// scan of the adjacency column family; an unknown chain or address gives an empty list.
+    /// scan of the adjacency column family and one batched read of the rows it names; an
+    /// unknown chain or address gives an empty list.
     pub fn transfers(
         &self,
         chain: &str,
@@ -1356,6 +1357,49 @@ impl Store {
         after: Option<(u64, Position)>,
         limit: usize,
     ) -> Result<Vec<Transfer>, StoreError> {
+        let rows = self.adjacency(chain, addr, dir, after, limit)?;
+        Ok(self.named_transfers(vec![rows])?.pop().unwrap_or_default())
+    }
+
+    /// [`Store::transfers`] of many addresses (`(address, after, limit)` each), one list per
+    /// request in request order. Every list's rows are read in one batched read, in key order,
+    /// so rows that share a table block (transfers of nearby heights) are read with it once.
+    pub fn transfers_batch(
+        &self,
+        chain: &str,
+        reqs: &[(Address, Option<(u64, Position)>, usize)],
+        dir: Direction,
+    ) -> Result<Vec<Vec<Transfer>>, StoreError> {
+        let lists = reqs
+            .iter()
+            .map(|(addr, after, limit)| self.adjacency(chain, addr, dir, *after, *limit))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.named_transfers(lists)
+    }
+
+    /// Whether `addr` has a transfer in `dir` strictly after `after` (any when `None`): what
+    /// `!transfers(…, 1).is_empty()` answers, from the adjacency key alone.
+    pub fn has_transfers_after(
+        &self,
+        chain: &str,
+        addr: &Address,
+        dir: Direction,
+        after: Option<(u64, Position)>,
+    ) -> Result<bool, StoreError> {
+        Ok(!self.adjacency(chain, addr, dir, after, 1)?.is_empty())
+    }
+
+    /// The adjacency rows of `addr` in `dir` strictly after `after`, at most `limit`, in chain
+    /// order: each the transfer when the row carries it (a store written before adjacency rows
+    /// were keys only), or the key of the transfer row to read.
+    fn adjacency(
+        &self,
+        chain: &str,
+        addr: &Address,
+        dir: Direction,
+        after: Option<(u64, Position)>,
+        limit: usize,
+    ) -> Result<Vec<Result<Transfer, TransferKey>>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -1370,9 +1414,7 @@ impl Store {
             Some((h, p)) => AdjKey { addr: id, height: h, pos: p }.encode().to_vec(),
             None => prefix.to_vec(),
         };
-        // Each row is the transfer when the row carries it (a store written before adjacency
-        // rows were keys only), or the key of the transfer row to read.
-        let mut rows: Vec<Result<Transfer, TransferKey>> = Vec::new();
+        let mut rows = Vec::new();
         let mut err = None;
         self.prefix_for_each_from(cf_name, &prefix, &start, |k, v| {
             let Some(adj) = AdjKey::decode(k) else {
@@ -1395,30 +1437,52 @@ impl Store {
             }
             rows.len() < limit
         })?;
-        if let Some(e) = err {
-            return Err(e);
-        }
-        self.named_transfers(rows)
+        err.map_or(Ok(rows), Err)
     }
 
-    /// The transfers of `rows`, in their order: each one given, or read by its key (one batched
-    /// read for all, in key order: an adjacency list names its transfers in chain order).
-    fn named_transfers(&self, rows: Vec<Result<Transfer, TransferKey>>) -> Result<Vec<Transfer>, StoreError> {
-        let keys: Vec<[u8; TransferKey::LEN]> =
-            rows.iter().filter_map(|r| r.as_ref().err()).map(|k| k.encode()).collect();
-        let mut read = self.db.batched_multi_get_cf(self.cf(cf::TRANSFERS), &keys, true).into_iter();
-        rows.into_iter()
-            .map(|row| {
-                let key = match row {
-                    Ok(t) => return Ok(t),
-                    Err(key) => key,
-                };
-                let missing = || {
-                    StoreError::Corrupt(format!("the transfer of an adjacency row at height {} is missing", key.height))
-                };
-                let value = read.next().ok_or_else(missing)??.ok_or_else(missing)?;
-                TransferRow::decode(&key, &value)
-                    .ok_or_else(|| StoreError::Corrupt(format!("transfer row at height {}", key.height)))
+    /// The transfers of `lists` (each from [`Store::adjacency`]), list by list in their order:
+    /// each one given, or read by its key — every key of every list in one batched read, in key
+    /// order.
+    fn named_transfers(
+        &self,
+        lists: Vec<Vec<Result<Transfer, TransferKey>>>,
+    ) -> Result<Vec<Vec<Transfer>>, StoreError> {
+        let mut wanted: Vec<([u8; TransferKey::LEN], usize, usize)> = Vec::new();
+        for (i, list) in lists.iter().enumerate() {
+            for (j, row) in list.iter().enumerate() {
+                if let Err(key) = row {
+                    wanted.push((key.encode(), i, j));
+                }
+            }
+        }
+        wanted.sort_unstable();
+        let read = self.db.batched_multi_get_cf(self.cf(cf::TRANSFERS), wanted.iter().map(|w| w.0), true);
+        let mut lists: Vec<Vec<Result<Transfer, TransferKey>>> = lists;
+        for ((_, i, j), value) in wanted.iter().zip(read) {
+            let key = match &lists[*i][*j] {
+                Err(key) => *key,
+                Ok(_) => continue,
+            };
+            let missing =
+                || StoreError::Corrupt(format!("the transfer of an adjacency row at height {} is missing", key.height));
+            let value = value?.ok_or_else(missing)?;
+            let t = TransferRow::decode(&key, &value)
+                .ok_or_else(|| StoreError::Corrupt(format!("transfer row at height {}", key.height)))?;
+            lists[*i][*j] = Ok(t);
+        }
+        lists
+            .into_iter()
+            .map(|list| {
+                list.into_iter()
+                    .map(|row| {
+                        row.map_err(|key| {
+                            StoreError::Corrupt(format!(
+                                "the transfer of an adjacency row at height {} was not read",
+                                key.height
+                            ))
+                        })
+                    })
+                    .collect()
             })
             .collect()
     }

@@ -631,14 +631,19 @@ pub(crate) mod tests {
         s.apply_blocks("eth", &blocks).expect("apply");
         let addrs: BTreeSet<Address> =
             blocks.iter().flat_map(|b| &b.transfers).flat_map(|t| [t.from.clone(), t.to.clone()]).collect();
+        let after = Some((3, Position { tx_index: 0, sub: 0 }));
+        let reqs: Vec<_> = addrs.iter().flat_map(|a| [(a.clone(), None, usize::MAX), (a.clone(), after, 2)]).collect();
+        // every list one by one; the batched read and the existence check must agree with them
         let histories = |s: &Store| -> Vec<Vec<Transfer>> {
             let mut all = Vec::new();
-            for a in &addrs {
-                for dir in [Direction::Out, Direction::In] {
-                    all.push(s.transfers("eth", a, dir, None, usize::MAX).expect("transfers"));
-                    let after = Some((3, Position { tx_index: 0, sub: 0 }));
-                    all.push(s.transfers("eth", a, dir, after, 2).expect("transfers"));
+            for dir in [Direction::Out, Direction::In] {
+                let one_by_one: Vec<Vec<Transfer>> =
+                    reqs.iter().map(|(a, af, n)| s.transfers("eth", a, dir, *af, *n).expect("transfers")).collect();
+                assert_eq!(s.transfers_batch("eth", &reqs, dir).expect("batch"), one_by_one);
+                for ((a, af, _), list) in reqs.iter().zip(&one_by_one) {
+                    assert_eq!(s.has_transfers_after("eth", a, dir, *af).expect("has"), !list.is_empty());
                 }
+                all.extend(one_by_one);
             }
             all
         };

@@ -12,7 +12,7 @@ use chaintrace_model::{
 };
 use chaintrace_snapshot::{Snapshot, SnapshotError};
 use chaintrace_store::{Store, StoreError};
-use chaintrace_tracer::{DenseView, GraphSource, Row};
+use chaintrace_tracer::{BatchRequest, DenseView, GraphSource, Row};
 
 /// What a [`StoreSource`] read failed on.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +110,13 @@ impl GraphSource for StoreSource<'_> {
         }
     }
 
+    fn transfers_batch(&self, reqs: &[BatchRequest], d: Direction) -> Result<Vec<Vec<Transfer>>, SourceError> {
+        match self.snap {
+            Some(s) => reqs.iter().map(|(a, after, limit)| Ok(s.transfers(a, d, *after, *limit)?)).collect(),
+            None => Ok(self.store.transfers_batch(&self.chain, reqs, d)?),
+        }
+    }
+
     fn has_transfers_after(
         &self,
         addr: &Address,
@@ -118,7 +125,7 @@ impl GraphSource for StoreSource<'_> {
     ) -> Result<bool, SourceError> {
         match self.snap {
             Some(s) => Ok(s.has_transfers_after(addr, d, after)?),
-            None => Ok(!self.store.transfers(&self.chain, addr, d, after, 1)?.is_empty()),
+            None => Ok(self.store.has_transfers_after(&self.chain, addr, d, after)?),
         }
     }
 
