@@ -169,6 +169,13 @@ type DegreeDeltas = FxHashMap<AddrId, (i64, i64)>;
 /// A key and its value, as read from a column family.
 type KeyValue = (Vec<u8>, Vec<u8>);
 
+/// One list of [`Store::transfers_batch`]: the address, the chain-order key to read strictly
+/// after, and the most transfers wanted.
+pub type ListRequest = (Address, Option<(u64, Position)>, usize);
+
+/// An adjacency row as read: the transfer when the row carries it, else the key of its row.
+type AdjRow = Result<Transfer, TransferKey>;
+
 /// Writer-side state: one writer at a time (RocksDB's LOCK file keeps other processes out,
 /// this mutex other threads).
 struct WriterState {
@@ -1367,7 +1374,7 @@ impl Store {
     pub fn transfers_batch(
         &self,
         chain: &str,
-        reqs: &[(Address, Option<(u64, Position)>, usize)],
+        reqs: &[ListRequest],
         dir: Direction,
     ) -> Result<Vec<Vec<Transfer>>, StoreError> {
         let lists = reqs
@@ -1399,7 +1406,7 @@ impl Store {
         dir: Direction,
         after: Option<(u64, Position)>,
         limit: usize,
-    ) -> Result<Vec<Result<Transfer, TransferKey>>, StoreError> {
+    ) -> Result<Vec<AdjRow>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -1443,10 +1450,7 @@ impl Store {
     /// The transfers of `lists` (each from [`Store::adjacency`]), list by list in their order:
     /// each one given, or read by its key — every key of every list in one batched read, in key
     /// order.
-    fn named_transfers(
-        &self,
-        lists: Vec<Vec<Result<Transfer, TransferKey>>>,
-    ) -> Result<Vec<Vec<Transfer>>, StoreError> {
+    fn named_transfers(&self, mut lists: Vec<Vec<AdjRow>>) -> Result<Vec<Vec<Transfer>>, StoreError> {
         let mut wanted: Vec<([u8; TransferKey::LEN], usize, usize)> = Vec::new();
         for (i, list) in lists.iter().enumerate() {
             for (j, row) in list.iter().enumerate() {
@@ -1457,7 +1461,6 @@ impl Store {
         }
         wanted.sort_unstable();
         let read = self.db.batched_multi_get_cf(self.cf(cf::TRANSFERS), wanted.iter().map(|w| w.0), true);
-        let mut lists: Vec<Vec<Result<Transfer, TransferKey>>> = lists;
         for ((_, i, j), value) in wanted.iter().zip(read) {
             let key = match &lists[*i][*j] {
                 Err(key) => *key,
