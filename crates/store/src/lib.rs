@@ -32,7 +32,9 @@
 //!   without moving it; [`Store::rollback_to`] removes blocks above a height. [`Store::tip`] and
 //!   [`Store::block_hash`] tell an adapter where it stands and where a fork starts.
 //! - **Graph queries:** [`Store::transfers`] (one address, one [`Direction`], chain order from a
-//!   position on), [`Store::degree`] (a capped counter, one point read),
+//!   position on), [`Store::transfers_batch`] (many addresses' lists, their rows in one batched
+//!   read), [`Store::has_transfers_after`] (from the adjacency key alone), [`Store::degree`] (a
+//!   capped counter, one point read),
 //!   [`Store::scan_transfers`] and [`Store::scan_addresses`] (whole-chain visits; the callback
 //!   returns `false` to stop).
 //! - **Bitcoin UTXO structure:** [`Store::output`], [`Store::tx_outputs`] (vout order),
