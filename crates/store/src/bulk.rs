@@ -44,7 +44,9 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use rocksdb::{ColumnFamily, IngestExternalFileOptions, Options, SstFileWriter, WriteBatch, WriteOptions, DB};
+use rocksdb::{
+    ColumnFamily, DBCompressionType, IngestExternalFileOptions, Options, SstFileWriter, WriteBatch, WriteOptions, DB,
+};
 
 use crate::{
     batch::{FileRun, SortedBatch},
@@ -68,21 +70,16 @@ fn io_err(path: &Path, doing: &'static str) -> impl FnOnce(std::io::Error) -> St
     move |source| StoreError::Io { path, doing, source }
 }
 
-/// The families of [`FILE_FAMILIES`] whose files go to level 0: keyed by address id or txid,
-/// every batch's file overlaps what is stored. They are written uncompressed (see
-/// [`FileOptions`]).
-pub(crate) const LEVEL_ZERO_FAMILIES: [&str; 6] =
-    [cf::ADDR_OUT, cf::ADDR_IN, cf::OUTPUTS, cf::SPENDS, cf::SPENT_BY, cf::ADDRESSES];
-
 /// The table-file writer's options of each family of [`FILE_FAMILIES`] (by name).
 ///
 /// The transfers' files (keyed by height) sort after every stored key and go to the bottom level
 /// at once, so they are written with the upper levels' codec (LZ4), as a memtable flush writes
 /// its files, and stay so until a full compaction (`Store::compact`) rewrites them in Zstd.
 /// (Written with Zstd level 6 instead, those files cost some 2 s of CPU more on the benchmark's
-/// 1M-transaction chain.) The files of [`LEVEL_ZERO_FAMILIES`] go to level 0 and are read once
-/// more by the compaction that merges them into the bottom level's Zstd, within the next
-/// sixteen batches: they are written uncompressed, since LZ4 there was work thrown away (on the
+/// 1M-transaction chain.) The other families' files (keyed by address id or txid, each overlaps
+/// what is stored) go to level 0 and are read once more by the compaction that merges them into
+/// the bottom level's Zstd, within the next sixteen batches: they are written uncompressed,
+/// since LZ4 there was work thrown away (on the
 /// benchmark's chain, LZ4 in the writer took ~11% of the ingest's CPU; without it the ingest
 /// took 19.5 instead of 22.5 s of CPU, alternating runs). Until that compaction they take more
 /// disk: up to sixteen batches' rows per family, uncompressed (the 1M-transaction chain's store
@@ -90,10 +87,22 @@ pub(crate) const LEVEL_ZERO_FAMILIES: [&str; 6] =
 pub(crate) struct FileOptions(Vec<(&'static str, Options)>);
 
 impl FileOptions {
-    /// `options(name)`: the writer's options of the family (its table options and the upper
-    /// levels' codec).
+    /// `options(name)`: the family's options (its table options and the upper levels' codec);
+    /// the writer keeps that codec for `transfers` and writes the level-0 families
+    /// uncompressed.
     pub(crate) fn new(options: impl Fn(&'static str) -> Options) -> FileOptions {
-        FileOptions(FILE_FAMILIES.iter().map(|n| (*n, options(n))).collect())
+        FileOptions(
+            FILE_FAMILIES
+                .iter()
+                .map(|&n| {
+                    let mut o = options(n);
+                    if n != cf::TRANSFERS {
+                        o.set_compression_type(DBCompressionType::None);
+                    }
+                    (n, o)
+                })
+                .collect(),
+        )
     }
 
     fn of(&self, name: &str) -> Option<&Options> {

@@ -468,13 +468,7 @@ impl Store {
         bulk::recover(&store.db, path, &store.lock().chains)?;
         if bulk {
             let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES)?;
-            store.bulk = Some(bulk::FileOptions::new(|name| {
-                let mut o = Self::cf_options(name, compress, true, &cache, false);
-                if bulk::LEVEL_ZERO_FAMILIES.contains(&name) {
-                    o.set_compression_type(DBCompressionType::None);
-                }
-                o
-            }));
+            store.bulk = Some(bulk::FileOptions::new(|name| Self::cf_options(name, compress, true, &cache, false)));
         }
         Ok(store)
     }
@@ -1453,27 +1447,24 @@ impl Store {
     /// each one given, or read by its key — every key of every list in one batched read, in key
     /// order.
     fn named_transfers(&self, mut lists: Vec<Vec<AdjRow>>) -> Result<Vec<Vec<Transfer>>, StoreError> {
-        let mut wanted: Vec<([u8; TransferKey::LEN], usize, usize)> = Vec::new();
+        // (key, list, place): keys order as their encoding does (chain, height, position)
+        let mut wanted: Vec<(TransferKey, usize, usize)> = Vec::new();
         for (i, list) in lists.iter().enumerate() {
             for (j, row) in list.iter().enumerate() {
                 if let Err(key) = row {
-                    wanted.push((key.encode(), i, j));
+                    wanted.push((*key, i, j));
                 }
             }
         }
         wanted.sort_unstable();
-        let read = self.db.batched_multi_get_cf(self.cf(cf::TRANSFERS), wanted.iter().map(|w| w.0), true);
-        for ((_, i, j), value) in wanted.iter().zip(read) {
-            let key = match &lists[*i][*j] {
-                Err(key) => *key,
-                Ok(_) => continue,
-            };
+        let read = self.db.batched_multi_get_cf(self.cf(cf::TRANSFERS), wanted.iter().map(|w| w.0.encode()), true);
+        for (&(key, i, j), value) in wanted.iter().zip(read) {
             let missing =
                 || StoreError::Corrupt(format!("the transfer of an adjacency row at height {} is missing", key.height));
             let value = value?.ok_or_else(missing)?;
             let t = TransferRow::decode(&key, &value)
                 .ok_or_else(|| StoreError::Corrupt(format!("transfer row at height {}", key.height)))?;
-            lists[*i][*j] = Ok(t);
+            lists[i][j] = Ok(t);
         }
         lists
             .into_iter()

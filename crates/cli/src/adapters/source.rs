@@ -112,7 +112,7 @@ impl GraphSource for StoreSource<'_> {
 
     fn transfers_batch(&self, reqs: &[BatchRequest], d: Direction) -> Result<Vec<Vec<Transfer>>, SourceError> {
         match self.snap {
-            Some(s) => reqs.iter().map(|(a, after, limit)| Ok(s.transfers(a, d, *after, *limit)?)).collect(),
+            Some(_) => reqs.iter().map(|(a, after, limit)| self.transfers(a, d, *after, *limit)).collect(),
             None => Ok(self.store.transfers_batch(&self.chain, reqs, d)?),
         }
     }
