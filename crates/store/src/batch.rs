@@ -140,6 +140,11 @@ impl SortedBatch {
         &self.bytes[off as usize..(off + len) as usize]
     }
 
+    /// Whether operations `a` and `b` (of one family) have the same key.
+    fn same_key(&self, a: &Op, b: &Op) -> bool {
+        a.prefix == b.prefix && self.slice(a.key) == self.slice(b.key)
+    }
+
     /// The operations by column family, then key; same-key operations in the order they were
     /// added.
     ///
@@ -191,9 +196,12 @@ impl SortedBatch {
         batch
     }
 
-    /// [`SortedBatch::take_write_batch`] without the families `to_files` names whose
-    /// operations are all puts: those are returned as runs of the sorted operations, to be
-    /// written as table files ([`SortedBatch::puts`]), and left out of the `WriteBatch`.
+    /// [`SortedBatch::take_write_batch`] without the puts of the families `to_files` names
+    /// that follow their family's last other operation (in key order, and no key with
+    /// operations on both sides): those are returned as runs of the sorted operations, to be
+    /// written as table files ([`SortedBatch::puts`]), and left out of the `WriteBatch`. (A
+    /// family of puts only goes to a file whole; one whose merges come first, as the degree
+    /// rows of known addresses precede those of the addresses a batch numbered, is split.)
     pub(crate) fn take_split<'a>(
         &mut self,
         handle: impl Fn(&str) -> &'a ColumnFamily,
@@ -209,10 +217,17 @@ impl SortedBatch {
             let c = ops[i].cf;
             let end = i + ops[i..].iter().take_while(|o| o.cf == c).count();
             let run = &ops[i..end];
-            if to_files.contains(&cf::ALL[c as usize]) && run.iter().all(|o| o.kind == Kind::Put) {
-                runs.push(FileRun { cf: cf::ALL[c as usize], range: i..end });
-            } else {
-                rest.extend_from_slice(run);
+            let mut puts = end;
+            if to_files.contains(&cf::ALL[c as usize]) {
+                puts = i + run.iter().rposition(|o| o.kind != Kind::Put).map_or(0, |p| p + 1);
+                // a key's operations stay on one side (the file is ingested before the rest)
+                while puts < end && puts > i && self.same_key(&ops[puts - 1], &ops[puts]) {
+                    puts += 1;
+                }
+            }
+            rest.extend_from_slice(&ops[i..puts]);
+            if puts < end {
+                runs.push(FileRun { cf: cf::ALL[c as usize], range: puts..end });
             }
             i = end;
         }
@@ -232,7 +247,7 @@ impl SortedBatch {
             }
             let key = self.slice(op.key);
             // Same-key operations are sorted by position: only the last one stays.
-            if ops.get(i + 1).is_some_and(|next| next.prefix == op.prefix && self.slice(next.key) == key) {
+            if ops.get(i + 1).is_some_and(|next| self.same_key(op, next)) {
                 return None;
             }
             Some((key, self.slice(op.value)))

@@ -3,11 +3,11 @@
 //! Why: inserting a batch's rows into memtables (skip lists) and flushing them into table
 //! files was over a third of a Bitcoin initial sync's CPU time. The append-only families a
 //! batch writes the most rows to ([`FILE_FAMILIES`]: transfers, both adjacency families, the
-//! three UTXO families and the new addresses' dictionary rows) are written instead straight
-//! into sorted table files with RocksDB's `SstFileWriter` and ingested (`IngestExternalFile`),
-//! one file per family and batch. The rest of the batch — the `degree` merge operands, the
-//! block rows, the id counter and the chain's checkpoint — is one small `WriteBatch` written
-//! with the write-ahead log, synced.
+//! three UTXO families, the new addresses' dictionary rows and their degree rows) are written
+//! instead straight into sorted table files with RocksDB's `SstFileWriter` and ingested
+//! (`IngestExternalFile`), one file per family and batch. The rest of the batch — the `degree`
+//! merge operands of addresses numbered by earlier batches, the block rows, the id counter and
+//! the chain's checkpoint — is one small `WriteBatch` written with the write-ahead log, synced.
 //!
 //! Crash safety. RocksDB ingests each family's file atomically, but not several families'
 //! files together, and the checkpoint is written after them. So before any file of a batch is
@@ -56,8 +56,8 @@ use crate::{
 };
 
 /// Families whose rows a bulk handle's block batches write as table files.
-pub(crate) const FILE_FAMILIES: [&str; 7] =
-    [cf::TRANSFERS, cf::ADDR_OUT, cf::ADDR_IN, cf::OUTPUTS, cf::SPENDS, cf::SPENT_BY, cf::ADDRESSES];
+pub(crate) const FILE_FAMILIES: [&str; 8] =
+    [cf::TRANSFERS, cf::ADDR_OUT, cf::ADDR_IN, cf::OUTPUTS, cf::SPENDS, cf::SPENT_BY, cf::ADDRESSES, cf::DEGREE];
 
 /// The directory, inside the store, of a batch's files and its undo record.
 const DIR: &str = "bulk-load";
@@ -70,11 +70,15 @@ fn io_err(path: &Path, doing: &'static str) -> impl FnOnce(std::io::Error) -> St
     move |source| StoreError::Io { path, doing, source }
 }
 
+/// The families whose files sort after every stored key of theirs: transfers (keyed by height)
+/// and the degree rows of the addresses a batch numbered (keyed by id, and ids only grow).
+const BOTTOM_FAMILIES: [&str; 2] = [cf::TRANSFERS, cf::DEGREE];
+
 /// The table-file writer's options of each family of [`FILE_FAMILIES`] (by name).
 ///
-/// The transfers' files (keyed by height) sort after every stored key and go to the bottom level
-/// at once, so they are written with the upper levels' codec (LZ4), as a memtable flush writes
-/// its files, and stay so until a full compaction (`Store::compact`) rewrites them in Zstd.
+/// The files of [`BOTTOM_FAMILIES`] go to the bottom level at once, so they are written with
+/// the upper levels' codec (LZ4), as a memtable flush writes its files, and stay so until a full
+/// compaction (`Store::compact`) rewrites them in Zstd.
 /// (Written with Zstd level 6 instead, those files cost some 2 s of CPU more on the benchmark's
 /// 1M-transaction chain.) The other families' files (keyed by address id or txid, each overlaps
 /// what is stored) go to level 0 and are read once more by the compaction that merges them into
@@ -88,7 +92,7 @@ pub(crate) struct FileOptions(Vec<(&'static str, Options)>);
 
 impl FileOptions {
     /// `options(name)`: the family's options (its table options and the upper levels' codec);
-    /// the writer keeps that codec for `transfers` and writes the level-0 families
+    /// the writer keeps that codec for [`BOTTOM_FAMILIES`] and writes the level-0 families
     /// uncompressed.
     pub(crate) fn new(options: impl Fn(&'static str) -> Options) -> FileOptions {
         FileOptions(
@@ -96,7 +100,7 @@ impl FileOptions {
                 .iter()
                 .map(|&n| {
                     let mut o = options(n);
-                    if n != cf::TRANSFERS {
+                    if !BOTTOM_FAMILIES.contains(&n) {
                         o.set_compression_type(DBCompressionType::None);
                     }
                     (n, o)
@@ -328,6 +332,8 @@ pub(crate) mod tests {
     use std::cell::Cell;
 
     use super::*;
+    use chaintrace_model::Address;
+
     use crate::{verify::tests::chain, Store};
 
     /// Where a test stops a bulk batch, as a crash there would (the store is then dropped
@@ -359,7 +365,13 @@ pub(crate) mod tests {
     /// from the checkpoint ends with exactly the store of an uninterrupted run.
     #[test]
     fn an_interrupted_batch_is_undone_or_kept_and_resuming_gives_the_uninterrupted_store() {
-        let blocks = chain(30);
+        let mut blocks = chain(30);
+        // the second batch numbers addresses of its own (their degree rows are puts, written to a
+        // file) beside the first batch's (merges, with the WAL)
+        for b in &mut blocks[12..] {
+            let fresh = Address::Evm([0x80 + b.block.height as u8; 20]);
+            b.transfers[1].to = fresh;
+        }
         let tmp = tempfile::tempdir().expect("tmp");
         // Uninterrupted: two bulk batches, and a store of the first only.
         let whole = tmp.path().join("whole");
@@ -396,6 +408,10 @@ pub(crate) mod tests {
             let recovered = {
                 let s = Store::open_bulk(&path).expect("reopen");
                 assert!(!path.join(DIR).exists(), "recovery removes the bulk-load directory");
+                // no degree row of an id the counter has not given out (the undone batch's)
+                let next = s.lock().next_addr_id;
+                let ids = degree_ids(&s);
+                assert!(ids.iter().all(|&id| id < next), "{stop:?}: degree rows of ids {ids:?}, counter at {next}");
                 s.tip("btc").expect("tip").map(|t| t.height)
             };
             match stop {
@@ -412,6 +428,82 @@ pub(crate) mod tests {
             }
             assert_eq!(digest_of(&path), (whole_digest.clone(), Some(29)), "{stop:?}: as if never interrupted");
         }
+    }
+
+    /// The address ids the `degree` family has rows of.
+    fn degree_ids(s: &Store) -> Vec<u64> {
+        s.db.iterator_cf(s.cf(cf::DEGREE), rocksdb::IteratorMode::Start)
+            .map(|kv| u64::from_be_bytes(kv.expect("row").0.as_ref().try_into().expect("an 8-byte key")))
+            .collect()
+    }
+
+    /// The degree rows of a bulk batch: the addresses it numbered have theirs in a table file,
+    /// the others' stay merges in the logged batch; each address's counters are its transfers.
+    #[test]
+    fn new_addresses_degree_rows_go_to_a_file_and_known_ones_are_merged() {
+        let mut blocks = chain(30);
+        for b in &mut blocks[12..] {
+            b.transfers[1].to = Address::Evm([0x80 + b.block.height as u8; 20]);
+        }
+        let tmp = tempfile::tempdir().expect("tmp");
+        let s = Store::open_bulk(tmp.path()).expect("open");
+        s.apply_blocks("btc", &blocks[..12]).expect("apply");
+        s.apply_blocks("btc", &blocks[12..]).expect("apply");
+        // counted from the blocks themselves
+        let mut want: HashMap<Address, (u64, u64)> = HashMap::new();
+        for t in blocks.iter().flat_map(|b| &b.transfers) {
+            want.entry(t.from.clone()).or_default().0 += 1;
+            want.entry(t.to.clone()).or_default().1 += 1;
+        }
+        assert_eq!(want.len(), 12 + 18, "twelve addresses of the first batch, eighteen new ones");
+        for (a, (out, inn)) in &want {
+            let got = (
+                s.degree("btc", a, chaintrace_model::Direction::Out, u64::MAX).expect("degree"),
+                s.degree("btc", a, chaintrace_model::Direction::In, u64::MAX).expect("degree"),
+            );
+            assert_eq!(got, (*out, *inn), "{a}");
+        }
+        assert_eq!(degree_ids(&s).len(), 30, "one row per address");
+        // each batch's file sorts above the stored rows: at the bottom level, none at level 0
+        let files = |level: usize| {
+            s.db.property_int_value_cf(s.cf(cf::DEGREE), &format!("rocksdb.num-files-at-level{level}"))
+                .expect("property")
+        };
+        assert_eq!((files(0), files(6)), (Some(0), Some(2)), "degree files at levels 0 and 6");
+        drop(s);
+        digest_of(tmp.path());
+    }
+
+    /// A family named for files is split where its puts follow its other operations: the
+    /// puts after the last merge go to the file, unless they share that merge's key.
+    #[test]
+    fn a_family_whose_merges_come_first_is_split_where_its_puts_begin() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        let db = DB::open_cf(&opts, tmp.path().join("db"), cf::ALL).expect("db");
+        let split = |ops: &[(&[u8], bool)]| {
+            let mut b = SortedBatch::default();
+            for &(k, put) in ops {
+                match put {
+                    true => b.put_cf(cf::DEGREE, k, b"p"),
+                    false => b.merge_cf(cf::DEGREE, k, b"m"),
+                }
+            }
+            let (wb, runs) = b.take_split(|n| db.cf_handle(n).expect("family"), None, &FILE_FAMILIES);
+            let filed: Vec<Vec<u8>> = runs.iter().flat_map(|r| b.puts(r).map(|(k, _)| k.to_vec())).collect();
+            (wb.len(), filed)
+        };
+        let keys = |ks: &[&[u8]]| ks.iter().map(|k| k.to_vec()).collect::<Vec<_>>();
+        // merges of known keys, puts of new ones (added in any order)
+        assert_eq!(split(&[(b"k3", true), (b"k1", false), (b"k4", true), (b"k2", false)]), (2, keys(&[b"k3", b"k4"])));
+        // a key merged and then put stays whole in the logged batch
+        assert_eq!(split(&[(b"k3", false), (b"k3", true), (b"k4", true)]), (2, keys(&[b"k4"])));
+        // a put before a merge: nothing follows the merge, all logged
+        assert_eq!(split(&[(b"k1", true), (b"k2", false)]), (2, keys(&[])));
+        // puts only: all filed
+        assert_eq!(split(&[(b"k1", true), (b"k2", true)]), (0, keys(&[b"k1", b"k2"])));
     }
 
     /// The undo record reads back as written, and a truncated one is refused.

@@ -266,8 +266,9 @@ pub enum ReadScope {
     Rows,
 }
 /// Memtable size of a bulk load ([`Store::open_bulk`]), per column family. A bulk batch's largest
-/// families go in as table files; the memtables hold the rest of it (the degree counters: a few
-/// megabytes per batch, the block rows and the checkpoint), so each batch's degree rows mostly fill
+/// families go in as table files; the memtables hold the rest of it (the degree merges of
+/// addresses earlier batches numbered: a few megabytes per batch, the block rows and the
+/// checkpoint), so each batch's degree rows mostly fill
 /// memtables of their own — empty skip lists, into which its sorted rows go one after another — and
 /// are flushed as sorted files while the next batch is built. (When every row still went through
 /// the memtables, 4 MiB beat 16 MiB by 12% of the CPU outside compaction on the 1M-transaction
@@ -388,11 +389,12 @@ impl Store {
     }
 
     /// [`Store::open`] for a bulk load (the initial sync of a chain from block files): this
-    /// handle writes the transfer, adjacency, UTXO and new dictionary rows of a block batch
-    /// that extends a chain without unlinked rows as sorted table files, which RocksDB
-    /// ingests, instead of inserting them into memtables and flushing them (the `bulk` module).
+    /// handle writes the transfer, adjacency, UTXO, new dictionary and new addresses' degree rows
+    /// of a block batch that extends a chain without unlinked rows as sorted table files, which
+    /// RocksDB ingests, instead of inserting them into memtables and flushing them (the `bulk`
+    /// module).
     ///
-    /// Crash safety stays per batch: the rest of the batch (degree counters, block rows, the
+    /// Crash safety stays per batch: the rest of the batch (degree merges, block rows, the
     /// checkpoint) is one `WriteBatch` written with the write-ahead log, synced, after the files;
     /// an undo record naming every key of the files is synced before them. A crash (even `kill -9`)
     /// between the files and the checkpoint is finished by the next writer open: the record's keys
@@ -1034,10 +1036,21 @@ impl Store {
         degrees: DegreeDeltas,
         to_files: bool,
     ) -> Result<(), StoreError> {
-        // One merge per address per batch, not one per transfer.
+        // One row per address per batch, not one per transfer: a merge of the deltas, except
+        // for the ids this batch allocated (the counter's last `new_ids.len()` values, which
+        // have no degree row yet), whose row is written whole. A bulk handle writes those puts
+        // into a table file that sorts after every stored degree row (ids only grow), so it goes
+        // straight to the bottom level and no memtable, flush or compaction handles them.
+        let fresh = w.next_addr_id - w.new_ids.len() as AddrId;
         for (id, (out, inn)) in degrees {
-            if (out, inn) != (0, 0) {
-                batch.merge_cf(cf::DEGREE, id.to_be_bytes(), rows::degree_delta(out, inn));
+            if (out, inn) == (0, 0) {
+                continue;
+            }
+            let (key, delta) = (id.to_be_bytes(), rows::degree_delta(out, inn));
+            if id >= fresh {
+                batch.put_cf(cf::DEGREE, key, delta);
+            } else {
+                batch.merge_cf(cf::DEGREE, key, delta);
             }
         }
         // The id counter once per batch (ids allocated by this batch, or none: unchanged).

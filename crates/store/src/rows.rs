@@ -382,9 +382,9 @@ pub(crate) fn decode<'a, T: Deserialize<'a>>(b: &'a [u8]) -> Option<T> {
     bincode::deserialize(b).ok()
 }
 
-/// `degree` value: transfers out and in of one address, as two little-endian i64. Written only
-/// through the merge operator [`degree_merge`] with deltas (+1 on apply, -1 on rollback), so
-/// ingest never reads it.
+/// `degree` value: transfers out and in of one address, as two little-endian i64. Written
+/// whole by the batch that numbers the address, then only through the merge operator
+/// [`degree_merge`] with deltas (+1 on apply, -1 on rollback), so ingest never reads it.
 pub(crate) fn degree_delta(out: i64, inn: i64) -> [u8; 16] {
     let mut v = [0u8; 16];
     v[..8].copy_from_slice(&out.to_le_bytes());
