@@ -60,7 +60,21 @@ pub(crate) struct SortedBatch {
 pub(crate) struct FileRun {
     /// The column family.
     pub(crate) cf: &'static str,
+    /// Whether its keys sort after every key the family holds (see [`Split`]).
+    pub(crate) above: bool,
     range: std::ops::Range<usize>,
+}
+
+/// Which operations [`SortedBatch::take_split`] leaves out of the `WriteBatch`.
+pub(crate) struct Split<'s> {
+    /// Families whose puts go to table files: a family's run when it is all puts.
+    pub(crate) to_files: &'s [&'static str],
+    /// Families whose rows sort after every stored key of theirs: their runs are `above`.
+    pub(crate) above: &'s [&'static str],
+    /// Families keyed by a key that starts with an address id, and the id bytes from which no
+    /// row is stored yet (the ids this batch numbered): a family's puts from that key on are a
+    /// run of their own, `above`, even where the rest of the family stays in the `WriteBatch`.
+    pub(crate) fresh: (&'s [&'static str], &'s [u8]),
 }
 
 impl FileRun {
@@ -196,38 +210,47 @@ impl SortedBatch {
         batch
     }
 
-    /// [`SortedBatch::take_write_batch`] without the puts of the families `to_files` names
-    /// that follow their family's last other operation (in key order, and no key with
-    /// operations on both sides): those are returned as runs of the sorted operations, to be
-    /// written as table files ([`SortedBatch::puts`]), and left out of the `WriteBatch`. (A
-    /// family of puts only goes to a file whole; one whose merges come first, as the degree
-    /// rows of known addresses precede those of the addresses a batch numbered, is split.)
+    /// [`SortedBatch::take_write_batch`] without the operations `split` sends to table files:
+    /// those are returned as runs of the sorted operations, to be written as table files
+    /// ([`SortedBatch::puts`]), and left out of the `WriteBatch`. Per family: its rows from the
+    /// fresh key on (`split.fresh`) are one run when they are all puts; the rest of it is one
+    /// run when the family is in `split.to_files` and they are all puts. (So the degree rows a
+    /// batch writes whole for the addresses it numbered go to a file, and the merges of the
+    /// others' stay in the `WriteBatch`.)
     pub(crate) fn take_split<'a>(
         &mut self,
         handle: impl Fn(&str) -> &'a ColumnFamily,
         ids: Option<&ColumnFamilyIds>,
-        to_files: &[&str],
+        split: &Split<'_>,
     ) -> (WriteBatch, Vec<FileRun>) {
         let ops = self.sorted();
         let mut runs = Vec::new();
         let mut rest = std::mem::take(&mut self.rest);
         rest.clear();
+        let all_puts = |ops: &[Op]| ops.iter().all(|o| o.kind == Kind::Put);
         let mut i = 0;
         while i < ops.len() {
             let c = ops[i].cf;
+            let name = cf::ALL[c as usize];
             let end = i + ops[i..].iter().take_while(|o| o.cf == c).count();
-            let run = &ops[i..end];
-            let mut puts = end;
-            if to_files.contains(&cf::ALL[c as usize]) {
-                puts = i + run.iter().rposition(|o| o.kind != Kind::Put).map_or(0, |p| p + 1);
-                // a key's operations stay on one side (the file is ingested before the rest)
-                while puts < end && puts > i && self.same_key(&ops[puts - 1], &ops[puts]) {
-                    puts += 1;
-                }
+            let (fresh_families, fresh) = split.fresh;
+            // (keys are in order within a family: the fresh ones are its last)
+            let cut = match fresh_families.contains(&name) {
+                true => i + ops[i..end].partition_point(|o| self.slice(o.key) < fresh),
+                false => end,
+            };
+            let mut upper = cut..end;
+            if upper.is_empty() || !all_puts(&ops[upper.clone()]) {
+                upper = end..end;
             }
-            rest.extend_from_slice(&ops[i..puts]);
-            if puts < end {
-                runs.push(FileRun { cf: cf::ALL[c as usize], range: puts..end });
+            let lower = i..upper.start;
+            if !lower.is_empty() && split.to_files.contains(&name) && all_puts(&ops[lower.clone()]) {
+                runs.push(FileRun { cf: name, above: split.above.contains(&name), range: lower });
+            } else {
+                rest.extend_from_slice(&ops[lower]);
+            }
+            if !upper.is_empty() {
+                runs.push(FileRun { cf: name, above: true, range: upper });
             }
             i = end;
         }

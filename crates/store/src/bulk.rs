@@ -49,15 +49,31 @@ use rocksdb::{
 };
 
 use crate::{
-    batch::{FileRun, SortedBatch},
+    batch::{FileRun, SortedBatch, Split},
     keys::cf,
     rows::{self, ChainStateRow},
     StoreError,
 };
 
 /// Families whose rows a bulk handle's block batches write as table files.
-pub(crate) const FILE_FAMILIES: [&str; 8] =
-    [cf::TRANSFERS, cf::ADDR_OUT, cf::ADDR_IN, cf::OUTPUTS, cf::SPENDS, cf::SPENT_BY, cf::ADDRESSES, cf::DEGREE];
+pub(crate) const FILE_FAMILIES: [&str; 7] =
+    [cf::TRANSFERS, cf::ADDR_OUT, cf::ADDR_IN, cf::OUTPUTS, cf::SPENDS, cf::SPENT_BY, cf::ADDRESSES];
+
+/// Families keyed by address id whose rows of the ids a batch numbered are a file of their own.
+/// Ids only grow, so those rows sort after every stored row of the family, and RocksDB puts the
+/// file straight into the bottom level, as it does the transfers' files (keyed by height). For
+/// `degree` these are the rows written whole (the other addresses' are merges, with the WAL):
+/// no memtable insert, flush or compaction handles them. (The adjacency families' rows of new
+/// ids, filed the same way, cost more than they saved — about 1 s more CPU on the benchmark's
+/// 1M-transaction chain: every compaction of a later batch's level-0 file, which spans the known
+/// ids, rewrites those bottom files anyway, now LZ4-compressed once more.)
+const ID_FAMILIES: [&str; 1] = [cf::DEGREE];
+
+/// What a bulk batch writes as table files, `fresh` being the first address id it numbered
+/// (big-endian).
+pub(crate) fn split(fresh: &[u8]) -> Split<'_> {
+    Split { to_files: &FILE_FAMILIES, above: &[cf::TRANSFERS], fresh: (&ID_FAMILIES, fresh) }
+}
 
 /// The directory, inside the store, of a batch's files and its undo record.
 const DIR: &str = "bulk-load";
@@ -70,13 +86,11 @@ fn io_err(path: &Path, doing: &'static str) -> impl FnOnce(std::io::Error) -> St
     move |source| StoreError::Io { path, doing, source }
 }
 
-/// The families whose files sort after every stored key of theirs: transfers (keyed by height)
-/// and the degree rows of the addresses a batch numbered (keyed by id, and ids only grow).
-const BOTTOM_FAMILIES: [&str; 2] = [cf::TRANSFERS, cf::DEGREE];
-
-/// The table-file writer's options of each family of [`FILE_FAMILIES`] (by name).
+/// The table-file writer's options of each family of [`FILE_FAMILIES`] and [`ID_FAMILIES`] (by
+/// name), for files that go to level 0 and for files that sort above what is stored.
 ///
-/// The files of [`BOTTOM_FAMILIES`] go to the bottom level at once, so they are written with
+/// The files that sort above what is stored (the transfers', and the rows of the ids a batch
+/// numbered: [`FileRun::above`]) go to the bottom level at once, so they are written with
 /// the upper levels' codec (LZ4), as a memtable flush writes its files, and stay so until a full
 /// compaction (`Store::compact`) rewrites them in Zstd.
 /// (Written with Zstd level 6 instead, those files cost some 2 s of CPU more on the benchmark's
@@ -88,29 +102,30 @@ const BOTTOM_FAMILIES: [&str; 2] = [cf::TRANSFERS, cf::DEGREE];
 /// took 19.5 instead of 22.5 s of CPU, alternating runs). Until that compaction they take more
 /// disk: up to sixteen batches' rows per family, uncompressed (the 1M-transaction chain's store
 /// is 840 instead of 710 MB when the ingest ends, the same once compacted).
-pub(crate) struct FileOptions(Vec<(&'static str, Options)>);
+pub(crate) struct FileOptions(Vec<(&'static str, Options, Options)>);
 
 impl FileOptions {
     /// `options(name)`: the family's options (its table options and the upper levels' codec);
-    /// the writer keeps that codec for [`BOTTOM_FAMILIES`] and writes the level-0 families
-    /// uncompressed.
+    /// the writer keeps that codec for files that sort above what is stored and writes the
+    /// level-0 files uncompressed.
     pub(crate) fn new(options: impl Fn(&'static str) -> Options) -> FileOptions {
+        let mut names: Vec<&'static str> = FILE_FAMILIES.to_vec();
+        names.extend(ID_FAMILIES.iter().filter(|n| !FILE_FAMILIES.contains(n)));
         FileOptions(
-            FILE_FAMILIES
-                .iter()
-                .map(|&n| {
-                    let mut o = options(n);
-                    if !BOTTOM_FAMILIES.contains(&n) {
-                        o.set_compression_type(DBCompressionType::None);
-                    }
-                    (n, o)
+            names
+                .into_iter()
+                .map(|n| {
+                    let mut level0 = options(n);
+                    level0.set_compression_type(DBCompressionType::None);
+                    (n, level0, options(n))
                 })
                 .collect(),
         )
     }
 
-    fn of(&self, name: &str) -> Option<&Options> {
-        self.0.iter().find(|(n, _)| *n == name).map(|(_, o)| o)
+    fn of(&self, run: &FileRun) -> Option<&Options> {
+        let (_, level0, above) = self.0.iter().find(|(n, _, _)| *n == run.cf)?;
+        Some(if run.above { above } else { level0 })
     }
 }
 
@@ -170,12 +185,12 @@ fn write_files(
     batch: &SortedBatch,
     runs: &[FileRun],
 ) -> Result<Vec<PathBuf>, StoreError> {
-    let files: Vec<PathBuf> = runs.iter().map(|r| dir.join(format!("{}.sst", r.cf))).collect();
+    let files: Vec<PathBuf> =
+        runs.iter().map(|r| dir.join(format!("{}{}.sst", r.cf, if r.above { "-above" } else { "" }))).collect();
     let write = |i: usize| -> Result<(), StoreError> {
         let run = &runs[i];
-        let opts = options
-            .of(run.cf)
-            .ok_or_else(|| StoreError::Invalid(format!("{} is not written as table files", run.cf)))?;
+        let opts =
+            options.of(run).ok_or_else(|| StoreError::Invalid(format!("{} is not written as table files", run.cf)))?;
         let mut w = SstFileWriter::create(opts);
         w.open(&files[i])?;
         for (k, v) in batch.puts(run) {
@@ -464,46 +479,76 @@ pub(crate) mod tests {
             assert_eq!(got, (*out, *inn), "{a}");
         }
         assert_eq!(degree_ids(&s).len(), 30, "one row per address");
-        // each batch's file sorts above the stored rows: at the bottom level, none at level 0
-        let files = |level: usize| {
-            s.db.property_int_value_cf(s.cf(cf::DEGREE), &format!("rocksdb.num-files-at-level{level}"))
+        // the degree rows of the ids a batch numbered sort above the stored rows: at the bottom
+        // level; a batch's adjacency file at level 0 unless it is the family's first
+        let files = |family: &str, level: usize| {
+            s.db.property_int_value_cf(s.cf(family), &format!("rocksdb.num-files-at-level{level}"))
                 .expect("property")
+                .unwrap_or(u64::MAX)
         };
-        assert_eq!((files(0), files(6)), (Some(0), Some(2)), "degree files at levels 0 and 6");
+        for (family, want) in [(cf::DEGREE, (0, 2)), (cf::ADDR_OUT, (1, 1)), (cf::ADDR_IN, (1, 1))] {
+            assert_eq!((files(family, 0), files(family, 6)), want, "{family} files at levels 0 and 6");
+        }
         drop(s);
         digest_of(tmp.path());
     }
 
-    /// A family named for files is split where its puts follow its other operations: the
-    /// puts after the last merge go to the file, unless they share that merge's key.
+    /// How a bulk batch is split: a family's rows of the ids the batch numbered are a file of
+    /// their own when they are all puts (above what is stored); the rest of a file family is a
+    /// level-0 file when it is all puts; everything else stays in the logged batch.
     #[test]
-    fn a_family_whose_merges_come_first_is_split_where_its_puts_begin() {
+    fn a_batch_splits_into_level_0_files_files_above_what_is_stored_and_the_logged_rest() {
         let tmp = tempfile::tempdir().expect("tmp");
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         let db = DB::open_cf(&opts, tmp.path().join("db"), cf::ALL).expect("db");
-        let split = |ops: &[(&[u8], bool)]| {
+        #[derive(Clone, Copy)]
+        enum Op {
+            Put,
+            Merge,
+            Delete,
+        }
+        let id = |n: u64| n.to_be_bytes().to_vec();
+        type Filed = Vec<(&'static str, bool, Vec<Vec<u8>>)>;
+        let split_at_5 = |ops: &[(&str, u64, Op)]| -> (usize, Filed) {
             let mut b = SortedBatch::default();
-            for &(k, put) in ops {
-                match put {
-                    true => b.put_cf(cf::DEGREE, k, b"p"),
-                    false => b.merge_cf(cf::DEGREE, k, b"m"),
+            for &(family, n, op) in ops {
+                match op {
+                    Op::Put => b.put_cf(family, id(n), b"p"),
+                    Op::Merge => b.merge_cf(family, id(n), b"m"),
+                    Op::Delete => b.delete_cf(family, id(n)),
                 }
             }
-            let (wb, runs) = b.take_split(|n| db.cf_handle(n).expect("family"), None, &FILE_FAMILIES);
-            let filed: Vec<Vec<u8>> = runs.iter().flat_map(|r| b.puts(r).map(|(k, _)| k.to_vec())).collect();
+            let (wb, runs) = b.take_split(|n| db.cf_handle(n).expect("family"), None, &split(&id(5)));
+            let filed = runs.iter().map(|r| (r.cf, r.above, b.puts(r).map(|(k, _)| k.to_vec()).collect())).collect();
             (wb.len(), filed)
         };
-        let keys = |ks: &[&[u8]]| ks.iter().map(|k| k.to_vec()).collect::<Vec<_>>();
-        // merges of known keys, puts of new ones (added in any order)
-        assert_eq!(split(&[(b"k3", true), (b"k1", false), (b"k4", true), (b"k2", false)]), (2, keys(&[b"k3", b"k4"])));
-        // a key merged and then put stays whole in the logged batch
-        assert_eq!(split(&[(b"k3", false), (b"k3", true), (b"k4", true)]), (2, keys(&[b"k4"])));
-        // a put before a merge: nothing follows the merge, all logged
-        assert_eq!(split(&[(b"k1", true), (b"k2", false)]), (2, keys(&[])));
-        // puts only: all filed
-        assert_eq!(split(&[(b"k1", true), (b"k2", true)]), (0, keys(&[b"k1", b"k2"])));
+        use Op::*;
+        // degree: merges of known ids logged, puts of the batch's own ids (added in any order) filed
+        assert_eq!(
+            split_at_5(&[(cf::DEGREE, 6, Put), (cf::DEGREE, 1, Merge), (cf::DEGREE, 5, Put), (cf::DEGREE, 2, Merge)]),
+            (2, vec![(cf::DEGREE, true, vec![id(5), id(6)])])
+        );
+        // a merge among the batch's own ids: none of them filed
+        assert_eq!(split_at_5(&[(cf::DEGREE, 5, Merge), (cf::DEGREE, 6, Put)]), (2, vec![]));
+        // a delete of a known id: the known ids logged, the batch's own still filed
+        assert_eq!(
+            split_at_5(&[(cf::DEGREE, 1, Delete), (cf::DEGREE, 2, Put), (cf::DEGREE, 7, Put)]),
+            (2, vec![(cf::DEGREE, true, vec![id(7)])])
+        );
+        // adjacency: one level-0 file, known ids and new ones
+        assert_eq!(
+            split_at_5(&[(cf::ADDR_IN, 6, Put), (cf::ADDR_IN, 1, Put), (cf::ADDR_IN, 5, Put)]),
+            (0, vec![(cf::ADDR_IN, false, vec![id(1), id(5), id(6)])])
+        );
+        // transfers (keyed by height) sort above whatever their keys; other file families go to level 0
+        assert_eq!(
+            split_at_5(&[(cf::TRANSFERS, 1, Put), (cf::SPENDS, 9, Put), (cf::META, 9, Put)]),
+            (1, vec![(cf::TRANSFERS, true, vec![id(1)]), (cf::SPENDS, false, vec![id(9)])])
+        );
+        // a file family with a delete is logged whole
+        assert_eq!(split_at_5(&[(cf::SPENDS, 1, Put), (cf::SPENDS, 2, Delete)]), (2, vec![]));
     }
 
     /// The undo record reads back as written, and a truncated one is refused.
@@ -520,7 +565,7 @@ pub(crate) mod tests {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         let db = DB::open_cf(&opts, tmp.path().join("db"), cf::ALL).expect("db");
-        let (wb, runs) = b.take_split(|n| db.cf_handle(n).expect("family"), None, &FILE_FAMILIES);
+        let (wb, runs) = b.take_split(|n| db.cf_handle(n).expect("family"), None, &split(&u64::MAX.to_be_bytes()));
         assert_eq!(wb.len(), 1, "only the meta put stays in the WriteBatch");
         assert_eq!(runs.iter().map(|r| r.cf).collect::<Vec<_>>(), vec![cf::TRANSFERS, cf::ADDR_IN]);
         let dir = tmp.path().join("bulk");

@@ -1042,6 +1042,7 @@ impl Store {
         // into a table file that sorts after every stored degree row (ids only grow), so it goes
         // straight to the bottom level and no memtable, flush or compaction handles them.
         let fresh = w.next_addr_id - w.new_ids.len() as AddrId;
+        let split_at = fresh.to_be_bytes();
         for (id, (out, inn)) in degrees {
             if (out, inn) == (0, 0) {
                 continue;
@@ -1059,7 +1060,7 @@ impl Store {
         batch.put_cf(cf::META, meta::chain(chain), &after);
         match self.bulk.as_ref().filter(|_| to_files) {
             Some(options) => {
-                let (wb, runs) = batch.take_split(|name| self.cf(name), self.cf_ids.as_ref(), &bulk::FILE_FAMILIES);
+                let (wb, runs) = batch.take_split(|name| self.cf(name), self.cf_ids.as_ref(), &bulk::split(&split_at));
                 let stored = bulk::store_batch(&self.db, &self.path, options, &batch, &runs, chain, &after, wb);
                 if let Err(e) = stored {
                     #[cfg(test)]
