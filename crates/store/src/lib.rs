@@ -182,6 +182,9 @@ type AdjRow = Result<Transfer, TransferKey>;
 /// this mutex other threads).
 struct WriterState {
     next_addr_id: AddrId,
+    /// The first id no committed batch has given out: an id from here on has no `degree` row
+    /// yet, so the batch that numbers it writes the row whole ([`Store::commit`]).
+    fresh_from: AddrId,
     chains: HashMap<String, ChainStateRow>,
     /// Dictionary key (chain ‖ address key) → id, for addresses seen by this process whose
     /// dictionary row is committed.
@@ -593,6 +596,7 @@ impl Store {
         let (next_addr_id, chains) = Self::load_chain_state(&self.db)?;
         let mut w = self.lock();
         w.next_addr_id = next_addr_id;
+        w.fresh_from = next_addr_id;
         w.chains = chains;
         Ok(())
     }
@@ -667,6 +671,7 @@ impl Store {
             path: path.to_path_buf(),
             writer: Mutex::new(WriterState {
                 next_addr_id,
+                fresh_from: next_addr_id,
                 chains,
                 addr_cache: FxHashMap::default(),
                 new_ids: FxHashMap::default(),
@@ -902,6 +907,7 @@ impl Store {
         } else {
             w.next_addr_id = counter_before;
         }
+        w.fresh_from = w.next_addr_id;
     }
 
     /// The id of an address, without allocating.
@@ -1037,11 +1043,11 @@ impl Store {
         to_files: bool,
     ) -> Result<(), StoreError> {
         // One row per address per batch, not one per transfer: a merge of the deltas, except
-        // for the ids this batch allocated (the counter's last `new_ids.len()` values, which
-        // have no degree row yet), whose row is written whole. A bulk handle writes those puts
-        // into a table file that sorts after every stored degree row (ids only grow), so it goes
-        // straight to the bottom level and no memtable, flush or compaction handles them.
-        let fresh = w.next_addr_id - w.new_ids.len() as AddrId;
+        // for the ids this batch gave out (from `fresh_from`), which have no degree row yet and
+        // get theirs whole. A bulk handle writes those puts into a table file that sorts after
+        // every stored degree row (ids only grow), so it goes straight to the bottom level and
+        // no memtable, flush or compaction handles them.
+        let fresh = w.fresh_from;
         let split_at = fresh.to_be_bytes();
         for (id, (out, inn)) in degrees {
             if (out, inn) == (0, 0) {
@@ -1082,6 +1088,7 @@ impl Store {
         batch.clear();
         w.scratch = batch;
         w.chains.insert(chain.to_string(), state);
+        w.fresh_from = w.next_addr_id;
         Ok(())
     }
 
