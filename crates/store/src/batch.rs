@@ -228,12 +228,12 @@ impl SortedBatch {
         let mut rest = std::mem::take(&mut self.rest);
         rest.clear();
         let all_puts = |ops: &[Op]| ops.iter().all(|o| o.kind == Kind::Put);
+        let (fresh_families, fresh) = split.fresh;
         let mut i = 0;
         while i < ops.len() {
             let c = ops[i].cf;
             let name = cf::ALL[c as usize];
             let end = i + ops[i..].iter().take_while(|o| o.cf == c).count();
-            let (fresh_families, fresh) = split.fresh;
             // (keys are in order within a family: the fresh ones are its last)
             let cut = match fresh_families.contains(&name) {
                 true => i + ops[i..end].partition_point(|o| self.slice(o.key) < fresh),

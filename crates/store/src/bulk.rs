@@ -375,18 +375,23 @@ pub(crate) mod tests {
         (v.digest, s.tip("btc").expect("tip").map(|t| t.height))
     }
 
+    /// [`chain`]`(30)` whose blocks from `first` on each pay an address of their own: a batch
+    /// starting there numbers addresses (their degree rows are puts, written to a file) beside
+    /// those of earlier batches (merges, with the WAL).
+    fn chain_paying_new_addresses_from(first: usize) -> Vec<chaintrace_model::BlockData> {
+        let mut blocks = chain(30);
+        for b in &mut blocks[first..] {
+            b.transfers[1].to = Address::Evm([0x80 + b.block.height as u8; 20]);
+        }
+        blocks
+    }
+
     /// A batch stopped at either point: the next writer open finishes it (rows deleted when
     /// its checkpoint was not stored, kept when it was), `verify` holds, and ingest resumed
     /// from the checkpoint ends with exactly the store of an uninterrupted run.
     #[test]
     fn an_interrupted_batch_is_undone_or_kept_and_resuming_gives_the_uninterrupted_store() {
-        let mut blocks = chain(30);
-        // the second batch numbers addresses of its own (their degree rows are puts, written to a
-        // file) beside the first batch's (merges, with the WAL)
-        for b in &mut blocks[12..] {
-            let fresh = Address::Evm([0x80 + b.block.height as u8; 20]);
-            b.transfers[1].to = fresh;
-        }
+        let blocks = chain_paying_new_addresses_from(12);
         let tmp = tempfile::tempdir().expect("tmp");
         // Uninterrupted: two bulk batches, and a store of the first only.
         let whole = tmp.path().join("whole");
@@ -456,10 +461,7 @@ pub(crate) mod tests {
     /// the others' stay merges in the logged batch; each address's counters are its transfers.
     #[test]
     fn new_addresses_degree_rows_go_to_a_file_and_known_ones_are_merged() {
-        let mut blocks = chain(30);
-        for b in &mut blocks[12..] {
-            b.transfers[1].to = Address::Evm([0x80 + b.block.height as u8; 20]);
-        }
+        let blocks = chain_paying_new_addresses_from(12);
         let tmp = tempfile::tempdir().expect("tmp");
         let s = Store::open_bulk(tmp.path()).expect("open");
         s.apply_blocks("btc", &blocks[..12]).expect("apply");
