@@ -882,7 +882,7 @@ impl Snapshot {
 
 /// The reads of the hashes of transactions `sorted` (ascending): index ranges `i..j` of it, each
 /// read from its first transaction's hash to its last. A gap of at most `GAP` entries is read
-/// through rather than skipped (fewer, larger reads win: see README, "Performance: tracing"); a
+/// through rather than skipped (fewer, larger reads win: see docs/performance.md, "Tracing"); a
 /// read spans at most `SPAN` entries (1 MiB).
 fn hash_spans(sorted: &[u32]) -> impl Iterator<Item = (usize, usize)> + '_ {
     const GAP: u32 = 128;
