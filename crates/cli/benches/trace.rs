@@ -242,27 +242,8 @@ fn main() {
             }
         }
         let io_after = io_counts();
-        // the timed runs' memory, before the walk over the store below raises the high-water mark
+        // the timed runs' memory (the walks over the store come after every timed run, below)
         let (peak, over_base) = (peak_rss_kib(), peak_rss_kib().saturating_sub(base));
-        // the same first trace over the store, after the timed runs: its time, and the case file
-        // bytes to compare
-        // (CHAINTRACE_BENCH_CHECK=0 skips it, e.g. under a profiler)
-        let (mut store_ms, mut same) = (f64::NAN, true);
-        if env_u64("CHAINTRACE_BENCH_CHECK", 1) == 1 {
-            let t0 = Instant::now();
-            let reference = trace(&over_store, &options(&seeds[0], policy)).expect("trace over the store");
-            store_ms = t0.elapsed().as_secs_f64() * 1000.0;
-            let first = trace(&over_snap, &options(&seeds[0], policy)).expect("trace over the snapshot");
-            same = case_bytes(&reference) == case_bytes(&first);
-            assert!(same, "{policy}: the case file over the snapshot differs from the one over the store");
-            // hand the walk over the store's memory back, so the next policy's peak is its own
-            // (the heap keeps freed blocks for the next trace: `memory::keep_freed_memory`)
-            #[cfg(all(target_os = "linux", target_env = "gnu"))]
-            // SAFETY: malloc_trim only releases free heap memory.
-            unsafe {
-                libc::malloc_trim(0);
-            }
-        }
 
         lat.sort_by(|a, b| a.total_cmp(b));
         cpu.sort_by(|a, b| a.total_cmp(b));
@@ -271,8 +252,7 @@ fn main() {
             poison_p50 = Some(percentile(&lat, 0.5));
         }
         println!(
-            "{policy:>7}: {} runs of {HOPS} hops from 100 seeds over the snapshot: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms \
-             (over the store: {store_ms:.0} ms for run 1; case files identical: {same}); \
+            "{policy:>7}: {} runs of {HOPS} hops from 100 seeds over the snapshot: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; \
              mean {:.0} nodes, {:.0} traced edges, {:.0} deposits, {:.0} transfers read; peak RSS {} MiB (+{} MiB over the open store)",
             lat.len(),
             percentile(&lat, 0.5),
@@ -353,6 +333,32 @@ fn main() {
             phases[1] as f64 / n / 1000.0,
             if check { format!("{equal}/{} runs", lat.len()) } else { "(not checked)".into() }
         );
+    }
+    // the first seed set traced over the store too, for each policy, and the case files compared
+    // byte for byte — after every timed run: a walk over the store allocates hundreds of MiB
+    // that the allocator keeps, and done between the policies it slowed the next one's runs
+    // (FIFO p50 83–95 ms after the poison and haircut walks, 54–66 ms without them)
+    // (CHAINTRACE_BENCH_CHECK=0 skips it, e.g. under a profiler)
+    if env_u64("CHAINTRACE_BENCH_CHECK", 1) == 1 {
+        for &policy in &cold_policy {
+            let t0 = Instant::now();
+            let reference = trace(&over_store, &options(&seeds[0], policy)).expect("trace over the store");
+            let store_ms = t0.elapsed().as_secs_f64() * 1000.0;
+            let first = trace(&over_snap, &options(&seeds[0], policy)).expect("trace over the snapshot");
+            let same = case_bytes(&reference) == case_bytes(&first);
+            assert!(same, "{policy}: the case file over the snapshot differs from the one over the store");
+            println!(
+                "{policy:>7}: the first seed set over the store: {store_ms:.0} ms; case files over the snapshot \
+                 and over the store identical: {same}"
+            );
+            // hand the walk over the store's memory back (the heap keeps freed blocks for the next
+            // trace: `memory::keep_freed_memory`)
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            // SAFETY: malloc_trim only releases free heap memory.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+        }
     }
     if let Ok(grow) = std::env::var("CHAINTRACE_BENCH_GROW") {
         assert_eq!(graph, Graph::Uniform, "CHAINTRACE_BENCH_GROW grows the uniform graph");
