@@ -293,9 +293,9 @@ const SMALL_FAMILY_BYTES: u64 = 32 << 20;
 /// Zstd level of the bottom level's table files.
 const ZSTD_LEVEL: i32 = 6;
 /// Column families read by prefix scans (an address's history) whose point reads are rare:
-/// larger blocks compress better there, and they have no bloom filters. Not `transfers`: an address's history reads its rows
-/// there one by one (the adjacency rows are keys only), and each read decompresses a whole
-/// block.
+/// larger blocks compress better there, and they have no bloom filters. Not `transfers`: an
+/// address's history reads its rows there one by one (the adjacency rows are keys only), and
+/// each read decompresses a whole block.
 const SCANNED_CFS: [&str; 2] = [cf::ADDR_OUT, cf::ADDR_IN];
 
 impl Drop for Store {
