@@ -254,3 +254,31 @@ fn verify_recomputes_the_checkpoint_of_a_real_blk_ingest_from_its_rows() {
     let err = w.fails(&["verify", "--chain", "dogecoin"]);
     assert!(err.contains("dogecoin"), "{err}");
 }
+
+/// `ingest bitcoin` allocates through mimalloc, every other command through glibc's allocator
+/// (the binary's per-command allocator, chosen before `main`: `crates/cli/src/alloc.rs`); the
+/// ingest's rows are checked by the tests above, which all run under it.
+#[test]
+fn only_the_bitcoin_ingest_runs_on_mimalloc() {
+    let w = Workdir::new();
+    let dir = blocks_dir(&w, "b", &[first_100k()], None);
+    let allocator = |args: &[&str]| {
+        let out = w.cmd(args).env("CHAINTRACE_LOG", "chaintrace=debug").output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let log = String::from_utf8_lossy(&out.stderr).into_owned();
+        let line = log.lines().find(|l| l.contains("memory allocator")).unwrap_or_else(|| panic!("{args:?}: {log}"));
+        line.split("allocator=").nth(1).unwrap_or_else(|| panic!("{line}")).trim_matches('"').to_string()
+    };
+    assert_eq!(
+        allocator(&["--json", "ingest", "bitcoin", "--blocks-dir", dir.to_str().unwrap(), "--to", "50"]),
+        "mimalloc"
+    );
+    assert_eq!(allocator(&["--json", "stats"]), "system");
+    assert_eq!(allocator(&["--json", "transfers", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"]), "system");
+    // the ingest's rows are whole under it: the same digest as a second store ingested in two runs
+    let two = Workdir::new();
+    let d2 = blocks_dir(&two, "b", &[first_100k()], None);
+    ingest(&two, &d2, &["--to", "20"]);
+    ingest(&two, &d2, &["--to", "50"]);
+    assert_eq!(two.verified(), w.verified());
+}

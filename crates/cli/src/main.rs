@@ -3,6 +3,7 @@
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
 mod adapters;
+mod alloc;
 mod commands;
 mod config;
 mod context;
@@ -16,6 +17,10 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::context::Context;
+
+/// glibc's allocator, or mimalloc for `ingest bitcoin` (`alloc.rs`).
+#[global_allocator]
+static ALLOCATOR: alloc::PerCommand = alloc::PerCommand;
 
 /// Environment variables chaintrace reads, listed in `--help` and in `configs/default.toml`.
 /// Each one but `CHAINTRACE_LOG` is also a flag's `env` (clap shows it beside the flag).
@@ -135,6 +140,7 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     output::init_logging(cli.verbose);
+    tracing::debug!(allocator = alloc::name(), "memory allocator");
     match run(cli, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,

@@ -60,7 +60,13 @@ pub(crate) fn init_logging(verbose: u8) {
         Ok(d) => filter.add_directive(d),
         Err(_) => filter,
     };
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).with_target(false).try_init();
+    // colours only on a terminal: a log written to a file or a pipe stays plain text
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
 }
 
 /// A progress bar on stderr when it is a terminal; hidden otherwise.
