@@ -2,8 +2,9 @@
 //! others.
 //!
 //! The Bitcoin ingest allocates and frees millions of short-lived buffers (decoded transactions,
-//! scripts, row keys) on two threads; mimalloc's thread-local free lists serve them with 12–24%
-//! less wall clock than glibc's `malloc` on the issue-16 benchmark chain. A trace is the
+//! scripts, row keys) on two threads; mimalloc's thread-local free lists serve them with 7–24%
+//! less wall clock than glibc's `malloc` on the issue-16 benchmark chain (alternating runs,
+//! sessions 21 and 23; `docs/performance.md`). A trace is the
 //! opposite case: a few large buffers per trace, kept between traces by `mallopt`
 //! ([`crate::memory::keep_freed_memory`]); under mimalloc a warm trace's p99 more than doubled
 //! and its peak RSS rose by 95–150 MiB (session 21). Rust has one global allocator per
