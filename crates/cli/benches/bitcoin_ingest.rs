@@ -2,7 +2,8 @@
 //! (≥ 1 million transactions by default) with the project's generator, writes Core's LevelDB
 //! block index for it (`core_index`), then measures
 //!
-//! 1. decoding alone (blk index + read + decode to `BlockData`, no store),
+//! 1. decoding alone (blk index + read + decode to `BlockData`, no store; in this process, on
+//!    mimalloc as the ingest),
 //! 2. the full `chaintrace ingest bitcoin --blocks-dir` run into a fresh store, and
 //! 3. the peer: `rusty-blockparser csvdump` over the same files (through the index),
 //!
@@ -41,6 +42,14 @@ use chaintrace_bitcoin::{
 use chaintrace_model::{Hash32, UtxoLookup, UtxoOutput};
 
 mod core_index;
+// The ingest's allocator (`chaintrace ingest bitcoin` runs on mimalloc): the decoding timed in
+// this process runs on the same one.
+#[allow(dead_code)]
+#[path = "../src/alloc.rs"]
+mod alloc;
+
+#[global_allocator]
+static ALLOCATOR: alloc::Mimalloc = alloc::Mimalloc;
 // The shared bench helpers (only the store-size helper is used here).
 #[allow(dead_code)]
 mod generated;

@@ -26,6 +26,30 @@ use libmimalloc_sys as mi;
 /// True when the command allocates through mimalloc (set before `main`, never changed after).
 static MIMALLOC: AtomicBool = AtomicBool::new(false);
 
+/// mimalloc alone (the arm [`PerCommand`] forwards `ingest bitcoin`'s blocks to; the
+/// `bitcoin_ingest` bench's allocator, so that its in-process decoding runs on the same one).
+pub(crate) struct Mimalloc;
+
+// SAFETY: mimalloc's aligned functions honour the layout's size and alignment; a block is
+// resized and freed by mimalloc, which made it.
+unsafe impl GlobalAlloc for Mimalloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        mi::mi_malloc_aligned(layout.size(), layout.align()) as *mut u8
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        mi::mi_zalloc_aligned(layout.size(), layout.align()) as *mut u8
+    }
+
+    unsafe fn dealloc(&self, p: *mut u8, _layout: Layout) {
+        mi::mi_free(p as *mut c_void)
+    }
+
+    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        mi::mi_realloc_aligned(p as *mut c_void, new_size, layout.align()) as *mut u8
+    }
+}
+
 /// The binary's global allocator: glibc's, or mimalloc's for the commands [`uses_mimalloc`]
 /// names.
 pub(crate) struct PerCommand;
@@ -38,7 +62,7 @@ impl PerCommand {
     /// Under mimalloc, whether mimalloc made the block at `p` (else glibc did, before the
     /// choice or through a path that bypasses this allocator).
     fn owns(p: *mut u8) -> bool {
-        // SAFETY: `mi_is_in_heap_region` only looks `p` up in mimalloc's own segment map.
+        // SAFETY: `mi_is_in_heap_region` only looks `p` up in mimalloc's own page map.
         Self::mimalloc() && unsafe { mi::mi_is_in_heap_region(p as *const c_void) }
     }
 }
@@ -48,7 +72,7 @@ impl PerCommand {
 unsafe impl GlobalAlloc for PerCommand {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if Self::mimalloc() {
-            mi::mi_malloc_aligned(layout.size(), layout.align()) as *mut u8
+            Mimalloc.alloc(layout)
         } else {
             System.alloc(layout)
         }
@@ -56,7 +80,7 @@ unsafe impl GlobalAlloc for PerCommand {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if Self::mimalloc() {
-            mi::mi_zalloc_aligned(layout.size(), layout.align()) as *mut u8
+            Mimalloc.alloc_zeroed(layout)
         } else {
             System.alloc_zeroed(layout)
         }
@@ -64,7 +88,7 @@ unsafe impl GlobalAlloc for PerCommand {
 
     unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
         if Self::owns(p) {
-            mi::mi_free(p as *mut c_void)
+            Mimalloc.dealloc(p, layout)
         } else {
             System.dealloc(p, layout)
         }
@@ -72,7 +96,7 @@ unsafe impl GlobalAlloc for PerCommand {
 
     unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if Self::owns(p) {
-            mi::mi_realloc_aligned(p as *mut c_void, new_size, layout.align()) as *mut u8
+            Mimalloc.realloc(p, layout, new_size)
         } else {
             System.realloc(p, layout, new_size)
         }
