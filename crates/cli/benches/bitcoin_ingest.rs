@@ -42,14 +42,11 @@ use chaintrace_bitcoin::{
 use chaintrace_model::{Hash32, UtxoLookup, UtxoOutput};
 
 mod core_index;
-// The ingest's allocator (`chaintrace ingest bitcoin` runs on mimalloc): the decoding timed in
-// this process runs on the same one.
-#[allow(dead_code)]
-#[path = "../src/alloc.rs"]
-mod alloc;
-
+// The ingest's allocator (`chaintrace ingest bitcoin` runs on mimalloc: `src/alloc.rs`): the
+// decoding timed in this process runs on the same one.
 #[global_allocator]
-static ALLOCATOR: alloc::Mimalloc = alloc::Mimalloc;
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 // The shared bench helpers (only the store-size helper is used here).
 #[allow(dead_code)]
 mod generated;

@@ -22,33 +22,10 @@ use std::{
 };
 
 use libmimalloc_sys as mi;
+use mimalloc::MiMalloc;
 
 /// True when the command allocates through mimalloc (set before `main`, never changed after).
 static MIMALLOC: AtomicBool = AtomicBool::new(false);
-
-/// mimalloc alone (the arm [`PerCommand`] forwards `ingest bitcoin`'s blocks to; the
-/// `bitcoin_ingest` bench's allocator, so that its in-process decoding runs on the same one).
-pub(crate) struct Mimalloc;
-
-// SAFETY: mimalloc's aligned functions honour the layout's size and alignment; a block is
-// resized and freed by mimalloc, which made it.
-unsafe impl GlobalAlloc for Mimalloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        mi::mi_malloc_aligned(layout.size(), layout.align()) as *mut u8
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        mi::mi_zalloc_aligned(layout.size(), layout.align()) as *mut u8
-    }
-
-    unsafe fn dealloc(&self, p: *mut u8, _layout: Layout) {
-        mi::mi_free(p as *mut c_void)
-    }
-
-    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        mi::mi_realloc_aligned(p as *mut c_void, new_size, layout.align()) as *mut u8
-    }
-}
 
 /// The binary's global allocator: glibc's, or mimalloc's for the commands [`uses_mimalloc`]
 /// names.
@@ -72,7 +49,7 @@ impl PerCommand {
 unsafe impl GlobalAlloc for PerCommand {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if Self::mimalloc() {
-            Mimalloc.alloc(layout)
+            MiMalloc.alloc(layout)
         } else {
             System.alloc(layout)
         }
@@ -80,7 +57,7 @@ unsafe impl GlobalAlloc for PerCommand {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if Self::mimalloc() {
-            Mimalloc.alloc_zeroed(layout)
+            MiMalloc.alloc_zeroed(layout)
         } else {
             System.alloc_zeroed(layout)
         }
@@ -88,7 +65,7 @@ unsafe impl GlobalAlloc for PerCommand {
 
     unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
         if Self::owns(p) {
-            Mimalloc.dealloc(p, layout)
+            MiMalloc.dealloc(p, layout)
         } else {
             System.dealloc(p, layout)
         }
@@ -96,7 +73,7 @@ unsafe impl GlobalAlloc for PerCommand {
 
     unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if Self::owns(p) {
-            Mimalloc.realloc(p, layout, new_size)
+            MiMalloc.realloc(p, layout, new_size)
         } else {
             System.realloc(p, layout, new_size)
         }
