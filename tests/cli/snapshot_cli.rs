@@ -164,6 +164,10 @@ fn trace_args(rng: &mut Rng, people: u64) -> Vec<Vec<String>> {
             all.push(a);
         }
     }
+    // a wide case (thousands of edges: its file is formatted on two threads)
+    let mut a: Vec<String> = (0..20).map(|_| hex_of(&addr(1, rng.below(people)))).collect();
+    a.extend(["--policy", "poison", "--hops", "10", "--hub-degree", "1000000"].map(String::from));
+    all.push(a);
     let s = || hex_of(&addr(1, 7));
     all.push(vec![s(), "--asset".into(), hex_of(&Address::Evm(TOKEN)), "--policy".into(), "haircut".into()]);
     all.push(vec![s(), "--min-amount".into(), "0.0000005".into(), "--hub-degree".into(), "30".into()]);
@@ -190,11 +194,22 @@ fn traces_over_the_snapshot_write_the_same_case_files_as_over_the_store() {
     let built = w.json(&["snapshot"]);
     assert_eq!(built[0]["state"], "built", "{built}");
     assert_eq!(built[0]["transfers"], 200 * 40, "{built}");
+    let mut wide = 0;
     for (i, a) in cases.iter().enumerate() {
         let (bytes, used) = trace(&w, &format!("snap-{i}.json"), a);
         assert!(used, "the fresh snapshot is read");
         assert!(bytes == over_store[i], "case file {i} ({a:?}) differs between the store and the snapshot");
+        // `trace --out` renders the edges as it writes them (on two threads for a wide case):
+        // the file is serde_json's pretty text of what it holds, byte for byte
+        let case = chaintrace_model::CaseFile::from_json_bytes(&bytes).expect("case file reads");
+        let canonical = serde_json::to_string_pretty(&case).expect("serialise") + "\n";
+        assert!(
+            canonical.as_bytes() == bytes.as_slice(),
+            "case file {i} ({a:?}) is not the pretty JSON of its content"
+        );
+        wide += usize::from(case.nodes.len() + case.edges.len() + case.deposits.len() >= 4096);
     }
+    assert!(wide > 0, "no case was wide enough to be written on two threads");
     // a fresh snapshot is left alone
     assert_eq!(w.json(&["snapshot"])[0]["state"], "fresh");
     w.verified();

@@ -3,6 +3,7 @@
 //! ([`chaintrace_export::atomic`]). The libraries state facts; the hints that name a flag are
 //! added here.
 
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
@@ -17,11 +18,12 @@ pub(crate) fn read_case(path: &Path) -> Result<CaseFile> {
         .with_context(|| format!("cannot load case file {} (write one with `chaintrace trace --out`)", path.display()))
 }
 
-/// Write a case file atomically, replacing an earlier one.
-pub(crate) fn write_case(path: &Path, case: &CaseFile) -> Result<()> {
+/// Write a case file atomically, replacing an earlier one: `write` writes its bytes (a
+/// trace's `CaseOut::write_json`, or [`CaseFile::write_json`]).
+pub(crate) fn write_case_with(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
     // Streamed into the file: at 10M transfers a wide trace's case file is ~50 MB, which a
     // `String` would hold (and grow by copying) beside the case itself.
-    atomic::write_file_with(path, Replace::Yes, |w| case.write_json(w))
+    atomic::write_file_with(path, Replace::Yes, write)
         .with_context(|| format!("cannot write case file {}", path.display()))
 }
 

@@ -455,23 +455,25 @@ impl CaseFile {
 
     /// The bytes of [`CaseFile::to_json`], written to `w` as they are made (a case file of a
     /// wide trace is tens of MB: it need not be held in memory twice). Errors are `w`'s.
+    pub fn write_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        self.write_json_with(&self.edges, w)
+    }
+
+    /// The bytes of [`CaseFile::to_json`] of this case with its `edges` replaced by `edges`
+    /// (its own are not written): the `trace` command renders a wide trace's edges where they
+    /// are written, a chunk at a time, instead of holding them all as strings first.
     ///
     /// A wide case's nodes, edges and deposits (at 10M transfers a poison trace's case file is
     /// ~58 MB, 70% of it edges) are formatted on both cores, in chunks, each element at the
     /// depth the pretty printer would reach it; the rest of the file is serde_json's own
     /// pretty output with those three arrays empty, which ends with them.
-    pub fn write_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    pub fn write_json_with(&self, edges: &dyn Elements<CaseEdge>, w: &mut dyn std::io::Write) -> std::io::Result<()> {
         use std::io::Write as _;
         // serde_json writes a few bytes at a time; buffered here, in a writer of a concrete type,
         // each is a copy instead of a call through `dyn Write` (a 59 MB case file: ~6% of a
         // cold `chaintrace trace` was those calls)
         let mut buf = std::io::BufWriter::with_capacity(1 << 16, w);
-        let wide = self.nodes.len() + self.edges.len() + self.deposits.len() >= pretty::WIDE;
-        if !wide || pretty::cores() < 2 {
-            serde_json::to_writer_pretty(&mut buf, self).map_err(std::io::Error::from)?;
-            buf.write_all(b"\n")?;
-            return buf.flush();
-        }
+        let wide = self.nodes.len() + edges.count() + self.deposits.len() >= pretty::WIDE;
         let head = CaseFile {
             version: self.version,
             chain: self.chain.clone(),
@@ -491,9 +493,28 @@ impl CaseFile {
         }
         text.truncate(text.len() - TAIL.len());
         buf.write_all(&text)?;
-        pretty::write_arrays(&mut buf, &self.nodes, &self.edges, &self.deposits)?;
+        pretty::write_arrays(&mut buf, &self.nodes, edges, &self.deposits, wide && pretty::cores() >= 2)?;
         buf.write_all(b"}\n")?;
         buf.flush()
+    }
+}
+
+/// The elements of one of a case file's arrays, by index: a vector's, or ones made when they
+/// are written ([`CaseFile::write_json_with`]).
+pub trait Elements<T>: Sync {
+    /// How many elements.
+    fn count(&self) -> usize;
+    /// Calls `f` with each of the elements `range`, in order; stops at `f`'s first error.
+    fn each(&self, range: std::ops::Range<usize>, f: &mut dyn FnMut(&T) -> std::io::Result<()>) -> std::io::Result<()>;
+}
+
+impl<T: Sync> Elements<T> for Vec<T> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn each(&self, range: std::ops::Range<usize>, f: &mut dyn FnMut(&T) -> std::io::Result<()>) -> std::io::Result<()> {
+        self[range].iter().try_for_each(f)
     }
 }
 
@@ -506,6 +527,9 @@ mod pretty {
 
     use serde::Serialize;
     use serde_json::ser::{CompactFormatter, Formatter};
+
+    use super::Elements;
+    use std::ops::Range;
 
     /// Below this many elements in all, one thread formats the whole file.
     pub(super) const WIDE: usize = 4096;
@@ -599,31 +623,34 @@ mod pretty {
         }
     }
 
-    /// One chunk of an array's elements as they appear inside the file's top-level object
-    /// (each element on a new line at depth 2, after a comma but for the array's first).
-    fn chunk<T: Serialize>(items: &[T], first: bool) -> io::Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(items.len() * 256);
-        for (i, x) in items.iter().enumerate() {
-            out.extend_from_slice(if first && i == 0 { b"\n    " } else { b",\n    " });
+    /// One chunk of an array's elements, `range`, as they appear inside the file's top-level
+    /// object (each element on a new line at depth 2, after a comma but for the array's first).
+    fn chunk<T: Serialize>(items: &dyn Elements<T>, range: Range<usize>) -> io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(range.len() * 256);
+        let mut first = range.start == 0;
+        items.each(range, &mut |x| {
+            out.extend_from_slice(if first { b"\n    " } else { b",\n    " });
+            first = false;
             let mut ser = serde_json::Serializer::with_formatter(&mut out, Indented { depth: 2, has_value: false });
-            x.serialize(&mut ser).map_err(io::Error::from)?;
-        }
+            x.serialize(&mut ser).map_err(io::Error::from)
+        })?;
         Ok(out)
     }
 
     /// The three arrays as the last fields of the file's top-level object (`"nodes": [...],`
-    /// and so on, each element on its own line at depth 2), written to `out` in order. Both
-    /// threads format chunks, taken in turn; the second hands its chunks over a bounded channel
-    /// and this one writes every chunk as soon as those before it are written, so only a few
-    /// chunks' text is held at a time, not the file's.
-    pub(super) fn write_arrays<W: Write, A: Serialize + Sync, B: Serialize + Sync, C: Serialize + Sync>(
+    /// and so on, each element on its own line at depth 2), written to `out` in order, in
+    /// chunks. With `two_threads` both format chunks, taken in turn; the second hands its chunks
+    /// over a bounded channel and this one writes every chunk as soon as those before it are
+    /// written, so only a few chunks' text is held at a time, not the file's.
+    pub(super) fn write_arrays<W: Write, A: Serialize, B: Serialize, C: Serialize>(
         out: &mut W,
-        a: &[A],
-        b: &[B],
-        c: &[C],
+        a: &dyn Elements<A>,
+        b: &dyn Elements<B>,
+        c: &dyn Elements<C>,
+        two_threads: bool,
     ) -> io::Result<()> {
         const NAMES: [&str; 3] = ["nodes", "edges", "deposits"];
-        let lens = [a.len(), b.len(), c.len()];
+        let lens = [a.count(), b.count(), c.count()];
         // (array, first element) of every chunk, in the file's order
         let jobs: Vec<(usize, usize)> =
             lens.iter().enumerate().flat_map(|(k, &n)| (0..n.div_ceil(CHUNK)).map(move |j| (k, j * CHUNK))).collect();
@@ -631,10 +658,11 @@ mod pretty {
         let stop = AtomicBool::new(false);
         let format = |j: usize| -> io::Result<Vec<u8>> {
             let (k, from) = jobs[j];
+            let range = from..lens[k].min(from + CHUNK);
             match k {
-                0 => chunk(&a[from..a.len().min(from + CHUNK)], from == 0),
-                1 => chunk(&b[from..b.len().min(from + CHUNK)], from == 0),
-                _ => chunk(&c[from..c.len().min(from + CHUNK)], from == 0),
+                0 => chunk(a, range),
+                1 => chunk(b, range),
+                _ => chunk(c, range),
             }
         };
         // array `k`'s key and opening bracket; an empty one's closing bracket too
@@ -645,62 +673,74 @@ mod pretty {
             }
             Ok(())
         };
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, io::Result<Vec<u8>>)>(4);
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                while !stop.load(Ordering::Relaxed) {
-                    let j = next.fetch_add(1, Ordering::Relaxed);
-                    if j >= jobs.len() || tx.send((j, format(j))).is_err() {
-                        break;
-                    }
-                }
-            });
-            let written = (|| {
-                // chunks formatted and not yet written, by job
-                let mut ready: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
-                // arrays begun
-                let mut begun = 0;
-                for want in 0..jobs.len() {
-                    let text = loop {
-                        if let Some(t) = ready.remove(&want) {
-                            break t;
-                        }
-                        // the helper's finished chunks first, then one more of our own, else wait
-                        if let Ok((j, t)) = rx.try_recv() {
-                            ready.insert(j, t?);
-                            continue;
-                        }
+        // arrays begun: job `want`'s text goes after every array's start up to its own, and
+        // ends its array when it is the last chunk
+        let mut begun = 0;
+        let mut put = |out: &mut W, want: usize, text: &[u8]| -> io::Result<()> {
+            let (k, from) = jobs[want];
+            // the arrays before this one that have no elements, then this one's start
+            while begun <= k {
+                begin(out, begun)?;
+                begun += 1;
+            }
+            out.write_all(text)?;
+            if from + CHUNK >= lens[k] {
+                out.write_all(if k == 2 { b"\n  ]\n" } else { b"\n  ]," })?;
+            }
+            Ok(())
+        };
+        if !two_threads {
+            for j in 0..jobs.len() {
+                put(out, j, &format(j)?)?;
+            }
+        } else {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, io::Result<Vec<u8>>)>(4);
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    while !stop.load(Ordering::Relaxed) {
                         let j = next.fetch_add(1, Ordering::Relaxed);
-                        if j < jobs.len() {
-                            let t = format(j)?;
-                            ready.insert(j, t);
-                        } else {
-                            let (j, t) = rx.recv().map_err(|_| io::Error::other("case file: a chunk was lost"))?;
-                            ready.insert(j, t?);
+                        if j >= jobs.len() || tx.send((j, format(j))).is_err() {
+                            break;
                         }
-                    };
-                    let (k, from) = jobs[want];
-                    // the arrays before this one that have no elements, then this one's start
-                    while begun <= k {
-                        begin(out, begun)?;
-                        begun += 1;
                     }
-                    out.write_all(&text)?;
-                    if from + CHUNK >= lens[k] {
-                        out.write_all(if k == 2 { b"\n  ]\n" } else { b"\n  ]," })?;
+                });
+                let written = (|| -> io::Result<()> {
+                    // chunks formatted and not yet written, by job
+                    let mut ready: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
+                    for want in 0..jobs.len() {
+                        let text = loop {
+                            if let Some(t) = ready.remove(&want) {
+                                break t;
+                            }
+                            // the helper's finished chunks first, then one more of our own, else wait
+                            if let Ok((j, t)) = rx.try_recv() {
+                                ready.insert(j, t?);
+                                continue;
+                            }
+                            let j = next.fetch_add(1, Ordering::Relaxed);
+                            if j < jobs.len() {
+                                let t = format(j)?;
+                                ready.insert(j, t);
+                            } else {
+                                let (j, t) = rx.recv().map_err(|_| io::Error::other("case file: a chunk was lost"))?;
+                                ready.insert(j, t?);
+                            }
+                        };
+                        put(out, want, &text)?;
                     }
-                }
-                // the empty arrays after the last element
-                while begun < 3 {
-                    begin(out, begun)?;
-                    begun += 1;
-                }
-                Ok(())
-            })();
-            stop.store(true, Ordering::Relaxed);
-            drop(rx);
-            written
-        })
+                    Ok(())
+                })();
+                stop.store(true, Ordering::Relaxed);
+                drop(rx);
+                written
+            })?;
+        }
+        // the empty arrays after the last element
+        while begun < 3 {
+            begin(out, begun)?;
+            begun += 1;
+        }
+        Ok(())
     }
 }
 
@@ -825,6 +865,57 @@ mod tests {
         // and with no nodes: the first array empty
         c.nodes.clear();
         assert_eq!(c.to_json(), oracle(&c));
+    }
+
+    /// Edges made as they are written (`write_json_with`, as `chaintrace trace --out` writes
+    /// a trace's) give the bytes of the case holding those edges, narrow (one thread) and wide
+    /// (two threads, chunk boundaries inside the edges), and the case's own edges are not written.
+    #[test]
+    fn edges_made_where_they_are_written_are_the_pretty_json_of_the_case_holding_them() {
+        struct Made(Vec<CaseEdge>, std::sync::atomic::AtomicUsize);
+        impl Elements<CaseEdge> for Made {
+            fn count(&self) -> usize {
+                self.0.len()
+            }
+            fn each(
+                &self,
+                range: std::ops::Range<usize>,
+                f: &mut dyn FnMut(&CaseEdge) -> std::io::Result<()>,
+            ) -> std::io::Result<()> {
+                for i in range {
+                    // a fresh value each time, as the trace command renders one
+                    let e = self.0[i].clone();
+                    self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    f(&e)?;
+                }
+                Ok(())
+            }
+        }
+        let base = sample();
+        let edge = base.edges[0].clone();
+        for (nodes, edges) in [(1, 3), (0, 0), (10, 4097), (5000, 2049)] {
+            let made: Vec<CaseEdge> = (0..edges)
+                .map(|i| CaseEdge {
+                    block: i as u64,
+                    tx: format!("0x{i:064x}"),
+                    usd: (i % 4 == 0).then(|| format!("{i}.25")),
+                    via: (i % 9 == 0).then(|| "tab\there".to_string()),
+                    ..edge.clone()
+                })
+                .collect();
+            let mut head = base.clone();
+            head.nodes =
+                (0..nodes).map(|i| CaseNode { address: format!("bc1q{i:05}"), ..base.nodes[0].clone() }).collect();
+            let mut full = head.clone();
+            full.edges = made.clone();
+            // the head's own edges (the sample's one) must not appear
+            let source = Made(made, Default::default());
+            let mut out = Vec::new();
+            head.write_json_with(&source, &mut out).unwrap();
+            let want = serde_json::to_string_pretty(&full).unwrap() + "\n";
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{nodes} nodes, {edges} edges");
+            assert_eq!(source.1.into_inner(), edges, "each edge made once");
+        }
     }
 
     /// A version 1 file (as chaintrace wrote them before version 2) reads: its chain becomes

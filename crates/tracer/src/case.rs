@@ -13,8 +13,8 @@ use rustc_hash::FxHashMap as HashMap;
 
 use chaintrace_model::time_fmt::rfc3339;
 use chaintrace_model::{
-    format_units, Asset, CaseDeposit, CaseEdge, CaseFile, CaseNode, ChainKind, EdgeKind, Hash32, NodeLabel, Provenance,
-    Role, TraceParams, CASE_VERSION, U256,
+    format_units, Asset, CaseDeposit, CaseEdge, CaseFile, CaseNode, ChainKind, EdgeKind, Elements, Hash32, NodeLabel,
+    Provenance, Role, TraceParams, CASE_VERSION, U256,
 };
 
 use crate::engine::{on_both_cores, Bound, Deposit, EdgeKind as TraceEdgeKind, Node, Trace, TracedEdge, TracedNode};
@@ -304,10 +304,179 @@ fn rendered<'r, 'a, T: Sync, R: Send>(
 /// A wide case's nodes and edges (at 10M transfers, a poison trace's ~70k of each, every field
 /// a string to format) are rendered on both cores.
 pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
+    case_out(trace, ctx).into_case()
+}
+
+/// A trace's case file with its edges still to render. [`CaseOut::write_json`] renders each
+/// chunk of edges where it is formatted, on both cores, so a wide trace's edges are never all
+/// held as strings at once (a poison trace on the power-law benchmark graph has ~540k edges,
+/// each a dozen strings: ~0.5 GB of them, page-faulted in and filled, then written once);
+/// [`CaseOut::into_case`] renders them into the case, as [`case_file`] does.
+pub struct CaseOut<'r, 'a> {
+    /// The case file without its edges (`edges` is empty).
+    pub case: CaseFile,
+    edges: Edges<'r, 'a>,
+    /// What the summary reads of the edges, gathered as [`CaseOut::write_json`] renders them
+    /// (`None` until it has written them all).
+    tally: std::sync::Mutex<Option<EdgeTally>>,
+}
+
+/// What [`summary_text`] reads of a case's edges.
+#[derive(Default)]
+struct EdgeTally {
+    count: usize,
+    /// Priced edges by their `usd_source` code.
+    by_code: BTreeMap<String, usize>,
+    /// Priced edges without a source.
+    unnamed: usize,
+    unpriced: usize,
+    swaps: usize,
+    crossed: usize,
+    /// Bridge deposits with no release found, in the case's order.
+    unmatched: Vec<CaseEdge>,
+}
+
+impl EdgeTally {
+    fn of<'e>(edges: impl IntoIterator<Item = &'e CaseEdge>) -> EdgeTally {
+        let mut t = EdgeTally::default();
+        edges.into_iter().for_each(|e| t.add(e));
+        t
+    }
+
+    fn add(&mut self, e: &CaseEdge) {
+        self.count += 1;
+        match (&e.usd, &e.usd_source) {
+            (Some(_), Some(code)) => match self.by_code.get_mut(code) {
+                Some(n) => *n += 1,
+                None => {
+                    self.by_code.insert(code.clone(), 1);
+                }
+            },
+            (Some(_), None) => self.unnamed += 1,
+            (None, _) => self.unpriced += 1,
+        }
+        match e.kind {
+            EdgeKind::Swap => self.swaps += 1,
+            EdgeKind::Bridge if e.chain_to.is_some() => self.crossed += 1,
+            EdgeKind::Bridge => self.unmatched.push(e.clone()),
+            EdgeKind::Transfer => {}
+        }
+    }
+
+    /// Adds `later`, the tally of the edges after these.
+    fn append(&mut self, later: EdgeTally) {
+        self.count += later.count;
+        for (code, n) in later.by_code {
+            *self.by_code.entry(code).or_default() += n;
+        }
+        self.unnamed += later.unnamed;
+        self.unpriced += later.unpriced;
+        self.swaps += later.swaps;
+        self.crossed += later.crossed;
+        self.unmatched.extend(later.unmatched);
+    }
+}
+
+/// The edges as [`CaseOut::write_json`] writes them: each chunk's tally is kept by its first
+/// edge's index, so the tallies join in the case's order whichever thread rendered them.
+struct Tallied<'e, 'r, 'a> {
+    edges: &'e Edges<'r, 'a>,
+    chunks: std::sync::Mutex<BTreeMap<usize, EdgeTally>>,
+}
+
+impl Elements<CaseEdge> for Tallied<'_, '_, '_> {
+    fn count(&self) -> usize {
+        self.edges.count()
+    }
+
+    fn each(
+        &self,
+        range: std::ops::Range<usize>,
+        f: &mut dyn FnMut(&CaseEdge) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let (from, mut t) = (range.start, EdgeTally::default());
+        self.edges.each(range, &mut |e| {
+            t.add(e);
+            f(e)
+        })?;
+        self.chunks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(from, t);
+        Ok(())
+    }
+}
+
+/// A trace's edges as case-file edges, rendered on demand.
+struct Edges<'r, 'a> {
+    trace: &'r Trace,
+    ctx: &'r CaseContext<'a>,
+    chains: Vec<ChainRender<'a>>,
+}
+
+impl Elements<CaseEdge> for Edges<'_, '_> {
+    fn count(&self) -> usize {
+        self.trace.edges.len()
+    }
+
+    fn each(
+        &self,
+        range: std::ops::Range<usize>,
+        f: &mut dyn FnMut(&CaseEdge) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        // a renderer (its asset and price caches) per chunk, as `rendered` has per part
+        let r = Renderer::new(self.trace, self.ctx, &self.chains);
+        self.trace.edges[range].iter().try_for_each(|e| f(&r.edge(e)))
+    }
+}
+
+impl CaseOut<'_, '_> {
+    /// The number of edges the case file has.
+    pub fn edge_count(&self) -> usize {
+        self.edges.count()
+    }
+
+    /// The case file's bytes ([`CaseFile::to_json`] of [`CaseOut::into_case`]), its edges
+    /// rendered as they are written; errors are `w`'s.
+    pub fn write_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let tallied = Tallied { edges: &self.edges, chunks: Default::default() };
+        self.case.write_json_with(&tallied, w)?;
+        let mut all = EdgeTally::default();
+        for (_, t) in tallied.chunks.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+            all.append(t);
+        }
+        *self.tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(all);
+        Ok(())
+    }
+
+    /// [`summary_text`] of the case file: from the edges [`CaseOut::write_json`] wrote, else
+    /// from the edges rendered once more.
+    pub fn summary_text(&self) -> String {
+        let mut tally = self.tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let t = tally.get_or_insert_with(|| {
+            let mut t = EdgeTally::default();
+            // rendering fails only where its callback does, and this one does not
+            let _ = self.edges.each(0..self.edges.count(), &mut |e| {
+                t.add(e);
+                Ok(())
+            });
+            t
+        });
+        summary(&self.case, t)
+    }
+
+    /// The whole case file, its edges rendered on both cores.
+    pub fn into_case(self) -> CaseFile {
+        let Edges { trace, ctx, chains } = &self.edges;
+        let edges = rendered(trace, ctx, chains, &trace.edges, Renderer::edge);
+        CaseFile { edges, ..self.case }
+    }
+}
+
+/// The case file of a trace ([`case_file`]) with its edges left to render ([`CaseOut`]).
+pub fn case_out<'r, 'a>(trace: &'r Trace, ctx: &'r CaseContext<'a>) -> CaseOut<'r, 'a> {
+    // a chain the context does not name has no price symbols
+    static EMPTY: BTreeMap<String, String> = BTreeMap::new();
     let o = &trace.options;
-    let empty = BTreeMap::new();
     // how each chain of the trace (by index) is named and rendered
-    let chains: Vec<ChainRender<'_>> = trace
+    let chains: Vec<ChainRender<'a>> = trace
         .chains
         .iter()
         .map(|c| {
@@ -317,7 +486,7 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
             ChainRender {
                 name,
                 evm: cc.map(|x| x.evm).unwrap_or(c.kind == Some(ChainKind::Evm)),
-                syms: cc.map(|x| x.price_symbols).unwrap_or(&empty),
+                syms: cc.map(|x| x.price_symbols).unwrap_or(&EMPTY),
                 native: c.native_symbol.clone(),
                 native_decimals: c.native_decimals,
             }
@@ -338,7 +507,6 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
             run.sort_by(|a, b| key(a).cmp(&key(b)));
         }
     }
-    let edges: Vec<CaseEdge> = rendered(trace, ctx, &chains, &trace.edges, Renderer::edge);
     let deposits: Vec<CaseDeposit> = rendered(trace, ctx, &chains, &trace.deposits, Renderer::deposit);
 
     let mut seeds: Vec<String> = o.seeds.iter().map(|s| s.to_string()).collect();
@@ -346,7 +514,7 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
     seeds.dedup();
     let names: Vec<String> = chains.iter().map(|c| c.name.clone()).collect();
     let asset_text = o.asset.map(|a| a.display(chains.first().map_or(o.native_symbol.as_str(), |c| c.native.as_str())));
-    CaseFile {
+    let case = CaseFile {
         version: CASE_VERSION,
         chain: names.join(","),
         chains: names,
@@ -364,9 +532,10 @@ pub fn case_file(trace: &Trace, ctx: &CaseContext<'_>) -> CaseFile {
         },
         provenance: ctx.provenance.clone(),
         nodes,
-        edges,
+        edges: Vec::new(),
         deposits,
-    }
+    };
+    CaseOut { case, edges: Edges { trace, ctx, chains }, tally: Default::default() }
 }
 
 /// Sum decimal strings exactly (as integers scaled to the longest fraction).
@@ -406,6 +575,11 @@ pub fn source_label(code: &str) -> String {
 
 /// A readable summary: deposits per exchange with totals and USD, then the stops.
 pub fn summary_text(case: &CaseFile) -> String {
+    summary(case, &EdgeTally::of(&case.edges))
+}
+
+/// [`summary_text`] of a case file whose edges are `edges`' (its own are not read).
+fn summary(case: &CaseFile, edges: &EdgeTally) -> String {
     let mut s = String::new();
     let p = &case.params;
     let _ = writeln!(
@@ -422,7 +596,7 @@ pub fn summary_text(case: &CaseFile) -> String {
         *roles.entry(n.role.as_str()).or_default() += 1;
     }
     let roles_text: Vec<String> = roles.iter().map(|(r, c)| format!("{c} {r}")).collect();
-    let _ = writeln!(s, "{} addresses ({}), {} transfers", case.nodes.len(), roles_text.join(", "), case.edges.len());
+    let _ = writeln!(s, "{} addresses ({}), {} transfers", case.nodes.len(), roles_text.join(", "), edges.count);
 
     // exchange -> asset label -> (count, amount sum, usd cents sum, any usd unknown, sources)
     type Tot = (usize, (U256, usize), (U256, usize), bool, std::collections::BTreeSet<String>);
@@ -472,20 +646,19 @@ pub fn summary_text(case: &CaseFile) -> String {
     }
     // how the transfers' USD figures were valued, by source
     let mut by_source: BTreeMap<String, usize> = BTreeMap::new();
-    let mut unpriced = 0usize;
-    for (usd, src) in case.edges.iter().map(|e| (&e.usd, &e.usd_source)) {
-        match (usd, src) {
-            (Some(_), Some(src)) => *by_source.entry(source_label(src)).or_default() += 1,
-            (Some(_), None) => *by_source.entry("an unnamed source".to_string()).or_default() += 1,
-            (None, _) => unpriced += 1,
-        }
+    for (code, n) in &edges.by_code {
+        *by_source.entry(source_label(code)).or_default() += n;
     }
+    if edges.unnamed > 0 {
+        *by_source.entry("an unnamed source".to_string()).or_default() += edges.unnamed;
+    }
+    let unpriced = edges.unpriced;
     if !by_source.is_empty() || unpriced > 0 {
         let mut parts: Vec<String> = by_source.iter().map(|(s, n)| format!("{n} from {s}")).collect();
         if unpriced > 0 {
             parts.push(format!("{unpriced} unknown (no price)"));
         }
-        let _ = writeln!(s, "USD of the {} transfers: {}", case.edges.len(), parts.join(", "));
+        let _ = writeln!(s, "USD of the {} transfers: {}", edges.count, parts.join(", "));
     }
     let mut stops: BTreeMap<&str, usize> = BTreeMap::new();
     for n in case.nodes.iter().filter(|n| n.role == Role::Stop) {
@@ -493,14 +666,11 @@ pub fn summary_text(case: &CaseFile) -> String {
     }
     let services = case.nodes.iter().filter(|n| n.role == Role::Service).count();
     stops.remove("bridge");
-    let swaps = case.edges.iter().filter(|e| e.kind == EdgeKind::Swap).count();
-    let crossed = case.edges.iter().filter(|e| e.kind == EdgeKind::Bridge && e.chain_to.is_some()).count();
-    let unmatched: Vec<&CaseEdge> =
-        case.edges.iter().filter(|e| e.kind == EdgeKind::Bridge && e.chain_to.is_none()).collect();
+    let (swaps, crossed, unmatched) = (edges.swaps, edges.crossed, &edges.unmatched);
     if swaps + crossed > 0 {
         let _ = writeln!(s, "followed {swaps} swap(s) and {crossed} bridge crossing(s)");
     }
-    for e in &unmatched {
+    for e in unmatched {
         let _ = writeln!(
             s,
             "unmatched bridge deposit: {} {} from {} into bridge {} on {} (tx {}): no release found on the traced chains; the trail stops there",

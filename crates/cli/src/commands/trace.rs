@@ -8,7 +8,7 @@ use anyhow::{bail, Context as _, Result};
 use chaintrace_model::time_fmt::parse_rfc3339;
 use chaintrace_model::{Address, Asset, CaseFile, ChainKind, ChainSpec, Label, PriceSourceRef, Provenance, TipRef};
 use chaintrace_store::{ReadScope, Store};
-use chaintrace_tracer::case::{case_file, summary_text, CaseContext, ChainCase};
+use chaintrace_tracer::case::{case_out, CaseContext, CaseOut, ChainCase};
 use chaintrace_tracer::{
     trace_chains, Bound, Policy, PriceBook, PriceTable, TraceDirection, TraceError, TraceOptions, WalkChain, MAX_HOPS,
 };
@@ -310,6 +310,19 @@ pub(crate) fn build_case(
     req: &TraceSpec,
     valuation: &Valuation<'_>,
 ) -> Result<CaseFile> {
+    with_case(ctx, store, user_labels, req, valuation, |out| Ok(out.into_case()))
+}
+
+/// [`build_case`], handing `then` the case with its edges still to render ([`CaseOut`]:
+/// `chaintrace trace --out` writes them as they are rendered).
+fn with_case<R>(
+    ctx: &Context,
+    store: &Store,
+    user_labels: &[Label],
+    req: &TraceSpec,
+    valuation: &Valuation<'_>,
+    then: impl FnOnce(CaseOut<'_, '_>) -> Result<R>,
+) -> Result<R> {
     let names = chain_names(ctx, Some(store), &req.chain)?;
     let specs: Vec<ChainSpec> =
         names.iter().map(|n| ctx.config.chain(n).cloned()).collect::<Result<_>>().map_err(input)?;
@@ -445,17 +458,20 @@ pub(crate) fn build_case(
         until_text: req.until.clone(),
     };
     let t_case = std::time::Instant::now();
-    let mut case = case_file(&result, &cctx);
-    tracing::debug!(ms = t_case.elapsed().as_millis() as u64, "case built");
+    let mut out = case_out(&result, &cctx);
+    tracing::debug!(
+        ms = t_case.elapsed().as_millis() as u64,
+        "case built (its edges are rendered as they are written)"
+    );
     for sp in specs.iter().filter(|sp| sp.kind == ChainKind::Bitcoin) {
         // The entity cluster of each address, when `chaintrace cluster` has run.
-        for n in case.nodes.iter_mut().filter(|n| n.chain == sp.name) {
+        for n in out.case.nodes.iter_mut().filter(|n| n.chain == sp.name) {
             if let Ok(a) = Address::parse_bitcoin(&n.address) {
                 n.cluster = super::cluster::cluster_of(store, &sp.name, &a)?.map(|(id, _)| id);
             }
         }
     }
-    Ok(case)
+    then(out)
 }
 
 /// Read a `--prices` table; the note names it in a case's provenance.
@@ -535,49 +551,58 @@ pub(crate) fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
         hub_degree: args.hub_degree,
     };
     tracing::debug!("store opened");
-    let case = build_case(ctx, &store, &user_labels, &req, &Valuation { prices: &prices, note })?;
-    // Addresses the trace reached that a stablecoin issuer froze (labels of category frozen).
-    let frozen: Vec<(String, String)> = case
-        .nodes
-        .iter()
-        .flat_map(|n| n.labels.iter().filter(|l| l.category == "frozen").map(|l| (n.address.clone(), l.entity.clone())))
-        .collect();
-    let frozen_text = || -> Result<()> {
-        for (address, issuer) in &frozen {
-            output::line(format!("frozen: {address} (by {issuer})"))?;
-        }
-        Ok(())
-    };
-    let done = match &args.out {
-        Some(path) => {
-            let t_write = std::time::Instant::now();
-            files::write_case(path, &case)?;
-            tracing::debug!(ms = t_write.elapsed().as_millis() as u64, "case file written");
-            if ctx.json {
-                output::json(&serde_json::json!({
-                    "out": path.display().to_string(),
-                    "nodes": case.nodes.len(),
-                    "edges": case.edges.len(),
-                    "deposits": case.deposits.len(),
-                    "frozen": frozen.iter().map(|(a, i)| serde_json::json!({"address": a, "issuer": i})).collect::<Vec<_>>(),
-                }))
-            } else {
-                output::line(summary_text(&case).trim_end())?;
-                frozen_text()?;
-                output::line(format!("case file written to {}", path.display()))
+    let valuation = Valuation { prices: &prices, note };
+    with_case(ctx, &store, &user_labels, &req, &valuation, |out| {
+        let case = &out.case;
+        // Addresses the trace reached that a stablecoin issuer froze (labels of category frozen).
+        let frozen: Vec<(String, String)> = case
+            .nodes
+            .iter()
+            .flat_map(|n| {
+                n.labels.iter().filter(|l| l.category == "frozen").map(|l| (n.address.clone(), l.entity.clone()))
+            })
+            .collect();
+        let frozen_text = || -> Result<()> {
+            for (address, issuer) in &frozen {
+                output::line(format!("frozen: {address} (by {issuer})"))?;
             }
-        }
-        None if ctx.json => output::text(&case.to_json()),
-        None => {
-            output::line(summary_text(&case).trim_end())?;
-            frozen_text()
-        }
-    };
-    // The process exits next: freeing the case (at 10M transfers a wide trace's is ~100k
-    // nodes and edges of small strings) is work nobody waits for. Leaked on purpose; the
-    // store is closed normally.
-    std::mem::forget(case);
-    done
+            Ok(())
+        };
+        let done = match &args.out {
+            Some(path) => {
+                let t_write = std::time::Instant::now();
+                files::write_case_with(path, |w| out.write_json(w))?;
+                tracing::debug!(ms = t_write.elapsed().as_millis() as u64, "case file written");
+                if ctx.json {
+                    output::json(&serde_json::json!({
+                        "out": path.display().to_string(),
+                        "nodes": case.nodes.len(),
+                        "edges": out.edge_count(),
+                        "deposits": case.deposits.len(),
+                        "frozen": frozen.iter().map(|(a, i)| serde_json::json!({"address": a, "issuer": i})).collect::<Vec<_>>(),
+                    }))
+                } else {
+                    output::line(out.summary_text().trim_end())?;
+                    frozen_text()?;
+                    output::line(format!("case file written to {}", path.display()))
+                }
+            }
+            None if ctx.json => {
+                let mut text = Vec::new();
+                out.write_json(&mut text)?;
+                output::text(&String::from_utf8_lossy(&text))
+            }
+            None => {
+                output::line(out.summary_text().trim_end())?;
+                frozen_text()
+            }
+        };
+        // The process exits next: freeing the case (at 10M transfers a wide trace's is ~100k
+        // nodes of small strings) is work nobody waits for. Leaked on purpose; the store is
+        // closed normally.
+        std::mem::forget(out);
+        done
+    })
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

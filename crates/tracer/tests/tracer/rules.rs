@@ -2,9 +2,9 @@
 
 use chaintrace_model::TokenMeta;
 use chaintrace_model::{Address, Asset, Category, Hash32, Label, Position, Role, Transfer, U256};
-use chaintrace_tracer::case::{case_file, summary_text, CaseContext, ChainCase};
+use chaintrace_tracer::case::{case_file, case_out, summary_text, CaseContext, ChainCase};
 use chaintrace_tracer::{
-    trace, Bound, MemGraph, Policy, PriceBook, PriceTable, TraceDirection, TraceError, TraceOptions,
+    trace, Bound, MemGraph, Policy, PriceBook, PriceTable, Trace, TraceDirection, TraceError, TraceOptions,
 };
 
 const TOKEN: [u8; 20] = [0xdd; 20];
@@ -172,6 +172,7 @@ fn deposits_and_sweeps_per_asset_with_usd() {
     assert!(case.edges.iter().all(|e| e.usd_source.is_some() == e.usd.is_some()), "every value names its source");
     // deterministic bytes
     assert_eq!(case.to_json(), case_file(&trace(&g.g, &o).unwrap(), &ctx).to_json());
+    assert_written_as_the_case_file(&t, &ctx);
 }
 
 #[test]
@@ -227,4 +228,95 @@ fn bad_options_are_errors_not_panics() {
     assert!(err.to_string().contains("minimum amount \"1e5\"") && !err.to_string().contains("--"), "{err}");
     let o = TraceOptions::new(vec![], "ETH", 18);
     assert!(trace(&g.g, &o).is_err());
+}
+
+/// `chaintrace trace --out` writes a trace's edges as they are rendered (`case_out`): the bytes
+/// of the whole case file (`case_file`), and the same summary whether asked before the edges
+/// are written (rendered for it) or after (tallied as they were written).
+fn assert_written_as_the_case_file(t: &Trace, ctx: &CaseContext<'_>) {
+    let whole = case_file(t, ctx);
+    let (want_bytes, want_text) = (whole.to_json(), summary_text(&whole));
+    let out = case_out(t, ctx);
+    assert!(out.case.edges.is_empty());
+    assert_eq!(out.edge_count(), whole.edges.len());
+    assert_eq!(out.summary_text(), want_text, "summary before writing");
+    let mut bytes = Vec::new();
+    out.write_json(&mut bytes).unwrap();
+    assert!(String::from_utf8(bytes).unwrap() == want_bytes, "bytes written as the edges are rendered");
+    let out = case_out(t, ctx);
+    let mut bytes = Vec::new();
+    out.write_json(&mut bytes).unwrap();
+    assert_eq!(out.summary_text(), want_text, "summary after writing");
+    // and once more: a second write tallies afresh
+    out.write_json(&mut Vec::new()).unwrap();
+    assert_eq!(out.summary_text(), want_text, "summary after writing twice");
+}
+
+/// A case wide enough to be formatted on two threads (3,000 receivers, each forwarding to one
+/// of three exchange deposit addresses: ~6,000 edges and nodes, priced and unpriced), and the
+/// narrow ones above (deposits, sweeps, prices by source), written as their edges are rendered.
+#[test]
+fn a_case_written_as_its_edges_are_rendered_is_the_case_file() {
+    let mut g = MemGraph::new("ethereum");
+    g.add_token(TOKEN, TokenMeta { symbol: Some("USDT".into()), name: None, decimals: Some(6) });
+    let wide = |i: u32| {
+        let mut b = [0x77; 20];
+        b[16..].copy_from_slice(&i.to_be_bytes());
+        Address::Evm(b)
+    };
+    let mut n = 0u32;
+    let mut add = |g: &mut MemGraph, from: Address, to: Address, height: u64, asset: Asset, amount: u64| {
+        n += 1;
+        let mut tx = [0u8; 32];
+        tx[..4].copy_from_slice(&n.to_be_bytes());
+        g.add_transfer(Transfer {
+            tx: Hash32(tx),
+            height,
+            pos: Position { tx_index: n, sub: 0 },
+            time: 1_668_000_000 + height * 12,
+            from,
+            to,
+            asset,
+            amount: U256::from(amount),
+        });
+    };
+    for i in 1..=3000u32 {
+        // USDT on odd receivers (priced: the shipped table), a token no price symbol names on
+        // even ones (unpriced)
+        let asset = if i % 2 == 1 { Asset::Token(TOKEN) } else { Asset::Token([0xee; 20]) };
+        add(&mut g, a(1), wide(i), 1, asset, 1_000_000 + u64::from(i));
+        add(&mut g, wide(i), a(200 + (i % 3) as u8), 2 + u64::from(i % 5), asset, 999_000);
+    }
+    for d in 0..3u8 {
+        g.add_label(Label {
+            chain: Some("ethereum".into()),
+            address: a(200 + d),
+            category: Category::ExchangeDeposit,
+            entity: format!("Exchange {d}"),
+            source: "test".into(),
+            confidence: 80,
+            attrs: Default::default(),
+        });
+    }
+    let prices = PriceBook::new(None);
+    let syms = [("0xdddddddddddddddddddddddddddddddddddddddd".to_string(), "USDT".to_string())].into();
+    let ctx = CaseContext {
+        chains: vec![ChainCase { name: "ethereum", evm: true, price_symbols: &syms }],
+        prices: &prices,
+        provenance: Default::default(),
+        seeds_label: None,
+        since_text: None,
+        until_text: None,
+    };
+    for policy in [Policy::Poison, Policy::Haircut] {
+        let mut o = opts(1);
+        o.policy = policy;
+        let t = trace(&g, &o).unwrap();
+        assert!(t.edges.len() >= 6000 && t.nodes.len() >= 3000, "{policy}: {} edges", t.edges.len());
+        assert_eq!(t.deposits.len(), 3000, "{policy}");
+        let case = case_file(&t, &ctx);
+        let priced = case.edges.iter().filter(|e| e.usd.is_some()).count();
+        assert!(priced > 0 && priced < case.edges.len(), "{policy}: priced and unpriced edges ({priced})");
+        assert_written_as_the_case_file(&t, &ctx);
+    }
 }
