@@ -316,6 +316,7 @@ fn every_endpoint_answers_good_input_and_refuses_bad_input() {
     let (st, c) = get(&s, &format!("/api/cases/{id}"));
     assert_eq!(st, 200);
     assert_eq!(c["deposits"], t["case"]["deposits"]);
+    assert_eq!(c, t["case"], "the saved case is the one the trace replied with");
     for (format, magic) in [
         ("graphml", "<?xml"),
         ("gexf", "<?xml"),

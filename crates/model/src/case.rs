@@ -416,6 +416,21 @@ impl CaseFile {
         Ok(case)
     }
 
+    /// The head of a case file (everything but its nodes, edges and deposits, which come back
+    /// empty) from the file's first bytes, `start`, when they hold all of it: a case file as
+    /// [`CaseFile::write_json`] writes it has its three arrays last, each on a line of its own
+    /// starting `  "nodes": [` and so on (a newline byte occurs nowhere inside a JSON string,
+    /// so the first such line is the array's). `None` when `start` ends before the nodes begin
+    /// or the text is laid out otherwise: read the whole file then.
+    pub fn head_from_json_start(start: &[u8]) -> Option<Result<CaseFile, CaseDecodeError>> {
+        const NODES: &[u8] = b"\n  \"nodes\": [";
+        const EMPTY: &str = "\n  \"nodes\": [],\n  \"edges\": [],\n  \"deposits\": []\n}";
+        let at = start.windows(NODES.len()).position(|w| w == NODES)?;
+        let head = String::from_utf8_lossy(&start[..at]);
+        // the head ends with the comma after the field before the nodes
+        head.trim_end().ends_with(',').then(|| CaseFile::from_json_str(&(head.into_owned() + EMPTY)))
+    }
+
     /// A version 1 case in version 2 terms: its one chain is every node's, edge's and
     /// deposit's, and every edge is a transfer (the default of `kind`).
     fn upgrade_v1(&mut self) {
@@ -916,6 +931,28 @@ mod tests {
             assert_eq!(String::from_utf8(out).unwrap(), want, "{nodes} nodes, {edges} edges");
             assert_eq!(source.1.into_inner(), edges, "each edge made once");
         }
+    }
+
+    /// A case's head reads from the file's first bytes once they reach its nodes (a long
+    /// file need not be read whole to list it), and not before; other layouts read whole.
+    #[test]
+    fn the_head_reads_from_the_start_of_the_file() {
+        let mut c = sample();
+        // a string in the head that looks like the marker, escaped as JSON escapes newlines
+        c.params.seeds_label = Some("x\n  \"nodes\": [".into());
+        let text = c.to_json();
+        let at = text.find("\n  \"nodes\": [").unwrap();
+        let head = CaseFile { nodes: Vec::new(), edges: Vec::new(), deposits: Vec::new(), ..c.clone() };
+        for end in [at + 13, at + 100, text.len()] {
+            let got = CaseFile::head_from_json_start(&text.as_bytes()[..end]).expect("the nodes begin in it");
+            assert_eq!(got.unwrap(), head, "{end} bytes");
+        }
+        assert!(CaseFile::head_from_json_start(&text.as_bytes()[..at]).is_none());
+        // compact JSON (not as chaintrace writes it): no head from the start
+        assert!(CaseFile::head_from_json_start(serde_json::to_string(&c).unwrap().as_bytes()).is_none());
+        // a damaged head is an error, not a head
+        let damaged = text.replacen("\"chain\"", "\"chain", 1);
+        assert!(CaseFile::head_from_json_start(damaged.as_bytes()).unwrap().is_err());
     }
 
     /// A version 1 file (as chaintrace wrote them before version 2) reads: its chain becomes

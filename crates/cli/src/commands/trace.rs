@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context as _, Result};
 use chaintrace_model::time_fmt::parse_rfc3339;
-use chaintrace_model::{Address, Asset, CaseFile, ChainKind, ChainSpec, Label, PriceSourceRef, Provenance, TipRef};
+use chaintrace_model::{Address, Asset, ChainKind, ChainSpec, Label, PriceSourceRef, Provenance, TipRef};
 use chaintrace_store::{ReadScope, Store};
 use chaintrace_tracer::case::{case_out, CaseContext, CaseOut, ChainCase};
 use chaintrace_tracer::{
@@ -302,20 +302,10 @@ fn parse_seed_multi(text: &str, specs: &[ChainSpec]) -> Result<Vec<Address>> {
 /// Walk from the seeds and build the case file: the one code path of `chaintrace trace` and
 /// the workbench. `req.chain` names one chain, several (`A,B`) or `all`. `user_labels` (the
 /// workbench's own labels) join the store's labels for the walk and for `seeds_label`. Bad
-/// input is an [`InputError`] in the chain.
-pub(crate) fn build_case(
-    ctx: &Context,
-    store: &Store,
-    user_labels: &[Label],
-    req: &TraceSpec,
-    valuation: &Valuation<'_>,
-) -> Result<CaseFile> {
-    with_case(ctx, store, user_labels, req, valuation, |out| Ok(out.into_case()))
-}
-
-/// [`build_case`], handing `then` the case with its edges still to render ([`CaseOut`]:
-/// `chaintrace trace --out` writes them as they are rendered).
-fn with_case<R>(
+/// input is an [`InputError`] in the chain. `then` gets the case with its edges still to
+/// render ([`CaseOut`]): both write them as they are rendered, into the case file and the
+/// workbench's reply.
+pub(crate) fn build_case<R>(
     ctx: &Context,
     store: &Store,
     user_labels: &[Label],
@@ -552,7 +542,7 @@ pub(crate) fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
     };
     tracing::debug!("store opened");
     let valuation = Valuation { prices: &prices, note };
-    with_case(ctx, &store, &user_labels, &req, &valuation, |out| {
+    build_case(ctx, &store, &user_labels, &req, &valuation, |out| {
         let case = &out.case;
         // Addresses the trace reached that a stablecoin issuer froze (labels of category frozen).
         let frozen: Vec<(String, String)> = case

@@ -36,15 +36,16 @@ pub(crate) fn valid_id(id: &str) -> bool {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Save `case` under a new id: `<unix seconds>-<pid>-<counter>` (unique per store, sortable).
-pub(crate) fn save(store: &Path, case: &CaseFile, now: u64) -> Result<String> {
+/// Save a case file's text (`CaseOut::write_json`'s) under a new id: `<unix seconds>-<pid>-<counter>`
+/// (unique per store, sortable).
+pub(crate) fn save(store: &Path, text: &[u8], now: u64) -> Result<String> {
     let d = dir(store);
     std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
     loop {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let id = format!("{now}-{}-{n}", std::process::id());
         let path = d.join(format!("{id}.json"));
-        match atomic::write_file(&path, case.to_json().as_bytes(), Replace::No) {
+        match atomic::write_file(&path, text, Replace::No) {
             Ok(()) => return Ok(id),
             Err(atomic::WriteError::Exists(_)) => continue,
             Err(e) => return Err(e).with_context(|| format!("cannot save case {}", path.display())),
@@ -79,6 +80,38 @@ pub(crate) fn load(store: &Path, id: &str) -> Result<Option<CaseFile>> {
     Ok(Some(case))
 }
 
+/// The saved case `id` without its nodes, edges and deposits (what the list shows): read from
+/// the file's start up to its nodes, so a case of half a million edges is not read and parsed
+/// whole to be listed; a file laid out otherwise is read whole. `None` when there is none.
+fn head(store: &Path, id: &str) -> Result<Option<CaseFile>> {
+    use std::io::Read as _;
+    // a head holds the seeds and the provenance's tips and price sources: far less than this
+    const MOST: usize = 4 << 20;
+    let path = dir(store).join(format!("{id}.json"));
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read case {}", path.display())),
+    };
+    // read 64 KiB, then twice as far each time the nodes have not begun
+    let (mut file, mut start, mut limit) = (file, Vec::new(), 64 << 10);
+    loop {
+        let want = limit - start.len();
+        let n = (&mut file)
+            .take(want as u64)
+            .read_to_end(&mut start)
+            .with_context(|| format!("cannot read case {}", path.display()))?;
+        if let Some(head) = CaseFile::head_from_json_start(&start) {
+            return head.map(Some).with_context(|| format!("saved case {} is damaged", path.display()));
+        }
+        if n < want || limit >= MOST {
+            break;
+        }
+        limit *= 2;
+    }
+    load(store, id)
+}
+
 /// Every saved case, newest first.
 pub(crate) fn list(store: &Path) -> Result<Vec<CaseSummary>> {
     let d = dir(store);
@@ -92,7 +125,7 @@ pub(crate) fn list(store: &Path) -> Result<Vec<CaseSummary>> {
         let entry = entry.with_context(|| format!("cannot list {}", d.display()))?;
         let name = entry.file_name().to_string_lossy().to_string();
         let Some(id) = name.strip_suffix(".json").filter(|id| valid_id(id)) else { continue };
-        let Some(case) = load(store, id)? else { continue };
+        let Some(case) = head(store, id)? else { continue };
         let created = id.split('-').next().and_then(|t| t.parse::<u64>().ok()).unwrap_or_else(|| {
             entry
                 .metadata()
@@ -181,6 +214,57 @@ mod tests {
         for bad in ["", "../x", "a/b", "A", "x.json", "-x", "..", &"a".repeat(65)] {
             assert!(!valid_id(bad), "{bad}");
         }
+    }
+
+    /// The list reads each case's head from the start of its file: a wide case (its head far
+    /// before the end of a multi-megabyte file, which is never read), a case laid out otherwise
+    /// (compact JSON: read whole) and a damaged head (an error naming the case).
+    #[test]
+    fn the_list_reads_heads_and_other_layouts_whole() {
+        let store = std::env::temp_dir().join(format!("chaintrace-cases-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&store);
+        let mut case = CaseFile::from_json_str(
+            r#"{"version": 2, "chain": "ethereum", "chains": ["ethereum"], "seeds": ["0xaa", "0xbb"],
+                "params": {"direction": "forward", "hops": 6, "policy": "poison", "min_amount": null, "asset": null,
+                           "since": null, "until": null, "seeds_label": null, "hub_degree": 1000},
+                "provenance": {"tool_version": "t", "store_tips": {}, "labels_hash": ""},
+                "nodes": [], "edges": [], "deposits": []}"#,
+        )
+        .unwrap();
+        let node = chaintrace_model::CaseNode {
+            address: "0xcc".into(),
+            chain: "ethereum".into(),
+            hop: 1,
+            role: chaintrace_model::Role::Intermediate,
+            labels: Vec::new(),
+            stop_reason: None,
+            cluster: None,
+        };
+        case.nodes = vec![node; 40_000];
+        // cut short after its head: the list reads no further (opening it reports the damage)
+        let text = case.to_json();
+        assert!(text.len() > (4 << 20), "wider than the most the list reads of a head");
+        let wide = save(&store, &text.as_bytes()[..1 << 20], 1_700_000_000).unwrap();
+        assert!(load(&store, &wide).is_err());
+        case.chain = "bitcoin".into();
+        case.seeds = vec!["bc1q".into()];
+        case.nodes.truncate(3);
+        let compact = save(&store, serde_json::to_string(&case).unwrap().as_bytes(), 1_700_000_001).unwrap();
+        let listed: Vec<(String, String, Vec<String>)> =
+            list(&store).unwrap().into_iter().map(|c| (c.id, c.chain, c.seeds)).collect();
+        assert_eq!(
+            listed,
+            vec![
+                (compact, "bitcoin".into(), vec!["bc1q".into()]),
+                (wide, "ethereum".into(), vec!["0xaa".into(), "0xbb".into()])
+            ]
+        );
+        // a damaged head: the list says which case
+        let damaged = save(&store, case.to_json().replacen("\"seeds\"", "\"seeds", 1).as_bytes(), 1).unwrap();
+        let Err(err) = list(&store) else { panic!("a damaged case was listed") };
+        let err = format!("{err:#}");
+        assert!(err.contains(&damaged) && err.contains("damaged"), "{err}");
+        std::fs::remove_dir_all(&store).unwrap();
     }
 
     #[test]

@@ -312,16 +312,30 @@ pub(super) async fn trace(State(state): St, body: Result<Bytes, BytesRejection>)
     blocking(move || {
         let user = labels::read(&state.ctx.store_path).map_err(ApiError::internal)?;
         let valuation = Valuation { prices: &state.prices, note: state.prices_note.clone() };
-        let case = build_case(&state.ctx, &state.store, &user, &spec, &valuation).map_err(|e| {
+        // The reply, `{"case": <the case file's text>, "id": "<id>"}`, made in one buffer: the
+        // case file's text (its edges rendered as they are written) is saved as it is and sent
+        // inside the reply as it is — no second serialisation, no parse into a `Value`, no copy.
+        const BEFORE: &[u8] = b"{\"case\": ";
+        let mut body = build_case(&state.ctx, &state.store, &user, &spec, &valuation, |out| {
+            let mut body = BEFORE.to_vec();
+            out.write_json(&mut body)?;
+            Ok(body)
+        })
+        .map_err(|e| {
             if e.downcast_ref::<InputError>().is_some() {
                 ApiError::bad(crate::output::one_line(&e))
             } else {
                 ApiError::internal(e)
             }
         })?;
-        let id = cases::save(&state.ctx.store_path, &case, now_ms() / 1000).map_err(ApiError::internal)?;
-        let case: Value = serde_json::from_str(&case.to_json()).map_err(|e| ApiError::internal(e.into()))?;
-        Ok((StatusCode::CREATED, Json(json!({ "id": id, "case": case }))).into_response())
+        let id =
+            cases::save(&state.ctx.store_path, &body[BEFORE.len()..], now_ms() / 1000).map_err(ApiError::internal)?;
+        // the file's last newline, then the id
+        body.pop_if(|b| *b == b'\n');
+        body.extend_from_slice(b", \"id\": ");
+        serde_json::to_writer(&mut body, &id).map_err(|e| ApiError::internal(e.into()))?;
+        body.extend_from_slice(b"}\n");
+        Ok((StatusCode::CREATED, [(header::CONTENT_TYPE, "application/json")], body).into_response())
     })
     .await
 }
