@@ -400,9 +400,11 @@ impl CaseFile {
     /// Read a case file from text; see [`CaseFile::from_json_bytes`].
     pub fn from_json_str(text: &str) -> Result<CaseFile, CaseDecodeError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let value: serde_json::Value =
+        // the version alone first (the rest is skipped unread: a wide case file is hundreds of
+        // MB, which a `serde_json::Value` would hold again beside the case)
+        let probe: VersionProbe =
             serde_json::from_str(text).map_err(|e| CaseDecodeError::from_json(e, CASE_VERSION))?;
-        let version = match value.get("version").and_then(serde_json::Value::as_u64) {
+        let version = match probe.0 {
             Some(1) => 1,
             Some(v) if v == u64::from(CASE_VERSION) => CASE_VERSION,
             Some(found) => return Err(CaseDecodeError::UnsupportedVersion { found }),
@@ -530,6 +532,67 @@ impl<T: Sync> Elements<T> for Vec<T> {
 
     fn each(&self, range: std::ops::Range<usize>, f: &mut dyn FnMut(&T) -> std::io::Result<()>) -> std::io::Result<()> {
         self[range].iter().try_for_each(f)
+    }
+}
+
+/// The top-level `version` of a JSON text when it is an object whose `version` is an unsigned
+/// integer; `None` for any other JSON value. Everything else is read past without being kept.
+struct VersionProbe(Option<u64>);
+
+impl<'de> Deserialize<'de> for VersionProbe {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = VersionProbe;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<VersionProbe, A::Error> {
+                let mut version = None;
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "version" {
+                        // the last one counts, as in a `serde_json::Value`
+                        version = map.next_value::<serde_json::Value>()?.as_u64();
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(VersionProbe(version))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<VersionProbe, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(VersionProbe(None))
+            }
+
+            fn visit_bool<E>(self, _: bool) -> Result<VersionProbe, E> {
+                Ok(VersionProbe(None))
+            }
+
+            fn visit_i64<E>(self, _: i64) -> Result<VersionProbe, E> {
+                Ok(VersionProbe(None))
+            }
+
+            fn visit_u64<E>(self, _: u64) -> Result<VersionProbe, E> {
+                Ok(VersionProbe(None))
+            }
+
+            fn visit_f64<E>(self, _: f64) -> Result<VersionProbe, E> {
+                Ok(VersionProbe(None))
+            }
+
+            fn visit_str<E>(self, _: &str) -> Result<VersionProbe, E> {
+                Ok(VersionProbe(None))
+            }
+
+            fn visit_unit<E>(self) -> Result<VersionProbe, E> {
+                Ok(VersionProbe(None))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -1011,6 +1074,31 @@ mod tests {
             let err = CaseFile::from_json_str(text).unwrap_err();
             assert!(matches!(err, CaseDecodeError::NoVersion), "{text}: {err}");
         }
+    }
+
+    /// The version probe reads what a `serde_json::Value` would: an unsigned `version` of a
+    /// top-level object (the last one where it repeats), nothing for any other value.
+    #[test]
+    fn the_version_probe_agrees_with_a_json_value() {
+        for text in [
+            "{\"version\": 2}",
+            "{\"a\": [1, {\"version\": 9}], \"version\": 1, \"b\": \"x\"}",
+            "{\"version\": 1, \"version\": 2}",
+            "{\"version\": -2}",
+            "{\"version\": 2.0}",
+            "{\"version\": null}",
+            "{\"ver\\u0073ion\": 2}",
+            "[{\"version\": 2}]",
+            "2",
+            "\"version\"",
+            "true",
+            "null",
+            "{}",
+        ] {
+            let want = serde_json::from_str::<serde_json::Value>(text).unwrap().get("version").and_then(|v| v.as_u64());
+            assert_eq!(serde_json::from_str::<VersionProbe>(text).unwrap().0, want, "{text}");
+        }
+        assert!(serde_json::from_str::<VersionProbe>("{\"version\": 2").is_err());
     }
 
     #[test]
