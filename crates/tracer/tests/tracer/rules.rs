@@ -1,5 +1,7 @@
 //! The walk's stop rules, filters and case-file rendering on small hand-built graphs.
 
+use std::collections::BTreeMap;
+
 use chaintrace_model::TokenMeta;
 use chaintrace_model::{Address, Asset, Category, Hash32, Label, Position, Role, Transfer, U256};
 use chaintrace_tracer::case::{case_file, case_out, summary_text, CaseContext, ChainCase};
@@ -49,6 +51,18 @@ impl G {
             attrs: Default::default(),
         });
         self
+    }
+}
+
+/// How a case of the ethereum chain renders: its price symbols and prices.
+fn ethereum_case<'a>(prices: &'a PriceBook, price_symbols: &'a BTreeMap<String, String>) -> CaseContext<'a> {
+    CaseContext {
+        chains: vec![ChainCase { name: "ethereum", evm: true, price_symbols }],
+        prices,
+        provenance: Default::default(),
+        seeds_label: None,
+        since_text: None,
+        until_text: None,
     }
 }
 
@@ -138,14 +152,7 @@ fn deposits_and_sweeps_per_asset_with_usd() {
     let table = PriceTable::parse_csv("date,btc_usd,eth_usd\n2022-11-09,18562.35,1334.29\n", "p").unwrap();
     let prices = PriceBook::new(Some((table, "p".into())));
     let syms = [("0xdddddddddddddddddddddddddddddddddddddddd".to_string(), "USDT".to_string())].into();
-    let ctx = CaseContext {
-        chains: vec![ChainCase { name: "ethereum", evm: true, price_symbols: &syms }],
-        prices: &prices,
-        provenance: Default::default(),
-        seeds_label: None,
-        since_text: None,
-        until_text: None,
-    };
+    let ctx = ethereum_case(&prices, &syms);
     let case = case_file(&t, &ctx);
     let rows: Vec<(String, String, Option<String>, u32)> =
         case.deposits.iter().map(|d| (d.asset.clone(), d.amount.clone(), d.usd.clone(), d.hops)).collect();
@@ -300,14 +307,7 @@ fn a_case_written_as_its_edges_are_rendered_is_the_case_file() {
     }
     let prices = PriceBook::new(None);
     let syms = [("0xdddddddddddddddddddddddddddddddddddddddd".to_string(), "USDT".to_string())].into();
-    let ctx = CaseContext {
-        chains: vec![ChainCase { name: "ethereum", evm: true, price_symbols: &syms }],
-        prices: &prices,
-        provenance: Default::default(),
-        seeds_label: None,
-        since_text: None,
-        until_text: None,
-    };
+    let ctx = ethereum_case(&prices, &syms);
     for policy in [Policy::Poison, Policy::Haircut] {
         let mut o = opts(1);
         o.policy = policy;
