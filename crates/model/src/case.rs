@@ -17,6 +17,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// How a case file's pretty text ends when its three arrays are empty (they are its last
+/// fields): the head [`CaseFile::write_json_with`] writes before them, and the rest of a head
+/// read from a file's start ([`CaseFile::head_from_json_start`]).
+const EMPTY_ARRAYS: &str = "\n  \"nodes\": [],\n  \"edges\": [],\n  \"deposits\": []\n}";
+
 /// The case file version this code writes (it also reads version 1).
 pub const CASE_VERSION: u32 = 2;
 
@@ -426,11 +431,10 @@ impl CaseFile {
     /// or the text is laid out otherwise: read the whole file then.
     pub fn head_from_json_start(start: &[u8]) -> Option<Result<CaseFile, CaseDecodeError>> {
         const NODES: &[u8] = b"\n  \"nodes\": [";
-        const EMPTY: &str = "\n  \"nodes\": [],\n  \"edges\": [],\n  \"deposits\": []\n}";
         let at = start.windows(NODES.len()).position(|w| w == NODES)?;
         let head = String::from_utf8_lossy(&start[..at]);
         // the head ends with the comma after the field before the nodes
-        head.trim_end().ends_with(',').then(|| CaseFile::from_json_str(&(head.into_owned() + EMPTY)))
+        head.trim_end().ends_with(',').then(|| CaseFile::from_json_str(&(head.into_owned() + EMPTY_ARRAYS)))
     }
 
     /// A version 1 case in version 2 terms: its one chain is every node's, edge's and
@@ -504,11 +508,10 @@ impl CaseFile {
         };
         let mut text = serde_json::to_vec_pretty(&head).map_err(std::io::Error::from)?;
         // the three arrays are the struct's last fields: its text ends with them, empty
-        const TAIL: &[u8] = b"\n  \"nodes\": [],\n  \"edges\": [],\n  \"deposits\": []\n}";
-        if !text.ends_with(TAIL) {
+        if !text.ends_with(EMPTY_ARRAYS.as_bytes()) {
             return Err(std::io::Error::other("case file: the pretty printer's layout changed"));
         }
-        text.truncate(text.len() - TAIL.len());
+        text.truncate(text.len() - EMPTY_ARRAYS.len());
         buf.write_all(&text)?;
         pretty::write_arrays(&mut buf, &self.nodes, edges, &self.deposits, wide && pretty::cores() >= 2)?;
         buf.write_all(b"}\n")?;

@@ -2,6 +2,7 @@
 //! `chaintrace_export::atomic` (temp file, fsync, rename). Ids are made here and checked on
 //! every request (`[a-z0-9-]`, at most 64 bytes), so no id can name a path outside the folder.
 
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -64,43 +65,47 @@ pub(crate) fn save_as(store: &Path, id: &str, case: &CaseFile) -> Result<()> {
         .with_context(|| format!("cannot save case {}", path.display()))
 }
 
-/// The case saved as `id`; `None` when there is none (or the id is not one of ours).
-pub(crate) fn load(store: &Path, id: &str) -> Result<Option<CaseFile>> {
+/// The file of the case saved as `id`, open, and its path; `None` when there is none (or the
+/// id is not one of ours).
+fn open(store: &Path, id: &str) -> Result<Option<(PathBuf, std::fs::File)>> {
     if !valid_id(id) {
         return Ok(None);
     }
     let path = dir(store).join(format!("{id}.json"));
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("cannot read case {}", path.display())),
-    };
-    let case =
-        CaseFile::from_json_bytes(&bytes).with_context(|| format!("saved case {} is damaged", path.display()))?;
-    Ok(Some(case))
+    match std::fs::File::open(&path) {
+        Ok(f) => Ok(Some((path, f))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read case {}", path.display())),
+    }
+}
+
+/// The case saved as `id`; `None` when there is none (or the id is not one of ours).
+pub(crate) fn load(store: &Path, id: &str) -> Result<Option<CaseFile>> {
+    let Some((path, mut file)) = open(store, id)? else { return Ok(None) };
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).with_context(|| format!("cannot read case {}", path.display()))?;
+    whole(&path, &bytes).map(Some)
+}
+
+/// The case file `bytes` read from `path`.
+fn whole(path: &Path, bytes: &[u8]) -> Result<CaseFile> {
+    CaseFile::from_json_bytes(bytes).with_context(|| format!("saved case {} is damaged", path.display()))
 }
 
 /// The saved case `id` without its nodes, edges and deposits (what the list shows): read from
 /// the file's start up to its nodes, so a case of half a million edges is not read and parsed
-/// whole to be listed; a file laid out otherwise is read whole. `None` when there is none.
+/// whole to be listed; a file laid out otherwise is read on to its end and parsed whole. `None`
+/// when there is none.
 fn head(store: &Path, id: &str) -> Result<Option<CaseFile>> {
-    use std::io::Read as _;
     // a head holds the seeds and the provenance's tips and price sources: far less than this
     const MOST: usize = 4 << 20;
-    let path = dir(store).join(format!("{id}.json"));
-    let file = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("cannot read case {}", path.display())),
-    };
+    let Some((path, mut file)) = open(store, id)? else { return Ok(None) };
+    let read = |e| anyhow::Error::new(e).context(format!("cannot read case {}", path.display()));
     // read 64 KiB, then twice as far each time the nodes have not begun
-    let (mut file, mut start, mut limit) = (file, Vec::new(), 64 << 10);
+    let (mut start, mut limit) = (Vec::new(), 64 << 10);
     loop {
         let want = limit - start.len();
-        let n = (&mut file)
-            .take(want as u64)
-            .read_to_end(&mut start)
-            .with_context(|| format!("cannot read case {}", path.display()))?;
+        let n = (&mut file).take(want as u64).read_to_end(&mut start).map_err(read)?;
         if let Some(head) = CaseFile::head_from_json_start(&start) {
             return head.map(Some).with_context(|| format!("saved case {} is damaged", path.display()));
         }
@@ -109,7 +114,8 @@ fn head(store: &Path, id: &str) -> Result<Option<CaseFile>> {
         }
         limit *= 2;
     }
-    load(store, id)
+    file.read_to_end(&mut start).map_err(read)?;
+    whole(&path, &start).map(Some)
 }
 
 /// Every saved case, newest first.

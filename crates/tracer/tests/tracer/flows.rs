@@ -303,11 +303,7 @@ fn bridge_crossings_carry_the_traced_share_to_the_other_chain() {
         let text = summary_text(&case);
         assert!(text.contains("unmatched bridge deposit") && text.contains("1 bridge"), "{text}");
         // written as its edges are rendered (`chaintrace trace --out`): the same bytes and summary
-        let out = chaintrace_tracer::case::case_out(&t, &ctx);
-        let mut bytes = Vec::new();
-        out.write_json(&mut bytes).unwrap();
-        assert_eq!(String::from_utf8(bytes).unwrap(), case.to_json());
-        assert_eq!(out.summary_text(), text);
+        crate::rules::assert_written_as_the_case_file(&t, &ctx);
         // the case reads back
         assert_eq!(chaintrace_model::CaseFile::from_json_str(&case.to_json()).unwrap(), case);
     }

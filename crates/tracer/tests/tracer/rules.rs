@@ -240,7 +240,7 @@ fn bad_options_are_errors_not_panics() {
 /// `chaintrace trace --out` writes a trace's edges as they are rendered (`case_out`): the bytes
 /// of the whole case file (`case_file`), and the same summary whether asked before the edges
 /// are written (rendered for it) or after (tallied as they were written).
-fn assert_written_as_the_case_file(t: &Trace, ctx: &CaseContext<'_>) {
+pub(crate) fn assert_written_as_the_case_file(t: &Trace, ctx: &CaseContext<'_>) {
     let whole = case_file(t, ctx);
     let (want_bytes, want_text) = (whole.to_json(), summary_text(&whole));
     let out = case_out(t, ctx);
