@@ -21,6 +21,15 @@ pub(crate) fn text(text: &str) -> Result<()> {
     Ok(())
 }
 
+/// Write on stdout with `write`, through a buffer (a large case file goes out as it is
+/// rendered instead of being built in memory first).
+pub(crate) fn write_with(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<()> {
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    write(&mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
 /// Print a value as pretty JSON on stdout.
 pub(crate) fn json<T: Serialize>(value: &T) -> Result<()> {
     // Serialise first, then write: a closed pipe is then a plain io::Error (exit 0).

@@ -577,11 +577,7 @@ pub(crate) fn run(ctx: &Context, args: TraceArgs) -> Result<()> {
                     output::line(format!("case file written to {}", path.display()))
                 }
             }
-            None if ctx.json => {
-                let mut text = Vec::new();
-                out.write_json(&mut text)?;
-                output::text(&String::from_utf8_lossy(&text))
-            }
+            None if ctx.json => output::write_with(|w| out.write_json(w)),
             None => {
                 output::line(out.summary_text().trim_end())?;
                 frozen_text()
