@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context as _, Result};
 use chaintrace_export::atomic::{self, Replace};
-use chaintrace_model::CaseFile;
+use chaintrace_model::{CaseFile, CASE_VERSION};
 use serde::Serialize;
 
 use super::labels::workbench_dir;
@@ -85,6 +85,29 @@ pub(crate) fn load(store: &Path, id: &str) -> Result<Option<CaseFile>> {
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes).with_context(|| format!("cannot read case {}", path.display()))?;
     whole(&path, &bytes).map(Some)
+}
+
+/// The text `GET /api/cases/<id>` sends for the case saved as `id`: the file's own bytes when
+/// they are a case file as this chaintrace writes it (the current version on its first line, a
+/// head that reads as a case's, UTF-8 and well-formed JSON to the end; a wide case is then
+/// checked in one pass that builds nothing, instead of being parsed and written again), else
+/// the file read whole and written as the current version writes it (a version 1 case, another
+/// layout). `None` when there is none.
+pub(crate) fn text(store: &Path, id: &str) -> Result<Option<Vec<u8>>> {
+    let Some((path, mut file)) = open(store, id)? else { return Ok(None) };
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).with_context(|| format!("cannot read case {}", path.display()))?;
+    let first = format!("{{\n  \"version\": {CASE_VERSION},\n");
+    let ours = bytes.starts_with(first.as_bytes())
+        && bytes.ends_with(b"}\n")
+        && matches!(CaseFile::head_from_json_start(&bytes), Some(Ok(_)))
+        && std::str::from_utf8(&bytes).is_ok();
+    if ours {
+        serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
+            .with_context(|| format!("saved case {} is damaged", path.display()))?;
+        return Ok(Some(bytes));
+    }
+    whole(&path, &bytes).map(|case| Some(case.to_json().into_bytes()))
 }
 
 /// The case file `bytes` read from `path`.
@@ -270,6 +293,54 @@ mod tests {
         let Err(err) = list(&store) else { panic!("a damaged case was listed") };
         let err = format!("{err:#}");
         assert!(err.contains(&damaged) && err.contains("damaged"), "{err}");
+        std::fs::remove_dir_all(&store).unwrap();
+    }
+
+    /// A saved case is sent as its file's bytes when this chaintrace wrote it; otherwise (another
+    /// layout, bytes that are not UTF-8) as its parsed case written again; a damaged tail behind
+    /// a good head is an error naming the case, as a damaged head is.
+    #[test]
+    fn a_case_is_sent_as_saved_or_written_again() {
+        let store = std::env::temp_dir().join(format!("chaintrace-cases-text-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&store);
+        let mut case = CaseFile::from_json_str(
+            r#"{"version": 2, "chain": "ethereum", "chains": ["ethereum"], "seeds": ["0xaa"],
+                "params": {"direction": "forward", "hops": 6, "policy": "poison", "min_amount": null, "asset": null,
+                           "since": null, "until": null, "seeds_label": null, "hub_degree": 1000},
+                "provenance": {"tool_version": "t", "store_tips": {}, "labels_hash": ""},
+                "nodes": [], "edges": [], "deposits": []}"#,
+        )
+        .unwrap();
+        case.nodes = vec![
+            chaintrace_model::CaseNode {
+                address: "0xcc".into(),
+                chain: "ethereum".into(),
+                hop: 1,
+                role: chaintrace_model::Role::Intermediate,
+                labels: Vec::new(),
+                stop_reason: None,
+                cluster: None,
+            };
+            3
+        ];
+        let canonical = case.to_json();
+        let id = save(&store, canonical.as_bytes(), 1).unwrap();
+        assert_eq!(text(&store, &id).unwrap().unwrap(), canonical.as_bytes());
+        let compact = save(&store, serde_json::to_string(&case).unwrap().as_bytes(), 2).unwrap();
+        assert_eq!(text(&store, &compact).unwrap().unwrap(), canonical.as_bytes());
+        // a byte that is not UTF-8 in an address: decoded lossily, as opening the file does
+        let mut latin = canonical.clone().into_bytes();
+        let at = latin.windows(4).rposition(|w| w == b"0xcc").unwrap();
+        latin[at + 3] = 0xe9;
+        let latin = save(&store, &latin, 3).unwrap();
+        let sent = String::from_utf8(text(&store, &latin).unwrap().unwrap()).unwrap();
+        assert_eq!(sent, load(&store, &latin).unwrap().unwrap().to_json());
+        assert!(sent.contains("0xc\u{fffd}"), "{sent}");
+        // the head is good, the nodes are not
+        let damaged = save(&store, canonical.replacen("\"hop\": 1,", "\"hop\": 1", 1).as_bytes(), 4).unwrap();
+        let err = format!("{:#}", text(&store, &damaged).unwrap_err());
+        assert!(err.contains(&damaged) && err.contains("damaged"), "{err}");
+        assert!(text(&store, "1-2-3").unwrap().is_none());
         std::fs::remove_dir_all(&store).unwrap();
     }
 

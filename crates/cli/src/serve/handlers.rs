@@ -350,18 +350,27 @@ pub(super) async fn cases(State(state): St) -> ApiResult<Json<Value>> {
 
 fn load_case(state: &AppState, id: &str) -> ApiResult<chaintrace_model::CaseFile> {
     if !cases::valid_id(id) {
-        return Err(ApiError::bad(format!("invalid case id {id:?}: ids are lower-case letters, digits and '-'")));
+        return Err(invalid_id(id));
     }
-    cases::load(&state.ctx.store_path, id)
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found(format!("no case {id:?}: see GET /api/cases")))
+    cases::load(&state.ctx.store_path, id).map_err(ApiError::internal)?.ok_or_else(|| no_case(id))
+}
+
+fn invalid_id(id: &str) -> ApiError {
+    ApiError::bad(format!("invalid case id {id:?}: ids are lower-case letters, digits and '-'"))
+}
+
+fn no_case(id: &str) -> ApiError {
+    ApiError::not_found(format!("no case {id:?}: see GET /api/cases"))
 }
 
 pub(super) async fn case(State(state): St, p: Result<Path<String>, PathRejection>) -> ApiResult<Response> {
     let id = path_params(p)?;
+    if !cases::valid_id(&id) {
+        return Err(invalid_id(&id));
+    }
     blocking(move || {
-        let case = load_case(&state, &id)?;
-        Ok(([(header::CONTENT_TYPE, "application/json")], case.to_json()).into_response())
+        let text = cases::text(&state.ctx.store_path, &id).map_err(ApiError::internal)?.ok_or_else(|| no_case(&id))?;
+        Ok(([(header::CONTENT_TYPE, "application/json")], text).into_response())
     })
     .await
 }
