@@ -13,64 +13,58 @@ use crate::{
 };
 
 /// The case as Cytoscape.js elements JSON (`nodes` and `edges` with `data`, nodes with layered
-/// `position`s).
+/// `position`s): `serde_json`'s pretty text of the whole document, each element made and
+/// formatted in turn instead of holding every element's JSON value at once (a case of 77k edges
+/// held 1.2 GiB of them).
 pub fn render(graph: &Graph<'_>) -> Vec<u8> {
     let case = graph.case;
     let lay = layout::layered(graph);
-
-    let nodes: Vec<Value> = graph
-        .nodes()
-        .iter()
-        .enumerate()
-        .map(|(i, node)| {
-            let mut data = Map::new();
-            data.insert("id".into(), Value::String(graph.node_id(i)));
-            for (spec, value) in node_values(node) {
-                data.insert(spec.name.into(), value.to_json());
-            }
-            // The label list as structured JSON too (the `labels` attribute above is its
-            // JSON text, kept for tools that want flat string attributes).
-            let labels: Vec<Value> = node
-                .labels
-                .iter()
-                .map(|l| json!({"category": l.category, "entity": l.entity, "source": l.source}))
-                .collect();
-            data.insert("label_list".into(), Value::Array(labels));
-            let (x, y) = lay.positions[i];
-            json!({
-                "group": "nodes",
-                "data": data,
-                "classes": node.role.as_str(),
-                "position": {"x": x, "y": y},
-            })
+    let node = |i: usize| -> Value {
+        let node = &graph.nodes()[i];
+        let mut data = Map::new();
+        data.insert("id".into(), Value::String(graph.node_id(i)));
+        for (spec, value) in node_values(node) {
+            data.insert(spec.name.into(), value.to_json());
+        }
+        // The label list as structured JSON too (the `labels` attribute above is its
+        // JSON text, kept for tools that want flat string attributes).
+        let labels: Vec<Value> = node
+            .labels
+            .iter()
+            .map(|l| json!({"category": l.category, "entity": l.entity, "source": l.source}))
+            .collect();
+        data.insert("label_list".into(), Value::Array(labels));
+        let (x, y) = lay.positions[i];
+        json!({
+            "group": "nodes",
+            "data": data,
+            "classes": node.role.as_str(),
+            "position": {"x": x, "y": y},
         })
-        .collect();
+    };
+    let edge = |i: usize| -> Value {
+        let edge = &graph.edges()[i];
+        let mut data = Map::new();
+        data.insert("id".into(), Value::String(format!("e{i}")));
+        let (source, target) = graph.edge_ids(edge);
+        data.insert("source".into(), Value::String(source));
+        data.insert("target".into(), Value::String(target));
+        let label = match edge.kind {
+            chaintrace_model::EdgeKind::Swap => crate::graph::swap_text(edge),
+            _ => format!("{} {}", edge.traced_amount, asset_symbol(edge)),
+        };
+        data.insert("label".into(), Value::String(label));
+        for (spec, value) in edge_values(edge) {
+            data.insert(spec.name.into(), value.to_json());
+        }
+        if edge.usd.is_none() {
+            data.insert("usd".into(), Value::Null);
+        }
+        json!({"group": "edges", "data": data, "classes": edge.kind.as_str()})
+    };
 
-    let edges: Vec<Value> = graph
-        .edges()
-        .iter()
-        .enumerate()
-        .map(|(i, edge)| {
-            let mut data = Map::new();
-            data.insert("id".into(), Value::String(format!("e{i}")));
-            let (source, target) = graph.edge_ids(edge);
-            data.insert("source".into(), Value::String(source));
-            data.insert("target".into(), Value::String(target));
-            let label = match edge.kind {
-                chaintrace_model::EdgeKind::Swap => crate::graph::swap_text(edge),
-                _ => format!("{} {}", edge.traced_amount, asset_symbol(edge)),
-            };
-            data.insert("label".into(), Value::String(label));
-            for (spec, value) in edge_values(edge) {
-                data.insert(spec.name.into(), value.to_json());
-            }
-            if edge.usd.is_none() {
-                data.insert("usd".into(), Value::Null);
-            }
-            json!({"group": "edges", "data": data, "classes": edge.kind.as_str()})
-        })
-        .collect();
-
+    // The document with both element arrays empty; its keys are sorted (a `serde_json` map),
+    // so `elements` holds `edges` then `nodes`.
     let doc = json!({
         "format": "cytoscape.js",
         "generator": format!("chaintrace {}", case.provenance.tool_version),
@@ -82,9 +76,36 @@ pub fn render(graph: &Graph<'_>) -> Vec<u8> {
             "provenance": case.provenance,
             "deposits": case.deposits,
         },
-        "elements": {"nodes": nodes, "edges": edges},
+        "elements": {"edges": [], "nodes": []},
     });
-    let mut out = serde_json::to_vec_pretty(&doc).expect("JSON values serialise");
+    let text = serde_json::to_vec_pretty(&doc).expect("JSON values serialise");
+    const EMPTY: &[u8] = b"\n  \"elements\": {\n    \"edges\": [],\n    \"nodes\": []\n  },\n";
+    let at = text.windows(EMPTY.len()).position(|w| w == EMPTY).expect("the elements are a top-level key");
+    let mut out = Vec::with_capacity(text.len() + (graph.nodes().len() + graph.edges().len()) * 640);
+    out.extend_from_slice(&text[..at]);
+    out.extend_from_slice(b"\n  \"elements\": {\n    \"edges\": [");
+    array(&mut out, graph.edges().len(), edge);
+    out.extend_from_slice(b",\n    \"nodes\": [");
+    array(&mut out, graph.nodes().len(), node);
+    out.extend_from_slice(b"\n  },\n");
+    out.extend_from_slice(&text[at + EMPTY.len()..]);
     out.push(b'\n');
     out
+}
+
+/// `n` elements, `element(0)` first, as the pretty printer writes an array's contents three
+/// levels in (after its `[`, through its `]`): each on new lines indented six spaces deeper
+/// than its own pretty text (a newline in pretty JSON is always between tokens).
+fn array(out: &mut Vec<u8>, n: usize, element: impl Fn(usize) -> Value) {
+    for i in 0..n {
+        out.extend_from_slice(if i == 0 { b"\n      " } else { b",\n      " });
+        let text = serde_json::to_vec_pretty(&element(i)).expect("JSON values serialise");
+        for line in text.split_inclusive(|&b| b == b'\n') {
+            out.extend_from_slice(line);
+            if line.ends_with(b"\n") {
+                out.extend_from_slice(b"      ");
+            }
+        }
+    }
+    out.extend_from_slice(if n == 0 { b"]" } else { b"\n    ]" });
 }

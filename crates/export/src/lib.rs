@@ -212,11 +212,8 @@ mod tests {
         CaseFile::from_json_str(json).unwrap()
     }
 
-    /// A walk over two chains: the same EVM key on both is two nodes, a swap is a labelled
-    /// conversion and a bridge joins the chains; every format keeps them apart and says which
-    /// is which.
-    #[test]
-    fn every_format_shows_chains_swaps_and_bridges() {
+    /// A walk over two chains with a swap and a bridge.
+    fn two_chain_case() -> CaseFile {
         let json = r##"{"version": 2, "chain": "arbitrum,ethereum", "chains": ["arbitrum", "ethereum"],
             "seeds": ["0x1111111111111111111111111111111111111111"],
             "params": {"direction": "forward", "hops": 6, "policy": "haircut", "min_amount": null,
@@ -248,7 +245,15 @@ mod tests {
                "asset": "ETH", "symbol": "ETH", "amount": "0.3", "amount_raw": "300000000000000000",
                "traced_amount": "0.3", "usd": null}],
             "deposits": []}"##;
-        let case = CaseFile::from_json_str(json).unwrap();
+        CaseFile::from_json_str(json).unwrap()
+    }
+
+    /// A walk over two chains: the same EVM key on both is two nodes, a swap is a labelled
+    /// conversion and a bridge joins the chains; every format keeps them apart and says which
+    /// is which.
+    #[test]
+    fn every_format_shows_chains_swaps_and_bridges() {
+        let case = two_chain_case();
         let a2 = "0x2222222222222222222222222222222222222222";
         for f in Format::ALL {
             let files = render(&case, f).unwrap_or_else(|e| panic!("{f}: {e}"));
@@ -286,6 +291,33 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// The Cytoscape.js JSON, written an element at a time, is exactly `serde_json`'s pretty
+    /// text of the document it holds (read back and printed again: same bytes), with no
+    /// element, with nodes and no edges, and with both.
+    #[test]
+    fn json_is_serde_jsons_own_pretty_text() {
+        let mut lone = empty_case();
+        lone.nodes.push(chaintrace_model::CaseNode {
+            address: "bc1qlone".into(),
+            chain: String::new(),
+            hop: 0,
+            role: chaintrace_model::Role::Seed,
+            labels: Vec::new(),
+            stop_reason: None,
+            cluster: None,
+        });
+        for case in [empty_case(), lone, two_chain_case()] {
+            let text = render(&case, Format::Json).unwrap().remove(0).1;
+            let value: serde_json::Value = serde_json::from_slice(&text).unwrap();
+            let mut again = serde_json::to_vec_pretty(&value).unwrap();
+            again.push(b'\n');
+            assert_eq!(String::from_utf8(text).unwrap(), String::from_utf8(again).unwrap());
+            let elements = &value["elements"];
+            assert_eq!(elements["nodes"].as_array().unwrap().len(), case.nodes.len());
+            assert_eq!(elements["edges"].as_array().unwrap().len(), case.edges.len());
         }
     }
 
