@@ -25,12 +25,8 @@
 //! memory passes it is killed and reported as such — the generator keeps 1M addresses, so at
 //! 30M transfers a 6-hop walk from 100 seeds reaches nearly all of them).
 //!
-//! Peak RSS is the kernel's high-water mark of the child's own address space (`VmHWM` in
-//! `/proc/PID/status`, polled every 2 ms; it counts mapped file pages too). Not `ru_maxrss`: the
-//! child is spawned with `vfork` semantics, and the kernel folds the parent's high-water mark
-//! into the child's at `exec` (a bench that just built a 4 GiB snapshot reported that for every
-//! child). Its split into anonymous memory (the process's own allocations) and file pages (the
-//! mapped snapshot and binaries) is the largest of each seen while polling.
+//! Peak RSS and its split into the process's own memory and mapped file pages: see
+//! `child.rs`.
 // A benchmark reports its figures on stdout and its progress on stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -40,6 +36,8 @@ use std::time::Instant;
 use chaintrace_model::Address;
 use chaintrace_store::Store;
 
+mod child;
+use child::median;
 // Not every item of the shared generator is used by each bench.
 #[allow(dead_code)]
 mod generated;
@@ -100,14 +98,6 @@ struct Run {
     killed: bool,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v[v.len() / 2]
-}
-
 /// Run `chaintrace trace` as a new process and measure it.
 fn cold_trace(store: &Path, seeds: &[Address], policy: &str, out: &Path) -> Run {
     let bin = env!("CARGO_BIN_EXE_chaintrace");
@@ -120,81 +110,19 @@ fn cold_trace(store: &Path, seeds: &[Address], policy: &str, out: &Path) -> Run 
         .args(seeds.iter().map(|a| a.to_string()))
         .env_remove("CHAINTRACE_CONFIG")
         .env("CHAINTRACE_LOG", "warn")
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let t0 = Instant::now();
-    // reaped by `wait4` below, which also reports its CPU time
-    #[allow(clippy::zombie_processes)]
-    let child = cmd.spawn().expect("run chaintrace trace");
-    let pid = child.id();
-    // The peak and the anonymous/file split of the resident set, polled.
-    let status = PathBuf::from(format!("/proc/{pid}/status"));
-    let watch = std::thread::spawn(move || {
-        let (mut anon, mut file, mut hwm) = (0u64, 0u64, 0u64);
-        while let Ok(s) = std::fs::read_to_string(&status) {
-            let field = |name: &str| {
-                s.lines()
-                    .find(|l| l.starts_with(name))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(0)
-            };
-            anon = anon.max(field("RssAnon:"));
-            file = file.max(field("RssFile:"));
-            hwm = hwm.max(field("VmHWM:"));
-            if anon > rss_limit_kib() {
-                // SAFETY: a signal to our own child, which is not reaped until wait4 below
-                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-                return (anon, file, hwm, true);
-            }
-            if s.lines().any(|l| l.starts_with("State:") && l.contains("zombie")) {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
-        (anon, file, hwm, false)
-    });
-    let mut stdout = child.stdout;
-    let mut stderr = child.stderr;
-    let (out_text, err_text) = std::thread::scope(|s| {
-        let o = s.spawn(|| {
-            let mut b = String::new();
-            if let Some(r) = stdout.as_mut() {
-                let _ = std::io::Read::read_to_string(r, &mut b);
-            }
-            b
-        });
-        let mut e = String::new();
-        if let Some(r) = stderr.as_mut() {
-            let _ = std::io::Read::read_to_string(r, &mut e);
-        }
-        (o.join().unwrap_or_default(), e)
-    });
-    // wait4: the exit status with the child's CPU time
-    let mut wstatus = 0i32;
-    // SAFETY: plain syscall on our own child's pid; `ru` is a valid out-pointer for the call.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::wait4(pid as libc::pid_t, &mut wstatus, 0, &mut ru) };
-    let wall_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    assert_eq!(rc, pid as libc::pid_t, "wait4 on chaintrace trace");
-    let (anon, file, hwm, killed) = watch.join().unwrap_or((0, 0, 0, false));
-    assert!(
-        killed || (libc::WIFEXITED(wstatus) && libc::WEXITSTATUS(wstatus) == 0),
-        "cold chaintrace trace failed: {err_text}"
-    );
-    let v: serde_json::Value = serde_json::from_str(out_text.trim()).unwrap_or_default();
-    let tv = |t: libc::timeval| t.tv_sec as f64 * 1000.0 + t.tv_usec as f64 / 1000.0;
+        .env("NO_COLOR", "1");
+    let m = child::run(&mut cmd, rss_limit_kib());
+    assert!(m.killed || m.success, "cold chaintrace trace failed: {}", m.stderr);
+    let v: serde_json::Value = serde_json::from_str(m.stdout.trim()).unwrap_or_default();
     Run {
-        wall_ms,
-        cpu_ms: tv(ru.ru_utime) + tv(ru.ru_stime),
-        // the child's own high-water mark (see the module docs); ru_maxrss only if never read
-        peak_kib: if hwm > 0 { hwm } else { ru.ru_maxrss as u64 },
-        anon_kib: anon,
-        file_kib: file,
+        wall_ms: m.wall_ms,
+        cpu_ms: m.cpu_ms,
+        peak_kib: m.peak_kib,
+        anon_kib: m.anon_kib,
+        file_kib: m.file_kib,
         nodes: v["nodes"].as_u64().unwrap_or(0),
         edges: v["edges"].as_u64().unwrap_or(0),
-        killed,
+        killed: m.killed,
     }
 }
 
