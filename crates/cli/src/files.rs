@@ -8,13 +8,23 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result};
 use chaintrace_export::atomic::{self, Replace};
-use chaintrace_model::CaseFile;
+use chaintrace_model::{CaseDecodeError, CaseFile};
 
 /// Read a case file written by `chaintrace trace --out`.
 pub(crate) fn read_case(path: &Path) -> Result<CaseFile> {
+    read_case_with(path, CaseFile::from_json_bytes)
+}
+
+/// [`read_case`] without the case's nodes and edges (`CaseFile::without_graph_from_json_bytes`):
+/// for a command that needs only its head and deposits.
+pub(crate) fn read_case_without_graph(path: &Path) -> Result<CaseFile> {
+    read_case_with(path, CaseFile::without_graph_from_json_bytes)
+}
+
+fn read_case_with(path: &Path, parse: fn(&[u8]) -> Result<CaseFile, CaseDecodeError>) -> Result<CaseFile> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read case file {}: check the path", path.display()))?;
-    CaseFile::from_json_bytes(&bytes)
+    parse(&bytes)
         .with_context(|| format!("cannot load case file {} (write one with `chaintrace trace --out`)", path.display()))
 }
 

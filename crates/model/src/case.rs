@@ -437,6 +437,59 @@ impl CaseFile {
         head.trim_end().ends_with(',').then(|| CaseFile::from_json_str(&(head.into_owned() + EMPTY_ARRAYS)))
     }
 
+    /// Whether `bytes` are laid out as [`CaseFile::write_json`] of this version writes a case
+    /// file, checked without building anything: UTF-8, [`CASE_VERSION`] on its first line,
+    /// well-formed JSON to its end, ending with the top-level object's `}` and a newline.
+    /// (Its content is not checked; reading it checks that.)
+    pub fn has_current_layout(bytes: &[u8]) -> bool {
+        let first = format!("{{\n  \"version\": {CASE_VERSION},\n");
+        bytes.starts_with(first.as_bytes())
+            && bytes.ends_with(b"}\n")
+            && std::str::from_utf8(bytes).is_ok()
+            && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+    }
+
+    /// The case in `bytes` without its nodes and edges (both come back empty): its head and
+    /// its deposits, for a reader that needs no more (`chaintrace deposits`). A case file of
+    /// [`CaseFile::has_current_layout`] is read from its start up to its nodes
+    /// ([`CaseFile::head_from_json_start`]) and from its last array, the deposits, to its end
+    /// (a wide case's nodes and edges, 90% of its bytes, are checked as JSON and not built);
+    /// any other text is read whole, with [`CaseFile::from_json_bytes`]'s errors.
+    pub fn without_graph_from_json_bytes(bytes: &[u8]) -> Result<CaseFile, CaseDecodeError> {
+        const DEPOSITS: &[u8] = b"\n  \"deposits\": [";
+        let tail = || -> Option<Result<CaseFile, CaseDecodeError>> {
+            if !CaseFile::has_current_layout(bytes) {
+                return None;
+            }
+            let mut head = match CaseFile::head_from_json_start(bytes)? {
+                Ok(head) => head,
+                Err(e) => return Some(Err(e)),
+            };
+            // the last line of its kind: a newline byte occurs in no JSON string, and the
+            // deposits are the top-level object's last field
+            let at = bytes.windows(DEPOSITS.len()).rposition(|w| w == DEPOSITS)? + DEPOSITS.len() - 1;
+            let mut de = serde_json::Deserializer::from_slice(&bytes[at..]).into_iter::<Vec<CaseDeposit>>();
+            // (damaged: read whole, for an error with the file's line and column)
+            let deposits = de.next()?.ok()?;
+            // only the top-level object's end after them
+            let rest = &bytes[at + de.byte_offset()..];
+            if rest.iter().filter(|b| !b.is_ascii_whitespace()).ne([b'}'].iter()) {
+                return None;
+            }
+            head.deposits = deposits;
+            Some(Ok(head))
+        };
+        match tail() {
+            Some(case) => case,
+            None => {
+                let mut case = CaseFile::from_json_bytes(bytes)?;
+                case.nodes = Vec::new();
+                case.edges = Vec::new();
+                Ok(case)
+            }
+        }
+    }
+
     /// A version 1 case in version 2 terms: its one chain is every node's, edge's and
     /// deposit's, and every edge is a transfer (the default of `kind`).
     fn upgrade_v1(&mut self) {
@@ -1019,6 +1072,58 @@ mod tests {
         // a damaged head is an error, not a head
         let damaged = text.replacen("\"chain\"", "\"chain", 1);
         assert!(CaseFile::head_from_json_start(damaged.as_bytes()).unwrap().is_err());
+    }
+
+    /// Without its graph, a case reads as the whole case with its nodes and edges left out:
+    /// from the start and the end of the file as chaintrace writes it (a string that looks like
+    /// the deposits' line among them), whole in another layout or version; a damaged middle,
+    /// which that read skips, is still an error.
+    #[test]
+    fn a_case_without_its_graph_is_the_case_less_nodes_and_edges() {
+        let mut c = sample();
+        c.params.seeds_label = Some("x\n  \"deposits\": [".into());
+        c.deposits.push(CaseDeposit {
+            address: "bc1qnext".into(),
+            chain: "bitcoin".into(),
+            exchange: "Ex \"1\"".into(),
+            asset: "BTC".into(),
+            symbol: Some("BTC".into()),
+            amount: "1.5".into(),
+            usd: Some("100.00".into()),
+            usd_source: Some("shipped".into()),
+            tx: "aa".into(),
+            block: 7,
+            time: "2024-01-01T00:00:00Z".into(),
+            hops: 1,
+            seed: "bc1qseed".into(),
+            path: vec!["bc1qseed".into(), "bc1qnext".into()],
+        });
+        let want = CaseFile { nodes: Vec::new(), edges: Vec::new(), ..c.clone() };
+        let text = c.to_json();
+        assert!(CaseFile::has_current_layout(text.as_bytes()));
+        assert_eq!(CaseFile::without_graph_from_json_bytes(text.as_bytes()).unwrap(), want);
+        let compact = serde_json::to_string(&c).unwrap();
+        assert!(!CaseFile::has_current_layout(compact.as_bytes()));
+        assert_eq!(CaseFile::without_graph_from_json_bytes(compact.as_bytes()).unwrap(), want);
+        let v1 = text.replacen("\"version\": 2", "\"version\": 1", 1);
+        assert!(!CaseFile::has_current_layout(v1.as_bytes()));
+        assert_eq!(CaseFile::without_graph_from_json_bytes(v1.as_bytes()).unwrap(), want);
+        // read from its two ends: a node that is well-formed JSON but no node is not read
+        let wizard = text.replacen("\"role\": \"seed\"", "\"role\": \"wizard\"", 1);
+        assert!(CaseFile::from_json_str(&wizard).is_err());
+        assert_eq!(CaseFile::without_graph_from_json_bytes(wizard.as_bytes()).unwrap(), want);
+        // nodes and edges are not built, but still checked as JSON
+        for damaged in [
+            text.replacen("\"cluster\": \"c1\"", "\"cluster\": c1", 1),
+            text.replacen("\"block\": 7,", "\"block\": 7", 1),
+        ] {
+            assert!(!CaseFile::has_current_layout(damaged.as_bytes()));
+            assert!(CaseFile::without_graph_from_json_bytes(damaged.as_bytes()).is_err(), "{damaged}");
+        }
+        // a deposit that is not one: the error the whole read gives
+        let odd = text.replacen("\"hops\": 1", "\"hops\": \"one\"", 1);
+        let err = CaseFile::without_graph_from_json_bytes(odd.as_bytes()).unwrap_err().to_string();
+        assert_eq!(err, CaseFile::from_json_str(&odd).unwrap_err().to_string());
     }
 
     /// A version 1 file (as chaintrace wrote them before version 2) reads: its chain becomes

@@ -607,7 +607,8 @@ pub(crate) struct DepositsArgs {
 }
 
 pub(crate) fn run_deposits(ctx: &Context, args: DepositsArgs) -> Result<()> {
-    let case = files::read_case(&args.case)?;
+    // (its nodes and edges, most of a wide case's bytes, are not needed)
+    let case = files::read_case_without_graph(&args.case)?;
     let format = args.format.unwrap_or(if ctx.json { DepositsFormat::Json } else { DepositsFormat::Csv });
     match format {
         DepositsFormat::Json => output::json(&case.deposits),

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context as _, Result};
 use chaintrace_export::atomic::{self, Replace};
-use chaintrace_model::{CaseFile, CASE_VERSION};
+use chaintrace_model::CaseFile;
 use serde::Serialize;
 
 use super::labels::workbench_dir;
@@ -88,25 +88,18 @@ pub(crate) fn load(store: &Path, id: &str) -> Result<Option<CaseFile>> {
 }
 
 /// The text `GET /api/cases/<id>` sends for the case saved as `id`: the file's own bytes when
-/// they are a case file as this chaintrace writes it (the current version on its first line, a
-/// head that reads as a case's, UTF-8 and well-formed JSON to the end; a wide case is then
-/// checked in one pass that builds nothing, instead of being parsed and written again), else
-/// the file read whole and written as the current version writes it (a version 1 case, another
-/// layout). `None` when there is none.
+/// they are a case file as this chaintrace writes it (`CaseFile::has_current_layout`, checked in
+/// one pass that builds nothing, and a head that reads as a case's), instead of parsing a wide
+/// case and writing it again; else the file read whole and written as the current version
+/// writes it (a version 1 case, another layout). `None` when there is none.
 pub(crate) fn text(store: &Path, id: &str) -> Result<Option<Vec<u8>>> {
     let Some((path, mut file)) = open(store, id)? else { return Ok(None) };
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes).with_context(|| format!("cannot read case {}", path.display()))?;
-    let first = format!("{{\n  \"version\": {CASE_VERSION},\n");
-    let ours = bytes.starts_with(first.as_bytes())
-        && bytes.ends_with(b"}\n")
-        && matches!(CaseFile::head_from_json_start(&bytes), Some(Ok(_)))
-        && std::str::from_utf8(&bytes).is_ok();
-    if ours {
-        serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
-            .with_context(|| format!("saved case {} is damaged", path.display()))?;
+    if CaseFile::has_current_layout(&bytes) && matches!(CaseFile::head_from_json_start(&bytes), Some(Ok(_))) {
         return Ok(Some(bytes));
     }
+    // (a damaged file: its error)
     whole(&path, &bytes).map(|case| Some(case.to_json().into_bytes()))
 }
 
