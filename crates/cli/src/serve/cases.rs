@@ -238,21 +238,17 @@ mod tests {
         }
     }
 
-    /// The list reads each case's head from the start of its file: a wide case (its head far
-    /// before the end of a multi-megabyte file, which is never read), a case laid out otherwise
-    /// (compact JSON: read whole) and a damaged head (an error naming the case).
-    #[test]
-    fn the_list_reads_heads_and_other_layouts_whole() {
-        let store = std::env::temp_dir().join(format!("chaintrace-cases-test-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&store);
+    /// A poison case on ethereum from `seeds` with `nodes` copies of one node.
+    fn ethereum_case(seeds: &[&str], nodes: usize) -> CaseFile {
         let mut case = CaseFile::from_json_str(
-            r#"{"version": 2, "chain": "ethereum", "chains": ["ethereum"], "seeds": ["0xaa", "0xbb"],
+            r#"{"version": 2, "chain": "ethereum", "chains": ["ethereum"], "seeds": [],
                 "params": {"direction": "forward", "hops": 6, "policy": "poison", "min_amount": null, "asset": null,
                            "since": null, "until": null, "seeds_label": null, "hub_degree": 1000},
                 "provenance": {"tool_version": "t", "store_tips": {}, "labels_hash": ""},
                 "nodes": [], "edges": [], "deposits": []}"#,
         )
         .unwrap();
+        case.seeds = seeds.iter().map(|s| s.to_string()).collect();
         let node = chaintrace_model::CaseNode {
             address: "0xcc".into(),
             chain: "ethereum".into(),
@@ -262,7 +258,18 @@ mod tests {
             stop_reason: None,
             cluster: None,
         };
-        case.nodes = vec![node; 40_000];
+        case.nodes = vec![node; nodes];
+        case
+    }
+
+    /// The list reads each case's head from the start of its file: a wide case (its head far
+    /// before the end of a multi-megabyte file, which is never read), a case laid out otherwise
+    /// (compact JSON: read whole) and a damaged head (an error naming the case).
+    #[test]
+    fn the_list_reads_heads_and_other_layouts_whole() {
+        let store = std::env::temp_dir().join(format!("chaintrace-cases-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&store);
+        let mut case = ethereum_case(&["0xaa", "0xbb"], 40_000);
         // cut short after its head: the list reads no further (opening it reports the damage)
         let text = case.to_json();
         assert!(text.len() > (4 << 20), "wider than the most the list reads of a head");
@@ -296,26 +303,7 @@ mod tests {
     fn a_case_is_sent_as_saved_or_written_again() {
         let store = std::env::temp_dir().join(format!("chaintrace-cases-text-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&store);
-        let mut case = CaseFile::from_json_str(
-            r#"{"version": 2, "chain": "ethereum", "chains": ["ethereum"], "seeds": ["0xaa"],
-                "params": {"direction": "forward", "hops": 6, "policy": "poison", "min_amount": null, "asset": null,
-                           "since": null, "until": null, "seeds_label": null, "hub_degree": 1000},
-                "provenance": {"tool_version": "t", "store_tips": {}, "labels_hash": ""},
-                "nodes": [], "edges": [], "deposits": []}"#,
-        )
-        .unwrap();
-        case.nodes = vec![
-            chaintrace_model::CaseNode {
-                address: "0xcc".into(),
-                chain: "ethereum".into(),
-                hop: 1,
-                role: chaintrace_model::Role::Intermediate,
-                labels: Vec::new(),
-                stop_reason: None,
-                cluster: None,
-            };
-            3
-        ];
+        let case = ethereum_case(&["0xaa"], 3);
         let canonical = case.to_json();
         let id = save(&store, canonical.as_bytes(), 1).unwrap();
         assert_eq!(text(&store, &id).unwrap().unwrap(), canonical.as_bytes());
