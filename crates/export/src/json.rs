@@ -94,18 +94,11 @@ pub fn render(graph: &Graph<'_>) -> Vec<u8> {
 }
 
 /// `n` elements, `element(0)` first, as the pretty printer writes an array's contents three
-/// levels in (after its `[`, through its `]`): each on new lines indented six spaces deeper
-/// than its own pretty text (a newline in pretty JSON is always between tokens).
+/// levels in (after its `[`, through its `]`).
 fn array(out: &mut Vec<u8>, n: usize, element: impl Fn(usize) -> Value) {
     for i in 0..n {
         out.extend_from_slice(if i == 0 { b"\n      " } else { b",\n      " });
-        let text = serde_json::to_vec_pretty(&element(i)).expect("JSON values serialise");
-        for line in text.split_inclusive(|&b| b == b'\n') {
-            out.extend_from_slice(line);
-            if line.ends_with(b"\n") {
-                out.extend_from_slice(b"      ");
-            }
-        }
+        chaintrace_model::pretty_json_at(out, &element(i), 3).expect("JSON values serialise into memory");
     }
     out.extend_from_slice(if n == 0 { b"]" } else { b"\n    ]" });
 }

@@ -591,6 +591,15 @@ impl<T: Sync> Elements<T> for Vec<T> {
     }
 }
 
+/// Append `value`'s JSON as `serde_json::to_writer_pretty` writes it when it is `depth` levels
+/// inside a document (two spaces a level): its inner lines indented that much deeper, its first
+/// line left for the caller to begin (after a key, or a newline and the indent). Case files
+/// write their elements this way, a chunk at a time; so do exports that write one element at a
+/// time into a larger pretty document.
+pub fn pretty_json_at<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T, depth: usize) -> std::io::Result<()> {
+    pretty::element(out, value, depth)
+}
+
 /// The top-level `version` of a JSON text when it is an object whose `version` is an unsigned
 /// integer; `None` for any other JSON value. Everything else is read past without being kept.
 struct VersionProbe(Option<u64>);
@@ -765,10 +774,16 @@ mod pretty {
         items.each(range, &mut |x| {
             out.extend_from_slice(if first { b"\n    " } else { b",\n    " });
             first = false;
-            let mut ser = serde_json::Serializer::with_formatter(&mut out, Indented { depth: 2, has_value: false });
-            x.serialize(&mut ser).map_err(io::Error::from)
+            element(&mut out, x, 2)
         })?;
         Ok(out)
+    }
+
+    /// `x`'s pretty text as the pretty printer writes it `depth` levels into a document (its
+    /// inner lines indented `depth` levels deeper; its first line is the caller's to begin).
+    pub(super) fn element<T: Serialize + ?Sized>(out: &mut Vec<u8>, x: &T, depth: usize) -> io::Result<()> {
+        let mut ser = serde_json::Serializer::with_formatter(out, Indented { depth, has_value: false });
+        x.serialize(&mut ser).map_err(io::Error::from)
     }
 
     /// The three arrays as the last fields of the file's top-level object (`"nodes": [...],`

@@ -22,8 +22,8 @@ pub mod transfer;
 pub use address::{tron_base58, Address, AddressError, TRON_PREFIX};
 pub use amount::{format_units, parse_units, AmountError, U256};
 pub use case::{
-    CaseDecodeError, CaseDeposit, CaseEdge, CaseFile, CaseNode, EdgeKind, Elements, NodeLabel, PriceSourceRef,
-    Provenance, Role, TipRef, TraceParams, CASE_VERSION,
+    pretty_json_at, CaseDecodeError, CaseDeposit, CaseEdge, CaseFile, CaseNode, EdgeKind, Elements, NodeLabel,
+    PriceSourceRef, Provenance, Role, TipRef, TraceParams, CASE_VERSION,
 };
 pub use chain::{ChainKind, ChainSpec, Sensitive};
 pub use flow::{BridgeEvent, BridgeKey, BridgeSide, Conversion, ConversionKind, PricePoint};
