@@ -79,11 +79,17 @@ fn open(store: &Path, id: &str) -> Result<Option<(PathBuf, std::fs::File)>> {
     }
 }
 
-/// The case saved as `id`; `None` when there is none (or the id is not one of ours).
-pub(crate) fn load(store: &Path, id: &str) -> Result<Option<CaseFile>> {
+/// The bytes of the case saved as `id` and its path; `None` when there is none.
+fn read(store: &Path, id: &str) -> Result<Option<(PathBuf, Vec<u8>)>> {
     let Some((path, mut file)) = open(store, id)? else { return Ok(None) };
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes).with_context(|| format!("cannot read case {}", path.display()))?;
+    Ok(Some((path, bytes)))
+}
+
+/// The case saved as `id`; `None` when there is none (or the id is not one of ours).
+pub(crate) fn load(store: &Path, id: &str) -> Result<Option<CaseFile>> {
+    let Some((path, bytes)) = read(store, id)? else { return Ok(None) };
     whole(&path, &bytes).map(Some)
 }
 
@@ -93,9 +99,7 @@ pub(crate) fn load(store: &Path, id: &str) -> Result<Option<CaseFile>> {
 /// case and writing it again; else the file read whole and written as the current version
 /// writes it (a version 1 case, another layout). `None` when there is none.
 pub(crate) fn text(store: &Path, id: &str) -> Result<Option<Vec<u8>>> {
-    let Some((path, mut file)) = open(store, id)? else { return Ok(None) };
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).with_context(|| format!("cannot read case {}", path.display()))?;
+    let Some((path, bytes)) = read(store, id)? else { return Ok(None) };
     if CaseFile::has_current_layout(&bytes) && matches!(CaseFile::head_from_json_start(&bytes), Some(Ok(_))) {
         return Ok(Some(bytes));
     }

@@ -349,14 +349,17 @@ pub(super) async fn cases(State(state): St) -> ApiResult<Json<Value>> {
 }
 
 fn load_case(state: &AppState, id: &str) -> ApiResult<chaintrace_model::CaseFile> {
-    if !cases::valid_id(id) {
-        return Err(invalid_id(id));
-    }
+    check_id(id)?;
     cases::load(&state.ctx.store_path, id).map_err(ApiError::internal)?.ok_or_else(|| no_case(id))
 }
 
-fn invalid_id(id: &str) -> ApiError {
-    ApiError::bad(format!("invalid case id {id:?}: ids are lower-case letters, digits and '-'"))
+/// A bad request unless `id` is one `cases` could have made.
+fn check_id(id: &str) -> ApiResult<()> {
+    if cases::valid_id(id) {
+        Ok(())
+    } else {
+        Err(ApiError::bad(format!("invalid case id {id:?}: ids are lower-case letters, digits and '-'")))
+    }
 }
 
 fn no_case(id: &str) -> ApiError {
@@ -365,9 +368,7 @@ fn no_case(id: &str) -> ApiError {
 
 pub(super) async fn case(State(state): St, p: Result<Path<String>, PathRejection>) -> ApiResult<Response> {
     let id = path_params(p)?;
-    if !cases::valid_id(&id) {
-        return Err(invalid_id(&id));
-    }
+    check_id(&id)?;
     blocking(move || {
         let text = cases::text(&state.ctx.store_path, &id).map_err(ApiError::internal)?.ok_or_else(|| no_case(&id))?;
         Ok(([(header::CONTENT_TYPE, "application/json")], text).into_response())
