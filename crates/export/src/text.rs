@@ -33,6 +33,13 @@ pub fn stand_in(c: char) -> Option<char> {
     }
 }
 
+/// Whether an escaper gives `text` back as it is: printable ASCII (no control character, no
+/// DEL) without any of the syntax's `special` bytes — addresses, hashes, amounts and most
+/// labels, which are then copied whole instead of a character at a time.
+fn plain(text: &str, special: &[u8]) -> bool {
+    text.bytes().all(|b| (0x20..0x7f).contains(&b) && !special.contains(&b))
+}
+
 /// `text` with every control character (other than tab, LF, CR) replaced by its stand-in.
 pub fn clean(text: &str) -> Cow<'_, str> {
     if !text.chars().any(|c| stand_in(c).is_some()) {
@@ -45,6 +52,13 @@ pub fn clean(text: &str) -> Cow<'_, str> {
 /// predefined entities, tab/LF/CR as character references so attribute-value normalisation
 /// and end-of-line handling give them back unchanged, and controls replaced by [`clean`].
 pub fn xml(text: &str) -> String {
+    if plain(text, b"&<>\"'") {
+        return text.to_owned();
+    }
+    xml_by_char(text)
+}
+
+fn xml_by_char(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
         match c {
@@ -65,6 +79,13 @@ pub fn xml(text: &str) -> String {
 /// Escape for HTML text and attribute values (double-quoted). Newlines stay newlines (CSS
 /// decides how they show); controls are replaced by [`clean`].
 pub fn html(text: &str) -> String {
+    if plain(text, b"&<>\"'") {
+        return text.to_owned();
+    }
+    html_by_char(text)
+}
+
+fn html_by_char(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
         match c {
@@ -85,6 +106,13 @@ pub fn html(text: &str) -> String {
 /// doubled; newlines become `\n` (centred line break), CR and tab become spaces-preserving
 /// `\r`-free forms.
 pub fn dot(text: &str) -> String {
+    if plain(text, b"\"\\") {
+        return text.to_owned();
+    }
+    dot_by_char(text)
+}
+
+fn dot_by_char(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
         match c {
@@ -187,6 +215,16 @@ mod tests {
         assert_eq!(csv_cell("Binance"), "Binance");
         assert_eq!(csv_cell(""), "");
         assert_eq!(csv_cell("a=b"), "a=b");
+    }
+
+    proptest::proptest! {
+        /// The whole-text fast path gives what the character loop gives, for any text.
+        #[test]
+        fn plain_text_is_copied_as_the_loop_would_write_it(text in "\\PC*|[\\x00-\\x7f]{0,40}|[a-z0-9&<>\"'\\\\ ]{0,20}") {
+            proptest::prop_assert_eq!(xml(&text), xml_by_char(&text));
+            proptest::prop_assert_eq!(html(&text), html_by_char(&text));
+            proptest::prop_assert_eq!(dot(&text), dot_by_char(&text));
+        }
     }
 
     #[test]
