@@ -1667,11 +1667,14 @@ impl<S: GraphSource> Walker<'_, &S> {
         // earliest carrying send whose sender held stratum `s - 1` strictly before it (a send
         // leaves before its own receipt arrives, for a transfer to itself too); strata of N
         // are never sent on.
+        // (by stratum, then state: a pass for stratum `s` reads the states' entries of `s - 1`
+        // in order and updates the receivers' of `s`, one table of `states` keys each, which
+        // stays in cache where a state's `n` keys side by side would not)
         let mut first = vec![KEY_MAX; states * n];
         for (g, &(_, fs, _)) in groups.iter().enumerate() {
             if fs == SEED_SLOT {
                 for e in group(g).iter().filter(|e| e.to != NO_SLOT) {
-                    let c = &mut first[e.to as usize * n + 1];
+                    let c = &mut first[states + e.to as usize];
                     *c = (*c).min(e.k);
                 }
             }
@@ -1681,7 +1684,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                 if fs == SEED_SLOT {
                     continue;
                 }
-                let held_at = first[fs as usize * n + s - 1];
+                let held_at = first[(s - 1) * states + fs as usize];
                 if held_at == KEY_MAX {
                     continue;
                 }
@@ -1689,7 +1692,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                 // the sends after it: a suffix (the group is in the walk's order)
                 let from = sends.partition_point(|e| e.k <= held_at);
                 for e in sends[from..].iter().filter(|e| e.to != NO_SLOT) {
-                    let c = &mut first[e.to as usize * n + s];
+                    let c = &mut first[s * states + e.to as usize];
                     *c = (*c).min(e.k);
                 }
             }
@@ -1698,10 +1701,18 @@ impl<S: GraphSource> Walker<'_, &S> {
         // the edges: every non-zero send of a seed (stratum 1), every non-zero send of a
         // tracked holding that held some stratum below N before it (strata one higher)
         let mut cands: Vec<(&Row, u32, u64, Key)> = Vec::new();
+        // (a tracked holding's earliest arrival of each stratum)
+        let mut held_at = vec![KEY_MAX; n];
         for (g, &(x, fs, _)) in groups.iter().enumerate() {
             let seed = fs == SEED_SLOT;
-            let (held_at, begin) =
-                if seed { (&[][..], 0) } else { (&first[fs as usize * n..][..n], start[fs as usize]) };
+            let begin = if seed {
+                0
+            } else {
+                for (s, h) in held_at.iter_mut().enumerate() {
+                    *h = first[s * states + fs as usize];
+                }
+                start[fs as usize]
+            };
             for e in group(g) {
                 // the assets the discovery met: a seed's sends after its first key, a tracked
                 // holding's after its earliest arrival (on its pass from there)
