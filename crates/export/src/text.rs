@@ -33,13 +33,6 @@ pub fn stand_in(c: char) -> Option<char> {
     }
 }
 
-/// Whether an escaper gives `text` back as it is: printable ASCII (no control character, no
-/// DEL) without any of the syntax's `special` bytes — addresses, hashes, amounts and most
-/// labels, which are then copied whole instead of a character at a time.
-fn plain(text: &str, special: &[u8]) -> bool {
-    text.bytes().all(|b| (0x20..0x7f).contains(&b) && !special.contains(&b))
-}
-
 /// `text` with every control character (other than tab, LF, CR) replaced by its stand-in.
 pub fn clean(text: &str) -> Cow<'_, str> {
     if !text.chars().any(|c| stand_in(c).is_some()) {
@@ -48,83 +41,99 @@ pub fn clean(text: &str) -> Cow<'_, str> {
     Cow::Owned(text.chars().map(|c| stand_in(c).unwrap_or(c)).collect())
 }
 
-/// Escape for an XML attribute value (either quote style) or XML text content: the five
-/// predefined entities, tab/LF/CR as character references so attribute-value normalisation
-/// and end-of-line handling give them back unchanged, and controls replaced by [`clean`].
-pub fn xml(text: &str) -> String {
-    if plain(text, b"&<>\"'") {
-        return text.to_owned();
-    }
-    xml_by_char(text)
+/// How one output syntax writes text: the characters it writes otherwise than as themselves
+/// (`rule`: their replacement, `""` for one it drops), and among printable ASCII exactly those
+/// (`special`), so that text of printable ASCII without them — addresses, hashes, amounts and
+/// most labels — is copied whole instead of a character at a time. Every other character is
+/// written as itself, or as its [`stand_in`].
+struct Syntax {
+    special: &'static [u8],
+    rule: fn(char) -> Option<&'static str>,
 }
 
-fn xml_by_char(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' => out.push_str("&#9;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(stand_in(c).unwrap_or(c)),
+impl Syntax {
+    fn escape(&self, text: &str) -> String {
+        if text.bytes().all(|b| (0x20..0x7f).contains(&b) && !self.special.contains(&b)) {
+            return text.to_owned();
         }
+        self.by_char(text)
     }
-    out
-}
 
-/// Escape for HTML text and attribute values (double-quoted). Newlines stay newlines (CSS
-/// decides how they show); controls are replaced by [`clean`].
-pub fn html(text: &str) -> String {
-    if plain(text, b"&<>\"'") {
-        return text.to_owned();
-    }
-    html_by_char(text)
-}
-
-fn html_by_char(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(stand_in(c).unwrap_or(c)),
+    fn by_char(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len() + 8);
+        for c in text.chars() {
+            match (self.rule)(c) {
+                Some(r) => out.push_str(r),
+                None => out.push(stand_in(c).unwrap_or(c)),
+            }
         }
+        out
     }
-    out
 }
 
-/// The inside of a double-quoted DOT string. Graphviz reads `\"` as a quote and gives other
+/// XML: the five predefined entities, and tab/LF/CR as character references so that
+/// attribute-value normalisation and end-of-line handling give them back unchanged.
+const XML: Syntax = Syntax {
+    special: b"&<>\"'",
+    rule: |c| match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '"' => Some("&quot;"),
+        '\'' => Some("&apos;"),
+        '\t' => Some("&#9;"),
+        '\n' => Some("&#10;"),
+        '\r' => Some("&#13;"),
+        _ => None,
+    },
+};
+
+/// HTML: the entities, and CR as a reference; newlines stay newlines (CSS decides how they
+/// show).
+const HTML: Syntax = Syntax {
+    special: b"&<>\"'",
+    rule: |c| match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '"' => Some("&quot;"),
+        '\'' => Some("&#39;"),
+        '\r' => Some("&#13;"),
+        _ => None,
+    },
+};
+
+/// The inside of a double-quoted DOT string: Graphviz reads `\"` as a quote and gives other
 /// backslash sequences meaning in labels (`\n`, `\l`, `\N`, …), so a literal backslash is
-/// doubled; newlines become `\n` (centred line break), CR and tab become spaces-preserving
-/// `\r`-free forms.
-pub fn dot(text: &str) -> String {
-    if plain(text, b"\"\\") {
-        return text.to_owned();
-    }
-    dot_by_char(text)
+/// doubled; a newline becomes `\n` (a centred line break), CR is dropped and tab becomes a
+/// space.
+const DOT: Syntax = Syntax {
+    special: b"\"\\",
+    rule: |c| match c {
+        '"' => Some("\\\""),
+        '\\' => Some("\\\\"),
+        '\n' => Some("\\n"),
+        '\r' => Some(""),
+        '\t' => Some(" "),
+        _ => None,
+    },
+};
+
+/// Escape for an XML attribute value (either quote style) or XML text content ([`XML`]);
+/// controls replaced as by [`clean`].
+pub fn xml(text: &str) -> String {
+    XML.escape(text)
 }
 
-fn dot_by_char(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => {}
-            '\t' => out.push(' '),
-            c => out.push(stand_in(c).unwrap_or(c)),
-        }
-    }
-    out
+/// Escape for HTML text and attribute values (double-quoted) ([`HTML`]); controls replaced as
+/// by [`clean`].
+pub fn html(text: &str) -> String {
+    HTML.escape(text)
+}
+
+/// The inside of a double-quoted DOT string ([`DOT`]); controls replaced as by [`clean`].
+pub fn dot(text: &str) -> String {
+    DOT.escape(text)
 }
 
 /// A CSV cell that no spreadsheet will evaluate: controls replaced by [`clean`], and a cell
@@ -221,9 +230,21 @@ mod tests {
         /// The whole-text fast path gives what the character loop gives, for any text.
         #[test]
         fn plain_text_is_copied_as_the_loop_would_write_it(text in "\\PC*|[\\x00-\\x7f]{0,40}|[a-z0-9&<>\"'\\\\ ]{0,20}") {
-            proptest::prop_assert_eq!(xml(&text), xml_by_char(&text));
-            proptest::prop_assert_eq!(html(&text), html_by_char(&text));
-            proptest::prop_assert_eq!(dot(&text), dot_by_char(&text));
+            for syntax in [&XML, &HTML, &DOT] {
+                proptest::prop_assert_eq!(syntax.escape(&text), syntax.by_char(&text));
+            }
+        }
+    }
+
+    /// A syntax's `special` bytes are exactly the printable ASCII its rule writes otherwise
+    /// than as themselves (a byte missing would be copied raw by the fast path).
+    #[test]
+    fn special_bytes_are_the_rules_printable_ascii() {
+        for syntax in [&XML, &HTML, &DOT] {
+            let ruled: Vec<u8> = (0x20u8..0x7f).filter(|&b| (syntax.rule)(b as char).is_some()).collect();
+            let mut special = syntax.special.to_vec();
+            special.sort_unstable();
+            assert_eq!(ruled, special);
         }
     }
 
