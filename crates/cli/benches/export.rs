@@ -32,14 +32,14 @@ mod child;
 use child::{median, Measured};
 #[allow(dead_code)]
 mod generated;
+// Not every shared helper is used by each bench.
+#[allow(dead_code)]
+mod figures;
+use figures::env_u64;
 use generated::{open_or_generate_graph, Graph, CHAIN};
 
 /// No limit on a command's memory here: its peak is what is measured.
 const NO_LIMIT: u64 = u64::MAX;
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 fn chaintrace() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chaintrace"));

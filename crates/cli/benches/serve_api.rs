@@ -26,6 +26,10 @@ use chaintrace_testkit::rng::Rng;
 // Not every item of the shared generator is used by each bench.
 #[allow(dead_code)]
 mod generated;
+// Not every shared helper is used by each bench.
+#[allow(dead_code)]
+mod figures;
+use figures::percentile;
 use generated::{hub, open_or_generate, ScanFirst, CHAIN, HUBS};
 
 /// The running server, killed on drop.
@@ -100,11 +104,6 @@ fn request(agent: &ureq::Agent, url: &str, kind: Kind, a: &Address) -> f64 {
     };
     assert!(body.starts_with('{'), "{}: {body}", kind.name());
     t0.elapsed().as_secs_f64() * 1000.0
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 /// `total` requests of `kind` spread over `clients` threads, each on its own connection; the

@@ -47,6 +47,10 @@ use chaintrace_tracer::{reach, trace, Policy, PriceBook, Trace, TraceOptions};
 // Not every item of the shared generator is used by each bench.
 #[allow(dead_code)]
 mod generated;
+// Not every shared helper is used by each bench.
+#[allow(dead_code)]
+mod figures;
+use figures::{env_u64, percentile, process_cpu_ns};
 use generated::{open_or_generate_graph, Graph, CHAIN};
 
 #[path = "../src/memory.rs"]
@@ -81,29 +85,9 @@ fn proc_field(text: &str, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// CPU time the process has run, all its threads (the walk reads on two), nanoseconds
-/// (`CLOCK_PROCESS_CPUTIME_ID`): on a machine shared with other work, the figure that does not
-/// count time spent waiting for a core.
-fn process_cpu_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid out-pointer for the call's duration.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID)");
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
 fn reset_peak_rss() {
     // Linux: writing 5 to clear_refs resets VmHWM to the current RSS
     let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn options(seeds: &[Address], policy: Policy) -> TraceOptions {

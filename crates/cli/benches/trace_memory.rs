@@ -41,6 +41,10 @@ use child::median;
 // Not every item of the shared generator is used by each bench.
 #[allow(dead_code)]
 mod generated;
+// Not every shared helper is used by each bench.
+#[allow(dead_code)]
+mod figures;
+use figures::env_u64;
 use generated::{open_or_generate_graph, Graph, CHAIN};
 
 #[allow(dead_code, unreachable_pub)]
@@ -58,10 +62,6 @@ fn hops() -> u32 {
 /// the machine is shared, and a trace that reaches the whole graph holds all of it.
 fn rss_limit_kib() -> u64 {
     env_u64("CHAINTRACE_BENCH_RSS_LIMIT_MIB", 8192) * 1024
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 /// `1m`, `10m`, `30m`, or the number itself.
