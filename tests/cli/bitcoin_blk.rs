@@ -257,24 +257,39 @@ fn verify_recomputes_the_checkpoint_of_a_real_blk_ingest_from_its_rows() {
 
 /// `ingest bitcoin` allocates through mimalloc, every other command through glibc's allocator
 /// (the binary's per-command allocator, chosen before `main`: `crates/cli/src/alloc.rs`); the
-/// ingest's rows are checked by the tests above, which all run under it.
+/// ingest's rows are checked by the tests above, which all run under it. Under mimalloc freed
+/// memory is never handed back (purge delay -1), unless `MIMALLOC_PURGE_DELAY` says otherwise:
+/// mimalloc reading that variable into the option the binary sets is what shows the binary set
+/// the right one.
 #[test]
 fn only_the_bitcoin_ingest_runs_on_mimalloc() {
     let w = Workdir::new();
     let dir = blocks_dir(&w, "b", &[first_100k()], None);
-    let allocator = |args: &[&str]| {
-        let out = w.cmd(args).env("CHAINTRACE_LOG", "chaintrace=debug").output().unwrap();
+    // the log line's `allocator` and `purge_delay_ms` fields (the second absent under glibc)
+    let allocator = |args: &[&str], purge: Option<&str>| {
+        let mut cmd = w.cmd(args);
+        cmd.env("CHAINTRACE_LOG", "chaintrace=debug").env_remove("MIMALLOC_PURGE_DELAY");
+        if let Some(p) = purge {
+            cmd.env("MIMALLOC_PURGE_DELAY", p);
+        }
+        let out = cmd.output().unwrap();
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         let log = String::from_utf8_lossy(&out.stderr).into_owned();
         let line = log.lines().find(|l| l.contains("memory allocator")).unwrap_or_else(|| panic!("{args:?}: {log}"));
-        line.split("allocator=").nth(1).unwrap_or_else(|| panic!("{line}")).trim_matches('"').to_string()
+        let field =
+            |name: &str| line.split(' ').find_map(|f| f.strip_prefix(name)).map(|v| v.trim_matches('"').to_string());
+        (field("allocator=").unwrap_or_else(|| panic!("{line}")), field("purge_delay_ms="))
     };
+    let to =
+        |n: &str| ["--json", "ingest", "bitcoin", "--blocks-dir", dir.to_str().unwrap(), "--to", n].map(String::from);
+    let ingest = |n: &str, purge| allocator(&to(n).iter().map(String::as_str).collect::<Vec<_>>(), purge);
+    assert_eq!(ingest("50", None), ("mimalloc".to_string(), Some("-1".to_string())));
+    assert_eq!(ingest("60", Some("250")), ("mimalloc".to_string(), Some("250".to_string())));
+    assert_eq!(allocator(&["--json", "stats"], None), ("system".to_string(), None));
     assert_eq!(
-        allocator(&["--json", "ingest", "bitcoin", "--blocks-dir", dir.to_str().unwrap(), "--to", "50"]),
-        "mimalloc"
+        allocator(&["--json", "transfers", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"], None),
+        ("system".to_string(), None)
     );
-    assert_eq!(allocator(&["--json", "stats"]), "system");
-    assert_eq!(allocator(&["--json", "transfers", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"]), "system");
-    // (heights 0..=50 stored: the rows themselves are checked by the tests above, all on mimalloc)
-    assert_eq!(w.json(&["stats"])["chains"]["bitcoin"]["blocks"], 51);
+    // (heights 0..=60 stored: the rows themselves are checked by the tests above, all on mimalloc)
+    assert_eq!(w.json(&["stats"])["chains"]["bitcoin"]["blocks"], 61);
 }

@@ -140,7 +140,7 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     output::init_logging(cli.verbose);
-    tracing::debug!(allocator = alloc::name(), "memory allocator");
+    tracing::debug!(allocator = alloc::name(), purge_delay_ms = alloc::purge_delay(), "memory allocator");
     match run(cli, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
