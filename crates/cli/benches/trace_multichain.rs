@@ -386,6 +386,15 @@ impl<S: GraphSource> GraphSource for Timed<S> {
     fn bridge_release(&self, key: &BridgeKey) -> Result<Option<BridgeEvent>, S::Error> {
         self.time(1, || self.inner.bridge_release(key))
     }
+
+    fn flows_batch(&self, addrs: &[Address]) -> Result<Vec<(Vec<Conversion>, Vec<BridgeEvent>)>, S::Error> {
+        let t0 = Instant::now();
+        let r = self.inner.flows_batch(addrs);
+        self.ns[1].fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        // (counted as the two look-ups per address it stands for)
+        self.flow_calls.fetch_add(2 * addrs.len() as u64, Ordering::Relaxed);
+        r
+    }
 }
 
 /// What a source read while it was timed: transfer and degree reads (ms), swap and bridge row

@@ -230,6 +230,59 @@ impl Store {
         Ok(out)
     }
 
+    /// The conversions and the bridge deposits of each of `owners` on `chain`, in the order of
+    /// `owners`: for each, what [`Store::conversions`] (from the start, no limit) and
+    /// [`Store::bridge_deposits`] give. One RocksDB iterator serves them all, each owner's rows a
+    /// seek in key order: a walk asks this for every address a hop level expands, and an
+    /// iterator per owner and kind cost more than the rows it read.
+    #[allow(clippy::type_complexity)]
+    pub fn flows_of_many(
+        &self,
+        chain: &str,
+        owners: &[Address],
+    ) -> Result<Vec<(Vec<Conversion>, Vec<BridgeEvent>)>, StoreError> {
+        let mut out: Vec<(Vec<Conversion>, Vec<BridgeEvent>)> = vec![(Vec::new(), Vec::new()); owners.len()];
+        let Some(no) = self.chain_no(chain) else { return Ok(out) };
+        let counts = self.flow_counts(chain);
+        // (prefix, owner, whether it is the deposits') in key order
+        let mut seeks: Vec<(Vec<u8>, usize, bool)> = Vec::new();
+        for (i, owner) in owners.iter().enumerate() {
+            if counts.conversions > 0 {
+                seeks.push((flow_index::prefix(no, FlowKind::Conversion, &[&owner.to_key()]), i, false));
+            }
+            if counts.bridge_events > 0 {
+                seeks.push((deposit_prefix(no, owner), i, true));
+            }
+        }
+        if seeks.is_empty() {
+            return Ok(out);
+        }
+        seeks.sort_unstable();
+        let Some(handle) = self.db.cf_handle(cf::FLOW_INDEX) else { return Ok(out) };
+        let mut ro = ReadOptions::default();
+        if let Some(end) = crate::keys::prefix_end(&no.to_be_bytes()) {
+            ro.set_iterate_upper_bound(end);
+        }
+        let mut it = self.db.raw_iterator_cf_opt(handle, ro);
+        let corrupt = || StoreError::Corrupt("a flow_index row does not decode".into());
+        for (prefix, i, deposits) in &seeks {
+            it.seek(prefix);
+            while let (Some(k), Some(v)) = (it.key(), it.value()) {
+                if !k.starts_with(prefix) {
+                    break;
+                }
+                match (FlowRow::decode(v).ok_or_else(corrupt)?, deposits) {
+                    (FlowRow::Conversion(c), false) => out[*i].0.push(c),
+                    (FlowRow::Bridge(e), true) => out[*i].1.push(e),
+                    _ => {}
+                }
+                it.next();
+            }
+            it.status()?;
+        }
+        Ok(out)
+    }
+
     /// The release on `chain` of the bridge crossing `key`, when `chain` holds one (the first in
     /// chain order should a bridge ever release one key twice).
     pub fn bridge_release(&self, chain: &str, key: &BridgeKey) -> Result<Option<BridgeEvent>, StoreError> {
@@ -389,6 +442,33 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let s = Store::open(&dir.path().join("db")).expect("open");
         (dir, s)
+    }
+
+    /// `flows_of_many` gives each owner, in the order asked, what the per-owner look-ups give,
+    /// and what the fixture put there: conversions at the heights `owner(h)` names, deposits at
+    /// its odd ones (an owner asked twice, one without rows and a release's recipient, which
+    /// owns no deposit, included; another chain has none).
+    #[test]
+    fn many_owners_read_at_once_as_one_by_one() {
+        let blocks: Vec<BlockData> = (0..30).map(block).collect();
+        let (_d, s) = fresh();
+        s.apply_blocks("eth", &blocks).expect("apply");
+        let owners: Vec<Address> = vec![owner(3), owner(0), Address::Evm([0x42; 20]), owner(3), owner(1), owner(4)];
+        let many = s.flows_of_many("eth", &owners).expect("many");
+        assert_eq!(many.len(), owners.len());
+        for (o, (convs, deps)) in owners.iter().zip(&many) {
+            assert_eq!(*convs, s.conversions("eth", o, None, usize::MAX).expect("conversions"), "{o:?}");
+            assert_eq!(*deps, s.bridge_deposits("eth", o).expect("deposits"), "{o:?}");
+            let mine = |h: &u64| owner(*h) == *o;
+            let want: Vec<u64> = (0..30).filter(mine).collect();
+            assert_eq!(convs.iter().map(|c| c.height).collect::<Vec<_>>(), want, "{o:?}");
+            let want: Vec<u64> = (0..30).filter(|h| h % 2 == 1).filter(mine).collect();
+            assert_eq!(deps.iter().map(|e| e.height).collect::<Vec<_>>(), want, "{o:?}");
+        }
+        assert!(many[2].0.is_empty() && many[2].1.is_empty(), "an address without flows");
+        let other = s.flows_of_many("ethereum", &owners).expect("other chain");
+        assert!(other.iter().all(|(c, d)| c.is_empty() && d.is_empty()));
+        assert!(s.flows_of_many("eth", &[]).expect("none").is_empty());
     }
 
     #[test]

@@ -830,21 +830,39 @@ impl<S: GraphSource> Walker<'_, &S> {
         if !self.flows {
             return Ok(());
         }
+        // the nodes not loaded yet (each once, in the order given), and their rows read per
+        // chain in one call each
+        let mut todo: Vec<&Node> = Vec::new();
+        let mut seen: HashSet<&Node> = HashSet::default();
         for node in nodes {
-            if self.convs.contains_key(node) {
+            if !self.convs.contains_key(node) && seen.insert(node) {
+                todo.push(node);
+            }
+        }
+        let mut read: HashMap<&Node, (Vec<Conversion>, Vec<BridgeEvent>)> = HashMap::default();
+        for c in 0..self.chains.len() as u16 {
+            let mine: Vec<&Node> = todo.iter().copied().filter(|n| n.0 == c).collect();
+            if mine.is_empty() {
                 continue;
             }
+            let addrs: Vec<Address> = mine.iter().map(|n| n.1.clone()).collect();
+            let rows = self.src(c).flows_batch(&addrs).map_err(src_err)?;
+            if rows.len() != mine.len() {
+                return Err(TraceError::Source(
+                    format!("the source gave flows for {} of {} addresses", rows.len(), mine.len()).into(),
+                ));
+            }
+            read.extend(mine.into_iter().zip(rows));
+        }
+        for node in todo {
             let (c, addr) = node;
-            let chains = self.chains;
-            let src = chains[usize::from(*c)].source;
-            let mut convs = src.conversions(addr, None, usize::MAX).map_err(src_err)?;
+            let (mut convs, mut deps) = read.remove(node).unwrap_or_default();
             convs.retain(|v| v.owner == *addr && self.in_bounds(v.height, v.time));
             convs.sort_by_key(|v| (v.height, v.pos));
             for v in &convs {
                 self.legs_out.insert((*c, v.tx, addr.clone(), v.asset_in));
                 self.legs_in.insert((*c, v.tx, addr.clone(), v.asset_out));
             }
-            let mut deps = src.bridge_deposits(addr).map_err(src_err)?;
             deps.retain(|d| matches!(&d.side, BridgeSide::Deposit { owner, .. } if owner == addr));
             deps.retain(|d| self.in_bounds(d.height, d.time));
             deps.sort_by_key(|d| (d.height, d.pos));

@@ -84,6 +84,15 @@ pub trait GraphSource {
         Ok(None)
     }
 
+    /// For each of `addrs`, in order: its conversions from the start and its bridge deposits, as
+    /// [`GraphSource::conversions`] (no limit) and [`GraphSource::bridge_deposits`] give them.
+    /// A walk asks this for every address a hop level expands; a source that can answer many at
+    /// once more cheaply than one by one (a store: one iterator) says so here.
+    #[allow(clippy::type_complexity)]
+    fn flows_batch(&self, addrs: &[Address]) -> Result<Vec<(Vec<Conversion>, Vec<BridgeEvent>)>, Self::Error> {
+        addrs.iter().map(|a| Ok((self.conversions(a, None, usize::MAX)?, self.bridge_deposits(a)?))).collect()
+    }
+
     /// Bitcoin: a transaction's inputs in vin order with the outputs they spend (`None` when the
     /// spent output is unknown). `Ok(None)` when the source has no UTXO structure (EVM).
     #[allow(clippy::type_complexity)]
@@ -232,6 +241,9 @@ impl<S: GraphSource + ?Sized> GraphSource for &S {
     }
     fn bridge_release(&self, key: &BridgeKey) -> Result<Option<BridgeEvent>, Self::Error> {
         (**self).bridge_release(key)
+    }
+    fn flows_batch(&self, addrs: &[Address]) -> Result<Vec<(Vec<Conversion>, Vec<BridgeEvent>)>, Self::Error> {
+        (**self).flows_batch(addrs)
     }
     fn tx_inputs(&self, txid: &Hash32) -> Result<Option<Vec<(UtxoSpend, Option<UtxoOutput>)>>, Self::Error> {
         (**self).tx_inputs(txid)

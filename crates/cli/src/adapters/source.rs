@@ -171,6 +171,10 @@ impl GraphSource for StoreSource<'_> {
         Ok(self.store.bridge_release(&self.chain, key)?)
     }
 
+    fn flows_batch(&self, addrs: &[Address]) -> Result<Vec<(Vec<Conversion>, Vec<BridgeEvent>)>, SourceError> {
+        Ok(self.store.flows_of_many(&self.chain, addrs)?)
+    }
+
     fn tx_inputs(&self, txid: &Hash32) -> Result<Option<Vec<(UtxoSpend, Option<UtxoOutput>)>>, SourceError> {
         if !self.utxo {
             return Ok(None);
