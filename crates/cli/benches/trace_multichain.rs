@@ -45,7 +45,9 @@ use chaintrace_model::{
 use chaintrace_snapshot::Snapshot;
 use chaintrace_store::Store;
 use chaintrace_testkit::rng::Rng;
-use chaintrace_tracer::{trace_chains, BatchRequest, EdgeKind, GraphSource, Policy, Trace, TraceOptions, WalkChain};
+use chaintrace_tracer::{
+    trace_chains, BatchRequest, EdgeKind, GraphSource, OwnerFlows, Policy, Trace, TraceOptions, WalkChain,
+};
 
 // Not every item of the shared generator is used by each bench.
 #[allow(dead_code)]
@@ -387,7 +389,7 @@ impl<S: GraphSource> GraphSource for Timed<S> {
         self.time(1, || self.inner.bridge_release(key))
     }
 
-    fn flows_batch(&self, addrs: &[Address]) -> Result<Vec<(Vec<Conversion>, Vec<BridgeEvent>)>, S::Error> {
+    fn flows_batch(&self, addrs: &[Address]) -> Result<Vec<OwnerFlows>, S::Error> {
         let t0 = Instant::now();
         let r = self.inner.flows_batch(addrs);
         self.ns[1].fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);

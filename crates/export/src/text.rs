@@ -119,19 +119,22 @@ const DOT: Syntax = Syntax {
     },
 };
 
-/// Escape for an XML attribute value (either quote style) or XML text content ([`XML`]);
-/// controls replaced as by [`clean`].
+/// Escape for an XML attribute value (either quote style) or XML text content: the five
+/// predefined entities, tab/LF/CR as character references so attribute-value normalisation
+/// and end-of-line handling give them back unchanged, and controls replaced as by [`clean`].
 pub fn xml(text: &str) -> String {
     XML.escape(text)
 }
 
-/// Escape for HTML text and attribute values (double-quoted) ([`HTML`]); controls replaced as
-/// by [`clean`].
+/// Escape for HTML text and attribute values (double-quoted). Newlines stay newlines (CSS
+/// decides how they show); controls are replaced as by [`clean`].
 pub fn html(text: &str) -> String {
     HTML.escape(text)
 }
 
-/// The inside of a double-quoted DOT string ([`DOT`]); controls replaced as by [`clean`].
+/// The inside of a double-quoted DOT string: a literal backslash doubled (Graphviz gives
+/// backslash sequences meaning in labels), newlines as `\n`, CR dropped, tab as a space, and
+/// controls replaced as by [`clean`].
 pub fn dot(text: &str) -> String {
     DOT.escape(text)
 }

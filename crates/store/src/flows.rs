@@ -77,6 +77,9 @@ impl FlowRow {
     }
 }
 
+/// An owner's conversions and its bridge deposits, as [`Store::flows_of_many`] gives them.
+pub type OwnerFlows = (Vec<Conversion>, Vec<BridgeEvent>);
+
 fn deposit_prefix(chain: ChainNo, owner: &Address) -> Vec<u8> {
     flow_index::prefix(chain, FlowKind::Bridge, &[b"d", &owner.to_key()])
 }
@@ -235,13 +238,8 @@ impl Store {
     /// [`Store::bridge_deposits`] give. One RocksDB iterator serves them all, each owner's rows a
     /// seek in key order: a walk asks this for every address a hop level expands, and an
     /// iterator per owner and kind cost more than the rows it read.
-    #[allow(clippy::type_complexity)]
-    pub fn flows_of_many(
-        &self,
-        chain: &str,
-        owners: &[Address],
-    ) -> Result<Vec<(Vec<Conversion>, Vec<BridgeEvent>)>, StoreError> {
-        let mut out: Vec<(Vec<Conversion>, Vec<BridgeEvent>)> = vec![(Vec::new(), Vec::new()); owners.len()];
+    pub fn flows_of_many(&self, chain: &str, owners: &[Address]) -> Result<Vec<OwnerFlows>, StoreError> {
+        let mut out: Vec<OwnerFlows> = vec![(Vec::new(), Vec::new()); owners.len()];
         let Some(no) = self.chain_no(chain) else { return Ok(out) };
         let counts = self.flow_counts(chain);
         // (prefix, owner, whether it is the deposits') in key order

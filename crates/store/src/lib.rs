@@ -88,6 +88,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use error::StoreError;
+pub use flows::OwnerFlows;
 pub use labels::LabelDiff;
 pub use utxo::StoreUtxoLookup;
 pub use verify::{ChainFigures, ChainVerification, Verification};

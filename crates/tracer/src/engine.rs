@@ -60,7 +60,7 @@ use chaintrace_model::{
 };
 
 use crate::policy::{Parcel, Policy, Seg, State};
-use crate::source::{BatchRequest, GraphSource};
+use crate::source::{BatchRequest, GraphSource, OwnerFlows};
 
 mod dense;
 pub(crate) use dense::on_both_cores;
@@ -839,7 +839,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                 todo.push(node);
             }
         }
-        let mut read: HashMap<&Node, (Vec<Conversion>, Vec<BridgeEvent>)> = HashMap::default();
+        let mut read: HashMap<&Node, OwnerFlows> = HashMap::default();
         for c in 0..self.chains.len() as u16 {
             let mine: Vec<&Node> = todo.iter().copied().filter(|n| n.0 == c).collect();
             if mine.is_empty() {

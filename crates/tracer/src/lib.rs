@@ -25,4 +25,4 @@ pub use engine::{
 pub use mem::MemGraph;
 pub use policy::Policy;
 pub use price::{PriceBook, PriceError, PriceSource, PriceTable};
-pub use source::{BatchRequest, DenseView, GraphSource, Row};
+pub use source::{BatchRequest, DenseView, GraphSource, OwnerFlows, Row};

@@ -12,6 +12,9 @@ use chaintrace_model::{
 /// the most transfers wanted.
 pub type BatchRequest = (Address, Option<(u64, Position)>, usize);
 
+/// An address's conversions and its bridge deposits, as [`GraphSource::flows_batch`] gives them.
+pub type OwnerFlows = (Vec<Conversion>, Vec<BridgeEvent>);
+
 /// The transaction graph of one chain, as the tracer sees it.
 pub trait GraphSource {
     /// The source's own failure (a store error; `Infallible` in memory).
@@ -88,8 +91,7 @@ pub trait GraphSource {
     /// [`GraphSource::conversions`] (no limit) and [`GraphSource::bridge_deposits`] give them.
     /// A walk asks this for every address a hop level expands; a source that can answer many at
     /// once more cheaply than one by one (a store: one iterator) says so here.
-    #[allow(clippy::type_complexity)]
-    fn flows_batch(&self, addrs: &[Address]) -> Result<Vec<(Vec<Conversion>, Vec<BridgeEvent>)>, Self::Error> {
+    fn flows_batch(&self, addrs: &[Address]) -> Result<Vec<OwnerFlows>, Self::Error> {
         addrs.iter().map(|a| Ok((self.conversions(a, None, usize::MAX)?, self.bridge_deposits(a)?))).collect()
     }
 
@@ -242,7 +244,7 @@ impl<S: GraphSource + ?Sized> GraphSource for &S {
     fn bridge_release(&self, key: &BridgeKey) -> Result<Option<BridgeEvent>, Self::Error> {
         (**self).bridge_release(key)
     }
-    fn flows_batch(&self, addrs: &[Address]) -> Result<Vec<(Vec<Conversion>, Vec<BridgeEvent>)>, Self::Error> {
+    fn flows_batch(&self, addrs: &[Address]) -> Result<Vec<OwnerFlows>, Self::Error> {
         (**self).flows_batch(addrs)
     }
     fn tx_inputs(&self, txid: &Hash32) -> Result<Option<Vec<(UtxoSpend, Option<UtxoOutput>)>>, Self::Error> {

@@ -12,7 +12,7 @@ use chaintrace_model::{
 };
 use chaintrace_snapshot::{Snapshot, SnapshotError};
 use chaintrace_store::{Store, StoreError};
-use chaintrace_tracer::{BatchRequest, DenseView, GraphSource, Row};
+use chaintrace_tracer::{BatchRequest, DenseView, GraphSource, OwnerFlows, Row};
 
 /// What a [`StoreSource`] read failed on.
 #[derive(Debug, thiserror::Error)]
@@ -171,7 +171,7 @@ impl GraphSource for StoreSource<'_> {
         Ok(self.store.bridge_release(&self.chain, key)?)
     }
 
-    fn flows_batch(&self, addrs: &[Address]) -> Result<Vec<(Vec<Conversion>, Vec<BridgeEvent>)>, SourceError> {
+    fn flows_batch(&self, addrs: &[Address]) -> Result<Vec<OwnerFlows>, SourceError> {
         Ok(self.store.flows_of_many(&self.chain, addrs)?)
     }
 
