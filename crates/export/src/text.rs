@@ -71,20 +71,27 @@ impl Syntax {
     }
 }
 
+/// The entities XML and HTML share: `&`, `<`, `>` and `"` (each syntax writes `'` its own way).
+fn markup(c: char) -> Option<&'static str> {
+    match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '"' => Some("&quot;"),
+        _ => None,
+    }
+}
+
 /// XML: the five predefined entities, and tab/LF/CR as character references so that
 /// attribute-value normalisation and end-of-line handling give them back unchanged.
 const XML: Syntax = Syntax {
     special: b"&<>\"'",
     rule: |c| match c {
-        '&' => Some("&amp;"),
-        '<' => Some("&lt;"),
-        '>' => Some("&gt;"),
-        '"' => Some("&quot;"),
         '\'' => Some("&apos;"),
         '\t' => Some("&#9;"),
         '\n' => Some("&#10;"),
         '\r' => Some("&#13;"),
-        _ => None,
+        c => markup(c),
     },
 };
 
@@ -93,13 +100,9 @@ const XML: Syntax = Syntax {
 const HTML: Syntax = Syntax {
     special: b"&<>\"'",
     rule: |c| match c {
-        '&' => Some("&amp;"),
-        '<' => Some("&lt;"),
-        '>' => Some("&gt;"),
-        '"' => Some("&quot;"),
         '\'' => Some("&#39;"),
         '\r' => Some("&#13;"),
-        _ => None,
+        c => markup(c),
     },
 };
 
