@@ -34,7 +34,7 @@ mod read;
 mod tail;
 
 pub use build::{BuildStats, SnapshotBuilder};
-pub use read::{Recache, Snapshot};
+pub use read::{ListRequest, Recache, Snapshot};
 
 use serde::{Deserialize, Serialize};
 

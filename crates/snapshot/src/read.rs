@@ -15,6 +15,10 @@ use crate::layout::{
 use crate::tail::{FileIds, Tail};
 use crate::{SnapshotError, SnapshotKey, FORMAT_VERSION};
 
+/// One request of [`Snapshot::transfers_batch`]: the address, the chain-order key to read
+/// strictly after, and the most transfers wanted (the store's `ListRequest`).
+pub type ListRequest = (Address, Option<(u64, Position)>, usize);
+
 /// One chain's snapshot, mapped read-only. `Send + Sync`: share one across threads.
 ///
 /// Reads never touch more of the file than the addresses asked about: opening checks the header
@@ -558,6 +562,40 @@ impl Snapshot {
         after: Option<(u64, Position)>,
         limit: usize,
     ) -> Result<Vec<Transfer>, SnapshotError> {
+        let mut txs = Vec::new();
+        let mut out = self.transfers_unhashed(addr, dir, after, limit, &mut txs)?;
+        for (t, h) in out.iter_mut().zip(self.tx_hashes(&txs)?) {
+            t.tx = h;
+        }
+        Ok(out)
+    }
+
+    /// [`Snapshot::transfers`] for each request `(address, after, limit)`, in order: their
+    /// transactions' hashes read together ([`Snapshot::tx_hashes`]: in ascending order,
+    /// neighbours with one `pread`) instead of one `pread` per transfer.
+    pub fn transfers_batch(&self, reqs: &[ListRequest], dir: Direction) -> Result<Vec<Vec<Transfer>>, SnapshotError> {
+        let mut txs = Vec::new();
+        let mut lists = reqs
+            .iter()
+            .map(|(a, after, limit)| self.transfers_unhashed(a, dir, *after, *limit, &mut txs))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut hashes = self.tx_hashes(&txs)?.into_iter();
+        for t in lists.iter_mut().flatten() {
+            t.tx = hashes.next().ok_or_else(|| self.corrupt("fewer transaction hashes than transfers"))?;
+        }
+        Ok(lists)
+    }
+
+    /// [`Snapshot::transfers`] with every transaction hash left zero, its transaction's number
+    /// pushed onto `txs` in the transfers' order instead.
+    fn transfers_unhashed(
+        &self,
+        addr: &Address,
+        dir: Direction,
+        after: Option<(u64, Position)>,
+        limit: usize,
+        txs: &mut Vec<u32>,
+    ) -> Result<Vec<Transfer>, SnapshotError> {
         let Some(id) = self.id_of(addr) else { return Ok(Vec::new()) };
         let (a, b, _) = self.list(id, dir)?;
         let n = (b - a) / REC_LEN;
@@ -585,8 +623,9 @@ impl Snapshot {
                 Direction::Out => (addr.clone(), other),
                 Direction::In => (other, addr.clone()),
             };
+            txs.push(r.tx);
             out.push(Transfer {
-                tx: self.tx(r.tx)?,
+                tx: Hash32::ZERO,
                 height: u64::from(r.height),
                 pos: Position { tx_index: r.tx_index, sub: r.sub },
                 time: u64::from(r.time),
@@ -605,8 +644,9 @@ impl Snapshot {
                 Direction::Out => (addr.clone(), other),
                 Direction::In => (other, addr.clone()),
             };
+            txs.push(r.tx);
             out.push(Transfer {
-                tx: self.tx(r.tx)?,
+                tx: Hash32::ZERO,
                 height: r.height,
                 pos: Position { tx_index: r.tx_index, sub: r.sub },
                 time: r.time,

@@ -112,7 +112,7 @@ impl GraphSource for StoreSource<'_> {
 
     fn transfers_batch(&self, reqs: &[BatchRequest], d: Direction) -> Result<Vec<Vec<Transfer>>, SourceError> {
         match self.snap {
-            Some(_) => reqs.iter().map(|(a, after, limit)| self.transfers(a, d, *after, *limit)).collect(),
+            Some(s) => Ok(s.transfers_batch(reqs, d)?),
             None => Ok(self.store.transfers_batch(&self.chain, reqs, d)?),
         }
     }

@@ -4,7 +4,7 @@
 //! snapshot built before the store grew, caught up with the later transfers.
 
 use chaintrace_model::{Address, Asset, BlockData, BlockRef, Direction, Hash32, Position, Transfer, U256};
-use chaintrace_snapshot::{Snapshot, SnapshotBuilder, SnapshotError, SnapshotKey};
+use chaintrace_snapshot::{ListRequest, Snapshot, SnapshotBuilder, SnapshotError, SnapshotKey};
 use chaintrace_store::Store;
 use proptest::prelude::*;
 
@@ -159,6 +159,17 @@ proptest! {
         // every address of every kind, including ones the chain never saw
         let mut addrs: Vec<Address> = (0..4).flat_map(|k| (0..10).map(move |i| addr(k, i))).collect();
         addrs.dedup();
+        // many lists in one call, their hashes read together, as the walk over addresses asks:
+        // the store's lists, request by request (every address, whole and cut)
+        for dir in [Direction::Out, Direction::In] {
+            let mut reqs: Vec<ListRequest> = addrs.iter().map(|a| (a.clone(), None, usize::MAX)).collect();
+            for (i, (h, p, limit)) in cuts.iter().enumerate() {
+                let after = Some((u64::from(*h % 14), Position { tx_index: u32::from(*p % 6), sub: u32::from(*p / 64) }));
+                reqs.push((addrs[i % addrs.len()].clone(), after, *limit));
+            }
+            let want: Vec<Vec<Transfer>> = reqs.iter().map(|(a, after, limit)| store.transfers(CHAIN, a, dir, *after, *limit).expect("store")).collect();
+            prop_assert_eq!(snap.transfers_batch(&reqs, dir).expect("snap batch"), want);
+        }
         for a in &addrs {
             let both = (store.degree(CHAIN, a, Direction::Out, u64::MAX).expect("degree"), store.degree(CHAIN, a, Direction::In, u64::MAX).expect("degree"));
             prop_assert_eq!(snap.degrees(a).expect("degrees"), both);
