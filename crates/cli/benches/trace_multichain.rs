@@ -324,11 +324,17 @@ impl<S> Timed<S> {
     }
 
     fn time<T>(&self, which: usize, f: impl FnOnce() -> T) -> T {
+        self.time_calls(which, 1, f)
+    }
+
+    /// [`Timed::time`] for a call that stands for `calls` look-ups (counted when they are flow
+    /// reads).
+    fn time_calls<T>(&self, which: usize, calls: u64, f: impl FnOnce() -> T) -> T {
         let t0 = Instant::now();
         let r = f();
         self.ns[which].fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
         if which == 1 {
-            self.flow_calls.fetch_add(1, Ordering::Relaxed);
+            self.flow_calls.fetch_add(calls, Ordering::Relaxed);
         }
         r
     }
@@ -390,12 +396,8 @@ impl<S: GraphSource> GraphSource for Timed<S> {
     }
 
     fn flows_batch(&self, addrs: &[Address]) -> Result<Vec<OwnerFlows>, S::Error> {
-        let t0 = Instant::now();
-        let r = self.inner.flows_batch(addrs);
-        self.ns[1].fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
         // (counted as the two look-ups per address it stands for)
-        self.flow_calls.fetch_add(2 * addrs.len() as u64, Ordering::Relaxed);
-        r
+        self.time_calls(1, 2 * addrs.len() as u64, || self.inner.flows_batch(addrs))
     }
 }
 

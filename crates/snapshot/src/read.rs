@@ -562,12 +562,8 @@ impl Snapshot {
         after: Option<(u64, Position)>,
         limit: usize,
     ) -> Result<Vec<Transfer>, SnapshotError> {
-        let mut txs = Vec::new();
-        let mut out = self.transfers_unhashed(addr, dir, after, limit, &mut txs)?;
-        for (t, h) in out.iter_mut().zip(self.tx_hashes(&txs)?) {
-            t.tx = h;
-        }
-        Ok(out)
+        let mut lists = self.transfers_batch(&[(addr.clone(), after, limit)], dir)?;
+        Ok(lists.pop().unwrap_or_default())
     }
 
     /// [`Snapshot::transfers`] for each request `(address, after, limit)`, in order: their

@@ -839,24 +839,26 @@ impl<S: GraphSource> Walker<'_, &S> {
                 todo.push(node);
             }
         }
-        let mut read: HashMap<&Node, OwnerFlows> = HashMap::default();
+        // (per node of `todo`, at its place)
+        let mut read: Vec<OwnerFlows> = vec![OwnerFlows::default(); todo.len()];
         for c in 0..self.chains.len() as u16 {
-            let mine: Vec<&Node> = todo.iter().copied().filter(|n| n.0 == c).collect();
+            let mine: Vec<usize> = (0..todo.len()).filter(|&i| todo[i].0 == c).collect();
             if mine.is_empty() {
                 continue;
             }
-            let addrs: Vec<Address> = mine.iter().map(|n| n.1.clone()).collect();
+            let addrs: Vec<Address> = mine.iter().map(|&i| todo[i].1.clone()).collect();
             let rows = self.src(c).flows_batch(&addrs).map_err(src_err)?;
             if rows.len() != mine.len() {
                 return Err(TraceError::Source(
                     format!("the source gave flows for {} of {} addresses", rows.len(), mine.len()).into(),
                 ));
             }
-            read.extend(mine.into_iter().zip(rows));
+            for (i, r) in mine.into_iter().zip(rows) {
+                read[i] = r;
+            }
         }
-        for node in todo {
+        for (node, (mut convs, mut deps)) in todo.into_iter().zip(read) {
             let (c, addr) = node;
-            let (mut convs, mut deps) = read.remove(node).unwrap_or_default();
             convs.retain(|v| v.owner == *addr && self.in_bounds(v.height, v.time));
             convs.sort_by_key(|v| (v.height, v.pos));
             for v in &convs {
