@@ -280,9 +280,9 @@ fn only_the_bitcoin_ingest_runs_on_mimalloc() {
             |name: &str| line.split(' ').find_map(|f| f.strip_prefix(name)).map(|v| v.trim_matches('"').to_string());
         (field("allocator=").unwrap_or_else(|| panic!("{line}")), field("purge_delay_ms="))
     };
-    let to =
-        |n: &str| ["--json", "ingest", "bitcoin", "--blocks-dir", dir.to_str().unwrap(), "--to", n].map(String::from);
-    let ingest = |n: &str, purge| allocator(&to(n).iter().map(String::as_str).collect::<Vec<_>>(), purge);
+    let blocks = dir.to_str().unwrap();
+    let ingest =
+        |to: &str, purge| allocator(&["--json", "ingest", "bitcoin", "--blocks-dir", blocks, "--to", to], purge);
     assert_eq!(ingest("50", None), ("mimalloc".to_string(), Some("-1".to_string())));
     assert_eq!(ingest("60", Some("250")), ("mimalloc".to_string(), Some("250".to_string())));
     assert_eq!(allocator(&["--json", "stats"], None), ("system".to_string(), None));
