@@ -530,11 +530,12 @@ pub fn trace_chains<S: GraphSource>(chains: &[WalkChain<S>], opts: &TraceOptions
 pub fn reach<S: GraphSource>(src: &S, opts: &TraceOptions) -> Result<Reach, TraceError> {
     let opts = TraceOptions { policy: Policy::Poison, ..opts.clone() };
     with_walker(std::slice::from_ref(&one_chain(src, &opts)), &opts, |mut w| match dense::view_for(&w, w.chains)? {
-        Some(view) => {
+        // (conversions to follow: the trace's nodes, over ids where it can)
+        Some(view) if !dense::follows_flows(&w, view) => {
             let nodes = w.reach_dense(view)?;
             Ok(Reach { nodes, stats: w.stats })
         }
-        None => {
+        _ => {
             // (the trace's nodes are in address order)
             let t = w.walk()?;
             Ok(Reach { nodes: t.nodes.into_iter().map(|((_, a), n)| (a, n.hop)).collect(), stats: t.stats })
@@ -633,13 +634,18 @@ fn with_walker<S: GraphSource, R>(
 impl<S: GraphSource> Walker<'_, &S> {
     /// The whole trace: discovery, replay, and the result assembled.
     fn walk(mut self) -> Result<Trace, TraceError> {
-        let (edges, dense) = match dense::view_for(&self, self.chains)? {
-            // one chain of plain transfers with dense ids: the same walk over ids
-            Some(view) => {
-                let (edges, nodes, ends) = self.walk_dense(view)?;
-                (edges, Some((nodes, ends)))
-            }
+        // one chain with dense ids: the same walk over ids, unless it meets what only the walk
+        // over addresses follows (a bridge deposit; see `dense`), which then starts afresh
+        let dense = match dense::view_for(&self, self.chains)? {
+            Some(view) => self.walk_dense(view)?,
+            None => None,
+        };
+        let (edges, dense) = match dense {
+            Some((edges, nodes, ends)) => (edges, Some((nodes, ends))),
             None => {
+                if self.stats.dense {
+                    self.restart();
+                }
                 let t0 = std::time::Instant::now();
                 self.discover()?;
                 let t1 = std::time::Instant::now();
@@ -657,6 +663,23 @@ impl<S: GraphSource> Walker<'_, &S> {
 }
 
 impl<S: GraphSource> Walker<'_, &S> {
+    /// Forgets what a walk found (labels, classes, arrivals, lists, flows, assets, counters),
+    /// keeping the options and seeds: for the walk over addresses after the walk over ids gave
+    /// up part-way.
+    fn restart(&mut self) {
+        self.labels.clear();
+        self.class.clear();
+        self.best.clear();
+        self.outs.clear();
+        self.convs.clear();
+        self.deps.clear();
+        self.crossings.clear();
+        self.legs_out.clear();
+        self.legs_in.clear();
+        self.assets.clear();
+        self.stats = WalkStats::default();
+    }
+
     fn src(&self, c: u16) -> &S {
         self.chains[usize::from(c)].source
     }

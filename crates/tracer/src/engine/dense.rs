@@ -3,11 +3,21 @@
 //! `(Address, Asset)`, reading compact rows instead of [`Transfer`]s. A `Transfer` is built only
 //! for an edge of the case; the result is handed to the same `Walker::assemble`.
 //!
-//! It runs where the rules reduce to plain transfers — one chain (either direction), no
-//! conversion or bridge rows to follow, not forward Bitcoin FIFO (which replays inputs and
-//! outputs) — and must give
-//! the same [`Trace`] as the walk over addresses (tests compare the two on random graphs and the
-//! trace benchmark compares the case files byte for byte).
+//! It runs on one chain (either direction), not forward Bitcoin FIFO (which replays inputs and
+//! outputs), and must give the same [`Trace`] as the walk over addresses (tests compare the two
+//! on random graphs and the trace benchmark compares the case files byte for byte).
+//!
+//! Where a forward walk without `--asset` follows conversions (the chain holds conversion or
+//! bridge rows), it reads them as the walk over addresses does: by address from the source, for
+//! every id a discovery level starts from ([`Walker::close_flows_dense`]: a conversion carries
+//! an arrival at its level to the owner's holding of the other asset, without a hop), masking
+//! the owners' legs (`(owner, height, tx index, asset)`: a chain's transaction is one
+//! `(height, tx index)`). Once conversions were met, every policy replays through
+//! [`Walker::replay_reading_all`], which puts each seed's and tracked owner's conversions after
+//! the transfers at their key, folds the earlier ones into opening balances, and makes their
+//! swap edges (their hashes the conversions' own). A bridge deposit is the walk over addresses'
+//! to follow (its release is on another chain): where one is met, the walk over ids gives up
+//! and the walk over addresses runs instead (`Walker::walk`).
 //!
 //! The replay differs in one way that gives the same result: under haircut and FIFO, nothing
 //! traced can reach a holding before the discovery's earliest arrival at it in fewer than N hops
@@ -86,6 +96,11 @@ const HUB: u8 = 4;
 const SEED_SLOT: u32 = u32::MAX - 1;
 /// An untracked holding.
 const NO_SLOT: u32 = u32::MAX;
+/// On a sender's state slot (below `SEED_SLOT`): it sends, but the transfer makes no edge and
+/// carries nothing on (what a conversion's owner got from its pool).
+const QUIET: u32 = 1 << 31;
+/// The transaction of a swap edge, whose hash is its conversion's (not read from the view).
+const NO_TX: u32 = u32::MAX;
 
 /// One transfer of the replay as its loop reads it: 32 bytes, sorted in place into the walk's
 /// order, so the loop reads the events in sequence and touches an event's [`Side`] only when
@@ -185,6 +200,13 @@ impl Batches {
         }
         let (b, j) = self.find(i);
         b.bigs.binary_search_by_key(&j, |&(k, _)| k).map_or(U256::from(u128::MAX), |k| b.bigs[k].1)
+    }
+
+    /// The chain-order key of event `i`.
+    fn key(&self, i: u32) -> Key {
+        let (b, j) = self.find(i);
+        let s = &b.sides[j as usize];
+        key(s.height, s.tx_index, s.sub)
     }
 
     /// Event `i` with its whole row.
@@ -709,6 +731,90 @@ struct DenseWalk<'v, E> {
     /// The transfers of the addresses whose degrees were read and are not hubs: about what
     /// reading every tracked holding's lists reads (see [`Walker::replay_opening`]).
     listed: u64,
+    /// The conversions of the ids the walk read them for, when it follows them
+    /// ([`follows_flows`]).
+    flows: Option<DenseFlows>,
+}
+
+/// A conversion of an id whose flows the walk read, its assets as the view's indices.
+struct DenseConv {
+    /// Its place in chain order (its first leg's).
+    key: Key,
+    asset_in: u32,
+    asset_out: u32,
+    conv: Conversion,
+}
+
+/// What the walk over ids knows of conversions (the walk over addresses' `convs` and legs):
+/// read for every id a discovery level starts from (the seeds, then each level's frontier), as
+/// the walk over addresses reads them for its frontiers, so a leg is masked exactly where that
+/// walk masks it.
+struct DenseFlows {
+    /// The view's assets by value.
+    index: HashMap<Asset, u32>,
+    /// The ids whose flows were read, a bit each.
+    read: Vec<u64>,
+    /// The conversions of each id that has some, in chain order.
+    convs: HashMap<u32, Vec<DenseConv>>,
+    /// `(owner, height, tx index, asset)`: the owner's sides of its conversions, what it gave
+    /// (sent) and what it got (received). A transaction is one `(height, tx index)` of the
+    /// chain, as it is one hash for the walk over addresses.
+    legs_out: HashSet<(u32, u64, u32, u32)>,
+    legs_in: HashSet<(u32, u64, u32, u32)>,
+}
+
+impl DenseFlows {
+    fn new(assets: &[Asset]) -> DenseFlows {
+        DenseFlows {
+            index: assets.iter().enumerate().map(|(i, a)| (*a, i as u32)).collect(),
+            read: Vec::new(),
+            convs: HashMap::default(),
+            legs_out: HashSet::default(),
+            legs_in: HashSet::default(),
+        }
+    }
+
+    fn loaded(&self, id: u32) -> bool {
+        self.read.get(id as usize / 64).is_some_and(|w| w >> (id % 64) & 1 == 1)
+    }
+
+    fn set_loaded(&mut self, id: u32) {
+        let i = id as usize / 64;
+        if self.read.len() <= i {
+            self.read.resize(i + 1, 0);
+        }
+        self.read[i] |= 1 << (id % 64);
+    }
+
+    /// `id`'s conversions, in chain order.
+    fn convs_of(&self, id: u32) -> &[DenseConv] {
+        self.convs.get(&id).map_or(&[], Vec::as_slice)
+    }
+
+    /// `r`, sent by `from`, is what `from` gave in one of its conversions.
+    fn out_leg(&self, from: u32, r: &Row) -> bool {
+        !self.legs_out.is_empty() && self.legs_out.contains(&(from, r.height, r.tx_index, r.asset))
+    }
+
+    /// `r`, received by `to`, is what `to` got in one of its conversions.
+    fn in_leg(&self, to: u32, r: &Row) -> bool {
+        !self.legs_in.is_empty() && self.legs_in.contains(&(to, r.height, r.tx_index, r.asset))
+    }
+
+    /// The sender's and receiver's slots of a replayed transfer `r` from `from` to `to` once the
+    /// legs are masked as the walk over addresses masks them: the owner's side of its own
+    /// conversion sends nothing (the conversion does); what the owner got is sent by the pool
+    /// (its balance falls) but makes no edge and reaches no one.
+    fn mask(&self, from: u32, to: u32, r: &Row, fs: u32, ts: u32) -> (u32, u32) {
+        let (out, inn) = (self.out_leg(from, r), self.in_leg(to, r));
+        let fs = match fs {
+            _ if out => NO_SLOT,
+            SEED_SLOT if inn => NO_SLOT,
+            s if inn && s < SEED_SLOT => s | QUIET,
+            s => s,
+        };
+        (fs, if inn { NO_SLOT } else { ts })
+    }
 }
 
 /// A row's key in the walk's direction (backward: reversed).
@@ -848,6 +954,18 @@ impl<E: std::error::Error + Send + Sync + 'static> DenseWalk<'_, E> {
         (min(h), min(h.saturating_sub(1)))
     }
 
+    /// `r`, sent by `id`, is what `id` gave in one of its conversions (never, where the walk
+    /// follows none).
+    fn out_leg(&self, id: u32, r: &Row) -> bool {
+        self.flows.as_ref().is_some_and(|f| f.out_leg(id, r))
+    }
+
+    /// The earliest arrival at `(id, asset)` with at most `hops` hops (`KEY_MAX`: none; not for
+    /// a seed, which holds every asset from before any key).
+    fn earliest_in(&self, id: u32, asset: u32, hops: u32) -> Key {
+        self.holdings.find(id, asset).map_or(KEY_MAX, |s| self.earliest_at(s, hops))
+    }
+
     /// The earliest arrival with at most `hops` hops at the holding in slot `s` (not a seed's:
     /// seeds hold no slot).
     fn earliest_at(&self, s: u32, hops: u32) -> Key {
@@ -882,8 +1000,9 @@ impl<E: std::error::Error + Send + Sync + 'static> DenseWalk<'_, E> {
     }
 }
 
-/// The source's dense view, when this walk can run over it: one chain, no conversion or bridge
-/// rows to follow, not forward FIFO over Bitcoin's inputs and outputs.
+/// The source's dense view, when this walk can run over it: one chain, not forward FIFO over
+/// Bitcoin's inputs and outputs. (A walk that follows conversions may still give up part-way:
+/// [`Walker::walk_dense`].)
 pub(super) fn view_for<'s, S: GraphSource>(
     w: &Walker<'_, &S>,
     chains: &'s [WalkChain<&S>],
@@ -893,22 +1012,29 @@ pub(super) fn view_for<'s, S: GraphSource>(
     }
     let src: &'s S = chains[0].source;
     let Some(view) = src.dense() else { return Ok(None) };
-    if w.flows && !view.flows_free() {
-        return Ok(None);
-    }
     if w.fwd && w.opts.policy == Policy::Fifo && src.tx_inputs(&Hash32::ZERO).map_err(src_err)?.is_some() {
         return Ok(None);
     }
     Ok(Some(view))
 }
 
+/// Whether the walk over `view` follows conversions: forward, without `--asset`, over a chain
+/// that holds conversion or bridge rows.
+pub(super) fn follows_flows<S: GraphSource>(w: &Walker<'_, &S>, view: &dyn DenseView<Error = S::Error>) -> bool {
+    w.flows && !view.flows_free()
+}
+
 impl<S: GraphSource> Walker<'_, &S> {
     /// Discovery and replay over `view` (see the module docs): the traced edges, the result's
-    /// nodes (made while the edges' transaction hashes are read) and the edges' ends.
-    pub(super) fn walk_dense(&mut self, view: &dyn DenseView<Error = S::Error>) -> Result<DenseResult, TraceError> {
+    /// nodes (made while the edges' transaction hashes are read) and the edges' ends. `None`
+    /// when the walk met what only the walk over addresses follows ([`Walker::load_flows_dense`]).
+    pub(super) fn walk_dense(
+        &mut self,
+        view: &dyn DenseView<Error = S::Error>,
+    ) -> Result<Option<DenseResult>, TraceError> {
         let n = self.opts.hops;
         let assets = view.assets();
-        let w = self.discover_dense(view)?;
+        let Some(w) = self.discover_dense(view)? else { return Ok(None) };
         let t1 = std::time::Instant::now();
 
         // replay: the tracked holdings, reached with fewer than N hops and expandable, each with
@@ -933,7 +1059,11 @@ impl<S: GraphSource> Walker<'_, &S> {
         let mut seed_ids: Vec<u32> = w.seeds.iter().copied().collect();
         seed_ids.sort_unstable();
         let edges_at = std::time::Instant::now();
+        // (conversions met: their events are replayed beside the transfers, by the replay that
+        // reads every list)
+        let converts = w.flows.as_ref().is_some_and(|f| !f.convs.is_empty());
         let found = match policy {
+            _ if converts => Ok(None),
             Policy::Poison => self.poison_edges(&w, &seed_ids, &tracked).map(Some),
             // FIFO opens the holdings traced funds reach, unless that turns out to be many
             Policy::Fifo => self.replay_opening(&w, &mut min_raw, &tracked).map(|m| m.map(made)),
@@ -956,13 +1086,17 @@ impl<S: GraphSource> Walker<'_, &S> {
         for end in ends.iter_mut() {
             *end = (names.index(end.0), names.index(end.1));
         }
+        // (a swap edge's hash is its conversion's: the others' are read from the view)
+        let swaps = edge_txs.contains(&NO_TX);
+        let read_txs: Vec<u32> =
+            if swaps { edge_txs.iter().copied().filter(|&tx| tx != NO_TX).collect() } else { Vec::new() };
         // while the edges' transactions' hashes are read (a read per transaction, most far apart
         // in the table) on a second thread, which first reads the ends' addresses: poison's
         // edges and the nodes are made on this one, which then reads hashes too
         let ids = names.ids.clone();
         let (hashes, hashes_us, found) = beside_hashes(
             view,
-            &edge_txs,
+            if swaps { &read_txs } else { &edge_txs },
             || Names::decode(view, &ids),
             |addrs| {
                 let at = std::time::Instant::now();
@@ -981,6 +1115,19 @@ impl<S: GraphSource> Walker<'_, &S> {
         let hashes = hashes.map_err(src_err)?;
         let (mut edges, found, (nodes, exchange, exchanges)) = found?;
         self.stats.hashes_us = hashes_us;
+        let hashes = if swaps {
+            let mut read = hashes.into_iter();
+            edges
+                .iter()
+                .zip(&edge_txs)
+                .map(|(e, &tx)| match &e.kind {
+                    EdgeKind::Swap { conversion, .. } if tx == NO_TX => conversion.tx,
+                    _ => read.next().unwrap_or(Hash32::ZERO),
+                })
+                .collect()
+        } else {
+            hashes
+        };
         drop(edge_txs);
         let Nodes { names, ends, .. } = found;
         // each edge's hash and addresses: on both cores for many edges (each half of the edges
@@ -1005,7 +1152,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             fill(&mut edges, &ends, &hashes);
         }
         self.stats.replay_us = t1.elapsed().as_micros() as u64;
-        Ok((edges, nodes, EdgeEnds { ends, exchange, exchanges }))
+        Ok(Some((edges, nodes, EdgeEnds { ends, exchange, exchanges })))
     }
 
     /// [`reach`] over `view`: the discovery, then one pass over the rows it read.
@@ -1018,7 +1165,10 @@ impl<S: GraphSource> Walker<'_, &S> {
         view: &dyn DenseView<Error = S::Error>,
     ) -> Result<Vec<(Address, u32)>, TraceError> {
         let n = self.opts.hops as usize;
-        let w = self.discover_dense(view)?;
+        // (a walk that follows conversions does not come here: `reach`)
+        let Some(w) = self.discover_dense(view)? else {
+            return Err(TraceError::Source("the walk over ids gave up where it follows no conversions".into()));
+        };
         let t1 = std::time::Instant::now();
         let fwd = self.fwd;
         // the seeds' sends and the first half of the holdings on one core, the rest on the other
@@ -1087,6 +1237,10 @@ impl<S: GraphSource> Walker<'_, &S> {
                 if k <= arrived || k > before {
                     continue;
                 }
+                // the owner's side of its own conversion: the conversion carries the funds on
+                if w.out_leg(x, r) {
+                    continue;
+                }
                 // (every row past its sender's arrival has its asset's minimum looked up, which
                 // puts the asset in the trace's assets list: a row skipped as offered before had
                 // it at the level that offered it)
@@ -1126,7 +1280,7 @@ impl<S: GraphSource> Walker<'_, &S> {
     fn discover_dense<'v>(
         &mut self,
         view: &'v dyn DenseView<Error = S::Error>,
-    ) -> Result<DenseWalk<'v, S::Error>, TraceError> {
+    ) -> Result<Option<DenseWalk<'v, S::Error>>, TraceError> {
         let t0 = std::time::Instant::now();
         self.stats.dense = true;
         let n = self.opts.hops;
@@ -1154,6 +1308,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             only,
             min_raw: vec![None; assets.len()],
             listed: 0,
+            flows: follows_flows(self, view).then(|| DenseFlows::new(assets)),
         };
         let set_class = |w: &mut DenseWalk<'_, S::Error>, id: u32, c: u8| {
             let i = id as usize;
@@ -1174,6 +1329,10 @@ impl<S: GraphSource> Walker<'_, &S> {
         for h in 1..=n {
             if frontier.is_empty() {
                 break;
+            }
+            // the frontier's conversions carry its arrivals to other assets within the level
+            if w.flows.is_some() && !self.close_flows_dense(&mut w, &frontier, h - 1)? {
+                return Ok(None);
             }
             // haircut and FIFO replay the tracked holdings' histories, read again there: on their
             // last pass nothing read here would be used (no seed is in a frontier after the
@@ -1256,7 +1415,10 @@ impl<S: GraphSource> Walker<'_, &S> {
             // `h` hops, and the earliest kept per id is what the next level starts from), so
             // each chunk is passed on this thread as soon as it is read, while the second thread
             // reads on, and the lists an earlier level read are passed first
-            let pass_follows = !(last || h == n && self.opts.policy == Policy::Poison);
+            // (poison's edges come from its last level's rows without a pass, unless conversions
+            // were met: then the replay makes them, and the pass records the assets it meets)
+            let converts = w.flows.as_ref().is_some_and(|f| !f.convs.is_empty());
+            let pass_follows = !(last || h == n && self.opts.policy == Policy::Poison && !converts);
             improved.clear();
             let mut passing = std::time::Duration::ZERO;
             let chunks: Vec<&[Task]> = tasks.chunks(chunk_len(tasks.len())).collect();
@@ -1375,7 +1537,101 @@ impl<S: GraphSource> Walker<'_, &S> {
         }
 
         self.stats.discover_us = t0.elapsed().as_micros() as u64;
-        Ok(w)
+        Ok(Some(w))
+    }
+
+    /// The conversions and bridge deposits of `ids` not read yet, read by address from the
+    /// source (the walk over addresses' `load_flows`): each id's conversions within
+    /// `--since`/`--until`, in chain order, with their legs. `false` when one of them has a
+    /// bridge deposit there (what follows a crossing is the walk over addresses'), or converts
+    /// an asset the view has no index for (no transfer of the chain moves it): the walk over
+    /// ids gives up then.
+    fn load_flows_dense(&mut self, w: &mut DenseWalk<'_, S::Error>, ids: &[u32]) -> Result<bool, TraceError> {
+        let Some(f) = &w.flows else { return Ok(true) };
+        let mut todo: Vec<u32> = ids.iter().copied().filter(|&id| !f.loaded(id)).collect();
+        todo.sort_unstable();
+        todo.dedup();
+        if todo.is_empty() {
+            return Ok(true);
+        }
+        let addrs = Names::decode(w.view, &todo).map_err(src_err)?;
+        let read = self.src(0).flows_batch(&addrs).map_err(src_err)?;
+        if read.len() != todo.len() {
+            return Err(TraceError::Source(
+                format!("the source gave flows for {} of {} addresses", read.len(), todo.len()).into(),
+            ));
+        }
+        let opts = self.opts;
+        let Some(f) = &mut w.flows else { return Ok(true) };
+        for ((&id, addr), (mut convs, deps)) in todo.iter().zip(&addrs).zip(read) {
+            let deposit = |d: &BridgeEvent| matches!(&d.side, BridgeSide::Deposit { owner, .. } if owner == addr);
+            if deps.iter().any(|d| deposit(d) && in_bounds(opts, d.height, d.time)) {
+                return Ok(false);
+            }
+            convs.retain(|v| v.owner == *addr && in_bounds(opts, v.height, v.time));
+            convs.sort_by_key(|v| (v.height, v.pos));
+            let mut mine = Vec::with_capacity(convs.len());
+            for v in convs {
+                let (Some(&asset_in), Some(&asset_out)) = (f.index.get(&v.asset_in), f.index.get(&v.asset_out)) else {
+                    return Ok(false);
+                };
+                f.legs_out.insert((id, v.height, v.pos.tx_index, asset_in));
+                f.legs_in.insert((id, v.height, v.pos.tx_index, asset_out));
+                mine.push(DenseConv { key: key(v.height, v.pos.tx_index, v.pos.sub), asset_in, asset_out, conv: v });
+            }
+            if !mine.is_empty() {
+                f.convs.insert(id, mine);
+            }
+            f.set_loaded(id);
+        }
+        Ok(true)
+    }
+
+    /// Within hop level `lvl`: each frontier id's conversions carry its arrival in one asset at
+    /// `lvl` to its holding of the other, without adding a hop (the walk over addresses'
+    /// `close_flows`), repeated until nothing improves (a swap of what a swap gave …). `false`:
+    /// the walk over ids gives up ([`Walker::load_flows_dense`]).
+    fn close_flows_dense(
+        &mut self,
+        w: &mut DenseWalk<'_, S::Error>,
+        frontier: &[(u32, Key)],
+        lvl: u32,
+    ) -> Result<bool, TraceError> {
+        let mut todo: Vec<u32> = frontier.iter().map(|&(id, _)| id).collect();
+        while !todo.is_empty() {
+            if !self.load_flows_dense(w, &todo)? {
+                return Ok(false);
+            }
+            let mut next = Vec::new();
+            for &x in &todo {
+                let seed = w.is_seed(x);
+                if seed && lvl > 0 {
+                    continue;
+                }
+                // (key, asset in, asset out, amount out) of each, in chain order
+                let convs: Vec<(Key, u32, u32, U256)> = match w.flows.as_ref().and_then(|f| f.convs.get(&x)) {
+                    Some(c) => c.iter().map(|c| (c.key, c.asset_in, c.asset_out, c.conv.amount_out)).collect(),
+                    None => continue,
+                };
+                for (k, asset_in, asset_out, amount_out) in convs {
+                    // (a seed holds every asset from before any key: its conversions reach
+                    // nothing it does not hold, but their assets are met)
+                    if !seed && k <= w.earliest_in(x, asset_in, lvl) || amount_out.is_zero() {
+                        continue;
+                    }
+                    if amount_out < self.dense_min_raw(w, asset_out)? {
+                        continue;
+                    }
+                    if w.improve(x, asset_out, lvl, k) {
+                        next.push(x);
+                    }
+                }
+            }
+            next.sort_unstable();
+            next.dedup();
+            todo = next;
+        }
+        Ok(true)
     }
 
     /// Haircut's replay, and FIFO's where opening holdings one by one would be slower (see the
@@ -1393,13 +1649,18 @@ impl<S: GraphSource> Walker<'_, &S> {
         let view = w.view;
         let assets = view.assets();
         let mut states: Vec<State> = t.asset_of.iter().map(|_| State::new(policy, n)).collect();
+        let flows = w.flows.as_ref().filter(|f| !f.convs.is_empty());
         let mut first = Batch::default();
         for &s in seed_ids {
             if let Some((_, l)) = w.outs(s) {
                 for r in l {
                     // a seed's slot is SEED_SLOT
                     let ts = t.slot_at(r.other, r.asset, orient(self.fwd, r));
-                    first.push(r, s, r.other, t.slot(s, r.asset), ts);
+                    let (fs, ts) = match flows {
+                        Some(f) => f.mask(s, r.other, r, t.slot(s, r.asset), ts),
+                        None => (t.slot(s, r.asset), ts),
+                    };
+                    first.push(r, s, r.other, fs, ts);
                 }
             }
         }
@@ -1422,15 +1683,38 @@ impl<S: GraphSource> Walker<'_, &S> {
                     ins.clear();
                     sends_and_receipts(view, fwd, a, &mut outs, &mut ins)?;
                     read += (outs.len() + ins.len()) as u64;
+                    // (an id that converts: its legs left out, its conversions counted)
+                    let converts = flows.filter(|f| !f.convs_of(a).is_empty());
+                    // poison (replayed here where conversions were met) replays what a holding
+                    // sent after the key the discovery read its list after, as the walk over
+                    // addresses does: a seed's transfer at the chain's first key can reach it
+                    // earlier, and what it sent before is no edge there
+                    let sent_after = match policy {
+                        Policy::Poison => Some(w.list(a).map_or(KEY_MAX, |l| l.after)),
+                        _ => None,
+                    };
                     for s in lo..hi {
-                        let asset = t.asset_of[s as usize];
-                        opening.push((s, opening_balance(&outs, &ins, asset, t.info[s as usize], fwd)));
+                        let (asset, start) = (t.asset_of[s as usize], t.info[s as usize]);
+                        opening.push((
+                            s,
+                            match converts {
+                                Some(f) => opening_converting(&outs, &ins, asset, start, a, f),
+                                None => opening_balance(&outs, &ins, asset, start, fwd),
+                            },
+                        ));
                     }
                     for r in &outs {
                         let Some(fs) = t.state_in(lo, hi, r.asset) else { continue };
                         let k = orient(fwd, r);
+                        if sent_after.is_some_and(|after| k <= after) {
+                            continue;
+                        }
                         let fs = if k < t.info[fs as usize] { NO_SLOT } else { fs };
                         let ts = t.slot_at(r.other, r.asset, k);
+                        let (fs, ts) = match flows {
+                            Some(f) => f.mask(a, r.other, r, fs, ts),
+                            None => (fs, ts),
+                        };
                         if fs != NO_SLOT || !matches!(ts, NO_SLOT | SEED_SLOT) {
                             sends.push(r, a, r.other, fs, ts);
                         }
@@ -1448,8 +1732,14 @@ impl<S: GraphSource> Walker<'_, &S> {
                             SEED_SLOT => allowed(r),
                             _ => true,
                         };
-                        if !read {
-                            receipts.push(r, r.other, a, fs, ts);
+                        if read {
+                            continue;
+                        }
+                        match flows.map(|f| f.mask(r.other, a, r, fs, ts)) {
+                            // (what the receiver got in its own conversion: nothing to replay)
+                            Some((_, NO_SLOT)) => {}
+                            Some((fs, ts)) => receipts.push(r, r.other, a, fs, ts),
+                            None => receipts.push(r, r.other, a, fs, ts),
                         }
                     }
                 }
@@ -1484,6 +1774,14 @@ impl<S: GraphSource> Walker<'_, &S> {
         let batches = Batches::new(batches);
         let mask = order_events(&mut events, &batches, self.fwd);
         self.stats.events_replayed = events.len() as u64;
+        // the seeds' and tracked ids' conversions, in chain order (forward walks only), each
+        // after the transfers at its key
+        let convs = match flows {
+            Some(f) => conversion_events(f, seed_ids, t),
+            None => Vec::new(),
+        };
+        self.stats.events_replayed += convs.len() as u64;
+        let mut next_conv = 0;
 
         // at most one edge per event: reserved once (address space only; the pages are touched
         // as edges are written), so the edges are never copied by a regrowth
@@ -1523,6 +1821,13 @@ impl<S: GraphSource> Walker<'_, &S> {
                 }
             }
             let i = (ev.pk & mask) as u32;
+            if next_conv < convs.len() {
+                let k = batches.key(i);
+                while let Some(c) = convs.get(next_conv).filter(|c| c.key < k) {
+                    self.convert(c, &mut states, &mut reached, min_raw, assets, &mut out)?;
+                    next_conv += 1;
+                }
+            }
             // with the event's whole row and its `--asset`/`--since`/`--until` verdict, read
             // once and only where traced funds may leave
             let parcel = match ev.fs {
@@ -1531,6 +1836,16 @@ impl<S: GraphSource> Walker<'_, &S> {
                     self.row_allowed(w, &e.row).then(|| (Parcel::seed(policy, e.row.amount), e))
                 }
                 NO_SLOT => None,
+                s if s & QUIET != 0 => {
+                    // (what a conversion's owner got: the pool's balance falls, nothing moves on)
+                    let s = (s & !QUIET) as usize;
+                    if reached[s] {
+                        states[s].send(batches.amount(ev, i));
+                    } else {
+                        states[s].send_untraced(batches.amount(ev, i));
+                    }
+                    None
+                }
                 s => {
                     let st = &mut states[s as usize];
                     if reached[s as usize] {
@@ -1553,7 +1868,61 @@ impl<S: GraphSource> Walker<'_, &S> {
                 states[ev.ts as usize].receive(batches.amount(ev, i), carried.as_ref());
             }
         }
+        for c in &convs[next_conv..] {
+            self.convert(c, &mut states, &mut reached, min_raw, assets, &mut out)?;
+        }
         Ok(out)
+    }
+
+    /// Conversion `c` replayed (the walk over addresses' `Ev::Convert`): what its owner's
+    /// holding of the asset given carries, converted pro rata into what it got, is a swap edge
+    /// (no hop added) and arrives at its holding of that asset.
+    fn convert(
+        &mut self,
+        c: &ConvEvent<'_>,
+        states: &mut [State],
+        reached: &mut [bool],
+        min_raw: &mut [Option<U256>],
+        assets: &[Asset],
+        out: &mut EdgeRows,
+    ) -> Result<(), TraceError> {
+        let (policy, n) = (self.opts.policy, self.opts.hops);
+        let v = &c.conv.conv;
+        let parcel = match c.fs {
+            SEED_SLOT => Some(Parcel::seed(policy, v.amount_in)),
+            NO_SLOT => None,
+            s => {
+                let s = s as usize;
+                if reached[s] {
+                    Some(states[s].send(v.amount_in).within(n))
+                } else {
+                    // (nothing traced ever arrived: none leaves)
+                    states[s].send_untraced(v.amount_in);
+                    None
+                }
+            }
+        };
+        let mut carried = None;
+        if let Some(p) = parcel {
+            let traced_in = p.traced(v.amount_in);
+            let converted = p.convert(v.amount_in, v.amount_out);
+            let (traced, strata) = (converted.traced(v.amount_out), converted.mask());
+            if !traced.is_zero() && strata != 0 {
+                let followed = traced >= self.min_raw_in(min_raw, assets, c.conv.asset_out)?;
+                let kind = EdgeKind::Swap { conversion: Box::new(v.clone()), traced_in };
+                out.0.push(TracedEdge::new(swap_transfer(v), 0, kind, traced, strata, followed));
+                out.1.push((c.owner, c.owner));
+                out.2.push(NO_TX);
+                if followed {
+                    carried = Some(converted);
+                }
+            }
+        }
+        if c.ts != NO_SLOT {
+            reached[c.ts as usize] |= carried.is_some();
+            states[c.ts as usize].receive(v.amount_out, carried.as_ref());
+        }
+        Ok(())
     }
 
     /// Poison's edges straight from the rows the discovery read, in the order the replay
@@ -2137,6 +2506,64 @@ fn opening_balance(sends: &[Row], receipts: &[Row], asset: u32, start: Key, fwd:
             key,
         )
     }
+}
+
+/// A conversion as the replay meets it: its owner, and the state slots of the holding it gives
+/// from (`SEED_SLOT` for a seed, `NO_SLOT` when untracked or folded into an opening balance) and
+/// the one it gives to (`NO_SLOT` likewise, and for a seed).
+struct ConvEvent<'f> {
+    key: Key,
+    owner: u32,
+    fs: u32,
+    ts: u32,
+    conv: &'f DenseConv,
+}
+
+/// The conversions of the seeds and the tracked ids in chain order, each with its state slots
+/// (what the replay does not fold into an opening balance); of conversions at one key, the
+/// first (chain-order keys are a conversion's first leg's: one conversion each).
+fn conversion_events<'f>(f: &'f DenseFlows, seed_ids: &[u32], t: &Tracked<'_>) -> Vec<ConvEvent<'f>> {
+    let mut evs = Vec::new();
+    for &s in seed_ids {
+        for c in f.convs_of(s) {
+            evs.push(ConvEvent { key: c.key, owner: s, fs: SEED_SLOT, ts: NO_SLOT, conv: c });
+        }
+    }
+    for &(x, lo, hi) in &t.held {
+        for c in f.convs_of(x) {
+            let fs = t.state_in(lo, hi, c.asset_in).filter(|&s| c.key >= t.info[s as usize]).unwrap_or(NO_SLOT);
+            let ts = t.state_in(lo, hi, c.asset_out).map_or(NO_SLOT, |s| t.receiver(s, c.key));
+            if fs != NO_SLOT || ts != NO_SLOT {
+                evs.push(ConvEvent { key: c.key, owner: x, fs, ts, conv: c });
+            }
+        }
+    }
+    evs.sort_by_key(|e| e.key);
+    evs.dedup_by_key(|e| e.key);
+    evs
+}
+
+/// [`opening_balance`] (forward) of holding `(id, asset)` where `id` converts: its own legs
+/// left out (its conversions move its funds) and each of its conversions before `start`
+/// counted, after the transfers at its key, what it gave before what it got.
+fn opening_converting(sends: &[Row], receipts: &[Row], asset: u32, start: Key, id: u32, f: &DenseFlows) -> U256 {
+    // (key, order at the key, amount, whether it leaves)
+    let mut moves: Vec<(Key, u8, U256, bool)> = Vec::new();
+    let before = |r: &&Row| r.asset == asset && row_key(r) < start;
+    moves.extend(sends.iter().filter(before).filter(|r| !f.out_leg(id, r)).map(|r| (row_key(r), 0, r.amount, true)));
+    moves.extend(receipts.iter().filter(before).filter(|r| !f.in_leg(id, r)).map(|r| (row_key(r), 1, r.amount, false)));
+    for c in f.convs_of(id).iter().filter(|c| c.key < start) {
+        if c.asset_in == asset {
+            moves.push((c.key, 2, c.conv.amount_in, true));
+        }
+        if c.asset_out == asset {
+            moves.push((c.key, 3, c.conv.amount_out, false));
+        }
+    }
+    moves.sort_by_key(|&(k, o, _, _)| (k, o));
+    moves
+        .into_iter()
+        .fold(U256::ZERO, |b, (_, _, amount, leaves)| if leaves { b.saturating_sub(amount) } else { b + amount })
 }
 
 /// The transfer of an edge's row, its transaction hash and addresses placeholders until all

@@ -4,7 +4,7 @@
 //! every policy, forward and backward, compared field by field. The walk over addresses is
 //! itself checked against brute-force oracles (`props`, `rules`).
 
-use chaintrace_model::{Address, Asset, Category, Hash32, Label, Position, Transfer, U256};
+use chaintrace_model::{Address, Asset, Category, Conversion, ConversionKind, Hash32, Label, Position, Transfer, U256};
 use chaintrace_tracer::{reach, trace, Bound, MemGraph, Policy, Trace, TraceDirection, TraceOptions};
 use proptest::prelude::*;
 
@@ -542,4 +542,142 @@ fn poison_strata_include_later_arrivals_with_more_hops() {
             (6, 0, 0b11100), // B → D: strata 2, 3 and 4
         ]
     );
+}
+
+/// A graph with swaps: plain transactions `(height, legs)` as in [`Case`], and swaps
+/// `(height, owner, pool, asset in, amount in, asset out, amount out)` — each its own
+/// transaction, the owner's leg to the pool first (the conversion's key), the pool's back second.
+#[derive(Clone, Debug)]
+struct SwapCase {
+    txs: Vec<(u64, Tx)>,
+    swaps: Vec<(u64, u8, u8, u8, u64, u8, u64)>,
+    /// Addresses labelled as exchange deposit addresses (pools: not expanded).
+    pools: Vec<u8>,
+    seeds: Vec<u8>,
+    hops: u32,
+    hub_degree: u64,
+    min_amount: u64,
+    since: Option<u64>,
+    until: Option<u64>,
+}
+
+/// Few addresses, three assets, swaps by seeds and by the addresses traced funds reach (one
+/// after another: what a swap gave swapped again), through pools that are labelled (not
+/// expanded) or plain addresses the walk expands, zero and small amounts out, hubs, height
+/// bounds.
+fn swap_case_strategy() -> impl Strategy<Value = SwapCase> {
+    (3u8..9).prop_flat_map(|n| {
+        let leg = (0..n, 0..n, 0u8..3, prop_oneof![Just(0u64), 1u64..60]);
+        let swap = (0u64..16, 0..n, 0..n + 2, 0u8..3, 1u64..60, 1u8..3, prop_oneof![1 => Just(0u64), 6 => 1u64..90]);
+        (
+            prop::collection::vec((0u64..16, prop::collection::vec(leg, 1..4)), 1..30),
+            prop::collection::vec(swap, 1..12),
+            prop::collection::vec(0..n + 2, 0..2),
+            prop::collection::vec(0..n, 1..3),
+            1u32..7,
+            prop_oneof![3 => Just(1_000u64), 1 => 3u64..12],
+            prop_oneof![3 => Just(0u64), 1 => 1u64..9],
+            prop::option::weighted(0.2, 0u64..8),
+            prop::option::weighted(0.2, 8u64..16),
+        )
+            .prop_map(|(txs, swaps, pools, seeds, hops, hub_degree, min_amount, since, until)| SwapCase {
+                txs,
+                swaps,
+                pools,
+                seeds,
+                hops,
+                hub_degree,
+                min_amount,
+                since,
+                until,
+            })
+    })
+}
+
+fn swap_graph(c: &SwapCase) -> MemGraph {
+    let mut g = MemGraph::new("ethereum");
+    let mut txs: Vec<(u64, Tx, Option<usize>)> = c.txs.iter().map(|(h, legs)| (*h, legs.clone(), None)).collect();
+    for (i, &(h, owner, pool, ain, x, aout_step, y)) in c.swaps.iter().enumerate() {
+        // the pool is never the owner, the assets always differ
+        let pool = if pool == owner { owner + 1 } else { pool };
+        let aout = (ain + aout_step) % 3;
+        txs.push((h, vec![(owner, pool, ain, x), (pool, owner, aout, y)], Some(i)));
+    }
+    // chain order: by height, the swaps among the plain transactions
+    txs.sort_by_key(|(h, _, _)| *h);
+    for (i, (height, legs, swap)) in txs.iter().enumerate() {
+        let tx = Hash32([i as u8 + 1; 32]);
+        for (sub, &(f, t, a, amount)) in legs.iter().enumerate() {
+            g.add_transfer(Transfer {
+                tx,
+                height: *height,
+                pos: Position { tx_index: i as u32, sub: sub as u32 },
+                time: 1_600_000_000 + height * 12,
+                from: addr(f),
+                to: addr(t),
+                asset: asset(a),
+                amount: U256::from(amount),
+            });
+        }
+        if swap.is_some() {
+            let (owner, pool, ain, x) = legs[0];
+            let (_, _, aout, y) = legs[1];
+            g.add_conversion(Conversion {
+                tx,
+                height: *height,
+                pos: Position { tx_index: i as u32, sub: 0 },
+                time: 1_600_000_000 + height * 12,
+                owner: addr(owner),
+                asset_in: asset(ain),
+                amount_in: U256::from(x),
+                asset_out: asset(aout),
+                amount_out: U256::from(y),
+                venue: Some(addr(pool)),
+                kind: ConversionKind::UniswapV2,
+            });
+        }
+    }
+    for &p in &c.pools {
+        g.add_label(Label {
+            chain: Some("ethereum".into()),
+            address: addr(p),
+            category: Category::ExchangeDeposit,
+            entity: "exchange".into(),
+            source: "test".into(),
+            confidence: 90,
+            attrs: Default::default(),
+        });
+    }
+    g
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 600, ..ProptestConfig::default() })]
+
+    /// Forward walks follow conversions: the walk over ids reads the conversions of the
+    /// addresses it expands, masks their legs and replays them beside the transfers, and gives
+    /// the walk over addresses' trace — swap edges, traced amounts, nodes, deposits and assets —
+    /// under every policy.
+    #[test]
+    fn dense_walk_through_swaps_equals_walk_over_addresses(c in swap_case_strategy()) {
+        let g = swap_graph(&c);
+        let general = g.clone().without_dense_view();
+        for policy in [Policy::Poison, Policy::Haircut, Policy::Fifo] {
+            let mut o = TraceOptions::new(c.seeds.iter().map(|&s| addr(s)).collect(), "ETH", 0);
+            o.hops = c.hops;
+            o.policy = policy;
+            o.hub_degree = c.hub_degree;
+            o.min_amount = (c.min_amount > 0).then(|| c.min_amount.to_string());
+            o.since = c.since.map(Bound::Height);
+            o.until = c.until.map(Bound::Height);
+            let d = trace(&g, &o).expect("dense walk");
+            let a = trace(&general, &o).expect("walk over addresses");
+            prop_assert!(d.stats.dense && !a.stats.dense, "the two walks ran: {:?} / {:?}", d.stats, a.stats);
+            same(&d, &a)?;
+            // reach: the poison trace's nodes, whatever walk answers it
+            let r = reach(&g, &o).expect("reach");
+            let want = poison_reach(&trace(&general, &TraceOptions { policy: Policy::Poison, ..o.clone() }).expect("poison"));
+            prop_assert_eq!(&r.nodes, &want);
+        }
+    }
 }
