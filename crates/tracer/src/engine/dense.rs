@@ -15,9 +15,12 @@
 //! `(height, tx index)`). Once conversions were met, every policy replays through
 //! [`Walker::replay_reading_all`], which puts each seed's and tracked owner's conversions after
 //! the transfers at their key, folds the earlier ones into opening balances, and makes their
-//! swap edges (their hashes the conversions' own). A bridge deposit is the walk over addresses'
-//! to follow (its release is on another chain): where one is met, the walk over ids gives up
-//! and the walk over addresses runs instead (`Walker::walk`).
+//! swap edges (their hashes the conversions' own). Bridge deposits are read and replayed the
+//! same way; their releases are on other chains, which a walk over one chain does not cover, so
+//! each is a bridge edge into the contract (a `bridge` stop), as the walk over addresses makes
+//! it on one chain. Where the view cannot stand for what it met (a conversion or deposit of an
+//! asset no transfer of the chain moves, a bridge contract without an id), the walk over ids
+//! gives up and the walk over addresses runs instead (`Walker::walk`).
 //!
 //! The replay differs in one way that gives the same result: under haircut and FIFO, nothing
 //! traced can reach a holding before the discovery's earliest arrival at it in fewer than N hops
@@ -745,7 +748,18 @@ struct DenseConv {
     conv: Conversion,
 }
 
-/// What the walk over ids knows of conversions (the walk over addresses' `convs` and legs):
+/// A bridge deposit of an id whose flows the walk read: on a walk over one chain its release,
+/// on another, is not followed (the edge ends at the bridge contract, a `bridge` stop).
+struct DenseDeposit {
+    key: Key,
+    asset: u32,
+    /// The bridge contract's id.
+    contract: u32,
+    deposit: BridgeEvent,
+}
+
+/// What the walk over ids knows of conversions and bridge deposits (the walk over addresses'
+/// `convs`, `deps` and legs):
 /// read for every id a discovery level starts from (the seeds, then each level's frontier), as
 /// the walk over addresses reads them for its frontiers, so a leg is masked exactly where that
 /// walk masks it.
@@ -756,8 +770,10 @@ struct DenseFlows {
     read: Vec<u64>,
     /// The conversions of each id that has some, in chain order.
     convs: HashMap<u32, Vec<DenseConv>>,
+    /// The bridge deposits of each id that has some, in chain order.
+    deps: HashMap<u32, Vec<DenseDeposit>>,
     /// `(owner, height, tx index, asset)`: the owner's sides of its conversions, what it gave
-    /// (sent) and what it got (received). A transaction is one `(height, tx index)` of the
+    /// (sent; a bridge deposit's too) and what it got (received). A transaction is one `(height, tx index)` of the
     /// chain, as it is one hash for the walk over addresses.
     legs_out: HashSet<(u32, u64, u32, u32)>,
     legs_in: HashSet<(u32, u64, u32, u32)>,
@@ -769,6 +785,7 @@ impl DenseFlows {
             index: assets.iter().enumerate().map(|(i, a)| (*a, i as u32)).collect(),
             read: Vec::new(),
             convs: HashMap::default(),
+            deps: HashMap::default(),
             legs_out: HashSet::default(),
             legs_in: HashSet::default(),
         }
@@ -789,6 +806,21 @@ impl DenseFlows {
     /// `id`'s conversions, in chain order.
     fn convs_of(&self, id: u32) -> &[DenseConv] {
         self.convs.get(&id).map_or(&[], Vec::as_slice)
+    }
+
+    /// `id`'s bridge deposits, in chain order.
+    fn deps_of(&self, id: u32) -> &[DenseDeposit] {
+        self.deps.get(&id).map_or(&[], Vec::as_slice)
+    }
+
+    /// A conversion or bridge deposit was met (of an id whose flows were read).
+    fn met(&self) -> bool {
+        !self.convs.is_empty() || !self.deps.is_empty()
+    }
+
+    /// `id` converts or deposits into a bridge.
+    fn moves(&self, id: u32) -> bool {
+        self.convs.contains_key(&id) || self.deps.contains_key(&id)
     }
 
     /// `r`, sent by `from`, is what `from` gave in one of its conversions.
@@ -1061,7 +1093,7 @@ impl<S: GraphSource> Walker<'_, &S> {
         let edges_at = std::time::Instant::now();
         // (conversions met: their events are replayed beside the transfers, by the replay that
         // reads every list)
-        let converts = w.flows.as_ref().is_some_and(|f| !f.convs.is_empty());
+        let converts = w.flows.as_ref().is_some_and(DenseFlows::met);
         let found = match policy {
             _ if converts => Ok(None),
             Policy::Poison => self.poison_edges(&w, &seed_ids, &tracked).map(Some),
@@ -1086,7 +1118,8 @@ impl<S: GraphSource> Walker<'_, &S> {
         for end in ends.iter_mut() {
             *end = (names.index(end.0), names.index(end.1));
         }
-        // (a swap edge's hash is its conversion's: the others' are read from the view)
+        // (a swap or bridge edge's hash is its conversion's or deposit's, in its transfer
+        // already: the others' are read from the view)
         let swaps = edge_txs.contains(&NO_TX);
         let read_txs: Vec<u32> =
             if swaps { edge_txs.iter().copied().filter(|&tx| tx != NO_TX).collect() } else { Vec::new() };
@@ -1120,10 +1153,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             edges
                 .iter()
                 .zip(&edge_txs)
-                .map(|(e, &tx)| match &e.kind {
-                    EdgeKind::Swap { conversion, .. } if tx == NO_TX => conversion.tx,
-                    _ => read.next().unwrap_or(Hash32::ZERO),
-                })
+                .map(|(e, &tx)| if tx == NO_TX { e.transfer.tx } else { read.next().unwrap_or(Hash32::ZERO) })
                 .collect()
         } else {
             hashes
@@ -1417,7 +1447,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             // reads on, and the lists an earlier level read are passed first
             // (poison's edges come from its last level's rows without a pass, unless conversions
             // were met: then the replay makes them, and the pass records the assets it meets)
-            let converts = w.flows.as_ref().is_some_and(|f| !f.convs.is_empty());
+            let converts = w.flows.as_ref().is_some_and(DenseFlows::met);
             let pass_follows = !(last || h == n && self.opts.policy == Policy::Poison && !converts);
             improved.clear();
             let mut passing = std::time::Duration::ZERO;
@@ -1541,11 +1571,10 @@ impl<S: GraphSource> Walker<'_, &S> {
     }
 
     /// The conversions and bridge deposits of `ids` not read yet, read by address from the
-    /// source (the walk over addresses' `load_flows`): each id's conversions within
-    /// `--since`/`--until`, in chain order, with their legs. `false` when one of them has a
-    /// bridge deposit there (what follows a crossing is the walk over addresses'), or converts
-    /// an asset the view has no index for (no transfer of the chain moves it): the walk over
-    /// ids gives up then.
+    /// source (the walk over addresses' `load_flows`): each id's conversions and deposits within
+    /// `--since`/`--until`, in chain order, with their legs. `false` when one of them converts
+    /// or deposits an asset the view has no index for (no transfer of the chain moves it), or
+    /// deposits into a bridge contract without an id: the walk over ids gives up then.
     fn load_flows_dense(&mut self, w: &mut DenseWalk<'_, S::Error>, ids: &[u32]) -> Result<bool, TraceError> {
         let Some(f) = &w.flows else { return Ok(true) };
         let mut todo: Vec<u32> = ids.iter().copied().filter(|&id| !f.loaded(id)).collect();
@@ -1562,11 +1591,23 @@ impl<S: GraphSource> Walker<'_, &S> {
             ));
         }
         let opts = self.opts;
-        let Some(f) = &mut w.flows else { return Ok(true) };
-        for ((&id, addr), (mut convs, deps)) in todo.iter().zip(&addrs).zip(read) {
-            let deposit = |d: &BridgeEvent| matches!(&d.side, BridgeSide::Deposit { owner, .. } if owner == addr);
-            if deps.iter().any(|d| deposit(d) && in_bounds(opts, d.height, d.time)) {
-                return Ok(false);
+        let Some(f) = w.flows.as_mut() else { return Ok(true) };
+        for ((&id, addr), (mut convs, mut deps)) in todo.iter().zip(&addrs).zip(read) {
+            deps.retain(|d| {
+                matches!(&d.side, BridgeSide::Deposit { owner, .. } if owner == addr)
+                    && in_bounds(opts, d.height, d.time)
+            });
+            deps.sort_by_key(|d| (d.height, d.pos));
+            let mut mine = Vec::with_capacity(deps.len());
+            for d in deps {
+                let (Some(&asset), Some(contract)) = (f.index.get(&d.asset), w.view.id_of(&d.contract)) else {
+                    return Ok(false);
+                };
+                f.legs_out.insert((id, d.height, d.pos.tx_index, asset));
+                mine.push(DenseDeposit { key: key(d.height, d.pos.tx_index, d.pos.sub), asset, contract, deposit: d });
+            }
+            if !mine.is_empty() {
+                f.deps.insert(id, mine);
             }
             convs.retain(|v| v.owner == *addr && in_bounds(opts, v.height, v.time));
             convs.sort_by_key(|v| (v.height, v.pos));
@@ -1649,7 +1690,7 @@ impl<S: GraphSource> Walker<'_, &S> {
         let view = w.view;
         let assets = view.assets();
         let mut states: Vec<State> = t.asset_of.iter().map(|_| State::new(policy, n)).collect();
-        let flows = w.flows.as_ref().filter(|f| !f.convs.is_empty());
+        let flows = w.flows.as_ref().filter(|f| f.met());
         let mut first = Batch::default();
         for &s in seed_ids {
             if let Some((_, l)) = w.outs(s) {
@@ -1684,7 +1725,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                     sends_and_receipts(view, fwd, a, &mut outs, &mut ins)?;
                     read += (outs.len() + ins.len()) as u64;
                     // (an id that converts: its legs left out, its conversions counted)
-                    let converts = flows.filter(|f| !f.convs_of(a).is_empty());
+                    let converts = flows.filter(|f| f.moves(a));
                     // poison (replayed here where conversions were met) replays what a holding
                     // sent after the key the discovery read its list after, as the walk over
                     // addresses does: a seed's transfer at the chain's first key can reach it
@@ -1777,7 +1818,7 @@ impl<S: GraphSource> Walker<'_, &S> {
         // the seeds' and tracked ids' conversions, in chain order (forward walks only), each
         // after the transfers at its key
         let convs = match flows {
-            Some(f) => conversion_events(f, seed_ids, t),
+            Some(f) => flow_events(f, seed_ids, t),
             None => Vec::new(),
         };
         self.stats.events_replayed += convs.len() as u64;
@@ -1824,7 +1865,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             if next_conv < convs.len() {
                 let k = batches.key(i);
                 while let Some(c) = convs.get(next_conv).filter(|c| c.key < k) {
-                    self.convert(c, &mut states, &mut reached, min_raw, assets, &mut out)?;
+                    self.replay_flow(c, &mut states, &mut reached, min_raw, assets, &mut out)?;
                     next_conv += 1;
                 }
             }
@@ -1869,17 +1910,19 @@ impl<S: GraphSource> Walker<'_, &S> {
             }
         }
         for c in &convs[next_conv..] {
-            self.convert(c, &mut states, &mut reached, min_raw, assets, &mut out)?;
+            self.replay_flow(c, &mut states, &mut reached, min_raw, assets, &mut out)?;
         }
         Ok(out)
     }
 
-    /// Conversion `c` replayed (the walk over addresses' `Ev::Convert`): what its owner's
-    /// holding of the asset given carries, converted pro rata into what it got, is a swap edge
-    /// (no hop added) and arrives at its holding of that asset.
-    fn convert(
+    /// Conversion or bridge deposit `c` replayed (the walk over addresses' `Ev::Convert` and
+    /// `Ev::BridgeOut`): what its owner's holding of the asset given carries leaves it, no hop
+    /// added. A conversion's, converted pro rata into what the owner got, is a swap edge and
+    /// arrives at its holding of that asset; a deposit's is a bridge edge into the contract
+    /// (its release is on a chain this walk does not cover).
+    fn replay_flow(
         &mut self,
-        c: &ConvEvent<'_>,
+        c: &FlowEvent<'_>,
         states: &mut [State],
         reached: &mut [bool],
         min_raw: &mut [Option<U256>],
@@ -1887,28 +1930,57 @@ impl<S: GraphSource> Walker<'_, &S> {
         out: &mut EdgeRows,
     ) -> Result<(), TraceError> {
         let (policy, n) = (self.opts.policy, self.opts.hops);
-        let v = &c.conv.conv;
+        let given = match c.flow {
+            Flow::Conv(v) => v.conv.amount_in,
+            Flow::Deposit(d) => d.deposit.amount,
+        };
         let parcel = match c.fs {
-            SEED_SLOT => Some(Parcel::seed(policy, v.amount_in)),
+            SEED_SLOT => Some(Parcel::seed(policy, given)),
             NO_SLOT => None,
             s => {
                 let s = s as usize;
                 if reached[s] {
-                    Some(states[s].send(v.amount_in).within(n))
+                    Some(states[s].send(given).within(n))
                 } else {
                     // (nothing traced ever arrived: none leaves)
-                    states[s].send_untraced(v.amount_in);
+                    states[s].send_untraced(given);
                     None
                 }
             }
         };
+        let conv = match c.flow {
+            Flow::Conv(v) => v,
+            Flow::Deposit(d) => {
+                let Some(p) = parcel else { return Ok(()) };
+                let (traced, strata) = (p.traced(given), p.mask());
+                if !traced.is_zero() && strata != 0 {
+                    let e = &d.deposit;
+                    let transfer = Transfer {
+                        tx: e.tx,
+                        height: e.height,
+                        pos: e.pos,
+                        time: e.time,
+                        from: Address::Coinbase,
+                        to: Address::Coinbase,
+                        asset: e.asset,
+                        amount: e.amount,
+                    };
+                    let kind = EdgeKind::Bridge { to_chain: None, release: None, traced_out: U256::ZERO };
+                    out.0.push(TracedEdge::new(transfer, 0, kind, traced, strata, true));
+                    out.1.push((c.owner, d.contract));
+                    out.2.push(NO_TX);
+                }
+                return Ok(());
+            }
+        };
+        let v = &conv.conv;
         let mut carried = None;
         if let Some(p) = parcel {
             let traced_in = p.traced(v.amount_in);
             let converted = p.convert(v.amount_in, v.amount_out);
             let (traced, strata) = (converted.traced(v.amount_out), converted.mask());
             if !traced.is_zero() && strata != 0 {
-                let followed = traced >= self.min_raw_in(min_raw, assets, c.conv.asset_out)?;
+                let followed = traced >= self.min_raw_in(min_raw, assets, conv.asset_out)?;
                 let kind = EdgeKind::Swap { conversion: Box::new(v.clone()), traced_in };
                 out.0.push(TracedEdge::new(swap_transfer(v), 0, kind, traced, strata, followed));
                 out.1.push((c.owner, c.owner));
@@ -2169,10 +2241,17 @@ impl<S: GraphSource> Walker<'_, &S> {
         let mut hop: Vec<(u32, bool, Key)> = vec![(u32::MAX, false, KEY_MAX); names.ids.len()];
         // per name, whether it is a seed's (looked up in id order, not once per edge)
         let seed: Vec<bool> = names.ids.iter().map(|&id| class.get(id as usize) == Some(&SEED)).collect();
+        // per name, whether a bridge deposit whose release this walk does not cover ends there
+        // (a `bridge` stop, whatever else it is)
+        let mut bridge: Vec<bool> = Vec::new();
         for (e, &(f, t)) in edges.iter().zip(ends) {
             let to = if self.fwd { t } else { f };
             if seed[to as usize] {
                 continue;
+            }
+            if matches!(e.kind, EdgeKind::Bridge { to_chain: None, .. }) {
+                bridge.resize(names.ids.len(), false);
+                bridge[to as usize] = true;
             }
             let tr = &e.transfer;
             let ent = &mut hop[to as usize];
@@ -2205,6 +2284,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             let (h, followed, first) = hop[i as usize];
             let hub = class.get(names.ids[i as usize] as usize) == Some(&HUB);
             let role = match labels.and_then(|l| pooling_role(l)) {
+                _ if bridge.get(i as usize) == Some(&true) => (Role::Bridge, Some("bridge")),
                 Some(r) => (r, None),
                 None if hub => (Role::Stop, Some("hub")),
                 None if !followed => (Role::Stop, Some("min_amount")),
@@ -2232,6 +2312,9 @@ impl<S: GraphSource> Walker<'_, &S> {
         let mut exchange: Vec<u32> = vec![NO_EXCHANGE; names.ids.len()];
         let mut exchanges: Vec<(Category, String)> = Vec::new();
         for &(i, labels) in &recv {
+            if bridge.get(i as usize) == Some(&true) {
+                continue;
+            }
             if let Some(x) = labels.and_then(|l| exchange_of(l)) {
                 exchange[i as usize] = exchanges.len() as u32;
                 exchanges.push(x);
@@ -2508,33 +2591,50 @@ fn opening_balance(sends: &[Row], receipts: &[Row], asset: u32, start: Key, fwd:
     }
 }
 
-/// A conversion as the replay meets it: its owner, and the state slots of the holding it gives
-/// from (`SEED_SLOT` for a seed, `NO_SLOT` when untracked or folded into an opening balance) and
-/// the one it gives to (`NO_SLOT` likewise, and for a seed).
-struct ConvEvent<'f> {
+/// A conversion or bridge deposit.
+#[derive(Clone, Copy)]
+enum Flow<'f> {
+    Conv(&'f DenseConv),
+    Deposit(&'f DenseDeposit),
+}
+
+/// A conversion or bridge deposit as the replay meets it: its owner, and the state slots of the
+/// holding it gives from (`SEED_SLOT` for a seed, `NO_SLOT` when untracked or folded into an
+/// opening balance) and the one a conversion gives to (`NO_SLOT` likewise, for a seed, and for a
+/// deposit).
+struct FlowEvent<'f> {
     key: Key,
     owner: u32,
     fs: u32,
     ts: u32,
-    conv: &'f DenseConv,
+    flow: Flow<'f>,
 }
 
-/// The conversions of the seeds and the tracked ids in chain order, each with its state slots
-/// (what the replay does not fold into an opening balance); of conversions at one key, the
-/// first (chain-order keys are a conversion's first leg's: one conversion each).
-fn conversion_events<'f>(f: &'f DenseFlows, seed_ids: &[u32], t: &Tracked<'_>) -> Vec<ConvEvent<'f>> {
+/// The conversions and bridge deposits of the seeds and the tracked ids in chain order, each
+/// with its state slots (what the replay does not fold into an opening balance); of those at
+/// one key, the first (chain-order keys are their first legs': one each).
+fn flow_events<'f>(f: &'f DenseFlows, seed_ids: &[u32], t: &Tracked<'_>) -> Vec<FlowEvent<'f>> {
     let mut evs = Vec::new();
     for &s in seed_ids {
-        for c in f.convs_of(s) {
-            evs.push(ConvEvent { key: c.key, owner: s, fs: SEED_SLOT, ts: NO_SLOT, conv: c });
-        }
+        let (fs, ts) = (SEED_SLOT, NO_SLOT);
+        evs.extend(f.convs_of(s).iter().map(|c| FlowEvent { key: c.key, owner: s, fs, ts, flow: Flow::Conv(c) }));
+        evs.extend(f.deps_of(s).iter().map(|d| FlowEvent { key: d.key, owner: s, fs, ts, flow: Flow::Deposit(d) }));
     }
     for &(x, lo, hi) in &t.held {
+        // (a state's slot when the flow is not folded into its opening balance)
+        let from =
+            |asset: u32, k: Key| t.state_in(lo, hi, asset).filter(|&s| k >= t.info[s as usize]).unwrap_or(NO_SLOT);
         for c in f.convs_of(x) {
-            let fs = t.state_in(lo, hi, c.asset_in).filter(|&s| c.key >= t.info[s as usize]).unwrap_or(NO_SLOT);
+            let fs = from(c.asset_in, c.key);
             let ts = t.state_in(lo, hi, c.asset_out).map_or(NO_SLOT, |s| t.receiver(s, c.key));
             if fs != NO_SLOT || ts != NO_SLOT {
-                evs.push(ConvEvent { key: c.key, owner: x, fs, ts, conv: c });
+                evs.push(FlowEvent { key: c.key, owner: x, fs, ts, flow: Flow::Conv(c) });
+            }
+        }
+        for d in f.deps_of(x) {
+            let fs = from(d.asset, d.key);
+            if fs != NO_SLOT {
+                evs.push(FlowEvent { key: d.key, owner: x, fs, ts: NO_SLOT, flow: Flow::Deposit(d) });
             }
         }
     }
@@ -2543,9 +2643,9 @@ fn conversion_events<'f>(f: &'f DenseFlows, seed_ids: &[u32], t: &Tracked<'_>) -
     evs
 }
 
-/// [`opening_balance`] (forward) of holding `(id, asset)` where `id` converts: its own legs
-/// left out (its conversions move its funds) and each of its conversions before `start`
-/// counted, after the transfers at its key, what it gave before what it got.
+/// [`opening_balance`] (forward) of holding `(id, asset)` where `id` converts or deposits into a
+/// bridge: its own legs left out (its conversions and deposits move its funds) and each of them
+/// before `start` counted, after the transfers at its key, what it gave before what it got.
 fn opening_converting(sends: &[Row], receipts: &[Row], asset: u32, start: Key, id: u32, f: &DenseFlows) -> U256 {
     // (key, order at the key, amount, whether it leaves)
     let mut moves: Vec<(Key, u8, U256, bool)> = Vec::new();
@@ -2559,6 +2659,9 @@ fn opening_converting(sends: &[Row], receipts: &[Row], asset: u32, start: Key, i
         if c.asset_out == asset {
             moves.push((c.key, 3, c.conv.amount_out, false));
         }
+    }
+    for d in f.deps_of(id).iter().filter(|d| d.key < start && d.asset == asset) {
+        moves.push((d.key, 2, d.deposit.amount, true));
     }
     moves.sort_by_key(|&(k, o, _, _)| (k, o));
     moves

@@ -4,7 +4,10 @@
 //! every policy, forward and backward, compared field by field. The walk over addresses is
 //! itself checked against brute-force oracles (`props`, `rules`).
 
-use chaintrace_model::{Address, Asset, Category, Conversion, ConversionKind, Hash32, Label, Position, Transfer, U256};
+use chaintrace_model::{
+    Address, Asset, BridgeEvent, BridgeKey, BridgeSide, Category, Conversion, ConversionKind, Hash32, Label, Position,
+    Transfer, U256,
+};
 use chaintrace_tracer::{reach, trace, Bound, MemGraph, Policy, Trace, TraceDirection, TraceOptions};
 use proptest::prelude::*;
 
@@ -544,13 +547,17 @@ fn poison_strata_include_later_arrivals_with_more_hops() {
     );
 }
 
-/// A graph with swaps: plain transactions `(height, legs)` as in [`Case`], and swaps
-/// `(height, owner, pool, asset in, amount in, asset out, amount out)` — each its own
-/// transaction, the owner's leg to the pool first (the conversion's key), the pool's back second.
+/// A graph with swaps and bridge deposits: plain transactions `(height, legs)` as in [`Case`],
+/// swaps `(height, owner, pool, asset in, amount in, asset out step, amount out)` — each its own
+/// transaction, the owner's leg to the pool first (the conversion's key), the pool's back second
+/// — and deposits `(height, owner, asset, amount)` into [`BRIDGE`] (no release: one chain).
 #[derive(Clone, Debug)]
 struct SwapCase {
     txs: Vec<(u64, Tx)>,
     swaps: Vec<(u64, u8, u8, u8, u64, u8, u64)>,
+    deposits: Vec<(u64, u8, u8, u64)>,
+    /// The bridge contract is labelled an exchange (its deposits still are no exchange deposit).
+    bridge_exchange: bool,
     /// Addresses labelled as exchange deposit addresses (pools: not expanded).
     pools: Vec<u8>,
     seeds: Vec<u8>,
@@ -569,9 +576,11 @@ fn swap_case_strategy() -> impl Strategy<Value = SwapCase> {
     (3u8..9).prop_flat_map(|n| {
         let leg = (0..n, 0..n, 0u8..3, prop_oneof![Just(0u64), 1u64..60]);
         let swap = (0u64..16, 0..n, 0..n + 2, 0u8..3, 1u64..60, 1u8..3, prop_oneof![1 => Just(0u64), 6 => 1u64..90]);
+        let deposit = (0u64..16, 0..n, 0u8..3, prop_oneof![1 => Just(0u64), 6 => 1u64..60]);
         (
             prop::collection::vec((0u64..16, prop::collection::vec(leg, 1..4)), 1..30),
             prop::collection::vec(swap, 1..12),
+            (prop::collection::vec(deposit, 0..4), any::<bool>()),
             prop::collection::vec(0..n + 2, 0..2),
             prop::collection::vec(0..n, 1..3),
             1u32..7,
@@ -580,28 +589,50 @@ fn swap_case_strategy() -> impl Strategy<Value = SwapCase> {
             prop::option::weighted(0.2, 0u64..8),
             prop::option::weighted(0.2, 8u64..16),
         )
-            .prop_map(|(txs, swaps, pools, seeds, hops, hub_degree, min_amount, since, until)| SwapCase {
-                txs,
-                swaps,
-                pools,
-                seeds,
-                hops,
-                hub_degree,
-                min_amount,
-                since,
-                until,
-            })
+            .prop_map(
+                |(
+                    txs,
+                    swaps,
+                    (deposits, bridge_exchange),
+                    pools,
+                    seeds,
+                    hops,
+                    hub_degree,
+                    min_amount,
+                    since,
+                    until,
+                )| SwapCase {
+                    txs,
+                    swaps,
+                    deposits,
+                    bridge_exchange,
+                    pools,
+                    seeds,
+                    hops,
+                    hub_degree,
+                    min_amount,
+                    since,
+                    until,
+                },
+            )
     })
 }
 
+/// The bridge contract of [`SwapCase`]'s deposits.
+const BRIDGE: u8 = 100;
+
 fn swap_graph(c: &SwapCase) -> MemGraph {
     let mut g = MemGraph::new("ethereum");
-    let mut txs: Vec<(u64, Tx, Option<usize>)> = c.txs.iter().map(|(h, legs)| (*h, legs.clone(), None)).collect();
-    for (i, &(h, owner, pool, ain, x, aout_step, y)) in c.swaps.iter().enumerate() {
+    // (a flow's kind: `Some(true)` a swap, `Some(false)` a deposit)
+    let mut txs: Vec<(u64, Tx, Option<bool>)> = c.txs.iter().map(|(h, legs)| (*h, legs.clone(), None)).collect();
+    for &(h, owner, pool, ain, x, aout_step, y) in &c.swaps {
         // the pool is never the owner, the assets always differ
         let pool = if pool == owner { owner + 1 } else { pool };
         let aout = (ain + aout_step) % 3;
-        txs.push((h, vec![(owner, pool, ain, x), (pool, owner, aout, y)], Some(i)));
+        txs.push((h, vec![(owner, pool, ain, x), (pool, owner, aout, y)], Some(true)));
+    }
+    for &(h, owner, a, x) in &c.deposits {
+        txs.push((h, vec![(owner, BRIDGE, a, x)], Some(false)));
     }
     // chain order: by height, the swaps among the plain transactions
     txs.sort_by_key(|(h, _, _)| *h);
@@ -619,7 +650,21 @@ fn swap_graph(c: &SwapCase) -> MemGraph {
                 amount: U256::from(amount),
             });
         }
-        if swap.is_some() {
+        if *swap == Some(false) {
+            let (owner, bridge, a, x) = legs[0];
+            g.add_bridge_event(BridgeEvent {
+                tx,
+                height: *height,
+                pos: Position { tx_index: i as u32, sub: 0 },
+                time: 1_600_000_000 + height * 12,
+                key: BridgeKey::cctp(0, i as u64),
+                asset: asset(a),
+                amount: U256::from(x),
+                side: BridgeSide::Deposit { owner: addr(owner), recipient: vec![0; 32], dest_domain: Some(3) },
+                contract: addr(bridge),
+            });
+        }
+        if *swap == Some(true) {
             let (owner, pool, ain, x) = legs[0];
             let (_, _, aout, y) = legs[1];
             g.add_conversion(Conversion {
@@ -637,7 +682,8 @@ fn swap_graph(c: &SwapCase) -> MemGraph {
             });
         }
     }
-    for &p in &c.pools {
+    let bridge = c.bridge_exchange.then_some(BRIDGE);
+    for &p in c.pools.iter().chain(&bridge) {
         g.add_label(Label {
             chain: Some("ethereum".into()),
             address: addr(p),
@@ -654,10 +700,10 @@ fn swap_graph(c: &SwapCase) -> MemGraph {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 600, ..ProptestConfig::default() })]
 
-    /// Forward walks follow conversions: the walk over ids reads the conversions of the
-    /// addresses it expands, masks their legs and replays them beside the transfers, and gives
-    /// the walk over addresses' trace — swap edges, traced amounts, nodes, deposits and assets —
-    /// under every policy.
+    /// Forward walks follow conversions and bridge deposits: the walk over ids reads those of
+    /// the addresses it expands, masks their legs and replays them beside the transfers, and
+    /// gives the walk over addresses' trace — swap and bridge edges, traced amounts, nodes (the
+    /// bridge a `bridge` stop), deposits and assets — under every policy.
     #[test]
     fn dense_walk_through_swaps_equals_walk_over_addresses(c in swap_case_strategy()) {
         let g = swap_graph(&c);
@@ -679,5 +725,55 @@ proptest! {
             let want = poison_reach(&trace(&general, &TraceOptions { policy: Policy::Poison, ..o.clone() }).expect("poison"));
             prop_assert_eq!(&r.nodes, &want);
         }
+    }
+}
+
+/// Where a conversion gives an asset no transfer of the chain moves (the view has no index for
+/// it), the walk over ids gives up part-way and the walk over addresses answers, from scratch:
+/// the same trace as without the view.
+#[test]
+fn a_conversion_into_an_asset_no_transfer_moves_is_walked_over_addresses() {
+    let c = SwapCase {
+        txs: vec![(1, vec![(0, 1, 0, 50)]), (3, vec![(1, 2, 0, 20)])],
+        swaps: vec![],
+        deposits: vec![],
+        bridge_exchange: false,
+        pools: vec![],
+        seeds: vec![0],
+        hops: 4,
+        hub_degree: 1_000,
+        min_amount: 0,
+        since: None,
+        until: None,
+    };
+    let mut g = swap_graph(&c);
+    // 1 converts 30 of the native coin into a token that never moves in a transfer (its legs
+    // are not recorded: an internal mint)
+    let unseen = Asset::Token([0xee; 20]);
+    g.add_conversion(Conversion {
+        tx: Hash32([0x77; 32]),
+        height: 2,
+        pos: Position { tx_index: 0, sub: 0 },
+        time: 1_600_000_024,
+        owner: addr(1),
+        asset_in: Asset::Native,
+        amount_in: U256::from(30u8),
+        asset_out: unseen,
+        amount_out: U256::from(600u16),
+        venue: None,
+        kind: ConversionKind::UniswapV2,
+    });
+    let general = g.clone().without_dense_view();
+    for policy in [Policy::Poison, Policy::Haircut, Policy::Fifo] {
+        let mut o = TraceOptions::new(vec![addr(0)], "ETH", 0);
+        o.policy = policy;
+        let d = trace(&g, &o).expect("walk");
+        let a = trace(&general, &o).expect("walk over addresses");
+        assert!(!d.stats.dense, "{policy:?}: gave up over ids");
+        assert_eq!(d.edges, a.edges, "{policy:?}");
+        assert_eq!(d.nodes, a.nodes, "{policy:?}");
+        assert_eq!(d.assets, a.assets, "{policy:?}");
+        // the swap is there, into the unseen token
+        assert!(d.edges.iter().any(|e| e.transfer.asset == unseen), "{policy:?}: {:?}", d.edges);
     }
 }
