@@ -146,3 +146,21 @@ pub(crate) fn faults_per_call_within_the_retry_budget() -> Option<u32> {
     assert!(bound >= 1 && bound < budget, "retry budget {budget} leaves no room for a bounded fault");
     Some(bound)
 }
+
+/// The log without terminal colour codes.
+pub(crate) fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -24,7 +24,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::bridges::{balance, deploy_pair, deposit, message, relay, set_remote, with_args, Crossing, Side};
-use crate::common::Workdir;
+use crate::common::{strip_ansi, Workdir};
 
 use chaintrace_model::format_units;
 use chaintrace_scenario::{Ledger, POLICIES};
@@ -542,6 +542,44 @@ fn payroll_swap_bridge_cash_out(use_v3: bool) {
         let nodes = case["nodes"].as_array().expect("nodes");
         for n in [&du, &dx, &rx, &h2] {
             assert!(!nodes.iter().any(|g| g["address"] == n.as_str()), "{policy}: {n} in the case");
+        }
+    }
+
+    // Ethereum alone, over the store and then over its snapshot: the walk over ids follows the
+    // swaps (their legs as this chain recorded them) and ends the bridge deposit at the contract
+    // (its release is on arbitrum, which this walk does not cover), and writes the walk over
+    // addresses' case file byte for byte.
+    let ethereum_alone = |name: &str, policy: &str| -> (Vec<u8>, String) {
+        let out = wd.path().join(format!("{name}-{policy}.json"));
+        let path = out.to_str().expect("utf-8");
+        let args = [
+            "--config", cfg, "-v", "trace", "--chain", ETH, &worker, "--policy", policy, "--hops", "12", "--out", path,
+        ];
+        let run = wd.cmd(&args).output().expect("run chaintrace");
+        let log = strip_ansi(&String::from_utf8_lossy(&run.stderr));
+        assert!(run.status.success(), "trace {args:?}: {log}");
+        (std::fs::read(&out).expect("case"), log)
+    };
+    let over_store: Vec<(Vec<u8>, String)> = POLICIES.iter().map(|p| ethereum_alone("store", p)).collect();
+    wd.ok(&["--config", cfg, "snapshot", "--chain", ETH]);
+    for (policy, (want, store_log)) in POLICIES.iter().zip(&over_store) {
+        assert!(
+            store_log.contains("walk=\"addresses\"") || store_log.contains("walk=addresses"),
+            "{policy}: {store_log}"
+        );
+        let (got, log) = ethereum_alone("snapshot", policy);
+        assert!(log.contains("source=\"snapshot\"") || log.contains("source=snapshot"), "{policy}: {log}");
+        assert!(log.contains("walk=\"ids\"") || log.contains("walk=ids"), "{policy}: the walk over ids ran: {log}");
+        assert!(
+            got == *want,
+            "{policy} (seed {seed}): ethereum's case file over the snapshot differs from the store's"
+        );
+        let case: Value = serde_json::from_slice(&got).expect("case JSON");
+        let kinds: BTreeSet<&str> =
+            case["edges"].as_array().expect("edges").iter().filter_map(|e| e["kind"].as_str()).collect();
+        // (poison follows everything that reached the swapper; FIFO may send clean funds first)
+        if *policy == "poison" {
+            assert!(kinds.contains("swap") && kinds.contains("bridge"), "{policy}: swap and bridge edges ({kinds:?})");
         }
     }
 }

@@ -8,7 +8,7 @@
 //! into a store through the store's API with labelled exchange deposits, unlabelled hubs, a
 //! token, amounts beyond 128 bits and multi-transfer transactions, then read by the real binary.
 
-use crate::common::Workdir;
+use crate::common::{strip_ansi, Workdir};
 
 use chaintrace_model::{Address, Asset, BlockData, BlockRef, Category, Hash32, Label, Position, Transfer, U256};
 use chaintrace_store::Store;
@@ -134,24 +134,6 @@ fn trace(w: &Workdir, name: &str, args: &[String]) -> (Vec<u8>, bool) {
     let walk = if used { "walk=\"ids\"" } else { "walk=\"addresses\"" };
     assert!(stderr.contains(walk), "expected {walk} in the trace log:\n{stderr}");
     (std::fs::read(&out).expect("case file"), used)
-}
-
-/// The log without terminal colour codes.
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for d in chars.by_ref() {
-                if d.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Traces of several shapes from random seeds.
