@@ -445,10 +445,16 @@ mod tests {
     /// `flows_of_many` gives each owner, in the order asked, what the per-owner look-ups give,
     /// and what the fixture put there: conversions at the heights `owner(h)` names, deposits at
     /// its odd ones (an owner asked twice, one without rows and a release's recipient, which
-    /// owns no deposit, included; another chain has none).
+    /// owns no deposit, included; another chain has none), with a few rows of the owner not asked
+    /// for between two that are (30 blocks) and with forty (200).
     #[test]
     fn many_owners_read_at_once_as_one_by_one() {
-        let blocks: Vec<BlockData> = (0..30).map(block).collect();
+        many_owners_read_at_once(30);
+        many_owners_read_at_once(200);
+    }
+
+    fn many_owners_read_at_once(heights: u64) {
+        let blocks: Vec<BlockData> = (0..heights).map(block).collect();
         let (_d, s) = fresh();
         s.apply_blocks("eth", &blocks).expect("apply");
         let owners: Vec<Address> = vec![owner(3), owner(0), Address::Evm([0x42; 20]), owner(3), owner(1), owner(4)];
@@ -458,9 +464,9 @@ mod tests {
             assert_eq!(*convs, s.conversions("eth", o, None, usize::MAX).expect("conversions"), "{o:?}");
             assert_eq!(*deps, s.bridge_deposits("eth", o).expect("deposits"), "{o:?}");
             let mine = |h: &u64| owner(*h) == *o;
-            let want: Vec<u64> = (0..30).filter(mine).collect();
+            let want: Vec<u64> = (0..heights).filter(mine).collect();
             assert_eq!(convs.iter().map(|c| c.height).collect::<Vec<_>>(), want, "{o:?}");
-            let want: Vec<u64> = (0..30).filter(|h| h % 2 == 1).filter(mine).collect();
+            let want: Vec<u64> = (0..heights).filter(|h| h % 2 == 1).filter(mine).collect();
             assert_eq!(deps.iter().map(|e| e.height).collect::<Vec<_>>(), want, "{o:?}");
         }
         assert!(many[2].0.is_empty() && many[2].1.is_empty(), "an address without flows");
