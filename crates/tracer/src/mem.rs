@@ -9,7 +9,7 @@ use chaintrace_model::{
     Transfer, UtxoOutput, UtxoSpend,
 };
 
-use crate::source::{DenseView, GraphSource, Row};
+use crate::source::{DenseView, GraphSource, OwnerFlows, Row};
 
 /// A small transaction graph held in memory. Transfers must have unique chain-order keys.
 #[derive(Clone, Debug, Default)]
@@ -310,5 +310,10 @@ impl DenseView for MemGraph {
 
     fn flows_free(&self) -> bool {
         self.conversions.is_empty() && self.deposits.is_empty() && self.releases.is_empty()
+    }
+
+    fn flows_of(&self, ids: &[u32]) -> Result<Vec<OwnerFlows>, Infallible> {
+        let addrs: Vec<Address> = ids.iter().map(|&id| self.addrs[id as usize].clone()).collect();
+        GraphSource::flows_batch(self, &addrs)
     }
 }

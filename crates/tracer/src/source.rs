@@ -194,6 +194,11 @@ pub trait DenseView: Sync {
     /// True when the chain holds no conversions and no bridge events, so a walk that follows
     /// them needs no per-address flow reads.
     fn flows_free(&self) -> bool;
+
+    /// The conversions and bridge deposits each of `ids` owns, in `ids`' order: what
+    /// [`GraphSource::flows_batch`] gives for their addresses (the walk reads a level's from
+    /// both cores).
+    fn flows_of(&self, ids: &[u32]) -> Result<Vec<OwnerFlows>, Self::Error>;
 }
 
 impl<S: GraphSource + ?Sized> GraphSource for &S {

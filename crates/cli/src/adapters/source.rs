@@ -283,4 +283,10 @@ impl DenseView for StoreSource<'_> {
     fn flows_free(&self) -> bool {
         !self.store.has_flows(&self.chain)
     }
+
+    fn flows_of(&self, ids: &[u32]) -> Result<Vec<OwnerFlows>, SourceError> {
+        let snap = self.fresh_snapshot()?;
+        let addrs = ids.iter().map(|&id| snap.address(id)).collect::<Result<Vec<Address>, _>>()?;
+        Ok(self.store.flows_of_many(&self.chain, &addrs)?)
+    }
 }

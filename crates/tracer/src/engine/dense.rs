@@ -8,19 +8,20 @@
 //! on random graphs and the trace benchmark compares the case files byte for byte).
 //!
 //! Where a forward walk without `--asset` follows conversions (the chain holds conversion or
-//! bridge rows), it reads them as the walk over addresses does: by address from the source, for
-//! every id a discovery level starts from ([`Walker::close_flows_dense`]: a conversion carries
-//! an arrival at its level to the owner's holding of the other asset, without a hop), masking
-//! the owners' legs (`(owner, height, tx index, asset)`: a chain's transaction is one
-//! `(height, tx index)`). Once conversions were met, every policy replays through
-//! [`Walker::replay_reading_all`], which puts each seed's and tracked owner's conversions after
-//! the transfers at their key, folds the earlier ones into opening balances, and makes their
-//! swap edges (their hashes the conversions' own). Bridge deposits are read and replayed the
-//! same way; their releases are on other chains, which a walk over one chain does not cover, so
-//! each is a bridge edge into the contract (a `bridge` stop), as the walk over addresses makes
-//! it on one chain. Where the view cannot stand for what it met (a conversion or deposit of an
-//! asset no transfer of the chain moves, a bridge contract without an id), the walk over ids
-//! gives up and the walk over addresses runs instead (`Walker::walk`).
+//! bridge rows), it reads them for every id a discovery level starts from, as the walk over
+//! addresses does (`DenseView::flows_of`: the source's rows of the ids' addresses, a level's
+//! read on both cores), and closes the level over them ([`Walker::close_flows_dense`]: a
+//! conversion carries an arrival at its level to the owner's holding of the other asset,
+//! without a hop), masking the owners' legs (`(owner, height, tx index, asset)`: a chain's
+//! transaction is one `(height, tx index)`). Once conversions were met, every policy replays
+//! through [`Walker::replay_reading_all`], which puts each seed's and tracked owner's
+//! conversions after the transfers at their key, folds the earlier ones into opening balances,
+//! and makes their swap edges (their hashes the conversions' own). Bridge deposits are read and
+//! replayed the same way; their releases are on other chains, which a walk over one chain does
+//! not cover, so each is a bridge edge into the contract (a `bridge` stop), as the walk over
+//! addresses makes it on one chain. Where the view cannot stand for what it met (a conversion
+//! or deposit of an asset no transfer of the chain moves, a bridge contract without an id), the
+//! walk over ids gives up and the walk over addresses runs instead (`Walker::walk`).
 //!
 //! The replay differs in one way that gives the same result: under haircut and FIFO, nothing
 //! traced can reach a holding before the discovery's earliest arrival at it in fewer than N hops
@@ -1570,8 +1571,8 @@ impl<S: GraphSource> Walker<'_, &S> {
         Ok(Some(w))
     }
 
-    /// The conversions and bridge deposits of `ids` not read yet, read by address from the
-    /// source (the walk over addresses' `load_flows`): each id's conversions and deposits within
+    /// The conversions and bridge deposits of `ids` not read yet, read from the view (the
+    /// walk over addresses' `load_flows`, which reads them by address from the source): each id's conversions and deposits within
     /// `--since`/`--until`, in chain order, with their legs. `false` when one of them converts
     /// or deposits an asset the view has no index for (no transfer of the chain moves it), or
     /// deposits into a bridge contract without an id: the walk over ids gives up then.
@@ -1583,8 +1584,9 @@ impl<S: GraphSource> Walker<'_, &S> {
         if todo.is_empty() {
             return Ok(true);
         }
+        // (on both cores for many: each a RocksDB read per owner and kind over a store)
+        let read = on_both_cores(&todo, |part| w.view.flows_of(part)).map_err(src_err)?.concat();
         let addrs = Names::decode(w.view, &todo).map_err(src_err)?;
-        let read = self.src(0).flows_batch(&addrs).map_err(src_err)?;
         if read.len() != todo.len() {
             return Err(TraceError::Source(
                 format!("the source gave flows for {} of {} addresses", read.len(), todo.len()).into(),
