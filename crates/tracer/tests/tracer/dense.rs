@@ -418,6 +418,19 @@ fn wide_trace_fills_edges_and_finds_deposits_on_two_threads() {
     assert_eq!(d.deposits, a.deposits, "deposits (seed {seed})");
 }
 
+/// A label making `a` an exchange deposit address on ethereum (a pool: not expanded).
+fn exchange_deposit(a: u8) -> Label {
+    Label {
+        chain: Some("ethereum".into()),
+        address: addr(a),
+        category: Category::ExchangeDeposit,
+        entity: "exchange".into(),
+        source: "test".into(),
+        confidence: 90,
+        attrs: Default::default(),
+    }
+}
+
 /// Transfers `(height, from, to, asset, amount)` (heights from 0: the chain's first key is
 /// `(0, 0, 0)`), seeds, hops, hub degree, `--min-amount`, backward, pooling labels.
 type Dense = (Vec<(u64, u8, u8, u8, u64)>, Vec<u8>, u32, u64, u64, bool, Vec<u8>);
@@ -478,15 +491,7 @@ proptest! {
             *tx_index += 1;
         }
         for &p in &pools {
-            g.add_label(Label {
-                chain: Some("ethereum".into()),
-                address: addr(p),
-                category: Category::ExchangeDeposit,
-                entity: "exchange".into(),
-                source: "test".into(),
-                confidence: 90,
-                attrs: Default::default(),
-            });
+            g.add_label(exchange_deposit(p));
         }
         dense_equals_general(&g, &seeds, hops, &[Policy::Poison, Policy::Haircut, Policy::Fifo], hub_degree, min_amount, backward)?;
     }
@@ -684,15 +689,7 @@ fn swap_graph(c: &SwapCase) -> MemGraph {
     }
     let bridge = c.bridge_exchange.then_some(BRIDGE);
     for &p in c.pools.iter().chain(&bridge) {
-        g.add_label(Label {
-            chain: Some("ethereum".into()),
-            address: addr(p),
-            category: Category::ExchangeDeposit,
-            entity: "exchange".into(),
-            source: "test".into(),
-            confidence: 90,
-            attrs: Default::default(),
-        });
+        g.add_label(exchange_deposit(p));
     }
     g
 }
