@@ -103,7 +103,8 @@ const NO_SLOT: u32 = u32::MAX;
 /// On a sender's state slot (below `SEED_SLOT`): it sends, but the transfer makes no edge and
 /// carries nothing on (what a conversion's owner got from its pool).
 const QUIET: u32 = 1 << 31;
-/// The transaction of a swap edge, whose hash is its conversion's (not read from the view).
+/// The transaction of a swap or bridge edge, whose hash is its conversion's or deposit's (not
+/// read from the view).
 const NO_TX: u32 = u32::MAX;
 
 /// One transfer of the replay as its loop reads it: 32 bytes, sorted in place into the walk's
@@ -735,8 +736,8 @@ struct DenseWalk<'v, E> {
     /// The transfers of the addresses whose degrees were read and are not hubs: about what
     /// reading every tracked holding's lists reads (see [`Walker::replay_opening`]).
     listed: u64,
-    /// The conversions of the ids the walk read them for, when it follows them
-    /// ([`follows_flows`]).
+    /// The conversions and bridge deposits of the ids the walk read them for, when it follows
+    /// them ([`follows_flows`]).
     flows: Option<DenseFlows>,
 }
 
@@ -760,10 +761,9 @@ struct DenseDeposit {
 }
 
 /// What the walk over ids knows of conversions and bridge deposits (the walk over addresses'
-/// `convs`, `deps` and legs):
-/// read for every id a discovery level starts from (the seeds, then each level's frontier), as
-/// the walk over addresses reads them for its frontiers, so a leg is masked exactly where that
-/// walk masks it.
+/// `convs`, `deps` and legs): read for every id a discovery level starts from (the seeds, then
+/// each level's frontier), as the walk over addresses reads them for its frontiers, so a leg is
+/// masked exactly where that walk masks it.
 struct DenseFlows {
     /// The view's assets by value.
     index: HashMap<Asset, u32>,
@@ -774,8 +774,8 @@ struct DenseFlows {
     /// The bridge deposits of each id that has some, in chain order.
     deps: HashMap<u32, Vec<DenseDeposit>>,
     /// `(owner, height, tx index, asset)`: the owner's sides of its conversions, what it gave
-    /// (sent; a bridge deposit's too) and what it got (received). A transaction is one `(height, tx index)` of the
-    /// chain, as it is one hash for the walk over addresses.
+    /// (sent; a bridge deposit's too) and what it got (received). A transaction is one
+    /// `(height, tx index)` of the chain, as it is one hash for the walk over addresses.
     legs_out: HashSet<(u32, u64, u32, u32)>,
     legs_in: HashSet<(u32, u64, u32, u32)>,
 }
@@ -824,7 +824,7 @@ impl DenseFlows {
         self.convs.contains_key(&id) || self.deps.contains_key(&id)
     }
 
-    /// `r`, sent by `from`, is what `from` gave in one of its conversions.
+    /// `r`, sent by `from`, is what `from` gave in one of its conversions or deposits.
     fn out_leg(&self, from: u32, r: &Row) -> bool {
         !self.legs_out.is_empty() && self.legs_out.contains(&(from, r.height, r.tx_index, r.asset))
     }
@@ -987,8 +987,8 @@ impl<E: std::error::Error + Send + Sync + 'static> DenseWalk<'_, E> {
         (min(h), min(h.saturating_sub(1)))
     }
 
-    /// `r`, sent by `id`, is what `id` gave in one of its conversions (never, where the walk
-    /// follows none).
+    /// `r`, sent by `id`, is what `id` gave in one of its conversions or deposits (never, where
+    /// the walk follows none).
     fn out_leg(&self, id: u32, r: &Row) -> bool {
         self.flows.as_ref().is_some_and(|f| f.out_leg(id, r))
     }
@@ -1121,16 +1121,16 @@ impl<S: GraphSource> Walker<'_, &S> {
         }
         // (a swap or bridge edge's hash is its conversion's or deposit's, in its transfer
         // already: the others' are read from the view)
-        let swaps = edge_txs.contains(&NO_TX);
+        let flow_edges = edge_txs.contains(&NO_TX);
         let read_txs: Vec<u32> =
-            if swaps { edge_txs.iter().copied().filter(|&tx| tx != NO_TX).collect() } else { Vec::new() };
+            if flow_edges { edge_txs.iter().copied().filter(|&tx| tx != NO_TX).collect() } else { Vec::new() };
         // while the edges' transactions' hashes are read (a read per transaction, most far apart
         // in the table) on a second thread, which first reads the ends' addresses: poison's
         // edges and the nodes are made on this one, which then reads hashes too
         let ids = names.ids.clone();
         let (hashes, hashes_us, found) = beside_hashes(
             view,
-            if swaps { &read_txs } else { &edge_txs },
+            if flow_edges { &read_txs } else { &edge_txs },
             || Names::decode(view, &ids),
             |addrs| {
                 let at = std::time::Instant::now();
@@ -1149,7 +1149,7 @@ impl<S: GraphSource> Walker<'_, &S> {
         let hashes = hashes.map_err(src_err)?;
         let (mut edges, found, (nodes, exchange, exchanges)) = found?;
         self.stats.hashes_us = hashes_us;
-        let hashes = if swaps {
+        let hashes = if flow_edges {
             let mut read = hashes.into_iter();
             edges
                 .iter()
@@ -1571,9 +1571,9 @@ impl<S: GraphSource> Walker<'_, &S> {
         Ok(Some(w))
     }
 
-    /// The conversions and bridge deposits of `ids` not read yet, read from the view (the
-    /// walk over addresses' `load_flows`, which reads them by address from the source): each id's conversions and deposits within
-    /// `--since`/`--until`, in chain order, with their legs. `false` when one of them converts
+    /// The conversions and bridge deposits of `ids` not read yet, read from the view (the walk
+    /// over addresses' `load_flows`, which reads them by address from the source): each id's
+    /// conversions and deposits within `--since`/`--until`, in chain order, with their legs. `false` when one of them converts
     /// or deposits an asset the view has no index for (no transfer of the chain moves it), or
     /// deposits into a bridge contract without an id: the walk over ids gives up then.
     fn load_flows_dense(&mut self, w: &mut DenseWalk<'_, S::Error>, ids: &[u32]) -> Result<bool, TraceError> {
