@@ -430,10 +430,11 @@ fn options(seeds: &[Address]) -> TraceOptions {
 
 /// Latency and CPU time (ms, sorted) of the haircut trace of every seed set over `chains`, and
 /// the mean nodes, edges, swap edges, bridge edges and deposits, the reads' means (ms, ms,
-/// count: see [`Reads`]) and the share of traces that ran over ids.
-fn measure<S: GraphSource + Reads>(chains: &[WalkChain<S>], seeds: &[Vec<Address>]) -> (Vec<f64>, Vec<f64>, [f64; 9]) {
+/// count: see [`Reads`]), the share of traces that ran over ids, and the walk's own count of its
+/// swap and bridge row reads (ms, addresses).
+fn measure<S: GraphSource + Reads>(chains: &[WalkChain<S>], seeds: &[Vec<Address>]) -> (Vec<f64>, Vec<f64>, [f64; 11]) {
     let (mut lat, mut cpu) = (Vec::new(), Vec::new());
-    let mut sums = [0usize; 6];
+    let mut sums = [0usize; 8];
     let mut reads = [0f64; 3];
     for c in chains {
         c.source.take();
@@ -450,6 +451,8 @@ fn measure<S: GraphSource + Reads>(chains: &[WalkChain<S>], seeds: &[Vec<Address
         sums[3] += r.edges.iter().filter(|e| matches!(e.kind, EdgeKind::Bridge { .. })).count();
         sums[4] += r.deposits.len();
         sums[5] += usize::from(r.stats.dense);
+        sums[6] += r.stats.flows_us as usize;
+        sums[7] += r.stats.flow_reads as usize;
     }
     for c in chains {
         let (t, f, k) = c.source.take();
@@ -461,7 +464,7 @@ fn measure<S: GraphSource + Reads>(chains: &[WalkChain<S>], seeds: &[Vec<Address
     cpu.sort_by(|a, b| a.total_cmp(b));
     let n = seeds.len().max(1) as f64;
     let m = sums.map(|s| s as f64 / n);
-    (lat, cpu, [m[0], m[1], m[2], m[3], m[4], reads[0] / n, reads[1] / n, reads[2] / n, m[5]])
+    (lat, cpu, [m[0], m[1], m[2], m[3], m[4], reads[0] / n, reads[1] / n, reads[2] / n, m[5], m[6] / 1000.0, m[7]])
 }
 
 fn walk<'a>(store: &'a Store, name: &str, snap: &'a Snapshot) -> WalkChain<Timed<StoreSource<'a>>> {
@@ -607,6 +610,8 @@ fn main() {
     row("  swap edges", ea_mean[2], ei_mean[2]);
     row("  bridge deposit edges", ea_mean[3], ei_mean[3]);
     row("traces run over ids (share)", ea_mean[8], ei_mean[8]);
+    row("swap/bridge row reads (ms, walk's own)", ea_mean[9], ei_mean[9]);
+    row("  for addresses", ea_mean[10], ei_mean[10]);
     println!(
         "ethereum alone over ids: {:.1}x faster than over addresses (wall p50), {:.2}x the single chain over ids per reached node",
         percentile(&ea_lat, 0.5) / percentile(&ei_lat, 0.5),

@@ -415,6 +415,10 @@ pub struct WalkStats {
     /// The walk over ids' FIFO replay read the tracked holdings' lists as traced funds first
     /// reached them (rather than every one of them before it began).
     pub opening_replay: bool,
+    /// Addresses whose conversions and bridge deposits were read (walks that follow them).
+    pub flow_reads: u64,
+    /// Wall time of those reads, microseconds.
+    pub flows_us: u64,
 }
 
 /// The walk's total order on events, oriented in the walk's direction (backward: reversed):
@@ -870,7 +874,10 @@ impl<S: GraphSource> Walker<'_, &S> {
                 continue;
             }
             let addrs: Vec<Address> = mine.iter().map(|&i| todo[i].1.clone()).collect();
+            let at = std::time::Instant::now();
             let rows = self.src(c).flows_batch(&addrs).map_err(src_err)?;
+            self.stats.flows_us += at.elapsed().as_micros() as u64;
+            self.stats.flow_reads += addrs.len() as u64;
             if rows.len() != mine.len() {
                 return Err(TraceError::Source(
                     format!("the source gave flows for {} of {} addresses", rows.len(), mine.len()).into(),

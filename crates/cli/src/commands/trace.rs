@@ -420,6 +420,8 @@ pub(crate) fn build_case<R>(
         nodes_ms = st.nodes_us / 1000,
         hash_reads_ms = st.hashes_us / 1000,
         assemble_ms = st.assemble_us / 1000,
+        flow_reads = st.flow_reads,
+        flow_reads_ms = st.flows_us / 1000,
         "trace phases"
     );
 

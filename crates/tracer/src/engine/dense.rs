@@ -20,8 +20,9 @@
 //! replayed the same way; their releases are on other chains, which a walk over one chain does
 //! not cover, so each is a bridge edge into the contract (a `bridge` stop), as the walk over
 //! addresses makes it on one chain. Where the view cannot stand for what it met (a conversion
-//! or deposit of an asset no transfer of the chain moves, a bridge contract without an id), the
-//! walk over ids gives up and the walk over addresses runs instead (`Walker::walk`).
+//! or deposit of an asset no transfer of the chain moves, a bridge contract without an id, a
+//! seed without an id that converts), the walk over ids gives up and the walk over addresses
+//! runs instead (`Walker::walk`).
 //!
 //! The replay differs in one way that gives the same result: under haircut and FIFO, nothing
 //! traced can reach a holding before the discovery's earliest arrival at it in fewer than N hops
@@ -1351,6 +1352,27 @@ impl<S: GraphSource> Walker<'_, &S> {
         for &s in &w.seeds.clone() {
             set_class(&mut w, s, SEED);
         }
+        // a seed without transfers on the chain has no id: one with a conversion or bridge
+        // deposit all the same (a wrap whose legs were not recorded) is the walk over
+        // addresses' to follow
+        if w.flows.is_some() {
+            let idless: Vec<Address> =
+                seeds.iter().filter(|(_, a)| view.id_of(a).is_none()).map(|(_, a)| a.clone()).collect();
+            if !idless.is_empty() {
+                let opts = self.opts;
+                let flows = self.src(0).flows_batch(&idless).map_err(src_err)?;
+                let any = idless.iter().zip(&flows).any(|(a, (convs, deps))| {
+                    convs.iter().any(|v| v.owner == *a && in_bounds(opts, v.height, v.time))
+                        || deps.iter().any(|d| {
+                            matches!(&d.side, BridgeSide::Deposit { owner, .. } if owner == a)
+                                && in_bounds(opts, d.height, d.time)
+                        })
+                });
+                if any {
+                    return Ok(None);
+                }
+            }
+        }
 
         // discovery
         let mut frontier: Vec<(u32, Key)> = w.seeds.iter().map(|&s| (s, 0)).collect();
@@ -1585,7 +1607,10 @@ impl<S: GraphSource> Walker<'_, &S> {
             return Ok(true);
         }
         // (on both cores for many: each a RocksDB read per owner and kind over a store)
+        let at = std::time::Instant::now();
         let read = on_both_cores(&todo, |part| w.view.flows_of(part)).map_err(src_err)?.concat();
+        self.stats.flows_us += at.elapsed().as_micros() as u64;
+        self.stats.flow_reads += todo.len() as u64;
         let addrs = Names::decode(w.view, &todo).map_err(src_err)?;
         if read.len() != todo.len() {
             return Err(TraceError::Source(

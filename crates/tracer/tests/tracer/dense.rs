@@ -774,3 +774,52 @@ fn a_conversion_into_an_asset_no_transfer_moves_is_walked_over_addresses() {
         assert!(d.edges.iter().any(|e| e.transfer.asset == unseen), "{policy:?}: {:?}", d.edges);
     }
 }
+
+/// A seed with no transfer on the chain (no id in the view) that converts all the same (an
+/// unwrap whose legs were not recorded): the walk over addresses follows its swap, and the walk
+/// over ids leaves the trace to it.
+#[test]
+fn a_seed_that_only_converts_is_walked_over_addresses() {
+    let c = SwapCase {
+        txs: vec![(1, vec![(1, 2, 0, 50)]), (3, vec![(2, 3, 0, 20)])],
+        swaps: vec![],
+        deposits: vec![],
+        bridge_exchange: false,
+        pools: vec![],
+        seeds: vec![1],
+        hops: 4,
+        hub_degree: 1_000,
+        min_amount: 0,
+        since: None,
+        until: None,
+    };
+    let mut g = swap_graph(&c);
+    g.add_conversion(Conversion {
+        tx: Hash32([0x66; 32]),
+        height: 2,
+        pos: Position { tx_index: 0, sub: 0 },
+        time: 1_600_000_024,
+        owner: addr(9),
+        asset_in: asset(1),
+        amount_in: U256::from(30u8),
+        asset_out: Asset::Native,
+        amount_out: U256::from(3u8),
+        venue: None,
+        kind: ConversionKind::UniswapV2,
+    });
+    let general = g.clone().without_dense_view();
+    for policy in [Policy::Poison, Policy::Haircut, Policy::Fifo] {
+        let mut o = TraceOptions::new(vec![addr(1), addr(9)], "ETH", 0);
+        o.policy = policy;
+        let d = trace(&g, &o).expect("walk");
+        let a = trace(&general, &o).expect("walk over addresses");
+        assert!(!d.stats.dense, "{policy:?}: left to the walk over addresses");
+        assert_eq!(d.edges, a.edges, "{policy:?}");
+        assert_eq!(d.nodes, a.nodes, "{policy:?}");
+        assert!(d.edges.iter().any(|e| e.transfer.from == addr(9)), "{policy:?}: the seed's swap: {:?}", d.edges);
+        // without the conversion's seed, the walk over ids runs
+        let mut o = TraceOptions::new(vec![addr(1)], "ETH", 0);
+        o.policy = policy;
+        assert!(trace(&g, &o).expect("walk").stats.dense, "{policy:?}: the walk over ids ran");
+    }
+}
