@@ -7,7 +7,10 @@
 //! addresses (the timing wrapper that splits transfer reads from swap and bridge row reads offers
 //! no dense view), so the bench also traces the single chain as `chaintrace trace` does, over
 //! the snapshot's ids, checks that it reaches the same nodes, edges and deposits, and prints the
-//! ratio against that too: the walk over ids covers one chain without swap or bridge rows.
+//! ratio against that too: the walk over ids covers one chain. Last, it traces ethereum of the
+//! two-chain store alone (its swaps and bridge deposits followed, their releases on arbitrum not
+//! walked) over addresses and over ids, checks that both give the same traces, and prints both
+//! with the walks' own count of their swap and bridge row reads.
 //!
 //! ```text
 //! cargo bench -p chaintrace-cli --bench trace_multichain
