@@ -553,13 +553,14 @@ fn poison_strata_include_later_arrivals_with_more_hops() {
 }
 
 /// A graph with swaps and bridge deposits: plain transactions `(height, legs)` as in [`Case`],
-/// swaps `(height, owner, pool, asset in, amount in, asset out step, amount out)` — each its own
-/// transaction, the owner's leg to the pool first (the conversion's key), the pool's back second
-/// — and deposits `(height, owner, asset, amount)` into [`BRIDGE`] (no release: one chain).
+/// swaps `(height, owner, pool, asset in, amount in, asset out step, amount out, then)` — each
+/// its own transaction, the owner's leg to the pool first (the conversion's key), the pool's
+/// back second, and with `then = (pool, step, amount)` a second conversion in the same
+/// transaction of what the first gave (two more legs) — and deposits `(height, owner, asset, amount)` into [`BRIDGE`] (no release: one chain).
 #[derive(Clone, Debug)]
 struct SwapCase {
     txs: Vec<(u64, Tx)>,
-    swaps: Vec<(u64, u8, u8, u8, u64, u8, u64)>,
+    swaps: Vec<(u64, u8, u8, u8, u64, u8, u64, Option<(u8, u8, u64)>)>,
     deposits: Vec<(u64, u8, u8, u64)>,
     /// The bridge contract is labelled an exchange (its deposits still are no exchange deposit).
     bridge_exchange: bool,
@@ -580,7 +581,16 @@ struct SwapCase {
 fn swap_case_strategy() -> impl Strategy<Value = SwapCase> {
     (3u8..9).prop_flat_map(|n| {
         let leg = (0..n, 0..n, 0u8..3, prop_oneof![Just(0u64), 1u64..60]);
-        let swap = (0u64..16, 0..n, 0..n + 2, 0u8..3, 1u64..60, 1u8..3, prop_oneof![1 => Just(0u64), 6 => 1u64..90]);
+        let swap = (
+            0u64..16,
+            0..n,
+            0..n + 2,
+            0u8..3,
+            1u64..60,
+            1u8..3,
+            prop_oneof![1 => Just(0u64), 6 => 1u64..90],
+            prop::option::weighted(0.3, (0..n + 2, 1u8..3, 1u64..90)),
+        );
         let deposit = (0u64..16, 0..n, 0u8..3, prop_oneof![1 => Just(0u64), 6 => 1u64..60]);
         (
             prop::collection::vec((0u64..16, prop::collection::vec(leg, 1..4)), 1..30),
@@ -630,11 +640,15 @@ fn swap_graph(c: &SwapCase) -> MemGraph {
     let mut g = MemGraph::new("ethereum");
     // (a flow's kind: `Some(true)` a swap, `Some(false)` a deposit)
     let mut txs: Vec<(u64, Tx, Option<bool>)> = c.txs.iter().map(|(h, legs)| (*h, legs.clone(), None)).collect();
-    for &(h, owner, pool, ain, x, aout_step, y) in &c.swaps {
+    for &(h, owner, pool, ain, x, aout_step, y, then) in &c.swaps {
         // the pool is never the owner, the assets always differ
-        let pool = if pool == owner { owner + 1 } else { pool };
+        let other = |pool: u8| if pool == owner { owner + 1 } else { pool };
         let aout = (ain + aout_step) % 3;
-        txs.push((h, vec![(owner, pool, ain, x), (pool, owner, aout, y)], Some(true)));
+        let mut legs = vec![(owner, other(pool), ain, x), (other(pool), owner, aout, y)];
+        if let Some((pool, step, y2)) = then {
+            legs.extend([(owner, other(pool), aout, y), (other(pool), owner, (aout + step) % 3, y2)]);
+        }
+        txs.push((h, legs, Some(true)));
     }
     for &(h, owner, a, x) in &c.deposits {
         txs.push((h, vec![(owner, BRIDGE, a, x)], Some(false)));
@@ -670,21 +684,23 @@ fn swap_graph(c: &SwapCase) -> MemGraph {
             });
         }
         if *swap == Some(true) {
-            let (owner, pool, ain, x) = legs[0];
-            let (_, _, aout, y) = legs[1];
-            g.add_conversion(Conversion {
-                tx,
-                height: *height,
-                pos: Position { tx_index: i as u32, sub: 0 },
-                time: 1_600_000_000 + height * 12,
-                owner: addr(owner),
-                asset_in: asset(ain),
-                amount_in: U256::from(x),
-                asset_out: asset(aout),
-                amount_out: U256::from(y),
-                venue: Some(addr(pool)),
-                kind: ConversionKind::UniswapV2,
-            });
+            // a conversion per pair of legs, at its first leg
+            for (k, pair) in legs.chunks(2).enumerate() {
+                let ((owner, pool, ain, x), (_, _, aout, y)) = (pair[0], pair[1]);
+                g.add_conversion(Conversion {
+                    tx,
+                    height: *height,
+                    pos: Position { tx_index: i as u32, sub: 2 * k as u32 },
+                    time: 1_600_000_000 + height * 12,
+                    owner: addr(owner),
+                    asset_in: asset(ain),
+                    amount_in: U256::from(x),
+                    asset_out: asset(aout),
+                    amount_out: U256::from(y),
+                    venue: Some(addr(pool)),
+                    kind: ConversionKind::UniswapV2,
+                });
+            }
         }
     }
     let bridge = c.bridge_exchange.then_some(BRIDGE);
