@@ -552,6 +552,10 @@ fn poison_strata_include_later_arrivals_with_more_hops() {
     );
 }
 
+/// A swap of [`SwapCase`]: `(height, owner, pool, asset in, amount in, asset out step, amount
+/// out, then)`.
+type Swap = (u64, u8, u8, u8, u64, u8, u64, Option<(u8, u8, u64)>);
+
 /// A graph with swaps and bridge deposits: plain transactions `(height, legs)` as in [`Case`],
 /// swaps `(height, owner, pool, asset in, amount in, asset out step, amount out, then)` — each
 /// its own transaction, the owner's leg to the pool first (the conversion's key), the pool's
@@ -560,7 +564,7 @@ fn poison_strata_include_later_arrivals_with_more_hops() {
 #[derive(Clone, Debug)]
 struct SwapCase {
     txs: Vec<(u64, Tx)>,
-    swaps: Vec<(u64, u8, u8, u8, u64, u8, u64, Option<(u8, u8, u64)>)>,
+    swaps: Vec<Swap>,
     deposits: Vec<(u64, u8, u8, u64)>,
     /// The bridge contract is labelled an exchange (its deposits still are no exchange deposit).
     bridge_exchange: bool,
