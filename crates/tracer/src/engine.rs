@@ -638,8 +638,8 @@ fn with_walker<S: GraphSource, R>(
 impl<S: GraphSource> Walker<'_, &S> {
     /// The whole trace: discovery, replay, and the result assembled.
     fn walk(mut self) -> Result<Trace, TraceError> {
-        // one chain with dense ids: the same walk over ids, unless it meets what only the walk
-        // over addresses follows (a bridge deposit; see `dense`), which then starts afresh
+        // one chain with dense ids: the same walk over ids, unless it meets a flow the view
+        // cannot stand for (see `dense`): the walk over addresses then starts afresh
         let dense = match dense::view_for(&self, self.chains)? {
             Some(view) => self.walk_dense(view)?,
             None => None,
