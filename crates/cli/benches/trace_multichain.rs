@@ -470,11 +470,20 @@ fn measure<S: GraphSource + Reads>(chains: &[WalkChain<S>], seeds: &[Vec<Address
     (lat, cpu, [m[0], m[1], m[2], m[3], m[4], reads[0] / n, reads[1] / n, reads[2] / n, m[5], m[6] / 1000.0, m[7]])
 }
 
+/// Chain `name` of `store` over its snapshot, walked over addresses (the timing wrapper offers
+/// no dense view).
 fn walk<'a>(store: &'a Store, name: &str, snap: &'a Snapshot) -> WalkChain<Timed<StoreSource<'a>>> {
+    let WalkChain { name, kind, source, native_symbol, native_decimals } = over_ids(store, name, snap);
+    WalkChain { name, kind, source: Timed::new(source), native_symbol, native_decimals }
+}
+
+/// Chain `name` of `store` as `chaintrace trace` runs it: over the snapshot's dense view (the
+/// walk over ids).
+fn over_ids<'a>(store: &'a Store, name: &str, snap: &'a Snapshot) -> WalkChain<StoreSource<'a>> {
     WalkChain {
         name: name.to_string(),
         kind: Some(ChainKind::Evm),
-        source: Timed::new(StoreSource::new(store, name, false).with_snapshot(Some(snap))),
+        source: StoreSource::new(store, name, false).with_snapshot(Some(snap)),
         native_symbol: "ETH".into(),
         native_decimals: 18,
     }
@@ -522,13 +531,7 @@ fn main() {
         CHAINS.iter().zip(&m_snaps).map(|((name, _, _), snap)| walk(&multi, name, snap)).collect();
     // the single chain as `chaintrace trace` runs it: over the snapshot's dense view (the walk
     // over ids), which the timing wrapper above does not offer
-    let dense = [WalkChain {
-        name: "ethereum".to_string(),
-        kind: Some(ChainKind::Evm),
-        source: StoreSource::new(&single, "ethereum", false).with_snapshot(Some(&s_snap)),
-        native_symbol: "ETH".into(),
-        native_decimals: 18,
-    }];
+    let dense = [over_ids(&single, "ethereum", &s_snap)];
     // one warm-up trace each (page cache, label index)
     let _ = measure(&one, &s_seeds[..1]);
     let _ = measure(&two, &m_seeds[..1]);
@@ -585,13 +588,7 @@ fn main() {
     // `chaintrace trace --chain ethereum` runs it
     let eth = CHAINS.iter().position(|(n, _, _)| *n == "ethereum").expect("ethereum is one of the chains");
     let e_addrs = [walk(&multi, "ethereum", &m_snaps[eth])];
-    let e_ids = [WalkChain {
-        name: "ethereum".to_string(),
-        kind: Some(ChainKind::Evm),
-        source: StoreSource::new(&multi, "ethereum", false).with_snapshot(Some(&m_snaps[eth])),
-        native_symbol: "ETH".into(),
-        native_decimals: 18,
-    }];
+    let e_ids = [over_ids(&multi, "ethereum", &m_snaps[eth])];
     // the first seed set's traces, whole: the same edges, nodes and deposits either way
     let a = trace_chains(&e_addrs, &options(&m_seeds[0])).expect("trace over addresses");
     let b = trace_chains(&e_ids, &options(&m_seeds[0])).expect("trace over ids");

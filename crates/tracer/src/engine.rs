@@ -889,14 +889,13 @@ impl<S: GraphSource> Walker<'_, &S> {
         }
         for (node, (mut convs, mut deps)) in todo.into_iter().zip(read) {
             let (c, addr) = node;
-            convs.retain(|v| v.owner == *addr && self.in_bounds(v.height, v.time));
+            convs.retain(|v| kept_conversion(self.opts, v, |o| o == addr));
             convs.sort_by_key(|v| (v.height, v.pos));
             for v in &convs {
                 self.legs_out.insert((*c, v.tx, addr.clone(), v.asset_in));
                 self.legs_in.insert((*c, v.tx, addr.clone(), v.asset_out));
             }
-            deps.retain(|d| matches!(&d.side, BridgeSide::Deposit { owner, .. } if owner == addr));
-            deps.retain(|d| self.in_bounds(d.height, d.time));
+            deps.retain(|d| kept_deposit(self.opts, d, |o| o == addr));
             deps.sort_by_key(|d| (d.height, d.pos));
             let mut idx = Vec::new();
             for d in deps {
@@ -1630,6 +1629,18 @@ fn edge_okey(multi: bool, e: &TracedEdge) -> OKey {
     let t = &e.transfer;
     let rank = u8::from(!e.adds_hop());
     (if multi { t.time } else { 0 }, e.chain, t.height, t.pos.tx_index, t.pos.sub, rank)
+}
+
+/// Conversion `v` is one a walk follows for its owner: owned by an address `owns` accepts, and
+/// within `--since` and `--until`.
+fn kept_conversion(opts: &TraceOptions, v: &Conversion, owns: impl Fn(&Address) -> bool) -> bool {
+    owns(&v.owner) && in_bounds(opts, v.height, v.time)
+}
+
+/// Bridge event `d` is a deposit a walk follows for its owner: made by an address `owns`
+/// accepts, and within `--since` and `--until`.
+fn kept_deposit(opts: &TraceOptions, d: &BridgeEvent, owns: impl Fn(&Address) -> bool) -> bool {
+    matches!(&d.side, BridgeSide::Deposit { owner, .. } if owns(owner)) && in_bounds(opts, d.height, d.time)
 }
 
 /// A block at `height` and `time` is within `--since` and `--until`.

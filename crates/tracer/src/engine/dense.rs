@@ -365,6 +365,24 @@ impl Names {
     }
 }
 
+/// A set of address ids, a bit each (bit `id % 64` of word `id / 64`), grown as ids are added.
+#[derive(Default)]
+struct IdBits(Vec<u64>);
+
+impl IdBits {
+    fn contains(&self, id: u32) -> bool {
+        self.0.get(id as usize / 64).is_some_and(|w| w >> (id % 64) & 1 == 1)
+    }
+
+    fn insert(&mut self, id: u32) {
+        let i = id as usize / 64;
+        if self.0.len() <= i {
+            self.0.resize(i + 1, 0);
+        }
+        self.0[i] |= 1 << (id % 64);
+    }
+}
+
 /// Ids reached and the fewest hops each is reached in ([`DenseWalk::reached`]): a byte per id
 /// up to the highest, and a bit per id to find them in order without reading every byte.
 #[derive(Default)]
@@ -715,8 +733,8 @@ struct DenseWalk<'v, E> {
     class: Vec<u8>,
     seeds: HashSet<u32>,
     labelled: &'v [(u32, Vec<Label>)],
-    /// The ids in `labelled`, a bit each (most look-ups find none, without a search).
-    has_labels: Vec<u64>,
+    /// The ids in `labelled` (most look-ups find none, without a search).
+    has_labels: IdBits,
     /// The reached holdings and their earliest arrivals.
     holdings: Holdings,
     /// Per id, its entry in `lists` (`NO_SLOT`: none read).
@@ -727,8 +745,8 @@ struct DenseWalk<'v, E> {
     /// The rows of every list read: each reading thread's rows of a pass, one list after
     /// another, kept as the thread made them (not one buffer per address, nor copied into one).
     arena: Vec<Vec<Row>>,
-    /// Ids whose degrees were read and are not a hub's, a bit each.
-    checked: Vec<u64>,
+    /// Ids whose degrees were read and are not a hub's.
+    checked: IdBits,
     /// `--asset` as an index into the view's assets: `Some(None)` when the chain has no such
     /// asset (nothing is allowed).
     only: Option<Option<u32>>,
@@ -768,8 +786,8 @@ struct DenseDeposit {
 struct DenseFlows {
     /// The view's assets by value.
     index: HashMap<Asset, u32>,
-    /// The ids whose flows were read, a bit each.
-    read: Vec<u64>,
+    /// The ids whose flows were read.
+    read: IdBits,
     /// The conversions of each id that has some, in chain order.
     convs: HashMap<u32, Vec<DenseConv>>,
     /// The bridge deposits of each id that has some, in chain order.
@@ -785,24 +803,12 @@ impl DenseFlows {
     fn new(assets: &[Asset]) -> DenseFlows {
         DenseFlows {
             index: assets.iter().enumerate().map(|(i, a)| (*a, i as u32)).collect(),
-            read: Vec::new(),
+            read: IdBits::default(),
             convs: HashMap::default(),
             deps: HashMap::default(),
             legs_out: HashSet::default(),
             legs_in: HashSet::default(),
         }
-    }
-
-    fn loaded(&self, id: u32) -> bool {
-        self.read.get(id as usize / 64).is_some_and(|w| w >> (id % 64) & 1 == 1)
-    }
-
-    fn set_loaded(&mut self, id: u32) {
-        let i = id as usize / 64;
-        if self.read.len() <= i {
-            self.read.resize(i + 1, 0);
-        }
-        self.read[i] |= 1 << (id % 64);
     }
 
     /// `id`'s conversions, in chain order.
@@ -955,20 +961,8 @@ impl<E: std::error::Error + Send + Sync + 'static> DenseWalk<'_, E> {
         }
     }
 
-    fn checked(&self, id: u32) -> bool {
-        self.checked.get(id as usize / 64).is_some_and(|w| w >> (id % 64) & 1 == 1)
-    }
-
-    fn set_checked(&mut self, id: u32) {
-        let i = id as usize / 64;
-        if self.checked.len() <= i {
-            self.checked.resize(i + 1, 0);
-        }
-        self.checked[i] |= 1 << (id % 64);
-    }
-
     fn has_labels(&self, id: u32) -> bool {
-        self.has_labels.get(id as usize / 64).is_some_and(|w| w >> (id % 64) & 1 == 1)
+        self.has_labels.contains(id)
     }
 
     /// `id`'s labels (searched for only when its bit says it has some).
@@ -1326,9 +1320,9 @@ impl<S: GraphSource> Walker<'_, &S> {
             seeds: seeds.iter().filter_map(|(_, a)| view.id_of(a)).collect(),
             labelled,
             has_labels: {
-                let mut bits = vec![0u64; labelled.last().map_or(0, |(id, _)| *id as usize / 64 + 1)];
+                let mut bits = IdBits::default();
                 for (id, _) in labelled.iter().filter(|(_, l)| !l.is_empty()) {
-                    bits[*id as usize / 64] |= 1 << (id % 64);
+                    bits.insert(*id);
                 }
                 bits
             },
@@ -1336,7 +1330,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             list_of: Vec::new(),
             lists: Vec::new(),
             arena: Vec::new(),
-            checked: Vec::new(),
+            checked: IdBits::default(),
             only,
             min_raw: vec![None; assets.len()],
             listed: 0,
@@ -1362,11 +1356,8 @@ impl<S: GraphSource> Walker<'_, &S> {
                 let opts = self.opts;
                 let flows = self.src(0).flows_batch(&idless).map_err(src_err)?;
                 let any = idless.iter().zip(&flows).any(|(a, (convs, deps))| {
-                    convs.iter().any(|v| v.owner == *a && in_bounds(opts, v.height, v.time))
-                        || deps.iter().any(|d| {
-                            matches!(&d.side, BridgeSide::Deposit { owner, .. } if owner == a)
-                                && in_bounds(opts, d.height, d.time)
-                        })
+                    convs.iter().any(|v| kept_conversion(opts, v, |o| o == a))
+                        || deps.iter().any(|d| kept_deposit(opts, d, |o| o == a))
                 });
                 if any {
                     return Ok(None);
@@ -1400,7 +1391,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                 .iter()
                 .filter_map(|&(a, k)| {
                     let c = w.class_of(a);
-                    let check = c == EXPAND && !w.checked(a) && !w.has_labels(a);
+                    let check = c == EXPAND && !w.checked.contains(a) && !w.has_labels(a);
                     let read = !last && matches!(c, EXPAND | SEED) && w.list(a).is_none_or(|l| k < l.after);
                     if !read && matches!(c, EXPAND | SEED) {
                         pre.push(a);
@@ -1531,7 +1522,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                                 set_class(&mut w, t.id, HUB);
                                 continue;
                             }
-                            w.set_checked(t.id);
+                            w.checked.insert(t.id);
                         }
                         if t.read {
                             let (start, len) = (from as u32, (end - from) as u32);
@@ -1600,7 +1591,7 @@ impl<S: GraphSource> Walker<'_, &S> {
     /// deposits into a bridge contract without an id: the walk over ids gives up then.
     fn load_flows_dense(&mut self, w: &mut DenseWalk<'_, S::Error>, ids: &[u32]) -> Result<bool, TraceError> {
         let Some(f) = &w.flows else { return Ok(true) };
-        let mut todo: Vec<u32> = ids.iter().copied().filter(|&id| !f.loaded(id)).collect();
+        let mut todo: Vec<u32> = ids.iter().copied().filter(|&id| !f.read.contains(id)).collect();
         todo.sort_unstable();
         todo.dedup();
         if todo.is_empty() {
@@ -1611,7 +1602,6 @@ impl<S: GraphSource> Walker<'_, &S> {
         let read = on_both_cores(&todo, |part| w.view.flows_of(part)).map_err(src_err)?.concat();
         self.stats.flows_us += at.elapsed().as_micros() as u64;
         self.stats.flow_reads += todo.len() as u64;
-        let addrs = Names::decode(w.view, &todo).map_err(src_err)?;
         if read.len() != todo.len() {
             return Err(TraceError::Source(
                 format!("the source gave flows for {} of {} addresses", read.len(), todo.len()).into(),
@@ -1619,15 +1609,15 @@ impl<S: GraphSource> Walker<'_, &S> {
         }
         let opts = self.opts;
         let Some(f) = w.flows.as_mut() else { return Ok(true) };
-        for ((&id, addr), (mut convs, mut deps)) in todo.iter().zip(&addrs).zip(read) {
-            deps.retain(|d| {
-                matches!(&d.side, BridgeSide::Deposit { owner, .. } if owner == addr)
-                    && in_bounds(opts, d.height, d.time)
-            });
+        let view = w.view;
+        for (&id, (mut convs, mut deps)) in todo.iter().zip(read) {
+            // (an owner is its id's address: its id found by hashing, not each id's address read)
+            let owns = |o: &Address| view.id_of(o) == Some(id);
+            deps.retain(|d| kept_deposit(opts, d, owns));
             deps.sort_by_key(|d| (d.height, d.pos));
             let mut mine = Vec::with_capacity(deps.len());
             for d in deps {
-                let (Some(&asset), Some(contract)) = (f.index.get(&d.asset), w.view.id_of(&d.contract)) else {
+                let (Some(&asset), Some(contract)) = (f.index.get(&d.asset), view.id_of(&d.contract)) else {
                     return Ok(false);
                 };
                 f.legs_out.insert((id, d.height, d.pos.tx_index, asset));
@@ -1636,7 +1626,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             if !mine.is_empty() {
                 f.deps.insert(id, mine);
             }
-            convs.retain(|v| v.owner == *addr && in_bounds(opts, v.height, v.time));
+            convs.retain(|v| kept_conversion(opts, v, owns));
             convs.sort_by_key(|v| (v.height, v.pos));
             let mut mine = Vec::with_capacity(convs.len());
             for v in convs {
@@ -1650,7 +1640,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             if !mine.is_empty() {
                 f.convs.insert(id, mine);
             }
-            f.set_loaded(id);
+            f.read.insert(id);
         }
         Ok(true)
     }

@@ -745,25 +745,50 @@ proptest! {
     }
 }
 
+/// A small chain of plain transactions `txs` (no swaps, deposits or labels), for a conversion
+/// added by hand.
+fn plain_chain(txs: Vec<(u64, Tx)>) -> MemGraph {
+    swap_graph(&SwapCase {
+        txs,
+        swaps: vec![],
+        deposits: vec![],
+        bridge_exchange: false,
+        pools: vec![],
+        seeds: vec![],
+        hops: 6,
+        hub_degree: 1_000,
+        min_amount: 0,
+        since: None,
+        until: None,
+    })
+}
+
+/// Traces of `g` from `seeds` under every policy, which the walk over ids leaves to the walk
+/// over addresses: the same edges, nodes and assets as without the dense view.
+fn left_to_walk_over_addresses(g: &MemGraph, seeds: &[u8]) -> Vec<Trace> {
+    let general = g.clone().without_dense_view();
+    [Policy::Poison, Policy::Haircut, Policy::Fifo]
+        .into_iter()
+        .map(|policy| {
+            let mut o = TraceOptions::new(seeds.iter().map(|&s| addr(s)).collect(), "ETH", 0);
+            o.policy = policy;
+            let d = trace(g, &o).expect("walk");
+            let a = trace(&general, &o).expect("walk over addresses");
+            assert!(!d.stats.dense, "{policy:?}: left to the walk over addresses");
+            assert_eq!(d.edges, a.edges, "{policy:?}");
+            assert_eq!(d.nodes, a.nodes, "{policy:?}");
+            assert_eq!(d.assets, a.assets, "{policy:?}");
+            d
+        })
+        .collect()
+}
+
 /// Where a conversion gives an asset no transfer of the chain moves (the view has no index for
 /// it), the walk over ids gives up part-way and the walk over addresses answers, from scratch:
 /// the same trace as without the view.
 #[test]
 fn a_conversion_into_an_asset_no_transfer_moves_is_walked_over_addresses() {
-    let c = SwapCase {
-        txs: vec![(1, vec![(0, 1, 0, 50)]), (3, vec![(1, 2, 0, 20)])],
-        swaps: vec![],
-        deposits: vec![],
-        bridge_exchange: false,
-        pools: vec![],
-        seeds: vec![0],
-        hops: 4,
-        hub_degree: 1_000,
-        min_amount: 0,
-        since: None,
-        until: None,
-    };
-    let mut g = swap_graph(&c);
+    let mut g = plain_chain(vec![(1, vec![(0, 1, 0, 50)]), (3, vec![(1, 2, 0, 20)])]);
     // 1 converts 30 of the native coin into a token that never moves in a transfer (its legs
     // are not recorded: an internal mint)
     let unseen = Asset::Token([0xee; 20]);
@@ -780,18 +805,9 @@ fn a_conversion_into_an_asset_no_transfer_moves_is_walked_over_addresses() {
         venue: None,
         kind: ConversionKind::UniswapV2,
     });
-    let general = g.clone().without_dense_view();
-    for policy in [Policy::Poison, Policy::Haircut, Policy::Fifo] {
-        let mut o = TraceOptions::new(vec![addr(0)], "ETH", 0);
-        o.policy = policy;
-        let d = trace(&g, &o).expect("walk");
-        let a = trace(&general, &o).expect("walk over addresses");
-        assert!(!d.stats.dense, "{policy:?}: gave up over ids");
-        assert_eq!(d.edges, a.edges, "{policy:?}");
-        assert_eq!(d.nodes, a.nodes, "{policy:?}");
-        assert_eq!(d.assets, a.assets, "{policy:?}");
+    for d in left_to_walk_over_addresses(&g, &[0]) {
         // the swap is there, into the unseen token
-        assert!(d.edges.iter().any(|e| e.transfer.asset == unseen), "{policy:?}: {:?}", d.edges);
+        assert!(d.edges.iter().any(|e| e.transfer.asset == unseen), "{:?}: {:?}", d.options.policy, d.edges);
     }
 }
 
@@ -800,20 +816,7 @@ fn a_conversion_into_an_asset_no_transfer_moves_is_walked_over_addresses() {
 /// over ids leaves the trace to it.
 #[test]
 fn a_seed_that_only_converts_is_walked_over_addresses() {
-    let c = SwapCase {
-        txs: vec![(1, vec![(1, 2, 0, 50)]), (3, vec![(2, 3, 0, 20)])],
-        swaps: vec![],
-        deposits: vec![],
-        bridge_exchange: false,
-        pools: vec![],
-        seeds: vec![1],
-        hops: 4,
-        hub_degree: 1_000,
-        min_amount: 0,
-        since: None,
-        until: None,
-    };
-    let mut g = swap_graph(&c);
+    let mut g = plain_chain(vec![(1, vec![(1, 2, 0, 50)]), (3, vec![(2, 3, 0, 20)])]);
     g.add_conversion(Conversion {
         tx: Hash32([0x66; 32]),
         height: 2,
@@ -827,15 +830,8 @@ fn a_seed_that_only_converts_is_walked_over_addresses() {
         venue: None,
         kind: ConversionKind::UniswapV2,
     });
-    let general = g.clone().without_dense_view();
-    for policy in [Policy::Poison, Policy::Haircut, Policy::Fifo] {
-        let mut o = TraceOptions::new(vec![addr(1), addr(9)], "ETH", 0);
-        o.policy = policy;
-        let d = trace(&g, &o).expect("walk");
-        let a = trace(&general, &o).expect("walk over addresses");
-        assert!(!d.stats.dense, "{policy:?}: left to the walk over addresses");
-        assert_eq!(d.edges, a.edges, "{policy:?}");
-        assert_eq!(d.nodes, a.nodes, "{policy:?}");
+    for d in left_to_walk_over_addresses(&g, &[1, 9]) {
+        let policy = d.options.policy;
         assert!(d.edges.iter().any(|e| e.transfer.from == addr(9)), "{policy:?}: the seed's swap: {:?}", d.edges);
         // without the conversion's seed, the walk over ids runs
         let mut o = TraceOptions::new(vec![addr(1)], "ETH", 0);
