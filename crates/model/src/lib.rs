@@ -30,6 +30,6 @@ pub use flow::{BridgeEvent, BridgeKey, BridgeSide, Conversion, ConversionKind, P
 pub use label::{name_parts, names_match, AddrChange, Category, ImportRecord, Label, SourceChange};
 pub use sink::{find_fork, Applied, ApplyCounts, ChainSink, ForkError, ForkSearch, MemorySink};
 pub use transfer::{
-    Asset, BlockData, BlockRef, DenseRow, Direction, Hash32, Position, TokenMeta, Transfer, UtxoLookup, UtxoOutput,
-    UtxoSpend,
+    Asset, BlockData, BlockRef, ChainBlock, ChainEdge, DenseRow, Direction, Hash32, Position, TokenMeta, Transfer,
+    UtxoLookup, UtxoOutput, UtxoSpend,
 };

@@ -315,6 +315,31 @@ pub struct DenseRow {
     pub amount: U256,
 }
 
+/// One transfer as a read-optimised graph index's chain-order stream holds it: sender and
+/// receiver by dense address id, the asset by index, and whether it moved anything. What a
+/// walk over the whole chain in time order needs (the tracer's reachability scan), a quarter
+/// of a [`DenseRow`]'s bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainEdge {
+    /// The sender's id.
+    pub from: u32,
+    /// The receiver's id.
+    pub to: u32,
+    /// The asset, by its index in the index's asset table.
+    pub asset: u32,
+    /// Whether the amount is above zero.
+    pub moved: bool,
+}
+
+/// The block a run of [`ChainEdge`]s belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainBlock {
+    /// Block height.
+    pub height: u64,
+    /// Block time, unix seconds.
+    pub time: u64,
+}
+
 impl DenseRow {
     /// The row's place in chain order.
     pub fn order(&self) -> (u64, Position) {

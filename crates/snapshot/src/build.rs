@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use chaintrace_model::{Address, Asset, Transfer};
 
 use crate::layout::{
-    address_id, asset_index, encode_asset, hash_key, header_fields, height_and_time, is_big, tx_ordinal, Counts, Entry,
-    Layout, Rec, ENTRY_LEN, FLAG_BIG, HEADER_LEN, KEY_WIDTH_AT, MAGIC, REC_LEN,
+    address_id, asset_index, encode_asset, encode_block, encode_chain, hash_key, header_fields, height_and_time,
+    is_big, tx_ordinal, Counts, Entry, Layout, Rec, BLOCKS_AT, BLOCK_LEN, CHAIN_LEN, ENTRY_LEN, FLAG_BIG, HEADER_LEN,
+    KEY_WIDTH_AT, MAGIC, REC_LEN,
 };
 use crate::{SnapshotError, SnapshotKey, FORMAT_VERSION};
 
@@ -114,6 +115,9 @@ pub struct SnapshotBuilder {
     last_tx: Option<[u8; 32]>,
     n_tx: u64,
     last_order: Option<(u64, u32, u32)>,
+    /// The chain-order stream's blocks: height, time and first transfer of each run of
+    /// transfers sharing a height and time.
+    blocks: Vec<(u32, u32, u64)>,
     transfers: u64,
 }
 
@@ -169,6 +173,7 @@ impl SnapshotBuilder {
             last_tx: None,
             n_tx: 0,
             last_order: None,
+            blocks: Vec::new(),
             transfers: 0,
         })
     }
@@ -211,6 +216,9 @@ impl SnapshotBuilder {
         // the record keeps heights and times in 32 bits
         let (height, time) = height_and_time(t.height, t.time).map_err(|e| self.invalid(e))?;
         self.last_order = Some(order);
+        if self.blocks.last().is_none_or(|&(h, s, _)| (h, s) != (height, time)) {
+            self.blocks.push((height, time, self.transfers));
+        }
         let from = self.addr_id(&t.from)?;
         let to = self.addr_id(&t.to)?;
         self.out_deg[from as usize] += 1;
@@ -279,6 +287,7 @@ impl SnapshotBuilder {
             assets,
             bigs,
             n_tx,
+            blocks,
             transfers,
             ..
         } = self;
@@ -300,6 +309,7 @@ impl SnapshotBuilder {
             hash_cap,
             blob_len: blob.len() as u64,
             meta_len: meta.len() as u64,
+            blocks: blocks.len() as u64,
         };
         let too_big = || SnapshotError::Invalid {
             chain: key.chain.clone(),
@@ -333,11 +343,14 @@ impl SnapshotBuilder {
 
         let mut r = BufReader::with_capacity(1 << 20, File::open(&spool_path).map_err(io("reading", &spool_path))?);
         let mut buf = [0u8; SPOOL_LEN];
-        for _ in 0..transfers {
+        for i in 0..transfers as usize {
             r.read_exact(&mut buf).map_err(io("reading", &spool_path))?;
             let from = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
             let to = u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]);
             let mut rec = Rec::decode(&buf[8..]);
+            // the chain-order stream: the transfers in the order they come
+            let at = l.chain + CHAIN_LEN * i;
+            m[at..at + CHAIN_LEN].copy_from_slice(&encode_chain(from as u32, to, rec.asset_index(), rec.moved()));
             let from_id = from as u32;
             // out list of the sender: the other side is the receiver
             rec.other = to;
@@ -357,6 +370,11 @@ impl SnapshotBuilder {
             e.encode(&mut m[at..at + ENTRY_LEN]);
         }
         drop(entries);
+        for (i, &(height, time, first)) in blocks.iter().enumerate() {
+            let at = l.blocks + BLOCK_LEN * i;
+            m[at..at + BLOCK_LEN].copy_from_slice(&encode_block(height, time, first));
+        }
+        drop(blocks);
         let mut r = BufReader::with_capacity(1 << 20, File::open(&tx_path).map_err(io("reading", &tx_path))?);
         r.read_exact(&mut m[l.tx..l.tx + 32 * n_tx as usize]).map_err(io("reading", &tx_path))?;
         for (i, a) in assets.iter().enumerate() {
@@ -405,7 +423,8 @@ pub(crate) fn write_addresses(m: &mut [u8], counts: &Counts, l: &Layout, addr_of
     for (i, v) in header_fields(counts).iter().enumerate() {
         m[16 + 8 * i..24 + 8 * i].copy_from_slice(&v.to_le_bytes());
     }
-    const { assert!(16 + 8 * 8 <= KEY_WIDTH_AT && KEY_WIDTH_AT + 8 <= HEADER_LEN) };
+    const { assert!(16 + 8 * 8 <= KEY_WIDTH_AT && KEY_WIDTH_AT + 8 <= BLOCKS_AT && BLOCKS_AT + 8 <= HEADER_LEN) };
+    m[BLOCKS_AT..BLOCKS_AT + 8].copy_from_slice(&counts.blocks.to_le_bytes());
     let width = addr_off.get(1).copied().unwrap_or(0);
     if width > 0 && addr_off.windows(2).all(|w| w[1] - w[0] == width) {
         m[KEY_WIDTH_AT..KEY_WIDTH_AT + 8].copy_from_slice(&width.to_le_bytes());

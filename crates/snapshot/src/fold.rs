@@ -15,7 +15,8 @@ use chaintrace_model::Direction;
 
 use crate::build::{create_mapped, put_in_place, temp_paths, write_addresses};
 use crate::layout::{
-    encode_asset, height_and_time, is_big, u64_at, Counts, Entry, Layout, Rec, ENTRY_LEN, FLAG_BIG, REC_LEN,
+    encode_asset, encode_block, encode_chain, height_and_time, is_big, u64_at, Counts, Entry, Layout, Rec, BLOCK_LEN,
+    CHAIN_LEN, ENTRY_LEN, FLAG_BIG, REC_LEN,
 };
 use crate::{BuildStats, Snapshot, SnapshotError};
 
@@ -58,6 +59,16 @@ impl Snapshot {
         // the later transfers' big amounts, numbered after the file's in chain order
         let bigs = tail.map_or(&[][..], |t| t.big_amounts());
 
+        // the chain-order stream's blocks: the file's, then the later ones (a later run at the
+        // file's last height and time goes on with its block, as a build would count it)
+        let later_chain = tail.map_or(&[][..], |t| t.chain());
+        let mut later_blocks = tail.map_or(&[][..], |t| t.blocks());
+        if self.c.blocks > 0 {
+            let last = self.chain_block(self.c.blocks - 1)?.0;
+            if later_blocks.first().is_some_and(|(b, _)| *b == last) {
+                later_blocks = &later_blocks[1..];
+            }
+        }
         let counts = Counts {
             addrs: n_addr,
             transfers: self.transfer_count(),
@@ -67,6 +78,7 @@ impl Snapshot {
             hash_cap: (n_addr * 2).next_power_of_two().max(2),
             blob_len: blob.len() as u64,
             meta_len: meta.len() as u64,
+            blocks: self.c.blocks + later_blocks.len() as u64,
         };
         let l = Layout::of(&counts).ok_or_else(|| invalid("the snapshot exceeds the address space".into()))?;
         let [tmp, _, _] = temp_paths(path);
@@ -133,6 +145,22 @@ impl Snapshot {
         m[l.big..l.big + old_big].copy_from_slice(&self.map[self.l.big..self.l.big + old_big]);
         for (i, (_, amount)) in bigs.iter().enumerate() {
             m[l.big + old_big + 32 * i..][..32].copy_from_slice(&amount.to_be_bytes::<32>());
+        }
+        let old_chain = self.c.transfers as usize * CHAIN_LEN;
+        m[l.chain..l.chain + old_chain].copy_from_slice(&self.map[self.l.chain..self.l.chain + old_chain]);
+        for (i, e) in later_chain.iter().enumerate() {
+            m[l.chain + old_chain + CHAIN_LEN * i..][..CHAIN_LEN]
+                .copy_from_slice(&encode_chain(e.from, e.to, e.asset, e.moved));
+        }
+        let old_blocks = self.c.blocks as usize * BLOCK_LEN;
+        m[l.blocks..l.blocks + old_blocks].copy_from_slice(&self.map[self.l.blocks..self.l.blocks + old_blocks]);
+        for (i, (b, first)) in later_blocks.iter().enumerate() {
+            let (height, time) = height_and_time(b.height, b.time).map_err(invalid)?;
+            m[l.blocks + old_blocks + BLOCK_LEN * i..][..BLOCK_LEN].copy_from_slice(&encode_block(
+                height,
+                time,
+                self.c.transfers + first,
+            ));
         }
         m[l.meta..l.meta + meta.len()].copy_from_slice(&meta);
         put_in_place(file, m, &tmp, path)?;

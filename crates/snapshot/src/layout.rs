@@ -18,6 +18,15 @@ pub(crate) const ENTRY_LEN: usize = 32;
 pub(crate) const KEY_WIDTH_AT: usize = 80;
 /// One asset table entry: a tag byte and its payload.
 pub(crate) const ASSET_LEN: usize = 32;
+/// One transfer of the chain-order stream: sender id, receiver id, asset word (the asset index
+/// or-ed with [`FLAG_ZERO`]).
+pub(crate) const CHAIN_LEN: usize = 12;
+/// One block of the chain-order stream: height u32, time u32, index of its first transfer u64.
+pub(crate) const BLOCK_LEN: usize = 16;
+/// Header offset of the number of blocks in the chain-order stream.
+pub(crate) const BLOCKS_AT: usize = 88;
+/// Chain-order flag (the top bit of the asset word): the transfer moved nothing.
+pub(crate) const FLAG_ZERO: u32 = 1 << 31;
 /// Record flag (the top bit of the record's asset word): `amount_lo` is an index into the
 /// big-amount table.
 pub(crate) const FLAG_BIG: u32 = 1 << 31;
@@ -64,6 +73,8 @@ pub(crate) struct Counts {
     pub(crate) hash_cap: u64,
     pub(crate) blob_len: u64,
     pub(crate) meta_len: u64,
+    /// Runs of transfers sharing a height and time in the chain-order stream.
+    pub(crate) blocks: u64,
 }
 
 /// Byte offsets of the sections.
@@ -80,6 +91,11 @@ pub(crate) struct Layout {
     pub(crate) tx: usize,
     pub(crate) assets: usize,
     pub(crate) big: usize,
+    /// The transfers once more, in chain order ([`CHAIN_LEN`] bytes each): a walk over the
+    /// whole chain in time order reads them in one sequential pass.
+    pub(crate) chain: usize,
+    /// The stream's blocks ([`BLOCK_LEN`] bytes each), in chain order.
+    pub(crate) blocks: usize,
     pub(crate) meta: usize,
     pub(crate) end: usize,
 }
@@ -106,6 +122,8 @@ impl Layout {
         let tx = next(c128(c.txs) * 32);
         let assets = next(c128(c.assets) * ASSET_LEN as u128);
         let big = next(c128(c.bigs) * 32);
+        let chain = next(c128(c.transfers) * CHAIN_LEN as u128);
+        let blocks = next(c128(c.blocks) * BLOCK_LEN as u128);
         let meta = next(c128(c.meta_len));
         let end = next(0);
         let u = |v: u128| usize::try_from(v).ok();
@@ -118,6 +136,8 @@ impl Layout {
             tx: u(tx)?,
             assets: u(assets)?,
             big: u(big)?,
+            chain: u(chain)?,
+            blocks: u(blocks)?,
             meta: u(meta)?,
             end: u(end)?,
         })
@@ -134,7 +154,25 @@ pub(crate) fn header_fields(c: &Counts) -> [u64; 8] {
 pub(crate) fn counts_in(b: &[u8]) -> Counts {
     let [addrs, transfers, txs, assets, bigs, hash_cap, blob_len, meta_len] =
         std::array::from_fn(|i| u64_at(b, 16 + 8 * i));
-    Counts { addrs, transfers, txs, assets, bigs, hash_cap, blob_len, meta_len }
+    Counts { addrs, transfers, txs, assets, bigs, hash_cap, blob_len, meta_len, blocks: u64_at(b, BLOCKS_AT) }
+}
+
+/// One transfer of the chain-order stream, encoded.
+pub(crate) fn encode_chain(from: u32, to: u32, asset: u32, moved: bool) -> [u8; CHAIN_LEN] {
+    let mut b = [0u8; CHAIN_LEN];
+    b[0..4].copy_from_slice(&from.to_le_bytes());
+    b[4..8].copy_from_slice(&to.to_le_bytes());
+    b[8..12].copy_from_slice(&(asset | if moved { 0 } else { FLAG_ZERO }).to_le_bytes());
+    b
+}
+
+/// One block of the chain-order stream, encoded.
+pub(crate) fn encode_block(height: u32, time: u32, first: u64) -> [u8; BLOCK_LEN] {
+    let mut b = [0u8; BLOCK_LEN];
+    b[0..4].copy_from_slice(&height.to_le_bytes());
+    b[4..8].copy_from_slice(&time.to_le_bytes());
+    b[8..16].copy_from_slice(&first.to_le_bytes());
+    b
 }
 
 /// A transfer as one address's list holds it: the other side is `other`. Heights and times
@@ -237,6 +275,12 @@ impl Rec {
         self.asset & !FLAG_BIG
     }
 
+    /// Whether the amount is above zero.
+    #[inline]
+    pub(crate) fn moved(&self) -> bool {
+        self.is_big() || self.amount_lo != 0 || self.amount_hi != 0
+    }
+
     /// Whether `amount_lo` indexes the big-amount table.
     #[inline]
     pub(crate) fn is_big(&self) -> bool {
@@ -327,9 +371,20 @@ mod tests {
 
     #[test]
     fn sections_are_aligned_and_ordered() {
-        let c = Counts { addrs: 3, transfers: 5, txs: 4, assets: 1, bigs: 1, hash_cap: 8, blob_len: 63, meta_len: 10 };
+        let c = Counts {
+            addrs: 3,
+            transfers: 5,
+            txs: 4,
+            assets: 1,
+            bigs: 1,
+            hash_cap: 8,
+            blob_len: 63,
+            meta_len: 10,
+            blocks: 2,
+        };
         let l = Layout::of(&c).expect("fits");
-        let all = [l.addr_off, l.blob, l.hash, l.entries, l.recs, l.tx, l.assets, l.big, l.meta, l.end];
+        let all =
+            [l.addr_off, l.blob, l.hash, l.entries, l.recs, l.tx, l.assets, l.big, l.chain, l.blocks, l.meta, l.end];
         assert!(all.windows(2).all(|w| w[0] <= w[1]));
         assert!(all.iter().all(|o| o % 64 == 0));
         assert_eq!(l.hash - l.blob, 64);

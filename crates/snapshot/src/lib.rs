@@ -39,7 +39,7 @@ pub use read::{ListRequest, Recache, Snapshot};
 use serde::{Deserialize, Serialize};
 
 /// Version of the snapshot file layout; a file of another version is refused (and rebuilt).
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The store state a snapshot was built from. Two states with equal keys hold the same
 /// transfers of the chain (the digest is the store's order-independent sum over them).

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use rustc_hash::FxHashMap;
 
-use chaintrace_model::{Address, Asset, DenseRow, Direction, Hash32, Position, Transfer, U256};
+use chaintrace_model::{Address, Asset, ChainBlock, ChainEdge, DenseRow, Direction, Hash32, Position, Transfer, U256};
 
 use crate::layout::{address_id, asset_index, is_big, tx_ordinal};
 use crate::{SnapshotError, SnapshotKey};
@@ -35,6 +35,11 @@ pub(crate) struct Tail {
     /// The places in chain order of the later transfers with big amounts (2^128 or more): the
     /// one at `i` is big amount `file big amounts + i` once folded, as a build numbers them.
     bigs: Vec<((u64, Position), U256)>,
+    /// The later transfers once more, in chain order (the file's chain-order stream goes on
+    /// with them).
+    chain: Vec<ChainEdge>,
+    /// Their blocks: each run of `chain` sharing a height and time, with its first index there.
+    blocks: Vec<(ChainBlock, u64)>,
     /// The last transfer's place in chain order.
     last: Option<(u64, Position)>,
     /// Later transfers held.
@@ -65,6 +70,8 @@ impl Tail {
             listed: Vec::new(),
             txs: Vec::new(),
             bigs: Vec::new(),
+            chain: Vec::new(),
+            blocks: Vec::new(),
             last: None,
             transfers: 0,
         }
@@ -133,6 +140,11 @@ impl Tail {
             if is_big(&t.amount) {
                 self.bigs.push((t.order(), t.amount));
             }
+            let block = ChainBlock { height: t.height, time: t.time };
+            if self.blocks.last().is_none_or(|(b, _)| *b != block) {
+                self.blocks.push((block, self.chain.len() as u64));
+            }
+            self.chain.push(ChainEdge { from, to, asset, moved: !t.amount.is_zero() });
             self.transfers += 1;
         }
         Ok(())
@@ -151,6 +163,16 @@ impl Tail {
     /// The later big amounts with their transfers' places, in chain order ([`Tail::bigs`]).
     pub(crate) fn big_amounts(&self) -> &[((u64, Position), U256)] {
         &self.bigs
+    }
+
+    /// The later transfers in chain order, as the chain-order stream holds them.
+    pub(crate) fn chain(&self) -> &[ChainEdge] {
+        &self.chain
+    }
+
+    /// Their blocks, each with the index in [`Tail::chain`] of its first transfer.
+    pub(crate) fn blocks(&self) -> &[(ChainBlock, u64)] {
+        &self.blocks
     }
 
     /// Addresses the file does not have.

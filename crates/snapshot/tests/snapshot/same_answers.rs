@@ -54,7 +54,8 @@ fn blocks_of(specs: &[Spec]) -> Vec<BlockData> {
             tx[..4].copy_from_slice(&txn.to_be_bytes());
             tx[4..12].copy_from_slice(&h.to_be_bytes());
             let amount = match kind % 4 {
-                0 => U256::from(*amount),
+                // (a quarter of them moving nothing)
+                0 => U256::from(if amount % 4 == 0 { 0 } else { *amount }),
                 1 => U256::from(u128::MAX) - U256::from(*amount),
                 2 => U256::from(u128::MAX) + U256::from(*amount) + U256::from(1u8),
                 _ => U256::MAX - U256::from(*amount),
@@ -108,6 +109,26 @@ fn build(store: &Store, path: &std::path::Path) -> Result<Snapshot, SnapshotErro
     Snapshot::open(path)
 }
 
+/// The snapshot's chain-order stream (`scan_chain_by` with `chunk` transfers per read), each
+/// transfer in the store's terms: height, time, sender, receiver, asset, moved anything.
+fn chain_order(snap: &Snapshot, fwd: bool, chunk: u64) -> Vec<(u64, u64, Address, Address, Asset, bool)> {
+    let mut got = Vec::new();
+    snap.scan_chain_by(fwd, chunk, |b, edges| {
+        let one = |e: &chaintrace_model::ChainEdge| {
+            let name = |id| snap.address(id).expect("an id of the stream has an address");
+            (b.height, b.time, name(e.from), name(e.to), snap.assets()[e.asset as usize], e.moved)
+        };
+        // a reverse scan's slices are in chain order, read from their ends
+        if fwd {
+            got.extend(edges.iter().map(one));
+        } else {
+            got.extend(edges.iter().rev().map(one));
+        }
+    })
+    .expect("scan the chain");
+    got
+}
+
 fn spec() -> impl Strategy<Value = Spec> {
     (any::<u8>(), (0u8..4, any::<u8>()), (0u8..3, any::<u8>()), any::<u8>(), any::<u8>(), any::<u64>(), any::<bool>())
 }
@@ -152,10 +173,24 @@ proptest! {
             build(&store, &built).expect("build from the grown store");
             let (f, b) = (std::fs::read(&folded).expect("read"), std::fs::read(&built).expect("read"));
             prop_assert!(f == b, "the folded file differs from a build ({} and {} bytes)", f.len(), b.len());
-            Snapshot::open(&folded).expect("open the folded file");
+            let folded = Snapshot::open(&folded).expect("open the folded file");
+            prop_assert_eq!(chain_order(&folded, true, 1 + cuts[0].2 as u64), chain_order(&snap, true, 1 << 16));
         }
         let all: Vec<Transfer> = blocks.iter().flat_map(|b| b.transfers.clone()).collect();
         prop_assert_eq!(snap.transfer_count(), all.len() as u64);
+        // the chain-order stream: the store's transfers in chain order, forward and reversed,
+        // whatever the number decoded per read
+        let mut want = Vec::new();
+        store.scan_transfers_since(CHAIN, 0, |t| {
+            want.push((t.height, t.time, t.from.clone(), t.to.clone(), t.asset, !t.amount.is_zero()));
+            true
+        }).expect("scan");
+        for chunk in [1u64, 2, 3, 1 << 16] {
+            prop_assert_eq!(&chain_order(&snap, true, chunk), &want);
+            let mut back = chain_order(&snap, false, chunk);
+            back.reverse();
+            prop_assert_eq!(&back, &want);
+        }
         // every address of every kind, including ones the chain never saw
         let mut addrs: Vec<Address> = (0..4).flat_map(|k| (0..10).map(move |i| addr(k, i))).collect();
         addrs.dedup();
