@@ -419,6 +419,12 @@ pub struct WalkStats {
     pub flow_reads: u64,
     /// Wall time of those reads, microseconds.
     pub flows_us: u64,
+    /// [`reach`] made its answer in one pass over the chain-order stream (`discover_us`; its
+    /// `transfers_read` are the stream's transfers, beside the lists read before it).
+    pub chain_scan: bool,
+    /// Of `discover_us`, where the discovery over lists stopped for the pass over the chain:
+    /// the time it took before it stopped, microseconds.
+    pub discover_lists_us: u64,
 }
 
 /// The walk's total order on events, oriented in the walk's direction (backward: reversed):
@@ -532,11 +538,30 @@ pub fn trace_chains<S: GraphSource>(chains: &[WalkChain<S>], opts: &TraceOptions
 /// over the rows it read: no edges, hashes, roles or deposits are made. Elsewhere (no dense
 /// view, or conversions and bridges to follow) it is the poison trace's nodes.
 pub fn reach<S: GraphSource>(src: &S, opts: &TraceOptions) -> Result<Reach, TraceError> {
+    reach_by(src, opts, ReachBy::Auto)
+}
+
+/// How [`reach_by`] walks a source with a dense view (elsewhere it walks addresses).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReachBy {
+    /// Over the lists while the reach reads a small share of the chain, else over the chain.
+    #[default]
+    Auto,
+    /// Over the addresses' lists, level by level (the discovery).
+    Lists,
+    /// One pass over the whole chain in time order, where the view has a chain-order stream
+    /// and no `--min-amount` is set (else over the lists).
+    Chain,
+}
+
+/// [`reach`], walked as `by` says. The answer is the same every way; [`WalkStats::chain_scan`]
+/// tells whether the pass over the chain made it.
+pub fn reach_by<S: GraphSource>(src: &S, opts: &TraceOptions, by: ReachBy) -> Result<Reach, TraceError> {
     let opts = TraceOptions { policy: Policy::Poison, ..opts.clone() };
     with_walker(std::slice::from_ref(&one_chain(src, &opts)), &opts, |mut w| match dense::view_for(&w, w.chains)? {
         // (conversions to follow: the trace's nodes, over ids where it can)
         Some(view) if !dense::follows_flows(&w, view) => {
-            let nodes = w.reach_dense(view)?;
+            let nodes = w.reach_dense(view, by)?;
             Ok(Reach { nodes, stats: w.stats })
         }
         _ => {

@@ -18,7 +18,8 @@ pub mod price;
 pub mod source;
 
 pub use engine::{
-    reach, trace, trace_chains, AssetInfo, Bound, ChainInfo, Deposit, EdgeKind, Reach, Trace, TraceDirection,
+    reach, reach_by, trace, trace_chains, AssetInfo, Bound, ChainInfo, Deposit, EdgeKind, Reach, ReachBy, Trace,
+    TraceDirection,
     TraceError, TraceOptions, TracedEdge, TracedNode, WalkChain, WalkStats, DEFAULT_HOPS, DEFAULT_HUB_DEGREE,
     DEFAULT_POLICY, MAX_HOPS,
 };

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::sync::OnceLock;
 
 use chaintrace_model::{
-    Address, Asset, BridgeEvent, BridgeKey, BridgeSide, Conversion, Direction, Hash32, Label, Position, TokenMeta,
+    Address, Asset, BridgeEvent, BridgeKey, BridgeSide, ChainBlock, ChainEdge, Conversion, Direction, Hash32, Label, Position, TokenMeta,
     Transfer, UtxoOutput, UtxoSpend,
 };
 
@@ -310,6 +310,36 @@ impl DenseView for MemGraph {
 
     fn flows_free(&self) -> bool {
         self.conversions.is_empty() && self.deposits.is_empty() && self.releases.is_empty()
+    }
+
+    fn chain_size(&self) -> Option<(u64, u64)> {
+        Some((self.transfers.len() as u64, self.addrs.len() as u64))
+    }
+
+    fn scan_chain(&self, fwd: bool, f: &mut dyn FnMut(ChainBlock, &[ChainEdge])) -> Result<(), Infallible> {
+        // the transfers in chain order, one call per block (a height and time)
+        let mut order: Vec<usize> = (0..self.transfers.len()).collect();
+        order.sort_by_key(|&i| self.transfers[i].order());
+        let mut blocks: Vec<(ChainBlock, Vec<ChainEdge>)> = Vec::new();
+        for i in order {
+            let t = &self.transfers[i];
+            let block = ChainBlock { height: t.height, time: t.time };
+            if blocks.last().is_none_or(|(b, _)| *b != block) {
+                blocks.push((block, Vec::new()));
+            }
+            let r = self.row(i, Direction::Out);
+            let edge = ChainEdge { from: self.ids[&t.from], to: r.other, asset: r.asset, moved: !t.amount.is_zero() };
+            if let Some((_, edges)) = blocks.last_mut() {
+                edges.push(edge);
+            }
+        }
+        if !fwd {
+            blocks.reverse();
+        }
+        for (b, edges) in &blocks {
+            f(*b, edges);
+        }
+        Ok(())
     }
 
     fn flows_of(&self, ids: &[u32]) -> Result<Vec<OwnerFlows>, Infallible> {

@@ -4,7 +4,7 @@
 //! store, an on-demand fetcher, an in-memory graph in a test — can be traced over.
 
 use chaintrace_model::{
-    Address, Asset, BridgeEvent, BridgeKey, Conversion, DenseRow, Direction, Hash32, Label, Position, TokenMeta,
+    Address, Asset, BridgeEvent, BridgeKey, ChainBlock, ChainEdge, Conversion, DenseRow, Direction, Hash32, Label, Position, TokenMeta,
     Transfer, UtxoOutput, UtxoSpend,
 };
 
@@ -190,6 +190,22 @@ pub trait DenseView: Sync {
     /// Every address of the chain with labels that apply on it, by id, ascending, with those
     /// labels (what [`GraphSource::labels`] answers for it).
     fn labelled(&self) -> Result<&[(u32, Vec<Label>)], Self::Error>;
+
+    /// The size of the view's chain-order stream, `(transfers, ids)` (every id of the stream
+    /// below the second), when it has one ([`DenseView::scan_chain`]); `None` (the default):
+    /// it has none, and a walk reads lists.
+    fn chain_size(&self) -> Option<(u64, u64)> {
+        None
+    }
+
+    /// Calls `f` with every transfer of the chain, block by block, in chain order (`fwd`) or
+    /// reversed: each call is one block (or a piece of one) with its transfers in chain order
+    /// (a reverse scan reads each slice from its end). Called only on a view whose
+    /// [`DenseView::chain_size`] is `Some`; the default passes nothing.
+    fn scan_chain(&self, fwd: bool, f: &mut dyn FnMut(ChainBlock, &[ChainEdge])) -> Result<(), Self::Error> {
+        let _ = (fwd, f);
+        Ok(())
+    }
 
     /// True when the chain holds no conversions and no bridge events, so a walk that follows
     /// them needs no per-address flow reads.

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use chaintrace_model::{
-    Address, Asset, BridgeEvent, BridgeKey, Conversion, Direction, Hash32, Label, Position, TokenMeta, Transfer,
+    Address, Asset, BridgeEvent, BridgeKey, ChainBlock, ChainEdge, Conversion, Direction, Hash32, Label, Position, TokenMeta, Transfer,
     UtxoOutput, UtxoSpend,
 };
 use chaintrace_snapshot::{Snapshot, SnapshotError};
@@ -282,6 +282,14 @@ impl DenseView for StoreSource<'_> {
 
     fn flows_free(&self) -> bool {
         !self.store.has_flows(&self.chain)
+    }
+
+    fn chain_size(&self) -> Option<(u64, u64)> {
+        self.snap.map(|s| (s.transfer_count(), s.address_count()))
+    }
+
+    fn scan_chain(&self, fwd: bool, f: &mut dyn FnMut(ChainBlock, &[ChainEdge])) -> Result<(), SourceError> {
+        Ok(self.fresh_snapshot()?.scan_chain(fwd, f)?)
     }
 
     fn flows_of(&self, ids: &[u32]) -> Result<Vec<OwnerFlows>, SourceError> {

@@ -66,6 +66,8 @@
 //! arrivals (nothing reached with N hops is followed); the assets that scan would have met
 //! are recorded from the same rows.
 
+mod scan;
+
 use super::*;
 use crate::source::{DenseView, Row};
 use chaintrace_model::hint::prefetch;
@@ -77,6 +79,21 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 /// "before everything" (as `OKEY_MIN` is for the walk over addresses).
 type Key = u128;
 const KEY_MAX: Key = u128::MAX;
+
+/// [`ReachBy::Auto`]'s budget: the discovery goes on while it would read at most this share
+/// (one in `SCAN_SHARE`) of the chain's transfers; past it, one pass over them all is cheaper.
+const SCAN_SHARE: u64 = 8;
+
+/// What [`Walker::discover_dense`] ends with.
+enum Discovered<'v, E> {
+    /// The discovery, done.
+    Walk(DenseWalk<'v, E>),
+    /// It gave up: a conversion or deposit the walk over ids cannot follow (the walk over
+    /// addresses' to do).
+    GaveUp,
+    /// It would read more than its budget of rows: stopped before reading them.
+    OverBudget,
+}
 
 fn key(height: u64, tx_index: u32, sub: u32) -> Key {
     (u128::from(height) << 64) | (u128::from(tx_index) << 32) | u128::from(sub)
@@ -1062,7 +1079,7 @@ impl<S: GraphSource> Walker<'_, &S> {
     ) -> Result<Option<DenseResult>, TraceError> {
         let n = self.opts.hops;
         let assets = view.assets();
-        let Some(w) = self.discover_dense(view)? else { return Ok(None) };
+        let Discovered::Walk(w) = self.discover_dense(view, u64::MAX)? else { return Ok(None) };
         let t1 = std::time::Instant::now();
 
         // replay: the tracked holdings, reached with fewer than N hops and expandable, each with
@@ -1186,14 +1203,39 @@ impl<S: GraphSource> Walker<'_, &S> {
     /// after their earliest arrivals in fewer than N hops ([`Walker::poison_edges`]); each
     /// reaches its receiver in one hop more than the fewest hops its sender held funds in before
     /// it. The reached addresses are decoded on both cores.
+    ///
+    /// `by` picks how: over the lists (the discovery), over the chain-order stream (one pass
+    /// over the whole chain, `scan`), or ([`ReachBy::Auto`]) over the lists until they would
+    /// read more than a [`SCAN_SHARE`]th of the chain's transfers, then over the stream.
     pub(super) fn reach_dense(
         &mut self,
         view: &dyn DenseView<Error = S::Error>,
+        by: ReachBy,
     ) -> Result<Vec<(Address, u32)>, TraceError> {
         let n = self.opts.hops as usize;
+        if by == ReachBy::Chain {
+            if let Some(nodes) = self.reach_chain(view)? {
+                return Ok(nodes);
+            }
+        }
+        let budget = match (by, view.chain_size(), self.chain_cells(view)) {
+            (ReachBy::Auto, Some((transfers, _)), Some(_)) => transfers / SCAN_SHARE,
+            _ => u64::MAX,
+        };
         // (a walk that follows conversions does not come here: `reach`)
-        let Some(w) = self.discover_dense(view)? else {
-            return Err(TraceError::Source("the walk over ids gave up where it follows no conversions".into()));
+        let w = match self.discover_dense(view, budget)? {
+            Discovered::Walk(w) => w,
+            Discovered::OverBudget => {
+                // (the discovery's counters describe what it read before it stopped)
+                self.stats.discover_lists_us = self.stats.discover_us;
+                if let Some(nodes) = self.reach_chain(view)? {
+                    return Ok(nodes);
+                }
+                return Err(TraceError::Source("the chain-order pass gave up after the discovery did".into()));
+            }
+            Discovered::GaveUp => {
+                return Err(TraceError::Source("the walk over ids gave up where it follows no conversions".into()))
+            }
         };
         let t1 = std::time::Instant::now();
         let fwd = self.fwd;
@@ -1214,7 +1256,20 @@ impl<S: GraphSource> Walker<'_, &S> {
             got.merge(&other);
         }
         let (ids, hops) = got.ids();
-        let mut addrs = on_both_cores(&ids, |part| Names::decode(view, part)).map_err(src_err)?.concat();
+        let nodes = self.reached_nodes(view, &ids, &hops)?;
+        self.stats.replay_us = t1.elapsed().as_micros() as u64;
+        Ok(nodes)
+    }
+
+    /// The seeds (hop 0) and the ids reached with their hops, as addresses in address order.
+    /// The addresses are decoded on both cores.
+    fn reached_nodes(
+        &mut self,
+        view: &dyn DenseView<Error = S::Error>,
+        ids: &[u32],
+        hops: &[u8],
+    ) -> Result<Vec<(Address, u32)>, TraceError> {
+        let mut addrs = on_both_cores(ids, |part| Names::decode(view, part)).map_err(src_err)?.concat();
         // the seeds (hop 0) and the reached, in address order, each address moved once
         let seeds: Vec<&Address> = self.seeds.iter().map(|(_, a)| a).collect();
         let at = |i: usize| if i < seeds.len() { seeds[i] } else { &addrs[i - seeds.len()] };
@@ -1226,7 +1281,6 @@ impl<S: GraphSource> Walker<'_, &S> {
                 Some(j) => (std::mem::replace(&mut addrs[j], Address::Coinbase), u32::from(hops[j])),
             })
             .collect();
-        self.stats.replay_us = t1.elapsed().as_micros() as u64;
         Ok(nodes)
     }
 
@@ -1306,7 +1360,8 @@ impl<S: GraphSource> Walker<'_, &S> {
     fn discover_dense<'v>(
         &mut self,
         view: &'v dyn DenseView<Error = S::Error>,
-    ) -> Result<Option<DenseWalk<'v, S::Error>>, TraceError> {
+        budget: u64,
+    ) -> Result<Discovered<'v, S::Error>, TraceError> {
         let t0 = std::time::Instant::now();
         self.stats.dense = true;
         let n = self.opts.hops;
@@ -1360,7 +1415,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                         || deps.iter().any(|d| kept_deposit(opts, d, |o| o == a))
                 });
                 if any {
-                    return Ok(None);
+                    return Ok(Discovered::GaveUp);
                 }
             }
         }
@@ -1376,7 +1431,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             }
             // the frontier's conversions carry its arrivals to other assets within the level
             if w.flows.is_some() && !self.close_flows_dense(&mut w, &frontier, h - 1)? {
-                return Ok(None);
+                return Ok(Discovered::GaveUp);
             }
             // haircut and FIFO replay the tracked holdings' histories, read again there: on their
             // last pass nothing read here would be used (no seed is in a frontier after the
@@ -1399,6 +1454,16 @@ impl<S: GraphSource> Walker<'_, &S> {
                     (check || read).then_some(Task { id: a, key: k, check, read })
                 })
                 .collect();
+            // a reach that would read more than its budget of rows (the chain's mean degree per
+            // list to read, beside the rows read so far) is cheaper as one pass over the chain
+            if budget < u64::MAX {
+                let (transfers, ids) = view.chain_size().unwrap_or((0, 1));
+                let lists = tasks.iter().filter(|t| t.read).count() as u64;
+                if self.stats.transfers_read + lists * transfers / ids.max(1) > budget {
+                    self.stats.discover_us = t0.elapsed().as_micros() as u64;
+                    return Ok(Discovered::OverBudget);
+                }
+            }
             let reads = std::time::Instant::now();
             // (a view over a file the page cache does not hold reads them ahead, all at once)
             view.read_ahead(&mut tasks.iter().filter(|t| t.read).map(|t| t.id));
@@ -1581,7 +1646,7 @@ impl<S: GraphSource> Walker<'_, &S> {
         }
 
         self.stats.discover_us = t0.elapsed().as_micros() as u64;
-        Ok(Some(w))
+        Ok(Discovered::Walk(w))
     }
 
     /// The conversions and bridge deposits of `ids` not read yet, read from the view (the walk

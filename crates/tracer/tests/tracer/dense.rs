@@ -8,7 +8,9 @@ use chaintrace_model::{
     Address, Asset, BridgeEvent, BridgeKey, BridgeSide, Category, Conversion, ConversionKind, Hash32, Label, Position,
     Transfer, U256,
 };
-use chaintrace_tracer::{reach, trace, Bound, MemGraph, Policy, Trace, TraceDirection, TraceOptions};
+use chaintrace_tracer::{
+    reach, reach_by, trace, Bound, MemGraph, Policy, ReachBy, Trace, TraceDirection, TraceOptions,
+};
 use proptest::prelude::*;
 
 const TOKENS: [[u8; 20]; 2] = [[0xaa; 20], [0xbb; 20]];
@@ -162,6 +164,17 @@ proptest! {
         prop_assert!(d.stats.dense && !a.stats.dense, "both ran: {:?} / {:?}", d.stats, a.stats);
         prop_assert_eq!(&d.nodes, &want);
         prop_assert_eq!(&a.nodes, &want);
+        // every way over the dense view: the lists level by level, one pass over the chain in
+        // time order (where it applies: no `--min-amount`), and the lists until their budget
+        for by in [ReachBy::Lists, ReachBy::Chain, ReachBy::Auto] {
+            let r = reach_by(&g, &o, by).expect("reach over ids");
+            prop_assert_eq!(&r.nodes, &want, "{:?}", by);
+            match by {
+                ReachBy::Lists => prop_assert!(!r.stats.chain_scan),
+                ReachBy::Chain => prop_assert_eq!(r.stats.chain_scan, c.min_amount == 0),
+                ReachBy::Auto => {}
+            }
+        }
         // found by address: every reached one, and none of the graph's others
         for i in 0..=u8::MAX {
             let at = want.iter().find(|(x, _)| *x == addr(i)).map(|&(_, h)| h);
