@@ -42,7 +42,7 @@ use std::time::Instant;
 use chaintrace_model::{Address, Asset, Direction, Provenance};
 use chaintrace_store::Store;
 use chaintrace_tracer::case::{case_file, CaseContext, ChainCase};
-use chaintrace_tracer::{reach, trace, Policy, PriceBook, Trace, TraceOptions};
+use chaintrace_tracer::{reach_by, trace, Policy, PriceBook, ReachBy, Trace, TraceOptions};
 
 // Not every item of the shared generator is used by each bench.
 #[allow(dead_code)]
@@ -294,42 +294,65 @@ fn main() {
     // against the poison trace's nodes and hops on the same seeds
     let (mut reach_p50, mut reach_nodes) = (None, Vec::new());
     if cold_policy.contains(&Policy::Poison) {
-        let (mut lat, mut nodes, mut phases) = (Vec::new(), 0usize, [0u64; 2]);
-        let mut equal = 0;
         let check = env_u64("CHAINTRACE_BENCH_CHECK", 1) == 1;
-        for s in &seeds {
-            let t0 = Instant::now();
-            let r = reach(&over_snap, &options(s, Policy::Poison)).expect("reach");
-            lat.push(t0.elapsed().as_secs_f64() * 1000.0);
-            assert!(r.stats.dense, "reach over the snapshot ran over ids");
-            nodes += r.nodes.len();
-            if reach_nodes.len() < poison_nodes.len() {
-                reach_nodes.push(r.nodes.iter().map(|(a, _)| a.clone()).collect());
-            }
-            phases[0] += r.stats.discover_us;
-            phases[1] += r.stats.replay_us;
-            if check {
+        // what each answer is checked against: the poison trace's nodes and hops
+        let wants: Vec<Vec<(Address, u32)>> = if check {
+            let nodes = |s: &Vec<Address>| {
                 let t = trace(&over_snap, &options(s, Policy::Poison)).expect("trace");
-                let want: Vec<(Address, u32)> = t.nodes.iter().map(|((_, a), n)| (a.clone(), n.hop)).collect();
-                assert_eq!(r.nodes, want, "reach differs from the poison trace's nodes");
-                equal += 1;
+                t.nodes.iter().map(|((_, a), n)| (a.clone(), n.hop)).collect()
+            };
+            seeds.iter().map(nodes).collect()
+        } else {
+            Vec::new()
+        };
+        // how `reach` picks (the figure the peers are compared with), then each way alone: the
+        // lists level by level, one pass over the chain-order stream
+        for by in [ReachBy::Auto, ReachBy::Lists, ReachBy::Chain] {
+            let (mut lat, mut nodes, mut phases, mut scans) = (Vec::new(), 0usize, [0u64; 3], 0);
+            let mut equal = 0;
+            for (i, s) in seeds.iter().enumerate() {
+                let t0 = Instant::now();
+                let r = reach_by(&over_snap, &options(s, Policy::Poison), by).expect("reach");
+                lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+                assert!(r.stats.dense, "reach over the snapshot ran over ids");
+                nodes += r.nodes.len();
+                if by == ReachBy::Auto && reach_nodes.len() < poison_nodes.len() {
+                    reach_nodes.push(r.nodes.iter().map(|(a, _)| a.clone()).collect());
+                }
+                phases[0] += r.stats.discover_us;
+                phases[1] += r.stats.replay_us;
+                phases[2] += r.stats.discover_lists_us;
+                scans += usize::from(r.stats.chain_scan);
+                if let Some(want) = wants.get(i) {
+                    assert_eq!(&r.nodes, want, "reach ({by:?}) differs from the poison trace's nodes");
+                    equal += 1;
+                }
             }
+            lat.sort_by(|a, b| a.total_cmp(b));
+            let n = lat.len() as f64;
+            if by == ReachBy::Auto {
+                reach_p50 = Some(percentile(&lat, 0.5));
+            }
+            let how = match by {
+                ReachBy::Auto => "reach",
+                ReachBy::Lists => "reach over the lists alone",
+                ReachBy::Chain => "reach over the chain alone",
+            };
+            println!(
+                "  {how}: {} runs of poison reachability ({HOPS} hops, 100 seeds, over the snapshot): p50 {:.1} ms, \
+                 p99 {:.1} ms; mean {:.0} addresses; {scans} runs by one pass over the chain-order stream; mean \
+                 discovery {:.1} ms (of it the lists read before a pass over the chain took over {:.1} ms), the \
+                 reached addresses {:.1} ms; equal to the poison trace's nodes and hops in {}",
+                lat.len(),
+                percentile(&lat, 0.5),
+                percentile(&lat, 0.99),
+                nodes as f64 / n,
+                phases[0] as f64 / n / 1000.0,
+                phases[2] as f64 / n / 1000.0,
+                phases[1] as f64 / n / 1000.0,
+                if check { format!("{equal}/{} runs", lat.len()) } else { "(not checked)".into() }
+            );
         }
-        lat.sort_by(|a, b| a.total_cmp(b));
-        let n = lat.len() as f64;
-        reach_p50 = Some(percentile(&lat, 0.5));
-        println!(
-            "  reach: {} runs of poison reachability alone ({HOPS} hops, 100 seeds, over the snapshot): p50 {:.1} ms, \
-             p99 {:.1} ms; mean {:.0} addresses; mean discovery {:.1} ms, pass over its rows and addresses {:.1} ms; \
-             equal to the poison trace's nodes and hops in {}",
-            lat.len(),
-            percentile(&lat, 0.5),
-            percentile(&lat, 0.99),
-            nodes as f64 / n,
-            phases[0] as f64 / n / 1000.0,
-            phases[1] as f64 / n / 1000.0,
-            if check { format!("{equal}/{} runs", lat.len()) } else { "(not checked)".into() }
-        );
     }
     // the first seed set traced over the store too, for each policy, and the case files compared
     // byte for byte — after every timed run: a walk over the store allocates hundreds of MiB

@@ -19,9 +19,8 @@ pub mod source;
 
 pub use engine::{
     reach, reach_by, trace, trace_chains, AssetInfo, Bound, ChainInfo, Deposit, EdgeKind, Reach, ReachBy, Trace,
-    TraceDirection,
-    TraceError, TraceOptions, TracedEdge, TracedNode, WalkChain, WalkStats, DEFAULT_HOPS, DEFAULT_HUB_DEGREE,
-    DEFAULT_POLICY, MAX_HOPS,
+    TraceDirection, TraceError, TraceOptions, TracedEdge, TracedNode, WalkChain, WalkStats, DEFAULT_HOPS,
+    DEFAULT_HUB_DEGREE, DEFAULT_POLICY, MAX_HOPS,
 };
 pub use mem::MemGraph;
 pub use policy::Policy;

@@ -5,8 +5,8 @@ use std::convert::Infallible;
 use std::sync::OnceLock;
 
 use chaintrace_model::{
-    Address, Asset, BridgeEvent, BridgeKey, BridgeSide, ChainBlock, ChainEdge, Conversion, Direction, Hash32, Label, Position, TokenMeta,
-    Transfer, UtxoOutput, UtxoSpend,
+    Address, Asset, BridgeEvent, BridgeKey, BridgeSide, ChainBlock, ChainEdge, Conversion, Direction, Hash32, Label,
+    Position, TokenMeta, Transfer, UtxoOutput, UtxoSpend,
 };
 
 use crate::source::{DenseView, GraphSource, OwnerFlows, Row};

@@ -4,8 +4,8 @@
 //! store, an on-demand fetcher, an in-memory graph in a test — can be traced over.
 
 use chaintrace_model::{
-    Address, Asset, BridgeEvent, BridgeKey, ChainBlock, ChainEdge, Conversion, DenseRow, Direction, Hash32, Label, Position, TokenMeta,
-    Transfer, UtxoOutput, UtxoSpend,
+    Address, Asset, BridgeEvent, BridgeKey, ChainBlock, ChainEdge, Conversion, DenseRow, Direction, Hash32, Label,
+    Position, TokenMeta, Transfer, UtxoOutput, UtxoSpend,
 };
 
 /// One request of a batched read: the address, the chain-order key to read strictly after, and

@@ -5,3 +5,5 @@ pub(crate) mod labels;
 pub(crate) mod sink;
 pub(crate) mod snapshot;
 pub(crate) mod source;
+#[cfg(test)]
+mod source_tests;
