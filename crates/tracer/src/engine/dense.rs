@@ -1425,6 +1425,9 @@ impl<S: GraphSource> Walker<'_, &S> {
         frontier.sort_unstable();
         let hub = self.opts.hub_degree;
         let mut improved: Vec<(u32, Key)> = Vec::new();
+        // rows per list the last level read, for the budget
+        let mut per_list: Option<u64> = None;
+        let fwd_walk = self.fwd;
         for h in 1..=n {
             if frontier.is_empty() {
                 break;
@@ -1456,14 +1459,29 @@ impl<S: GraphSource> Walker<'_, &S> {
                 .collect();
             // a reach that would read more than its budget of rows (the chain's mean degree per
             // list to read, beside the rows read so far) is cheaper as one pass over the chain
+            // a reach that would read more than its budget of rows is cheaper as one pass over
+            // the chain: the seeds' lists by their degrees, each later level's by the rows per
+            // list the level before it read (at least the chain's mean)
+            let lists = tasks.iter().filter(|t| t.read).count() as u64;
             if budget < u64::MAX {
                 let (transfers, ids) = view.chain_size().unwrap_or((0, 1));
-                let lists = tasks.iter().filter(|t| t.read).count() as u64;
-                if self.stats.transfers_read + lists * transfers / ids.max(1) > budget {
+                let ahead = match per_list {
+                    None => {
+                        let mut sum = 0u64;
+                        for t in tasks.iter().filter(|t| t.read) {
+                            let (out, inn) = view.degrees(t.id).map_err(src_err)?;
+                            sum += if fwd_walk { out } else { inn };
+                        }
+                        sum
+                    }
+                    Some(rows) => lists * rows.max(transfers / ids.max(1)),
+                };
+                if self.stats.transfers_read + ahead > budget {
                     self.stats.discover_us = t0.elapsed().as_micros() as u64;
                     return Ok(Discovered::OverBudget);
                 }
             }
+            let read_before = self.stats.transfers_read;
             let reads = std::time::Instant::now();
             // (a view over a file the page cache does not hold reads them ahead, all at once)
             view.read_ahead(&mut tasks.iter().filter(|t| t.read).map(|t| t.id));
@@ -1607,6 +1625,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                 Ok(())
             })?;
             let level = reads.elapsed();
+            per_list = Some((self.stats.transfers_read - read_before) / lists.max(1));
             self.stats.discover_reads_us += level.saturating_sub(passing).as_micros() as u64;
             self.stats.discover_pass_us += passing.as_micros() as u64;
             frontier.retain(|&(a, _)| matches!(w.class_of(a), EXPAND | SEED));

@@ -13,28 +13,37 @@
 //! The stops are the discovery's: seeds are never reached; an address with a pooling label
 //! (exchange, service) is reached and not followed; an unlabelled address is a hub (reached,
 //! not followed) when either of its degrees is over `--hub-degree`, checked when it first
-//! holds traced funds in fewer than N hops; `--asset`, `--since` and `--until` keep transfers
+//! sends after it holds traced funds in fewer than N hops; `--asset`, `--since` and `--until` keep transfers
 //! as a list read keeps them. `--min-amount` (an amount per asset, which the stream does not
 //! hold) is the discovery's.
 
 use super::*;
+use chaintrace_model::hint::prefetch;
 use chaintrace_model::{ChainBlock, ChainEdge};
 
-/// Holdings the pass keeps a byte for (ids × assets): 256 MiB. A chain with more (a mainnet
-/// with thousands of tokens) is reached by the discovery.
-const MAX_CELLS: usize = 1 << 28;
+/// The most state the pass keeps (per id a byte per asset and two more, rounded up to a power
+/// of two): 256 MiB. A chain with more (a mainnet with thousands of tokens) is reached by the
+/// discovery.
+const MAX_STATE: usize = 1 << 28;
+
+/// An unlabelled address reached in fewer than N hops, not checked for a hub yet.
+const PENDING: u8 = u8::MAX;
+
+/// How many transfers ahead the pass brings its ends' cells in.
+const AHEAD: usize = 8;
 
 impl<S: GraphSource> Walker<'_, &S> {
-    /// The holdings [`Walker::reach_chain`] keeps a byte for over `view`, or `None` where the
-    /// pass does not apply (no stream, `--min-amount`, more holdings than [`MAX_CELLS`]).
+    /// The bytes of state [`Walker::reach_chain`] keeps over `view`, or `None` where the pass
+    /// does not apply (no stream, `--min-amount`, more state than [`MAX_STATE`]).
     pub(super) fn chain_cells(&self, view: &dyn DenseView<Error = S::Error>) -> Option<usize> {
         let (_, ids) = view.chain_size()?;
-        let cells = usize::try_from(ids).ok()?.checked_mul(view.assets().len().max(1))?;
-        (cells <= MAX_CELLS && self.opts.min_amount.is_none()).then_some(cells)
+        let stride = (view.assets().len().max(1) + 2).next_power_of_two();
+        let bytes = usize::try_from(ids).ok()?.checked_mul(stride)?;
+        (bytes <= MAX_STATE && self.opts.min_amount.is_none()).then_some(bytes)
     }
 
     /// [`reach`] over `view`'s chain-order stream, or `None` where the pass does not apply (no
-    /// stream, `--min-amount`, more holdings than [`MAX_CELLS`]).
+    /// stream, `--min-amount`, more state than [`MAX_STATE`]).
     pub(super) fn reach_chain(
         &mut self,
         view: &dyn DenseView<Error = S::Error>,
@@ -50,71 +59,94 @@ impl<S: GraphSource> Walker<'_, &S> {
         let n = self.opts.hops as u8;
         let seeds = self.class_seeds()?;
         let ids = ids as usize;
-        let mut class = vec![UNKNOWN; ids];
+        // per id one cell of `stride` bytes: per asset the fewest hops it holds traced funds in
+        // so far that it passes on (`u8::MAX`: none, or an address not followed: a hub, a
+        // pooling one; the seeds hold every asset with 0 hops), then the fewest hops it is
+        // reached in (`u8::MAX`: not reached; the seeds: 0), then its class. One read answers
+        // whether a transfer carries traced funds at all, one more updates its receiver.
+        let stride = (width + 2).next_power_of_two();
+        let (at_reached, at_class) = (width, width + 1);
+        let mut st = vec![u8::MAX; cells];
+        for id in 0..ids {
+            st[id * stride + at_class] = UNKNOWN;
+        }
         for (id, labels) in view.labelled().map_err(src_err)? {
-            if let Some(c) = class.get_mut(*id as usize) {
+            if let Some(c) = st.get_mut(*id as usize * stride + at_class) {
                 *c = if pooling_role(labels).is_some() { POOL } else { EXPAND };
             }
         }
         for (_, a) in &seeds {
-            if let Some(c) = view.id_of(a).and_then(|id| class.get_mut(id as usize)) {
-                *c = SEED;
+            if let Some(id) = view.id_of(a).map(|id| id as usize).filter(|&id| id < ids) {
+                let cell = &mut st[id * stride..(id + 1) * stride];
+                cell[..width].fill(0);
+                cell[at_reached] = 0;
+                cell[at_class] = SEED;
             }
         }
         // `--asset`: its index (`None` when no transfer of the chain moves it: nothing passes)
         let only = self.opts.asset.map(|a| assets.iter().position(|x| *x == a).map(|i| i as u32));
         let (fwd, opts, hub) = (self.fwd, self.opts, self.opts.hub_degree);
-        // per holding, the fewest hops it holds traced funds in so far (`u8::MAX`: none); per
-        // id, the fewest it is reached in
-        let mut hop = vec![u8::MAX; cells];
-        let mut reached = vec![u8::MAX; ids];
         let mut failed: Option<S::Error> = None;
         let mut lookups = 0u64;
-        let mut pass = |e: &ChainEdge| {
-            if !e.moved || only.is_some_and(|o| o != Some(e.asset)) {
-                return;
-            }
-            // (backward, funds run from the receiver to the sender)
-            let (u, v) = if fwd { (e.from as usize, e.to as usize) } else { (e.to as usize, e.from as usize) };
-            let (Some(&cu), Some(&cv)) = (class.get(u), class.get(v)) else {
-                return;
-            };
-            let held = match cu {
-                SEED => 0,
-                EXPAND => hop[u * width + e.asset as usize],
-                _ => return,
-            };
-            if held >= n || cv == SEED {
-                return;
-            }
-            let h = held + 1;
-            let cell = &mut hop[v * width + e.asset as usize];
-            if h >= *cell {
-                return;
-            }
-            *cell = h;
-            reached[v] = reached[v].min(h);
-            // followed from here on: a hub unless labelled (the discovery's check)
-            if h < n && cv == UNKNOWN && failed.is_none() {
-                lookups += 2;
-                class[v] = match view.degrees(v as u32) {
-                    Ok((out, inn)) if out > hub || inn > hub => HUB,
-                    Ok(_) => EXPAND,
-                    Err(err) => {
-                        failed = Some(err);
-                        HUB
+        // (backward, funds run from the receiver to the sender)
+        let ends =
+            |e: &ChainEdge| if fwd { (e.from as usize, e.to as usize) } else { (e.to as usize, e.from as usize) };
+        let mut pass = |edges: &[ChainEdge]| {
+            let len = edges.len();
+            for k in 0..len {
+                let i = if fwd { k } else { len - 1 - k };
+                // the cells of the transfers a few ahead, brought in while this one is passed
+                let ahead = if fwd { i + AHEAD } else { i.wrapping_sub(AHEAD) };
+                if let Some(x) = edges.get(ahead) {
+                    let (pu, pv) = ends(x);
+                    st.get(pu * stride).map(prefetch);
+                    st.get(pv * stride).map(prefetch);
+                }
+                let e = &edges[i];
+                let (u, v) = ends(e);
+                let a = e.asset as usize;
+                let held = st[u * stride + a];
+                if held >= n || !e.moved || only.is_some_and(|o| o != Some(e.asset)) {
+                    continue;
+                }
+                // sending for the first time since it was reached to be followed: a hub unless
+                // labelled (the discovery's check, made when it matters: most reached addresses
+                // never send again; their entries were fetched ahead when they were reached)
+                if st[u * stride + at_class] == PENDING {
+                    lookups += 2;
+                    let cell = &mut st[u * stride..(u + 1) * stride];
+                    match view.degrees(u as u32) {
+                        Ok((out, inn)) if out <= hub && inn <= hub => cell[at_class] = EXPAND,
+                        got => {
+                            if let Err(err) = got {
+                                failed.get_or_insert(err);
+                            }
+                            cell[at_class] = HUB;
+                            cell[..width].fill(u8::MAX);
+                            continue;
+                        }
                     }
-                };
+                }
+                let h = held + 1;
+                let cell = &mut st[v * stride..(v + 1) * stride];
+                // (a seed's 0 stays)
+                cell[at_reached] = cell[at_reached].min(h);
+                if h == n {
+                    continue;
+                }
+                // followed from here on, unless a hub (checked at its next send)
+                if cell[at_class] == UNKNOWN {
+                    cell[at_class] = PENDING;
+                    view.prefetch(v as u32);
+                }
+                if matches!(cell[at_class], EXPAND | PENDING) {
+                    cell[a] = cell[a].min(h);
+                }
             }
         };
         view.scan_chain(fwd, &mut |b: ChainBlock, edges: &[ChainEdge]| {
-            if !in_bounds(opts, b.height, b.time) {
-                return;
-            }
-            if fwd {
-                edges.iter().for_each(&mut pass);
-            } else {
-                edges.iter().rev().for_each(&mut pass);
+            if in_bounds(opts, b.height, b.time) {
+                pass(edges);
             }
         })
         .map_err(src_err)?;
@@ -126,7 +158,7 @@ impl<S: GraphSource> Walker<'_, &S> {
         self.stats.discover_us += t0.elapsed().as_micros() as u64;
         let t1 = std::time::Instant::now();
         let (ids, hops): (Vec<u32>, Vec<u8>) =
-            reached.iter().enumerate().filter(|(_, &h)| h <= n).map(|(id, &h)| (id as u32, h)).unzip();
+            (0..ids).map(|id| (id as u32, st[id * stride + at_reached])).filter(|(_, h)| (1..=n).contains(h)).unzip();
         let nodes = self.reached_nodes(view, &ids, &hops)?;
         self.stats.replay_us = t1.elapsed().as_micros() as u64;
         Ok(Some(nodes))
