@@ -61,6 +61,15 @@ pub struct Snapshot {
 /// trace starts reading (256 `mincore` calls, ~0.2 ms, per sample).
 const RESAMPLE_MS: u64 = 1000;
 
+/// One read of a scan of the chain-order stream: the transfers `a..b` of the file's stream.
+#[derive(Clone, Copy, Debug)]
+enum ChainPart {
+    /// Whole blocks `lo..hi`.
+    Blocks { lo: u64, hi: u64, a: u64, b: u64 },
+    /// A piece of one block larger than a read.
+    Piece { block: ChainBlock, a: u64, b: u64 },
+}
+
 /// Transfers of the chain-order stream one read of [`Snapshot::scan_chain`] decodes (768 KiB).
 const SCAN_CHUNK: u64 = 1 << 16;
 
@@ -878,68 +887,113 @@ impl Snapshot {
     }
 
     /// [`Snapshot::scan_chain`] over the file's stream: blocks grouped so that one read decodes
-    /// up to `chunk` transfers (a larger block in pieces of that many).
+    /// up to `chunk` transfers (a larger block in pieces of that many). A second thread reads
+    /// and decodes each group while this one passes the one before it to `f`.
     fn scan_file_chain(
         &self,
         fwd: bool,
         chunk: u64,
         f: &mut dyn FnMut(ChainBlock, &[ChainEdge]),
     ) -> Result<(), SnapshotError> {
+        let parts = self.chain_parts(fwd, chunk)?;
+        // each part's blocks passed on: a group's in the scan's order, or a piece of one
+        let mut pass = |part: &ChainPart, edges: &[ChainEdge]| -> Result<(), SnapshotError> {
+            match *part {
+                ChainPart::Piece { block, .. } => f(block, edges),
+                ChainPart::Blocks { lo, hi, a, .. } => {
+                    let mut run = |i: u64| -> Result<(), SnapshotError> {
+                        let (block, first, end) = self.chain_bounds(i)?;
+                        f(block, &edges[(first - a) as usize..(end - a) as usize]);
+                        Ok(())
+                    };
+                    if fwd {
+                        (lo..hi).try_for_each(&mut run)?;
+                    } else {
+                        (lo..hi).rev().try_for_each(&mut run)?;
+                    }
+                }
+            }
+            Ok(())
+        };
+        let span = |p: &ChainPart| match *p {
+            ChainPart::Piece { a, b, .. } | ChainPart::Blocks { a, b, .. } => (a, b),
+        };
+        if parts.len() < 2 {
+            let (mut buf, mut edges) = (Vec::new(), Vec::new());
+            for p in &parts {
+                let (a, b) = span(p);
+                self.decode_chain(a, b, &mut buf, &mut edges)?;
+                pass(p, &edges)?;
+            }
+            return Ok(());
+        }
+        std::thread::scope(|scope| {
+            // decoded parts in order (two ahead at most), and their buffers back for reuse
+            let (give, got) = std::sync::mpsc::sync_channel::<Result<Vec<ChainEdge>, SnapshotError>>(2);
+            let (back, reuse) = std::sync::mpsc::channel::<Vec<ChainEdge>>();
+            let parts = &parts;
+            scope.spawn(move || {
+                let mut buf = Vec::new();
+                for p in parts {
+                    let (a, b) = span(p);
+                    let mut edges = reuse.try_recv().unwrap_or_default();
+                    let r = self.decode_chain(a, b, &mut buf, &mut edges).map(|()| edges);
+                    let failed = r.is_err();
+                    // (a closed channel: the scan stopped)
+                    if give.send(r).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+            for p in parts {
+                let edges = got.recv().map_err(|_| self.corrupt("the chain-order stream's reader stopped"))??;
+                pass(p, &edges)?;
+                let _ = back.send(edges);
+            }
+            Ok(())
+        })
+    }
+
+    /// The file's block `i`, the index of its first transfer and the end of its run, checked
+    /// to tile the stream in order.
+    fn chain_bounds(&self, i: u64) -> Result<(ChainBlock, u64, u64), SnapshotError> {
+        let (nb, n) = (self.c.blocks, self.c.transfers);
+        let (b, first) = self.chain_block(i)?;
+        let end = if i + 1 < nb { self.chain_block(i + 1)?.1 } else { n };
+        if first > end || end > n || (i == 0 && first != 0) {
+            return Err(self.corrupt("the chain-order blocks"));
+        }
+        Ok((b, first, end))
+    }
+
+    /// The reads of a scan of the file's stream, in its order: groups of whole blocks of at
+    /// most `chunk` transfers (greedy, from the scan's start), and each larger block in pieces
+    /// of `chunk` (the last piece first, backward).
+    fn chain_parts(&self, fwd: bool, chunk: u64) -> Result<Vec<ChainPart>, SnapshotError> {
         let (nb, n) = (self.c.blocks, self.c.transfers);
         if nb == 0 {
-            return if n == 0 { Ok(()) } else { Err(self.corrupt("the chain-order blocks")) };
+            return if n == 0 { Ok(Vec::new()) } else { Err(self.corrupt("the chain-order blocks")) };
         }
-        // each block's first transfer and the end of its run, checked to tile 0..n in order
-        let bounds = |i: u64| -> Result<(ChainBlock, u64, u64), SnapshotError> {
-            let (b, first) = self.chain_block(i)?;
-            let end = if i + 1 < nb { self.chain_block(i + 1)?.1 } else { n };
-            if first > end || end > n || (i == 0 && first != 0) {
-                return Err(self.corrupt("the chain-order blocks"));
-            }
-            Ok((b, first, end))
-        };
-        let mut buf = Vec::new();
-        let mut edges = Vec::new();
-        // the blocks lo..hi, whose transfers are a..b, decoded and passed on
-        let mut window = |f: &mut dyn FnMut(ChainBlock, &[ChainEdge]), lo: u64, hi: u64, a: u64, b: u64| {
-            self.decode_chain(a, b, &mut buf, &mut edges)?;
-            let mut run = |i: u64| -> Result<(), SnapshotError> {
-                let (block, first, end) = bounds(i)?;
-                f(block, &edges[(first - a) as usize..(end - a) as usize]);
-                Ok(())
-            };
-            if fwd {
-                (lo..hi).try_for_each(&mut run)
-            } else {
-                (lo..hi).rev().try_for_each(&mut run)
-            }
-        };
-        let pieces = |f: &mut dyn FnMut(ChainBlock, &[ChainEdge]), block: ChainBlock, first: u64, end: u64| {
-            let starts: Vec<u64> = (first..end).step_by(chunk as usize).collect();
-            let order: Box<dyn Iterator<Item = &u64>> =
-                if fwd { Box::new(starts.iter()) } else { Box::new(starts.iter().rev()) };
-            let (mut buf, mut edges) = (Vec::new(), Vec::new());
-            for &a in order {
-                let b = (a + chunk).min(end);
-                self.decode_chain(a, b, &mut buf, &mut edges)?;
-                f(block, &edges);
-            }
-            Ok::<(), SnapshotError>(())
-        };
-        // greedy groups of whole blocks, from the scan's start
+        let mut parts = Vec::new();
         let mut i = if fwd { 0 } else { nb };
         while if fwd { i < nb } else { i > 0 } {
             let (lo, hi) = if fwd { (i, i + 1) } else { (i - 1, i) };
-            let (block, first, end) = bounds(lo)?;
+            let (block, first, end) = self.chain_bounds(lo)?;
             if end - first > chunk {
-                pieces(f, block, first, end)?;
+                let starts: Vec<u64> = (first..end).step_by(chunk as usize).collect();
+                let piece = |&a: &u64| ChainPart::Piece { block, a, b: (a + chunk).min(end) };
+                if fwd {
+                    parts.extend(starts.iter().map(piece));
+                } else {
+                    parts.extend(starts.iter().rev().map(piece));
+                }
                 i = if fwd { hi } else { lo };
                 continue;
             }
             let (mut lo, mut hi, mut a, mut b) = (lo, hi, first, end);
             if fwd {
                 while hi < nb {
-                    let (_, _, e) = bounds(hi)?;
+                    let (_, _, e) = self.chain_bounds(hi)?;
                     if e - a > chunk {
                         break;
                     }
@@ -947,17 +1001,17 @@ impl Snapshot {
                 }
             } else {
                 while lo > 0 {
-                    let (_, s, _) = bounds(lo - 1)?;
+                    let (_, s, _) = self.chain_bounds(lo - 1)?;
                     if b - s > chunk {
                         break;
                     }
                     (lo, a) = (lo - 1, s);
                 }
             }
-            window(f, lo, hi, a, b)?;
+            parts.push(ChainPart::Blocks { lo, hi, a, b });
             i = if fwd { hi } else { lo };
         }
-        Ok(())
+        Ok(parts)
     }
 
     /// The file's chain-order transfers `a..b`, read into `buf` and decoded into `edges`.

@@ -1269,19 +1269,23 @@ impl<S: GraphSource> Walker<'_, &S> {
         ids: &[u32],
         hops: &[u8],
     ) -> Result<Vec<(Address, u32)>, TraceError> {
-        let mut addrs = on_both_cores(ids, |part| Names::decode(view, part)).map_err(src_err)?.concat();
+        let addrs = on_both_cores(ids, |part| Names::decode(view, part)).map_err(src_err)?.concat();
+        Ok(self.in_address_order(addrs, hops))
+    }
+
+    /// The seeds (hop 0) and the addresses reached with their hops, in address order.
+    fn in_address_order(&self, mut addrs: Vec<Address>, hops: &[u8]) -> Vec<(Address, u32)> {
         // the seeds (hop 0) and the reached, in address order, each address moved once
         let seeds: Vec<&Address> = self.seeds.iter().map(|(_, a)| a).collect();
         let at = |i: usize| if i < seeds.len() { seeds[i] } else { &addrs[i - seeds.len()] };
-        let order = address_order(seeds.len() + ids.len(), at);
-        let nodes = order
+        let order = address_order(seeds.len() + hops.len(), at);
+        order
             .iter()
             .map(|&i| match (i as usize).checked_sub(seeds.len()) {
                 None => (seeds[i as usize].clone(), 0),
                 Some(j) => (std::mem::replace(&mut addrs[j], Address::Coinbase), u32::from(hops[j])),
             })
-            .collect();
-        Ok(nodes)
+            .collect()
     }
 
     /// One discovery pass over `lists` (an expanded address's rows read after its key): each

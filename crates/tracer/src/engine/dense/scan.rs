@@ -29,6 +29,9 @@ const MAX_STATE: usize = 1 << 28;
 /// An unlabelled address reached in fewer than N hops, not checked for a hub yet.
 const PENDING: u8 = u8::MAX;
 
+/// Ids reached sent to the thread that reads their addresses at a time.
+const NAMES_BATCH: usize = 4096;
+
 /// How many transfers ahead the pass brings its ends' cells in.
 const AHEAD: usize = 8;
 
@@ -91,75 +94,101 @@ impl<S: GraphSource> Walker<'_, &S> {
         // (backward, funds run from the receiver to the sender)
         let ends =
             |e: &ChainEdge| if fwd { (e.from as usize, e.to as usize) } else { (e.to as usize, e.from as usize) };
-        let mut pass = |edges: &[ChainEdge]| {
-            let len = edges.len();
-            for k in 0..len {
-                let i = if fwd { k } else { len - 1 - k };
-                // the cells of the transfers a few ahead, brought in while this one is passed
-                let ahead = if fwd { i + AHEAD } else { i.wrapping_sub(AHEAD) };
-                if let Some(x) = edges.get(ahead) {
-                    let (pu, pv) = ends(x);
-                    st.get(pu * stride).map(prefetch);
-                    st.get(pv * stride).map(prefetch);
+        // the addresses of the ids reached, read as they are reached on a second thread (the
+        // pass waits for memory most of its time: the reads go on beside it)
+        let (names, batches) = std::sync::mpsc::channel::<Vec<u32>>();
+        let mut fresh: Vec<u32> = Vec::with_capacity(NAMES_BATCH);
+        let scanned = std::thread::scope(|s| {
+            let decoder = s.spawn(move || -> Result<(Vec<u32>, Vec<Address>), S::Error> {
+                let (mut ids, mut addrs) = (Vec::new(), Vec::new());
+                for batch in batches {
+                    addrs.extend(Names::decode(view, &batch)?);
+                    ids.extend(batch);
                 }
-                let e = &edges[i];
-                let (u, v) = ends(e);
-                let a = e.asset as usize;
-                let held = st[u * stride + a];
-                if held >= n || !e.moved || only.is_some_and(|o| o != Some(e.asset)) {
-                    continue;
-                }
-                // sending for the first time since it was reached to be followed: a hub unless
-                // labelled (the discovery's check, made when it matters: most reached addresses
-                // never send again; their entries were fetched ahead when they were reached)
-                if st[u * stride + at_class] == PENDING {
-                    lookups += 2;
-                    let cell = &mut st[u * stride..(u + 1) * stride];
-                    match view.degrees(u as u32) {
-                        Ok((out, inn)) if out <= hub && inn <= hub => cell[at_class] = EXPAND,
-                        got => {
-                            if let Err(err) = got {
-                                failed.get_or_insert(err);
+                Ok((ids, addrs))
+            });
+            let mut pass = |edges: &[ChainEdge]| {
+                let len = edges.len();
+                for k in 0..len {
+                    let i = if fwd { k } else { len - 1 - k };
+                    // the cells of the transfers a few ahead, brought in while this one is passed
+                    let ahead = if fwd { i + AHEAD } else { i.wrapping_sub(AHEAD) };
+                    if let Some(x) = edges.get(ahead) {
+                        let (pu, pv) = ends(x);
+                        st.get(pu * stride).map(prefetch);
+                        st.get(pv * stride).map(prefetch);
+                    }
+                    let e = &edges[i];
+                    let (u, v) = ends(e);
+                    let a = e.asset as usize;
+                    let held = st[u * stride + a];
+                    if held >= n || !e.moved || only.is_some_and(|o| o != Some(e.asset)) {
+                        continue;
+                    }
+                    // sending for the first time since it was reached to be followed: a hub unless
+                    // labelled (the discovery's check, made when it matters: most reached addresses
+                    // never send again; their entries were fetched ahead when they were reached)
+                    if st[u * stride + at_class] == PENDING {
+                        lookups += 2;
+                        let cell = &mut st[u * stride..(u + 1) * stride];
+                        match view.degrees(u as u32) {
+                            Ok((out, inn)) if out <= hub && inn <= hub => cell[at_class] = EXPAND,
+                            got => {
+                                if let Err(err) = got {
+                                    failed.get_or_insert(err);
+                                }
+                                cell[at_class] = HUB;
+                                cell[..width].fill(u8::MAX);
+                                continue;
                             }
-                            cell[at_class] = HUB;
-                            cell[..width].fill(u8::MAX);
-                            continue;
                         }
                     }
+                    let h = held + 1;
+                    let cell = &mut st[v * stride..(v + 1) * stride];
+                    // (a seed's 0 stays)
+                    if cell[at_reached] == u8::MAX {
+                        // reached for the first time: its address read on the other core
+                        fresh.push(v as u32);
+                        if fresh.len() == NAMES_BATCH {
+                            let _ = names.send(std::mem::replace(&mut fresh, Vec::with_capacity(NAMES_BATCH)));
+                        }
+                    }
+                    cell[at_reached] = cell[at_reached].min(h);
+                    if h == n {
+                        continue;
+                    }
+                    // followed from here on, unless a hub (checked at its next send)
+                    if cell[at_class] == UNKNOWN {
+                        cell[at_class] = PENDING;
+                        view.prefetch(v as u32);
+                    }
+                    if matches!(cell[at_class], EXPAND | PENDING) {
+                        cell[a] = cell[a].min(h);
+                    }
                 }
-                let h = held + 1;
-                let cell = &mut st[v * stride..(v + 1) * stride];
-                // (a seed's 0 stays)
-                cell[at_reached] = cell[at_reached].min(h);
-                if h == n {
-                    continue;
+            };
+            let scanned = view.scan_chain(fwd, &mut |b: ChainBlock, edges: &[ChainEdge]| {
+                if in_bounds(opts, b.height, b.time) {
+                    pass(edges);
                 }
-                // followed from here on, unless a hub (checked at its next send)
-                if cell[at_class] == UNKNOWN {
-                    cell[at_class] = PENDING;
-                    view.prefetch(v as u32);
-                }
-                if matches!(cell[at_class], EXPAND | PENDING) {
-                    cell[a] = cell[a].min(h);
-                }
-            }
-        };
-        view.scan_chain(fwd, &mut |b: ChainBlock, edges: &[ChainEdge]| {
-            if in_bounds(opts, b.height, b.time) {
-                pass(edges);
-            }
-        })
-        .map_err(src_err)?;
+            });
+            let _ = names.send(std::mem::take(&mut fresh));
+            drop(names);
+            // (a panic on the decoding thread is the walk's own bug: raised here)
+            (scanned, decoder.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+        });
+        let (scanned, decoded) = scanned;
+        scanned.map_err(src_err)?;
         if let Some(err) = failed {
             return Err(src_err(err));
         }
+        let (ids, addrs) = decoded.map_err(src_err)?;
         self.stats.lookups += lookups;
         self.stats.transfers_read += transfers;
         self.stats.discover_us += t0.elapsed().as_micros() as u64;
         let t1 = std::time::Instant::now();
-        let (ids, hops): (Vec<u32>, Vec<u8>) =
-            (0..ids).map(|id| (id as u32, st[id * stride + at_reached])).filter(|(_, h)| (1..=n).contains(h)).unzip();
-        let nodes = self.reached_nodes(view, &ids, &hops)?;
+        let hops: Vec<u8> = ids.iter().map(|&id| st[id as usize * stride + at_reached]).collect();
+        let nodes = self.in_address_order(addrs, &hops);
         self.stats.replay_us = t1.elapsed().as_micros() as u64;
         Ok(Some(nodes))
     }
