@@ -108,6 +108,12 @@ impl<S: GraphSource> Walker<'_, &S> {
                 Ok((ids, addrs))
             });
             let mut pass = |edges: &[ChainEdge]| {
+                // (in registers for the loop: its byte stores could alias what the closure
+                // holds by reference, which would be loaded again after each one)
+                let st = &mut st[..];
+                let (n, stride, width, at_reached, at_class) = (n, stride, width, at_reached, at_class);
+                let (only, hub, fwd) = (only, hub, fwd);
+                let mut added = 0u64;
                 let len = edges.len();
                 for k in 0..len {
                     let i = if fwd { k } else { len - 1 - k };
@@ -129,7 +135,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                     // labelled (the discovery's check, made when it matters: most reached addresses
                     // never send again; their entries were fetched ahead when they were reached)
                     if st[u * stride + at_class] == PENDING {
-                        lookups += 2;
+                        added += 2;
                         let cell = &mut st[u * stride..(u + 1) * stride];
                         match view.degrees(u as u32) {
                             Ok((out, inn)) if out <= hub && inn <= hub => cell[at_class] = EXPAND,
@@ -166,6 +172,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                         cell[a] = cell[a].min(h);
                     }
                 }
+                lookups += added;
             };
             let scanned = view.scan_chain(fwd, &mut |b: ChainBlock, edges: &[ChainEdge]| {
                 if in_bounds(opts, b.height, b.time) {
