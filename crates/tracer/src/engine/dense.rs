@@ -1222,6 +1222,19 @@ impl<S: GraphSource> Walker<'_, &S> {
             (ReachBy::Auto, Some((transfers, _)), Some(_)) => transfers / SCAN_SHARE,
             _ => u64::MAX,
         };
+        // the seeds' own lists over the budget: the pass, before the discovery sets up
+        if budget < u64::MAX {
+            let mut rows = 0u64;
+            for id in self.seeds.iter().filter_map(|(_, a)| view.id_of(a)) {
+                let (out, inn) = view.degrees(id).map_err(src_err)?;
+                rows += if self.fwd { out } else { inn };
+            }
+            if rows > budget {
+                if let Some(nodes) = self.reach_chain(view)? {
+                    return Ok(nodes);
+                }
+            }
+        }
         // (a walk that follows conversions does not come here: `reach`)
         let w = match self.discover_dense(view, budget)? {
             Discovered::Walk(w) => w,

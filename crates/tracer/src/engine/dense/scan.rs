@@ -60,7 +60,8 @@ impl<S: GraphSource> Walker<'_, &S> {
         self.stats.dense = true;
         self.stats.chain_scan = true;
         let n = self.opts.hops as u8;
-        let seeds = self.class_seeds()?;
+        // (the seeds' labels are not read: a seed is followed whatever they say)
+        let seeds: Vec<Node> = self.seeds.iter().cloned().collect();
         let ids = ids as usize;
         // per id one cell of `stride` bytes: per asset the fewest hops it holds traced funds in
         // so far that it passes on (`u8::MAX`: none, or an address not followed: a hub, a
