@@ -714,7 +714,9 @@ impl<S: GraphSource> Walker<'_, &S> {
     }
 
     fn key_at(&self, c: u16, height: u64, time: u64, pos: Position, rank: u8) -> OKey {
-        let k = (if self.multi { time } else { 0 }, c, height, pos.tx_index, pos.sub, rank);
+        // (ranks from 1: the chain's first transfer, at height 0, position 0/0, comes after the
+        // seeds' "before everything", `OKEY_MIN`, not at it)
+        let k = (if self.multi { time } else { 0 }, c, height, pos.tx_index, pos.sub, rank + 1);
         if self.fwd {
             k
         } else {

@@ -75,8 +75,9 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-/// Chain order of a row or an arrival, packed: `(height, tx_index, sub)`. `0` is the seeds'
-/// "before everything" (as `OKEY_MIN` is for the walk over addresses).
+/// Chain order of a row or an arrival, packed: `(height, tx_index, sub)`, plus one. `0` is the
+/// seeds' "before everything" (as `OKEY_MIN` is for the walk over addresses), before the chain's
+/// first transfer (height 0, position 0/0: key 1).
 type Key = u128;
 const KEY_MAX: Key = u128::MAX;
 
@@ -96,7 +97,13 @@ enum Discovered<'v, E> {
 }
 
 fn key(height: u64, tx_index: u32, sub: u32) -> Key {
-    (u128::from(height) << 64) | (u128::from(tx_index) << 32) | u128::from(sub)
+    ((u128::from(height) << 64) | (u128::from(tx_index) << 32) | u128::from(sub)).saturating_add(1)
+}
+
+/// The `(height, tx_index, sub)` of a key other than `0`.
+fn unkey(k: Key) -> (u64, u32, u32) {
+    let k = k - 1;
+    ((k >> 64) as u64, (k >> 32) as u32, k as u32)
 }
 
 fn row_key(r: &Row) -> Key {
@@ -105,7 +112,10 @@ fn row_key(r: &Row) -> Key {
 
 /// The store's exclusive "after" for a key (`None`: from the start).
 fn after(k: Key) -> Option<(u64, Position)> {
-    (k != 0).then_some(((k >> 64) as u64, Position { tx_index: (k >> 32) as u32, sub: k as u32 }))
+    (k != 0).then(|| {
+        let (height, tx_index, sub) = unkey(k);
+        (height, Position { tx_index, sub })
+    })
 }
 
 const UNKNOWN: u8 = 0;
@@ -2293,14 +2303,7 @@ impl<S: GraphSource> Walker<'_, &S> {
         self.stats.events_replayed = u64::from(end);
         drop(sends);
         // (the keys kept beside the rows: the rows are read only for the edges, in order)
-        let order = walk_order(
-            cands.iter().map(|c| {
-                let k = if fwd { c.3 } else { !c.3 };
-                ((k >> 64) as u64, (k >> 32) as u32, k as u32)
-            }),
-            cands.len(),
-            fwd,
-        );
+        let order = walk_order(cands.iter().map(|c| unkey(if fwd { c.3 } else { !c.3 })), cands.len(), fwd);
         // the edges' rows in order, their ends and transactions (the edges are made while
         // their hashes are read: `PoisonEdges::make`)
         let mut rows = Vec::with_capacity(cands.len());
