@@ -87,8 +87,8 @@ const SCAN_SHARE: u64 = 8;
 
 /// What [`Walker::discover_dense`] ends with.
 enum Discovered<'v, E> {
-    /// The discovery, done.
-    Walk(DenseWalk<'v, E>),
+    /// The discovery, done (boxed: the other two carry nothing).
+    Walk(Box<DenseWalk<'v, E>>),
     /// It gave up: a conversion or deposit the walk over ids cannot follow (the walk over
     /// addresses' to do).
     GaveUp,
@@ -1090,6 +1090,7 @@ impl<S: GraphSource> Walker<'_, &S> {
         let n = self.opts.hops;
         let assets = view.assets();
         let Discovered::Walk(w) = self.discover_dense(view, u64::MAX)? else { return Ok(None) };
+        let w = *w;
         let t1 = std::time::Instant::now();
 
         // replay: the tracked holdings, reached with fewer than N hops and expandable, each with
@@ -1247,7 +1248,7 @@ impl<S: GraphSource> Walker<'_, &S> {
         }
         // (a walk that follows conversions does not come here: `reach`)
         let w = match self.discover_dense(view, budget)? {
-            Discovered::Walk(w) => w,
+            Discovered::Walk(w) => *w,
             Discovered::OverBudget => {
                 // (the discovery's counters describe what it read before it stopped)
                 self.stats.discover_lists_us = self.stats.discover_us;
@@ -1692,7 +1693,7 @@ impl<S: GraphSource> Walker<'_, &S> {
         }
 
         self.stats.discover_us = t0.elapsed().as_micros() as u64;
-        Ok(Discovered::Walk(w))
+        Ok(Discovered::Walk(Box::new(w)))
     }
 
     /// The conversions and bridge deposits of `ids` not read yet, read from the view (the walk
