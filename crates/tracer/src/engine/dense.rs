@@ -1384,7 +1384,9 @@ impl<S: GraphSource> Walker<'_, &S> {
 
     /// The dense walk's discovery (see the module docs): every holding reached with fewer than N
     /// hops and its earliest arrivals per hop count, each reached address's class, and the
-    /// lists read (poison: the last frontier's too).
+    /// lists read (poison: the last frontier's too). It stops (`OverBudget`) before a level
+    /// after the seeds' that would take the rows read past `budget` (`u64::MAX`: none; the
+    /// caller weighs the seeds' own lists).
     fn discover_dense<'v>(
         &mut self,
         view: &'v dyn DenseView<Error = S::Error>,
@@ -1455,7 +1457,6 @@ impl<S: GraphSource> Walker<'_, &S> {
         let mut improved: Vec<(u32, Key)> = Vec::new();
         // rows per list the last level read, for the budget
         let mut per_list: Option<u64> = None;
-        let fwd_walk = self.fwd;
         for h in 1..=n {
             if frontier.is_empty() {
                 break;
@@ -1485,26 +1486,13 @@ impl<S: GraphSource> Walker<'_, &S> {
                     (check || read).then_some(Task { id: a, key: k, check, read })
                 })
                 .collect();
-            // a reach that would read more than its budget of rows (the chain's mean degree per
-            // list to read, beside the rows read so far) is cheaper as one pass over the chain
             // a reach that would read more than its budget of rows is cheaper as one pass over
-            // the chain: the seeds' lists by their degrees, each later level's by the rows per
-            // list the level before it read (at least the chain's mean)
+            // the chain: each level after the seeds' (which the caller weighed by their degrees)
+            // by the rows per list the level before it read (at least the chain's mean)
             let lists = tasks.iter().filter(|t| t.read).count() as u64;
-            if budget < u64::MAX {
+            if let Some(rows) = per_list.filter(|_| budget < u64::MAX) {
                 let (transfers, ids) = view.chain_size().unwrap_or((0, 1));
-                let ahead = match per_list {
-                    None => {
-                        let mut sum = 0u64;
-                        for t in tasks.iter().filter(|t| t.read) {
-                            let (out, inn) = view.degrees(t.id).map_err(src_err)?;
-                            sum += if fwd_walk { out } else { inn };
-                        }
-                        sum
-                    }
-                    Some(rows) => lists * rows.max(transfers / ids.max(1)),
-                };
-                if self.stats.transfers_read + ahead > budget {
+                if self.stats.transfers_read + lists * rows.max(transfers / ids.max(1)) > budget {
                     self.stats.discover_us = t0.elapsed().as_micros() as u64;
                     return Ok(Discovered::OverBudget);
                 }

@@ -13,9 +13,9 @@
 //! The stops are the discovery's: seeds are never reached; an address with a pooling label
 //! (exchange, service) is reached and not followed; an unlabelled address is a hub (reached,
 //! not followed) when either of its degrees is over `--hub-degree`, checked when it first
-//! sends after it holds traced funds in fewer than N hops; `--asset`, `--since` and `--until` keep transfers
-//! as a list read keeps them. `--min-amount` (an amount per asset, which the stream does not
-//! hold) is the discovery's.
+//! sends after it holds traced funds in fewer than N hops; `--asset`, `--since` and `--until`
+//! keep transfers as a list read keeps them. `--min-amount` (an amount per asset, which the
+//! stream does not hold) is the discovery's.
 
 use super::*;
 use chaintrace_model::hint::prefetch;
