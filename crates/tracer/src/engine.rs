@@ -149,9 +149,16 @@ impl TraceOptions {
             native_decimals,
         }
     }
+
+    /// Whether an unlabelled address with `out` transfers out and `inn` in is a hub (a stop,
+    /// not expanded): more than `hub_degree` in either direction. The one rule every walk
+    /// applies (over addresses, over ids, and the pass over the chain).
+    pub(crate) fn is_hub(&self, out: u64, inn: u64) -> bool {
+        out > self.hub_degree || inn > self.hub_degree
+    }
 }
 
-/// The default hub degree: an unlabelled address with more transfers than this in the walk's
+/// The default hub degree: an unlabelled address with more transfers than this in either
 /// direction is reported as a `hub` stop, not expanded. The one definition: the CLI's config
 /// default (`[tracer] hub_degree`) refers to it.
 pub const DEFAULT_HUB_DEGREE: u64 = 1000;
@@ -993,7 +1000,7 @@ impl<S: GraphSource> Walker<'_, &S> {
             // look-ups they are
             let (out, inn) = self.src(a.0).degrees(&a.1, cap).map_err(src_err)?;
             self.stats.lookups += 2;
-            if out > self.opts.hub_degree || inn > self.opts.hub_degree {
+            if self.opts.is_hub(out, inn) {
                 self.class.insert(a.clone(), Class::Hub);
             }
         }

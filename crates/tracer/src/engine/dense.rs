@@ -124,6 +124,16 @@ const EXPAND: u8 = 2;
 const POOL: u8 = 3;
 const HUB: u8 = 4;
 
+/// The class of an address reached and not a seed, by its labels: a pooling one (an exchange,
+/// a service) is reached and not followed, any other is expanded (unless a hub: its degrees
+/// decide that, [`TraceOptions::is_hub`]).
+fn class_by_labels(labels: Option<&[Label]>) -> u8 {
+    match labels.and_then(pooling_role) {
+        Some(_) => POOL,
+        None => EXPAND,
+    }
+}
+
 /// The state slot of a seed's holding (seeds hold no state: everything they send is traced).
 const SEED_SLOT: u32 = u32::MAX - 1;
 /// An untracked holding.
@@ -1453,7 +1463,6 @@ impl<S: GraphSource> Walker<'_, &S> {
         // discovery
         let mut frontier: Vec<(u32, Key)> = w.seeds.iter().map(|&s| (s, 0)).collect();
         frontier.sort_unstable();
-        let hub = self.opts.hub_degree;
         let mut improved: Vec<(u32, Key)> = Vec::new();
         // rows per list the last level read, for the budget
         let mut per_list: Option<u64> = None;
@@ -1522,7 +1531,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                     }
                     if t.check {
                         let (out, inn) = view.degrees(t.id)?;
-                        if out > hub || inn > hub {
+                        if opts.is_hub(out, inn) {
                             ends.push(HUB_END);
                             continue;
                         }
@@ -1669,10 +1678,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                     continue;
                 }
                 self.stats.lookups += 1;
-                let c = match w.labels_of(id).and_then(|l| pooling_role(l)) {
-                    Some(_) => POOL,
-                    None => EXPAND,
-                };
+                let c = class_by_labels(w.labels_of(id).map(Vec::as_slice));
                 set_class(&mut w, id, c);
             }
             self.stats.discover_pass_us += pass.elapsed().as_micros() as u64;

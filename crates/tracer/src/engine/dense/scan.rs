@@ -76,7 +76,7 @@ impl<S: GraphSource> Walker<'_, &S> {
         }
         for (id, labels) in view.labelled().map_err(src_err)? {
             if let Some(c) = st.get_mut(*id as usize * stride + at_class) {
-                *c = if pooling_role(labels).is_some() { POOL } else { EXPAND };
+                *c = class_by_labels(Some(labels));
             }
         }
         for (_, a) in &seeds {
@@ -89,7 +89,7 @@ impl<S: GraphSource> Walker<'_, &S> {
         }
         // `--asset`: its index (`None` when no transfer of the chain moves it: nothing passes)
         let only = self.opts.asset.map(|a| assets.iter().position(|x| *x == a).map(|i| i as u32));
-        let (fwd, opts, hub) = (self.fwd, self.opts, self.opts.hub_degree);
+        let (fwd, opts) = (self.fwd, self.opts);
         let mut failed: Option<S::Error> = None;
         let mut lookups = 0u64;
         // (backward, funds run from the receiver to the sender)
@@ -113,7 +113,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                 // holds by reference, which would be loaded again after each one)
                 let st = &mut st[..];
                 let (n, stride, width, at_reached, at_class) = (n, stride, width, at_reached, at_class);
-                let (only, hub, fwd) = (only, hub, fwd);
+                let (only, fwd) = (only, fwd);
                 let mut added = 0u64;
                 let len = edges.len();
                 for k in 0..len {
@@ -139,7 +139,7 @@ impl<S: GraphSource> Walker<'_, &S> {
                         added += 2;
                         let cell = &mut st[u * stride..(u + 1) * stride];
                         match view.degrees(u as u32) {
-                            Ok((out, inn)) if out <= hub && inn <= hub => cell[at_class] = EXPAND,
+                            Ok((out, inn)) if !opts.is_hub(out, inn) => cell[at_class] = EXPAND,
                             got => {
                                 if let Err(err) = got {
                                     failed.get_or_insert(err);
