@@ -145,6 +145,10 @@ const QUIET: u32 = 1 << 31;
 /// read from the view).
 const NO_TX: u32 = u32::MAX;
 
+/// Transactions whose hashes one [`DenseView::tx_hashes`] reads together (its neighbours in
+/// one go), when they are read beside other work.
+const HASH_CHUNK: usize = 4096;
+
 /// One transfer of the replay as its loop reads it: 32 bytes, sorted in place into the walk's
 /// order, so the loop reads the events in sequence and touches an event's [`Side`] only when
 /// traced funds may move.
@@ -328,6 +332,10 @@ impl Edges<'_> {
 /// The walk's edges, each edge's ends `(from, to)` by id, and each edge's transaction by its
 /// index.
 type Found<'r> = (Edges<'r>, Vec<(u32, u32)>, Vec<u32>);
+
+/// What the replay that reads every list made: its edge rows, and their transactions' hashes
+/// when it read them beside its loop ([`hashes_beside`]).
+type Replayed<E> = (EdgeRows, Option<HashesRead<E>>);
 
 /// [`Found`] of edges the replay made.
 fn made((edges, ends, txs): EdgeRows) -> Found<'static> {
@@ -1135,9 +1143,15 @@ impl<S: GraphSource> Walker<'_, &S> {
             Policy::Fifo => self.replay_opening(&w, &mut min_raw, &tracked).map(|m| m.map(made)),
             Policy::Haircut => Ok(None),
         };
+        // (the replay that reads every list reads its edges' hashes beside its loop)
+        let mut read_beside = None;
         let found = match found? {
             Some(found) => found,
-            None => made(self.replay_reading_all(&w, &mut min_raw, &seed_ids, &tracked)?),
+            None => {
+                let (rows, hashes) = self.replay_reading_all(&w, &mut min_raw, &seed_ids, &tracked)?;
+                read_beside = hashes;
+                made(rows)
+            }
         };
         drop(tracked);
         self.stats.edges_us = edges_at.elapsed().as_micros() as u64;
@@ -1147,6 +1161,9 @@ impl<S: GraphSource> Walker<'_, &S> {
             edges.reverse();
             ends.reverse();
             edge_txs.reverse();
+            if let Some((Ok(hashes), _)) = &mut read_beside {
+                hashes.reverse();
+            }
         }
         let names = Names::of(&ends);
         for end in ends.iter_mut() {
@@ -1159,26 +1176,27 @@ impl<S: GraphSource> Walker<'_, &S> {
             if flow_edges { edge_txs.iter().copied().filter(|&tx| tx != NO_TX).collect() } else { Vec::new() };
         // while the edges' transactions' hashes are read (a read per transaction, most far apart
         // in the table) on a second thread, which first reads the ends' addresses: poison's
-        // edges and the nodes are made on this one, which then reads hashes too
+        // edges and the nodes are made on this one, which then reads hashes too (unless the
+        // replay read them beside its loop: then only the addresses are read beside the nodes)
         let ids = names.ids.clone();
-        let (hashes, hashes_us, found) = beside_hashes(
-            view,
-            if flow_edges { &read_txs } else { &edge_txs },
-            || Names::decode(view, &ids),
-            |addrs| {
-                let at = std::time::Instant::now();
-                let edges = edges.made(assets);
-                let mut found = Nodes { view, class: &w.class, labelled: w.labelled, names, ends };
-                let addrs = || match addrs() {
-                    Some(a) => a.map_err(src_err),
-                    // (the reading thread stopped: its panic is raised when it is joined)
-                    None => Err(TraceError::Source("the thread reading addresses stopped".into())),
-                };
-                let nodes = self.nodes_dense(&edges, &mut found, addrs)?;
-                self.stats.nodes_us = at.elapsed().as_micros() as u64;
-                Ok::<_, TraceError>((edges, found, nodes))
-            },
-        );
+        let decode = || Names::decode(view, &ids);
+        let nodes = |addrs: &mut dyn FnMut() -> Option<Result<Vec<Address>, S::Error>>| {
+            let at = std::time::Instant::now();
+            let edges = edges.made(assets);
+            let mut found = Nodes { view, class: &w.class, labelled: w.labelled, names, ends };
+            let addrs = || match addrs() {
+                Some(a) => a.map_err(src_err),
+                // (the reading thread stopped: its panic is raised when it is joined)
+                None => Err(TraceError::Source("the thread reading addresses stopped".into())),
+            };
+            let nodes = self.nodes_dense(&edges, &mut found, addrs)?;
+            self.stats.nodes_us = at.elapsed().as_micros() as u64;
+            Ok::<_, TraceError>((edges, found, nodes))
+        };
+        let (hashes, hashes_us, found) = match read_beside {
+            Some((hashes, us)) => (hashes, us, beside::<u32, (), _, _>(&[], |_| (), decode, nodes).0),
+            None => beside_hashes(view, if flow_edges { &read_txs } else { &edge_txs }, decode, nodes),
+        };
         let hashes = hashes.map_err(src_err)?;
         let (mut edges, found, (nodes, exchange, exchanges)) = found?;
         self.stats.hashes_us = hashes_us;
@@ -1801,14 +1819,15 @@ impl<S: GraphSource> Walker<'_, &S> {
     /// Haircut's replay, and FIFO's where opening holdings one by one would be slower (see the
     /// module docs): the events, each transfer once — the seeds' (allowed) outgoing rows and the
     /// tracked holdings' complete histories (read on both cores), an incoming row only when its
-    /// sender's rows are not read already — sorted into the walk's order and replayed.
+    /// sender's rows are not read already — sorted into the walk's order and replayed, the
+    /// edges' transactions' hashes read on the other core meanwhile.
     fn replay_reading_all(
         &mut self,
         w: &DenseWalk<'_, S::Error>,
         min_raw: &mut [Option<U256>],
         seed_ids: &[u32],
         t: &Tracked<'_>,
-    ) -> Result<EdgeRows, TraceError> {
+    ) -> Result<Replayed<S::Error>, TraceError> {
         let (policy, n) = (self.opts.policy, self.opts.hops);
         let view = w.view;
         let assets = view.assets();
@@ -1953,89 +1972,97 @@ impl<S: GraphSource> Walker<'_, &S> {
         // after the replay, each address decoded once)
         let mut out: EdgeRows =
             (Vec::with_capacity(events.len()), Vec::with_capacity(events.len()), Vec::with_capacity(events.len()));
-        for (j, ev) in events.iter().enumerate() {
-            // the states are far apart (64 bytes each, thousands of them): the ones a few
-            // events ahead touch are fetched before their turn
-            if let Some(a) = events.get(j + 16) {
-                for s in [a.fs, a.ts] {
-                    if let Some(st) = states.get(s as usize) {
-                        prefetch(st);
+        // the edges' transactions' hashes, read on a second thread as the loop makes the edges
+        // (the loop runs on one core: the other would wait for it)
+        let (replayed, hashes) = hashes_beside(view, |hand_over| -> Result<(), TraceError> {
+            for (j, ev) in events.iter().enumerate() {
+                hand_over(&out.2, false);
+                // the states are far apart (64 bytes each, thousands of them): the ones a few
+                // events ahead touch are fetched before their turn
+                if let Some(a) = events.get(j + 16) {
+                    for s in [a.fs, a.ts] {
+                        if let Some(st) = states.get(s as usize) {
+                            prefetch(st);
+                        }
                     }
                 }
-            }
-            if let Some(a) = events.get(j + 8) {
-                // their parts (a state's own allocation), where a send may read them: the
-                // sender's once traced funds reached it, the receiver's
-                for s in [a.fs, a.ts] {
-                    if s == a.fs && reached.get(s as usize) != Some(&true) {
-                        continue;
+                if let Some(a) = events.get(j + 8) {
+                    // their parts (a state's own allocation), where a send may read them: the
+                    // sender's once traced funds reached it, the receiver's
+                    for s in [a.fs, a.ts] {
+                        if s == a.fs && reached.get(s as usize) != Some(&true) {
+                            continue;
+                        }
+                        match states.get(s as usize) {
+                            Some(State::Haircut { strata, .. }) => strata.first().map(prefetch),
+                            Some(State::Fifo { queue, .. }) => queue.front().map(prefetch),
+                            _ => None,
+                        };
                     }
-                    match states.get(s as usize) {
-                        Some(State::Haircut { strata, .. }) => strata.first().map(prefetch),
-                        Some(State::Fifo { queue, .. }) => queue.front().map(prefetch),
-                        _ => None,
-                    };
-                }
-                // and the row of one whose sender may hold traced funds (read then)
-                if a.fs == SEED_SLOT || reached.get(a.fs as usize) == Some(&true) {
-                    let (b, k) = batches.find((a.pk & mask) as u32);
-                    if let Some(side) = b.sides.get(k as usize) {
-                        prefetch(side);
+                    // and the row of one whose sender may hold traced funds (read then)
+                    if a.fs == SEED_SLOT || reached.get(a.fs as usize) == Some(&true) {
+                        let (b, k) = batches.find((a.pk & mask) as u32);
+                        if let Some(side) = b.sides.get(k as usize) {
+                            prefetch(side);
+                        }
                     }
                 }
-            }
-            let i = (ev.pk & mask) as u32;
-            if next_conv < convs.len() {
-                let k = batches.key(i);
-                while let Some(c) = convs.get(next_conv).filter(|c| c.key < k) {
-                    self.replay_flow(c, &mut states, &mut reached, min_raw, assets, &mut out)?;
-                    next_conv += 1;
-                }
-            }
-            // with the event's whole row and its `--asset`/`--since`/`--until` verdict, read
-            // once and only where traced funds may leave
-            let parcel = match ev.fs {
-                SEED_SLOT => {
-                    let e = batches.row(ev, i);
-                    self.row_allowed(w, &e.row).then(|| (Parcel::seed(policy, e.row.amount), e))
-                }
-                NO_SLOT => None,
-                s if s & QUIET != 0 => {
-                    // (what a conversion's owner got: the pool's balance falls, nothing moves on)
-                    let s = (s & !QUIET) as usize;
-                    if reached[s] {
-                        states[s].send(batches.amount(ev, i));
-                    } else {
-                        states[s].send_untraced(batches.amount(ev, i));
+                let i = (ev.pk & mask) as u32;
+                if next_conv < convs.len() {
+                    let k = batches.key(i);
+                    while let Some(c) = convs.get(next_conv).filter(|c| c.key < k) {
+                        self.replay_flow(c, &mut states, &mut reached, min_raw, assets, &mut out)?;
+                        next_conv += 1;
                     }
-                    None
                 }
-                s => {
-                    let st = &mut states[s as usize];
-                    if reached[s as usize] {
+                // with the event's whole row and its `--asset`/`--since`/`--until` verdict, read
+                // once and only where traced funds may leave
+                let parcel = match ev.fs {
+                    SEED_SLOT => {
                         let e = batches.row(ev, i);
-                        let p = st.send(e.row.amount);
-                        self.row_allowed(w, &e.row).then_some((p, e))
-                    } else {
-                        // most sends of a replay: nothing traced ever arrived, none leaves
-                        st.send_untraced(batches.amount(ev, i));
+                        self.row_allowed(w, &e.row).then(|| (Parcel::seed(policy, e.row.amount), e))
+                    }
+                    NO_SLOT => None,
+                    s if s & QUIET != 0 => {
+                        // (what a conversion's owner got: the pool's balance falls, nothing moves on)
+                        let s = (s & !QUIET) as usize;
+                        if reached[s] {
+                            states[s].send(batches.amount(ev, i));
+                        } else {
+                            states[s].send_untraced(batches.amount(ev, i));
+                        }
                         None
                     }
+                    s => {
+                        let st = &mut states[s as usize];
+                        if reached[s as usize] {
+                            let e = batches.row(ev, i);
+                            let p = st.send(e.row.amount);
+                            self.row_allowed(w, &e.row).then_some((p, e))
+                        } else {
+                            // most sends of a replay: nothing traced ever arrived, none leaves
+                            st.send_untraced(batches.amount(ev, i));
+                            None
+                        }
+                    }
+                };
+                let carried = match parcel {
+                    Some((p, e)) => self.edge_of(p, &e, min_raw, assets, &mut out)?,
+                    None => None,
+                };
+                if ev.ts != NO_SLOT && ev.ts != SEED_SLOT {
+                    reached[ev.ts as usize] |= carried.is_some();
+                    states[ev.ts as usize].receive(batches.amount(ev, i), carried.as_ref());
                 }
-            };
-            let carried = match parcel {
-                Some((p, e)) => self.edge_of(p, &e, min_raw, assets, &mut out)?,
-                None => None,
-            };
-            if ev.ts != NO_SLOT && ev.ts != SEED_SLOT {
-                reached[ev.ts as usize] |= carried.is_some();
-                states[ev.ts as usize].receive(batches.amount(ev, i), carried.as_ref());
             }
-        }
-        for c in &convs[next_conv..] {
-            self.replay_flow(c, &mut states, &mut reached, min_raw, assets, &mut out)?;
-        }
-        Ok(out)
+            for c in &convs[next_conv..] {
+                self.replay_flow(c, &mut states, &mut reached, min_raw, assets, &mut out)?;
+            }
+            hand_over(&out.2, true);
+            Ok(())
+        });
+        replayed?;
+        Ok((out, hashes))
     }
 
     /// Conversion or bridge deposit `c` replayed (the walk over addresses' `Ev::Convert` and
@@ -2876,8 +2903,6 @@ fn beside_hashes<E: std::error::Error + Send + Sync + 'static, A: Send, R>(
     early: impl FnOnce() -> A + Send,
     f: impl FnOnce(&mut dyn FnMut() -> Option<A>) -> R,
 ) -> (Result<Vec<Hash32>, E>, u64, R) {
-    // chunks of a few thousand: each `tx_hashes` reads its neighbours in one go
-    const CHUNK: usize = 4096;
     // (a view over a file the page cache does not hold asks for all of them now)
     view.hashes_ahead(txs);
     let spent = AtomicU64::new(0);
@@ -2887,20 +2912,85 @@ fn beside_hashes<E: std::error::Error + Send + Sync + 'static, A: Send, R>(
         spent.fetch_add(at.elapsed().as_micros() as u64, Ordering::Relaxed);
         hashes
     };
-    if txs.len() < 2 * CHUNK || cores() < 2 {
+    if txs.len() < 2 * HASH_CHUNK || cores() < 2 {
         let mut early = Some(early);
         let r = f(&mut || early.take().map(|e| e()));
         let hashes = on_both_cores(txs, read).map(|parts| parts.concat());
         return (hashes, spent.into_inner(), r);
     }
-    let chunks: Vec<&[u32]> = txs.chunks(CHUNK).collect();
+    let chunks: Vec<&[u32]> = txs.chunks(HASH_CHUNK).collect();
+    let (r, parts) = beside(&chunks, read, early, f);
+    (parts.into_iter().collect::<Result<Vec<Vec<Hash32>>, E>>().map(|p| p.concat()), spent.into_inner(), r)
+}
+
+/// `f` on this thread while `early` runs on a second one ([`shared`]), which then takes
+/// `work` over `chunks` with this one once `f` is done. `f` gets `early`'s result when it asks
+/// (`None`: the second thread stopped).
+fn beside<T: Sync, W: Send, A: Send, R>(
+    chunks: &[&[T]],
+    work: impl Fn(&[T]) -> W + Sync,
+    early: impl FnOnce() -> A + Send,
+    f: impl FnOnce(&mut dyn FnMut() -> Option<A>) -> R,
+) -> (R, Vec<W>) {
     let (give, got) = std::sync::mpsc::sync_channel(1);
     let early = move || {
         // (`f` may have returned early, an error: then nobody asks)
         let _ = give.send(early());
     };
-    let (r, parts) = shared(&chunks, read, early, || f(&mut || got.recv().ok()));
-    (parts.into_iter().collect::<Result<Vec<Vec<Hash32>>, E>>().map(|p| p.concat()), spent.into_inner(), r)
+    shared(chunks, work, early, || f(&mut || got.recv().ok()))
+}
+
+/// `f` on this thread while a second one reads the hashes of the transactions `f` hands over:
+/// `f` calls its argument with every transaction so far (`NO_TX`: none, skipped), as often as
+/// it likes, and once more with `true` when it is done; the new ones go to the reader
+/// [`HASH_CHUNK`] at a time. The hashes in the order handed over, or `None` on one core (the
+/// caller reads them then).
+fn hashes_beside<E: std::error::Error + Send + Sync + 'static, R>(
+    view: &dyn DenseView<Error = E>,
+    f: impl FnOnce(&mut dyn FnMut(&[u32], bool)) -> R,
+) -> (R, Option<HashesRead<E>>) {
+    if cores() < 2 {
+        return (f(&mut |_, _| {}), None);
+    }
+    std::thread::scope(|s| {
+        let (give, chunks) = std::sync::mpsc::channel::<Vec<u32>>();
+        let reader = s.spawn(move || read_hashes(view, chunks));
+        // the transactions handed over so far
+        let mut sent = 0;
+        let r = f(&mut |txs: &[u32], done: bool| {
+            if done || txs.len() >= sent + HASH_CHUNK {
+                let _ = give.send(txs[sent.min(txs.len())..].iter().copied().filter(|&tx| tx != NO_TX).collect());
+                sent = txs.len();
+            }
+        });
+        drop(give);
+        // (a panic on the reading thread is the walk's own bug: raised here)
+        (r, Some(reader.join().unwrap_or_else(|p| std::panic::resume_unwind(p))))
+    })
+}
+
+/// What a thread reading hashes beside other work read: the hashes in the order asked, and the
+/// time the reads took (microseconds).
+type HashesRead<E> = (Result<Vec<Hash32>, E>, u64);
+
+/// The hashes of the transactions of each chunk `chunks` brings, in order, until its sender is
+/// dropped (each chunk one [`DenseView::tx_hashes`]: its neighbours read in one go); the first
+/// failure ends the reads.
+fn read_hashes<E: std::error::Error + Send + Sync + 'static>(
+    view: &dyn DenseView<Error = E>,
+    chunks: std::sync::mpsc::Receiver<Vec<u32>>,
+) -> HashesRead<E> {
+    let (mut hashes, mut us) = (Vec::new(), 0u64);
+    for c in chunks {
+        let at = std::time::Instant::now();
+        view.hashes_ahead(&c);
+        match view.tx_hashes(&c) {
+            Ok(h) => hashes.extend(h),
+            Err(e) => return (Err(e), us),
+        }
+        us += at.elapsed().as_micros() as u64;
+    }
+    (Ok(hashes), us)
 }
 
 /// The cores the process may run on: asked once per process (on Linux the answer reads the
@@ -3140,6 +3230,57 @@ mod tests {
                 beside_hashes(view, &txs, || 7u8, |early| (early(), early(), (0..1000u64).sum::<u64>()));
             assert_eq!((early, again, other), (Some(7), None, 499_500));
             assert_eq!(hashes.expect("hashes"), view.tx_hashes(&txs).expect("hashes"), "{n} transactions");
+        }
+    }
+
+    /// The hashes of the transactions handed over beside other work come back whole and in the
+    /// order handed over, `NO_TX` skipped, whether the work hands over one at a time or many,
+    /// past a chunk or below it, and the work's own result with them.
+    #[test]
+    fn hashes_handed_over_beside_other_work_come_back_in_order() {
+        let mut g = crate::mem::MemGraph::new("chain");
+        for i in 0..20_000u64 {
+            let mut tx = [0u8; 32];
+            tx[..8].copy_from_slice(&i.to_be_bytes());
+            g.add_transfer(Transfer {
+                tx: Hash32(tx),
+                height: i,
+                pos: Position { tx_index: 0, sub: 0 },
+                time: i,
+                from: Address::Evm([1; 20]),
+                to: Address::Evm([2; 20]),
+                asset: Asset::Native,
+                amount: U256::from(1u8),
+            });
+        }
+        let view = g.dense().expect("a dense view");
+        for (n, every) in
+            [(0usize, 1usize), (100, 1), (HASH_CHUNK, 7), (3 * HASH_CHUNK + 5, 1), (3 * HASH_CHUNK + 5, 1000)]
+        {
+            // a flow edge's `NO_TX` among them, out of order, with repeats
+            let txs: Vec<u32> =
+                (0..n as u32).map(|i| if i % 5 == 3 { NO_TX } else { i.wrapping_mul(7919) % 20_000 }).collect();
+            let (r, read) = hashes_beside(view, |hand_over| {
+                let mut made = Vec::new();
+                for (i, &tx) in txs.iter().enumerate() {
+                    made.push(tx);
+                    if i % every == 0 {
+                        hand_over(&made, false);
+                    }
+                }
+                hand_over(&made, true);
+                42u8
+            });
+            assert_eq!(r, 42);
+            let want: Vec<u32> = txs.iter().copied().filter(|&tx| tx != NO_TX).collect();
+            match read {
+                Some((hashes, _)) => assert_eq!(
+                    hashes.expect("hashes"),
+                    view.tx_hashes(&want).expect("hashes"),
+                    "{n} transactions handed over every {every}"
+                ),
+                None => assert_eq!(cores(), 1, "hashes are read beside on two cores"),
+            }
         }
     }
 
