@@ -3264,12 +3264,10 @@ mod tests {
         }
     }
 
-    /// The hashes read beside other work come back whole and in order, however the two
-    /// threads split the chunks (past the size that splits them, and below it).
-    #[test]
-    fn hashes_read_beside_other_work_are_in_order() {
+    /// A chain of `n` transactions, one transfer each, the `i`th's hash `i` in its first bytes.
+    fn transactions(n: u64) -> crate::mem::MemGraph {
         let mut g = crate::mem::MemGraph::new("chain");
-        for i in 0..20_000u64 {
+        for i in 0..n {
             let mut tx = [0u8; 32];
             tx[..8].copy_from_slice(&i.to_be_bytes());
             g.add_transfer(Transfer {
@@ -3283,6 +3281,14 @@ mod tests {
                 amount: U256::from(1u8),
             });
         }
+        g
+    }
+
+    /// The hashes read beside other work come back whole and in order, however the two
+    /// threads split the chunks (past the size that splits them, and below it).
+    #[test]
+    fn hashes_read_beside_other_work_are_in_order() {
+        let g = transactions(20_000);
         let view = g.dense().expect("a dense view");
         for n in [0usize, 100, 8191, 8192, 20_000] {
             // out of order, with repeats: edges name transactions in the walk's order
@@ -3300,21 +3306,7 @@ mod tests {
     /// past a chunk or below it, and the work's own result with them.
     #[test]
     fn hashes_handed_over_beside_other_work_come_back_in_order() {
-        let mut g = crate::mem::MemGraph::new("chain");
-        for i in 0..20_000u64 {
-            let mut tx = [0u8; 32];
-            tx[..8].copy_from_slice(&i.to_be_bytes());
-            g.add_transfer(Transfer {
-                tx: Hash32(tx),
-                height: i,
-                pos: Position { tx_index: 0, sub: 0 },
-                time: i,
-                from: Address::Evm([1; 20]),
-                to: Address::Evm([2; 20]),
-                asset: Asset::Native,
-                amount: U256::from(1u8),
-            });
-        }
+        let g = transactions(20_000);
         let view = g.dense().expect("a dense view");
         for (n, every) in
             [(0usize, 1usize), (100, 1), (HASH_CHUNK, 7), (3 * HASH_CHUNK + 5, 1), (3 * HASH_CHUNK + 5, 1000)]
