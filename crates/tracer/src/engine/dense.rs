@@ -1172,8 +1172,6 @@ impl<S: GraphSource> Walker<'_, &S> {
         // (a swap or bridge edge's hash is its conversion's or deposit's, in its transfer
         // already: the others' are read from the view)
         let flow_edges = edge_txs.contains(&NO_TX);
-        let read_txs: Vec<u32> =
-            if flow_edges { edge_txs.iter().copied().filter(|&tx| tx != NO_TX).collect() } else { Vec::new() };
         // while the edges' transactions' hashes are read (a read per transaction, most far apart
         // in the table) on a second thread, which first reads the ends' addresses: poison's
         // edges and the nodes are made on this one, which then reads hashes too (unless the
@@ -1195,7 +1193,11 @@ impl<S: GraphSource> Walker<'_, &S> {
         };
         let (hashes, hashes_us, found) = match read_beside {
             Some((hashes, us)) => (hashes, us, beside::<u32, (), _, _>(&[], |_| (), decode, nodes).0),
-            None => beside_hashes(view, if flow_edges { &read_txs } else { &edge_txs }, decode, nodes),
+            None => {
+                let read_txs: Vec<u32> =
+                    if flow_edges { edge_txs.iter().copied().filter(|&tx| tx != NO_TX).collect() } else { Vec::new() };
+                beside_hashes(view, if flow_edges { &read_txs } else { &edge_txs }, decode, nodes)
+            }
         };
         let hashes = hashes.map_err(src_err)?;
         let (mut edges, found, (nodes, exchange, exchanges)) = found?;
