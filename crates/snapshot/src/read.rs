@@ -55,6 +55,8 @@ pub struct Snapshot {
     /// When `cold` was sampled, milliseconds after `opened`.
     sampled: AtomicU64,
     opened: Instant,
+    /// Reads go through the mapping, whose pages the process holds ([`Snapshot::hold_resident`]).
+    resident: AtomicBool,
 }
 
 /// How old, at most, the sample of the page cache behind [`Snapshot::reads_ahead`] is when a
@@ -272,6 +274,7 @@ impl Snapshot {
             cold,
             sampled: AtomicU64::new(0),
             opened: Instant::now(),
+            resident: AtomicBool::new(false),
         })
     }
 
@@ -355,6 +358,30 @@ impl Snapshot {
             self.sampled.store(self.opened.elapsed().as_millis() as u64, Ordering::Relaxed);
         }
         Recache { pages, reread, too_big, seconds: started.elapsed().as_secs_f64() }
+    }
+
+    /// Holds the whole file in the process's memory from now on and reads through its mapping:
+    /// every page is mapped now (the process's RSS grows by the file's size), and the reads that
+    /// were `pread`s copy from memory instead. The trade the memory goal refuses for a trace at
+    /// 10M transfers (a 1.3 GB file in RSS, growing with the store), offered to measure what it
+    /// buys (`CHAINTRACE_BENCH_RESIDENT=1` in the trace bench) and for a process with memory to
+    /// spare. Returns the bytes it mapped. Answers are the same either way.
+    pub fn hold_resident(&self) -> u64 {
+        // every page of the mapping read once: mapped into the process (a page the cache does
+        // not hold is read from the disk here)
+        let page = 4096;
+        let mut sum = 0u8;
+        for at in (0..self.map.len()).step_by(page) {
+            sum = sum.wrapping_add(self.map[at]);
+        }
+        std::hint::black_box(sum);
+        self.resident.store(true, Ordering::Relaxed);
+        self.map.len() as u64
+    }
+
+    /// Whether reads go through the mapping ([`Snapshot::hold_resident`]).
+    pub fn is_resident(&self) -> bool {
+        self.resident.load(Ordering::Relaxed)
     }
 
     /// The store state it answers for: the one it was built from, or the one it was caught up
@@ -1067,8 +1094,15 @@ impl Snapshot {
         &self.file
     }
 
-    /// Bytes `at..at + buf.len()` of the file, read without the mapping where the platform can.
+    /// Bytes `at..at + buf.len()` of the file, read without the mapping where the platform can
+    /// (unless the file is held resident: then from the mapping).
     fn read_at(&self, buf: &mut [u8], at: usize) -> Result<(), SnapshotError> {
+        if self.resident.load(Ordering::Relaxed) {
+            let bytes = at.checked_add(buf.len()).and_then(|end| self.map.get(at..end));
+            let bytes = bytes.ok_or_else(|| self.corrupt(format!("a read at byte {at} past the file's end")))?;
+            buf.copy_from_slice(bytes);
+            return Ok(());
+        }
         #[cfg(unix)]
         {
             use std::os::unix::fs::FileExt;

@@ -137,7 +137,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
-    fn snapshot_answers_like_the_store(specs in proptest::collection::vec(spec(), 0..120), cuts in proptest::collection::vec((any::<u8>(), any::<u8>(), 1usize..6), 8), one_kind in any::<bool>(), grown in proptest::option::of(any::<proptest::sample::Index>())) {
+    fn snapshot_answers_like_the_store(specs in proptest::collection::vec(spec(), 0..120), cuts in proptest::collection::vec((any::<u8>(), any::<u8>(), 1usize..6), 8), one_kind in any::<bool>(), grown in proptest::option::of(any::<proptest::sample::Index>()), resident in any::<bool>()) {
         // one address kind (all keys of one length: the file's fixed-width keys) or several
         let specs: Vec<Spec> = if one_kind {
             specs.into_iter().map(|mut s| { s.1.0 = 0; s.2.0 = 0; s }).collect()
@@ -175,6 +175,11 @@ proptest! {
             prop_assert!(f == b, "the folded file differs from a build ({} and {} bytes)", f.len(), b.len());
             let folded = Snapshot::open(&folded).expect("open the folded file");
             prop_assert_eq!(chain_order(&folded, true, 1 + cuts[0].2 as u64), chain_order(&snap, true, 1 << 16));
+        }
+        // read through `pread` or, held resident, from the mapping: the same answers
+        if resident {
+            prop_assert_eq!(snap.hold_resident(), snap.file_len());
+            prop_assert!(snap.is_resident());
         }
         let all: Vec<Transfer> = blocks.iter().flat_map(|b| b.transfers.clone()).collect();
         prop_assert_eq!(snap.transfer_count(), all.len() as u64);
