@@ -1097,26 +1097,20 @@ impl Snapshot {
     /// Bytes `at..at + buf.len()` of the file, read without the mapping where the platform can
     /// (unless the file is held resident: then from the mapping).
     fn read_at(&self, buf: &mut [u8], at: usize) -> Result<(), SnapshotError> {
-        if self.resident.load(Ordering::Relaxed) {
-            let bytes = at.checked_add(buf.len()).and_then(|end| self.map.get(at..end));
-            let bytes = bytes.ok_or_else(|| self.corrupt(format!("a read at byte {at} past the file's end")))?;
-            buf.copy_from_slice(bytes);
-            return Ok(());
-        }
         #[cfg(unix)]
-        {
+        if !self.resident.load(Ordering::Relaxed) {
             use std::os::unix::fs::FileExt;
-            self.file_here().read_exact_at(buf, at as u64).map_err(|source| SnapshotError::Io {
+            return self.file_here().read_exact_at(buf, at as u64).map_err(|source| SnapshotError::Io {
                 action: "reading",
                 path: self.path.clone(),
                 source,
-            })
+            });
         }
-        #[cfg(not(unix))]
-        {
-            buf.copy_from_slice(&self.map[at..at + buf.len()]);
-            Ok(())
-        }
+        // held resident, or no `pread` on this platform: copied from the mapping
+        let bytes = at.checked_add(buf.len()).and_then(|end| self.map.get(at..end));
+        let bytes = bytes.ok_or_else(|| self.corrupt(format!("a read at byte {at} past the file's end")))?;
+        buf.copy_from_slice(bytes);
+        Ok(())
     }
 
     /// Whether the list `a..b` has a record strictly after `after`: the records are in chain
